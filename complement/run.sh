@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# Run Complement (the Matrix project's black-box homeserver test suite) against
+# an image of this server, and compare with the baseline in passing.txt.
+#
+#   complement/run.sh [--gate]         smoke test the image, then run the top-level
+#                                      tests that have entries in passing.txt; fail
+#                                      if any listed entry does not pass (default)
+#   complement/run.sh --all [PKG...]   run the whole suite (or the named packages,
+#                                      e.g. tests/csapi) and print totals
+#   complement/run.sh --update [PKG..] like --all, then add every new pass to
+#                                      passing.txt (removals only by hand)
+#   complement/run.sh --smoke          only build the image and smoke test it
+#   ... -- GO_TEST_ARGS                extra arguments for `go test`, e.g. -run TestLogin
+#
+# Everything that can be cached is under complement/.cache/ (gitignored): the
+# debootstrapped root filesystem, the wheelhouse, Go's module and build caches,
+# pip's cache. Results go to complement/results/ (see docs/development/complement.md).
+#
+# Environment:
+#   COMPLEMENT_TIMEOUT           go test -timeout per package (default 60m; 30m for --gate)
+#   COMPLEMENT_IMAGE             image tag to build and test (default conduwuit-complement:latest)
+#   COMPLEMENT_SKIP_BUILD=1      test $COMPLEMENT_IMAGE as it is (an image you built yourself)
+#   COMPLEMENT_SPAWN_HS_TIMEOUT_SECS  passed through to Complement (default 30)
+#   COMPLEMENT_DEBIAN_MIRROR     Debian mirror for debootstrap (default: the host's apt source)
+#   PASS_*                       shared into the server's container without the prefix,
+#                                e.g. PASS_CONDUWUIT_LOG=debug
+#   GOPROXY, GOFLAGS, ...        honoured as usual by `go`
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+CACHE=${COMPLEMENT_CACHE:-$HERE/.cache}
+OUT=${COMPLEMENT_OUT:-$HERE/results}
+IMAGE=${COMPLEMENT_IMAGE:-conduwuit-complement:latest}
+MODULE=github.com/matrix-org/complement
+SUITE=bookworm
+# What the image's root filesystem holds besides debootstrap's minbase.
+ROOTFS_PACKAGES=python3,python3-venv,openssl,ca-certificates,curl
+
+MODE=gate
+UPDATE=0
+PACKAGES=()
+GO_ARGS=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --gate) MODE=gate ;;
+        --all) MODE=all ;;
+        --update) MODE=all; UPDATE=1 ;;
+        --smoke) MODE=smoke ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        --) shift; GO_ARGS=("$@"); break ;;
+        tests|tests/*) PACKAGES+=("$1") ;;
+        *) echo "run.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ "$MODE" = gate ]; then
+    TIMEOUT=${COMPLEMENT_TIMEOUT:-30m}
+else
+    TIMEOUT=${COMPLEMENT_TIMEOUT:-60m}
+fi
+
+mkdir -p "$CACHE"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+TIMINGS=$OUT/timings.txt
+: > "$TIMINGS"
+
+log() { printf '[complement %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+now() { date +%s; }
+timed() { # timed LABEL CMD...: run CMD, append its duration to timings.txt
+    local label=$1 t0 rc=0
+    shift
+    t0=$(now)
+    "$@" || rc=$?
+    printf '%-24s %5ss\n' "$label" "$(($(now) - t0))" >> "$TIMINGS"
+    return $rc
+}
+
+# --- cleanup: stop only what this script started ---------------------------
+DOCKERD_PID=
+SMOKE_CONTAINERS=()
+SMOKE_IMAGES=()
+cleanup() {
+    local rc=$?
+    set +e
+    for c in "${SMOKE_CONTAINERS[@]}"; do docker rm -f "$c" >/dev/null 2>&1; done
+    for i in "${SMOKE_IMAGES[@]}"; do docker rmi -f "$i" >/dev/null 2>&1; done
+    if [ "$MODE" != smoke ] && docker info >/dev/null 2>&1; then
+        remove_complement_leftovers
+    fi
+    if [ -n "$DOCKERD_PID" ]; then
+        log "stopping the dockerd this run started (pid $DOCKERD_PID)"
+        kill "$DOCKERD_PID" 2>/dev/null
+        for _ in $(seq 1 30); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 1; done
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Containers, networks and blueprint images Complement leaves behind when a
+# package is killed by -timeout (Complement labels everything it creates).
+remove_complement_leftovers() {
+    local ids
+    ids=$(docker ps -aq --filter label=complement_context)
+    [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+    ids=$(docker network ls -q --filter label=complement_context)
+    [ -z "$ids" ] || docker network rm $ids >/dev/null 2>&1 || true
+    ids=$(docker images -q --filter label=complement_context)
+    [ -z "$ids" ] || docker rmi -f $ids >/dev/null 2>&1 || true
+}
+
+# --- host tools --------------------------------------------------------------
+APT_UPDATED=0
+apt_install() {
+    command -v apt-get >/dev/null || die "need $* but there is no apt-get; install it by hand"
+    if [ "$APT_UPDATED" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        APT_UPDATED=1
+    fi
+    log "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+check_host() {
+    command -v debootstrap >/dev/null || apt_install debootstrap
+    command -v openssl >/dev/null || apt_install openssl
+    command -v curl >/dev/null || apt_install curl
+    python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+        || die "the wheelhouse is built with the host's python3, which must be 3.11 like Debian 12's"
+}
+
+# --- a Docker engine ---------------------------------------------------------
+ensure_docker() {
+    if docker info >/dev/null 2>&1; then
+        return
+    fi
+    command -v dockerd >/dev/null || apt_install docker.io
+    log "no Docker engine answers; starting dockerd (log: $CACHE/dockerd.log)"
+    dockerd >"$CACHE/dockerd.log" 2>&1 &
+    DOCKERD_PID=$!
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && return
+        kill -0 "$DOCKERD_PID" 2>/dev/null || { tail -20 "$CACHE/dockerd.log" >&2; die "dockerd exited"; }
+        sleep 1
+    done
+    die "dockerd did not answer within 60 s (see $CACHE/dockerd.log)"
+}
+
+# --- the base image: a debootstrapped Debian, docker-imported -----------------
+debian_mirror() {
+    if [ -n "${COMPLEMENT_DEBIAN_MIRROR:-}" ]; then
+        echo "$COMPLEMENT_DEBIAN_MIRROR"
+        return
+    fi
+    # The first non-security Debian source the host's apt uses (deb822 or one-line).
+    local m
+    m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | awk '/^URIs:/ {print $2}' | grep -v security | grep '/debian/\?$' | head -1 || true)
+    if [ -z "$m" ]; then
+        m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+            | awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; break}}' \
+            | grep -v security | grep '/debian/\?$' | head -1 || true)
+    fi
+    [ -n "$m" ] || die "no Debian mirror in the host's apt sources; set COMPLEMENT_DEBIAN_MIRROR"
+    echo "$m"
+}
+
+BASE_IMAGE=
+build_base() {
+    local key tar tmp mirror
+    key=$(printf '%s %s v1' "$SUITE" "$ROOTFS_PACKAGES" | sha256sum | cut -c1-12)
+    BASE_IMAGE=conduwuit-complement-base:$key
+    if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+        log "base image $BASE_IMAGE is there"
+        return
+    fi
+    tar=$CACHE/rootfs-$SUITE-$key.tar
+    if [ ! -s "$tar" ]; then
+        mirror=$(debian_mirror)
+        tmp=$CACHE/rootfs-$SUITE-$key.tmp
+        rm -rf "$tmp"
+        log "debootstrap $SUITE from $mirror (log: $CACHE/debootstrap.log)"
+        debootstrap --variant=minbase --include="$ROOTFS_PACKAGES" "$SUITE" "$tmp" "$mirror" \
+            >"$CACHE/debootstrap.log" 2>&1 || { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
+        # Smaller image: no package caches, lists, docs or translations.
+        rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/* \
+            "$tmp"/usr/share/doc/* "$tmp"/usr/share/man/* "$tmp"/usr/share/locale/* \
+            "$tmp"/usr/share/info/*
+        tar --numeric-owner -C "$tmp" -cf "$tar.part" .
+        mv "$tar.part" "$tar"
+        rm -rf "$tmp"
+    fi
+    log "docker import $tar as $BASE_IMAGE"
+    docker import "$tar" "$BASE_IMAGE" >/dev/null
+}
+
+# --- the wheelhouse: built on the host, installed offline in the image --------
+CONTEXT=$CACHE/context
+build_wheels() {
+    local key deps
+    export PIP_CACHE_DIR=$CACHE/pip PIP_DISABLE_PIP_VERSION_CHECK=1
+    # Dependencies are rebuilt only when pyproject.toml changes.
+    key=$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-12)
+    deps=$CACHE/wheelhouse/deps-$key
+    if [ ! -d "$deps" ]; then
+        log "pip wheel: dependencies (pyproject.toml $key)"
+        rm -rf "$deps.part"
+        python3 -m pip wheel --quiet --wheel-dir "$deps.part" "$ROOT" \
+            || die "pip wheel of the dependencies failed"
+        rm -f "$deps.part"/conduwuit-*.whl
+        mv "$deps.part" "$deps"
+    fi
+    log "pip wheel: the project"
+    rm -rf "$CACHE/wheelhouse/project"
+    python3 -m pip wheel --quiet --no-deps --wheel-dir "$CACHE/wheelhouse/project" "$ROOT" \
+        || die "pip wheel of the project failed"
+
+    rm -rf "$CONTEXT"
+    mkdir -p "$CONTEXT/wheels"
+    cp "$HERE/image/Dockerfile" "$HERE/image/entrypoint.sh" "$CONTEXT/"
+    cp -r "$deps" "$CONTEXT/wheels/deps"
+    cp -r "$CACHE/wheelhouse/project" "$CONTEXT/wheels/project"
+}
+
+build_image() {
+    log "docker build $IMAGE (log: $OUT/docker-build.log)"
+    DOCKER_BUILDKIT=0 docker build --build-arg "BASE=$BASE_IMAGE" -t "$IMAGE" "$CONTEXT" \
+        >"$OUT/docker-build.log" 2>&1 || { tail -30 "$OUT/docker-build.log" >&2; die "docker build failed"; }
+}
+
+# --- smoke test: what Complement does to a container, without Complement ------
+# Create, copy a CA in, start, wait for the HEALTHCHECK, GET /versions on 8008,
+# verify the TLS certificate on 8448 against that CA; then `docker commit` it and
+# start the commit with a second CA, as Complement does with blueprints.
+make_ca() { # make_ca DIR
+    mkdir -p "$1/complement/ca"
+    [ -s "$1/complement/ca/ca.crt" ] && return
+    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=complement smoke CA" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+        -keyout "$1/complement/ca/ca.key" -out "$1/complement/ca/ca.crt" 2>/dev/null
+}
+
+smoke_start() { # smoke_start IMAGE CADIR NAME -> container id; waits until healthy
+    local image=$1 cadir=$2 name=$3 id status
+    id=$(docker create --name "$name" -e SERVER_NAME=hs1 -P "$image")
+    docker cp "$cadir/complement" "$id:/" >/dev/null
+    docker start "$id" >/dev/null
+    for _ in $(seq 1 120); do
+        status=$(docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id")
+        case "$status" in
+            "running healthy") echo "$id"; return 0 ;;
+            running*) sleep 0.5 ;;
+            *) break ;;
+        esac
+    done
+    docker logs "$id" >"$OUT/smoke/$name.log" 2>&1 || true
+    log "container $name is '$status'; its log:"
+    tail -40 "$OUT/smoke/$name.log" >&2
+    return 1
+}
+
+smoke_check() { # smoke_check ID CADIR
+    local id=$1 cadir=$2 p8008 p8448 body code
+    p8008=$(docker port "$id" 8008/tcp | head -1 | sed 's/.*://')
+    p8448=$(docker port "$id" 8448/tcp | head -1 | sed 's/.*://')
+    body=$(curl -fsS "http://127.0.0.1:$p8008/_matrix/client/versions") \
+        || { log "GET /_matrix/client/versions on 8008 failed"; return 1; }
+    printf '%s' "$body" | python3 -c 'import json, sys; v = json.load(sys.stdin)["versions"]; assert v and all(isinstance(x, str) for x in v)' \
+        || { log "/_matrix/client/versions did not answer {\"versions\": [...]}: $body"; return 1; }
+    # Any HTTP status will do: this checks TLS on 8448 with a certificate for hs1 from the CA.
+    code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$cadir/complement/ca/ca.crt" \
+        --resolve "hs1:$p8448:127.0.0.1" "https://hs1:$p8448/_matrix/federation/v1/version") \
+        || { log "TLS on 8448 did not verify against the container's CA"; return 1; }
+    log "smoke: /versions on 8008 OK; TLS on 8448 verified for hs1 (HTTP $code)"
+}
+
+smoke() {
+    local id id2 commit
+    mkdir -p "$OUT/smoke"
+    make_ca "$CACHE/smoke/ca1"
+    make_ca "$CACHE/smoke/ca2"
+    docker rm -f complement-smoke-1 complement-smoke-2 >/dev/null 2>&1 || true
+    SMOKE_CONTAINERS+=(complement-smoke-1 complement-smoke-2)
+    id=$(smoke_start "$IMAGE" "$CACHE/smoke/ca1" complement-smoke-1) || return 1
+    smoke_check "$id" "$CACHE/smoke/ca1" || { docker logs "$id" >"$OUT/smoke/first.log" 2>&1; return 1; }
+    docker logs "$id" >"$OUT/smoke/first.log" 2>&1
+    commit=conduwuit-complement-smoke:$$
+    docker stop -t 5 "$id" >/dev/null
+    docker commit "$id" "$commit" >/dev/null
+    SMOKE_IMAGES+=("$commit")
+    id2=$(smoke_start "$commit" "$CACHE/smoke/ca2" complement-smoke-2) || return 1
+    smoke_check "$id2" "$CACHE/smoke/ca2" || { docker logs "$id2" >"$OUT/smoke/second.log" 2>&1; return 1; }
+    docker logs "$id2" >"$OUT/smoke/second.log" 2>&1
+    log "smoke: restarted from a docker commit with a new CA: OK"
+}
+
+# --- Complement ----------------------------------------------------------------
+setup_go() {
+    export GOMODCACHE=$CACHE/go/mod GOCACHE=$CACHE/go/build
+    command -v go >/dev/null || die "need Go (go.mod says which version)"
+    cd "$HERE"
+    go mod download "$MODULE" 2>"$OUT/go-mod-download.log" || {
+        cat "$OUT/go-mod-download.log" >&2
+        die "could not download $MODULE (pinned in complement/go.mod) through GOPROXY=$(go env GOPROXY)"
+    }
+    COMPLEMENT_DIR=$(go list -m -f '{{.Dir}}' "$MODULE")
+}
+
+suite_packages() { # the suite: tests, tests/csapi, tests/msc*
+    (cd "$COMPLEMENT_DIR" && ls -d tests tests/csapi tests/msc* 2>/dev/null)
+}
+
+run_package() { # run_package PKG [RUN_REGEX]
+    local pkg=$1 regex=${2:-} args=() rc=0 label
+    label=$(printf '%s' "$pkg" | tr '/' '_')
+    args=(-json -count=1 -p 1 -timeout "$TIMEOUT")
+    [ -z "$regex" ] || args+=(-run "$regex")
+    log "go test $MODULE/$pkg ${regex:+-run '$regex'} ${GO_ARGS[*]:-}"
+    # Complement calls this after each test with (container, test, failed).
+    COMPLEMENT_LOG_DIR=$OUT/logs/$label \
+    COMPLEMENT_POST_TEST_SCRIPT=$HERE/lib/save-logs.sh \
+    COMPLEMENT_BASE_IMAGE=$IMAGE \
+    COMPLEMENT_SHARE_ENV_PREFIX=PASS_ \
+    COMPLEMENT_SPAWN_HS_TIMEOUT_SECS=${COMPLEMENT_SPAWN_HS_TIMEOUT_SECS:-30} \
+        go test "${args[@]}" "${GO_ARGS[@]}" "$MODULE/$pkg" \
+        </dev/null >>"$OUT/go-test.json" 2>>"$OUT/go-test.stderr" || rc=$?
+    log "go test $pkg exited $rc"
+    remove_complement_leftovers
+}
+
+report() {
+    python3 "$HERE/lib/results.py" report --json "$OUT/go-test.json" --module-dir "$COMPLEMENT_DIR" \
+        --results "$OUT/results.jsonl" --summary "$OUT/summary.txt"
+}
+
+# --- main ------------------------------------------------------------------------
+T0=$(now)
+check_host
+timed docker-engine ensure_docker
+if [ "${COMPLEMENT_SKIP_BUILD:-0}" = 1 ]; then
+    docker image inspect "$IMAGE" >/dev/null 2>&1 || die "COMPLEMENT_SKIP_BUILD=1 but there is no image $IMAGE"
+    log "COMPLEMENT_SKIP_BUILD=1: testing the image $IMAGE as it is"
+else
+    timed base-image build_base
+    timed wheelhouse build_wheels
+    timed image-build build_image
+fi
+timed smoke smoke || die "smoke test failed (logs in $OUT/smoke/)"
+
+status=0
+case "$MODE" in
+    smoke) ;;
+    gate)
+        plan=$(python3 "$HERE/lib/results.py" plan --baseline "$HERE/passing.txt")
+        if [ -z "$plan" ]; then
+            log "passing.txt lists no tests: the gate is the image build and the smoke test, which passed"
+        else
+            timed go-setup setup_go
+            : > "$OUT/go-test.json"
+            while read -r pkg regex; do
+                timed "go-test $pkg" run_package "$pkg" "$regex"
+            done <<<"$plan"
+            report
+            python3 "$HERE/lib/results.py" gate --baseline "$HERE/passing.txt" \
+                --results "$OUT/results.jsonl" || status=1
+        fi
+        ;;
+    all)
+        timed go-setup setup_go
+        : > "$OUT/go-test.json"
+        [ ${#PACKAGES[@]} -gt 0 ] || mapfile -t PACKAGES < <(suite_packages)
+        for pkg in "${PACKAGES[@]}"; do
+            timed "go-test $pkg" run_package "$pkg"
+        done
+        report
+        if [ "$UPDATE" = 1 ]; then
+            python3 "$HERE/lib/results.py" update --baseline "$HERE/passing.txt" \
+                --results "$OUT/results.jsonl"
+        fi
+        ;;
+esac
+printf '%-24s %5ss\n' total "$(($(now) - T0))" >> "$TIMINGS"
+log "timings (also in $TIMINGS):"
+cat "$TIMINGS" >&2
+exit $status
