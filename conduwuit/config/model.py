@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 #: Addresses an outbound request must never reach unless the admin says so:
 #: private (RFC 1918), loopback, link-local, CGNAT, multicast, documentation
@@ -124,8 +124,15 @@ class Tls(Section):
 
 
 Compression = Literal["zstd", "lz4", "snappy", "zlib", "bz2", "none"]
-PortList = int | list[int]
-AddressList = str | list[str]
+
+
+def _listify(value: object) -> object:
+    return value if isinstance(value, list) else [value]
+
+
+#: A value or a list of values in the file; always a list once loaded.
+PortList = Annotated[list[int], BeforeValidator(_listify)]
+AddressList = Annotated[list[str], BeforeValidator(_listify)]
 
 
 class GlobalConfig(Section):
@@ -171,7 +178,7 @@ class GlobalConfig(Section):
             put a reverse proxy in front, or use "0.0.0.0" / "::" in a container.
         """),
     )
-    port: PortList = Field(8008, description="Port(s) to listen on: an integer or a list.")
+    port: PortList = Field([8008], description="Port(s) to listen on: an integer or a list.")
     unix_socket_path: Path | None = Field(
         None,
         description="Listen on this unix socket instead of TCP addresses and ports.",
@@ -343,7 +350,7 @@ class GlobalConfig(Section):
     @field_validator("port")
     @classmethod
     def _ports(cls, value: PortList) -> PortList:
-        for port in value if isinstance(value, list) else [value]:
+        for port in value:
             if not 1 <= port <= 65535:
                 raise ValueError(f"{port} is not a TCP port (1-65535)")
         return value
@@ -351,7 +358,7 @@ class GlobalConfig(Section):
     @field_validator("address")
     @classmethod
     def _addresses(cls, value: AddressList) -> AddressList:
-        for address in value if isinstance(value, list) else [value]:
+        for address in value:
             ipaddress.ip_address(address)
         return value
 
@@ -380,11 +387,11 @@ class GlobalConfig(Section):
 
     @property
     def addresses(self) -> list[str]:
-        return self.address if isinstance(self.address, list) else [self.address]
+        return self.address
 
     @property
     def ports(self) -> list[int]:
-        return self.port if isinstance(self.port, list) else [self.port]
+        return self.port
 
     @property
     def unix_socket_mode(self) -> int:

@@ -15,12 +15,13 @@ from typing import Any, Protocol
 
 from conduwuit.core import base64 as b64
 from conduwuit.core.signing import Keypair, sign_json
+from conduwuit.db.maps import GLOBAL_KEYPAIR
 
 #: How long other servers may cache our key document (Synapse's default is a day).
 KEY_VALIDITY_MS = 24 * 60 * 60 * 1000
 
 #: One record holds the current key and the retired ones, so a rotation is one write.
-KEYS_RECORD = b"server_signing_keys"
+KEYS_RECORD = GLOBAL_KEYPAIR
 
 
 class KeyValueStore(Protocol):
