@@ -103,8 +103,8 @@ class Tuning:
             table.disable_cache()
         else:
             table.set_block_cache(self.cache)
+            table.set_cache_index_and_filter_blocks(True)
         table.set_bloom_filter(10, False)
-        table.set_cache_index_and_filter_blocks(True)
         opts.set_block_based_table_factory(table)
         opts.set_level_compaction_dynamic_level_bytes(True)
         if o.optimize_for_spinning_disks:
