@@ -76,7 +76,6 @@ class Tuning:
         opts.increase_parallelism(threads)
         opts.set_max_background_jobs(threads)
         opts.set_max_subcompactions(threads)
-        opts.set_max_file_opening_threads(0)
         opts.set_avoid_unnecessary_blocking_io(True)
         # One flush covers every column family, so a checkpoint or a crash after a
         # flush never sees one map ahead of another.

@@ -122,7 +122,7 @@ def test_batch_delete_range_and_reuse(db: Database) -> None:
         batch.commit()
 
 
-def test_batch_refuses_maps_of_another_database(db: Database, tmp_path: object) -> None:
+def test_batch_refuses_maps_of_another_database(db: Database) -> None:
     other_options = DatabaseOptions(path=db.options.path.parent / "other")
     with Database.open(other_options, maps=TEST_MAPS) as other:
         with pytest.raises(DatabaseError, match="another database"):
@@ -203,7 +203,7 @@ def test_maps_not_in_the_registry_are_kept(options: DatabaseOptions) -> None:
         assert db.map(TEST_A).get(b"k") == b"v"
 
 
-def test_sync_writes_option(tmp_path: object, options: DatabaseOptions) -> None:
+def test_sync_writes_option(options: DatabaseOptions) -> None:
     synced = DatabaseOptions(path=options.path, sync_writes=True)
     with Database.open(synced, maps=TEST_MAPS) as db:
         db.map(TEST_A).put(b"k", b"v")
