@@ -38,11 +38,18 @@ class Snapshot:
 
     def __init__(self, views: dict[str, SnapshotMap]) -> None:
         self._views = views
+        self._closed = False
 
     def map(self, spec: MapSpec) -> SnapshotMap:
-        return self._views[spec.name]
+        if self._closed:
+            raise DatabaseError("snapshot is closed")
+        try:
+            return self._views[spec.name]
+        except KeyError:
+            raise DatabaseError(f"map {spec.name!r} was not opened with this database") from None
 
     def close(self) -> None:
+        self._closed = True
         for view in self._views.values():
             view._release()
         self._views.clear()
@@ -98,7 +105,7 @@ class Database:
                 str(path), db_opts, column_families={n: tuning.cf_options() for n in names}
             )
         except Exception as e:
-            if "lock" in str(e).lower():
+            if _is_lock_error(e):
                 raise DatabaseInUseError(
                     f"database at {path} is already in use by another process"
                 ) from e
@@ -243,6 +250,15 @@ class Database:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _is_lock_error(e: Exception) -> bool:
+    """rocksdict raises a bare Exception; RocksDB's lock failures name the LOCK file.
+
+    (A plain "lock" substring would also match e.g. "block cache".)
+    """
+    message = str(e)
+    return "/LOCK" in message or "lock hold" in message or "While lock file" in message
 
 
 def _write_options(sync: bool) -> Any:

@@ -76,7 +76,6 @@ class Tuning:
         opts.increase_parallelism(threads)
         opts.set_max_background_jobs(threads)
         opts.set_max_subcompactions(threads)
-        opts.set_max_file_opening_threads(0)
         opts.set_avoid_unnecessary_blocking_io(True)
         # One flush covers every column family, so a checkpoint or a crash after a
         # flush never sees one map ahead of another.
@@ -103,8 +102,8 @@ class Tuning:
             table.disable_cache()
         else:
             table.set_block_cache(self.cache)
+            table.set_cache_index_and_filter_blocks(True)
         table.set_bloom_filter(10, False)
-        table.set_cache_index_and_filter_blocks(True)
         opts.set_block_based_table_factory(table)
         opts.set_level_compaction_dynamic_level_bytes(True)
         if o.optimize_for_spinning_disks:
