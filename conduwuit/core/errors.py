@@ -125,7 +125,9 @@ class MatrixError(Exception):
         self.errcode = str(errcode)
         self.message = message
         code = ErrCode(errcode) if errcode in ErrCode._value2member_map_ else None
-        self.status = status if status is not None else DEFAULT_STATUS.get(code, 400) if code else 400
+        self.status = (
+            status if status is not None else DEFAULT_STATUS.get(code, 400) if code else 400
+        )
         self.headers = headers or {}
         self.extra = extra
 
