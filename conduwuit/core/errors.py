@@ -125,7 +125,9 @@ class MatrixError(Exception):
         self.errcode = str(errcode)
         self.message = message
         code = ErrCode(errcode) if errcode in ErrCode._value2member_map_ else None
-        self.status = status if status is not None else DEFAULT_STATUS.get(code, 400) if code else 400
+        self.status = (
+            status if status is not None else DEFAULT_STATUS.get(code, 400) if code else 400
+        )
         self.headers = headers or {}
         self.extra = extra
 
@@ -160,3 +162,11 @@ def invalid_param(message: str) -> MatrixError:
 
 def missing_param(message: str) -> MatrixError:
     return MatrixError(ErrCode.MISSING_PARAM, message)
+
+
+class AuthError(MatrixError):
+    """An event is not allowed by the authorisation rules; ``reason`` says which rule."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(ErrCode.FORBIDDEN, reason, status=403)
+        self.reason = reason

@@ -50,7 +50,9 @@ class SignatureError(ValueError):
 
 
 def _signable(obj: dict[str, Any]) -> bytes:
-    return canonical_json.encode({k: v for k, v in obj.items() if k not in ("signatures", "unsigned")})
+    return canonical_json.encode(
+        {k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}
+    )
 
 
 def sign_json(obj: dict[str, Any], entity: str, keypair: Keypair) -> dict[str, Any]:

@@ -1,0 +1,3 @@
+from conduwuit.cli import main
+
+raise SystemExit(main())

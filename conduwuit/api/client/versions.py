@@ -1,0 +1,27 @@
+"""GET /_matrix/client/versions: the spec versions and unstable features we honour.
+
+Only versions whose required endpoints work are listed: a version is added here by
+the change that completes it (see docs/development/versions.md).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conduwuit.api.router import Route
+
+#: Client-server spec versions this server implements. Empty until accounts, rooms
+#: and sync land: advertising a version we cannot serve would mislead clients.
+SUPPORTED_VERSIONS: tuple[str, ...] = ()
+
+#: Unstable features (MSCs) that work, by their unstable flag.
+UNSTABLE_FEATURES: dict[str, bool] = {}
+
+
+def routes() -> list[Route]:
+    async def versions(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"versions": list(SUPPORTED_VERSIONS), "unstable_features": UNSTABLE_FEATURES}
+        )
+
+    return [Route("GET", ("/_matrix/client/versions",), versions)]

@@ -1,0 +1,108 @@
+"""Command line: serve (the default), check-config, generate-config, init-dev-config."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+from conduwuit import SERVER_NAME, __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conduwuit", description="A Matrix homeserver.")
+    parser.add_argument("--version", action="version", version=f"{SERVER_NAME} {__version__}")
+    parser.add_argument(
+        "-c", "--config", type=Path, help="config file (else $CONDUWUIT_CONFIG, $CONDUIT_CONFIG)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text in (
+        ("serve", "run the server (the default)"),
+        ("check-config", "validate the configuration and exit"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("-c", "--config", type=Path, dest="sub_config", help="config file")
+    commands.add_parser("generate-config", help="print the example config with every option")
+    init = commands.add_parser(
+        "init-dev-config", help="write a development config for localhost if none exists"
+    )
+    init.add_argument("-c", "--config", type=Path, dest="sub_config", default=None)
+    return parser
+
+
+DEV_CONFIG = """\
+# Development config written by `make run` (conduwuit init-dev-config).
+# Every option: docs/conduwuit-example.toml.
+[global]
+server_name = "localhost"
+database_path = "./data"
+address = "127.0.0.1"
+port = 8008
+allow_registration = true
+registration_token = "{token}"
+log = "info"
+"""
+
+
+def init_dev_config(path: Path) -> int:
+    if path.exists():
+        print(f"using existing config {path}")
+        return 0
+    token = secrets.token_urlsafe(18)
+    path.write_text(DEV_CONFIG.format(token=token))
+    path.chmod(0o600)
+    print(f"wrote development config {path}")
+    print(f"registration token (shown once, also in {path}): {token}")
+    return 0
+
+
+def _fail(lines: list[str]) -> int:
+    for line in lines:
+        print(f"conduwuit: error: {line}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    started_at = time.monotonic()
+    args = _parser().parse_args(argv)
+    config_file = getattr(args, "sub_config", None) or args.config
+    command = args.command or "serve"
+    if command == "generate-config":
+        from conduwuit.config.example import example_config
+
+        sys.stdout.write(example_config())
+        return 0
+    if command == "init-dev-config":
+        return init_dev_config(config_file or Path("conduwuit.toml"))
+
+    from conduwuit.config import ConfigError, load_config
+    from conduwuit.config.logging import setup_logging
+
+    try:
+        loaded = load_config(config_file, os.environ)
+    except ConfigError as exc:
+        return _fail(exc.problems)
+    if command == "check-config":
+        for warning in loaded.warnings:
+            print(f"conduwuit: warning: {warning}", file=sys.stderr)
+        print(f"configuration OK ({loaded.path or 'environment only'})")
+        return 0
+
+    from conduwuit.db import DatabaseInUseError
+    from conduwuit.runtime import run
+
+    setup_logging(loaded.config.log)
+    try:
+        run(loaded, started_at)
+    except DatabaseInUseError as exc:
+        return _fail([str(exc)])
+    except OSError as exc:
+        return _fail([str(exc.strerror or exc)])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,404 @@
+"""The configuration models: every option, its default and its documentation.
+
+Option names follow conduwuit's example config. The description of each field is
+its documentation: ``conduwuit generate-config`` renders them into the example
+config (docs/conduwuit-example.toml), so this file is the one source.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from conduwuit.core.ids import ServerName
+
+#: Addresses an outbound request must never reach unless the admin says so:
+#: private (RFC 1918), loopback, link-local, CGNAT, multicast, documentation
+#: ("test") networks, benchmarking, reserved and unique-local IPv6.
+DEFAULT_IP_RANGE_DENYLIST: list[str] = [
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "192.0.0.0/24",
+    "169.254.0.0/16",
+    "192.88.99.0/24",
+    "198.18.0.0/15",
+    "192.0.2.0/24",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "0.0.0.0/8",
+    "::1/128",
+    "fe80::/10",
+    "fc00::/7",
+    "2001:db8::/32",
+    "ff00::/8",
+    "fec0::/10",
+]
+
+
+def doc(text: str) -> str:
+    """Normalise a multi-line option description (strip the common indent)."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return "\n".join(lines)
+
+
+class Section(BaseModel):
+    """Base for every config table: unknown keys are reported by the loader, not here."""
+
+    model_config = ConfigDict(extra="ignore", validate_default=True, frozen=True)
+
+
+class WellKnown(Section):
+    """`[global.well_known]`: what the server publishes under /.well-known/matrix/."""
+
+    client: str | None = Field(
+        None,
+        description=doc("""
+            The URL clients should use to reach this server, served as
+            m.homeserver.base_url at /.well-known/matrix/client.
+            Example: "https://matrix.example.com"
+        """),
+    )
+    server: str | None = Field(
+        None,
+        description=doc("""
+            The host:port other servers should use for federation, served as
+            m.server at /.well-known/matrix/server. Example: "matrix.example.com:443"
+        """),
+    )
+    support_page: str | None = Field(
+        None, description="URL of a support page, published at /.well-known/matrix/support."
+    )
+    support_role: str = Field(
+        "m.role.admin",
+        description="The role of the support contact (m.role.admin or m.role.security).",
+    )
+    support_email: str | None = Field(None, description="E-mail address of the support contact.")
+    support_mxid: str | None = Field(None, description="Matrix user ID of the support contact.")
+
+    @field_validator("client", "support_page")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+
+class Tls(Section):
+    """`[global.tls]`: serve TLS directly, without a reverse proxy."""
+
+    certs: Path | None = Field(
+        None, description="Path to a PEM certificate chain. Both certs and key enable TLS."
+    )
+    key: Path | None = Field(None, description="Path to the PEM private key of certs.")
+    dual_protocol: bool = Field(
+        False,
+        description=doc("""
+            Accept both TLS and plain HTTP on every listening port (the first byte of
+            each connection tells which). Useful for test setups; behind a reverse
+            proxy leave TLS off entirely.
+        """),
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Tls:
+        if (self.certs is None) != (self.key is None):
+            raise ValueError("tls.certs and tls.key must be set together")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.certs is not None and self.key is not None
+
+
+Compression = Literal["zstd", "lz4", "snappy", "zlib", "bz2", "none"]
+
+
+def _listify(value: object) -> object:
+    return value if isinstance(value, list) else [value]
+
+
+#: A value or a list of values in the file; always a list once loaded.
+PortList = Annotated[list[int], BeforeValidator(_listify)]
+AddressList = Annotated[list[str], BeforeValidator(_listify)]
+
+
+class GlobalConfig(Section):
+    """`[global]`: all options of the server."""
+
+    # -- identity and storage -------------------------------------------------
+    server_name: str = Field(
+        ...,
+        description=doc("""
+            The server name: the part after the colon in user IDs (@alice:example.com).
+            It cannot be changed once users exist. Required.
+        """),
+    )
+    database_path: Path = Field(
+        Path("/var/lib/conduwuit"),
+        description="Directory of the RocksDB database and media. Created if missing.",
+    )
+    database_backend: Literal["rocksdb"] = Field(
+        "rocksdb", description='The database engine. Only "rocksdb" is supported.'
+    )
+    database_backup_path: Path | None = Field(
+        None,
+        description=doc("""
+            Directory for online database backups (RocksDB checkpoints), made by the
+            admin command or CLI. Unset: backups are disabled.
+        """),
+    )
+    database_backups_to_keep: int = Field(
+        1, ge=1, description="How many backups to keep in database_backup_path."
+    )
+    db_cache_capacity_mb: float = Field(
+        32.0, ge=0, description="Size of the RocksDB block cache, in megabytes."
+    )
+    cache_capacity_modifier: float = Field(
+        1.0, gt=0, description="Multiplier applied to every in-memory cache size."
+    )
+
+    # -- listening ---------------------------------------------------------------
+    address: AddressList = Field(
+        ["127.0.0.1", "::1"],
+        description=doc("""
+            Address(es) to listen on. A string or a list. The default is loopback only:
+            put a reverse proxy in front, or use "0.0.0.0" / "::" in a container.
+        """),
+    )
+    port: PortList = Field([8008], description="Port(s) to listen on: an integer or a list.")
+    unix_socket_path: Path | None = Field(
+        None,
+        description="Listen on this unix socket instead of TCP addresses and ports.",
+    )
+    unix_socket_perms: int = Field(
+        660, description="Permissions of the unix socket, as octal digits (e.g. 660)."
+    )
+    max_request_size: int = Field(
+        20_000_000, ge=1024, description="Largest accepted request body, in bytes."
+    )
+    client_shutdown_timeout: float = Field(
+        180.0,
+        ge=0,
+        description=doc("""
+            On shutdown (SIGTERM/SIGINT), how long in-flight requests may run before
+            they are cut off, in seconds.
+        """),
+    )
+    tls: Tls = Field(default_factory=lambda: Tls(), description="Direct TLS.")
+    well_known: WellKnown = Field(
+        default_factory=lambda: WellKnown(), description="Delegation and support info."
+    )
+    zstd_compression: bool = Field(False, description="Compress responses with zstd.")
+    gzip_compression: bool = Field(False, description="Compress responses with gzip.")
+    brotli_compression: bool = Field(False, description="Compress responses with brotli.")
+
+    # -- logging -------------------------------------------------------------------
+    log: str = Field(
+        "info",
+        description=doc("""
+            Log filter: a default level, then per-module levels, comma-separated.
+            Example: "info,conduwuit.federation=debug". Requests are logged at debug.
+        """),
+    )
+
+    # -- registration --------------------------------------------------------------
+    allow_registration: bool = Field(
+        False,
+        description=doc("""
+            Allow new accounts to be registered. Needs registration_token (or
+            registration_token_file), or the long confirmation option below for an
+            open server.
+        """),
+    )
+    yes_i_am_very_very_sure_i_want_an_open_registration_server_prone_to_abuse: bool = Field(
+        False,
+        description="Allow registration without a token. Open servers attract spam.",
+    )
+    registration_token: str | None = Field(
+        None, description="A token that registering users must present."
+    )
+    registration_token_file: Path | None = Field(
+        None, description="A file whose contents (trimmed) are the registration token."
+    )
+    registration_shared_secret: str | None = Field(
+        None,
+        description=doc("""
+            Enables Synapse-compatible shared-secret registration at
+            /_synapse/admin/v1/register. Keep it secret; unset disables the endpoint.
+        """),
+    )
+    allow_guest_registration: bool = Field(False, description="Allow guest accounts.")
+    new_user_displayname_suffix: str = Field(
+        "", description="Appended to the default display name of new users."
+    )
+
+    # -- federation ----------------------------------------------------------------
+    allow_federation: bool = Field(True, description="Federate with other servers.")
+    trusted_servers: list[str] = Field(
+        ["matrix.org"],
+        description="Servers asked for other servers' signing keys (notary servers).",
+    )
+    federation_ca_file: Path | None = Field(
+        None,
+        description=doc("""
+            An extra CA certificate (PEM) trusted for outbound federation, beside the
+            system's. For test networks.
+        """),
+    )
+    ip_range_denylist: list[str] = Field(
+        DEFAULT_IP_RANGE_DENYLIST,
+        description=doc("""
+            Networks (CIDR) that outbound requests (federation, URL previews) must
+            never reach. Default: private, loopback, link-local, CGNAT, multicast,
+            documentation and unique-local ranges.
+        """),
+    )
+    allow_unstable_room_versions: bool = Field(
+        True, description="Allow creating rooms with unstable room versions."
+    )
+    default_room_version: str = Field("11", description="Room version of new rooms.")
+
+    # -- outbound request timeouts (seconds) ---------------------------------------
+    request_conn_timeout: float = Field(10, gt=0, description="Connect timeout.")
+    request_timeout: float = Field(35, gt=0, description="Timeout of one request.")
+    request_total_timeout: float = Field(
+        320, gt=0, description="Timeout of a request including retries."
+    )
+    request_idle_timeout: float = Field(5, gt=0, description="Idle pooled connection life.")
+    federation_timeout: float = Field(300, gt=0, description="Timeout of a federation request.")
+    federation_idle_timeout: float = Field(25, gt=0, description="Idle federation connection life.")
+
+    # -- presence, typing, receipts --------------------------------------------------
+    allow_local_presence: bool = Field(True, description="Presence for local users.")
+    allow_incoming_presence: bool = Field(True, description="Accept presence over federation.")
+    allow_outgoing_presence: bool = Field(True, description="Send presence over federation.")
+    presence_idle_timeout_s: int = Field(300, ge=1, description="Idle after this long.")
+    presence_offline_timeout_s: int = Field(1800, ge=1, description="Offline after this long.")
+    allow_outgoing_typing: bool = Field(True, description="Send typing over federation.")
+    allow_incoming_typing: bool = Field(True, description="Accept typing over federation.")
+    typing_federation_timeout_s: int = Field(30, ge=1, description="Remote typing lifetime.")
+    typing_client_timeout_min_s: int = Field(15, ge=1, description="Shortest typing timeout.")
+    typing_client_timeout_max_s: int = Field(45, ge=1, description="Longest typing timeout.")
+    allow_incoming_read_receipts: bool = Field(
+        True, description="Accept read receipts over federation."
+    )
+    allow_outgoing_read_receipts: bool = Field(
+        True, description="Send read receipts over federation."
+    )
+
+    # -- RocksDB ---------------------------------------------------------------------
+    rocksdb_compression_algo: Compression = Field(
+        "zstd", description="Compression of database blocks."
+    )
+    rocksdb_compression_level: int = Field(
+        32767, description="Compression level; 32767 means the algorithm's default."
+    )
+    rocksdb_bottommost_compression: bool = Field(
+        False, description="Compress the bottommost level separately (heavier)."
+    )
+    rocksdb_bottommost_compression_level: int = Field(
+        32767, description="Level for bottommost compression; 32767 is the default."
+    )
+    rocksdb_direct_io: bool = Field(False, description="Use direct I/O for reads and flushes.")
+    rocksdb_optimize_for_spinning_disks: bool = Field(
+        False, description="Tune for rotating disks (larger files, fewer seeks)."
+    )
+    rocksdb_recovery_mode: int = Field(
+        1,
+        ge=0,
+        le=3,
+        description=doc("""
+            Write-ahead-log recovery after a crash, as in conduwuit: 0 absolute
+            consistency, 1 tolerate a corrupted tail record (default), 2 point in
+            time, 3 skip any corrupted record (last resort, may lose data).
+        """),
+    )
+    rocksdb_parallelism_threads: int = Field(
+        0, ge=0, description="Background threads; 0 means the number of cores."
+    )
+    rocksdb_log_level: Literal["debug", "info", "warn", "error", "fatal"] = Field(
+        "error", description="Level of RocksDB's own LOG file."
+    )
+    rocksdb_max_log_file_size: int = Field(
+        4 * 1024 * 1024, ge=0, description="Size at which RocksDB's LOG file rotates."
+    )
+    rocksdb_log_time_to_roll: int = Field(
+        0, ge=0, description="Rotate RocksDB's LOG after this many seconds; 0 never."
+    )
+    rocksdb_max_log_files: int = Field(3, ge=1, description="RocksDB LOG files to keep.")
+
+    @field_validator("server_name")
+    @classmethod
+    def _server_name(cls, value: str) -> str:
+        ServerName.parse(value)
+        return value
+
+    @field_validator("port")
+    @classmethod
+    def _ports(cls, value: PortList) -> PortList:
+        for port in value:
+            if not 1 <= port <= 65535:
+                raise ValueError(f"{port} is not a TCP port (1-65535)")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _addresses(cls, value: AddressList) -> AddressList:
+        for address in value:
+            ipaddress.ip_address(address)
+        return value
+
+    @field_validator("ip_range_denylist")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value
+
+    @field_validator("unix_socket_perms")
+    @classmethod
+    def _perms(cls, value: int) -> int:
+        digits = str(value)
+        if not digits.isdigit() or any(d > "7" for d in digits) or len(digits) > 4:
+            raise ValueError("must be octal digits such as 660")
+        return value
+
+    @field_validator("log")
+    @classmethod
+    def _log(cls, value: str) -> str:
+        from conduwuit.config.logging import parse_log_filter
+
+        parse_log_filter(value)
+        return value
+
+    @property
+    def addresses(self) -> list[str]:
+        return self.address
+
+    @property
+    def ports(self) -> list[int]:
+        return self.port
+
+    @property
+    def unix_socket_mode(self) -> int:
+        return int(str(self.unix_socket_perms), 8)
+
+
+class Config(BaseModel):
+    """The whole file: everything lives under `[global]`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    global_: Annotated[GlobalConfig, Field(alias="global")]
+
+    @property
+    def g(self) -> GlobalConfig:
+        return self.global_

@@ -1,0 +1,94 @@
+"""Atomic write batches across maps."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from rocksdict import WriteBatch
+
+from .errors import DatabaseError
+from .map import Map
+
+if TYPE_CHECKING:
+    from .database import Database
+
+
+class Batch:
+    """Puts and deletes across any maps, written as ONE RocksDB ``WriteBatch``.
+
+    Either every write of the batch is in the database after a crash, or none
+    is. ``commit()`` returning is the acknowledgement: with the WAL on and
+    ``sync`` off (the default) the batch survives the process being killed
+    (``kill -9``), since the WAL write reached the OS before ``commit``
+    returned; it does not survive power loss or a kernel crash unless
+    ``sync=True`` (fsync of the WAL per commit).
+
+    As a context manager it commits on normal exit and discards on exception.
+    """
+
+    __slots__ = ("_counted", "_db", "_done", "_sync", "_wb")
+
+    def __init__(self, db: Database, sync: bool) -> None:
+        self._db = db
+        self._sync = sync
+        self._wb = WriteBatch(raw_mode=True)
+        self._counted = False
+        self._done = False
+
+    def __len__(self) -> int:
+        n: int = self._wb.len()
+        return n
+
+    def _check(self, m: Map) -> None:
+        if self._done:
+            raise DatabaseError("batch already committed or discarded")
+        if m._db is not self._db:
+            raise DatabaseError(f"map {m.spec.name} belongs to another database")
+
+    def put(self, m: Map, key: bytes, value: bytes) -> None:
+        self._check(m)
+        self._wb.put(key, value, m.handle)
+
+    def delete(self, m: Map, key: bytes) -> None:
+        self._check(m)
+        self._wb.delete(key, m.handle)
+
+    def delete_range(self, m: Map, start: bytes, end: bytes) -> None:
+        """Delete every key with ``start <= key < end``."""
+        self._check(m)
+        self._wb.delete_range(start, end, m.handle)
+
+    def next_count(self) -> int:
+        """Reserve the next global count; the counter is persisted with this batch.
+
+        Reserve and commit without awaiting in between, so no reader sees a
+        count whose writes are not yet in the database.
+        """
+        if self._done:
+            raise DatabaseError("batch already committed or discarded")
+        self._counted = True
+        return self._db._reserve_count()
+
+    def commit(self) -> None:
+        if self._done:
+            raise DatabaseError("batch already committed or discarded")
+        self._done = True
+        self._db._commit(self._wb, self._counted, self._sync)
+
+    def discard(self) -> None:
+        self._done = True
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None and not self._done:
+            self.commit()
+        else:
+            self.discard()

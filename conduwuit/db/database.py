@@ -1,0 +1,267 @@
+"""The one RocksDB database of the server.
+
+All calls are synchronous and short (point reads, bounded scans, one write per
+batch), so they are made straight from the event loop. A lock makes writes,
+counter updates and snapshots safe if an executor thread uses the database too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from rocksdict import Rdict, WriteOptions
+
+from . import backup as _backup
+from .batch import Batch
+from .codec import from_u64, u64
+from .errors import DatabaseError, DatabaseInUseError, SchemaVersionError
+from .map import Map, SnapshotMap
+from .maps import ALL_MAPS, GLOBAL_COUNTER, GLOBAL_VERSION, MAPS, MapSpec
+from .migrations import MIGRATIONS, Migration, check_order, latest_version
+from .options import DatabaseOptions
+from .tuning import Tuning
+
+log = logging.getLogger(__name__)
+
+
+class Snapshot:
+    """Consistent point reads across every map at one moment. Close it when done.
+
+    Point reads only: rocksdict's snapshot iterators read live data (see map.py).
+    """
+
+    def __init__(self, views: dict[str, SnapshotMap]) -> None:
+        self._views = views
+        self._closed = False
+
+    def map(self, spec: MapSpec) -> SnapshotMap:
+        if self._closed:
+            raise DatabaseError("snapshot is closed")
+        try:
+            return self._views[spec.name]
+        except KeyError:
+            raise DatabaseError(f"map {spec.name!r} was not opened with this database") from None
+
+    def close(self) -> None:
+        self._closed = True
+        for view in self._views.values():
+            view._release()
+        self._views.clear()
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Database:
+    """Named maps over one RocksDB, atomic batches, the global counter, backups."""
+
+    def __init__(self, options: DatabaseOptions, rdict: Any, tuning: Tuning) -> None:
+        self.options = options
+        self.write_lock = threading.RLock()
+        self.write_options = _write_options(options.sync_writes)
+        self._rdict = rdict
+        self._tuning = tuning
+        self._maps: dict[str, Map] = {}
+        self._snapshots: weakref.WeakSet[Snapshot] = weakref.WeakSet()
+        self._closed = False
+        self._count = 0
+        self._persisted_count = 0
+
+    @classmethod
+    def open(
+        cls,
+        options: DatabaseOptions,
+        *,
+        maps: Iterable[MapSpec] = ALL_MAPS,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> Database:
+        """Open (creating if missing) the database and every map, then migrate.
+
+        Raises DatabaseInUseError if another process has it open, and
+        SchemaVersionError if it was written by a newer schema than ``migrations`` know.
+        """
+        check_order(migrations)
+        specs = {s.name: s for s in maps}
+        if MAPS.global_.name not in specs:
+            raise ValueError("the global map is required")
+        path = options.path
+        path.mkdir(parents=True, exist_ok=True)
+        tuning = Tuning.build(options)
+        db_opts = tuning.db_options()
+        names = set(specs)
+        if (path / "CURRENT").exists():
+            names.update(n for n in Rdict.list_cf(str(path), db_opts) if n != "default")
+        try:
+            rdict = Rdict(
+                str(path), db_opts, column_families={n: tuning.cf_options() for n in names}
+            )
+        except Exception as e:
+            if _is_lock_error(e):
+                raise DatabaseInUseError(
+                    f"database at {path} is already in use by another process"
+                ) from e
+            raise DatabaseError(f"cannot open database at {path}: {e}") from e
+        db = cls(options, rdict, tuning)
+        try:
+            for spec in specs.values():
+                cf = rdict.get_column_family(spec.name)
+                db._maps[spec.name] = Map(spec, cf, rdict.get_column_family_handle(spec.name), db)
+            stored = db.map(MAPS.global_).get(GLOBAL_COUNTER)
+            db._count = db._persisted_count = from_u64(stored) if stored else 0
+            db._migrate(migrations)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _migrate(self, migrations: Sequence[Migration]) -> None:
+        glob = self.map(MAPS.global_)
+        latest = latest_version(migrations)
+        raw = glob.get(GLOBAL_VERSION)
+        if raw is None:
+            glob.put(GLOBAL_VERSION, u64(latest))
+            return
+        stored = from_u64(raw)
+        if stored > latest:
+            raise SchemaVersionError(
+                f"database at {self.options.path} has schema version {stored}, newer than the"
+                f" {latest} this version of conduwuit knows; refusing to open it"
+                " (downgrades are not supported: run a newer release or restore a backup)"
+            )
+        for m in migrations:
+            if m.version > stored:
+                log.warning("database migration %d: %s", m.version, m.description)
+                with self.batch(sync=True) as b:
+                    m.apply(self, b)
+                    b.put(glob, GLOBAL_VERSION, u64(m.version))
+
+    @property
+    def schema_version(self) -> int:
+        raw = self.map(MAPS.global_).get(GLOBAL_VERSION)
+        return from_u64(raw) if raw else 0
+
+    def map(self, spec: MapSpec) -> Map:
+        """The live map for a registered spec (``db.map(MAPS.userid_password)``)."""
+        try:
+            return self._maps[spec.name]
+        except KeyError:
+            raise DatabaseError(f"map {spec.name!r} was not opened with this database") from None
+
+    def batch(self, *, sync: bool | None = None) -> Batch:
+        """A new atomic batch; ``sync`` overrides ``options.sync_writes`` for it."""
+        return Batch(self, self.options.sync_writes if sync is None else sync)
+
+    def _commit(self, wb: Any, counted: bool, sync: bool) -> None:
+        with self.write_lock:
+            if counted:
+                # The highest count handed out so far: the stored counter never goes back.
+                wb.put(GLOBAL_COUNTER, u64(self._count), self.map(MAPS.global_).handle)
+            opts = self.write_options if sync == self.options.sync_writes else _write_options(sync)
+            self._rdict.write(wb, opts)
+            if counted:
+                self._persisted_count = max(self._persisted_count, self._count)
+
+    def _reserve_count(self) -> int:
+        with self.write_lock:
+            self._count += 1
+            return self._count
+
+    def next_count(self) -> int:
+        """Advance the global counter, persist it, and return the new value."""
+        with self.write_lock:
+            n = self._reserve_count()
+            self.map(MAPS.global_).put(GLOBAL_COUNTER, u64(n))
+            self._persisted_count = max(self._persisted_count, n)
+            return n
+
+    def current_count(self) -> int:
+        """The highest count written to the database."""
+        return self._persisted_count
+
+    def snapshot(self) -> Snapshot:
+        """Consistent point reads across all maps (taken while no write is in progress)."""
+        with self.write_lock:
+            views = {n: SnapshotMap(m.spec, m._src.snapshot()) for n, m in self._maps.items()}
+            snap = Snapshot(views)
+            self._snapshots.add(snap)
+        return snap
+
+    def flush(self) -> None:
+        """Write memtables of every map to SST files and fsync the WAL."""
+        with self.write_lock:
+            self._rdict.flush_wal(True)
+            for m in self._maps.values():
+                m._src.flush(True)
+
+    def backup(self) -> Path:
+        """Checkpoint into ``backup_path``; keep the ``backups_to_keep`` newest."""
+        if self.options.backup_path is None:
+            raise DatabaseError("no backup_path configured")
+        with self.write_lock:
+            self._rdict.flush_wal(True)
+            return _backup.create_backup(
+                self._rdict, self.options.backup_path, self.options.backups_to_keep
+            )
+
+    def list_backups(self) -> list[Path]:
+        """Existing backups, oldest first."""
+        if self.options.backup_path is None:
+            return []
+        return _backup.list_backups(self.options.backup_path)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Flush and close; safe to call twice."""
+        with self.write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._rdict.flush_wal(True)
+                for snap in list(self._snapshots):
+                    snap.close()
+                for m in self._maps.values():
+                    m._src.close()
+                    m._release()
+            finally:
+                self._maps.clear()
+                self._rdict.close()
+                self._rdict = None
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _is_lock_error(e: Exception) -> bool:
+    """rocksdict raises a bare Exception; RocksDB's lock failures name the LOCK file.
+
+    (A plain "lock" substring would also match e.g. "block cache".)
+    """
+    message = str(e)
+    return "/LOCK" in message or "lock hold" in message or "While lock file" in message
+
+
+def _write_options(sync: bool) -> Any:
+    opts = WriteOptions()
+    opts.sync = sync
+    return opts

@@ -1,0 +1,49 @@
+"""Schema versions and the ordered list of migrations.
+
+A new database is created at :func:`latest_version` and runs no migrations.
+An existing one runs, in order, every migration above its stored version;
+each migration's writes and its version bump go in one batch, so a crash
+leaves the database either before or after a migration, never inside one.
+(A migration too large for one batch may commit its own batches first, as
+long as re-running it from the start is harmless.)
+
+To add one: append ``Migration(<previous + 1>, "what and why", function)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from .batch import Batch
+    from .database import Database
+
+BASE_VERSION: Final = 1
+"""The schema a new database had before any migration existed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Database, Batch], None]
+
+
+MIGRATIONS: Final[tuple[Migration, ...]] = ()
+
+
+def latest_version(migrations: Sequence[Migration]) -> int:
+    return migrations[-1].version if migrations else BASE_VERSION
+
+
+def check_order(migrations: Sequence[Migration]) -> None:
+    """Versions must rise strictly from above BASE_VERSION; a mistake here is a bug."""
+    previous = BASE_VERSION
+    for m in migrations:
+        if m.version <= previous:
+            raise ValueError(
+                f"migration {m.version} ({m.description}) is not above version {previous}"
+            )
+        previous = m.version

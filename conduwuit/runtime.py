@@ -1,0 +1,118 @@
+"""Running the server: open the database, build the services, listen, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from conduwuit import SERVER_NAME, __version__
+from conduwuit.config import GlobalConfig, LoadedConfig
+from conduwuit.http.app import make_app
+from conduwuit.http.listeners import make_sites
+from conduwuit.service.services import Services
+
+log = logging.getLogger("conduwuit")
+
+
+def in_container() -> bool:
+    return (
+        Path("/.dockerenv").exists()
+        or Path("/run/.containerenv").exists()
+        or "container" in os.environ
+    )
+
+
+def only_loopback(config: GlobalConfig) -> bool:
+    if config.unix_socket_path is not None:
+        return False
+    return all(ipaddress.ip_address(address).is_loopback for address in config.addresses)
+
+
+class RunningServer:
+    """The services and listeners of one server; ``start`` then ``stop``."""
+
+    def __init__(self, config: GlobalConfig) -> None:
+        self.config = config
+        self.services = Services.open(config)
+        self.runner = web.AppRunner(
+            make_app(config, self.services.routes(), self.services.authenticator),
+            shutdown_timeout=config.client_shutdown_timeout,
+            handle_signals=False,
+            access_log=None,
+        )
+        self.sites: list[web.BaseSite] = []
+
+    async def start(self) -> None:
+        try:
+            await self.runner.setup()
+            self.sites = make_sites(self.config, self.runner)
+            for site in self.sites:
+                await site.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (up to the timeout), close the DB."""
+        try:
+            await self.runner.cleanup()
+        finally:
+            self.services.close()
+
+
+async def serve(loaded: LoadedConfig, *, started_at: float | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then drain requests and close the database."""
+    config = loaded.config
+    started_at = started_at if started_at is not None else time.monotonic()
+    for warning in loaded.warnings:
+        log.warning("%s", warning)
+    server = RunningServer(config)
+    await server.start()
+    try:
+        log.info(
+            "%s %s serving %s on %s (database %s), ready in %.0f ms",
+            SERVER_NAME,
+            __version__,
+            config.server_name,
+            ", ".join(site.name for site in server.sites),
+            config.database_path,
+            (time.monotonic() - started_at) * 1000,
+        )
+        if in_container() and only_loopback(config):
+            log.warning(
+                "running in a container but listening only on loopback: nothing outside the "
+                'container can reach the server; set address = ["0.0.0.0", "::"]'
+            )
+        await _wait_for_signal()
+        log.info("shutting down: finishing requests (up to %ss)", config.client_shutdown_timeout)
+    finally:
+        await server.stop()
+        log.info("database closed, goodbye")
+
+
+async def _wait_for_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+def run(loaded: LoadedConfig, started_at: float) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(loaded, started_at=started_at))
+    else:
+        uvloop.run(serve(loaded, started_at=started_at))

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+
+from conduwuit.db import Batch, Database, DatabaseOptions, Migration, SchemaVersionError
+from conduwuit.db.codec import u64
+from conduwuit.db.migrations import MIGRATIONS, check_order, latest_version
+
+from .conftest import TEST_A, TEST_MAPS
+
+
+def _recording(log: list[int]) -> tuple[Migration, ...]:
+    def make(version: int) -> Migration:
+        def apply(db: Database, batch: Batch) -> None:
+            log.append(version)
+            batch.put(db.map(TEST_A), b"migrated", u64(version))
+
+        return Migration(version, f"step {version}", apply)
+
+    return (make(2), make(3), make(4))
+
+
+def test_new_database_gets_latest_version_without_migrating(options: DatabaseOptions) -> None:
+    ran: list[int] = []
+    with Database.open(options, maps=TEST_MAPS, migrations=_recording(ran)) as db:
+        assert db.schema_version == 4
+        assert db.map(TEST_A).get(b"migrated") is None
+    assert ran == []
+
+
+def test_migrations_run_in_order_once(options: DatabaseOptions) -> None:
+    ran: list[int] = []
+    with Database.open(options, maps=TEST_MAPS, migrations=()) as db:
+        assert db.schema_version == 1
+    migrations = _recording(ran)
+    with Database.open(options, maps=TEST_MAPS, migrations=migrations[:2]) as db:
+        assert db.schema_version == 3
+    assert ran == [2, 3]
+    with Database.open(options, maps=TEST_MAPS, migrations=migrations) as db:
+        assert db.schema_version == 4
+        assert db.map(TEST_A).get(b"migrated") == u64(4)
+    assert ran == [2, 3, 4]
+    with Database.open(options, maps=TEST_MAPS, migrations=migrations):
+        pass
+    assert ran == [2, 3, 4]
+
+
+def test_failing_migration_leaves_version_and_writes_untouched(options: DatabaseOptions) -> None:
+    with Database.open(options, maps=TEST_MAPS):
+        pass
+
+    def broken(db: Database, batch: Batch) -> None:
+        batch.put(db.map(TEST_A), b"half", b"done")
+        raise RuntimeError("migration bug")
+
+    with pytest.raises(RuntimeError, match="migration bug"):
+        Database.open(options, maps=TEST_MAPS, migrations=(Migration(2, "broken", broken),))
+    with Database.open(options, maps=TEST_MAPS) as db:  # closed after the failure, reopens
+        assert db.schema_version == 1
+        assert db.map(TEST_A).get(b"half") is None
+
+
+def test_too_new_database_is_refused(options: DatabaseOptions) -> None:
+    ran: list[int] = []
+    with Database.open(options, maps=TEST_MAPS, migrations=_recording(ran)):
+        pass
+    with pytest.raises(SchemaVersionError, match="schema version 4, newer than the 1"):
+        Database.open(options, maps=TEST_MAPS, migrations=())
+    with Database.open(options, maps=TEST_MAPS, migrations=_recording(ran)) as db:
+        assert db.schema_version == 4  # the refusal released the lock and changed nothing
+
+
+def test_migration_order_is_checked() -> None:
+    def noop(db: Database, batch: Batch) -> None:
+        pass
+
+    check_order(MIGRATIONS)
+    assert latest_version(()) == 1
+    with pytest.raises(ValueError, match="not above version 1"):
+        check_order((Migration(1, "same as base", noop),))
+    with pytest.raises(ValueError, match="not above version 3"):
+        check_order((Migration(3, "a", noop), Migration(3, "b", noop)))

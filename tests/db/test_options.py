@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conduwuit.db import Database, DatabaseOptions
+from conduwuit.db.options import COMPRESSIONS
+from conduwuit.db.tuning import Tuning
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("compression", "brotli", "compression must be one of"),
+        ("compression_level", 2**40, "compression_level must be a 32-bit integer"),
+        ("bottommost_compression_level", "3", "bottommost_compression_level must be"),
+        ("cache_capacity_mb", -1.0, "cache_capacity_mb must be >= 0"),
+        ("cache_capacity_mb", float("nan"), "cache_capacity_mb must be >= 0"),
+        ("recovery_mode", 4, "recovery_mode must be 0"),
+        ("parallelism", -2, "parallelism must be >= 0"),
+        ("log_level", "verbose", "log_level must be one of"),
+        ("max_log_file_size", -1, "max_log_file_size must be >= 0"),
+        ("log_time_to_roll", -1, "log_time_to_roll must be >= 0"),
+        ("max_log_files", 0, "max_log_files must be >= 1"),
+        ("backups_to_keep", 0, "backups_to_keep must be >= 1"),
+        ("backup_path", "/tmp/x", "backup_path must be a Path"),
+    ],
+)
+def test_invalid_options_name_the_option(
+    tmp_path: Path, field: str, value: Any, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        DatabaseOptions(path=tmp_path, **{field: value})
+
+
+def test_path_must_be_a_path() -> None:
+    with pytest.raises(ValueError, match="database path must be a Path"):
+        DatabaseOptions(path="/tmp/db")  # type: ignore[arg-type]
+
+
+def test_backup_path_inside_database_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="backup_path must not be inside"):
+        DatabaseOptions(path=tmp_path, backup_path=tmp_path / "backups")
+
+
+def test_defaults_follow_conduwuit(tmp_path: Path) -> None:
+    o = DatabaseOptions(path=tmp_path)
+    assert (o.compression, o.recovery_mode, o.backups_to_keep) == ("zstd", 1, 1)
+    assert o.compression_level == 32767
+    assert (o.log_level, o.max_log_files, o.log_time_to_roll) == ("error", 3, 0)
+    assert o.sync_writes is False
+
+
+def test_parallelism_zero_means_all_cores_at_least_two(tmp_path: Path) -> None:
+    assert Tuning.build(DatabaseOptions(path=tmp_path)).threads() >= 2
+    assert Tuning.build(DatabaseOptions(path=tmp_path, parallelism=1)).threads() == 2
+    assert Tuning.build(DatabaseOptions(path=tmp_path, parallelism=6)).threads() == 6
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_every_compression_opens(tmp_path: Path, compression: str) -> None:
+    options = DatabaseOptions(
+        path=tmp_path / "db",
+        compression=compression,
+        bottommost_compression=True,
+        recovery_mode=2,
+        optimize_for_spinning_disks=True,
+        cache_capacity_mb=0,
+        parallelism=3,
+    )
+    with Database.open(options) as db:
+        assert db.schema_version >= 1
