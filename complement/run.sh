@@ -268,7 +268,7 @@ smoke_check() { # smoke_check ID CADIR
     p8448=$(docker port "$id" 8448/tcp | head -1 | sed 's/.*://')
     body=$(curl -fsS "http://127.0.0.1:$p8008/_matrix/client/versions") \
         || { log "GET /_matrix/client/versions on 8008 failed"; return 1; }
-    printf '%s' "$body" | python3 -c 'import json, sys; v = json.load(sys.stdin)["versions"]; assert v and all(isinstance(x, str) for x in v)' \
+    printf '%s' "$body" | python3 -c 'import json, sys; v = json.load(sys.stdin)["versions"]; assert isinstance(v, list)' \
         || { log "/_matrix/client/versions did not answer {\"versions\": [...]}: $body"; return 1; }
     # Any HTTP status will do: this checks TLS on 8448 with a certificate for hs1 from the CA.
     code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$cadir/complement/ca/ca.crt" \
