@@ -312,6 +312,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.monotonic()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     synapse_python = None
     if "synapse" in args.servers:
         synapse_python = ensure_synapse(args.synapse_venv, install=not args.no_install)
@@ -338,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            # the machine may be shared: a high load is noise that the ratios absorb
+            "loadavg_start": load_start,
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         },
         "servers": {r["server"]: r.get("version", "?") for r in rounds if not r.get("core")},
         "sizes": args.sizes.as_dict(),
