@@ -35,30 +35,53 @@ def only_loopback(config: GlobalConfig) -> bool:
     return all(ipaddress.ip_address(address).is_loopback for address in config.addresses)
 
 
+class RunningServer:
+    """The services and listeners of one server; ``start`` then ``stop``."""
+
+    def __init__(self, config: GlobalConfig) -> None:
+        self.config = config
+        self.services = Services.open(config)
+        self.runner = web.AppRunner(
+            make_app(config, self.services.routes(), self.services.authenticator),
+            shutdown_timeout=config.client_shutdown_timeout,
+            handle_signals=False,
+            access_log=None,
+        )
+        self.sites: list[web.BaseSite] = []
+
+    async def start(self) -> None:
+        try:
+            await self.runner.setup()
+            self.sites = make_sites(self.config, self.runner)
+            for site in self.sites:
+                await site.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (up to the timeout), close the DB."""
+        try:
+            await self.runner.cleanup()
+        finally:
+            self.services.close()
+
+
 async def serve(loaded: LoadedConfig, *, started_at: float | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then drain requests and close the database."""
     config = loaded.config
     started_at = started_at if started_at is not None else time.monotonic()
     for warning in loaded.warnings:
         log.warning("%s", warning)
-    services = Services.open(config)
-    runner = web.AppRunner(
-        make_app(config, services.routes(), services.authenticator),
-        shutdown_timeout=config.client_shutdown_timeout,
-        handle_signals=False,
-        access_log=None,
-    )
+    server = RunningServer(config)
+    await server.start()
     try:
-        await runner.setup()
-        sites = make_sites(config, runner)
-        for site in sites:
-            await site.start()
         log.info(
             "%s %s serving %s on %s (database %s), ready in %.0f ms",
             SERVER_NAME,
             __version__,
             config.server_name,
-            ", ".join(site.name for site in sites),
+            ", ".join(site.name for site in server.sites),
             config.database_path,
             (time.monotonic() - started_at) * 1000,
         )
@@ -70,8 +93,7 @@ async def serve(loaded: LoadedConfig, *, started_at: float | None = None) -> Non
         await _wait_for_signal()
         log.info("shutting down: finishing requests (up to %ss)", config.client_shutdown_timeout)
     finally:
-        await runner.cleanup()
-        services.close()
+        await server.stop()
         log.info("database closed, goodbye")
 
 

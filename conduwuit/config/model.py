@@ -8,11 +8,12 @@ config (docs/conduwuit-example.toml), so this file is the one source.
 from __future__ import annotations
 
 import ipaddress
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from conduwuit.core.ids import ServerName
 
 #: Addresses an outbound request must never reach unless the admin says so:
 #: private (RFC 1918), loopback, link-local, CGNAT, multicast, documentation
@@ -40,12 +41,6 @@ DEFAULT_IP_RANGE_DENYLIST: list[str] = [
     "ff00::/8",
     "fec0::/10",
 ]
-
-
-# appendices "Server Name": a DNS name, IPv4 literal or [IPv6] literal, optional port.
-_SERVER_NAME = re.compile(
-    r"(?:[A-Za-z0-9.-]{1,255}|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?"
-)
 
 
 def doc(text: str) -> str:
@@ -343,8 +338,7 @@ class GlobalConfig(Section):
     @field_validator("server_name")
     @classmethod
     def _server_name(cls, value: str) -> str:
-        if not _SERVER_NAME.fullmatch(value) or len(value) > 255:
-            raise ValueError(f"{value!r} is not a valid server name (host or host:port)")
+        ServerName.parse(value)
         return value
 
     @field_validator("port")

@@ -49,3 +49,29 @@ def encode(value: Any) -> bytes:
 
 def encode_str(value: Any) -> str:
     return encode(value).decode("utf-8")
+
+
+def _check_lenient(value: Any, path: str) -> None:
+    if isinstance(value, float):
+        raise CanonicalJsonError(f"float at {path or '$'} is not allowed in canonical JSON")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalJsonError(f"non-string key at {path or '$'}")
+            _check_lenient(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_lenient(item, f"{path}[{index}]")
+
+
+def encode_lenient(value: Any) -> bytes:
+    """Canonical form without the integer range check, for room versions 1-5.
+
+    The spec asks servers to handle events from those versions whose integers lie
+    outside the safe range (appendices: "Canonical JSON" warning); Synapse does
+    the same by only enforcing the range for v6+.
+    """
+    _check_lenient(value, "")
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+    ).encode("utf-8")

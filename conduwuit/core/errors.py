@@ -162,3 +162,11 @@ def invalid_param(message: str) -> MatrixError:
 
 def missing_param(message: str) -> MatrixError:
     return MatrixError(ErrCode.MISSING_PARAM, message)
+
+
+class AuthError(MatrixError):
+    """An event is not allowed by the authorisation rules; ``reason`` says which rule."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(ErrCode.FORBIDDEN, reason, status=403)
+        self.reason = reason
