@@ -41,6 +41,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import threading
 import time
 import traceback
@@ -58,7 +59,16 @@ from bench.scenarios import (
     Context,
     Sizes,
 )
-from bench.servers import KINDS, SYNAPSE_VENV, Server, Synapse, ensure_synapse, tree_rss_kib
+from bench.servers import (
+    KINDS,
+    REPO,
+    SYNAPSE_VENV,
+    Conduwuit,
+    Server,
+    Synapse,
+    ensure_synapse,
+    tree_rss_kib,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -151,11 +161,14 @@ def _brief(entry: dict[str, Any]) -> str:
     return f"{entry['status']}: {entry.get('endpoint') or entry.get('error')}"
 
 
-def one_server(
-    kind: str, sizes: Sizes, scenarios: list[str], synapse_python: Path | None
-) -> dict[str, Any]:
-    """Start ``kind`` fresh, measure start-up and idle RSS, play the scenarios, stop."""
-    server: Server = Synapse(python=synapse_python) if kind == "synapse" else KINDS[kind]()
+def make_server(kind: str, synapse_python: Path | None, conduwuit_src: Path | None) -> Server:
+    if kind == "synapse":
+        return Synapse(python=synapse_python)
+    return Conduwuit(src=conduwuit_src)
+
+
+def one_server(kind: str, sizes: Sizes, scenarios: list[str], server: Server) -> dict[str, Any]:
+    """Start ``server`` fresh, measure start-up and idle RSS, play the scenarios, stop."""
     record: dict[str, Any] = {"server": kind, "scenarios": []}
     try:
         startup_s = server.start()
@@ -275,6 +288,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _commit(src: Path) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(src), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -286,6 +313,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="results file (default bench/results/<date>.json)")
     parser.add_argument("--no-install", action="store_true", help="never pip-install Synapse")
     parser.add_argument("--synapse-venv", type=Path, default=SYNAPSE_VENV)
+    parser.add_argument(
+        "--conduwuit-src", type=Path, help="benchmark the conduwuit of another checkout"
+    )
+    parser.add_argument("--label", help="free text kept in the results (what was measured)")
     parser.add_argument(
         "--max-minutes", type=float, default=30.0, help="stop starting rounds after this"
     )
@@ -324,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
             break
         for kind in args.servers:  # A/B/A/B
             print(f"round {n + 1}/{args.rounds}: {kind}", file=sys.stderr)
-            record = one_server(kind, args.sizes, args.scenario_list, synapse_python)
+            server = make_server(kind, synapse_python, args.conduwuit_src)
+            record = one_server(kind, args.sizes, args.scenario_list, server)
             record["round"] = n + 1
             rounds.append(record)
     core = run_core(args.scenario_list)
@@ -344,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
             "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         },
         "servers": {r["server"]: r.get("version", "?") for r in rounds if not r.get("core")},
+        "conduwuit_src": str(args.conduwuit_src or REPO),
+        "conduwuit_commit": _commit(args.conduwuit_src or REPO),
+        "label": args.label,
         "sizes": args.sizes.as_dict(),
         "scenarios": args.scenario_list,
         "rounds": rounds,

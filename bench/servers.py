@@ -205,9 +205,12 @@ class Conduwuit(Server):
 
     kind = "conduwuit"
 
-    def __init__(self, *args: Any, python: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, python: str | None = None, src: Path | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.python = python or sys.executable
+        self.src = src or REPO  # another checkout (e.g. a branch) to benchmark
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDUWUIT_", "CONDUIT_"))}
@@ -223,8 +226,11 @@ class Conduwuit(Server):
                 "true"
             ),
             CONDUWUIT_TRUSTED_SERVERS="[]",
+            # the limiter is not what is measured (0 disables; older servers warn)
+            CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND="0",
         )
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.src), env.get("PYTHONPATH")]))
         return [self.python, "-m", "conduwuit"], env
 
 
