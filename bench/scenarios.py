@@ -32,6 +32,7 @@ class Sizes:
     """Every size a scenario uses; the runner's flags set them."""
 
     idle_s: float = 2.0  # seconds idle after start-up before measuring RSS
+    startup_runs: int = 3  # start-ups per server per round (the first one also plays load)
     logins: int = 20
     login_concurrency: int = 4
     senders: int = 8  # C concurrent senders
@@ -53,6 +54,7 @@ PRESETS: dict[str, Sizes] = {
     "default": Sizes(),
     "smoke": Sizes(
         idle_s=0.2,
+        startup_runs=1,
         logins=2,
         login_concurrency=2,
         senders=2,
