@@ -40,6 +40,7 @@ import importlib
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import threading
@@ -361,6 +362,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every server started is stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     began = time.monotonic()
     load_start = [round(x, 2) for x in os.getloadavg()]
     synapse_python = None
