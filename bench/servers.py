@@ -102,6 +102,21 @@ def tree_rss_kib(pid: int) -> int:
     return sum(rss_kib(p) for p in process_tree(pid))
 
 
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT) -> float:
+    """Poll ``url`` until it answers 200; the ``time.monotonic()`` at that moment."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError("server exited during start-up")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic()
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            time.sleep(0.005)
+    raise TimeoutError(f"no 200 from {url} within {timeout}s")
+
+
 class Server:
     """One fresh server process; subclasses say how to configure and launch it."""
 
@@ -150,18 +165,12 @@ class Server:
         return self.startup_s
 
     def _wait_ready(self, started: float, timeout: float) -> float:
-        url = f"{self.base_url}/_matrix/client/versions"
         assert self.process is not None
-        while time.monotonic() - started < timeout:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited during start-up:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return time.monotonic() - started
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                time.sleep(0.005)
-        raise TimeoutError(f"{self.kind}: no 200 from {url} within {timeout}s")
+        try:
+            ready = wait_ready(f"{self.base_url}/_matrix/client/versions", self.process, timeout)
+        except RuntimeError:
+            raise RuntimeError(f"{self.kind} exited during start-up:\n{self.log_tail()}") from None
+        return ready - started
 
     def version(self) -> str:
         try:
