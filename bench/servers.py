@@ -362,6 +362,11 @@ class Synapse(Server):
             timeout=60,
         )
 
+    def version(self) -> str:
+        # Synapse appends "(b=branch,commit)" from the git repository around its files:
+        # here that is this checkout (the venv is inside it), not Synapse's
+        return super().version().split(" (b=")[0]
+
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
