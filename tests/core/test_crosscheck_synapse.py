@@ -26,7 +26,10 @@ with warnings.catch_warnings():
     from synapse.api.errors import AuthError as SynapseAuthError
     from synapse.api.room_versions import KNOWN_ROOM_VERSIONS as SYNAPSE_VERSIONS
     from synapse.crypto.event_signing import compute_content_hash, compute_event_signature
-    from synapse.event_auth import check_state_dependent_auth_rules
+    from synapse.event_auth import (
+        check_state_dependent_auth_rules,
+        validate_event_for_room_version,
+    )
     from synapse.events import EventBase, make_event_from_dict
     from synapse.state import v1 as synapse_v1
     from synapse.state import v2 as synapse_v2
@@ -39,11 +42,11 @@ from conduwuit.core import room_versions as rv
 from conduwuit.core import state_res
 from conduwuit.core.auth_rules import AuthError, auth_types_for_event, check
 from conduwuit.core.event_hashing import add_content_hash, content_hash
-from conduwuit.core.event_signing import sign_event
+from conduwuit.core.event_signing import required_signature_servers, sign_event
 from conduwuit.core.events import Event
 from conduwuit.core.power_levels import StateKey
 from conduwuit.core.redaction import redact
-from conduwuit.core.signing import Keypair
+from conduwuit.core.signing import Keypair, sign_json
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -52,6 +55,12 @@ OUR_KEY = Keypair.from_seed("ed25519:1", b64.decode(SEED))
 SYN_KEY = decode_signing_key_base64("ed25519", "1", SEED)
 ADMIN = "@admin:a"
 USERS = [ADMIN, "@u1:b", "@u2:c", "@u3:b", "@u4:d", "@u5:e"]
+IDENTITY = Keypair.generate("0")
+KINDS = [
+    *("topic", "join", "leave", "kick", "ban", "invite", "power", "rules", "knock"),
+    *("pl_str", "pl_events", "message", "redact", "aliases", "restricted_join"),
+    *("tpi_event", "tpi_invite"),
+]
 
 
 class CorpusRoom:
@@ -82,7 +91,14 @@ class CorpusRoom:
         for user in USERS[1:4]:
             assert self.propose("m.room.member", user, user, {"membership": "join"})
 
-    def build(self, type_: str, state_key: str | None, sender: str, content: Any) -> dict[str, Any]:
+    def build(
+        self,
+        type_: str,
+        state_key: str | None,
+        sender: str,
+        content: Any,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         self.ts += self.rng.randint(0, 2)  # equal timestamps exercise the event-ID tie-break
         pdu: dict[str, Any] = {
             "type": type_,
@@ -104,7 +120,9 @@ class CorpusRoom:
         else:
             pdu["prev_events"] = list(self.last)
             pdu["auth_events"] = auth
-        pdu["signatures"] = {}
+        # Signature *presence* matters to both sides' checks; values are never verified.
+        pdu["signatures"] = {pdu["origin"]: {"ed25519:1": "sig"}}
+        pdu.update(extra or {})
         return add_content_hash(pdu, self.rv)
 
     def crosscheck_event(self, pdu: dict[str, Any]) -> tuple[Event, EventBase]:
@@ -125,21 +143,34 @@ class CorpusRoom:
             keys.append(("m.room.create", ""))
         return {k: self.state[k] for k in keys if k in self.state}
 
-    def propose(self, type_: str, state_key: str | None, sender: str, content: Any) -> bool:
-        pdu = self.build(type_, state_key, sender, content)
+    def propose(
+        self,
+        type_: str,
+        state_key: str | None,
+        sender: str,
+        content: Any,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        pdu = self.build(type_, state_key, sender, content, extra)
+        syn_reason = ""
         ours, theirs = self.crosscheck_event(pdu)
         auth = self.auth_state(ours)
+        # Our side of Synapse's validate_event_for_room_version: required signers present
+        # (their signatures are verified elsewhere; here values are placeholders).
+        signed_by_all = required_signature_servers(pdu, self.rv) <= set(pdu["signatures"])
         try:
             check(ours, {k: self.events[e] for k, e in auth.items()}, self.rv)
-            allowed = True
+            allowed = signed_by_all
         except AuthError:
             allowed = False
         try:
+            validate_event_for_room_version(theirs)
             check_state_dependent_auth_rules(theirs, [self.syn[e] for e in auth.values()])
             syn_allowed = True
-        except SynapseAuthError:
+        except SynapseAuthError as exc:
             syn_allowed = False
-        assert allowed == syn_allowed, (pdu, allowed)
+            syn_reason = str(exc)
+        assert allowed == syn_allowed, (pdu, allowed, syn_reason if not syn_allowed else "")
         self.checked += 1
         if allowed:
             self.events[ours.event_id] = ours
@@ -153,30 +184,63 @@ class CorpusRoom:
         rng, v = self.rng, self.rv
         sender = rng.choice(USERS)
         target = rng.choice(USERS)
-        kind = rng.choice(
-            ["topic", "join", "leave", "kick", "ban", "invite", "power", "rules", "knock", "pl_str"]
-        )
+        kind = rng.choice(KINDS)
         if kind == "topic":
             self.propose("m.room.topic", "", sender, {"topic": str(rng.random())})
+        elif kind == "message":
+            self.propose("m.room.message", None, sender, {"body": "hi"})
         elif kind in ("join", "leave", "knock"):
             self.propose("m.room.member", sender, sender, {"membership": kind})
         elif kind in ("kick", "ban", "invite"):
             membership = {"kick": "leave", "ban": "ban", "invite": "invite"}[kind]
             self.propose("m.room.member", target, sender, {"membership": membership})
-        elif kind in ("power", "pl_str"):
+        elif kind in ("power", "pl_str", "pl_events"):
             current = self.events[self.state[("m.room.power_levels", "")]].content
             users = dict(current.get("users", {}))
-            if not (v.privileged_creators and target == ADMIN):
+            content = dict(current)
+            if kind == "pl_events":
+                key = rng.choice(["events", "notifications"])
+                content[key] = {rng.choice(["m.room.name", "room"]): rng.choice([0, 50, 100])}
+            elif not (v.privileged_creators and target == ADMIN):
                 level: Any = rng.choice([0, 50, 100])
                 if kind == "pl_str" and not v.integer_power_levels:
                     level = str(level)
                 users[target] = level
-            content = dict(current, users=users)
+            content["users"] = users
             if rng.random() < 0.3:
-                content["ban"] = rng.choice([50, 100])
+                content[rng.choice(["ban", "kick", "invite", "state_default"])] = rng.choice(
+                    [0, 50, 100]
+                )
             self.propose("m.room.power_levels", "", sender, content)
+        elif kind == "redact":
+            victim = rng.choice(sorted(self.events))
+            if v.updated_redaction_rules:
+                self.propose("m.room.redaction", None, sender, {"redacts": victim})
+            else:
+                self.propose("m.room.redaction", None, sender, {}, {"redacts": victim})
+        elif kind == "aliases":
+            server = rng.choice([sender.split(":")[1], "other"])
+            self.propose("m.room.aliases", server, sender, {"aliases": [f"#x:{server}"]})
+        elif kind == "restricted_join":
+            servers = {sender.split(":")[1], target.split(":")[1]}
+            signatures = {s: {"ed25519:1": "sig"} for s in servers}
+            content = {"membership": "join", "join_authorised_via_users_server": target}
+            if rng.random() < 0.2:
+                signatures.pop(target.split(":")[1], None)
+            self.propose("m.room.member", sender, sender, content, {"signatures": signatures})
+        elif kind == "tpi_event":
+            token = f"tok{rng.randint(0, 3)}"
+            content = {"display_name": "t...", "public_key": IDENTITY.public_key}
+            self.propose("m.room.third_party_invite", token, sender, content)
+        elif kind == "tpi_invite":
+            token = f"tok{rng.randint(0, 3)}"
+            key = IDENTITY if rng.random() < 0.8 else Keypair.generate("x")
+            mxid = target if rng.random() < 0.9 else sender
+            signed = sign_json({"mxid": mxid, "token": token}, "id.example", key)
+            content = {"membership": "invite", "third_party_invite": {"signed": signed}}
+            self.propose("m.room.member", target, sender, content)
         else:
-            rules = ["public", "invite", "knock", "restricted", "private"]
+            rules = ["public", "invite", "knock", "restricted", "private", "knock_restricted"]
             self.propose("m.room.join_rules", "", sender, {"join_rule": rng.choice(rules)})
 
 
