@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from conduwuit.api import root, wellknown
 from conduwuit.api.admin import register as admin_register
 from conduwuit.api.auth import TokenAuthenticator
-from conduwuit.api.client import login, register, versions
+from conduwuit.api.client import (
+    account,
+    account_data,
+    capabilities,
+    devices,
+    filter,
+    login,
+    profile,
+    register,
+    versions,
+)
 from conduwuit.api.federation import keys, version
 from conduwuit.api.router import Authenticator, Route
 from conduwuit.config import GlobalConfig, registration_token
@@ -141,6 +151,12 @@ class UserServices:
                 self.login_limiter,
             ),
             *admin_register.routes(self.shared_secret, self.registration, config.server_name),
+            *account.routes(self.registration, self.uiaa),
+            *devices.routes(self.devices, self.uiaa),
+            *profile.routes(config, self.accounts, self.profiles),
+            *account_data.routes(self.account_data),
+            *filter.routes(self.filters),
+            *capabilities.routes(config),
         ]
 
 
