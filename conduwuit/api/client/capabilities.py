@@ -38,4 +38,13 @@ def routes(config: GlobalConfig) -> list[Route]:
             }
         )
 
-    return [Route("GET", client_paths("/capabilities"), capabilities, Auth.ACCESS_TOKEN)]
+    # Guests may ask too (Synapse allows it): clients fetch capabilities at start-up.
+    return [
+        Route(
+            "GET",
+            client_paths("/capabilities"),
+            capabilities,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+        )
+    ]

@@ -74,7 +74,20 @@ def routes(filters: Filters) -> list[Route]:
             raise not_found("No such filter.")
         return web.json_response(definition)
 
+    # Guests may sync, so they may use filters too (as in Synapse).
     return [
-        Route("POST", client_paths("/user/{user_id}/filter"), create, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths("/user/{user_id}/filter/{filter_id}"), get, Auth.ACCESS_TOKEN),
+        Route(
+            "POST",
+            client_paths("/user/{user_id}/filter"),
+            create,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+        ),
+        Route(
+            "GET",
+            client_paths("/user/{user_id}/filter/{filter_id}"),
+            get,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+        ),
     ]

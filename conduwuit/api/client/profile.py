@@ -83,8 +83,15 @@ def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list
 
     field = client_paths("/profile/{user_id}/{key}")
     return [
-        Route("GET", client_paths("/profile/{user_id}"), get_profile, Auth.OPTIONAL_ACCESS_TOKEN),
-        Route("GET", field, get_field, Auth.OPTIONAL_ACCESS_TOKEN),
+        # Reading profiles is open to guests too, as in Synapse.
+        Route(
+            "GET",
+            client_paths("/profile/{user_id}"),
+            get_profile,
+            Auth.OPTIONAL_ACCESS_TOKEN,
+            allow_guests=True,
+        ),
+        Route("GET", field, get_field, Auth.OPTIONAL_ACCESS_TOKEN, allow_guests=True),
         Route("PUT", field, put_field, Auth.ACCESS_TOKEN, allow_guests=True),
         Route("DELETE", field, delete_field, Auth.ACCESS_TOKEN, allow_guests=True),
     ]

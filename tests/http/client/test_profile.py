@@ -92,6 +92,10 @@ async def test_guests_may_change_only_displayname(start: StartHomeserver) -> Non
     )
     assert (status, reply["errcode"]) == (403, "M_GUEST_ACCESS_FORBIDDEN")
     assert hs.services.users.profiles.get(user) == {"displayname": "G"}
+    assert await hs.request("GET", f"/profile/{user}", token=token) == (200, {"displayname": "G"})
+    assert (await hs.request("GET", "/capabilities", token=token))[0] == 200
+    status, reply = await hs.request("GET", f"/user/{user}/account_data/x", token=token)
+    assert (status, reply["errcode"]) == (403, "M_GUEST_ACCESS_FORBIDDEN")
 
 
 async def test_auth_required_for_profiles(start: StartHomeserver) -> None:
