@@ -177,3 +177,19 @@ async def test_login_rate_limit(start: StartHomeserver) -> None:
     )
     assert (status, err["errcode"]) == (429, "M_LIMIT_EXCEEDED")
     assert len(hs.services.users.devices.list_devices("@kay:test.example")) == 3
+
+
+async def test_malformed_authorization_header(hs: Homeserver) -> None:
+    token = (await hs.register("lee"))["access_token"]
+    async with hs.client.get(
+        "/_matrix/client/v3/account/whoami", headers={"Authorization": f"Basic {token}"}
+    ) as response:
+        assert response.status == 401
+        assert (await response.json())["errcode"] == "M_MISSING_TOKEN"
+    # The header wins over the query parameter.
+    async with hs.client.get(
+        "/_matrix/client/v3/account/whoami",
+        headers={"Authorization": f"Bearer {token}"},
+        params={"access_token": "stale"},
+    ) as response:
+        assert response.status == 200
