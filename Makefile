@@ -17,7 +17,7 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,crosscheck]'
 	@touch $@ $(STAMP_RUN)
 
 ## Write a development config (if none exists) and serve on 127.0.0.1:8008.
@@ -45,6 +45,7 @@ config: $(STAMP_RUN)
 ## Benchmarks side by side with Synapse (installs it under .cache/bench once); see docs/performance.md.
 bench: $(STAMP_TEST)
 	$(BIN)/python bench/run.py --against conduwuit,synapse $(BENCH_ARGS)
+	$(BIN)/python -m bench.accounts
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
