@@ -112,18 +112,44 @@ class PeakRss:
         return round(self.peak_kib / 1024, 1)
 
 
-def core_scenarios() -> dict[str, Any]:
-    """``bench/core_bench.py``'s scenarios, once it exists and exposes ``SCENARIOS``.
+def core_scenarios(sizes: Sizes) -> dict[str, Callable[[], dict[str, Any]]]:
+    """``bench/core_bench.py``'s micro-benchmarks as scenarios (conduwuit only, in process).
 
-    The expected shape: ``SCENARIOS = {"state-res": fn, "sign": fn}``, each ``fn()``
-    returning a flat dict of figures; they run in this process, conduwuit only.
+    A module-level ``SCENARIOS = {"state-res": fn, "sign": fn}`` (each ``fn()`` giving
+    a flat dict of figures) wins; otherwise its ``bench_state_res`` and
+    ``bench_signing`` functions are called with the runner's sizes.
     """
     try:
         module = importlib.import_module("bench.core_bench")
     except ImportError:
         return {}
-    found = getattr(module, "SCENARIOS", {})
-    return dict(found) if isinstance(found, dict) else {}
+    found = getattr(module, "SCENARIOS", None)
+    if isinstance(found, dict):
+        return dict(found)
+    adapters: dict[str, Callable[[], dict[str, Any]]] = {}
+    if hasattr(module, "bench_state_res"):
+
+        def state_res() -> dict[str, Any]:
+            from conduwuit.core import room_versions as rv
+
+            figures: dict[str, Any] = {}
+            for version in (rv.V11, rv.V12):
+                result = module.bench_state_res(
+                    version, sizes.state_res_members, sizes.state_res_fork_events
+                )
+                figures[f"v{version.identifier}_ms"] = round(result["seconds"] * 1000, 2)
+                figures["conflicted_keys"] = result["conflicted_keys"]
+            return figures
+
+        adapters["state-res"] = state_res
+    if hasattr(module, "bench_signing"):
+
+        def sign() -> dict[str, Any]:
+            result = module.bench_signing(sizes.sign_seconds)
+            return {"events_per_s": result["events_per_second"]}
+
+        adapters["sign"] = sign
+    return adapters
 
 
 async def play(server: Server, sizes: Sizes, scenarios: list[str]) -> list[dict[str, Any]]:
@@ -215,8 +241,8 @@ def more_startups(make: Callable[[], Server], sizes: Sizes, count: int) -> list[
     return entries
 
 
-def run_core(scenarios: list[str]) -> list[dict[str, Any]]:
-    available = core_scenarios()
+def run_core(scenarios: list[str], sizes: Sizes) -> list[dict[str, Any]]:
+    available = core_scenarios(sizes)
     entries: list[dict[str, Any]] = []
     for name in scenarios:
         if name not in CORE_SCENARIOS:
@@ -231,7 +257,9 @@ def run_core(scenarios: list[str]) -> list[dict[str, Any]]:
             entries.append({"scenario": name, "status": "ok", "figures": dict(available[name]())})
         except Exception as error:
             entries.append({"scenario": name, "status": "error", "error": repr(error)})
+            traceback.print_exc(file=sys.stderr)
         entries[-1]["wall_s"] = round(time.monotonic() - started, 2)
+        print(f"  {'core':9} {name:17} {_brief(entries[-1])}", file=sys.stderr)
     return entries
 
 
@@ -387,9 +415,10 @@ def main(argv: list[str] | None = None) -> int:
                 record["scenarios"] += more_startups(make, args.sizes, extra)
             record["round"] = n + 1
             rounds.append(record)
-    core = run_core(args.scenario_list)
-    if core:
-        rounds.append({"server": "conduwuit", "round": 0, "scenarios": core, "core": True})
+    for n in range(args.rounds):  # in process, no server running: one entry per round
+        core = run_core(args.scenario_list, args.sizes)
+        if core:
+            rounds.append({"server": "conduwuit", "round": n + 1, "scenarios": core, "core": True})
     summary = summarize(rounds, args.servers)
     results = {
         "date": now.strftime("%Y-%m-%d"),

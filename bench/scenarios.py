@@ -44,6 +44,9 @@ class Sizes:
     history: int = 500  # events in the /messages room
     passes: int = 3  # backward paginations over it
     setup_concurrency: int = 4
+    state_res_members: int = 10_000  # state-res: joined members of the forked room
+    state_res_fork_events: int = 200  # events on each of the two forks
+    sign_seconds: float = 2.0  # sign: how long to hash + sign + derive event IDs
     scenario_timeout_s: float = 180.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,6 +68,9 @@ PRESETS: dict[str, Sizes] = {
         syncs=2,
         history=60,
         passes=1,
+        state_res_members=200,
+        state_res_fork_events=20,
+        sign_seconds=0.2,
         scenario_timeout_s=60.0,
     ),
 }

@@ -1,8 +1,9 @@
 """The benchmark runner, tiny: a few requests, so it cannot silently rot.
 
-conduwuit always; Synapse only where its venv is already installed (the runner
-never installs it here). A scenario may be ``unsupported`` while the server lacks
-the endpoint, but never an ``error``: that is a broken harness or a broken server.
+conduwuit always; Synapse only where it is already installed (the runner's own
+venv under .cache/bench, or this venv's crosscheck extra), never installed here.
+A scenario may be ``unsupported`` while the server lacks the endpoint, but never
+an ``error``: that is a broken harness or a broken server.
 """
 
 from __future__ import annotations
@@ -18,12 +19,22 @@ import pytest
 from bench.client import registration_mac
 from bench.run import summarize, table
 from bench.scenarios import LOAD_SCENARIOS, percentile
-from bench.servers import synapse_installed
+from bench.servers import SYNAPSE_VENV, synapse_installed
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_smoke(tmp_path: Path, against: str) -> dict[str, Any]:
+def installed_synapse_venv() -> Path | None:
+    for venv in (SYNAPSE_VENV, Path(sys.prefix)):
+        if synapse_installed(venv):
+            return venv
+    return None
+
+
+SYNAPSE = installed_synapse_venv()
+
+
+def run_smoke(tmp_path: Path, against: str, *extra: str) -> dict[str, Any]:
     out = tmp_path / "results.json"
     result = subprocess.run(
         [
@@ -34,6 +45,7 @@ def run_smoke(tmp_path: Path, against: str) -> dict[str, Any]:
             "--rounds=1",
             "--no-install",
             f"--out={out}",
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -60,9 +72,9 @@ def test_smoke_conduwuit(tmp_path: Path) -> None:
     assert startup["idle_rss_mib"]["conduwuit"] > 0
 
 
-@pytest.mark.skipif(not synapse_installed(), reason="Synapse venv not installed (bench/run.py)")
+@pytest.mark.skipif(SYNAPSE is None, reason="Synapse not installed")
 def test_smoke_side_by_side_with_synapse(tmp_path: Path) -> None:
-    data = run_smoke(tmp_path, "conduwuit,synapse")
+    data = run_smoke(tmp_path, "conduwuit,synapse", f"--synapse-venv={SYNAPSE}")
     synapse = next(r for r in data["rounds"] if r["server"] == "synapse")
     # Synapse serves every load scenario: each one ran and checked its own result
     assert all(e["status"] == "ok" for e in synapse["scenarios"]), synapse
