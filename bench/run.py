@@ -263,6 +263,29 @@ def run_core(scenarios: list[str], sizes: Sizes) -> list[dict[str, Any]]:
     return entries
 
 
+def synapse_sign(python: Path, sizes: Sizes) -> dict[str, Any]:
+    """Synapse's side of ``sign``: the same work with Synapse's own code, in its venv."""
+    script = Path(__file__).resolve().parent / "synapse_core.py"
+    try:
+        result = subprocess.run(
+            [str(python), str(script), str(sizes.sign_seconds)],
+            capture_output=True,
+            text=True,
+            timeout=sizes.sign_seconds + 120,
+            check=True,
+        )
+        figures = json.loads(result.stdout)
+        entry = {
+            "scenario": "sign",
+            "status": "ok",
+            "figures": {"events_per_s": figures["events_per_s"]},
+        }
+    except (subprocess.SubprocessError, ValueError, KeyError) as error:
+        entry = {"scenario": "sign", "status": "error", "error": repr(error)}
+    print(f"  {'synapse':9} {'sign':17} {_brief(entry)}", file=sys.stderr)
+    return entry
+
+
 def summarize(rounds: list[dict[str, Any]], servers: list[str]) -> dict[str, Any]:
     """Per scenario and figure: the median per server over the rounds, and the ratio."""
     values: dict[tuple[str, str], dict[str, list[float]]] = {}
@@ -415,10 +438,13 @@ def main(argv: list[str] | None = None) -> int:
                 record["scenarios"] += more_startups(make, args.sizes, extra)
             record["round"] = n + 1
             rounds.append(record)
-    for n in range(args.rounds):  # in process, no server running: one entry per round
+    for n in range(args.rounds):  # no server running: one entry per round, A/B
         core = run_core(args.scenario_list, args.sizes)
         if core:
             rounds.append({"server": "conduwuit", "round": n + 1, "scenarios": core, "core": True})
+        if synapse_python is not None and "sign" in args.scenario_list:
+            entry = synapse_sign(synapse_python, args.sizes)
+            rounds.append({"server": "synapse", "round": n + 1, "scenarios": [entry], "core": True})
     summary = summarize(rounds, args.servers)
     results = {
         "date": now.strftime("%Y-%m-%d"),
