@@ -39,7 +39,9 @@ def problems_of(data: dict[str, object]) -> list[str]:
         )
     email = data.get("acme_email")
     if not isinstance(email, str) or not EMAIL.match(email):
-        problems.append('acme_email must be an e-mail address for Let\'s Encrypt, e.g. "me@example.org"')
+        problems.append(
+            'acme_email must be an e-mail address for Let\'s Encrypt, e.g. "me@example.org"'
+        )
     return problems
 
 
