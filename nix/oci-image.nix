@@ -49,7 +49,7 @@ dockerTools.buildLayeredImage {
     Volumes."/var/lib/conduwuit" = { };
     Env = [
       "CONDUWUIT_DATABASE_PATH=/var/lib/conduwuit"
-      "CONDUWUIT_ADDRESS=[\"0.0.0.0\", \"::\"]"
+      "CONDUWUIT_ADDRESS=0.0.0.0"
       "CONDUWUIT_PORT=8008"
       "SSL_CERT_FILE=${cacert}/etc/ssl/certs/ca-bundle.crt"
       "PYTHONUNBUFFERED=1"
