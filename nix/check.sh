@@ -16,7 +16,11 @@ if ! command -v nix-instantiate >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nix-bin >/dev/null
 fi
 # Evaluation only: keep Nix's state out of /nix/var if it is not writable.
-export NIX_STATE_DIR=${NIX_STATE_DIR:-$(mktemp -d)}
+if [ -z "${NIX_STATE_DIR:-}" ]; then
+    NIX_STATE_DIR=$(mktemp -d)
+    trap 'rm -rf "$NIX_STATE_DIR"' EXIT
+    export NIX_STATE_DIR
+fi
 export NIX_CONFIG="experimental-features = nix-command"
 echo "nix/check.sh: $(nix-instantiate --version)"
 
