@@ -259,6 +259,7 @@ def synapse_installed(venv: Path = SYNAPSE_VENV) -> bool:
 
 def ensure_synapse(venv: Path = SYNAPSE_VENV, install: bool = True) -> Path:
     """The Synapse venv's python, creating the venv from PyPI if asked and needed."""
+    venv = venv.absolute()  # servers run in their temp dirs; not resolve(): keep the venv link
     if synapse_installed(venv):
         return synapse_python(venv)
     if not install:
