@@ -10,8 +10,8 @@ to ``bench/results/<date>.json`` (or ``--out``), and a table of medians over the
 rounds with the conduwuit/Synapse ratio per figure is printed.
 
 A scenario the server does not serve yet (it answers M_UNRECOGNIZED/404) is reported
-as ``unsupported`` with the endpoint; ``state-res`` and ``sign`` are ``pending``
-until ``bench/core_bench.py`` provides them. Synapse is installed from PyPI into
+as ``unsupported`` with the endpoint. ``state-res`` and ``sign`` run
+``bench/core_bench.py`` in process (``sign`` also Synapse's code, in its venv). Synapse is installed from PyPI into
 ``.cache/bench/synapse-venv`` on first use (``--no-install`` refuses to).
 """
 
