@@ -11,8 +11,9 @@ rounds with the conduwuit/Synapse ratio per figure is printed.
 
 A scenario the server does not serve yet (it answers M_UNRECOGNIZED/404) is reported
 as ``unsupported`` with the endpoint. ``state-res`` and ``sign`` run
-``bench/core_bench.py`` in process (``sign`` also Synapse's code, in its venv). Synapse is installed from PyPI into
-``.cache/bench/synapse-venv`` on first use (``--no-install`` refuses to).
+``bench/core_bench.py`` in process (``sign`` also Synapse's code, in its venv).
+Synapse is installed from PyPI into ``.cache/bench/synapse-venv`` on first use
+(``--no-install`` refuses to).
 """
 
 from __future__ import annotations
