@@ -17,7 +17,7 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,crosscheck]'
 	@touch $@ $(STAMP_RUN)
 
 ## Write a development config (if none exists) and serve on 127.0.0.1:8008.
@@ -29,8 +29,8 @@ run: $(STAMP_RUN)
 test: lint typecheck pytest
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check conduwuit tests bench
-	$(BIN)/ruff format --check conduwuit tests bench
+	$(BIN)/ruff check conduwuit tests bench images
+	$(BIN)/ruff format --check conduwuit tests bench images
 
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy
@@ -42,8 +42,10 @@ pytest: $(STAMP_TEST)
 config: $(STAMP_RUN)
 	$(BIN)/conduwuit generate-config > docs/conduwuit-example.toml
 
+## Benchmarks side by side with Synapse (installs it under .cache/bench once); see docs/performance.md.
 bench: $(STAMP_TEST)
-	$(BIN)/python -m bench.startup
+	$(BIN)/python bench/run.py --against conduwuit,synapse $(BENCH_ARGS)
+	$(BIN)/python -m bench.accounts
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
