@@ -37,6 +37,8 @@ CACHE=${COMPLEMENT_CACHE:-$HERE/.cache}
 OUT=${COMPLEMENT_OUT:-$HERE/results}
 IMAGE=${COMPLEMENT_IMAGE:-conduwuit-complement:latest}
 MODULE=github.com/matrix-org/complement
+# docker/test.sh reads the next two lines to find the same base image: keep
+# their form (NAME=value at the start of the line).
 SUITE=bookworm
 # What the image's root filesystem holds besides debootstrap's minbase.
 ROOTFS_PACKAGES=python3,python3-venv,openssl,ca-certificates,curl
@@ -385,7 +387,8 @@ case "$MODE" in
             done <<<"$plan"
             report
             python3 "$HERE/lib/results.py" gate --baseline "$HERE/passing.txt" \
-                --results "$OUT/results.jsonl" || status=1
+                --results "$OUT/results.jsonl" >"$OUT/gate.txt" || status=1
+            cat "$OUT/gate.txt"
         fi
         ;;
     all)
