@@ -6,6 +6,7 @@ Used by complement/run.sh; standard library only (runs on the host's python3).
   results.py plan   --baseline passing.txt       -> lines "PKG ^(TestA|TestB)$" to run
   results.py gate   --baseline passing.txt --results results.jsonl
   results.py update --baseline passing.txt --results results.jsonl
+  results.py remaining --json go-test.json --module-dir DIR --package PKG [--only REGEX]
 
 passing.txt holds one "PKG TEST" a line, PKG relative to the Complement module
 (tests, tests/csapi, tests/msc4140, ...) and TEST as `go test` names it
@@ -156,6 +157,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_remaining(args: argparse.Namespace) -> int:
+    """The -run regex of the top-level tests of a package that have not run yet.
+
+    A test that panics (e.g. "Fail in goroutine after TestX has completed")
+    takes its package's whole test binary down; run.sh then runs the rest."""
+    pkg = full(args.package)
+    events = read_events(Path(args.json))
+    if any(
+        e.get("Package") == pkg and "panic: test timed out" in e.get("Output", "") for e in events
+    ):
+        return 0  # -timeout: going on could take as long again
+    _, started, _ = collect(events)
+    ran = {test.split("/", 1)[0] for (p, test) in started if p == pkg}
+    declared = {name for (p, name) in test_files(Path(args.module_dir)) if p == pkg}
+    if args.only:
+        declared &= set(re.findall(r"\w+", args.only))
+    rest = sorted(declared - ran)
+    if rest:
+        print(f"^({'|'.join(rest)})$")
+    return 0
+
+
 def load_results(path: Path) -> dict[tuple[str, str], str]:
     out = {}
     if path.exists():
@@ -183,12 +206,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     path = Path(args.baseline)
     baseline = set(read_baseline(path))
-    passes = {k for k, a in load_results(Path(args.results)).items() if a == "pass"}
+    results = load_results(Path(args.results))
+    passes = {k for k, a in results.items() if a == "pass"}
+    ran_pkgs = {pkg for pkg, _ in results}
     new = passes - baseline
     entries = sorted(baseline | passes)
     path.write_text(HEADER + "".join(f"{pkg} {test}\n" for pkg, test in entries))
     print(f"passing.txt: {len(new)} new entries, {len(entries)} in all")
-    gone = sorted(b for b in baseline if b not in passes)
+    gone = sorted(b for b in baseline if b not in passes and b[0] in ran_pkgs)
     if gone:
         print(f"{len(gone)} baseline entries did not pass in this run (kept; remove by hand):")
         for pkg, test in gone:
@@ -204,15 +229,25 @@ def main() -> int:
     p.add_argument("--module-dir")
     p.add_argument("--results", required=True)
     p.add_argument("--summary", required=True)
+    p = sub.add_parser("remaining")
+    p.add_argument("--json", required=True)
+    p.add_argument("--module-dir", required=True)
+    p.add_argument("--package", required=True)
+    p.add_argument("--only", help="the -run regex the package was run with")
     for name in ("plan", "gate", "update"):
         p = sub.add_parser(name)
         p.add_argument("--baseline", required=True)
         if name != "plan":
             p.add_argument("--results", required=True)
     args = ap.parse_args()
-    return {"report": cmd_report, "plan": cmd_plan, "gate": cmd_gate, "update": cmd_update}[
-        args.cmd
-    ](args)
+    commands = {
+        "report": cmd_report,
+        "plan": cmd_plan,
+        "gate": cmd_gate,
+        "update": cmd_update,
+        "remaining": cmd_remaining,
+    }
+    return commands[args.cmd](args)
 
 
 if __name__ == "__main__":
