@@ -52,6 +52,90 @@ class Maps:
                expiry (valid_until_ts), merged across fetches.""",
     )
 
+    # -- end-to-end encryption (conduwuit.service.e2ee) -------------------------------
+    userdeviceid_devicekeys: Final = MapSpec(
+        "userdeviceid_devicekeys",
+        """Device identity keys as uploaded by /keys/upload, with the signatures the
+        user's own keys made on them (self-signing key) merged in.
+        key:   user ID, 0xFF, device ID
+        value: canonical JSON of the DeviceKeys object (no "unsigned")""",
+    )
+    onetimekeyid_onetimekeys: Final = MapSpec(
+        "onetimekeyid_onetimekeys",
+        """Unclaimed one-time keys, in upload order per algorithm (the spec hands them
+        out in the order they were uploaded: /keys/claim takes the first).
+        key:   user ID, 0xFF, device ID, 0xFF, algorithm, 0xFF, u64 count of the
+               upload, 0xFF, key ID (the part after "algorithm:")
+        value: canonical JSON of the key object (or string, for unsigned algorithms)""",
+    )
+    userdeviceid_fallbackkeys: Final = MapSpec(
+        "userdeviceid_fallbackkeys",
+        """The one fallback key per device and algorithm; kept after a claim, marked used.
+        key:   user ID, 0xFF, device ID, 0xFF, algorithm
+        value: JSON {"key_id": str, "key": key object, "used": bool}""",
+    )
+    userid_lastonetimekeyupdate: Final = MapSpec(
+        "userid_lastonetimekeyupdate",
+        """Stream position of the last change to any one-time or fallback key of a user's
+        devices (upload or claim), so /sync can tell whether the counts changed.
+        key:   user ID
+        value: u64 count""",
+    )
+    userid_crosssigningkeys: Final = MapSpec(
+        "userid_crosssigningkeys",
+        """A user's cross-signing keys, one record so /keys/query reads them at once;
+        signatures by the user's own devices on the master key are merged in.
+        key:   user ID
+        value: JSON {"master"?: key, "self_signing"?: key, "user_signing"?: key}""",
+    )
+    useridsigner_signatures: Final = MapSpec(
+        "useridsigner_signatures",
+        """Signatures another user's user-signing key made on this user's master key;
+        only the signer may see them (spec: cross-signing).
+        key:   signed user ID, 0xFF, signing user ID
+        value: JSON {signer key ID: signature} (of the target's current master key)""",
+    )
+    keychangeid_userid: Final = MapSpec(
+        "keychangeid_userid",
+        """Device-list changes fanned out on write to every local user who must hear of
+        them, so /sync and /keys/changes scan one prefix from their since position.
+        key:   observing user ID, 0xFF, u64 count, 0xFF, user ID that changed
+        value: b"c" (keys changed, or now share a room) or b"l" (no longer share a
+               room); the newest entry for a user in a range wins""",
+    )
+    todeviceid_events: Final = MapSpec(
+        "todeviceid_events",
+        """To-device messages waiting for a device, until it acknowledges them with a
+        later since token.
+        key:   user ID, 0xFF, device ID, 0xFF, u64 count
+        value: JSON {"type", "sender", "content"}""",
+    )
+    userdevicetxnid_todevice: Final = MapSpec(
+        "userdevicetxnid_todevice",
+        """Transaction IDs of PUT /sendToDevice already handled, for idempotency.
+        key:   user ID, 0xFF, device ID, 0xFF, event type, 0xFF, transaction ID
+        value: u64 count of the send""",
+    )
+    backupid_algorithm: Final = MapSpec(
+        "backupid_algorithm",
+        """Key-backup versions of a user; version numbers are global counts, never reused.
+        key:   user ID, 0xFF, u64 version
+        value: JSON {"algorithm": str, "auth_data": object}""",
+    )
+    backupid_etag: Final = MapSpec(
+        "backupid_etag",
+        """The etag of a backup version: the count of the last change to its keys.
+        key:   user ID, 0xFF, u64 version
+        value: u64 count""",
+    )
+    backupkeyid_backup: Final = MapSpec(
+        "backupkeyid_backup",
+        """Backed-up room keys.
+        key:   user ID, 0xFF, u64 version, 0xFF, room ID, 0xFF, session ID
+        value: JSON KeyBackupData {"first_message_index", "forwarded_count",
+               "is_verified", "session_data"}""",
+    )
+
     @classmethod
     def all(cls) -> tuple[MapSpec, ...]:
         """Every registered map, in declaration order; names are checked unique."""
