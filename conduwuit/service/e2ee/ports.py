@@ -51,3 +51,30 @@ Wake = Callable[[Iterable[str]], None]
 
 def no_wake(user_ids: Iterable[str]) -> None:
     """The Wake used until a notifier is wired: nobody is long-polling."""
+
+
+class JoinedMembership:
+    """A RoomMembership from two reads of the rooms' membership indexes.
+
+    ``rooms_of(user)``: rooms the user is joined to; ``members(room)``: users
+    joined to the room. "Users sharing a room" is the union of the members of the
+    user's rooms: reads proportional to the user's rooms, done on a key change or
+    a leave, never on a sync.
+    """
+
+    def __init__(
+        self,
+        rooms_of: Callable[[str], Iterable[str]],
+        members: Callable[[str], Iterable[str]],
+    ) -> None:
+        self._rooms_of = rooms_of
+        self._members = members
+
+    def users_sharing_rooms(self, user_id: str) -> set[str]:
+        sharing: set[str] = set()
+        for room_id in self._rooms_of(user_id):
+            sharing.update(self._members(room_id))
+        return sharing
+
+    def room_members(self, room_id: str) -> set[str]:
+        return set(self._members(room_id))
