@@ -103,6 +103,13 @@ class Maps:
         value: b"c" (keys changed, or now share a room) or b"l" (no longer share a
                room); the newest entry for a user in a range wins""",
     )
+    keychangeuserid_count: Final = MapSpec(
+        "keychangeuserid_count",
+        """Where the one keychangeid_userid entry of an (observer, changed user) pair is:
+        a new change replaces the older entry, so the map grows with pairs, not changes.
+        key:   observing user ID, 0xFF, user ID that changed
+        value: u64 count of its entry in keychangeid_userid""",
+    )
     todeviceid_events: Final = MapSpec(
         "todeviceid_events",
         """To-device messages waiting for a device, until it acknowledges them with a

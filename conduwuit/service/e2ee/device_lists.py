@@ -26,7 +26,7 @@ from typing import Protocol
 
 from conduwuit.core.ids import server_of
 from conduwuit.db import MAPS, Batch, Database
-from conduwuit.db.codec import SEP, key, prefix, prefix_end
+from conduwuit.db.codec import SEP, from_u64, key, prefix, prefix_end, u64
 from conduwuit.service.e2ee.ports import RoomMembership, Wake, no_wake
 
 CHANGED = b"c"
@@ -69,6 +69,7 @@ class DeviceLists:
         self._wake = wake
         self._remote = remote
         self._changes = db.map(MAPS.keychangeid_userid)
+        self._latest = db.map(MAPS.keychangeuserid_count)
 
     def is_local(self, user_id: str) -> bool:
         return server_of(user_id) == self._server_name
@@ -102,8 +103,16 @@ class DeviceLists:
         return local
 
     def _stage(self, b: Batch, observers: Iterable[str], user_id: str, kind: bytes, n: int) -> None:
+        """One entry per observer; the pair's older entry goes, since only the newest
+        entry of a user counts in a read (a read bounded by ``until`` below a newer
+        change misses the older one, and the next read reports the newer)."""
         for observer in observers:
+            pair = key(observer, user_id)
+            old = self._latest.get(pair)
+            if old is not None:
+                b.delete(self._changes, key(observer, from_u64(old), user_id))
             b.put(self._changes, key(observer, n, user_id), kind)
+            b.put(self._latest, pair, u64(n))
 
     def key_changed(self, user_id: str) -> None:
         """Record a key change in its own batch and wake whoever must hear of it."""
@@ -145,6 +154,7 @@ class DeviceLists:
         end = prefix_end(p)
         assert end is not None
         b.delete_range(self._changes, p, end)
+        b.delete_range(self._latest, p, end)
 
     # -- reads (for /sync and /keys/changes) ---------------------------------------------
     def changes(self, user_id: str, since: int, until: int | None = None) -> DeviceListChanges:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conduwuit.db import MAPS
 from tests.kit.e2ee import FakeDevice
 
 from .conftest import ALICE, BOB, CAROL, REMOTE, Kit
@@ -76,3 +77,14 @@ def test_has_news(kit: Kit) -> None:
     _new_device(kit, ALICE, "A1")
     assert kit.e2ee.sync.has_news(ALICE, "A1", since)
     assert not kit.e2ee.sync.has_news(ALICE, "A1", kit.db.current_count())
+
+
+def test_repeated_changes_keep_one_entry_per_pair(kit: Kit) -> None:
+    kit.join(ALICE, ROOM)
+    kit.join(BOB, ROOM)
+    since = kit.db.current_count()
+    for i in range(5):
+        _new_device(kit, ALICE, f"A{i}")
+    entries = list(kit.db.map(MAPS.keychangeid_userid).iter_prefix(b"@bob:example.org\xff"))
+    assert len(entries) == 1
+    assert kit.e2ee.sync.device_list_changes(BOB, since).changed == [ALICE]
