@@ -7,10 +7,11 @@ functions get the services they call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from conduwuit.api import root, wellknown
 from conduwuit.api.admin import register as admin_register
-from conduwuit.api.auth import TokenAuthenticator
+from conduwuit.api.auth import TokenAuthenticator, requester
 from conduwuit.api.client import (
     account,
     account_data,
@@ -20,8 +21,11 @@ from conduwuit.api.client import (
     login,
     profile,
     register,
+    room_keys,
+    to_device,
     versions,
 )
+from conduwuit.api.client import keys as client_keys
 from conduwuit.api.federation import keys, version
 from conduwuit.api.router import Authenticator, Route
 from conduwuit.config import GlobalConfig, registration_token
@@ -30,10 +34,12 @@ from conduwuit.db.maps import MAPS
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.clock import Clock, system_clock
 from conduwuit.service.devices import Devices
+from conduwuit.service.e2ee import E2ee
+from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.filters import Filters
 from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.server_keys import ServerKeys
-from conduwuit.service.uiaa import Uiaa
+from conduwuit.service.uiaa import PASSWORD, Uiaa
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.login import PasswordAuth
 from conduwuit.service.users.passwords import PasswordHasher
@@ -160,12 +166,34 @@ class UserServices:
         ]
 
 
+def build_e2ee(config: GlobalConfig, db: Database, devices: Devices) -> E2ee:
+    # Until the rooms service lands nobody shares a room: device-list changes reach
+    # only the user's own devices.
+    membership = JoinedMembership(lambda user_id: (), lambda room_id: ())
+    e2ee = E2ee(db, config.server_name, devices, membership)
+    devices.deletion_listeners.append(e2ee.stage_device_deleted)
+    return e2ee
+
+
+def e2ee_routes(e2ee: E2ee, uiaa: Uiaa) -> list[Route]:
+    async def uia(auth: dict[str, Any] | None, user_id: str) -> object:
+        # Synapse asks for the password (or SSO) to replace cross-signing keys.
+        return await uiaa.authenticate(auth, [[PASSWORD]], user_id=user_id)
+
+    return [
+        *client_keys.routes(e2ee, requester=requester, uia=uia),
+        *to_device.routes(e2ee.to_device, requester=requester),
+        *room_keys.routes(e2ee.key_backups, requester=requester),
+    ]
+
+
 @dataclass
 class Services:
     config: GlobalConfig
     db: Database
     server_keys: ServerKeys
     users: UserServices
+    e2ee: E2ee
     authenticator: Authenticator | None = None
 
     @classmethod
@@ -174,6 +202,7 @@ class Services:
         try:
             server_keys = ServerKeys(config.server_name, db.map(MAPS.global_))
             users = UserServices.build(config, db, clock)
+            e2ee = build_e2ee(config, db, users.devices)
         except BaseException:
             db.close()
             raise
@@ -183,6 +212,7 @@ class Services:
             db=db,
             server_keys=server_keys,
             users=users,
+            e2ee=e2ee,
             authenticator=authenticator,
         )
 
@@ -194,6 +224,7 @@ class Services:
             *version.routes(),
             *keys.routes(self.server_keys),
             *self.users.routes(self.config, self.db),
+            *e2ee_routes(self.e2ee, self.users.uiaa),
         ]
 
     def close(self) -> None:

@@ -108,11 +108,13 @@ def routes(
         failures = e2ee.cross_signing.upload_signatures(who.user_id, body.model_extra or {})
         return web.json_response({"failures": failures})
 
+    # Guests may use the device-key endpoints and to-device, as in Synapse (guests
+    # can join encrypted rooms); cross-signing and backups are for full accounts.
     return [
-        Route("POST", client_paths("/keys/upload"), upload, Auth.ACCESS_TOKEN),
-        Route("POST", client_paths("/keys/query"), query, Auth.ACCESS_TOKEN),
-        Route("POST", client_paths("/keys/claim"), claim, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths("/keys/changes"), changes, Auth.ACCESS_TOKEN),
+        Route("POST", client_paths("/keys/upload"), upload, Auth.ACCESS_TOKEN, allow_guests=True),
+        Route("POST", client_paths("/keys/query"), query, Auth.ACCESS_TOKEN, allow_guests=True),
+        Route("POST", client_paths("/keys/claim"), claim, Auth.ACCESS_TOKEN, allow_guests=True),
+        Route("GET", client_paths("/keys/changes"), changes, Auth.ACCESS_TOKEN, allow_guests=True),
         Route(
             "POST",
             client_paths("/keys/device_signing/upload", versions=WITH_UNSTABLE),

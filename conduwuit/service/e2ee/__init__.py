@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from conduwuit.core.ids import server_of
-from conduwuit.db import Database
+from conduwuit.db import Batch, Database
 from conduwuit.service.e2ee.cross_signing import CrossSigning
 from conduwuit.service.e2ee.device_keys import DeviceKeys
 from conduwuit.service.e2ee.device_lists import (
@@ -94,17 +94,16 @@ class E2ee:
         failures = {server_of(u): REMOTE_UNAVAILABLE for u in wanted if not self.is_local(u)}
         return {"one_time_keys": self.device_keys.claim(local), "failures": failures}
 
-    def device_deleted(self, user_id: str, device_id: str) -> None:
-        """Forget a deleted device's keys and messages; tell others if it had keys.
+    def stage_device_deleted(self, b: Batch, user_id: str, device_id: str) -> None:
+        """Stage forgetting a deleted device's keys and waiting messages, in the
+        deletion's own batch (a ``Devices.deletion_listeners`` entry); if it had
+        identity keys, everyone who shares a room hears of it once ``b`` commits."""
+        if self.device_keys.stage_delete_device(b, user_id, device_id):
+            woken = self.device_lists.stage_key_change(b, user_id)
+            b.after_commit(lambda: self._wake(woken))
+        self.to_device.stage_delete_device(b, user_id, device_id)
 
-        The devices service calls this after it deleted the device (its own batch:
-        a crash between the two leaves keys of a device that no longer exists,
-        which /keys/query then still shows until the user re-uploads; acceptable
-        until the two share a batch).
-        """
-        woken: set[str] = set()
+    def device_deleted(self, user_id: str, device_id: str) -> None:
+        """``stage_device_deleted`` in a batch of its own."""
         with self._db.batch() as b:
-            if self.device_keys.stage_delete_device(b, user_id, device_id):
-                woken = self.device_lists.stage_key_change(b, user_id)
-            self.to_device.stage_delete_device(b, user_id, device_id)
-        self._wake(woken)
+            self.stage_device_deleted(b, user_id, device_id)

@@ -1,4 +1,4 @@
-"""The e2ee endpoints on a real aiohttp server, with fake accounts and rooms.
+"""The e2ee endpoints alone on a real aiohttp server, with fake accounts and rooms.
 
 Access tokens are ``"<user_id>|<device_id>"``; the fake authenticator trusts them.
 """
@@ -34,7 +34,9 @@ WHO = web.RequestKey("test_who", Who)
 
 
 class FakeAuthenticator:
-    async def authenticate(self, request: web.Request, scheme: Auth) -> None:
+    async def authenticate(
+        self, request: web.Request, scheme: Auth, *, allow_guests: bool = False
+    ) -> None:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise MatrixError(ErrCode.MISSING_TOKEN, "Missing access token.")
