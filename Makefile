@@ -29,8 +29,8 @@ run: $(STAMP_RUN)
 test: lint typecheck pytest
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check conduwuit tests bench
-	$(BIN)/ruff format --check conduwuit tests bench
+	$(BIN)/ruff check conduwuit tests bench images
+	$(BIN)/ruff format --check conduwuit tests bench images
 
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy
