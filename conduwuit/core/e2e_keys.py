@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, bad_json
 from conduwuit.core.signing import SignatureError, verify_signed_json
 
 ED25519 = "ed25519"
@@ -43,27 +43,39 @@ def verify(obj: dict[str, Any], user_id: str, key_id: str, public_key: str) -> N
 def check_device_keys(keys: Any, user_id: str, device_id: str) -> str:
     """Check uploaded DeviceKeys; return the device's ed25519 public key.
 
-    The object must name this user and device, list its algorithms, hold an
-    ``ed25519:<device_id>`` key, and be signed by it (the device's self-signature,
-    which every other device checks before trusting it).
+    The object must name this user and device (M_INVALID_PARAM), have the
+    spec's shape (M_BAD_JSON, as Complement's "Rejects invalid device keys"
+    expects) with an ``ed25519:<device_id>`` key, and its self-signature by that
+    key, if present, must verify (M_INVALID_SIGNATURE).
+
+    A missing self-signature is accepted, as Synapse accepts it: Complement's
+    device-list tests upload placeholder keys with ``"signatures": {}``, and every
+    client checks the signature before it trusts a device, so such keys are
+    inert. A signature that is there and wrong is refused.
     """
     if not isinstance(keys, dict):
-        raise invalid_param("device_keys must be an object")
+        raise bad_json("device_keys must be an object")
     if keys.get("user_id") != user_id:
         raise invalid_param("device_keys.user_id does not match the requesting user")
     if keys.get("device_id") != device_id:
         raise invalid_param("device_keys.device_id does not match the requesting device")
     algorithms = keys.get("algorithms")
     if not isinstance(algorithms, list) or not all(isinstance(a, str) for a in algorithms):
-        raise invalid_param("device_keys.algorithms must be a list of strings")
+        raise bad_json("device_keys.algorithms must be a list of strings")
     key_map = keys.get("keys")
     if not isinstance(key_map, dict) or not all(isinstance(v, str) for v in key_map.values()):
-        raise invalid_param("device_keys.keys must map key IDs to strings")
+        raise bad_json("device_keys.keys must map key IDs to strings")
+    signatures = keys.get("signatures")
+    if not isinstance(signatures, dict) or not all(
+        isinstance(sigs, dict) for sigs in signatures.values()
+    ):
+        raise bad_json("device_keys.signatures must be an object of objects")
     key_id = f"{ED25519}:{device_id}"
     public_key = key_map.get(key_id)
     if not isinstance(public_key, str):
         raise invalid_param(f"device_keys.keys has no {key_id} key")
-    verify(keys, user_id, key_id, public_key)
+    if key_id in signatures.get(user_id, {}):
+        verify(keys, user_id, key_id, public_key)
     return public_key
 
 
@@ -80,20 +92,29 @@ def split_key_id(full_id: Any) -> tuple[str, str]:
 def check_one_time_key(
     full_id: str, key: Any, user_id: str, device_id: str, ed25519_key: str | None
 ) -> None:
-    """A one-time or fallback key: a string, or a key object signed by the device.
+    """A one-time or fallback key: a string, or a key object.
 
-    Signed key objects (``signed_curve25519``) must verify against the device's
-    ed25519 key, so upload device keys first (every client does: its first
-    /keys/upload carries device keys and one-time keys together).
+    A key object's signature by the device (``signed_curve25519``), if present,
+    must verify against the device's ed25519 key, so it needs the device keys
+    uploaded first or alongside (every client does). Unsigned key objects are
+    accepted on the same grounds as unsigned device keys (see check_device_keys).
     """
     split_key_id(full_id)
     if isinstance(key, str):
         return
     if not isinstance(key, dict) or not isinstance(key.get("key"), str):
-        raise invalid_param(f"one-time key {full_id} must be a string or a key object")
+        raise bad_json(f"one-time key {full_id} must be a string or a key object")
+    signatures = key.get("signatures", {})
+    if not isinstance(signatures, dict) or not all(
+        isinstance(sigs, dict) for sigs in signatures.values()
+    ):
+        raise bad_json(f"one-time key {full_id}: signatures must be an object of objects")
+    key_id = f"{ED25519}:{device_id}"
+    if key_id not in signatures.get(user_id, {}):
+        return
     if ed25519_key is None:
         raise invalid_param(f"key {full_id} is signed, but the device has no identity keys")
-    verify(key, user_id, f"{ED25519}:{device_id}", ed25519_key)
+    verify(key, user_id, key_id, ed25519_key)
 
 
 def cross_signing_public_key(key: dict[str, Any]) -> tuple[str, str]:

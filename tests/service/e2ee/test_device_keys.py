@@ -60,7 +60,7 @@ def test_bad_device_keys_are_refused_and_change_nothing(kit: Kit, tamper: object
             ALICE, "A1", device_keys=keys, one_time_keys=device.one_time_keys(2)
         )
     assert info.value.status == 400
-    assert info.value.errcode in ("M_INVALID_SIGNATURE", "M_INVALID_PARAM")
+    assert info.value.errcode in ("M_INVALID_SIGNATURE", "M_INVALID_PARAM", "M_BAD_JSON")
     assert _state(kit) == before
 
 
@@ -71,6 +71,24 @@ def test_bad_signature_error_code(kit: Kit) -> None:
     with pytest.raises(MatrixError) as info:
         kit.e2ee.device_keys.upload(ALICE, "A1", device_keys=keys)
     assert (info.value.status, info.value.errcode) == (400, "M_INVALID_SIGNATURE")
+
+
+def test_missing_fields_are_bad_json(kit: Kit) -> None:
+    # Complement "Rejects invalid device keys": algorithms, keys and signatures missing
+    with pytest.raises(MatrixError) as info:
+        kit.e2ee.device_keys.upload(ALICE, "A1", device_keys={"user_id": ALICE, "device_id": "A1"})
+    assert (info.value.status, info.value.errcode) == (400, "M_BAD_JSON")
+
+
+def test_unsigned_keys_are_accepted_as_synapse_does(kit: Kit) -> None:
+    # Complement's device-list tests upload placeholder keys with no signature;
+    # clients never trust such a device, so only a wrong signature is refused.
+    keys = FakeDevice(ALICE, "A1").device_keys()
+    keys["signatures"] = {}
+    otk = {"signed_curve25519:X": {"key": "abc"}}
+    kit.e2ee.device_keys.upload(ALICE, "A1", device_keys=keys, one_time_keys=otk)
+    assert kit.e2ee.device_keys.get(ALICE, "A1") == keys
+    assert kit.e2ee.device_keys.one_time_key_counts(ALICE, "A1") == {"signed_curve25519": 1}
 
 
 def test_one_time_key_signed_by_another_key_is_refused(kit: Kit) -> None:
