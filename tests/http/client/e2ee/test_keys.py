@@ -147,3 +147,10 @@ async def test_signatures_upload(api: Api) -> None:
     assert (status, body["errcode"]) == (400, "M_BAD_JSON")
     status, body = await api.call("POST", "/keys/query", A1, {"device_keys": {ALICE: ["A1"]}})
     assert cs.self_signing.key_id in body["device_keys"][ALICE]["A1"]["signatures"][ALICE]
+
+
+async def test_query_with_device_ids_as_an_object_is_bad_json(api: Api) -> None:
+    # Complement TestKeysQueryWithDeviceIDAsObjectFails (Element iOS sent this).
+    body = {"device_keys": {BOB: {"D1": True}}}
+    status, reply = await api.call("POST", "/keys/query", A1, body)
+    assert (status, reply["errcode"]) == (400, "M_BAD_JSON")
