@@ -38,10 +38,12 @@ PositionOf = Callable[[str], int]
 
 
 def plain_position(token: str) -> int:
-    """Tokens that are a bare stream count, as conduwuit's are."""
-    if not token.isascii() or not token.isdigit():
+    """A sync token's stream count: ``s<N>`` (this server's /sync) or a bare ``N``
+    (conduwuit's)."""
+    digits = token[1:] if token.startswith("s") else token
+    if not digits.isascii() or not digits.isdigit():
         raise invalid_param(f"Invalid sync token: {token!r}")
-    return int(token)
+    return int(digits)
 
 
 def check_user_ids(user_ids: Any) -> None:

@@ -6,6 +6,8 @@ Positions are global stream counts (``Database.current_count``): a sync from
 
 from __future__ import annotations
 
+from typing import Any
+
 from conduwuit.service.e2ee.device_keys import DeviceKeys
 from conduwuit.service.e2ee.device_lists import DeviceListChanges, DeviceLists
 from conduwuit.service.e2ee.to_device import DEFAULT_LIMIT, ToDevice, ToDeviceBatch
@@ -18,6 +20,32 @@ class E2eeSyncReader:
         self._keys = device_keys
         self._lists = device_lists
         self._to_device = to_device
+
+    def sync_extras(
+        self, user_id: str, device_id: str, since: int | None, now: int
+    ) -> dict[str, Any]:
+        """The e2ee parts of a sync response covering ``(since, now]`` (the sync
+        service's ``DeviceExtras``).
+
+        A sync with ``since`` acknowledges every to-device message up to it, which
+        is deleted first. Messages are not capped per response: the sync token is
+        one stream position, so a capped response's ``next_batch`` would skip the
+        messages left out (Synapse caps at 100 because its token has a to-device
+        part of its own). ``device_lists`` is only for incremental syncs (spec).
+        """
+        if since is not None:
+            self._to_device.acknowledge(user_id, device_id, since)
+        to_device = self._to_device.events(user_id, device_id, since or 0, now, limit=None)
+        extras: dict[str, Any] = {
+            "to_device": {"events": to_device.events},
+            "device_one_time_keys_count": self._keys.one_time_key_counts(user_id, device_id),
+            "device_unused_fallback_key_types": self._keys.unused_fallback_key_types(
+                user_id, device_id
+            ),
+        }
+        if since is not None:
+            extras["device_lists"] = self._lists.changes(user_id, since, now).to_json()
+        return extras
 
     def to_device_events(
         self, user_id: str, device_id: str, since: int, until: int, limit: int = DEFAULT_LIMIT

@@ -103,14 +103,20 @@ class ToDevice:
 
     # -- the read API for /sync ---------------------------------------------------------------
     def events(
-        self, user_id: str, device_id: str, since: int, until: int, limit: int = DEFAULT_LIMIT
+        self,
+        user_id: str,
+        device_id: str,
+        since: int,
+        until: int,
+        limit: int | None = DEFAULT_LIMIT,
     ) -> ToDeviceBatch:
-        """Messages for a device with ``since < position <= until``, oldest first."""
+        """Messages for a device with ``since < position <= until``, oldest first, at
+        most ``limit`` (``None``: all)."""
         p = prefix(user_id, device_id)
         events: list[dict[str, Any]] = []
         last = 0
         for k, v in self._events.iter_range(p + u64(since + 1), p + u64(until + 1)):
-            if len(events) >= limit:
+            if limit is not None and len(events) >= limit:
                 break
             events.append(json.loads(v))
             last = from_u64(k[len(p) :])

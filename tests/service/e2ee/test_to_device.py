@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conduwuit.core.errors import MatrixError
+from tests.kit.e2ee import FakeDevice
 
 from .conftest import ALICE, BOB, REMOTE, Kit
 
@@ -101,3 +102,29 @@ def test_deleted_device_loses_its_messages(bob_devices: Kit) -> None:
     kit.e2ee.device_deleted(BOB, "B1")
     assert not kit.e2ee.to_device.has_events(BOB, "B1", 0)
     assert kit.e2ee.to_device.has_events(BOB, "B2", 0)
+
+
+def test_sync_extras_deliver_until_acknowledged(bob_devices: Kit) -> None:
+    kit = bob_devices
+    device = FakeDevice(BOB, "B1")
+    kit.e2ee.device_keys.upload(
+        BOB, "B1", device_keys=device.device_keys(), fallback_keys=device.one_time_keys(1)
+    )
+    kit.e2ee.to_device.send(ALICE, "A1", "m.test", "1", {BOB: {"B1": {"n": 1}}})
+    first = kit.db.current_count()
+    initial = kit.e2ee.sync.sync_extras(BOB, "B1", None, first)
+    assert [e["content"] for e in initial["to_device"]["events"]] == [{"n": 1}]
+    assert "device_lists" not in initial  # only for incremental syncs
+    assert initial["device_one_time_keys_count"] == {"signed_curve25519": 0}
+    assert initial["device_unused_fallback_key_types"] == ["signed_curve25519"]
+    # the response was lost: a retry from the same place gets the message again
+    assert kit.e2ee.sync.sync_extras(BOB, "B1", None, first)["to_device"]["events"]
+    for i in range(150):  # more than Synapse's cap: all are delivered at once
+        kit.e2ee.to_device.send(ALICE, "A1", "m.test", f"x{i}", {BOB: {"B1": {"n": i}}})
+    now = kit.db.current_count()
+    later = kit.e2ee.sync.sync_extras(BOB, "B1", first, now)
+    assert len(later["to_device"]["events"]) == 150
+    assert later["device_lists"] == {"changed": [], "left": []}
+    assert kit.e2ee.to_device.has_events(BOB, "B1", first)  # not yet acknowledged
+    kit.e2ee.sync.sync_extras(BOB, "B1", now, now)  # acknowledges everything
+    assert not kit.e2ee.to_device.has_events(BOB, "B1", 0)

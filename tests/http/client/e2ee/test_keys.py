@@ -89,6 +89,8 @@ async def test_changes(api: Api) -> None:
     await _upload(api, FakeDevice(ALICE, "A1"))
     status, body = await api.call("GET", "/keys/changes", B1, **{"from": str(since)})
     assert (status, body) == (200, {"changed": [ALICE], "left": []})
+    status, body = await api.call("GET", "/keys/changes", B1, **{"from": f"s{since}"})
+    assert (status, body) == (200, {"changed": [ALICE], "left": []})  # /sync's token form
     now = str(api.db.current_count())
     status, body = await api.call("GET", "/keys/changes", B1, **{"from": now, "to": now})
     assert body == {"changed": [], "left": []}
