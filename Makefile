@@ -17,7 +17,7 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,crosscheck]'
 	@touch $@ $(STAMP_RUN)
 
 ## Write a development config (if none exists) and serve on 127.0.0.1:8008.

@@ -39,22 +39,31 @@ def hash_and_sign_event(
 def required_signature_servers(event: dict[str, Any], room_version: RoomVersion) -> set[str]:
     """The servers whose signatures an incoming event must carry.
 
-    - the ``sender``'s server, always;
+    - the ``sender``'s server, except for an invite made from a third-party invite,
+      which any server may send (Synapse's ``_check_sigs_on_pdu`` exempts it too;
+      the auth rules then require the sender to match the ``m.room.third_party_invite``);
     - v1/v2: the server of the ``event_id`` too;
-    - v8+: for a join with ``join_authorised_via_users_server``, that user's server.
-    Synapse's ``_check_sigs_on_pdu`` asks for the same set.
+    - v8+: the server of ``content.join_authorised_via_users_server`` when present.
+      The auth rule (v8 rule 4.2) applies to any membership carrying the key, so we
+      require it for any membership; Synapse only asks for it on joins.
     """
-    servers = {server_of(str(event.get("sender", "")))}
+    servers: set[str] = set()
+    content = event.get("content")
+    content = content if isinstance(content, dict) else {}
+    is_member = event.get("type") == "m.room.member"
+    third_party_invite = (
+        is_member and content.get("membership") == "invite" and "third_party_invite" in content
+    )
+    if not third_party_invite:
+        servers.add(server_of(str(event.get("sender", ""))))
     if room_version.event_format is EventFormat.V1:
         event_id = event.get("event_id")
         if isinstance(event_id, str) and server_of(event_id):
             servers.add(server_of(event_id))
-    if room_version.restricted_join_rule and event.get("type") == "m.room.member":
-        content = event.get("content")
-        if isinstance(content, dict) and content.get("membership") == "join":
-            authoriser = content.get("join_authorised_via_users_server")
-            if isinstance(authoriser, str):
-                servers.add(server_of(authoriser))
+    if room_version.restricted_join_rule and is_member:
+        authoriser = content.get("join_authorised_via_users_server")
+        if isinstance(authoriser, str):
+            servers.add(server_of(authoriser))
     servers.discard("")
     return servers
 

@@ -152,6 +152,13 @@ def test_required_signature_servers() -> None:
     assert required_signature_servers(join, rv.V1) == {"one", "three"}
     assert required_signature_servers(join, rv.V7) == {"one"}
     assert required_signature_servers(join, rv.V8) == {"one", "two"}
+    tpi_invite = {
+        "type": "m.room.member",
+        "state_key": "@c:four",
+        "sender": "@a:one",
+        "content": {"membership": "invite", "third_party_invite": {"signed": {}}},
+    }
+    assert required_signature_servers(tpi_invite, rv.V11) == set()
 
 
 def test_verify_rejects_missing_unknown_and_expired() -> None:
