@@ -62,11 +62,13 @@ class RoomOps:
         aliases: Aliases,
         config: RoomsConfig,
         profile: ProfileLookup = no_profile,
+        may_publish: Callable[[str], bool] = lambda user_id: True,
     ) -> None:
         self.core = core
         self.aliases = aliases
         self.config = config
         self.profile = profile
+        self.may_publish = may_publish
 
     # -- helpers shared with membership and reads ------------------------------------
     def room_version(self, room_id: RoomId | str) -> RoomVersion:
@@ -94,6 +96,9 @@ class RoomOps:
         if not self.config.allow_room_creation:
             raise forbidden("Room creation has been disabled")
         rv = self._version_for_new_room(request.room_version)
+        if request.visibility == "public" and not self.may_publish(str(creator)):
+            # conduwuit's lockdown_public_room_directory: refused before anything is written.
+            raise forbidden("Publishing rooms to the room directory is not allowed")
         alias = None
         if request.room_alias_name is not None:
             try:
@@ -183,6 +188,27 @@ class RoomOps:
                 raise MatrixError(ErrCode.BAD_JSON, "redacts is required")
             return self.redact(sender, room_id, target, content, txn)
         return self.send_new(sender, str(room_id), NewEvent(event_type, content, state_key), txn)
+
+    def send_state(
+        self,
+        sender: UserId,
+        room_id: RoomId,
+        event_type: str,
+        state_key: str,
+        content: dict[str, Any],
+    ) -> str:
+        """PUT state. Like Synapse, re-sending the current content from the same sender
+        returns the existing event instead of a duplicate."""
+        state = self.core.state
+        current = state.pdu_at(state.current_hash(str(room_id)), event_type, state_key)
+        if (
+            current is not None
+            and current.get("sender") == str(sender)
+            and current.get("content") == content
+            and self.core.members.is_joined(str(sender), str(room_id))
+        ):
+            return str(current["event_id"])
+        return self.send(sender, room_id, event_type, content, state_key)
 
     def redact(
         self,
