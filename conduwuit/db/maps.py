@@ -214,6 +214,20 @@ class Maps:
         value: empty.""",
     )
 
+    # -- rooms: receipts --------------------------------------------------------------
+    readreceiptid_readreceipt: Final = MapSpec(
+        "readreceiptid_readreceipt",
+        """Public receipts (m.read) per room in stream order, for sync.
+        key:   key(room ID) + 0xFF + u64 stream count + user ID
+        value: JSON {"event_id", "type", "ts", "thread_id"?}.""",
+    )
+    roomuserid_receipt: Final = MapSpec(
+        "roomuserid_receipt",
+        """A user's latest receipt of each type and thread in a room (private ones too).
+        key:   key(room ID, user ID, receipt type, thread ID or "")
+        value: u64 stream count + JSON as in readreceiptid_readreceipt.""",
+    )
+
     @classmethod
     def all(cls) -> tuple[MapSpec, ...]:
         """Every registered map, in declaration order; names are checked unique."""

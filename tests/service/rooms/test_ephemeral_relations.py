@@ -1,0 +1,99 @@
+"""Relations, typing and receipts at the service level."""
+
+from __future__ import annotations
+
+import pytest
+
+from conduwuit.core.errors import MatrixError
+from conduwuit.core.ids import RoomId
+from conduwuit.service.rooms.ops import CreateRoom
+from conduwuit.service.rooms.receipts import Receipts
+from conduwuit.service.rooms.relations import Relations
+from conduwuit.service.rooms.typing import Typing
+
+from .conftest import ALICE, BOB, CAROL, Stack
+
+
+def room_with_bob(stack: Stack) -> RoomId:
+    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+    stack.members.join(BOB, str(room))
+    return room
+
+
+def test_relations_by_type_with_pagination_and_recursion(stack: Stack) -> None:
+    room = room_with_bob(stack)
+    root = stack.ops.send(ALICE, room, "m.room.message", {"body": "root"})
+    reactions = [
+        stack.ops.send(
+            BOB,
+            room,
+            "m.reaction",
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": root, "key": k}},
+        )
+        for k in ("a", "b", "c")
+    ]
+    reply = stack.ops.send(
+        BOB,
+        room,
+        "m.room.message",
+        {"body": "in thread", "m.relates_to": {"rel_type": "m.thread", "event_id": root}},
+    )
+    nested = stack.ops.send(
+        ALICE,
+        room,
+        "m.reaction",
+        {"m.relates_to": {"rel_type": "m.annotation", "event_id": reply, "key": "x"}},
+    )
+    relations = Relations(stack.reads)
+    all_of = relations.relations(ALICE, room, root)
+    assert [e["event_id"] for e in all_of["chunk"]] == [reply, *reversed(reactions)]
+    page = relations.relations(ALICE, room, root, rel_type="m.annotation", limit=2)
+    assert [e["event_id"] for e in page["chunk"]] == [reactions[2], reactions[1]]
+    rest = relations.relations(
+        ALICE, room, root, rel_type="m.annotation", from_token=page["next_batch"]
+    )
+    assert [e["event_id"] for e in rest["chunk"]] == [reactions[0]]
+    only = relations.relations(ALICE, room, root, rel_type="m.thread", event_type="m.room.message")
+    assert [e["event_id"] for e in only["chunk"]] == [reply]
+    deep = relations.relations(ALICE, room, root, recurse=True)
+    assert nested in [e["event_id"] for e in deep["chunk"]]
+    # A redacted relation no longer counts.
+    stack.ops.redact(BOB, room, reactions[0], {})
+    after = relations.relations(ALICE, room, root, rel_type="m.annotation")
+    assert reactions[0] not in [e["event_id"] for e in after["chunk"]]
+    with pytest.raises(MatrixError):
+        relations.relations(CAROL, RoomId.parse(stack.ops.create_room(ALICE, CreateRoom())), root)
+
+
+def test_typing_clamps_timeouts_and_expires(stack: Stack) -> None:
+    room = room_with_bob(stack)
+    typing = Typing(stack.db, stack.core.members, stack.notifier, stack.clock, 15_000, 45_000)
+    typing.set_typing(BOB, room, True, 1_000_000)
+    assert typing.typing_users(str(room)) == [str(BOB)]
+    position = typing.last_change(str(room))
+    assert stack.notifier.last_change(rooms=[str(room)]) == position
+    stack.clock.now += 46_000
+    assert typing.typing_users(str(room)) == []
+    with pytest.raises(MatrixError):
+        typing.set_typing(CAROL, room, True, 1000)
+
+
+def test_receipts_public_and_private(stack: Stack) -> None:
+    room = room_with_bob(stack)
+    first = stack.ops.send(ALICE, room, "m.room.message", {"body": "1"})
+    second = stack.ops.send(ALICE, room, "m.room.message", {"body": "2"})
+    receipts = Receipts(
+        stack.db, stack.core.members, stack.core.timeline, stack.notifier, stack.clock
+    )
+    position = stack.db.current_count()
+    receipts.set_receipt(BOB, room, "m.read", first)
+    receipts.set_receipt(BOB, room, "m.read", second)
+    receipts.set_receipt(BOB, room, "m.read.private", second)
+    content = receipts.since(str(room), position)
+    assert list(content) == [second]
+    assert list(content[second]) == ["m.read"]
+    assert receipts.latest(BOB, str(room), "m.read.private") is not None
+    with pytest.raises(MatrixError):
+        receipts.set_receipt(BOB, room, "m.read", "$nope")
+    with pytest.raises(MatrixError):
+        receipts.set_receipt(CAROL, room, "m.read", first)
