@@ -34,7 +34,9 @@ class Auth(enum.Enum):
 class Authenticator(Protocol):
     """Checks a request against an auth scheme and records who made it on the request."""
 
-    async def authenticate(self, request: web.Request, scheme: Auth) -> None: ...
+    async def authenticate(
+        self, request: web.Request, scheme: Auth, *, allow_guests: bool = False
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Route:
     paths: tuple[str, ...]
     handler: Handler
     auth: Auth = Auth.NONE
+    #: Whether guest accounts may call it (client-server API, "Guest access").
+    allow_guests: bool = False
 
 
 def client_paths(path: str, *, versions: Iterable[str] = ("r0", "v3")) -> tuple[str, ...]:
@@ -57,9 +61,10 @@ def _authenticated(route: Route, authenticator: Authenticator | None) -> Handler
         raise RuntimeError(f"route {route.paths[0]} needs an authenticator for {route.auth}")
     handler = route.handler
     scheme = route.auth
+    allow_guests = route.allow_guests
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        await authenticator.authenticate(request, scheme)
+        await authenticator.authenticate(request, scheme, allow_guests=allow_guests)
         return await handler(request)
 
     return wrapper

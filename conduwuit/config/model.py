@@ -239,6 +239,89 @@ class GlobalConfig(Section):
     new_user_displayname_suffix: str = Field(
         "", description="Appended to the default display name of new users."
     )
+    forbidden_usernames: list[str] = Field(
+        [],
+        description=doc("""
+            Localparts that may not be registered: a new username is refused with
+            M_INVALID_USERNAME when it contains any of these strings (case-insensitive).
+            Shared-secret (admin) registration is not affected.
+        """),
+    )
+    auto_join_rooms: list[str] = Field(
+        [],
+        description=doc("""
+            Room IDs or aliases every newly registered user joins. Recorded at
+            registration; joined once rooms are supported.
+        """),
+    )
+    login_via_existing_session: bool = Field(
+        True,
+        description=doc("""
+            Let a logged-in client create a short-lived login token for another
+            device (POST /login/get_token, MSC3882).
+        """),
+    )
+    login_token_ttl: int = Field(
+        120_000, ge=1000, description="Lifetime of a login token, in milliseconds."
+    )
+    refreshable_access_token_lifetime: int = Field(
+        300_000,
+        ge=1000,
+        description=doc("""
+            Lifetime of an access token issued to a client that asked for a refresh
+            token, in milliseconds. Tokens of clients without refresh support never expire.
+        """),
+    )
+    refresh_token_lifetime: int | None = Field(
+        None,
+        ge=1000,
+        description=doc("""
+            Lifetime of a refresh token, in milliseconds. Unset: refresh tokens last
+            until used or the device is logged out.
+        """),
+    )
+    uiaa_session_timeout: int = Field(
+        3_600_000,
+        ge=1000,
+        description="How long an unfinished user-interactive authentication session lives (ms).",
+    )
+    require_auth_for_profile_requests: bool = Field(
+        False, description="Only users with an access token may read profiles."
+    )
+    argon2_time_cost: int = Field(
+        2, ge=1, description="argon2id passes over memory when hashing a password."
+    )
+    argon2_memory_cost: int = Field(
+        19_456,
+        ge=8,
+        description=doc("""
+            argon2id memory per password hash, in KiB. The default (19 MiB, 2 passes,
+            1 lane) is OWASP's recommended minimum and conduwuit's default.
+        """),
+    )
+    argon2_parallelism: int = Field(1, ge=1, description="argon2id lanes per password hash.")
+    rate_limit_login_per_second: float = Field(
+        0.17,
+        ge=0,
+        description=doc("""
+            Login attempts allowed per second per client address and per account,
+            after the burst below. 0 disables the limit (as for Complement runs).
+        """),
+    )
+    rate_limit_login_burst: int = Field(
+        5, ge=1, description="Login attempts allowed in a burst before the rate applies."
+    )
+    rate_limit_registration_per_second: float = Field(
+        0.17,
+        ge=0,
+        description=doc("""
+            Registration attempts allowed per second per client address, after the
+            burst below. 0 disables the limit.
+        """),
+    )
+    rate_limit_registration_burst: int = Field(
+        3, ge=1, description="Registration attempts allowed in a burst."
+    )
 
     # -- federation ----------------------------------------------------------------
     allow_federation: bool = Field(True, description="Federate with other servers.")

@@ -57,6 +57,8 @@ class ErrCode(StrEnum):
     URL_NOT_SET = "M_URL_NOT_SET"
     WRONG_ROOM_KEYS_VERSION = "M_WRONG_ROOM_KEYS_VERSION"
     INVALID_SIGNATURE = "M_INVALID_SIGNATURE"
+    PROFILE_TOO_LARGE = "M_PROFILE_TOO_LARGE"
+    KEY_TOO_LARGE = "M_KEY_TOO_LARGE"
 
 
 #: The HTTP status an errcode gets when the raiser does not choose one.
@@ -106,6 +108,8 @@ DEFAULT_STATUS: dict[ErrCode, int] = {
     ErrCode.URL_NOT_SET: 400,
     ErrCode.WRONG_ROOM_KEYS_VERSION: 403,
     ErrCode.INVALID_SIGNATURE: 401,
+    ErrCode.PROFILE_TOO_LARGE: 400,
+    ErrCode.KEY_TOO_LARGE: 400,
 }
 
 

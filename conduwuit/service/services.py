@@ -9,13 +9,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from conduwuit.api import root, wellknown
-from conduwuit.api.client import versions
+from conduwuit.api.admin import register as admin_register
+from conduwuit.api.auth import TokenAuthenticator
+from conduwuit.api.client import (
+    account,
+    account_data,
+    capabilities,
+    devices,
+    filter,
+    login,
+    profile,
+    register,
+    versions,
+)
 from conduwuit.api.federation import keys, version
 from conduwuit.api.router import Authenticator, Route
-from conduwuit.config import GlobalConfig
+from conduwuit.config import GlobalConfig, registration_token
 from conduwuit.db import Database, DatabaseOptions
 from conduwuit.db.maps import MAPS
+from conduwuit.service.account_data import AccountData
+from conduwuit.service.clock import Clock, system_clock
+from conduwuit.service.devices import Devices
+from conduwuit.service.filters import Filters
+from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.server_keys import ServerKeys
+from conduwuit.service.uiaa import Uiaa
+from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.login import PasswordAuth
+from conduwuit.service.users.passwords import PasswordHasher
+from conduwuit.service.users.profiles import Profiles
+from conduwuit.service.users.registration import Registration
+from conduwuit.service.users.shared_secret import SharedSecret
 
 
 def database_options(config: GlobalConfig) -> DatabaseOptions:
@@ -40,21 +64,127 @@ def database_options(config: GlobalConfig) -> DatabaseOptions:
 
 
 @dataclass
+class UserServices:
+    """Accounts, sessions and per-user data (issue 4)."""
+
+    accounts: Accounts
+    profiles: Profiles
+    devices: Devices
+    hasher: PasswordHasher
+    password_auth: PasswordAuth
+    registration: Registration
+    shared_secret: SharedSecret
+    uiaa: Uiaa
+    account_data: AccountData
+    filters: Filters
+    login_limiter: RateLimiter
+    registration_limiter: RateLimiter
+
+    @classmethod
+    def build(cls, config: GlobalConfig, db: Database, clock: Clock) -> UserServices:
+        accounts = Accounts(db, clock)
+        profiles = Profiles(db)
+        devices = Devices(
+            db,
+            clock,
+            refreshable_token_lifetime_ms=config.refreshable_access_token_lifetime,
+            refresh_token_lifetime_ms=config.refresh_token_lifetime,
+            login_token_ttl_ms=config.login_token_ttl,
+        )
+        hasher = PasswordHasher(
+            time_cost=config.argon2_time_cost,
+            memory_cost=config.argon2_memory_cost,
+            parallelism=config.argon2_parallelism,
+        )
+        password_auth = PasswordAuth(config.server_name, accounts, hasher)
+        registration = Registration(
+            db,
+            config.server_name,
+            accounts,
+            profiles,
+            devices,
+            hasher,
+            forbidden_usernames=config.forbidden_usernames,
+            displayname_suffix=config.new_user_displayname_suffix,
+            auto_join_rooms=config.auto_join_rooms,
+        )
+        uiaa = Uiaa(
+            clock,
+            session_timeout_ms=config.uiaa_session_timeout,
+            check_password=password_auth.check,
+            registration_token=lambda: registration_token(config),
+        )
+        return cls(
+            accounts=accounts,
+            profiles=profiles,
+            devices=devices,
+            hasher=hasher,
+            password_auth=password_auth,
+            registration=registration,
+            shared_secret=SharedSecret(config.registration_shared_secret, clock),
+            uiaa=uiaa,
+            account_data=AccountData(db),
+            filters=Filters(db),
+            login_limiter=RateLimiter(
+                clock,
+                per_second=config.rate_limit_login_per_second,
+                burst=config.rate_limit_login_burst,
+            ),
+            registration_limiter=RateLimiter(
+                clock,
+                per_second=config.rate_limit_registration_per_second,
+                burst=config.rate_limit_registration_burst,
+            ),
+        )
+
+    def routes(self, config: GlobalConfig, db: Database) -> list[Route]:
+        return [
+            *register.routes(config, self.registration, self.uiaa, self.registration_limiter),
+            *login.routes(
+                config,
+                db,
+                self.accounts,
+                self.devices,
+                self.password_auth,
+                self.registration,
+                self.uiaa,
+                self.login_limiter,
+            ),
+            *admin_register.routes(self.shared_secret, self.registration, config.server_name),
+            *account.routes(self.registration, self.uiaa),
+            *devices.routes(self.devices, self.uiaa),
+            *profile.routes(config, self.accounts, self.profiles),
+            *account_data.routes(self.account_data),
+            *filter.routes(self.filters),
+            *capabilities.routes(config),
+        ]
+
+
+@dataclass
 class Services:
     config: GlobalConfig
     db: Database
     server_keys: ServerKeys
+    users: UserServices
     authenticator: Authenticator | None = None
 
     @classmethod
-    def open(cls, config: GlobalConfig) -> Services:
+    def open(cls, config: GlobalConfig, clock: Clock = system_clock) -> Services:
         db = Database.open(database_options(config))
         try:
             server_keys = ServerKeys(config.server_name, db.map(MAPS.global_))
+            users = UserServices.build(config, db, clock)
         except BaseException:
             db.close()
             raise
-        return cls(config=config, db=db, server_keys=server_keys)
+        authenticator = TokenAuthenticator(users.devices, users.accounts, clock)
+        return cls(
+            config=config,
+            db=db,
+            server_keys=server_keys,
+            users=users,
+            authenticator=authenticator,
+        )
 
     def routes(self) -> list[Route]:
         return [
@@ -63,6 +193,7 @@ class Services:
             *wellknown.routes(self.config.well_known),
             *version.routes(),
             *keys.routes(self.server_keys),
+            *self.users.routes(self.config, self.db),
         ]
 
     def close(self) -> None:

@@ -10,8 +10,11 @@ from aiohttp import web
 
 from conduwuit.api.router import Route
 
-#: Client-server spec versions this server implements. Empty until accounts, rooms
-#: and sync land: advertising a version we cannot serve would mislead clients.
+#: Client-server spec versions this server implements. Still empty: accounts
+#: (registration, login, devices, profiles, account data, filters, capabilities)
+#: work, but every spec version, r0.0.0 to v1.19, also requires rooms and /sync,
+#: and a client that sees a version listed will rely on them. The change that
+#: completes rooms and sync adds the versions it honours.
 SUPPORTED_VERSIONS: tuple[str, ...] = ()
 
 #: Unstable features (MSCs) that work, by their unstable flag.

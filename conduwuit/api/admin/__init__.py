@@ -1,0 +1,1 @@
+"""Admin APIs over HTTP (Synapse-compatible where clients and tools expect it)."""

@@ -1,0 +1,64 @@
+"""GET/POST /_synapse/admin/v1/register: shared-secret registration, as Synapse does it.
+
+Enabled only when ``registration_shared_secret`` is set; works whether or not
+``allow_registration`` is on (it is how an operator creates accounts on a closed
+server, and how Complement creates admin users).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import StrictBool, StrictStr
+
+from conduwuit.api.auth import client_ip
+from conduwuit.api.client.sessions import session_json
+from conduwuit.api.router import Route
+from conduwuit.api.wire import WireModel, parse_body
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.service.users.registration import Registration
+from conduwuit.service.users.shared_secret import SharedSecret
+
+PATH = "/_synapse/admin/v1/register"
+#: Synapse's limit on username and password here.
+MAX_FIELD_LENGTH = 512
+
+
+class SharedSecretBody(WireModel):
+    nonce: StrictStr
+    username: StrictStr
+    password: StrictStr
+    mac: StrictStr
+    admin: StrictBool = False
+    user_type: StrictStr | None = None
+    displayname: StrictStr | None = None
+
+
+def routes(
+    shared_secret: SharedSecret, registration: Registration, server_name: str
+) -> list[Route]:
+    async def nonce(request: web.Request) -> web.Response:
+        return web.json_response({"nonce": shared_secret.new_nonce()})
+
+    async def register(request: web.Request) -> web.Response:
+        if not shared_secret.enabled:
+            shared_secret.new_nonce()  # raises the "not enabled" error
+        body = await parse_body(request, SharedSecretBody)
+        for name, value in (("username", body.username), ("password", body.password)):
+            if len(value) > MAX_FIELD_LENGTH or "\x00" in value:
+                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid {name}")
+        # The MAC covers the username as sent; the account gets it lower-cased (Synapse).
+        shared_secret.check(
+            body.nonce, body.username, body.password, body.admin, body.user_type, body.mac
+        )
+        user_id = registration.check_available(body.username.lower(), admin=True)
+        session = await registration.register(
+            user_id,
+            body.password,
+            admin=body.admin,
+            displayname=body.displayname,
+            ip=client_ip(request),
+        )
+        assert session is not None
+        return web.json_response(session_json(session, server_name))
+
+    return [Route("GET", (PATH,), nonce), Route("POST", (PATH,), register)]

@@ -1,0 +1,97 @@
+"""Account management: password change, deactivation, 3PIDs (not supported).
+
+Client-server API "Account registration and management" and "Adding Account
+Administrative Contact Information".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import StrictBool, StrictStr
+
+from conduwuit.api.auth import requester
+from conduwuit.api.client.register import check_password_length
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import WireModel, parse_body
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.service.uiaa import PASSWORD, Uiaa
+from conduwuit.service.users.registration import Registration
+
+
+class ChangePasswordBody(WireModel):
+    new_password: StrictStr
+    logout_devices: StrictBool = True
+    auth: dict[str, Any] | None = None
+
+
+class DeactivateBody(WireModel):
+    auth: dict[str, Any] | None = None
+    erase: StrictBool = False
+    id_server: StrictStr | None = None
+
+
+def routes(registration: Registration, uiaa: Uiaa) -> list[Route]:
+    async def change_password(request: web.Request) -> web.Response:
+        who = requester(request)
+        body = await parse_body(request, ChangePasswordBody)
+        check_password_length(body.new_password)
+        await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        # "the server SHOULD ... log out all devices except the one used for the request"
+        await registration.change_password(
+            who.user_id,
+            body.new_password,
+            logout_devices=body.logout_devices,
+            keep_device=who.device_id,
+        )
+        return web.json_response({})
+
+    async def deactivate(request: web.Request) -> web.Response:
+        who = requester(request)
+        body = await parse_body(request, DeactivateBody)
+        await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        registration.deactivate(who.user_id)
+        # No identity server binding is ever made here.
+        return web.json_response({"id_server_unbind_result": "no-support"})
+
+    async def threepids(request: web.Request) -> web.Response:
+        return web.json_response({"threepids": []})
+
+    async def threepid_unsupported(request: web.Request) -> web.Response:
+        # Synapse's answer when no e-mail/SMS sending is configured.
+        raise MatrixError(
+            ErrCode.THREEPID_DENIED,
+            "Third-party identifiers are not supported on this server.",
+            status=403,
+        )
+
+    async def request_token_unsupported(request: web.Request) -> web.Response:
+        raise MatrixError(
+            ErrCode.THREEPID_DENIED,
+            "This server does not send e-mail or SMS validation tokens.",
+            status=403,
+        )
+
+    async def unbind(request: web.Request) -> web.Response:
+        return web.json_response({"id_server_unbind_result": "no-support"})
+
+    routes = [
+        Route("POST", client_paths("/account/password"), change_password, Auth.ACCESS_TOKEN),
+        Route("POST", client_paths("/account/deactivate"), deactivate, Auth.ACCESS_TOKEN),
+        Route("GET", client_paths("/account/3pid"), threepids, Auth.ACCESS_TOKEN),
+    ]
+    for path in ("/account/3pid", "/account/3pid/add", "/account/3pid/bind"):
+        routes.append(Route("POST", client_paths(path), threepid_unsupported, Auth.ACCESS_TOKEN))
+    for path in ("/account/3pid/delete", "/account/3pid/unbind"):
+        routes.append(Route("POST", client_paths(path), unbind, Auth.ACCESS_TOKEN))
+    for path in (
+        "/register/email/requestToken",
+        "/register/msisdn/requestToken",
+        "/account/password/email/requestToken",
+        "/account/password/msisdn/requestToken",
+        "/account/3pid/email/requestToken",
+        "/account/3pid/msisdn/requestToken",
+    ):
+        routes.append(Route("POST", client_paths(path), request_token_unsupported))
+    return routes

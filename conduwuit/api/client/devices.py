@@ -1,0 +1,78 @@
+"""Device management: list, show, rename, delete (client-server API, "Device management")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import StrictStr
+
+from conduwuit.api.auth import requester
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import WireModel, parse_body
+from conduwuit.core.errors import not_found
+from conduwuit.service.devices import Devices
+from conduwuit.service.uiaa import PASSWORD, Uiaa
+
+
+class UpdateDeviceBody(WireModel):
+    display_name: StrictStr | None = None
+
+
+class DeleteDeviceBody(WireModel):
+    auth: dict[str, Any] | None = None
+
+
+class DeleteDevicesBody(WireModel):
+    devices: list[StrictStr]
+    auth: dict[str, Any] | None = None
+
+
+def routes(devices: Devices, uiaa: Uiaa) -> list[Route]:
+    async def list_devices(request: web.Request) -> web.Response:
+        who = requester(request)
+        listed = [d.to_json() for d in devices.list_devices(who.user_id)]
+        return web.json_response({"devices": listed})
+
+    async def get_device(request: web.Request) -> web.Response:
+        who = requester(request)
+        device = devices.get(who.user_id, request.match_info["device_id"])
+        if device is None:
+            raise not_found("Unknown device.")
+        return web.json_response(device.to_json())
+
+    async def update_device(request: web.Request) -> web.Response:
+        who = requester(request)
+        body = await parse_body(request, UpdateDeviceBody)
+        device_id = request.match_info["device_id"]
+        if "display_name" in body.model_fields_set:
+            found = devices.set_display_name(who.user_id, device_id, body.display_name)
+        else:
+            found = devices.get(who.user_id, device_id) is not None
+        if not found:
+            raise not_found("Unknown device.")
+        return web.json_response({})
+
+    async def delete_device(request: web.Request) -> web.Response:
+        who = requester(request)
+        body = await parse_body(request, DeleteDeviceBody)
+        await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        # "removed, or had been removed previously": unknown devices are fine too.
+        devices.delete(who.user_id, [request.match_info["device_id"]])
+        return web.json_response({})
+
+    async def delete_devices(request: web.Request) -> web.Response:
+        who = requester(request)
+        body = await parse_body(request, DeleteDevicesBody)
+        await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        devices.delete(who.user_id, list(body.devices))
+        return web.json_response({})
+
+    one = client_paths("/devices/{device_id}")
+    return [
+        Route("GET", client_paths("/devices"), list_devices, Auth.ACCESS_TOKEN, allow_guests=True),
+        Route("GET", one, get_device, Auth.ACCESS_TOKEN, allow_guests=True),
+        Route("PUT", one, update_device, Auth.ACCESS_TOKEN, allow_guests=True),
+        Route("DELETE", one, delete_device, Auth.ACCESS_TOKEN),
+        Route("POST", client_paths("/delete_devices"), delete_devices, Auth.ACCESS_TOKEN),
+    ]

@@ -1,0 +1,93 @@
+"""Filters: POST /user/{userId}/filter, GET /user/{userId}/filter/{filterId}.
+
+The body is validated against the spec's Filter schema (definitions/sync_filter.yaml,
+event_filter.yaml, room_event_filter.yaml) and stored as sent, for sync.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import Field, StrictBool, StrictInt, StrictStr
+
+from conduwuit.api.auth import requester
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import WireModel, json_body, parse
+from conduwuit.core.errors import forbidden, not_found
+from conduwuit.service.filters import Filters
+
+
+class EventFilter(WireModel):
+    limit: StrictInt | None = Field(None, ge=1)
+    not_senders: list[StrictStr] | None = None
+    not_types: list[StrictStr] | None = None
+    senders: list[StrictStr] | None = None
+    types: list[StrictStr] | None = None
+
+
+class RoomEventFilter(EventFilter):
+    unread_thread_notifications: StrictBool | None = None
+    lazy_load_members: StrictBool | None = None
+    include_redundant_members: StrictBool | None = None
+    not_rooms: list[StrictStr] | None = None
+    rooms: list[StrictStr] | None = None
+    contains_url: StrictBool | None = None
+
+
+class RoomFilter(WireModel):
+    not_rooms: list[StrictStr] | None = None
+    rooms: list[StrictStr] | None = None
+    ephemeral: RoomEventFilter | None = None
+    include_leave: StrictBool | None = None
+    state: RoomEventFilter | None = None
+    timeline: RoomEventFilter | None = None
+    account_data: RoomEventFilter | None = None
+
+
+class Filter(WireModel):
+    event_fields: list[StrictStr] | None = None
+    event_format: Literal["client", "federation"] | None = None
+    presence: EventFilter | None = None
+    account_data: EventFilter | None = None
+    room: RoomFilter | None = None
+
+
+def routes(filters: Filters) -> list[Route]:
+    def own(request: web.Request) -> str:
+        who = requester(request)
+        user_id = request.match_info["user_id"]
+        if user_id != who.user_id:
+            raise forbidden("You cannot use the filters of another user.")
+        return user_id
+
+    async def create(request: web.Request) -> web.Response:
+        user_id = own(request)
+        definition = await json_body(request)
+        parse(Filter, definition)
+        return web.json_response({"filter_id": filters.create(user_id, definition)})
+
+    async def get(request: web.Request) -> web.Response:
+        user_id = own(request)
+        definition = filters.get(user_id, request.match_info["filter_id"])
+        if definition is None:
+            raise not_found("No such filter.")
+        return web.json_response(definition)
+
+    # Guests may sync, so they may use filters too (as in Synapse).
+    return [
+        Route(
+            "POST",
+            client_paths("/user/{user_id}/filter"),
+            create,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+        ),
+        Route(
+            "GET",
+            client_paths("/user/{user_id}/filter/{filter_id}"),
+            get,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+        ),
+    ]

@@ -1,0 +1,155 @@
+"""Sessions: login, token login, refresh, logout, whoami.
+
+Client-server API, "Login", "Refreshing access tokens", "Logout", "whoami".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import StrictBool, StrictStr
+
+from conduwuit.api.auth import client_ip, requester
+from conduwuit.api.client.sessions import session_json
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wellknown import client_document
+from conduwuit.api.wire import WireModel, parse_body
+from conduwuit.config import GlobalConfig
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.db import Database
+from conduwuit.service.devices import Devices
+from conduwuit.service.ratelimit import RateLimiter
+from conduwuit.service.uiaa import PASSWORD, Uiaa
+from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.login import PasswordAuth
+from conduwuit.service.users.registration import Registration
+
+LOGIN_PASSWORD = "m.login.password"
+LOGIN_TOKEN = "m.login.token"
+
+
+class LoginBody(WireModel):
+    type: StrictStr
+    identifier: dict[str, Any] | None = None
+    user: StrictStr | None = None
+    password: StrictStr | None = None
+    token: StrictStr | None = None
+    device_id: StrictStr | None = None
+    initial_device_display_name: StrictStr | None = None
+    refresh_token: StrictBool = False
+
+
+class RefreshBody(WireModel):
+    refresh_token: StrictStr
+
+
+class AuthOnlyBody(WireModel):
+    auth: dict[str, Any] | None = None
+
+
+def routes(
+    config: GlobalConfig,
+    db: Database,
+    accounts: Accounts,
+    devices: Devices,
+    password_auth: PasswordAuth,
+    registration: Registration,
+    uiaa: Uiaa,
+    limiter: RateLimiter,
+) -> list[Route]:
+    async def login_flows(request: web.Request) -> web.Response:
+        token_flow: dict[str, Any] = {"type": LOGIN_TOKEN}
+        if config.login_via_existing_session:
+            token_flow["get_login_token"] = True
+        return web.json_response({"flows": [{"type": LOGIN_PASSWORD}, token_flow]})
+
+    async def login(request: web.Request) -> web.Response:
+        ip = client_ip(request)
+        limiter.check(f"ip:{ip}")
+        body = await parse_body(request, LoginBody)
+        raw = body.model_dump()
+        if body.type == LOGIN_PASSWORD:
+            if body.password is None:
+                raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: password")
+            named = password_auth.resolve(raw)
+            if named is not None:
+                limiter.check(f"user:{named}")
+            user_id = await password_auth.check(raw)
+            if user_id is None:
+                raise MatrixError(ErrCode.FORBIDDEN, "Invalid username or password.")
+        elif body.type == LOGIN_TOKEN:
+            if body.token is None:
+                raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: token")
+            user_id = devices.consume_login_token(body.token)
+            if user_id is None or not accounts.is_active(user_id):
+                raise MatrixError(ErrCode.FORBIDDEN, "Invalid or expired login token.")
+        else:
+            raise MatrixError(ErrCode.UNKNOWN, f"Unknown login type {body.type}.", status=400)
+        session = registration.login(
+            user_id,
+            body.device_id,
+            body.initial_device_display_name,
+            refresh=body.refresh_token,
+            ip=ip,
+        )
+        reply = session_json(session, config.server_name)
+        well_known = client_document(config.well_known)
+        if well_known is not None:
+            reply["well_known"] = well_known
+        return web.json_response(reply)
+
+    async def get_token(request: web.Request) -> web.Response:
+        if not config.login_via_existing_session:
+            raise MatrixError(ErrCode.FORBIDDEN, "Login via an existing session is disabled.")
+        who = requester(request)
+        body = await parse_body(request, AuthOnlyBody)
+        await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        token, ttl = devices.create_login_token(who.user_id)
+        return web.json_response({"login_token": token, "expires_in_ms": ttl})
+
+    async def refresh(request: web.Request) -> web.Response:
+        body = await parse_body(request, RefreshBody)
+        session = devices.refresh(body.refresh_token)
+        if session is None:
+            raise MatrixError(
+                ErrCode.UNKNOWN_TOKEN, "Unknown or expired refresh token.", soft_logout=False
+            )
+        reply: dict[str, Any] = {"access_token": session.access_token}
+        if session.refresh_token is not None:
+            reply["refresh_token"] = session.refresh_token
+        if session.expires_in_ms is not None:
+            reply["expires_in_ms"] = session.expires_in_ms
+        return web.json_response(reply)
+
+    async def logout(request: web.Request) -> web.Response:
+        who = requester(request)
+        devices.delete(who.user_id, [who.device_id])
+        return web.json_response({})
+
+    async def logout_all(request: web.Request) -> web.Response:
+        who = requester(request)
+        with db.batch() as b:
+            devices.stage_delete_all(b, who.user_id)
+        return web.json_response({})
+
+    async def whoami(request: web.Request) -> web.Response:
+        who = requester(request)
+        return web.json_response(
+            {"user_id": who.user_id, "device_id": who.device_id, "is_guest": who.is_guest}
+        )
+
+    return [
+        Route("GET", client_paths("/login"), login_flows),
+        Route("POST", client_paths("/login"), login),
+        Route(
+            "POST",
+            client_paths("/login/get_token", versions=("v1",)),
+            get_token,
+            Auth.ACCESS_TOKEN,
+        ),
+        Route("POST", client_paths("/refresh", versions=("v3",)), refresh),
+        Route("POST", client_paths("/logout"), logout, Auth.ACCESS_TOKEN, allow_guests=True),
+        Route("POST", client_paths("/logout/all"), logout_all, Auth.ACCESS_TOKEN),
+        Route("GET", client_paths("/account/whoami"), whoami, Auth.ACCESS_TOKEN, allow_guests=True),
+    ]

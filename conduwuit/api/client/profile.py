@@ -1,0 +1,97 @@
+"""Profiles: GET /profile/{userId}, GET/PUT/DELETE /profile/{userId}/{keyName}.
+
+Client-server API "Profiles" (custom fields since v1.16). Remote users' profiles
+need federation (a later issue): until then they are 404 like unknown users.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conduwuit.api.auth import Requester, optional_requester, requester
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import json_body
+from conduwuit.config import GlobalConfig
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.profiles import Profiles, check_key
+
+#: Fields a guest may change (spec, "Guest access": display name only).
+GUEST_FIELDS = frozenset({"displayname"})
+
+
+def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list[Route]:
+    def readable(request: web.Request) -> str:
+        if config.require_auth_for_profile_requests and optional_requester(request) is None:
+            raise MatrixError(ErrCode.MISSING_TOKEN, "Profile lookup requires an access token.")
+        user_id = request.match_info["user_id"]
+        if not accounts.is_active(user_id):
+            raise not_found("Profile not found.")
+        return user_id
+
+    def writable(request: web.Request, key: str) -> tuple[Requester, str]:
+        who = requester(request)
+        user_id = request.match_info["user_id"]
+        if user_id != who.user_id:
+            raise forbidden("You cannot change the profile of another user.")
+        check_key(key)
+        if who.is_guest and key not in GUEST_FIELDS:
+            raise MatrixError(
+                ErrCode.GUEST_ACCESS_FORBIDDEN, "Guests may only change their display name."
+            )
+        return who, user_id
+
+    async def get_profile(request: web.Request) -> web.Response:
+        user_id = readable(request)
+        return web.json_response(profiles.get(user_id))
+
+    async def get_field(request: web.Request) -> web.Response:
+        user_id = readable(request)
+        key = request.match_info["key"]
+        profile = profiles.get(user_id)
+        if key not in profile:
+            raise not_found(f"The profile has no {key}.")
+        return web.json_response({key: profile[key]})
+
+    async def put_field(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        _, user_id = writable(request, key)
+        body = await json_body(request)
+        if key not in body:
+            raise MatrixError(ErrCode.MISSING_PARAM, f"Missing parameter: {key}")
+        value = body[key]
+        if key in ("displayname", "avatar_url"):
+            if value is None:
+                # Synapse treats null as clearing these two fields.
+                profiles.delete_field(user_id, key)
+                return web.json_response({})
+            if not isinstance(value, str):
+                raise MatrixError(ErrCode.BAD_JSON, f"{key} must be a string.")
+            if key == "avatar_url" and value and not value.startswith("mxc://"):
+                raise MatrixError(ErrCode.INVALID_PARAM, "avatar_url must be an mxc:// URI.")
+            if key == "displayname" and len(value) > 256:
+                # Synapse's limit on display names.
+                raise MatrixError(ErrCode.INVALID_PARAM, "Display name too long.")
+        profiles.set_field(user_id, key, value)
+        return web.json_response({})
+
+    async def delete_field(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        _, user_id = writable(request, key)
+        profiles.delete_field(user_id, key)
+        return web.json_response({})
+
+    field = client_paths("/profile/{user_id}/{key}")
+    return [
+        # Reading profiles is open to guests too, as in Synapse.
+        Route(
+            "GET",
+            client_paths("/profile/{user_id}"),
+            get_profile,
+            Auth.OPTIONAL_ACCESS_TOKEN,
+            allow_guests=True,
+        ),
+        Route("GET", field, get_field, Auth.OPTIONAL_ACCESS_TOKEN, allow_guests=True),
+        Route("PUT", field, put_field, Auth.ACCESS_TOKEN, allow_guests=True),
+        Route("DELETE", field, delete_field, Auth.ACCESS_TOKEN, allow_guests=True),
+    ]

@@ -1,0 +1,59 @@
+"""Account data: per-user JSON by type, global or per room, with stream positions.
+
+Each write takes a position from the global counter, so sync can deliver what
+changed since a token by scanning ``roomuserdataid_accountdata`` from it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from conduwuit.db import Database
+from conduwuit.db.codec import from_u64, key, prefix, prefix_end, u64
+from conduwuit.db.maps import MAPS
+
+GLOBAL = ""
+
+
+class AccountData:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._events = db.map(MAPS.roomuserdataid_accountdata)
+        self._index = db.map(MAPS.roomusertype_roomuserdataid)
+
+    def get(self, user_id: str, event_type: str, room_id: str = GLOBAL) -> dict[str, Any] | None:
+        """The content, or None if never set or deleted (content ``{}``)."""
+        where = self._index.get(key(room_id, user_id, event_type))
+        if where is None:
+            return None
+        raw = self._events.get(where)
+        if raw is None:
+            return None
+        content: dict[str, Any] = json.loads(raw)["content"]
+        return content or None
+
+    def put(
+        self, user_id: str, event_type: str, content: dict[str, Any], room_id: str = GLOBAL
+    ) -> int:
+        """Store (``{}`` deletes, per MSC3391) and return the stream position."""
+        index_key = key(room_id, user_id, event_type)
+        previous = self._index.get(index_key)
+        event = {"type": event_type, "content": content}
+        with self._db.batch() as b:
+            position = b.next_count()
+            event_key = key(room_id, user_id, position)
+            b.put(self._events, event_key, json.dumps(event, separators=(",", ":")).encode())
+            b.put(self._index, index_key, event_key)
+            if previous is not None:
+                b.delete(self._events, previous)
+        return position
+
+    def since(
+        self, user_id: str, since: int, room_id: str = GLOBAL
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(position, event)`` changed after ``since``, in stream order (for sync)."""
+        base = prefix(room_id, user_id)
+        for k, v in self._events.iter_range(base + u64(since + 1), prefix_end(base)):
+            yield from_u64(k[len(base) :]), json.loads(v)

@@ -1,0 +1,1 @@
+"""Users: accounts, passwords, profiles, registration and login checks."""

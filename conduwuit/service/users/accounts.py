@@ -1,0 +1,96 @@
+"""Accounts: which users exist, their flags and their password hashes.
+
+An account record is never deleted: deactivation marks it, so its ID can never be
+registered again (client-server API, "Account deactivation").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+
+from conduwuit.db import Database
+from conduwuit.db.batch import Batch
+from conduwuit.db.maps import MAPS
+from conduwuit.service.clock import Clock
+from conduwuit.service.users.ids import UserId
+
+
+@dataclass(frozen=True)
+class Account:
+    created_ts: int
+    is_guest: bool = False
+    is_admin: bool = False
+    deactivated: bool = False
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Account:
+        return cls(**json.loads(raw))
+
+
+class Accounts:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._accounts = db.map(MAPS.userid_account)
+        self._passwords = db.map(MAPS.userid_password)
+        self._clock = clock
+
+    def get(self, user_id: str) -> Account | None:
+        raw = self._accounts.get(user_id.encode())
+        return Account.from_bytes(raw) if raw is not None else None
+
+    def exists(self, user_id: str) -> bool:
+        """Whether the ID was ever registered here (deactivated accounts included)."""
+        return self._accounts.contains(user_id.encode())
+
+    def is_active(self, user_id: str) -> bool:
+        account = self.get(user_id)
+        return account is not None and not account.deactivated
+
+    def any_account(self) -> bool:
+        return next(self._accounts.iter_prefix(b""), None) is not None
+
+    def create(
+        self,
+        b: Batch,
+        user_id: UserId,
+        password_hash: str | None,
+        *,
+        is_guest: bool,
+        admin: bool = False,
+    ) -> Account:
+        """Stage a new account; the first account on the server becomes an admin.
+
+        Check-then-write without an await in between (the caller commits the batch
+        before yielding to the loop), so two registrations cannot both be first.
+        """
+        first = not self.any_account() and not is_guest
+        account = Account(created_ts=self._clock(), is_guest=is_guest, is_admin=first or admin)
+        b.put(self._accounts, user_id.encode(), account.to_bytes())
+        if password_hash is not None:
+            b.put(self._passwords, user_id.encode(), password_hash.encode())
+        return account
+
+    def set_admin(self, user_id: str, is_admin: bool) -> None:
+        account = self.get(user_id)
+        if account is not None:
+            updated = replace(account, is_admin=is_admin)
+            self._accounts.put(user_id.encode(), updated.to_bytes())
+
+    def password_hash(self, user_id: str) -> str | None:
+        raw = self._passwords.get(user_id.encode())
+        return raw.decode() if raw else None
+
+    def set_password_hash(self, b: Batch, user_id: str, password_hash: str) -> None:
+        b.put(self._passwords, user_id.encode(), password_hash.encode())
+
+    def deactivate(self, b: Batch, user_id: str) -> None:
+        """Stage deactivation: the record stays (marked), the password goes."""
+        account = self.get(user_id)
+        if account is None:
+            return
+        b.put(self._accounts, user_id.encode(), replace(account, deactivated=True).to_bytes())
+        b.delete(self._passwords, user_id.encode())

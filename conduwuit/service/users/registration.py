@@ -1,0 +1,140 @@
+"""Creating, changing and deactivating accounts: each one logical change, one batch."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.db import Database
+from conduwuit.db.maps import MAPS
+from conduwuit.service.devices import Devices, Session
+from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.ids import UserId, check_new_localpart, make_user_id
+from conduwuit.service.users.passwords import PasswordHasher
+from conduwuit.service.users.profiles import Profiles
+
+#: Generated localparts: digits, like Synapse's numeric guest IDs, but random so
+#: they reveal nothing about how many users exist.
+GENERATED_LOCALPART_LENGTH = 12
+
+
+class Registration:
+    def __init__(
+        self,
+        db: Database,
+        server_name: str,
+        accounts: Accounts,
+        profiles: Profiles,
+        devices: Devices,
+        hasher: PasswordHasher,
+        *,
+        forbidden_usernames: list[str],
+        displayname_suffix: str,
+        auto_join_rooms: list[str],
+    ) -> None:
+        self._db = db
+        self._server_name = server_name
+        self._accounts = accounts
+        self._profiles = profiles
+        self._devices = devices
+        self._hasher = hasher
+        self._forbidden = [name.lower() for name in forbidden_usernames if name]
+        self._suffix = displayname_suffix
+        self._auto_join = auto_join_rooms
+        self._autojoin_map = db.map(MAPS.userid_autojoin)
+
+    def check_available(self, localpart: str, *, admin: bool = False) -> UserId:
+        """The ID for this username, or the spec's error: M_INVALID_USERNAME, M_USER_IN_USE.
+
+        ``admin`` (shared-secret registration) skips forbidden_usernames.
+        """
+        user_id = check_new_localpart(localpart, self._server_name)
+        if not admin and any(name in localpart for name in self._forbidden):
+            raise MatrixError(ErrCode.INVALID_USERNAME, "This username is not allowed.")
+        if self._accounts.exists(user_id):
+            raise MatrixError(ErrCode.USER_IN_USE, "The desired user ID is already taken.")
+        return user_id
+
+    def generate_user_id(self) -> UserId:
+        while True:
+            localpart = "".join(
+                secrets.choice("0123456789") for _ in range(GENERATED_LOCALPART_LENGTH)
+            )
+            user_id = make_user_id(localpart, self._server_name)
+            if not self._accounts.exists(user_id):
+                return user_id
+
+    async def register(
+        self,
+        user_id: UserId,
+        password: str | None,
+        *,
+        is_guest: bool = False,
+        admin: bool = False,
+        displayname: str | None = None,
+        login: bool = True,
+        device_id: str | None = None,
+        device_display_name: str | None = None,
+        refresh: bool = False,
+        ip: str | None = None,
+    ) -> Session | None:
+        """Create the account (and a logged-in device unless ``login`` is false).
+
+        The password is hashed first (off the loop); everything else is one batch
+        committed with no await in between, so a concurrent registration of the same
+        ID fails with M_USER_IN_USE instead of overwriting.
+        """
+        password_hash = await self._hasher.hash(password) if password is not None else None
+        if self._accounts.exists(user_id):
+            raise MatrixError(ErrCode.USER_IN_USE, "The desired user ID is already taken.")
+        localpart = user_id[1:].split(":", 1)[0]
+        name = displayname if displayname is not None else localpart
+        if self._suffix and displayname is None:
+            name = f"{name} {self._suffix}"
+        session = None
+        with self._db.batch() as b:
+            self._accounts.create(b, user_id, password_hash, is_guest=is_guest, admin=admin)
+            self._profiles.stage(b, user_id, {"displayname": name})
+            if self._auto_join and not is_guest:
+                b.put(self._autojoin_map, user_id.encode(), json.dumps(self._auto_join).encode())
+            if login:
+                session = self._devices.stage_login(
+                    b, user_id, device_id, device_display_name, refresh=refresh, ip=ip
+                )
+        return session
+
+    def login(
+        self,
+        user_id: str,
+        device_id: str | None,
+        display_name: str | None,
+        *,
+        refresh: bool = False,
+        ip: str | None = None,
+    ) -> Session:
+        with self._db.batch() as b:
+            return self._devices.stage_login(
+                b, user_id, device_id, display_name, refresh=refresh, ip=ip
+            )
+
+    async def change_password(
+        self, user_id: str, new_password: str, *, logout_devices: bool, keep_device: str | None
+    ) -> None:
+        password_hash = await self._hasher.hash(new_password)
+        with self._db.batch() as b:
+            self._accounts.set_password_hash(b, user_id, password_hash)
+            if logout_devices:
+                self._devices.stage_delete_all(b, user_id, keep=keep_device)
+
+    def deactivate(self, user_id: str) -> None:
+        """Mark the account, drop its password, devices, tokens and profile.
+
+        Leaving rooms is the rooms service's part (later issue).
+        """
+        with self._db.batch() as b:
+            self._accounts.deactivate(b, user_id)
+            self._devices.stage_delete_all(b, user_id)
+            # Synapse clears display name and avatar on deactivation too.
+            self._profiles.stage(b, user_id, {})
+            b.delete(self._autojoin_map, user_id.encode())
