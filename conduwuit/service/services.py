@@ -31,7 +31,9 @@ from conduwuit.service.account_data import AccountData
 from conduwuit.service.clock import Clock, system_clock
 from conduwuit.service.devices import Devices
 from conduwuit.service.filters import Filters
+from conduwuit.service.notifier import Notifier
 from conduwuit.service.ratelimit import RateLimiter
+from conduwuit.service.room_services import RoomServices
 from conduwuit.service.server_keys import ServerKeys
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.users.accounts import Accounts
@@ -166,6 +168,8 @@ class Services:
     db: Database
     server_keys: ServerKeys
     users: UserServices
+    rooms: RoomServices
+    notifier: Notifier
     authenticator: Authenticator | None = None
 
     @classmethod
@@ -174,6 +178,17 @@ class Services:
         try:
             server_keys = ServerKeys(config.server_name, db.map(MAPS.global_))
             users = UserServices.build(config, db, clock)
+            notifier = Notifier()
+            rooms = RoomServices.build(
+                config,
+                db,
+                lambda: server_keys.keypair,
+                notifier,
+                clock,
+                users.accounts,
+                users.profiles,
+                users.registration,
+            )
         except BaseException:
             db.close()
             raise
@@ -183,6 +198,8 @@ class Services:
             db=db,
             server_keys=server_keys,
             users=users,
+            rooms=rooms,
+            notifier=notifier,
             authenticator=authenticator,
         )
 
@@ -194,6 +211,7 @@ class Services:
             *version.routes(),
             *keys.routes(self.server_keys),
             *self.users.routes(self.config, self.db),
+            *self.rooms.routes(self.config, self.users.account_data),
         ]
 
     def close(self) -> None:

@@ -48,11 +48,7 @@ class Receipts:
         room = str(room_id)
         if receipt_type not in RECEIPT_TYPES:
             raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown receipt type {receipt_type}")
-        if not self._members.is_joined(str(user), room):
-            raise forbidden("You are not in this room")
-        target = self._timeline.get(event_id)
-        if target is None or target.get("room_id") != room:
-            raise not_found("Event not found")
+        target = self.check_target(user, room_id, event_id)
         if thread_id is not None and thread_id != "main":
             relates = (target.get("content") or {}).get("m.relates_to") or {}
             in_thread = (
@@ -77,6 +73,16 @@ class Receipts:
             self._notifier.notify(count, rooms=[room])
         else:
             self._notifier.notify(count, users=[str(user)])
+
+    def check_target(self, user: UserId, room_id: RoomId, event_id: str) -> dict[str, Any]:
+        """The event a receipt or marker points at: in the room, with the user joined."""
+        room = str(room_id)
+        if not self._members.is_joined(str(user), room):
+            raise forbidden("You are not in this room")
+        target = self._timeline.get(event_id)
+        if target is None or target.get("room_id") != room:
+            raise not_found("Event not found")
+        return target
 
     def since(self, room_id: str, position: int) -> dict[str, Any]:
         """The ``m.receipt`` content of public receipts after ``position``."""

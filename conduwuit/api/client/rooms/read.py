@@ -1,0 +1,69 @@
+"""Timeline reads: ``/messages``, ``/context/{eventId}``, ``/event/{eventId}``
+(client-server API "Getting events for a room")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from conduwuit.api.client.rooms.params import device, int_query, me, room_id
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.event_filter import RoomEventFilter
+from conduwuit.service.rooms.reads import RoomReads
+
+
+def _filter(request: web.Request) -> RoomEventFilter:
+    raw = request.query.get("filter")
+    if raw is None:
+        return RoomEventFilter()
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        # A filter ID from /user/{userId}/filter: the filter service resolves those
+        # (accounts); until wired here, an unknown ID is refused like Synapse does.
+        raise MatrixError(ErrCode.INVALID_PARAM, "filter must be a JSON RoomEventFilter") from None
+    if not isinstance(data, dict):
+        raise MatrixError(ErrCode.BAD_JSON, "filter must be a JSON object")
+    return RoomEventFilter.from_json(data)
+
+
+def routes(reads: RoomReads) -> list[Route]:
+    async def messages(request: web.Request) -> web.Response:
+        body = reads.messages(
+            me(request),
+            room_id(request),
+            from_token=request.query.get("from"),
+            to_token=request.query.get("to"),
+            direction=request.query.get("dir", "b"),
+            limit=int_query(request, "limit", 10),
+            event_filter=_filter(request),
+            device_id=device(request),
+        )
+        return web.json_response(body)
+
+    async def context(request: web.Request) -> web.Response:
+        body = reads.context(
+            me(request),
+            room_id(request),
+            request.match_info["event_id"],
+            limit=int_query(request, "limit", 10),
+            event_filter=_filter(request),
+            device_id=device(request),
+        )
+        return web.json_response(body)
+
+    async def event(request: web.Request) -> web.Response:
+        body = reads.event(
+            me(request), room_id(request), request.match_info["event_id"], device(request)
+        )
+        return web.json_response(body)
+
+    room = "/rooms/{room_id}"
+    return [
+        Route("GET", client_paths(room + "/messages"), messages, Auth.ACCESS_TOKEN),
+        Route("GET", client_paths(room + "/context/{event_id}"), context, Auth.ACCESS_TOKEN),
+        Route("GET", client_paths(room + "/event/{event_id}"), event, Auth.ACCESS_TOKEN),
+    ]

@@ -1,0 +1,118 @@
+"""Composition of the rooms services and their routes (part of the composition root)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conduwuit.api.client import rooms as rooms_api
+from conduwuit.api.client.rooms import ephemeral
+from conduwuit.api.router import Route
+from conduwuit.config import GlobalConfig
+from conduwuit.core.signing import Keypair
+from conduwuit.db import Database
+from conduwuit.service.account_data import AccountData
+from conduwuit.service.clock import Clock
+from conduwuit.service.notifier import Notifier
+from conduwuit.service.rooms import RoomCore
+from conduwuit.service.rooms.account_hooks import AccountHooks
+from conduwuit.service.rooms.aliases import Aliases
+from conduwuit.service.rooms.directory import Directory
+from conduwuit.service.rooms.membership import Membership
+from conduwuit.service.rooms.ops import RoomOps, RoomsConfig
+from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.receipts import Receipts
+from conduwuit.service.rooms.relations import Relations
+from conduwuit.service.rooms.typing import Typing
+from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.profiles import Profiles
+from conduwuit.service.users.registration import Registration
+
+
+@dataclass
+class RoomServices:
+    core: RoomCore
+    ops: RoomOps
+    membership: Membership
+    reads: RoomReads
+    directory: Directory
+    relations: Relations
+    typing: Typing
+    receipts: Receipts
+    hooks: AccountHooks
+
+    @classmethod
+    def build(
+        cls,
+        config: GlobalConfig,
+        db: Database,
+        keypair: Callable[[], Keypair],
+        notifier: Notifier,
+        clock: Clock,
+        accounts: Accounts,
+        profiles: Profiles,
+        registration: Registration,
+    ) -> RoomServices:
+        core = RoomCore(db, config.server_name, keypair, notifier, clock)
+        aliases = Aliases(db, config.server_name, config.forbidden_alias_names)
+
+        def is_admin(user_id: str) -> bool:
+            account = accounts.get(user_id)
+            return account is not None and account.is_admin
+
+        def may_publish(user_id: str) -> bool:
+            return not config.lockdown_public_room_directory or is_admin(user_id)
+
+        def profile(user_id: str) -> dict[str, object]:
+            found = profiles.get(user_id)
+            return {k: found[k] for k in ("displayname", "avatar_url") if k in found}
+
+        ops = RoomOps(
+            core,
+            aliases,
+            RoomsConfig(
+                server_name=config.server_name,
+                default_room_version=config.default_room_version,
+                allow_unstable_room_versions=config.allow_unstable_room_versions,
+                allow_room_creation=config.allow_room_creation,
+                forbidden_alias_names=config.forbidden_alias_names,
+            ),
+            profile,
+            may_publish,
+        )
+        membership = Membership(ops)
+        reads = RoomReads(ops)
+        hooks = AccountHooks(membership)
+        registration.registered_listeners.append(hooks.on_registered)
+        registration.deactivated_listeners.append(hooks.on_deactivated)
+        profiles.add_listener(hooks.on_profile_changed)
+        return cls(
+            core=core,
+            ops=ops,
+            membership=membership,
+            reads=reads,
+            directory=Directory(ops, reads, is_admin, config.lockdown_public_room_directory),
+            relations=Relations(reads),
+            typing=Typing(
+                db,
+                core.members,
+                notifier,
+                clock,
+                config.typing_client_timeout_min_s * 1000,
+                config.typing_client_timeout_max_s * 1000,
+            ),
+            receipts=Receipts(db, core.members, core.timeline, notifier, clock),
+            hooks=hooks,
+        )
+
+    def routes(self, config: GlobalConfig, account_data: AccountData) -> list[Route]:
+        return [
+            *rooms_api.routes(
+                self.ops,
+                self.membership,
+                self.reads,
+                self.directory,
+                config.allow_public_room_directory_without_auth,
+            ),
+            *ephemeral.routes(self.relations, self.typing, self.receipts, account_data),
+        ]
