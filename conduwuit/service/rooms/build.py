@@ -38,21 +38,33 @@ class NewEvent:
 
 
 class Extremities:
-    """The forward extremities (``roomid_pduleaves``) of each room."""
+    """The forward extremities (``roomid_pduleaves``) of each room, cached in memory
+    (a prefix scan over many deleted leaves is the slow part of a send)."""
 
     def __init__(self, db: Database) -> None:
         self._leaves = db.map(MAPS.roomid_pduleaves)
+        self._cache: dict[int, list[str]] = {}
 
     def get(self, shortroomid: int) -> list[str]:
+        cached = self._cache.get(shortroomid)
+        if cached is not None:
+            return list(cached)
         start = prefix(u64(shortroomid))
-        return [k[len(start) :].decode() for k, _ in self._leaves.iter_prefix(start)]
+        leaves = [k[len(start) :].decode() for k, _ in self._leaves.iter_prefix(start)]
+        self._cache[shortroomid] = leaves
+        return list(leaves)
 
     def replace(
         self, batch: Batch, shortroomid: int, remove: list[str] | tuple[str, ...], add: str
-    ) -> None:
+    ) -> list[str]:
+        """Stage the change; the caller passes the result to ``remember`` after commit."""
         for event_id in remove:
             batch.delete(self._leaves, key(u64(shortroomid), event_id))
         batch.put(self._leaves, key(u64(shortroomid), add), b"")
+        return sorted({*self.get(shortroomid), add} - set(remove))
+
+    def remember(self, shortroomid: int, leaves: list[str]) -> None:
+        self._cache[shortroomid] = list(leaves)
 
 
 class EventBuilder:

@@ -117,18 +117,22 @@ class Persister:
             leaves = self._extremities.get(shortroomid)
             if current == before or not current:
                 new_current, new_full = after, full
+                # Only the event's own state key can have changed: no full diff.
+                changed_keys = {sk: se} if event.state_key is not None else {}
             else:
                 new_full = self._resolve(rv, current, event, before, b, pending)
                 new_current = self._state.store.save(current, new_full, b)
+                old_full = self._state.store.full(current)
+                changed_keys = {k: v for k, v in new_full.items() if old_full.get(k) != v}
             self._state.set_current(b, room_id, new_current)
-            self._extremities.replace(
+            new_leaves = self._extremities.replace(
                 b, shortroomid, [e for e in event.prev_event_ids if e in leaves], event.event_id
             )
-            old_full = self._state.store.full(current) if current else {}
-            users = self._update_members(b, room_id, event, se, old_full, new_full, count)
+            users = self._update_members(b, room_id, event, se, changed_keys, new_full, count)
             self._relate(b, event, se, pending)
             self._apply_redaction(b, event, rv, before)
             self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
+        self._extremities.remember(shortroomid, new_leaves)
         self._notifier.notify(count, rooms=[room_id], users=users)
         return count
 
@@ -174,18 +178,17 @@ class Persister:
         room_id: str,
         event: Event,
         own: int,
-        old: Mapping[int, int],
+        changed_keys: Mapping[int, int],
         new: Mapping[int, int],
         count: int,
     ) -> list[str]:
+        """Move members whose state changed (``changed_keys`` of the new current state)."""
         changed: dict[str, PduJson] = {}
-        for sk, se in new.items():
-            if old.get(sk) == se:
-                continue
-            if se != own:
-                event_type, state_key = self._short.statekey_of(sk)
-            elif event.state_key is not None:
+        for sk, se in changed_keys.items():
+            if se == own and event.state_key is not None:
                 event_type, state_key = event.type, event.state_key
+            else:
+                event_type, state_key = self._short.statekey_of(sk)
             if event_type != "m.room.member":
                 continue
             found = self._pdu_of(se, event, own)
