@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from conduwuit.api.client import rooms as rooms_api
-from conduwuit.api.client.rooms import ephemeral
+from conduwuit.api.client.rooms import ephemeral, misc
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
 from conduwuit.core.signing import Keypair
@@ -23,7 +23,9 @@ from conduwuit.service.rooms.ops import RoomOps, RoomsConfig
 from conduwuit.service.rooms.reads import RoomReads
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
+from conduwuit.service.rooms.reports import Reports
 from conduwuit.service.rooms.typing import Typing
+from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
@@ -40,6 +42,8 @@ class RoomServices:
     typing: Typing
     receipts: Receipts
     hooks: AccountHooks
+    upgrades: RoomUpgrades
+    reports: Reports
 
     @classmethod
     def build(
@@ -103,6 +107,8 @@ class RoomServices:
             ),
             receipts=Receipts(db, core.members, core.timeline, notifier, clock),
             hooks=hooks,
+            upgrades=RoomUpgrades(membership),
+            reports=Reports(core.members, core.timeline),
         )
 
     def routes(self, config: GlobalConfig, account_data: AccountData) -> list[Route]:
@@ -115,4 +121,5 @@ class RoomServices:
                 config.allow_public_room_directory_without_auth,
             ),
             *ephemeral.routes(self.relations, self.typing, self.receipts, account_data),
+            *misc.routes(self.upgrades, self.reports, self.reads, self.core.members),
         ]

@@ -182,12 +182,32 @@ class RoomOps:
             # m.room.member via /state only for others; conduwuit allows self-changes).
             if event_type == "m.room.create" or state_key != str(sender):
                 raise forbidden(f"Cannot send {event_type} here")
+        if event_type == "m.room.canonical_alias" and state_key == "":
+            self._check_canonical_alias(room_id, content)
         if event_type == "m.room.redaction" and state_key is None:
             target = content.get("redacts")
             if not isinstance(target, str):
                 raise MatrixError(ErrCode.BAD_JSON, "redacts is required")
             return self.redact(sender, room_id, target, content, txn)
         return self.send_new(sender, str(room_id), NewEvent(event_type, content, state_key), txn)
+
+    def _check_canonical_alias(self, room_id: RoomId, content: dict[str, Any]) -> None:
+        """Synapse's checks: every alias must be valid, and local ones must point here."""
+        alt = content.get("alt_aliases", [])
+        if not isinstance(alt, list):
+            raise MatrixError(ErrCode.BAD_JSON, "alt_aliases must be a list")
+        aliases = [content["alias"]] if content.get("alias") is not None else []
+        for raw in [*aliases, *alt]:
+            try:
+                alias = RoomAlias.parse(raw) if isinstance(raw, str) else None
+            except ValueError:
+                alias = None
+            if alias is None:
+                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias {raw!r}")
+            if str(alias.server_name) == self.config.server_name and self.aliases.resolve(
+                alias
+            ) != str(room_id):
+                raise MatrixError(ErrCode.BAD_ALIAS, f"{alias} does not point to this room")
 
     def send_state(
         self,

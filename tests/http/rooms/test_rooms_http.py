@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
+
+from conduwuit.api.client.rooms import misc
 from tests.kit.homeserver import Homeserver
 
 from .conftest import Users
@@ -223,3 +226,54 @@ async def test_profile_changes_and_deactivation_reach_rooms(hs: Homeserver, user
     assert status == 200, reply
     member = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.member/{bob}")
     assert member["membership"] == "leave"
+
+
+async def test_upgrade_reports_timestamps_mutual_rooms(
+    hs: Homeserver, users: Users, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_delay() -> None:
+        return None
+
+    monkeypatch.setattr(misc, "report_delay", no_delay)
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+    sent = await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/1", {"body": "x"})
+    event_id = sent["event_id"]
+
+    await users.ok(
+        bob, "POST", f"/rooms/{room}/report/{event_id}", {"reason": "rude", "score": -100}
+    )
+    status, reply = await users.call(
+        bob, "POST", f"/rooms/{room}/report/{event_id}", {"reason": "x" * 751}
+    )
+    assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
+    status, _ = await users.call(bob, "POST", f"/rooms/{room}/report/$nope", {"reason": "x"})
+    assert status == 404
+    await users.ok(bob, "POST", f"/rooms/{room}/report", {"reason": "bad room"})
+
+    now = hs.clock()
+    found = await users.ok(
+        alice,
+        "GET",
+        f"/_matrix/client/v1/rooms/{room}/timestamp_to_event",
+        ts=str(now + 1000),
+        dir="b",
+    )
+    assert found["event_id"] == event_id
+    status, _ = await users.call(
+        alice, "GET", f"/_matrix/client/v1/rooms/{room}/timestamp_to_event", ts="1", dir="b"
+    )
+    assert status == 404
+
+    mutual = await users.ok(
+        alice, "GET", "/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms", user_id=bob
+    )
+    assert mutual == {"joined": [room]}
+
+    status, reply = await users.call(bob, "POST", f"/rooms/{room}/upgrade", {"new_version": "11"})
+    assert status == 403
+    upgraded = await users.ok(alice, "POST", f"/rooms/{room}/upgrade", {"new_version": "12"})
+    tombstone = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.tombstone/")
+    assert tombstone["replacement_room"] == upgraded["replacement_room"]
