@@ -45,6 +45,7 @@ config: $(STAMP_RUN)
 bench: $(STAMP_TEST)
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.accounts
+	$(BIN)/python -m bench.rooms
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
