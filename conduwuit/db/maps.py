@@ -228,6 +228,13 @@ class Maps:
         value: u64 stream count + JSON as in readreceiptid_readreceipt.""",
     )
 
+    tokenids: Final = MapSpec(
+        "tokenids",
+        """Full-text index of message bodies, room names and topics, per room.
+        key:   u64 shortroomid + lowercased word (UTF-8) + 0xFF + pduid (16 bytes)
+        value: empty.""",
+    )
+
     # -- accounts (conduwuit.service.users) ------------------------------------------
     userid_account: Final = MapSpec(
         "userid_account",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from conduwuit.api.client import rooms as rooms_api
 from conduwuit.api.client.rooms import ephemeral, misc
+from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
 from conduwuit.core.signing import Keypair
@@ -24,6 +25,8 @@ from conduwuit.service.rooms.reads import RoomReads
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.reports import Reports
+from conduwuit.service.rooms.search import Search
+from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.users.accounts import Accounts
@@ -44,6 +47,7 @@ class RoomServices:
     hooks: AccountHooks
     upgrades: RoomUpgrades
     reports: Reports
+    search: Search
 
     @classmethod
     def build(
@@ -109,6 +113,7 @@ class RoomServices:
             hooks=hooks,
             upgrades=RoomUpgrades(membership),
             reports=Reports(core.members, core.timeline),
+            search=Search(reads, SearchIndex(db)),
         )
 
     def routes(self, config: GlobalConfig, account_data: AccountData) -> list[Route]:
@@ -122,4 +127,5 @@ class RoomServices:
             ),
             *ephemeral.routes(self.relations, self.typing, self.receipts, account_data),
             *misc.routes(self.upgrades, self.reports, self.reads, self.core.members),
+            *search_api.routes(self.search),
         ]

@@ -18,10 +18,11 @@ from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevel
 from conduwuit.core.redaction import redact, should_apply_redaction
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.db import MAPS, Batch, Database
-from conduwuit.db.codec import key, u64
+from conduwuit.db.codec import from_u64, key, u64
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.build import Extremities, room_id_of
 from conduwuit.service.rooms.members import Members, MembershipChange
+from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.state import RoomState, to_event
 from conduwuit.service.rooms.timeline import PduJson, pduid
 
@@ -67,6 +68,7 @@ class Persister:
         self._extremities = extremities
         self._notifier = notifier
         self._relations = db.map(MAPS.tofrom_relation)
+        self._search = SearchIndex(db)
         self._txns = db.map(MAPS.userdevicetxnid_response)
 
     def txn_event(self, txn: Txn) -> str | None:
@@ -132,6 +134,7 @@ class Persister:
             self._relate(b, event, se, pending)
             self._apply_redaction(b, event, rv, before)
             self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
+            self._search.index(b, shortroomid, pduid(shortroomid, count), pdu)
         self._extremities.remember(shortroomid, new_leaves)
         self._notifier.notify(count, rooms=[room_id], users=users)
         return count
@@ -248,6 +251,9 @@ class Persister:
             se = self._short.event(target_id)
             if te is not None and se is not None:
                 b.delete(self._relations, u64(te) + u64(se))
+        target_pduid = self._timeline.pdu_id(target_id)
+        if target_pduid is not None:
+            self._search.unindex(b, from_u64(target_pduid[:8]), target_pduid, target)
         redacted = redact({k: v for k, v in target.items() if k != "_txn"}, rv)
         redacted["event_id"] = target_id
         redacted["unsigned"] = {"redacted_because": {**event.pdu, "event_id": event.event_id}}

@@ -62,6 +62,10 @@ class Timeline:
         raw = self._pdus.get(pdu_id)
         return (count_of(pdu_id), decode(raw)) if raw is not None else None
 
+    def get_timeline_by_pduid(self, pdu_id: bytes) -> PduJson | None:
+        raw = self._pdus.get(pdu_id)
+        return decode(raw) if raw is not None else None
+
     def exists(self, event_id: str) -> bool:
         return self._ids.contains(event_id.encode()) or self._outliers.contains(event_id.encode())
 

@@ -277,3 +277,16 @@ async def test_upgrade_reports_timestamps_mutual_rooms(
     upgraded = await users.ok(alice, "POST", f"/rooms/{room}/upgrade", {"new_version": "12"})
     tombstone = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.tombstone/")
     assert tombstone["replacement_room"] == upgraded["replacement_room"]
+
+
+async def test_search_over_http(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
+    sent = await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/1", {"body": "Tea"})
+    reply = await users.ok(
+        alice, "POST", "/search", {"search_categories": {"room_events": {"search_term": "tea"}}}
+    )
+    results = reply["search_categories"]["room_events"]["results"]
+    assert [r["result"]["event_id"] for r in results] == [sent["event_id"]]
+    status, body = await users.call(alice, "POST", "/search", {})
+    assert (status, body["errcode"]) == (400, "M_MISSING_PARAM")
