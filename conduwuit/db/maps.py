@@ -235,6 +235,14 @@ class Maps:
         value: empty.""",
     )
 
+    userid_presence: Final = MapSpec(
+        "userid_presence",
+        """The presence a local user last set (idle/offline are worked out on read from
+        last_active_ts and the configured timeouts).
+        key:   user ID
+        value: JSON {"presence", "status_msg"?, "last_active_ts", "count"}.""",
+    )
+
     # -- accounts (conduwuit.service.users) ------------------------------------------
     userid_account: Final = MapSpec(
         "userid_account",

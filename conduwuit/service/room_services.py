@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from conduwuit.api.client import presence as presence_api
 from conduwuit.api.client import rooms as rooms_api
-from conduwuit.api.client.rooms import ephemeral, misc
+from conduwuit.api.client.rooms import ephemeral, misc, spaces
 from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
@@ -15,10 +16,12 @@ from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.clock import Clock
 from conduwuit.service.notifier import Notifier
+from conduwuit.service.presence import Presence
 from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.directory import Directory
+from conduwuit.service.rooms.hierarchy import Hierarchy
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.ops import RoomOps, RoomsConfig
 from conduwuit.service.rooms.reads import RoomReads
@@ -29,6 +32,7 @@ from conduwuit.service.rooms.search import Search
 from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
+from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
@@ -48,6 +52,9 @@ class RoomServices:
     upgrades: RoomUpgrades
     reports: Reports
     search: Search
+    hierarchy: Hierarchy
+    user_directory: UserDirectory
+    presence: Presence
 
     @classmethod
     def build(
@@ -91,6 +98,7 @@ class RoomServices:
         membership = Membership(ops)
         reads = RoomReads(ops)
         hooks = AccountHooks(membership)
+        directory = Directory(ops, reads, is_admin, config.lockdown_public_room_directory)
         registration.registered_listeners.append(hooks.on_registered)
         registration.deactivated_listeners.append(hooks.on_deactivated)
         profiles.add_listener(hooks.on_profile_changed)
@@ -99,7 +107,7 @@ class RoomServices:
             ops=ops,
             membership=membership,
             reads=reads,
-            directory=Directory(ops, reads, is_admin, config.lockdown_public_room_directory),
+            directory=directory,
             relations=Relations(reads),
             typing=Typing(
                 db,
@@ -114,6 +122,17 @@ class RoomServices:
             upgrades=RoomUpgrades(membership),
             reports=Reports(core.members, core.timeline),
             search=Search(reads, SearchIndex(db)),
+            hierarchy=Hierarchy(directory),
+            user_directory=UserDirectory(core, aliases),
+            presence=Presence(
+                db,
+                core.members,
+                notifier,
+                clock,
+                enabled=config.allow_local_presence,
+                idle_ms=config.presence_idle_timeout_s * 1000,
+                offline_ms=config.presence_offline_timeout_s * 1000,
+            ),
         )
 
     def routes(self, config: GlobalConfig, account_data: AccountData) -> list[Route]:
@@ -128,4 +147,6 @@ class RoomServices:
             *ephemeral.routes(self.relations, self.typing, self.receipts, account_data),
             *misc.routes(self.upgrades, self.reports, self.reads, self.core.members),
             *search_api.routes(self.search),
+            *spaces.routes(self.hierarchy, self.user_directory),
+            *presence_api.routes(self.presence),
         ]

@@ -1,0 +1,96 @@
+"""Space hierarchies of local rooms (client-server API "Spaces", ``/hierarchy``).
+
+Breadth-first from the requested room over ``m.space.child`` state events with a
+non-empty ``via``; a child is listed when the user may see it (joined, or its
+history is world-readable, or its join rule lets anyone in or knock). Remote
+children need federation and are skipped. ``next_batch`` is an offset into the
+walk, which is deterministic for an unchanged hierarchy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conduwuit.core.client_event import stripped_state
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden
+from conduwuit.core.ids import RoomId, UserId
+from conduwuit.service.rooms.directory import Directory
+
+MAX_LIMIT = 50
+MAX_DEPTH = 10
+
+
+class Hierarchy:
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.core = directory.core
+
+    def _visible(self, user: str, room_id: str) -> bool:
+        if not self.core.state.exists(room_id):
+            return False
+        if self.core.members.membership(user, room_id) in ("join", "invite"):
+            return True
+        summary = self.directory.summary(room_id)
+        return bool(summary["world_readable"]) or summary["join_rule"] in (
+            "public",
+            "knock",
+            "knock_restricted",
+        )
+
+    def _children(self, room_id: str, suggested_only: bool) -> list[dict[str, Any]]:
+        state = self.core.state
+        current = state.current_hash(room_id)
+        out = []
+        for child, event_id in sorted(state.state_ids_of_type(current, "m.space.child").items()):
+            pdu = self.core.timeline.get(event_id)
+            content = (pdu or {}).get("content") or {}
+            via = content.get("via")
+            if pdu is None or not isinstance(via, list) or not via:
+                continue
+            if suggested_only and content.get("suggested") is not True:
+                continue
+            del child
+            out.append(pdu)
+        return out
+
+    def hierarchy(
+        self,
+        user: UserId,
+        room_id: RoomId,
+        *,
+        suggested_only: bool = False,
+        max_depth: int | None = None,
+        limit: int | None = None,
+        from_token: str | None = None,
+    ) -> dict[str, Any]:
+        root = str(room_id)
+        if not self._visible(str(user), root):
+            raise forbidden("You may not preview this room")
+        offset = 0
+        if from_token is not None:
+            if not from_token.isdigit():
+                raise MatrixError(ErrCode.INVALID_PARAM, "Invalid from token")
+            offset = int(from_token)
+        depth_limit = min(MAX_DEPTH, max_depth if max_depth is not None else MAX_DEPTH)
+        page_limit = max(1, min(limit or MAX_LIMIT, MAX_LIMIT))
+        walk: list[dict[str, Any]] = []
+        seen = {root}
+        queue = [(root, 0)]
+        while queue and len(walk) < offset + page_limit + 1:
+            current, depth = queue.pop(0)
+            children = self._children(current, suggested_only) if depth < depth_limit else []
+            summary = self.directory.summary(current)
+            summary["children_state"] = [
+                {**stripped_state(c), "origin_server_ts": c.get("origin_server_ts", 0)}
+                for c in children
+            ]
+            walk.append(summary)
+            for child in children:
+                child_id = str(child.get("state_key"))
+                if child_id not in seen and self._visible(str(user), child_id):
+                    seen.add(child_id)
+                    queue.append((child_id, depth + 1))
+        body: dict[str, Any] = {"rooms": walk[offset : offset + page_limit]}
+        if len(walk) > offset + page_limit:
+            body["next_batch"] = str(offset + page_limit)
+        return body
