@@ -243,6 +243,19 @@ class Maps:
         value: JSON {"presence", "status_msg"?, "last_active_ts", "count"}.""",
     )
 
+    roomid_threads: Final = MapSpec(
+        "roomid_threads",
+        """Thread roots of each room ordered by latest activity (for /threads).
+        key:   u64 shortroomid + u64 stream count of the thread's latest event + root event ID
+        value: empty.""",
+    )
+    threadroot_latest: Final = MapSpec(
+        "threadroot_latest",
+        """The latest activity of a thread, to move its roomid_threads key.
+        key:   root event ID
+        value: u64 stream count.""",
+    )
+
     # -- accounts (conduwuit.service.users) ------------------------------------------
     userid_account: Final = MapSpec(
         "userid_account",

@@ -69,6 +69,8 @@ class Persister:
         self._notifier = notifier
         self._relations = db.map(MAPS.tofrom_relation)
         self._search = SearchIndex(db)
+        self._threads = db.map(MAPS.roomid_threads)
+        self._thread_latest = db.map(MAPS.threadroot_latest)
         self._txns = db.map(MAPS.userdevicetxnid_response)
 
     def txn_event(self, txn: Txn) -> str | None:
@@ -131,7 +133,7 @@ class Persister:
                 b, shortroomid, [e for e in event.prev_event_ids if e in leaves], event.event_id
             )
             users = self._update_members(b, room_id, event, se, changed_keys, new_full, count)
-            self._relate(b, event, se, pending)
+            self._relate(b, event, se, pending, shortroomid, count)
             self._apply_redaction(b, event, rv, before)
             self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
             self._search.index(b, shortroomid, pduid(shortroomid, count), pdu)
@@ -217,7 +219,15 @@ class Persister:
         self._members.apply(b, changes)
         return list(changed)
 
-    def _relate(self, b: Batch, event: Event, se: int, pending: dict[str, int]) -> None:
+    def _relate(
+        self,
+        b: Batch,
+        event: Event,
+        se: int,
+        pending: dict[str, int],
+        shortroomid: int,
+        count: int,
+    ) -> None:
         relates = event.content.get("m.relates_to")
         if not isinstance(relates, dict):
             return
@@ -225,6 +235,12 @@ class Persister:
         if isinstance(target, str) and target != event.event_id:
             te = self._short.get_or_create_event(target, b, pending)
             b.put(self._relations, u64(te) + u64(se), b"")
+            if relates.get("rel_type") == "m.thread":
+                old = self._thread_latest.get(target.encode())
+                if old is not None:
+                    b.delete(self._threads, u64(shortroomid) + old + target.encode())
+                b.put(self._threads, u64(shortroomid) + u64(count) + target.encode(), b"")
+                b.put(self._thread_latest, target.encode(), u64(count))
 
     def _apply_redaction(self, b: Batch, event: Event, rv: RoomVersion, before: int) -> None:
         target_id = event.redacts

@@ -18,6 +18,7 @@ from conduwuit.core.client_event import to_client
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.service.rooms.aggregations import Aggregations
 from conduwuit.service.rooms.ops import RoomOps
 from conduwuit.service.rooms.timeline import PduJson
 
@@ -50,6 +51,7 @@ class RoomReads:
         self.ops = ops
         self.core = ops.core
         self.clock = ops.core.clock
+        self.aggregations = Aggregations(ops.core)
 
     # -- access and visibility ---------------------------------------------------------
     def _visibility_now(self, room_id: str) -> str:
@@ -91,8 +93,17 @@ class RoomReads:
         at = visibility.membership_at(pdu, str(user), before_membership)
         return visibility.may_see(vis, at, access.joined)
 
-    def _client(self, pdu: PduJson, device: tuple[str, str] | None) -> dict[str, Any]:
-        return to_client(pdu, self.clock(), device)
+    def _client(
+        self, pdu: PduJson, device: tuple[str, str] | None, access: Access | None = None
+    ) -> dict[str, Any]:
+        """Client format, with aggregations bundled when the viewer's access is given."""
+        now = self.clock()
+        out = to_client(pdu, now, device)
+        if access is not None and device is not None:
+            bundled = self.aggregations.bundle(pdu, device[0], access.until, now)
+            if bundled:
+                out["unsigned"]["m.relations"] = bundled
+        return out
 
     # -- single events ---------------------------------------------------------------
     def event(
@@ -107,7 +118,7 @@ class RoomReads:
             raise not_found("Event not found")
         if not self.may_see(user, pdu, access):
             raise not_found("Event not found")
-        return self._client(pdu, (str(user), device_id) if device_id else None)
+        return self._client(pdu, (str(user), device_id or ""), access)
 
     # -- the timeline ----------------------------------------------------------------
     def _page(
@@ -184,9 +195,9 @@ class RoomReads:
             start = self.core.db.current_count() if backwards else 0
         stop = parse_token(to_token) if to_token is not None else None
         found, end = self._page(user, room, access, start, backwards, limit, event_filter, stop)
-        device = (str(user), device_id) if device_id else None
+        device = (str(user), device_id or "")
         body: dict[str, Any] = {
-            "chunk": [self._client(p, device) for _, p in found],
+            "chunk": [self._client(p, device, access) for _, p in found],
             "start": str(start),
         }
         if end is not None and (found or not backwards):
@@ -229,7 +240,7 @@ class RoomReads:
         if after_limit:
             after, f_end = self._page(user, room, access, count, False, after_limit, event_filter)
             end = f_end if f_end is not None else count
-        device = (str(user), device_id) if device_id else None
+        device = (str(user), device_id or "")
         last = after[-1][1] if after else pdu
         state_hash = self.core.state.hash_before(str(last["event_id"])) or 0
         state_ids = self.core.state.state_ids(state_hash)
@@ -243,9 +254,9 @@ class RoomReads:
             }
         state = [self.core.timeline.get(e) for e in state_ids.values()]
         return {
-            "event": self._client(pdu, device),
-            "events_before": [self._client(p, device) for _, p in before],
-            "events_after": [self._client(p, device) for _, p in after],
+            "event": self._client(pdu, device, access),
+            "events_before": [self._client(p, device, access) for _, p in before],
+            "events_after": [self._client(p, device, access) for _, p in after],
             "start": str(start),
             "end": str(end),
             "state": [to_client(s, self.clock()) for s in state if s is not None],

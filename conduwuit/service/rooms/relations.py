@@ -113,3 +113,38 @@ class Relations:
         if recurse:
             body["recursion_depth"] = MAX_RECURSION
         return body
+
+    def threads(
+        self,
+        user: UserId,
+        room_id: RoomId,
+        include: str = "all",
+        limit: int = 20,
+        from_token: str | None = None,
+    ) -> dict[str, Any]:
+        """Thread roots by latest activity, newest first (``/threads``)."""
+        if include not in ("all", "participated"):
+            raise MatrixError(ErrCode.INVALID_PARAM, "include must be all or participated")
+        access = self.reads.access(user, room_id)
+        limit = max(1, min(limit, MAX_LIMIT))
+        start = parse_token(from_token) if from_token else None
+        chunk: list[dict[str, Any]] = []
+        next_batch = None
+        device = (str(user), "")
+        for latest, root_id in self.reads.aggregations.thread_roots(str(room_id), start):
+            located = self.core.timeline.get_timeline(root_id)
+            if located is None or not self._visible(user, access, *located):
+                continue
+            root = self.reads._client(located[1], device, access)
+            if include == "participated":
+                summary = root["unsigned"].get("m.relations", {}).get("m.thread", {})
+                if not summary.get("current_user_participated"):
+                    continue
+            if len(chunk) == limit:
+                next_batch = str(latest + 1)
+                break
+            chunk.append(root)
+        body: dict[str, Any] = {"chunk": chunk}
+        if next_batch is not None:
+            body["next_batch"] = next_batch
+        return body

@@ -97,3 +97,48 @@ def test_receipts_public_and_private(stack: Stack) -> None:
         receipts.set_receipt(BOB, room, "m.read", "$nope")
     with pytest.raises(MatrixError):
         receipts.set_receipt(CAROL, room, "m.read", first)
+
+
+def test_edits_threads_and_references_are_bundled(stack: Stack) -> None:
+    room = room_with_bob(stack)
+    root = stack.ops.send(ALICE, room, "m.room.message", {"body": "root"})
+    other = stack.ops.send(ALICE, room, "m.room.message", {"body": "another root"})
+    edit = {
+        "body": "* fixed",
+        "m.new_content": {"body": "fixed"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": root},
+    }
+    stack.ops.send(BOB, room, "m.room.message", edit)  # not the sender: ignored
+    latest_edit = stack.ops.send(ALICE, room, "m.room.message", edit)
+    in_thread = {"body": "reply", "m.relates_to": {"rel_type": "m.thread", "event_id": root}}
+    stack.ops.send(BOB, room, "m.room.message", in_thread)
+    last_reply = stack.ops.send(BOB, room, "m.room.message", in_thread)
+    stack.ops.send(
+        BOB,
+        room,
+        "m.room.message",
+        {"body": "ref", "m.relates_to": {"rel_type": "m.reference", "event_id": root}},
+    )
+    event = stack.reads.event(ALICE, room, root)
+    bundled = event["unsigned"]["m.relations"]
+    assert bundled["m.replace"]["event_id"] == latest_edit
+    assert bundled["m.thread"]["count"] == 2
+    assert bundled["m.thread"]["latest_event"]["event_id"] == last_reply
+    assert bundled["m.thread"]["current_user_participated"] is True
+    assert len(bundled["m.reference"]["chunk"]) == 1
+
+    relations = Relations(stack.reads)
+    threads = relations.threads(ALICE, room)
+    assert [t["event_id"] for t in threads["chunk"]] == [root]
+    stack.ops.send(
+        ALICE,
+        room,
+        "m.room.message",
+        {"body": "new thread", "m.relates_to": {"rel_type": "m.thread", "event_id": other}},
+    )
+    threads = relations.threads(BOB, room, limit=1)
+    assert [t["event_id"] for t in threads["chunk"]] == [other]
+    rest = relations.threads(BOB, room, limit=1, from_token=threads["next_batch"])
+    assert [t["event_id"] for t in rest["chunk"]] == [root]
+    mine = relations.threads(BOB, room, include="participated")
+    assert [t["event_id"] for t in mine["chunk"]] == [root]

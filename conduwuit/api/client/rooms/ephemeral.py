@@ -34,6 +34,16 @@ def routes(
         )
         return web.json_response(body)
 
+    async def get_threads(request: web.Request) -> web.Response:
+        body = relations.threads(
+            me(request),
+            room_id(request),
+            include=request.query.get("include", "all"),
+            limit=int_query(request, "limit", 20),
+            from_token=request.query.get("from"),
+        )
+        return web.json_response(body)
+
     async def put_typing(request: web.Request) -> web.Response:
         user = me(request)
         if request.match_info["user_id"] != str(user):
@@ -92,6 +102,7 @@ def routes(
     token = Auth.ACCESS_TOKEN
     return [
         Route("GET", relation_paths, get_relations, token),
+        Route("GET", client_paths(room + "/threads", versions=("v1",)), get_threads, token),
         Route("PUT", client_paths(room + "/typing/{user_id}"), put_typing, token),
         Route(
             "POST",
