@@ -73,7 +73,31 @@ class Presence:
             if str(viewer) != str(user) and not self._members.rooms_of(str(user)):
                 raise not_found("Presence information not found")
             return {"presence": "offline"}
-        record = json.loads(raw)
+        return self._content(json.loads(raw))
+
+    def current(self, user_id: str) -> str | None:
+        """The presence the user last set, or None if never."""
+        raw = self._map.get(user_id.encode())
+        return None if raw is None else str(json.loads(raw)["presence"])
+
+    def changes_since(self, viewer: str, since: int) -> list[dict[str, Any]]:
+        """``m.presence`` events of users the viewer shares a room with (and the viewer),
+        changed after stream position ``since``."""
+        if not self.enabled:
+            return []
+        events = []
+        for user_id in sorted(self._watchers(viewer)):
+            raw = self._map.get(user_id.encode())
+            if raw is None:
+                continue
+            record = json.loads(raw)
+            if int(record.get("count", 0)) > since:
+                events.append(
+                    {"type": "m.presence", "sender": user_id, "content": self._content(record)}
+                )
+        return events
+
+    def _content(self, record: dict[str, Any]) -> dict[str, Any]:
         ago = max(0, self._clock() - int(record["last_active_ts"]))
         presence = record["presence"]
         if presence == "online" and ago >= self._idle:

@@ -22,6 +22,7 @@ from conduwuit.api.client import (
     register,
     versions,
 )
+from conduwuit.api.client import sync as sync_api
 from conduwuit.api.federation import keys, version
 from conduwuit.api.router import Authenticator, Route
 from conduwuit.config import GlobalConfig, registration_token
@@ -35,6 +36,8 @@ from conduwuit.service.notifier import Notifier
 from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.room_services import RoomServices
 from conduwuit.service.server_keys import ServerKeys
+from conduwuit.service.sync.rooms import RoomSections
+from conduwuit.service.sync.service import SyncService
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.login import PasswordAuth
@@ -83,7 +86,9 @@ class UserServices:
     registration_limiter: RateLimiter
 
     @classmethod
-    def build(cls, config: GlobalConfig, db: Database, clock: Clock) -> UserServices:
+    def build(
+        cls, config: GlobalConfig, db: Database, clock: Clock, notifier: Notifier
+    ) -> UserServices:
         accounts = Accounts(db, clock)
         profiles = Profiles(db)
         devices = Devices(
@@ -125,7 +130,7 @@ class UserServices:
             registration=registration,
             shared_secret=SharedSecret(config.registration_shared_secret, clock),
             uiaa=uiaa,
-            account_data=AccountData(db),
+            account_data=AccountData(db, notifier),
             filters=Filters(db),
             login_limiter=RateLimiter(
                 clock,
@@ -170,6 +175,7 @@ class Services:
     users: UserServices
     rooms: RoomServices
     notifier: Notifier
+    sync: SyncService
     authenticator: Authenticator | None = None
 
     @classmethod
@@ -177,8 +183,8 @@ class Services:
         db = Database.open(database_options(config))
         try:
             server_keys = ServerKeys(config.server_name, db.map(MAPS.global_))
-            users = UserServices.build(config, db, clock)
             notifier = Notifier()
+            users = UserServices.build(config, db, clock, notifier)
             rooms = RoomServices.build(
                 config,
                 db,
@@ -193,6 +199,14 @@ class Services:
             db.close()
             raise
         authenticator = TokenAuthenticator(users.devices, users.accounts, clock)
+        sync = SyncService(
+            db,
+            rooms.core.members,
+            RoomSections(rooms.reads, rooms.typing, rooms.receipts, users.account_data),
+            users.account_data,
+            rooms.presence,
+            notifier,
+        )
         return cls(
             config=config,
             db=db,
@@ -200,6 +214,7 @@ class Services:
             users=users,
             rooms=rooms,
             notifier=notifier,
+            sync=sync,
             authenticator=authenticator,
         )
 
@@ -212,6 +227,7 @@ class Services:
             *keys.routes(self.server_keys),
             *self.users.routes(self.config, self.db),
             *self.rooms.routes(self.config, self.users.account_data),
+            *sync_api.routes(self.sync, self.users.filters),
         ]
 
     def close(self) -> None:
