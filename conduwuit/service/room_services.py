@@ -75,6 +75,10 @@ class RoomServices:
             account = accounts.get(user_id)
             return account is not None and account.is_admin
 
+        def is_guest(user_id: str) -> bool:
+            account = accounts.get(user_id)
+            return account is not None and account.is_guest
+
         def may_publish(user_id: str) -> bool:
             return not config.lockdown_public_room_directory or is_admin(user_id)
 
@@ -94,6 +98,7 @@ class RoomServices:
             ),
             profile,
             may_publish,
+            is_guest,
         )
         membership = Membership(ops)
         reads = RoomReads(ops)

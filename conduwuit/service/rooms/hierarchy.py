@@ -38,10 +38,12 @@ class Hierarchy:
         )
 
     def _children(self, room_id: str, suggested_only: bool) -> list[dict[str, Any]]:
+        """Child events with a non-empty ``via``, in the spec's order: by ``order``
+        (valid ones first), then the child event's timestamp, then room ID."""
         state = self.core.state
         current = state.current_hash(room_id)
         out = []
-        for child, event_id in sorted(state.state_ids_of_type(current, "m.space.child").items()):
+        for event_id in state.state_ids_of_type(current, "m.space.child").values():
             pdu = self.core.timeline.get(event_id)
             content = (pdu or {}).get("content") or {}
             via = content.get("via")
@@ -49,9 +51,23 @@ class Hierarchy:
                 continue
             if suggested_only and content.get("suggested") is not True:
                 continue
-            del child
             out.append(pdu)
-        return out
+
+        def order_key(pdu: dict[str, Any]) -> tuple[int, str, int, str]:
+            order = pdu["content"].get("order")
+            valid = (
+                isinstance(order, str)
+                and len(order) <= 50
+                and all(0x20 <= ord(c) <= 0x7E for c in order)
+            )
+            return (
+                0 if valid else 1,
+                order if valid else "",
+                int(pdu.get("origin_server_ts", 0)),
+                str(pdu.get("state_key")),
+            )
+
+        return sorted(out, key=order_key)
 
     def hierarchy(
         self,

@@ -22,12 +22,13 @@ async def test_hierarchy_walks_local_children(hs: Homeserver, users: Users) -> N
     )["room_id"]
     public = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
     private = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
-    for child, suggested in ((public, True), (private, False)):
+    # Listed in `order`, whatever the room IDs are.
+    for child, suggested, order in ((public, True, "b"), (private, False, "c")):
         await users.ok(
             alice,
             "PUT",
             f"/rooms/{space}/state/m.space.child/{child}",
-            {"via": ["test.example"], "suggested": suggested},
+            {"via": ["test.example"], "suggested": suggested, "order": order},
         )
     mine = await users.ok(alice, "GET", f"{V1}/rooms/{space}/hierarchy")
     assert [r["room_id"] for r in mine["rooms"]] == [space, public, private]

@@ -62,8 +62,9 @@ def routes(reads: RoomReads) -> list[Route]:
         return web.json_response(body)
 
     room = "/rooms/{room_id}"
+    token = Auth.ACCESS_TOKEN
     return [
-        Route("GET", client_paths(room + "/messages"), messages, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths(room + "/context/{event_id}"), context, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths(room + "/event/{event_id}"), event, Auth.ACCESS_TOKEN),
+        Route("GET", client_paths(room + "/messages"), messages, token, allow_guests=True),
+        Route("GET", client_paths(room + "/context/{event_id}"), context, token, allow_guests=True),
+        Route("GET", client_paths(room + "/event/{event_id}"), event, token, allow_guests=True),
     ]
