@@ -15,6 +15,7 @@ from conduwuit.core.signing import Keypair
 from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.clock import Clock
+from conduwuit.service.filters import Filters
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.rooms import RoomCore
@@ -140,13 +141,16 @@ class RoomServices:
             ),
         )
 
-    def routes(self, config: GlobalConfig, account_data: AccountData) -> list[Route]:
+    def routes(
+        self, config: GlobalConfig, account_data: AccountData, filters: Filters
+    ) -> list[Route]:
         return [
             *rooms_api.routes(
                 self.ops,
                 self.membership,
                 self.reads,
                 self.directory,
+                filters,
                 config.allow_public_room_directory_without_auth,
             ),
             *ephemeral.routes(self.relations, self.typing, self.receipts, account_data),
