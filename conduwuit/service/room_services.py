@@ -156,6 +156,6 @@ class RoomServices:
             *ephemeral.routes(self.relations, self.typing, self.receipts, account_data),
             *misc.routes(self.upgrades, self.reports, self.reads, self.core.members),
             *search_api.routes(self.search),
-            *spaces.routes(self.hierarchy, self.user_directory),
+            *spaces.routes(self.hierarchy, self.user_directory, self.ops.aliases),
             *presence_api.routes(self.presence),
         ]

@@ -92,3 +92,26 @@ async def test_presence_can_be_disabled(start: StartHomeserver) -> None:
     alice = await users.add("alice")
     status, _ = await users.call(alice, "PUT", f"/presence/{alice}/status", {"presence": "online"})
     assert status == 403
+
+
+async def test_room_summary(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    public = (
+        await users.ok(
+            alice,
+            "POST",
+            "/createRoom",
+            {"preset": "public_chat", "name": "Open", "room_alias_name": "open"},
+        )
+    )["room_id"]
+    private = (await users.ok(alice, "POST", "/createRoom", {"name": "Closed"}))["room_id"]
+    summary = await users.ok(bob, "GET", f"{V1}/room_summary/%23open:test.example")
+    assert summary["room_id"] == public and summary["name"] == "Open"
+    assert summary["room_version"] == "11" and "membership" not in summary
+    status, anonymous = await hs.request("GET", f"{V1}/room_summary/{public}")
+    assert status == 200 and anonymous["num_joined_members"] == 1
+    status, _ = await users.call(bob, "GET", f"{V1}/room_summary/{private}")
+    assert status == 404
+    mine = await users.ok(alice, "GET", f"{V1}/room_summary/{private}")
+    assert mine["membership"] == "join"
