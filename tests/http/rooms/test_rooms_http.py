@@ -347,3 +347,34 @@ async def test_knock_over_http(hs: Homeserver, users: Users) -> None:
     assert [m["state_key"] for m in knocks["chunk"]] == [bob]
     await users.ok(alice, "POST", f"/rooms/{room}/invite", {"user_id": bob})
     await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+
+
+async def test_concurrent_senders_keep_one_linear_history(hs: Homeserver, users: Users) -> None:
+    import asyncio
+
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+
+    async def send(user: str, i: int) -> str:
+        reply = await users.ok(user, "PUT", f"/rooms/{room}/send/m.room.message/c{i}", {"body": i})
+        return str(reply["event_id"])
+
+    async def topic(i: int) -> None:
+        await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.topic/", {"topic": str(i)})
+
+    sent = await asyncio.gather(
+        *(send(alice if i % 2 else bob, i) for i in range(20)), *(topic(i) for i in range(5))
+    )
+    assert len(set(sent[:20])) == 20
+    core = hs.services.rooms.core
+    shortroomid = core.short.room(room)
+    assert shortroomid is not None
+    assert len(core.extremities.get(shortroomid)) == 1
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", limit="100")
+    assert len([e for e in page["chunk"] if e["type"] == "m.room.message"]) == 20
+    # The current topic is the last one written.
+    last_topic = next(e for e in page["chunk"] if e["type"] == "m.room.topic")
+    current = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.topic/")
+    assert current == last_topic["content"]
