@@ -29,8 +29,8 @@ run: $(STAMP_RUN)
 test: lint typecheck pytest
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check conduwuit tests bench
-	$(BIN)/ruff format --check conduwuit tests bench
+	$(BIN)/ruff check conduwuit tests bench images
+	$(BIN)/ruff format --check conduwuit tests bench images
 
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy
@@ -42,8 +42,9 @@ pytest: $(STAMP_TEST)
 config: $(STAMP_RUN)
 	$(BIN)/conduwuit generate-config > docs/conduwuit-example.toml
 
+## Benchmarks side by side with Synapse (installs it under .cache/bench once); see docs/performance.md.
 bench: $(STAMP_TEST)
-	$(BIN)/python -m bench.startup
+	$(BIN)/python bench/run.py --against conduwuit,synapse $(BENCH_ARGS)
 	$(BIN)/python -m bench.accounts
 	$(BIN)/python -m bench.rooms
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from conduwuit import SERVER_NAME, __version__
+from conduwuit import SERVER_NAME, __version__, sd_notify
 from conduwuit.config import GlobalConfig, LoadedConfig
 from conduwuit.http.app import make_app
 from conduwuit.http.listeners import make_sites
@@ -90,7 +90,9 @@ async def serve(loaded: LoadedConfig, *, started_at: float | None = None) -> Non
                 "running in a container but listening only on loopback: nothing outside the "
                 'container can reach the server; set address = ["0.0.0.0", "::"]'
             )
+        sd_notify.ready()
         await _wait_for_signal()
+        sd_notify.stopping()
         log.info("shutting down: finishing requests (up to %ss)", config.client_shutdown_timeout)
     finally:
         await server.stop()

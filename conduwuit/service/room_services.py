@@ -15,6 +15,7 @@ from conduwuit.core.signing import Keypair
 from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.clock import Clock
+from conduwuit.service.filters import Filters
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.rooms import RoomCore
@@ -75,6 +76,10 @@ class RoomServices:
             account = accounts.get(user_id)
             return account is not None and account.is_admin
 
+        def is_guest(user_id: str) -> bool:
+            account = accounts.get(user_id)
+            return account is not None and account.is_guest
+
         def may_publish(user_id: str) -> bool:
             return not config.lockdown_public_room_directory or is_admin(user_id)
 
@@ -94,6 +99,7 @@ class RoomServices:
             ),
             profile,
             may_publish,
+            is_guest,
         )
         membership = Membership(ops)
         reads = RoomReads(ops)
@@ -135,18 +141,21 @@ class RoomServices:
             ),
         )
 
-    def routes(self, config: GlobalConfig, account_data: AccountData) -> list[Route]:
+    def routes(
+        self, config: GlobalConfig, account_data: AccountData, filters: Filters
+    ) -> list[Route]:
         return [
             *rooms_api.routes(
                 self.ops,
                 self.membership,
                 self.reads,
                 self.directory,
+                filters,
                 config.allow_public_room_directory_without_auth,
             ),
             *ephemeral.routes(self.relations, self.typing, self.receipts, account_data),
             *misc.routes(self.upgrades, self.reports, self.reads, self.core.members),
             *search_api.routes(self.search),
-            *spaces.routes(self.hierarchy, self.user_directory),
+            *spaces.routes(self.hierarchy, self.user_directory, self.ops.aliases),
             *presence_api.routes(self.presence),
         ]

@@ -226,7 +226,7 @@ class Services:
             *version.routes(),
             *keys.routes(self.server_keys),
             *self.users.routes(self.config, self.db),
-            *self.rooms.routes(self.config, self.users.account_data),
+            *self.rooms.routes(self.config, self.users.account_data, self.users.filters),
             *sync_api.routes(self.sync, self.users.filters),
         ]
 

@@ -38,10 +38,12 @@ class Hierarchy:
         )
 
     def _children(self, room_id: str, suggested_only: bool) -> list[dict[str, Any]]:
+        """Child events with a non-empty ``via``, in the spec's order: by ``order``
+        (valid ones first), then the child event's timestamp, then room ID."""
         state = self.core.state
         current = state.current_hash(room_id)
         out = []
-        for child, event_id in sorted(state.state_ids_of_type(current, "m.space.child").items()):
+        for event_id in state.state_ids_of_type(current, "m.space.child").values():
             pdu = self.core.timeline.get(event_id)
             content = (pdu or {}).get("content") or {}
             via = content.get("via")
@@ -49,9 +51,23 @@ class Hierarchy:
                 continue
             if suggested_only and content.get("suggested") is not True:
                 continue
-            del child
             out.append(pdu)
-        return out
+
+        def order_key(pdu: dict[str, Any]) -> tuple[int, str, int, str]:
+            order = pdu["content"].get("order")
+            valid = (
+                isinstance(order, str)
+                and len(order) <= 50
+                and all(0x20 <= ord(c) <= 0x7E for c in order)
+            )
+            return (
+                0 if valid else 1,
+                order if valid else "",
+                int(pdu.get("origin_server_ts", 0)),
+                str(pdu.get("state_key")),
+            )
+
+        return sorted(out, key=order_key)
 
     def hierarchy(
         self,
@@ -94,3 +110,38 @@ class Hierarchy:
         if len(walk) > offset + page_limit:
             body["next_batch"] = str(offset + page_limit)
         return body
+
+
+def room_summary(directory: Directory, room_id: str, viewer: str | None) -> dict[str, Any] | None:
+    """``GET /room_summary`` (client-server API, MSC3266): the public summary of a
+    local room, or ``None`` when the viewer may not see it (the spec's 404)."""
+    core = directory.core
+    if not core.state.exists(room_id):
+        return None
+    summary = directory.summary(room_id)
+    membership = core.members.membership(viewer, room_id) if viewer else None
+    previewable = bool(summary["world_readable"]) or summary["join_rule"] in (
+        "public",
+        "knock",
+        "knock_restricted",
+    )
+    if not previewable and membership not in ("join", "invite", "knock"):
+        if viewer is None or summary["join_rule"] not in ("restricted", "knock_restricted"):
+            return None
+    state = core.state
+    current = state.current_hash(room_id)
+    rules = state.content_at(current, "m.room.join_rules") or {}
+    allow = rules.get("allow")
+    if isinstance(allow, list):
+        summary["allowed_room_ids"] = [
+            a["room_id"] for a in allow if isinstance(a, dict) and isinstance(a.get("room_id"), str)
+        ]
+    encryption = state.content_at(current, "m.room.encryption") or {}
+    if isinstance(encryption.get("algorithm"), str):
+        summary["encryption"] = encryption["algorithm"]
+    rv = core.state.room_version(room_id)
+    if rv is not None:
+        summary["room_version"] = rv.identifier
+    if viewer is not None and membership is not None:
+        summary["membership"] = membership
+    return summary

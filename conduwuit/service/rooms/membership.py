@@ -56,10 +56,22 @@ class Membership:
         return room_id_or_alias
 
     # -- joining -------------------------------------------------------------------------
-    def join(self, user: UserId, room_id_or_alias: str, reason: str | None = None) -> str:
+    def join(
+        self,
+        user: UserId,
+        room_id_or_alias: str,
+        reason: str | None = None,
+        *,
+        guest: bool = False,
+    ) -> str:
         room_id = self.resolve_room(room_id_or_alias)
         if self._current(user, room_id) == "join":
             return room_id  # already joined: no new event, like conduwuit
+        if guest:
+            state = self.core.state
+            access = state.content_at(state.current_hash(room_id), "m.room.guest_access") or {}
+            if access.get("guest_access") != "can_join":
+                raise MatrixError(ErrCode.GUEST_ACCESS_FORBIDDEN, "Guest access not allowed")
         content = self._with_reason({"membership": "join", **self.ops.profile(str(user))}, reason)
         authoriser = self._restricted_authoriser(user, room_id)
         if authoriser is not None:

@@ -63,12 +63,14 @@ class RoomOps:
         config: RoomsConfig,
         profile: ProfileLookup = no_profile,
         may_publish: Callable[[str], bool] = lambda user_id: True,
+        is_guest: Callable[[str], bool] = lambda user_id: False,
     ) -> None:
         self.core = core
         self.aliases = aliases
         self.config = config
         self.profile = profile
         self.may_publish = may_publish
+        self.is_guest = is_guest
 
     # -- helpers shared with membership and reads ------------------------------------
     def room_version(self, room_id: RoomId | str) -> RoomVersion:
@@ -189,7 +191,20 @@ class RoomOps:
             if not isinstance(target, str):
                 raise MatrixError(ErrCode.BAD_JSON, "redacts is required")
             return self.redact(sender, room_id, target, content, txn)
-        return self.send_new(sender, str(room_id), NewEvent(event_type, content, state_key), txn)
+        event_id = self.send_new(
+            sender, str(room_id), NewEvent(event_type, content, state_key), txn
+        )
+        if event_type == "m.room.guest_access" and content.get("guest_access") != "can_join":
+            self._remove_guests(str(room_id))
+        return event_id
+
+    def _remove_guests(self, room_id: str) -> None:
+        """Guest access ended: guests leave (spec "Guest access", server behaviour);
+        like Synapse, each leave is sent as the guest's own."""
+        for member in list(self.core.members.members(room_id, "join")):
+            if self.is_guest(member):
+                leave = NewEvent("m.room.member", {"membership": "leave"}, member)
+                self.send_new(UserId.parse(member), room_id, leave)
 
     def _check_canonical_alias(self, room_id: RoomId, content: dict[str, Any]) -> None:
         """Synapse's checks: every alias must be valid, and local ones must point here."""

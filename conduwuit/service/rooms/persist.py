@@ -100,7 +100,9 @@ class Persister:
                 self._timeline.put_outlier(b, pdu, soft_failed=True)
                 return count
             after = before
-            full = dict(self._state.store.full(before))
+            # Copied only when the event changes state: a message in a room of 20,000
+            # members must not copy its state.
+            full: Mapping[int, int] = self._state.store.full(before)
             if event.state_key is not None:
                 previous = self._state.pdu_at(before, event.type, event.state_key)
                 if previous is not None:
@@ -108,7 +110,7 @@ class Persister:
                     unsigned["prev_content"] = previous.get("content", {})
                     unsigned["prev_sender"] = previous.get("sender")
                 sk = self._short.get_or_create_statekey(event.type, event.state_key, b)
-                full[sk] = se
+                full = {**full, sk: se}
                 after = self._state.store.save(before, full, b)
             if txn is not None:
                 pdu["_txn"] = [txn.device_id, txn.txn_id]

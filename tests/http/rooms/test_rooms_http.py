@@ -290,3 +290,91 @@ async def test_search_over_http(hs: Homeserver, users: Users) -> None:
     assert [r["result"]["event_id"] for r in results] == [sent["event_id"]]
     status, body = await users.call(alice, "POST", "/search", {})
     assert (status, body["errcode"]) == (400, "M_MISSING_PARAM")
+
+
+async def test_filters_lazy_members_and_members_at(hs: Homeserver, users: Users) -> None:
+    import json
+
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/1", {"body": "a"})
+    before_bob = (await users.ok(alice, "GET", f"/rooms/{room}/messages", limit="1"))["start"]
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+    await users.ok(bob, "PUT", f"/rooms/{room}/send/m.room.message/2", {"body": "b"})
+    await users.ok(bob, "PUT", f"/rooms/{room}/send/m.reaction/3", {})
+
+    only_messages = json.dumps({"types": ["m.room.message"], "lazy_load_members": True})
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", filter=only_messages)
+    assert [e["content"]["body"] for e in page["chunk"]] == ["b", "a"]
+    assert {m["state_key"] for m in page["state"]} == {alice, bob}
+    not_bob = json.dumps({"not_senders": [bob]})
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", filter=not_bob)
+    assert all(e["sender"] == alice for e in page["chunk"])
+
+    uploaded = await users.ok(
+        alice,
+        "POST",
+        f"/user/{alice}/filter",
+        {"room": {"timeline": {"senders": [bob], "types": ["m.room.message"]}}},
+    )
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", filter=uploaded["filter_id"])
+    assert [e["content"]["body"] for e in page["chunk"]] == ["b"]
+    status, _ = await users.call(alice, "GET", f"/rooms/{room}/messages", filter="999")
+    assert status == 404
+
+    then = await users.ok(alice, "GET", f"/rooms/{room}/members", at=before_bob)
+    assert [m["state_key"] for m in then["chunk"]] == [alice]
+    now = await users.ok(alice, "GET", f"/rooms/{room}/members")
+    assert {m["state_key"] for m in now["chunk"]} == {alice, bob}
+
+
+async def test_knock_over_http(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (
+        await users.ok(
+            alice,
+            "POST",
+            "/createRoom",
+            {"initial_state": [{"type": "m.room.join_rules", "content": {"join_rule": "knock"}}]},
+        )
+    )["room_id"]
+    status, _ = await users.call(bob, "POST", f"/rooms/{room}/join", {})
+    assert status == 403
+    await users.ok(bob, "POST", f"/knock/{room}", {"reason": "hello?"})
+    knocks = await users.ok(alice, "GET", f"/rooms/{room}/members", membership="knock")
+    assert [m["state_key"] for m in knocks["chunk"]] == [bob]
+    await users.ok(alice, "POST", f"/rooms/{room}/invite", {"user_id": bob})
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+
+
+async def test_concurrent_senders_keep_one_linear_history(hs: Homeserver, users: Users) -> None:
+    import asyncio
+
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+
+    async def send(user: str, i: int) -> str:
+        reply = await users.ok(user, "PUT", f"/rooms/{room}/send/m.room.message/c{i}", {"body": i})
+        return str(reply["event_id"])
+
+    async def topic(i: int) -> None:
+        await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.topic/", {"topic": str(i)})
+
+    sent = await asyncio.gather(
+        *(send(alice if i % 2 else bob, i) for i in range(20)), *(topic(i) for i in range(5))
+    )
+    assert len(set(sent[:20])) == 20
+    core = hs.services.rooms.core
+    shortroomid = core.short.room(room)
+    assert shortroomid is not None
+    assert len(core.extremities.get(shortroomid)) == 1
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", limit="100")
+    assert len([e for e in page["chunk"] if e["type"] == "m.room.message"]) == 20
+    # The current topic is the last one written.
+    last_topic = next(e for e in page["chunk"] if e["type"] == "m.room.topic")
+    current = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.topic/")
+    assert current == last_topic["content"]

@@ -22,12 +22,13 @@ async def test_hierarchy_walks_local_children(hs: Homeserver, users: Users) -> N
     )["room_id"]
     public = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
     private = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
-    for child, suggested in ((public, True), (private, False)):
+    # Listed in `order`, whatever the room IDs are.
+    for child, suggested, order in ((public, True, "b"), (private, False, "c")):
         await users.ok(
             alice,
             "PUT",
             f"/rooms/{space}/state/m.space.child/{child}",
-            {"via": ["test.example"], "suggested": suggested},
+            {"via": ["test.example"], "suggested": suggested, "order": order},
         )
     mine = await users.ok(alice, "GET", f"{V1}/rooms/{space}/hierarchy")
     assert [r["room_id"] for r in mine["rooms"]] == [space, public, private]
@@ -91,3 +92,26 @@ async def test_presence_can_be_disabled(start: StartHomeserver) -> None:
     alice = await users.add("alice")
     status, _ = await users.call(alice, "PUT", f"/presence/{alice}/status", {"presence": "online"})
     assert status == 403
+
+
+async def test_room_summary(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    public = (
+        await users.ok(
+            alice,
+            "POST",
+            "/createRoom",
+            {"preset": "public_chat", "name": "Open", "room_alias_name": "open"},
+        )
+    )["room_id"]
+    private = (await users.ok(alice, "POST", "/createRoom", {"name": "Closed"}))["room_id"]
+    summary = await users.ok(bob, "GET", f"{V1}/room_summary/%23open:test.example")
+    assert summary["room_id"] == public and summary["name"] == "Open"
+    assert summary["room_version"] == "11" and "membership" not in summary
+    status, anonymous = await hs.request("GET", f"{V1}/room_summary/{public}")
+    assert status == 200 and anonymous["num_joined_members"] == 1
+    status, _ = await users.call(bob, "GET", f"{V1}/room_summary/{private}")
+    assert status == 404
+    mine = await users.ok(alice, "GET", f"{V1}/room_summary/{private}")
+    assert mine["membership"] == "join"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from conduwuit.api.client.rooms import create, directory, membership, read, send
 from conduwuit.api.router import Route
+from conduwuit.service.filters import Filters
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.ops import RoomOps
@@ -19,12 +20,13 @@ def routes(
     members: Membership,
     reads: RoomReads,
     directory_: Directory,
+    filters: Filters,
     public_rooms_without_auth: bool = False,
 ) -> list[Route]:
     return [
         *create.routes(ops),
         *send.routes(ops, reads),
         *membership.routes(members, reads),
-        *read.routes(reads),
+        *read.routes(reads, filters),
         *directory.routes(directory_, public_rooms_without_auth),
     ]

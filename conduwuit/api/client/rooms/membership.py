@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from conduwuit.api.client.rooms.params import me, room_id, user_id
+from conduwuit.api.client.rooms.params import is_guest, me, room_id, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import ErrCode, MatrixError
@@ -25,12 +25,14 @@ def routes(members: Membership, reads: RoomReads) -> list[Route]:
     async def join_by_id_or_alias(request: web.Request) -> web.Response:
         body = await json_body(request)
         target = request.match_info["room_id_or_alias"]
-        joined = members.join(me(request), target, _reason(body))
+        joined = members.join(me(request), target, _reason(body), guest=is_guest(request))
         return web.json_response({"room_id": joined})
 
     async def join_by_id(request: web.Request) -> web.Response:
         body = await json_body(request)
-        joined = members.join(me(request), str(room_id(request)), _reason(body))
+        joined = members.join(
+            me(request), str(room_id(request)), _reason(body), guest=is_guest(request)
+        )
         return web.json_response({"room_id": joined})
 
     async def knock(request: web.Request) -> web.Response:
@@ -90,14 +92,14 @@ def routes(members: Membership, reads: RoomReads) -> list[Route]:
     return [
         Route("POST", client_paths("/join/{room_id_or_alias}"), join_by_id_or_alias, token),
         Route("POST", client_paths("/knock/{room_id_or_alias}"), knock, token),
-        Route("POST", client_paths(room + "/join"), join_by_id, token),
+        Route("POST", client_paths(room + "/join"), join_by_id, token, allow_guests=True),
         Route("POST", client_paths(room + "/invite"), invite, token),
-        Route("POST", client_paths(room + "/leave"), leave, token),
+        Route("POST", client_paths(room + "/leave"), leave, token, allow_guests=True),
         Route("POST", client_paths(room + "/kick"), targeted("kick"), token),
         Route("POST", client_paths(room + "/ban"), targeted("ban"), token),
         Route("POST", client_paths(room + "/unban"), targeted("unban"), token),
         Route("POST", client_paths(room + "/forget"), forget, token),
         Route("GET", client_paths("/joined_rooms"), joined_rooms, token),
-        Route("GET", client_paths(room + "/members"), room_members, token),
+        Route("GET", client_paths(room + "/members"), room_members, token, allow_guests=True),
         Route("GET", client_paths(room + "/joined_members"), joined_members, token),
     ]

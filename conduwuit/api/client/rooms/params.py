@@ -30,6 +30,10 @@ def me(request: web.Request) -> UserId:
     return UserId.parse(requester(request).user_id)
 
 
+def is_guest(request: web.Request) -> bool:
+    return requester(request).is_guest
+
+
 def device(request: web.Request) -> str:
     return requester(request).device_id
 

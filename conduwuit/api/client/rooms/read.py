@@ -12,25 +12,32 @@ from conduwuit.api.client.rooms.params import device, int_query, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.event_filter import RoomEventFilter
+from conduwuit.service.filters import Filters
 from conduwuit.service.rooms.reads import RoomReads
 
 
-def _filter(request: web.Request) -> RoomEventFilter:
-    raw = request.query.get("filter")
-    if raw is None:
-        return RoomEventFilter()
-    try:
-        data: Any = json.loads(raw)
-    except ValueError:
-        # A filter ID from /user/{userId}/filter: the filter service resolves those
-        # (accounts); until wired here, an unknown ID is refused like Synapse does.
-        raise MatrixError(ErrCode.INVALID_PARAM, "filter must be a JSON RoomEventFilter") from None
-    if not isinstance(data, dict):
-        raise MatrixError(ErrCode.BAD_JSON, "filter must be a JSON object")
-    return RoomEventFilter.from_json(data)
+def routes(reads: RoomReads, filters: Filters) -> list[Route]:
+    def _filter(request: web.Request) -> RoomEventFilter:
+        """A RoomEventFilter as JSON, or (as Synapse accepts) the ID of an uploaded
+        filter, whose ``room.timeline`` part applies."""
+        raw = request.query.get("filter")
+        if raw is None:
+            return RoomEventFilter()
+        data: Any
+        if raw.isdigit():
+            stored = filters.get(str(me(request)), raw)
+            if stored is None:
+                raise MatrixError(ErrCode.NOT_FOUND, "No such filter")
+            data = (stored.get("room") or {}).get("timeline") or {}
+        else:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise MatrixError(ErrCode.BAD_JSON, "filter must be JSON or a filter ID") from None
+        if not isinstance(data, dict):
+            raise MatrixError(ErrCode.BAD_JSON, "filter must be a JSON object")
+        return RoomEventFilter.from_json(data)
 
-
-def routes(reads: RoomReads) -> list[Route]:
     async def messages(request: web.Request) -> web.Response:
         body = reads.messages(
             me(request),
@@ -62,8 +69,9 @@ def routes(reads: RoomReads) -> list[Route]:
         return web.json_response(body)
 
     room = "/rooms/{room_id}"
+    token = Auth.ACCESS_TOKEN
     return [
-        Route("GET", client_paths(room + "/messages"), messages, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths(room + "/context/{event_id}"), context, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths(room + "/event/{event_id}"), event, Auth.ACCESS_TOKEN),
+        Route("GET", client_paths(room + "/messages"), messages, token, allow_guests=True),
+        Route("GET", client_paths(room + "/context/{event_id}"), context, token, allow_guests=True),
+        Route("GET", client_paths(room + "/event/{event_id}"), event, token, allow_guests=True),
     ]

@@ -65,10 +65,21 @@ def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
             client_paths(room + "/send/{event_type}/{txn_id}"),
             send_event,
             Auth.ACCESS_TOKEN,
+            allow_guests=True,
         ),
-        Route("PUT", state_key_paths + no_key_paths, put_state, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths(room + "/state"), get_state, Auth.ACCESS_TOKEN),
-        Route("GET", state_key_paths + no_key_paths, get_state_event, Auth.ACCESS_TOKEN),
+        Route(
+            "PUT", state_key_paths + no_key_paths, put_state, Auth.ACCESS_TOKEN, allow_guests=True
+        ),
+        Route(
+            "GET", client_paths(room + "/state"), get_state, Auth.ACCESS_TOKEN, allow_guests=True
+        ),
+        Route(
+            "GET",
+            state_key_paths + no_key_paths,
+            get_state_event,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+        ),
         Route(
             "PUT",
             client_paths(room + "/redact/{event_id}/{txn_id}"),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from conduwuit.api.auth import optional_requester
 from conduwuit.api.client.rooms.params import me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
-from conduwuit.core.errors import ErrCode, MatrixError
-from conduwuit.service.rooms.hierarchy import Hierarchy
+from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.ids import RoomAlias, RoomId
+from conduwuit.service.rooms.aliases import Aliases
+from conduwuit.service.rooms.hierarchy import Hierarchy, room_summary
 from conduwuit.service.user_directory import UserDirectory
 
 
@@ -22,7 +25,7 @@ def _optional_int(request: web.Request, name: str) -> int | None:
         raise MatrixError(ErrCode.INVALID_PARAM, f"{name} must be an integer") from None
 
 
-def routes(hierarchy: Hierarchy, directory: UserDirectory) -> list[Route]:
+def routes(hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> list[Route]:
     async def get_hierarchy(request: web.Request) -> web.Response:
         body = hierarchy.hierarchy(
             me(request),
@@ -33,6 +36,26 @@ def routes(hierarchy: Hierarchy, directory: UserDirectory) -> list[Route]:
             from_token=request.query.get("from"),
         )
         return web.json_response(body)
+
+    async def get_summary(request: web.Request) -> web.Response:
+        who = optional_requester(request)
+        target = request.match_info["room_id_or_alias"]
+        room = None
+        if target.startswith("#"):
+            try:
+                room = aliases.resolve(RoomAlias.parse(target))
+            except ValueError as exc:
+                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias: {exc}") from None
+        elif RoomId.is_valid(target):
+            room = target
+        else:
+            raise MatrixError(ErrCode.INVALID_PARAM, "Invalid room ID or alias")
+        summary = (
+            room_summary(hierarchy.directory, room, who.user_id if who else None) if room else None
+        )
+        if summary is None:
+            raise not_found("Room not found or not visible")
+        return web.json_response(summary)
 
     async def search_users(request: web.Request) -> web.Response:
         body = await json_body(request)
@@ -52,4 +75,13 @@ def routes(hierarchy: Hierarchy, directory: UserDirectory) -> list[Route]:
             Auth.ACCESS_TOKEN,
         ),
         Route("POST", client_paths("/user_directory/search"), search_users, Auth.ACCESS_TOKEN),
+        Route(
+            "GET",
+            (
+                *client_paths("/room_summary/{room_id_or_alias}", versions=("v1",)),
+                "/_matrix/client/unstable/im.nheko.summary/summary/{room_id_or_alias}",
+            ),
+            get_summary,
+            Auth.OPTIONAL_ACCESS_TOKEN,
+        ),
     ]

@@ -1,0 +1,57 @@
+# conduwuit (Python) for people without Nix:
+#   docker build -t conduwuit-py .
+#   docker run -d -p 8008:8008 -v conduwuit:/var/lib/conduwuit \
+#       -e CONDUWUIT_SERVER_NAME=example.org conduwuit-py
+# Configured by environment alone (CONDUWUIT_<OPTION>, values parsed as TOML), as
+# the Nix image (nix/oci-image.nix); docs/deploying/docker.md has a compose file.
+#
+# Offline builds (no registry reachable from the build): pass a base image that
+# has python3 + venv and tini, and a wheelhouse in the build context:
+#   --build-arg PYTHON_IMAGE=... --build-arg WHEELHOUSE=/src/wheelhouse
+# docker/test.sh does exactly that with the Complement image's Debian base.
+ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ARG WHEELHOUSE=
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python3 -m venv /opt/conduwuit
+COPY . /src
+RUN set -e; \
+    if [ -n "$WHEELHOUSE" ]; then set -- --no-index --find-links "$WHEELHOUSE"; fi; \
+    /opt/conduwuit/bin/pip install --quiet "$@" /src \
+ && /opt/conduwuit/bin/python -c "import conduwuit, rocksdict, nacl, argon2, uvloop"
+
+FROM ${PYTHON_IMAGE}
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="conduwuit (Python)" \
+      org.opencontainers.image.description="A Matrix homeserver in Python, after conduwuit" \
+      org.opencontainers.image.source="https://github.com/girlbossceo/conduwuit" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# tini reaps zombies and forwards SIGTERM, so `docker stop` shuts down cleanly.
+RUN command -v tini >/dev/null \
+ || (apt-get update \
+     && apt-get install -y --no-install-recommends tini ca-certificates \
+     && rm -rf /var/lib/apt/lists/*)
+RUN useradd --system --uid 10000 --user-group --home-dir /var/lib/conduwuit \
+        --shell /usr/sbin/nologin conduwuit \
+ && mkdir -p /var/lib/conduwuit \
+ && chown conduwuit:conduwuit /var/lib/conduwuit \
+ && chmod 0700 /var/lib/conduwuit
+COPY --from=build /opt/conduwuit /opt/conduwuit
+
+ENV PATH=/opt/conduwuit/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    CONDUWUIT_DATABASE_PATH=/var/lib/conduwuit \
+    CONDUWUIT_ADDRESS=0.0.0.0 \
+    CONDUWUIT_PORT=8008
+USER conduwuit
+WORKDIR /var/lib/conduwuit
+VOLUME /var/lib/conduwuit
+EXPOSE 8008
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8008/_matrix/client/versions', timeout=4)"]
+ENTRYPOINT ["tini", "--"]
+CMD ["conduwuit", "serve"]

@@ -1,0 +1,148 @@
+# Raspberry Pi 3/4/5 (aarch64) SD-card image running conduwuit behind Caddy.
+# flake.nix combines it with nixpkgs' sd-image-aarch64 module and the conduwuit
+# module: nix build .#packages.aarch64-linux.sdImage (docs/deploying/raspberry-pi.md).
+#
+# First boot: the family member edits conduwuit.toml on the FAT partition
+# (FIRMWARE, mounted at /boot/firmware) before booting; conduwuit-firstboot turns
+# it into /var/lib/conduwuit-setup/{env,registration_token}. Without it, conduwuit
+# and Caddy stay stopped, the console says what to set, and port 80 shows a
+# setup page to the local network.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+
+let
+  setupDir = "/var/lib/conduwuit-setup";
+  configured = "${setupDir}/env";
+  # SSH keys allowed to log in as the admin user: put yours here (or in a module
+  # you add to nixosConfigurations.rpi) before building the image.
+  sshKeys = [ ];
+in
+{
+  system.stateVersion = "25.11";
+  networking.hostName = "conduwuit";
+
+  # --- the SD card: a FAT partition the family member can edit on a laptop -----
+  sdImage.populateFirmwareCommands = lib.mkAfter ''
+    cp ${./conduwuit.toml.example} firmware/conduwuit.toml.example
+  '';
+  # sd-image.nix declares it noauto; mount it so first boot can read it.
+  fileSystems."/boot/firmware".options = lib.mkForce [
+    "nofail"
+    "umask=0077"
+  ];
+
+  # --- conduwuit ------------------------------------------------------------------
+  services.conduwuit = {
+    enable = true;
+    settings.global = {
+      # Replaced at start by CONDUWUIT_SERVER_NAME from the first-boot file
+      # (environment wins over the file).
+      server_name = "unconfigured.invalid";
+      address = [ "127.0.0.1" ];
+      port = 8008;
+      allow_registration = true;
+      registration_token_file = "${setupDir}/registration_token";
+      well_known = { };
+    };
+  };
+  systemd.services.conduwuit = {
+    after = [ "conduwuit-firstboot.service" ];
+    requires = [ "conduwuit-firstboot.service" ];
+    unitConfig.ConditionPathExists = configured;
+    serviceConfig.EnvironmentFile = configured;
+  };
+
+  systemd.services.conduwuit-firstboot = {
+    description = "conduwuit: read conduwuit.toml from the boot partition";
+    wantedBy = [ "multi-user.target" ];
+    after = [ "boot-firmware.mount" ];
+    wants = [ "boot-firmware.mount" ];
+    serviceConfig = {
+      Type = "oneshot";
+      RemainAfterExit = true;
+      ExecStart = "${pkgs.python3.interpreter} ${./firstboot.py}";
+      StandardOutput = "journal+console";
+    };
+  };
+
+  systemd.services.conduwuit-setup-page = {
+    description = "conduwuit: setup page while unconfigured";
+    wantedBy = [ "multi-user.target" ];
+    after = [ "conduwuit-firstboot.service" ];
+    unitConfig.ConditionPathExists = "!${configured}";
+    serviceConfig = {
+      ExecStart = "${pkgs.python3.interpreter} ${./setup-page.py} 80";
+      DynamicUser = true;
+      AmbientCapabilities = [ "CAP_NET_BIND_SERVICE" ];
+      CapabilityBoundingSet = [ "CAP_NET_BIND_SERVICE" ];
+      ProtectSystem = "strict";
+      ProtectHome = true;
+      PrivateTmp = true;
+      NoNewPrivileges = true;
+    };
+  };
+
+  # --- Caddy: TLS with automatic certificates on 443 (clients) and 8448 (federation)
+  services.caddy = {
+    enable = true;
+    globalConfig = ''
+      email {$ACME_EMAIL}
+    '';
+    extraConfig = ''
+      {$SERVER_NAME}, {$SERVER_NAME}:8448 {
+        reverse_proxy /_matrix/* 127.0.0.1:8008
+        reverse_proxy /_conduwuit/* 127.0.0.1:8008
+        reverse_proxy /.well-known/matrix/* 127.0.0.1:8008
+        respond 404
+      }
+    '';
+  };
+  systemd.services.caddy = {
+    after = [ "conduwuit-firstboot.service" ];
+    requires = [ "conduwuit-firstboot.service" ];
+    unitConfig.ConditionPathExists = configured;
+    serviceConfig.EnvironmentFile = configured;
+  };
+  networking.firewall.allowedTCPPorts = [
+    80
+    443
+    8448
+  ];
+
+  # --- access: SSH keys only ----------------------------------------------------------
+  services.openssh = {
+    enable = true;
+    settings = {
+      PasswordAuthentication = false;
+      KbdInteractiveAuthentication = false;
+      PermitRootLogin = "no";
+    };
+  };
+  users.users.admin = {
+    isNormalUser = true;
+    extraGroups = [ "wheel" ];
+    openssh.authorizedKeys.keys = sshKeys;
+  };
+  security.sudo.wheelNeedsPassword = false;
+
+  # --- updates: off by default. To turn on (reboots at 04:00 when needed):
+  #   system.autoUpgrade = { enable = true; flake = "github:OWNER/REPO"; allowReboot = true; };
+  system.autoUpgrade.enable = lib.mkDefault false;
+
+  # --- an SD card wears out: small, compressed, rate-limited journal ------------------
+  services.journald.extraConfig = ''
+    SystemMaxUse=64M
+    SystemMaxFileSize=8M
+    RuntimeMaxUse=32M
+    MaxRetentionSec=1month
+    Compress=yes
+  '';
+  # No access-time writes; /tmp in RAM.
+  fileSystems."/".options = [ "noatime" ];
+  boot.tmp.useTmpfs = true;
+  zramSwap.enable = true;
+}
