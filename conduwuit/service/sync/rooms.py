@@ -184,6 +184,13 @@ class RoomSections:
         }
         if lower is None or _touches_members(timeline, state):
             section["summary"] = self._summary(room_id, str(window.user))
+        shortroomid = self.core.short.room(room_id)
+        if shortroomid is not None:
+            # Messages from others since the user's read receipt: what the default push
+            # rules notify for. Highlights need push-rule evaluation and are left out.
+            section["unread_notifications"] = {
+                "notification_count": self.receipts.unread_count(window.user, room_id, shortroomid)
+            }
         return section
 
     def left(self, room: UserRoom, window: Window) -> dict[str, Any] | None:

@@ -209,6 +209,22 @@ async def test_typing_and_receipts_in_ephemeral(hs: Homeserver) -> None:
     assert alice in ephemeral["m.receipt"][event_id]["m.read"]
 
 
+async def test_unread_count_follows_read_receipt(hs: Homeserver) -> None:
+    _, alice = await _user(hs, "alice")
+    bob_id, bob = await _user(hs, "bob")
+    room = await _room(hs, alice, invite=[bob_id])
+    status, _ = await hs.request("POST", f"/join/{room}", {}, token=bob)
+    assert status == 200
+    await _send(hs, alice, room, "one", "1")
+    last = await _send(hs, alice, room, "two", "2")
+    joined = (await _sync(hs, bob))["rooms"]["join"][room]
+    assert joined["unread_notifications"]["notification_count"] == 2
+    status, _ = await hs.request("POST", f"/rooms/{room}/receipt/m.read/{last}", {}, token=bob)
+    assert status == 200
+    joined = (await _sync(hs, bob))["rooms"]["join"][room]
+    assert joined["unread_notifications"]["notification_count"] == 0
+
+
 async def test_bad_parameters_are_refused(hs: Homeserver) -> None:
     _, token = await _user(hs, "alice")
     for params, errcode in (
