@@ -23,8 +23,8 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     process.stop()
 
 
-async def _sync(client: AsyncClient, timeout: int = 0) -> SyncResponse:
-    reply = await client.sync(timeout=timeout)
+async def _sync(client: AsyncClient, poll_ms: int = 0) -> SyncResponse:
+    reply = await client.sync(timeout=poll_ms)
     assert isinstance(reply, SyncResponse), reply
     return reply
 
@@ -49,7 +49,7 @@ async def test_conversation_through_sync(server: ServerProcess) -> None:
         assert "@bob:localhost" in alice.rooms[room].users
 
         # bob long-polls; alice's message wakes him well before the timeout
-        waiting = asyncio.ensure_future(_sync(bob, timeout=30_000))
+        waiting = asyncio.ensure_future(_sync(bob, poll_ms=30_000))
         await asyncio.sleep(0.3)
         started = time.monotonic()
         await alice.room_send(room, "m.room.message", {"msgtype": "m.text", "body": "dinner!"})
