@@ -6,6 +6,7 @@ functions get the services they call.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +27,11 @@ from conduwuit.api.client import (
     versions,
 )
 from conduwuit.api.client import keys as client_keys
+from conduwuit.api.client import sync as sync_api
 from conduwuit.api.federation import keys, version
 from conduwuit.api.router import Authenticator, Route
 from conduwuit.config import GlobalConfig, registration_token
+from conduwuit.core.errors import invalid_param
 from conduwuit.db import Database, DatabaseOptions
 from conduwuit.db.maps import MAPS
 from conduwuit.service.account_data import AccountData
@@ -37,8 +40,12 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.filters import Filters
+from conduwuit.service.notifier import Notifier
 from conduwuit.service.ratelimit import RateLimiter
+from conduwuit.service.room_services import RoomServices
 from conduwuit.service.server_keys import ServerKeys
+from conduwuit.service.sync.rooms import RoomSections
+from conduwuit.service.sync.service import SyncService, parse_since
 from conduwuit.service.uiaa import PASSWORD, Uiaa
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.login import PasswordAuth
@@ -87,7 +94,9 @@ class UserServices:
     registration_limiter: RateLimiter
 
     @classmethod
-    def build(cls, config: GlobalConfig, db: Database, clock: Clock) -> UserServices:
+    def build(
+        cls, config: GlobalConfig, db: Database, clock: Clock, notifier: Notifier
+    ) -> UserServices:
         accounts = Accounts(db, clock)
         profiles = Profiles(db)
         devices = Devices(
@@ -129,7 +138,7 @@ class UserServices:
             registration=registration,
             shared_secret=SharedSecret(config.registration_shared_secret, clock),
             uiaa=uiaa,
-            account_data=AccountData(db),
+            account_data=AccountData(db, notifier),
             filters=Filters(db),
             login_limiter=RateLimiter(
                 clock,
@@ -166,11 +175,24 @@ class UserServices:
         ]
 
 
-def build_e2ee(config: GlobalConfig, db: Database, devices: Devices) -> E2ee:
-    # Until the rooms service lands nobody shares a room: device-list changes reach
-    # only the user's own devices.
-    membership = JoinedMembership(lambda user_id: (), lambda room_id: ())
-    e2ee = E2ee(db, config.server_name, devices, membership)
+def build_e2ee(
+    config: GlobalConfig, db: Database, devices: Devices, rooms: RoomServices, notifier: Notifier
+) -> E2ee:
+    """The e2ee services over the devices and the rooms' membership indexes.
+
+    Device deletions and joined-state flips reach them through listeners, so a
+    device's keys go in the deletion's own batch and room-mates hear of joins
+    and leaves once those are committed.
+    """
+    members = rooms.core.members
+    membership = JoinedMembership(
+        lambda user_id: [room.room_id for room in members.rooms_of(user_id)], members.members
+    )
+
+    def wake(user_ids: Iterable[str]) -> None:
+        notifier.notify(db.current_count(), users=user_ids)
+
+    e2ee = E2ee(db, config.server_name, devices, membership, wake=wake)
     devices.deletion_listeners.append(e2ee.stage_device_deleted)
     return e2ee
 
@@ -180,8 +202,15 @@ def e2ee_routes(e2ee: E2ee, uiaa: Uiaa) -> list[Route]:
         # Synapse asks for the password (or SSO) to replace cross-signing keys.
         return await uiaa.authenticate(auth, [[PASSWORD]], user_id=user_id)
 
+    def sync_position(token: str) -> int:
+        # /keys/changes takes /sync's next_batch tokens; the sync service owns them.
+        position = parse_since(token)
+        if position is None:
+            raise invalid_param("Empty sync token")
+        return position
+
     return [
-        *client_keys.routes(e2ee, requester=requester, uia=uia),
+        *client_keys.routes(e2ee, requester=requester, uia=uia, position_of=sync_position),
         *to_device.routes(e2ee.to_device, requester=requester),
         *room_keys.routes(e2ee.key_backups, requester=requester),
     ]
@@ -193,6 +222,9 @@ class Services:
     db: Database
     server_keys: ServerKeys
     users: UserServices
+    rooms: RoomServices
+    notifier: Notifier
+    sync: SyncService
     e2ee: E2ee
     authenticator: Authenticator | None = None
 
@@ -201,17 +233,40 @@ class Services:
         db = Database.open(database_options(config))
         try:
             server_keys = ServerKeys(config.server_name, db.map(MAPS.global_))
-            users = UserServices.build(config, db, clock)
-            e2ee = build_e2ee(config, db, users.devices)
+            notifier = Notifier()
+            users = UserServices.build(config, db, clock, notifier)
+            rooms = RoomServices.build(
+                config,
+                db,
+                lambda: server_keys.keypair,
+                notifier,
+                clock,
+                users.accounts,
+                users.profiles,
+                users.registration,
+            )
+            e2ee = build_e2ee(config, db, users.devices, rooms, notifier)
         except BaseException:
             db.close()
             raise
         authenticator = TokenAuthenticator(users.devices, users.accounts, clock)
+        sync = SyncService(
+            db,
+            rooms.core.members,
+            RoomSections(rooms.reads, rooms.typing, rooms.receipts, users.account_data),
+            users.account_data,
+            rooms.presence,
+            notifier,
+            extras=[e2ee.sync],
+        )
         return cls(
             config=config,
             db=db,
             server_keys=server_keys,
             users=users,
+            rooms=rooms,
+            notifier=notifier,
+            sync=sync,
             e2ee=e2ee,
             authenticator=authenticator,
         )
@@ -224,6 +279,8 @@ class Services:
             *version.routes(),
             *keys.routes(self.server_keys),
             *self.users.routes(self.config, self.db),
+            *self.rooms.routes(self.config, self.users.account_data, self.users.filters),
+            *sync_api.routes(self.sync, self.users.filters),
             *e2ee_routes(self.e2ee, self.users.uiaa),
         ]
 

@@ -120,7 +120,7 @@ class DeviceLists:
             observers = self.stage_key_change(b, user_id)
         self._wake(observers)
 
-    def membership_changed(self, user_id: str, room_id: str, *, joined: bool) -> None:
+    def membership_changed(self, user_id: str, room_id: str, joined: bool) -> None:
         """Called by the rooms service after a join or leave of ``user_id`` is persisted.
 
         A join makes the joiner and the room's members "changed" for each other; a
