@@ -194,6 +194,7 @@ def build_e2ee(
 
     e2ee = E2ee(db, config.server_name, devices, membership, wake=wake)
     devices.deletion_listeners.append(e2ee.stage_device_deleted)
+    members.join_listeners.append(e2ee.device_lists.membership_changed)
     return e2ee
 
 

@@ -10,8 +10,9 @@ user's rooms only.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from conduwuit.db import MAPS, Batch, Database
@@ -53,8 +54,14 @@ def _decode(room_id: str, raw: bytes) -> UserRoom:
     return UserRoom(room_id, membership, count, json.loads(rest) if rest else None)
 
 
+#: Told, once the batch is committed, that a user's joined state in a room flipped:
+#: ``(user_id, room_id, joined)`` (e2ee device-list tracking listens).
+JoinListener = Callable[[str, str, bool], None]
+
+
 class Members:
     def __init__(self, db: Database) -> None:
+        self.join_listeners: list[JoinListener] = []
         self._user_rooms = db.map(MAPS.userroomid_membership)
         self._room_users = db.map(MAPS.roomuserid_membership)
         self._counts = db.map(MAPS.roomid_membercount)
@@ -118,8 +125,16 @@ class Members:
             if change.membership in ("join", "invite", "knock"):
                 batch.delete(self._forgotten, key(change.user_id, change.room_id))
             seen[pair] = change.membership
+            if (old == "join") != (change.membership == "join") and self.join_listeners:
+                batch.after_commit(
+                    partial(self._tell_join_listeners, *pair, change.membership == "join")
+                )
         for (room_id, membership), n in counts.items():
             batch.put(self._counts, key(room_id, membership), u64(n))
+
+    def _tell_join_listeners(self, user_id: str, room_id: str, joined: bool) -> None:
+        for listener in self.join_listeners:
+            listener(user_id, room_id, joined)
 
     def forget(self, batch: Batch, user_id: str, room_id: str) -> None:
         batch.put(self._forgotten, key(user_id, room_id), b"")
