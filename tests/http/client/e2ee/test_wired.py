@@ -76,3 +76,9 @@ async def test_to_device_and_backup_need_a_token(hs: Homeserver) -> None:
     assert (status, reply["errcode"]) == (401, "M_MISSING_TOKEN")
     status, reply = await hs.request("GET", "/room_keys/version")
     assert (status, reply["errcode"]) == (401, "M_MISSING_TOKEN")
+
+
+async def test_versions_declares_cross_signing(hs: Homeserver) -> None:
+    status, reply = await hs.request("GET", "/_matrix/client/versions")
+    assert status == 200
+    assert reply["unstable_features"]["org.matrix.e2e_cross_signing"] is True
