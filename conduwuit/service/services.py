@@ -176,7 +176,7 @@ class UserServices:
 
 
 def build_e2ee(
-    config: GlobalConfig, db: Database, devices: Devices, rooms: RoomServices, notifier: Notifier
+    config: GlobalConfig, db: Database, users: UserServices, rooms: RoomServices, notifier: Notifier
 ) -> E2ee:
     """The e2ee services over the devices and the rooms' membership indexes.
 
@@ -184,6 +184,7 @@ def build_e2ee(
     device's keys go in the deletion's own batch and room-mates hear of joins
     and leaves once those are committed.
     """
+    devices, registration = users.devices, users.registration
     members = rooms.core.members
     membership = JoinedMembership(
         lambda user_id: [room.room_id for room in members.rooms_of(user_id)], members.members
@@ -194,6 +195,7 @@ def build_e2ee(
 
     e2ee = E2ee(db, config.server_name, devices, membership, wake=wake)
     devices.deletion_listeners.append(e2ee.stage_device_deleted)
+    registration.deactivated_listeners.append(e2ee.user_deactivated)
     members.join_listeners.append(e2ee.device_lists.membership_changed)
     return e2ee
 
@@ -246,7 +248,7 @@ class Services:
                 users.profiles,
                 users.registration,
             )
-            e2ee = build_e2ee(config, db, users.devices, rooms, notifier)
+            e2ee = build_e2ee(config, db, users, rooms, notifier)
         except BaseException:
             db.close()
             raise

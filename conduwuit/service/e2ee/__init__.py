@@ -103,6 +103,15 @@ class E2ee:
             b.after_commit(lambda: self._wake(woken))
         self.to_device.stage_delete_device(b, user_id, device_id)
 
+    def user_deactivated(self, user_id: str) -> None:
+        """Forget a deactivated user's key backups (as Synapse does) and the device-list
+        changes they had yet to hear of. Their devices, and with them their device
+        keys, went with the deactivation itself. Cross-signing keys stay, as in
+        Synapse: others may still need to verify old signatures."""
+        with self._db.batch() as b:
+            self.key_backups.stage_delete_user(b, user_id)
+            self.device_lists.stage_forget_user(b, user_id)
+
     def device_deleted(self, user_id: str, device_id: str) -> None:
         """``stage_device_deleted`` in a batch of its own."""
         with self._db.batch() as b:

@@ -233,6 +233,14 @@ class KeyBackups:
             b.put(self._etags, key(user_id, number), u64(b.next_count()))
         return self._etag_and_count(user_id, number)
 
+    def stage_delete_user(self, b: Batch, user_id: str) -> None:
+        """Every backup version and key of a user (account deactivation, as Synapse)."""
+        p = prefix(user_id)
+        end = prefix_end(p)
+        assert end is not None
+        for m in (self._versions, self._etags, self._keys):
+            b.delete_range(m, p, end)
+
     def _stage_delete_keys(self, b: Batch, p: bytes) -> None:
         end = prefix_end(p)
         assert end is not None

@@ -82,3 +82,26 @@ async def test_versions_declares_cross_signing(hs: Homeserver) -> None:
     status, reply = await hs.request("GET", "/_matrix/client/versions")
     assert status == 200
     assert reply["unstable_features"]["org.matrix.e2e_cross_signing"] is True
+
+
+async def test_deactivation_drops_keys_and_backups(hs: Homeserver) -> None:
+    alice, token, device = await _device(hs, "alice")
+    await hs.request("POST", "/keys/upload", {"device_keys": device.device_keys()}, token=token)
+    backup = {
+        "algorithm": "m.megolm_backup.v1.curve25519-aes-sha2",
+        "auth_data": {"public_key": "k"},
+    }
+    status, _ = await hs.request("POST", "/room_keys/version", backup, token=token)
+    assert status == 200
+    status, challenge = await hs.request("POST", "/account/deactivate", {}, token=token)
+    auth = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": "alice"},
+        "password": PASSWORD,
+        "session": challenge["session"],
+    }
+    status, _ = await hs.request("POST", "/account/deactivate", {"auth": auth}, token=token)
+    assert status == 200
+    e2ee = hs.services.e2ee
+    assert e2ee.device_keys.all_for_user(alice) == {}
+    assert e2ee.key_backups.latest_version(alice) is None
