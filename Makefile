@@ -46,6 +46,7 @@ config: $(STAMP_RUN)
 bench: $(STAMP_TEST)
 	$(BIN)/python bench/run.py --against conduwuit,synapse $(BENCH_ARGS)
 	$(BIN)/python -m bench.accounts
+	$(BIN)/python -m bench.rooms
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

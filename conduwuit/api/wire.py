@@ -14,7 +14,7 @@ from conduwuit.core.errors import ErrCode, MatrixError
 class WireModel(BaseModel):
     """Base of every request body: strict types, unknown fields kept (the spec allows them)."""
 
-    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True, defer_build=True)
 
 
 M = TypeVar("M", bound=WireModel)

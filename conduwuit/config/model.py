@@ -250,9 +250,25 @@ class GlobalConfig(Section):
     auto_join_rooms: list[str] = Field(
         [],
         description=doc("""
-            Room IDs or aliases every newly registered user joins. Recorded at
-            registration; joined once rooms are supported.
+            Local room IDs or aliases every newly registered user joins (rooms that
+            do not exist or refuse the join are skipped and logged).
         """),
+    )
+    allow_room_creation: bool = Field(
+        True, description="Let local users create rooms (admins included when false)."
+    )
+    forbidden_alias_names: list[str] = Field(
+        [],
+        description=doc("""
+            Room alias localparts that may not be created: refused with M_BAD_ALIAS when
+            the alias contains any of these strings (case-insensitive).
+        """),
+    )
+    lockdown_public_room_directory: bool = Field(
+        False, description="Only server admins may publish rooms to the room directory."
+    )
+    allow_public_room_directory_without_auth: bool = Field(
+        False, description="Serve /publicRooms to clients without an access token."
     )
     login_via_existing_session: bool = Field(
         True,

@@ -83,5 +83,5 @@ def verify_signed_json(obj: dict[str, Any], entity: str, key_id: str, public_key
         raise SignatureError(f"malformed key or signature: {exc}") from None
     try:
         verify_key.verify(_signable(obj), signature)
-    except BadSignatureError:
+    except (BadSignatureError, ValueError):  # ValueError: a signature not 64 bytes long
         raise SignatureError(f"signature from {entity} with key {key_id} does not verify") from None

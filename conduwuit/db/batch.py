@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ class Batch:
     As a context manager it commits on normal exit and discards on exception.
     """
 
-    __slots__ = ("_counted", "_db", "_done", "_sync", "_wb")
+    __slots__ = ("_after", "_counted", "_db", "_done", "_sync", "_wb")
 
     def __init__(self, db: Database, sync: bool) -> None:
         self._db = db
@@ -35,6 +36,7 @@ class Batch:
         self._wb = WriteBatch(raw_mode=True)
         self._counted = False
         self._done = False
+        self._after: list[Callable[[], None]] = []
 
     def __len__(self) -> int:
         n: int = self._wb.len()
@@ -70,14 +72,28 @@ class Batch:
         self._counted = True
         return self._db._reserve_count()
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the batch is committed (never if it is discarded).
+
+        For what must not happen before the writes are visible, such as waking
+        the long-polls of users a staged change concerns.
+        """
+        if self._done:
+            raise DatabaseError("batch already committed or discarded")
+        self._after.append(callback)
+
     def commit(self) -> None:
         if self._done:
             raise DatabaseError("batch already committed or discarded")
         self._done = True
         self._db._commit(self._wb, self._counted, self._sync)
+        after, self._after = self._after, []
+        for callback in after:
+            callback()
 
     def discard(self) -> None:
         self._done = True
+        self._after = []
 
     def __enter__(self) -> Batch:
         return self

@@ -52,6 +52,210 @@ class Maps:
                expiry (valid_until_ts), merged across fetches.""",
     )
 
+    # -- rooms: short ids (conduwuit's "short" service) ------------------------------
+    roomid_shortroomid: Final = MapSpec(
+        "roomid_shortroomid",
+        """Rooms interned to a short id, so per-room keys start with 8 bytes.
+        key:   room ID (UTF-8)
+        value: u64 shortroomid (from the global counter).""",
+    )
+    eventid_shorteventid: Final = MapSpec(
+        "eventid_shorteventid",
+        """Events interned to a short id (every event the server knows, incl. outliers).
+        key:   event ID (UTF-8)
+        value: u64 shorteventid.""",
+    )
+    shorteventid_eventid: Final = MapSpec(
+        "shorteventid_eventid",
+        """The reverse of eventid_shorteventid.
+        key:   u64 shorteventid
+        value: event ID (UTF-8).""",
+    )
+    statekey_shortstatekey: Final = MapSpec(
+        "statekey_shortstatekey",
+        """(event type, state key) pairs interned to a short id.
+        key:   key(type, state_key)  (UTF-8 parts joined by 0xFF)
+        value: u64 shortstatekey.""",
+    )
+    shortstatekey_statekey: Final = MapSpec(
+        "shortstatekey_statekey",
+        """The reverse of statekey_shortstatekey.
+        key:   u64 shortstatekey
+        value: key(type, state_key).""",
+    )
+    # -- rooms: events and the timeline ----------------------------------------------
+    pduid_pdu: Final = MapSpec(
+        "pduid_pdu",
+        """Timeline events of every room, in stream order per room (a prefix scan per room).
+        key:   pduid = u64 shortroomid + u64 stream count (global counter)
+        value: the PDU as canonical JSON, with server-computed `unsigned` (prev_content,
+               replaces_state, redacted_because); replaced by its redacted form on redaction.""",
+    )
+    eventid_pduid: Final = MapSpec(
+        "eventid_pduid",
+        """Where a timeline event is stored.
+        key:   event ID (UTF-8)
+        value: pduid (16 bytes).""",
+    )
+    eventid_outlierpdu: Final = MapSpec(
+        "eventid_outlierpdu",
+        """Events known but not in the timeline (auth events fetched over federation,
+        rejected events kept for auth chains).
+        key:   event ID (UTF-8)
+        value: PDU JSON.""",
+    )
+    softfailedeventids: Final = MapSpec(
+        "softfailedeventids",
+        """Events accepted into the DAG but soft-failed (not shown, not current state).
+        key:   event ID (UTF-8)
+        value: empty.""",
+    )
+    roomid_pduleaves: Final = MapSpec(
+        "roomid_pduleaves",
+        """Forward extremities of each room: the prev_events of the next local event.
+        key:   u64 shortroomid + 0xFF + event ID
+        value: empty.""",
+    )
+    shorteventid_authchain: Final = MapSpec(
+        "shorteventid_authchain",
+        """Memoised auth chain of an event (everything reachable through auth_events).
+        key:   u64 shorteventid
+        value: sorted u64 shorteventids, concatenated.""",
+    )
+    tofrom_relation: Final = MapSpec(
+        "tofrom_relation",
+        """m.relates_to edges, so relations of an event are a prefix scan.
+        key:   u64 shorteventid (target) + u64 shorteventid (relating event)
+        value: empty.""",
+    )
+    userdevicetxnid_response: Final = MapSpec(
+        "userdevicetxnid_response",
+        """Client transaction IDs, for idempotent sends per device.
+        key:   key(user ID, device ID, txn ID)
+        value: the event ID the transaction created (UTF-8).""",
+    )
+    # -- rooms: state ------------------------------------------------------------------
+    shortstatehash_statediff: Final = MapSpec(
+        "shortstatehash_statediff",
+        """State snapshots as diffs against a parent snapshot (conduwuit's layered diffs).
+        key:   u64 shortstatehash
+        value: u64 parent shortstatehash (0 = none: `added` is the full state)
+               + u64 number of added entries + added entries + removed entries,
+               each entry u64 shortstatekey + u64 shorteventid.""",
+    )
+    statehash_shortstatehash: Final = MapSpec(
+        "statehash_shortstatehash",
+        """Deduplicates snapshots: the sha256 of a full state's sorted entries.
+        key:   32-byte sha256 over the sorted 16-byte entries
+        value: u64 shortstatehash.""",
+    )
+    shorteventid_shortstatehash: Final = MapSpec(
+        "shorteventid_shortstatehash",
+        """The state of the room before each event (the state after adds the event itself).
+        key:   u64 shorteventid
+        value: u64 shortstatehash.""",
+    )
+    roomid_shortstatehash: Final = MapSpec(
+        "roomid_shortstatehash",
+        """The current state of each room.
+        key:   room ID (UTF-8)
+        value: u64 shortstatehash.""",
+    )
+    # -- rooms: membership indexes -------------------------------------------------------
+    userroomid_membership: Final = MapSpec(
+        "userroomid_membership",
+        """Rooms of a user with the user's current membership there.
+        key:   key(user ID, room ID)
+        value: membership (join, invite, leave, ban, knock) + 0xFF + u64 count when it
+               changed + (invites and knocks) stripped state JSON for the client.""",
+    )
+    roomuserid_membership: Final = MapSpec(
+        "roomuserid_membership",
+        """Members of a room by membership (the reverse of userroomid_membership).
+        key:   key(room ID, membership, user ID)
+        value: empty.""",
+    )
+    roomid_membercount: Final = MapSpec(
+        "roomid_membercount",
+        """Member counts per room and membership, kept with the indexes.
+        key:   key(room ID, membership)
+        value: u64 count.""",
+    )
+    userroomid_forgotten: Final = MapSpec(
+        "userroomid_forgotten",
+        """Rooms a user has forgotten (cleared when they join or are invited again).
+        key:   key(user ID, room ID)
+        value: empty.""",
+    )
+
+    # -- rooms: aliases and the directory --------------------------------------------
+    alias_roomid: Final = MapSpec(
+        "alias_roomid",
+        """Local room aliases.
+        key:   alias (UTF-8, "#local:server")
+        value: room ID.""",
+    )
+    alias_userid: Final = MapSpec(
+        "alias_userid",
+        """Who created a local alias (they may delete it).
+        key:   alias
+        value: user ID.""",
+    )
+    roomid_aliases: Final = MapSpec(
+        "roomid_aliases",
+        """The local aliases of a room, for GET /rooms/{roomId}/aliases.
+        key:   key(room ID, alias)
+        value: empty.""",
+    )
+    publicroomids: Final = MapSpec(
+        "publicroomids",
+        """Rooms published in the room directory.
+        key:   room ID
+        value: empty.""",
+    )
+
+    # -- rooms: receipts --------------------------------------------------------------
+    readreceiptid_readreceipt: Final = MapSpec(
+        "readreceiptid_readreceipt",
+        """Public receipts (m.read) per room in stream order, for sync.
+        key:   key(room ID) + 0xFF + u64 stream count + user ID
+        value: JSON {"event_id", "type", "ts", "thread_id"?}.""",
+    )
+    roomuserid_receipt: Final = MapSpec(
+        "roomuserid_receipt",
+        """A user's latest receipt of each type and thread in a room (private ones too).
+        key:   key(room ID, user ID, receipt type, thread ID or "")
+        value: u64 stream count + JSON as in readreceiptid_readreceipt.""",
+    )
+
+    tokenids: Final = MapSpec(
+        "tokenids",
+        """Full-text index of message bodies, room names and topics, per room.
+        key:   u64 shortroomid + lowercased word (UTF-8) + 0xFF + pduid (16 bytes)
+        value: empty.""",
+    )
+
+    userid_presence: Final = MapSpec(
+        "userid_presence",
+        """The presence a local user last set (idle/offline are worked out on read from
+        last_active_ts and the configured timeouts).
+        key:   user ID
+        value: JSON {"presence", "status_msg"?, "last_active_ts", "count"}.""",
+    )
+
+    roomid_threads: Final = MapSpec(
+        "roomid_threads",
+        """Thread roots of each room ordered by latest activity (for /threads).
+        key:   u64 shortroomid + u64 stream count of the thread's latest event + root event ID
+        value: empty.""",
+    )
+    threadroot_latest: Final = MapSpec(
+        "threadroot_latest",
+        """The latest activity of a thread, to move its roomid_threads key.
+        key:   root event ID
+        value: u64 stream count.""",
+    )
+
     # -- accounts (conduwuit.service.users) ------------------------------------------
     userid_account: Final = MapSpec(
         "userid_account",
@@ -138,6 +342,97 @@ class Maps:
         """Filters uploaded by users for sync.
         key:   user ID, 0xFF, filter ID (decimal digits)
         value: canonical JSON of the filter""",
+    )
+
+    # -- end-to-end encryption (conduwuit.service.e2ee) -------------------------------
+    userdeviceid_devicekeys: Final = MapSpec(
+        "userdeviceid_devicekeys",
+        """Device identity keys as uploaded by /keys/upload, with the signatures the
+        user's own keys made on them (self-signing key) merged in.
+        key:   user ID, 0xFF, device ID
+        value: canonical JSON of the DeviceKeys object (no "unsigned")""",
+    )
+    onetimekeyid_onetimekeys: Final = MapSpec(
+        "onetimekeyid_onetimekeys",
+        """Unclaimed one-time keys, in upload order per algorithm (the spec hands them
+        out in the order they were uploaded: /keys/claim takes the first).
+        key:   user ID, 0xFF, device ID, 0xFF, algorithm, 0xFF, u64 count of the
+               upload, 0xFF, key ID (the part after "algorithm:")
+        value: canonical JSON of the key object (or string, for unsigned algorithms)""",
+    )
+    userdeviceid_fallbackkeys: Final = MapSpec(
+        "userdeviceid_fallbackkeys",
+        """The one fallback key per device and algorithm; kept after a claim, marked used.
+        key:   user ID, 0xFF, device ID, 0xFF, algorithm
+        value: JSON {"key_id": str, "key": key object, "used": bool}""",
+    )
+    userid_lastonetimekeyupdate: Final = MapSpec(
+        "userid_lastonetimekeyupdate",
+        """Stream position of the last change to any one-time or fallback key of a user's
+        devices (upload or claim), so /sync can tell whether the counts changed.
+        key:   user ID
+        value: u64 count""",
+    )
+    userid_crosssigningkeys: Final = MapSpec(
+        "userid_crosssigningkeys",
+        """A user's cross-signing keys, one record so /keys/query reads them at once;
+        signatures by the user's own devices on the master key are merged in.
+        key:   user ID
+        value: JSON {"master"?: key, "self_signing"?: key, "user_signing"?: key}""",
+    )
+    useridsigner_signatures: Final = MapSpec(
+        "useridsigner_signatures",
+        """Signatures another user's user-signing key made on this user's master key;
+        only the signer may see them (spec: cross-signing).
+        key:   signed user ID, 0xFF, signing user ID
+        value: JSON {signer key ID: signature} (of the target's current master key)""",
+    )
+    keychangeid_userid: Final = MapSpec(
+        "keychangeid_userid",
+        """Device-list changes fanned out on write to every local user who must hear of
+        them, so /sync and /keys/changes scan one prefix from their since position.
+        key:   observing user ID, 0xFF, u64 count, 0xFF, user ID that changed
+        value: b"c" (keys changed, or now share a room) or b"l" (no longer share a
+               room); the newest entry for a user in a range wins""",
+    )
+    keychangeuserid_count: Final = MapSpec(
+        "keychangeuserid_count",
+        """Where the one keychangeid_userid entry of an (observer, changed user) pair is:
+        a new change replaces the older entry, so the map grows with pairs, not changes.
+        key:   observing user ID, 0xFF, user ID that changed
+        value: u64 count of its entry in keychangeid_userid""",
+    )
+    todeviceid_events: Final = MapSpec(
+        "todeviceid_events",
+        """To-device messages waiting for a device, until it acknowledges them with a
+        later since token.
+        key:   user ID, 0xFF, device ID, 0xFF, u64 count
+        value: JSON {"type", "sender", "content"}""",
+    )
+    userdevicetxnid_todevice: Final = MapSpec(
+        "userdevicetxnid_todevice",
+        """Transaction IDs of PUT /sendToDevice already handled, for idempotency.
+        key:   user ID, 0xFF, device ID, 0xFF, event type, 0xFF, transaction ID
+        value: u64 count of the send""",
+    )
+    backupid_algorithm: Final = MapSpec(
+        "backupid_algorithm",
+        """Key-backup versions of a user; version numbers are global counts, never reused.
+        key:   user ID, 0xFF, u64 version
+        value: JSON {"algorithm": str, "auth_data": object}""",
+    )
+    backupid_etag: Final = MapSpec(
+        "backupid_etag",
+        """The etag of a backup version: the count of the last change to its keys.
+        key:   user ID, 0xFF, u64 version
+        value: u64 count""",
+    )
+    backupkeyid_backup: Final = MapSpec(
+        "backupkeyid_backup",
+        """Backed-up room keys.
+        key:   user ID, 0xFF, u64 version, 0xFF, room ID, 0xFF, session ID
+        value: JSON KeyBackupData {"first_message_index", "forwarded_count",
+               "is_verified", "session_data"}""",
     )
 
     @classmethod

@@ -13,13 +13,15 @@ from typing import Any
 from conduwuit.db import Database
 from conduwuit.db.codec import from_u64, key, prefix, prefix_end, u64
 from conduwuit.db.maps import MAPS
+from conduwuit.service.notifier import Notifier
 
 GLOBAL = ""
 
 
 class AccountData:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, notifier: Notifier | None = None) -> None:
         self._db = db
+        self._notifier = notifier
         self._events = db.map(MAPS.roomuserdataid_accountdata)
         self._index = db.map(MAPS.roomusertype_roomuserdataid)
 
@@ -48,6 +50,8 @@ class AccountData:
             b.put(self._index, index_key, event_key)
             if previous is not None:
                 b.delete(self._events, previous)
+        if self._notifier is not None:
+            self._notifier.notify(position, users=[user_id])
         return position
 
     def since(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -74,6 +74,11 @@ def _owner_bytes(user_id: str, device_id: str, expires_ts: int | None) -> bytes:
     return json.dumps(record, separators=(",", ":")).encode()
 
 
+#: Stages, in a device deletion's batch, deleting what another area keeps per
+#: device (e2ee keys, waiting to-device messages): ``(batch, user_id, device_id)``.
+DeletionListener = Callable[[Batch, str, str], None]
+
+
 class Devices:
     def __init__(
         self,
@@ -95,6 +100,7 @@ class Devices:
         self.refreshable_token_lifetime_ms = refreshable_token_lifetime_ms
         self.refresh_token_lifetime_ms = refresh_token_lifetime_ms
         self.login_token_ttl_ms = login_token_ttl_ms
+        self.deletion_listeners: list[DeletionListener] = []
 
     # -- devices -------------------------------------------------------------------
     def get(self, user_id: str, device_id: str) -> Device | None:
@@ -206,6 +212,8 @@ class Devices:
     def stage_delete(self, b: Batch, user_id: str, device_id: str) -> None:
         self._stage_revoke_tokens(b, user_id, device_id)
         b.delete(self._metadata, key(user_id, device_id))
+        for listener in self.deletion_listeners:
+            listener(b, user_id, device_id)
 
     def stage_delete_all(self, b: Batch, user_id: str, *, keep: str | None = None) -> None:
         for device_id in list(self._device_ids(user_id)):

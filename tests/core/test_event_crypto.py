@@ -19,7 +19,7 @@ from conduwuit.core.event_signing import (
     required_signature_servers,
     verify_event_signatures,
 )
-from conduwuit.core.signing import Keypair, SignatureError, sign_json
+from conduwuit.core.signing import Keypair, SignatureError, sign_json, verify_signed_json
 
 SEED = b64.decode("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1")
 KEY = Keypair.from_seed("ed25519:1", SEED)
@@ -174,3 +174,11 @@ def test_verify_rejects_missing_unknown_and_expired() -> None:
     other = Keypair.generate("1")
     with pytest.raises(SignatureError):
         verify_event_signatures(event, rv.V5, lambda s, k: (other.public_key, None))
+
+
+def test_signature_of_the_wrong_length_is_a_signature_error() -> None:
+    keypair = Keypair.generate("1")
+    signed = sign_json({"a": 1}, "example.org", keypair)
+    signed["signatures"]["example.org"][keypair.key_id] = "AAAA"
+    with pytest.raises(SignatureError):
+        verify_signed_json(signed, "example.org", keypair.key_id, keypair.public_key)

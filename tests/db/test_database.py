@@ -108,6 +108,23 @@ def test_batch_is_atomic_across_maps(db: Database) -> None:
     assert (a.get(b"x"), b.get(b"x"), g.get(b"y"), a.get(b"old")) == (b"1", b"2", b"3", None)
 
 
+def test_after_commit_runs_once_the_writes_are_visible(db: Database) -> None:
+    a = db.map(TEST_A)
+    seen: list[bytes | None] = []
+    with db.batch() as batch:
+        batch.put(a, b"k", b"v")
+        batch.after_commit(lambda: seen.append(a.get(b"k")))
+        assert seen == []
+    assert seen == [b"v"]
+    with pytest.raises(RuntimeError), db.batch() as batch:
+        batch.put(a, b"k2", b"v")
+        batch.after_commit(lambda: seen.append(b"discarded"))
+        raise RuntimeError("abandon")
+    assert seen == [b"v"]
+    with pytest.raises(DatabaseError):
+        batch.after_commit(lambda: None)
+
+
 def test_batch_delete_range_and_reuse(db: Database) -> None:
     a = db.map(TEST_A)
     for n in range(5):

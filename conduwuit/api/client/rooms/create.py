@@ -1,0 +1,64 @@
+"""``POST /createRoom`` (client-server API "Creation")."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import StrictBool, StrictStr
+
+from conduwuit.api.client.rooms.params import me, user_id
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import WireModel, parse_body
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.room_creation import PlannedEvent
+from conduwuit.service.rooms.ops import CreateRoom, RoomOps
+
+
+class StateEventBody(WireModel):
+    type: StrictStr
+    state_key: StrictStr = ""
+    content: dict[str, Any]
+
+
+class CreateRoomBody(WireModel):
+    visibility: Literal["public", "private"] = "private"
+    room_alias_name: StrictStr | None = None
+    name: StrictStr | None = None
+    topic: StrictStr | None = None
+    invite: list[StrictStr] = []
+    invite_3pid: list[dict[str, Any]] = []
+    room_version: StrictStr | None = None
+    creation_content: dict[str, Any] = {}
+    initial_state: list[StateEventBody] = []
+    preset: Literal["private_chat", "public_chat", "trusted_private_chat"] | None = None
+    is_direct: StrictBool = False
+    power_level_content_override: dict[str, Any] | None = None
+    room_id: StrictStr | None = None
+
+
+def routes(ops: RoomOps) -> list[Route]:
+    async def create_room(request: web.Request) -> web.Response:
+        body = await parse_body(request, CreateRoomBody)
+        if body.invite_3pid:
+            raise MatrixError(ErrCode.UNRECOGNIZED, "Third-party invites are not supported")
+        request_ = CreateRoom(
+            preset=body.preset,
+            visibility=body.visibility,
+            room_alias_name=body.room_alias_name,
+            name=body.name,
+            topic=body.topic,
+            invite=tuple(user_id(u, "invite") for u in body.invite),
+            is_direct=body.is_direct,
+            initial_state=tuple(
+                PlannedEvent(e.type, e.content, e.state_key) for e in body.initial_state
+            ),
+            creation_content=body.creation_content,
+            power_level_content_override=body.power_level_content_override,
+            room_version=body.room_version,
+            room_id=body.room_id,
+        )
+        room_id = ops.create_room(me(request), request_)
+        return web.json_response({"room_id": room_id})
+
+    return [Route("POST", client_paths("/createRoom"), create_room, Auth.ACCESS_TOKEN)]

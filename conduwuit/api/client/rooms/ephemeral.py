@@ -1,0 +1,114 @@
+"""Relations, typing, receipts and read markers (client-server API "Relationships",
+"Typing notifications", "Receipts", "Fully read markers")."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conduwuit.api.client.rooms.params import int_query, me, room_id
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import json_body
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden
+from conduwuit.service.account_data import AccountData
+from conduwuit.service.rooms.receipts import Receipts
+from conduwuit.service.rooms.relations import Relations
+from conduwuit.service.rooms.typing import Typing
+
+
+def routes(
+    relations: Relations, typing: Typing, receipts: Receipts, account_data: AccountData
+) -> list[Route]:
+    async def get_relations(request: web.Request) -> web.Response:
+        recurse = request.query.get("recurse", "false")
+        body = relations.relations(
+            me(request),
+            room_id(request),
+            request.match_info["event_id"],
+            rel_type=request.match_info.get("rel_type"),
+            event_type=request.match_info.get("event_type"),
+            from_token=request.query.get("from"),
+            to_token=request.query.get("to"),
+            limit=int_query(request, "limit", 50),
+            direction=request.query.get("dir", "b"),
+            recurse=recurse == "true",
+        )
+        return web.json_response(body)
+
+    async def get_threads(request: web.Request) -> web.Response:
+        body = relations.threads(
+            me(request),
+            room_id(request),
+            include=request.query.get("include", "all"),
+            limit=int_query(request, "limit", 20),
+            from_token=request.query.get("from"),
+        )
+        return web.json_response(body)
+
+    async def put_typing(request: web.Request) -> web.Response:
+        user = me(request)
+        if request.match_info["user_id"] != str(user):
+            raise forbidden("You may only set your own typing state")
+        body = await json_body(request)
+        is_typing = body.get("typing")
+        if not isinstance(is_typing, bool):
+            raise MatrixError(ErrCode.BAD_JSON, "typing must be a boolean")
+        timeout = body.get("timeout")
+        if timeout is not None and not isinstance(timeout, int):
+            raise MatrixError(ErrCode.BAD_JSON, "timeout must be an integer")
+        typing.set_typing(user, room_id(request), is_typing, timeout)
+        return web.json_response({})
+
+    def fully_read(user: str, room: str, event_id: str) -> None:
+        account_data.put(user, "m.fully_read", {"event_id": event_id}, room)
+
+    async def post_receipt(request: web.Request) -> web.Response:
+        user, room = me(request), room_id(request)
+        body = await json_body(request)
+        receipt_type = request.match_info["receipt_type"]
+        event_id = request.match_info["event_id"]
+        thread_id = body.get("thread_id")
+        if thread_id is not None and not isinstance(thread_id, str):
+            raise MatrixError(ErrCode.BAD_JSON, "thread_id must be a string")
+        if receipt_type == "m.fully_read":
+            receipts.check_target(user, room, event_id)
+            fully_read(str(user), str(room), event_id)
+        else:
+            receipts.set_receipt(user, room, receipt_type, event_id, thread_id)
+        return web.json_response({})
+
+    async def read_markers(request: web.Request) -> web.Response:
+        user, room = me(request), room_id(request)
+        body = await json_body(request)
+        for field in ("m.fully_read", "m.read", "m.read.private"):
+            value = body.get(field)
+            if value is not None and not isinstance(value, str):
+                raise MatrixError(ErrCode.BAD_JSON, f"{field} must be an event ID")
+            if isinstance(value, str):
+                receipts.check_target(user, room, value)
+        if isinstance(body.get("m.fully_read"), str):
+            fully_read(str(user), str(room), body["m.fully_read"])
+        for receipt_type in ("m.read", "m.read.private"):
+            if isinstance(body.get(receipt_type), str):
+                receipts.set_receipt(user, room, receipt_type, body[receipt_type])
+        return web.json_response({})
+
+    room = "/rooms/{room_id}"
+    relation_base = room + "/relations/{event_id}"
+    relation_paths = (
+        client_paths(relation_base, versions=("v1",))
+        + client_paths(relation_base + "/{rel_type}", versions=("v1",))
+        + client_paths(relation_base + "/{rel_type}/{event_type}", versions=("v1",))
+    )
+    token = Auth.ACCESS_TOKEN
+    return [
+        Route("GET", relation_paths, get_relations, token),
+        Route("GET", client_paths(room + "/threads", versions=("v1",)), get_threads, token),
+        Route("PUT", client_paths(room + "/typing/{user_id}"), put_typing, token),
+        Route(
+            "POST",
+            client_paths(room + "/receipt/{receipt_type}/{event_id}"),
+            post_receipt,
+            token,
+        ),
+        Route("POST", client_paths(room + "/read_markers"), read_markers, token),
+    ]

@@ -1,0 +1,48 @@
+"""Path and query parameters of room endpoints, parsed once into typed IDs."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conduwuit.api.auth import requester
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.ids import RoomId, UserId
+
+
+def room_id(request: web.Request) -> RoomId:
+    raw = request.match_info["room_id"]
+    try:
+        return RoomId.parse(raw)
+    except ValueError as exc:
+        raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room ID: {exc}") from None
+
+
+def user_id(value: object, what: str = "user_id") -> UserId:
+    if not isinstance(value, str):
+        raise MatrixError(ErrCode.BAD_JSON, f"{what} must be a string")
+    try:
+        return UserId.parse(value)
+    except ValueError as exc:
+        raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid {what}: {exc}") from None
+
+
+def me(request: web.Request) -> UserId:
+    return UserId.parse(requester(request).user_id)
+
+
+def is_guest(request: web.Request) -> bool:
+    return requester(request).is_guest
+
+
+def device(request: web.Request) -> str:
+    return requester(request).device_id
+
+
+def int_query(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise MatrixError(ErrCode.INVALID_PARAM, f"{name} must be an integer") from None

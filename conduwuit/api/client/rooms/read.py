@@ -1,0 +1,77 @@
+"""Timeline reads: ``/messages``, ``/context/{eventId}``, ``/event/{eventId}``
+(client-server API "Getting events for a room")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from conduwuit.api.client.rooms.params import device, int_query, me, room_id
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.event_filter import RoomEventFilter
+from conduwuit.service.filters import Filters
+from conduwuit.service.rooms.reads import RoomReads
+
+
+def routes(reads: RoomReads, filters: Filters) -> list[Route]:
+    def _filter(request: web.Request) -> RoomEventFilter:
+        """A RoomEventFilter as JSON, or (as Synapse accepts) the ID of an uploaded
+        filter, whose ``room.timeline`` part applies."""
+        raw = request.query.get("filter")
+        if raw is None:
+            return RoomEventFilter()
+        data: Any
+        if raw.isdigit():
+            stored = filters.get(str(me(request)), raw)
+            if stored is None:
+                raise MatrixError(ErrCode.NOT_FOUND, "No such filter")
+            data = (stored.get("room") or {}).get("timeline") or {}
+        else:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise MatrixError(ErrCode.BAD_JSON, "filter must be JSON or a filter ID") from None
+        if not isinstance(data, dict):
+            raise MatrixError(ErrCode.BAD_JSON, "filter must be a JSON object")
+        return RoomEventFilter.from_json(data)
+
+    async def messages(request: web.Request) -> web.Response:
+        body = reads.messages(
+            me(request),
+            room_id(request),
+            from_token=request.query.get("from"),
+            to_token=request.query.get("to"),
+            direction=request.query.get("dir", "b"),
+            limit=int_query(request, "limit", 10),
+            event_filter=_filter(request),
+            device_id=device(request),
+        )
+        return web.json_response(body)
+
+    async def context(request: web.Request) -> web.Response:
+        body = reads.context(
+            me(request),
+            room_id(request),
+            request.match_info["event_id"],
+            limit=int_query(request, "limit", 10),
+            event_filter=_filter(request),
+            device_id=device(request),
+        )
+        return web.json_response(body)
+
+    async def event(request: web.Request) -> web.Response:
+        body = reads.event(
+            me(request), room_id(request), request.match_info["event_id"], device(request)
+        )
+        return web.json_response(body)
+
+    room = "/rooms/{room_id}"
+    token = Auth.ACCESS_TOKEN
+    return [
+        Route("GET", client_paths(room + "/messages"), messages, token, allow_guests=True),
+        Route("GET", client_paths(room + "/context/{event_id}"), context, token, allow_guests=True),
+        Route("GET", client_paths(room + "/event/{event_id}"), event, token, allow_guests=True),
+    ]

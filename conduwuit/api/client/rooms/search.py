@@ -1,0 +1,28 @@
+"""``POST /search`` (client-server API "Server Side Search"): room events only."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conduwuit.api.client.rooms.params import me
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import json_body
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.service.rooms.search import Search
+
+
+def routes(search: Search) -> list[Route]:
+    async def post_search(request: web.Request) -> web.Response:
+        body = await json_body(request)
+        categories = body.get("search_categories")
+        if not isinstance(categories, dict):
+            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: search_categories")
+        criteria = categories.get("room_events")
+        if criteria is None:
+            return web.json_response({"search_categories": {}})
+        if not isinstance(criteria, dict):
+            raise MatrixError(ErrCode.BAD_JSON, "room_events must be an object")
+        result = search.search(me(request), criteria, request.query.get("next_batch"))
+        return web.json_response(result)
+
+    return [Route("POST", client_paths("/search"), post_search, Auth.ACCESS_TOKEN)]

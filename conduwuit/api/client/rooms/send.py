@@ -1,0 +1,89 @@
+"""Sending events and reading/writing state (client-server API "Sending events to a
+room", "Getting events for a room" state parts, "Redactions")."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conduwuit.api.client.rooms.params import device, me, room_id
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import json_body
+from conduwuit.core.client_event import to_client
+from conduwuit.service.rooms.ops import RoomOps
+from conduwuit.service.rooms.persist import Txn
+from conduwuit.service.rooms.reads import RoomReads
+
+
+def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
+    async def send_event(request: web.Request) -> web.Response:
+        user = me(request)
+        content = await json_body(request)
+        txn = Txn(str(user), device(request), request.match_info["txn_id"])
+        event_id = ops.send(
+            user, room_id(request), request.match_info["event_type"], content, txn=txn
+        )
+        return web.json_response({"event_id": event_id})
+
+    async def put_state(request: web.Request) -> web.Response:
+        content = await json_body(request)
+        event_id = ops.send_state(
+            me(request),
+            room_id(request),
+            request.match_info["event_type"],
+            request.match_info.get("state_key", ""),
+            content,
+        )
+        return web.json_response({"event_id": event_id})
+
+    async def get_state(request: web.Request) -> web.Response:
+        return web.json_response(reads.state(me(request), room_id(request)))
+
+    async def get_state_event(request: web.Request) -> web.Response:
+        pdu = reads.state_event(
+            me(request),
+            room_id(request),
+            request.match_info["event_type"],
+            request.match_info.get("state_key", ""),
+        )
+        if request.query.get("format") == "event":
+            return web.json_response(to_client(pdu, ops.core.clock()))
+        return web.json_response(pdu.get("content", {}))
+
+    async def redact(request: web.Request) -> web.Response:
+        user = me(request)
+        body = await json_body(request)
+        txn = Txn(str(user), device(request), request.match_info["txn_id"])
+        event_id = ops.redact(user, room_id(request), request.match_info["event_id"], body, txn)
+        return web.json_response({"event_id": event_id})
+
+    room = "/rooms/{room_id}"
+    state_key_paths = client_paths(room + "/state/{event_type}/{state_key:.*}")
+    no_key_paths = client_paths(room + "/state/{event_type}")
+    return [
+        Route(
+            "PUT",
+            client_paths(room + "/send/{event_type}/{txn_id}"),
+            send_event,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+        ),
+        Route(
+            "PUT", state_key_paths + no_key_paths, put_state, Auth.ACCESS_TOKEN, allow_guests=True
+        ),
+        Route(
+            "GET", client_paths(room + "/state"), get_state, Auth.ACCESS_TOKEN, allow_guests=True
+        ),
+        Route(
+            "GET",
+            state_key_paths + no_key_paths,
+            get_state_event,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+        ),
+        Route(
+            "PUT",
+            client_paths(room + "/redact/{event_id}/{txn_id}"),
+            redact,
+            Auth.ACCESS_TOKEN,
+        ),
+    ]

@@ -1,0 +1,87 @@
+"""``/hierarchy`` (spaces) and ``/user_directory/search``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conduwuit.api.auth import optional_requester
+from conduwuit.api.client.rooms.params import me, room_id
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import json_body
+from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.ids import RoomAlias, RoomId
+from conduwuit.service.rooms.aliases import Aliases
+from conduwuit.service.rooms.hierarchy import Hierarchy, room_summary
+from conduwuit.service.user_directory import UserDirectory
+
+
+def _optional_int(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise MatrixError(ErrCode.INVALID_PARAM, f"{name} must be an integer") from None
+
+
+def routes(hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> list[Route]:
+    async def get_hierarchy(request: web.Request) -> web.Response:
+        body = hierarchy.hierarchy(
+            me(request),
+            room_id(request),
+            suggested_only=request.query.get("suggested_only") == "true",
+            max_depth=_optional_int(request, "max_depth"),
+            limit=_optional_int(request, "limit"),
+            from_token=request.query.get("from"),
+        )
+        return web.json_response(body)
+
+    async def get_summary(request: web.Request) -> web.Response:
+        who = optional_requester(request)
+        target = request.match_info["room_id_or_alias"]
+        room = None
+        if target.startswith("#"):
+            try:
+                room = aliases.resolve(RoomAlias.parse(target))
+            except ValueError as exc:
+                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias: {exc}") from None
+        elif RoomId.is_valid(target):
+            room = target
+        else:
+            raise MatrixError(ErrCode.INVALID_PARAM, "Invalid room ID or alias")
+        summary = (
+            room_summary(hierarchy.directory, room, who.user_id if who else None) if room else None
+        )
+        if summary is None:
+            raise not_found("Room not found or not visible")
+        return web.json_response(summary)
+
+    async def search_users(request: web.Request) -> web.Response:
+        body = await json_body(request)
+        term = body.get("search_term")
+        if not isinstance(term, str):
+            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: search_term")
+        limit = body.get("limit", 10)
+        if not isinstance(limit, int):
+            raise MatrixError(ErrCode.BAD_JSON, "limit must be an integer")
+        return web.json_response(directory.search(me(request), term, limit))
+
+    return [
+        Route(
+            "GET",
+            client_paths("/rooms/{room_id}/hierarchy", versions=("v1",)),
+            get_hierarchy,
+            Auth.ACCESS_TOKEN,
+        ),
+        Route("POST", client_paths("/user_directory/search"), search_users, Auth.ACCESS_TOKEN),
+        Route(
+            "GET",
+            (
+                *client_paths("/room_summary/{room_id_or_alias}", versions=("v1",)),
+                "/_matrix/client/unstable/im.nheko.summary/summary/{room_id_or_alias}",
+            ),
+            get_summary,
+            Auth.OPTIONAL_ACCESS_TOKEN,
+        ),
+    ]

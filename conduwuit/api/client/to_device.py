@@ -1,0 +1,35 @@
+"""PUT /sendToDevice/{eventType}/{txnId} (client-server API, "Send-to-Device messaging")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import StrictStr
+
+from conduwuit.api.client.e2ee_common import RequesterOf, check_user_ids
+from conduwuit.api.router import Auth, Route, client_paths
+from conduwuit.api.wire import WireModel, parse_body
+from conduwuit.service.e2ee import ToDevice
+
+
+class SendToDeviceBody(WireModel):
+    messages: dict[StrictStr, dict[StrictStr, dict[str, Any]]]
+
+
+def routes(to_device: ToDevice, *, requester: RequesterOf) -> list[Route]:
+    async def send(request: web.Request) -> web.Response:
+        who = requester(request)
+        body = await parse_body(request, SendToDeviceBody)
+        check_user_ids(body.messages)
+        to_device.send(
+            who.user_id,
+            who.device_id,
+            request.match_info["event_type"],
+            request.match_info["txn_id"],
+            body.messages,
+        )
+        return web.json_response({})
+
+    paths = client_paths("/sendToDevice/{event_type}/{txn_id}")
+    return [Route("PUT", paths, send, Auth.ACCESS_TOKEN, allow_guests=True)]

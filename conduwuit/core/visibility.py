@@ -1,0 +1,61 @@
+"""History visibility (client-server API "History visibility"), decided per event
+from the state at the event and the viewer's membership. Follows Synapse's
+``visibility.py`` where the spec leaves room: the visibility and membership
+"at" an event are those after it, so a user sees their own join, and a change of
+``m.room.history_visibility`` is judged by the more permissive of old and new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# Most restrictive last; unknown values count as "shared" (the spec's default).
+_VISIBILITY_ORDER = ("world_readable", "shared", "invited", "joined")
+_MEMBERSHIP_PRIORITY = ("join", "invite", "knock", "leave", "ban")
+
+
+def effective_visibility(value: Any) -> str:
+    return value if value in _VISIBILITY_ORDER else "shared"
+
+
+def visibility_at(pdu: Mapping[str, Any], visibility_before: str) -> str:
+    """The visibility that governs ``pdu``: for a visibility change, the more
+    permissive of the old and new values."""
+    if pdu.get("type") == "m.room.history_visibility" and pdu.get("state_key") == "":
+        new = effective_visibility((pdu.get("content") or {}).get("history_visibility"))
+        return min(new, visibility_before, key=_VISIBILITY_ORDER.index)
+    return visibility_before
+
+
+def membership_at(pdu: Mapping[str, Any], viewer: str, membership_before: str | None) -> str:
+    """The viewer's membership at ``pdu``; for their own member event the more
+    joined of before and after."""
+    before = membership_before if membership_before in _MEMBERSHIP_PRIORITY else "leave"
+    if pdu.get("type") == "m.room.member" and pdu.get("state_key") == viewer:
+        after = (pdu.get("content") or {}).get("membership")
+        after = after if after in _MEMBERSHIP_PRIORITY else "leave"
+        return min(before, after, key=_MEMBERSHIP_PRIORITY.index)
+    return before
+
+
+def may_see(visibility: str, membership: str, currently_joined: bool) -> bool:
+    """Whether a viewer may see an event (``visibility``/``membership`` at the event)."""
+    if visibility == "world_readable":
+        return True
+    if membership == "join":
+        return True
+    if visibility == "joined":
+        return False
+    if visibility == "invited":
+        return membership == "invite"
+    # shared: everything, for users in the room now.
+    return currently_joined
+
+
+def own_leave_visible(pdu: Mapping[str, Any], viewer: str, membership_before: str | None) -> bool:
+    """Users always see their own leave after a join or invite (to see the room go)."""
+    if pdu.get("type") != "m.room.member" or pdu.get("state_key") != viewer:
+        return False
+    after = (pdu.get("content") or {}).get("membership")
+    return after in ("leave", "ban") and membership_before in ("join", "invite", "knock")

@@ -1,0 +1,67 @@
+"""What rooms do when accounts change: auto-join after registration
+(``auto_join_rooms``), leave every room on deactivation, and carry profile changes
+into member events of joined rooms (as conduwuit and Synapse do)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from conduwuit.core.errors import MatrixError
+from conduwuit.core.ids import RoomId, UserId
+from conduwuit.db import MAPS
+from conduwuit.service.rooms.build import NewEvent
+from conduwuit.service.rooms.membership import Membership
+
+log = logging.getLogger(__name__)
+
+PROFILE_FIELDS = ("displayname", "avatar_url")
+
+
+class AccountHooks:
+    def __init__(self, membership: Membership) -> None:
+        self.membership = membership
+        self.core = membership.core
+        self._autojoin = self.core.db.map(MAPS.userid_autojoin)
+
+    def on_registered(self, user_id: str) -> None:
+        raw = self._autojoin.get(user_id.encode())
+        if raw is None:
+            return
+        user = UserId.parse(user_id)
+        for target in json.loads(raw):
+            try:
+                self.membership.join(user, str(target))
+            except MatrixError as exc:
+                log.warning("auto-join of %s to %s failed: %s", user_id, target, exc.message)
+        self._autojoin.delete(user_id.encode())
+
+    def on_deactivated(self, user_id: str) -> None:
+        user = UserId.parse(user_id)
+        rooms = self.core.members.rooms_of(user_id, ("join", "invite", "knock"))
+        for room in rooms:
+            try:
+                self.membership.leave(user, RoomId.parse(room.room_id))
+            except MatrixError as exc:
+                log.warning("%s could not leave %s: %s", user_id, room.room_id, exc.message)
+
+    def on_profile_changed(self, user_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if all(old.get(k) == new.get(k) for k in PROFILE_FIELDS):
+            return
+        user = UserId.parse(user_id)
+        state = self.core.state
+        for room in self.core.members.rooms_of(user_id, ("join",)):
+            current = state.content_at(state.current_hash(room.room_id), "m.room.member", user_id)
+            content = dict(current) if isinstance(current, dict) else {"membership": "join"}
+            for field in PROFILE_FIELDS:
+                if isinstance(new.get(field), str):
+                    content[field] = new[field]
+                else:
+                    content.pop(field, None)
+            try:
+                self.membership.ops.send_new(
+                    user, room.room_id, NewEvent("m.room.member", content, user_id)
+                )
+            except MatrixError as exc:
+                log.warning("profile update of %s in %s failed: %s", user_id, room.room_id, exc)

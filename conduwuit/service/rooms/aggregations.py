@@ -1,0 +1,80 @@
+"""Server-side aggregations bundled into ``unsigned.m.relations`` (client-server API
+"Aggregations of child events"): the latest edit (``m.replace``, same sender and
+type as the original), thread summaries (``m.thread``) and references
+(``m.reference``). Children come from the ``tofrom_relation`` prefix of the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from conduwuit.core.client_event import to_client
+from conduwuit.db import MAPS
+from conduwuit.db.codec import from_u64, u64
+from conduwuit.service.rooms import RoomCore
+from conduwuit.service.rooms.timeline import PduJson
+
+
+def _rel(pdu: PduJson) -> str | None:
+    relates = (pdu.get("content") or {}).get("m.relates_to")
+    rel_type = relates.get("rel_type") if isinstance(relates, dict) else None
+    return rel_type if isinstance(rel_type, str) else None
+
+
+class Aggregations:
+    def __init__(self, core: RoomCore) -> None:
+        self.core = core
+        self._edges = core.db.map(MAPS.tofrom_relation)
+
+    def children(self, event_id: str, until: int | None) -> Iterator[tuple[int, PduJson]]:
+        short = self.core.short.event(event_id)
+        if short is None:
+            return
+        for k, _ in self._edges.iter_prefix(u64(short)):
+            child = self.core.short.event_id(from_u64(k[8:16]))
+            located = self.core.timeline.get_timeline(child) if child else None
+            if located is not None and (until is None or located[0] <= until):
+                yield located
+
+    def bundle(self, pdu: PduJson, viewer: str, until: int | None, now: int) -> dict[str, Any]:
+        edits: list[tuple[int, PduJson]] = []
+        thread: list[tuple[int, PduJson]] = []
+        references: list[str] = []
+        for count, child in self.children(str(pdu["event_id"]), until):
+            rel_type = _rel(child)
+            if rel_type == "m.replace":
+                if child.get("sender") == pdu.get("sender") and child.get("type") == pdu.get(
+                    "type"
+                ):
+                    edits.append((count, child))
+            elif rel_type == "m.thread":
+                thread.append((count, child))
+            elif rel_type == "m.reference":
+                references.append(str(child["event_id"]))
+        out: dict[str, Any] = {}
+        if edits:
+            latest = max(edits, key=lambda e: (e[1].get("origin_server_ts", 0), e[0]))
+            out["m.replace"] = to_client(latest[1], now)
+        if thread:
+            latest = max(thread, key=lambda e: e[0])
+            out["m.thread"] = {
+                "latest_event": to_client(latest[1], now),
+                "count": len(thread),
+                "current_user_participated": pdu.get("sender") == viewer
+                or any(c.get("sender") == viewer for _, c in thread),
+            }
+        if references:
+            out["m.reference"] = {"chunk": [{"event_id": e} for e in references]}
+        return out
+
+    def thread_roots(self, room_id: str, from_count: int | None) -> Iterator[tuple[int, str]]:
+        """``(latest activity, root event ID)`` newest first, below ``from_count``."""
+        shortroomid = self.core.short.room(room_id)
+        if shortroomid is None:
+            return
+        threads = self.core.db.map(MAPS.roomid_threads)
+        room = u64(shortroomid)
+        end = room + u64(from_count) if from_count is not None else u64(shortroomid + 1)
+        for k, _ in threads.iter_range(room, end, reverse=True):
+            yield from_u64(k[8:16]), k[16:].decode()

@@ -1,0 +1,159 @@
+"""Room aliases and the published room directory as a user sees them (client-server
+API "Room aliases", "Room directory"), with Synapse's permission rules: an alias is
+created by a member, deleted by its creator, an admin or whoever may change the
+room's canonical alias; publishing needs that power too (and, with
+``lockdown_public_room_directory``, admin rights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.ids import RoomAlias, RoomId, UserId
+from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
+from conduwuit.service.rooms.ops import RoomOps
+from conduwuit.service.rooms.reads import RoomReads
+
+IsAdmin = Callable[[str], bool]
+
+
+def never_admin(user_id: str) -> bool:
+    return False
+
+
+class Directory:
+    def __init__(
+        self,
+        ops: RoomOps,
+        reads: RoomReads,
+        is_admin: IsAdmin = never_admin,
+        lockdown: bool = False,
+    ) -> None:
+        self.ops = ops
+        self.reads = reads
+        self.aliases = ops.aliases
+        self.core = ops.core
+        self.is_admin = is_admin
+        self.lockdown = lockdown
+
+    def _may_edit(self, user: UserId, room_id: str) -> bool:
+        """May send m.room.canonical_alias (Synapse's test for alias and directory edits)."""
+        if not self.core.members.is_joined(str(user), room_id):
+            return False
+        rv = self.ops.room_version(room_id)
+        state = self.core.state
+        auth = state.auth_state(state.current_hash(room_id), [CREATE_KEY, POWER_LEVELS_KEY], rv)
+        levels = PowerLevels(auth, rv)
+        needed = levels.send_level("m.room.canonical_alias", True)
+        return levels.user_level(str(user)) >= needed
+
+    # -- aliases ---------------------------------------------------------------------
+    def resolve(self, alias: RoomAlias) -> dict[str, Any]:
+        room_id = self.aliases.resolve(alias)
+        if room_id is None:
+            raise not_found(f"Room alias {alias} not found")
+        return {"room_id": room_id, "servers": [self.ops.config.server_name]}
+
+    def create(self, user: UserId, alias: RoomAlias, room_id: RoomId) -> None:
+        self.aliases.check_local(alias)
+        self.ops.room_version(room_id)
+        if not self.core.members.is_joined(str(user), str(room_id)) and not self.is_admin(
+            str(user)
+        ):
+            raise forbidden("You must be in the room to create an alias for it")
+        self.aliases.put(alias, str(room_id), str(user))
+
+    def delete(self, user: UserId, alias: RoomAlias) -> None:
+        room_id = self.aliases.resolve(alias)
+        if room_id is None:
+            raise not_found(f"Room alias {alias} not found")
+        if not (
+            self.aliases.creator(alias) == str(user)
+            or self.is_admin(str(user))
+            or self._may_edit(user, room_id)
+        ):
+            raise forbidden("You may not delete this alias")
+        self.aliases.delete(alias)
+
+    def room_aliases(self, user: UserId, room_id: RoomId) -> list[str]:
+        self.reads.access(user, room_id)
+        return self.aliases.of_room(str(room_id))
+
+    # -- the published directory -----------------------------------------------------
+    def visibility(self, room_id: RoomId) -> str:
+        self.ops.room_version(room_id)
+        return "public" if self.aliases.is_published(str(room_id)) else "private"
+
+    def set_visibility(self, user: UserId, room_id: RoomId, visibility: str) -> None:
+        if visibility not in ("public", "private"):
+            raise MatrixError(ErrCode.INVALID_PARAM, "visibility must be public or private")
+        self.ops.room_version(room_id)
+        admin = self.is_admin(str(user))
+        if not admin and not self._may_edit(user, str(room_id)):
+            raise forbidden("You may not change this room's visibility")
+        if visibility == "public" and self.lockdown and not admin:
+            raise forbidden("Only server admins may publish rooms")
+        self.aliases.set_published(str(room_id), visibility == "public")
+
+    def summary(self, room_id: str) -> dict[str, Any]:
+        state = self.core.state
+        current = state.current_hash(room_id)
+
+        def content(event_type: str) -> dict[str, Any]:
+            found = state.content_at(current, event_type)
+            return found if isinstance(found, dict) else {}
+
+        chunk: dict[str, Any] = {
+            "room_id": room_id,
+            "num_joined_members": self.core.members.count(room_id, "join"),
+            "world_readable": content("m.room.history_visibility").get("history_visibility")
+            == "world_readable",
+            "guest_can_join": content("m.room.guest_access").get("guest_access") == "can_join",
+            "join_rule": content("m.room.join_rules").get("join_rule", "invite"),
+        }
+        for key, event_type, field in (
+            ("name", "m.room.name", "name"),
+            ("topic", "m.room.topic", "topic"),
+            ("canonical_alias", "m.room.canonical_alias", "alias"),
+            ("avatar_url", "m.room.avatar", "url"),
+            ("room_type", "m.room.create", "type"),
+        ):
+            value = content(event_type).get(field)
+            if isinstance(value, str):
+                chunk[key] = value
+        return chunk
+
+    def public_rooms(
+        self, limit: int | None = None, since: str | None = None, search: str | None = None
+    ) -> dict[str, Any]:
+        """Published rooms, most members first; tokens are offsets (``n<offset>``)."""
+        rooms = [self.summary(r) for r in self.aliases.published() if self.core.state.exists(r)]
+        if search:
+            needle = search.lower()
+            rooms = [
+                r
+                for r in rooms
+                if any(
+                    needle in str(r.get(k, "")).lower()
+                    for k in ("name", "topic", "canonical_alias")
+                )
+            ]
+        rooms.sort(key=lambda r: (-int(r["num_joined_members"]), r["room_id"]))
+        offset = 0
+        if since:
+            digits = since[1:] if since[:1] in ("n", "p") else since
+            if not digits.isdigit():
+                raise MatrixError(ErrCode.INVALID_PARAM, "Invalid since token")
+            offset = int(digits)
+        end = len(rooms) if limit is None else offset + max(0, limit)
+        body: dict[str, Any] = {
+            "chunk": rooms[offset:end],
+            "total_room_count_estimate": len(rooms),
+        }
+        if end < len(rooms):
+            body["next_batch"] = f"n{end}"
+        if offset > 0:
+            body["prev_batch"] = f"n{max(0, offset - (limit or offset))}"
+        return body

@@ -1,0 +1,275 @@
+"""What a local user does to a room that is not about membership: create it, send
+messages and state, redact. Every refusal raises before anything is written.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from conduwuit.core import room_creation
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.ids import RoomAlias, RoomId, UserId
+from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
+from conduwuit.core.room_versions import RoomVersion, supported_versions
+from conduwuit.core.room_versions import get as get_room_version
+from conduwuit.service.rooms import RoomCore
+from conduwuit.service.rooms.aliases import Aliases
+from conduwuit.service.rooms.build import NewEvent, room_id_of
+from conduwuit.service.rooms.persist import Txn
+
+# user_id -> {"displayname": ..., "avatar_url": ...} (only the keys that are set)
+ProfileLookup = Callable[[str], Mapping[str, Any]]
+
+
+def no_profile(user_id: str) -> Mapping[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class RoomsConfig:
+    server_name: str
+    default_room_version: str = "11"
+    allow_unstable_room_versions: bool = True
+    allow_room_creation: bool = True
+    forbidden_alias_names: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CreateRoom:
+    """A parsed ``POST /createRoom`` body."""
+
+    preset: str | None = None
+    visibility: str = "private"
+    room_alias_name: str | None = None
+    name: str | None = None
+    topic: str | None = None
+    invite: tuple[UserId, ...] = ()
+    is_direct: bool = False
+    initial_state: tuple[room_creation.PlannedEvent, ...] = ()
+    creation_content: Mapping[str, Any] = field(default_factory=dict)
+    power_level_content_override: Mapping[str, Any] | None = None
+    room_version: str | None = None
+    room_id: str | None = None  # conduwuit's custom room ID (versions 1-11)
+
+
+class RoomOps:
+    def __init__(
+        self,
+        core: RoomCore,
+        aliases: Aliases,
+        config: RoomsConfig,
+        profile: ProfileLookup = no_profile,
+        may_publish: Callable[[str], bool] = lambda user_id: True,
+        is_guest: Callable[[str], bool] = lambda user_id: False,
+    ) -> None:
+        self.core = core
+        self.aliases = aliases
+        self.config = config
+        self.profile = profile
+        self.may_publish = may_publish
+        self.is_guest = is_guest
+
+    # -- helpers shared with membership and reads ------------------------------------
+    def room_version(self, room_id: RoomId | str) -> RoomVersion:
+        rv = self.core.state.room_version(str(room_id))
+        if rv is None:
+            raise not_found("Room not found")
+        return rv
+
+    def _version_for_new_room(self, requested: str | None) -> RoomVersion:
+        identifier = requested or self.config.default_room_version
+        rv = get_room_version(identifier)
+        allowed = supported_versions(self.config.allow_unstable_room_versions)
+        if rv is None or identifier not in allowed:
+            raise MatrixError(
+                ErrCode.UNSUPPORTED_ROOM_VERSION, f"Room version {identifier} is not supported"
+            )
+        return rv
+
+    def send_new(self, sender: UserId, room_id: str, new: NewEvent, txn: Txn | None = None) -> str:
+        rv = self.room_version(room_id)
+        return self.core.pipeline.create_local(new, str(sender), room_id, rv, txn).event_id
+
+    # -- room creation ---------------------------------------------------------------
+    def create_room(self, creator: UserId, request: CreateRoom) -> str:
+        if not self.config.allow_room_creation:
+            raise forbidden("Room creation has been disabled")
+        rv = self._version_for_new_room(request.room_version)
+        if request.visibility == "public" and not self.may_publish(str(creator)):
+            # conduwuit's lockdown_public_room_directory: refused before anything is written.
+            raise forbidden("Publishing rooms to the room directory is not allowed")
+        alias = None
+        if request.room_alias_name is not None:
+            try:
+                alias = RoomAlias.parse(f"#{request.room_alias_name}:{self.config.server_name}")
+            except ValueError as exc:
+                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias: {exc}") from None
+            self.aliases.check_local(alias)
+            if self.aliases.resolve(alias) is not None:
+                raise MatrixError(ErrCode.ROOM_IN_USE, "Room alias already taken")
+        room_id = self._new_room_id(rv, request.room_id)
+        plan = room_creation.RoomPlan(
+            creator=str(creator),
+            room_version=rv,
+            preset=request.preset,
+            public=request.visibility == "public",
+            alias=str(alias) if alias else None,
+            name=request.name,
+            topic=request.topic,
+            invite=tuple(str(u) for u in request.invite if u != creator),
+            is_direct=request.is_direct,
+            initial_state=request.initial_state,
+            creation_content=request.creation_content,
+            power_level_content_override=request.power_level_content_override,
+            creator_member_content=dict(self.profile(str(creator))),
+        )
+        planned = room_creation.plan_events(plan)
+        room_creation.dry_run(planned, str(creator), rv)
+        for i, event in enumerate(planned):
+            content = dict(event.content)
+            if event.type == "m.room.member" and content.get("membership") == "invite":
+                content.update(self.profile(event.state_key or ""))
+            new = NewEvent(event.type, content, event.state_key)
+            built = self.core.pipeline.create_local(new, str(creator), room_id, rv)
+            if i == 0:
+                room_id = room_id_of(built)
+        assert room_id is not None
+        if alias is not None:
+            self.aliases.put(alias, room_id, str(creator))
+        if request.visibility == "public":
+            self.aliases.set_published(room_id, True)
+        return room_id
+
+    def _new_room_id(self, rv: RoomVersion, custom: str | None) -> str | None:
+        if rv.room_id_from_create_event:
+            if custom is not None:
+                raise MatrixError(ErrCode.INVALID_PARAM, "This room version derives its room ID")
+            return None
+        if custom is None:
+            return f"!{secrets.token_urlsafe(18)}:{self.config.server_name}"
+        # conduwuit accepts a custom ID or localpart for versions that take one.
+        candidate = custom if custom.startswith("!") else f"!{custom}:{self.config.server_name}"
+        try:
+            parsed = RoomId.parse(candidate)
+        except ValueError as exc:
+            raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room_id: {exc}") from None
+        if str(parsed.server_name) != self.config.server_name:
+            raise MatrixError(ErrCode.INVALID_PARAM, "room_id must be on this server")
+        if self.core.short.room(candidate) is not None:
+            raise MatrixError(ErrCode.ROOM_IN_USE, "Room ID already in use")
+        return candidate
+
+    # -- sending ---------------------------------------------------------------------
+    def send(
+        self,
+        sender: UserId,
+        room_id: RoomId,
+        event_type: str,
+        content: dict[str, Any],
+        state_key: str | None = None,
+        txn: Txn | None = None,
+    ) -> str:
+        """Send a message or state event; a repeated transaction returns the same ID."""
+        if txn is not None:
+            done = self.core.pipeline.persister.txn_event(txn)
+            if done is not None:
+                return done
+        if event_type == "m.room.create" or (
+            state_key is not None and event_type == "m.room.member"
+        ):
+            # Membership goes through the membership endpoints (Synapse refuses
+            # m.room.member via /state only for others; conduwuit allows self-changes).
+            if event_type == "m.room.create" or state_key != str(sender):
+                raise forbidden(f"Cannot send {event_type} here")
+        if event_type == "m.room.canonical_alias" and state_key == "":
+            self._check_canonical_alias(room_id, content)
+        if event_type == "m.room.redaction" and state_key is None:
+            target = content.get("redacts")
+            if not isinstance(target, str):
+                raise MatrixError(ErrCode.BAD_JSON, "redacts is required")
+            return self.redact(sender, room_id, target, content, txn)
+        event_id = self.send_new(
+            sender, str(room_id), NewEvent(event_type, content, state_key), txn
+        )
+        if event_type == "m.room.guest_access" and content.get("guest_access") != "can_join":
+            self._remove_guests(str(room_id))
+        return event_id
+
+    def _remove_guests(self, room_id: str) -> None:
+        """Guest access ended: guests leave (spec "Guest access", server behaviour);
+        like Synapse, each leave is sent as the guest's own."""
+        for member in list(self.core.members.members(room_id, "join")):
+            if self.is_guest(member):
+                leave = NewEvent("m.room.member", {"membership": "leave"}, member)
+                self.send_new(UserId.parse(member), room_id, leave)
+
+    def _check_canonical_alias(self, room_id: RoomId, content: dict[str, Any]) -> None:
+        """Synapse's checks: every alias must be valid, and local ones must point here."""
+        alt = content.get("alt_aliases", [])
+        if not isinstance(alt, list):
+            raise MatrixError(ErrCode.BAD_JSON, "alt_aliases must be a list")
+        aliases = [content["alias"]] if content.get("alias") is not None else []
+        for raw in [*aliases, *alt]:
+            try:
+                alias = RoomAlias.parse(raw) if isinstance(raw, str) else None
+            except ValueError:
+                alias = None
+            if alias is None:
+                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias {raw!r}")
+            if str(alias.server_name) == self.config.server_name and self.aliases.resolve(
+                alias
+            ) != str(room_id):
+                raise MatrixError(ErrCode.BAD_ALIAS, f"{alias} does not point to this room")
+
+    def send_state(
+        self,
+        sender: UserId,
+        room_id: RoomId,
+        event_type: str,
+        state_key: str,
+        content: dict[str, Any],
+    ) -> str:
+        """PUT state. Like Synapse, re-sending the current content from the same sender
+        returns the existing event instead of a duplicate."""
+        state = self.core.state
+        current = state.pdu_at(state.current_hash(str(room_id)), event_type, state_key)
+        if (
+            current is not None
+            and current.get("sender") == str(sender)
+            and current.get("content") == content
+            and self.core.members.is_joined(str(sender), str(room_id))
+        ):
+            return str(current["event_id"])
+        return self.send(sender, room_id, event_type, content, state_key)
+
+    def redact(
+        self,
+        sender: UserId,
+        room_id: RoomId,
+        target_id: str,
+        content: dict[str, Any],
+        txn: Txn | None = None,
+    ) -> str:
+        """Redact an event; others' events need the redact power level (Synapse checks
+        this at send time for local users, since the v3+ auth rules do not)."""
+        if txn is not None:
+            done = self.core.pipeline.persister.txn_event(txn)
+            if done is not None:
+                return done
+        rv = self.room_version(room_id)
+        target = self.core.timeline.get(target_id)
+        if target is not None and target.get("room_id") == str(room_id):
+            if target.get("sender") != str(sender):
+                state = self.core.state
+                auth = state.auth_state(
+                    state.current_hash(str(room_id)), [CREATE_KEY, POWER_LEVELS_KEY], rv
+                )
+                levels = PowerLevels(auth, rv)
+                if levels.user_level(str(sender)) < levels.named_level("redact"):
+                    raise forbidden("You may not redact other users' events")
+        body = {k: v for k, v in content.items() if k != "redacts"}
+        new = NewEvent("m.room.redaction", body, None, redacts=target_id)
+        return self.core.pipeline.create_local(new, str(sender), str(room_id), rv, txn).event_id

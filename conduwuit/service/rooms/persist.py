@@ -1,0 +1,278 @@
+"""Persisting one accepted event: everything it changes, in one batch.
+
+The PDU into the timeline (or the outliers, if soft-failed), the state before it,
+the new state snapshot, the room's current state (resolved against the previous
+current state when the event does not extend it), forward extremities,
+membership indexes, relations, an applied redaction and the client transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from conduwuit.core import state_res
+from conduwuit.core.events import Event
+from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
+from conduwuit.core.redaction import redact, should_apply_redaction
+from conduwuit.core.room_versions import RoomVersion
+from conduwuit.db import MAPS, Batch, Database
+from conduwuit.db.codec import from_u64, key, u64
+from conduwuit.service.notifier import Notifier
+from conduwuit.service.rooms.build import Extremities, room_id_of
+from conduwuit.service.rooms.members import Members, MembershipChange
+from conduwuit.service.rooms.search_index import SearchIndex
+from conduwuit.service.rooms.state import RoomState, to_event
+from conduwuit.service.rooms.timeline import PduJson, pduid
+
+# Shown to invited and knocking users (client-server API: "Stripped state").
+STRIPPED_STATE_TYPES = (
+    "m.room.create",
+    "m.room.name",
+    "m.room.avatar",
+    "m.room.topic",
+    "m.room.join_rules",
+    "m.room.canonical_alias",
+    "m.room.encryption",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Txn:
+    """A client transaction: (user, device, txnId) -> the event it created."""
+
+    user_id: str
+    device_id: str
+    txn_id: str
+
+
+def stripped(pdu: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: pdu[k] for k in ("type", "state_key", "content", "sender") if k in pdu}
+
+
+class Persister:
+    def __init__(
+        self,
+        db: Database,
+        state: RoomState,
+        members: Members,
+        extremities: Extremities,
+        notifier: Notifier,
+    ) -> None:
+        self._db = db
+        self._state = state
+        self._short = state.short
+        self._timeline = state.timeline
+        self._members = members
+        self._extremities = extremities
+        self._notifier = notifier
+        self._relations = db.map(MAPS.tofrom_relation)
+        self._search = SearchIndex(db)
+        self._threads = db.map(MAPS.roomid_threads)
+        self._thread_latest = db.map(MAPS.threadroot_latest)
+        self._txns = db.map(MAPS.userdevicetxnid_response)
+
+    def txn_event(self, txn: Txn) -> str | None:
+        raw = self._txns.get(key(txn.user_id, txn.device_id, txn.txn_id))
+        return raw.decode() if raw is not None else None
+
+    def persist(
+        self,
+        event: Event,
+        rv: RoomVersion,
+        before: int,
+        *,
+        soft_failed: bool = False,
+        txn: Txn | None = None,
+    ) -> int:
+        """Write ``event`` (already checked) and return its stream position."""
+        room_id = room_id_of(event)
+        pdu: PduJson = {**event.pdu, "event_id": event.event_id}
+        unsigned = dict(pdu.get("unsigned") or {})
+        with self._db.batch() as b:
+            shortroomid = self._short.get_or_create_room(room_id, b)
+            pending: dict[str, int] = {}
+            se = self._short.get_or_create_event(event.event_id, b, pending)
+            count = b.next_count()
+            self._state.set_hash_before(b, se, before)
+            if soft_failed:
+                self._timeline.put_outlier(b, pdu, soft_failed=True)
+                return count
+            after = before
+            # Copied only when the event changes state: a message in a room of 20,000
+            # members must not copy its state.
+            full: Mapping[int, int] = self._state.store.full(before)
+            if event.state_key is not None:
+                previous = self._state.pdu_at(before, event.type, event.state_key)
+                if previous is not None:
+                    unsigned["replaces_state"] = previous["event_id"]
+                    unsigned["prev_content"] = previous.get("content", {})
+                    unsigned["prev_sender"] = previous.get("sender")
+                sk = self._short.get_or_create_statekey(event.type, event.state_key, b)
+                full = {**full, sk: se}
+                after = self._state.store.save(before, full, b)
+            if txn is not None:
+                pdu["_txn"] = [txn.device_id, txn.txn_id]
+                b.put(
+                    self._txns, key(txn.user_id, txn.device_id, txn.txn_id), event.event_id.encode()
+                )
+            if unsigned:
+                pdu["unsigned"] = unsigned
+            current = self._state.current_hash(room_id)
+            leaves = self._extremities.get(shortroomid)
+            if current == before or not current:
+                new_current, new_full = after, full
+                # Only the event's own state key can have changed: no full diff.
+                changed_keys = {sk: se} if event.state_key is not None else {}
+            else:
+                new_full = self._resolve(rv, current, event, before, b, pending)
+                new_current = self._state.store.save(current, new_full, b)
+                old_full = self._state.store.full(current)
+                changed_keys = {k: v for k, v in new_full.items() if old_full.get(k) != v}
+            self._state.set_current(b, room_id, new_current)
+            new_leaves = self._extremities.replace(
+                b, shortroomid, [e for e in event.prev_event_ids if e in leaves], event.event_id
+            )
+            users = self._update_members(b, room_id, event, se, changed_keys, new_full, count)
+            self._relate(b, event, se, pending, shortroomid, count)
+            self._apply_redaction(b, event, rv, before)
+            self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
+            self._search.index(b, shortroomid, pduid(shortroomid, count), pdu)
+        self._extremities.remember(shortroomid, new_leaves)
+        self._notifier.notify(count, rooms=[room_id], users=users)
+        return count
+
+    def _resolve(
+        self,
+        rv: RoomVersion,
+        current: int,
+        event: Event,
+        before: int,
+        b: Batch,
+        pending: dict[str, int],
+    ) -> dict[int, int]:
+        """The room's new current state when an event forks off an older state."""
+        cache: dict[str, Event | None] = {event.event_id: event}
+
+        def fetch(event_id: str) -> Event | None:
+            if event_id not in cache:
+                pdu = self._timeline.get(event_id)
+                cache[event_id] = to_event(pdu, rv) if pdu is not None else None
+            return cache[event_id]
+
+        after_ids = self._state.state_ids(before)
+        if event.state_key is not None:
+            after_ids[(event.type, event.state_key)] = event.event_id
+        resolved = state_res.resolve(rv, [self._state.state_ids(current), after_ids], fetch)
+        full: dict[int, int] = {}
+        for (event_type, state_key), event_id in resolved.items():
+            sk = self._short.get_or_create_statekey(event_type, state_key, b)
+            se = pending.get(event_id) or self._short.event(event_id)
+            if se is not None:
+                full[sk] = se
+        return full
+
+    def _pdu_of(self, se: int, event: Event, own: int) -> PduJson | None:
+        if se == own:
+            return {**event.pdu, "event_id": event.event_id}
+        event_id = self._short.event_id(se)
+        return self._timeline.get(event_id) if event_id else None
+
+    def _update_members(
+        self,
+        b: Batch,
+        room_id: str,
+        event: Event,
+        own: int,
+        changed_keys: Mapping[int, int],
+        new: Mapping[int, int],
+        count: int,
+    ) -> list[str]:
+        """Move members whose state changed (``changed_keys`` of the new current state)."""
+        changed: dict[str, PduJson] = {}
+        for sk, se in changed_keys.items():
+            if se == own and event.state_key is not None:
+                event_type, state_key = event.type, event.state_key
+            else:
+                event_type, state_key = self._short.statekey_of(sk)
+            if event_type != "m.room.member":
+                continue
+            found = self._pdu_of(se, event, own)
+            if found is not None:
+                changed[state_key] = found
+        changes = []
+        for user_id, member in changed.items():
+            membership = str((member.get("content") or {}).get("membership", "leave"))
+            strip = None
+            if membership in ("invite", "knock"):
+                strip = []
+                for t in STRIPPED_STATE_TYPES:
+                    short_key = self._short.statekey(t, "")
+                    found = (
+                        self._pdu_of(new[short_key], event, own)
+                        if short_key is not None and short_key in new
+                        else None
+                    )
+                    if found is not None:
+                        strip.append(stripped(found))
+                strip.append(stripped(member))
+            changes.append(MembershipChange(room_id, user_id, membership, count, strip))
+        self._members.apply(b, changes)
+        return list(changed)
+
+    def _relate(
+        self,
+        b: Batch,
+        event: Event,
+        se: int,
+        pending: dict[str, int],
+        shortroomid: int,
+        count: int,
+    ) -> None:
+        relates = event.content.get("m.relates_to")
+        if not isinstance(relates, dict):
+            return
+        target = relates.get("event_id")
+        if isinstance(target, str) and target != event.event_id:
+            te = self._short.get_or_create_event(target, b, pending)
+            b.put(self._relations, u64(te) + u64(se), b"")
+            if relates.get("rel_type") == "m.thread":
+                old = self._thread_latest.get(target.encode())
+                if old is not None:
+                    b.delete(self._threads, u64(shortroomid) + old + target.encode())
+                b.put(self._threads, u64(shortroomid) + u64(count) + target.encode(), b"")
+                b.put(self._thread_latest, target.encode(), u64(count))
+
+    def _apply_redaction(self, b: Batch, event: Event, rv: RoomVersion, before: int) -> None:
+        target_id = event.redacts
+        if target_id is None:
+            return
+        target = self._timeline.get(target_id)
+        if target is None or target.get("room_id") != event.room_id:
+            return
+        # v3+ "Handling redactions": the auth rules let any redaction in; it is applied
+        # only if the redacter may redact others' events or is on the sender's server.
+        if not rv.special_case_redaction_auth:
+            auth = self._state.auth_state(before, [CREATE_KEY, POWER_LEVELS_KEY], rv)
+            levels = PowerLevels(auth, rv)
+            if not should_apply_redaction(
+                event.sender,
+                levels.user_level(event.sender),
+                levels.named_level("redact"),
+                str(target.get("sender", "")),
+            ):
+                return
+        relates = target.get("content", {}).get("m.relates_to")
+        if isinstance(relates, dict) and isinstance(relates.get("event_id"), str):
+            te = self._short.event(relates["event_id"])
+            se = self._short.event(target_id)
+            if te is not None and se is not None:
+                b.delete(self._relations, u64(te) + u64(se))
+        target_pduid = self._timeline.pdu_id(target_id)
+        if target_pduid is not None:
+            self._search.unindex(b, from_u64(target_pduid[:8]), target_pduid, target)
+        redacted = redact({k: v for k, v in target.items() if k != "_txn"}, rv)
+        redacted["event_id"] = target_id
+        redacted["unsigned"] = {"redacted_because": {**event.pdu, "event_id": event.event_id}}
+        self._timeline.replace(b, target_id, redacted)

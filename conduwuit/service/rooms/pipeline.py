@@ -1,0 +1,185 @@
+"""The one event path (DESIGN.md "One event path").
+
+Local events: ``create_local`` builds on the current state, then runs ``check`` and
+``persist``. Received events (federation, later backfill): ``receive`` verifies
+hashes and signatures through a callback, works out the state before the event
+from its prev_events, then runs the same ``check`` and ``persist``, with the
+soft-fail check against the current state in between.
+
+``check`` is the spec's receive checks 1-6 (server-server API "Checks performed
+on receipt of a PDU"): format and size, auth events cited correctly, auth against
+the auth events, auth against the state before the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from conduwuit.core import auth_rules, state_res
+from conduwuit.core.errors import AuthError, ErrCode, MatrixError
+from conduwuit.core.events import Event, EventFormatError, validate_pdu
+from conduwuit.core.power_levels import CREATE_KEY, StateKey
+from conduwuit.core.room_versions import RoomVersion
+from conduwuit.db import Database
+from conduwuit.service.rooms.build import EventBuilder, NewEvent, room_id_of
+from conduwuit.service.rooms.persist import Persister, Txn
+from conduwuit.service.rooms.state import RoomState, to_event
+
+
+class MissingEventsError(Exception):
+    """A received event cites prev or auth events this server does not have yet."""
+
+    def __init__(self, event_ids: list[str]) -> None:
+        super().__init__(f"missing events: {', '.join(event_ids)}")
+        self.event_ids = event_ids
+
+
+def _format_error(exc: EventFormatError) -> MatrixError:
+    if "larger than" in str(exc):
+        return MatrixError(ErrCode.TOO_LARGE, f"Event is too large: {exc}")
+    return MatrixError(ErrCode.BAD_JSON, f"Invalid event: {exc}")
+
+
+def _auth_keys(event: Event, rv: RoomVersion) -> list[StateKey]:
+    """The state the auth rules read; v12 does not cite the create event but needs it."""
+    keys = auth_rules.auth_types_for_event(event, rv)
+    return keys if CREATE_KEY in keys else [CREATE_KEY, *keys]
+
+
+class EventPipeline:
+    def __init__(
+        self, db: Database, state: RoomState, builder: EventBuilder, persister: Persister
+    ) -> None:
+        self._db = db
+        self.state = state
+        self.builder = builder
+        self.persister = persister
+
+    # -- the shared checks -------------------------------------------------------------
+    def _load(self, event_id: str, rv: RoomVersion) -> Event | None:
+        pdu = self.state.timeline.get(event_id)
+        return to_event(pdu, rv) if pdu is not None else None
+
+    def check(self, event: Event, rv: RoomVersion, before: int) -> None:
+        """Raise ``MatrixError`` (format) or ``AuthError`` unless the event may enter."""
+        try:
+            validate_pdu(dict(event.pdu), rv)
+        except EventFormatError as exc:
+            raise _format_error(exc) from None
+        if event.type == "m.room.create" and event.state_key == "":
+            auth_rules.check(event, {}, rv)
+            return
+        auth_events = []
+        for event_id in event.auth_event_ids:
+            found = self._load(event_id, rv)
+            if found is None:
+                raise AuthError(f"auth event {event_id} is unknown")
+            auth_events.append(found)
+        auth_rules.check_auth_events(event, auth_events, rv)
+        auth_map = {(e.type, e.state_key or ""): e for e in auth_events}
+        if rv.room_id_from_create_event:
+            # v12: the create event is implied by the room ID, not cited.
+            create = self._load("$" + (event.room_id or "!")[1:], rv)
+            if create is not None:
+                auth_map[("m.room.create", "")] = create
+        auth_rules.check(event, auth_map, rv)
+        auth_rules.check(event, self.state.auth_state(before, _auth_keys(event, rv), rv), rv)
+
+    def soft_fails(self, event: Event, rv: RoomVersion, current: int) -> bool:
+        """Check 6: an event allowed by its past but not by the current state is kept
+        out of the timeline and current state."""
+        if event.type == "m.room.create":
+            return False
+        try:
+            auth_rules.check(event, self.state.auth_state(current, _auth_keys(event, rv), rv), rv)
+        except AuthError:
+            return True
+        return False
+
+    # -- local events --------------------------------------------------------------------
+    def create_local(
+        self,
+        new: NewEvent,
+        sender: str,
+        room_id: str | None,
+        rv: RoomVersion,
+        txn: Txn | None = None,
+    ) -> Event:
+        """Build, check and persist a local event. Refused events change nothing."""
+        before = self.state.current_hash(room_id) if room_id is not None else 0
+        event = self.builder.build(new, sender, room_id, rv, before)
+        self.check(event, rv, before)
+        self.persister.persist(event, rv, before, txn=txn)
+        return event
+
+    # -- received events -----------------------------------------------------------------
+    def state_before(self, event: Event, rv: RoomVersion) -> int:
+        """The snapshot before a received event: the state after its prev_events,
+        resolved if they differ."""
+        afters: list[int] = []
+        for prev_id in event.prev_event_ids:
+            before = self.state.hash_before(prev_id)
+            prev = self._load(prev_id, rv)
+            if before is None or prev is None:
+                raise MissingEventsError([prev_id])
+            if prev.state_key is None:
+                afters.append(before)
+            else:
+                afters.append(self._after(prev, before))
+        distinct = sorted(set(afters))
+        if not distinct:
+            return 0
+        if len(distinct) == 1:
+            return distinct[0]
+        states = [self.state.state_ids(h) for h in distinct]
+        resolved = state_res.resolve(rv, states, lambda i: self._load(i, rv))
+        return self._save_ids(distinct[0], resolved)
+
+    # Snapshots are content-addressed, so saving one ahead of the event's own batch
+    # leaves at worst an unused snapshot if the event is then refused.
+    def _after(self, prev: Event, before: int) -> int:
+        full = self.state.full_after(prev, before)
+        with self._db.batch() as b:
+            return self.state.store.save(before, full, b)
+
+    def _save_ids(self, parent: int, ids: dict[tuple[str, str], str]) -> int:
+        short = self.state.short
+        with self._db.batch() as b:
+            full = {}
+            for (event_type, state_key), event_id in ids.items():
+                se = short.event(event_id)
+                if se is not None:
+                    full[short.get_or_create_statekey(event_type, state_key, b)] = se
+            return self.state.store.save(parent, full, b)
+
+    def receive(
+        self, pdu: dict[str, Any], rv: RoomVersion, verify: Callable[[dict[str, Any]], None]
+    ) -> Event:
+        """Take a PDU from another server through the same checks and persistence.
+
+        ``verify`` checks hashes and signatures (it raises; key fetching is the
+        federation layer's business). Raises ``MissingEventsError`` when the caller
+        must fetch prev/auth events first, ``AuthError`` when the event is rejected.
+        """
+        try:
+            validate_pdu(pdu, rv)
+        except EventFormatError as exc:
+            raise _format_error(exc) from None
+        verify(pdu)
+        event = Event(pdu, rv)
+        if self.state.timeline.exists(event.event_id):
+            return event
+        missing = [
+            e
+            for e in (*event.auth_event_ids, *event.prev_event_ids)
+            if not self.state.timeline.exists(e)
+        ]
+        if missing:
+            raise MissingEventsError(missing)
+        before = self.state_before(event, rv)
+        self.check(event, rv, before)
+        room_id = room_id_of(event)
+        soft_failed = self.soft_fails(event, rv, self.state.current_hash(room_id))
+        self.persister.persist(event, rv, before, soft_failed=soft_failed)
+        return event

@@ -1,0 +1,353 @@
+"""What a user reads from a room: single events, the timeline in pages (/messages),
+context around an event, state and members. History visibility is checked on
+every event served (``core.visibility``); users who left read up to their leave,
+as Synapse allows.
+
+Pagination tokens are stream positions: token ``N`` sits right after event ``N``,
+so backwards from ``N`` includes event ``N`` and forwards from ``N`` starts after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from conduwuit.core import visibility
+from conduwuit.core.client_event import to_client
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.event_filter import RoomEventFilter
+from conduwuit.core.ids import RoomId, UserId
+from conduwuit.service.rooms.aggregations import Aggregations
+from conduwuit.service.rooms.ops import RoomOps
+from conduwuit.service.rooms.timeline import PduJson
+
+MAX_LIMIT = 1000
+# Events examined per page at most when a filter rejects most of them.
+MAX_SCAN = 5000
+
+
+def parse_token(token: str) -> int:
+    """A pagination token: the stream position, optionally with an ``s`` or ``t`` prefix."""
+    digits = token[1:] if token[:1] in ("s", "t") else token
+    digits = digits.split("_", 1)[0]
+    if not digits.isdigit():
+        raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid pagination token {token!r}")
+    return int(digits)
+
+
+@dataclass(frozen=True)
+class Access:
+    """How much of a room a user may read: all (joined or world-readable), or up to
+    the stream position of their leave/ban."""
+
+    membership: str | None
+    joined: bool
+    until: int | None
+
+
+class RoomReads:
+    def __init__(self, ops: RoomOps) -> None:
+        self.ops = ops
+        self.core = ops.core
+        self.clock = ops.core.clock
+        self.aggregations = Aggregations(ops.core)
+
+    # -- access and visibility ---------------------------------------------------------
+    def _visibility_now(self, room_id: str) -> str:
+        state = self.core.state
+        content = state.content_at(state.current_hash(room_id), "m.room.history_visibility")
+        return visibility.effective_visibility((content or {}).get("history_visibility"))
+
+    def access(self, user: UserId, room_id: RoomId | str) -> Access:
+        """Synapse's ``check_user_in_room_or_world_readable``: joined users, users who
+        left (up to their leave) and anyone in a world-readable room; else 403."""
+        room = str(room_id)
+        self.ops.room_version(room)
+        found = self.core.members.get(str(user), room)
+        membership = found.membership if found else None
+        if membership == "join":
+            return Access(membership, True, None)
+        if found is not None and membership in ("leave", "ban"):
+            event_id = self.core.state.event_id_at(
+                self.core.state.current_hash(room), "m.room.member", str(user)
+            )
+            located = self.core.timeline.get_timeline(event_id) if event_id else None
+            if located is not None:
+                return Access(membership, False, located[0])
+        if self._visibility_now(room) == "world_readable":
+            return Access(membership, False, None)
+        raise forbidden(f"User {user} not in room {room}, and room previews are disabled")
+
+    def may_see(self, user: UserId, pdu: PduJson, access: Access) -> bool:
+        state = self.core.state
+        before = state.hash_before(str(pdu["event_id"])) or 0
+        vis_content = state.content_at(before, "m.room.history_visibility") or {}
+        vis = visibility.visibility_at(
+            pdu, visibility.effective_visibility(vis_content.get("history_visibility"))
+        )
+        member = state.content_at(before, "m.room.member", str(user)) or {}
+        before_membership = member.get("membership")
+        if visibility.own_leave_visible(pdu, str(user), before_membership):
+            return True
+        at = visibility.membership_at(pdu, str(user), before_membership)
+        return visibility.may_see(vis, at, access.joined)
+
+    def _client(
+        self, pdu: PduJson, device: tuple[str, str] | None, access: Access | None = None
+    ) -> dict[str, Any]:
+        """Client format, with aggregations bundled when the viewer's access is given."""
+        now = self.clock()
+        out = to_client(pdu, now, device)
+        if access is not None and device is not None:
+            bundled = self.aggregations.bundle(pdu, device[0], access.until, now)
+            if bundled:
+                out["unsigned"]["m.relations"] = bundled
+        return out
+
+    # -- single events ---------------------------------------------------------------
+    def event(
+        self, user: UserId, room_id: RoomId, event_id: str, device_id: str | None = None
+    ) -> dict[str, Any]:
+        access = self.access(user, room_id)
+        located = self.core.timeline.get_timeline(event_id)
+        if located is None or located[1].get("room_id") != str(room_id):
+            raise not_found("Event not found")
+        count, pdu = located
+        if access.until is not None and count > access.until:
+            raise not_found("Event not found")
+        if not self.may_see(user, pdu, access):
+            raise not_found("Event not found")
+        return self._client(pdu, (str(user), device_id or ""), access)
+
+    # -- the timeline ----------------------------------------------------------------
+    def _page(
+        self,
+        user: UserId,
+        room: str,
+        access: Access,
+        start: int,
+        backwards: bool,
+        limit: int,
+        event_filter: RoomEventFilter,
+        stop: int | None = None,
+    ) -> tuple[list[tuple[int, PduJson]], int | None]:
+        """Up to ``limit`` visible, matching events from token ``start``; and the token
+        after the last examined event (``None`` if the timeline ran out)."""
+        shortroomid = self.core.short.room(room)
+        if shortroomid is None:
+            return [], None
+        if access.until is not None and start > access.until:
+            start = access.until
+        found: list[tuple[int, PduJson]] = []
+        scanned = 0
+        last = start
+        rows: Iterator[tuple[int, PduJson]] = self.core.timeline.scan(
+            shortroomid, start + 1 if backwards else start, backwards
+        )
+        for count, pdu in rows:
+            if stop is not None and (count <= stop if backwards else count > stop):
+                return found, stop
+            if access.until is not None and count > access.until:
+                return found, access.until
+            scanned += 1
+            last = count - 1 if backwards else count
+            if event_filter.matches(pdu) and self.may_see(user, pdu, access):
+                found.append((count, pdu))
+                if len(found) >= limit:
+                    return found, last
+            if scanned >= MAX_SCAN:
+                return found, last
+        return found, (None if backwards else last)
+
+    def _lazy_members(self, room: str, pdus: Iterable[PduJson]) -> list[dict[str, Any]]:
+        state = self.core.state
+        current = state.current_hash(room)
+        out = []
+        for sender in sorted({str(p.get("sender")) for p in pdus}):
+            member = state.pdu_at(current, "m.room.member", sender)
+            if member is not None:
+                out.append(to_client(member, self.clock()))
+        return out
+
+    def messages(
+        self,
+        user: UserId,
+        room_id: RoomId,
+        *,
+        from_token: str | None = None,
+        to_token: str | None = None,
+        direction: str = "b",
+        limit: int = 10,
+        event_filter: RoomEventFilter | None = None,
+        device_id: str | None = None,
+    ) -> dict[str, Any]:
+        if direction not in ("b", "f"):
+            raise MatrixError(ErrCode.INVALID_PARAM, "dir must be 'b' or 'f'")
+        room = str(room_id)
+        access = self.access(user, room)
+        event_filter = event_filter or RoomEventFilter()
+        limit = max(1, min(limit, event_filter.limit or limit, MAX_LIMIT))
+        backwards = direction == "b"
+        if from_token is not None:
+            start = parse_token(from_token)
+        else:
+            start = self.core.db.current_count() if backwards else 0
+        stop = parse_token(to_token) if to_token is not None else None
+        found, end = self._page(user, room, access, start, backwards, limit, event_filter, stop)
+        device = (str(user), device_id or "")
+        body: dict[str, Any] = {
+            "chunk": [self._client(p, device, access) for _, p in found],
+            "start": str(start),
+        }
+        if end is not None and (found or not backwards):
+            body["end"] = str(end)
+        if event_filter.lazy_load_members:
+            body["state"] = self._lazy_members(room, (p for _, p in found))
+        return body
+
+    def context(
+        self,
+        user: UserId,
+        room_id: RoomId,
+        event_id: str,
+        limit: int = 10,
+        event_filter: RoomEventFilter | None = None,
+        device_id: str | None = None,
+    ) -> dict[str, Any]:
+        room = str(room_id)
+        access = self.access(user, room)
+        located = self.core.timeline.get_timeline(event_id)
+        if located is None or located[1].get("room_id") != room:
+            raise not_found("Event not found")
+        count, pdu = located
+        if (access.until is not None and count > access.until) or not self.may_see(
+            user, pdu, access
+        ):
+            raise not_found("Event not found")
+        event_filter = event_filter or RoomEventFilter()
+        limit = max(0, min(limit, MAX_LIMIT))
+        before_limit = limit // 2
+        after_limit = limit - before_limit
+        before: list[tuple[int, PduJson]] = []
+        after: list[tuple[int, PduJson]] = []
+        start, end = count - 1, count
+        if before_limit:
+            before, b_end = self._page(
+                user, room, access, count - 1, True, before_limit, event_filter
+            )
+            start = b_end if b_end is not None else 0
+        if after_limit:
+            after, f_end = self._page(user, room, access, count, False, after_limit, event_filter)
+            end = f_end if f_end is not None else count
+        device = (str(user), device_id or "")
+        last = after[-1][1] if after else pdu
+        state_hash = self.core.state.hash_before(str(last["event_id"])) or 0
+        state_ids = self.core.state.state_ids(state_hash)
+        if "state_key" in last:
+            state_ids[(str(last["type"]), str(last["state_key"]))] = str(last["event_id"])
+        if event_filter.lazy_load_members:
+            shown = [pdu, *(p for _, p in before), *(p for _, p in after)]
+            senders = {str(p.get("sender")) for p in shown}
+            state_ids = {
+                k: v for k, v in state_ids.items() if k[0] != "m.room.member" or k[1] in senders
+            }
+        state = [self.core.timeline.get(e) for e in state_ids.values()]
+        return {
+            "event": self._client(pdu, device, access),
+            "events_before": [self._client(p, device, access) for _, p in before],
+            "events_after": [self._client(p, device, access) for _, p in after],
+            "start": str(start),
+            "end": str(end),
+            "state": [to_client(s, self.clock()) for s in state if s is not None],
+        }
+
+    # -- state and members -------------------------------------------------------------
+    def state_ids_for(self, user: UserId, room_id: RoomId | str) -> dict[tuple[str, str], str]:
+        """The state a user may read: current, or the state at their leave (inclusive)."""
+        room = str(room_id)
+        access = self.access(user, room)
+        state = self.core.state
+        current = state.current_hash(room)
+        if access.until is None:
+            return state.state_ids(current)
+        event_id = state.event_id_at(current, "m.room.member", str(user))
+        if event_id is None:
+            return state.state_ids(current)
+        ids = state.state_ids(state.hash_before(event_id) or 0)
+        ids[("m.room.member", str(user))] = event_id
+        return ids
+
+    def state(self, user: UserId, room_id: RoomId) -> list[dict[str, Any]]:
+        pdus = (self.core.timeline.get(e) for e in self.state_ids_for(user, room_id).values())
+        return [to_client(p, self.clock()) for p in pdus if p is not None]
+
+    def state_event(
+        self, user: UserId, room_id: RoomId, event_type: str, state_key: str
+    ) -> PduJson:
+        room = str(room_id)
+        access = self.access(user, room)
+        pdu = None
+        if access.until is None:
+            state = self.core.state
+            pdu = state.pdu_at(state.current_hash(room), event_type, state_key)
+        else:
+            event_id = self.state_ids_for(user, room).get((event_type, state_key))
+            pdu = self.core.timeline.get(event_id) if event_id else None
+        if pdu is None:
+            raise not_found("Event not found")
+        return pdu
+
+    def members(
+        self,
+        user: UserId,
+        room_id: RoomId,
+        at: str | None = None,
+        membership: str | None = None,
+        not_membership: str | None = None,
+    ) -> list[dict[str, Any]]:
+        ids = self.state_ids_for(user, room_id)
+        if at is not None:
+            # `at`: the state after the last event at or before that stream position.
+            position = parse_token(at)
+            shortroomid = self.core.short.room(str(room_id)) or 0
+            for _, last in self.core.timeline.scan(shortroomid, position + 1, True):
+                ids = self.core.state.state_ids(
+                    self.core.state.hash_before(str(last["event_id"])) or 0
+                )
+                if "state_key" in last:
+                    ids[(str(last["type"]), str(last["state_key"]))] = str(last["event_id"])
+                break
+        out = []
+        for (event_type, _), event_id in sorted(ids.items()):
+            if event_type != "m.room.member":
+                continue
+            member = self.core.timeline.get(event_id)
+            if member is None:
+                continue
+            value = (member.get("content") or {}).get("membership")
+            if membership is not None and value != membership:
+                continue
+            if not_membership is not None and value == not_membership:
+                continue
+            out.append(to_client(member, self.clock()))
+        return out
+
+    def joined_members(self, user: UserId, room_id: RoomId) -> dict[str, Any]:
+        room = str(room_id)
+        if not self.core.members.is_joined(str(user), room):
+            self.ops.room_version(room)
+            raise forbidden("You aren't a member of the room")
+        state = self.core.state
+        current = state.current_hash(room)
+        joined: dict[str, Any] = {}
+        for member in self.core.members.members(room, "join"):
+            content = state.content_at(current, "m.room.member", member) or {}
+            joined[member] = {
+                "display_name": content.get("displayname"),
+                "avatar_url": content.get("avatar_url"),
+            }
+        return joined
+
+    def joined_rooms(self, user: UserId) -> list[str]:
+        return [r.room_id for r in self.core.members.rooms_of(str(user), ("join",))]

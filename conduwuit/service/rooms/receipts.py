@@ -1,0 +1,134 @@
+"""Receipts (client-server API "Receipts", threaded receipts): ``m.read`` is shared
+with the room; ``m.read.private`` is only for the user. Each receipt takes a stream
+position; the previous receipt of the same user, type and thread is replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.ids import RoomId, UserId
+from conduwuit.db import MAPS, Database
+from conduwuit.db.codec import from_u64, key, prefix, prefix_end, u64
+from conduwuit.service.notifier import Notifier
+from conduwuit.service.rooms.members import Members
+from conduwuit.service.rooms.timeline import Timeline
+
+RECEIPT_TYPES = ("m.read", "m.read.private")
+# Event types that make a room unread (Synapse counts those that notify; without
+# push rules yet, messages and encrypted events).
+COUNTED_TYPES = ("m.room.message", "m.room.encrypted", "m.sticker")
+UNREAD_LIMIT = 1000
+
+
+class Receipts:
+    def __init__(
+        self,
+        db: Database,
+        members: Members,
+        timeline: Timeline,
+        notifier: Notifier,
+        clock: Callable[[], int],
+    ) -> None:
+        self._db = db
+        self._members = members
+        self._timeline = timeline
+        self._notifier = notifier
+        self._clock = clock
+        self._public = db.map(MAPS.readreceiptid_readreceipt)
+        self._latest = db.map(MAPS.roomuserid_receipt)
+
+    def set_receipt(
+        self,
+        user: UserId,
+        room_id: RoomId,
+        receipt_type: str,
+        event_id: str,
+        thread_id: str | None = None,
+    ) -> None:
+        room = str(room_id)
+        if receipt_type not in RECEIPT_TYPES:
+            raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown receipt type {receipt_type}")
+        target = self.check_target(user, room_id, event_id)
+        if thread_id is not None and thread_id != "main":
+            relates = (target.get("content") or {}).get("m.relates_to") or {}
+            in_thread = (
+                relates.get("rel_type") == "m.thread" and relates.get("event_id") == thread_id
+            )
+            if event_id != thread_id and not in_thread:
+                raise MatrixError(ErrCode.INVALID_PARAM, "Event is not in that thread")
+        receipt: dict[str, Any] = {"event_id": event_id, "type": receipt_type, "ts": self._clock()}
+        if thread_id is not None:
+            receipt["thread_id"] = thread_id
+        latest_key = key(room, str(user), receipt_type, thread_id or "")
+        with self._db.batch() as b:
+            old = self._latest.get(latest_key)
+            count = b.next_count()
+            value = json.dumps(receipt).encode()
+            if old is not None and receipt_type == "m.read":
+                b.delete(self._public, prefix(room) + old[:8] + str(user).encode())
+            if receipt_type == "m.read":
+                b.put(self._public, prefix(room) + u64(count) + str(user).encode(), value)
+            b.put(self._latest, latest_key, u64(count) + value)
+        if receipt_type == "m.read":
+            self._notifier.notify(count, rooms=[room])
+        else:
+            self._notifier.notify(count, users=[str(user)])
+
+    def check_target(self, user: UserId, room_id: RoomId, event_id: str) -> dict[str, Any]:
+        """The event a receipt or marker points at: in the room, with the user joined."""
+        room = str(room_id)
+        if not self._members.is_joined(str(user), room):
+            raise forbidden("You are not in this room")
+        target = self._timeline.get(event_id)
+        if target is None or target.get("room_id") != room:
+            raise not_found("Event not found")
+        return target
+
+    def since(self, room_id: str, position: int) -> dict[str, Any]:
+        """The ``m.receipt`` content of public receipts after ``position``."""
+        content: dict[str, Any] = {}
+        start = prefix(room_id) + u64(position + 1)
+        end = prefix_end(prefix(room_id))
+        for k, raw in self._public.iter_range(start, end):
+            user = k[len(prefix(room_id)) + 8 :].decode()
+            receipt = json.loads(raw)
+            entry: dict[str, Any] = {"ts": receipt["ts"]}
+            if "thread_id" in receipt:
+                entry["thread_id"] = receipt["thread_id"]
+            content.setdefault(receipt["event_id"], {}).setdefault(receipt["type"], {})[user] = (
+                entry
+            )
+        return content
+
+    def latest(
+        self, user: UserId, room_id: str, receipt_type: str, thread_id: str | None = None
+    ) -> tuple[int, dict[str, Any]] | None:
+        raw = self._latest.get(key(room_id, str(user), receipt_type, thread_id or ""))
+        if raw is None:
+            return None
+        return from_u64(raw[:8]), json.loads(raw[8:])
+
+    def unread_count(
+        self, user: UserId, room_id: str, shortroomid: int, limit: int = UNREAD_LIMIT
+    ) -> int:
+        """Messages from others after the user's latest m.read or m.read.private receipt
+        (for sync's ``unread_notifications``; push rules refine this later). Counted by
+        scanning back from the newest event, at most ``limit`` of them."""
+        since = 0
+        for receipt_type in RECEIPT_TYPES:
+            found = self.latest(user, room_id, receipt_type)
+            if found is not None:
+                located = self._timeline.get_timeline(found[1]["event_id"])
+                if located is not None:
+                    since = max(since, located[0])
+        unread = 0
+        for count, pdu in self._timeline.scan(shortroomid, None, backwards=True):
+            if count <= since or unread >= limit:
+                break
+            if pdu.get("sender") != str(user) and pdu.get("type") in COUNTED_TYPES:
+                unread += 1
+        return unread

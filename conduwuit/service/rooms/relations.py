@@ -1,0 +1,150 @@
+"""Relations (client-server API "Relationships": ``/relations``, ``/threads``).
+
+Edges are ``tofrom_relation`` keys (target short id + relating short id), written
+with the relating event, so the children of an event are one prefix scan. Short
+ids come from the global counter, so key order is arrival order; tokens are the
+relating event's stream position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.ids import RoomId, UserId
+from conduwuit.db import MAPS
+from conduwuit.db.codec import from_u64, u64
+from conduwuit.service.rooms.reads import MAX_LIMIT, Access, RoomReads, parse_token
+from conduwuit.service.rooms.timeline import PduJson
+
+# Synapse follows relations of relations at most this deep when recurse=true.
+MAX_RECURSION = 3
+
+
+def rel_of(pdu: PduJson) -> tuple[str | None, str | None]:
+    relates = (pdu.get("content") or {}).get("m.relates_to")
+    if not isinstance(relates, dict):
+        return None, None
+    rel_type, target = relates.get("rel_type"), relates.get("event_id")
+    return (
+        rel_type if isinstance(rel_type, str) else None,
+        target if isinstance(target, str) else None,
+    )
+
+
+class Relations:
+    def __init__(self, reads: RoomReads) -> None:
+        self.reads = reads
+        self.core = reads.core
+        self._edges = self.core.db.map(MAPS.tofrom_relation)
+
+    def _children(self, event_id: str) -> Iterator[tuple[int, PduJson]]:
+        short = self.core.short.event(event_id)
+        if short is None:
+            return
+        for k, _ in self._edges.iter_prefix(u64(short)):
+            child = self.core.short.event_id(from_u64(k[8:16]))
+            located = self.core.timeline.get_timeline(child) if child else None
+            if located is not None:
+                yield located
+
+    def _visible(self, user: UserId, access: Access, count: int, pdu: PduJson) -> bool:
+        if access.until is not None and count > access.until:
+            return False
+        return self.reads.may_see(user, pdu, access)
+
+    def relations(
+        self,
+        user: UserId,
+        room_id: RoomId,
+        event_id: str,
+        *,
+        rel_type: str | None = None,
+        event_type: str | None = None,
+        from_token: str | None = None,
+        to_token: str | None = None,
+        limit: int = 50,
+        direction: str = "b",
+        recurse: bool = False,
+    ) -> dict[str, Any]:
+        if direction not in ("b", "f"):
+            raise MatrixError(ErrCode.INVALID_PARAM, "dir must be 'b' or 'f'")
+        access = self.reads.access(user, room_id)
+        parent = self.core.timeline.get_timeline(event_id)
+        if parent is None or parent[1].get("room_id") != str(room_id):
+            raise not_found("Event not found")
+        if not self._visible(user, access, *parent):
+            raise not_found("Event not found")
+        found: dict[str, tuple[int, PduJson]] = {}
+        frontier = [event_id]
+        for _ in range(MAX_RECURSION if recurse else 1):
+            next_frontier = []
+            for target in frontier:
+                for count, pdu in self._children(target):
+                    found.setdefault(str(pdu["event_id"]), (count, pdu))
+                    next_frontier.append(str(pdu["event_id"]))
+            frontier = next_frontier
+        rows = sorted(found.values(), key=lambda row: row[0], reverse=direction == "b")
+        start = parse_token(from_token) if from_token else None
+        stop = parse_token(to_token) if to_token else None
+        limit = max(1, min(limit, MAX_LIMIT))
+        chunk: list[dict[str, Any]] = []
+        next_batch = None
+        for count, pdu in rows:
+            if start is not None and (count > start if direction == "b" else count <= start):
+                continue
+            if stop is not None and (count <= stop if direction == "b" else count > stop):
+                break
+            this_rel, _ = rel_of(pdu)
+            if rel_type is not None and this_rel != rel_type:
+                continue
+            if event_type is not None and pdu.get("type") != event_type:
+                continue
+            if not self._visible(user, access, count, pdu):
+                continue
+            if len(chunk) == limit:
+                next_batch = str(count if direction == "b" else count - 1)
+                break
+            chunk.append(self.reads._client(pdu, None))
+        body: dict[str, Any] = {"chunk": chunk}
+        if next_batch is not None:
+            body["next_batch"] = next_batch
+        if recurse:
+            body["recursion_depth"] = MAX_RECURSION
+        return body
+
+    def threads(
+        self,
+        user: UserId,
+        room_id: RoomId,
+        include: str = "all",
+        limit: int = 20,
+        from_token: str | None = None,
+    ) -> dict[str, Any]:
+        """Thread roots by latest activity, newest first (``/threads``)."""
+        if include not in ("all", "participated"):
+            raise MatrixError(ErrCode.INVALID_PARAM, "include must be all or participated")
+        access = self.reads.access(user, room_id)
+        limit = max(1, min(limit, MAX_LIMIT))
+        start = parse_token(from_token) if from_token else None
+        chunk: list[dict[str, Any]] = []
+        next_batch = None
+        device = (str(user), "")
+        for latest, root_id in self.reads.aggregations.thread_roots(str(room_id), start):
+            located = self.core.timeline.get_timeline(root_id)
+            if located is None or not self._visible(user, access, *located):
+                continue
+            root = self.reads._client(located[1], device, access)
+            if include == "participated":
+                summary = root["unsigned"].get("m.relations", {}).get("m.thread", {})
+                if not summary.get("current_user_participated"):
+                    continue
+            if len(chunk) == limit:
+                next_batch = str(latest + 1)
+                break
+            chunk.append(root)
+        body: dict[str, Any] = {"chunk": chunk}
+        if next_batch is not None:
+            body["next_batch"] = next_batch
+        return body

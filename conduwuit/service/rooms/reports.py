@@ -1,0 +1,59 @@
+"""Reporting rooms and events (client-server API "Reporting content") with
+conduwuit's checks: the event is in the room, the reporter is in the room, the
+reason is at most 750 characters. Reports are logged for the admins (the admin
+room is a later issue); conduwuit's small random delay is the API layer's part.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.ids import RoomId, UserId
+from conduwuit.service.rooms.members import Members
+from conduwuit.service.rooms.timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+MAX_REASON = 750
+
+
+class Reports:
+    def __init__(self, members: Members, timeline: Timeline) -> None:
+        self._members = members
+        self._timeline = timeline
+
+    @staticmethod
+    def _check_reason(reason: str | None) -> None:
+        if reason is not None and len(reason) > MAX_REASON:
+            raise MatrixError(
+                ErrCode.INVALID_PARAM,
+                f"Reason too long, should be {MAX_REASON} characters or fewer",
+            )
+
+    def report_event(
+        self, user: UserId, room_id: RoomId, event_id: str, reason: str | None, score: int | None
+    ) -> None:
+        self._check_reason(reason)
+        pdu = self._timeline.get(event_id)
+        # One 404 for "no such event", "not in this room" and "you are not in it", so a
+        # report does not reveal which (spec: servers SHOULD not leak existence).
+        if pdu is None or pdu.get("room_id") != str(room_id):
+            raise not_found("Event ID is not known to us or Event ID is invalid")
+        if not self._members.is_joined(str(user), str(room_id)):
+            raise not_found("Event ID is not known to us or Event ID is invalid")
+        log.warning(
+            "report: %s reported event %s in %s (score %s): %s",
+            user,
+            event_id,
+            room_id,
+            score,
+            reason,
+        )
+
+    def report_room(self, user: UserId, room_id: RoomId, reason: str | None) -> None:
+        self._check_reason(reason)
+        membership = self._members.membership(str(user), str(room_id))
+        if membership is None and self._members.count(str(room_id), "join") == 0:
+            raise not_found("Room does not exist to us, no local users have joined at all")
+        log.warning("report: %s reported room %s: %s", user, room_id, reason)

@@ -1,0 +1,132 @@
+"""``POST /search`` over room events (client-server API "Server Side Search").
+
+Candidates come from the word index (every query word must occur, as conduwuit
+does), only in rooms the user is joined to, then the filter and history
+visibility apply. ``rank`` is the number of query-word occurrences; ``order_by``
+``recent`` sorts by stream position instead. ``next_batch`` is an offset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conduwuit.core.client_event import to_client
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.event_filter import RoomEventFilter
+from conduwuit.core.ids import RoomId, UserId
+from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.search_index import SEARCH_KEYS, SearchIndex, words
+from conduwuit.service.rooms.timeline import count_of
+
+MAX_RESULTS = 100
+
+
+class Search:
+    def __init__(self, reads: RoomReads, index: SearchIndex) -> None:
+        self.reads = reads
+        self.core = reads.core
+        self.index = index
+
+    def search(
+        self, user: UserId, criteria: dict[str, Any], next_batch: str | None = None
+    ) -> dict[str, Any]:
+        term = criteria.get("search_term")
+        if not isinstance(term, str):
+            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: search_term")
+        keys = criteria.get("keys", list(SEARCH_KEYS))
+        if not isinstance(keys, list) or any(k not in SEARCH_KEYS for k in keys):
+            raise MatrixError(ErrCode.INVALID_PARAM, "keys must be content.body/name/topic")
+        order_by = criteria.get("order_by", "rank")
+        if order_by not in ("rank", "recent"):
+            raise MatrixError(ErrCode.INVALID_PARAM, "order_by must be rank or recent")
+        event_filter = RoomEventFilter.from_json(criteria.get("filter"))
+        limit = max(1, min(event_filter.limit or 10, MAX_RESULTS))
+        offset = 0
+        if next_batch is not None:
+            if not next_batch.isdigit():
+                raise MatrixError(ErrCode.INVALID_PARAM, "Invalid next_batch")
+            offset = int(next_batch)
+
+        query = words(term)
+        rooms = [r.room_id for r in self.core.members.rooms_of(str(user), ("join",))]
+        rooms = [r for r in rooms if event_filter.rooms is None or r in event_filter.rooms]
+        hits: list[tuple[float, int, dict[str, Any]]] = []
+        for room in rooms if query else []:
+            shortroomid = self.core.short.room(room)
+            if shortroomid is None:
+                continue
+            candidates: set[bytes] | None = None
+            for word in query:
+                found = self.index.matches(shortroomid, word)
+                candidates = found if candidates is None else candidates & found
+                if not candidates:
+                    break
+            access = self.reads.access(user, room)
+            for pdu_id in candidates or ():
+                located = self.core.timeline.get_timeline_by_pduid(pdu_id)
+                if located is None or not event_filter.matches(located):
+                    continue
+                content = located.get("content") or {}
+                text = " ".join(
+                    str(content.get(SEARCH_KEYS[k], "")) for k in keys if SEARCH_KEYS[k] in content
+                )
+                if not query <= words(text):
+                    continue  # matched on a key the caller did not ask for
+                if not self.reads.may_see(user, located, access):
+                    continue
+                rank = float(sum(text.lower().count(w) for w in query))
+                hits.append((rank, count_of(pdu_id), located))
+        if order_by == "rank":
+            hits.sort(key=lambda h: (-h[0], -h[1]))
+        else:
+            hits.sort(key=lambda h: -h[1])
+        page = hits[offset : offset + limit]
+        now = self.core.clock()
+        results = []
+        context = criteria.get("event_context")
+        for rank, _, pdu in page:
+            result: dict[str, Any] = {"rank": rank, "result": to_client(pdu, now)}
+            if isinstance(context, dict):
+                result["context"] = self._context(user, pdu, context)
+            results.append(result)
+        body: dict[str, Any] = {
+            "count": len(hits),
+            "results": results,
+            "highlights": sorted(query),
+        }
+        if offset + limit < len(hits):
+            body["next_batch"] = str(offset + limit)
+        if criteria.get("include_state") is True:
+            body["state"] = {
+                room: self.reads.state(user, _room_id(room))
+                for room in sorted({str(p["room_id"]) for _, _, p in page})
+            }
+        return {"search_categories": {"room_events": body}}
+
+    def _context(self, user: UserId, pdu: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+        before = spec.get("before_limit", 5)
+        after = spec.get("after_limit", 5)
+        if not isinstance(before, int) or not isinstance(after, int):
+            raise MatrixError(ErrCode.BAD_JSON, "event_context limits must be integers")
+        room = _room_id(str(pdu["room_id"]))
+        around = self.reads.context(user, room, str(pdu["event_id"]), limit=2 * max(before, after))
+        out: dict[str, Any] = {
+            "events_before": around["events_before"][:before],
+            "events_after": around["events_after"][:after],
+            "start": around["start"],
+            "end": around["end"],
+        }
+        if spec.get("include_profile"):
+            senders = {str(e["sender"]) for e in [*out["events_before"], *out["events_after"]]}
+            state = self.core.state
+            current = state.current_hash(str(room))
+            info = {}
+            for sender in senders:
+                member = state.content_at(current, "m.room.member", sender) or {}
+                info[sender] = {k: member[k] for k in ("displayname", "avatar_url") if k in member}
+            out["profile_info"] = info
+        return out
+
+
+def _room_id(value: str) -> RoomId:
+    return RoomId.parse(value)

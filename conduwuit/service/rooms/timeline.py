@@ -1,0 +1,113 @@
+"""PDU storage: timeline events by (shortroomid, stream count), outliers by event ID.
+
+The stored JSON is the PDU plus ``event_id`` (so a scan yields IDs without
+hashing), the server-computed ``unsigned`` and an internal ``_txn`` record of the
+device transaction that sent it; ``client_event`` and the federation serialiser
+choose the fields they show.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from conduwuit.db import MAPS, Batch, Database
+from conduwuit.db.codec import from_u64, u64
+
+PduJson = dict[str, Any]
+
+
+def pduid(shortroomid: int, count: int) -> bytes:
+    return u64(shortroomid) + u64(count)
+
+
+def count_of(pdu_id: bytes) -> int:
+    return from_u64(pdu_id[8:16])
+
+
+def encode(pdu: PduJson) -> bytes:
+    return json.dumps(pdu, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def decode(raw: bytes) -> PduJson:
+    value: PduJson = json.loads(raw)
+    return value
+
+
+class Timeline:
+    def __init__(self, db: Database) -> None:
+        self._pdus = db.map(MAPS.pduid_pdu)
+        self._ids = db.map(MAPS.eventid_pduid)
+        self._outliers = db.map(MAPS.eventid_outlierpdu)
+        self._softfailed = db.map(MAPS.softfailedeventids)
+
+    def pdu_id(self, event_id: str) -> bytes | None:
+        return self._ids.get(event_id.encode())
+
+    def get(self, event_id: str) -> PduJson | None:
+        """A timeline event, or an outlier, by ID."""
+        pdu_id = self._ids.get(event_id.encode())
+        if pdu_id is not None:
+            raw = self._pdus.get(pdu_id)
+        else:
+            raw = self._outliers.get(event_id.encode())
+        return decode(raw) if raw is not None else None
+
+    def get_timeline(self, event_id: str) -> tuple[int, PduJson] | None:
+        """A timeline event with its stream count."""
+        pdu_id = self._ids.get(event_id.encode())
+        if pdu_id is None:
+            return None
+        raw = self._pdus.get(pdu_id)
+        return (count_of(pdu_id), decode(raw)) if raw is not None else None
+
+    def get_timeline_by_pduid(self, pdu_id: bytes) -> PduJson | None:
+        raw = self._pdus.get(pdu_id)
+        return decode(raw) if raw is not None else None
+
+    def exists(self, event_id: str) -> bool:
+        return self._ids.contains(event_id.encode()) or self._outliers.contains(event_id.encode())
+
+    def is_soft_failed(self, event_id: str) -> bool:
+        return self._softfailed.contains(event_id.encode())
+
+    def scan(
+        self, shortroomid: int, from_count: int | None, backwards: bool
+    ) -> Iterator[tuple[int, PduJson]]:
+        """``(count, pdu)`` of a room's timeline from ``from_count`` (exclusive) on.
+
+        Backwards yields counts below ``from_count``; forwards, counts above it.
+        ``None`` starts at the newest (backwards) or oldest (forwards) event.
+        """
+        room = u64(shortroomid)
+        if backwards:
+            end = room + u64(from_count) if from_count is not None else u64(shortroomid + 1)
+            rows = self._pdus.iter_range(room, end, reverse=True)
+        else:
+            start = room + u64(from_count + 1) if from_count is not None else room
+            rows = self._pdus.iter_range(start, u64(shortroomid + 1))
+        for key, raw in rows:
+            yield count_of(key), decode(raw)
+
+    def last_count(self, shortroomid: int) -> int:
+        for count, _ in self.scan(shortroomid, None, backwards=True):
+            return count
+        return 0
+
+    # -- writes (into the caller's batch) ----------------------------------------------
+    def put_timeline(self, batch: Batch, pdu_id: bytes, pdu: PduJson) -> None:
+        batch.put(self._pdus, pdu_id, encode(pdu))
+        batch.put(self._ids, pdu["event_id"].encode(), pdu_id)
+
+    def replace(self, batch: Batch, event_id: str, pdu: PduJson) -> None:
+        pdu_id = self._ids.get(event_id.encode())
+        if pdu_id is not None:
+            batch.put(self._pdus, pdu_id, encode(pdu))
+        else:
+            batch.put(self._outliers, event_id.encode(), encode(pdu))
+
+    def put_outlier(self, batch: Batch, pdu: PduJson, soft_failed: bool = False) -> None:
+        batch.put(self._outliers, pdu["event_id"].encode(), encode(pdu))
+        if soft_failed:
+            batch.put(self._softfailed, pdu["event_id"].encode(), b"")

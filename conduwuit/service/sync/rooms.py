@@ -1,0 +1,276 @@
+"""The per-room sections of a sync response: join, invite, knock, leave.
+
+A room's timeline is read from the stream positions between ``since`` and the
+response's upper bound ``now``; state is only computed when the timeline does
+not already say it all (a gap, a new join, or an initial sync), so a quiet room
+costs one short scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from conduwuit.core.client_event import stripped_state, to_client
+from conduwuit.core.ids import UserId
+from conduwuit.service.account_data import AccountData
+from conduwuit.service.rooms.members import UserRoom
+from conduwuit.service.rooms.reads import Access, RoomReads
+from conduwuit.service.rooms.receipts import Receipts
+from conduwuit.service.rooms.timeline import PduJson
+from conduwuit.service.rooms.typing import Typing
+from conduwuit.service.sync.filter import SyncFilter
+
+#: Events examined per room at most to fill a filtered timeline.
+MAX_SCAN = 2000
+MAX_HEROES = 5
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one sync covers: stream positions in ``(since, now]``; ``since`` None = initial."""
+
+    user: UserId
+    device_id: str
+    since: int | None
+    now: int
+    full_state: bool
+    filter: SyncFilter
+
+    @property
+    def viewer(self) -> tuple[str, str]:
+        return (str(self.user), self.device_id)
+
+
+class RoomSections:
+    def __init__(
+        self,
+        reads: RoomReads,
+        typing: Typing,
+        receipts: Receipts,
+        account_data: AccountData,
+    ) -> None:
+        self.reads = reads
+        self.core = reads.core
+        self.typing = typing
+        self.receipts = receipts
+        self.account_data = account_data
+
+    # -- events --------------------------------------------------------------------
+    def _client(self, pdu: PduJson, window: Window, access: Access) -> dict[str, Any]:
+        now_ms = self.core.clock()
+        out = to_client(pdu, now_ms, window.viewer, include_room_id=False)
+        bundled = self.reads.aggregations.bundle(pdu, str(window.user), access.until, now_ms)
+        if bundled:
+            out["unsigned"]["m.relations"] = bundled
+        return out
+
+    def _timeline(
+        self, room_id: str, window: Window, access: Access, lower: int | None, upper: int
+    ) -> tuple[list[tuple[int, PduJson]], bool]:
+        """The newest visible, matching events in ``(lower, upper]``, oldest first, and
+        whether older ones were left out (``limited``)."""
+        shortroomid = self.core.short.room(room_id)
+        limit = window.filter.timeline_limit
+        if shortroomid is None:
+            return [], False
+        found: list[tuple[int, PduJson]] = []
+        scanned = 0
+        limited = False
+        for count, pdu in self.core.timeline.scan(shortroomid, upper + 1, backwards=True):
+            if lower is not None and count <= lower:
+                break
+            scanned += 1
+            if window.filter.timeline.matches(pdu) and self.reads.may_see(window.user, pdu, access):
+                if len(found) >= limit:
+                    limited = True
+                    break
+                found.append((count, pdu))
+            if scanned >= MAX_SCAN:
+                limited = True
+                break
+        found.reverse()
+        return found, limited
+
+    # -- state ---------------------------------------------------------------------
+    def _state_before(self, room_id: str, first: tuple[int, PduJson] | None) -> dict[int, int]:
+        """The full state (short ids) before the first timeline event, else current."""
+        state = self.core.state
+        if first is not None:
+            before = state.hash_before(str(first[1]["event_id"]))
+            if before is not None:
+                return dict(state.store.full(before))
+        return dict(state.store.full(state.current_hash(room_id)))
+
+    def _state_at(self, room_id: str, position: int) -> dict[int, int]:
+        """The state after the last event at or before ``position`` (empty before the room)."""
+        shortroomid = self.core.short.room(room_id)
+        if shortroomid is None:
+            return {}
+        for _, pdu in self.core.timeline.scan(shortroomid, position + 1, backwards=True):
+            before = self.core.state.hash_before(str(pdu["event_id"]))
+            full = dict(self.core.state.store.full(before or 0))
+            if "state_key" in pdu:
+                sk = self.core.short.statekey(str(pdu["type"]), str(pdu["state_key"]))
+                se = self.core.short.event(str(pdu["event_id"]))
+                if sk is not None and se is not None:
+                    full[sk] = se
+            return full
+        return {}
+
+    def _state_events(
+        self,
+        room_id: str,
+        window: Window,
+        access: Access,
+        full: dict[int, int],
+        previous: dict[int, int],
+        timeline: list[tuple[int, PduJson]],
+    ) -> list[dict[str, Any]]:
+        """State entries of ``full`` not in ``previous``, filtered, lazy-loaded members
+        limited to the timeline's senders (and the user), timeline events left out."""
+        in_timeline = {str(p["event_id"]) for _, p in timeline}
+        state_filter = window.filter.state
+        lazy = state_filter.lazy_load_members
+        wanted_members = {str(p.get("sender")) for _, p in timeline} | {str(window.user)}
+        out = []
+        for sk, se in full.items():
+            if previous.get(sk) == se:
+                continue
+            event_id = self.core.short.event_id(se)
+            if event_id is None or event_id in in_timeline:
+                continue
+            event_type, state_key = self.core.short.statekey_of(sk)
+            if lazy and event_type == "m.room.member" and state_key not in wanted_members:
+                continue
+            pdu = self.core.timeline.get(event_id)
+            if pdu is None or not state_filter.matches(pdu):
+                continue
+            out.append(self._client(pdu, window, access))
+        return out
+
+    # -- sections ------------------------------------------------------------------
+    def joined(self, room: UserRoom, window: Window) -> dict[str, Any] | None:
+        room_id = room.room_id
+        access = Access("join", True, None)
+        newly_joined = window.since is not None and room.count > window.since
+        lower = None if window.since is None or newly_joined else window.since
+        timeline, limited = self._timeline(room_id, window, access, lower, window.now)
+        first = timeline[0] if timeline else None
+        if lower is None or window.full_state:
+            full = self._state_before(room_id, first)
+            state = self._state_events(room_id, window, access, full, {}, timeline)
+        elif limited:
+            full = self._state_before(room_id, first)
+            previous = self._state_at(room_id, lower)
+            state = self._state_events(room_id, window, access, full, previous, timeline)
+        else:
+            state = []
+        ephemeral = self._ephemeral(room_id, window)
+        account_data = self._room_account_data(room_id, window)
+        if lower is not None and not (timeline or state or ephemeral or account_data):
+            return None
+        prev_batch = str(timeline[0][0] - 1) if timeline else str(window.now)
+        section: dict[str, Any] = {
+            "timeline": {
+                "events": [self._client(p, window, access) for _, p in timeline],
+                "limited": limited,
+                "prev_batch": prev_batch,
+            },
+            "state": {"events": state},
+            "ephemeral": {"events": ephemeral},
+            "account_data": {"events": account_data},
+        }
+        if lower is None or _touches_members(timeline, state):
+            section["summary"] = self._summary(room_id, str(window.user))
+        shortroomid = self.core.short.room(room_id)
+        if shortroomid is not None:
+            # Messages from others since the user's read receipt: what the default push
+            # rules notify for. Highlights need push-rule evaluation and are left out.
+            section["unread_notifications"] = {
+                "notification_count": self.receipts.unread_count(window.user, room_id, shortroomid)
+            }
+        return section
+
+    def left(self, room: UserRoom, window: Window) -> dict[str, Any] | None:
+        """A room the user left or was banned from: events up to and including the leave."""
+        room_id = room.room_id
+        access = Access(room.membership, False, room.count)
+        lower = window.since
+        upper = min(room.count, window.now)
+        timeline, limited = self._timeline(room_id, window, access, lower, upper)
+        first = timeline[0] if timeline else None
+        if lower is None or limited or window.full_state:
+            full = self._state_before(room_id, first)
+            previous = {} if lower is None else self._state_at(room_id, lower)
+            state = self._state_events(room_id, window, access, full, previous, timeline)
+        else:
+            state = []
+        return {
+            "timeline": {
+                "events": [self._client(p, window, access) for _, p in timeline],
+                "limited": limited,
+                "prev_batch": str(timeline[0][0] - 1) if timeline else str(upper),
+            },
+            "state": {"events": state},
+            "account_data": {"events": self._room_account_data(room_id, window)},
+        }
+
+    def invited(self, room: UserRoom, user: str) -> dict[str, Any]:
+        return {"invite_state": {"events": self._with_member_event(room, user)}}
+
+    def knocked(self, room: UserRoom, user: str) -> dict[str, Any]:
+        return {"knock_state": {"events": self._with_member_event(room, user)}}
+
+    def _with_member_event(self, room: UserRoom, user: str) -> list[dict[str, Any]]:
+        events = [e for e in (room.stripped_state or []) if isinstance(e, dict)]
+        if not any(e.get("type") == "m.room.member" and e.get("state_key") == user for e in events):
+            state = self.core.state
+            member = state.pdu_at(state.current_hash(room.room_id), "m.room.member", user)
+            if member is not None:
+                events.append(stripped_state(member))
+        return events
+
+    def _ephemeral(self, room_id: str, window: Window) -> list[dict[str, Any]]:
+        since = window.since or 0
+        events: list[dict[str, Any]] = []
+        if window.since is None or self.typing.last_change(room_id) > since:
+            users = self.typing.typing_users(room_id)
+            if users or window.since is not None:
+                events.append({"type": "m.typing", "content": {"user_ids": users}})
+        receipts = self.receipts.since(room_id, since)
+        if receipts:
+            events.append({"type": "m.receipt", "content": receipts})
+        return [e for e in events if window.filter.wants(window.filter.ephemeral, e)]
+
+    def _room_account_data(self, room_id: str, window: Window) -> list[dict[str, Any]]:
+        latest: dict[str, dict[str, Any]] = {}
+        for _, event in self.account_data.since(str(window.user), window.since or 0, room_id):
+            latest[event["type"]] = event
+        return [
+            e
+            for e in latest.values()
+            if e.get("content") and window.filter.wants(window.filter.room_account_data, e)
+        ]
+
+    def _summary(self, room_id: str, user: str) -> dict[str, Any]:
+        members = self.core.members
+        heroes: list[str] = []
+        for membership in ("join", "invite"):
+            for member in members.members(room_id, membership):
+                if member != user and len(heroes) < MAX_HEROES:
+                    heroes.append(member)
+        return {
+            "m.heroes": sorted(heroes),
+            "m.joined_member_count": members.count(room_id, "join"),
+            "m.invited_member_count": members.count(room_id, "invite"),
+        }
+
+
+def _touches_members(
+    timeline: Iterable[tuple[int, PduJson]], state: Iterable[dict[str, Any]]
+) -> bool:
+    return any(p.get("type") == "m.room.member" for _, p in timeline) or any(
+        e.get("type") == "m.room.member" for e in state
+    )

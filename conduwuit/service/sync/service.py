@@ -1,0 +1,162 @@
+"""GET /sync (client-server API "Syncing"): what changed for a user since a token.
+
+Tokens are stream positions of the one global counter (``s<N>``). A response
+covers ``(since, now]`` where ``now`` is read before anything else, so an event
+committed while the response is built is delivered by the next sync, never lost
+and never twice. With nothing to say, the request waits on the notifier for a
+change that concerns the user, never on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.ids import UserId
+from conduwuit.db import Database
+from conduwuit.service.account_data import AccountData
+from conduwuit.service.notifier import Notifier
+from conduwuit.service.presence import Presence
+from conduwuit.service.rooms.members import Members
+from conduwuit.service.sync.filter import SyncFilter
+from conduwuit.service.sync.rooms import RoomSections, Window
+
+MAX_TIMEOUT_MS = 5 * 60 * 1000
+
+
+class DeviceExtras(Protocol):
+    """What the E2EE services add to a sync (to-device, device lists, key counts)."""
+
+    def sync_extras(
+        self, user_id: str, device_id: str, since: int | None, now: int
+    ) -> dict[str, Any]: ...
+
+
+def parse_since(token: str | None) -> int | None:
+    if token is None or token == "":
+        return None
+    digits = token[1:] if token.startswith("s") else token
+    if not digits.isdigit():
+        raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid since token {token!r}")
+    return int(digits)
+
+
+def make_token(position: int) -> str:
+    return f"s{position}"
+
+
+class SyncService:
+    def __init__(
+        self,
+        db: Database,
+        members: Members,
+        rooms: RoomSections,
+        account_data: AccountData,
+        presence: Presence,
+        notifier: Notifier,
+        extras: list[DeviceExtras] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._members = members
+        self._rooms = rooms
+        self._account_data = account_data
+        self._presence = presence
+        self._notifier = notifier
+        self.extras = extras if extras is not None else []
+        self._monotonic = monotonic
+
+    async def sync(
+        self,
+        user: UserId,
+        device_id: str,
+        *,
+        since: int | None,
+        timeout_ms: int,
+        full_state: bool,
+        sync_filter: SyncFilter,
+        set_presence: str | None = "online",
+    ) -> dict[str, Any]:
+        if since is not None and since > self._db.current_count():
+            # A token from the future (e.g. a restored database): start over.
+            since = None
+        if set_presence in ("online", "unavailable") and self._presence.enabled:
+            if self._presence.current(str(user)) != set_presence:
+                self._presence.set(user, set_presence)
+        deadline = self._monotonic() + min(max(timeout_ms, 0), MAX_TIMEOUT_MS) / 1000
+        while True:
+            now = self._db.current_count()
+            window = Window(user, device_id, since, now, full_state, sync_filter)
+            response, empty = self._build(window)
+            remaining_ms = int((deadline - self._monotonic()) * 1000)
+            if not empty or since is None or full_state or remaining_ms <= 0:
+                return response
+            rooms = [r.room_id for r in self._members.rooms_of(str(user), ("join", "invite"))]
+            woke = await self._notifier.wait(
+                now, rooms=rooms, users=[str(user)], timeout_ms=remaining_ms
+            )
+            if woke <= now:
+                # Timed out: answer with the position the empty response covered.
+                return response
+            await asyncio.sleep(0)
+
+    def _build(self, window: Window) -> tuple[dict[str, Any], bool]:
+        user = str(window.user)
+        sync_filter = window.filter
+        join: dict[str, Any] = {}
+        invite: dict[str, Any] = {}
+        knock: dict[str, Any] = {}
+        leave: dict[str, Any] = {}
+        since = window.since
+        for room in self._members.rooms_of(user, ("join", "invite", "knock", "leave", "ban")):
+            if not sync_filter.wants_room(room.room_id) or room.count > window.now:
+                continue
+            changed = since is None or room.count > since
+            if room.membership == "join":
+                section = self._rooms.joined(room, window)
+                if section is not None:
+                    join[room.room_id] = section
+            elif room.membership == "invite" and changed:
+                invite[room.room_id] = self._rooms.invited(room, user)
+            elif room.membership == "knock" and changed:
+                knock[room.room_id] = self._rooms.knocked(room, user)
+            elif room.membership in ("leave", "ban"):
+                if self._members.is_forgotten(user, room.room_id):
+                    continue
+                if (since is not None and changed) or (since is None and sync_filter.include_leave):
+                    leave[room.room_id] = self._rooms.left(room, window)
+        account_data = self._global_account_data(window)
+        presence = [
+            e
+            for e in self._presence.changes_since(user, since or 0)
+            if sync_filter.wants(sync_filter.presence, e)
+        ]
+        response: dict[str, Any] = {
+            "next_batch": make_token(window.now),
+            "rooms": {"join": join, "invite": invite, "knock": knock, "leave": leave},
+            "account_data": {"events": account_data},
+            "presence": {"events": presence},
+        }
+        extras_changed = False
+        for extra in self.extras:
+            for key, value in extra.sync_extras(user, window.device_id, since, window.now).items():
+                response[key] = value
+                if key in ("to_device",) and value.get("events"):
+                    extras_changed = True
+                if key == "device_lists" and (value.get("changed") or value.get("left")):
+                    extras_changed = True
+        empty = not (join or invite or knock or leave or account_data or presence or extras_changed)
+        return response, empty
+
+    def _global_account_data(self, window: Window) -> list[dict[str, Any]]:
+        latest: dict[str, dict[str, Any]] = {}
+        for _, event in self._account_data.since(str(window.user), window.since or 0):
+            latest[event["type"]] = event
+        return [
+            e
+            for e in latest.values()
+            if e.get("content") and window.filter.wants(window.filter.account_data, e)
+        ]

@@ -1,0 +1,44 @@
+"""``POST /user_directory/search`` (client-server API "User directory"): users who
+share a joined room with the searcher, and members of rooms published in the
+directory (Synapse's default scope), matched on user ID or display name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conduwuit.core.ids import UserId
+from conduwuit.service.rooms import RoomCore
+from conduwuit.service.rooms.aliases import Aliases
+
+MAX_LIMIT = 100
+
+
+class UserDirectory:
+    def __init__(self, core: RoomCore, aliases: Aliases) -> None:
+        self.core = core
+        self.aliases = aliases
+
+    def search(self, user: UserId, term: str, limit: int = 10) -> dict[str, Any]:
+        limit = max(1, min(limit, MAX_LIMIT))
+        needle = term.lower()
+        rooms = [r.room_id for r in self.core.members.rooms_of(str(user), ("join",))]
+        rooms += [r for r in self.aliases.published() if r not in rooms]
+        state = self.core.state
+        found: dict[str, dict[str, Any]] = {}
+        for room in rooms:
+            current = state.current_hash(room)
+            for member in self.core.members.members(room, "join"):
+                if member in found:
+                    continue
+                content = state.content_at(current, "m.room.member", member) or {}
+                name = content.get("displayname")
+                if needle in member.lower() or (isinstance(name, str) and needle in name.lower()):
+                    entry: dict[str, Any] = {"user_id": member}
+                    if isinstance(name, str):
+                        entry["display_name"] = name
+                    if isinstance(content.get("avatar_url"), str):
+                        entry["avatar_url"] = content["avatar_url"]
+                    found[member] = entry
+        results = sorted(found.values(), key=lambda e: (e.get("display_name") or "", e["user_id"]))
+        return {"results": results[:limit], "limited": len(results) > limit}

@@ -1,0 +1,265 @@
+"""GET /sync: initial and incremental, long-polling, filters, invites, leaves, ephemeral."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from tests.kit.homeserver import Homeserver
+
+
+async def _user(hs: Homeserver, name: str) -> tuple[str, str]:
+    reply = await hs.register(name)
+    return reply["user_id"], reply["access_token"]
+
+
+async def _sync(hs: Homeserver, token: str, **params: str) -> dict[str, Any]:
+    status, body = await hs.request("GET", "/sync", token=token, params=params or None)
+    assert status == 200, body
+    result: dict[str, Any] = body
+    return result
+
+
+async def _room(hs: Homeserver, token: str, **body: Any) -> str:
+    status, reply = await hs.request("POST", "/createRoom", body, token=token)
+    assert status == 200, reply
+    room_id: str = reply["room_id"]
+    return room_id
+
+
+async def _send(hs: Homeserver, token: str, room: str, text: str, txn: str) -> str:
+    status, reply = await hs.request(
+        "PUT",
+        f"/rooms/{room}/send/m.room.message/{txn}",
+        {"msgtype": "m.text", "body": text},
+        token=token,
+    )
+    assert status == 200, reply
+    event_id: str = reply["event_id"]
+    return event_id
+
+
+def _bodies(section: dict[str, Any]) -> list[str]:
+    return [
+        e["content"]["body"] for e in section["timeline"]["events"] if e["type"] == "m.room.message"
+    ]
+
+
+async def test_initial_sync_has_room_state_and_timeline(hs: Homeserver) -> None:
+    alice, token = await _user(hs, "alice")
+    room = await _room(hs, token, name="Lounge")
+    await _send(hs, token, room, "hello", "t1")
+    body = await _sync(hs, token)
+    assert body["next_batch"].startswith("s")
+    joined = body["rooms"]["join"][room]
+    assert _bodies(joined) == ["hello"]
+    types = {e["type"] for e in joined["timeline"]["events"]} | {
+        e["type"] for e in joined["state"]["events"]
+    }
+    assert {"m.room.create", "m.room.member", "m.room.power_levels", "m.room.name"} <= types
+    # state and timeline never repeat an event
+    ids = [e["event_id"] for e in joined["timeline"]["events"]]
+    ids += [e["event_id"] for e in joined["state"]["events"]]
+    assert len(ids) == len(set(ids))
+    assert joined["summary"]["m.joined_member_count"] == 1
+    for event in joined["timeline"]["events"]:
+        assert "room_id" not in event and "hashes" not in event and "signatures" not in event
+    mine = [e for e in joined["timeline"]["events"] if e["type"] == "m.room.message"]
+    assert mine[0]["unsigned"]["transaction_id"] == "t1"
+    assert alice
+
+
+async def test_incremental_sync_only_has_new_events(hs: Homeserver) -> None:
+    _, token = await _user(hs, "alice")
+    room = await _room(hs, token)
+    first = await _sync(hs, token)
+    await _send(hs, token, room, "one", "a")
+    await _send(hs, token, room, "two", "b")
+    second = await _sync(hs, token, since=first["next_batch"])
+    joined = second["rooms"]["join"][room]
+    assert _bodies(joined) == ["one", "two"]
+    assert joined["timeline"]["limited"] is False
+    assert joined["state"]["events"] == []
+    third = await _sync(hs, token, since=second["next_batch"])
+    assert third["rooms"]["join"] == {}
+    assert third["next_batch"] == second["next_batch"]
+
+
+async def test_limited_timeline_and_prev_batch_paginates(hs: Homeserver) -> None:
+    _, token = await _user(hs, "alice")
+    room = await _room(hs, token)
+    first = await _sync(hs, token)
+    for i in range(6):
+        await _send(hs, token, room, f"m{i}", f"t{i}")
+    params = {
+        "since": first["next_batch"],
+        "filter": json.dumps({"room": {"timeline": {"limit": 2}}}),
+    }
+    joined = (await _sync(hs, token, **params))["rooms"]["join"][room]
+    assert _bodies(joined) == ["m4", "m5"]
+    assert joined["timeline"]["limited"] is True
+    status, page = await hs.request(
+        "GET",
+        f"/rooms/{room}/messages",
+        token=token,
+        params={"from": joined["timeline"]["prev_batch"], "dir": "b", "limit": "2"},
+    )
+    assert status == 200, page
+    assert [e["content"]["body"] for e in page["chunk"]] == ["m3", "m2"]
+
+
+async def test_long_poll_wakes_on_message(hs: Homeserver) -> None:
+    _, alice = await _user(hs, "alice")
+    bob_id, bob = await _user(hs, "bob")
+    room = await _room(hs, alice, invite=[bob_id])
+    status, _ = await hs.request("POST", f"/join/{room}", {}, token=bob)
+    assert status == 200
+    since = (await _sync(hs, bob))["next_batch"]
+    started = time.monotonic()
+    waiting = asyncio.ensure_future(_sync(hs, bob, since=since, timeout="30000"))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    await _send(hs, alice, room, "wake up", "w")
+    body = await asyncio.wait_for(waiting, 10)
+    assert time.monotonic() - started < 5
+    assert _bodies(body["rooms"]["join"][room]) == ["wake up"]
+
+
+async def test_long_poll_times_out_empty_with_same_token(hs: Homeserver) -> None:
+    _, token = await _user(hs, "alice")
+    await _room(hs, token)
+    since = (await _sync(hs, token))["next_batch"]
+    started = time.monotonic()
+    body = await _sync(hs, token, since=since, timeout="300")
+    assert time.monotonic() - started >= 0.25
+    assert body["rooms"]["join"] == {}
+    assert body["next_batch"] == since
+
+
+async def test_invite_then_join_then_leave(hs: Homeserver) -> None:
+    _, alice = await _user(hs, "alice")
+    bob_id, bob = await _user(hs, "bob")
+    since = (await _sync(hs, bob))["next_batch"]
+    room = await _room(hs, alice, name="Secret", invite=[bob_id])
+    body = await _sync(hs, bob, since=since)
+    invite = body["rooms"]["invite"][room]["invite_state"]["events"]
+    assert any(e["type"] == "m.room.member" and e["state_key"] == bob_id for e in invite)
+    assert all("event_id" not in e for e in invite)
+    since = body["next_batch"]
+    status, _ = await hs.request("POST", f"/rooms/{room}/join", {}, token=bob)
+    assert status == 200
+    body = await _sync(hs, bob, since=since)
+    joined = body["rooms"]["join"][room]
+    # a newly joined room comes with its state (here all of it fits in the timeline)
+    seen = {e["type"] for e in joined["state"]["events"] + joined["timeline"]["events"]}
+    assert "m.room.create" in seen and "m.room.name" in seen
+    assert room not in body["rooms"]["invite"]
+    since = body["next_batch"]
+    await _send(hs, alice, room, "before leave", "x")
+    status, _ = await hs.request("POST", f"/rooms/{room}/leave", {}, token=bob)
+    assert status == 200
+    await _send(hs, alice, room, "after leave", "y")
+    body = await _sync(hs, bob, since=since)
+    left = body["rooms"]["leave"][room]
+    assert _bodies(left) == ["before leave"]
+    assert left["timeline"]["events"][-1]["type"] == "m.room.member"
+    assert room not in body["rooms"]["join"]
+
+
+async def test_account_data_and_filter_by_id(hs: Homeserver) -> None:
+    alice, token = await _user(hs, "alice")
+    since = (await _sync(hs, token))["next_batch"]
+    status, _ = await hs.request(
+        "PUT", f"/user/{alice}/account_data/org.example.colour", {"c": "red"}, token=token
+    )
+    assert status == 200
+    body = await _sync(hs, token, since=since)
+    assert {"type": "org.example.colour", "content": {"c": "red"}} in body["account_data"]["events"]
+    status, created = await hs.request(
+        "POST",
+        f"/user/{alice}/filter",
+        {"account_data": {"not_types": ["org.example.colour"]}},
+        token=token,
+    )
+    assert status == 200
+    body = await _sync(hs, token, since=since, filter=created["filter_id"])
+    assert body["account_data"]["events"] == []
+
+
+async def test_typing_and_receipts_in_ephemeral(hs: Homeserver) -> None:
+    alice, token = await _user(hs, "alice")
+    room = await _room(hs, token)
+    event_id = await _send(hs, token, room, "read me", "r")
+    since = (await _sync(hs, token))["next_batch"]
+    status, _ = await hs.request(
+        "PUT", f"/rooms/{room}/typing/{alice}", {"typing": True, "timeout": 20000}, token=token
+    )
+    assert status == 200
+    status, _ = await hs.request(
+        "POST", f"/rooms/{room}/receipt/m.read/{event_id}", {}, token=token
+    )
+    assert status == 200
+    body = await _sync(hs, token, since=since)
+    ephemeral = {
+        e["type"]: e["content"] for e in body["rooms"]["join"][room]["ephemeral"]["events"]
+    }
+    assert ephemeral["m.typing"] == {"user_ids": [alice]}
+    assert alice in ephemeral["m.receipt"][event_id]["m.read"]
+
+
+async def test_unread_count_follows_read_receipt(hs: Homeserver) -> None:
+    _, alice = await _user(hs, "alice")
+    bob_id, bob = await _user(hs, "bob")
+    room = await _room(hs, alice, invite=[bob_id])
+    status, _ = await hs.request("POST", f"/join/{room}", {}, token=bob)
+    assert status == 200
+    await _send(hs, alice, room, "one", "1")
+    last = await _send(hs, alice, room, "two", "2")
+    joined = (await _sync(hs, bob))["rooms"]["join"][room]
+    assert joined["unread_notifications"]["notification_count"] == 2
+    status, _ = await hs.request("POST", f"/rooms/{room}/receipt/m.read/{last}", {}, token=bob)
+    assert status == 200
+    joined = (await _sync(hs, bob))["rooms"]["join"][room]
+    assert joined["unread_notifications"]["notification_count"] == 0
+
+
+async def test_bad_parameters_are_refused(hs: Homeserver) -> None:
+    _, token = await _user(hs, "alice")
+    for params, errcode in (
+        ({"since": "banana"}, "M_INVALID_PARAM"),
+        ({"timeout": "-1"}, "M_INVALID_PARAM"),
+        ({"filter": "{not json"}, "M_NOT_JSON"),
+        ({"filter": "12345"}, "M_NOT_FOUND"),
+        ({"set_presence": "dancing"}, "M_INVALID_PARAM"),
+        ({"full_state": "yes"}, "M_INVALID_PARAM"),
+    ):
+        status, body = await hs.request("GET", "/sync", token=token, params=params)
+        assert status == 400, (params, body)
+        assert body["errcode"] == errcode
+    status, body = await hs.request("GET", "/sync")
+    assert status == 401 and body["errcode"] == "M_MISSING_TOKEN"
+
+
+async def test_full_state_and_lazy_loading(hs: Homeserver) -> None:
+    _, alice = await _user(hs, "alice")
+    bob_id, bob = await _user(hs, "bob")
+    carol_id, carol = await _user(hs, "carol")
+    room = await _room(hs, alice, preset="public_chat")
+    for token in (bob, carol):
+        status, _ = await hs.request("POST", f"/join/{room}", {}, token=token)
+        assert status == 200
+    since = (await _sync(hs, alice))["next_batch"]
+    await _send(hs, bob, room, "from bob", "b")
+    lazy = json.dumps({"room": {"state": {"lazy_load_members": True}, "timeline": {"limit": 1}}})
+    body = await _sync(hs, alice, since=since, full_state="true", filter=lazy)
+    members = {
+        e["state_key"]
+        for e in body["rooms"]["join"][room]["state"]["events"]
+        if e["type"] == "m.room.member"
+    }
+    # full state, but members only for the timeline's senders (and the user)
+    assert bob_id in members and carol_id not in members
+    state_types = {e["type"] for e in body["rooms"]["join"][room]["state"]["events"]}
+    assert "m.room.create" in state_types and "m.room.join_rules" in state_types

@@ -1,0 +1,380 @@
+"""Room endpoints over HTTP: success and refusal paths, and refusals change nothing."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from conduwuit.api.client.rooms import misc
+from tests.kit.homeserver import Homeserver
+
+from .conftest import Users
+
+
+async def state_of(users: Users, user: str, room: str) -> list[dict[str, object]]:
+    reply: list[dict[str, object]] = await users.ok(user, "GET", f"/rooms/{room}/state")
+    return reply
+
+
+async def test_create_send_read_and_txn_idempotency(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {"name": "Tea", "topic": "Leaves"}))[
+        "room_id"
+    ]
+    path = f"/rooms/{room}/send/m.room.message/txn1"
+    first = await users.ok(alice, "PUT", path, {"msgtype": "m.text", "body": "hello"})
+    again = await users.ok(alice, "PUT", path, {"msgtype": "m.text", "body": "hello"})
+    assert first == again
+    event = await users.ok(alice, "GET", f"/rooms/{room}/event/{first['event_id']}")
+    assert event["content"]["body"] == "hello"
+    assert event["unsigned"]["transaction_id"] == "txn1"
+    name = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.name/")
+    assert name == {"name": "Tea"}
+    full = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.name", format="event")
+    assert full["type"] == "m.room.name" and full["content"] == {"name": "Tea"}
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", dir="b", limit="2")
+    assert page["chunk"][0]["content"]["body"] == "hello"
+    assert "end" in page
+    context = await users.ok(alice, "GET", f"/rooms/{room}/context/{first['event_id']}")
+    assert context["event"]["event_id"] == first["event_id"]
+    assert context["events_before"]
+    assert await users.ok(alice, "GET", "/joined_rooms") == {"joined_rooms": [room]}
+
+
+async def test_refusals(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
+    before = await state_of(users, alice, room)
+    position = hs.services.db.current_count()
+
+    status, reply = await users.call(bob, "PUT", f"/rooms/{room}/send/m.room.message/t", {})
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
+    status, reply = await users.call(bob, "GET", f"/rooms/{room}/messages")
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
+    status, reply = await users.call(bob, "POST", f"/rooms/{room}/join", {})
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
+    status, reply = await users.call(alice, "POST", "/createRoom", {"room_version": "nope"})
+    assert (status, reply["errcode"]) == (400, "M_UNSUPPORTED_ROOM_VERSION")
+    status, reply = await users.call(alice, "POST", "/createRoom", {"preset": "party"})
+    assert (status, reply["errcode"]) == (400, "M_BAD_JSON")
+    status, reply = await users.call(
+        alice, "POST", "/createRoom", {"power_level_content_override": {"users": {alice: 1}}}
+    )
+    assert (status, reply["errcode"]) == (400, "M_INVALID_ROOM_STATE")
+    status, reply = await users.call(alice, "POST", f"/rooms/{room}/kick", {"user_id": bob})
+    assert status == 403
+    status, reply = await users.call(alice, "POST", f"/rooms/{room}/invite", {})
+    assert (status, reply["errcode"]) == (400, "M_MISSING_PARAM")
+    status, reply = await users.call(alice, "GET", "/rooms/not-a-room/state")
+    assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
+    status, reply = await users.call(alice, "GET", f"/rooms/{room}/event/$missing")
+    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+    status, reply = await users.call(alice, "PUT", f"/rooms/{room}/send/m.room.message/x")
+    assert status == 200  # an empty body is an empty content object
+    status, reply = await users.call(alice, "POST", "/join/%23nope:test.example", {})
+    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+    status, _ = await hs.request("POST", "/createRoom", {})
+    assert status == 401
+
+    after = await state_of(users, alice, room)
+    assert after == before
+    # Only the one accepted send above advanced the stream (event + short id).
+    assert hs.services.db.current_count() - position <= 3
+
+
+async def test_membership_flow_over_http(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"invite": [bob], "is_direct": True}))[
+        "room_id"
+    ]
+    members = await users.ok(alice, "GET", f"/rooms/{room}/members", membership="invite")
+    assert [m["state_key"] for m in members["chunk"]] == [bob]
+    assert members["chunk"][0]["content"]["is_direct"] is True
+    await users.ok(bob, "POST", f"/join/{quote(room)}", {})
+    joined = await users.ok(alice, "GET", f"/rooms/{room}/joined_members")
+    assert set(joined["joined"]) == {alice, bob}
+    assert joined["joined"][bob]["display_name"] == "bob"
+    await users.ok(alice, "POST", f"/rooms/{room}/ban", {"user_id": bob, "reason": "spam"})
+    status, reply = await users.call(bob, "POST", f"/rooms/{room}/join", {})
+    assert status == 403
+    await users.ok(alice, "POST", f"/rooms/{room}/unban", {"user_id": bob})
+    await users.ok(alice, "POST", f"/rooms/{room}/invite", {"user_id": bob})
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+    await users.ok(alice, "POST", f"/rooms/{room}/kick", {"user_id": bob, "reason": "bye"})
+    status, reply = await users.call(bob, "POST", f"/rooms/{room}/forget", {})
+    assert status == 200
+    status, reply = await users.call(alice, "POST", f"/rooms/{room}/forget", {})
+    assert (status, reply["errcode"]) == (400, "M_UNKNOWN")
+    await users.ok(alice, "POST", f"/rooms/{room}/leave", {})
+    assert await users.ok(alice, "GET", "/joined_rooms") == {"joined_rooms": []}
+
+
+async def test_power_levels_enforced_on_state(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await users.ok(bob, "POST", f"/join/{quote(room)}", {})
+    status, reply = await users.call(
+        bob, "PUT", f"/rooms/{room}/state/m.room.topic/", {"topic": "mine"}
+    )
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
+    await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.topic/", {"topic": "ok"})
+    same = await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.topic/", {"topic": "ok"})
+    again = await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.topic", {"topic": "ok"})
+    assert same == again
+
+
+async def test_redaction_over_http(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
+    sent = await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/1", {"body": "x"})
+    redaction = await users.ok(
+        alice, "PUT", f"/rooms/{room}/redact/{sent['event_id']}/r1", {"reason": "oops"}
+    )
+    again = await users.ok(
+        alice, "PUT", f"/rooms/{room}/redact/{sent['event_id']}/r1", {"reason": "oops"}
+    )
+    assert redaction == again
+    event = await users.ok(alice, "GET", f"/rooms/{room}/event/{sent['event_id']}")
+    assert event["content"] == {}
+    assert event["unsigned"]["redacted_because"]["event_id"] == redaction["event_id"]
+
+
+async def test_aliases_and_directory(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (
+        await users.ok(
+            alice,
+            "POST",
+            "/createRoom",
+            {"room_alias_name": "lobby", "visibility": "public", "name": "Lobby"},
+        )
+    )["room_id"]
+    alias = quote("#lobby:test.example")
+    assert (await users.ok(bob, "GET", f"/directory/room/{alias}"))["room_id"] == room
+    await users.ok(bob, "POST", f"/join/{alias}", {})
+    public = await users.ok(bob, "GET", "/publicRooms")
+    assert public["chunk"][0]["name"] == "Lobby"
+    searched = await users.ok(
+        bob, "POST", "/publicRooms", {"filter": {"generic_search_term": "lob"}}
+    )
+    assert len(searched["chunk"]) == 1
+    assert (await users.ok(bob, "GET", f"/directory/list/room/{room}"))["visibility"] == "public"
+    status, _ = await users.call(
+        bob, "PUT", f"/directory/list/room/{room}", {"visibility": "private"}
+    )
+    assert status == 403
+    status, _ = await users.call(bob, "DELETE", f"/directory/room/{alias}")
+    assert status == 403
+    await users.ok(bob, "PUT", f"/directory/room/{quote('#bobs:test.example')}", {"room_id": room})
+    aliases = await users.ok(alice, "GET", f"/rooms/{room}/aliases")
+    assert sorted(aliases["aliases"]) == ["#bobs:test.example", "#lobby:test.example"]
+    status, _reply = await users.call(
+        bob, "PUT", f"/directory/room/{quote('#bobs:test.example')}", {"room_id": room}
+    )
+    assert status == 409
+    status, _ = await users.call(
+        bob, "PUT", f"/directory/room/{quote('#x:other.example')}", {"room_id": room}
+    )
+    assert status == 400
+    await users.ok(alice, "DELETE", f"/directory/room/{alias}")
+    status, _ = await users.call(bob, "GET", f"/directory/room/{alias}")
+    assert status == 404
+
+
+async def test_relations_typing_receipts(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
+    root = (await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/1", {"body": "r"}))[
+        "event_id"
+    ]
+    reaction = {"m.relates_to": {"rel_type": "m.annotation", "event_id": root, "key": "+1"}}
+    await users.ok(alice, "PUT", f"/rooms/{room}/send/m.reaction/2", reaction)
+    path = f"/_matrix/client/v1/rooms/{room}/relations/{root}/m.annotation"
+    related = await users.ok(alice, "GET", path)
+    assert [e["type"] for e in related["chunk"]] == ["m.reaction"]
+    await users.ok(alice, "PUT", f"/rooms/{room}/typing/{alice}", {"typing": True, "timeout": 1})
+    status, _ = await users.call(
+        alice, "PUT", f"/rooms/{room}/typing/@bob:test.example", {"typing": True}
+    )
+    assert status == 403
+    await users.ok(alice, "POST", f"/rooms/{room}/receipt/m.read/{root}", {})
+    await users.ok(alice, "POST", f"/rooms/{room}/read_markers", {"m.fully_read": root})
+    status, _ = await users.call(alice, "POST", f"/rooms/{room}/receipt/m.read/$nope", {})
+    assert status == 404
+
+
+async def test_profile_changes_and_deactivation_reach_rooms(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+    await users.ok(bob, "PUT", f"/profile/{bob}/displayname", {"displayname": "Bobby"})
+    member = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.member/{bob}")
+    assert member["displayname"] == "Bobby"
+    auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": bob}}
+    status, reply = await users.call(
+        bob,
+        "POST",
+        "/account/deactivate",
+        {"auth": {**auth, "password": "correct horse battery staple"}},
+    )
+    assert status == 200, reply
+    member = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.member/{bob}")
+    assert member["membership"] == "leave"
+
+
+async def test_upgrade_reports_timestamps_mutual_rooms(
+    hs: Homeserver, users: Users, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_delay() -> None:
+        return None
+
+    monkeypatch.setattr(misc, "report_delay", no_delay)
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+    sent = await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/1", {"body": "x"})
+    event_id = sent["event_id"]
+
+    await users.ok(
+        bob, "POST", f"/rooms/{room}/report/{event_id}", {"reason": "rude", "score": -100}
+    )
+    status, reply = await users.call(
+        bob, "POST", f"/rooms/{room}/report/{event_id}", {"reason": "x" * 751}
+    )
+    assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
+    status, _ = await users.call(bob, "POST", f"/rooms/{room}/report/$nope", {"reason": "x"})
+    assert status == 404
+    await users.ok(bob, "POST", f"/rooms/{room}/report", {"reason": "bad room"})
+
+    now = hs.clock()
+    found = await users.ok(
+        alice,
+        "GET",
+        f"/_matrix/client/v1/rooms/{room}/timestamp_to_event",
+        ts=str(now + 1000),
+        dir="b",
+    )
+    assert found["event_id"] == event_id
+    status, _ = await users.call(
+        alice, "GET", f"/_matrix/client/v1/rooms/{room}/timestamp_to_event", ts="1", dir="b"
+    )
+    assert status == 404
+
+    mutual = await users.ok(
+        alice, "GET", "/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms", user_id=bob
+    )
+    assert mutual == {"joined": [room]}
+
+    status, reply = await users.call(bob, "POST", f"/rooms/{room}/upgrade", {"new_version": "11"})
+    assert status == 403
+    upgraded = await users.ok(alice, "POST", f"/rooms/{room}/upgrade", {"new_version": "12"})
+    tombstone = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.tombstone/")
+    assert tombstone["replacement_room"] == upgraded["replacement_room"]
+
+
+async def test_search_over_http(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
+    sent = await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/1", {"body": "Tea"})
+    reply = await users.ok(
+        alice, "POST", "/search", {"search_categories": {"room_events": {"search_term": "tea"}}}
+    )
+    results = reply["search_categories"]["room_events"]["results"]
+    assert [r["result"]["event_id"] for r in results] == [sent["event_id"]]
+    status, body = await users.call(alice, "POST", "/search", {})
+    assert (status, body["errcode"]) == (400, "M_MISSING_PARAM")
+
+
+async def test_filters_lazy_members_and_members_at(hs: Homeserver, users: Users) -> None:
+    import json
+
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/1", {"body": "a"})
+    before_bob = (await users.ok(alice, "GET", f"/rooms/{room}/messages", limit="1"))["start"]
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+    await users.ok(bob, "PUT", f"/rooms/{room}/send/m.room.message/2", {"body": "b"})
+    await users.ok(bob, "PUT", f"/rooms/{room}/send/m.reaction/3", {})
+
+    only_messages = json.dumps({"types": ["m.room.message"], "lazy_load_members": True})
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", filter=only_messages)
+    assert [e["content"]["body"] for e in page["chunk"]] == ["b", "a"]
+    assert {m["state_key"] for m in page["state"]} == {alice, bob}
+    not_bob = json.dumps({"not_senders": [bob]})
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", filter=not_bob)
+    assert all(e["sender"] == alice for e in page["chunk"])
+
+    uploaded = await users.ok(
+        alice,
+        "POST",
+        f"/user/{alice}/filter",
+        {"room": {"timeline": {"senders": [bob], "types": ["m.room.message"]}}},
+    )
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", filter=uploaded["filter_id"])
+    assert [e["content"]["body"] for e in page["chunk"]] == ["b"]
+    status, _ = await users.call(alice, "GET", f"/rooms/{room}/messages", filter="999")
+    assert status == 404
+
+    then = await users.ok(alice, "GET", f"/rooms/{room}/members", at=before_bob)
+    assert [m["state_key"] for m in then["chunk"]] == [alice]
+    now = await users.ok(alice, "GET", f"/rooms/{room}/members")
+    assert {m["state_key"] for m in now["chunk"]} == {alice, bob}
+
+
+async def test_knock_over_http(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (
+        await users.ok(
+            alice,
+            "POST",
+            "/createRoom",
+            {"initial_state": [{"type": "m.room.join_rules", "content": {"join_rule": "knock"}}]},
+        )
+    )["room_id"]
+    status, _ = await users.call(bob, "POST", f"/rooms/{room}/join", {})
+    assert status == 403
+    await users.ok(bob, "POST", f"/knock/{room}", {"reason": "hello?"})
+    knocks = await users.ok(alice, "GET", f"/rooms/{room}/members", membership="knock")
+    assert [m["state_key"] for m in knocks["chunk"]] == [bob]
+    await users.ok(alice, "POST", f"/rooms/{room}/invite", {"user_id": bob})
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+
+
+async def test_concurrent_senders_keep_one_linear_history(hs: Homeserver, users: Users) -> None:
+    import asyncio
+
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+
+    async def send(user: str, i: int) -> str:
+        reply = await users.ok(user, "PUT", f"/rooms/{room}/send/m.room.message/c{i}", {"body": i})
+        return str(reply["event_id"])
+
+    async def topic(i: int) -> None:
+        await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.topic/", {"topic": str(i)})
+
+    sent = await asyncio.gather(
+        *(send(alice if i % 2 else bob, i) for i in range(20)), *(topic(i) for i in range(5))
+    )
+    assert len(set(sent[:20])) == 20
+    core = hs.services.rooms.core
+    shortroomid = core.short.room(room)
+    assert shortroomid is not None
+    assert len(core.extremities.get(shortroomid)) == 1
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", limit="100")
+    assert len([e for e in page["chunk"] if e["type"] == "m.room.message"]) == 20
+    # The current topic is the last one written.
+    last_topic = next(e for e in page["chunk"] if e["type"] == "m.room.topic")
+    current = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.topic/")
+    assert current == last_topic["content"]

@@ -1,0 +1,159 @@
+"""Relations, typing and receipts at the service level."""
+
+from __future__ import annotations
+
+import pytest
+
+from conduwuit.core.errors import MatrixError
+from conduwuit.core.ids import RoomId
+from conduwuit.service.rooms.ops import CreateRoom
+from conduwuit.service.rooms.receipts import Receipts
+from conduwuit.service.rooms.relations import Relations
+from conduwuit.service.rooms.typing import Typing
+
+from .conftest import ALICE, BOB, CAROL, Stack
+
+
+def room_with_bob(stack: Stack) -> RoomId:
+    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+    stack.members.join(BOB, str(room))
+    return room
+
+
+def test_relations_by_type_with_pagination_and_recursion(stack: Stack) -> None:
+    room = room_with_bob(stack)
+    root = stack.ops.send(ALICE, room, "m.room.message", {"body": "root"})
+    reactions = [
+        stack.ops.send(
+            BOB,
+            room,
+            "m.reaction",
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": root, "key": k}},
+        )
+        for k in ("a", "b", "c")
+    ]
+    reply = stack.ops.send(
+        BOB,
+        room,
+        "m.room.message",
+        {"body": "in thread", "m.relates_to": {"rel_type": "m.thread", "event_id": root}},
+    )
+    nested = stack.ops.send(
+        ALICE,
+        room,
+        "m.reaction",
+        {"m.relates_to": {"rel_type": "m.annotation", "event_id": reply, "key": "x"}},
+    )
+    relations = Relations(stack.reads)
+    all_of = relations.relations(ALICE, room, root)
+    assert [e["event_id"] for e in all_of["chunk"]] == [reply, *reversed(reactions)]
+    page = relations.relations(ALICE, room, root, rel_type="m.annotation", limit=2)
+    assert [e["event_id"] for e in page["chunk"]] == [reactions[2], reactions[1]]
+    rest = relations.relations(
+        ALICE, room, root, rel_type="m.annotation", from_token=page["next_batch"]
+    )
+    assert [e["event_id"] for e in rest["chunk"]] == [reactions[0]]
+    only = relations.relations(ALICE, room, root, rel_type="m.thread", event_type="m.room.message")
+    assert [e["event_id"] for e in only["chunk"]] == [reply]
+    deep = relations.relations(ALICE, room, root, recurse=True)
+    assert nested in [e["event_id"] for e in deep["chunk"]]
+    # A redacted relation no longer counts.
+    stack.ops.redact(BOB, room, reactions[0], {})
+    after = relations.relations(ALICE, room, root, rel_type="m.annotation")
+    assert reactions[0] not in [e["event_id"] for e in after["chunk"]]
+    with pytest.raises(MatrixError):
+        relations.relations(CAROL, RoomId.parse(stack.ops.create_room(ALICE, CreateRoom())), root)
+
+
+def test_typing_clamps_timeouts_and_expires(stack: Stack) -> None:
+    room = room_with_bob(stack)
+    typing = Typing(stack.db, stack.core.members, stack.notifier, stack.clock, 15_000, 45_000)
+    typing.set_typing(BOB, room, True, 1_000_000)
+    assert typing.typing_users(str(room)) == [str(BOB)]
+    position = typing.last_change(str(room))
+    assert stack.notifier.last_change(rooms=[str(room)]) == position
+    stack.clock.now += 46_000
+    assert typing.typing_users(str(room)) == []
+    with pytest.raises(MatrixError):
+        typing.set_typing(CAROL, room, True, 1000)
+
+
+def test_receipts_public_and_private(stack: Stack) -> None:
+    room = room_with_bob(stack)
+    first = stack.ops.send(ALICE, room, "m.room.message", {"body": "1"})
+    second = stack.ops.send(ALICE, room, "m.room.message", {"body": "2"})
+    receipts = Receipts(
+        stack.db, stack.core.members, stack.core.timeline, stack.notifier, stack.clock
+    )
+    position = stack.db.current_count()
+    receipts.set_receipt(BOB, room, "m.read", first)
+    receipts.set_receipt(BOB, room, "m.read", second)
+    receipts.set_receipt(BOB, room, "m.read.private", second)
+    content = receipts.since(str(room), position)
+    assert list(content) == [second]
+    assert list(content[second]) == ["m.read"]
+    assert receipts.latest(BOB, str(room), "m.read.private") is not None
+    with pytest.raises(MatrixError):
+        receipts.set_receipt(BOB, room, "m.read", "$nope")
+    with pytest.raises(MatrixError):
+        receipts.set_receipt(CAROL, room, "m.read", first)
+
+
+def test_edits_threads_and_references_are_bundled(stack: Stack) -> None:
+    room = room_with_bob(stack)
+    root = stack.ops.send(ALICE, room, "m.room.message", {"body": "root"})
+    other = stack.ops.send(ALICE, room, "m.room.message", {"body": "another root"})
+    edit = {
+        "body": "* fixed",
+        "m.new_content": {"body": "fixed"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": root},
+    }
+    stack.ops.send(BOB, room, "m.room.message", edit)  # not the sender: ignored
+    latest_edit = stack.ops.send(ALICE, room, "m.room.message", edit)
+    in_thread = {"body": "reply", "m.relates_to": {"rel_type": "m.thread", "event_id": root}}
+    stack.ops.send(BOB, room, "m.room.message", in_thread)
+    last_reply = stack.ops.send(BOB, room, "m.room.message", in_thread)
+    stack.ops.send(
+        BOB,
+        room,
+        "m.room.message",
+        {"body": "ref", "m.relates_to": {"rel_type": "m.reference", "event_id": root}},
+    )
+    event = stack.reads.event(ALICE, room, root)
+    bundled = event["unsigned"]["m.relations"]
+    assert bundled["m.replace"]["event_id"] == latest_edit
+    assert bundled["m.thread"]["count"] == 2
+    assert bundled["m.thread"]["latest_event"]["event_id"] == last_reply
+    assert bundled["m.thread"]["current_user_participated"] is True
+    assert len(bundled["m.reference"]["chunk"]) == 1
+
+    relations = Relations(stack.reads)
+    threads = relations.threads(ALICE, room)
+    assert [t["event_id"] for t in threads["chunk"]] == [root]
+    stack.ops.send(
+        ALICE,
+        room,
+        "m.room.message",
+        {"body": "new thread", "m.relates_to": {"rel_type": "m.thread", "event_id": other}},
+    )
+    threads = relations.threads(BOB, room, limit=1)
+    assert [t["event_id"] for t in threads["chunk"]] == [other]
+    rest = relations.threads(BOB, room, limit=1, from_token=threads["next_batch"])
+    assert [t["event_id"] for t in rest["chunk"]] == [root]
+    mine = relations.threads(BOB, room, include="participated")
+    assert [t["event_id"] for t in mine["chunk"]] == [root]
+
+
+def test_unread_counts_follow_receipts(stack: Stack) -> None:
+    room = room_with_bob(stack)
+    receipts = Receipts(
+        stack.db, stack.core.members, stack.core.timeline, stack.notifier, stack.clock
+    )
+    shortroomid = stack.core.short.room(str(room))
+    assert shortroomid is not None
+    first = stack.ops.send(ALICE, room, "m.room.message", {"body": "1"})
+    stack.ops.send(ALICE, room, "m.room.message", {"body": "2"})
+    stack.ops.send(BOB, room, "m.room.message", {"body": "mine"})
+    assert receipts.unread_count(BOB, str(room), shortroomid) == 2
+    receipts.set_receipt(BOB, room, "m.read.private", first)
+    assert receipts.unread_count(BOB, str(room), shortroomid) == 1

@@ -1,0 +1,67 @@
+"""Knocking (v7+) and restricted joins (v8+)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conduwuit.core.errors import MatrixError
+from conduwuit.core.ids import RoomId
+from conduwuit.core.room_creation import PlannedEvent
+from conduwuit.service.rooms.ops import CreateRoom
+from conduwuit.service.rooms.reads import RoomReads
+
+from .conftest import ALICE, BOB, CAROL, Stack
+
+
+def test_knock_then_invite(stack: Stack) -> None:
+    room = RoomId.parse(
+        stack.ops.create_room(
+            ALICE,
+            CreateRoom(
+                room_version="10",
+                initial_state=(PlannedEvent("m.room.join_rules", {"join_rule": "knock"}, ""),),
+            ),
+        )
+    )
+    with pytest.raises(MatrixError):
+        stack.members.join(BOB, str(room))
+    stack.members.knock(BOB, str(room), reason="let me in")
+    assert stack.core.members.membership(str(BOB), str(room)) == "knock"
+    stack.members.invite(ALICE, room, BOB)
+    stack.members.join(BOB, str(room))
+    assert stack.core.members.is_joined(str(BOB), str(room))
+
+
+def test_knock_refused_in_old_room_versions(stack: Stack) -> None:
+    room = stack.ops.create_room(ALICE, CreateRoom(room_version="6"))
+    with pytest.raises(MatrixError):
+        stack.members.knock(BOB, room)
+
+
+def test_restricted_join_needs_membership_of_an_allowed_room(stack: Stack) -> None:
+    space = stack.ops.create_room(ALICE, CreateRoom(preset="public_chat"))
+    room = RoomId.parse(
+        stack.ops.create_room(
+            ALICE,
+            CreateRoom(
+                room_version="10",
+                initial_state=(
+                    PlannedEvent(
+                        "m.room.join_rules",
+                        {
+                            "join_rule": "restricted",
+                            "allow": [{"type": "m.room_membership", "room_id": space}],
+                        },
+                        "",
+                    ),
+                ),
+            ),
+        )
+    )
+    with pytest.raises(MatrixError):
+        stack.members.join(BOB, str(room))
+    stack.members.join(BOB, space)
+    stack.members.join(BOB, str(room))
+    member = RoomReads(stack.ops).state_event(BOB, room, "m.room.member", str(BOB))
+    assert member["content"]["join_authorised_via_users_server"] == str(ALICE)
+    assert not stack.core.members.is_joined(str(CAROL), str(room))

@@ -1,0 +1,173 @@
+"""The one event path with events from another server: accepted, soft-failed,
+and forks whose state is resolved against the current state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conduwuit.core.auth_rules import auth_types_for_event
+from conduwuit.core.errors import AuthError
+from conduwuit.core.event_signing import hash_and_sign_event
+from conduwuit.core.events import Event
+from conduwuit.core.ids import RoomId
+from conduwuit.core.room_versions import V10
+from conduwuit.core.signing import Keypair
+from conduwuit.service.rooms.ops import CreateRoom
+from conduwuit.service.rooms.pipeline import MissingEventsError
+
+from .conftest import ALICE, CAROL, Stack
+
+REMOTE = "remote.example"
+DAVE = f"@dave:{REMOTE}"
+REMOTE_KEY = Keypair.generate("remote")
+
+
+def remote_event(
+    stack: Stack,
+    room: RoomId,
+    prev: str,
+    event_type: str,
+    content: dict[str, Any],
+    state_key: str | None = None,
+    sender: str = DAVE,
+) -> dict[str, Any]:
+    """A PDU another server would send, built on ``prev`` with auth events from the
+    state after ``prev``."""
+    state = stack.core.state
+    before = state.hash_before(prev) or 0
+    after_ids = state.state_ids(before)
+    prev_pdu = stack.core.timeline.get(prev)
+    assert prev_pdu is not None
+    if "state_key" in prev_pdu:
+        after_ids[(prev_pdu["type"], prev_pdu["state_key"])] = prev
+    pdu: dict[str, Any] = {
+        "type": event_type,
+        "content": content,
+        "sender": sender,
+        "room_id": str(room),
+        "origin_server_ts": stack.clock(),
+        "depth": int(prev_pdu["depth"]) + 1,
+        "prev_events": [prev],
+    }
+    if state_key is not None:
+        pdu["state_key"] = state_key
+    pdu["auth_events"] = [after_ids[k] for k in auth_types_for_event(pdu, V10) if k in after_ids]
+    return hash_and_sign_event(pdu, REMOTE, REMOTE_KEY, V10)
+
+
+def no_verify(pdu: dict[str, Any]) -> None:
+    pass
+
+
+def latest(stack: Stack, room: RoomId) -> str:
+    shortroomid = stack.core.short.room(str(room))
+    assert shortroomid is not None
+    leaves = stack.core.extremities.get(shortroomid)
+    assert len(leaves) == 1
+    return leaves[0]
+
+
+def public_room_with_dave(stack: Stack) -> RoomId:
+    room = RoomId.parse(
+        stack.ops.create_room(
+            ALICE,
+            CreateRoom(
+                preset="public_chat",
+                room_version="10",
+                power_level_content_override={"users": {str(ALICE): 100, DAVE: 50}},
+            ),
+        )
+    )
+    join = remote_event(
+        stack, room, latest(stack, room), "m.room.member", {"membership": "join"}, DAVE
+    )
+    stack.core.pipeline.receive(join, V10, no_verify)
+    return room
+
+
+def test_remote_join_enters_through_the_same_path(stack: Stack) -> None:
+    room = public_room_with_dave(stack)
+    assert stack.core.members.membership(DAVE, str(room)) == "join"
+    assert stack.core.members.count(str(room), "join") == 2
+    # A local event now builds on the remote one.
+    event_id = stack.ops.send(ALICE, room, "m.room.message", {"body": "welcome"})
+    pdu = stack.core.timeline.get(event_id)
+    assert pdu is not None and len(pdu["prev_events"]) == 1
+
+
+def test_event_citing_unknown_events_asks_for_them(stack: Stack) -> None:
+    room = public_room_with_dave(stack)
+    pdu = remote_event(stack, room, latest(stack, room), "m.room.message", {"body": "x"})
+    pdu["prev_events"] = ["$unknown"]
+    pdu = hash_and_sign_event(
+        {k: v for k, v in pdu.items() if k not in ("hashes", "signatures")}, REMOTE, REMOTE_KEY, V10
+    )
+    with pytest.raises(MissingEventsError) as missing:
+        stack.core.pipeline.receive(pdu, V10, no_verify)
+    assert missing.value.event_ids == ["$unknown"]
+
+
+def test_rejected_remote_event_changes_nothing(stack: Stack) -> None:
+    room = public_room_with_dave(stack)
+    position = stack.db.current_count()
+    # Dave (50) may not change power levels (100).
+    pl = remote_event(
+        stack, room, latest(stack, room), "m.room.power_levels", {"users": {DAVE: 100}}, ""
+    )
+    with pytest.raises(AuthError):
+        stack.core.pipeline.receive(pl, V10, no_verify)
+    assert stack.db.current_count() == position
+    assert not stack.core.timeline.exists(Event(pl, V10).event_id)
+
+
+def test_ban_racing_a_demotion_is_soft_failed(stack: Stack) -> None:
+    room = public_room_with_dave(stack)
+    stack.members.join(CAROL, str(room))
+    fork_point = latest(stack, room)
+    # Alice demotes Dave; concurrently Dave, not having seen it, bans Carol.
+    stack.ops.send(ALICE, room, "m.room.power_levels", {"users": {str(ALICE): 100}}, "")
+    ban = remote_event(stack, room, fork_point, "m.room.member", {"membership": "ban"}, str(CAROL))
+    stack.core.pipeline.receive(ban, V10, no_verify)
+    ban_id = Event(ban, V10).event_id
+    assert stack.core.timeline.is_soft_failed(ban_id)
+    assert stack.core.members.membership(str(CAROL), str(room)) == "join"
+    bodies = [e["event_id"] for e in stack.reads.messages(ALICE, room, limit=50)["chunk"]]
+    assert ban_id not in bodies
+
+
+def test_concurrent_state_is_resolved_into_current_state(stack: Stack) -> None:
+    room = public_room_with_dave(stack)
+    fork_point = latest(stack, room)
+    topic = stack.ops.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
+    name = remote_event(stack, room, fork_point, "m.room.name", {"name": "dave's"}, "")
+    stack.core.pipeline.receive(name, V10, no_verify)
+    state = stack.core.state
+    current = state.current_hash(str(room))
+    assert state.content_at(current, "m.room.topic") == {"topic": "alice's"}
+    assert state.content_at(current, "m.room.name") == {"name": "dave's"}
+    shortroomid = stack.core.short.room(str(room))
+    assert shortroomid is not None
+    assert set(stack.core.extremities.get(shortroomid)) == {topic, Event(name, V10).event_id}
+    merged = stack.ops.send(ALICE, room, "m.room.message", {"body": "merge"})
+    pdu = stack.core.timeline.get(merged)
+    assert pdu is not None and len(pdu["prev_events"]) == 2
+    assert stack.core.extremities.get(shortroomid) == [merged]
+
+
+def test_auth_chain_is_reachable_without_loading_the_room(stack: Stack) -> None:
+    room = public_room_with_dave(stack)
+    message = stack.ops.send(ALICE, room, "m.room.message", {"body": "x"})
+    chain = stack.core.auth_chains.event_ids([message])
+    state = stack.core.state
+    current = state.current_hash(str(room))
+    for event_type, state_key in (
+        ("m.room.create", ""),
+        ("m.room.power_levels", ""),
+        ("m.room.member", str(ALICE)),
+    ):
+        assert state.event_id_at(current, event_type, state_key) in chain
+    assert message not in chain
+    # Memoised: a second call reads the stored chain.
+    assert stack.core.auth_chains.event_ids([message]) == chain

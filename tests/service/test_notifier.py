@@ -1,0 +1,31 @@
+"""Wake-ups without polling: waiters return on a matching change or the timeout."""
+
+from __future__ import annotations
+
+import asyncio
+
+from conduwuit.service.notifier import Notifier
+
+
+async def test_wait_returns_on_matching_notify() -> None:
+    notifier = Notifier()
+    waiter = asyncio.create_task(notifier.wait(0, rooms=["!r:x"], timeout_ms=5000))
+    await asyncio.sleep(0)
+    notifier.notify(3, rooms=["!other:x"])
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    notifier.notify(5, users=["@u:x"], rooms=["!r:x"])
+    assert await waiter == 5
+
+
+async def test_change_before_waiting_returns_at_once() -> None:
+    notifier = Notifier()
+    notifier.notify(4, users=["@u:x"])
+    assert await notifier.wait(3, users=["@u:x"], timeout_ms=5000) == 4
+    assert await notifier.wait(4, users=["@u:x"], timeout_ms=0) == 4
+
+
+async def test_timeout_returns_since_and_cleans_up() -> None:
+    notifier = Notifier()
+    assert await notifier.wait(7, rooms=["!r:x"], timeout_ms=10) == 7
+    assert notifier._waiters == {}
