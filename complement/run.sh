@@ -334,7 +334,8 @@ run_package() { # run_package PKG [RUN_REGEX]
     while :; do
         go_test_package "$pkg" "$label" "$regex" || rc=$?
         remove_complement_leftovers
-        [ "$rc" != 0 ] || break
+        # (Not with extra go test arguments: their -run would win over ours.)
+        [ "$rc" != 0 ] && [ ${#GO_ARGS[@]} = 0 ] || break
         # A test that panics (Complement's "Fail in goroutine after TestX has
         # completed", when the server fails a request a background goroutine
         # makes) ends the package's whole test binary: run the tests it left.
