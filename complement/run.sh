@@ -446,8 +446,24 @@ case "$MODE" in
                 timed "go-test $pkg" run_package "$pkg" "$regex"
             done <<<"$plan"
             report
-            python3 "$HERE/lib/results.py" gate --baseline "$HERE/passing.txt" \
-                --results "$OUT/results.jsonl" >"$OUT/gate.txt" || status=1
+            if ! python3 "$HERE/lib/results.py" gate --baseline "$HERE/passing.txt" \
+                --results "$OUT/results.jsonl" >"$OUT/gate.txt"; then
+                # One more run of the failing entries' top-level tests, so a test that
+                # races on timing (e.g. two events in the same millisecond) does not
+                # fail CI on its own; a real regression fails twice. Both verdicts are
+                # kept in gate.txt, so a flaky entry is visible.
+                cat "$OUT/gate.txt"
+                retry=$(python3 "$HERE/lib/results.py" retry-plan --baseline "$HERE/passing.txt" \
+                    --results "$OUT/results.jsonl")
+                log "running the failing entries' tests once more"
+                while read -r pkg regex; do
+                    timed "go-test $pkg (retry)" run_package "$pkg" "$regex"
+                done <<<"$retry"
+                report
+                { echo "after one retry of:"; echo "$retry"; } >>"$OUT/gate.txt"
+                python3 "$HERE/lib/results.py" gate --baseline "$HERE/passing.txt" \
+                    --results "$OUT/results.jsonl" >>"$OUT/gate.txt" || status=1
+            fi
             cat "$OUT/gate.txt"
         fi
         ;;

@@ -203,6 +203,18 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retry_plan(args: argparse.Namespace) -> int:
+    """Like ``plan``, for the top-level tests of baseline entries that did not pass."""
+    results = load_results(Path(args.results))
+    tops: dict[str, set[str]] = collections.defaultdict(set)
+    for pkg, test in read_baseline(Path(args.baseline)):
+        if results.get((pkg, test)) != "pass":
+            tops[pkg].add(test.split("/", 1)[0])
+    for pkg in sorted(tops):
+        print(f"{pkg} ^({'|'.join(sorted(tops[pkg]))})$")
+    return 0
+
+
 def cmd_update(args: argparse.Namespace) -> int:
     path = Path(args.baseline)
     baseline = set(read_baseline(path))
@@ -234,7 +246,7 @@ def main() -> int:
     p.add_argument("--module-dir", required=True)
     p.add_argument("--package", required=True)
     p.add_argument("--only", help="the -run regex the package was run with")
-    for name in ("plan", "gate", "update"):
+    for name in ("plan", "gate", "update", "retry-plan"):
         p = sub.add_parser(name)
         p.add_argument("--baseline", required=True)
         if name != "plan":
@@ -246,6 +258,7 @@ def main() -> int:
         "gate": cmd_gate,
         "update": cmd_update,
         "remaining": cmd_remaining,
+        "retry-plan": cmd_retry_plan,
     }
     return commands[args.cmd](args)
 
