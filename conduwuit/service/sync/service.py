@@ -68,6 +68,10 @@ class SyncService:
         self._notifier = notifier
         self.extras = extras if extras is not None else []
         self._monotonic = monotonic
+        # Every change after this position has passed through the notifier, which
+        # remembers the last position per room and user: a sync from a later token
+        # can skip the rooms that did not change without reading the database.
+        self._notified_from = db.current_count()
 
     async def sync(
         self,
@@ -111,10 +115,23 @@ class SyncService:
         knock: dict[str, Any] = {}
         leave: dict[str, Any] = {}
         since = window.since
+        quiet_rooms_skippable = (
+            since is not None
+            and since >= self._notified_from
+            and not window.full_state
+            and self._notifier.last_change(users=[user]) <= since
+        )
         for room in self._members.rooms_of(user, ("join", "invite", "knock", "leave", "ban")):
             if not sync_filter.wants_room(room.room_id) or room.count > window.now:
                 continue
             changed = since is None or room.count > since
+            if (
+                quiet_rooms_skippable
+                and since is not None
+                and not changed
+                and self._notifier.last_change(rooms=[room.room_id]) <= since
+            ):
+                continue
             if room.membership == "join":
                 section = self._rooms.joined(room, window)
                 if section is not None:
