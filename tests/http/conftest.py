@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig, load_config
 from conduwuit.http.app import make_app
+from tests.kit.homeserver import Homeserver, StartHomeserver, start_homeserver
 
 MakeClient = Callable[..., Any]
 
@@ -36,3 +38,23 @@ async def make_client() -> AsyncIterator[MakeClient]:
     yield factory
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+async def start(tmp_path: Path) -> AsyncIterator[StartHomeserver]:
+    """Start a homeserver with config overrides: ``hs = await start(allow_registration=False)``."""
+    servers: list[Homeserver] = []
+
+    async def factory(**options: Any) -> Homeserver:
+        server = await start_homeserver(tmp_path / f"db{len(servers)}", **options)
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def hs(start: StartHomeserver) -> Homeserver:
+    return await start()

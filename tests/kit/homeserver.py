@@ -7,6 +7,7 @@ test turns them on, and a clock the test can move.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,7 @@ async def start_homeserver(database_path: Path, **options: Any) -> Homeserver:
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     return Homeserver(services, client, clock)
+
+
+#: The ``start`` fixture: ``hs = await start(allow_registration=False)``.
+StartHomeserver = Callable[..., Awaitable[Homeserver]]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conduwuit.service.users.shared_secret import registration_mac
-from tests.http.client.conftest import StartHomeserver
-from tests.kit.homeserver import Homeserver
+from tests.kit.homeserver import Homeserver, StartHomeserver
 
 PATH = "/_synapse/admin/v1/register"
 SECRET = "complement"

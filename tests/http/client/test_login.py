@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.http.client.conftest import StartHomeserver
-from tests.kit.homeserver import PASSWORD, Homeserver
+from tests.kit.homeserver import PASSWORD, Homeserver, StartHomeserver
 
 
 async def test_login_flows(hs: Homeserver) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.http.client.conftest import StartHomeserver
-from tests.kit.homeserver import Homeserver
+from tests.kit.homeserver import Homeserver, StartHomeserver
 
 ALICE = "@alice:test.example"
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.http.client.conftest import StartHomeserver
-from tests.kit.homeserver import PASSWORD, Homeserver
+from tests.kit.homeserver import PASSWORD, Homeserver, StartHomeserver
 
 DUMMY = {"type": "m.login.dummy"}
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.kit.homeserver import Homeserver
+from tests.kit.homeserver import Homeserver, StartHomeserver
 
-from .conftest import StartHomeserver, Users
+from .conftest import Users
 
 V1 = "/_matrix/client/v1"
 
