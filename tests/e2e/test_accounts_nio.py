@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from nio import (
     AsyncClient,
     DevicesResponse,
@@ -18,21 +14,6 @@ from nio import (
 )
 
 from tests.kit.server import ServerProcess
-
-ENV = {
-    "CONDUWUIT_ALLOW_REGISTRATION": "true",
-    "CONDUWUIT_YES_I_AM_VERY_VERY_SURE_I_WANT_AN_OPEN_REGISTRATION_SERVER_PRONE_TO_ABUSE": "true",
-    "CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND": "0",
-}
-
-
-@pytest.fixture
-def open_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path / "hs", env=ENV)
-    process.start()
-    yield process
-    process.stop()
 
 
 async def test_register_login_devices_displayname_logout(open_server: ServerProcess) -> None:

@@ -7,7 +7,7 @@ gets the room key over to-device (Olm) and decrypts what Alice sends next.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,12 +28,6 @@ from tests.kit.server import ServerProcess
 
 pytest.importorskip("vodozemac")
 
-ENV = {
-    "CONDUWUIT_ALLOW_REGISTRATION": "true",
-    "CONDUWUIT_YES_I_AM_VERY_VERY_SURE_I_WANT_AN_OPEN_REGISTRATION_SERVER_PRONE_TO_ABUSE": "true",
-    "CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND": "0",
-}
 ENCRYPTION = {
     "type": "m.room.encryption",
     "state_key": "",
@@ -42,11 +36,8 @@ ENCRYPTION = {
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path / "hs", env=ENV)
-    process.start()
-    yield process
-    process.stop()
+def server(open_server: ServerProcess) -> ServerProcess:
+    return open_server
 
 
 def _client(server: ServerProcess, tmp_path: Path, name: str, device: str) -> AsyncClient:

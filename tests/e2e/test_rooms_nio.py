@@ -3,9 +3,6 @@ to leaving (create, invite, join, messages, pagination, redaction, reaction, lea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from nio import (
     AsyncClient,
@@ -25,20 +22,10 @@ from nio import (
 
 from tests.kit.server import ServerProcess
 
-ENV = {
-    "CONDUWUIT_ALLOW_REGISTRATION": "true",
-    "CONDUWUIT_YES_I_AM_VERY_VERY_SURE_I_WANT_AN_OPEN_REGISTRATION_SERVER_PRONE_TO_ABUSE": "true",
-    "CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND": "0",
-}
-
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path / "hs", env=ENV)
-    process.start()
-    yield process
-    process.stop()
+def server(open_server: ServerProcess) -> ServerProcess:
+    return open_server
 
 
 async def registered(server: ServerProcess, name: str) -> AsyncClient:

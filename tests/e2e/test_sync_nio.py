@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from nio import AsyncClient, InviteMemberEvent, RoomMessageText, SyncResponse
 
-from tests.e2e.test_rooms_nio import ENV, registered
+from tests.e2e.test_rooms_nio import registered
 from tests.kit.server import ServerProcess
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path / "hs", env=ENV)
-    process.start()
-    yield process
-    process.stop()
+def server(open_server: ServerProcess) -> ServerProcess:
+    return open_server
 
 
 async def _sync(client: AsyncClient, poll_ms: int = 0) -> SyncResponse:

@@ -7,8 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.test_rooms_nio import ENV
-from tests.kit.server import ServerProcess
+from tests.kit.server import OPEN_REGISTRATION, ServerProcess
 
 
 async def _call(
@@ -21,7 +20,7 @@ async def _call(
 
 
 async def test_token_from_before_a_restart(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "hs", env=ENV).start()
+    server = ServerProcess(tmp_path / "hs", env=OPEN_REGISTRATION).start()
     try:
         async with aiohttp.ClientSession() as session:
             reg = await _call(

@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: Open registration without rate limits, for end-to-end tests with client libraries.
+OPEN_REGISTRATION = {
+    "CONDUWUIT_ALLOW_REGISTRATION": "true",
+    "CONDUWUIT_YES_I_AM_VERY_VERY_SURE_I_WANT_AN_OPEN_REGISTRATION_SERVER_PRONE_TO_ABUSE": "true",
+    "CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND": "0",
+    "CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND": "0",
+}
+
 
 def free_port() -> int:
     with socket.socket() as sock:
