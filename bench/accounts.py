@@ -12,18 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.startup import _free_port, wait_ready
+from bench.servers import Conduwuit
 
 PASSWORD = "benchmark password"
 
@@ -87,34 +82,14 @@ def main() -> None:
     parser.add_argument("--argon2-memory", type=int, help="KiB (server default if unset)")
     parser.add_argument("--argon2-time", type=int, help="passes (server default if unset)")
     args = parser.parse_args()
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="conduwuit-bench-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDUWUIT_", "CONDUIT_"))}
-        env.update(
-            CONDUWUIT_SERVER_NAME="localhost",
-            CONDUWUIT_DATABASE_PATH=str(Path(tmp) / "db"),
-            CONDUWUIT_ADDRESS="127.0.0.1",
-            CONDUWUIT_PORT=str(port),
-            CONDUWUIT_LOG="warn",
-            CONDUWUIT_ALLOW_REGISTRATION="true",
-            CONDUWUIT_YES_I_AM_VERY_VERY_SURE_I_WANT_AN_OPEN_REGISTRATION_SERVER_PRONE_TO_ABUSE="true",
-            CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND="0",
-            CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND="0",
-        )
-        if args.argon2_memory:
-            env["CONDUWUIT_ARGON2_MEMORY_COST"] = str(args.argon2_memory)
-        if args.argon2_time:
-            env["CONDUWUIT_ARGON2_TIME_COST"] = str(args.argon2_time)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "conduwuit"], env=env, stdout=subprocess.DEVNULL
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(f"{base}/_matrix/client/versions", process)
-            result = asyncio.run(measure(base, args.users, args.seconds, args.concurrency))
-        finally:
-            process.terminate()
-            process.wait(30)
+    extra_env = {}
+    if args.argon2_memory:
+        extra_env["CONDUWUIT_ARGON2_MEMORY_COST"] = str(args.argon2_memory)
+    if args.argon2_time:
+        extra_env["CONDUWUIT_ARGON2_TIME_COST"] = str(args.argon2_time)
+    with Conduwuit(extra_env=extra_env) as server:
+        server.start()
+        result = asyncio.run(measure(server.base_url, args.users, args.seconds, args.concurrency))
     print(
         json.dumps(
             {

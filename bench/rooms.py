@@ -12,18 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.startup import _free_port, wait_ready
+from bench.servers import Conduwuit
 
 PASSWORD = "benchmark password"
 API = "/_matrix/client/v3"
@@ -161,35 +156,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--history", type=int, default=100_000)
     args = parser.parse_args()
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="conduwuit-bench-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDUWUIT_", "CONDUIT_"))}
-        env.update(
-            CONDUWUIT_SERVER_NAME="localhost",
-            CONDUWUIT_DATABASE_PATH=str(Path(tmp) / "db"),
-            CONDUWUIT_ADDRESS="127.0.0.1",
-            CONDUWUIT_PORT=str(port),
-            CONDUWUIT_LOG="warn",
-            CONDUWUIT_ALLOW_REGISTRATION="true",
-            CONDUWUIT_YES_I_AM_VERY_VERY_SURE_I_WANT_AN_OPEN_REGISTRATION_SERVER_PRONE_TO_ABUSE="true",
-            CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND="0",
-            CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND="0",
-            # Registration is not what is measured here.
-            CONDUWUIT_ARGON2_TIME_COST="1",
-            CONDUWUIT_ARGON2_MEMORY_COST="64",
+    # Registration is not what is measured here.
+    extra_env = {"CONDUWUIT_ARGON2_TIME_COST": "1", "CONDUWUIT_ARGON2_MEMORY_COST": "64"}
+    with Conduwuit(extra_env=extra_env) as server:
+        server.start()
+        result = asyncio.run(
+            measure(server.base_url, args.rooms, args.senders, args.seconds, args.history)
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "conduwuit"], env=env, stdout=subprocess.DEVNULL
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(f"{base}/_matrix/client/versions", process)
-            result = asyncio.run(
-                measure(base, args.rooms, args.senders, args.seconds, args.history)
-            )
-        finally:
-            process.terminate()
-            process.wait(30)
     print(json.dumps({"scenario": "rooms", "server": "conduwuit", **result}, indent=2))
 
 

@@ -215,11 +215,17 @@ class Conduwuit(Server):
     kind = "conduwuit"
 
     def __init__(
-        self, *args: Any, python: str | None = None, src: Path | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        python: str | None = None,
+        src: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.python = python or sys.executable
         self.src = src or REPO  # another checkout (e.g. a branch) to benchmark
+        self.extra_env = extra_env or {}  # options a single benchmark needs
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDUWUIT_", "CONDUIT_"))}
@@ -239,6 +245,7 @@ class Conduwuit(Server):
             CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND="0",
             CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND="0",
         )
+        env.update(self.extra_env)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.src), env.get("PYTHONPATH")]))
         return [self.python, "-m", "conduwuit"], env
 

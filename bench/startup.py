@@ -15,11 +15,7 @@ import statistics
 import time
 from typing import Any
 
-from bench.servers import Conduwuit, Server, Synapse, ensure_synapse, free_port, wait_ready
-
-# other bench scripts (bench/accounts.py) import these from here
-_free_port = free_port
-__all__ = ["_free_port", "main", "one_run", "wait_ready"]
+from bench.servers import Conduwuit, Server, Synapse, ensure_synapse
 
 
 def one_run(server: Server, idle: float) -> dict[str, Any]:
