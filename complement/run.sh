@@ -24,6 +24,8 @@
 #   COMPLEMENT_SKIP_BUILD=1      test $COMPLEMENT_IMAGE as it is (an image you built yourself)
 #   COMPLEMENT_SPAWN_HS_TIMEOUT_SECS  passed through to Complement (default 30)
 #   COMPLEMENT_DEBIAN_MIRROR     Debian mirror for debootstrap (default: the host's apt source)
+#   COMPLEMENT_SRC               Complement's source at the pinned commit, used when the module
+#                                proxy refuses it (default: ../shared/complement-src)
 #   PASS_*                       shared into the server's container without the prefix,
 #                                e.g. PASS_CONDUWUIT_LOG=debug
 #   GOPROXY, GOFLAGS, ...        honoured as usual by `go`
@@ -53,7 +55,7 @@ while [ $# -gt 0 ]; do
         --all) MODE=all ;;
         --update) MODE=all; UPDATE=1 ;;
         --smoke) MODE=smoke ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         --) shift; GO_ARGS=("$@"); break ;;
         tests|tests/*) PACKAGES+=("$1") ;;
         *) echo "run.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -327,31 +329,33 @@ setup_go() {
 }
 
 # The Go module proxy reachable here refuses Complement itself (403, "not available"),
-# though it serves all of Complement's dependencies. The fallback is a git snapshot of
-# the Complement repository at the pinned commit (COMPLEMENT_GIT_DIR; the development
-# machines get one with the search tool's fetch, see docs/development/complement.md):
-# its tree is exported into the cache and the tests run from there as the main module.
+# though it serves all of Complement's dependencies. The fallback is Complement's source
+# tree at the pinned commit, provided beside the project in ../shared/complement-src
+# (COMPLEMENT_SRC overrides; its COMMIT file names the commit): it is copied into the
+# cache and the tests run from there as the main module.
 setup_snapshot() {
-    local git_dir=${COMPLEMENT_GIT_DIR:-/work/.mirror/matrix-org+complement/repo}
-    local version commit dir
+    local src=${COMPLEMENT_SRC:-$ROOT/../shared/complement-src}
+    local version commit dir have
     version=$(sed -n "s|^require $MODULE ||p" "$HERE/go.mod")
     commit=${version##*-}
-    [ -d "$git_dir" ] || { log "no Complement snapshot at $git_dir (set COMPLEMENT_GIT_DIR)"; return 1; }
-    git --git-dir="$git_dir" cat-file -e "$commit^{commit}" 2>/dev/null || {
-        log "the snapshot at $git_dir lacks commit $commit (go.mod pins $version)"
-        return 1
-    }
+    [ -f "$src/go.mod" ] || { log "no Complement source at $src (set COMPLEMENT_SRC)"; return 1; }
+    have=$(cut -d' ' -f1 "$src/COMMIT" 2>/dev/null || true)
+    case "$have" in
+        "$commit"*) ;;
+        *) log "the Complement source at $src is at '${have:-unknown}', go.mod pins $version"; return 1 ;;
+    esac
     dir=$CACHE/src/complement-$commit
     if [ ! -f "$dir/go.mod" ]; then
         rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-        git --git-dir="$git_dir" archive "$commit" | tar -x -C "$dir.tmp"
+        cp -R "$src/." "$dir.tmp"
+        chmod -R u+w "$dir.tmp"
         mv "$dir.tmp" "$dir"
     fi
     (cd "$dir" && go mod download) 2>>"$OUT/go-mod-download.log" || {
         log "could not download Complement's dependencies"
         return 1
     }
-    log "using Complement $commit from the git snapshot at $git_dir"
+    log "using Complement $commit from the source tree at $src"
     COMPLEMENT_DIR=$dir
     GO_TEST_DIR=$dir
 }
