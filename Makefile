@@ -6,7 +6,7 @@ CONFIG ?= conduwuit.toml
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck pytest config bench clean
+.PHONY: run test lint layers typecheck pytest config bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,15 @@ run: $(STAMP_RUN)
 	$(BIN)/conduwuit serve --config $(CONFIG)
 
 ## Lint, type-check and run the whole test suite.
-test: lint typecheck pytest
+test: lint layers typecheck pytest
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check conduwuit tests bench images
 	$(BIN)/ruff format --check conduwuit tests bench images
+
+## The layer contract in pyproject.toml (imports point down only).
+layers: $(STAMP_TEST)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy

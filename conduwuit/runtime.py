@@ -14,9 +14,8 @@ from aiohttp import web
 
 from conduwuit import SERVER_NAME, __version__, sd_notify
 from conduwuit.config import GlobalConfig, LoadedConfig
-from conduwuit.http.app import make_app
 from conduwuit.http.listeners import make_sites
-from conduwuit.service.services import Services
+from conduwuit.server import build
 
 log = logging.getLogger("conduwuit")
 
@@ -40,9 +39,9 @@ class RunningServer:
 
     def __init__(self, config: GlobalConfig) -> None:
         self.config = config
-        self.services = Services.open(config)
+        self.server = build(config)
         self.runner = web.AppRunner(
-            make_app(config, self.services.routes(), self.services.authenticator),
+            self.server.app,
             shutdown_timeout=config.client_shutdown_timeout,
             handle_signals=False,
             access_log=None,
@@ -64,7 +63,7 @@ class RunningServer:
         try:
             await self.runner.cleanup()
         finally:
-            self.services.close()
+            self.server.close()
 
 
 async def serve(loaded: LoadedConfig, *, started_at: float | None = None) -> None:

@@ -43,7 +43,7 @@ async def test_in_flight_request_finishes_during_shutdown(tmp_path: Path) -> Non
         assert response.status == 200
         assert await response.json() == {"done": True}
         await stopping
-    assert server.services.db.closed
+    assert server.server.services.db.closed
     # new connections are refused once stopped
     async with aiohttp.ClientSession() as session:
         try:

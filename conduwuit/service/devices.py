@@ -220,6 +220,11 @@ class Devices:
             if device_id != keep:
                 self.stage_delete(b, user_id, device_id)
 
+    def delete_all(self, user_id: str) -> None:
+        """Log every device of the user out (POST /logout/all), in one batch."""
+        with self._db.batch() as b:
+            self.stage_delete_all(b, user_id)
+
     def delete(self, user_id: str, device_ids: list[str]) -> None:
         with self._db.batch() as b:
             for device_id in device_ids:

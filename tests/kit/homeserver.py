@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from conduwuit.config import GlobalConfig, load_config
-from conduwuit.http.app import make_app
+from conduwuit.server import Server, build
 from conduwuit.service.services import Services
 
 PASSWORD = "correct horse battery staple"
@@ -116,11 +116,10 @@ class Homeserver:
 
 async def start_homeserver(database_path: Path, **options: Any) -> Homeserver:
     clock = FakeClock()
-    services = Services.open(homeserver_config(database_path, **options), clock)
-    app = make_app(services.config, services.routes(), services.authenticator)
-    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    server: Server = build(homeserver_config(database_path, **options), clock)
+    client: TestClient[Any, Any] = TestClient(TestServer(server.app))
     await client.start_server()
-    return Homeserver(services, client, clock)
+    return Homeserver(server.services, client, clock)
 
 
 #: The ``start`` fixture: ``hs = await start(allow_registration=False)``.

@@ -17,7 +17,6 @@ from conduwuit.api.wellknown import client_document
 from conduwuit.api.wire import WireModel, parse_body
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import ErrCode, MatrixError
-from conduwuit.db import Database
 from conduwuit.service.devices import Devices
 from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.uiaa import PASSWORD, Uiaa
@@ -50,7 +49,6 @@ class AuthOnlyBody(WireModel):
 
 def routes(
     config: GlobalConfig,
-    db: Database,
     accounts: Accounts,
     devices: Devices,
     password_auth: PasswordAuth,
@@ -129,8 +127,7 @@ def routes(
 
     async def logout_all(request: web.Request) -> web.Response:
         who = requester(request)
-        with db.batch() as b:
-            devices.stage_delete_all(b, who.user_id)
+        devices.delete_all(who.user_id)
         return web.json_response({})
 
     async def whoami(request: web.Request) -> web.Response:

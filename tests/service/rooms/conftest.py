@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 
 from conduwuit.core.ids import UserId
-from conduwuit.core.signing import Keypair
 from conduwuit.db import Database, DatabaseOptions
+from conduwuit.server import services_over
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms import RoomCore
-from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.membership import Membership
-from conduwuit.service.rooms.ops import RoomOps, RoomsConfig
+from conduwuit.service.rooms.ops import RoomOps
 from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.services import Services
+from tests.kit.homeserver import homeserver_config
 
 SERVER = "test.example"
 ALICE = UserId.parse(f"@alice:{SERVER}")
@@ -25,6 +26,8 @@ CAROL = UserId.parse(f"@carol:{SERVER}")
 
 
 class Clock:
+    """A clock that ticks one millisecond per reading, so every event has its own time."""
+
     def __init__(self) -> None:
         self.now = 1_700_000_000_000
 
@@ -35,23 +38,43 @@ class Clock:
 
 @dataclass
 class Stack:
-    db: Database
-    core: RoomCore
-    ops: RoomOps
-    members: Membership
-    reads: RoomReads
-    notifier: Notifier
+    """The room services of a server built by the composition root (no HTTP)."""
+
+    services: Services
     clock: Clock
 
+    @property
+    def db(self) -> Database:
+        return self.services.db
 
-def build(db: Database, config: RoomsConfig | None = None) -> Stack:
-    keypair = Keypair.generate("test")
+    @property
+    def core(self) -> RoomCore:
+        return self.services.rooms.core
+
+    @property
+    def ops(self) -> RoomOps:
+        return self.services.rooms.ops
+
+    @property
+    def members(self) -> Membership:
+        return self.services.rooms.membership
+
+    @property
+    def reads(self) -> RoomReads:
+        return self.services.rooms.reads
+
+    @property
+    def notifier(self) -> Notifier:
+        return self.services.notifier
+
+
+def build(db: Database, tmp_path: Path, **options: object) -> Stack:
+    """Every service over ``db`` through ``conduwuit.server``; options as in the config."""
+    config = homeserver_config(
+        tmp_path / "unused", forbidden_alias_names='["forbidden"]', **options
+    )
     clock = Clock()
-    notifier = Notifier()
-    core = RoomCore(db, SERVER, lambda: keypair, notifier, clock)
-    aliases = Aliases(db, SERVER, ["forbidden"])
-    ops = RoomOps(core, aliases, config or RoomsConfig(server_name=SERVER))
-    return Stack(db, core, ops, Membership(ops), RoomReads(ops), notifier, clock)
+    return Stack(services_over(config, db, clock), clock)
 
 
 @pytest.fixture
@@ -62,5 +85,5 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
-def stack(db: Database) -> Stack:
-    return build(db)
+def stack(db: Database, tmp_path: Path) -> Stack:
+    return build(db, tmp_path)

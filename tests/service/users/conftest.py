@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conduwuit.db import Database, DatabaseOptions
-from conduwuit.service.notifier import Notifier
+from conduwuit.server import services_over
 from conduwuit.service.services import UserServices
 from tests.kit.homeserver import FakeClock, homeserver_config
 
@@ -26,4 +26,4 @@ def db(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def users(db: Database, clock: FakeClock, tmp_path: Path) -> UserServices:
     config = homeserver_config(tmp_path / "unused", forbidden_usernames='["admin"]')
-    return UserServices.build(config, db, clock, Notifier())
+    return services_over(config, db, clock).users

@@ -1,0 +1,114 @@
+"""The one route table: every endpoint of the server, built over its services.
+
+Each API module declares its endpoints (``routes(...) -> list[Route]``) over the
+services it calls; this module is the only place that knows them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conduwuit.api import root, wellknown
+from conduwuit.api.admin import register as admin_register
+from conduwuit.api.auth import requester
+from conduwuit.api.client import (
+    account,
+    account_data,
+    capabilities,
+    devices,
+    filter,
+    login,
+    profile,
+    register,
+    room_keys,
+    to_device,
+    versions,
+)
+from conduwuit.api.client import keys as client_keys
+from conduwuit.api.client import presence as presence_api
+from conduwuit.api.client import rooms as rooms_api
+from conduwuit.api.client import sync as sync_api
+from conduwuit.api.client.rooms import ephemeral, misc, spaces
+from conduwuit.api.client.rooms import search as search_api
+from conduwuit.api.federation import keys, version
+from conduwuit.api.router import Route
+from conduwuit.config import GlobalConfig
+from conduwuit.core.errors import invalid_param
+from conduwuit.service.e2ee import E2ee
+from conduwuit.service.services import RoomServices, Services, UserServices
+from conduwuit.service.sync.service import parse_since
+from conduwuit.service.uiaa import PASSWORD, Uiaa
+
+
+def routes(services: Services) -> list[Route]:
+    config, users, rooms = services.config, services.users, services.rooms
+    return [
+        *root.routes(config.server_name),
+        *versions.routes(),
+        *wellknown.routes(config.well_known),
+        *version.routes(),
+        *keys.routes(services.server_keys),
+        *user_routes(config, users),
+        *room_routes(config, rooms, users),
+        *sync_api.routes(services.sync, users.filters),
+        *e2ee_routes(services.e2ee, users.uiaa),
+    ]
+
+
+def user_routes(config: GlobalConfig, users: UserServices) -> list[Route]:
+    return [
+        *register.routes(config, users.registration, users.uiaa, users.registration_limiter),
+        *login.routes(
+            config,
+            users.accounts,
+            users.devices,
+            users.password_auth,
+            users.registration,
+            users.uiaa,
+            users.login_limiter,
+        ),
+        *admin_register.routes(users.shared_secret, users.registration, config.server_name),
+        *account.routes(users.registration, users.uiaa),
+        *devices.routes(users.devices, users.uiaa),
+        *profile.routes(config, users.accounts, users.profiles),
+        *account_data.routes(users.account_data),
+        *filter.routes(users.filters),
+        *capabilities.routes(config),
+    ]
+
+
+def room_routes(config: GlobalConfig, rooms: RoomServices, users: UserServices) -> list[Route]:
+    return [
+        *rooms_api.routes(
+            rooms.ops,
+            rooms.membership,
+            rooms.reads,
+            rooms.directory,
+            users.filters,
+            config.allow_public_room_directory_without_auth,
+        ),
+        *ephemeral.routes(rooms.relations, rooms.typing, rooms.receipts, users.account_data),
+        *misc.routes(rooms.upgrades, rooms.reports, rooms.reads, rooms.core.members),
+        *search_api.routes(rooms.search),
+        *spaces.routes(rooms.hierarchy, rooms.user_directory, rooms.ops.aliases),
+        *presence_api.routes(rooms.presence),
+    ]
+
+
+def e2ee_routes(e2ee: E2ee, uiaa: Uiaa) -> list[Route]:
+    async def uia(auth: dict[str, Any] | None, user_id: str) -> object:
+        # Synapse asks for the password (or SSO) to replace cross-signing keys.
+        return await uiaa.authenticate(auth, [[PASSWORD]], user_id=user_id)
+
+    def sync_position(token: str) -> int:
+        # /keys/changes takes /sync's next_batch tokens; the sync service owns them.
+        position = parse_since(token)
+        if position is None:
+            raise invalid_param("Empty sync token")
+        return position
+
+    return [
+        *client_keys.routes(e2ee, requester=requester, uia=uia, position_of=sync_position),
+        *to_device.routes(e2ee.to_device, requester=requester),
+        *room_keys.routes(e2ee.key_backups, requester=requester),
+    ]

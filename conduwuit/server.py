@@ -1,0 +1,304 @@
+"""The one composition root: ``build(config)`` makes the services and the app.
+
+Every collaborator is passed in here and nowhere else; the production runtime
+and the test suite's fixtures build the server through this module alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from conduwuit.api.auth import TokenAuthenticator
+from conduwuit.api.routes import routes
+from conduwuit.config import GlobalConfig, registration_token
+from conduwuit.core.signing import Keypair
+from conduwuit.db import Database, DatabaseOptions
+from conduwuit.db.maps import MAPS
+from conduwuit.http.app import make_app
+from conduwuit.service.account_data import AccountData
+from conduwuit.service.clock import Clock, system_clock
+from conduwuit.service.devices import Devices
+from conduwuit.service.e2ee import E2ee
+from conduwuit.service.e2ee.ports import JoinedMembership
+from conduwuit.service.filters import Filters
+from conduwuit.service.notifier import Notifier
+from conduwuit.service.presence import Presence
+from conduwuit.service.ratelimit import RateLimiter
+from conduwuit.service.rooms import RoomCore
+from conduwuit.service.rooms.account_hooks import AccountHooks
+from conduwuit.service.rooms.aliases import Aliases
+from conduwuit.service.rooms.directory import Directory
+from conduwuit.service.rooms.hierarchy import Hierarchy
+from conduwuit.service.rooms.membership import Membership
+from conduwuit.service.rooms.ops import RoomOps, RoomsConfig
+from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.receipts import Receipts
+from conduwuit.service.rooms.relations import Relations
+from conduwuit.service.rooms.reports import Reports
+from conduwuit.service.rooms.search import Search
+from conduwuit.service.rooms.search_index import SearchIndex
+from conduwuit.service.rooms.typing import Typing
+from conduwuit.service.rooms.upgrade import RoomUpgrades
+from conduwuit.service.server_keys import ServerKeys
+from conduwuit.service.services import RoomServices, Services, UserServices
+from conduwuit.service.sync.rooms import RoomSections
+from conduwuit.service.sync.service import SyncService
+from conduwuit.service.uiaa import Uiaa
+from conduwuit.service.user_directory import UserDirectory
+from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.login import PasswordAuth
+from conduwuit.service.users.passwords import PasswordHasher
+from conduwuit.service.users.profiles import Profiles
+from conduwuit.service.users.registration import Registration
+from conduwuit.service.users.shared_secret import SharedSecret
+
+
+@dataclass
+class Server:
+    """One server: its services and the aiohttp app that serves them."""
+
+    services: Services
+    app: web.Application
+
+    @property
+    def config(self) -> GlobalConfig:
+        return self.services.config
+
+    def close(self) -> None:
+        self.services.close()
+
+
+def build(config: GlobalConfig, clock: Clock = system_clock) -> Server:
+    """Open the database and build every service, then the app over them."""
+    services = build_services(config, clock)
+    try:
+        authenticator = TokenAuthenticator(services.users.devices, services.users.accounts, clock)
+        app = make_app(config, routes(services), authenticator)
+    except BaseException:
+        services.close()
+        raise
+    return Server(services, app)
+
+
+def build_services(config: GlobalConfig, clock: Clock = system_clock) -> Services:
+    db = Database.open(database_options(config))
+    try:
+        return services_over(config, db, clock)
+    except BaseException:
+        db.close()
+        raise
+
+
+def services_over(config: GlobalConfig, db: Database, clock: Clock = system_clock) -> Services:
+    """Every service over an open database (the caller owns ``db``)."""
+    server_keys = ServerKeys(config.server_name, db.map(MAPS.global_))
+    notifier = Notifier()
+    users = build_users(config, db, clock, notifier)
+    rooms = build_rooms(config, db, lambda: server_keys.keypair, notifier, clock, users)
+    e2ee = build_e2ee(config, db, users, rooms, notifier)
+    sync = SyncService(
+        db,
+        rooms.core.members,
+        RoomSections(rooms.reads, rooms.typing, rooms.receipts, users.account_data),
+        users.account_data,
+        rooms.presence,
+        notifier,
+        extras=[e2ee.sync],
+    )
+    return Services(
+        config=config,
+        db=db,
+        server_keys=server_keys,
+        users=users,
+        rooms=rooms,
+        notifier=notifier,
+        sync=sync,
+        e2ee=e2ee,
+    )
+
+
+def database_options(config: GlobalConfig) -> DatabaseOptions:
+    return DatabaseOptions(
+        path=config.database_path,
+        compression=config.rocksdb_compression_algo,
+        compression_level=config.rocksdb_compression_level,
+        bottommost_compression=config.rocksdb_bottommost_compression,
+        bottommost_compression_level=config.rocksdb_bottommost_compression_level,
+        cache_capacity_mb=config.db_cache_capacity_mb * config.cache_capacity_modifier,
+        direct_io=config.rocksdb_direct_io,
+        optimize_for_spinning_disks=config.rocksdb_optimize_for_spinning_disks,
+        recovery_mode=config.rocksdb_recovery_mode,
+        parallelism=config.rocksdb_parallelism_threads,
+        log_level=config.rocksdb_log_level,
+        max_log_file_size=config.rocksdb_max_log_file_size,
+        log_time_to_roll=config.rocksdb_log_time_to_roll,
+        max_log_files=config.rocksdb_max_log_files,
+        backup_path=config.database_backup_path,
+        backups_to_keep=config.database_backups_to_keep,
+    )
+
+
+def build_users(
+    config: GlobalConfig, db: Database, clock: Clock, notifier: Notifier
+) -> UserServices:
+    accounts = Accounts(db, clock)
+    profiles = Profiles(db)
+    devices = Devices(
+        db,
+        clock,
+        refreshable_token_lifetime_ms=config.refreshable_access_token_lifetime,
+        refresh_token_lifetime_ms=config.refresh_token_lifetime,
+        login_token_ttl_ms=config.login_token_ttl,
+    )
+    hasher = PasswordHasher(
+        time_cost=config.argon2_time_cost,
+        memory_cost=config.argon2_memory_cost,
+        parallelism=config.argon2_parallelism,
+    )
+    password_auth = PasswordAuth(config.server_name, accounts, hasher)
+    registration = Registration(
+        db,
+        config.server_name,
+        accounts,
+        profiles,
+        devices,
+        hasher,
+        forbidden_usernames=config.forbidden_usernames,
+        displayname_suffix=config.new_user_displayname_suffix,
+        auto_join_rooms=config.auto_join_rooms,
+    )
+    uiaa = Uiaa(
+        clock,
+        session_timeout_ms=config.uiaa_session_timeout,
+        check_password=password_auth.check,
+        registration_token=lambda: registration_token(config),
+    )
+    return UserServices(
+        accounts=accounts,
+        profiles=profiles,
+        devices=devices,
+        hasher=hasher,
+        password_auth=password_auth,
+        registration=registration,
+        shared_secret=SharedSecret(config.registration_shared_secret, clock),
+        uiaa=uiaa,
+        account_data=AccountData(db, notifier),
+        filters=Filters(db),
+        login_limiter=RateLimiter(
+            clock,
+            per_second=config.rate_limit_login_per_second,
+            burst=config.rate_limit_login_burst,
+        ),
+        registration_limiter=RateLimiter(
+            clock,
+            per_second=config.rate_limit_registration_per_second,
+            burst=config.rate_limit_registration_burst,
+        ),
+    )
+
+
+def rooms_config(config: GlobalConfig) -> RoomsConfig:
+    return RoomsConfig(
+        server_name=config.server_name,
+        default_room_version=config.default_room_version,
+        allow_unstable_room_versions=config.allow_unstable_room_versions,
+        allow_room_creation=config.allow_room_creation,
+        forbidden_alias_names=config.forbidden_alias_names,
+    )
+
+
+def build_rooms(
+    config: GlobalConfig,
+    db: Database,
+    keypair: Callable[[], Keypair],
+    notifier: Notifier,
+    clock: Clock,
+    users: UserServices,
+) -> RoomServices:
+    accounts, profiles = users.accounts, users.profiles
+    core = RoomCore(db, config.server_name, keypair, notifier, clock)
+    aliases = Aliases(db, config.server_name, config.forbidden_alias_names)
+
+    def is_admin(user_id: str) -> bool:
+        account = accounts.get(user_id)
+        return account is not None and account.is_admin
+
+    def is_guest(user_id: str) -> bool:
+        account = accounts.get(user_id)
+        return account is not None and account.is_guest
+
+    def may_publish(user_id: str) -> bool:
+        return not config.lockdown_public_room_directory or is_admin(user_id)
+
+    def profile(user_id: str) -> dict[str, object]:
+        found = profiles.get(user_id)
+        return {k: found[k] for k in ("displayname", "avatar_url") if k in found}
+
+    ops = RoomOps(core, aliases, rooms_config(config), profile, may_publish, is_guest)
+    membership = Membership(ops)
+    reads = RoomReads(ops)
+    hooks = AccountHooks(membership)
+    directory = Directory(ops, reads, is_admin, config.lockdown_public_room_directory)
+    users.registration.registered_listeners.append(hooks.on_registered)
+    users.registration.deactivated_listeners.append(hooks.on_deactivated)
+    profiles.add_listener(hooks.on_profile_changed)
+    return RoomServices(
+        core=core,
+        ops=ops,
+        membership=membership,
+        reads=reads,
+        directory=directory,
+        relations=Relations(reads),
+        typing=Typing(
+            db,
+            core.members,
+            notifier,
+            clock,
+            config.typing_client_timeout_min_s * 1000,
+            config.typing_client_timeout_max_s * 1000,
+        ),
+        receipts=Receipts(db, core.members, core.timeline, notifier, clock),
+        hooks=hooks,
+        upgrades=RoomUpgrades(membership),
+        reports=Reports(core.members, core.timeline),
+        search=Search(reads, SearchIndex(db)),
+        hierarchy=Hierarchy(directory),
+        user_directory=UserDirectory(core, aliases),
+        presence=Presence(
+            db,
+            core.members,
+            notifier,
+            clock,
+            enabled=config.allow_local_presence,
+            idle_ms=config.presence_idle_timeout_s * 1000,
+            offline_ms=config.presence_offline_timeout_s * 1000,
+        ),
+    )
+
+
+def build_e2ee(
+    config: GlobalConfig, db: Database, users: UserServices, rooms: RoomServices, notifier: Notifier
+) -> E2ee:
+    """The e2ee services over the devices and the rooms' membership indexes.
+
+    Device deletions and joined-state flips reach them through listeners, so a
+    device's keys go in the deletion's own batch and room-mates hear of joins
+    and leaves once those are committed.
+    """
+    devices, registration = users.devices, users.registration
+    members = rooms.core.members
+    membership = JoinedMembership(
+        lambda user_id: [room.room_id for room in members.rooms_of(user_id)], members.members
+    )
+
+    def wake(user_ids: Iterable[str]) -> None:
+        notifier.notify(db.current_count(), users=user_ids)
+
+    e2ee = E2ee(db, config.server_name, devices, membership, wake=wake)
+    devices.deletion_listeners.append(e2ee.stage_device_deleted)
+    registration.deactivated_listeners.append(e2ee.user_deactivated)
+    members.join_listeners.append(e2ee.device_lists.membership_changed)
+    return e2ee
