@@ -244,6 +244,14 @@ class Conduwuit(Server):
             # the limiter is not what is measured (0 disables; older servers warn)
             CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND="0",
             CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_MESSAGE_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_ROOM_CREATION_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_JOINS_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_INVITES_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_INVITES_RECEIVED_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_TYPING_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_PRESENCE_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_REFRESH_PER_SECOND="0",
         )
         env.update(self.extra_env)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.src), env.get("PYTHONPATH")]))

@@ -26,7 +26,7 @@ from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.filters import Filters
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
-from conduwuit.service.ratelimit import RateLimiter
+from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.aliases import Aliases
@@ -117,6 +117,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         notifier=notifier,
         sync=sync,
         e2ee=e2ee,
+        limits=build_limits(config, clock, users.accounts),
     )
 
 
@@ -197,6 +198,32 @@ def build_users(
             per_second=config.rate_limit_registration_per_second,
             burst=config.rate_limit_registration_burst,
         ),
+    )
+
+
+def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> RateLimits:
+    def limiter(per_second: float, burst: int) -> RateLimiter:
+        return RateLimiter(clock, per_second=per_second, burst=burst)
+
+    def is_admin(user_id: str) -> bool:
+        account = accounts.get(user_id)
+        return account is not None and account.is_admin
+
+    c = config
+    return RateLimits(
+        messages=limiter(c.rate_limit_message_per_second, c.rate_limit_message_burst),
+        room_creation=limiter(
+            c.rate_limit_room_creation_per_second, c.rate_limit_room_creation_burst
+        ),
+        joins=limiter(c.rate_limit_joins_per_second, c.rate_limit_joins_burst),
+        invites=limiter(c.rate_limit_invites_per_second, c.rate_limit_invites_burst),
+        invites_received=limiter(
+            c.rate_limit_invites_received_per_second, c.rate_limit_invites_received_burst
+        ),
+        typing=limiter(c.rate_limit_typing_per_second, c.rate_limit_typing_burst),
+        presence=limiter(c.rate_limit_presence_per_second, c.rate_limit_presence_burst),
+        refresh=limiter(c.rate_limit_refresh_per_second, c.rate_limit_refresh_burst),
+        exempt=is_admin,
     )
 
 

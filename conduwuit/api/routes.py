@@ -35,6 +35,7 @@ from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import invalid_param
 from conduwuit.service.e2ee import E2ee
+from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.services import RoomServices, Services, UserServices
 from conduwuit.service.sync.service import parse_since
 from conduwuit.service.uiaa import PASSWORD, Uiaa
@@ -48,14 +49,14 @@ def routes(services: Services) -> list[Route]:
         *wellknown.routes(config.well_known),
         *version.routes(),
         *keys.routes(services.server_keys),
-        *user_routes(config, users),
-        *room_routes(config, rooms, users),
+        *user_routes(config, users, services.limits),
+        *room_routes(config, rooms, users, services.limits),
         *sync_api.routes(services.sync, users.filters),
         *e2ee_routes(services.e2ee, users.uiaa),
     ]
 
 
-def user_routes(config: GlobalConfig, users: UserServices) -> list[Route]:
+def user_routes(config: GlobalConfig, users: UserServices, limits: RateLimits) -> list[Route]:
     return [
         *register.routes(config, users.registration, users.uiaa, users.registration_limiter),
         *login.routes(
@@ -66,6 +67,7 @@ def user_routes(config: GlobalConfig, users: UserServices) -> list[Route]:
             users.registration,
             users.uiaa,
             users.login_limiter,
+            refresh_limiter=limits.refresh,
         ),
         *admin_register.routes(users.shared_secret, users.registration, config.server_name),
         *account.routes(users.registration, users.uiaa),
@@ -77,7 +79,9 @@ def user_routes(config: GlobalConfig, users: UserServices) -> list[Route]:
     ]
 
 
-def room_routes(config: GlobalConfig, rooms: RoomServices, users: UserServices) -> list[Route]:
+def room_routes(
+    config: GlobalConfig, rooms: RoomServices, users: UserServices, limits: RateLimits
+) -> list[Route]:
     return [
         *rooms_api.routes(
             rooms.ops,
@@ -86,12 +90,15 @@ def room_routes(config: GlobalConfig, rooms: RoomServices, users: UserServices) 
             rooms.directory,
             users.filters,
             config.allow_public_room_directory_without_auth,
+            limits=limits,
         ),
-        *ephemeral.routes(rooms.relations, rooms.typing, rooms.receipts, users.account_data),
+        *ephemeral.routes(
+            rooms.relations, rooms.typing, rooms.receipts, users.account_data, limits=limits
+        ),
         *misc.routes(rooms.upgrades, rooms.reports, rooms.reads, rooms.core.members),
         *search_api.routes(rooms.search),
         *spaces.routes(rooms.hierarchy, rooms.user_directory, rooms.ops.aliases),
-        *presence_api.routes(rooms.presence),
+        *presence_api.routes(rooms.presence, limits=limits),
     ]
 
 

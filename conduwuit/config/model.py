@@ -338,6 +338,100 @@ class GlobalConfig(Section):
     rate_limit_registration_burst: int = Field(
         3, ge=1, description="Registration attempts allowed in a burst."
     )
+    rate_limit_message_per_second: float = Field(
+        0.2,
+        ge=0,
+        description=doc("""
+            Events a user may send per second (PUT /send, /state and /redact) after the
+            burst below; retries of a sent transaction are free. Synapse's rc_message.
+            Server admins are exempt from this and the other per-user limits. 0
+            disables the limit.
+        """),
+    )
+    rate_limit_message_burst: int = Field(
+        10, ge=1, description="Events a user may send in a burst."
+    )
+    rate_limit_room_creation_per_second: float = Field(
+        0.016,
+        ge=0,
+        description=doc("""
+            Rooms a user may create per second (about one a minute) after the burst
+            below. Synapse's rc_room_creation: creating a room writes many events at
+            once, so it has its own, slower bucket. 0 disables the limit.
+        """),
+    )
+    rate_limit_room_creation_burst: int = Field(
+        10, ge=1, description="Rooms a user may create in a burst."
+    )
+    rate_limit_joins_per_second: float = Field(
+        0.1,
+        ge=0,
+        description=doc("""
+            Room joins per second per user after the burst below; joining a room one
+            is already in is free. Synapse's rc_joins.local. 0 disables the limit.
+        """),
+    )
+    rate_limit_joins_burst: int = Field(10, ge=1, description="Room joins per user in a burst.")
+    rate_limit_invites_per_second: float = Field(
+        0.3,
+        ge=0,
+        description=doc("""
+            Invites a user may send per second after the burst below (Synapse's
+            rc_invites.per_issuer). 0 disables the limit.
+        """),
+    )
+    rate_limit_invites_burst: int = Field(
+        10, ge=1, description="Invites a user may send in a burst."
+    )
+    rate_limit_invites_received_per_second: float = Field(
+        0.003,
+        ge=0,
+        description=doc("""
+            Invites a user may receive per second after the burst below, whoever sends
+            them: stops invite spam at one target (Synapse's rc_invites.per_user). 0
+            disables the limit.
+        """),
+    )
+    rate_limit_invites_received_burst: int = Field(
+        5, ge=1, description="Invites a user may receive in a burst."
+    )
+    rate_limit_typing_per_second: float = Field(
+        1.0,
+        ge=0,
+        description=doc("""
+            Typing notifications a user may send per second after the burst below
+            (Synapse has no such limit; a client sends a few per message). 0 disables
+            the limit.
+        """),
+    )
+    rate_limit_typing_burst: int = Field(
+        10, ge=1, description="Typing notifications a user may send in a burst."
+    )
+    rate_limit_presence_per_second: float = Field(
+        0.1,
+        ge=0,
+        description=doc("""
+            Presence updates (PUT /presence) a user may make per second after the burst
+            below. Synapse's rc_presence.per_user rate; its burst of 1 is for presence
+            set by /sync, dropped silently, while a refused PUT here is a 429. 0
+            disables the limit.
+        """),
+    )
+    rate_limit_presence_burst: int = Field(
+        5, ge=1, description="Presence updates a user may make in a burst."
+    )
+    rate_limit_refresh_per_second: float = Field(
+        0.5,
+        ge=0,
+        description=doc("""
+            Token refreshes (POST /refresh, unauthenticated) per second per client
+            address after the burst below. A device refreshes once per access-token
+            lifetime, but a household shares one address. 0 disables the limit.
+        """),
+    )
+    rate_limit_refresh_burst: int = Field(
+        20, ge=1, description="Token refreshes per client address in a burst."
+    )
 
     # -- federation ----------------------------------------------------------------
     allow_federation: bool = Field(True, description="Federate with other servers.")

@@ -16,7 +16,7 @@ from conduwuit.service.e2ee import E2ee
 from conduwuit.service.filters import Filters
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
-from conduwuit.service.ratelimit import RateLimiter
+from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.directory import Directory
@@ -93,6 +93,7 @@ class Services:
     notifier: Notifier
     sync: SyncService
     e2ee: E2ee
+    limits: RateLimits
 
     def close(self) -> None:
         self.db.close()

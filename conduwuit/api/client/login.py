@@ -55,6 +55,8 @@ def routes(
     registration: Registration,
     uiaa: Uiaa,
     limiter: RateLimiter,
+    *,
+    refresh_limiter: RateLimiter,
 ) -> list[Route]:
     async def login_flows(request: web.Request) -> web.Response:
         token_flow: dict[str, Any] = {"type": LOGIN_TOKEN}
@@ -107,6 +109,9 @@ def routes(
         return web.json_response({"login_token": token, "expires_in_ms": ttl})
 
     async def refresh(request: web.Request) -> web.Response:
+        # Unauthenticated, so limited per client address; a refused refresh leaves
+        # the refresh token unused (Synapse has no limit here; see docs/ratelimits.md).
+        refresh_limiter.check(f"ip:{client_ip(request)}")
         body = await parse_body(request, RefreshBody)
         session = devices.refresh(body.refresh_token)
         if session is None:

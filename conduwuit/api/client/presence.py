@@ -9,9 +9,10 @@ from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden
 from conduwuit.service.presence import Presence
+from conduwuit.service.ratelimit import RateLimits
 
 
-def routes(presence: Presence) -> list[Route]:
+def routes(presence: Presence, *, limits: RateLimits) -> list[Route]:
     async def get_status(request: web.Request) -> web.Response:
         target = user_id(request.match_info["user_id"])
         return web.json_response(presence.get(me(request), target))
@@ -27,6 +28,7 @@ def routes(presence: Presence) -> list[Route]:
         status_msg = body.get("status_msg")
         if status_msg is not None and not isinstance(status_msg, str):
             raise MatrixError(ErrCode.BAD_JSON, "status_msg must be a string")
+        limits.user(limits.presence, str(target))
         presence.set(target, state, status_msg)
         return web.json_response({})
 

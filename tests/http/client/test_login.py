@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import aiohttp
+
 from tests.kit.homeserver import PASSWORD, Homeserver, StartHomeserver
 
 
@@ -122,6 +124,39 @@ async def test_refresh_tokens_and_expiry(hs: Homeserver) -> None:
     status, err = await hs.request("POST", "/refresh", {"refresh_token": refresh})
     assert (status, err["errcode"]) == (401, "M_UNKNOWN_TOKEN")
     assert (await hs.request("GET", "/account/whoami", token=new["access_token"]))[0] == 200
+
+
+async def test_refresh_rate_limit_per_address(start: StartHomeserver) -> None:
+    hs = await start(rate_limit_refresh_per_second=0.1, rate_limit_refresh_burst=2)
+    refresh = (await hs.register("gus", refresh_token=True))["refresh_token"]
+    for _ in range(2):
+        status, reply = await hs.request("POST", "/refresh", {"refresh_token": refresh})
+        assert status == 200, reply
+        refresh = reply["refresh_token"]
+    status, err = await hs.request("POST", "/refresh", {"refresh_token": refresh})
+    assert (status, err["errcode"]) == (429, "M_LIMIT_EXCEEDED")
+    assert 0 < err["retry_after_ms"] <= 10_001
+    # The refused refresh left the token unused; another address is not limited.
+    url = hs.client.make_url("/_matrix/client/v3/refresh")
+    connector = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+    async with aiohttp.ClientSession(connector=connector) as other:
+        async with other.post(url, json={"refresh_token": refresh}) as response:
+            assert response.status == 200
+            refresh = (await response.json())["refresh_token"]
+    status, err = await hs.request("POST", "/refresh", {"refresh_token": refresh})
+    assert (status, err["errcode"]) == (429, "M_LIMIT_EXCEEDED")
+    hs.clock.advance(err["retry_after_ms"])
+    status, reply = await hs.request("POST", "/refresh", {"refresh_token": refresh})
+    assert status == 200, reply
+
+
+async def test_refresh_rate_limit_zero_disables(start: StartHomeserver) -> None:
+    hs = await start(rate_limit_refresh_per_second=0, rate_limit_refresh_burst=1)
+    refresh = (await hs.register("gil", refresh_token=True))["refresh_token"]
+    for _ in range(5):
+        status, reply = await hs.request("POST", "/refresh", {"refresh_token": refresh})
+        assert status == 200, reply
+        refresh = reply["refresh_token"]
 
 
 async def test_expired_refresh_token(start: StartHomeserver) -> None:

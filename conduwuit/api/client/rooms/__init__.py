@@ -9,6 +9,7 @@ from __future__ import annotations
 from conduwuit.api.client.rooms import create, directory, membership, read, send
 from conduwuit.api.router import Route
 from conduwuit.service.filters import Filters
+from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.ops import RoomOps
@@ -22,11 +23,13 @@ def routes(
     directory_: Directory,
     filters: Filters,
     public_rooms_without_auth: bool = False,
+    *,
+    limits: RateLimits,
 ) -> list[Route]:
     return [
-        *create.routes(ops),
-        *send.routes(ops, reads),
-        *membership.routes(members, reads),
+        *create.routes(ops, limits),
+        *send.routes(ops, reads, limits),
+        *membership.routes(members, reads, limits),
         *read.routes(reads, filters),
         *directory.routes(directory_, public_rooms_without_auth),
     ]

@@ -12,6 +12,7 @@ from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import WireModel, parse_body
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.room_creation import PlannedEvent
+from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.ops import CreateRoom, RoomOps
 
 
@@ -37,7 +38,7 @@ class CreateRoomBody(WireModel):
     room_id: StrictStr | None = None
 
 
-def routes(ops: RoomOps) -> list[Route]:
+def routes(ops: RoomOps, limits: RateLimits) -> list[Route]:
     async def create_room(request: web.Request) -> web.Response:
         body = await parse_body(request, CreateRoomBody)
         if body.invite_3pid:
@@ -58,6 +59,9 @@ def routes(ops: RoomOps) -> list[Route]:
             room_version=body.room_version,
             room_id=body.room_id,
         )
+        # Once per room, after the body is known good (Synapse: "rate limit once in
+        # advance", not per initial event); the invites in it are not charged.
+        limits.user(limits.room_creation, str(me(request)))
         room_id = ops.create_room(me(request), request_)
         return web.json_response({"room_id": room_id})
 

@@ -10,13 +10,19 @@ from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden
 from conduwuit.service.account_data import AccountData
+from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.typing import Typing
 
 
 def routes(
-    relations: Relations, typing: Typing, receipts: Receipts, account_data: AccountData
+    relations: Relations,
+    typing: Typing,
+    receipts: Receipts,
+    account_data: AccountData,
+    *,
+    limits: RateLimits,
 ) -> list[Route]:
     async def get_relations(request: web.Request) -> web.Response:
         recurse = request.query.get("recurse", "false")
@@ -55,6 +61,7 @@ def routes(
         timeout = body.get("timeout")
         if timeout is not None and not isinstance(timeout, int):
             raise MatrixError(ErrCode.BAD_JSON, "timeout must be an integer")
+        limits.user(limits.typing, str(user))
         typing.set_typing(user, room_id(request), is_typing, timeout)
         return web.json_response({})
 

@@ -10,6 +10,8 @@ from conduwuit.api.client.rooms.params import is_guest, me, room_id, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.ids import UserId
+from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.reads import RoomReads
 
@@ -21,15 +23,23 @@ def _reason(body: dict[str, Any]) -> str | None:
     return reason
 
 
-def routes(members: Membership, reads: RoomReads) -> list[Route]:
+def routes(members: Membership, reads: RoomReads, limits: RateLimits) -> list[Route]:
+    def charge_join(user: UserId, target: str) -> None:
+        """A local join against the joins limit (Synapse's rc_joins.local); joining a
+        room one is in already changes nothing and is free, as in Synapse."""
+        if not members.core.members.is_joined(str(user), members.resolve_room(target)):
+            limits.user(limits.joins, str(user))
+
     async def join_by_id_or_alias(request: web.Request) -> web.Response:
         body = await json_body(request)
         target = request.match_info["room_id_or_alias"]
+        charge_join(me(request), target)
         joined = members.join(me(request), target, _reason(body), guest=is_guest(request))
         return web.json_response({"room_id": joined})
 
     async def join_by_id(request: web.Request) -> web.Response:
         body = await json_body(request)
+        charge_join(me(request), str(room_id(request)))
         joined = members.join(
             me(request), str(room_id(request)), _reason(body), guest=is_guest(request)
         )
@@ -48,6 +58,7 @@ def routes(members: Membership, reads: RoomReads) -> list[Route]:
         if "user_id" not in body:
             raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: user_id")
         target = user_id(body["user_id"])
+        limits.invite(str(me(request)), str(target))
         members.invite(me(request), room_id(request), target, _reason(body))
         return web.json_response({})
 

@@ -9,16 +9,25 @@ from conduwuit.api.client.rooms.params import device, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.client_event import to_client
+from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.ops import RoomOps
 from conduwuit.service.rooms.persist import Txn
 from conduwuit.service.rooms.reads import RoomReads
 
 
-def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
+def routes(ops: RoomOps, reads: RoomReads, limits: RateLimits) -> list[Route]:
+    def charge(user: str, txn: Txn | None = None) -> None:
+        """One event against the sender's message limit (Synapse's rc_message); a
+        retried transaction is answered from the first send and costs nothing, as
+        Synapse's transaction cache answers it before any rate limit."""
+        if txn is None or ops.core.pipeline.persister.txn_event(txn) is None:
+            limits.user(limits.messages, user)
+
     async def send_event(request: web.Request) -> web.Response:
         user = me(request)
         content = await json_body(request)
         txn = Txn(str(user), device(request), request.match_info["txn_id"])
+        charge(str(user), txn)
         event_id = ops.send(
             user, room_id(request), request.match_info["event_type"], content, txn=txn
         )
@@ -26,6 +35,7 @@ def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
 
     async def put_state(request: web.Request) -> web.Response:
         content = await json_body(request)
+        charge(str(me(request)))
         event_id = ops.send_state(
             me(request),
             room_id(request),
@@ -53,6 +63,7 @@ def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
         user = me(request)
         body = await json_body(request)
         txn = Txn(str(user), device(request), request.match_info["txn_id"])
+        charge(str(user), txn)
         event_id = ops.redact(user, room_id(request), request.match_info["event_id"], body, txn)
         return web.json_response({"event_id": event_id})
 
