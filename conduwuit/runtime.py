@@ -55,6 +55,8 @@ class RunningServer:
             self.sites = make_sites(self.config, self.runner)
             for site in self.sites:
                 await site.start()
+            if self.services.loop_lag is not None:
+                self.services.loop_lag.start()
         except BaseException:
             await self.stop()
             raise
@@ -62,6 +64,8 @@ class RunningServer:
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (up to the timeout), close the DB."""
         try:
+            if self.services.loop_lag is not None:
+                await self.services.loop_lag.stop()
             await self.runner.cleanup()
         finally:
             self.services.close()

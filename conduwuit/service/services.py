@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conduwuit.api import root, wellknown
+from conduwuit.api.admin import loop_lag as admin_loop_lag
 from conduwuit.api.admin import register as admin_register
 from conduwuit.api.auth import TokenAuthenticator, requester
 from conduwuit.api.client import (
@@ -40,6 +41,7 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.filters import Filters
+from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.room_services import RoomServices
@@ -230,6 +232,8 @@ class Services:
     sync: SyncService
     e2ee: E2ee
     authenticator: Authenticator | None = None
+    #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
+    loop_lag: LoopLag | None = None
 
     @classmethod
     def open(cls, config: GlobalConfig, clock: Clock = system_clock) -> Services:
@@ -272,6 +276,7 @@ class Services:
             sync=sync,
             e2ee=e2ee,
             authenticator=authenticator,
+            loop_lag=LoopLag() if config.loop_lag_monitor else None,
         )
 
     def routes(self) -> list[Route]:
@@ -285,7 +290,19 @@ class Services:
             *self.rooms.routes(self.config, self.users.account_data, self.users.filters),
             *sync_api.routes(self.sync, self.users.filters),
             *e2ee_routes(self.e2ee, self.users.uiaa),
+            *self._loop_lag_routes(),
         ]
+
+    def _loop_lag_routes(self) -> list[Route]:
+        if self.loop_lag is None:
+            return []
+        accounts = self.users.accounts
+
+        def is_admin(user_id: str) -> bool:
+            account = accounts.get(user_id)
+            return account is not None and account.is_admin
+
+        return admin_loop_lag.routes(self.loop_lag, is_admin)
 
     def close(self) -> None:
         self.db.close()
