@@ -22,7 +22,7 @@ async def test_a_held_loop_shows_as_lag_and_reset_starts_a_new_window() -> None:
     try:
         await _wait_for_samples(monitor, 1)
         before = monitor.take()["samples"]
-        time.sleep(0.06)  # hold the loop, as a long synchronous computation would
+        time.sleep(0.06)  # noqa: ASYNC251 -- hold the loop, as a long synchronous computation would
         await _wait_for_samples(monitor, before + 1)
         held = monitor.take(reset=True)
         assert held["max_ms"] >= 50

@@ -36,7 +36,7 @@ async def test_admins_read_the_figures_and_reset_the_window(start: StartHomeserv
         status, reply = await hs.request("GET", PATH, token=admin, params={"reset": "true"})
         assert status == 200, reply
         assert reply["max_ms"] >= 30.0 and reply["samples"] >= 1 and reply["running"] is True
-        time.sleep(0.002)  # the probe wakes at least this late once the loop runs again
+        time.sleep(0.002)  # noqa: ASYNC251 -- the probe wakes at least this late once the loop runs again
         status, reply = await hs.request("GET", PATH, token=admin)
         assert status == 200, reply
         assert reply["max_ms"] < 30.0

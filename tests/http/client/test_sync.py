@@ -322,7 +322,7 @@ async def test_the_encoded_response_is_json_dumps_byte_for_byte() -> None:
     body = {
         "next_batch": "s42",
         "rooms": {
-            "join": {"!a:x": {"timeline": {"events": [{"body": "é \u2028 \"q\""}]}}, "!b:x": {}},
+            "join": {"!a:x": {"timeline": {"events": [{"body": 'é \u2028 "q"'}]}}, "!b:x": {}},
             "invite": {},
             "leave": {"!c:x": {"state": {"events": []}}},
         },
