@@ -54,6 +54,8 @@ class RunningServer:
             self.sites = make_sites(self.config, self.runner)
             for site in self.sites:
                 await site.start()
+            if self.server.services.loop_lag is not None:
+                self.server.services.loop_lag.start()
         except BaseException:
             await self.stop()
             raise
@@ -61,6 +63,8 @@ class RunningServer:
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (up to the timeout), close the DB."""
         try:
+            if self.server.services.loop_lag is not None:
+                await self.server.services.loop_lag.stop()
             await self.runner.cleanup()
         finally:
             self.server.close()

@@ -24,6 +24,7 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.filters import Filters
+from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.ratelimit import RateLimiter
@@ -117,6 +118,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         notifier=notifier,
         sync=sync,
         e2ee=e2ee,
+        loop_lag=LoopLag() if config.loop_lag_monitor else None,
     )
 
 

@@ -208,6 +208,15 @@ class GlobalConfig(Section):
             Example: "info,conduwuit.federation=debug". Requests are logged at debug.
         """),
     )
+    loop_lag_monitor: bool = Field(
+        False,
+        description=doc("""
+            Measure event-loop stalls: a task wakes every 5 ms and records how late it
+            is. Admins read the longest and 99th-percentile lag at
+            GET /_conduwuit/admin/v1/loop_lag (?reset=true starts a new window); the
+            longest is also logged at shutdown. For benchmarks and diagnosis.
+        """),
+    )
 
     # -- registration --------------------------------------------------------------
     allow_registration: bool = Field(
