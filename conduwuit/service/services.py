@@ -127,7 +127,13 @@ class UserServices:
             clock,
             session_timeout_ms=config.uiaa_session_timeout,
             check_password=password_auth.check,
+            resolve_user=password_auth.resolve,
             registration_token=lambda: registration_token(config),
+            failures=RateLimiter(
+                clock,
+                per_second=config.rate_limit_uiaa_per_second,
+                burst=config.rate_limit_uiaa_burst,
+            ),
         )
         return cls(
             accounts=accounts,
