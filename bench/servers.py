@@ -244,6 +244,7 @@ class Conduwuit(Server):
             # the limiter is not what is measured (0 disables; older servers warn)
             CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND="0",
             CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_UIAA_PER_SECOND="0",
             # event-loop stalls, read by the sync-stall scenario (a 5 ms timer: negligible)
             CONDUWUIT_LOOP_LAG_MONITOR="true",
         )

@@ -176,7 +176,13 @@ def build_users(
         clock,
         session_timeout_ms=config.uiaa_session_timeout,
         check_password=password_auth.check,
+        resolve_user=password_auth.resolve,
         registration_token=lambda: registration_token(config),
+        failures=RateLimiter(
+            clock,
+            per_second=config.rate_limit_uiaa_per_second,
+            burst=config.rate_limit_uiaa_burst,
+        ),
     )
     return UserServices(
         accounts=accounts,

@@ -336,6 +336,18 @@ class GlobalConfig(Section):
     rate_limit_login_burst: int = Field(
         5, ge=1, description="Login attempts allowed in a burst before the rate applies."
     )
+    rate_limit_uiaa_per_second: float = Field(
+        0.17,
+        ge=0,
+        description=doc("""
+            Failed user-interactive auth attempts (a wrong password when deleting a
+            device, changing the password...) allowed per second per account, after
+            the burst below; then 429 until the bucket refills. 0 disables the limit.
+        """),
+    )
+    rate_limit_uiaa_burst: int = Field(
+        5, ge=1, description="Failed user-interactive auth attempts allowed in a burst."
+    )
     rate_limit_registration_per_second: float = Field(
         0.17,
         ge=0,

@@ -26,9 +26,17 @@ class RateLimiter:
         """Take one token from each key's bucket, or raise 429 M_LIMIT_EXCEEDED."""
         if not self.enabled:
             return
+        self.require(*keys)
+        self.record(*keys)
+
+    def require(self, *keys: str) -> None:
+        """Raise 429 M_LIMIT_EXCEEDED if a key's bucket is empty; take nothing (for
+        limits on failures, recorded only when the attempt fails)."""
+        if not self.enabled:
+            return
         now = self._clock()
-        levels = {k: self._level(k, now) for k in keys}
-        for level in levels.values():
+        for k in keys:
+            level = self._level(k, now)
             if level < 1:
                 retry_after = int((1 - level) / self._rate * 1000) + 1
                 raise MatrixError(
@@ -37,10 +45,17 @@ class RateLimiter:
                     retry_after_ms=retry_after,
                     headers={"Retry-After": str(retry_after // 1000 + 1)},
                 )
+
+    def record(self, *keys: str) -> None:
+        """Take one token from each key's bucket (never below empty)."""
+        if not self.enabled:
+            return
+        now = self._clock()
+        levels = {k: self._level(k, now) for k in keys}
         if len(self._buckets) > MAX_BUCKETS:
             self._prune(now)
         for k, level in levels.items():
-            self._buckets[k] = (level - 1, now)
+            self._buckets[k] = (max(0.0, level - 1), now)
 
     def _level(self, k: str, now: int) -> float:
         level, at = self._buckets.get(k, (self._burst, now))

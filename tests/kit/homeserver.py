@@ -44,6 +44,7 @@ def homeserver_config(database_path: Path, **options: Any) -> GlobalConfig:
         "CONDUWUIT_ARGON2_MEMORY_COST": "64",
         "CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND": "0",
         "CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND": "0",
+        "CONDUWUIT_RATE_LIMIT_UIAA_PER_SECOND": "0",
     }
     for name, value in options.items():
         key = f"CONDUWUIT_{name.upper()}"

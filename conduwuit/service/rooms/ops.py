@@ -16,6 +16,7 @@ from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevel
 from conduwuit.core.room_versions import RoomVersion, supported_versions
 from conduwuit.core.room_versions import get as get_room_version
 from conduwuit.service.rooms import RoomCore
+from conduwuit.service.rooms.aggregations import check_new_relation
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.build import NewEvent, room_id_of
 from conduwuit.service.rooms.persist import Txn
@@ -184,6 +185,7 @@ class RoomOps:
             # m.room.member via /state only for others; conduwuit allows self-changes).
             if event_type == "m.room.create" or state_key != str(sender):
                 raise forbidden(f"Cannot send {event_type} here")
+        check_new_relation(self.core, str(room_id), content)
         if event_type == "m.room.canonical_alias" and state_key == "":
             self._check_canonical_alias(room_id, content)
         if event_type == "m.room.redaction" and state_key is None:

@@ -235,6 +235,9 @@ class Persister:
             return
         target = relates.get("event_id")
         if isinstance(target, str) and target != event.event_id:
+            parent = self._timeline.get(target)
+            if parent is not None and parent.get("room_id") != event.room_id:
+                return  # relations never cross rooms (a federated event may try)
             te = self._short.get_or_create_event(target, b, pending)
             b.put(self._relations, u64(te) + u64(se), b"")
             if relates.get("rel_type") == "m.thread":

@@ -100,7 +100,10 @@ class RoomReads:
         now = self.clock()
         out = to_client(pdu, now, device)
         if access is not None and device is not None:
-            bundled = self.aggregations.bundle(pdu, device[0], access.until, now)
+            user = UserId.parse(device[0])
+            bundled = self.aggregations.bundle(
+                pdu, device[0], access.until, now, lambda c: self.may_see(user, c, access)
+            )
             if bundled:
                 out["unsigned"]["m.relations"] = bundled
         return out

@@ -61,7 +61,13 @@ class RoomSections:
     def _client(self, pdu: PduJson, window: Window, access: Access) -> dict[str, Any]:
         now_ms = self.core.clock()
         out = to_client(pdu, now_ms, window.viewer, include_room_id=False)
-        bundled = self.reads.aggregations.bundle(pdu, str(window.user), access.until, now_ms)
+        bundled = self.reads.aggregations.bundle(
+            pdu,
+            str(window.user),
+            access.until,
+            now_ms,
+            lambda child: self.reads.may_see(window.user, child, access),
+        )
         if bundled:
             out["unsigned"]["m.relations"] = bundled
         return out
