@@ -125,6 +125,21 @@ def test_after_commit_runs_once_the_writes_are_visible(db: Database) -> None:
         batch.after_commit(lambda: None)
 
 
+def test_staged_record_is_per_map_and_lives_as_long_as_the_batch(db: Database) -> None:
+    a, b = db.map(TEST_A), db.map(TEST_B)
+    with db.batch() as batch:
+        batch.staged(a)[b"k"] = b"1"
+        assert batch.staged(a) == {b"k": b"1"}
+        assert batch.staged(b) == {}
+    with pytest.raises(DatabaseError):
+        batch.staged(a)
+    with db.batch() as fresh:
+        assert fresh.staged(a) == {}
+        fresh.discard()
+    # The record is the caller's memory, not a write: nothing reached the map.
+    assert a.get(b"k") is None
+
+
 def test_batch_delete_range_and_reuse(db: Database) -> None:
     a = db.map(TEST_A)
     for n in range(5):

@@ -92,8 +92,7 @@ class Persister:
         unsigned = dict(pdu.get("unsigned") or {})
         with self._db.batch() as b:
             shortroomid = self._short.get_or_create_room(room_id, b)
-            pending: dict[str, int] = {}
-            se = self._short.get_or_create_event(event.event_id, b, pending)
+            se = self._short.get_or_create_event(event.event_id, b)
             count = b.next_count()
             self._state.set_hash_before(b, se, before)
             if soft_failed:
@@ -126,7 +125,7 @@ class Persister:
                 # Only the event's own state key can have changed: no full diff.
                 changed_keys = {sk: se} if event.state_key is not None else {}
             else:
-                new_full = self._resolve(rv, current, event, before, b, pending)
+                new_full = self._resolve(rv, current, event, before, b)
                 new_current = self._state.store.save(current, new_full, b)
                 old_full = self._state.store.full(current)
                 changed_keys = {k: v for k, v in new_full.items() if old_full.get(k) != v}
@@ -135,7 +134,7 @@ class Persister:
                 b, shortroomid, [e for e in event.prev_event_ids if e in leaves], event.event_id
             )
             users = self._update_members(b, room_id, event, se, changed_keys, new_full, count)
-            self._relate(b, event, se, pending, shortroomid, count)
+            self._relate(b, event, se, shortroomid, count)
             self._apply_redaction(b, event, rv, before)
             self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
             self._search.index(b, shortroomid, pduid(shortroomid, count), pdu)
@@ -150,7 +149,6 @@ class Persister:
         event: Event,
         before: int,
         b: Batch,
-        pending: dict[str, int],
     ) -> dict[int, int]:
         """The room's new current state when an event forks off an older state."""
         cache: dict[str, Event | None] = {event.event_id: event}
@@ -168,7 +166,7 @@ class Persister:
         full: dict[int, int] = {}
         for (event_type, state_key), event_id in resolved.items():
             sk = self._short.get_or_create_statekey(event_type, state_key, b)
-            se = pending.get(event_id) or self._short.event(event_id)
+            se = self._short.event_in(event_id, b)
             if se is not None:
                 full[sk] = se
         return full
@@ -226,7 +224,6 @@ class Persister:
         b: Batch,
         event: Event,
         se: int,
-        pending: dict[str, int],
         shortroomid: int,
         count: int,
     ) -> None:
@@ -235,7 +232,7 @@ class Persister:
             return
         target = relates.get("event_id")
         if isinstance(target, str) and target != event.event_id:
-            te = self._short.get_or_create_event(target, b, pending)
+            te = self._short.get_or_create_event(target, b)
             b.put(self._relations, u64(te) + u64(se), b"")
             if relates.get("rel_type") == "m.thread":
                 old = self._thread_latest.get(target.encode())
