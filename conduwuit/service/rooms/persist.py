@@ -9,7 +9,6 @@ membership indexes, relations, an applied redaction and the client transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from conduwuit.core import state_res
@@ -18,13 +17,14 @@ from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevel
 from conduwuit.core.redaction import redact, should_apply_redaction
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.db import MAPS, Batch, Database
-from conduwuit.db.codec import from_u64, key, u64
+from conduwuit.db.codec import from_u64, u64
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.build import Extremities, room_id_of
 from conduwuit.service.rooms.members import Members, MembershipChange
 from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.state import RoomState, to_event
 from conduwuit.service.rooms.timeline import PduJson, pduid
+from conduwuit.service.rooms.transactions import Transactions, Txn
 
 # Shown to invited and knocking users (client-server API: "Stripped state").
 STRIPPED_STATE_TYPES = (
@@ -36,15 +36,6 @@ STRIPPED_STATE_TYPES = (
     "m.room.canonical_alias",
     "m.room.encryption",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Txn:
-    """A client transaction: (user, device, txnId) -> the event it created."""
-
-    user_id: str
-    device_id: str
-    txn_id: str
 
 
 def stripped(pdu: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,6 +50,7 @@ class Persister:
         members: Members,
         extremities: Extremities,
         notifier: Notifier,
+        transactions: Transactions,
     ) -> None:
         self._db = db
         self._state = state
@@ -71,11 +63,7 @@ class Persister:
         self._search = SearchIndex(db)
         self._threads = db.map(MAPS.roomid_threads)
         self._thread_latest = db.map(MAPS.threadroot_latest)
-        self._txns = db.map(MAPS.userdevicetxnid_response)
-
-    def txn_event(self, txn: Txn) -> str | None:
-        raw = self._txns.get(key(txn.user_id, txn.device_id, txn.txn_id))
-        return raw.decode() if raw is not None else None
+        self._transactions = transactions
 
     def persist(
         self,
@@ -112,10 +100,7 @@ class Persister:
                 full = {**full, sk: se}
                 after = self._state.store.save(before, full, b)
             if txn is not None:
-                pdu["_txn"] = [txn.device_id, txn.txn_id]
-                b.put(
-                    self._txns, key(txn.user_id, txn.device_id, txn.txn_id), event.event_id.encode()
-                )
+                self._transactions.record(b, txn, event.event_id)
             if unsigned:
                 pdu["unsigned"] = unsigned
             current = self._state.current_hash(room_id)
@@ -269,7 +254,8 @@ class Persister:
         target_pduid = self._timeline.pdu_id(target_id)
         if target_pduid is not None:
             self._search.unindex(b, from_u64(target_pduid[:8]), target_pduid, target)
-        redacted = redact({k: v for k, v in target.items() if k != "_txn"}, rv)
+        # Drops every field the algorithm does not keep, "_txn" of old records too.
+        redacted = redact(target, rv)
         redacted["event_id"] = target_id
         redacted["unsigned"] = {"redacted_because": {**event.pdu, "event_id": event.event_id}}
         self._timeline.replace(b, target_id, redacted)
