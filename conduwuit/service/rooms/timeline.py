@@ -90,11 +90,6 @@ class Timeline:
         for key, raw in rows:
             yield count_of(key), decode(raw)
 
-    def last_count(self, shortroomid: int) -> int:
-        for count, _ in self.scan(shortroomid, None, backwards=True):
-            return count
-        return 0
-
     # -- writes (into the caller's batch) ----------------------------------------------
     def put_timeline(self, batch: Batch, pdu_id: bytes, pdu: PduJson) -> None:
         batch.put(self._pdus, pdu_id, encode(pdu))
