@@ -28,7 +28,7 @@ class Batch:
     As a context manager it commits on normal exit and discards on exception.
     """
 
-    __slots__ = ("_after", "_counted", "_db", "_done", "_sync", "_wb")
+    __slots__ = ("_after", "_counted", "_db", "_done", "_staged", "_sync", "_wb")
 
     def __init__(self, db: Database, sync: bool) -> None:
         self._db = db
@@ -37,6 +37,7 @@ class Batch:
         self._counted = False
         self._done = False
         self._after: list[Callable[[], None]] = []
+        self._staged: dict[str, dict[bytes, bytes]] = {}
 
     def __len__(self) -> int:
         n: int = self._wb.len()
@@ -60,6 +61,16 @@ class Batch:
         """Delete every key with ``start <= key < end``."""
         self._check(m)
         self._wb.delete_range(start, end, m.handle)
+
+    def staged(self, m: Map) -> dict[bytes, bytes]:
+        """A scratch record of puts to ``m`` that later reads in this batch must see.
+
+        A batch is write-only: a get before commit does not see its puts. Code that
+        creates a value at most once per key (interned ids) records its puts here and
+        looks here first; the record lives exactly as long as the batch.
+        """
+        self._check(m)
+        return self._staged.setdefault(m.spec.name, {})
 
     def next_count(self) -> int:
         """Reserve the next global count; the counter is persisted with this batch.
@@ -86,6 +97,7 @@ class Batch:
         if self._done:
             raise DatabaseError("batch already committed or discarded")
         self._done = True
+        self._staged = {}
         self._db._commit(self._wb, self._counted, self._sync)
         after, self._after = self._after, []
         for callback in after:
@@ -94,6 +106,7 @@ class Batch:
     def discard(self) -> None:
         self._done = True
         self._after = []
+        self._staged = {}
 
     def __enter__(self) -> Batch:
         return self

@@ -5,6 +5,7 @@ import pytest
 from conduwuit.db import MAPS, Database, DatabaseError, DatabaseOptions, MapSpec
 from conduwuit.db.codec import key, prefix, u64
 from conduwuit.db.maps import GLOBAL_COUNTER
+from conduwuit.db.migrations import MIGRATIONS, latest_version
 
 from .conftest import TEST_A, TEST_B, TEST_MAPS
 
@@ -125,6 +126,21 @@ def test_after_commit_runs_once_the_writes_are_visible(db: Database) -> None:
         batch.after_commit(lambda: None)
 
 
+def test_staged_record_is_per_map_and_lives_as_long_as_the_batch(db: Database) -> None:
+    a, b = db.map(TEST_A), db.map(TEST_B)
+    with db.batch() as batch:
+        batch.staged(a)[b"k"] = b"1"
+        assert batch.staged(a) == {b"k": b"1"}
+        assert batch.staged(b) == {}
+    with pytest.raises(DatabaseError):
+        batch.staged(a)
+    with db.batch() as fresh:
+        assert fresh.staged(a) == {}
+        fresh.discard()
+    # The record is the caller's memory, not a write: nothing reached the map.
+    assert a.get(b"k") is None
+
+
 def test_batch_delete_range_and_reuse(db: Database) -> None:
     a = db.map(TEST_A)
     for n in range(5):
@@ -215,7 +231,7 @@ def test_maps_not_in_the_registry_are_kept(options: DatabaseOptions) -> None:
         db.map(TEST_A).put(b"k", b"v")
     # Opened by code that no longer registers testkey_a: RocksDB must still open.
     with Database.open(options) as db:
-        assert db.schema_version == 1
+        assert db.schema_version == latest_version(MIGRATIONS)
     with Database.open(options, maps=TEST_MAPS) as db:
         assert db.map(TEST_A).get(b"k") == b"v"
 

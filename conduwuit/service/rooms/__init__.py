@@ -20,6 +20,7 @@ from conduwuit.service.rooms.short import ShortIds
 from conduwuit.service.rooms.state import RoomState
 from conduwuit.service.rooms.state_store import StateStore
 from conduwuit.service.rooms.timeline import Timeline
+from conduwuit.service.rooms.transactions import Transactions
 
 
 class RoomCore:
@@ -44,5 +45,8 @@ class RoomCore:
         self.extremities = Extremities(db)
         self.auth_chains = AuthChains(db, self.short, self.timeline)
         builder = EventBuilder(server_name, keypair, self.state, self.extremities, clock)
-        persister = Persister(db, self.state, self.members, self.extremities, notifier)
+        self.transactions = Transactions(db)
+        persister = Persister(
+            db, self.state, self.members, self.extremities, notifier, self.transactions
+        )
         self.pipeline = EventPipeline(db, self.state, builder, persister)

@@ -19,7 +19,7 @@ from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.aggregations import check_new_relation
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.build import NewEvent, room_id_of
-from conduwuit.service.rooms.persist import Txn
+from conduwuit.service.rooms.transactions import Txn
 
 # user_id -> {"displayname": ..., "avatar_url": ...} (only the keys that are set)
 ProfileLookup = Callable[[str], Mapping[str, Any]]
@@ -175,7 +175,7 @@ class RoomOps:
     ) -> str:
         """Send a message or state event; a repeated transaction returns the same ID."""
         if txn is not None:
-            done = self.core.pipeline.persister.txn_event(txn)
+            done = self.core.transactions.event_for(txn)
             if done is not None:
                 return done
         if event_type == "m.room.create" or (
@@ -258,7 +258,7 @@ class RoomOps:
         """Redact an event; others' events need the redact power level (Synapse checks
         this at send time for local users, since the v3+ auth rules do not)."""
         if txn is not None:
-            done = self.core.pipeline.persister.txn_event(txn)
+            done = self.core.transactions.event_for(txn)
             if done is not None:
                 return done
         rv = self.room_version(room_id)

@@ -23,8 +23,9 @@ from conduwuit.core.power_levels import CREATE_KEY, StateKey
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.db import Database
 from conduwuit.service.rooms.build import EventBuilder, NewEvent, room_id_of
-from conduwuit.service.rooms.persist import Persister, Txn
+from conduwuit.service.rooms.persist import Persister
 from conduwuit.service.rooms.state import RoomState, to_event
+from conduwuit.service.rooms.transactions import Txn
 
 
 class MissingEventsError(Exception):

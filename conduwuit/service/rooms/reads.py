@@ -98,7 +98,7 @@ class RoomReads:
     ) -> dict[str, Any]:
         """Client format, with aggregations bundled when the viewer's access is given."""
         now = self.clock()
-        out = to_client(pdu, now, device)
+        out = to_client(pdu, now, self.core.transactions.transaction_id(pdu, device))
         if access is not None and device is not None:
             user = UserId.parse(device[0])
             bundled = self.aggregations.bundle(

@@ -60,7 +60,8 @@ class RoomSections:
     # -- events --------------------------------------------------------------------
     def _client(self, pdu: PduJson, window: Window, access: Access) -> dict[str, Any]:
         now_ms = self.core.clock()
-        out = to_client(pdu, now_ms, window.viewer, include_room_id=False)
+        txn_id = self.core.transactions.transaction_id(pdu, window.viewer)
+        out = to_client(pdu, now_ms, txn_id, include_room_id=False)
         bundled = self.reads.aggregations.bundle(
             pdu,
             str(window.user),

@@ -8,7 +8,7 @@ import pytest
 from conduwuit.core.errors import MatrixError
 from conduwuit.core.ids import RoomId
 from conduwuit.service.rooms.ops import CreateRoom
-from conduwuit.service.rooms.persist import Txn
+from conduwuit.service.rooms.transactions import Txn
 
 from .conftest import ALICE, BOB, CAROL, Stack
 
@@ -50,7 +50,7 @@ def test_v12_room_id_derives_from_create_event(stack: Stack) -> None:
 
 def test_messages_txn_and_pagination(stack: Stack) -> None:
     room = make_room(stack)
-    txn = Txn(str(ALICE), "DEV", "t1")
+    txn = Txn.send(str(ALICE), "DEV", str(room), "m.room.message", "t1")
     first = stack.ops.send(ALICE, room, "m.room.message", {"body": "hi"}, txn=txn)
     again = stack.ops.send(ALICE, room, "m.room.message", {"body": "hi"}, txn=txn)
     assert first == again

@@ -10,18 +10,19 @@ from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.client_event import to_client
 from conduwuit.service.rooms.ops import RoomOps
-from conduwuit.service.rooms.persist import Txn
 from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.transactions import Txn
 
 
 def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
     async def send_event(request: web.Request) -> web.Response:
         user = me(request)
         content = await json_body(request)
-        txn = Txn(str(user), device(request), request.match_info["txn_id"])
-        event_id = ops.send(
-            user, room_id(request), request.match_info["event_type"], content, txn=txn
+        room, event_type = room_id(request), request.match_info["event_type"]
+        txn = Txn.send(
+            str(user), device(request), str(room), event_type, request.match_info["txn_id"]
         )
+        event_id = ops.send(user, room, event_type, content, txn=txn)
         return web.json_response({"event_id": event_id})
 
     async def put_state(request: web.Request) -> web.Response:
@@ -52,8 +53,11 @@ def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
     async def redact(request: web.Request) -> web.Response:
         user = me(request)
         body = await json_body(request)
-        txn = Txn(str(user), device(request), request.match_info["txn_id"])
-        event_id = ops.redact(user, room_id(request), request.match_info["event_id"], body, txn)
+        room, target = room_id(request), request.match_info["event_id"]
+        txn = Txn.redact(
+            str(user), device(request), str(room), target, request.match_info["txn_id"]
+        )
+        event_id = ops.redact(user, room, target, body, txn)
         return web.json_response({"event_id": event_id})
 
     room = "/rooms/{room_id}"
