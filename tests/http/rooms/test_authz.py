@@ -187,3 +187,71 @@ async def test_redaction_through_state_or_send_needs_the_redact_power(
     assert (await users.ok(bob, "GET", f"/rooms/{room}/event/{mine}"))["content"] == {}
     await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.redaction/x", {"redacts": target})
     assert (await users.ok(alice, "GET", f"/rooms/{room}/event/{target}"))["content"] == {}
+
+
+async def test_members_at_is_bounded_by_what_the_requester_could_see(
+    hs: Homeserver, users: Users
+) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    carol = await users.add("carol")
+    body = {
+        "preset": "public_chat",
+        "initial_state": [
+            {"type": "m.room.history_visibility", "content": {"history_visibility": "joined"}}
+        ],
+    }
+    room = (await users.ok(alice, "POST", "/createRoom", body))["room_id"]
+    await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/1", {"body": "hi"})
+    before_bob = str(hs.services.db.current_count())
+    await users.ok(bob, "POST", f"/join/{room}", {})
+    while_joined = str(hs.services.db.current_count())
+    await users.ok(bob, "POST", f"/rooms/{room}/leave", {})
+    await users.ok(carol, "POST", f"/join/{room}", {})
+    now = str(hs.services.db.current_count())
+
+    def names(reply: Any) -> dict[str, str]:
+        return {m["state_key"]: m["content"]["membership"] for m in reply["chunk"]}
+
+    # Alice, still joined, sees the members at each point.
+    assert carol in names(await users.ok(alice, "GET", f"/rooms/{room}/members", at=now))
+    # Bob sees no later than his leave: no Carol.
+    for at in (now, str(int(now) + 1000)):
+        seen = names(await users.ok(bob, "GET", f"/rooms/{room}/members", at=at))
+        assert carol not in seen and seen[bob] == "leave", at
+    assert names(await users.ok(bob, "GET", f"/rooms/{room}/members", at=while_joined)) == {
+        alice: "join",
+        bob: "join",
+    }
+    # Before his join the history was hidden from him ("joined" visibility).
+    status, reply = await users.call(bob, "GET", f"/rooms/{room}/members", at=before_bob)
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
+    # Carol, joined later, may not see the room before her join either.
+    status, reply = await users.call(carol, "GET", f"/rooms/{room}/members", at=before_bob)
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
+
+
+async def test_room_summary_of_a_restricted_room_only_for_those_who_could_join(
+    hs: Homeserver, users: Users
+) -> None:
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    mallory = await users.add("mallory")
+    space, room = await restricted_room(users, alice)
+    await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.name", {"name": "Secret"})
+    await users.ok(bob, "POST", f"/join/{space}", {})
+    private = (await users.ok(alice, "POST", "/createRoom", {"name": "Private"}))["room_id"]
+    for path in (
+        f"/_matrix/client/v1/room_summary/{room}",
+        f"/_matrix/client/unstable/im.nheko.summary/summary/{room}",
+        f"/_matrix/client/v1/room_summary/{private}",
+    ):
+        for token in (hs.tokens[mallory], None):
+            status, reply = await hs.request("GET", path, token=token)
+            assert (status, reply["errcode"]) == (404, "M_NOT_FOUND"), (path, token)
+            assert "Secret" not in str(reply) and "Private" not in str(reply)
+    summary = await users.ok(bob, "GET", f"/_matrix/client/v1/room_summary/{room}")
+    assert summary["name"] == "Secret" and summary["allowed_room_ids"] == [space]
+    assert "membership" not in summary
+    summary = await users.ok(alice, "GET", f"/_matrix/client/v1/room_summary/{private}")
+    assert (summary["name"], summary["membership"]) == ("Private", "join")
