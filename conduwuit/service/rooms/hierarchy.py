@@ -120,22 +120,31 @@ def room_summary(directory: Directory, room_id: str, viewer: str | None) -> dict
         return None
     summary = directory.summary(room_id)
     membership = core.members.membership(viewer, room_id) if viewer else None
+    state = core.state
+    current = state.current_hash(room_id)
+    rules = state.content_at(current, "m.room.join_rules") or {}
+    allow = rules.get("allow")
+    allowed_rooms = [
+        a["room_id"]
+        for a in (allow if isinstance(allow, list) else [])
+        if isinstance(a, dict) and isinstance(a.get("room_id"), str)
+    ]
     previewable = bool(summary["world_readable"]) or summary["join_rule"] in (
         "public",
         "knock",
         "knock_restricted",
     )
     if not previewable and membership not in ("join", "invite", "knock"):
-        if viewer is None or summary["join_rule"] not in ("restricted", "knock_restricted"):
+        # MSC3266 (as Synapse's _is_local_room_accessible): a restricted room only to
+        # those who could join it, members of a room in its allow list.
+        if (
+            viewer is None
+            or summary["join_rule"] != "restricted"
+            or not any(core.members.is_joined(viewer, r) for r in allowed_rooms)
+        ):
             return None
-    state = core.state
-    current = state.current_hash(room_id)
-    rules = state.content_at(current, "m.room.join_rules") or {}
-    allow = rules.get("allow")
     if isinstance(allow, list):
-        summary["allowed_room_ids"] = [
-            a["room_id"] for a in allow if isinstance(a, dict) and isinstance(a.get("room_id"), str)
-        ]
+        summary["allowed_room_ids"] = allowed_rooms
     encryption = state.content_at(current, "m.room.encryption") or {}
     if isinstance(encryption.get("algorithm"), str):
         summary["encryption"] = encryption["algorithm"]

@@ -178,21 +178,23 @@ class RoomOps:
             done = self.core.transactions.event_for(txn)
             if done is not None:
                 return done
-        if event_type == "m.room.create" or (
-            state_key is not None and event_type == "m.room.member"
-        ):
-            # Membership goes through the membership endpoints (Synapse refuses
-            # m.room.member via /state only for others; conduwuit allows self-changes).
-            if event_type == "m.room.create" or state_key != str(sender):
-                raise forbidden(f"Cannot send {event_type} here")
+        if event_type in ("m.room.create", "m.room.member"):
+            # Every membership change takes the one membership path (Membership, which
+            # the state API uses for m.room.member too), so its checks cannot be skipped.
+            raise forbidden(f"Cannot send {event_type} here")
         check_new_relation(self.core, str(room_id), content)
         if event_type == "m.room.canonical_alias" and state_key == "":
             self._check_canonical_alias(room_id, content)
-        if event_type == "m.room.redaction" and state_key is None:
+        if event_type == "m.room.redaction":
             target = content.get("redacts")
             if not isinstance(target, str):
                 raise MatrixError(ErrCode.BAD_JSON, "redacts is required")
-            return self.redact(sender, room_id, target, content, txn)
+            if state_key is None:
+                return self.redact(sender, room_id, target, content, txn)
+            # A state event of this type is applied as a redaction of its target too
+            # (the event's redacts), so it takes the same power check (as Synapse's
+            # check_redaction does for every m.room.redaction event).
+            self._check_may_redact(sender, room_id, target)
         event_id = self.send_new(
             sender, str(room_id), NewEvent(event_type, content, state_key), txn
         )
@@ -247,20 +249,9 @@ class RoomOps:
             return str(current["event_id"])
         return self.send(sender, room_id, event_type, content, state_key)
 
-    def redact(
-        self,
-        sender: UserId,
-        room_id: RoomId,
-        target_id: str,
-        content: dict[str, Any],
-        txn: Txn | None = None,
-    ) -> str:
-        """Redact an event; others' events need the redact power level (Synapse checks
-        this at send time for local users, since the v3+ auth rules do not)."""
-        if txn is not None:
-            done = self.core.transactions.event_for(txn)
-            if done is not None:
-                return done
+    def _check_may_redact(self, sender: UserId, room_id: RoomId, target_id: str) -> RoomVersion:
+        """Others' events need the redact power level (Synapse checks this at send time
+        for local users, since the v3+ auth rules do not)."""
         rv = self.room_version(room_id)
         target = self.core.timeline.get(target_id)
         if target is not None and target.get("room_id") == str(room_id):
@@ -272,6 +263,22 @@ class RoomOps:
                 levels = PowerLevels(auth, rv)
                 if levels.user_level(str(sender)) < levels.named_level("redact"):
                     raise forbidden("You may not redact other users' events")
+        return rv
+
+    def redact(
+        self,
+        sender: UserId,
+        room_id: RoomId,
+        target_id: str,
+        content: dict[str, Any],
+        txn: Txn | None = None,
+    ) -> str:
+        """Redact an event (``_check_may_redact`` says who may)."""
+        if txn is not None:
+            done = self.core.transactions.event_for(txn)
+            if done is not None:
+                return done
+        rv = self._check_may_redact(sender, room_id, target_id)
         body = {k: v for k, v in content.items() if k != "redacts"}
         new = NewEvent("m.room.redaction", body, None, redacts=target_id)
         return self.core.pipeline.create_local(new, str(sender), str(room_id), rv, txn).event_id

@@ -311,10 +311,17 @@ class RoomReads:
     ) -> list[dict[str, Any]]:
         ids = self.state_ids_for(user, room_id)
         if at is not None:
-            # `at`: the state after the last event at or before that stream position.
+            # `at`: the state after the last event at or before that stream position,
+            # no later than the requester's leave, and only if they could see that event
+            # (Synapse's get_state_events filters it for the client, else 403).
+            access = self.access(user, room_id)
             position = parse_token(at)
+            if access.until is not None:
+                position = min(position, access.until)
             shortroomid = self.core.short.room(str(room_id)) or 0
             for _, last in self.core.timeline.scan(shortroomid, position + 1, True):
+                if not self.may_see(user, last, access):
+                    raise forbidden(f"User {user} may not see the room's members at {at}")
                 ids = self.core.state.state_ids(
                     self.core.state.hash_before(str(last["event_id"])) or 0
                 )

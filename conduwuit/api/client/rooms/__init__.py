@@ -25,7 +25,7 @@ def routes(
 ) -> list[Route]:
     return [
         *create.routes(ops),
-        *send.routes(ops, reads),
+        *send.routes(ops, members, reads),
         *membership.routes(members, reads),
         *read.routes(reads, filters),
         *directory.routes(directory_, public_rooms_without_auth),

@@ -9,12 +9,13 @@ from conduwuit.api.client.rooms.params import device, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.client_event import to_client
+from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.ops import RoomOps
 from conduwuit.service.rooms.reads import RoomReads
 from conduwuit.service.rooms.transactions import Txn
 
 
-def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
+def routes(ops: RoomOps, members: Membership, reads: RoomReads) -> list[Route]:
     async def send_event(request: web.Request) -> web.Response:
         user = me(request)
         content = await json_body(request)
@@ -27,13 +28,13 @@ def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
 
     async def put_state(request: web.Request) -> web.Response:
         content = await json_body(request)
-        event_id = ops.send_state(
-            me(request),
-            room_id(request),
-            request.match_info["event_type"],
-            request.match_info.get("state_key", ""),
-            content,
-        )
+        event_type = request.match_info["event_type"]
+        state_key = request.match_info.get("state_key", "")
+        if event_type == "m.room.member":
+            # The one membership path: the same checks as /join, /invite, /kick...
+            event_id = members.set_member_state(me(request), room_id(request), state_key, content)
+        else:
+            event_id = ops.send_state(me(request), room_id(request), event_type, state_key, content)
         return web.json_response({"event_id": event_id})
 
     async def get_state(request: web.Request) -> web.Response:
