@@ -7,7 +7,7 @@ from aiohttp import web
 
 from conduwuit.api.client.rooms.params import device, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import json_body
+from conduwuit.api.wire import canonical_body
 from conduwuit.core.client_event import to_client
 from conduwuit.service.rooms.ops import RoomOps
 from conduwuit.service.rooms.persist import Txn
@@ -17,7 +17,7 @@ from conduwuit.service.rooms.reads import RoomReads
 def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
     async def send_event(request: web.Request) -> web.Response:
         user = me(request)
-        content = await json_body(request)
+        content = await canonical_body(request)
         txn = Txn(str(user), device(request), request.match_info["txn_id"])
         event_id = ops.send(
             user, room_id(request), request.match_info["event_type"], content, txn=txn
@@ -25,7 +25,7 @@ def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
         return web.json_response({"event_id": event_id})
 
     async def put_state(request: web.Request) -> web.Response:
-        content = await json_body(request)
+        content = await canonical_body(request)
         event_id = ops.send_state(
             me(request),
             room_id(request),
@@ -51,7 +51,7 @@ def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
 
     async def redact(request: web.Request) -> web.Response:
         user = me(request)
-        body = await json_body(request)
+        body = await canonical_body(request)
         txn = Txn(str(user), device(request), request.match_info["txn_id"])
         event_id = ops.redact(user, room_id(request), request.match_info["event_id"], body, txn)
         return web.json_response({"event_id": event_id})
