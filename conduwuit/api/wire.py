@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from conduwuit.api.router import BODY_LIMIT, too_large
 from conduwuit.core import canonical_json
 from conduwuit.core.errors import ErrCode, MatrixError
 
@@ -98,9 +99,23 @@ def decode_json(raw: bytes) -> Any:
     return value
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The request body, read no further than the route's limit (router.BODY_LIMIT):
+    a chunked body past it is 413 M_TOO_LARGE after at most ``limit`` bytes."""
+    limit = request.get(BODY_LIMIT)
+    if limit is None:
+        return await request.read()
+    raw = bytearray()
+    while chunk := await request.content.readany():
+        raw += chunk
+        if len(raw) > limit:
+            raise too_large(limit)
+    return bytes(raw)
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, or M_NOT_JSON / M_BAD_JSON."""
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw:
         return {}
     if len(raw) > THREAD_PARSE_THRESHOLD:
