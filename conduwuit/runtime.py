@@ -114,7 +114,13 @@ async def _wait_for_signal() -> None:
             loop.remove_signal_handler(signum)
 
 
+def private_umask() -> None:
+    """Files this process creates (RocksDB's, backups, media) are for its user only."""
+    os.umask(os.umask(0o077) | 0o077)
+
+
 def run(loaded: LoadedConfig, started_at: float) -> None:
+    private_umask()
     try:
         import uvloop
     except ImportError:

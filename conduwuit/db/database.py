@@ -61,6 +61,23 @@ class Snapshot:
         self.close()
 
 
+#: The database holds access tokens and the server's signing key: it is its owner's
+#: alone, whatever the umask. RocksDB creates files with 0666 & ~umask, so the
+#: server process also tightens its umask (runtime.private_umask) before opening.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private(path: Path) -> None:
+    """chmod ``path`` 0700 and everything under it 0700 (directories) / 0600 (files),
+    so a database created by an older version or under a loose umask is fixed too."""
+    path.chmod(PRIVATE_DIR)
+    for child in path.rglob("*"):
+        if child.is_symlink():
+            continue
+        child.chmod(PRIVATE_DIR if child.is_dir() else PRIVATE_FILE)
+
+
 class Database:
     """Named maps over one RocksDB, atomic batches, the global counter, backups."""
 
@@ -94,7 +111,8 @@ class Database:
         if MAPS.global_.name not in specs:
             raise ValueError("the global map is required")
         path = options.path
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        make_private(path)
         tuning = Tuning.build(options)
         db_opts = tuning.db_options()
         names = set(specs)
@@ -238,6 +256,9 @@ class Database:
             finally:
                 self._maps.clear()
                 self._rdict.close()
+                # Files written since open (rocksdict's config, new SSTs) under the
+                # umask of whoever embedded us.
+                make_private(self.options.path)
                 self._rdict = None
 
     def __enter__(self) -> Database:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from conduwuit.api.auth import Requester, optional_requester, requester
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import json_body
+from conduwuit.api.wire import canonical_body
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.service.users.accounts import Accounts
@@ -56,7 +56,7 @@ def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list
     async def put_field(request: web.Request) -> web.Response:
         key = request.match_info["key"]
         _, user_id = writable(request, key)
-        body = await json_body(request)
+        body = await canonical_body(request)
         if key not in body:
             raise MatrixError(ErrCode.MISSING_PARAM, f"Missing parameter: {key}")
         value = body[key]

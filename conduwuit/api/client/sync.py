@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from conduwuit.api.auth import requester
+from conduwuit.api.query import bool_param, int_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.ids import UserId
@@ -17,14 +18,6 @@ from conduwuit.service.sync.filter import parse_filter
 from conduwuit.service.sync.service import SyncService, parse_since
 
 PRESENCE_STATES = ("offline", "online", "unavailable")
-
-
-def _bool(value: str | None, name: str) -> bool:
-    if value is None:
-        return False
-    if value in ("true", "false"):
-        return value == "true"
-    raise MatrixError(ErrCode.INVALID_PARAM, f"{name} must be true or false")
 
 
 async def encode(value: Any, give_way: GiveWay, depth: int = 3) -> bytes:
@@ -48,9 +41,7 @@ def routes(sync: SyncService, filters: Filters) -> list[Route]:
     async def handler(request: web.Request) -> web.Response:
         caller = requester(request)
         query = request.query
-        timeout_text = query.get("timeout", "0")
-        if not timeout_text.isdigit():
-            raise MatrixError(ErrCode.INVALID_PARAM, "timeout must be a non-negative integer")
+        timeout_ms = int_param(request, "timeout", 0)
         set_presence = query.get("set_presence", "online")
         if set_presence not in PRESENCE_STATES:
             raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown set_presence {set_presence!r}")
@@ -59,8 +50,8 @@ def routes(sync: SyncService, filters: Filters) -> list[Route]:
             UserId.parse(caller.user_id),
             caller.device_id,
             since=parse_since(query.get("since")),
-            timeout_ms=int(timeout_text),
-            full_state=_bool(query.get("full_state"), "full_state"),
+            timeout_ms=timeout_ms,
+            full_state=bool_param(request, "full_state"),
             sync_filter=sync_filter,
             set_presence=set_presence,
         )

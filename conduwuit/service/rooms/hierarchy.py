@@ -14,6 +14,7 @@ from typing import Any
 from conduwuit.core.client_event import stripped_state
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.numbers import parse_uint
 from conduwuit.service.rooms.directory import Directory
 
 MAX_LIMIT = 50
@@ -84,9 +85,10 @@ class Hierarchy:
             raise forbidden("You may not preview this room")
         offset = 0
         if from_token is not None:
-            if not from_token.isdigit():
+            from_offset = parse_uint(from_token)
+            if from_offset is None:
                 raise MatrixError(ErrCode.INVALID_PARAM, "Invalid from token")
-            offset = int(from_token)
+            offset = from_offset
         depth_limit = min(MAX_DEPTH, max_depth if max_depth is not None else MAX_DEPTH)
         page_limit = max(1, min(limit or MAX_LIMIT, MAX_LIMIT))
         walk: list[dict[str, Any]] = []

@@ -18,6 +18,7 @@ from conduwuit.core.client_event import to_client
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.numbers import parse_uint
 from conduwuit.service.rooms.aggregations import Aggregations
 from conduwuit.service.rooms.ops import RoomOps
 from conduwuit.service.rooms.timeline import PduJson
@@ -30,10 +31,10 @@ MAX_SCAN = 5000
 def parse_token(token: str) -> int:
     """A pagination token: the stream position, optionally with an ``s`` or ``t`` prefix."""
     digits = token[1:] if token[:1] in ("s", "t") else token
-    digits = digits.split("_", 1)[0]
-    if not digits.isdigit():
+    position = parse_uint(digits.split("_", 1)[0])
+    if position is None:
         raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid pagination token {token!r}")
-    return int(digits)
+    return position
 
 
 @dataclass(frozen=True)

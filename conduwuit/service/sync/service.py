@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.ids import UserId
+from conduwuit.core.numbers import parse_uint
 from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.give_way import GiveWay
@@ -45,10 +46,10 @@ class DeviceExtras(Protocol):
 def parse_since(token: str | None) -> int | None:
     if token is None or token == "":
         return None
-    digits = token[1:] if token.startswith("s") else token
-    if not digits.isdigit():
+    position = parse_uint(token[1:] if token.startswith("s") else token)
+    if position is None:
         raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid since token {token!r}")
-    return int(digits)
+    return position
 
 
 def make_token(position: int) -> str:

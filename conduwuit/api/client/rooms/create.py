@@ -9,7 +9,7 @@ from pydantic import StrictBool, StrictStr
 
 from conduwuit.api.client.rooms.params import me, user_id
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import WireModel, parse_body
+from conduwuit.api.wire import WireModel, canonical_body, parse
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.room_creation import PlannedEvent
 from conduwuit.service.rooms.ops import CreateRoom, RoomOps
@@ -39,7 +39,7 @@ class CreateRoomBody(WireModel):
 
 def routes(ops: RoomOps) -> list[Route]:
     async def create_room(request: web.Request) -> web.Response:
-        body = await parse_body(request, CreateRoomBody)
+        body = parse(CreateRoomBody, await canonical_body(request))
         if body.invite_3pid:
             raise MatrixError(ErrCode.UNRECOGNIZED, "Third-party invites are not supported")
         request_ = CreateRoom(

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from conduwuit.api.client.rooms.params import is_guest, me, room_id, user_id
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import json_body
+from conduwuit.api.wire import canonical_body
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.reads import RoomReads
@@ -23,26 +23,26 @@ def _reason(body: dict[str, Any]) -> str | None:
 
 def routes(members: Membership, reads: RoomReads) -> list[Route]:
     async def join_by_id_or_alias(request: web.Request) -> web.Response:
-        body = await json_body(request)
+        body = await canonical_body(request)
         target = request.match_info["room_id_or_alias"]
         joined = members.join(me(request), target, _reason(body), guest=is_guest(request))
         return web.json_response({"room_id": joined})
 
     async def join_by_id(request: web.Request) -> web.Response:
-        body = await json_body(request)
+        body = await canonical_body(request)
         joined = members.join(
             me(request), str(room_id(request)), _reason(body), guest=is_guest(request)
         )
         return web.json_response({"room_id": joined})
 
     async def knock(request: web.Request) -> web.Response:
-        body = await json_body(request)
+        body = await canonical_body(request)
         target = request.match_info["room_id_or_alias"]
         knocked = members.knock(me(request), target, _reason(body))
         return web.json_response({"room_id": knocked})
 
     async def invite(request: web.Request) -> web.Response:
-        body = await json_body(request)
+        body = await canonical_body(request)
         if "user_id" not in body and "id_server" in body:
             raise MatrixError(ErrCode.UNRECOGNIZED, "Third-party invites are not supported")
         if "user_id" not in body:
@@ -53,7 +53,7 @@ def routes(members: Membership, reads: RoomReads) -> list[Route]:
 
     def targeted(action: str) -> Any:
         async def handler(request: web.Request) -> web.Response:
-            body = await json_body(request)
+            body = await canonical_body(request)
             if "user_id" not in body:
                 raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: user_id")
             target = user_id(body["user_id"])
@@ -63,7 +63,7 @@ def routes(members: Membership, reads: RoomReads) -> list[Route]:
         return handler
 
     async def leave(request: web.Request) -> web.Response:
-        body = await json_body(request)
+        body = await canonical_body(request)
         members.leave(me(request), room_id(request), _reason(body))
         return web.json_response({})
 

@@ -23,7 +23,7 @@ def routes(reads: RoomReads, filters: Filters) -> list[Route]:
         if raw is None:
             return RoomEventFilter()
         data: Any
-        if raw.isdigit():
+        if raw.isascii() and raw.isdigit():
             stored = filters.get(str(me(request)), raw)
             if stored is None:
                 raise MatrixError(ErrCode.NOT_FOUND, "No such filter")

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from conduwuit.api.client.rooms.params import device, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import json_body
+from conduwuit.api.wire import canonical_body
 from conduwuit.core.client_event import to_client
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.ops import RoomOps
@@ -18,7 +18,7 @@ from conduwuit.service.rooms.transactions import Txn
 def routes(ops: RoomOps, members: Membership, reads: RoomReads) -> list[Route]:
     async def send_event(request: web.Request) -> web.Response:
         user = me(request)
-        content = await json_body(request)
+        content = await canonical_body(request)
         room, event_type = room_id(request), request.match_info["event_type"]
         txn = Txn.send(
             str(user), device(request), str(room), event_type, request.match_info["txn_id"]
@@ -27,7 +27,7 @@ def routes(ops: RoomOps, members: Membership, reads: RoomReads) -> list[Route]:
         return web.json_response({"event_id": event_id})
 
     async def put_state(request: web.Request) -> web.Response:
-        content = await json_body(request)
+        content = await canonical_body(request)
         event_type = request.match_info["event_type"]
         state_key = request.match_info.get("state_key", "")
         if event_type == "m.room.member":
@@ -53,7 +53,7 @@ def routes(ops: RoomOps, members: Membership, reads: RoomReads) -> list[Route]:
 
     async def redact(request: web.Request) -> web.Response:
         user = me(request)
-        body = await json_body(request)
+        body = await canonical_body(request)
         room, target = room_id(request), request.match_info["event_id"]
         txn = Txn.redact(
             str(user), device(request), str(room), target, request.match_info["txn_id"]
