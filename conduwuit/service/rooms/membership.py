@@ -23,11 +23,11 @@ class Membership:
     def _current(self, user: UserId | str, room_id: str) -> str | None:
         return self.core.members.membership(str(user), room_id)
 
-    def _member_event(
+    async def _member_event(
         self, sender: UserId, room_id: str, target: str, content: dict[str, Any]
     ) -> str:
         new = NewEvent("m.room.member", content, target)
-        return self.ops.send_new(sender, room_id, new)
+        return await self.ops.send_new(sender, room_id, new)
 
     @staticmethod
     def _with_reason(content: dict[str, Any], reason: str | None) -> dict[str, Any]:
@@ -56,7 +56,7 @@ class Membership:
         return room_id_or_alias
 
     # -- joining -------------------------------------------------------------------------
-    def join(
+    async def join(
         self,
         user: UserId,
         room_id_or_alias: str,
@@ -76,7 +76,7 @@ class Membership:
         authoriser = self._restricted_authoriser(user, room_id)
         if authoriser is not None:
             content["join_authorised_via_users_server"] = authoriser
-        self._member_event(user, room_id, str(user), content)
+        await self._member_event(user, room_id, str(user), content)
         return room_id
 
     def _restricted_authoriser(self, user: UserId, room_id: str) -> str | None:
@@ -114,7 +114,7 @@ class Membership:
             ErrCode.UNABLE_TO_GRANT_JOIN, "No local user can authorise this join", status=400
         )
 
-    def knock(self, user: UserId, room_id_or_alias: str, reason: str | None = None) -> str:
+    async def knock(self, user: UserId, room_id_or_alias: str, reason: str | None = None) -> str:
         room_id = self.resolve_room(room_id_or_alias)
         if not self.ops.room_version(room_id).knock_join_rule:
             raise forbidden("This room version does not support knocking")
@@ -122,11 +122,11 @@ class Membership:
         if current in ("join", "invite", "ban"):
             raise forbidden(f"You cannot knock on a room you are {current} in")
         content = self._with_reason({"membership": "knock", **self.ops.profile(str(user))}, reason)
-        self._member_event(user, room_id, str(user), content)
+        await self._member_event(user, room_id, str(user), content)
         return room_id
 
     # -- changing others' membership ---------------------------------------------------
-    def invite(
+    async def invite(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
@@ -137,16 +137,16 @@ class Membership:
         if current == "join":
             raise forbidden(f"{target} is already in the room")
         content = {"membership": "invite", **self.ops.profile(str(target))}
-        self._member_event(sender, room, str(target), self._with_reason(content, reason))
+        await self._member_event(sender, room, str(target), self._with_reason(content, reason))
 
-    def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
+    async def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
         room = str(room_id)
         if self._current(user, room) not in ("join", "invite", "knock"):
             return  # leaving a room one is not in changes nothing (conduwuit)
         content = self._with_reason({"membership": "leave"}, reason)
-        self._member_event(user, room, str(user), content)
+        await self._member_event(user, room, str(user), content)
 
-    def kick(
+    async def kick(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
@@ -154,17 +154,17 @@ class Membership:
         if self._current(target, room) not in ("join", "invite", "knock"):
             raise forbidden(f"{target} is not in the room")
         content = self._with_reason({"membership": "leave"}, reason)
-        self._member_event(sender, room, str(target), content)
+        await self._member_event(sender, room, str(target), content)
 
-    def ban(
+    async def ban(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
         self.ops.room_version(room)
         content = self._with_reason({"membership": "ban"}, reason)
-        self._member_event(sender, room, str(target), content)
+        await self._member_event(sender, room, str(target), content)
 
-    def unban(
+    async def unban(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
@@ -172,7 +172,7 @@ class Membership:
         if self._current(target, room) != "ban":
             raise forbidden(f"{target} is not banned")
         content = self._with_reason({"membership": "leave"}, reason)
-        self._member_event(sender, room, str(target), content)
+        await self._member_event(sender, room, str(target), content)
 
     def forget(self, user: UserId, room_id: RoomId) -> None:
         room = str(room_id)

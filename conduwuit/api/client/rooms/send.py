@@ -19,14 +19,14 @@ def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
         user = me(request)
         content = await json_body(request)
         txn = Txn(str(user), device(request), request.match_info["txn_id"])
-        event_id = ops.send(
+        event_id = await ops.send(
             user, room_id(request), request.match_info["event_type"], content, txn=txn
         )
         return web.json_response({"event_id": event_id})
 
     async def put_state(request: web.Request) -> web.Response:
         content = await json_body(request)
-        event_id = ops.send_state(
+        event_id = await ops.send_state(
             me(request),
             room_id(request),
             request.match_info["event_type"],
@@ -53,7 +53,9 @@ def routes(ops: RoomOps, reads: RoomReads) -> list[Route]:
         user = me(request)
         body = await json_body(request)
         txn = Txn(str(user), device(request), request.match_info["txn_id"])
-        event_id = ops.redact(user, room_id(request), request.match_info["event_id"], body, txn)
+        event_id = await ops.redact(
+            user, room_id(request), request.match_info["event_id"], body, txn
+        )
         return web.json_response({"event_id": event_id})
 
     room = "/rooms/{room_id}"
