@@ -139,8 +139,9 @@ class Persister:
             self._apply_redaction(b, event, rv, before)
             self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
             self._search.index(b, shortroomid, pduid(shortroomid, count), pdu)
+            # Wakes long-polls only once ``count`` is visible (every earlier count in).
+            b.after_commit(lambda: self._notifier.notify(count, rooms=[room_id], users=users))
         self._extremities.remember(shortroomid, new_leaves)
-        self._notifier.notify(count, rooms=[room_id], users=users)
         return count
 
     def _resolve(
