@@ -4,6 +4,7 @@ pipeline, two rooms at once, and what a reader of the stream sees meanwhile."""
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -62,7 +63,7 @@ def assert_linear(stack: Stack, room: RoomId) -> None:
     """One chain: each event's only prev_event is the one before it in stream order,
     depth grows by one, each sender's messages are in the order sent, one leaf."""
     events = timeline(stack, room)
-    for (count, pdu), (prev_count, prev) in zip(events[1:], events, strict=False):
+    for (prev_count, prev), (count, pdu) in pairwise(events):
         assert count > prev_count
         assert pdu["prev_events"] == [prev["event_id"]]
         assert pdu["depth"] == prev["depth"] + 1
