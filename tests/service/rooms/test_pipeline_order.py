@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from conduwuit.core.errors import AuthError, MatrixError
+from conduwuit.core.event_signing import hash_and_sign_event
 from conduwuit.core.events import Event
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.room_versions import V10, RoomVersion
@@ -18,7 +19,14 @@ from conduwuit.service.rooms.persist import Txn
 from conduwuit.service.rooms.pipeline import EventPipeline
 
 from .conftest import ALICE, SERVER, Stack
-from .test_pipeline import latest, public_room_with_dave, remote_event
+from .test_pipeline import (
+    REMOTE,
+    REMOTE_KEY,
+    latest,
+    no_verify,
+    public_room_with_dave,
+    remote_event,
+)
 
 SENDERS = [UserId.parse(f"@sender{i}:{SERVER}") for i in range(8)]
 MESSAGES = 25
@@ -214,4 +222,31 @@ async def test_two_creations_of_one_custom_room_id_make_one_room(stack: Stack) -
     assert isinstance(results[1], MatrixError) and results[1].errcode == "M_ROOM_IN_USE"
     creates = [p for _, p in timeline(stack, RoomId.parse(room_id)) if p["type"] == "m.room.create"]
     assert len(creates) == 1
+    assert len(stack.core.locks) == 0
+
+
+async def test_a_remote_merge_of_a_fork_resolves_its_state_before(stack: Stack) -> None:
+    """Two prev_events with different states: state_before resolves them (in a
+    worker thread) while the room stays locked and local sends wait."""
+    room = await public_room_with_dave(stack)
+    fork_point = latest(stack, room)
+    topic = await stack.ops.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
+    name = remote_event(stack, room, fork_point, "m.room.name", {"name": "dave's"}, "")
+    await stack.core.pipeline.receive(name, V10, no_verify)
+    name_id = Event(name, V10).event_id
+    merge = remote_event(stack, room, name_id, "m.room.message", {"body": "merge"})
+    merge = {k: v for k, v in merge.items() if k not in ("hashes", "signatures")}
+    merge["prev_events"] = [topic, name_id]
+    merge = hash_and_sign_event(merge, REMOTE, REMOTE_KEY, V10)
+    receiving = asyncio.create_task(stack.core.pipeline.receive(merge, V10, no_verify))
+    await asyncio.sleep(0)
+    local = await stack.ops.send(ALICE, room, "m.room.message", {"body": "after"})
+    merged = await receiving
+    state = stack.core.state
+    before = state.hash_before(merged.event_id)
+    assert before is not None
+    assert state.content_at(before, "m.room.topic") == {"topic": "alice's"}
+    assert state.content_at(before, "m.room.name") == {"name": "dave's"}
+    local_pdu = stack.core.timeline.get(local)
+    assert local_pdu is not None and local_pdu["prev_events"] == [merged.event_id]
     assert len(stack.core.locks) == 0
