@@ -28,13 +28,13 @@ class Batch:
     As a context manager it commits on normal exit and discards on exception.
     """
 
-    __slots__ = ("_after", "_counted", "_db", "_done", "_staged", "_sync", "_wb")
+    __slots__ = ("_after", "_counts", "_db", "_done", "_staged", "_sync", "_wb")
 
     def __init__(self, db: Database, sync: bool) -> None:
         self._db = db
         self._sync = sync
         self._wb = WriteBatch(raw_mode=True)
-        self._counted = False
+        self._counts: list[int] = []
         self._done = False
         self._after: list[Callable[[], None]] = []
         self._staged: dict[str, dict[bytes, bytes]] = {}
@@ -75,19 +75,23 @@ class Batch:
     def next_count(self) -> int:
         """Reserve the next global count; the counter is persisted with this batch.
 
-        Reserve and commit without awaiting in between, so no reader sees a
-        count whose writes are not yet in the database.
+        Until this batch is committed or discarded, ``Database.current_count`` stays
+        below the reserved count, whatever later counts other batches commit: keep
+        the time between short (the room's lock, not this, orders events of a room).
         """
         if self._done:
             raise DatabaseError("batch already committed or discarded")
-        self._counted = True
-        return self._db._reserve_count()
+        count = self._db._reserve_count()
+        self._counts.append(count)
+        return count
 
     def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once the batch is committed (never if it is discarded).
+        """Run ``callback`` once the batch is committed and its counts are visible
+        (``current_count`` has reached them); never if it is discarded.
 
         For what must not happen before the writes are visible, such as waking
-        the long-polls of users a staged change concerns.
+        the long-polls of users a staged change concerns. Callbacks of batches
+        that wait for an earlier count run, in count order, when it is committed.
         """
         if self._done:
             raise DatabaseError("batch already committed or discarded")
@@ -98,15 +102,26 @@ class Batch:
             raise DatabaseError("batch already committed or discarded")
         self._done = True
         self._staged = {}
-        self._db._commit(self._wb, self._counted, self._sync)
         after, self._after = self._after, []
-        for callback in after:
-            callback()
+        try:
+            self._db._commit(self._wb, self._counts, self._sync, after)
+        except BaseException:
+            self._db._release(self._counts)  # nothing was written: the counts are unused
+            raise
 
     def discard(self) -> None:
+        if self._done:
+            return
         self._done = True
         self._after = []
         self._staged = {}
+        self._db._release(self._counts)
+
+    def __del__(self) -> None:
+        # A batch dropped without commit or discard must not hold back the visible
+        # count forever.
+        if not self._done and self._counts:
+            self.discard()
 
     def __enter__(self) -> Batch:
         return self

@@ -186,6 +186,42 @@ def test_counter_is_monotonic_and_survives_reopen(options: DatabaseOptions) -> N
         assert db.next_count() == 9
 
 
+def test_positions_become_visible_in_order(db: Database) -> None:
+    """Two writers (say, two rooms) reserve 1 and 2; 2 commits first. A reader must
+    not see position 2 before 1 is in, and what waits for 2 runs only then."""
+    a = db.map(TEST_A)
+    seen: list[tuple[str, int]] = []
+    first, second = db.batch(), db.batch()
+    assert (first.next_count(), second.next_count()) == (1, 2)
+    first.put(a, b"1", b"")
+    second.put(a, b"2", b"")
+    first.after_commit(lambda: seen.append(("first", db.current_count())))
+    second.after_commit(lambda: seen.append(("second", db.current_count())))
+    second.commit()
+    assert a.get(b"2") == b""  # written, but not yet a position a reader may use
+    assert db.current_count() == 0
+    assert seen == []
+    first.commit()
+    assert db.current_count() == 2
+    assert seen == [("first", 2), ("second", 2)]
+
+
+def test_a_discarded_reservation_does_not_hold_back_later_positions(db: Database) -> None:
+    seen: list[int] = []
+    dropped, kept = db.batch(), db.batch()
+    assert (dropped.next_count(), kept.next_count()) == (1, 2)
+    kept.after_commit(lambda: seen.append(db.current_count()))
+    kept.commit()
+    assert (db.current_count(), seen) == (0, [])
+    dropped.discard()
+    assert (db.current_count(), seen) == (2, [2])
+    with pytest.raises(ValueError, match="boom"), db.batch() as failed:
+        failed.next_count()
+        raise ValueError("boom")
+    assert db.next_count() == 4
+    assert db.current_count() == 4
+
+
 def test_snapshot_reads_are_consistent_across_maps(db: Database) -> None:
     a, b = db.map(TEST_A), db.map(TEST_B)
     a.put(b"k", b"1")

@@ -63,7 +63,7 @@ def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list
         if key in ("displayname", "avatar_url"):
             if value is None:
                 # Synapse treats null as clearing these two fields.
-                profiles.delete_field(user_id, key)
+                await profiles.delete_field(user_id, key)
                 return web.json_response({})
             if not isinstance(value, str):
                 raise MatrixError(ErrCode.BAD_JSON, f"{key} must be a string.")
@@ -72,13 +72,13 @@ def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list
             if key == "displayname" and len(value) > 256:
                 # Synapse's limit on display names.
                 raise MatrixError(ErrCode.INVALID_PARAM, "Display name too long.")
-        profiles.set_field(user_id, key, value)
+        await profiles.set_field(user_id, key, value)
         return web.json_response({})
 
     async def delete_field(request: web.Request) -> web.Response:
         key = request.match_info["key"]
         _, user_id = writable(request, key)
-        profiles.delete_field(user_id, key)
+        await profiles.delete_field(user_id, key)
         return web.json_response({})
 
     field = client_paths("/profile/{user_id}/{key}")

@@ -28,11 +28,11 @@ class Membership:
     def _current(self, user: UserId | str, room_id: str) -> str | None:
         return self.core.members.membership(str(user), room_id)
 
-    def _member_event(
+    async def _member_event(
         self, sender: UserId, room_id: str, target: str, content: dict[str, Any]
     ) -> str:
         new = NewEvent("m.room.member", content, target)
-        return self.ops.send_new(sender, room_id, new)
+        return await self.ops.send_new(sender, room_id, new)
 
     @staticmethod
     def _with_reason(
@@ -48,7 +48,7 @@ class Membership:
         return content
 
     # -- the state API ---------------------------------------------------------------
-    def set_member_state(
+    async def set_member_state(
         self, sender: UserId, room_id: RoomId, state_key: str, content: Mapping[str, Any]
     ) -> str:
         """``PUT /rooms/{id}/state/m.room.member/{user}``: the same checks as the
@@ -67,24 +67,24 @@ class Membership:
         if membership == "join":
             if target != sender:
                 raise forbidden("You cannot make another user join a room")
-            return self._join(sender, room, None, self.ops.is_guest(str(sender)), content)
+            return await self._join(sender, room, None, self.ops.is_guest(str(sender)), content)
         if membership == "knock":
             if target != sender:
                 raise forbidden("You cannot knock on behalf of another user")
-            return self._knock(sender, room, None, content)
+            return await self._knock(sender, room, None, content)
         if membership == "invite":
-            return self._invite(sender, room, target, None, content)
+            return await self._invite(sender, room, target, None, content)
         if membership == "ban":
-            return self._ban(sender, room, target, None, content)
+            return await self._ban(sender, room, target, None, content)
         if target == sender:
             if current not in ("join", "invite", "knock"):
                 raise forbidden("You are not in this room")
-            return self._member_event(
+            return await self._member_event(
                 sender, room, str(sender), self._with_reason({"membership": "leave"}, None, content)
             )
         if current == "ban":
-            return self._unban(sender, room, target, None, content)
-        return self._kick(sender, room, target, None, content)
+            return await self._unban(sender, room, target, None, content)
+        return await self._kick(sender, room, target, None, content)
 
     def resolve_room(self, room_id_or_alias: str) -> str:
         """A room ID, or the room of a local alias (remote aliases need federation)."""
@@ -107,7 +107,7 @@ class Membership:
         return room_id_or_alias
 
     # -- joining -------------------------------------------------------------------------
-    def join(
+    async def join(
         self,
         user: UserId,
         room_id_or_alias: str,
@@ -118,10 +118,10 @@ class Membership:
         room_id = self.resolve_room(room_id_or_alias)
         if self._current(user, room_id) == "join":
             return room_id  # already joined: no new event, like conduwuit
-        self._join(user, room_id, reason, guest)
+        await self._join(user, room_id, reason, guest)
         return room_id
 
-    def _join(
+    async def _join(
         self,
         user: UserId,
         room_id: str,
@@ -133,7 +133,7 @@ class Membership:
             # A joined user changing their member event (a per-room name): the auth
             # rules allow join -> join, and no join checks apply.
             content = self._with_reason({"membership": "join"}, reason, extra)
-            return self._member_event(user, room_id, str(user), content)
+            return await self._member_event(user, room_id, str(user), content)
         if guest:
             state = self.core.state
             access = state.content_at(state.current_hash(room_id), "m.room.guest_access") or {}
@@ -145,7 +145,7 @@ class Membership:
         authoriser = self._restricted_authoriser(user, room_id)
         if authoriser is not None:
             content[AUTHORISING_USER] = authoriser
-        return self._member_event(user, room_id, str(user), content)
+        return await self._member_event(user, room_id, str(user), content)
 
     def _restricted_authoriser(self, user: UserId, room_id: str) -> str | None:
         """rooms/v8 restricted joins: if the user is not invited, they must be joined to
@@ -182,12 +182,12 @@ class Membership:
             ErrCode.UNABLE_TO_GRANT_JOIN, "No local user can authorise this join", status=400
         )
 
-    def knock(self, user: UserId, room_id_or_alias: str, reason: str | None = None) -> str:
+    async def knock(self, user: UserId, room_id_or_alias: str, reason: str | None = None) -> str:
         room_id = self.resolve_room(room_id_or_alias)
-        self._knock(user, room_id, reason)
+        await self._knock(user, room_id, reason)
         return room_id
 
-    def _knock(
+    async def _knock(
         self,
         user: UserId,
         room_id: str,
@@ -202,17 +202,17 @@ class Membership:
         content = self._with_reason(
             {"membership": "knock", **self.ops.profile(str(user))}, reason, extra
         )
-        return self._member_event(user, room_id, str(user), content)
+        return await self._member_event(user, room_id, str(user), content)
 
     # -- changing others' membership ---------------------------------------------------
-    def invite(
+    async def invite(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
         self.ops.room_version(room)
-        self._invite(sender, room, target, reason)
+        await self._invite(sender, room, target, reason)
 
-    def _invite(
+    async def _invite(
         self,
         sender: UserId,
         room: str,
@@ -228,23 +228,23 @@ class Membership:
         content = self._with_reason(
             {"membership": "invite", **self.ops.profile(str(target))}, reason, extra
         )
-        return self._member_event(sender, room, str(target), content)
+        return await self._member_event(sender, room, str(target), content)
 
-    def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
+    async def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
         room = str(room_id)
         if self._current(user, room) not in ("join", "invite", "knock"):
             return  # leaving a room one is not in changes nothing (conduwuit)
         content = self._with_reason({"membership": "leave"}, reason)
-        self._member_event(user, room, str(user), content)
+        await self._member_event(user, room, str(user), content)
 
-    def kick(
+    async def kick(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
         self.ops.room_version(room)
-        self._kick(sender, room, target, reason)
+        await self._kick(sender, room, target, reason)
 
-    def _kick(
+    async def _kick(
         self,
         sender: UserId,
         room: str,
@@ -255,16 +255,16 @@ class Membership:
         if self._current(target, room) not in ("join", "invite", "knock"):
             raise forbidden(f"{target} is not in the room")
         content = self._with_reason({"membership": "leave"}, reason, extra)
-        return self._member_event(sender, room, str(target), content)
+        return await self._member_event(sender, room, str(target), content)
 
-    def ban(
+    async def ban(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
         self.ops.room_version(room)
-        self._ban(sender, room, target, reason)
+        await self._ban(sender, room, target, reason)
 
-    def _ban(
+    async def _ban(
         self,
         sender: UserId,
         room: str,
@@ -273,16 +273,16 @@ class Membership:
         extra: Mapping[str, Any] | None = None,
     ) -> str:
         content = self._with_reason({"membership": "ban"}, reason, extra)
-        return self._member_event(sender, room, str(target), content)
+        return await self._member_event(sender, room, str(target), content)
 
-    def unban(
+    async def unban(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
         self.ops.room_version(room)
-        self._unban(sender, room, target, reason)
+        await self._unban(sender, room, target, reason)
 
-    def _unban(
+    async def _unban(
         self,
         sender: UserId,
         room: str,
@@ -293,7 +293,7 @@ class Membership:
         if self._current(target, room) != "ban":
             raise forbidden(f"{target} is not banned")
         content = self._with_reason({"membership": "leave"}, reason, extra)
-        return self._member_event(sender, room, str(target), content)
+        return await self._member_event(sender, room, str(target), content)
 
     def forget(self, user: UserId, room_id: RoomId) -> None:
         room = str(room_id)

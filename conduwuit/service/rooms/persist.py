@@ -65,6 +65,10 @@ class Persister:
         self._thread_latest = db.map(MAPS.threadroot_latest)
         self._transactions = transactions
 
+    def txn_event(self, txn: Txn) -> str | None:
+        """The event a client transaction already created, if any."""
+        return self._transactions.event_for(txn)
+
     def persist(
         self,
         event: Event,
@@ -123,8 +127,9 @@ class Persister:
             self._apply_redaction(b, event, rv, before)
             self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
             self._search.index(b, shortroomid, pduid(shortroomid, count), pdu)
+            # Wakes long-polls only once ``count`` is visible (every earlier count in).
+            b.after_commit(lambda: self._notifier.notify(count, rooms=[room_id], users=users))
         self._extremities.remember(shortroomid, new_leaves)
-        self._notifier.notify(count, rooms=[room_id], users=users)
         return count
 
     def _resolve(

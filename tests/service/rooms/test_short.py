@@ -59,14 +59,14 @@ def test_ids_of_a_discarded_batch_are_forgotten(db: Database) -> None:
     assert shorts_of(db, "m.room.name", "") == [u64(kept)]
 
 
-def test_fork_introducing_a_state_key_interns_it_once(stack: Stack) -> None:
+async def test_fork_introducing_a_state_key_interns_it_once(stack: Stack) -> None:
     # The remote name event is the room's first m.room.name and forks off an older
     # state: persisting it both saves its own state and resolves the fork, in one batch.
-    room = public_room_with_dave(stack)
+    room = await public_room_with_dave(stack)
     fork_point = latest(stack, room)
-    stack.ops.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
+    await stack.ops.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
     name = remote_event(stack, room, fork_point, "m.room.name", {"name": "dave's"}, "")
-    stack.core.pipeline.receive(name, V10, no_verify)
+    await stack.core.pipeline.receive(name, V10, no_verify)
     assert len(shorts_of(stack.db, "m.room.name", "")) == 1
     sk = stack.core.short.statekey("m.room.name", "")
     assert sk is not None

@@ -15,10 +15,10 @@ from conduwuit.service.rooms.transactions import Txn
 from .conftest import ALICE, BOB, Stack
 
 
-def send_legacy(stack: Stack, room: RoomId, body: str) -> str:
+async def send_legacy(stack: Stack, room: RoomId, body: str) -> str:
     """Send with a transaction, then store it the way schema 1 did: inside the JSON."""
     txn = Txn.send(str(ALICE), "DEV", str(room), "m.room.message", body)
-    event_id = stack.ops.send(ALICE, room, "m.room.message", {"body": body}, txn=txn)
+    event_id = await stack.ops.send(ALICE, room, "m.room.message", {"body": body}, txn=txn)
     stored = stack.core.timeline.get(event_id)
     assert stored is not None and "_txn" not in stored
     beside = stack.db.map(MAPS.eventid_devicetxnid)
@@ -29,19 +29,19 @@ def send_legacy(stack: Stack, room: RoomId, body: str) -> str:
     return event_id
 
 
-def test_transaction_id_goes_to_the_sending_device_only(stack: Stack) -> None:
-    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+async def test_transaction_id_goes_to_the_sending_device_only(stack: Stack) -> None:
+    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
     txn = Txn.send(str(ALICE), "DEV", str(room), "m.room.message", "t1")
-    event_id = stack.ops.send(ALICE, room, "m.room.message", {"body": "hi"}, txn=txn)
+    event_id = await stack.ops.send(ALICE, room, "m.room.message", {"body": "hi"}, txn=txn)
     assert stack.reads.event(ALICE, room, event_id, "DEV")["unsigned"]["transaction_id"] == "t1"
     assert "transaction_id" not in stack.reads.event(ALICE, room, event_id, "OTHER")["unsigned"]
-    stack.members.join(BOB, str(room))
+    await stack.members.join(BOB, str(room))
     assert "transaction_id" not in stack.reads.event(BOB, room, event_id, "DEV")["unsigned"]
 
 
-def test_old_records_with_txn_inside_still_read(stack: Stack) -> None:
-    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
-    event_id = send_legacy(stack, room, "old")
+async def test_old_records_with_txn_inside_still_read(stack: Stack) -> None:
+    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+    event_id = await send_legacy(stack, room, "old")
     seen = stack.reads.event(ALICE, room, event_id, "DEV")
     assert seen["unsigned"]["transaction_id"] == "old"
     assert "_txn" not in seen
@@ -50,23 +50,23 @@ def test_old_records_with_txn_inside_still_read(stack: Stack) -> None:
     assert chunk[0]["unsigned"]["transaction_id"] == "old" and "_txn" not in chunk[0]
 
 
-def test_redacting_an_old_record_drops_its_txn(stack: Stack) -> None:
-    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
-    event_id = send_legacy(stack, room, "old")
-    stack.ops.redact(ALICE, room, event_id, {})
+async def test_redacting_an_old_record_drops_its_txn(stack: Stack) -> None:
+    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+    event_id = await send_legacy(stack, room, "old")
+    await stack.ops.redact(ALICE, room, event_id, {})
     stored = stack.core.timeline.get(event_id)
     assert stored is not None
     assert "_txn" not in stored and stored["content"] == {}
 
 
-def test_v1_reference_to_an_old_record_ignores_its_txn(stack: Stack) -> None:
+async def test_v1_reference_to_an_old_record_ignores_its_txn(stack: Stack) -> None:
     room = RoomId.parse(
-        stack.ops.create_room(ALICE, CreateRoom(preset="public_chat", room_version="1"))
+        await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat", room_version="1"))
     )
-    event_id = send_legacy(stack, room, "old")
+    event_id = await send_legacy(stack, room, "old")
     stored = stack.core.timeline.get(event_id)
     assert stored is not None and "_txn" in stored
-    following = stack.ops.send(ALICE, room, "m.room.message", {"body": "next"})
+    following = await stack.ops.send(ALICE, room, "m.room.message", {"body": "next"})
     pdu = stack.core.timeline.get(following)
     assert pdu is not None
     rv = get_room_version("1")

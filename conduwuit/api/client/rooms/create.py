@@ -58,7 +58,7 @@ def routes(ops: RoomOps) -> list[Route]:
             room_version=body.room_version,
             room_id=body.room_id,
         )
-        room_id = ops.create_room(me(request), request_)
+        room_id = await ops.create_room(me(request), request_)
         return web.json_response({"room_id": room_id})
 
     return [Route("POST", client_paths("/createRoom"), create_room, Auth.ACCESS_TOKEN)]

@@ -25,12 +25,12 @@ def routes(members: Membership, reads: RoomReads) -> list[Route]:
     async def join_by_id_or_alias(request: web.Request) -> web.Response:
         body = await canonical_body(request)
         target = request.match_info["room_id_or_alias"]
-        joined = members.join(me(request), target, _reason(body), guest=is_guest(request))
+        joined = await members.join(me(request), target, _reason(body), guest=is_guest(request))
         return web.json_response({"room_id": joined})
 
     async def join_by_id(request: web.Request) -> web.Response:
         body = await canonical_body(request)
-        joined = members.join(
+        joined = await members.join(
             me(request), str(room_id(request)), _reason(body), guest=is_guest(request)
         )
         return web.json_response({"room_id": joined})
@@ -38,7 +38,7 @@ def routes(members: Membership, reads: RoomReads) -> list[Route]:
     async def knock(request: web.Request) -> web.Response:
         body = await canonical_body(request)
         target = request.match_info["room_id_or_alias"]
-        knocked = members.knock(me(request), target, _reason(body))
+        knocked = await members.knock(me(request), target, _reason(body))
         return web.json_response({"room_id": knocked})
 
     async def invite(request: web.Request) -> web.Response:
@@ -48,7 +48,7 @@ def routes(members: Membership, reads: RoomReads) -> list[Route]:
         if "user_id" not in body:
             raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: user_id")
         target = user_id(body["user_id"])
-        members.invite(me(request), room_id(request), target, _reason(body))
+        await members.invite(me(request), room_id(request), target, _reason(body))
         return web.json_response({})
 
     def targeted(action: str) -> Any:
@@ -57,14 +57,14 @@ def routes(members: Membership, reads: RoomReads) -> list[Route]:
             if "user_id" not in body:
                 raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: user_id")
             target = user_id(body["user_id"])
-            getattr(members, action)(me(request), room_id(request), target, _reason(body))
+            await getattr(members, action)(me(request), room_id(request), target, _reason(body))
             return web.json_response({})
 
         return handler
 
     async def leave(request: web.Request) -> web.Response:
         body = await canonical_body(request)
-        members.leave(me(request), room_id(request), _reason(body))
+        await members.leave(me(request), room_id(request), _reason(body))
         return web.json_response({})
 
     async def forget(request: web.Request) -> web.Response:

@@ -23,7 +23,7 @@ def routes(ops: RoomOps, members: Membership, reads: RoomReads) -> list[Route]:
         txn = Txn.send(
             str(user), device(request), str(room), event_type, request.match_info["txn_id"]
         )
-        event_id = ops.send(user, room, event_type, content, txn=txn)
+        event_id = await ops.send(user, room, event_type, content, txn=txn)
         return web.json_response({"event_id": event_id})
 
     async def put_state(request: web.Request) -> web.Response:
@@ -32,9 +32,13 @@ def routes(ops: RoomOps, members: Membership, reads: RoomReads) -> list[Route]:
         state_key = request.match_info.get("state_key", "")
         if event_type == "m.room.member":
             # The one membership path: the same checks as /join, /invite, /kick...
-            event_id = members.set_member_state(me(request), room_id(request), state_key, content)
+            event_id = await members.set_member_state(
+                me(request), room_id(request), state_key, content
+            )
         else:
-            event_id = ops.send_state(me(request), room_id(request), event_type, state_key, content)
+            event_id = await ops.send_state(
+                me(request), room_id(request), event_type, state_key, content
+            )
         return web.json_response({"event_id": event_id})
 
     async def get_state(request: web.Request) -> web.Response:
@@ -58,7 +62,7 @@ def routes(ops: RoomOps, members: Membership, reads: RoomReads) -> list[Route]:
         txn = Txn.redact(
             str(user), device(request), str(room), target, request.match_info["txn_id"]
         )
-        event_id = ops.redact(user, room, target, body, txn)
+        event_id = await ops.redact(user, room, target, body, txn)
         return web.json_response({"event_id": event_id})
 
     room = "/rooms/{room_id}"
