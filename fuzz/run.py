@@ -62,6 +62,7 @@ class Finding:
 class Tally:
     requests: int = 0
     by_class: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
     operations: int = 0
     skipped_for_time: int = 0
     generation_errors: dict[str, str] = field(default_factory=dict)
@@ -133,6 +134,7 @@ class Fuzzer:
             return
         status = response.status_code
         self.tally.by_class[f"{status // 100}xx"] += 1
+        self.tally.by_status[str(status)] += 1
         if status >= 500:
             self._finding("5xx", label, status, kwargs, response.text[:300], request_id)
         if _declares_json(operation, status) and not 300 <= status < 400:
@@ -265,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "operations_skipped_for_time": tally.skipped_for_time,
         "requests": tally.requests,
         "by_class": dict(sorted(tally.by_class.items())),
+        "by_status": dict(sorted(tally.by_status.items())),
         "findings_total": len(tally.findings),
         "findings": [asdict(f) for f in distinct],
         "generation_errors": tally.generation_errors,
