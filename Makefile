@@ -5,8 +5,15 @@ BIN := $(VENV)/bin
 CONFIG ?= conduwuit.toml
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+STAMP_FUZZ := $(VENV)/.installed-fuzz
+# make fuzz: examples per operation and the overall time budget (CI's small budget);
+# a deeper manual run: make fuzz FUZZ_EXAMPLES=100 FUZZ_SECONDS=3600
+FUZZ_EXAMPLES ?= 5
+FUZZ_SECONDS ?= 150
+# make crashloop: kill -9 trials (CI's small number); manual runs: make crashloop CRASH_TRIALS=100
+CRASH_TRIALS ?= 3
 
-.PHONY: run test lint layers typecheck pytest config bench clean
+.PHONY: run test lint layers typecheck pytest config bench fuzz crashloop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +27,10 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,crosscheck]'
 	@touch $@ $(STAMP_RUN)
 
+$(STAMP_FUZZ): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[fuzz]'
+	@touch $@
+
 ## Write a development config (if none exists) and serve on 127.0.0.1:8008.
 run: $(STAMP_RUN)
 	@$(BIN)/conduwuit init-dev-config --config $(CONFIG)
@@ -29,8 +40,8 @@ run: $(STAMP_RUN)
 test: lint layers typecheck pytest
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check conduwuit tests bench images
-	$(BIN)/ruff format --check conduwuit tests bench images
+	$(BIN)/ruff check conduwuit tests bench images fuzz
+	$(BIN)/ruff format --check conduwuit tests bench images fuzz
 
 ## The layer contract in pyproject.toml (imports point down only).
 layers: $(STAMP_TEST)
@@ -51,6 +62,14 @@ bench: $(STAMP_TEST)
 	$(BIN)/python bench/run.py --against conduwuit,synapse $(BENCH_ARGS)
 	$(BIN)/python -m bench.accounts
 	$(BIN)/python -m bench.rooms
+
+## Spec-driven fuzzing of the client-server API (schemathesis); see docs/development/fuzzing.md.
+fuzz: $(STAMP_FUZZ)
+	$(BIN)/python -m fuzz.run --examples $(FUZZ_EXAMPLES) --seconds $(FUZZ_SECONDS) $(FUZZ_ARGS)
+
+## kill -9 during concurrent sends and registrations, restart, check; see docs/development/fuzzing.md.
+crashloop: $(STAMP_RUN)
+	$(BIN)/python -m fuzz.crashloop --trials $(CRASH_TRIALS) $(CRASH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -100,7 +100,9 @@ class Client:
 
     # -- accounts ------------------------------------------------------------------
 
-    async def register_shared_secret(self, secret: str, username: str, password: str) -> None:
+    async def register_shared_secret(
+        self, secret: str, username: str, password: str, admin: bool = False
+    ) -> None:
         path = "/_synapse/admin/v1/register"
         endpoint = "shared-secret register"
         nonce = (await self.request("GET", path, endpoint, auth=False))["nonce"]
@@ -113,8 +115,8 @@ class Client:
                 "nonce": nonce,
                 "username": username,
                 "password": password,
-                "admin": False,
-                "mac": registration_mac(secret, nonce, username, password, False),
+                "admin": admin,
+                "mac": registration_mac(secret, nonce, username, password, admin),
             },
         )
         self._logged_in(reply)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from bench.client import Client, timeline_events
+from bench.client import Client, Unsupported, timeline_events
 from bench.servers import Server
 
 T = TypeVar("T")
@@ -41,6 +41,9 @@ class Sizes:
     rooms: int = 10  # R rooms for the sync scenarios
     room_events: int = 20  # H events in each
     syncs: int = 10  # measured (initial or incremental) syncs
+    stall_rooms: int = 200  # sync-stall: rooms of the syncing user
+    stall_room_events: int = 50  # sync-stall: messages in each
+    stall_sends: int = 2000  # sync-stall: most sends by the other client during the sync
     history: int = 500  # events in the /messages room
     passes: int = 3  # backward paginations over it
     setup_concurrency: int = 4
@@ -66,6 +69,9 @@ PRESETS: dict[str, Sizes] = {
         rooms=2,
         room_events=2,
         syncs=2,
+        stall_rooms=3,
+        stall_room_events=2,
+        stall_sends=50,
         history=60,
         passes=1,
         state_res_members=200,
@@ -337,6 +343,85 @@ async def messages(ctx: Context) -> dict[str, float]:
     }
 
 
+LOOP_LAG = "/_conduwuit/admin/v1/loop_lag"
+
+
+async def _loop_lag(admin: Client) -> dict[str, Any] | None:
+    """The server's event-loop lag since the last read, which starts a new window; None
+    where the server does not measure it (Synapse, or the monitor off)."""
+    try:
+        reply: dict[str, Any] = await admin.request(
+            "GET", LOOP_LAG, "loop lag", params={"reset": "true"}
+        )
+    except Unsupported:
+        return None
+    return reply
+
+
+async def sync_stall(ctx: Context) -> dict[str, float]:
+    """A cold initial /sync of R rooms x H messages while another client sends one message
+    at a time: how long the sync takes, how long the sends wait meanwhile, and (where the
+    server measures it) the longest event-loop stall inside the server during the sync."""
+    sizes = ctx.sizes
+    admin = ctx.client()
+    await admin.register_shared_secret(
+        ctx.server.shared_secret, f"{ctx.prefix}stalladmin", PASSWORD, admin=True
+    )
+    user, _ = await ctx.new_user()
+    sender, _ = await ctx.new_user()
+    rooms = await bounded(
+        [user.create_room(public=False) for _ in range(sizes.stall_rooms)],
+        sizes.setup_concurrency,
+    )
+    await bounded(
+        [
+            user.send_text(room, f"history {n}")
+            for room in rooms
+            for n in range(sizes.stall_room_events)
+        ],
+        sizes.setup_concurrency * 2,
+    )
+    own_room = await sender.create_room(public=False)
+    await sender.send_text(own_room, "warm-up")
+    syncing = asyncio.Event()
+    done = asyncio.Event()
+    sends: list[float] = []
+
+    async def send_meanwhile() -> None:
+        for i in range(sizes.stall_sends):
+            if done.is_set():
+                return
+            await timed(sender.send_text(own_room, f"during sync {i}"), sends)
+            syncing.set()
+
+    await _loop_lag(admin)  # the window starts here
+    task = asyncio.create_task(send_meanwhile())
+    try:
+        await asyncio.wait_for(syncing.wait(), 30)  # the sender is going
+        sync_s: list[float] = []
+        reply = await timed(user.sync(request_timeout=sizes.scenario_timeout_s), sync_s)
+    finally:
+        done.set()
+        await task
+    lag = await _loop_lag(admin)
+    joined = reply.get("rooms", {}).get("join", {})
+    missing = set(rooms) - set(joined)
+    assert not missing, f"initial sync lacks {len(missing)} of {len(rooms)} rooms"
+    for room in rooms:
+        bodies = [e.get("content", {}).get("body") for e in joined[room]["timeline"]["events"]]
+        assert f"history {sizes.stall_room_events - 1}" in bodies, f"{room} lacks its last message"
+    figures = {
+        "sync_ms": ms(sync_s[0]),
+        "sends": float(len(sends)),
+        "send_p50_ms": ms(statistics.median(sends)),
+        "send_max_ms": ms(max(sends)),
+    }
+    if lag is not None:
+        figures["loop_max_ms"] = float(lag["max_ms"])
+        figures["loop_p99_ms"] = float(lag["p99_ms"])
+    return figures
+
+
 Scenario = Callable[[Context], Awaitable[dict[str, float]]]
 
 # In the order the runner plays them. "startup" is measured by the runner itself as
@@ -348,6 +433,7 @@ LOAD_SCENARIOS: dict[str, Scenario] = {
     "initial-sync": initial_sync,
     "incremental-sync": incremental_sync,
     "messages": messages,
+    "sync-stall": sync_stall,
 }
 CORE_SCENARIOS = ("state-res", "sign")
 ALL_SCENARIOS = ("startup", *LOAD_SCENARIOS, *CORE_SCENARIOS)

@@ -252,6 +252,9 @@ class Conduwuit(Server):
             CONDUWUIT_RATE_LIMIT_TYPING_PER_SECOND="0",
             CONDUWUIT_RATE_LIMIT_PRESENCE_PER_SECOND="0",
             CONDUWUIT_RATE_LIMIT_REFRESH_PER_SECOND="0",
+            CONDUWUIT_RATE_LIMIT_UIAA_PER_SECOND="0",
+            # event-loop stalls, read by the sync-stall scenario (a 5 ms timer: negligible)
+            CONDUWUIT_LOOP_LAG_MONITOR="true",
         )
         env.update(self.extra_env)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.src), env.get("PYTHONPATH")]))

@@ -54,6 +54,8 @@ class RunningServer:
             self.sites = make_sites(self.config, self.runner)
             for site in self.sites:
                 await site.start()
+            if self.server.services.loop_lag is not None:
+                self.server.services.loop_lag.start()
         except BaseException:
             await self.stop()
             raise
@@ -61,6 +63,8 @@ class RunningServer:
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (up to the timeout), close the DB."""
         try:
+            if self.server.services.loop_lag is not None:
+                await self.server.services.loop_lag.stop()
             await self.runner.cleanup()
         finally:
             self.server.close()
@@ -110,7 +114,13 @@ async def _wait_for_signal() -> None:
             loop.remove_signal_handler(signum)
 
 
+def private_umask() -> None:
+    """Files this process creates (RocksDB's, backups, media) are for its user only."""
+    os.umask(os.umask(0o077) | 0o077)
+
+
 def run(loaded: LoadedConfig, started_at: float) -> None:
+    private_umask()
     try:
         import uvloop
     except ImportError:

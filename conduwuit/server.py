@@ -24,6 +24,7 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.filters import Filters
+from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
@@ -118,6 +119,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         sync=sync,
         e2ee=e2ee,
         limits=build_limits(config, clock, users.accounts),
+        loop_lag=LoopLag() if config.loop_lag_monitor else None,
     )
 
 
@@ -175,7 +177,13 @@ def build_users(
         clock,
         session_timeout_ms=config.uiaa_session_timeout,
         check_password=password_auth.check,
+        resolve_user=password_auth.resolve,
         registration_token=lambda: registration_token(config),
+        failures=RateLimiter(
+            clock,
+            per_second=config.rate_limit_uiaa_per_second,
+            burst=config.rate_limit_uiaa_burst,
+        ),
     )
     return UserServices(
         accounts=accounts,

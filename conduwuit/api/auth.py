@@ -49,8 +49,18 @@ def access_token(request: web.Request) -> str | None:
             raise MatrixError(
                 ErrCode.MISSING_TOKEN, "Invalid Authorization header: expected 'Bearer <token>'."
             )
-        return token.strip()
-    return request.query.get("access_token") or None
+        return _checked(token.strip())
+    query_token = request.query.get("access_token")
+    return _checked(query_token) if query_token else None
+
+
+def _checked(token: str) -> str:
+    """Tokens this server issues are printable ASCII. aiohttp decodes header bytes
+    that are not UTF-8 into lone surrogates, which cannot even be encoded as a
+    database key: such a token is unknown, whatever it is."""
+    if not token.isascii() or not token.isprintable():
+        raise MatrixError(ErrCode.UNKNOWN_TOKEN, "Unknown access token.", soft_logout=False)
+    return token
 
 
 class TokenAuthenticator:

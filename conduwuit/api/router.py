@@ -14,9 +14,21 @@ from typing import Protocol
 
 from aiohttp import web
 
+from conduwuit.core.errors import ErrCode, MatrixError
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CLIENT_PREFIX = "/_matrix/client"
+
+#: The body limit of a route unless it says otherwise. Synapse caps client request
+#: bodies at a few hundred KB except where keys and to-device messages travel; an
+#: event is at most 64 KiB (PDU size limit), so this leaves room for any event
+#: content, filter or profile while one unauthenticated request can no longer make
+#: the server parse (and hold) megabytes.
+SMALL_BODY = 256 * 1024
+
+#: The limit a route applied to its request body, for the body reader (api/wire.py).
+BODY_LIMIT = web.RequestKey("body_limit", int)
 
 
 class Auth(enum.Enum):
@@ -47,11 +59,37 @@ class Route:
     auth: Auth = Auth.NONE
     #: Whether guest accounts may call it (client-server API, "Guest access").
     allow_guests: bool = False
+    #: Largest request body in bytes, refused with 413 M_TOO_LARGE before it is read;
+    #: None for the server's ``max_request_size`` (key uploads, to-device messages).
+    max_body: int | None = SMALL_BODY
 
 
 def client_paths(path: str, *, versions: Iterable[str] = ("r0", "v3")) -> tuple[str, ...]:
     """``/login`` -> ``/_matrix/client/r0/login``, ``/_matrix/client/v3/login``."""
     return tuple(f"{CLIENT_PREFIX}/{version}{path}" for version in versions)
+
+
+def too_large(limit: int) -> MatrixError:
+    return MatrixError(
+        ErrCode.TOO_LARGE, f"Request body is larger than the limit of {limit} bytes", status=413
+    )
+
+
+def _limited(route: Route, handler: Handler, max_request_size: int | None) -> Handler:
+    """Refuse a declared Content-Length over the route's limit before anything else
+    (a chunked body is cut off by the reader in api/wire.py at the same limit)."""
+    limits = [n for n in (route.max_body, max_request_size) if n is not None]
+    if not limits:
+        return handler
+    limit = min(limits)
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large(limit)
+        request[BODY_LIMIT] = limit
+        return await handler(request)
+
+    return wrapper
 
 
 def _authenticated(route: Route, authenticator: Authenticator | None) -> Handler:
@@ -71,11 +109,16 @@ def _authenticated(route: Route, authenticator: Authenticator | None) -> Handler
 
 
 def install(
-    app: web.Application, routes: Iterable[Route], authenticator: Authenticator | None
+    app: web.Application,
+    routes: Iterable[Route],
+    authenticator: Authenticator | None,
+    *,
+    max_request_size: int | None = None,
 ) -> None:
-    """Add every route (and HEAD for every GET) to the app's router."""
+    """Add every route (and HEAD for every GET) to the app's router; a route's body
+    limit is never above ``max_request_size``."""
     for route in routes:
-        handler = _authenticated(route, authenticator)
+        handler = _limited(route, _authenticated(route, authenticator), max_request_size)
         for path in route.paths:
             app.router.add_route(route.method, path, handler)
             if route.method == "GET":

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from conduwuit.api import root, wellknown
+from conduwuit.api.admin import loop_lag as admin_loop_lag
 from conduwuit.api.admin import register as admin_register
 from conduwuit.api.auth import requester
 from conduwuit.api.client import (
@@ -53,7 +54,20 @@ def routes(services: Services) -> list[Route]:
         *room_routes(config, rooms, users, services.limits),
         *sync_api.routes(services.sync, users.filters),
         *e2ee_routes(services.e2ee, users.uiaa),
+        *loop_lag_routes(services),
     ]
+
+
+def loop_lag_routes(services: Services) -> list[Route]:
+    if services.loop_lag is None:
+        return []
+    accounts = services.users.accounts
+
+    def is_admin(user_id: str) -> bool:
+        account = accounts.get(user_id)
+        return account is not None and account.is_admin
+
+    return admin_loop_lag.routes(services.loop_lag, is_admin)
 
 
 def user_routes(config: GlobalConfig, users: UserServices, limits: RateLimits) -> list[Route]:

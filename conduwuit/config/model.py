@@ -49,6 +49,17 @@ def doc(text: str) -> str:
     return "\n".join(lines)
 
 
+#: Ends the documentation of every option that no code reads yet: such options are
+#: accepted (and validated) so that existing configs keep loading, but change nothing
+#: until their feature lands. tests/config/test_unused_options.py keeps this honest.
+NOT_YET_USED = "Not yet used: this server accepts the option but does not act on it yet."
+
+
+def unused(text: str) -> str:
+    """The description of an option no code reads yet: ``text`` and the marker."""
+    return f"{doc(text)}\n{NOT_YET_USED}"
+
+
 class Section(BaseModel):
     """Base for every config table: unknown keys are reported by the loader, not here."""
 
@@ -208,6 +219,15 @@ class GlobalConfig(Section):
             Example: "info,conduwuit.federation=debug". Requests are logged at debug.
         """),
     )
+    loop_lag_monitor: bool = Field(
+        False,
+        description=doc("""
+            Measure event-loop stalls: a task wakes every 5 ms and records how late it
+            is. Admins read the longest and 99th-percentile lag at
+            GET /_conduwuit/admin/v1/loop_lag (?reset=true starts a new window); the
+            longest is also logged at shutdown. For benchmarks and diagnosis.
+        """),
+    )
 
     # -- registration --------------------------------------------------------------
     allow_registration: bool = Field(
@@ -327,6 +347,18 @@ class GlobalConfig(Section):
     rate_limit_login_burst: int = Field(
         5, ge=1, description="Login attempts allowed in a burst before the rate applies."
     )
+    rate_limit_uiaa_per_second: float = Field(
+        0.17,
+        ge=0,
+        description=doc("""
+            Failed user-interactive auth attempts (a wrong password when deleting a
+            device, changing the password...) allowed per second per account, after
+            the burst below; then 429 until the bucket refills. 0 disables the limit.
+        """),
+    )
+    rate_limit_uiaa_burst: int = Field(
+        5, ge=1, description="Failed user-interactive auth attempts allowed in a burst."
+    )
     rate_limit_registration_per_second: float = Field(
         0.17,
         ge=0,
@@ -434,10 +466,10 @@ class GlobalConfig(Section):
     )
 
     # -- federation ----------------------------------------------------------------
-    allow_federation: bool = Field(True, description="Federate with other servers.")
+    allow_federation: bool = Field(True, description=unused("Federate with other servers."))
     trusted_servers: list[str] = Field(
         ["matrix.org"],
-        description="Servers asked for other servers' signing keys (notary servers).",
+        description=unused("Servers asked for other servers' signing keys (notary servers)."),
     )
     federation_ca_file: Path | None = Field(
         None,
@@ -448,7 +480,7 @@ class GlobalConfig(Section):
     )
     ip_range_denylist: list[str] = Field(
         DEFAULT_IP_RANGE_DENYLIST,
-        description=doc("""
+        description=unused("""
             Networks (CIDR) that outbound requests (federation, URL previews) must
             never reach. Default: private, loopback, link-local, CGNAT, multicast,
             documentation and unique-local ranges.
@@ -460,31 +492,41 @@ class GlobalConfig(Section):
     default_room_version: str = Field("11", description="Room version of new rooms.")
 
     # -- outbound request timeouts (seconds) ---------------------------------------
-    request_conn_timeout: float = Field(10, gt=0, description="Connect timeout.")
-    request_timeout: float = Field(35, gt=0, description="Timeout of one request.")
+    request_conn_timeout: float = Field(10, gt=0, description=unused("Connect timeout."))
+    request_timeout: float = Field(35, gt=0, description=unused("Timeout of one request."))
     request_total_timeout: float = Field(
-        320, gt=0, description="Timeout of a request including retries."
+        320, gt=0, description=unused("Timeout of a request including retries.")
     )
-    request_idle_timeout: float = Field(5, gt=0, description="Idle pooled connection life.")
-    federation_timeout: float = Field(300, gt=0, description="Timeout of a federation request.")
-    federation_idle_timeout: float = Field(25, gt=0, description="Idle federation connection life.")
+    request_idle_timeout: float = Field(5, gt=0, description=unused("Idle pooled connection life."))
+    federation_timeout: float = Field(
+        300, gt=0, description=unused("Timeout of a federation request.")
+    )
+    federation_idle_timeout: float = Field(
+        25, gt=0, description=unused("Idle federation connection life.")
+    )
 
     # -- presence, typing, receipts --------------------------------------------------
     allow_local_presence: bool = Field(True, description="Presence for local users.")
-    allow_incoming_presence: bool = Field(True, description="Accept presence over federation.")
-    allow_outgoing_presence: bool = Field(True, description="Send presence over federation.")
+    allow_incoming_presence: bool = Field(
+        True, description=unused("Accept presence over federation.")
+    )
+    allow_outgoing_presence: bool = Field(
+        True, description=unused("Send presence over federation.")
+    )
     presence_idle_timeout_s: int = Field(300, ge=1, description="Idle after this long.")
     presence_offline_timeout_s: int = Field(1800, ge=1, description="Offline after this long.")
-    allow_outgoing_typing: bool = Field(True, description="Send typing over federation.")
-    allow_incoming_typing: bool = Field(True, description="Accept typing over federation.")
-    typing_federation_timeout_s: int = Field(30, ge=1, description="Remote typing lifetime.")
+    allow_outgoing_typing: bool = Field(True, description=unused("Send typing over federation."))
+    allow_incoming_typing: bool = Field(True, description=unused("Accept typing over federation."))
+    typing_federation_timeout_s: int = Field(
+        30, ge=1, description=unused("Remote typing lifetime.")
+    )
     typing_client_timeout_min_s: int = Field(15, ge=1, description="Shortest typing timeout.")
     typing_client_timeout_max_s: int = Field(45, ge=1, description="Longest typing timeout.")
     allow_incoming_read_receipts: bool = Field(
-        True, description="Accept read receipts over federation."
+        True, description=unused("Accept read receipts over federation.")
     )
     allow_outgoing_read_receipts: bool = Field(
-        True, description="Send read receipts over federation."
+        True, description=unused("Send read receipts over federation.")
     )
 
     # -- RocksDB ---------------------------------------------------------------------

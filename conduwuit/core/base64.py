@@ -28,10 +28,3 @@ def decode(text: str) -> bytes:
         return base64.b64decode(_pad(text.strip()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"invalid base64: {exc}") from None
-
-
-def decode_urlsafe(text: str) -> bytes:
-    try:
-        return base64.b64decode(_pad(text.strip()), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"invalid base64: {exc}") from None

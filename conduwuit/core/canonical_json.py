@@ -47,10 +47,6 @@ def encode(value: Any) -> bytes:
     ).encode("utf-8")
 
 
-def encode_str(value: Any) -> str:
-    return encode(value).decode("utf-8")
-
-
 def _check_lenient(value: Any, path: str) -> None:
     if isinstance(value, float):
         raise CanonicalJsonError(f"float at {path or '$'} is not allowed in canonical JSON")

@@ -1,8 +1,9 @@
 """Events as clients see them (client-server API "Room event format" / ClientEvent).
 
 Stored PDUs carry federation-only fields (hashes, signatures, auth and prev
-events, depth) and the server's ``_txn`` record; clients get the event fields
-plus ``unsigned.age`` and, for the device that sent it, ``unsigned.transaction_id``.
+events, depth), and old records the server's ``_txn``; clients get the event fields
+plus ``unsigned.age`` and, for the device that sent it, ``unsigned.transaction_id``
+(which the caller looks up: the transaction is stored beside the event).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ _CLIENT_KEYS = ("content", "event_id", "origin_server_ts", "room_id", "sender", 
 def to_client(
     pdu: Mapping[str, Any],
     now_ms: int,
-    device: tuple[str, str] | None = None,
+    transaction_id: str | None = None,
     *,
     include_room_id: bool = True,
 ) -> dict[str, Any]:
-    """``device`` is ``(user_id, device_id)`` of the viewer, for ``transaction_id``."""
+    """``transaction_id`` is given when the viewer is the device that sent the event."""
     out = {k: pdu[k] for k in _CLIENT_KEYS if k in pdu}
     if not include_room_id:
         out.pop("room_id", None)
@@ -39,14 +40,8 @@ def to_client(
     ts = pdu.get("origin_server_ts")
     if isinstance(ts, int):
         unsigned["age"] = max(0, now_ms - ts)
-    txn = pdu.get("_txn")
-    if (
-        device is not None
-        and isinstance(txn, list)
-        and pdu.get("sender") == device[0]
-        and txn[0] == device[1]
-    ):
-        unsigned["transaction_id"] = txn[1]
+    if transaction_id is not None:
+        unsigned["transaction_id"] = transaction_id
     out["unsigned"] = unsigned
     return out
 

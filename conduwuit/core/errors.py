@@ -144,10 +144,6 @@ class MatrixError(Exception):
         return f"MatrixError({self.status}, {self.errcode}, {self.message!r})"
 
 
-def unrecognized(message: str = "Unrecognized request", status: int = 404) -> MatrixError:
-    return MatrixError(ErrCode.UNRECOGNIZED, message, status=status)
-
-
 def bad_json(message: str) -> MatrixError:
     return MatrixError(ErrCode.BAD_JSON, message)
 

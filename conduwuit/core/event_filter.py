@@ -1,12 +1,21 @@
 """RoomEventFilter (client-server API "Filtering"): which timeline events a
 /messages or /context response includes, and whether members are lazy-loaded.
+
+Filters are bounded (``check_filter_size``: entries per list, length of an entry,
+size of the whole filter) wherever one enters, uploaded or inline, so one filter
+cannot make every event cost thousands of pattern matches. Each list of type
+patterns compiles once into one regular expression (cached by its patterns), and
+sender and room lists become sets: matching an event is a few lookups.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from fnmatch import translate
+from functools import cached_property, lru_cache
 from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError
@@ -20,9 +29,61 @@ def _strings(value: Any, name: str) -> tuple[str, ...] | None:
     return tuple(value)
 
 
-def _type_matches(event_type: str, patterns: tuple[str, ...]) -> bool:
-    # '*' is a wildcard (the spec's "A '*' can be used as a wildcard").
-    return any(fnmatchcase(event_type, p) for p in patterns)
+#: Entries in one list of a filter (types, not_types, senders, rooms, event_fields...).
+#: Clients send a handful; Synapse bounds filters only by its request size, which
+#: lets one filter cost every event tens of thousands of matches, so conduwuit caps.
+MAX_FILTER_LIST = 500
+#: Characters in one entry: event types, user and room IDs are at most 255 bytes.
+MAX_FILTER_ENTRY = 255
+#: The whole filter as compact JSON.
+MAX_FILTER_BYTES = 64 * 1024
+
+
+def _too_big(message: str) -> MatrixError:
+    # Synapse answers a filter it cannot accept with 400 M_BAD_JSON.
+    return MatrixError(ErrCode.BAD_JSON, message, status=400)
+
+
+def check_filter_size(definition: Any) -> None:
+    """Refuse (400 M_BAD_JSON) a filter with a list of more than ``MAX_FILTER_LIST``
+    entries, an entry longer than ``MAX_FILTER_ENTRY`` or a total JSON size over
+    ``MAX_FILTER_BYTES``. Walks the whole definition, so unknown keys count too."""
+    if len(json.dumps(definition, separators=(",", ":"), ensure_ascii=False)) > MAX_FILTER_BYTES:
+        raise _too_big(f"filter is larger than {MAX_FILTER_BYTES} bytes")
+    pending = [definition]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            if len(value) > MAX_FILTER_LIST:
+                raise _too_big(f"filter lists may have at most {MAX_FILTER_LIST} entries")
+            for entry in value:
+                if isinstance(entry, str) and len(entry) > MAX_FILTER_ENTRY:
+                    raise _too_big(f"filter entries may be at most {MAX_FILTER_ENTRY} long")
+            pending.extend(value)
+
+
+def parse_filter_json(raw: str) -> Any:
+    """An inline filter's JSON, refused before parsing if it is too large."""
+    if len(raw) > MAX_FILTER_BYTES:
+        raise _too_big(f"filter is larger than {MAX_FILTER_BYTES} bytes")
+    return json.loads(raw)
+
+
+@lru_cache(maxsize=256)
+def compile_globs(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a string matches any of ``patterns`` (``fnmatch`` globs; the spec's
+    "A '*' can be used as a wildcard"), as one regular expression compiled once."""
+    if not patterns:
+        return lambda _: False
+    if all(not any(c in p for c in "*?[") for p in patterns):
+        literal = frozenset(patterns)
+        return literal.__contains__
+    # Each translation ends in \Z and its groups are atomic or unnamed, so the
+    # alternation matches exactly when one of the patterns does.
+    regex = re.compile("|".join(f"(?:{translate(p)})" for p in dict.fromkeys(patterns)))
+    return lambda s: regex.match(s) is not None
 
 
 @dataclass(frozen=True)
@@ -63,19 +124,43 @@ class RoomEventFilter:
             limit=limit,
         )
 
+    # Compiled once per filter object (and the regexes once per pattern list).
+    @cached_property
+    def _not_types(self) -> Callable[[str], bool]:
+        return compile_globs(self.not_types)
+
+    @cached_property
+    def _types(self) -> Callable[[str], bool] | None:
+        return None if self.types is None else compile_globs(self.types)
+
+    @cached_property
+    def _sets(self) -> tuple[frozenset[str], frozenset[str] | None, frozenset[str]]:
+        return (
+            frozenset(self.not_senders),
+            None if self.senders is None else frozenset(self.senders),
+            frozenset(self.not_rooms),
+        )
+
+    @cached_property
+    def _rooms(self) -> frozenset[str] | None:
+        return None if self.rooms is None else frozenset(self.rooms)
+
     def matches(self, pdu: Mapping[str, Any]) -> bool:
         event_type = str(pdu.get("type", ""))
         sender = str(pdu.get("sender", ""))
         room_id = str(pdu.get("room_id", ""))
-        if _type_matches(event_type, self.not_types):
+        if self._not_types(event_type):
             return False
-        if self.types is not None and not _type_matches(event_type, self.types):
+        types = self._types
+        if types is not None and not types(event_type):
             return False
-        if sender in self.not_senders:
+        not_senders, senders, not_rooms = self._sets
+        if sender in not_senders:
             return False
-        if self.senders is not None and sender not in self.senders:
+        if senders is not None and sender not in senders:
             return False
-        if room_id in self.not_rooms or (self.rooms is not None and room_id not in self.rooms):
+        rooms = self._rooms
+        if room_id in not_rooms or (rooms is not None and room_id not in rooms):
             return False
         if self.contains_url is not None:
             content = pdu.get("content")

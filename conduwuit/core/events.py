@@ -68,10 +68,6 @@ class Event:
     def pdu(self) -> Mapping[str, Any]:
         return self._pdu
 
-    def to_dict(self) -> dict[str, Any]:
-        """A deep-enough copy for serialising (the PDU without a v3+ event_id)."""
-        return dict(self._pdu)
-
     @property
     def type(self) -> str:
         return str(self._pdu.get("type", ""))

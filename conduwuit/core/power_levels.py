@@ -101,10 +101,3 @@ class PowerLevels:
     def named_level(self, name: str) -> int:
         """``ban``/``kick``/``redact`` default to 50, ``invite`` to 0."""
         return _level(self._content, name, 0 if name == "invite" else 50, self._rv)
-
-
-def sender_power_from_auth_events(
-    event: Event, auth_events: Mapping[StateKey, Event], room_version: RoomVersion
-) -> int:
-    """The sender's power level as seen by its own auth events (state res ordering)."""
-    return PowerLevels(auth_events, room_version).user_level(event.sender)

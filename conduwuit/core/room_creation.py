@@ -14,7 +14,7 @@ from typing import Any
 from conduwuit.core import canonical_json
 from conduwuit.core.auth_rules import check
 from conduwuit.core.errors import AuthError, ErrCode, MatrixError
-from conduwuit.core.events import MAX_PDU_SIZE, Event
+from conduwuit.core.events import MAX_PDU_SIZE, Event, EventFormatError, validate_pdu
 from conduwuit.core.ids import server_of
 from conduwuit.core.power_levels import StateKey
 from conduwuit.core.room_versions import EventFormat, RoomVersion
@@ -182,12 +182,20 @@ def dry_run(events: Sequence[PlannedEvent], creator: str, rv: RoomVersion) -> No
             pdu["state_key"] = planned.state_key
         if not (rv.room_id_from_create_event and i == 0):
             pdu["room_id"] = room_id
+        if rv.event_format is EventFormat.V1:
+            pdu["event_id"] = f"{event_id}:{server_of(creator)}"
         try:
             size = len(canonical_json.encode_lenient(pdu))
         except canonical_json.CanonicalJsonError as exc:
             raise MatrixError(ErrCode.BAD_JSON, f"{planned.type}: {exc}") from None
         if size > MAX_PDU_SIZE - 2048:  # room for hashes, signatures and references
             raise MatrixError(ErrCode.TOO_LARGE, f"{planned.type} event is too large")
+        try:
+            # The format checks the pipeline makes (v6+ canonical JSON integer range,
+            # type and state_key lengths), so none fails after the first write.
+            validate_pdu(pdu, rv)
+        except EventFormatError as exc:
+            raise MatrixError(ErrCode.BAD_JSON, f"{planned.type}: {exc}") from None
         event = Event(pdu, rv, event_id=event_id)
         try:
             check(event, state, rv)

@@ -140,14 +140,6 @@ def get(identifier: str) -> RoomVersion | None:
     return KNOWN_ROOM_VERSIONS.get(identifier)
 
 
-def stable_versions() -> list[str]:
-    return [k for k, v in KNOWN_ROOM_VERSIONS.items() if v.stable]
-
-
-def unstable_versions() -> list[str]:
-    return [k for k, v in KNOWN_ROOM_VERSIONS.items() if not v.stable]
-
-
 def supported_versions(allow_unstable: bool) -> list[str]:
     """Versions this server will create/join, per ``allow_unstable_room_versions``."""
     return [

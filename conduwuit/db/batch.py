@@ -28,15 +28,16 @@ class Batch:
     As a context manager it commits on normal exit and discards on exception.
     """
 
-    __slots__ = ("_after", "_counted", "_db", "_done", "_sync", "_wb")
+    __slots__ = ("_after", "_counts", "_db", "_done", "_staged", "_sync", "_wb")
 
     def __init__(self, db: Database, sync: bool) -> None:
         self._db = db
         self._sync = sync
         self._wb = WriteBatch(raw_mode=True)
-        self._counted = False
+        self._counts: list[int] = []
         self._done = False
         self._after: list[Callable[[], None]] = []
+        self._staged: dict[str, dict[bytes, bytes]] = {}
 
     def __len__(self) -> int:
         n: int = self._wb.len()
@@ -61,22 +62,36 @@ class Batch:
         self._check(m)
         self._wb.delete_range(start, end, m.handle)
 
+    def staged(self, m: Map) -> dict[bytes, bytes]:
+        """A scratch record of puts to ``m`` that later reads in this batch must see.
+
+        A batch is write-only: a get before commit does not see its puts. Code that
+        creates a value at most once per key (interned ids) records its puts here and
+        looks here first; the record lives exactly as long as the batch.
+        """
+        self._check(m)
+        return self._staged.setdefault(m.spec.name, {})
+
     def next_count(self) -> int:
         """Reserve the next global count; the counter is persisted with this batch.
 
-        Reserve and commit without awaiting in between, so no reader sees a
-        count whose writes are not yet in the database.
+        Until this batch is committed or discarded, ``Database.current_count`` stays
+        below the reserved count, whatever later counts other batches commit: keep
+        the time between short (the room's lock, not this, orders events of a room).
         """
         if self._done:
             raise DatabaseError("batch already committed or discarded")
-        self._counted = True
-        return self._db._reserve_count()
+        count = self._db._reserve_count()
+        self._counts.append(count)
+        return count
 
     def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once the batch is committed (never if it is discarded).
+        """Run ``callback`` once the batch is committed and its counts are visible
+        (``current_count`` has reached them); never if it is discarded.
 
         For what must not happen before the writes are visible, such as waking
-        the long-polls of users a staged change concerns.
+        the long-polls of users a staged change concerns. Callbacks of batches
+        that wait for an earlier count run, in count order, when it is committed.
         """
         if self._done:
             raise DatabaseError("batch already committed or discarded")
@@ -86,14 +101,27 @@ class Batch:
         if self._done:
             raise DatabaseError("batch already committed or discarded")
         self._done = True
-        self._db._commit(self._wb, self._counted, self._sync)
+        self._staged = {}
         after, self._after = self._after, []
-        for callback in after:
-            callback()
+        try:
+            self._db._commit(self._wb, self._counts, self._sync, after)
+        except BaseException:
+            self._db._release(self._counts)  # nothing was written: the counts are unused
+            raise
 
     def discard(self) -> None:
+        if self._done:
+            return
         self._done = True
         self._after = []
+        self._staged = {}
+        self._db._release(self._counts)
+
+    def __del__(self) -> None:
+        # A batch dropped without commit or discard must not hold back the visible
+        # count forever.
+        if not self._done and self._counts:
+            self.discard()
 
     def __enter__(self) -> Batch:
         return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -61,6 +61,23 @@ class Snapshot:
         self.close()
 
 
+#: The database holds access tokens and the server's signing key: it is its owner's
+#: alone, whatever the umask. RocksDB creates files with 0666 & ~umask, so the
+#: server process also tightens its umask (runtime.private_umask) before opening.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private(path: Path) -> None:
+    """chmod ``path`` 0700 and everything under it 0700 (directories) / 0600 (files),
+    so a database created by an older version or under a loose umask is fixed too."""
+    path.chmod(PRIVATE_DIR)
+    for child in path.rglob("*"):
+        if child.is_symlink():
+            continue
+        child.chmod(PRIVATE_DIR if child.is_dir() else PRIVATE_FILE)
+
+
 class Database:
     """Named maps over one RocksDB, atomic batches, the global counter, backups."""
 
@@ -73,8 +90,12 @@ class Database:
         self._maps: dict[str, Map] = {}
         self._snapshots: weakref.WeakSet[Snapshot] = weakref.WeakSet()
         self._closed = False
-        self._count = 0
-        self._persisted_count = 0
+        self._count = 0  # the highest count handed out
+        self._persisted_count = 0  # every count up to this one is written (or dropped)
+        self._pending: set[int] = set()  # reserved by batches not yet committed or discarded
+        self._written = 0  # the highest count committed
+        # Callbacks of committed batches whose counts are not visible yet: (count, callback).
+        self._waiting: list[tuple[int, Callable[[], None]]] = []
 
     @classmethod
     def open(
@@ -94,7 +115,8 @@ class Database:
         if MAPS.global_.name not in specs:
             raise ValueError("the global map is required")
         path = options.path
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        make_private(path)
         tuning = Tuning.build(options)
         db_opts = tuning.db_options()
         names = set(specs)
@@ -116,7 +138,7 @@ class Database:
                 cf = rdict.get_column_family(spec.name)
                 db._maps[spec.name] = Map(spec, cf, rdict.get_column_family_handle(spec.name), db)
             stored = db.map(MAPS.global_).get(GLOBAL_COUNTER)
-            db._count = db._persisted_count = from_u64(stored) if stored else 0
+            db._count = db._persisted_count = db._written = from_u64(stored) if stored else 0
             db._migrate(migrations)
         except BaseException:
             db.close()
@@ -160,19 +182,53 @@ class Database:
         """A new atomic batch; ``sync`` overrides ``options.sync_writes`` for it."""
         return Batch(self, self.options.sync_writes if sync is None else sync)
 
-    def _commit(self, wb: Any, counted: bool, sync: bool) -> None:
+    # Stream positions become visible in order (DESIGN.md "Order per room is explicit"):
+    # ``current_count`` is the highest count below which every reserved count is
+    # committed or dropped, so a reader never sees N+1 while N may still come, even
+    # when two writers (two rooms) reserve N and N+1 and commit the other way round.
+    def _commit(
+        self,
+        wb: Any,
+        counts: Sequence[int],
+        sync: bool,
+        after: Sequence[Callable[[], None]] = (),
+    ) -> None:
         with self.write_lock:
-            if counted:
+            if counts:
                 # The highest count handed out so far: the stored counter never goes back.
                 wb.put(GLOBAL_COUNTER, u64(self._count), self.map(MAPS.global_).handle)
             opts = self.write_options if sync == self.options.sync_writes else _write_options(sync)
             self._rdict.write(wb, opts)
-            if counted:
-                self._persisted_count = max(self._persisted_count, self._count)
+            threshold = max(counts, default=0)
+            self._written = max(self._written, threshold)
+            self._waiting.extend((threshold, callback) for callback in after)
+            ready = self._settle(counts)
+        for callback in ready:
+            callback()
+
+    def _release(self, counts: Sequence[int]) -> None:
+        """Counts of a discarded batch: never used, so they hold back nothing."""
+        with self.write_lock:
+            ready = self._settle(counts)
+        for callback in ready:
+            callback()
+
+    def _settle(self, counts: Sequence[int]) -> list[Callable[[], None]]:
+        """Retire ``counts``; advance the visible count; the callbacks now due, in order."""
+        self._pending.difference_update(counts)
+        limit = min(self._pending) - 1 if self._pending else self._count
+        self._persisted_count = max(self._persisted_count, min(limit, self._written))
+        if not self._waiting:
+            return []
+        visible = self._persisted_count
+        due = sorted((w for w in self._waiting if w[0] <= visible), key=lambda w: w[0])
+        self._waiting = [w for w in self._waiting if w[0] > visible]
+        return [callback for _, callback in due]
 
     def _reserve_count(self) -> int:
         with self.write_lock:
             self._count += 1
+            self._pending.add(self._count)
             return self._count
 
     def next_count(self) -> int:
@@ -180,11 +236,16 @@ class Database:
         with self.write_lock:
             n = self._reserve_count()
             self.map(MAPS.global_).put(GLOBAL_COUNTER, u64(n))
-            self._persisted_count = max(self._persisted_count, n)
-            return n
+            self._written = max(self._written, n)
+            ready = self._settle([n])
+        for callback in ready:
+            callback()
+        return n
 
     def current_count(self) -> int:
-        """The highest count written to the database."""
+        """The highest count written such that every count below it is written too
+        (or was reserved by a batch that was then discarded): the newest stream
+        position a reader may use."""
         return self._persisted_count
 
     def snapshot(self) -> Snapshot:
@@ -238,6 +299,9 @@ class Database:
             finally:
                 self._maps.clear()
                 self._rdict.close()
+                # Files written since open (rocksdict's config, new SSTs) under the
+                # umask of whoever embedded us.
+                make_private(self.options.path)
                 self._rdict = None
 
     def __enter__(self) -> Database:

@@ -130,9 +130,20 @@ class Maps:
     )
     userdevicetxnid_response: Final = MapSpec(
         "userdevicetxnid_response",
-        """Client transaction IDs, for idempotent sends per device.
-        key:   key(user ID, device ID, txn ID)
-        value: the event ID the transaction created (UTF-8).""",
+        """Client transaction IDs of room events, for idempotent sends: a transaction is
+        scoped to one device and one request path (see service.rooms.transactions).
+        key:   user ID, 0xFF, device ID, 0xFF, request path without the version prefix
+               and the txn ID (e.g. "/rooms/!r:x/send/m.room.message"), 0xFF, txn ID
+        value: the event ID the transaction created (UTF-8).
+        Schema 1 keyed it (user ID, device ID, txn ID); migration 2 drops those.""",
+    )
+    eventid_devicetxnid: Final = MapSpec(
+        "eventid_devicetxnid",
+        """The client transaction that created a local event, written with the event, for
+        unsigned.transaction_id (shown only to the sending device).
+        key:   event ID (UTF-8)
+        value: device ID, 0xFF, txn ID
+        Events stored before this map existed hold the pair as "_txn" in their JSON.""",
     )
     # -- rooms: state ------------------------------------------------------------------
     shortstatehash_statediff: Final = MapSpec(

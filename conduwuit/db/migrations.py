@@ -16,6 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from .codec import split
+from .maps import MAPS
+
 if TYPE_CHECKING:
     from .batch import Batch
     from .database import Database
@@ -31,7 +34,22 @@ class Migration:
     apply: Callable[[Database, Batch], None]
 
 
-MIGRATIONS: Final[tuple[Migration, ...]] = ()
+def _drop_pathless_txn_ids(db: Database, batch: Batch) -> None:
+    """Schema 1 keyed room-event transactions (user, device, txnId), without the request
+    path the spec scopes them by; no lookup can match those records any more."""
+    responses = db.map(MAPS.userdevicetxnid_response)
+    for k, _ in responses.iter_prefix(b""):
+        if len(split(k)) == 3:
+            batch.delete(responses, k)
+
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(
+        2,
+        "transaction IDs are scoped by request path: drop records keyed without one",
+        _drop_pathless_txn_ids,
+    ),
+)
 
 
 def latest_version(migrations: Sequence[Migration]) -> int:

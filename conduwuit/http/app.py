@@ -28,5 +28,5 @@ def make_app(
         middlewares.append(compression_middleware(enabled))
     middlewares += [error_middleware, body_limit_middleware(config.max_request_size)]
     app = web.Application(middlewares=middlewares, client_max_size=config.max_request_size)
-    install(app, routes, authenticator)
+    install(app, routes, authenticator, max_request_size=config.max_request_size)
     return app

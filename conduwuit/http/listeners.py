@@ -8,7 +8,6 @@ HTTP server, with or without a TLS layer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -100,10 +99,6 @@ class _AcceptLoop:
         for task in self._tasks:
             task.cancel()
         self._sock.close()
-
-    async def wait_closed(self) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._accepting
 
 
 class DualProtocolSite(web.BaseSite):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from conduwuit.core.errors import ErrCode, MatrixError
@@ -46,6 +46,18 @@ class RateLimiter:
         """Take one token from each key's bucket, or raise 429 M_LIMIT_EXCEEDED."""
         check_all(*((self, k) for k in keys))
 
+    def require(self, *keys: str) -> None:
+        """Raise 429 M_LIMIT_EXCEEDED if a key's bucket is empty; take nothing (for
+        limits on failures, recorded only when the attempt fails)."""
+        refusal = _refusal([(self, k) for k in keys])
+        if refusal is not None:
+            raise refusal
+
+    def record(self, *keys: str) -> None:
+        """Take one token from each key's bucket (never below empty)."""
+        for k in keys:
+            self.take(k)
+
     def retry_after_ms(self, key: str) -> int | None:
         """Milliseconds until ``key`` has a token again; None when it has one now."""
         if not self.enabled:
@@ -62,7 +74,7 @@ class RateLimiter:
         now = self._clock()
         level = self._level(key, now)
         self._buckets.pop(key, None)  # re-insert last: the dict order is recency
-        self._buckets[key] = (level - 1, now)
+        self._buckets[key] = (max(0.0, level - 1), now)
         if now - self._swept_at >= SWEEP_INTERVAL_MS or len(self._buckets) > self._max:
             self._prune(now)
 
@@ -88,17 +100,24 @@ def check_all(*checks: tuple[RateLimiter, str]) -> None:
     The reply carries ``retry_after_ms`` (the longest wait among the empty buckets)
     and a ``Retry-After`` header in seconds, as the login limit always has.
     """
-    waits = [w for limiter, key in checks if (w := limiter.retry_after_ms(key)) is not None]
-    if waits:
-        retry_after = max(waits)
-        raise MatrixError(
-            ErrCode.LIMIT_EXCEEDED,
-            "Too many requests; try again later.",
-            retry_after_ms=retry_after,
-            headers={"Retry-After": str(retry_after // 1000 + 1)},
-        )
+    refusal = _refusal(checks)
+    if refusal is not None:
+        raise refusal
     for limiter, key in checks:
         limiter.take(key)
+
+
+def _refusal(checks: Iterable[tuple[RateLimiter, str]]) -> MatrixError | None:
+    waits = [w for limiter, key in checks if (w := limiter.retry_after_ms(key)) is not None]
+    if not waits:
+        return None
+    retry_after = max(waits)
+    return MatrixError(
+        ErrCode.LIMIT_EXCEEDED,
+        "Too many requests; try again later.",
+        retry_after_ms=retry_after,
+        headers={"Retry-After": str(retry_after // 1000 + 1)},
+    )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from conduwuit.service.account_data import AccountData
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.filters import Filters
+from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
@@ -94,6 +95,8 @@ class Services:
     sync: SyncService
     e2ee: E2ee
     limits: RateLimits
+    #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
+    loop_lag: LoopLag | None = None
 
     def close(self) -> None:
         self.db.close()

@@ -6,6 +6,11 @@ request's ``auth`` dict. Each call completes at most one stage; until a whole fl
 is complete it raises the 401 whose body lists flows, params, the session and the
 stages completed so far. Sessions live in memory: they are short (minutes), and a
 restart only makes a client start its authentication again.
+
+The password stage is no oracle: it only ever checks the password of the user the
+session authenticates, and failed stages of a signed-in user are rate-limited per
+user like logins. A user holds at most ``MAX_SESSIONS_PER_USER`` sessions and the
+server ``MAX_SESSIONS``; past that, the oldest is dropped.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.service.clock import Clock
+from conduwuit.service.ratelimit import RateLimiter
 
 DUMMY = "m.login.dummy"
 PASSWORD = "m.login.password"
@@ -25,6 +31,13 @@ REGISTRATION_TOKEN = "m.login.registration_token"
 
 #: Resolves a password stage's identifier and password to the user it proves, or None.
 PasswordCheck = Callable[[dict[str, Any]], Awaitable[str | None]]
+#: The local user a password stage's identifier names (no password check), or None.
+ResolveUser = Callable[[dict[str, Any]], str | None]
+
+#: Unfinished sessions one user may hold; a client needs one or two at a time.
+MAX_SESSIONS_PER_USER = 10
+#: Unfinished sessions in all (registration sessions have no user to count against).
+MAX_SESSIONS = 10_000
 
 
 @dataclass
@@ -50,18 +63,34 @@ class Uiaa:
         *,
         session_timeout_ms: int,
         check_password: PasswordCheck,
+        resolve_user: ResolveUser,
         registration_token: Callable[[], str | None],
+        failures: RateLimiter,
     ) -> None:
         self._clock = clock
         self._timeout = session_timeout_ms
         self._check_password = check_password
+        self._resolve_user = resolve_user
         self._registration_token = registration_token
+        self._failures = failures
+        # Insertion order is creation order: the first of a user's is their oldest.
         self._sessions: dict[str, UiaaSession] = {}
+        self._per_user: dict[str, list[str]] = {}
 
     def _expire(self) -> None:
         now = self._clock()
         for sid in [s for s, session in self._sessions.items() if session.expires_ts <= now]:
-            del self._sessions[sid]
+            self._drop(sid)
+
+    def _drop(self, session_id: str) -> None:
+        session = self._sessions.pop(session_id, None)
+        if session is None or session.user_id is None:
+            return
+        held = self._per_user.get(session.user_id, [])
+        if session_id in held:
+            held.remove(session_id)
+        if not held:
+            self._per_user.pop(session.user_id, None)
 
     def _new_session(
         self, flows: tuple[tuple[str, ...], ...], params: dict[str, Any], user_id: str | None
@@ -69,6 +98,14 @@ class Uiaa:
         session = UiaaSession(
             secrets.token_urlsafe(18), flows, params, self._clock() + self._timeout, user_id
         )
+        if user_id is not None:
+            held = self._per_user.setdefault(user_id, [])
+            while len(held) >= MAX_SESSIONS_PER_USER:
+                self._drop(held[0])
+            held.append(session.session_id)
+            self._per_user[user_id] = held
+        while len(self._sessions) >= MAX_SESSIONS:
+            self._drop(next(iter(self._sessions)))
         self._sessions[session.session_id] = session
         return session
 
@@ -77,7 +114,7 @@ class Uiaa:
         return self._sessions.get(session_id)
 
     def forget(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+        self._drop(session_id)
 
     def challenge(
         self, session: UiaaSession, error: tuple[ErrCode, str] | None = None
@@ -131,7 +168,18 @@ class Uiaa:
             raise self.challenge(
                 session, (ErrCode.UNRECOGNIZED, f"Unrecognised authentication type {stage}")
             )
-        await self._complete(session, stage, auth)
+        if session.user_id is not None:
+            # Synapse refuses (429) once a user's failed attempts used up the
+            # rc_login.failed_attempts budget, before checking anything.
+            self._failures.require(session.user_id)
+            try:
+                await self._complete(session, stage, auth)
+            except MatrixError as exc:
+                if exc.status in (401, 403):
+                    self._failures.record(session.user_id)
+                raise
+        else:
+            await self._complete(session, stage, auth)
         if not session.done():
             raise self.challenge(session)
         return session
@@ -140,13 +188,15 @@ class Uiaa:
         if stage == DUMMY:
             pass
         elif stage == PASSWORD:
+            if session.user_id is not None and self._resolve_user(auth) != session.user_id:
+                # Only the requester's own password is ever checked, so the answer for
+                # another user's identifier is the same whatever the password. (Synapse
+                # checks the password first and then answers 403 "Invalid auth"; that
+                # tells a right guess from a wrong one.)
+                raise MatrixError(ErrCode.FORBIDDEN, "Invalid auth.", status=403)
             proven = await self._check_password(auth)
-            if proven is None:
+            if proven is None or (session.user_id is not None and proven != session.user_id):
                 raise self.challenge(session, (ErrCode.FORBIDDEN, "Invalid password."))
-            if session.user_id is not None and proven != session.user_id:
-                raise MatrixError(
-                    ErrCode.FORBIDDEN, "The password is for another user.", status=403
-                )
         elif stage == REGISTRATION_TOKEN:
             token = auth.get("token")
             expected = self._registration_token()

@@ -11,7 +11,6 @@ def test_registry_has_1_to_12_and_default_11() -> None:
 
 
 def test_spec_marks_all_stable_and_conduwuit_gates_1_to_5() -> None:
-    assert rv.unstable_versions() == []
     assert rv.supported_versions(allow_unstable=False) == [str(i) for i in range(6, 13)]
     assert rv.supported_versions(allow_unstable=True) == [str(i) for i in range(1, 13)]
     caps = rv.capabilities(allow_unstable=False)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from conduwuit.db import Database, DatabaseError, DatabaseOptions
+from conduwuit.db.migrations import MIGRATIONS, latest_version
 
 from .conftest import TEST_A, TEST_MAPS
 
@@ -27,7 +28,7 @@ def test_backups_are_pruned_and_open_as_databases(options: DatabaseOptions) -> N
     newest = DatabaseOptions(path=made[-1])
     with Database.open(newest, maps=TEST_MAPS) as restored:
         assert restored.map(TEST_A).get(b"n") == b"3"
-        assert restored.schema_version == 1
+        assert restored.schema_version == latest_version(MIGRATIONS)
 
 
 def test_backup_numbering_continues_after_reopen(options: DatabaseOptions) -> None:

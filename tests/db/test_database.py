@@ -5,6 +5,7 @@ import pytest
 from conduwuit.db import MAPS, Database, DatabaseError, DatabaseOptions, MapSpec
 from conduwuit.db.codec import key, prefix, u64
 from conduwuit.db.maps import GLOBAL_COUNTER
+from conduwuit.db.migrations import MIGRATIONS, latest_version
 
 from .conftest import TEST_A, TEST_B, TEST_MAPS
 
@@ -125,6 +126,21 @@ def test_after_commit_runs_once_the_writes_are_visible(db: Database) -> None:
         batch.after_commit(lambda: None)
 
 
+def test_staged_record_is_per_map_and_lives_as_long_as_the_batch(db: Database) -> None:
+    a, b = db.map(TEST_A), db.map(TEST_B)
+    with db.batch() as batch:
+        batch.staged(a)[b"k"] = b"1"
+        assert batch.staged(a) == {b"k": b"1"}
+        assert batch.staged(b) == {}
+    with pytest.raises(DatabaseError):
+        batch.staged(a)
+    with db.batch() as fresh:
+        assert fresh.staged(a) == {}
+        fresh.discard()
+    # The record is the caller's memory, not a write: nothing reached the map.
+    assert a.get(b"k") is None
+
+
 def test_batch_delete_range_and_reuse(db: Database) -> None:
     a = db.map(TEST_A)
     for n in range(5):
@@ -168,6 +184,42 @@ def test_counter_is_monotonic_and_survives_reopen(options: DatabaseOptions) -> N
     with Database.open(options) as db:
         assert db.current_count() == 8
         assert db.next_count() == 9
+
+
+def test_positions_become_visible_in_order(db: Database) -> None:
+    """Two writers (say, two rooms) reserve 1 and 2; 2 commits first. A reader must
+    not see position 2 before 1 is in, and what waits for 2 runs only then."""
+    a = db.map(TEST_A)
+    seen: list[tuple[str, int]] = []
+    first, second = db.batch(), db.batch()
+    assert (first.next_count(), second.next_count()) == (1, 2)
+    first.put(a, b"1", b"")
+    second.put(a, b"2", b"")
+    first.after_commit(lambda: seen.append(("first", db.current_count())))
+    second.after_commit(lambda: seen.append(("second", db.current_count())))
+    second.commit()
+    assert a.get(b"2") == b""  # written, but not yet a position a reader may use
+    assert db.current_count() == 0
+    assert seen == []
+    first.commit()
+    assert db.current_count() == 2
+    assert seen == [("first", 2), ("second", 2)]
+
+
+def test_a_discarded_reservation_does_not_hold_back_later_positions(db: Database) -> None:
+    seen: list[int] = []
+    dropped, kept = db.batch(), db.batch()
+    assert (dropped.next_count(), kept.next_count()) == (1, 2)
+    kept.after_commit(lambda: seen.append(db.current_count()))
+    kept.commit()
+    assert (db.current_count(), seen) == (0, [])
+    dropped.discard()
+    assert (db.current_count(), seen) == (2, [2])
+    with pytest.raises(ValueError, match="boom"), db.batch() as failed:
+        failed.next_count()
+        raise ValueError("boom")
+    assert db.next_count() == 4
+    assert db.current_count() == 4
 
 
 def test_snapshot_reads_are_consistent_across_maps(db: Database) -> None:
@@ -215,7 +267,7 @@ def test_maps_not_in_the_registry_are_kept(options: DatabaseOptions) -> None:
         db.map(TEST_A).put(b"k", b"v")
     # Opened by code that no longer registers testkey_a: RocksDB must still open.
     with Database.open(options) as db:
-        assert db.schema_version == 1
+        assert db.schema_version == latest_version(MIGRATIONS)
     with Database.open(options, maps=TEST_MAPS) as db:
         assert db.map(TEST_A).get(b"k") == b"v"
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from conduwuit.db import Batch, Database, DatabaseOptions, Migration, SchemaVersionError
-from conduwuit.db.codec import u64
+from conduwuit.db import MAPS, Batch, Database, DatabaseOptions, Migration, SchemaVersionError
+from conduwuit.db.codec import key, u64
 from conduwuit.db.migrations import MIGRATIONS, check_order, latest_version
 
 from .conftest import TEST_A, TEST_MAPS
@@ -46,7 +46,7 @@ def test_migrations_run_in_order_once(options: DatabaseOptions) -> None:
 
 
 def test_failing_migration_leaves_version_and_writes_untouched(options: DatabaseOptions) -> None:
-    with Database.open(options, maps=TEST_MAPS):
+    with Database.open(options, maps=TEST_MAPS, migrations=()):
         pass
 
     def broken(db: Database, batch: Batch) -> None:
@@ -55,7 +55,8 @@ def test_failing_migration_leaves_version_and_writes_untouched(options: Database
 
     with pytest.raises(RuntimeError, match="migration bug"):
         Database.open(options, maps=TEST_MAPS, migrations=(Migration(2, "broken", broken),))
-    with Database.open(options, maps=TEST_MAPS) as db:  # closed after the failure, reopens
+    # Closed after the failure, reopens.
+    with Database.open(options, maps=TEST_MAPS, migrations=()) as db:
         assert db.schema_version == 1
         assert db.map(TEST_A).get(b"half") is None
 
@@ -80,3 +81,18 @@ def test_migration_order_is_checked() -> None:
         check_order((Migration(1, "same as base", noop),))
     with pytest.raises(ValueError, match="not above version 3"):
         check_order((Migration(3, "a", noop), Migration(3, "b", noop)))
+
+
+def test_migration_2_drops_transaction_records_without_a_path(options: DatabaseOptions) -> None:
+    pathless = key("@a:x", "DEV", "t1")
+    scoped = key("@a:x", "DEV", "/rooms/!r:x/send/m.room.message", "t1")
+    with Database.open(options, migrations=()) as db:
+        assert db.schema_version == 1
+        responses = db.map(MAPS.userdevicetxnid_response)
+        responses.put(pathless, b"$old")
+        responses.put(scoped, b"$new")
+    with Database.open(options) as db:
+        assert db.schema_version >= 2
+        responses = db.map(MAPS.userdevicetxnid_response)
+        assert responses.get(pathless) is None
+        assert responses.get(scoped) == b"$new"

@@ -13,6 +13,7 @@ import pytest
 
 from conduwuit.db import MAPS, Database, DatabaseInUseError, DatabaseOptions
 from conduwuit.db.codec import from_u64, u64
+from conduwuit.db.migrations import MIGRATIONS, latest_version
 
 from .conftest import TEST_A, TEST_B, TEST_MAPS
 
@@ -80,7 +81,7 @@ def test_second_process_gets_database_in_use(options: DatabaseOptions) -> None:
             holder.stdin.close()
             assert holder.wait(timeout=30) == 0
     with Database.open(options, maps=TEST_MAPS) as db:  # the lock went with the process
-        assert db.schema_version == 1
+        assert db.schema_version == latest_version(MIGRATIONS)
 
 
 def test_acknowledged_batches_survive_sigkill(options: DatabaseOptions) -> None:

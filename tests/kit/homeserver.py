@@ -52,6 +52,7 @@ def homeserver_config(database_path: Path, **options: Any) -> GlobalConfig:
         "CONDUWUIT_RATE_LIMIT_TYPING_PER_SECOND": "0",
         "CONDUWUIT_RATE_LIMIT_PRESENCE_PER_SECOND": "0",
         "CONDUWUIT_RATE_LIMIT_REFRESH_PER_SECOND": "0",
+        "CONDUWUIT_RATE_LIMIT_UIAA_PER_SECOND": "0",
     }
     for name, value in options.items():
         key = f"CONDUWUIT_{name.upper()}"

@@ -51,7 +51,7 @@ def routes(registration: Registration, uiaa: Uiaa) -> list[Route]:
         who = requester(request)
         body = await parse_body(request, DeactivateBody)
         await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
-        registration.deactivate(who.user_id)
+        await registration.deactivate(who.user_id)
         # No identity server binding is ever made here.
         return web.json_response({"id_server_unbind_result": "no-support"})
 

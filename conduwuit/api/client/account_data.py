@@ -6,7 +6,7 @@ from aiohttp import web
 
 from conduwuit.api.auth import requester
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import json_body
+from conduwuit.api.wire import canonical_body
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.service.account_data import GLOBAL, AccountData
 
@@ -45,7 +45,7 @@ def routes(account_data: AccountData) -> list[Route]:
     async def put(request: web.Request) -> web.Response:
         user_id, event_type, room_id = target(request)
         refuse_server_types(event_type)
-        content = await json_body(request)
+        content = await canonical_body(request)
         account_data.put(user_id, event_type, content, room_id)
         return web.json_response({})
 

@@ -15,6 +15,7 @@ from conduwuit.api.auth import requester
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import WireModel, json_body, parse
 from conduwuit.core.errors import forbidden, not_found
+from conduwuit.core.event_filter import check_filter_size
 from conduwuit.service.filters import Filters
 
 
@@ -64,6 +65,7 @@ def routes(filters: Filters) -> list[Route]:
     async def create(request: web.Request) -> web.Response:
         user_id = own(request)
         definition = await json_body(request)
+        check_filter_size(definition)
         parse(Filter, definition)
         return web.json_response({"filter_id": filters.create(user_id, definition)})
 

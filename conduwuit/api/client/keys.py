@@ -111,9 +111,30 @@ def routes(
     # Guests may use the device-key endpoints and to-device, as in Synapse (guests
     # can join encrypted rooms); cross-signing and backups are for full accounts.
     return [
-        Route("POST", client_paths("/keys/upload"), upload, Auth.ACCESS_TOKEN, allow_guests=True),
-        Route("POST", client_paths("/keys/query"), query, Auth.ACCESS_TOKEN, allow_guests=True),
-        Route("POST", client_paths("/keys/claim"), claim, Auth.ACCESS_TOKEN, allow_guests=True),
+        Route(
+            "POST",
+            client_paths("/keys/upload"),
+            upload,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+            max_body=None,
+        ),
+        Route(
+            "POST",
+            client_paths("/keys/query"),
+            query,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+            max_body=None,
+        ),
+        Route(
+            "POST",
+            client_paths("/keys/claim"),
+            claim,
+            Auth.ACCESS_TOKEN,
+            allow_guests=True,
+            max_body=None,
+        ),
         Route("GET", client_paths("/keys/changes"), changes, Auth.ACCESS_TOKEN, allow_guests=True),
         Route(
             "POST",
@@ -126,6 +147,7 @@ def routes(
             client_paths("/keys/signatures/upload", versions=WITH_UNSTABLE),
             signatures_upload,
             Auth.ACCESS_TOKEN,
+            max_body=None,
         ),
     ]
 

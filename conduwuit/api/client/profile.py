@@ -10,7 +10,7 @@ from aiohttp import web
 
 from conduwuit.api.auth import Requester, optional_requester, requester
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import json_body
+from conduwuit.api.wire import canonical_body
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.service.users.accounts import Accounts
@@ -56,14 +56,14 @@ def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list
     async def put_field(request: web.Request) -> web.Response:
         key = request.match_info["key"]
         _, user_id = writable(request, key)
-        body = await json_body(request)
+        body = await canonical_body(request)
         if key not in body:
             raise MatrixError(ErrCode.MISSING_PARAM, f"Missing parameter: {key}")
         value = body[key]
         if key in ("displayname", "avatar_url"):
             if value is None:
                 # Synapse treats null as clearing these two fields.
-                profiles.delete_field(user_id, key)
+                await profiles.delete_field(user_id, key)
                 return web.json_response({})
             if not isinstance(value, str):
                 raise MatrixError(ErrCode.BAD_JSON, f"{key} must be a string.")
@@ -72,13 +72,13 @@ def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list
             if key == "displayname" and len(value) > 256:
                 # Synapse's limit on display names.
                 raise MatrixError(ErrCode.INVALID_PARAM, "Display name too long.")
-        profiles.set_field(user_id, key, value)
+        await profiles.set_field(user_id, key, value)
         return web.json_response({})
 
     async def delete_field(request: web.Request) -> web.Response:
         key = request.match_info["key"]
         _, user_id = writable(request, key)
-        profiles.delete_field(user_id, key)
+        await profiles.delete_field(user_id, key)
         return web.json_response({})
 
     field = client_paths("/profile/{user_id}/{key}")

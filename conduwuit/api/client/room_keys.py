@@ -111,7 +111,7 @@ def routes(backups: KeyBackups, *, requester: RequesterOf) -> list[Route]:
         "/room_keys/keys/{room_id}/{session_id}",
     ):
         routes += [
-            Route("PUT", paths(level), put_keys, Auth.ACCESS_TOKEN),
+            Route("PUT", paths(level), put_keys, Auth.ACCESS_TOKEN, max_body=None),
             Route("GET", paths(level), get_keys, Auth.ACCESS_TOKEN),
             Route("DELETE", paths(level), delete_keys, Auth.ACCESS_TOKEN),
         ]

@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiohttp import web
 
 from conduwuit.api.auth import requester
+from conduwuit.api.query import bool_param, int_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.ids import UserId
 from conduwuit.service.filters import Filters
+from conduwuit.service.give_way import GiveWay
 from conduwuit.service.sync.filter import parse_filter
 from conduwuit.service.sync.service import SyncService, parse_since
 
 PRESENCE_STATES = ("offline", "online", "unavailable")
 
 
-def _bool(value: str | None, name: str) -> bool:
-    if value is None:
-        return False
-    if value in ("true", "false"):
-        return value == "true"
-    raise MatrixError(ErrCode.INVALID_PARAM, f"{name} must be true or false")
+async def encode(value: Any, give_way: GiveWay, depth: int = 3) -> bytes:
+    """``json.dumps(value)`` byte for byte, but the top ``depth`` levels of objects
+    (response, ``rooms``, ``join``...) one member at a time, giving way between them:
+    the encoding of a response of hundreds of rooms does not hold the loop either."""
+    return (await _encode(value, give_way, depth)).encode()
+
+
+async def _encode(value: Any, give_way: GiveWay, depth: int) -> str:
+    if depth == 0 or not isinstance(value, dict) or not value:
+        return json.dumps(value)
+    members = []
+    for key, item in value.items():
+        await give_way.pause()
+        members.append(f"{json.dumps(key)}: {await _encode(item, give_way, depth - 1)}")
+    return "{" + ", ".join(members) + "}"
 
 
 def routes(sync: SyncService, filters: Filters) -> list[Route]:
     async def handler(request: web.Request) -> web.Response:
         caller = requester(request)
         query = request.query
-        timeout_text = query.get("timeout", "0")
-        if not timeout_text.isdigit():
-            raise MatrixError(ErrCode.INVALID_PARAM, "timeout must be a non-negative integer")
+        timeout_ms = int_param(request, "timeout", 0)
         set_presence = query.get("set_presence", "online")
         if set_presence not in PRESENCE_STATES:
             raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown set_presence {set_presence!r}")
@@ -38,11 +50,12 @@ def routes(sync: SyncService, filters: Filters) -> list[Route]:
             UserId.parse(caller.user_id),
             caller.device_id,
             since=parse_since(query.get("since")),
-            timeout_ms=int(timeout_text),
-            full_state=_bool(query.get("full_state"), "full_state"),
+            timeout_ms=timeout_ms,
+            full_state=bool_param(request, "full_state"),
             sync_filter=sync_filter,
             set_presence=set_presence,
         )
-        return web.json_response(body)
+        encoded = await encode(body, GiveWay())
+        return web.Response(body=encoded, content_type="application/json")
 
     return [Route("GET", client_paths("/sync"), handler, Auth.ACCESS_TOKEN, allow_guests=True)]

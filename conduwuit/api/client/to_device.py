@@ -32,4 +32,4 @@ def routes(to_device: ToDevice, *, requester: RequesterOf) -> list[Route]:
         return web.json_response({})
 
     paths = client_paths("/sendToDevice/{event_type}/{txn_id}")
-    return [Route("PUT", paths, send, Auth.ACCESS_TOKEN, allow_guests=True)]
+    return [Route("PUT", paths, send, Auth.ACCESS_TOKEN, allow_guests=True, max_body=None)]

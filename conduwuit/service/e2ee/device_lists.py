@@ -114,12 +114,6 @@ class DeviceLists:
             b.put(self._changes, key(observer, n, user_id), kind)
             b.put(self._latest, pair, u64(n))
 
-    def key_changed(self, user_id: str) -> None:
-        """Record a key change in its own batch and wake whoever must hear of it."""
-        with self._db.batch() as b:
-            observers = self.stage_key_change(b, user_id)
-        self._wake(observers)
-
     def membership_changed(self, user_id: str, room_id: str, joined: bool) -> None:
         """Called by the rooms service after a join or leave of ``user_id`` is persisted.
 

@@ -13,6 +13,7 @@ from conduwuit.db import Database
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.auth_chain import AuthChains
 from conduwuit.service.rooms.build import EventBuilder, Extremities
+from conduwuit.service.rooms.locks import RoomLocks
 from conduwuit.service.rooms.members import Members
 from conduwuit.service.rooms.persist import Persister
 from conduwuit.service.rooms.pipeline import EventPipeline
@@ -20,6 +21,7 @@ from conduwuit.service.rooms.short import ShortIds
 from conduwuit.service.rooms.state import RoomState
 from conduwuit.service.rooms.state_store import StateStore
 from conduwuit.service.rooms.timeline import Timeline
+from conduwuit.service.rooms.transactions import Transactions
 
 
 class RoomCore:
@@ -43,6 +45,10 @@ class RoomCore:
         self.members = Members(db)
         self.extremities = Extremities(db)
         self.auth_chains = AuthChains(db, self.short, self.timeline)
+        self.locks = RoomLocks()
         builder = EventBuilder(server_name, keypair, self.state, self.extremities, clock)
-        persister = Persister(db, self.state, self.members, self.extremities, notifier)
-        self.pipeline = EventPipeline(db, self.state, builder, persister)
+        self.transactions = Transactions(db)
+        persister = Persister(
+            db, self.state, self.members, self.extremities, notifier, self.transactions
+        )
+        self.pipeline = EventPipeline(db, self.state, builder, persister, self.locks)

@@ -25,28 +25,30 @@ class AccountHooks:
         self.core = membership.core
         self._autojoin = self.core.db.map(MAPS.userid_autojoin)
 
-    def on_registered(self, user_id: str) -> None:
+    async def on_registered(self, user_id: str) -> None:
         raw = self._autojoin.get(user_id.encode())
         if raw is None:
             return
         user = UserId.parse(user_id)
         for target in json.loads(raw):
             try:
-                self.membership.join(user, str(target))
+                await self.membership.join(user, str(target))
             except MatrixError as exc:
                 log.warning("auto-join of %s to %s failed: %s", user_id, target, exc.message)
         self._autojoin.delete(user_id.encode())
 
-    def on_deactivated(self, user_id: str) -> None:
+    async def on_deactivated(self, user_id: str) -> None:
         user = UserId.parse(user_id)
         rooms = self.core.members.rooms_of(user_id, ("join", "invite", "knock"))
         for room in rooms:
             try:
-                self.membership.leave(user, RoomId.parse(room.room_id))
+                await self.membership.leave(user, RoomId.parse(room.room_id))
             except MatrixError as exc:
                 log.warning("%s could not leave %s: %s", user_id, room.room_id, exc.message)
 
-    def on_profile_changed(self, user_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    async def on_profile_changed(
+        self, user_id: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> None:
         if all(old.get(k) == new.get(k) for k in PROFILE_FIELDS):
             return
         user = UserId.parse(user_id)
@@ -60,7 +62,7 @@ class AccountHooks:
                 else:
                     content.pop(field, None)
             try:
-                self.membership.ops.send_new(
+                await self.membership.ops.send_new(
                     user, room.room_id, NewEvent("m.room.member", content, user_id)
                 )
             except MatrixError as exc:

@@ -2,14 +2,19 @@
 "Aggregations of child events"): the latest edit (``m.replace``, same sender and
 type as the original), thread summaries (``m.thread``) and references
 (``m.reference``). Children come from the ``tofrom_relation`` prefix of the event.
+
+Relations never cross rooms: a new local relation to another room's event is refused
+(``check_new_relation``), and children or thread roots from another room (possible
+over federation, when the target arrives later) are never served.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from conduwuit.core.client_event import to_client
+from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.db import MAPS
 from conduwuit.db.codec import from_u64, u64
 from conduwuit.service.rooms import RoomCore
@@ -22,26 +27,64 @@ def _rel(pdu: PduJson) -> str | None:
     return rel_type if isinstance(rel_type, str) else None
 
 
+def check_new_relation(core: RoomCore, room_id: str, content: dict[str, Any]) -> None:
+    """Refuse a new local event relating to an event of another room, or to an event
+    this server has never seen and nothing relates to yet.
+
+    Synapse does exactly this (``_validate_event_relation`` in handlers/message.py)
+    with ``SynapseError(400, ...)``, i.e. ``M_UNKNOWN``. Only ``m.relates_to.event_id``
+    is a relation; rich replies (``m.in_reply_to``) are not, and the server never
+    serves the event they point at (Synapse does not check them either).
+    """
+    relates = content.get("m.relates_to")
+    target = relates.get("event_id") if isinstance(relates, dict) else None
+    if not isinstance(target, str):
+        return
+    parent = core.timeline.get(target)
+    if parent is not None:
+        if parent.get("room_id") != room_id:
+            raise MatrixError(ErrCode.UNKNOWN, "Relations must be in the same room", status=400)
+        return
+    short = core.short.event(target)
+    edges = core.db.map(MAPS.tofrom_relation)
+    if short is None or next(iter(edges.iter_prefix(u64(short))), None) is None:
+        raise MatrixError(ErrCode.UNKNOWN, "Can't send relation to unknown event", status=400)
+
+
+# Whether the reader may see a child event (history visibility, their leave).
+Visible = Callable[[PduJson], bool]
+
+
 class Aggregations:
     def __init__(self, core: RoomCore) -> None:
         self.core = core
         self._edges = core.db.map(MAPS.tofrom_relation)
 
-    def children(self, event_id: str, until: int | None) -> Iterator[tuple[int, PduJson]]:
+    def children(
+        self, event_id: str, room_id: str, until: int | None
+    ) -> Iterator[tuple[int, PduJson]]:
+        """The events relating to ``event_id`` from its own room ``room_id``."""
         short = self.core.short.event(event_id)
         if short is None:
             return
         for k, _ in self._edges.iter_prefix(u64(short)):
             child = self.core.short.event_id(from_u64(k[8:16]))
             located = self.core.timeline.get_timeline(child) if child else None
-            if located is not None and (until is None or located[0] <= until):
+            if located is None or located[1].get("room_id") != room_id:
+                continue
+            if until is None or located[0] <= until:
                 yield located
 
-    def bundle(self, pdu: PduJson, viewer: str, until: int | None, now: int) -> dict[str, Any]:
+    def bundle(
+        self, pdu: PduJson, viewer: str, until: int | None, now: int, visible: Visible
+    ) -> dict[str, Any]:
+        """``unsigned.m.relations`` of ``pdu`` from the children ``viewer`` may see."""
         edits: list[tuple[int, PduJson]] = []
         thread: list[tuple[int, PduJson]] = []
         references: list[str] = []
-        for count, child in self.children(str(pdu["event_id"]), until):
+        for count, child in self.children(str(pdu["event_id"]), str(pdu.get("room_id")), until):
+            if not visible(child):
+                continue
             rel_type = _rel(child)
             if rel_type == "m.replace":
                 if child.get("sender") == pdu.get("sender") and child.get("type") == pdu.get(

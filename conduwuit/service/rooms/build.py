@@ -85,9 +85,9 @@ class EventBuilder:
     def _ref(self, event_id: str, rv: RoomVersion) -> Any:
         if rv.event_format is not EventFormat.V1:
             return event_id
+        # The reference hash redacts first, which drops "_txn" of old records too.
         stored = self._state.timeline.get(event_id) or {}
-        pdu = {k: v for k, v in stored.items() if k != "_txn"}
-        return [event_id, {"sha256": b64.encode(reference_hash(pdu, rv))}]
+        return [event_id, {"sha256": b64.encode(reference_hash(stored, rv))}]
 
     def build(
         self, new: NewEvent, sender: str, room_id: str | None, rv: RoomVersion, before: int

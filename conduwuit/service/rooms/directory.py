@@ -12,6 +12,7 @@ from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
+from conduwuit.core.numbers import parse_uint
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.service.rooms.ops import RoomOps
 from conduwuit.service.rooms.reads import RoomReads
@@ -143,10 +144,10 @@ class Directory:
         rooms.sort(key=lambda r: (-int(r["num_joined_members"]), r["room_id"]))
         offset = 0
         if since:
-            digits = since[1:] if since[:1] in ("n", "p") else since
-            if not digits.isdigit():
+            since_offset = parse_uint(since[1:] if since[:1] in ("n", "p") else since)
+            if since_offset is None:
                 raise MatrixError(ErrCode.INVALID_PARAM, "Invalid since token")
-            offset = int(digits)
+            offset = since_offset
         end = len(rooms) if limit is None else offset + max(0, limit)
         body: dict[str, Any] = {
             "chunk": rooms[offset:end],

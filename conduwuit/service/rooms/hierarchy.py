@@ -14,6 +14,7 @@ from typing import Any
 from conduwuit.core.client_event import stripped_state
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.numbers import parse_uint
 from conduwuit.service.rooms.directory import Directory
 
 MAX_LIMIT = 50
@@ -84,9 +85,10 @@ class Hierarchy:
             raise forbidden("You may not preview this room")
         offset = 0
         if from_token is not None:
-            if not from_token.isdigit():
+            from_offset = parse_uint(from_token)
+            if from_offset is None:
                 raise MatrixError(ErrCode.INVALID_PARAM, "Invalid from token")
-            offset = int(from_token)
+            offset = from_offset
         depth_limit = min(MAX_DEPTH, max_depth if max_depth is not None else MAX_DEPTH)
         page_limit = max(1, min(limit or MAX_LIMIT, MAX_LIMIT))
         walk: list[dict[str, Any]] = []
@@ -120,22 +122,31 @@ def room_summary(directory: Directory, room_id: str, viewer: str | None) -> dict
         return None
     summary = directory.summary(room_id)
     membership = core.members.membership(viewer, room_id) if viewer else None
+    state = core.state
+    current = state.current_hash(room_id)
+    rules = state.content_at(current, "m.room.join_rules") or {}
+    allow = rules.get("allow")
+    allowed_rooms = [
+        a["room_id"]
+        for a in (allow if isinstance(allow, list) else [])
+        if isinstance(a, dict) and isinstance(a.get("room_id"), str)
+    ]
     previewable = bool(summary["world_readable"]) or summary["join_rule"] in (
         "public",
         "knock",
         "knock_restricted",
     )
     if not previewable and membership not in ("join", "invite", "knock"):
-        if viewer is None or summary["join_rule"] not in ("restricted", "knock_restricted"):
+        # MSC3266 (as Synapse's _is_local_room_accessible): a restricted room only to
+        # those who could join it, members of a room in its allow list.
+        if (
+            viewer is None
+            or summary["join_rule"] != "restricted"
+            or not any(core.members.is_joined(viewer, r) for r in allowed_rooms)
+        ):
             return None
-    state = core.state
-    current = state.current_hash(room_id)
-    rules = state.content_at(current, "m.room.join_rules") or {}
-    allow = rules.get("allow")
     if isinstance(allow, list):
-        summary["allowed_room_ids"] = [
-            a["room_id"] for a in allow if isinstance(a, dict) and isinstance(a.get("room_id"), str)
-        ]
+        summary["allowed_room_ids"] = allowed_rooms
     encryption = state.content_at(current, "m.room.encryption") or {}
     if isinstance(encryption.get("algorithm"), str):
         summary["encryption"] = encryption["algorithm"]

@@ -6,6 +6,7 @@ the ones the spec asks of the server beyond the auth rules, made before writing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
@@ -13,6 +14,10 @@ from conduwuit.core.ids import RoomAlias, RoomId, UserId, server_of
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.service.rooms.build import NewEvent
 from conduwuit.service.rooms.ops import RoomOps
+
+MEMBERSHIPS = ("join", "invite", "leave", "ban", "knock")
+# Set by the server that vouches for a restricted join, never taken from a client.
+AUTHORISING_USER = "join_authorised_via_users_server"
 
 
 class Membership:
@@ -23,17 +28,63 @@ class Membership:
     def _current(self, user: UserId | str, room_id: str) -> str | None:
         return self.core.members.membership(str(user), room_id)
 
-    def _member_event(
+    async def _member_event(
         self, sender: UserId, room_id: str, target: str, content: dict[str, Any]
     ) -> str:
         new = NewEvent("m.room.member", content, target)
-        return self.ops.send_new(sender, room_id, new)
+        return await self.ops.send_new(sender, room_id, new)
 
     @staticmethod
-    def _with_reason(content: dict[str, Any], reason: str | None) -> dict[str, Any]:
+    def _with_reason(
+        content: dict[str, Any], reason: str | None, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``content`` with the client's extra keys (the state API's content), whose
+        membership and authorising user the server decides."""
+        for name, value in (extra or {}).items():
+            if name not in ("membership", AUTHORISING_USER):
+                content[name] = value
         if reason is not None:
             content["reason"] = reason
         return content
+
+    # -- the state API ---------------------------------------------------------------
+    async def set_member_state(
+        self, sender: UserId, room_id: RoomId, state_key: str, content: Mapping[str, Any]
+    ) -> str:
+        """``PUT /rooms/{id}/state/m.room.member/{user}``: the same checks as the
+        membership endpoints, chosen by the requested membership (Synapse routes these
+        through its membership handler too). Returns the new member event's ID."""
+        membership = content.get("membership")
+        if membership not in MEMBERSHIPS:
+            raise MatrixError(ErrCode.BAD_JSON, f"Invalid membership {membership!r}")
+        try:
+            target = UserId.parse(state_key)
+        except ValueError as exc:
+            raise MatrixError(ErrCode.BAD_JSON, f"Invalid member state_key: {exc}") from None
+        room = str(room_id)
+        self.ops.room_version(room)
+        current = self._current(target, room)
+        if membership == "join":
+            if target != sender:
+                raise forbidden("You cannot make another user join a room")
+            return await self._join(sender, room, None, self.ops.is_guest(str(sender)), content)
+        if membership == "knock":
+            if target != sender:
+                raise forbidden("You cannot knock on behalf of another user")
+            return await self._knock(sender, room, None, content)
+        if membership == "invite":
+            return await self._invite(sender, room, target, None, content)
+        if membership == "ban":
+            return await self._ban(sender, room, target, None, content)
+        if target == sender:
+            if current not in ("join", "invite", "knock"):
+                raise forbidden("You are not in this room")
+            return await self._member_event(
+                sender, room, str(sender), self._with_reason({"membership": "leave"}, None, content)
+            )
+        if current == "ban":
+            return await self._unban(sender, room, target, None, content)
+        return await self._kick(sender, room, target, None, content)
 
     def resolve_room(self, room_id_or_alias: str) -> str:
         """A room ID, or the room of a local alias (remote aliases need federation)."""
@@ -56,7 +107,7 @@ class Membership:
         return room_id_or_alias
 
     # -- joining -------------------------------------------------------------------------
-    def join(
+    async def join(
         self,
         user: UserId,
         room_id_or_alias: str,
@@ -67,17 +118,34 @@ class Membership:
         room_id = self.resolve_room(room_id_or_alias)
         if self._current(user, room_id) == "join":
             return room_id  # already joined: no new event, like conduwuit
+        await self._join(user, room_id, reason, guest)
+        return room_id
+
+    async def _join(
+        self,
+        user: UserId,
+        room_id: str,
+        reason: str | None,
+        guest: bool,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
+        if self._current(user, room_id) == "join":
+            # A joined user changing their member event (a per-room name): the auth
+            # rules allow join -> join, and no join checks apply.
+            content = self._with_reason({"membership": "join"}, reason, extra)
+            return await self._member_event(user, room_id, str(user), content)
         if guest:
             state = self.core.state
             access = state.content_at(state.current_hash(room_id), "m.room.guest_access") or {}
             if access.get("guest_access") != "can_join":
                 raise MatrixError(ErrCode.GUEST_ACCESS_FORBIDDEN, "Guest access not allowed")
-        content = self._with_reason({"membership": "join", **self.ops.profile(str(user))}, reason)
+        content = self._with_reason(
+            {"membership": "join", **self.ops.profile(str(user))}, reason, extra
+        )
         authoriser = self._restricted_authoriser(user, room_id)
         if authoriser is not None:
-            content["join_authorised_via_users_server"] = authoriser
-        self._member_event(user, room_id, str(user), content)
-        return room_id
+            content[AUTHORISING_USER] = authoriser
+        return await self._member_event(user, room_id, str(user), content)
 
     def _restricted_authoriser(self, user: UserId, room_id: str) -> str | None:
         """rooms/v8 restricted joins: if the user is not invited, they must be joined to
@@ -114,65 +182,118 @@ class Membership:
             ErrCode.UNABLE_TO_GRANT_JOIN, "No local user can authorise this join", status=400
         )
 
-    def knock(self, user: UserId, room_id_or_alias: str, reason: str | None = None) -> str:
+    async def knock(self, user: UserId, room_id_or_alias: str, reason: str | None = None) -> str:
         room_id = self.resolve_room(room_id_or_alias)
+        await self._knock(user, room_id, reason)
+        return room_id
+
+    async def _knock(
+        self,
+        user: UserId,
+        room_id: str,
+        reason: str | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
         if not self.ops.room_version(room_id).knock_join_rule:
             raise forbidden("This room version does not support knocking")
         current = self._current(user, room_id)
         if current in ("join", "invite", "ban"):
             raise forbidden(f"You cannot knock on a room you are {current} in")
-        content = self._with_reason({"membership": "knock", **self.ops.profile(str(user))}, reason)
-        self._member_event(user, room_id, str(user), content)
-        return room_id
+        content = self._with_reason(
+            {"membership": "knock", **self.ops.profile(str(user))}, reason, extra
+        )
+        return await self._member_event(user, room_id, str(user), content)
 
     # -- changing others' membership ---------------------------------------------------
-    def invite(
+    async def invite(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
         self.ops.room_version(room)
+        await self._invite(sender, room, target, reason)
+
+    async def _invite(
+        self,
+        sender: UserId,
+        room: str,
+        target: UserId,
+        reason: str | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
         current = self._current(target, room)
         if current == "ban":
             raise forbidden(f"{target} is banned from the room")
         if current == "join":
             raise forbidden(f"{target} is already in the room")
-        content = {"membership": "invite", **self.ops.profile(str(target))}
-        self._member_event(sender, room, str(target), self._with_reason(content, reason))
+        content = self._with_reason(
+            {"membership": "invite", **self.ops.profile(str(target))}, reason, extra
+        )
+        return await self._member_event(sender, room, str(target), content)
 
-    def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
+    async def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
         room = str(room_id)
         if self._current(user, room) not in ("join", "invite", "knock"):
             return  # leaving a room one is not in changes nothing (conduwuit)
         content = self._with_reason({"membership": "leave"}, reason)
-        self._member_event(user, room, str(user), content)
+        await self._member_event(user, room, str(user), content)
 
-    def kick(
+    async def kick(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
         self.ops.room_version(room)
+        await self._kick(sender, room, target, reason)
+
+    async def _kick(
+        self,
+        sender: UserId,
+        room: str,
+        target: UserId,
+        reason: str | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
         if self._current(target, room) not in ("join", "invite", "knock"):
             raise forbidden(f"{target} is not in the room")
-        content = self._with_reason({"membership": "leave"}, reason)
-        self._member_event(sender, room, str(target), content)
+        content = self._with_reason({"membership": "leave"}, reason, extra)
+        return await self._member_event(sender, room, str(target), content)
 
-    def ban(
+    async def ban(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
         self.ops.room_version(room)
-        content = self._with_reason({"membership": "ban"}, reason)
-        self._member_event(sender, room, str(target), content)
+        await self._ban(sender, room, target, reason)
 
-    def unban(
+    async def _ban(
+        self,
+        sender: UserId,
+        room: str,
+        target: UserId,
+        reason: str | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
+        content = self._with_reason({"membership": "ban"}, reason, extra)
+        return await self._member_event(sender, room, str(target), content)
+
+    async def unban(
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
         self.ops.room_version(room)
+        await self._unban(sender, room, target, reason)
+
+    async def _unban(
+        self,
+        sender: UserId,
+        room: str,
+        target: UserId,
+        reason: str | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
         if self._current(target, room) != "ban":
             raise forbidden(f"{target} is not banned")
-        content = self._with_reason({"membership": "leave"}, reason)
-        self._member_event(sender, room, str(target), content)
+        content = self._with_reason({"membership": "leave"}, reason, extra)
+        return await self._member_event(sender, room, str(target), content)
 
     def forget(self, user: UserId, room_id: RoomId) -> None:
         room = str(room_id)

@@ -16,9 +16,10 @@ from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevel
 from conduwuit.core.room_versions import RoomVersion, supported_versions
 from conduwuit.core.room_versions import get as get_room_version
 from conduwuit.service.rooms import RoomCore
+from conduwuit.service.rooms.aggregations import check_new_relation
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.build import NewEvent, room_id_of
-from conduwuit.service.rooms.persist import Txn
+from conduwuit.service.rooms.transactions import Txn
 
 # user_id -> {"displayname": ..., "avatar_url": ...} (only the keys that are set)
 ProfileLookup = Callable[[str], Mapping[str, Any]]
@@ -89,12 +90,15 @@ class RoomOps:
             )
         return rv
 
-    def send_new(self, sender: UserId, room_id: str, new: NewEvent, txn: Txn | None = None) -> str:
+    async def send_new(
+        self, sender: UserId, room_id: str, new: NewEvent, txn: Txn | None = None
+    ) -> str:
         rv = self.room_version(room_id)
-        return self.core.pipeline.create_local(new, str(sender), room_id, rv, txn).event_id
+        event = await self.core.pipeline.create_local(new, str(sender), room_id, rv, txn)
+        return event.event_id
 
     # -- room creation ---------------------------------------------------------------
-    def create_room(self, creator: UserId, request: CreateRoom) -> str:
+    async def create_room(self, creator: UserId, request: CreateRoom) -> str:
         if not self.config.allow_room_creation:
             raise forbidden("Room creation has been disabled")
         rv = self._version_for_new_room(request.room_version)
@@ -128,15 +132,25 @@ class RoomOps:
         )
         planned = room_creation.plan_events(plan)
         room_creation.dry_run(planned, str(creator), rv)
-        for i, event in enumerate(planned):
+        events = []
+        for event in planned:
             content = dict(event.content)
             if event.type == "m.room.member" and content.get("membership") == "invite":
                 content.update(self.profile(event.state_key or ""))
-            new = NewEvent(event.type, content, event.state_key)
-            built = self.core.pipeline.create_local(new, str(creator), room_id, rv)
-            if i == 0:
-                room_id = room_id_of(built)
-        assert room_id is not None
+            events.append(NewEvent(event.type, content, event.state_key))
+        pipeline = self.core.pipeline
+        derived = room_id is None
+        if room_id is None:
+            # The version derives the room ID from the create event: build that first.
+            created = await pipeline.create_local(events.pop(0), str(creator), None, rv)
+            room_id = room_id_of(created)
+        # The initial events go in under one hold of the new room's lock.
+        async with self.core.locks.hold(room_id):
+            if not derived and self.core.short.room(room_id) is not None:
+                # A concurrent createRoom took the same custom room ID first.
+                raise MatrixError(ErrCode.ROOM_IN_USE, "Room ID already in use")
+            for new in events:
+                await pipeline.create_local(new, str(creator), room_id, rv, held=True)
         if alias is not None:
             self.aliases.put(alias, room_id, str(creator))
         if request.visibility == "public":
@@ -163,7 +177,7 @@ class RoomOps:
         return candidate
 
     # -- sending ---------------------------------------------------------------------
-    def send(
+    async def send(
         self,
         sender: UserId,
         room_id: RoomId,
@@ -174,37 +188,40 @@ class RoomOps:
     ) -> str:
         """Send a message or state event; a repeated transaction returns the same ID."""
         if txn is not None:
-            done = self.core.pipeline.persister.txn_event(txn)
+            done = self.core.transactions.event_for(txn)
             if done is not None:
                 return done
-        if event_type == "m.room.create" or (
-            state_key is not None and event_type == "m.room.member"
-        ):
-            # Membership goes through the membership endpoints (Synapse refuses
-            # m.room.member via /state only for others; conduwuit allows self-changes).
-            if event_type == "m.room.create" or state_key != str(sender):
-                raise forbidden(f"Cannot send {event_type} here")
+        if event_type in ("m.room.create", "m.room.member"):
+            # Every membership change takes the one membership path (Membership, which
+            # the state API uses for m.room.member too), so its checks cannot be skipped.
+            raise forbidden(f"Cannot send {event_type} here")
+        check_new_relation(self.core, str(room_id), content)
         if event_type == "m.room.canonical_alias" and state_key == "":
             self._check_canonical_alias(room_id, content)
-        if event_type == "m.room.redaction" and state_key is None:
+        if event_type == "m.room.redaction":
             target = content.get("redacts")
             if not isinstance(target, str):
                 raise MatrixError(ErrCode.BAD_JSON, "redacts is required")
-            return self.redact(sender, room_id, target, content, txn)
-        event_id = self.send_new(
+            if state_key is None:
+                return await self.redact(sender, room_id, target, content, txn)
+            # A state event of this type is applied as a redaction of its target too
+            # (the event's redacts), so it takes the same power check (as Synapse's
+            # check_redaction does for every m.room.redaction event).
+            self._check_may_redact(sender, room_id, target)
+        event_id = await self.send_new(
             sender, str(room_id), NewEvent(event_type, content, state_key), txn
         )
         if event_type == "m.room.guest_access" and content.get("guest_access") != "can_join":
-            self._remove_guests(str(room_id))
+            await self._remove_guests(str(room_id))
         return event_id
 
-    def _remove_guests(self, room_id: str) -> None:
+    async def _remove_guests(self, room_id: str) -> None:
         """Guest access ended: guests leave (spec "Guest access", server behaviour);
         like Synapse, each leave is sent as the guest's own."""
         for member in list(self.core.members.members(room_id, "join")):
             if self.is_guest(member):
                 leave = NewEvent("m.room.member", {"membership": "leave"}, member)
-                self.send_new(UserId.parse(member), room_id, leave)
+                await self.send_new(UserId.parse(member), room_id, leave)
 
     def _check_canonical_alias(self, room_id: RoomId, content: dict[str, Any]) -> None:
         """Synapse's checks: every alias must be valid, and local ones must point here."""
@@ -224,7 +241,7 @@ class RoomOps:
             ) != str(room_id):
                 raise MatrixError(ErrCode.BAD_ALIAS, f"{alias} does not point to this room")
 
-    def send_state(
+    async def send_state(
         self,
         sender: UserId,
         room_id: RoomId,
@@ -243,22 +260,11 @@ class RoomOps:
             and self.core.members.is_joined(str(sender), str(room_id))
         ):
             return str(current["event_id"])
-        return self.send(sender, room_id, event_type, content, state_key)
+        return await self.send(sender, room_id, event_type, content, state_key)
 
-    def redact(
-        self,
-        sender: UserId,
-        room_id: RoomId,
-        target_id: str,
-        content: dict[str, Any],
-        txn: Txn | None = None,
-    ) -> str:
-        """Redact an event; others' events need the redact power level (Synapse checks
-        this at send time for local users, since the v3+ auth rules do not)."""
-        if txn is not None:
-            done = self.core.pipeline.persister.txn_event(txn)
-            if done is not None:
-                return done
+    def _check_may_redact(self, sender: UserId, room_id: RoomId, target_id: str) -> RoomVersion:
+        """Others' events need the redact power level (Synapse checks this at send time
+        for local users, since the v3+ auth rules do not)."""
         rv = self.room_version(room_id)
         target = self.core.timeline.get(target_id)
         if target is not None and target.get("room_id") == str(room_id):
@@ -270,6 +276,23 @@ class RoomOps:
                 levels = PowerLevels(auth, rv)
                 if levels.user_level(str(sender)) < levels.named_level("redact"):
                     raise forbidden("You may not redact other users' events")
+        return rv
+
+    async def redact(
+        self,
+        sender: UserId,
+        room_id: RoomId,
+        target_id: str,
+        content: dict[str, Any],
+        txn: Txn | None = None,
+    ) -> str:
+        """Redact an event (``_check_may_redact`` says who may)."""
+        if txn is not None:
+            done = self.core.transactions.event_for(txn)
+            if done is not None:
+                return done
+        rv = self._check_may_redact(sender, room_id, target_id)
         body = {k: v for k, v in content.items() if k != "redacts"}
         new = NewEvent("m.room.redaction", body, None, redacts=target_id)
-        return self.core.pipeline.create_local(new, str(sender), str(room_id), rv, txn).event_id
+        event = await self.core.pipeline.create_local(new, str(sender), str(room_id), rv, txn)
+        return event.event_id

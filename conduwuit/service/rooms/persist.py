@@ -9,7 +9,6 @@ membership indexes, relations, an applied redaction and the client transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from conduwuit.core import state_res
@@ -18,13 +17,14 @@ from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevel
 from conduwuit.core.redaction import redact, should_apply_redaction
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.db import MAPS, Batch, Database
-from conduwuit.db.codec import from_u64, key, u64
+from conduwuit.db.codec import from_u64, u64
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.build import Extremities, room_id_of
 from conduwuit.service.rooms.members import Members, MembershipChange
 from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.state import RoomState, to_event
 from conduwuit.service.rooms.timeline import PduJson, pduid
+from conduwuit.service.rooms.transactions import Transactions, Txn
 
 # Shown to invited and knocking users (client-server API: "Stripped state").
 STRIPPED_STATE_TYPES = (
@@ -36,15 +36,6 @@ STRIPPED_STATE_TYPES = (
     "m.room.canonical_alias",
     "m.room.encryption",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Txn:
-    """A client transaction: (user, device, txnId) -> the event it created."""
-
-    user_id: str
-    device_id: str
-    txn_id: str
 
 
 def stripped(pdu: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,6 +50,7 @@ class Persister:
         members: Members,
         extremities: Extremities,
         notifier: Notifier,
+        transactions: Transactions,
     ) -> None:
         self._db = db
         self._state = state
@@ -71,11 +63,11 @@ class Persister:
         self._search = SearchIndex(db)
         self._threads = db.map(MAPS.roomid_threads)
         self._thread_latest = db.map(MAPS.threadroot_latest)
-        self._txns = db.map(MAPS.userdevicetxnid_response)
+        self._transactions = transactions
 
     def txn_event(self, txn: Txn) -> str | None:
-        raw = self._txns.get(key(txn.user_id, txn.device_id, txn.txn_id))
-        return raw.decode() if raw is not None else None
+        """The event a client transaction already created, if any."""
+        return self._transactions.event_for(txn)
 
     def persist(
         self,
@@ -92,8 +84,7 @@ class Persister:
         unsigned = dict(pdu.get("unsigned") or {})
         with self._db.batch() as b:
             shortroomid = self._short.get_or_create_room(room_id, b)
-            pending: dict[str, int] = {}
-            se = self._short.get_or_create_event(event.event_id, b, pending)
+            se = self._short.get_or_create_event(event.event_id, b)
             count = b.next_count()
             self._state.set_hash_before(b, se, before)
             if soft_failed:
@@ -113,10 +104,7 @@ class Persister:
                 full = {**full, sk: se}
                 after = self._state.store.save(before, full, b)
             if txn is not None:
-                pdu["_txn"] = [txn.device_id, txn.txn_id]
-                b.put(
-                    self._txns, key(txn.user_id, txn.device_id, txn.txn_id), event.event_id.encode()
-                )
+                self._transactions.record(b, txn, event.event_id)
             if unsigned:
                 pdu["unsigned"] = unsigned
             current = self._state.current_hash(room_id)
@@ -126,7 +114,7 @@ class Persister:
                 # Only the event's own state key can have changed: no full diff.
                 changed_keys = {sk: se} if event.state_key is not None else {}
             else:
-                new_full = self._resolve(rv, current, event, before, b, pending)
+                new_full = self._resolve(rv, current, event, before, b)
                 new_current = self._state.store.save(current, new_full, b)
                 old_full = self._state.store.full(current)
                 changed_keys = {k: v for k, v in new_full.items() if old_full.get(k) != v}
@@ -135,12 +123,13 @@ class Persister:
                 b, shortroomid, [e for e in event.prev_event_ids if e in leaves], event.event_id
             )
             users = self._update_members(b, room_id, event, se, changed_keys, new_full, count)
-            self._relate(b, event, se, pending, shortroomid, count)
+            self._relate(b, event, se, shortroomid, count)
             self._apply_redaction(b, event, rv, before)
             self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
             self._search.index(b, shortroomid, pduid(shortroomid, count), pdu)
+            # Wakes long-polls only once ``count`` is visible (every earlier count in).
+            b.after_commit(lambda: self._notifier.notify(count, rooms=[room_id], users=users))
         self._extremities.remember(shortroomid, new_leaves)
-        self._notifier.notify(count, rooms=[room_id], users=users)
         return count
 
     def _resolve(
@@ -150,7 +139,6 @@ class Persister:
         event: Event,
         before: int,
         b: Batch,
-        pending: dict[str, int],
     ) -> dict[int, int]:
         """The room's new current state when an event forks off an older state."""
         cache: dict[str, Event | None] = {event.event_id: event}
@@ -168,7 +156,7 @@ class Persister:
         full: dict[int, int] = {}
         for (event_type, state_key), event_id in resolved.items():
             sk = self._short.get_or_create_statekey(event_type, state_key, b)
-            se = pending.get(event_id) or self._short.event(event_id)
+            se = self._short.event_in(event_id, b)
             if se is not None:
                 full[sk] = se
         return full
@@ -226,7 +214,6 @@ class Persister:
         b: Batch,
         event: Event,
         se: int,
-        pending: dict[str, int],
         shortroomid: int,
         count: int,
     ) -> None:
@@ -235,7 +222,10 @@ class Persister:
             return
         target = relates.get("event_id")
         if isinstance(target, str) and target != event.event_id:
-            te = self._short.get_or_create_event(target, b, pending)
+            parent = self._timeline.get(target)
+            if parent is not None and parent.get("room_id") != event.room_id:
+                return  # relations never cross rooms (a federated event may try)
+            te = self._short.get_or_create_event(target, b)
             b.put(self._relations, u64(te) + u64(se), b"")
             if relates.get("rel_type") == "m.thread":
                 old = self._thread_latest.get(target.encode())
@@ -272,7 +262,8 @@ class Persister:
         target_pduid = self._timeline.pdu_id(target_id)
         if target_pduid is not None:
             self._search.unindex(b, from_u64(target_pduid[:8]), target_pduid, target)
-        redacted = redact({k: v for k, v in target.items() if k != "_txn"}, rv)
+        # Drops every field the algorithm does not keep, "_txn" of old records too.
+        redacted = redact(target, rv)
         redacted["event_id"] = target_id
         redacted["unsigned"] = {"redacted_because": {**event.pdu, "event_id": event.event_id}}
         self._timeline.replace(b, target_id, redacted)

@@ -6,6 +6,11 @@ hashes and signatures through a callback, works out the state before the event
 from its prev_events, then runs the same ``check`` and ``persist``, with the
 soft-fail check against the current state in between.
 
+Both run under the room's lock (``RoomLocks``) from reading the state they build
+on to the commit, so they may ``await`` in between (verification, state
+resolution in a thread, later fetches over federation) without a second event of
+the room being built on the same prev_events.
+
 ``check`` is the spec's receive checks 1-6 (server-server API "Checks performed
 on receipt of a PDU"): format and size, auth events cited correctly, auth against
 the auth events, auth against the state before the event.
@@ -13,7 +18,9 @@ the auth events, auth against the state before the event.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conduwuit.core import auth_rules, state_res
@@ -23,8 +30,10 @@ from conduwuit.core.power_levels import CREATE_KEY, StateKey
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.db import Database
 from conduwuit.service.rooms.build import EventBuilder, NewEvent, room_id_of
-from conduwuit.service.rooms.persist import Persister, Txn
+from conduwuit.service.rooms.locks import RoomLocks
+from conduwuit.service.rooms.persist import Persister
 from conduwuit.service.rooms.state import RoomState, to_event
+from conduwuit.service.rooms.transactions import Txn
 
 
 class MissingEventsError(Exception):
@@ -47,22 +56,37 @@ def _auth_keys(event: Event, rv: RoomVersion) -> list[StateKey]:
     return keys if CREATE_KEY in keys else [CREATE_KEY, *keys]
 
 
+# Checks hashes and signatures of a received PDU; raises. Federation's is async (it
+# may fetch keys), so an awaitable result is awaited.
+Verify = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+
 class EventPipeline:
     def __init__(
-        self, db: Database, state: RoomState, builder: EventBuilder, persister: Persister
+        self,
+        db: Database,
+        state: RoomState,
+        builder: EventBuilder,
+        persister: Persister,
+        locks: RoomLocks,
     ) -> None:
         self._db = db
         self.state = state
         self.builder = builder
         self.persister = persister
+        self.locks = locks
 
     # -- the shared checks -------------------------------------------------------------
     def _load(self, event_id: str, rv: RoomVersion) -> Event | None:
         pdu = self.state.timeline.get(event_id)
         return to_event(pdu, rv) if pdu is not None else None
 
-    def check(self, event: Event, rv: RoomVersion, before: int) -> None:
-        """Raise ``MatrixError`` (format) or ``AuthError`` unless the event may enter."""
+    async def check(self, event: Event, rv: RoomVersion, before: int) -> None:
+        """Raise ``MatrixError`` (format) or ``AuthError`` unless the event may enter.
+
+        Async because fetching unknown auth events over federation will happen here;
+        the caller holds the room's lock.
+        """
         try:
             validate_pdu(dict(event.pdu), rv)
         except EventFormatError as exc:
@@ -98,25 +122,53 @@ class EventPipeline:
         return False
 
     # -- local events --------------------------------------------------------------------
-    def create_local(
+    async def create_local(
         self,
         new: NewEvent,
         sender: str,
         room_id: str | None,
         rv: RoomVersion,
         txn: Txn | None = None,
+        *,
+        held: bool = False,
     ) -> Event:
-        """Build, check and persist a local event. Refused events change nothing."""
+        """Build, check and persist a local event under the room's lock. Refused
+        events change nothing.
+
+        ``held``: the caller already holds ``locks.hold(room_id)`` (room creation
+        keeps it across the initial events). ``room_id=None`` is the create event of
+        a version that derives the room ID from it: nothing can name that room
+        before the event is persisted, so there is nothing to lock.
+        """
+        if room_id is None:
+            return await self._create_locked(new, sender, None, rv, txn)
+        if held:
+            if not self.locks.held(room_id):
+                raise RuntimeError(f"create_local(held=True) without the lock of {room_id}")
+            return await self._create_locked(new, sender, room_id, rv, txn)
+        async with self.locks.hold(room_id):
+            return await self._create_locked(new, sender, room_id, rv, txn)
+
+    async def _create_locked(
+        self, new: NewEvent, sender: str, room_id: str | None, rv: RoomVersion, txn: Txn | None
+    ) -> Event:
+        if txn is not None:
+            # The same transaction sent twice at once: the second waited for the lock
+            # and gets the first one's event (callers check earlier without the lock).
+            done = self.persister.txn_event(txn)
+            existing = self._load(done, rv) if done is not None else None
+            if existing is not None:
+                return existing
         before = self.state.current_hash(room_id) if room_id is not None else 0
         event = self.builder.build(new, sender, room_id, rv, before)
-        self.check(event, rv, before)
+        await self.check(event, rv, before)
         self.persister.persist(event, rv, before, txn=txn)
         return event
 
     # -- received events -----------------------------------------------------------------
-    def state_before(self, event: Event, rv: RoomVersion) -> int:
+    async def state_before(self, event: Event, rv: RoomVersion) -> int:
         """The snapshot before a received event: the state after its prev_events,
-        resolved if they differ."""
+        resolved if they differ. The caller holds the room's lock."""
         afters: list[int] = []
         for prev_id in event.prev_event_ids:
             before = self.state.hash_before(prev_id)
@@ -133,7 +185,13 @@ class EventPipeline:
         if len(distinct) == 1:
             return distinct[0]
         states = [self.state.state_ids(h) for h in distinct]
-        resolved = state_res.resolve(rv, states, lambda i: self._load(i, rv))
+        # Resolution of a fork can walk large auth chains: off the event loop. The
+        # worker only reads events by ID (RocksDB point reads are thread-safe) and
+        # writes nothing; what it reads cannot change meanwhile, since every write to
+        # this room's events happens under the lock the caller holds.
+        resolved = await asyncio.to_thread(
+            state_res.resolve, rv, states, lambda i: self._load(i, rv)
+        )
         return self._save_ids(distinct[0], resolved)
 
     # Snapshots are content-addressed, so saving one ahead of the event's own batch
@@ -153,33 +211,35 @@ class EventPipeline:
                     full[short.get_or_create_statekey(event_type, state_key, b)] = se
             return self.state.store.save(parent, full, b)
 
-    def receive(
-        self, pdu: dict[str, Any], rv: RoomVersion, verify: Callable[[dict[str, Any]], None]
-    ) -> Event:
+    async def receive(self, pdu: dict[str, Any], rv: RoomVersion, verify: Verify) -> Event:
         """Take a PDU from another server through the same checks and persistence.
 
         ``verify`` checks hashes and signatures (it raises; key fetching is the
-        federation layer's business). Raises ``MissingEventsError`` when the caller
-        must fetch prev/auth events first, ``AuthError`` when the event is rejected.
+        federation layer's business); it may be async. Raises ``MissingEventsError``
+        when the caller must fetch prev/auth events first, ``AuthError`` when the
+        event is rejected.
         """
         try:
             validate_pdu(pdu, rv)
         except EventFormatError as exc:
             raise _format_error(exc) from None
-        verify(pdu)
         event = Event(pdu, rv)
-        if self.state.timeline.exists(event.event_id):
-            return event
-        missing = [
-            e
-            for e in (*event.auth_event_ids, *event.prev_event_ids)
-            if not self.state.timeline.exists(e)
-        ]
-        if missing:
-            raise MissingEventsError(missing)
-        before = self.state_before(event, rv)
-        self.check(event, rv, before)
         room_id = room_id_of(event)
-        soft_failed = self.soft_fails(event, rv, self.state.current_hash(room_id))
-        self.persister.persist(event, rv, before, soft_failed=soft_failed)
+        async with self.locks.hold(room_id):
+            verified = verify(pdu)
+            if inspect.isawaitable(verified):
+                await verified
+            if self.state.timeline.exists(event.event_id):
+                return event
+            missing = [
+                e
+                for e in (*event.auth_event_ids, *event.prev_event_ids)
+                if not self.state.timeline.exists(e)
+            ]
+            if missing:
+                raise MissingEventsError(missing)
+            before = await self.state_before(event, rv)
+            await self.check(event, rv, before)
+            soft_failed = self.soft_fails(event, rv, self.state.current_hash(room_id))
+            self.persister.persist(event, rv, before, soft_failed=soft_failed)
         return event

@@ -18,6 +18,7 @@ from conduwuit.core.client_event import to_client
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.numbers import parse_uint
 from conduwuit.service.rooms.aggregations import Aggregations
 from conduwuit.service.rooms.ops import RoomOps
 from conduwuit.service.rooms.timeline import PduJson
@@ -30,10 +31,10 @@ MAX_SCAN = 5000
 def parse_token(token: str) -> int:
     """A pagination token: the stream position, optionally with an ``s`` or ``t`` prefix."""
     digits = token[1:] if token[:1] in ("s", "t") else token
-    digits = digits.split("_", 1)[0]
-    if not digits.isdigit():
+    position = parse_uint(digits.split("_", 1)[0])
+    if position is None:
         raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid pagination token {token!r}")
-    return int(digits)
+    return position
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,12 @@ class RoomReads:
     ) -> dict[str, Any]:
         """Client format, with aggregations bundled when the viewer's access is given."""
         now = self.clock()
-        out = to_client(pdu, now, device)
+        out = to_client(pdu, now, self.core.transactions.transaction_id(pdu, device))
         if access is not None and device is not None:
-            bundled = self.aggregations.bundle(pdu, device[0], access.until, now)
+            user = UserId.parse(device[0])
+            bundled = self.aggregations.bundle(
+                pdu, device[0], access.until, now, lambda c: self.may_see(user, c, access)
+            )
             if bundled:
                 out["unsigned"]["m.relations"] = bundled
         return out
@@ -308,10 +312,17 @@ class RoomReads:
     ) -> list[dict[str, Any]]:
         ids = self.state_ids_for(user, room_id)
         if at is not None:
-            # `at`: the state after the last event at or before that stream position.
+            # `at`: the state after the last event at or before that stream position,
+            # no later than the requester's leave, and only if they could see that event
+            # (Synapse's get_state_events filters it for the client, else 403).
+            access = self.access(user, room_id)
             position = parse_token(at)
+            if access.until is not None:
+                position = min(position, access.until)
             shortroomid = self.core.short.room(str(room_id)) or 0
             for _, last in self.core.timeline.scan(shortroomid, position + 1, True):
+                if not self.may_see(user, last, access):
+                    raise forbidden(f"User {user} may not see the room's members at {at}")
                 ids = self.core.state.state_ids(
                     self.core.state.hash_before(str(last["event_id"])) or 0
                 )

@@ -88,11 +88,12 @@ class Receipts:
             raise not_found("Event not found")
         return target
 
-    def since(self, room_id: str, position: int) -> dict[str, Any]:
-        """The ``m.receipt`` content of public receipts after ``position``."""
+    def since(self, room_id: str, position: int, until: int | None = None) -> dict[str, Any]:
+        """The ``m.receipt`` content of public receipts after ``position`` (and at or
+        before ``until`` when given)."""
         content: dict[str, Any] = {}
         start = prefix(room_id) + u64(position + 1)
-        end = prefix_end(prefix(room_id))
+        end = prefix_end(prefix(room_id)) if until is None else prefix(room_id) + u64(until + 1)
         for k, raw in self._public.iter_range(start, end):
             user = k[len(prefix(room_id)) + 8 :].decode()
             receipt = json.loads(raw)

@@ -13,8 +13,6 @@ from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError, not_found
 from conduwuit.core.ids import RoomId, UserId
-from conduwuit.db import MAPS
-from conduwuit.db.codec import from_u64, u64
 from conduwuit.service.rooms.reads import MAX_LIMIT, Access, RoomReads, parse_token
 from conduwuit.service.rooms.timeline import PduJson
 
@@ -37,17 +35,9 @@ class Relations:
     def __init__(self, reads: RoomReads) -> None:
         self.reads = reads
         self.core = reads.core
-        self._edges = self.core.db.map(MAPS.tofrom_relation)
 
-    def _children(self, event_id: str) -> Iterator[tuple[int, PduJson]]:
-        short = self.core.short.event(event_id)
-        if short is None:
-            return
-        for k, _ in self._edges.iter_prefix(u64(short)):
-            child = self.core.short.event_id(from_u64(k[8:16]))
-            located = self.core.timeline.get_timeline(child) if child else None
-            if located is not None:
-                yield located
+    def _children(self, event_id: str, room_id: str) -> Iterator[tuple[int, PduJson]]:
+        return self.reads.aggregations.children(event_id, room_id, None)
 
     def _visible(self, user: UserId, access: Access, count: int, pdu: PduJson) -> bool:
         if access.until is not None and count > access.until:
@@ -81,7 +71,7 @@ class Relations:
         for _ in range(MAX_RECURSION if recurse else 1):
             next_frontier = []
             for target in frontier:
-                for count, pdu in self._children(target):
+                for count, pdu in self._children(target, str(room_id)):
                     found.setdefault(str(pdu["event_id"]), (count, pdu))
                     next_frontier.append(str(pdu["event_id"]))
             frontier = next_frontier
@@ -133,7 +123,9 @@ class Relations:
         device = (str(user), "")
         for latest, root_id in self.reads.aggregations.thread_roots(str(room_id), start):
             located = self.core.timeline.get_timeline(root_id)
-            if located is None or not self._visible(user, access, *located):
+            if located is None or located[1].get("room_id") != str(room_id):
+                continue  # a thread index entry made over federation for another room
+            if not self._visible(user, access, *located):
                 continue
             root = self.reads._client(located[1], device, access)
             if include == "participated":

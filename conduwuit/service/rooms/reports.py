@@ -18,6 +18,17 @@ log = logging.getLogger(__name__)
 MAX_REASON = 750
 
 
+def escape_for_log(text: str | None) -> str:
+    """``text`` with every non-printable character (newlines, ANSI escapes, bidi
+    controls) as a Python escape, so a reporter cannot forge log lines or drive the
+    admin's terminal."""
+    if text is None:
+        return "None"
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
 class Reports:
     def __init__(self, members: Members, timeline: Timeline) -> None:
         self._members = members
@@ -45,10 +56,10 @@ class Reports:
         log.warning(
             "report: %s reported event %s in %s (score %s): %s",
             user,
-            event_id,
+            escape_for_log(event_id),
             room_id,
             score,
-            reason,
+            escape_for_log(reason),
         )
 
     def report_room(self, user: UserId, room_id: RoomId, reason: str | None) -> None:
@@ -56,4 +67,4 @@ class Reports:
         membership = self._members.membership(str(user), str(room_id))
         if membership is None and self._members.count(str(room_id), "join") == 0:
             raise not_found("Room does not exist to us, no local users have joined at all")
-        log.warning("report: %s reported room %s: %s", user, room_id, reason)
+        log.warning("report: %s reported room %s: %s", user, room_id, escape_for_log(reason))

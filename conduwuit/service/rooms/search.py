@@ -14,6 +14,7 @@ from conduwuit.core.client_event import to_client
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.numbers import parse_uint
 from conduwuit.service.rooms.reads import RoomReads
 from conduwuit.service.rooms.search_index import SEARCH_KEYS, SearchIndex, words
 from conduwuit.service.rooms.timeline import count_of
@@ -43,9 +44,10 @@ class Search:
         limit = max(1, min(event_filter.limit or 10, MAX_RESULTS))
         offset = 0
         if next_batch is not None:
-            if not next_batch.isdigit():
+            batch_offset = parse_uint(next_batch)
+            if batch_offset is None:
                 raise MatrixError(ErrCode.INVALID_PARAM, "Invalid next_batch")
-            offset = int(next_batch)
+            offset = batch_offset
 
         query = words(term)
         rooms = [r.room_id for r in self.core.members.rooms_of(str(user), ("join",))]

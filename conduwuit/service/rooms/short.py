@@ -3,12 +3,13 @@
 
 A short id is taken from the global counter and written in the caller's batch, so
 it exists exactly when the change that needed it does. Ids handed out but not yet
-committed are remembered for the rest of that batch (``pending``).
+committed are remembered for the rest of that batch (``Batch.staged``): asking
+twice for the same new room, event or state key in one batch gives one id.
 """
 
 from __future__ import annotations
 
-from conduwuit.db import MAPS, Batch, Database
+from conduwuit.db import MAPS, Batch, Database, Map
 from conduwuit.db.codec import from_u64, key, split, u64
 
 StateKey = tuple[str, str]
@@ -35,9 +36,20 @@ class ShortIds:
         found = self.room(room_id)
         if found is not None:
             return found
-        short = batch.next_count()
-        batch.put(self._room, room_id.encode(), u64(short))
-        return short
+        return self._intern(batch, self._room, None, room_id.encode())
+
+    def _intern(self, batch: Batch, forward: Map, reverse: Map | None, raw: bytes) -> int:
+        """The id ``raw`` got earlier in ``batch``, or a new one written into it."""
+        staged = batch.staged(forward)
+        hit = staged.get(raw)
+        if hit is not None:
+            return from_u64(hit)
+        value = u64(batch.next_count())
+        batch.put(forward, raw, value)
+        if reverse is not None:
+            batch.put(reverse, value, raw)
+        staged[raw] = value
+        return from_u64(value)
 
     # -- events --------------------------------------------------------------------
     def event(self, event_id: str) -> int | None:
@@ -48,20 +60,16 @@ class ShortIds:
         raw = self._event_rev.get(u64(short))
         return raw.decode() if raw else None
 
-    def get_or_create_event(
-        self, event_id: str, batch: Batch, pending: dict[str, int] | None = None
-    ) -> int:
-        if pending is not None and event_id in pending:
-            return pending[event_id]
+    def event_in(self, event_id: str, batch: Batch) -> int | None:
+        """The event's short id, including one created earlier in ``batch``."""
+        hit = batch.staged(self._event).get(event_id.encode())
+        return from_u64(hit) if hit is not None else self.event(event_id)
+
+    def get_or_create_event(self, event_id: str, batch: Batch) -> int:
         found = self.event(event_id)
         if found is not None:
             return found
-        short = batch.next_count()
-        batch.put(self._event, event_id.encode(), u64(short))
-        batch.put(self._event_rev, u64(short), event_id.encode())
-        if pending is not None:
-            pending[event_id] = short
-        return short
+        return self._intern(batch, self._event, self._event_rev, event_id.encode())
 
     # -- state keys ----------------------------------------------------------------
     def statekey(self, event_type: str, state_key: str) -> int | None:
@@ -80,11 +88,9 @@ class ShortIds:
         found = self.statekey(event_type, state_key)
         if found is not None:
             return found
-        short = batch.next_count()
-        raw = key(event_type, state_key)
-        batch.put(self._statekey, raw, u64(short))
-        batch.put(self._statekey_rev, u64(short), raw)
-        # Not cached until read back: the batch may still be discarded.
+        short = self._intern(batch, self._statekey, self._statekey_rev, key(event_type, state_key))
+        # Cached once committed: the batch may still be discarded.
+        batch.after_commit(lambda: self._remember(short, (event_type, state_key)))
         return short
 
     def statekey_of(self, short: int) -> StateKey:

@@ -1,9 +1,9 @@
 """PDU storage: timeline events by (shortroomid, stream count), outliers by event ID.
 
 The stored JSON is the PDU plus ``event_id`` (so a scan yields IDs without
-hashing), the server-computed ``unsigned`` and an internal ``_txn`` record of the
-device transaction that sent it; ``client_event`` and the federation serialiser
-choose the fields they show.
+hashing) and the server-computed ``unsigned``; ``client_event`` and the federation
+serialiser choose the fields they show. (Records written before the client
+transaction moved beside the event, see ``transactions``, also hold ``_txn``.)
 """
 
 from __future__ import annotations
@@ -89,11 +89,6 @@ class Timeline:
             rows = self._pdus.iter_range(start, u64(shortroomid + 1))
         for key, raw in rows:
             yield count_of(key), decode(raw)
-
-    def last_count(self, shortroomid: int) -> int:
-        for count, _ in self.scan(shortroomid, None, backwards=True):
-            return count
-        return 0
 
     # -- writes (into the caller's batch) ----------------------------------------------
     def put_timeline(self, batch: Batch, pdu_id: bytes, pdu: PduJson) -> None:

@@ -41,7 +41,7 @@ class RoomUpgrades:
         self.ops = membership.ops
         self.core = membership.core
 
-    def upgrade(
+    async def upgrade(
         self, user: UserId, room_id: RoomId, new_version: str, additional_creators: list[str]
     ) -> str:
         old_room = str(room_id)
@@ -80,7 +80,7 @@ class RoomUpgrades:
         working = dict(final_levels)
         if not new_rv.privileged_creators:
             working["users"] = {**final_levels.get("users", {}), str(user): needed}
-        new_room = self.ops.create_room(
+        new_room = await self.ops.create_room(
             user,
             CreateRoom(
                 room_version=new_rv.identifier,
@@ -91,18 +91,18 @@ class RoomUpgrades:
         )
         new_id = RoomId.parse(new_room)
         if working != final_levels:
-            self.ops.send(user, new_id, "m.room.power_levels", final_levels, "")
+            await self.ops.send(user, new_id, "m.room.power_levels", final_levels, "")
         for banned in self.core.members.members(old_room, "ban"):
-            self.membership.ban(user, new_id, UserId.parse(banned))
-        self._move_aliases(user, old_room, new_room, current)
-        self.ops.send(
+            await self.membership.ban(user, new_id, UserId.parse(banned))
+        await self._move_aliases(user, old_room, new_room, current)
+        await self.ops.send(
             user,
             room_id,
             "m.room.tombstone",
             {"body": "This room has been replaced", "replacement_room": new_room},
             "",
         )
-        self._quiet_old_room(user, room_id, old_levels)
+        await self._quiet_old_room(user, room_id, old_levels)
         if self.ops.aliases.is_published(old_room):
             self.ops.aliases.set_published(old_room, False)
             self.ops.aliases.set_published(new_room, True)
@@ -130,7 +130,7 @@ class RoomUpgrades:
             levels["events"] = events
         return levels
 
-    def _move_aliases(self, user: UserId, old_room: str, new_room: str, current: int) -> None:
+    async def _move_aliases(self, user: UserId, old_room: str, new_room: str, current: int) -> None:
         aliases = self.ops.aliases
         for alias in aliases.of_room(old_room):
             parsed = RoomAlias.parse(alias)
@@ -139,13 +139,15 @@ class RoomUpgrades:
             aliases.put(parsed, new_room, creator)
         canonical = self.core.state.content_at(current, "m.room.canonical_alias")
         if isinstance(canonical, dict) and canonical:
-            self.ops.send(user, RoomId.parse(new_room), "m.room.canonical_alias", canonical, "")
+            await self.ops.send(
+                user, RoomId.parse(new_room), "m.room.canonical_alias", canonical, ""
+            )
             try:
-                self.ops.send(user, RoomId.parse(old_room), "m.room.canonical_alias", {}, "")
+                await self.ops.send(user, RoomId.parse(old_room), "m.room.canonical_alias", {}, "")
             except MatrixError as exc:  # best effort, as in Synapse
                 log.info("could not clear the old room's canonical alias: %s", exc.message)
 
-    def _quiet_old_room(self, user: UserId, room_id: RoomId, old: dict[str, Any]) -> None:
+    async def _quiet_old_room(self, user: UserId, room_id: RoomId, old: dict[str, Any]) -> None:
         users_default = old.get("users_default", 0)
         restricted = max(50, (users_default if isinstance(users_default, int) else 0) + 1)
         levels = dict(old)
@@ -157,7 +159,9 @@ class RoomUpgrades:
                 changed = True
         if changed:
             try:
-                self.ops.send_new(user, str(room_id), NewEvent("m.room.power_levels", levels, ""))
+                await self.ops.send_new(
+                    user, str(room_id), NewEvent("m.room.power_levels", levels, "")
+                )
             except MatrixError as exc:  # "if possible" (step 6)
                 log.info("could not restrict the old room's power levels: %s", exc.message)
 

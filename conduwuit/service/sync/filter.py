@@ -6,13 +6,12 @@ into a ``SyncFilter`` once per request.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError
-from conduwuit.core.event_filter import RoomEventFilter
+from conduwuit.core.event_filter import RoomEventFilter, check_filter_size, parse_filter_json
 
 #: Timeline events per room when the filter sets no limit (Synapse's default).
 DEFAULT_TIMELINE_LIMIT = 10
@@ -82,14 +81,16 @@ def parse_filter(
         return SyncFilter()
     if raw.lstrip().startswith("{"):
         try:
-            data = json.loads(raw)
+            data = parse_filter_json(raw)
         except ValueError:
             raise MatrixError(ErrCode.NOT_JSON, "filter is not valid JSON") from None
         if not isinstance(data, dict):
             raise MatrixError(ErrCode.BAD_JSON, "filter must be a JSON object")
+        check_filter_size(data)
         return SyncFilter.from_json(data)
     stored = lookup(user_id, raw)
     if stored is None:
         # Synapse answers an unknown filter ID with 400 M_NOT_FOUND.
         raise MatrixError(ErrCode.NOT_FOUND, f"No filter found with ID {raw!r}", status=400)
+    check_filter_size(stored)  # one stored before filters were bounded
     return SyncFilter.from_json(stored)

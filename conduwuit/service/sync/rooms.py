@@ -60,8 +60,15 @@ class RoomSections:
     # -- events --------------------------------------------------------------------
     def _client(self, pdu: PduJson, window: Window, access: Access) -> dict[str, Any]:
         now_ms = self.core.clock()
-        out = to_client(pdu, now_ms, window.viewer, include_room_id=False)
-        bundled = self.reads.aggregations.bundle(pdu, str(window.user), access.until, now_ms)
+        txn_id = self.core.transactions.transaction_id(pdu, window.viewer)
+        out = to_client(pdu, now_ms, txn_id, include_room_id=False)
+        bundled = self.reads.aggregations.bundle(
+            pdu,
+            str(window.user),
+            access.until,
+            now_ms,
+            lambda child: self.reads.may_see(window.user, child, access),
+        )
         if bundled:
             out["unsigned"]["m.relations"] = bundled
         return out
@@ -239,7 +246,7 @@ class RoomSections:
             users = self.typing.typing_users(room_id)
             if users or window.since is not None:
                 events.append({"type": "m.typing", "content": {"user_ids": users}})
-        receipts = self.receipts.since(room_id, since)
+        receipts = self.receipts.since(room_id, since, window.now)
         if receipts:
             events.append({"type": "m.receipt", "content": receipts})
         return [e for e in events if window.filter.wants(window.filter.ephemeral, e)]

@@ -5,6 +5,12 @@ covers ``(since, now]`` where ``now`` is read before anything else, so an event
 committed while the response is built is delivered by the next sync, never lost
 and never twice. With nothing to say, the request waits on the notifier for a
 change that concerns the user, never on a timer.
+
+A response is built on the event loop room by room, giving way to other tasks every
+few milliseconds (``GiveWay``), so a cold initial sync of hundreds of rooms does not
+hold up other requests. Timelines, receipts and ``next_batch`` stay bounded by
+``now``; what is not positioned on the stream (typing, the latest account data of
+each type) is read as each room is built.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from typing import Any, Protocol
 
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.ids import UserId
+from conduwuit.core.numbers import parse_uint
 from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
+from conduwuit.service.give_way import GiveWay
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.rooms.members import Members
@@ -38,10 +46,10 @@ class DeviceExtras(Protocol):
 def parse_since(token: str | None) -> int | None:
     if token is None or token == "":
         return None
-    digits = token[1:] if token.startswith("s") else token
-    if not digits.isdigit():
+    position = parse_uint(token[1:] if token.startswith("s") else token)
+    if position is None:
         raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid since token {token!r}")
-    return int(digits)
+    return position
 
 
 def make_token(position: int) -> str:
@@ -68,6 +76,8 @@ class SyncService:
         self._notifier = notifier
         self.extras = extras if extras is not None else []
         self._monotonic = monotonic
+        #: How a response's build gives way to other tasks (tests make it yield always).
+        self.give_way: Callable[[], GiveWay] = GiveWay
         # Every change after this position has passed through the notifier, which
         # remembers the last position per room and user: a sync from a later token
         # can skip the rooms that did not change without reading the database.
@@ -94,7 +104,7 @@ class SyncService:
         while True:
             now = self._db.current_count()
             window = Window(user, device_id, since, now, full_state, sync_filter)
-            response, empty = self._build(window)
+            response, empty = await self._build(window)
             remaining_ms = int((deadline - self._monotonic()) * 1000)
             if not empty or since is None or full_state or remaining_ms <= 0:
                 return response
@@ -107,7 +117,7 @@ class SyncService:
                 return response
             await asyncio.sleep(0)
 
-    def _build(self, window: Window) -> tuple[dict[str, Any], bool]:
+    async def _build(self, window: Window) -> tuple[dict[str, Any], bool]:
         user = str(window.user)
         sync_filter = window.filter
         join: dict[str, Any] = {}
@@ -121,7 +131,9 @@ class SyncService:
             and not window.full_state
             and self._notifier.last_change(users=[user]) <= since
         )
+        give_way = self.give_way()
         for room in self._members.rooms_of(user, ("join", "invite", "knock", "leave", "ban")):
+            await give_way.pause()
             if not sync_filter.wants_room(room.room_id) or room.count > window.now:
                 continue
             changed = since is None or room.count > since

@@ -74,12 +74,6 @@ class Accounts:
             b.put(self._passwords, user_id.encode(), password_hash.encode())
         return account
 
-    def set_admin(self, user_id: str, is_admin: bool) -> None:
-        account = self.get(user_id)
-        if account is not None:
-            updated = replace(account, is_admin=is_admin)
-            self._accounts.put(user_id.encode(), updated.to_bytes())
-
     def password_hash(self, user_id: str) -> str | None:
         raw = self._passwords.get(user_id.encode())
         return raw.decode() if raw else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError
@@ -23,8 +23,9 @@ MAX_PROFILE_BYTES = 64 * 1024
 #: M_KEY_TOO_LARGE: "exceeds the maximum allowed key length of 255 bytes"
 MAX_KEY_BYTES = 255
 
-#: Called with (user_id, old profile, new profile) after a change is committed.
-ProfileListener = Callable[[str, dict[str, Any], dict[str, Any]], None]
+#: Called with (user_id, old profile, new profile) after a change is committed and
+#: awaited (the rooms service sends member events through the room's lock).
+ProfileListener = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 
 def _dump(value: Any) -> bytes:
@@ -53,7 +54,7 @@ class Profiles:
         else:
             b.delete(self._profiles, user_id.encode())
 
-    def set_field(self, user_id: str, key: str, value: Any) -> None:
+    async def set_field(self, user_id: str, key: str, value: Any) -> None:
         check_key(key)
         old = self.get(user_id)
         new = {**old, key: value}
@@ -61,21 +62,21 @@ class Profiles:
             raise MatrixError(
                 ErrCode.PROFILE_TOO_LARGE, "The profile would exceed its limit of 64 KiB."
             )
-        self._commit(user_id, old, new)
+        await self._commit(user_id, old, new)
 
-    def delete_field(self, user_id: str, key: str) -> None:
+    async def delete_field(self, user_id: str, key: str) -> None:
         check_key(key)
         old = self.get(user_id)
         if key not in old:
             return
         new = {k: v for k, v in old.items() if k != key}
-        self._commit(user_id, old, new)
+        await self._commit(user_id, old, new)
 
-    def _commit(self, user_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    async def _commit(self, user_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         with self._db.batch() as b:
             self.stage(b, user_id, new)
         for listener in self._listeners:
-            listener(user_id, old, new)
+            await listener(user_id, old, new)
 
 
 def check_key(key: str) -> None:

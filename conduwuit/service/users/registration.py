@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.db import Database
@@ -46,8 +47,9 @@ class Registration:
         self._autojoin_map = db.map(MAPS.userid_autojoin)
         # Called with the user ID after the change committed (the rooms service
         # honours auto_join_rooms and leaves every room on deactivation).
-        self.registered_listeners: list[Callable[[str], None]] = []
-        self.deactivated_listeners: list[Callable[[str], None]] = []
+        # Sync or async; the rooms service's joins and leaves are awaited.
+        self.registered_listeners: list[Callable[[str], Awaitable[None] | None]] = []
+        self.deactivated_listeners: list[Callable[[str], Awaitable[None] | None]] = []
 
     def check_available(self, localpart: str, *, admin: bool = False) -> UserId:
         """The ID for this username, or the spec's error: M_INVALID_USERNAME, M_USER_IN_USE.
@@ -108,7 +110,8 @@ class Registration:
                     b, user_id, device_id, device_display_name, refresh=refresh, ip=ip
                 )
         for listener in self.registered_listeners:
-            listener(user_id)
+            if inspect.isawaitable(called := listener(user_id)):
+                await called
         return session
 
     def login(
@@ -134,7 +137,7 @@ class Registration:
             if logout_devices:
                 self._devices.stage_delete_all(b, user_id, keep=keep_device)
 
-    def deactivate(self, user_id: str) -> None:
+    async def deactivate(self, user_id: str) -> None:
         """Mark the account, drop its password, devices, tokens and profile.
 
         Leaving rooms is the rooms service's part (a deactivated listener).
@@ -146,4 +149,5 @@ class Registration:
             self._profiles.stage(b, user_id, {})
             b.delete(self._autojoin_map, user_id.encode())
         for listener in self.deactivated_listeners:
-            listener(user_id)
+            if inspect.isawaitable(called := listener(user_id)):
+                await called

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.kit.homeserver import Homeserver, StartHomeserver
 
 ALICE = "@alice:test.example"
@@ -107,7 +109,11 @@ async def test_auth_required_for_profiles(start: StartHomeserver) -> None:
 
 async def test_listener_hook(hs: Homeserver) -> None:
     seen: list[tuple[str, object, object]] = []
-    hs.services.users.profiles.add_listener(lambda u, old, new: seen.append((u, old, new)))
+
+    async def listener(user_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        seen.append((user_id, old, new))
+
+    hs.services.users.profiles.add_listener(listener)
     token = (await hs.register("alice"))["access_token"]
     await hs.request("PUT", f"/profile/{ALICE}/displayname", {"displayname": "A"}, token=token)
     assert seen == [(ALICE, {"displayname": "alice"}, {"displayname": "A"})]

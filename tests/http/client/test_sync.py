@@ -263,3 +263,74 @@ async def test_full_state_and_lazy_loading(hs: Homeserver) -> None:
     assert bob_id in members and carol_id not in members
     state_types = {e["type"] for e in body["rooms"]["join"][room]["state"]["events"]}
     assert "m.room.create" in state_types and "m.room.join_rules" in state_types
+
+
+# -- giving way to the loop (issue 12: no loop stall over 20 ms) -------------------------
+
+
+async def test_a_big_initial_sync_gives_way_to_other_tasks_between_rooms(hs: Homeserver) -> None:
+    """Regression: the response was built in one synchronous stretch, so every other
+    request waited for all of it. Now other tasks run between rooms, and the
+    response is the same as one built in a single stretch."""
+    from conduwuit.core.ids import UserId
+    from conduwuit.service.give_way import GiveWay
+    from conduwuit.service.sync.filter import parse_filter
+
+    user, token = await _user(hs, "bigsync")
+    rooms = [await _room(hs, token) for _ in range(6)]
+    for n, room in enumerate(rooms):
+        await _send(hs, token, room, f"hello {n}", f"t{n}")
+    sync = hs.services.sync
+    sync_filter = parse_filter(None, user, hs.services.users.filters.get)
+    kwargs: dict[str, Any] = {
+        "since": None,
+        "timeout_ms": 0,
+        "full_state": False,
+        "sync_filter": sync_filter,
+        "set_presence": "offline",
+    }
+    sync.give_way = lambda: GiveWay(budget_s=float("inf"))
+    in_one_stretch = await sync.sync(UserId.parse(user), "DEV", **kwargs)
+
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    sync.give_way = lambda: GiveWay(budget_s=0.0)  # give way at every room
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    try:
+        given_way = await sync.sync(UserId.parse(user), "DEV", **kwargs)
+    finally:
+        stop.set()
+        await task
+    assert ticks - before >= len(rooms)  # the ticker ran while the response was built
+    assert given_way == in_one_stretch
+    assert set(rooms) <= set(given_way["rooms"]["join"])
+
+
+async def test_the_encoded_response_is_json_dumps_byte_for_byte() -> None:
+    from conduwuit.api.client.sync import encode
+    from conduwuit.service.give_way import GiveWay
+
+    body = {
+        "next_batch": "s42",
+        "rooms": {
+            "join": {"!a:x": {"timeline": {"events": [{"body": 'é \u2028 "q"'}]}}, "!b:x": {}},
+            "invite": {},
+            "leave": {"!c:x": {"state": {"events": []}}},
+        },
+        "presence": {"events": []},
+        "device_one_time_keys_count": {"signed_curve25519": 3},
+        "empty": {},
+    }
+    give_way = GiveWay(budget_s=0.0)
+    assert await encode(body, give_way) == json.dumps(body).encode()
+    assert give_way.yields > 0
+    assert await encode([], give_way) == b"[]"

@@ -16,33 +16,33 @@ def alias(name: str) -> RoomAlias:
     return RoomAlias.parse(f"#{name}:{SERVER}")
 
 
-def test_create_room_with_alias_and_join_by_alias(stack: Stack) -> None:
-    room = stack.ops.create_room(
+async def test_create_room_with_alias_and_join_by_alias(stack: Stack) -> None:
+    room = await stack.ops.create_room(
         ALICE, CreateRoom(room_alias_name="pub", visibility="public", name="Pub")
     )
     directory = Directory(stack.ops, stack.reads)
     assert directory.resolve(alias("pub")) == {"room_id": room, "servers": [SERVER]}
     canonical = stack.reads.state_event(ALICE, RoomId.parse(room), "m.room.canonical_alias", "")
     assert canonical["content"] == {"alias": f"#pub:{SERVER}"}
-    assert stack.members.join(BOB, f"#pub:{SERVER}") == room
+    assert await stack.members.join(BOB, f"#pub:{SERVER}") == room
     listed = directory.public_rooms()
     assert listed["chunk"][0]["room_id"] == room
     assert listed["chunk"][0]["num_joined_members"] == 2
     assert listed["chunk"][0]["name"] == "Pub"
     with pytest.raises(MatrixError) as taken:
-        stack.ops.create_room(BOB, CreateRoom(room_alias_name="pub"))
+        await stack.ops.create_room(BOB, CreateRoom(room_alias_name="pub"))
     assert taken.value.errcode == "M_ROOM_IN_USE"
     with pytest.raises(MatrixError) as bad:
-        stack.ops.create_room(BOB, CreateRoom(room_alias_name="forbiddenthing"))
+        await stack.ops.create_room(BOB, CreateRoom(room_alias_name="forbiddenthing"))
     assert bad.value.errcode == "M_BAD_ALIAS"
 
 
-def test_alias_permissions(stack: Stack) -> None:
-    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+async def test_alias_permissions(stack: Stack) -> None:
+    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
     directory = Directory(stack.ops, stack.reads)
     with pytest.raises(MatrixError):
         directory.create(BOB, alias("bobs"), room)  # not a member
-    stack.members.join(BOB, str(room))
+    await stack.members.join(BOB, str(room))
     directory.create(BOB, alias("bobs"), room)
     directory.create(ALICE, alias("alices"), room)
     with pytest.raises(MatrixError):
@@ -55,8 +55,8 @@ def test_alias_permissions(stack: Stack) -> None:
     assert directory.visibility(room) == "public"
 
 
-def test_lockdown_lets_only_admins_publish(stack: Stack) -> None:
-    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom()))
+async def test_lockdown_lets_only_admins_publish(stack: Stack) -> None:
+    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom()))
     directory = Directory(stack.ops, stack.reads, is_admin=lambda u: u == str(BOB), lockdown=True)
     with pytest.raises(MatrixError):
         directory.set_visibility(ALICE, room, "public")

@@ -14,17 +14,17 @@ from conduwuit.service.rooms.typing import Typing
 from .conftest import ALICE, BOB, CAROL, Stack
 
 
-def room_with_bob(stack: Stack) -> RoomId:
-    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
-    stack.members.join(BOB, str(room))
+async def room_with_bob(stack: Stack) -> RoomId:
+    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+    await stack.members.join(BOB, str(room))
     return room
 
 
-def test_relations_by_type_with_pagination_and_recursion(stack: Stack) -> None:
-    room = room_with_bob(stack)
-    root = stack.ops.send(ALICE, room, "m.room.message", {"body": "root"})
+async def test_relations_by_type_with_pagination_and_recursion(stack: Stack) -> None:
+    room = await room_with_bob(stack)
+    root = await stack.ops.send(ALICE, room, "m.room.message", {"body": "root"})
     reactions = [
-        stack.ops.send(
+        await stack.ops.send(
             BOB,
             room,
             "m.reaction",
@@ -32,13 +32,13 @@ def test_relations_by_type_with_pagination_and_recursion(stack: Stack) -> None:
         )
         for k in ("a", "b", "c")
     ]
-    reply = stack.ops.send(
+    reply = await stack.ops.send(
         BOB,
         room,
         "m.room.message",
         {"body": "in thread", "m.relates_to": {"rel_type": "m.thread", "event_id": root}},
     )
-    nested = stack.ops.send(
+    nested = await stack.ops.send(
         ALICE,
         room,
         "m.reaction",
@@ -58,15 +58,17 @@ def test_relations_by_type_with_pagination_and_recursion(stack: Stack) -> None:
     deep = relations.relations(ALICE, room, root, recurse=True)
     assert nested in [e["event_id"] for e in deep["chunk"]]
     # A redacted relation no longer counts.
-    stack.ops.redact(BOB, room, reactions[0], {})
+    await stack.ops.redact(BOB, room, reactions[0], {})
     after = relations.relations(ALICE, room, root, rel_type="m.annotation")
     assert reactions[0] not in [e["event_id"] for e in after["chunk"]]
     with pytest.raises(MatrixError):
-        relations.relations(CAROL, RoomId.parse(stack.ops.create_room(ALICE, CreateRoom())), root)
+        relations.relations(
+            CAROL, RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom())), root
+        )
 
 
-def test_typing_clamps_timeouts_and_expires(stack: Stack) -> None:
-    room = room_with_bob(stack)
+async def test_typing_clamps_timeouts_and_expires(stack: Stack) -> None:
+    room = await room_with_bob(stack)
     typing = Typing(stack.db, stack.core.members, stack.notifier, stack.clock, 15_000, 45_000)
     typing.set_typing(BOB, room, True, 1_000_000)
     assert typing.typing_users(str(room)) == [str(BOB)]
@@ -78,10 +80,10 @@ def test_typing_clamps_timeouts_and_expires(stack: Stack) -> None:
         typing.set_typing(CAROL, room, True, 1000)
 
 
-def test_receipts_public_and_private(stack: Stack) -> None:
-    room = room_with_bob(stack)
-    first = stack.ops.send(ALICE, room, "m.room.message", {"body": "1"})
-    second = stack.ops.send(ALICE, room, "m.room.message", {"body": "2"})
+async def test_receipts_public_and_private(stack: Stack) -> None:
+    room = await room_with_bob(stack)
+    first = await stack.ops.send(ALICE, room, "m.room.message", {"body": "1"})
+    second = await stack.ops.send(ALICE, room, "m.room.message", {"body": "2"})
     receipts = Receipts(
         stack.db, stack.core.members, stack.core.timeline, stack.notifier, stack.clock
     )
@@ -99,21 +101,21 @@ def test_receipts_public_and_private(stack: Stack) -> None:
         receipts.set_receipt(CAROL, room, "m.read", first)
 
 
-def test_edits_threads_and_references_are_bundled(stack: Stack) -> None:
-    room = room_with_bob(stack)
-    root = stack.ops.send(ALICE, room, "m.room.message", {"body": "root"})
-    other = stack.ops.send(ALICE, room, "m.room.message", {"body": "another root"})
+async def test_edits_threads_and_references_are_bundled(stack: Stack) -> None:
+    room = await room_with_bob(stack)
+    root = await stack.ops.send(ALICE, room, "m.room.message", {"body": "root"})
+    other = await stack.ops.send(ALICE, room, "m.room.message", {"body": "another root"})
     edit = {
         "body": "* fixed",
         "m.new_content": {"body": "fixed"},
         "m.relates_to": {"rel_type": "m.replace", "event_id": root},
     }
-    stack.ops.send(BOB, room, "m.room.message", edit)  # not the sender: ignored
-    latest_edit = stack.ops.send(ALICE, room, "m.room.message", edit)
+    await stack.ops.send(BOB, room, "m.room.message", edit)  # not the sender: ignored
+    latest_edit = await stack.ops.send(ALICE, room, "m.room.message", edit)
     in_thread = {"body": "reply", "m.relates_to": {"rel_type": "m.thread", "event_id": root}}
-    stack.ops.send(BOB, room, "m.room.message", in_thread)
-    last_reply = stack.ops.send(BOB, room, "m.room.message", in_thread)
-    stack.ops.send(
+    await stack.ops.send(BOB, room, "m.room.message", in_thread)
+    last_reply = await stack.ops.send(BOB, room, "m.room.message", in_thread)
+    await stack.ops.send(
         BOB,
         room,
         "m.room.message",
@@ -130,7 +132,7 @@ def test_edits_threads_and_references_are_bundled(stack: Stack) -> None:
     relations = Relations(stack.reads)
     threads = relations.threads(ALICE, room)
     assert [t["event_id"] for t in threads["chunk"]] == [root]
-    stack.ops.send(
+    await stack.ops.send(
         ALICE,
         room,
         "m.room.message",
@@ -144,16 +146,16 @@ def test_edits_threads_and_references_are_bundled(stack: Stack) -> None:
     assert [t["event_id"] for t in mine["chunk"]] == [root]
 
 
-def test_unread_counts_follow_receipts(stack: Stack) -> None:
-    room = room_with_bob(stack)
+async def test_unread_counts_follow_receipts(stack: Stack) -> None:
+    room = await room_with_bob(stack)
     receipts = Receipts(
         stack.db, stack.core.members, stack.core.timeline, stack.notifier, stack.clock
     )
     shortroomid = stack.core.short.room(str(room))
     assert shortroomid is not None
-    first = stack.ops.send(ALICE, room, "m.room.message", {"body": "1"})
-    stack.ops.send(ALICE, room, "m.room.message", {"body": "2"})
-    stack.ops.send(BOB, room, "m.room.message", {"body": "mine"})
+    first = await stack.ops.send(ALICE, room, "m.room.message", {"body": "1"})
+    await stack.ops.send(ALICE, room, "m.room.message", {"body": "2"})
+    await stack.ops.send(BOB, room, "m.room.message", {"body": "mine"})
     assert receipts.unread_count(BOB, str(room), shortroomid) == 2
     receipts.set_receipt(BOB, room, "m.read.private", first)
     assert receipts.unread_count(BOB, str(room), shortroomid) == 1

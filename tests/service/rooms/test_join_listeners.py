@@ -8,7 +8,7 @@ from conduwuit.service.rooms.ops import CreateRoom
 from .conftest import ALICE, BOB, Stack
 
 
-def test_join_listeners_hear_flips_of_joined_state_after_commit(stack: Stack) -> None:
+async def test_join_listeners_hear_flips_of_joined_state_after_commit(stack: Stack) -> None:
     heard: list[tuple[str, str, bool, bool]] = []
 
     def listener(user_id: str, room_id: str, joined: bool) -> None:
@@ -16,10 +16,10 @@ def test_join_listeners_hear_flips_of_joined_state_after_commit(stack: Stack) ->
         heard.append((user_id, room_id, joined, stack.core.members.is_joined(user_id, room_id)))
 
     stack.core.members.join_listeners.append(listener)
-    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
-    stack.members.join(BOB, str(room))
-    stack.ops.send(BOB, room, "m.room.message", {"body": "no membership change"})
-    stack.members.leave(BOB, room)
+    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+    await stack.members.join(BOB, str(room))
+    await stack.ops.send(BOB, room, "m.room.message", {"body": "no membership change"})
+    await stack.members.leave(BOB, room)
     r = str(room)
     assert heard == [
         (str(ALICE), r, True, True),

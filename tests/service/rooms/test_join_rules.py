@@ -13,9 +13,9 @@ from conduwuit.service.rooms.reads import RoomReads
 from .conftest import ALICE, BOB, CAROL, Stack
 
 
-def test_knock_then_invite(stack: Stack) -> None:
+async def test_knock_then_invite(stack: Stack) -> None:
     room = RoomId.parse(
-        stack.ops.create_room(
+        await stack.ops.create_room(
             ALICE,
             CreateRoom(
                 room_version="10",
@@ -24,24 +24,24 @@ def test_knock_then_invite(stack: Stack) -> None:
         )
     )
     with pytest.raises(MatrixError):
-        stack.members.join(BOB, str(room))
-    stack.members.knock(BOB, str(room), reason="let me in")
+        await stack.members.join(BOB, str(room))
+    await stack.members.knock(BOB, str(room), reason="let me in")
     assert stack.core.members.membership(str(BOB), str(room)) == "knock"
-    stack.members.invite(ALICE, room, BOB)
-    stack.members.join(BOB, str(room))
+    await stack.members.invite(ALICE, room, BOB)
+    await stack.members.join(BOB, str(room))
     assert stack.core.members.is_joined(str(BOB), str(room))
 
 
-def test_knock_refused_in_old_room_versions(stack: Stack) -> None:
-    room = stack.ops.create_room(ALICE, CreateRoom(room_version="6"))
+async def test_knock_refused_in_old_room_versions(stack: Stack) -> None:
+    room = await stack.ops.create_room(ALICE, CreateRoom(room_version="6"))
     with pytest.raises(MatrixError):
-        stack.members.knock(BOB, room)
+        await stack.members.knock(BOB, room)
 
 
-def test_restricted_join_needs_membership_of_an_allowed_room(stack: Stack) -> None:
-    space = stack.ops.create_room(ALICE, CreateRoom(preset="public_chat"))
+async def test_restricted_join_needs_membership_of_an_allowed_room(stack: Stack) -> None:
+    space = await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat"))
     room = RoomId.parse(
-        stack.ops.create_room(
+        await stack.ops.create_room(
             ALICE,
             CreateRoom(
                 room_version="10",
@@ -59,9 +59,9 @@ def test_restricted_join_needs_membership_of_an_allowed_room(stack: Stack) -> No
         )
     )
     with pytest.raises(MatrixError):
-        stack.members.join(BOB, str(room))
-    stack.members.join(BOB, space)
-    stack.members.join(BOB, str(room))
+        await stack.members.join(BOB, str(room))
+    await stack.members.join(BOB, space)
+    await stack.members.join(BOB, str(room))
     member = RoomReads(stack.ops).state_event(BOB, room, "m.room.member", str(BOB))
     assert member["content"]["join_authorised_via_users_server"] == str(ALICE)
     assert not stack.core.members.is_joined(str(CAROL), str(room))

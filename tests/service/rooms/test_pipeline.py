@@ -69,9 +69,9 @@ def latest(stack: Stack, room: RoomId) -> str:
     return leaves[0]
 
 
-def public_room_with_dave(stack: Stack) -> RoomId:
+async def public_room_with_dave(stack: Stack) -> RoomId:
     room = RoomId.parse(
-        stack.ops.create_room(
+        await stack.ops.create_room(
             ALICE,
             CreateRoom(
                 preset="public_chat",
@@ -83,53 +83,53 @@ def public_room_with_dave(stack: Stack) -> RoomId:
     join = remote_event(
         stack, room, latest(stack, room), "m.room.member", {"membership": "join"}, DAVE
     )
-    stack.core.pipeline.receive(join, V10, no_verify)
+    await stack.core.pipeline.receive(join, V10, no_verify)
     return room
 
 
-def test_remote_join_enters_through_the_same_path(stack: Stack) -> None:
-    room = public_room_with_dave(stack)
+async def test_remote_join_enters_through_the_same_path(stack: Stack) -> None:
+    room = await public_room_with_dave(stack)
     assert stack.core.members.membership(DAVE, str(room)) == "join"
     assert stack.core.members.count(str(room), "join") == 2
     # A local event now builds on the remote one.
-    event_id = stack.ops.send(ALICE, room, "m.room.message", {"body": "welcome"})
+    event_id = await stack.ops.send(ALICE, room, "m.room.message", {"body": "welcome"})
     pdu = stack.core.timeline.get(event_id)
     assert pdu is not None and len(pdu["prev_events"]) == 1
 
 
-def test_event_citing_unknown_events_asks_for_them(stack: Stack) -> None:
-    room = public_room_with_dave(stack)
+async def test_event_citing_unknown_events_asks_for_them(stack: Stack) -> None:
+    room = await public_room_with_dave(stack)
     pdu = remote_event(stack, room, latest(stack, room), "m.room.message", {"body": "x"})
     pdu["prev_events"] = ["$unknown"]
     pdu = hash_and_sign_event(
         {k: v for k, v in pdu.items() if k not in ("hashes", "signatures")}, REMOTE, REMOTE_KEY, V10
     )
     with pytest.raises(MissingEventsError) as missing:
-        stack.core.pipeline.receive(pdu, V10, no_verify)
+        await stack.core.pipeline.receive(pdu, V10, no_verify)
     assert missing.value.event_ids == ["$unknown"]
 
 
-def test_rejected_remote_event_changes_nothing(stack: Stack) -> None:
-    room = public_room_with_dave(stack)
+async def test_rejected_remote_event_changes_nothing(stack: Stack) -> None:
+    room = await public_room_with_dave(stack)
     position = stack.db.current_count()
     # Dave (50) may not change power levels (100).
     pl = remote_event(
         stack, room, latest(stack, room), "m.room.power_levels", {"users": {DAVE: 100}}, ""
     )
     with pytest.raises(AuthError):
-        stack.core.pipeline.receive(pl, V10, no_verify)
+        await stack.core.pipeline.receive(pl, V10, no_verify)
     assert stack.db.current_count() == position
     assert not stack.core.timeline.exists(Event(pl, V10).event_id)
 
 
-def test_ban_racing_a_demotion_is_soft_failed(stack: Stack) -> None:
-    room = public_room_with_dave(stack)
-    stack.members.join(CAROL, str(room))
+async def test_ban_racing_a_demotion_is_soft_failed(stack: Stack) -> None:
+    room = await public_room_with_dave(stack)
+    await stack.members.join(CAROL, str(room))
     fork_point = latest(stack, room)
     # Alice demotes Dave; concurrently Dave, not having seen it, bans Carol.
-    stack.ops.send(ALICE, room, "m.room.power_levels", {"users": {str(ALICE): 100}}, "")
+    await stack.ops.send(ALICE, room, "m.room.power_levels", {"users": {str(ALICE): 100}}, "")
     ban = remote_event(stack, room, fork_point, "m.room.member", {"membership": "ban"}, str(CAROL))
-    stack.core.pipeline.receive(ban, V10, no_verify)
+    await stack.core.pipeline.receive(ban, V10, no_verify)
     ban_id = Event(ban, V10).event_id
     assert stack.core.timeline.is_soft_failed(ban_id)
     assert stack.core.members.membership(str(CAROL), str(room)) == "join"
@@ -137,12 +137,12 @@ def test_ban_racing_a_demotion_is_soft_failed(stack: Stack) -> None:
     assert ban_id not in bodies
 
 
-def test_concurrent_state_is_resolved_into_current_state(stack: Stack) -> None:
-    room = public_room_with_dave(stack)
+async def test_concurrent_state_is_resolved_into_current_state(stack: Stack) -> None:
+    room = await public_room_with_dave(stack)
     fork_point = latest(stack, room)
-    topic = stack.ops.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
+    topic = await stack.ops.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
     name = remote_event(stack, room, fork_point, "m.room.name", {"name": "dave's"}, "")
-    stack.core.pipeline.receive(name, V10, no_verify)
+    await stack.core.pipeline.receive(name, V10, no_verify)
     state = stack.core.state
     current = state.current_hash(str(room))
     assert state.content_at(current, "m.room.topic") == {"topic": "alice's"}
@@ -150,15 +150,15 @@ def test_concurrent_state_is_resolved_into_current_state(stack: Stack) -> None:
     shortroomid = stack.core.short.room(str(room))
     assert shortroomid is not None
     assert set(stack.core.extremities.get(shortroomid)) == {topic, Event(name, V10).event_id}
-    merged = stack.ops.send(ALICE, room, "m.room.message", {"body": "merge"})
+    merged = await stack.ops.send(ALICE, room, "m.room.message", {"body": "merge"})
     pdu = stack.core.timeline.get(merged)
     assert pdu is not None and len(pdu["prev_events"]) == 2
     assert stack.core.extremities.get(shortroomid) == [merged]
 
 
-def test_auth_chain_is_reachable_without_loading_the_room(stack: Stack) -> None:
-    room = public_room_with_dave(stack)
-    message = stack.ops.send(ALICE, room, "m.room.message", {"body": "x"})
+async def test_auth_chain_is_reachable_without_loading_the_room(stack: Stack) -> None:
+    room = await public_room_with_dave(stack)
+    message = await stack.ops.send(ALICE, room, "m.room.message", {"body": "x"})
     chain = stack.core.auth_chains.event_ids([message])
     state = stack.core.state
     current = state.current_hash(str(room))

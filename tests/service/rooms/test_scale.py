@@ -15,22 +15,24 @@ from conduwuit.service.rooms.state_store import MAX_LAYERS
 from .conftest import ALICE, BOB, Stack
 
 
-def test_hot_paths_do_no_full_state_loads(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+async def test_hot_paths_do_no_full_state_loads(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
     members = [UserId.parse(f"@m{i}:test.example") for i in range(300)]
     for member in members:
-        stack.members.join(member, str(room))
+        await stack.members.join(member, str(room))
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("full state load on a hot path")
 
     monkeypatch.setattr(RoomState, "state_ids", refuse)
-    stack.ops.send(members[0], room, "m.room.message", {"body": "hi"})
-    stack.members.join(BOB, str(room))
-    stack.members.leave(members[1], room)
-    stack.ops.send(ALICE, room, "m.room.topic", {"topic": "big"}, "")
+    await stack.ops.send(members[0], room, "m.room.message", {"body": "hi"})
+    await stack.members.join(BOB, str(room))
+    await stack.members.leave(members[1], room)
+    await stack.ops.send(ALICE, room, "m.room.topic", {"topic": "big"}, "")
     stack.reads.messages(BOB, room, limit=20)
-    stack.reads.event(BOB, room, stack.ops.send(BOB, room, "m.room.message", {"body": "x"}))
+    stack.reads.event(BOB, room, await stack.ops.send(BOB, room, "m.room.message", {"body": "x"}))
     assert stack.core.members.count(str(room), "join") == 301
     assert len(list(stack.core.members.members(str(room), "join"))) == 301
 

@@ -13,9 +13,9 @@ from .conftest import ALICE, BOB, CAROL, SERVER, Stack
 
 
 @pytest.mark.parametrize("target", ["11", "12"])
-def test_upgrade_moves_state_bans_and_aliases(stack: Stack, target: str) -> None:
+async def test_upgrade_moves_state_bans_and_aliases(stack: Stack, target: str) -> None:
     old = RoomId.parse(
-        stack.ops.create_room(
+        await stack.ops.create_room(
             ALICE,
             CreateRoom(
                 room_version="10",
@@ -27,18 +27,18 @@ def test_upgrade_moves_state_bans_and_aliases(stack: Stack, target: str) -> None
             ),
         )
     )
-    stack.members.join(BOB, str(old))
-    stack.members.ban(ALICE, old, CAROL, reason="spam")
+    await stack.members.join(BOB, str(old))
+    await stack.members.ban(ALICE, old, CAROL, reason="spam")
     upgrades = RoomUpgrades(stack.members)
     position = stack.db.current_count()
     with pytest.raises(MatrixError):
-        upgrades.upgrade(BOB, old, target, [])
+        await upgrades.upgrade(BOB, old, target, [])
     with pytest.raises(MatrixError) as unknown:
-        upgrades.upgrade(ALICE, old, "99", [])
+        await upgrades.upgrade(ALICE, old, "99", [])
     assert unknown.value.errcode == "M_UNSUPPORTED_ROOM_VERSION"
     assert stack.db.current_count() == position
 
-    new = RoomId.parse(upgrades.upgrade(ALICE, old, target, []))
+    new = RoomId.parse(await upgrades.upgrade(ALICE, old, target, []))
     reads = stack.reads
     create = reads.state_event(ALICE, new, "m.room.create", "")["content"]
     assert create["room_version"] == target
@@ -65,21 +65,23 @@ def test_upgrade_moves_state_bans_and_aliases(stack: Stack, target: str) -> None
     else:
         assert new_levels["users"][str(ALICE)] == 100
     # Bob can follow and talk in the new room, not in the old one.
-    stack.members.join(BOB, str(new))
-    stack.ops.send(BOB, new, "m.room.message", {"body": "moved"})
+    await stack.members.join(BOB, str(new))
+    await stack.ops.send(BOB, new, "m.room.message", {"body": "moved"})
     with pytest.raises(MatrixError):
-        stack.ops.send(BOB, old, "m.room.message", {"body": "still here?"})
+        await stack.ops.send(BOB, old, "m.room.message", {"body": "still here?"})
 
 
-def test_canonical_alias_must_point_to_the_room(stack: Stack) -> None:
-    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(room_alias_name="here")))
-    other = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom()))
+async def test_canonical_alias_must_point_to_the_room(stack: Stack) -> None:
+    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(room_alias_name="here")))
+    other = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom()))
     with pytest.raises(MatrixError) as bad:
-        stack.ops.send(ALICE, other, "m.room.canonical_alias", {"alias": f"#here:{SERVER}"}, "")
+        await stack.ops.send(
+            ALICE, other, "m.room.canonical_alias", {"alias": f"#here:{SERVER}"}, ""
+        )
     assert bad.value.errcode == "M_BAD_ALIAS"
     with pytest.raises(MatrixError):
-        stack.ops.send(ALICE, room, "m.room.canonical_alias", {"alias": "not an alias"}, "")
-    stack.ops.send(
+        await stack.ops.send(ALICE, room, "m.room.canonical_alias", {"alias": "not an alias"}, "")
+    await stack.ops.send(
         ALICE,
         room,
         "m.room.canonical_alias",

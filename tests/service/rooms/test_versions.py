@@ -12,15 +12,15 @@ from .conftest import ALICE, BOB, CAROL, Stack
 
 
 @pytest.mark.parametrize("version", sorted(KNOWN_ROOM_VERSIONS, key=int))
-def test_room_life_in_every_version(stack: Stack, version: str) -> None:
+async def test_room_life_in_every_version(stack: Stack, version: str) -> None:
     room = RoomId.parse(
-        stack.ops.create_room(ALICE, CreateRoom(room_version=version, name="v" + version))
+        await stack.ops.create_room(ALICE, CreateRoom(room_version=version, name="v" + version))
     )
-    stack.members.invite(ALICE, room, BOB)
-    stack.members.join(BOB, str(room))
-    message = stack.ops.send(BOB, room, "m.room.message", {"body": "hello"})
-    stack.ops.redact(ALICE, room, message, {"reason": "mod"})
-    stack.members.ban(ALICE, room, CAROL)
+    await stack.members.invite(ALICE, room, BOB)
+    await stack.members.join(BOB, str(room))
+    message = await stack.ops.send(BOB, room, "m.room.message", {"body": "hello"})
+    await stack.ops.redact(ALICE, room, message, {"reason": "mod"})
+    await stack.members.ban(ALICE, room, CAROL)
     assert stack.reads.event(ALICE, room, message)["content"] == {}
     assert stack.core.members.membership(str(CAROL), str(room)) == "ban"
     page = stack.reads.messages(BOB, room, limit=50)

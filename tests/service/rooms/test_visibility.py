@@ -13,9 +13,9 @@ from conduwuit.service.rooms.ops import CreateRoom
 from .conftest import ALICE, BOB, CAROL, Stack
 
 
-def room_with(stack: Stack, visibility: str) -> RoomId:
+async def room_with(stack: Stack, visibility: str) -> RoomId:
     return RoomId.parse(
-        stack.ops.create_room(
+        await stack.ops.create_room(
             ALICE,
             CreateRoom(
                 preset="public_chat",
@@ -34,55 +34,55 @@ def bodies(stack: Stack, user: object, room: RoomId) -> list[str]:
     return [e["content"]["body"] for e in page["chunk"] if "body" in e["content"]]
 
 
-def test_joined_hides_history_before_join_and_the_gap_after_leaving(stack: Stack) -> None:
-    room = room_with(stack, "joined")
-    stack.ops.send(ALICE, room, "m.room.message", {"body": "before"})
-    stack.members.join(BOB, str(room))
-    stack.ops.send(ALICE, room, "m.room.message", {"body": "while joined"})
-    stack.members.leave(BOB, room)
-    gap = stack.ops.send(ALICE, room, "m.room.message", {"body": "gap"})
-    stack.members.join(BOB, str(room))
-    stack.ops.send(ALICE, room, "m.room.message", {"body": "back"})
+async def test_joined_hides_history_before_join_and_the_gap_after_leaving(stack: Stack) -> None:
+    room = await room_with(stack, "joined")
+    await stack.ops.send(ALICE, room, "m.room.message", {"body": "before"})
+    await stack.members.join(BOB, str(room))
+    await stack.ops.send(ALICE, room, "m.room.message", {"body": "while joined"})
+    await stack.members.leave(BOB, room)
+    gap = await stack.ops.send(ALICE, room, "m.room.message", {"body": "gap"})
+    await stack.members.join(BOB, str(room))
+    await stack.ops.send(ALICE, room, "m.room.message", {"body": "back"})
     assert bodies(stack, BOB, room) == ["back", "while joined"]
     with pytest.raises(MatrixError):
         stack.reads.event(BOB, room, gap)
 
 
-def test_shared_shows_everything_to_current_members(stack: Stack) -> None:
-    room = room_with(stack, "shared")
-    stack.ops.send(ALICE, room, "m.room.message", {"body": "before"})
-    stack.members.join(BOB, str(room))
+async def test_shared_shows_everything_to_current_members(stack: Stack) -> None:
+    room = await room_with(stack, "shared")
+    await stack.ops.send(ALICE, room, "m.room.message", {"body": "before"})
+    await stack.members.join(BOB, str(room))
     assert bodies(stack, BOB, room) == ["before"]
 
 
-def test_invited_sees_from_the_invite(stack: Stack) -> None:
-    room = room_with(stack, "invited")
-    stack.ops.send(ALICE, room, "m.room.message", {"body": "before"})
-    stack.members.invite(ALICE, room, BOB)
-    stack.ops.send(ALICE, room, "m.room.message", {"body": "after invite"})
-    stack.members.join(BOB, str(room))
+async def test_invited_sees_from_the_invite(stack: Stack) -> None:
+    room = await room_with(stack, "invited")
+    await stack.ops.send(ALICE, room, "m.room.message", {"body": "before"})
+    await stack.members.invite(ALICE, room, BOB)
+    await stack.ops.send(ALICE, room, "m.room.message", {"body": "after invite"})
+    await stack.members.join(BOB, str(room))
     assert bodies(stack, BOB, room) == ["after invite"]
 
 
-def test_world_readable_lets_anyone_read_but_not_write(stack: Stack) -> None:
-    room = room_with(stack, "world_readable")
-    stack.ops.send(ALICE, room, "m.room.message", {"body": "public"})
+async def test_world_readable_lets_anyone_read_but_not_write(stack: Stack) -> None:
+    room = await room_with(stack, "world_readable")
+    await stack.ops.send(ALICE, room, "m.room.message", {"body": "public"})
     assert bodies(stack, CAROL, room) == ["public"]
     assert stack.reads.state_event(CAROL, room, "m.room.join_rules", "")["content"]
     with pytest.raises(MatrixError):
-        stack.ops.send(CAROL, room, "m.room.message", {"body": "hi"})
+        await stack.ops.send(CAROL, room, "m.room.message", {"body": "hi"})
 
 
-def test_guests_need_can_join_and_leave_when_it_ends(stack: Stack) -> None:
+async def test_guests_need_can_join_and_leave_when_it_ends(stack: Stack) -> None:
     guests = {str(CAROL)}
     stack.ops.is_guest = lambda user: user in guests
-    room = RoomId.parse(stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
     with pytest.raises(MatrixError) as refused:
-        stack.members.join(CAROL, str(room), guest=True)
+        await stack.members.join(CAROL, str(room), guest=True)
     assert refused.value.errcode == "M_GUEST_ACCESS_FORBIDDEN"
-    stack.ops.send(ALICE, room, "m.room.guest_access", {"guest_access": "can_join"}, "")
-    stack.members.join(CAROL, str(room), guest=True)
-    stack.members.join(BOB, str(room))
-    stack.ops.send(ALICE, room, "m.room.guest_access", {"guest_access": "forbidden"}, "")
+    await stack.ops.send(ALICE, room, "m.room.guest_access", {"guest_access": "can_join"}, "")
+    await stack.members.join(CAROL, str(room), guest=True)
+    await stack.members.join(BOB, str(room))
+    await stack.ops.send(ALICE, room, "m.room.guest_access", {"guest_access": "forbidden"}, "")
     assert stack.core.members.membership(str(CAROL), str(room)) == "leave"
     assert stack.core.members.is_joined(str(BOB), str(room))

@@ -63,7 +63,7 @@ async def test_register_writes_one_batch(users: UserServices, db: Database) -> N
 async def test_deactivation_removes_everything_but_the_record(users: UserServices) -> None:
     session = await users.registration.register(ALICE, "pw", refresh=True)
     assert session is not None and session.refresh_token is not None
-    users.registration.deactivate(ALICE)
+    await users.registration.deactivate(ALICE)
     account = users.accounts.get(ALICE)
     assert account is not None and account.deactivated
     assert users.accounts.password_hash(ALICE) is None

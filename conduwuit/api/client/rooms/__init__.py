@@ -28,7 +28,7 @@ def routes(
 ) -> list[Route]:
     return [
         *create.routes(ops, limits),
-        *send.routes(ops, reads, limits),
+        *send.routes(ops, members, reads, limits),
         *membership.routes(members, reads, limits),
         *read.routes(reads, filters),
         *directory.routes(directory_, public_rooms_without_auth),

@@ -9,7 +9,7 @@ from pydantic import StrictBool, StrictStr
 
 from conduwuit.api.client.rooms.params import me, user_id
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import WireModel, parse_body
+from conduwuit.api.wire import WireModel, canonical_body, parse
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.room_creation import PlannedEvent
 from conduwuit.service.ratelimit import RateLimits
@@ -40,7 +40,7 @@ class CreateRoomBody(WireModel):
 
 def routes(ops: RoomOps, limits: RateLimits) -> list[Route]:
     async def create_room(request: web.Request) -> web.Response:
-        body = await parse_body(request, CreateRoomBody)
+        body = parse(CreateRoomBody, await canonical_body(request))
         if body.invite_3pid:
             raise MatrixError(ErrCode.UNRECOGNIZED, "Third-party invites are not supported")
         request_ = CreateRoom(
@@ -62,7 +62,7 @@ def routes(ops: RoomOps, limits: RateLimits) -> list[Route]:
         # Once per room, after the body is known good (Synapse: "rate limit once in
         # advance", not per initial event); the invites in it are not charged.
         limits.user(limits.room_creation, str(me(request)))
-        room_id = ops.create_room(me(request), request_)
+        room_id = await ops.create_room(me(request), request_)
         return web.json_response({"room_id": room_id})
 
     return [Route("POST", client_paths("/createRoom"), create_room, Auth.ACCESS_TOKEN)]

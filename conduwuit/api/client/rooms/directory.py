@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from conduwuit.api.client.rooms.params import me, room_id
+from conduwuit.api.query import optional_int_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import ErrCode, MatrixError
@@ -68,7 +69,7 @@ def routes(directory: Directory, public_without_auth: bool = False) -> list[Rout
 
     async def get_public(request: web.Request) -> web.Response:
         body = directory.public_rooms(
-            _limit(request.query.get("limit")), request.query.get("since")
+            optional_int_param(request, "limit"), request.query.get("since")
         )
         return web.json_response(body)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from conduwuit.api.client.rooms.params import int_query, me, room_id
+from conduwuit.api.query import bool_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden
@@ -25,7 +26,6 @@ def routes(
     limits: RateLimits,
 ) -> list[Route]:
     async def get_relations(request: web.Request) -> web.Response:
-        recurse = request.query.get("recurse", "false")
         body = relations.relations(
             me(request),
             room_id(request),
@@ -36,7 +36,7 @@ def routes(
             to_token=request.query.get("to"),
             limit=int_query(request, "limit", 50),
             direction=request.query.get("dir", "b"),
-            recurse=recurse == "true",
+            recurse=bool_param(request, "recurse"),
         )
         return web.json_response(body)
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from conduwuit.api.client.rooms.params import is_guest, me, room_id, user_id
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import json_body
+from conduwuit.api.wire import canonical_body
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.ids import UserId
 from conduwuit.service.ratelimit import RateLimits
@@ -31,51 +31,51 @@ def routes(members: Membership, reads: RoomReads, limits: RateLimits) -> list[Ro
             limits.user(limits.joins, str(user))
 
     async def join_by_id_or_alias(request: web.Request) -> web.Response:
-        body = await json_body(request)
+        body = await canonical_body(request)
         target = request.match_info["room_id_or_alias"]
         charge_join(me(request), target)
-        joined = members.join(me(request), target, _reason(body), guest=is_guest(request))
+        joined = await members.join(me(request), target, _reason(body), guest=is_guest(request))
         return web.json_response({"room_id": joined})
 
     async def join_by_id(request: web.Request) -> web.Response:
-        body = await json_body(request)
+        body = await canonical_body(request)
         charge_join(me(request), str(room_id(request)))
-        joined = members.join(
+        joined = await members.join(
             me(request), str(room_id(request)), _reason(body), guest=is_guest(request)
         )
         return web.json_response({"room_id": joined})
 
     async def knock(request: web.Request) -> web.Response:
-        body = await json_body(request)
+        body = await canonical_body(request)
         target = request.match_info["room_id_or_alias"]
-        knocked = members.knock(me(request), target, _reason(body))
+        knocked = await members.knock(me(request), target, _reason(body))
         return web.json_response({"room_id": knocked})
 
     async def invite(request: web.Request) -> web.Response:
-        body = await json_body(request)
+        body = await canonical_body(request)
         if "user_id" not in body and "id_server" in body:
             raise MatrixError(ErrCode.UNRECOGNIZED, "Third-party invites are not supported")
         if "user_id" not in body:
             raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: user_id")
         target = user_id(body["user_id"])
         limits.invite(str(me(request)), str(target))
-        members.invite(me(request), room_id(request), target, _reason(body))
+        await members.invite(me(request), room_id(request), target, _reason(body))
         return web.json_response({})
 
     def targeted(action: str) -> Any:
         async def handler(request: web.Request) -> web.Response:
-            body = await json_body(request)
+            body = await canonical_body(request)
             if "user_id" not in body:
                 raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: user_id")
             target = user_id(body["user_id"])
-            getattr(members, action)(me(request), room_id(request), target, _reason(body))
+            await getattr(members, action)(me(request), room_id(request), target, _reason(body))
             return web.json_response({})
 
         return handler
 
     async def leave(request: web.Request) -> web.Response:
-        body = await json_body(request)
-        members.leave(me(request), room_id(request), _reason(body))
+        body = await canonical_body(request)
+        await members.leave(me(request), room_id(request), _reason(body))
         return web.json_response({})
 
     async def forget(request: web.Request) -> web.Response:

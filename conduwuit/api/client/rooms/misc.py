@@ -45,7 +45,7 @@ def routes(
         if not isinstance(extra, list):
             raise MatrixError(ErrCode.BAD_JSON, "additional_creators must be a list")
         creators = [str(user_id(u, "additional_creators")) for u in extra]
-        new_room = upgrades.upgrade(me(request), room_id(request), version, creators)
+        new_room = await upgrades.upgrade(me(request), room_id(request), version, creators)
         return web.json_response({"replacement_room": new_room})
 
     def _reason(body: dict[str, object]) -> str | None:

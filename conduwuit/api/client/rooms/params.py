@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from conduwuit.api.auth import requester
+from conduwuit.api.query import int_param
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.ids import RoomId, UserId
 
@@ -39,10 +40,4 @@ def device(request: web.Request) -> str:
 
 
 def int_query(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise MatrixError(ErrCode.INVALID_PARAM, f"{name} must be an integer") from None
+    return int_param(request, name, default)

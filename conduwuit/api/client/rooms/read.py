@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +10,7 @@ from aiohttp import web
 from conduwuit.api.client.rooms.params import device, int_query, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.core.errors import ErrCode, MatrixError
-from conduwuit.core.event_filter import RoomEventFilter
+from conduwuit.core.event_filter import RoomEventFilter, check_filter_size, parse_filter_json
 from conduwuit.service.filters import Filters
 from conduwuit.service.rooms.reads import RoomReads
 
@@ -24,16 +23,18 @@ def routes(reads: RoomReads, filters: Filters) -> list[Route]:
         if raw is None:
             return RoomEventFilter()
         data: Any
-        if raw.isdigit():
+        if raw.isascii() and raw.isdigit():
             stored = filters.get(str(me(request)), raw)
             if stored is None:
                 raise MatrixError(ErrCode.NOT_FOUND, "No such filter")
+            check_filter_size(stored)  # one stored before filters were bounded
             data = (stored.get("room") or {}).get("timeline") or {}
         else:
             try:
-                data = json.loads(raw)
+                data = parse_filter_json(raw)
             except ValueError:
                 raise MatrixError(ErrCode.BAD_JSON, "filter must be JSON or a filter ID") from None
+            check_filter_size(data)
         if not isinstance(data, dict):
             raise MatrixError(ErrCode.BAD_JSON, "filter must be a JSON object")
         return RoomEventFilter.from_json(data)

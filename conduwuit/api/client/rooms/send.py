@@ -7,15 +7,16 @@ from aiohttp import web
 
 from conduwuit.api.client.rooms.params import device, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import json_body
+from conduwuit.api.wire import canonical_body
 from conduwuit.core.client_event import to_client
 from conduwuit.service.ratelimit import RateLimits
+from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.ops import RoomOps
-from conduwuit.service.rooms.persist import Txn
 from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.transactions import Txn
 
 
-def routes(ops: RoomOps, reads: RoomReads, limits: RateLimits) -> list[Route]:
+def routes(ops: RoomOps, members: Membership, reads: RoomReads, limits: RateLimits) -> list[Route]:
     def charge(user: str, txn: Txn | None = None) -> None:
         """One event against the sender's message limit (Synapse's rc_message); a
         retried transaction is answered from the first send and costs nothing, as
@@ -25,24 +26,29 @@ def routes(ops: RoomOps, reads: RoomReads, limits: RateLimits) -> list[Route]:
 
     async def send_event(request: web.Request) -> web.Response:
         user = me(request)
-        content = await json_body(request)
-        txn = Txn(str(user), device(request), request.match_info["txn_id"])
-        charge(str(user), txn)
-        event_id = ops.send(
-            user, room_id(request), request.match_info["event_type"], content, txn=txn
+        content = await canonical_body(request)
+        room, event_type = room_id(request), request.match_info["event_type"]
+        txn = Txn.send(
+            str(user), device(request), str(room), event_type, request.match_info["txn_id"]
         )
+        charge(str(user), txn)
+        event_id = await ops.send(user, room, event_type, content, txn=txn)
         return web.json_response({"event_id": event_id})
 
     async def put_state(request: web.Request) -> web.Response:
-        content = await json_body(request)
+        content = await canonical_body(request)
+        event_type = request.match_info["event_type"]
+        state_key = request.match_info.get("state_key", "")
         charge(str(me(request)))
-        event_id = ops.send_state(
-            me(request),
-            room_id(request),
-            request.match_info["event_type"],
-            request.match_info.get("state_key", ""),
-            content,
-        )
+        if event_type == "m.room.member":
+            # The one membership path: the same checks as /join, /invite, /kick...
+            event_id = await members.set_member_state(
+                me(request), room_id(request), state_key, content
+            )
+        else:
+            event_id = await ops.send_state(
+                me(request), room_id(request), event_type, state_key, content
+            )
         return web.json_response({"event_id": event_id})
 
     async def get_state(request: web.Request) -> web.Response:
@@ -61,10 +67,13 @@ def routes(ops: RoomOps, reads: RoomReads, limits: RateLimits) -> list[Route]:
 
     async def redact(request: web.Request) -> web.Response:
         user = me(request)
-        body = await json_body(request)
-        txn = Txn(str(user), device(request), request.match_info["txn_id"])
+        body = await canonical_body(request)
+        room, target = room_id(request), request.match_info["event_id"]
+        txn = Txn.redact(
+            str(user), device(request), str(room), target, request.match_info["txn_id"]
+        )
         charge(str(user), txn)
-        event_id = ops.redact(user, room_id(request), request.match_info["event_id"], body, txn)
+        event_id = await ops.redact(user, room, target, body, txn)
         return web.json_response({"event_id": event_id})
 
     room = "/rooms/{room_id}"

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from conduwuit.api.auth import optional_requester
 from conduwuit.api.client.rooms.params import me, room_id
+from conduwuit.api.query import bool_param, optional_int_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import ErrCode, MatrixError, not_found
@@ -15,24 +16,14 @@ from conduwuit.service.rooms.hierarchy import Hierarchy, room_summary
 from conduwuit.service.user_directory import UserDirectory
 
 
-def _optional_int(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise MatrixError(ErrCode.INVALID_PARAM, f"{name} must be an integer") from None
-
-
 def routes(hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> list[Route]:
     async def get_hierarchy(request: web.Request) -> web.Response:
         body = hierarchy.hierarchy(
             me(request),
             room_id(request),
-            suggested_only=request.query.get("suggested_only") == "true",
-            max_depth=_optional_int(request, "max_depth"),
-            limit=_optional_int(request, "limit"),
+            suggested_only=bool_param(request, "suggested_only"),
+            max_depth=optional_int_param(request, "max_depth"),
+            limit=optional_int_param(request, "limit"),
             from_token=request.query.get("from"),
         )
         return web.json_response(body)

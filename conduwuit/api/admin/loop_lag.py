@@ -1,0 +1,30 @@
+"""GET /_conduwuit/admin/v1/loop_lag: the event-loop stall figures, for admins.
+
+Served only while ``loop_lag_monitor`` is on. ``?reset=true`` answers with the
+figures so far and starts a new window (how a benchmark brackets one request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from conduwuit.api.auth import requester
+from conduwuit.api.router import Auth, Route
+from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.service.loop_lag import LoopLag
+
+PATH = "/_conduwuit/admin/v1/loop_lag"
+
+
+def routes(monitor: LoopLag, is_admin: Callable[[str], bool]) -> list[Route]:
+    async def handler(request: web.Request) -> web.Response:
+        if not is_admin(requester(request).user_id):
+            raise MatrixError(ErrCode.FORBIDDEN, "Only server admins may read the loop lag")
+        reset = request.query.get("reset", "false")
+        if reset not in ("true", "false"):
+            raise MatrixError(ErrCode.INVALID_PARAM, "reset must be true or false")
+        return web.json_response(monitor.take(reset=reset == "true"))
+
+    return [Route("GET", (PATH,), handler, Auth.ACCESS_TOKEN)]
