@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from conduwuit.config import GlobalConfig, load_config
 from conduwuit.server import Server, build
 from conduwuit.service.services import Services
+from tests.kit.server import RATE_LIMITS_OFF
 
 PASSWORD = "correct horse battery staple"
 
@@ -42,17 +43,7 @@ def homeserver_config(database_path: Path, **options: Any) -> GlobalConfig:
         ),
         "CONDUWUIT_ARGON2_TIME_COST": "1",
         "CONDUWUIT_ARGON2_MEMORY_COST": "64",
-        "CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND": "0",
-        "CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND": "0",
-        "CONDUWUIT_RATE_LIMIT_MESSAGE_PER_SECOND": "0",
-        "CONDUWUIT_RATE_LIMIT_ROOM_CREATION_PER_SECOND": "0",
-        "CONDUWUIT_RATE_LIMIT_JOINS_PER_SECOND": "0",
-        "CONDUWUIT_RATE_LIMIT_INVITES_PER_SECOND": "0",
-        "CONDUWUIT_RATE_LIMIT_INVITES_RECEIVED_PER_SECOND": "0",
-        "CONDUWUIT_RATE_LIMIT_TYPING_PER_SECOND": "0",
-        "CONDUWUIT_RATE_LIMIT_PRESENCE_PER_SECOND": "0",
-        "CONDUWUIT_RATE_LIMIT_REFRESH_PER_SECOND": "0",
-        "CONDUWUIT_RATE_LIMIT_UIAA_PER_SECOND": "0",
+        **RATE_LIMITS_OFF,
     }
     for name, value in options.items():
         key = f"CONDUWUIT_{name.upper()}"

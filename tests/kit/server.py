@@ -14,21 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conduwuit.config import GlobalConfig
+
+#: Every rate limit of the config turned off (``per_second = 0``), new ones included.
+RATE_LIMITS_OFF = {
+    f"CONDUWUIT_{name.upper()}": "0"
+    for name in GlobalConfig.model_fields
+    if name.startswith("rate_limit_") and name.endswith("_per_second")
+}
+
 #: Open registration without rate limits, for end-to-end tests with client libraries.
 OPEN_REGISTRATION = {
     "CONDUWUIT_ALLOW_REGISTRATION": "true",
     "CONDUWUIT_YES_I_AM_VERY_VERY_SURE_I_WANT_AN_OPEN_REGISTRATION_SERVER_PRONE_TO_ABUSE": "true",
-    "CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_MESSAGE_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_ROOM_CREATION_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_JOINS_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_INVITES_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_INVITES_RECEIVED_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_TYPING_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_PRESENCE_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_REFRESH_PER_SECOND": "0",
-    "CONDUWUIT_RATE_LIMIT_UIAA_PER_SECOND": "0",
+    **RATE_LIMITS_OFF,
 }
 
 
