@@ -4,6 +4,8 @@ nothing, the limit lifts with time, other users are unaffected, and 0 disables i
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -241,3 +243,41 @@ async def test_invites_received_are_limited_per_target(start: StartHomeserver) -
     await users.ok(bob, "POST", f"/rooms/{rooms[bob]}/invite", {"user_id": alice})
     hs.clock.advance(10_001)
     await users.ok(bob, "POST", f"/rooms/{rooms[bob]}/invite", {"user_id": carol})
+
+
+async def test_a_flood_is_refused_cheaply_and_the_server_stays_responsive(
+    start: StartHomeserver,
+) -> None:
+    """400 sends in a burst by one user: all but the burst are 429s that write nothing,
+    and /versions requests made meanwhile are answered within a bound."""
+    hs = await limited(start, "message", burst=10)
+    users = Users(hs)
+    alice = await users.add("alice")
+    room = await own_room(users, alice)
+    hs.clock.advance(HOUR_MS)
+    before = await messages(users, alice, room)
+
+    async def flood() -> list[int]:
+        statuses = []
+        for wave in range(8):
+            replies = await asyncio.gather(
+                *(send(users, alice, room, 1000 + wave * 50 + i) for i in range(50))
+            )
+            statuses += [status for status, _ in replies]
+        return statuses
+
+    async def versions() -> float:
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        status, _ = await hs.request("GET", "/_matrix/client/versions")
+        assert status == 200
+        return time.monotonic() - started
+
+    statuses, *waits = await asyncio.wait_for(
+        asyncio.gather(flood(), *(versions() for _ in range(5))), timeout=60
+    )
+    assert statuses.count(200) == 10 and statuses.count(429) == 390
+    after = await messages(users, alice, room)
+    assert len(after) == len(before) + 10
+    # Generous for a loaded 2-core test machine: no request waits behind the flood.
+    assert max(waits) < 1.0, waits
