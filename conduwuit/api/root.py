@@ -26,10 +26,18 @@ def render_index(server_name: str) -> str:
     return template.render(server_name=server_name, software=SERVER_NAME, version=__version__)
 
 
-def routes(server_name: str) -> list[Route]:
-    async def index(request: web.Request) -> web.Response:
+class RootHandlers:
+    def __init__(self, server_name: str) -> None:
+        self.server_name = server_name
+
+    async def index(self, request: web.Request) -> web.Response:
         return web.Response(
-            text=render_index(server_name), content_type="text/html", charset="utf-8"
+            text=render_index(self.server_name), content_type="text/html", charset="utf-8"
         )
 
-    return [Route("GET", ("/",), index)]
+    def routes(self) -> list[Route]:
+        return [Route("GET", ("/",), self.index)]
+
+
+def routes(server_name: str) -> list[Route]:
+    return RootHandlers(server_name).routes()

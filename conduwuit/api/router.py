@@ -2,12 +2,15 @@
 
 Each API module exposes ``routes(...) -> list[Route]`` built from the services it
 needs. ``install`` adds them to the aiohttp router, wrapping each handler so that
-authentication happens here, before the handler runs, never inside it.
+authentication happens here, before the handler runs, never inside it. A handler
+is a named method or function, never a closure, so that tracebacks and profiles
+name the endpoint; the wrappers keep it reachable as ``__wrapped__``.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -83,6 +86,7 @@ def _limited(route: Route, handler: Handler, max_request_size: int | None) -> Ha
         return handler
     limit = min(limits)
 
+    @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         if request.content_length is not None and request.content_length > limit:
             raise too_large(limit)
@@ -101,6 +105,7 @@ def _authenticated(route: Route, authenticator: Authenticator | None) -> Handler
     scheme = route.auth
     allow_guests = route.allow_guests
 
+    @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         await authenticator.authenticate(request, scheme, allow_guests=allow_guests)
         return await handler(request)

@@ -45,17 +45,34 @@ def support_document(well_known: WellKnown) -> dict[str, Any] | None:
     return document
 
 
+class WellKnownHandlers:
+    def __init__(self, well_known: WellKnown) -> None:
+        # Built once: the config does not change while the server runs.
+        self.client_document = client_document(well_known)
+        self.server_document = server_document(well_known)
+        self.support_document = support_document(well_known)
+
+    def serve(self, document: dict[str, Any] | None, what: str) -> web.Response:
+        if document is None:
+            raise not_found(f"No {what} information is configured")
+        return web.json_response(document)
+
+    async def client(self, request: web.Request) -> web.Response:
+        return self.serve(self.client_document, "client")
+
+    async def server(self, request: web.Request) -> web.Response:
+        return self.serve(self.server_document, "server")
+
+    async def support(self, request: web.Request) -> web.Response:
+        return self.serve(self.support_document, "support")
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", ("/.well-known/matrix/client",), self.client),
+            Route("GET", ("/.well-known/matrix/server",), self.server),
+            Route("GET", ("/.well-known/matrix/support",), self.support),
+        ]
+
+
 def routes(well_known: WellKnown) -> list[Route]:
-    def serve(document: dict[str, Any] | None, what: str) -> Route:
-        async def handler(request: web.Request) -> web.Response:
-            if document is None:
-                raise not_found(f"No {what} information is configured")
-            return web.json_response(document)
-
-        return Route("GET", (f"/.well-known/matrix/{what}",), handler)
-
-    return [
-        serve(client_document(well_known), "client"),
-        serve(server_document(well_known), "server"),
-        serve(support_document(well_known), "support"),
-    ]
+    return WellKnownHandlers(well_known).routes()

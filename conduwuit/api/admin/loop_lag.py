@@ -18,13 +18,22 @@ from conduwuit.service.loop_lag import LoopLag
 PATH = "/_conduwuit/admin/v1/loop_lag"
 
 
-def routes(monitor: LoopLag, is_admin: Callable[[str], bool]) -> list[Route]:
-    async def handler(request: web.Request) -> web.Response:
-        if not is_admin(requester(request).user_id):
+class LoopLagHandlers:
+    def __init__(self, monitor: LoopLag, is_admin: Callable[[str], bool]) -> None:
+        self.monitor = monitor
+        self.is_admin = is_admin
+
+    async def get_loop_lag(self, request: web.Request) -> web.Response:
+        if not self.is_admin(requester(request).user_id):
             raise MatrixError(ErrCode.FORBIDDEN, "Only server admins may read the loop lag")
         reset = request.query.get("reset", "false")
         if reset not in ("true", "false"):
             raise MatrixError(ErrCode.INVALID_PARAM, "reset must be true or false")
-        return web.json_response(monitor.take(reset=reset == "true"))
+        return web.json_response(self.monitor.take(reset=reset == "true"))
 
-    return [Route("GET", (PATH,), handler, Auth.ACCESS_TOKEN)]
+    def routes(self) -> list[Route]:
+        return [Route("GET", (PATH,), self.get_loop_lag, Auth.ACCESS_TOKEN)]
+
+
+def routes(monitor: LoopLag, is_admin: Callable[[str], bool]) -> list[Route]:
+    return LoopLagHandlers(monitor, is_admin).routes()

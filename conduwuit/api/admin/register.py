@@ -33,25 +33,30 @@ class SharedSecretBody(WireModel):
     displayname: StrictStr | None = None
 
 
-def routes(
-    shared_secret: SharedSecret, registration: Registration, server_name: str
-) -> list[Route]:
-    async def nonce(request: web.Request) -> web.Response:
-        return web.json_response({"nonce": shared_secret.new_nonce()})
+class RegisterHandlers:
+    def __init__(
+        self, shared_secret: SharedSecret, registration: Registration, server_name: str
+    ) -> None:
+        self.shared_secret = shared_secret
+        self.registration = registration
+        self.server_name = server_name
 
-    async def register(request: web.Request) -> web.Response:
-        if not shared_secret.enabled:
-            shared_secret.new_nonce()  # raises the "not enabled" error
+    async def nonce(self, request: web.Request) -> web.Response:
+        return web.json_response({"nonce": self.shared_secret.new_nonce()})
+
+    async def register(self, request: web.Request) -> web.Response:
+        if not self.shared_secret.enabled:
+            self.shared_secret.new_nonce()  # raises the "not enabled" error
         body = await parse_body(request, SharedSecretBody)
         for name, value in (("username", body.username), ("password", body.password)):
             if len(value) > MAX_FIELD_LENGTH or "\x00" in value:
                 raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid {name}")
         # The MAC covers the username as sent; the account gets it lower-cased (Synapse).
-        shared_secret.check(
+        self.shared_secret.check(
             body.nonce, body.username, body.password, body.admin, body.user_type, body.mac
         )
-        user_id = registration.check_available(body.username.lower(), admin=True)
-        session = await registration.register(
+        user_id = self.registration.check_available(body.username.lower(), admin=True)
+        session = await self.registration.register(
             user_id,
             body.password,
             admin=body.admin,
@@ -59,6 +64,13 @@ def routes(
             ip=client_ip(request),
         )
         assert session is not None
-        return web.json_response(session_json(session, server_name))
+        return web.json_response(session_json(session, self.server_name))
 
-    return [Route("GET", (PATH,), nonce), Route("POST", (PATH,), register)]
+    def routes(self) -> list[Route]:
+        return [Route("GET", (PATH,), self.nonce), Route("POST", (PATH,), self.register)]
+
+
+def routes(
+    shared_secret: SharedSecret, registration: Registration, server_name: str
+) -> list[Route]:
+    return RegisterHandlers(shared_secret, registration, server_name).routes()

@@ -32,14 +32,18 @@ class DeactivateBody(WireModel):
     id_server: StrictStr | None = None
 
 
-def routes(registration: Registration, uiaa: Uiaa) -> list[Route]:
-    async def change_password(request: web.Request) -> web.Response:
+class AccountHandlers:
+    def __init__(self, registration: Registration, uiaa: Uiaa) -> None:
+        self.registration = registration
+        self.uiaa = uiaa
+
+    async def change_password(self, request: web.Request) -> web.Response:
         who = requester(request)
         body = await parse_body(request, ChangePasswordBody)
         check_password_length(body.new_password)
-        await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
         # "the server SHOULD ... log out all devices except the one used for the request"
-        await registration.change_password(
+        await self.registration.change_password(
             who.user_id,
             body.new_password,
             logout_devices=body.logout_devices,
@@ -47,18 +51,18 @@ def routes(registration: Registration, uiaa: Uiaa) -> list[Route]:
         )
         return web.json_response({})
 
-    async def deactivate(request: web.Request) -> web.Response:
+    async def deactivate(self, request: web.Request) -> web.Response:
         who = requester(request)
         body = await parse_body(request, DeactivateBody)
-        await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
-        await registration.deactivate(who.user_id)
+        await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        await self.registration.deactivate(who.user_id)
         # No identity server binding is ever made here.
         return web.json_response({"id_server_unbind_result": "no-support"})
 
-    async def threepids(request: web.Request) -> web.Response:
+    async def threepids(self, request: web.Request) -> web.Response:
         return web.json_response({"threepids": []})
 
-    async def threepid_unsupported(request: web.Request) -> web.Response:
+    async def threepid_unsupported(self, request: web.Request) -> web.Response:
         # Synapse's answer when no e-mail/SMS sending is configured.
         raise MatrixError(
             ErrCode.THREEPID_DENIED,
@@ -66,32 +70,41 @@ def routes(registration: Registration, uiaa: Uiaa) -> list[Route]:
             status=403,
         )
 
-    async def request_token_unsupported(request: web.Request) -> web.Response:
+    async def request_token_unsupported(self, request: web.Request) -> web.Response:
         raise MatrixError(
             ErrCode.THREEPID_DENIED,
             "This server does not send e-mail or SMS validation tokens.",
             status=403,
         )
 
-    async def unbind(request: web.Request) -> web.Response:
+    async def unbind(self, request: web.Request) -> web.Response:
         return web.json_response({"id_server_unbind_result": "no-support"})
 
-    routes = [
-        Route("POST", client_paths("/account/password"), change_password, Auth.ACCESS_TOKEN),
-        Route("POST", client_paths("/account/deactivate"), deactivate, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths("/account/3pid"), threepids, Auth.ACCESS_TOKEN),
-    ]
-    for path in ("/account/3pid", "/account/3pid/add", "/account/3pid/bind"):
-        routes.append(Route("POST", client_paths(path), threepid_unsupported, Auth.ACCESS_TOKEN))
-    for path in ("/account/3pid/delete", "/account/3pid/unbind"):
-        routes.append(Route("POST", client_paths(path), unbind, Auth.ACCESS_TOKEN))
-    for path in (
-        "/register/email/requestToken",
-        "/register/msisdn/requestToken",
-        "/account/password/email/requestToken",
-        "/account/password/msisdn/requestToken",
-        "/account/3pid/email/requestToken",
-        "/account/3pid/msisdn/requestToken",
-    ):
-        routes.append(Route("POST", client_paths(path), request_token_unsupported))
-    return routes
+    def routes(self) -> list[Route]:
+        routes = [
+            Route(
+                "POST", client_paths("/account/password"), self.change_password, Auth.ACCESS_TOKEN
+            ),
+            Route("POST", client_paths("/account/deactivate"), self.deactivate, Auth.ACCESS_TOKEN),
+            Route("GET", client_paths("/account/3pid"), self.threepids, Auth.ACCESS_TOKEN),
+        ]
+        for path in ("/account/3pid", "/account/3pid/add", "/account/3pid/bind"):
+            routes.append(
+                Route("POST", client_paths(path), self.threepid_unsupported, Auth.ACCESS_TOKEN)
+            )
+        for path in ("/account/3pid/delete", "/account/3pid/unbind"):
+            routes.append(Route("POST", client_paths(path), self.unbind, Auth.ACCESS_TOKEN))
+        for path in (
+            "/register/email/requestToken",
+            "/register/msisdn/requestToken",
+            "/account/password/email/requestToken",
+            "/account/password/msisdn/requestToken",
+            "/account/3pid/email/requestToken",
+            "/account/3pid/msisdn/requestToken",
+        ):
+            routes.append(Route("POST", client_paths(path), self.request_token_unsupported))
+        return routes
+
+
+def routes(registration: Registration, uiaa: Uiaa) -> list[Route]:
+    return AccountHandlers(registration, uiaa).routes()

@@ -21,30 +21,38 @@ def room_versions(config: GlobalConfig) -> dict[str, object]:
     return {"default": config.default_room_version, "available": available}
 
 
-def routes(config: GlobalConfig) -> list[Route]:
-    async def capabilities(request: web.Request) -> web.Response:
+class CapabilitiesHandlers:
+    def __init__(self, config: GlobalConfig) -> None:
+        self.config = config
+
+    async def capabilities(self, request: web.Request) -> web.Response:
         return web.json_response(
             {
                 "capabilities": {
                     "m.change_password": {"enabled": True},
-                    "m.room_versions": room_versions(config),
+                    "m.room_versions": room_versions(self.config),
                     "m.set_displayname": {"enabled": True},
                     "m.set_avatar_url": {"enabled": True},
                     "m.3pid_changes": {"enabled": False},
-                    "m.get_login_token": {"enabled": config.login_via_existing_session},
+                    "m.get_login_token": {"enabled": self.config.login_via_existing_session},
                     # Spec v1.16: every field may be changed (guests: displayname only).
                     "m.profile_fields": {"enabled": True},
                 }
             }
         )
 
-    # Guests may ask too (Synapse allows it): clients fetch capabilities at start-up.
-    return [
-        Route(
-            "GET",
-            client_paths("/capabilities"),
-            capabilities,
-            Auth.ACCESS_TOKEN,
-            allow_guests=True,
-        )
-    ]
+    def routes(self) -> list[Route]:
+        # Guests may ask too (Synapse allows it): clients fetch capabilities at start-up.
+        return [
+            Route(
+                "GET",
+                client_paths("/capabilities"),
+                self.capabilities,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+            )
+        ]
+
+
+def routes(config: GlobalConfig) -> list[Route]:
+    return CapabilitiesHandlers(config).routes()

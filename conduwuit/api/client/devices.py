@@ -28,51 +28,66 @@ class DeleteDevicesBody(WireModel):
     auth: dict[str, Any] | None = None
 
 
-def routes(devices: Devices, uiaa: Uiaa) -> list[Route]:
-    async def list_devices(request: web.Request) -> web.Response:
+class DevicesHandlers:
+    def __init__(self, devices: Devices, uiaa: Uiaa) -> None:
+        self.devices = devices
+        self.uiaa = uiaa
+
+    async def list_devices(self, request: web.Request) -> web.Response:
         who = requester(request)
-        listed = [d.to_json() for d in devices.list_devices(who.user_id)]
+        listed = [d.to_json() for d in self.devices.list_devices(who.user_id)]
         return web.json_response({"devices": listed})
 
-    async def get_device(request: web.Request) -> web.Response:
+    async def get_device(self, request: web.Request) -> web.Response:
         who = requester(request)
-        device = devices.get(who.user_id, request.match_info["device_id"])
+        device = self.devices.get(who.user_id, request.match_info["device_id"])
         if device is None:
             raise not_found("Unknown device.")
         return web.json_response(device.to_json())
 
-    async def update_device(request: web.Request) -> web.Response:
+    async def update_device(self, request: web.Request) -> web.Response:
         who = requester(request)
         body = await parse_body(request, UpdateDeviceBody)
         device_id = request.match_info["device_id"]
         if "display_name" in body.model_fields_set:
-            found = devices.set_display_name(who.user_id, device_id, body.display_name)
+            found = self.devices.set_display_name(who.user_id, device_id, body.display_name)
         else:
-            found = devices.get(who.user_id, device_id) is not None
+            found = self.devices.get(who.user_id, device_id) is not None
         if not found:
             raise not_found("Unknown device.")
         return web.json_response({})
 
-    async def delete_device(request: web.Request) -> web.Response:
+    async def delete_device(self, request: web.Request) -> web.Response:
         who = requester(request)
         body = await parse_body(request, DeleteDeviceBody)
-        await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
         # "removed, or had been removed previously": unknown devices are fine too.
-        devices.delete(who.user_id, [request.match_info["device_id"]])
+        self.devices.delete(who.user_id, [request.match_info["device_id"]])
         return web.json_response({})
 
-    async def delete_devices(request: web.Request) -> web.Response:
+    async def delete_devices(self, request: web.Request) -> web.Response:
         who = requester(request)
         body = await parse_body(request, DeleteDevicesBody)
-        await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
-        devices.delete(who.user_id, list(body.devices))
+        await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        self.devices.delete(who.user_id, list(body.devices))
         return web.json_response({})
 
-    one = client_paths("/devices/{device_id}")
-    return [
-        Route("GET", client_paths("/devices"), list_devices, Auth.ACCESS_TOKEN, allow_guests=True),
-        Route("GET", one, get_device, Auth.ACCESS_TOKEN, allow_guests=True),
-        Route("PUT", one, update_device, Auth.ACCESS_TOKEN, allow_guests=True),
-        Route("DELETE", one, delete_device, Auth.ACCESS_TOKEN),
-        Route("POST", client_paths("/delete_devices"), delete_devices, Auth.ACCESS_TOKEN),
-    ]
+    def routes(self) -> list[Route]:
+        one = client_paths("/devices/{device_id}")
+        return [
+            Route(
+                "GET",
+                client_paths("/devices"),
+                self.list_devices,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+            ),
+            Route("GET", one, self.get_device, Auth.ACCESS_TOKEN, allow_guests=True),
+            Route("PUT", one, self.update_device, Auth.ACCESS_TOKEN, allow_guests=True),
+            Route("DELETE", one, self.delete_device, Auth.ACCESS_TOKEN),
+            Route("POST", client_paths("/delete_devices"), self.delete_devices, Auth.ACCESS_TOKEN),
+        ]
+
+
+def routes(devices: Devices, uiaa: Uiaa) -> list[Route]:
+    return DevicesHandlers(devices, uiaa).routes()

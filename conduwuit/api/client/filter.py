@@ -54,42 +54,50 @@ class Filter(WireModel):
     room: RoomFilter | None = None
 
 
-def routes(filters: Filters) -> list[Route]:
-    def own(request: web.Request) -> str:
+class FilterHandlers:
+    def __init__(self, filters: Filters) -> None:
+        self.filters = filters
+
+    def own(self, request: web.Request) -> str:
         who = requester(request)
         user_id = request.match_info["user_id"]
         if user_id != who.user_id:
             raise forbidden("You cannot use the filters of another user.")
         return user_id
 
-    async def create(request: web.Request) -> web.Response:
-        user_id = own(request)
+    async def create(self, request: web.Request) -> web.Response:
+        user_id = self.own(request)
         definition = await json_body(request)
         check_filter_size(definition)
         parse(Filter, definition)
-        return web.json_response({"filter_id": filters.create(user_id, definition)})
+        return web.json_response({"filter_id": self.filters.create(user_id, definition)})
 
-    async def get(request: web.Request) -> web.Response:
-        user_id = own(request)
-        definition = filters.get(user_id, request.match_info["filter_id"])
+    async def get(self, request: web.Request) -> web.Response:
+        user_id = self.own(request)
+        definition = self.filters.get(user_id, request.match_info["filter_id"])
         if definition is None:
             raise not_found("No such filter.")
         return web.json_response(definition)
 
-    # Guests may sync, so they may use filters too (as in Synapse).
-    return [
-        Route(
-            "POST",
-            client_paths("/user/{user_id}/filter"),
-            create,
-            Auth.ACCESS_TOKEN,
-            allow_guests=True,
-        ),
-        Route(
-            "GET",
-            client_paths("/user/{user_id}/filter/{filter_id}"),
-            get,
-            Auth.ACCESS_TOKEN,
-            allow_guests=True,
-        ),
-    ]
+    def routes(self) -> list[Route]:
+        # Guests may sync, so they may use filters too (as in Synapse).
+        return [
+            Route(
+                "POST",
+                client_paths("/user/{user_id}/filter"),
+                self.create,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+            ),
+            Route(
+                "GET",
+                client_paths("/user/{user_id}/filter/{filter_id}"),
+                self.get,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+            ),
+        ]
+
+
+def routes(filters: Filters) -> list[Route]:
+    return FilterHandlers(filters).routes()

@@ -47,20 +47,27 @@ class ClaimBody(WireModel):
     timeout: StrictInt | None = None
 
 
-def routes(
-    e2ee: E2ee,
-    *,
-    requester: RequesterOf,
-    uia: UiaGate,
-    position_of: PositionOf = plain_position,
-) -> list[Route]:
-    async def upload(request: web.Request) -> web.Response:
-        who = requester(request)
+class KeysHandlers:
+    def __init__(
+        self,
+        e2ee: E2ee,
+        *,
+        requester: RequesterOf,
+        uia: UiaGate,
+        position_of: PositionOf = plain_position,
+    ) -> None:
+        self.e2ee = e2ee
+        self.requester = requester
+        self.uia = uia
+        self.position_of = position_of
+
+    async def upload(self, request: web.Request) -> web.Response:
+        who = self.requester(request)
         body = await parse_body(request, UploadBody)
         fallback = (
             body.fallback_keys if body.fallback_keys is not None else body.unstable_fallback_keys
         )
-        counts = e2ee.device_keys.upload(
+        counts = self.e2ee.device_keys.upload(
             who.user_id,
             who.device_id,
             device_keys=body.device_keys,
@@ -69,87 +76,106 @@ def routes(
         )
         return web.json_response({"one_time_key_counts": counts})
 
-    async def query(request: web.Request) -> web.Response:
-        who = requester(request)
+    async def query(self, request: web.Request) -> web.Response:
+        who = self.requester(request)
         body = await parse_body(request, QueryBody)
         check_user_ids(body.device_keys)
-        return web.json_response(e2ee.query(who.user_id, dict(body.device_keys)))
+        return web.json_response(self.e2ee.query(who.user_id, dict(body.device_keys)))
 
-    async def claim(request: web.Request) -> web.Response:
-        requester(request)
+    async def claim(self, request: web.Request) -> web.Response:
+        self.requester(request)
         body = await parse_body(request, ClaimBody)
         check_user_ids(body.one_time_keys)
         wanted = {u: dict(devices) for u, devices in body.one_time_keys.items()}
-        return web.json_response(e2ee.claim(wanted))
+        return web.json_response(self.e2ee.claim(wanted))
 
-    async def changes(request: web.Request) -> web.Response:
-        who = requester(request)
+    async def changes(self, request: web.Request) -> web.Response:
+        who = self.requester(request)
         raw_from = request.query.get("from")
         if raw_from is None:
             raise missing_param("Missing parameter: from")
-        since = position_of(raw_from)
+        since = self.position_of(raw_from)
         raw_to = request.query.get("to")
-        until = position_of(raw_to) if raw_to else None
-        return web.json_response(e2ee.device_lists.changes(who.user_id, since, until).to_json())
+        until = self.position_of(raw_to) if raw_to else None
+        return web.json_response(
+            self.e2ee.device_lists.changes(who.user_id, since, until).to_json()
+        )
 
-    async def device_signing_upload(request: web.Request) -> web.Response:
-        who = requester(request)
+    async def device_signing_upload(self, request: web.Request) -> web.Response:
+        who = self.requester(request)
         body = await json_body(request)
         auth = body.get("auth")
-        if e2ee.cross_signing.requires_uia(who.user_id, body):
-            await uia(auth if isinstance(auth, dict) else None, who.user_id)
-        e2ee.cross_signing.upload(who.user_id, body)
+        if self.e2ee.cross_signing.requires_uia(who.user_id, body):
+            await self.uia(auth if isinstance(auth, dict) else None, who.user_id)
+        self.e2ee.cross_signing.upload(who.user_id, body)
         return web.json_response({})
 
-    async def signatures_upload(request: web.Request) -> web.Response:
-        who = requester(request)
+    async def signatures_upload(self, request: web.Request) -> web.Response:
+        who = self.requester(request)
         body = parse(_SignedKeys, await json_body(request))
         check_user_ids(body.model_extra or {})
-        failures = e2ee.cross_signing.upload_signatures(who.user_id, body.model_extra or {})
+        failures = self.e2ee.cross_signing.upload_signatures(who.user_id, body.model_extra or {})
         return web.json_response({"failures": failures})
 
-    # Guests may use the device-key endpoints and to-device, as in Synapse (guests
-    # can join encrypted rooms); cross-signing and backups are for full accounts.
-    return [
-        Route(
-            "POST",
-            client_paths("/keys/upload"),
-            upload,
-            Auth.ACCESS_TOKEN,
-            allow_guests=True,
-            max_body=None,
-        ),
-        Route(
-            "POST",
-            client_paths("/keys/query"),
-            query,
-            Auth.ACCESS_TOKEN,
-            allow_guests=True,
-            max_body=None,
-        ),
-        Route(
-            "POST",
-            client_paths("/keys/claim"),
-            claim,
-            Auth.ACCESS_TOKEN,
-            allow_guests=True,
-            max_body=None,
-        ),
-        Route("GET", client_paths("/keys/changes"), changes, Auth.ACCESS_TOKEN, allow_guests=True),
-        Route(
-            "POST",
-            client_paths("/keys/device_signing/upload", versions=WITH_UNSTABLE),
-            device_signing_upload,
-            Auth.ACCESS_TOKEN,
-        ),
-        Route(
-            "POST",
-            client_paths("/keys/signatures/upload", versions=WITH_UNSTABLE),
-            signatures_upload,
-            Auth.ACCESS_TOKEN,
-            max_body=None,
-        ),
-    ]
+    def routes(self) -> list[Route]:
+        # Guests may use the device-key endpoints and to-device, as in Synapse (guests
+        # can join encrypted rooms); cross-signing and backups are for full accounts.
+        return [
+            Route(
+                "POST",
+                client_paths("/keys/upload"),
+                self.upload,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+                max_body=None,
+            ),
+            Route(
+                "POST",
+                client_paths("/keys/query"),
+                self.query,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+                max_body=None,
+            ),
+            Route(
+                "POST",
+                client_paths("/keys/claim"),
+                self.claim,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+                max_body=None,
+            ),
+            Route(
+                "GET",
+                client_paths("/keys/changes"),
+                self.changes,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+            ),
+            Route(
+                "POST",
+                client_paths("/keys/device_signing/upload", versions=WITH_UNSTABLE),
+                self.device_signing_upload,
+                Auth.ACCESS_TOKEN,
+            ),
+            Route(
+                "POST",
+                client_paths("/keys/signatures/upload", versions=WITH_UNSTABLE),
+                self.signatures_upload,
+                Auth.ACCESS_TOKEN,
+                max_body=None,
+            ),
+        ]
+
+
+def routes(
+    e2ee: E2ee,
+    *,
+    requester: RequesterOf,
+    uia: UiaGate,
+    position_of: PositionOf = plain_position,
+) -> list[Route]:
+    return KeysHandlers(e2ee, requester=requester, uia=uia, position_of=position_of).routes()
 
 
 class _SignedKeys(WireModel):

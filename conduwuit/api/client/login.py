@@ -47,73 +47,84 @@ class AuthOnlyBody(WireModel):
     auth: dict[str, Any] | None = None
 
 
-def routes(
-    config: GlobalConfig,
-    accounts: Accounts,
-    devices: Devices,
-    password_auth: PasswordAuth,
-    registration: Registration,
-    uiaa: Uiaa,
-    limiter: RateLimiter,
-    *,
-    refresh_limiter: RateLimiter,
-) -> list[Route]:
-    async def login_flows(request: web.Request) -> web.Response:
+class LoginHandlers:
+    def __init__(
+        self,
+        config: GlobalConfig,
+        accounts: Accounts,
+        devices: Devices,
+        password_auth: PasswordAuth,
+        registration: Registration,
+        uiaa: Uiaa,
+        limiter: RateLimiter,
+        *,
+        refresh_limiter: RateLimiter,
+    ) -> None:
+        self.config = config
+        self.accounts = accounts
+        self.devices = devices
+        self.password_auth = password_auth
+        self.registration = registration
+        self.uiaa = uiaa
+        self.limiter = limiter
+        self.refresh_limiter = refresh_limiter
+
+    async def login_flows(self, request: web.Request) -> web.Response:
         token_flow: dict[str, Any] = {"type": LOGIN_TOKEN}
-        if config.login_via_existing_session:
+        if self.config.login_via_existing_session:
             token_flow["get_login_token"] = True
         return web.json_response({"flows": [{"type": LOGIN_PASSWORD}, token_flow]})
 
-    async def login(request: web.Request) -> web.Response:
+    async def login(self, request: web.Request) -> web.Response:
         ip = client_ip(request)
-        limiter.check(f"ip:{ip}")
+        self.limiter.check(f"ip:{ip}")
         body = await parse_body(request, LoginBody)
         raw = body.model_dump()
         if body.type == LOGIN_PASSWORD:
             if body.password is None:
                 raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: password")
-            named = password_auth.resolve(raw)
+            named = self.password_auth.resolve(raw)
             if named is not None:
-                limiter.check(f"user:{named}")
-            user_id = await password_auth.check(raw)
+                self.limiter.check(f"user:{named}")
+            user_id = await self.password_auth.check(raw)
             if user_id is None:
                 raise MatrixError(ErrCode.FORBIDDEN, "Invalid username or password.")
         elif body.type == LOGIN_TOKEN:
             if body.token is None:
                 raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: token")
-            user_id = devices.consume_login_token(body.token)
-            if user_id is None or not accounts.is_active(user_id):
+            user_id = self.devices.consume_login_token(body.token)
+            if user_id is None or not self.accounts.is_active(user_id):
                 raise MatrixError(ErrCode.FORBIDDEN, "Invalid or expired login token.")
         else:
             raise MatrixError(ErrCode.UNKNOWN, f"Unknown login type {body.type}.", status=400)
-        session = registration.login(
+        session = self.registration.login(
             user_id,
             body.device_id,
             body.initial_device_display_name,
             refresh=body.refresh_token,
             ip=ip,
         )
-        reply = session_json(session, config.server_name)
-        well_known = client_document(config.well_known)
+        reply = session_json(session, self.config.server_name)
+        well_known = client_document(self.config.well_known)
         if well_known is not None:
             reply["well_known"] = well_known
         return web.json_response(reply)
 
-    async def get_token(request: web.Request) -> web.Response:
-        if not config.login_via_existing_session:
+    async def get_token(self, request: web.Request) -> web.Response:
+        if not self.config.login_via_existing_session:
             raise MatrixError(ErrCode.FORBIDDEN, "Login via an existing session is disabled.")
         who = requester(request)
         body = await parse_body(request, AuthOnlyBody)
-        await uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
-        token, ttl = devices.create_login_token(who.user_id)
+        await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        token, ttl = self.devices.create_login_token(who.user_id)
         return web.json_response({"login_token": token, "expires_in_ms": ttl})
 
-    async def refresh(request: web.Request) -> web.Response:
+    async def refresh(self, request: web.Request) -> web.Response:
         # Unauthenticated, so limited per client address; a refused refresh leaves
         # the refresh token unused (Synapse has no limit here; see docs/ratelimits.md).
-        refresh_limiter.check(f"ip:{client_ip(request)}")
+        self.refresh_limiter.check(f"ip:{client_ip(request)}")
         body = await parse_body(request, RefreshBody)
-        session = devices.refresh(body.refresh_token)
+        session = self.devices.refresh(body.refresh_token)
         if session is None:
             raise MatrixError(
                 ErrCode.UNKNOWN_TOKEN, "Unknown or expired refresh token.", soft_logout=False
@@ -125,33 +136,65 @@ def routes(
             reply["expires_in_ms"] = session.expires_in_ms
         return web.json_response(reply)
 
-    async def logout(request: web.Request) -> web.Response:
+    async def logout(self, request: web.Request) -> web.Response:
         who = requester(request)
-        devices.delete(who.user_id, [who.device_id])
+        self.devices.delete(who.user_id, [who.device_id])
         return web.json_response({})
 
-    async def logout_all(request: web.Request) -> web.Response:
+    async def logout_all(self, request: web.Request) -> web.Response:
         who = requester(request)
-        devices.delete_all(who.user_id)
+        self.devices.delete_all(who.user_id)
         return web.json_response({})
 
-    async def whoami(request: web.Request) -> web.Response:
+    async def whoami(self, request: web.Request) -> web.Response:
         who = requester(request)
         return web.json_response(
             {"user_id": who.user_id, "device_id": who.device_id, "is_guest": who.is_guest}
         )
 
-    return [
-        Route("GET", client_paths("/login"), login_flows),
-        Route("POST", client_paths("/login"), login),
-        Route(
-            "POST",
-            client_paths("/login/get_token", versions=("v1",)),
-            get_token,
-            Auth.ACCESS_TOKEN,
-        ),
-        Route("POST", client_paths("/refresh", versions=("v3",)), refresh),
-        Route("POST", client_paths("/logout"), logout, Auth.ACCESS_TOKEN, allow_guests=True),
-        Route("POST", client_paths("/logout/all"), logout_all, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths("/account/whoami"), whoami, Auth.ACCESS_TOKEN, allow_guests=True),
-    ]
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", client_paths("/login"), self.login_flows),
+            Route("POST", client_paths("/login"), self.login),
+            Route(
+                "POST",
+                client_paths("/login/get_token", versions=("v1",)),
+                self.get_token,
+                Auth.ACCESS_TOKEN,
+            ),
+            Route("POST", client_paths("/refresh", versions=("v3",)), self.refresh),
+            Route(
+                "POST", client_paths("/logout"), self.logout, Auth.ACCESS_TOKEN, allow_guests=True
+            ),
+            Route("POST", client_paths("/logout/all"), self.logout_all, Auth.ACCESS_TOKEN),
+            Route(
+                "GET",
+                client_paths("/account/whoami"),
+                self.whoami,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+            ),
+        ]
+
+
+def routes(
+    config: GlobalConfig,
+    accounts: Accounts,
+    devices: Devices,
+    password_auth: PasswordAuth,
+    registration: Registration,
+    uiaa: Uiaa,
+    limiter: RateLimiter,
+    *,
+    refresh_limiter: RateLimiter,
+) -> list[Route]:
+    return LoginHandlers(
+        config,
+        accounts,
+        devices,
+        password_auth,
+        registration,
+        uiaa,
+        limiter,
+        refresh_limiter=refresh_limiter,
+    ).routes()

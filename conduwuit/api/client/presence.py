@@ -12,12 +12,16 @@ from conduwuit.service.presence import Presence
 from conduwuit.service.ratelimit import RateLimits
 
 
-def routes(presence: Presence, *, limits: RateLimits) -> list[Route]:
-    async def get_status(request: web.Request) -> web.Response:
-        target = user_id(request.match_info["user_id"])
-        return web.json_response(presence.get(me(request), target))
+class PresenceHandlers:
+    def __init__(self, presence: Presence, *, limits: RateLimits) -> None:
+        self.presence = presence
+        self.limits = limits
 
-    async def put_status(request: web.Request) -> web.Response:
+    async def get_status(self, request: web.Request) -> web.Response:
+        target = user_id(request.match_info["user_id"])
+        return web.json_response(self.presence.get(me(request), target))
+
+    async def put_status(self, request: web.Request) -> web.Response:
         target = user_id(request.match_info["user_id"])
         if target != me(request):
             raise forbidden("You may only set your own presence")
@@ -28,12 +32,17 @@ def routes(presence: Presence, *, limits: RateLimits) -> list[Route]:
         status_msg = body.get("status_msg")
         if status_msg is not None and not isinstance(status_msg, str):
             raise MatrixError(ErrCode.BAD_JSON, "status_msg must be a string")
-        limits.user(limits.presence, str(target))
-        presence.set(target, state, status_msg)
+        self.limits.user(self.limits.presence, str(target))
+        self.presence.set(target, state, status_msg)
         return web.json_response({})
 
-    paths = client_paths("/presence/{user_id}/status")
-    return [
-        Route("GET", paths, get_status, Auth.ACCESS_TOKEN),
-        Route("PUT", paths, put_status, Auth.ACCESS_TOKEN),
-    ]
+    def routes(self) -> list[Route]:
+        paths = client_paths("/presence/{user_id}/status")
+        return [
+            Route("GET", paths, self.get_status, Auth.ACCESS_TOKEN),
+            Route("PUT", paths, self.put_status, Auth.ACCESS_TOKEN),
+        ]
+
+
+def routes(presence: Presence, *, limits: RateLimits) -> list[Route]:
+    return PresenceHandlers(presence, limits=limits).routes()

@@ -20,16 +20,21 @@ from conduwuit.service.users.profiles import Profiles, check_key
 GUEST_FIELDS = frozenset({"displayname"})
 
 
-def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list[Route]:
-    def readable(request: web.Request) -> str:
-        if config.require_auth_for_profile_requests and optional_requester(request) is None:
+class ProfileHandlers:
+    def __init__(self, config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> None:
+        self.config = config
+        self.accounts = accounts
+        self.profiles = profiles
+
+    def readable(self, request: web.Request) -> str:
+        if self.config.require_auth_for_profile_requests and optional_requester(request) is None:
             raise MatrixError(ErrCode.MISSING_TOKEN, "Profile lookup requires an access token.")
         user_id = request.match_info["user_id"]
-        if not accounts.is_active(user_id):
+        if not self.accounts.is_active(user_id):
             raise not_found("Profile not found.")
         return user_id
 
-    def writable(request: web.Request, key: str) -> tuple[Requester, str]:
+    def writable(self, request: web.Request, key: str) -> tuple[Requester, str]:
         who = requester(request)
         user_id = request.match_info["user_id"]
         if user_id != who.user_id:
@@ -41,21 +46,21 @@ def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list
             )
         return who, user_id
 
-    async def get_profile(request: web.Request) -> web.Response:
-        user_id = readable(request)
-        return web.json_response(profiles.get(user_id))
+    async def get_profile(self, request: web.Request) -> web.Response:
+        user_id = self.readable(request)
+        return web.json_response(self.profiles.get(user_id))
 
-    async def get_field(request: web.Request) -> web.Response:
-        user_id = readable(request)
+    async def get_field(self, request: web.Request) -> web.Response:
+        user_id = self.readable(request)
         key = request.match_info["key"]
-        profile = profiles.get(user_id)
+        profile = self.profiles.get(user_id)
         if key not in profile:
             raise not_found(f"The profile has no {key}.")
         return web.json_response({key: profile[key]})
 
-    async def put_field(request: web.Request) -> web.Response:
+    async def put_field(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
-        _, user_id = writable(request, key)
+        _, user_id = self.writable(request, key)
         body = await canonical_body(request)
         if key not in body:
             raise MatrixError(ErrCode.MISSING_PARAM, f"Missing parameter: {key}")
@@ -63,7 +68,7 @@ def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list
         if key in ("displayname", "avatar_url"):
             if value is None:
                 # Synapse treats null as clearing these two fields.
-                await profiles.delete_field(user_id, key)
+                await self.profiles.delete_field(user_id, key)
                 return web.json_response({})
             if not isinstance(value, str):
                 raise MatrixError(ErrCode.BAD_JSON, f"{key} must be a string.")
@@ -72,26 +77,31 @@ def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list
             if key == "displayname" and len(value) > 256:
                 # Synapse's limit on display names.
                 raise MatrixError(ErrCode.INVALID_PARAM, "Display name too long.")
-        await profiles.set_field(user_id, key, value)
+        await self.profiles.set_field(user_id, key, value)
         return web.json_response({})
 
-    async def delete_field(request: web.Request) -> web.Response:
+    async def delete_field(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
-        _, user_id = writable(request, key)
-        await profiles.delete_field(user_id, key)
+        _, user_id = self.writable(request, key)
+        await self.profiles.delete_field(user_id, key)
         return web.json_response({})
 
-    field = client_paths("/profile/{user_id}/{key}")
-    return [
-        # Reading profiles is open to guests too, as in Synapse.
-        Route(
-            "GET",
-            client_paths("/profile/{user_id}"),
-            get_profile,
-            Auth.OPTIONAL_ACCESS_TOKEN,
-            allow_guests=True,
-        ),
-        Route("GET", field, get_field, Auth.OPTIONAL_ACCESS_TOKEN, allow_guests=True),
-        Route("PUT", field, put_field, Auth.ACCESS_TOKEN, allow_guests=True),
-        Route("DELETE", field, delete_field, Auth.ACCESS_TOKEN, allow_guests=True),
-    ]
+    def routes(self) -> list[Route]:
+        field = client_paths("/profile/{user_id}/{key}")
+        return [
+            # Reading profiles is open to guests too, as in Synapse.
+            Route(
+                "GET",
+                client_paths("/profile/{user_id}"),
+                self.get_profile,
+                Auth.OPTIONAL_ACCESS_TOKEN,
+                allow_guests=True,
+            ),
+            Route("GET", field, self.get_field, Auth.OPTIONAL_ACCESS_TOKEN, allow_guests=True),
+            Route("PUT", field, self.put_field, Auth.ACCESS_TOKEN, allow_guests=True),
+            Route("DELETE", field, self.delete_field, Auth.ACCESS_TOKEN, allow_guests=True),
+        ]
+
+
+def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list[Route]:
+    return ProfileHandlers(config, accounts, profiles).routes()

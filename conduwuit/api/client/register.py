@@ -43,25 +43,31 @@ def check_password_length(password: str) -> None:
         raise MatrixError(ErrCode.INVALID_PARAM, "Password too long.")
 
 
-def routes(
-    config: GlobalConfig, registration: Registration, uiaa: Uiaa, limiter: RateLimiter
-) -> list[Route]:
-    def flows() -> list[list[str]]:
-        return [[REGISTRATION_TOKEN]] if registration_token(config) else [[DUMMY]]
+class RegisterHandlers:
+    def __init__(
+        self, config: GlobalConfig, registration: Registration, uiaa: Uiaa, limiter: RateLimiter
+    ) -> None:
+        self.config = config
+        self.registration = registration
+        self.uiaa = uiaa
+        self.limiter = limiter
 
-    def respond(user_id: str, session: Any) -> web.Response:
+    def flows(self) -> list[list[str]]:
+        return [[REGISTRATION_TOKEN]] if registration_token(self.config) else [[DUMMY]]
+
+    def respond(self, user_id: str, session: Any) -> web.Response:
         if session is None:
-            return web.json_response({"user_id": user_id, "home_server": config.server_name})
-        return web.json_response(session_json(session, config.server_name))
+            return web.json_response({"user_id": user_id, "home_server": self.config.server_name})
+        return web.json_response(session_json(session, self.config.server_name))
 
-    async def register(request: web.Request) -> web.Response:
-        limiter.check(f"ip:{client_ip(request)}")
+    async def register(self, request: web.Request) -> web.Response:
+        self.limiter.check(f"ip:{client_ip(request)}")
         kind = request.query.get("kind", "user")
         if kind == "guest":
-            return await register_guest(request)
+            return await self.register_guest(request)
         if kind != "user":
             raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown kind {kind!r}.")
-        if not config.allow_registration:
+        if not self.config.allow_registration:
             raise MatrixError(ErrCode.FORBIDDEN, "Registration has been disabled.")
         body = await parse_body(request, RegisterBody)
         login = not body.inhibit_login
@@ -69,38 +75,38 @@ def routes(
 
         # Idempotency (Synapse): retrying a completed session returns the same user.
         sid = body.auth.get("session") if body.auth else None
-        done = uiaa.session(sid) if isinstance(sid, str) else None
+        done = self.uiaa.session(sid) if isinstance(sid, str) else None
         if done is not None and "user_id" in done.data:
             user_id = done.data["user_id"]
             session = None
             if login:
-                session = registration.login(
+                session = self.registration.login(
                     user_id,
                     body.device_id,
                     body.initial_device_display_name,
                     refresh=body.refresh_token,
                     ip=ip,
                 )
-            return respond(user_id, session)
+            return self.respond(user_id, session)
 
         # Synapse lower-cases the requested username before checking it.
         wanted: UserId | None = None
         if body.username is not None:
-            wanted = registration.check_available(body.username.lower())
+            wanted = self.registration.check_available(body.username.lower())
         if body.password is not None:
             check_password_length(body.password)
 
-        uia = await uiaa.authenticate(body.auth, flows())
+        uia = await self.uiaa.authenticate(body.auth, self.flows())
 
         if body.password is None:
             # The spec makes it optional; like Synapse we refuse (after auth, so that
             # `POST /register {}` still lists the flows) an account nobody could log in to.
             raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: password")
 
-        user_id = wanted or registration.generate_user_id()
+        user_id = wanted or self.registration.generate_user_id()
         if wanted is not None:
-            registration.check_available(wanted[1:].split(":", 1)[0])
-        session = await registration.register(
+            self.registration.check_available(wanted[1:].split(":", 1)[0])
+        session = await self.registration.register(
             user_id,
             body.password,
             login=login,
@@ -110,16 +116,16 @@ def routes(
             ip=ip,
         )
         uia.data["user_id"] = user_id
-        return respond(user_id, session)
+        return self.respond(user_id, session)
 
-    async def register_guest(request: web.Request) -> web.Response:
-        if not config.allow_guest_registration:
+    async def register_guest(self, request: web.Request) -> web.Response:
+        if not self.config.allow_guest_registration:
             raise MatrixError(ErrCode.FORBIDDEN, "Guest registration is disabled.")
         body = await parse_body(request, RegisterBody)
         # Guests get a generated ID and no password; username and password are ignored
         # as the spec allows. Guests cannot choose a device ID (Synapse ignores it too).
-        user_id = registration.generate_user_id()
-        session = await registration.register(
+        user_id = self.registration.generate_user_id()
+        session = await self.registration.register(
             user_id,
             None,
             is_guest=True,
@@ -127,32 +133,39 @@ def routes(
             refresh=body.refresh_token,
             ip=client_ip(request),
         )
-        return respond(user_id, session)
+        return self.respond(user_id, session)
 
-    async def available(request: web.Request) -> web.Response:
-        limiter.check(f"ip:{client_ip(request)}")
+    async def available(self, request: web.Request) -> web.Response:
+        self.limiter.check(f"ip:{client_ip(request)}")
         username = request.query.get("username")
         if username is None:
             raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: username")
-        registration.check_available(username.lower())
+        self.registration.check_available(username.lower())
         return web.json_response({"available": True})
 
-    async def token_validity(request: web.Request) -> web.Response:
-        limiter.check(f"ip:{client_ip(request)}")
-        expected = registration_token(config)
-        if not config.allow_registration or expected is None:
+    async def token_validity(self, request: web.Request) -> web.Response:
+        self.limiter.check(f"ip:{client_ip(request)}")
+        expected = registration_token(self.config)
+        if not self.config.allow_registration or expected is None:
             raise MatrixError(ErrCode.FORBIDDEN, "Registration tokens are not used here.")
         token = request.query.get("token")
         if token is None:
             raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: token")
         return web.json_response({"valid": hmac.compare_digest(token.encode(), expected.encode())})
 
-    return [
-        Route("POST", client_paths("/register"), register),
-        Route("GET", client_paths("/register/available"), available),
-        Route(
-            "GET",
-            client_paths("/register/m.login.registration_token/validity", versions=("v1",)),
-            token_validity,
-        ),
-    ]
+    def routes(self) -> list[Route]:
+        return [
+            Route("POST", client_paths("/register"), self.register),
+            Route("GET", client_paths("/register/available"), self.available),
+            Route(
+                "GET",
+                client_paths("/register/m.login.registration_token/validity", versions=("v1",)),
+                self.token_validity,
+            ),
+        ]
+
+
+def routes(
+    config: GlobalConfig, registration: Registration, uiaa: Uiaa, limiter: RateLimiter
+) -> list[Route]:
+    return RegisterHandlers(config, registration, uiaa, limiter).routes()

@@ -37,25 +37,31 @@ def _version_param(request: web.Request) -> str:
     return version
 
 
-def routes(backups: KeyBackups, *, requester: RequesterOf) -> list[Route]:
-    def user(request: web.Request) -> str:
-        return requester(request).user_id
+class RoomKeysHandlers:
+    def __init__(self, backups: KeyBackups, *, requester: RequesterOf) -> None:
+        self.backups = backups
+        self.requester = requester
 
-    async def create_version(request: web.Request) -> web.Response:
+    def user(self, request: web.Request) -> str:
+        return self.requester(request).user_id
+
+    async def create_version(self, request: web.Request) -> web.Response:
         body = await parse_body(request, VersionBody)
-        version = backups.create_version(user(request), body.algorithm, body.auth_data)
+        version = self.backups.create_version(self.user(request), body.algorithm, body.auth_data)
         return web.json_response({"version": version})
 
-    async def get_latest(request: web.Request) -> web.Response:
-        return web.json_response(backups.get_version(user(request)))
+    async def get_latest(self, request: web.Request) -> web.Response:
+        return web.json_response(self.backups.get_version(self.user(request)))
 
-    async def get_version(request: web.Request) -> web.Response:
-        return web.json_response(backups.get_version(user(request), request.match_info["version"]))
+    async def get_version(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            self.backups.get_version(self.user(request), request.match_info["version"])
+        )
 
-    async def update_version(request: web.Request) -> web.Response:
+    async def update_version(self, request: web.Request) -> web.Response:
         body = await parse_body(request, VersionBody)
-        backups.update_version(
-            user(request),
+        self.backups.update_version(
+            self.user(request),
             request.match_info["version"],
             body.algorithm,
             body.auth_data,
@@ -63,16 +69,16 @@ def routes(backups: KeyBackups, *, requester: RequesterOf) -> list[Route]:
         )
         return web.json_response({})
 
-    async def delete_version(request: web.Request) -> web.Response:
-        backups.delete_version(user(request), request.match_info["version"])
+    async def delete_version(self, request: web.Request) -> web.Response:
+        self.backups.delete_version(self.user(request), request.match_info["version"])
         return web.json_response({})
 
-    def _room_and_session(request: web.Request) -> tuple[str | None, str | None]:
+    def _room_and_session(self, request: web.Request) -> tuple[str | None, str | None]:
         return request.match_info.get("room_id"), request.match_info.get("session_id")
 
-    async def put_keys(request: web.Request) -> web.Response:
+    async def put_keys(self, request: web.Request) -> web.Response:
         version = _version_param(request)
-        room_id, session_id = _room_and_session(request)
+        room_id, session_id = self._room_and_session(request)
         raw = await json_body(request)
         rooms: dict[str, dict[str, Any]]
         if room_id is None:
@@ -81,38 +87,47 @@ def routes(backups: KeyBackups, *, requester: RequesterOf) -> list[Route]:
             rooms = {room_id: dict(parse(RoomBody, raw).sessions)}
         else:
             rooms = {room_id: {session_id: raw}}
-        return web.json_response(backups.put_keys(user(request), version, rooms))
+        return web.json_response(self.backups.put_keys(self.user(request), version, rooms))
 
-    async def get_keys(request: web.Request) -> web.Response:
-        room_id, session_id = _room_and_session(request)
-        found = backups.get_keys(user(request), _version_param(request), room_id, session_id)
+    async def get_keys(self, request: web.Request) -> web.Response:
+        room_id, session_id = self._room_and_session(request)
+        found = self.backups.get_keys(
+            self.user(request), _version_param(request), room_id, session_id
+        )
         return web.json_response(found)
 
-    async def delete_keys(request: web.Request) -> web.Response:
-        room_id, session_id = _room_and_session(request)
-        result = backups.delete_keys(user(request), _version_param(request), room_id, session_id)
+    async def delete_keys(self, request: web.Request) -> web.Response:
+        room_id, session_id = self._room_and_session(request)
+        result = self.backups.delete_keys(
+            self.user(request), _version_param(request), room_id, session_id
+        )
         return web.json_response(result)
 
-    def paths(path: str) -> tuple[str, ...]:
+    def paths(self, path: str) -> tuple[str, ...]:
         return client_paths(path, versions=VERSIONS)
 
-    version_paths = paths("/room_keys/version")
-    one_version = paths("/room_keys/version/{version}")
-    routes = [
-        Route("POST", version_paths, create_version, Auth.ACCESS_TOKEN),
-        Route("GET", version_paths, get_latest, Auth.ACCESS_TOKEN),
-        Route("GET", one_version, get_version, Auth.ACCESS_TOKEN),
-        Route("PUT", one_version, update_version, Auth.ACCESS_TOKEN),
-        Route("DELETE", one_version, delete_version, Auth.ACCESS_TOKEN),
-    ]
-    for level in (
-        "/room_keys/keys",
-        "/room_keys/keys/{room_id}",
-        "/room_keys/keys/{room_id}/{session_id}",
-    ):
-        routes += [
-            Route("PUT", paths(level), put_keys, Auth.ACCESS_TOKEN, max_body=None),
-            Route("GET", paths(level), get_keys, Auth.ACCESS_TOKEN),
-            Route("DELETE", paths(level), delete_keys, Auth.ACCESS_TOKEN),
+    def routes(self) -> list[Route]:
+        version_paths = self.paths("/room_keys/version")
+        one_version = self.paths("/room_keys/version/{version}")
+        routes = [
+            Route("POST", version_paths, self.create_version, Auth.ACCESS_TOKEN),
+            Route("GET", version_paths, self.get_latest, Auth.ACCESS_TOKEN),
+            Route("GET", one_version, self.get_version, Auth.ACCESS_TOKEN),
+            Route("PUT", one_version, self.update_version, Auth.ACCESS_TOKEN),
+            Route("DELETE", one_version, self.delete_version, Auth.ACCESS_TOKEN),
         ]
-    return routes
+        for level in (
+            "/room_keys/keys",
+            "/room_keys/keys/{room_id}",
+            "/room_keys/keys/{room_id}/{session_id}",
+        ):
+            routes += [
+                Route("PUT", self.paths(level), self.put_keys, Auth.ACCESS_TOKEN, max_body=None),
+                Route("GET", self.paths(level), self.get_keys, Auth.ACCESS_TOKEN),
+                Route("DELETE", self.paths(level), self.delete_keys, Auth.ACCESS_TOKEN),
+            ]
+        return routes
+
+
+def routes(backups: KeyBackups, *, requester: RequesterOf) -> list[Route]:
+    return RoomKeysHandlers(backups, requester=requester).routes()

@@ -37,16 +37,20 @@ async def _encode(value: Any, give_way: GiveWay, depth: int) -> str:
     return "{" + ", ".join(members) + "}"
 
 
-def routes(sync: SyncService, filters: Filters) -> list[Route]:
-    async def handler(request: web.Request) -> web.Response:
+class SyncHandlers:
+    def __init__(self, sync: SyncService, filters: Filters) -> None:
+        self.sync = sync
+        self.filters = filters
+
+    async def get_sync(self, request: web.Request) -> web.Response:
         caller = requester(request)
         query = request.query
         timeout_ms = int_param(request, "timeout", 0)
         set_presence = query.get("set_presence", "online")
         if set_presence not in PRESENCE_STATES:
             raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown set_presence {set_presence!r}")
-        sync_filter = parse_filter(query.get("filter"), caller.user_id, filters.get)
-        body = await sync.sync(
+        sync_filter = parse_filter(query.get("filter"), caller.user_id, self.filters.get)
+        body = await self.sync.sync(
             UserId.parse(caller.user_id),
             caller.device_id,
             since=parse_since(query.get("since")),
@@ -58,4 +62,11 @@ def routes(sync: SyncService, filters: Filters) -> list[Route]:
         encoded = await encode(body, GiveWay())
         return web.Response(body=encoded, content_type="application/json")
 
-    return [Route("GET", client_paths("/sync"), handler, Auth.ACCESS_TOKEN, allow_guests=True)]
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", client_paths("/sync"), self.get_sync, Auth.ACCESS_TOKEN, allow_guests=True)
+        ]
+
+
+def routes(sync: SyncService, filters: Filters) -> list[Route]:
+    return SyncHandlers(sync, filters).routes()

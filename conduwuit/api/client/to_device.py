@@ -17,12 +17,16 @@ class SendToDeviceBody(WireModel):
     messages: dict[StrictStr, dict[StrictStr, dict[str, Any]]]
 
 
-def routes(to_device: ToDevice, *, requester: RequesterOf) -> list[Route]:
-    async def send(request: web.Request) -> web.Response:
-        who = requester(request)
+class ToDeviceHandlers:
+    def __init__(self, to_device: ToDevice, *, requester: RequesterOf) -> None:
+        self.to_device = to_device
+        self.requester = requester
+
+    async def send(self, request: web.Request) -> web.Response:
+        who = self.requester(request)
         body = await parse_body(request, SendToDeviceBody)
         check_user_ids(body.messages)
-        to_device.send(
+        self.to_device.send(
             who.user_id,
             who.device_id,
             request.match_info["event_type"],
@@ -31,5 +35,10 @@ def routes(to_device: ToDevice, *, requester: RequesterOf) -> list[Route]:
         )
         return web.json_response({})
 
-    paths = client_paths("/sendToDevice/{event_type}/{txn_id}")
-    return [Route("PUT", paths, send, Auth.ACCESS_TOKEN, allow_guests=True, max_body=None)]
+    def routes(self) -> list[Route]:
+        paths = client_paths("/sendToDevice/{event_type}/{txn_id}")
+        return [Route("PUT", paths, self.send, Auth.ACCESS_TOKEN, allow_guests=True, max_body=None)]
+
+
+def routes(to_device: ToDevice, *, requester: RequesterOf) -> list[Route]:
+    return ToDeviceHandlers(to_device, requester=requester).routes()

@@ -26,10 +26,15 @@ UNSTABLE_FEATURES: dict[str, bool] = {
 }
 
 
-def routes() -> list[Route]:
-    async def versions(request: web.Request) -> web.Response:
+class VersionsHandlers:
+    async def versions(self, request: web.Request) -> web.Response:
         return web.json_response(
             {"versions": list(SUPPORTED_VERSIONS), "unstable_features": UNSTABLE_FEATURES}
         )
 
-    return [Route("GET", ("/_matrix/client/versions",), versions)]
+    def routes(self) -> list[Route]:
+        return [Route("GET", ("/_matrix/client/versions",), self.versions)]
+
+
+def routes() -> list[Route]:
+    return VersionsHandlers().routes()

@@ -8,14 +8,19 @@ from conduwuit import SERVER_NAME, __version__
 from conduwuit.api.router import Route
 
 
-def routes() -> list[Route]:
-    async def federation_version(request: web.Request) -> web.Response:
+class VersionHandlers:
+    async def federation_version(self, request: web.Request) -> web.Response:
         return web.json_response({"server": {"name": SERVER_NAME, "version": __version__}})
 
-    async def server_version(request: web.Request) -> web.Response:
+    async def server_version(self, request: web.Request) -> web.Response:
         return web.json_response({"name": SERVER_NAME, "version": __version__})
 
-    return [
-        Route("GET", ("/_matrix/federation/v1/version",), federation_version),
-        Route("GET", ("/_conduwuit/server_version",), server_version),
-    ]
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", ("/_matrix/federation/v1/version",), self.federation_version),
+            Route("GET", ("/_conduwuit/server_version",), self.server_version),
+        ]
+
+
+def routes() -> list[Route]:
+    return VersionHandlers().routes()

@@ -38,8 +38,12 @@ class CreateRoomBody(WireModel):
     room_id: StrictStr | None = None
 
 
-def routes(ops: RoomOps, limits: RateLimits) -> list[Route]:
-    async def create_room(request: web.Request) -> web.Response:
+class CreateHandlers:
+    def __init__(self, ops: RoomOps, limits: RateLimits) -> None:
+        self.ops = ops
+        self.limits = limits
+
+    async def create_room(self, request: web.Request) -> web.Response:
         body = parse(CreateRoomBody, await canonical_body(request))
         if body.invite_3pid:
             raise MatrixError(ErrCode.UNRECOGNIZED, "Third-party invites are not supported")
@@ -61,8 +65,13 @@ def routes(ops: RoomOps, limits: RateLimits) -> list[Route]:
         )
         # Once per room, after the body is known good (Synapse: "rate limit once in
         # advance", not per initial event); the invites in it are not charged.
-        limits.user(limits.room_creation, str(me(request)))
-        room_id = await ops.create_room(me(request), request_)
+        self.limits.user(self.limits.room_creation, str(me(request)))
+        room_id = await self.ops.create_room(me(request), request_)
         return web.json_response({"room_id": room_id})
 
-    return [Route("POST", client_paths("/createRoom"), create_room, Auth.ACCESS_TOKEN)]
+    def routes(self) -> list[Route]:
+        return [Route("POST", client_paths("/createRoom"), self.create_room, Auth.ACCESS_TOKEN)]
+
+
+def routes(ops: RoomOps, limits: RateLimits) -> list[Route]:
+    return CreateHandlers(ops, limits).routes()

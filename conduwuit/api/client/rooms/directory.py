@@ -23,11 +23,15 @@ def _alias(request: web.Request) -> RoomAlias:
         raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room alias: {exc}") from None
 
 
-def routes(directory: Directory, public_without_auth: bool = False) -> list[Route]:
-    async def get_alias(request: web.Request) -> web.Response:
-        return web.json_response(directory.resolve(_alias(request)))
+class DirectoryHandlers:
+    def __init__(self, directory: Directory, public_without_auth: bool = False) -> None:
+        self.directory = directory
+        self.public_without_auth = public_without_auth
 
-    async def put_alias(request: web.Request) -> web.Response:
+    async def get_alias(self, request: web.Request) -> web.Response:
+        return web.json_response(self.directory.resolve(_alias(request)))
+
+    async def put_alias(self, request: web.Request) -> web.Response:
         body = await json_body(request)
         raw = body.get("room_id")
         if not isinstance(raw, str):
@@ -38,28 +42,30 @@ def routes(directory: Directory, public_without_auth: bool = False) -> list[Rout
             target = RoomId.parse(raw)
         except ValueError as exc:
             raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room ID: {exc}") from None
-        directory.create(me(request), _alias(request), target)
+        self.directory.create(me(request), _alias(request), target)
         return web.json_response({})
 
-    async def delete_alias(request: web.Request) -> web.Response:
-        directory.delete(me(request), _alias(request))
+    async def delete_alias(self, request: web.Request) -> web.Response:
+        self.directory.delete(me(request), _alias(request))
         return web.json_response({})
 
-    async def room_aliases(request: web.Request) -> web.Response:
-        return web.json_response({"aliases": directory.room_aliases(me(request), room_id(request))})
+    async def room_aliases(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"aliases": self.directory.room_aliases(me(request), room_id(request))}
+        )
 
-    async def get_visibility(request: web.Request) -> web.Response:
-        return web.json_response({"visibility": directory.visibility(room_id(request))})
+    async def get_visibility(self, request: web.Request) -> web.Response:
+        return web.json_response({"visibility": self.directory.visibility(room_id(request))})
 
-    async def put_visibility(request: web.Request) -> web.Response:
+    async def put_visibility(self, request: web.Request) -> web.Response:
         body = await json_body(request)
         visibility = body.get("visibility", "public")
         if not isinstance(visibility, str):
             raise MatrixError(ErrCode.BAD_JSON, "visibility must be a string")
-        directory.set_visibility(me(request), room_id(request), visibility)
+        self.directory.set_visibility(me(request), room_id(request), visibility)
         return web.json_response({})
 
-    def _limit(value: Any) -> int | None:
+    def _limit(self, value: Any) -> int | None:
         if value is None:
             return None
         try:
@@ -67,34 +73,44 @@ def routes(directory: Directory, public_without_auth: bool = False) -> list[Rout
         except (TypeError, ValueError):
             raise MatrixError(ErrCode.INVALID_PARAM, "limit must be an integer") from None
 
-    async def get_public(request: web.Request) -> web.Response:
-        body = directory.public_rooms(
+    async def get_public(self, request: web.Request) -> web.Response:
+        body = self.directory.public_rooms(
             optional_int_param(request, "limit"), request.query.get("since")
         )
         return web.json_response(body)
 
-    async def post_public(request: web.Request) -> web.Response:
+    async def post_public(self, request: web.Request) -> web.Response:
         body = await json_body(request)
         search_filter = body.get("filter") or {}
         term = search_filter.get("generic_search_term") if isinstance(search_filter, dict) else None
         since = body.get("since")
-        result = directory.public_rooms(
-            _limit(body.get("limit")),
+        result = self.directory.public_rooms(
+            self._limit(body.get("limit")),
             since if isinstance(since, str) else None,
             term if isinstance(term, str) else None,
         )
         return web.json_response(result)
 
-    alias_paths = client_paths("/directory/room/{alias}")
-    visibility_paths = client_paths("/directory/list/room/{room_id}")
-    public_auth = Auth.OPTIONAL_ACCESS_TOKEN if public_without_auth else Auth.ACCESS_TOKEN
-    return [
-        Route("GET", alias_paths, get_alias, Auth.OPTIONAL_ACCESS_TOKEN),
-        Route("PUT", alias_paths, put_alias, Auth.ACCESS_TOKEN),
-        Route("DELETE", alias_paths, delete_alias, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths("/rooms/{room_id}/aliases"), room_aliases, Auth.ACCESS_TOKEN),
-        Route("GET", visibility_paths, get_visibility, Auth.NONE),
-        Route("PUT", visibility_paths, put_visibility, Auth.ACCESS_TOKEN),
-        Route("GET", client_paths("/publicRooms"), get_public, public_auth),
-        Route("POST", client_paths("/publicRooms"), post_public, public_auth),
-    ]
+    def routes(self) -> list[Route]:
+        alias_paths = client_paths("/directory/room/{alias}")
+        visibility_paths = client_paths("/directory/list/room/{room_id}")
+        public_auth = Auth.OPTIONAL_ACCESS_TOKEN if self.public_without_auth else Auth.ACCESS_TOKEN
+        return [
+            Route("GET", alias_paths, self.get_alias, Auth.OPTIONAL_ACCESS_TOKEN),
+            Route("PUT", alias_paths, self.put_alias, Auth.ACCESS_TOKEN),
+            Route("DELETE", alias_paths, self.delete_alias, Auth.ACCESS_TOKEN),
+            Route(
+                "GET",
+                client_paths("/rooms/{room_id}/aliases"),
+                self.room_aliases,
+                Auth.ACCESS_TOKEN,
+            ),
+            Route("GET", visibility_paths, self.get_visibility, Auth.NONE),
+            Route("PUT", visibility_paths, self.put_visibility, Auth.ACCESS_TOKEN),
+            Route("GET", client_paths("/publicRooms"), self.get_public, public_auth),
+            Route("POST", client_paths("/publicRooms"), self.post_public, public_auth),
+        ]
+
+
+def routes(directory: Directory, public_without_auth: bool = False) -> list[Route]:
+    return DirectoryHandlers(directory, public_without_auth).routes()

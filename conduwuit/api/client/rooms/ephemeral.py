@@ -17,16 +17,24 @@ from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.typing import Typing
 
 
-def routes(
-    relations: Relations,
-    typing: Typing,
-    receipts: Receipts,
-    account_data: AccountData,
-    *,
-    limits: RateLimits,
-) -> list[Route]:
-    async def get_relations(request: web.Request) -> web.Response:
-        body = relations.relations(
+class EphemeralHandlers:
+    def __init__(
+        self,
+        relations: Relations,
+        typing: Typing,
+        receipts: Receipts,
+        account_data: AccountData,
+        *,
+        limits: RateLimits,
+    ) -> None:
+        self.relations = relations
+        self.typing = typing
+        self.receipts = receipts
+        self.account_data = account_data
+        self.limits = limits
+
+    async def get_relations(self, request: web.Request) -> web.Response:
+        body = self.relations.relations(
             me(request),
             room_id(request),
             request.match_info["event_id"],
@@ -40,8 +48,8 @@ def routes(
         )
         return web.json_response(body)
 
-    async def get_threads(request: web.Request) -> web.Response:
-        body = relations.threads(
+    async def get_threads(self, request: web.Request) -> web.Response:
+        body = self.relations.threads(
             me(request),
             room_id(request),
             include=request.query.get("include", "all"),
@@ -50,7 +58,7 @@ def routes(
         )
         return web.json_response(body)
 
-    async def put_typing(request: web.Request) -> web.Response:
+    async def put_typing(self, request: web.Request) -> web.Response:
         user = me(request)
         if request.match_info["user_id"] != str(user):
             raise forbidden("You may only set your own typing state")
@@ -61,14 +69,14 @@ def routes(
         timeout = body.get("timeout")
         if timeout is not None and not isinstance(timeout, int):
             raise MatrixError(ErrCode.BAD_JSON, "timeout must be an integer")
-        limits.user(limits.typing, str(user))
-        typing.set_typing(user, room_id(request), is_typing, timeout)
+        self.limits.user(self.limits.typing, str(user))
+        self.typing.set_typing(user, room_id(request), is_typing, timeout)
         return web.json_response({})
 
-    def fully_read(user: str, room: str, event_id: str) -> None:
-        account_data.put(user, "m.fully_read", {"event_id": event_id}, room)
+    def fully_read(self, user: str, room: str, event_id: str) -> None:
+        self.account_data.put(user, "m.fully_read", {"event_id": event_id}, room)
 
-    async def post_receipt(request: web.Request) -> web.Response:
+    async def post_receipt(self, request: web.Request) -> web.Response:
         user, room = me(request), room_id(request)
         body = await json_body(request)
         receipt_type = request.match_info["receipt_type"]
@@ -77,13 +85,13 @@ def routes(
         if thread_id is not None and not isinstance(thread_id, str):
             raise MatrixError(ErrCode.BAD_JSON, "thread_id must be a string")
         if receipt_type == "m.fully_read":
-            receipts.check_target(user, room, event_id)
-            fully_read(str(user), str(room), event_id)
+            self.receipts.check_target(user, room, event_id)
+            self.fully_read(str(user), str(room), event_id)
         else:
-            receipts.set_receipt(user, room, receipt_type, event_id, thread_id)
+            self.receipts.set_receipt(user, room, receipt_type, event_id, thread_id)
         return web.json_response({})
 
-    async def read_markers(request: web.Request) -> web.Response:
+    async def read_markers(self, request: web.Request) -> web.Response:
         user, room = me(request), room_id(request)
         body = await json_body(request)
         for field in ("m.fully_read", "m.read", "m.read.private"):
@@ -91,31 +99,45 @@ def routes(
             if value is not None and not isinstance(value, str):
                 raise MatrixError(ErrCode.BAD_JSON, f"{field} must be an event ID")
             if isinstance(value, str):
-                receipts.check_target(user, room, value)
+                self.receipts.check_target(user, room, value)
         if isinstance(body.get("m.fully_read"), str):
-            fully_read(str(user), str(room), body["m.fully_read"])
+            self.fully_read(str(user), str(room), body["m.fully_read"])
         for receipt_type in ("m.read", "m.read.private"):
             if isinstance(body.get(receipt_type), str):
-                receipts.set_receipt(user, room, receipt_type, body[receipt_type])
+                self.receipts.set_receipt(user, room, receipt_type, body[receipt_type])
         return web.json_response({})
 
-    room = "/rooms/{room_id}"
-    relation_base = room + "/relations/{event_id}"
-    relation_paths = (
-        client_paths(relation_base, versions=("v1",))
-        + client_paths(relation_base + "/{rel_type}", versions=("v1",))
-        + client_paths(relation_base + "/{rel_type}/{event_type}", versions=("v1",))
-    )
-    token = Auth.ACCESS_TOKEN
-    return [
-        Route("GET", relation_paths, get_relations, token),
-        Route("GET", client_paths(room + "/threads", versions=("v1",)), get_threads, token),
-        Route("PUT", client_paths(room + "/typing/{user_id}"), put_typing, token),
-        Route(
-            "POST",
-            client_paths(room + "/receipt/{receipt_type}/{event_id}"),
-            post_receipt,
-            token,
-        ),
-        Route("POST", client_paths(room + "/read_markers"), read_markers, token),
-    ]
+    def routes(self) -> list[Route]:
+        room = "/rooms/{room_id}"
+        relation_base = room + "/relations/{event_id}"
+        relation_paths = (
+            client_paths(relation_base, versions=("v1",))
+            + client_paths(relation_base + "/{rel_type}", versions=("v1",))
+            + client_paths(relation_base + "/{rel_type}/{event_type}", versions=("v1",))
+        )
+        token = Auth.ACCESS_TOKEN
+        return [
+            Route("GET", relation_paths, self.get_relations, token),
+            Route(
+                "GET", client_paths(room + "/threads", versions=("v1",)), self.get_threads, token
+            ),
+            Route("PUT", client_paths(room + "/typing/{user_id}"), self.put_typing, token),
+            Route(
+                "POST",
+                client_paths(room + "/receipt/{receipt_type}/{event_id}"),
+                self.post_receipt,
+                token,
+            ),
+            Route("POST", client_paths(room + "/read_markers"), self.read_markers, token),
+        ]
+
+
+def routes(
+    relations: Relations,
+    typing: Typing,
+    receipts: Receipts,
+    account_data: AccountData,
+    *,
+    limits: RateLimits,
+) -> list[Route]:
+    return EphemeralHandlers(relations, typing, receipts, account_data, limits=limits).routes()

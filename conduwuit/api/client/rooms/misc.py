@@ -25,18 +25,26 @@ async def report_delay() -> None:
     await asyncio.sleep(random.uniform(2, 5))
 
 
-def routes(
-    upgrades: RoomUpgrades,
-    reports: Reports,
-    reads: RoomReads,
-    members: Members,
-    delay: Callable[[], Awaitable[None]] | None = None,
-) -> list[Route]:
-    async def wait() -> None:
-        # Looked up at call time so tests can replace the module's report_delay.
-        await (delay or report_delay)()
+class MiscHandlers:
+    def __init__(
+        self,
+        upgrades: RoomUpgrades,
+        reports: Reports,
+        reads: RoomReads,
+        members: Members,
+        delay: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.upgrades = upgrades
+        self.reports = reports
+        self.reads = reads
+        self.members = members
+        self.delay = delay
 
-    async def upgrade(request: web.Request) -> web.Response:
+    async def wait(self) -> None:
+        # Looked up at call time so tests can replace the module's report_delay.
+        await (self.delay or report_delay)()
+
+    async def upgrade(self, request: web.Request) -> web.Response:
         body = await json_body(request)
         version = body.get("new_version")
         if not isinstance(version, str):
@@ -45,63 +53,76 @@ def routes(
         if not isinstance(extra, list):
             raise MatrixError(ErrCode.BAD_JSON, "additional_creators must be a list")
         creators = [str(user_id(u, "additional_creators")) for u in extra]
-        new_room = await upgrades.upgrade(me(request), room_id(request), version, creators)
+        new_room = await self.upgrades.upgrade(me(request), room_id(request), version, creators)
         return web.json_response({"replacement_room": new_room})
 
-    def _reason(body: dict[str, object]) -> str | None:
+    def _reason(self, body: dict[str, object]) -> str | None:
         reason = body.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise MatrixError(ErrCode.BAD_JSON, "reason must be a string")
         return reason
 
-    async def report_event(request: web.Request) -> web.Response:
+    async def report_event(self, request: web.Request) -> web.Response:
         body = await json_body(request)
         score = body.get("score")
-        await wait()
-        reports.report_event(
+        await self.wait()
+        self.reports.report_event(
             me(request),
             room_id(request),
             request.match_info["event_id"],
-            _reason(body),
+            self._reason(body),
             score if isinstance(score, int) else None,
         )
         return web.json_response({})
 
-    async def report_room(request: web.Request) -> web.Response:
+    async def report_room(self, request: web.Request) -> web.Response:
         body = await json_body(request)
-        await wait()
-        reports.report_room(me(request), room_id(request), _reason(body))
+        await self.wait()
+        self.reports.report_room(me(request), room_id(request), self._reason(body))
         return web.json_response({})
 
-    async def timestamp_to_event(request: web.Request) -> web.Response:
+    async def timestamp_to_event(self, request: web.Request) -> web.Response:
         if "ts" not in request.query:
             raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: ts")
         ts = int_query(request, "ts", 0)
-        body = closest_event(reads, me(request), room_id(request), ts, request.query.get("dir", ""))
+        body = closest_event(
+            self.reads, me(request), room_id(request), ts, request.query.get("dir", "")
+        )
         return web.json_response(body)
 
-    async def mutual_rooms(request: web.Request) -> web.Response:
+    async def mutual_rooms(self, request: web.Request) -> web.Response:
         other = user_id(request.query.get("user_id"))
-        mine = {r.room_id for r in members.rooms_of(str(me(request)), ("join",))}
-        theirs = {r.room_id for r in members.rooms_of(str(other), ("join",))}
+        mine = {r.room_id for r in self.members.rooms_of(str(me(request)), ("join",))}
+        theirs = {r.room_id for r in self.members.rooms_of(str(other), ("join",))}
         return web.json_response({"joined": sorted(mine & theirs)})
 
-    room = "/rooms/{room_id}"
-    token = Auth.ACCESS_TOKEN
-    return [
-        Route("POST", client_paths(room + "/upgrade"), upgrade, token),
-        Route("POST", client_paths(room + "/report/{event_id}"), report_event, token),
-        Route("POST", client_paths(room + "/report"), report_room, token),
-        Route(
-            "GET",
-            client_paths(room + "/timestamp_to_event", versions=("v1",)),
-            timestamp_to_event,
-            token,
-        ),
-        Route(
-            "GET",
-            ("/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms",),
-            mutual_rooms,
-            token,
-        ),
-    ]
+    def routes(self) -> list[Route]:
+        room = "/rooms/{room_id}"
+        token = Auth.ACCESS_TOKEN
+        return [
+            Route("POST", client_paths(room + "/upgrade"), self.upgrade, token),
+            Route("POST", client_paths(room + "/report/{event_id}"), self.report_event, token),
+            Route("POST", client_paths(room + "/report"), self.report_room, token),
+            Route(
+                "GET",
+                client_paths(room + "/timestamp_to_event", versions=("v1",)),
+                self.timestamp_to_event,
+                token,
+            ),
+            Route(
+                "GET",
+                ("/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms",),
+                self.mutual_rooms,
+                token,
+            ),
+        ]
+
+
+def routes(
+    upgrades: RoomUpgrades,
+    reports: Reports,
+    reads: RoomReads,
+    members: Members,
+    delay: Callable[[], Awaitable[None]] | None = None,
+) -> list[Route]:
+    return MiscHandlers(upgrades, reports, reads, members, delay).routes()

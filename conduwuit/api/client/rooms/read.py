@@ -15,8 +15,12 @@ from conduwuit.service.filters import Filters
 from conduwuit.service.rooms.reads import RoomReads
 
 
-def routes(reads: RoomReads, filters: Filters) -> list[Route]:
-    def _filter(request: web.Request) -> RoomEventFilter:
+class ReadHandlers:
+    def __init__(self, reads: RoomReads, filters: Filters) -> None:
+        self.reads = reads
+        self.filters = filters
+
+    def _filter(self, request: web.Request) -> RoomEventFilter:
         """A RoomEventFilter as JSON, or (as Synapse accepts) the ID of an uploaded
         filter, whose ``room.timeline`` part applies."""
         raw = request.query.get("filter")
@@ -24,7 +28,7 @@ def routes(reads: RoomReads, filters: Filters) -> list[Route]:
             return RoomEventFilter()
         data: Any
         if raw.isascii() and raw.isdigit():
-            stored = filters.get(str(me(request)), raw)
+            stored = self.filters.get(str(me(request)), raw)
             if stored is None:
                 raise MatrixError(ErrCode.NOT_FOUND, "No such filter")
             check_filter_size(stored)  # one stored before filters were bounded
@@ -39,40 +43,57 @@ def routes(reads: RoomReads, filters: Filters) -> list[Route]:
             raise MatrixError(ErrCode.BAD_JSON, "filter must be a JSON object")
         return RoomEventFilter.from_json(data)
 
-    async def messages(request: web.Request) -> web.Response:
-        body = reads.messages(
+    async def messages(self, request: web.Request) -> web.Response:
+        body = self.reads.messages(
             me(request),
             room_id(request),
             from_token=request.query.get("from"),
             to_token=request.query.get("to"),
             direction=request.query.get("dir", "b"),
             limit=int_query(request, "limit", 10),
-            event_filter=_filter(request),
+            event_filter=self._filter(request),
             device_id=device(request),
         )
         return web.json_response(body)
 
-    async def context(request: web.Request) -> web.Response:
-        body = reads.context(
+    async def context(self, request: web.Request) -> web.Response:
+        body = self.reads.context(
             me(request),
             room_id(request),
             request.match_info["event_id"],
             limit=int_query(request, "limit", 10),
-            event_filter=_filter(request),
+            event_filter=self._filter(request),
             device_id=device(request),
         )
         return web.json_response(body)
 
-    async def event(request: web.Request) -> web.Response:
-        body = reads.event(
+    async def event(self, request: web.Request) -> web.Response:
+        body = self.reads.event(
             me(request), room_id(request), request.match_info["event_id"], device(request)
         )
         return web.json_response(body)
 
-    room = "/rooms/{room_id}"
-    token = Auth.ACCESS_TOKEN
-    return [
-        Route("GET", client_paths(room + "/messages"), messages, token, allow_guests=True),
-        Route("GET", client_paths(room + "/context/{event_id}"), context, token, allow_guests=True),
-        Route("GET", client_paths(room + "/event/{event_id}"), event, token, allow_guests=True),
-    ]
+    def routes(self) -> list[Route]:
+        room = "/rooms/{room_id}"
+        token = Auth.ACCESS_TOKEN
+        return [
+            Route("GET", client_paths(room + "/messages"), self.messages, token, allow_guests=True),
+            Route(
+                "GET",
+                client_paths(room + "/context/{event_id}"),
+                self.context,
+                token,
+                allow_guests=True,
+            ),
+            Route(
+                "GET",
+                client_paths(room + "/event/{event_id}"),
+                self.event,
+                token,
+                allow_guests=True,
+            ),
+        ]
+
+
+def routes(reads: RoomReads, filters: Filters) -> list[Route]:
+    return ReadHandlers(reads, filters).routes()

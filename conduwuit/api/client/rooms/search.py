@@ -11,8 +11,11 @@ from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.service.rooms.search import Search
 
 
-def routes(search: Search) -> list[Route]:
-    async def post_search(request: web.Request) -> web.Response:
+class SearchHandlers:
+    def __init__(self, search: Search) -> None:
+        self.search = search
+
+    async def post_search(self, request: web.Request) -> web.Response:
         body = await json_body(request)
         categories = body.get("search_categories")
         if not isinstance(categories, dict):
@@ -22,7 +25,12 @@ def routes(search: Search) -> list[Route]:
             return web.json_response({"search_categories": {}})
         if not isinstance(criteria, dict):
             raise MatrixError(ErrCode.BAD_JSON, "room_events must be an object")
-        result = search.search(me(request), criteria, request.query.get("next_batch"))
+        result = self.search.search(me(request), criteria, request.query.get("next_batch"))
         return web.json_response(result)
 
-    return [Route("POST", client_paths("/search"), post_search, Auth.ACCESS_TOKEN)]
+    def routes(self) -> list[Route]:
+        return [Route("POST", client_paths("/search"), self.post_search, Auth.ACCESS_TOKEN)]
+
+
+def routes(search: Search) -> list[Route]:
+    return SearchHandlers(search).routes()

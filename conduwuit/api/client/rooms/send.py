@@ -16,94 +16,115 @@ from conduwuit.service.rooms.reads import RoomReads
 from conduwuit.service.rooms.transactions import Txn
 
 
-def routes(ops: RoomOps, members: Membership, reads: RoomReads, limits: RateLimits) -> list[Route]:
-    def charge(user: str, txn: Txn | None = None) -> None:
+class SendHandlers:
+    def __init__(
+        self, ops: RoomOps, members: Membership, reads: RoomReads, limits: RateLimits
+    ) -> None:
+        self.ops = ops
+        self.members = members
+        self.reads = reads
+        self.limits = limits
+
+    def charge(self, user: str, txn: Txn | None = None) -> None:
         """One event against the sender's message limit (Synapse's rc_message); a
         retried transaction is answered from the first send and costs nothing, as
         Synapse's transaction cache answers it before any rate limit."""
-        if txn is None or ops.core.pipeline.persister.txn_event(txn) is None:
-            limits.user(limits.messages, user)
+        if txn is None or self.ops.core.pipeline.persister.txn_event(txn) is None:
+            self.limits.user(self.limits.messages, user)
 
-    async def send_event(request: web.Request) -> web.Response:
+    async def send_event(self, request: web.Request) -> web.Response:
         user = me(request)
         content = await canonical_body(request)
         room, event_type = room_id(request), request.match_info["event_type"]
         txn = Txn.send(
             str(user), device(request), str(room), event_type, request.match_info["txn_id"]
         )
-        charge(str(user), txn)
-        event_id = await ops.send(user, room, event_type, content, txn=txn)
+        self.charge(str(user), txn)
+        event_id = await self.ops.send(user, room, event_type, content, txn=txn)
         return web.json_response({"event_id": event_id})
 
-    async def put_state(request: web.Request) -> web.Response:
+    async def put_state(self, request: web.Request) -> web.Response:
         content = await canonical_body(request)
         event_type = request.match_info["event_type"]
         state_key = request.match_info.get("state_key", "")
-        charge(str(me(request)))
+        self.charge(str(me(request)))
         if event_type == "m.room.member":
             # The one membership path: the same checks as /join, /invite, /kick...
-            event_id = await members.set_member_state(
+            event_id = await self.members.set_member_state(
                 me(request), room_id(request), state_key, content
             )
         else:
-            event_id = await ops.send_state(
+            event_id = await self.ops.send_state(
                 me(request), room_id(request), event_type, state_key, content
             )
         return web.json_response({"event_id": event_id})
 
-    async def get_state(request: web.Request) -> web.Response:
-        return web.json_response(reads.state(me(request), room_id(request)))
+    async def get_state(self, request: web.Request) -> web.Response:
+        return web.json_response(self.reads.state(me(request), room_id(request)))
 
-    async def get_state_event(request: web.Request) -> web.Response:
-        pdu = reads.state_event(
+    async def get_state_event(self, request: web.Request) -> web.Response:
+        pdu = self.reads.state_event(
             me(request),
             room_id(request),
             request.match_info["event_type"],
             request.match_info.get("state_key", ""),
         )
         if request.query.get("format") == "event":
-            return web.json_response(to_client(pdu, ops.core.clock()))
+            return web.json_response(to_client(pdu, self.ops.core.clock()))
         return web.json_response(pdu.get("content", {}))
 
-    async def redact(request: web.Request) -> web.Response:
+    async def redact(self, request: web.Request) -> web.Response:
         user = me(request)
         body = await canonical_body(request)
         room, target = room_id(request), request.match_info["event_id"]
         txn = Txn.redact(
             str(user), device(request), str(room), target, request.match_info["txn_id"]
         )
-        charge(str(user), txn)
-        event_id = await ops.redact(user, room, target, body, txn)
+        self.charge(str(user), txn)
+        event_id = await self.ops.redact(user, room, target, body, txn)
         return web.json_response({"event_id": event_id})
 
-    room = "/rooms/{room_id}"
-    state_key_paths = client_paths(room + "/state/{event_type}/{state_key:.*}")
-    no_key_paths = client_paths(room + "/state/{event_type}")
-    return [
-        Route(
-            "PUT",
-            client_paths(room + "/send/{event_type}/{txn_id}"),
-            send_event,
-            Auth.ACCESS_TOKEN,
-            allow_guests=True,
-        ),
-        Route(
-            "PUT", state_key_paths + no_key_paths, put_state, Auth.ACCESS_TOKEN, allow_guests=True
-        ),
-        Route(
-            "GET", client_paths(room + "/state"), get_state, Auth.ACCESS_TOKEN, allow_guests=True
-        ),
-        Route(
-            "GET",
-            state_key_paths + no_key_paths,
-            get_state_event,
-            Auth.ACCESS_TOKEN,
-            allow_guests=True,
-        ),
-        Route(
-            "PUT",
-            client_paths(room + "/redact/{event_id}/{txn_id}"),
-            redact,
-            Auth.ACCESS_TOKEN,
-        ),
-    ]
+    def routes(self) -> list[Route]:
+        room = "/rooms/{room_id}"
+        state_key_paths = client_paths(room + "/state/{event_type}/{state_key:.*}")
+        no_key_paths = client_paths(room + "/state/{event_type}")
+        return [
+            Route(
+                "PUT",
+                client_paths(room + "/send/{event_type}/{txn_id}"),
+                self.send_event,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+            ),
+            Route(
+                "PUT",
+                state_key_paths + no_key_paths,
+                self.put_state,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+            ),
+            Route(
+                "GET",
+                client_paths(room + "/state"),
+                self.get_state,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+            ),
+            Route(
+                "GET",
+                state_key_paths + no_key_paths,
+                self.get_state_event,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+            ),
+            Route(
+                "PUT",
+                client_paths(room + "/redact/{event_id}/{txn_id}"),
+                self.redact,
+                Auth.ACCESS_TOKEN,
+            ),
+        ]
+
+
+def routes(ops: RoomOps, members: Membership, reads: RoomReads, limits: RateLimits) -> list[Route]:
+    return SendHandlers(ops, members, reads, limits).routes()

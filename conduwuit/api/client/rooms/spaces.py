@@ -16,9 +16,14 @@ from conduwuit.service.rooms.hierarchy import Hierarchy, room_summary
 from conduwuit.service.user_directory import UserDirectory
 
 
-def routes(hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> list[Route]:
-    async def get_hierarchy(request: web.Request) -> web.Response:
-        body = hierarchy.hierarchy(
+class SpacesHandlers:
+    def __init__(self, hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> None:
+        self.hierarchy = hierarchy
+        self.directory = directory
+        self.aliases = aliases
+
+    async def get_hierarchy(self, request: web.Request) -> web.Response:
+        body = self.hierarchy.hierarchy(
             me(request),
             room_id(request),
             suggested_only=bool_param(request, "suggested_only"),
@@ -28,13 +33,13 @@ def routes(hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> 
         )
         return web.json_response(body)
 
-    async def get_summary(request: web.Request) -> web.Response:
+    async def get_summary(self, request: web.Request) -> web.Response:
         who = optional_requester(request)
         target = request.match_info["room_id_or_alias"]
         room = None
         if target.startswith("#"):
             try:
-                room = aliases.resolve(RoomAlias.parse(target))
+                room = self.aliases.resolve(RoomAlias.parse(target))
             except ValueError as exc:
                 raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias: {exc}") from None
         elif RoomId.is_valid(target):
@@ -42,13 +47,15 @@ def routes(hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> 
         else:
             raise MatrixError(ErrCode.INVALID_PARAM, "Invalid room ID or alias")
         summary = (
-            room_summary(hierarchy.directory, room, who.user_id if who else None) if room else None
+            room_summary(self.hierarchy.directory, room, who.user_id if who else None)
+            if room
+            else None
         )
         if summary is None:
             raise not_found("Room not found or not visible")
         return web.json_response(summary)
 
-    async def search_users(request: web.Request) -> web.Response:
+    async def search_users(self, request: web.Request) -> web.Response:
         body = await json_body(request)
         term = body.get("search_term")
         if not isinstance(term, str):
@@ -56,23 +63,30 @@ def routes(hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> 
         limit = body.get("limit", 10)
         if not isinstance(limit, int):
             raise MatrixError(ErrCode.BAD_JSON, "limit must be an integer")
-        return web.json_response(directory.search(me(request), term, limit))
+        return web.json_response(self.directory.search(me(request), term, limit))
 
-    return [
-        Route(
-            "GET",
-            client_paths("/rooms/{room_id}/hierarchy", versions=("v1",)),
-            get_hierarchy,
-            Auth.ACCESS_TOKEN,
-        ),
-        Route("POST", client_paths("/user_directory/search"), search_users, Auth.ACCESS_TOKEN),
-        Route(
-            "GET",
-            (
-                *client_paths("/room_summary/{room_id_or_alias}", versions=("v1",)),
-                "/_matrix/client/unstable/im.nheko.summary/summary/{room_id_or_alias}",
+    def routes(self) -> list[Route]:
+        return [
+            Route(
+                "GET",
+                client_paths("/rooms/{room_id}/hierarchy", versions=("v1",)),
+                self.get_hierarchy,
+                Auth.ACCESS_TOKEN,
             ),
-            get_summary,
-            Auth.OPTIONAL_ACCESS_TOKEN,
-        ),
-    ]
+            Route(
+                "POST", client_paths("/user_directory/search"), self.search_users, Auth.ACCESS_TOKEN
+            ),
+            Route(
+                "GET",
+                (
+                    *client_paths("/room_summary/{room_id_or_alias}", versions=("v1",)),
+                    "/_matrix/client/unstable/im.nheko.summary/summary/{room_id_or_alias}",
+                ),
+                self.get_summary,
+                Auth.OPTIONAL_ACCESS_TOKEN,
+            ),
+        ]
+
+
+def routes(hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> list[Route]:
+    return SpacesHandlers(hierarchy, directory, aliases).routes()
