@@ -28,19 +28,19 @@ from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
-from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.account_hooks import AccountHooks
+from conduwuit.service.rooms.actions import RoomActions, RoomsConfig
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
+from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
-from conduwuit.service.rooms.ops import RoomOps, RoomsConfig
-from conduwuit.service.rooms.reads import RoomReads
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.reports import Reports
 from conduwuit.service.rooms.search import Search
 from conduwuit.service.rooms.search_index import SearchIndex
+from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
@@ -102,8 +102,8 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     e2ee = build_e2ee(config, db, users, rooms, notifier)
     sync = SyncService(
         db,
-        rooms.core.members,
-        RoomSections(rooms.reads, rooms.typing, rooms.receipts, users.account_data),
+        rooms.storage.member_index,
+        RoomSections(rooms.history, rooms.typing, rooms.receipts, users.account_data),
         users.account_data,
         rooms.presence,
         notifier,
@@ -254,7 +254,7 @@ def build_rooms(
     users: UserServices,
 ) -> RoomServices:
     accounts, profiles = users.accounts, users.profiles
-    core = RoomCore(db, config.server_name, keypair, notifier, clock)
+    storage = RoomStorage(db, config.server_name, keypair, notifier, clock)
     aliases = Aliases(db, config.server_name, config.forbidden_alias_names)
 
     def is_admin(user_id: str) -> bool:
@@ -272,39 +272,39 @@ def build_rooms(
         found = profiles.get(user_id)
         return {k: found[k] for k in ("displayname", "avatar_url") if k in found}
 
-    ops = RoomOps(core, aliases, rooms_config(config), profile, may_publish, is_guest)
-    membership = Membership(ops)
-    reads = RoomReads(ops)
+    actions = RoomActions(storage, aliases, rooms_config(config), profile, may_publish, is_guest)
+    membership = Membership(actions)
+    history = RoomHistory(actions)
     hooks = AccountHooks(membership)
-    directory = Directory(ops, reads, is_admin, config.lockdown_public_room_directory)
+    directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
     users.registration.registered_listeners.append(hooks.on_registered)
     users.registration.deactivated_listeners.append(hooks.on_deactivated)
     profiles.add_listener(hooks.on_profile_changed)
     return RoomServices(
-        core=core,
-        ops=ops,
+        storage=storage,
+        actions=actions,
         membership=membership,
-        reads=reads,
+        history=history,
         directory=directory,
-        relations=Relations(reads),
+        relations=Relations(history),
         typing=Typing(
             db,
-            core.members,
+            storage.member_index,
             notifier,
             clock,
             config.typing_client_timeout_min_s * 1000,
             config.typing_client_timeout_max_s * 1000,
         ),
-        receipts=Receipts(db, core.members, core.timeline, notifier, clock),
+        receipts=Receipts(db, storage.member_index, storage.timeline, notifier, clock),
         hooks=hooks,
         upgrades=RoomUpgrades(membership),
-        reports=Reports(core.members, core.timeline),
-        search=Search(reads, SearchIndex(db)),
+        reports=Reports(storage.member_index, storage.timeline),
+        search=Search(history, SearchIndex(db)),
         hierarchy=Hierarchy(directory),
-        user_directory=UserDirectory(core, aliases),
+        user_directory=UserDirectory(storage, aliases),
         presence=Presence(
             db,
-            core.members,
+            storage.member_index,
             notifier,
             clock,
             enabled=config.allow_local_presence,
@@ -324,7 +324,7 @@ def build_e2ee(
     and leaves once those are committed.
     """
     devices, registration = users.devices, users.registration
-    members = rooms.core.members
+    members = rooms.storage.member_index
     membership = JoinedMembership(
         lambda user_id: [room.room_id for room in members.rooms_of(user_id)], members.members
     )

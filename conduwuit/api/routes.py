@@ -98,9 +98,9 @@ def room_routes(
 ) -> list[Route]:
     return [
         *rooms_api.routes(
-            rooms.ops,
+            rooms.actions,
             rooms.membership,
-            rooms.reads,
+            rooms.history,
             rooms.directory,
             users.filters,
             config.allow_public_room_directory_without_auth,
@@ -109,9 +109,9 @@ def room_routes(
         *ephemeral.routes(
             rooms.relations, rooms.typing, rooms.receipts, users.account_data, limits=limits
         ),
-        *misc.routes(rooms.upgrades, rooms.reports, rooms.reads, rooms.core.members),
+        *misc.routes(rooms.upgrades, rooms.reports, rooms.history, rooms.storage.member_index),
         *search_api.routes(rooms.search),
-        *spaces.routes(rooms.hierarchy, rooms.user_directory, rooms.ops.aliases),
+        *spaces.routes(rooms.hierarchy, rooms.user_directory, rooms.actions.aliases),
         *presence_api.routes(rooms.presence, limits=limits),
     ]
 

@@ -14,7 +14,7 @@ from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.core.ids import UserId
 from conduwuit.db import MAPS, Database
 from conduwuit.service.notifier import Notifier
-from conduwuit.service.rooms.members import Members
+from conduwuit.service.rooms.member_index import MemberIndex
 
 STATES = ("online", "unavailable", "offline")
 
@@ -23,7 +23,7 @@ class Presence:
     def __init__(
         self,
         db: Database,
-        members: Members,
+        members: MemberIndex,
         notifier: Notifier,
         clock: Callable[[], int],
         *,

@@ -18,17 +18,17 @@ from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
-from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.account_hooks import AccountHooks
+from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
+from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
-from conduwuit.service.rooms.ops import RoomOps
-from conduwuit.service.rooms.reads import RoomReads
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.reports import Reports
 from conduwuit.service.rooms.search import Search
+from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
@@ -63,12 +63,12 @@ class UserServices:
 
 @dataclass
 class RoomServices:
-    """Rooms: the storage core and pipeline, and what clients do in rooms."""
+    """Rooms: their storage and event pipeline, and what clients do in rooms."""
 
-    core: RoomCore
-    ops: RoomOps
+    storage: RoomStorage
+    actions: RoomActions
     membership: Membership
-    reads: RoomReads
+    history: RoomHistory
     directory: Directory
     relations: Relations
     typing: Typing

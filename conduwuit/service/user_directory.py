@@ -8,27 +8,27 @@ from __future__ import annotations
 from typing import Any
 
 from conduwuit.core.ids import UserId
-from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.aliases import Aliases
+from conduwuit.service.rooms.storage import RoomStorage
 
 MAX_LIMIT = 100
 
 
 class UserDirectory:
-    def __init__(self, core: RoomCore, aliases: Aliases) -> None:
-        self.core = core
+    def __init__(self, storage: RoomStorage, aliases: Aliases) -> None:
+        self.storage = storage
         self.aliases = aliases
 
     def search(self, user: UserId, term: str, limit: int = 10) -> dict[str, Any]:
         limit = max(1, min(limit, MAX_LIMIT))
         needle = term.lower()
-        rooms = [r.room_id for r in self.core.members.rooms_of(str(user), ("join",))]
+        rooms = [r.room_id for r in self.storage.member_index.rooms_of(str(user), ("join",))]
         rooms += [r for r in self.aliases.published() if r not in rooms]
-        state = self.core.state
+        state = self.storage.state
         found: dict[str, dict[str, Any]] = {}
         for room in rooms:
             current = state.current_hash(room)
-            for member in self.core.members.members(room, "join"):
+            for member in self.storage.member_index.members(room, "join"):
                 if member in found:
                     continue
                 content = state.content_at(current, "m.room.member", member) or {}

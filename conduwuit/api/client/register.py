@@ -21,7 +21,7 @@ from conduwuit.config import GlobalConfig, registration_token
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.uiaa import DUMMY, REGISTRATION_TOKEN, Uiaa
-from conduwuit.service.users.ids import UserId
+from conduwuit.service.users.ids import AccountUserId
 from conduwuit.service.users.registration import Registration
 
 #: Synapse refuses longer passwords (M_INVALID_PARAM); hashing megabytes is a DoS.
@@ -90,7 +90,7 @@ class RegisterHandlers:
             return self.respond(user_id, session)
 
         # Synapse lower-cases the requested username before checking it.
-        wanted: UserId | None = None
+        wanted: AccountUserId | None = None
         if body.username is not None:
             wanted = self.registration.check_available(body.username.lower())
         if body.password is not None:

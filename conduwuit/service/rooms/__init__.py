@@ -1,54 +1,6 @@
 """Rooms: storage layout, the event pipeline, and what clients do in rooms.
 
-``RoomCore`` wires the storage parts and the one event pipeline; the room
-operations (``ops``), reads (``reads``) and membership build on it.
+``storage.RoomStorage`` wires the storage parts and the one event pipeline; room
+actions of local users (``actions``), reads with history visibility (``history``)
+and membership changes (``membership``) build on it.
 """
-
-from __future__ import annotations
-
-from collections.abc import Callable
-
-from conduwuit.core.signing import Keypair
-from conduwuit.db import Database
-from conduwuit.service.notifier import Notifier
-from conduwuit.service.rooms.auth_chain import AuthChains
-from conduwuit.service.rooms.build import EventBuilder, Extremities
-from conduwuit.service.rooms.locks import RoomLocks
-from conduwuit.service.rooms.members import Members
-from conduwuit.service.rooms.persist import Persister
-from conduwuit.service.rooms.pipeline import EventPipeline
-from conduwuit.service.rooms.short import ShortIds
-from conduwuit.service.rooms.state import RoomState
-from conduwuit.service.rooms.state_store import StateStore
-from conduwuit.service.rooms.timeline import Timeline
-from conduwuit.service.rooms.transactions import Transactions
-
-
-class RoomCore:
-    """The storage services of rooms and the pipeline over them."""
-
-    def __init__(
-        self,
-        db: Database,
-        server_name: str,
-        keypair: Callable[[], Keypair],
-        notifier: Notifier,
-        clock: Callable[[], int],
-    ) -> None:
-        self.db = db
-        self.server_name = server_name
-        self.clock = clock
-        self.notifier = notifier
-        self.short = ShortIds(db)
-        self.timeline = Timeline(db)
-        self.state = RoomState(db, self.short, StateStore(db), self.timeline)
-        self.members = Members(db)
-        self.extremities = Extremities(db)
-        self.auth_chains = AuthChains(db, self.short, self.timeline)
-        self.locks = RoomLocks()
-        builder = EventBuilder(server_name, keypair, self.state, self.extremities, clock)
-        self.transactions = Transactions(db)
-        persister = Persister(
-            db, self.state, self.members, self.extremities, notifier, self.transactions
-        )
-        self.pipeline = EventPipeline(db, self.state, builder, persister, self.locks)

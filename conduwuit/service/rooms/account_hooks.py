@@ -22,8 +22,8 @@ PROFILE_FIELDS = ("displayname", "avatar_url")
 class AccountHooks:
     def __init__(self, membership: Membership) -> None:
         self.membership = membership
-        self.core = membership.core
-        self._autojoin = self.core.db.map(MAPS.userid_autojoin)
+        self.storage = membership.storage
+        self._autojoin = self.storage.db.map(MAPS.userid_autojoin)
 
     async def on_registered(self, user_id: str) -> None:
         raw = self._autojoin.get(user_id.encode())
@@ -39,7 +39,7 @@ class AccountHooks:
 
     async def on_deactivated(self, user_id: str) -> None:
         user = UserId.parse(user_id)
-        rooms = self.core.members.rooms_of(user_id, ("join", "invite", "knock"))
+        rooms = self.storage.member_index.rooms_of(user_id, ("join", "invite", "knock"))
         for room in rooms:
             try:
                 await self.membership.leave(user, RoomId.parse(room.room_id))
@@ -52,8 +52,8 @@ class AccountHooks:
         if all(old.get(k) == new.get(k) for k in PROFILE_FIELDS):
             return
         user = UserId.parse(user_id)
-        state = self.core.state
-        for room in self.core.members.rooms_of(user_id, ("join",)):
+        state = self.storage.state
+        for room in self.storage.member_index.rooms_of(user_id, ("join",)):
             current = state.content_at(state.current_hash(room.room_id), "m.room.member", user_id)
             content = dict(current) if isinstance(current, dict) else {"membership": "join"}
             for field in PROFILE_FIELDS:
@@ -62,7 +62,7 @@ class AccountHooks:
                 else:
                     content.pop(field, None)
             try:
-                await self.membership.ops.send_new(
+                await self.membership.actions.send_new(
                     user, room.room_id, NewEvent("m.room.member", content, user_id)
                 )
             except MatrixError as exc:

@@ -17,7 +17,7 @@ from conduwuit.core.client_event import to_client
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.db import MAPS
 from conduwuit.db.codec import from_u64, u64
-from conduwuit.service.rooms import RoomCore
+from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.rooms.timeline import PduJson
 
 
@@ -27,7 +27,7 @@ def _rel(pdu: PduJson) -> str | None:
     return rel_type if isinstance(rel_type, str) else None
 
 
-def check_new_relation(core: RoomCore, room_id: str, content: dict[str, Any]) -> None:
+def check_new_relation(storage: RoomStorage, room_id: str, content: dict[str, Any]) -> None:
     """Refuse a new local event relating to an event of another room, or to an event
     this server has never seen and nothing relates to yet.
 
@@ -40,13 +40,13 @@ def check_new_relation(core: RoomCore, room_id: str, content: dict[str, Any]) ->
     target = relates.get("event_id") if isinstance(relates, dict) else None
     if not isinstance(target, str):
         return
-    parent = core.timeline.get(target)
+    parent = storage.timeline.get(target)
     if parent is not None:
         if parent.get("room_id") != room_id:
             raise MatrixError(ErrCode.UNKNOWN, "Relations must be in the same room", status=400)
         return
-    short = core.short.event(target)
-    edges = core.db.map(MAPS.tofrom_relation)
+    short = storage.short.event(target)
+    edges = storage.db.map(MAPS.tofrom_relation)
     if short is None or next(iter(edges.iter_prefix(u64(short))), None) is None:
         raise MatrixError(ErrCode.UNKNOWN, "Can't send relation to unknown event", status=400)
 
@@ -56,20 +56,20 @@ Visible = Callable[[PduJson], bool]
 
 
 class Aggregations:
-    def __init__(self, core: RoomCore) -> None:
-        self.core = core
-        self._edges = core.db.map(MAPS.tofrom_relation)
+    def __init__(self, storage: RoomStorage) -> None:
+        self.storage = storage
+        self._edges = storage.db.map(MAPS.tofrom_relation)
 
     def children(
         self, event_id: str, room_id: str, until: int | None
     ) -> Iterator[tuple[int, PduJson]]:
         """The events relating to ``event_id`` from its own room ``room_id``."""
-        short = self.core.short.event(event_id)
+        short = self.storage.short.event(event_id)
         if short is None:
             return
         for k, _ in self._edges.iter_prefix(u64(short)):
-            child = self.core.short.event_id(from_u64(k[8:16]))
-            located = self.core.timeline.get_timeline(child) if child else None
+            child = self.storage.short.event_id(from_u64(k[8:16]))
+            located = self.storage.timeline.get_timeline(child) if child else None
             if located is None or located[1].get("room_id") != room_id:
                 continue
             if until is None or located[0] <= until:
@@ -113,10 +113,10 @@ class Aggregations:
 
     def thread_roots(self, room_id: str, from_count: int | None) -> Iterator[tuple[int, str]]:
         """``(latest activity, root event ID)`` newest first, below ``from_count``."""
-        shortroomid = self.core.short.room(room_id)
+        shortroomid = self.storage.short.room(room_id)
         if shortroomid is None:
             return
-        threads = self.core.db.map(MAPS.roomid_threads)
+        threads = self.storage.db.map(MAPS.roomid_threads)
         room = u64(shortroomid)
         end = room + u64(from_count) if from_count is not None else u64(shortroomid + 1)
         for k, _ in threads.iter_range(room, end, reverse=True):

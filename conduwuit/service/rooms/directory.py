@@ -14,8 +14,8 @@ from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
 from conduwuit.core.numbers import parse_uint
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
-from conduwuit.service.rooms.ops import RoomOps
-from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.actions import RoomActions
+from conduwuit.service.rooms.history import RoomHistory
 
 IsAdmin = Callable[[str], bool]
 
@@ -27,24 +27,24 @@ def never_admin(user_id: str) -> bool:
 class Directory:
     def __init__(
         self,
-        ops: RoomOps,
-        reads: RoomReads,
+        actions: RoomActions,
+        history: RoomHistory,
         is_admin: IsAdmin = never_admin,
         lockdown: bool = False,
     ) -> None:
-        self.ops = ops
-        self.reads = reads
-        self.aliases = ops.aliases
-        self.core = ops.core
+        self.actions = actions
+        self.history = history
+        self.aliases = actions.aliases
+        self.storage = actions.storage
         self.is_admin = is_admin
         self.lockdown = lockdown
 
     def _may_edit(self, user: UserId, room_id: str) -> bool:
         """May send m.room.canonical_alias (Synapse's test for alias and directory edits)."""
-        if not self.core.members.is_joined(str(user), room_id):
+        if not self.storage.member_index.is_joined(str(user), room_id):
             return False
-        rv = self.ops.room_version(room_id)
-        state = self.core.state
+        rv = self.actions.room_version(room_id)
+        state = self.storage.state
         auth = state.auth_state(state.current_hash(room_id), [CREATE_KEY, POWER_LEVELS_KEY], rv)
         levels = PowerLevels(auth, rv)
         needed = levels.send_level("m.room.canonical_alias", True)
@@ -55,12 +55,12 @@ class Directory:
         room_id = self.aliases.resolve(alias)
         if room_id is None:
             raise not_found(f"Room alias {alias} not found")
-        return {"room_id": room_id, "servers": [self.ops.config.server_name]}
+        return {"room_id": room_id, "servers": [self.actions.config.server_name]}
 
     def create(self, user: UserId, alias: RoomAlias, room_id: RoomId) -> None:
         self.aliases.check_local(alias)
-        self.ops.room_version(room_id)
-        if not self.core.members.is_joined(str(user), str(room_id)) and not self.is_admin(
+        self.actions.room_version(room_id)
+        if not self.storage.member_index.is_joined(str(user), str(room_id)) and not self.is_admin(
             str(user)
         ):
             raise forbidden("You must be in the room to create an alias for it")
@@ -79,18 +79,18 @@ class Directory:
         self.aliases.delete(alias)
 
     def room_aliases(self, user: UserId, room_id: RoomId) -> list[str]:
-        self.reads.access(user, room_id)
+        self.history.access(user, room_id)
         return self.aliases.of_room(str(room_id))
 
     # -- the published directory -----------------------------------------------------
     def visibility(self, room_id: RoomId) -> str:
-        self.ops.room_version(room_id)
+        self.actions.room_version(room_id)
         return "public" if self.aliases.is_published(str(room_id)) else "private"
 
     def set_visibility(self, user: UserId, room_id: RoomId, visibility: str) -> None:
         if visibility not in ("public", "private"):
             raise MatrixError(ErrCode.INVALID_PARAM, "visibility must be public or private")
-        self.ops.room_version(room_id)
+        self.actions.room_version(room_id)
         admin = self.is_admin(str(user))
         if not admin and not self._may_edit(user, str(room_id)):
             raise forbidden("You may not change this room's visibility")
@@ -99,7 +99,7 @@ class Directory:
         self.aliases.set_published(str(room_id), visibility == "public")
 
     def summary(self, room_id: str) -> dict[str, Any]:
-        state = self.core.state
+        state = self.storage.state
         current = state.current_hash(room_id)
 
         def content(event_type: str) -> dict[str, Any]:
@@ -108,7 +108,7 @@ class Directory:
 
         chunk: dict[str, Any] = {
             "room_id": room_id,
-            "num_joined_members": self.core.members.count(room_id, "join"),
+            "num_joined_members": self.storage.member_index.count(room_id, "join"),
             "world_readable": content("m.room.history_visibility").get("history_visibility")
             == "world_readable",
             "guest_can_join": content("m.room.guest_access").get("guest_access") == "can_join",
@@ -130,7 +130,7 @@ class Directory:
         self, limit: int | None = None, since: str | None = None, search: str | None = None
     ) -> dict[str, Any]:
         """Published rooms, most members first; tokens are offsets (``n<offset>``)."""
-        rooms = [self.summary(r) for r in self.aliases.published() if self.core.state.exists(r)]
+        rooms = [self.summary(r) for r in self.aliases.published() if self.storage.state.exists(r)]
         if search:
             needle = search.lower()
             rooms = [

@@ -24,12 +24,12 @@ MAX_DEPTH = 10
 class Hierarchy:
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
-        self.core = directory.core
+        self.storage = directory.storage
 
     def _visible(self, user: str, room_id: str) -> bool:
-        if not self.core.state.exists(room_id):
+        if not self.storage.state.exists(room_id):
             return False
-        if self.core.members.membership(user, room_id) in ("join", "invite"):
+        if self.storage.member_index.membership(user, room_id) in ("join", "invite"):
             return True
         summary = self.directory.summary(room_id)
         return bool(summary["world_readable"]) or summary["join_rule"] in (
@@ -41,11 +41,11 @@ class Hierarchy:
     def _children(self, room_id: str, suggested_only: bool) -> list[dict[str, Any]]:
         """Child events with a non-empty ``via``, in the spec's order: by ``order``
         (valid ones first), then the child event's timestamp, then room ID."""
-        state = self.core.state
+        state = self.storage.state
         current = state.current_hash(room_id)
         out = []
         for event_id in state.state_ids_of_type(current, "m.space.child").values():
-            pdu = self.core.timeline.get(event_id)
+            pdu = self.storage.timeline.get(event_id)
             content = (pdu or {}).get("content") or {}
             via = content.get("via")
             if pdu is None or not isinstance(via, list) or not via:
@@ -117,12 +117,12 @@ class Hierarchy:
 def room_summary(directory: Directory, room_id: str, viewer: str | None) -> dict[str, Any] | None:
     """``GET /room_summary`` (client-server API, MSC3266): the public summary of a
     local room, or ``None`` when the viewer may not see it (the spec's 404)."""
-    core = directory.core
-    if not core.state.exists(room_id):
+    storage = directory.storage
+    if not storage.state.exists(room_id):
         return None
     summary = directory.summary(room_id)
-    membership = core.members.membership(viewer, room_id) if viewer else None
-    state = core.state
+    membership = storage.member_index.membership(viewer, room_id) if viewer else None
+    state = storage.state
     current = state.current_hash(room_id)
     rules = state.content_at(current, "m.room.join_rules") or {}
     allow = rules.get("allow")
@@ -142,7 +142,7 @@ def room_summary(directory: Directory, room_id: str, viewer: str | None) -> dict
         if (
             viewer is None
             or summary["join_rule"] != "restricted"
-            or not any(core.members.is_joined(viewer, r) for r in allowed_rooms)
+            or not any(storage.member_index.is_joined(viewer, r) for r in allowed_rooms)
         ):
             return None
     if isinstance(allow, list):
@@ -150,7 +150,7 @@ def room_summary(directory: Directory, room_id: str, viewer: str | None) -> dict
     encryption = state.content_at(current, "m.room.encryption") or {}
     if isinstance(encryption.get("algorithm"), str):
         summary["encryption"] = encryption["algorithm"]
-    rv = core.state.room_version(room_id)
+    rv = storage.state.room_version(room_id)
     if rv is not None:
         summary["room_version"] = rv.identifier
     if viewer is not None and membership is not None:

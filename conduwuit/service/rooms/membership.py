@@ -12,8 +12,8 @@ from typing import Any
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.core.ids import RoomAlias, RoomId, UserId, server_of
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
+from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.build import NewEvent
-from conduwuit.service.rooms.ops import RoomOps
 
 MEMBERSHIPS = ("join", "invite", "leave", "ban", "knock")
 # Set by the server that vouches for a restricted join, never taken from a client.
@@ -21,18 +21,18 @@ AUTHORISING_USER = "join_authorised_via_users_server"
 
 
 class Membership:
-    def __init__(self, ops: RoomOps) -> None:
-        self.ops = ops
-        self.core = ops.core
+    def __init__(self, actions: RoomActions) -> None:
+        self.actions = actions
+        self.storage = actions.storage
 
     def _current(self, user: UserId | str, room_id: str) -> str | None:
-        return self.core.members.membership(str(user), room_id)
+        return self.storage.member_index.membership(str(user), room_id)
 
     async def _member_event(
         self, sender: UserId, room_id: str, target: str, content: dict[str, Any]
     ) -> str:
         new = NewEvent("m.room.member", content, target)
-        return await self.ops.send_new(sender, room_id, new)
+        return await self.actions.send_new(sender, room_id, new)
 
     @staticmethod
     def _with_reason(
@@ -62,12 +62,12 @@ class Membership:
         except ValueError as exc:
             raise MatrixError(ErrCode.BAD_JSON, f"Invalid member state_key: {exc}") from None
         room = str(room_id)
-        self.ops.room_version(room)
+        self.actions.room_version(room)
         current = self._current(target, room)
         if membership == "join":
             if target != sender:
                 raise forbidden("You cannot make another user join a room")
-            return await self._join(sender, room, None, self.ops.is_guest(str(sender)), content)
+            return await self._join(sender, room, None, self.actions.is_guest(str(sender)), content)
         if membership == "knock":
             if target != sender:
                 raise forbidden("You cannot knock on behalf of another user")
@@ -93,7 +93,7 @@ class Membership:
                 alias = RoomAlias.parse(room_id_or_alias)
             except ValueError as exc:
                 raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias: {exc}") from None
-            room_id = self.ops.aliases.resolve(alias)
+            room_id = self.actions.aliases.resolve(alias)
             if room_id is None:
                 raise not_found("Room alias not found")
             return room_id
@@ -101,7 +101,7 @@ class Membership:
             RoomId.parse(room_id_or_alias)
         except ValueError as exc:
             raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room ID: {exc}") from None
-        if not self.core.state.exists(room_id_or_alias):
+        if not self.storage.state.exists(room_id_or_alias):
             # Joining remote rooms needs federation (a later issue).
             raise not_found("Room not found")
         return room_id_or_alias
@@ -135,12 +135,12 @@ class Membership:
             content = self._with_reason({"membership": "join"}, reason, extra)
             return await self._member_event(user, room_id, str(user), content)
         if guest:
-            state = self.core.state
+            state = self.storage.state
             access = state.content_at(state.current_hash(room_id), "m.room.guest_access") or {}
             if access.get("guest_access") != "can_join":
                 raise MatrixError(ErrCode.GUEST_ACCESS_FORBIDDEN, "Guest access not allowed")
         content = self._with_reason(
-            {"membership": "join", **self.ops.profile(str(user))}, reason, extra
+            {"membership": "join", **self.actions.profile(str(user))}, reason, extra
         )
         authoriser = self._restricted_authoriser(user, room_id)
         if authoriser is not None:
@@ -150,8 +150,8 @@ class Membership:
     def _restricted_authoriser(self, user: UserId, room_id: str) -> str | None:
         """rooms/v8 restricted joins: if the user is not invited, they must be joined to
         a room in the allow list, and a local member who may invite vouches for them."""
-        rv = self.ops.room_version(room_id)
-        state = self.core.state
+        rv = self.actions.room_version(room_id)
+        state = self.storage.state
         current = state.current_hash(room_id)
         rules = state.content_at(current, "m.room.join_rules") or {}
         join_rule = rules.get("join_rule")
@@ -167,14 +167,15 @@ class Membership:
             if isinstance(a, dict) and a.get("type") == "m.room_membership"
         ]
         if not any(
-            isinstance(r, str) and self.core.members.is_joined(str(user), r) for r in allowed_rooms
+            isinstance(r, str) and self.storage.member_index.is_joined(str(user), r)
+            for r in allowed_rooms
         ):
             raise forbidden("You are not allowed to join this room (restricted)")
         auth = state.auth_state(current, [CREATE_KEY, POWER_LEVELS_KEY], rv)
         levels = PowerLevels(auth, rv)
         invite_level = levels.named_level("invite")
-        for member in self.core.members.members(room_id, "join"):
-            if server_of(member) == self.ops.config.server_name and (
+        for member in self.storage.member_index.members(room_id, "join"):
+            if server_of(member) == self.actions.config.server_name and (
                 levels.user_level(member) >= invite_level
             ):
                 return member
@@ -194,13 +195,13 @@ class Membership:
         reason: str | None,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
-        if not self.ops.room_version(room_id).knock_join_rule:
+        if not self.actions.room_version(room_id).knock_join_rule:
             raise forbidden("This room version does not support knocking")
         current = self._current(user, room_id)
         if current in ("join", "invite", "ban"):
             raise forbidden(f"You cannot knock on a room you are {current} in")
         content = self._with_reason(
-            {"membership": "knock", **self.ops.profile(str(user))}, reason, extra
+            {"membership": "knock", **self.actions.profile(str(user))}, reason, extra
         )
         return await self._member_event(user, room_id, str(user), content)
 
@@ -209,7 +210,7 @@ class Membership:
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
-        self.ops.room_version(room)
+        self.actions.room_version(room)
         await self._invite(sender, room, target, reason)
 
     async def _invite(
@@ -226,7 +227,7 @@ class Membership:
         if current == "join":
             raise forbidden(f"{target} is already in the room")
         content = self._with_reason(
-            {"membership": "invite", **self.ops.profile(str(target))}, reason, extra
+            {"membership": "invite", **self.actions.profile(str(target))}, reason, extra
         )
         return await self._member_event(sender, room, str(target), content)
 
@@ -241,7 +242,7 @@ class Membership:
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
-        self.ops.room_version(room)
+        self.actions.room_version(room)
         await self._kick(sender, room, target, reason)
 
     async def _kick(
@@ -261,7 +262,7 @@ class Membership:
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
-        self.ops.room_version(room)
+        self.actions.room_version(room)
         await self._ban(sender, room, target, reason)
 
     async def _ban(
@@ -279,7 +280,7 @@ class Membership:
         self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
     ) -> None:
         room = str(room_id)
-        self.ops.room_version(room)
+        self.actions.room_version(room)
         await self._unban(sender, room, target, reason)
 
     async def _unban(
@@ -302,5 +303,5 @@ class Membership:
             raise not_found("You were never in this room")
         if current in ("join", "invite", "knock"):
             raise MatrixError(ErrCode.UNKNOWN, "You must leave the room first", status=400)
-        with self.core.db.batch() as b:
-            self.core.members.forget(b, str(user), room)
+        with self.storage.db.batch() as b:
+            self.storage.member_index.forget(b, str(user), room)

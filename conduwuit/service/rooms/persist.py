@@ -20,7 +20,7 @@ from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import from_u64, u64
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.build import Extremities, room_id_of
-from conduwuit.service.rooms.members import Members, MembershipChange
+from conduwuit.service.rooms.member_index import MemberIndex, MembershipChange
 from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.state import RoomState, to_event
 from conduwuit.service.rooms.timeline import PduJson, pduid
@@ -47,7 +47,7 @@ class Persister:
         self,
         db: Database,
         state: RoomState,
-        members: Members,
+        members: MemberIndex,
         extremities: Extremities,
         notifier: Notifier,
         transactions: Transactions,

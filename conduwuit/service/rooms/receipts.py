@@ -14,7 +14,7 @@ from conduwuit.core.ids import RoomId, UserId
 from conduwuit.db import MAPS, Database
 from conduwuit.db.codec import from_u64, key, prefix, prefix_end, u64
 from conduwuit.service.notifier import Notifier
-from conduwuit.service.rooms.members import Members
+from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.timeline import Timeline
 
 RECEIPT_TYPES = ("m.read", "m.read.private")
@@ -28,7 +28,7 @@ class Receipts:
     def __init__(
         self,
         db: Database,
-        members: Members,
+        members: MemberIndex,
         timeline: Timeline,
         notifier: Notifier,
         clock: Callable[[], int],

@@ -13,7 +13,7 @@ from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError, not_found
 from conduwuit.core.ids import RoomId, UserId
-from conduwuit.service.rooms.reads import MAX_LIMIT, Access, RoomReads, parse_token
+from conduwuit.service.rooms.history import MAX_LIMIT, Access, RoomHistory, parse_token
 from conduwuit.service.rooms.timeline import PduJson
 
 # Synapse follows relations of relations at most this deep when recurse=true.
@@ -32,17 +32,17 @@ def rel_of(pdu: PduJson) -> tuple[str | None, str | None]:
 
 
 class Relations:
-    def __init__(self, reads: RoomReads) -> None:
-        self.reads = reads
-        self.core = reads.core
+    def __init__(self, history: RoomHistory) -> None:
+        self.history = history
+        self.storage = history.storage
 
     def _children(self, event_id: str, room_id: str) -> Iterator[tuple[int, PduJson]]:
-        return self.reads.aggregations.children(event_id, room_id, None)
+        return self.history.aggregations.children(event_id, room_id, None)
 
     def _visible(self, user: UserId, access: Access, count: int, pdu: PduJson) -> bool:
         if access.until is not None and count > access.until:
             return False
-        return self.reads.may_see(user, pdu, access)
+        return self.history.may_see(user, pdu, access)
 
     def relations(
         self,
@@ -60,8 +60,8 @@ class Relations:
     ) -> dict[str, Any]:
         if direction not in ("b", "f"):
             raise MatrixError(ErrCode.INVALID_PARAM, "dir must be 'b' or 'f'")
-        access = self.reads.access(user, room_id)
-        parent = self.core.timeline.get_timeline(event_id)
+        access = self.history.access(user, room_id)
+        parent = self.storage.timeline.get_timeline(event_id)
         if parent is None or parent[1].get("room_id") != str(room_id):
             raise not_found("Event not found")
         if not self._visible(user, access, *parent):
@@ -96,7 +96,7 @@ class Relations:
             if len(chunk) == limit:
                 next_batch = str(count if direction == "b" else count - 1)
                 break
-            chunk.append(self.reads._client(pdu, None))
+            chunk.append(self.history._client(pdu, None))
         body: dict[str, Any] = {"chunk": chunk}
         if next_batch is not None:
             body["next_batch"] = next_batch
@@ -115,19 +115,19 @@ class Relations:
         """Thread roots by latest activity, newest first (``/threads``)."""
         if include not in ("all", "participated"):
             raise MatrixError(ErrCode.INVALID_PARAM, "include must be all or participated")
-        access = self.reads.access(user, room_id)
+        access = self.history.access(user, room_id)
         limit = max(1, min(limit, MAX_LIMIT))
         start = parse_token(from_token) if from_token else None
         chunk: list[dict[str, Any]] = []
         next_batch = None
         device = (str(user), "")
-        for latest, root_id in self.reads.aggregations.thread_roots(str(room_id), start):
-            located = self.core.timeline.get_timeline(root_id)
+        for latest, root_id in self.history.aggregations.thread_roots(str(room_id), start):
+            located = self.storage.timeline.get_timeline(root_id)
             if located is None or located[1].get("room_id") != str(room_id):
                 continue  # a thread index entry made over federation for another room
             if not self._visible(user, access, *located):
                 continue
-            root = self.reads._client(located[1], device, access)
+            root = self.history._client(located[1], device, access)
             if include == "participated":
                 summary = root["unsigned"].get("m.relations", {}).get("m.thread", {})
                 if not summary.get("current_user_participated"):

@@ -10,7 +10,7 @@ import logging
 
 from conduwuit.core.errors import ErrCode, MatrixError, not_found
 from conduwuit.core.ids import RoomId, UserId
-from conduwuit.service.rooms.members import Members
+from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def escape_for_log(text: str | None) -> str:
 
 
 class Reports:
-    def __init__(self, members: Members, timeline: Timeline) -> None:
+    def __init__(self, members: MemberIndex, timeline: Timeline) -> None:
         self._members = members
         self._timeline = timeline
 

@@ -15,7 +15,7 @@ from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.numbers import parse_uint
-from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.search_index import SEARCH_KEYS, SearchIndex, words
 from conduwuit.service.rooms.timeline import count_of
 
@@ -23,9 +23,9 @@ MAX_RESULTS = 100
 
 
 class Search:
-    def __init__(self, reads: RoomReads, index: SearchIndex) -> None:
-        self.reads = reads
-        self.core = reads.core
+    def __init__(self, history: RoomHistory, index: SearchIndex) -> None:
+        self.history = history
+        self.storage = history.storage
         self.index = index
 
     def search(
@@ -50,11 +50,11 @@ class Search:
             offset = batch_offset
 
         query = words(term)
-        rooms = [r.room_id for r in self.core.members.rooms_of(str(user), ("join",))]
+        rooms = [r.room_id for r in self.storage.member_index.rooms_of(str(user), ("join",))]
         rooms = [r for r in rooms if event_filter.rooms is None or r in event_filter.rooms]
         hits: list[tuple[float, int, dict[str, Any]]] = []
         for room in rooms if query else []:
-            shortroomid = self.core.short.room(room)
+            shortroomid = self.storage.short.room(room)
             if shortroomid is None:
                 continue
             candidates: set[bytes] | None = None
@@ -63,9 +63,9 @@ class Search:
                 candidates = found if candidates is None else candidates & found
                 if not candidates:
                     break
-            access = self.reads.access(user, room)
+            access = self.history.access(user, room)
             for pdu_id in candidates or ():
-                located = self.core.timeline.get_timeline_by_pduid(pdu_id)
+                located = self.storage.timeline.get_timeline_by_pduid(pdu_id)
                 if located is None or not event_filter.matches(located):
                     continue
                 content = located.get("content") or {}
@@ -74,7 +74,7 @@ class Search:
                 )
                 if not query <= words(text):
                     continue  # matched on a key the caller did not ask for
-                if not self.reads.may_see(user, located, access):
+                if not self.history.may_see(user, located, access):
                     continue
                 rank = float(sum(text.lower().count(w) for w in query))
                 hits.append((rank, count_of(pdu_id), located))
@@ -83,7 +83,7 @@ class Search:
         else:
             hits.sort(key=lambda h: -h[1])
         page = hits[offset : offset + limit]
-        now = self.core.clock()
+        now = self.storage.clock()
         results = []
         context = criteria.get("event_context")
         for rank, _, pdu in page:
@@ -100,7 +100,7 @@ class Search:
             body["next_batch"] = str(offset + limit)
         if criteria.get("include_state") is True:
             body["state"] = {
-                room: self.reads.state(user, _room_id(room))
+                room: self.history.state(user, _room_id(room))
                 for room in sorted({str(p["room_id"]) for _, _, p in page})
             }
         return {"search_categories": {"room_events": body}}
@@ -111,7 +111,9 @@ class Search:
         if not isinstance(before, int) or not isinstance(after, int):
             raise MatrixError(ErrCode.BAD_JSON, "event_context limits must be integers")
         room = _room_id(str(pdu["room_id"]))
-        around = self.reads.context(user, room, str(pdu["event_id"]), limit=2 * max(before, after))
+        around = self.history.context(
+            user, room, str(pdu["event_id"]), limit=2 * max(before, after)
+        )
         out: dict[str, Any] = {
             "events_before": around["events_before"][:before],
             "events_after": around["events_after"][:after],
@@ -120,7 +122,7 @@ class Search:
         }
         if spec.get("include_profile"):
             senders = {str(e["sender"]) for e in [*out["events_before"], *out["events_after"]]}
-            state = self.core.state
+            state = self.storage.state
             current = state.current_hash(str(room))
             info = {}
             for sender in senders:

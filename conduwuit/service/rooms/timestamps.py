@@ -12,25 +12,25 @@ from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError, not_found
 from conduwuit.core.ids import RoomId, UserId
-from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.history import RoomHistory
 
 
 def closest_event(
-    reads: RoomReads, user: UserId, room_id: RoomId, ts: int, direction: str
+    history: RoomHistory, user: UserId, room_id: RoomId, ts: int, direction: str
 ) -> dict[str, Any]:
     if direction not in ("f", "b"):
         raise MatrixError(ErrCode.INVALID_PARAM, "dir must be 'f' or 'b'")
-    access = reads.access(user, room_id)
-    shortroomid = reads.core.short.room(str(room_id))
+    access = history.access(user, room_id)
+    shortroomid = history.storage.short.room(str(room_id))
     best: tuple[int, str] | None = None
     if shortroomid is not None:
         backwards = direction == "b"
-        for count, pdu in reads.core.timeline.scan(shortroomid, None, backwards=backwards):
+        for count, pdu in history.storage.timeline.scan(shortroomid, None, backwards=backwards):
             if access.until is not None and count > access.until:
                 continue
             event_ts = int(pdu.get("origin_server_ts", 0))
             if (event_ts <= ts) if backwards else (event_ts >= ts):
-                if reads.may_see(user, pdu, access):
+                if history.may_see(user, pdu, access):
                     best = (event_ts, str(pdu["event_id"]))
                     break
     if best is None:

@@ -11,14 +11,14 @@ from conduwuit.core.errors import forbidden
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.db import Database
 from conduwuit.service.notifier import Notifier
-from conduwuit.service.rooms.members import Members
+from conduwuit.service.rooms.member_index import MemberIndex
 
 
 class Typing:
     def __init__(
         self,
         db: Database,
-        members: Members,
+        members: MemberIndex,
         notifier: Notifier,
         clock: Callable[[], int],
         min_timeout_ms: int = 15_000,

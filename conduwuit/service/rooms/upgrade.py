@@ -17,9 +17,9 @@ from conduwuit.core.errors import MatrixError, forbidden
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.core.room_creation import PlannedEvent
+from conduwuit.service.rooms.actions import CreateRoom
 from conduwuit.service.rooms.build import NewEvent
 from conduwuit.service.rooms.membership import Membership
-from conduwuit.service.rooms.ops import CreateRoom
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +38,20 @@ TRANSFERABLE_STATE = (
 class RoomUpgrades:
     def __init__(self, membership: Membership) -> None:
         self.membership = membership
-        self.ops = membership.ops
-        self.core = membership.core
+        self.actions = membership.actions
+        self.storage = membership.storage
 
     async def upgrade(
         self, user: UserId, room_id: RoomId, new_version: str, additional_creators: list[str]
     ) -> str:
         old_room = str(room_id)
-        old_rv = self.ops.room_version(old_room)
-        new_rv = self.ops._version_for_new_room(new_version)
-        state = self.core.state
+        old_rv = self.actions.room_version(old_room)
+        new_rv = self.actions._version_for_new_room(new_version)
+        state = self.storage.state
         current = state.current_hash(old_room)
         auth = state.auth_state(current, [CREATE_KEY, POWER_LEVELS_KEY], old_rv)
         levels = PowerLevels(auth, old_rv)
-        if not self.core.members.is_joined(str(user), old_room):
+        if not self.storage.member_index.is_joined(str(user), old_room):
             raise forbidden("You are not in this room")
         tombstone_level = levels.send_level("m.room.tombstone", True)
         if levels.user_level(str(user)) < tombstone_level:
@@ -80,7 +80,7 @@ class RoomUpgrades:
         working = dict(final_levels)
         if not new_rv.privileged_creators:
             working["users"] = {**final_levels.get("users", {}), str(user): needed}
-        new_room = await self.ops.create_room(
+        new_room = await self.actions.create_room(
             user,
             CreateRoom(
                 room_version=new_rv.identifier,
@@ -91,11 +91,11 @@ class RoomUpgrades:
         )
         new_id = RoomId.parse(new_room)
         if working != final_levels:
-            await self.ops.send(user, new_id, "m.room.power_levels", final_levels, "")
-        for banned in self.core.members.members(old_room, "ban"):
+            await self.actions.send(user, new_id, "m.room.power_levels", final_levels, "")
+        for banned in self.storage.member_index.members(old_room, "ban"):
             await self.membership.ban(user, new_id, UserId.parse(banned))
         await self._move_aliases(user, old_room, new_room, current)
-        await self.ops.send(
+        await self.actions.send(
             user,
             room_id,
             "m.room.tombstone",
@@ -103,16 +103,16 @@ class RoomUpgrades:
             "",
         )
         await self._quiet_old_room(user, room_id, old_levels)
-        if self.ops.aliases.is_published(old_room):
-            self.ops.aliases.set_published(old_room, False)
-            self.ops.aliases.set_published(new_room, True)
+        if self.actions.aliases.is_published(old_room):
+            self.actions.aliases.set_published(old_room, False)
+            self.actions.aliases.set_published(new_room, True)
         return new_room
 
     def _last_event_id(self, room_id: str) -> str | None:
-        shortroomid = self.core.short.room(room_id)
+        shortroomid = self.storage.short.room(room_id)
         if shortroomid is None:
             return None
-        for _, pdu in self.core.timeline.scan(shortroomid, None, backwards=True):
+        for _, pdu in self.storage.timeline.scan(shortroomid, None, backwards=True):
             return str(pdu["event_id"])
         return None
 
@@ -131,19 +131,21 @@ class RoomUpgrades:
         return levels
 
     async def _move_aliases(self, user: UserId, old_room: str, new_room: str, current: int) -> None:
-        aliases = self.ops.aliases
+        aliases = self.actions.aliases
         for alias in aliases.of_room(old_room):
             parsed = RoomAlias.parse(alias)
             creator = aliases.creator(parsed) or str(user)
             aliases.delete(parsed)
             aliases.put(parsed, new_room, creator)
-        canonical = self.core.state.content_at(current, "m.room.canonical_alias")
+        canonical = self.storage.state.content_at(current, "m.room.canonical_alias")
         if isinstance(canonical, dict) and canonical:
-            await self.ops.send(
+            await self.actions.send(
                 user, RoomId.parse(new_room), "m.room.canonical_alias", canonical, ""
             )
             try:
-                await self.ops.send(user, RoomId.parse(old_room), "m.room.canonical_alias", {}, "")
+                await self.actions.send(
+                    user, RoomId.parse(old_room), "m.room.canonical_alias", {}, ""
+                )
             except MatrixError as exc:  # best effort, as in Synapse
                 log.info("could not clear the old room's canonical alias: %s", exc.message)
 
@@ -159,7 +161,7 @@ class RoomUpgrades:
                 changed = True
         if changed:
             try:
-                await self.ops.send_new(
+                await self.actions.send_new(
                     user, str(room_id), NewEvent("m.room.power_levels", levels, "")
                 )
             except MatrixError as exc:  # "if possible" (step 6)

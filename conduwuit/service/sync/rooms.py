@@ -15,8 +15,8 @@ from typing import Any
 from conduwuit.core.client_event import stripped_state, to_client
 from conduwuit.core.ids import UserId
 from conduwuit.service.account_data import AccountData
-from conduwuit.service.rooms.members import UserRoom
-from conduwuit.service.rooms.reads import Access, RoomReads
+from conduwuit.service.rooms.history import Access, RoomHistory
+from conduwuit.service.rooms.member_index import UserRoom
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.timeline import PduJson
 from conduwuit.service.rooms.typing import Typing
@@ -46,28 +46,28 @@ class Window:
 class RoomSections:
     def __init__(
         self,
-        reads: RoomReads,
+        history: RoomHistory,
         typing: Typing,
         receipts: Receipts,
         account_data: AccountData,
     ) -> None:
-        self.reads = reads
-        self.core = reads.core
+        self.history = history
+        self.storage = history.storage
         self.typing = typing
         self.receipts = receipts
         self.account_data = account_data
 
     # -- events --------------------------------------------------------------------
     def _client(self, pdu: PduJson, window: Window, access: Access) -> dict[str, Any]:
-        now_ms = self.core.clock()
-        txn_id = self.core.transactions.transaction_id(pdu, window.viewer)
+        now_ms = self.storage.clock()
+        txn_id = self.storage.transactions.transaction_id(pdu, window.viewer)
         out = to_client(pdu, now_ms, txn_id, include_room_id=False)
-        bundled = self.reads.aggregations.bundle(
+        bundled = self.history.aggregations.bundle(
             pdu,
             str(window.user),
             access.until,
             now_ms,
-            lambda child: self.reads.may_see(window.user, child, access),
+            lambda child: self.history.may_see(window.user, child, access),
         )
         if bundled:
             out["unsigned"]["m.relations"] = bundled
@@ -78,18 +78,20 @@ class RoomSections:
     ) -> tuple[list[tuple[int, PduJson]], bool]:
         """The newest visible, matching events in ``(lower, upper]``, oldest first, and
         whether older ones were left out (``limited``)."""
-        shortroomid = self.core.short.room(room_id)
+        shortroomid = self.storage.short.room(room_id)
         limit = window.filter.timeline_limit
         if shortroomid is None:
             return [], False
         found: list[tuple[int, PduJson]] = []
         scanned = 0
         limited = False
-        for count, pdu in self.core.timeline.scan(shortroomid, upper + 1, backwards=True):
+        for count, pdu in self.storage.timeline.scan(shortroomid, upper + 1, backwards=True):
             if lower is not None and count <= lower:
                 break
             scanned += 1
-            if window.filter.timeline.matches(pdu) and self.reads.may_see(window.user, pdu, access):
+            if window.filter.timeline.matches(pdu) and self.history.may_see(
+                window.user, pdu, access
+            ):
                 if len(found) >= limit:
                     limited = True
                     break
@@ -103,7 +105,7 @@ class RoomSections:
     # -- state ---------------------------------------------------------------------
     def _state_before(self, room_id: str, first: tuple[int, PduJson] | None) -> dict[int, int]:
         """The full state (short ids) before the first timeline event, else current."""
-        state = self.core.state
+        state = self.storage.state
         if first is not None:
             before = state.hash_before(str(first[1]["event_id"]))
             if before is not None:
@@ -112,15 +114,15 @@ class RoomSections:
 
     def _state_at(self, room_id: str, position: int) -> dict[int, int]:
         """The state after the last event at or before ``position`` (empty before the room)."""
-        shortroomid = self.core.short.room(room_id)
+        shortroomid = self.storage.short.room(room_id)
         if shortroomid is None:
             return {}
-        for _, pdu in self.core.timeline.scan(shortroomid, position + 1, backwards=True):
-            before = self.core.state.hash_before(str(pdu["event_id"]))
-            full = dict(self.core.state.store.full(before or 0))
+        for _, pdu in self.storage.timeline.scan(shortroomid, position + 1, backwards=True):
+            before = self.storage.state.hash_before(str(pdu["event_id"]))
+            full = dict(self.storage.state.store.full(before or 0))
             if "state_key" in pdu:
-                sk = self.core.short.statekey(str(pdu["type"]), str(pdu["state_key"]))
-                se = self.core.short.event(str(pdu["event_id"]))
+                sk = self.storage.short.statekey(str(pdu["type"]), str(pdu["state_key"]))
+                se = self.storage.short.event(str(pdu["event_id"]))
                 if sk is not None and se is not None:
                     full[sk] = se
             return full
@@ -145,13 +147,13 @@ class RoomSections:
         for sk, se in full.items():
             if previous.get(sk) == se:
                 continue
-            event_id = self.core.short.event_id(se)
+            event_id = self.storage.short.event_id(se)
             if event_id is None or event_id in in_timeline:
                 continue
-            event_type, state_key = self.core.short.statekey_of(sk)
+            event_type, state_key = self.storage.short.statekey_of(sk)
             if lazy and event_type == "m.room.member" and state_key not in wanted_members:
                 continue
-            pdu = self.core.timeline.get(event_id)
+            pdu = self.storage.timeline.get(event_id)
             if pdu is None or not state_filter.matches(pdu):
                 continue
             out.append(self._client(pdu, window, access))
@@ -191,7 +193,7 @@ class RoomSections:
         }
         if lower is None or _touches_members(timeline, state):
             section["summary"] = self._summary(room_id, str(window.user))
-        shortroomid = self.core.short.room(room_id)
+        shortroomid = self.storage.short.room(room_id)
         if shortroomid is not None:
             # Messages from others since the user's read receipt: what the default push
             # rules notify for. Highlights need push-rule evaluation and are left out.
@@ -233,7 +235,7 @@ class RoomSections:
     def _with_member_event(self, room: UserRoom, user: str) -> list[dict[str, Any]]:
         events = [e for e in (room.stripped_state or []) if isinstance(e, dict)]
         if not any(e.get("type") == "m.room.member" and e.get("state_key") == user for e in events):
-            state = self.core.state
+            state = self.storage.state
             member = state.pdu_at(state.current_hash(room.room_id), "m.room.member", user)
             if member is not None:
                 events.append(stripped_state(member))
@@ -262,7 +264,7 @@ class RoomSections:
         ]
 
     def _summary(self, room_id: str, user: str) -> dict[str, Any]:
-        members = self.core.members
+        members = self.storage.member_index
         heroes: list[str] = []
         for membership in ("join", "invite"):
             for member in members.members(room_id, membership):

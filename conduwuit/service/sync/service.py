@@ -28,7 +28,7 @@ from conduwuit.service.account_data import AccountData
 from conduwuit.service.give_way import GiveWay
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
-from conduwuit.service.rooms.members import Members
+from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.sync.filter import SyncFilter
 from conduwuit.service.sync.rooms import RoomSections, Window
 
@@ -60,7 +60,7 @@ class SyncService:
     def __init__(
         self,
         db: Database,
-        members: Members,
+        members: MemberIndex,
         rooms: RoomSections,
         account_data: AccountData,
         presence: Presence,

@@ -13,7 +13,7 @@ from conduwuit.db import Database
 from conduwuit.db.batch import Batch
 from conduwuit.db.maps import MAPS
 from conduwuit.service.clock import Clock
-from conduwuit.service.users.ids import UserId
+from conduwuit.service.users.ids import AccountUserId
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Accounts:
     def create(
         self,
         b: Batch,
-        user_id: UserId,
+        user_id: AccountUserId,
         password_hash: str | None,
         *,
         is_guest: bool,

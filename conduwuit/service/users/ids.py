@@ -11,15 +11,16 @@ from typing import NewType
 from conduwuit.core import ids
 from conduwuit.core.errors import ErrCode, MatrixError
 
-#: A syntactically valid user ID, ``@localpart:server_name``, as stored by accounts.
-UserId = NewType("UserId", str)
+#: The user ID of an account of this server, ``@localpart:server_name``, checked and in
+#: the str form accounts store (the parsed form elsewhere is ``conduwuit.core.ids.UserId``).
+AccountUserId = NewType("AccountUserId", str)
 
 #: "The length of a user ID, including the @ sigil and the domain, MUST NOT exceed 255 bytes."
 MAX_USER_ID_BYTES = 255
 
 
-def make_user_id(localpart: str, server_name: str) -> UserId:
-    return UserId(f"@{localpart}:{server_name}")
+def make_user_id(localpart: str, server_name: str) -> AccountUserId:
+    return AccountUserId(f"@{localpart}:{server_name}")
 
 
 def parse_user_id(value: str) -> tuple[str, str] | None:
@@ -31,7 +32,7 @@ def parse_user_id(value: str) -> tuple[str, str] | None:
     return parsed.localpart, str(parsed.server_name)
 
 
-def check_new_localpart(localpart: str, server_name: str) -> UserId:
+def check_new_localpart(localpart: str, server_name: str) -> AccountUserId:
     """The user ID a new account with this localpart gets, or M_INVALID_USERNAME."""
     if not localpart:
         raise MatrixError(ErrCode.INVALID_USERNAME, "The username must not be empty.")

@@ -12,7 +12,7 @@ from conduwuit.db import Database
 from conduwuit.db.maps import MAPS
 from conduwuit.service.devices import Devices, Session
 from conduwuit.service.users.accounts import Accounts
-from conduwuit.service.users.ids import UserId, check_new_localpart, make_user_id
+from conduwuit.service.users.ids import AccountUserId, check_new_localpart, make_user_id
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 
@@ -51,7 +51,7 @@ class Registration:
         self.registered_listeners: list[Callable[[str], Awaitable[None] | None]] = []
         self.deactivated_listeners: list[Callable[[str], Awaitable[None] | None]] = []
 
-    def check_available(self, localpart: str, *, admin: bool = False) -> UserId:
+    def check_available(self, localpart: str, *, admin: bool = False) -> AccountUserId:
         """The ID for this username, or the spec's error: M_INVALID_USERNAME, M_USER_IN_USE.
 
         ``admin`` (shared-secret registration) skips forbidden_usernames.
@@ -63,7 +63,7 @@ class Registration:
             raise MatrixError(ErrCode.USER_IN_USE, "The desired user ID is already taken.")
         return user_id
 
-    def generate_user_id(self) -> UserId:
+    def generate_user_id(self) -> AccountUserId:
         while True:
             localpart = "".join(
                 secrets.choice("0123456789") for _ in range(GENERATED_LOCALPART_LENGTH)
@@ -74,7 +74,7 @@ class Registration:
 
     async def register(
         self,
-        user_id: UserId,
+        user_id: AccountUserId,
         password: str | None,
         *,
         is_guest: bool = False,

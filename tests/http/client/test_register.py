@@ -240,7 +240,7 @@ async def test_displayname_suffix_and_autojoin(start: StartHomeserver) -> None:
 
     # The rooms service honoured the pending auto-join and removed it.
     assert hs.services.db.map(MAPS.userid_autojoin).get(b"@jo:test.example") is None
-    members = hs.services.rooms.core.members
+    members = hs.services.rooms.storage.member_index
     assert members.is_joined("@jo:test.example", created["room_id"])
 
 

@@ -18,9 +18,11 @@ MESSAGES = 10
 async def test_concurrent_sends_make_one_ordered_timeline(hs: Homeserver, users: Users) -> None:
     # An await between building and persisting each event (as federation will have)
     # makes the requests really overlap inside the pipeline.
-    core = hs.services.rooms.core
-    old = core.pipeline
-    core.pipeline = SlowPipeline(core.db, core.state, old.builder, old.persister, core.locks)
+    storage = hs.services.rooms.storage
+    old = storage.pipeline
+    storage.pipeline = SlowPipeline(
+        storage.db, storage.state, old.builder, old.persister, storage.locks
+    )
     alice = await users.add("alice")
     room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
     senders = [await users.add(f"user{i}") for i in range(USERS)]
@@ -50,6 +52,6 @@ async def test_concurrent_sends_make_one_ordered_timeline(hs: Homeserver, users:
         assert [e["event_id"] for e in messages if e["sender"] == sender] == ids
     # Linear: each event's one prev_event is the event before it.
     for prev, event in pairwise(events):
-        pdu = core.timeline.get(event["event_id"])
+        pdu = storage.timeline.get(event["event_id"])
         assert pdu is not None and pdu["prev_events"] == [prev["event_id"]]
-    assert len(core.locks) == 0
+    assert len(storage.locks) == 0

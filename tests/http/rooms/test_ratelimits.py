@@ -239,7 +239,7 @@ async def test_invites_received_are_limited_per_target(start: StartHomeserver) -
     assert (status, reply["errcode"]) == (429, "M_LIMIT_EXCEEDED")
     assert reply["retry_after_ms"] > 0
     assert hs.services.db.current_count() == position
-    assert hs.services.rooms.core.members.membership(carol, rooms[bob]) is None
+    assert hs.services.rooms.storage.member_index.membership(carol, rooms[bob]) is None
     await users.ok(bob, "POST", f"/rooms/{rooms[bob]}/invite", {"user_id": alice})
     hs.clock.advance(10_001)
     await users.ok(bob, "POST", f"/rooms/{rooms[bob]}/invite", {"user_id": carol})

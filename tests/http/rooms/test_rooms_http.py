@@ -368,10 +368,10 @@ async def test_concurrent_senders_keep_one_linear_history(hs: Homeserver, users:
         *(send(alice if i % 2 else bob, i) for i in range(20)), *(topic(i) for i in range(5))
     )
     assert len(set(sent[:20])) == 20
-    core = hs.services.rooms.core
-    shortroomid = core.short.room(room)
+    storage = hs.services.rooms.storage
+    shortroomid = storage.short.room(room)
     assert shortroomid is not None
-    assert len(core.extremities.get(shortroomid)) == 1
+    assert len(storage.extremities.get(shortroomid)) == 1
     page = await users.ok(alice, "GET", f"/rooms/{room}/messages", limit="100")
     assert len([e for e in page["chunk"] if e["type"] == "m.room.message"]) == 20
     # The current topic is the last one written.

@@ -78,7 +78,7 @@ async def test_transaction_is_stored_beside_the_event(hs: Homeserver, users: Use
     alice = await users.add("alice")
     room = await new_room(users, alice)
     sent = await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/t", {"body": "x"})
-    stored = hs.services.rooms.core.timeline.get(sent["event_id"])
+    stored = hs.services.rooms.storage.timeline.get(sent["event_id"])
     assert stored is not None and "_txn" not in stored
     sync = await users.ok(alice, "GET", "/sync")
     timeline = sync["rooms"]["join"][room]["timeline"]["events"]

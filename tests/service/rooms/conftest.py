@@ -12,10 +12,10 @@ from conduwuit.core.ids import UserId
 from conduwuit.db import Database, DatabaseOptions
 from conduwuit.server import services_over
 from conduwuit.service.notifier import Notifier
-from conduwuit.service.rooms import RoomCore
+from conduwuit.service.rooms.actions import RoomActions
+from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
-from conduwuit.service.rooms.ops import RoomOps
-from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.services import Services
 from tests.kit.homeserver import homeserver_config
 
@@ -48,20 +48,20 @@ class Stack:
         return self.services.db
 
     @property
-    def core(self) -> RoomCore:
-        return self.services.rooms.core
+    def storage(self) -> RoomStorage:
+        return self.services.rooms.storage
 
     @property
-    def ops(self) -> RoomOps:
-        return self.services.rooms.ops
+    def actions(self) -> RoomActions:
+        return self.services.rooms.actions
 
     @property
-    def members(self) -> Membership:
+    def membership(self) -> Membership:
         return self.services.rooms.membership
 
     @property
-    def reads(self) -> RoomReads:
-        return self.services.rooms.reads
+    def history(self) -> RoomHistory:
+        return self.services.rooms.history
 
     @property
     def notifier(self) -> Notifier:

@@ -6,7 +6,7 @@ import pytest
 
 from conduwuit.core.errors import MatrixError
 from conduwuit.core.ids import RoomId
-from conduwuit.service.rooms.ops import CreateRoom
+from conduwuit.service.rooms.actions import CreateRoom
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.typing import Typing
@@ -15,16 +15,16 @@ from .conftest import ALICE, BOB, CAROL, Stack
 
 
 async def room_with_bob(stack: Stack) -> RoomId:
-    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
-    await stack.members.join(BOB, str(room))
+    room = RoomId.parse(await stack.actions.create_room(ALICE, CreateRoom(preset="public_chat")))
+    await stack.membership.join(BOB, str(room))
     return room
 
 
 async def test_relations_by_type_with_pagination_and_recursion(stack: Stack) -> None:
     room = await room_with_bob(stack)
-    root = await stack.ops.send(ALICE, room, "m.room.message", {"body": "root"})
+    root = await stack.actions.send(ALICE, room, "m.room.message", {"body": "root"})
     reactions = [
-        await stack.ops.send(
+        await stack.actions.send(
             BOB,
             room,
             "m.reaction",
@@ -32,19 +32,19 @@ async def test_relations_by_type_with_pagination_and_recursion(stack: Stack) -> 
         )
         for k in ("a", "b", "c")
     ]
-    reply = await stack.ops.send(
+    reply = await stack.actions.send(
         BOB,
         room,
         "m.room.message",
         {"body": "in thread", "m.relates_to": {"rel_type": "m.thread", "event_id": root}},
     )
-    nested = await stack.ops.send(
+    nested = await stack.actions.send(
         ALICE,
         room,
         "m.reaction",
         {"m.relates_to": {"rel_type": "m.annotation", "event_id": reply, "key": "x"}},
     )
-    relations = Relations(stack.reads)
+    relations = Relations(stack.history)
     all_of = relations.relations(ALICE, room, root)
     assert [e["event_id"] for e in all_of["chunk"]] == [reply, *reversed(reactions)]
     page = relations.relations(ALICE, room, root, rel_type="m.annotation", limit=2)
@@ -58,18 +58,20 @@ async def test_relations_by_type_with_pagination_and_recursion(stack: Stack) -> 
     deep = relations.relations(ALICE, room, root, recurse=True)
     assert nested in [e["event_id"] for e in deep["chunk"]]
     # A redacted relation no longer counts.
-    await stack.ops.redact(BOB, room, reactions[0], {})
+    await stack.actions.redact(BOB, room, reactions[0], {})
     after = relations.relations(ALICE, room, root, rel_type="m.annotation")
     assert reactions[0] not in [e["event_id"] for e in after["chunk"]]
     with pytest.raises(MatrixError):
         relations.relations(
-            CAROL, RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom())), root
+            CAROL, RoomId.parse(await stack.actions.create_room(ALICE, CreateRoom())), root
         )
 
 
 async def test_typing_clamps_timeouts_and_expires(stack: Stack) -> None:
     room = await room_with_bob(stack)
-    typing = Typing(stack.db, stack.core.members, stack.notifier, stack.clock, 15_000, 45_000)
+    typing = Typing(
+        stack.db, stack.storage.member_index, stack.notifier, stack.clock, 15_000, 45_000
+    )
     typing.set_typing(BOB, room, True, 1_000_000)
     assert typing.typing_users(str(room)) == [str(BOB)]
     position = typing.last_change(str(room))
@@ -82,10 +84,10 @@ async def test_typing_clamps_timeouts_and_expires(stack: Stack) -> None:
 
 async def test_receipts_public_and_private(stack: Stack) -> None:
     room = await room_with_bob(stack)
-    first = await stack.ops.send(ALICE, room, "m.room.message", {"body": "1"})
-    second = await stack.ops.send(ALICE, room, "m.room.message", {"body": "2"})
+    first = await stack.actions.send(ALICE, room, "m.room.message", {"body": "1"})
+    second = await stack.actions.send(ALICE, room, "m.room.message", {"body": "2"})
     receipts = Receipts(
-        stack.db, stack.core.members, stack.core.timeline, stack.notifier, stack.clock
+        stack.db, stack.storage.member_index, stack.storage.timeline, stack.notifier, stack.clock
     )
     position = stack.db.current_count()
     receipts.set_receipt(BOB, room, "m.read", first)
@@ -103,25 +105,25 @@ async def test_receipts_public_and_private(stack: Stack) -> None:
 
 async def test_edits_threads_and_references_are_bundled(stack: Stack) -> None:
     room = await room_with_bob(stack)
-    root = await stack.ops.send(ALICE, room, "m.room.message", {"body": "root"})
-    other = await stack.ops.send(ALICE, room, "m.room.message", {"body": "another root"})
+    root = await stack.actions.send(ALICE, room, "m.room.message", {"body": "root"})
+    other = await stack.actions.send(ALICE, room, "m.room.message", {"body": "another root"})
     edit = {
         "body": "* fixed",
         "m.new_content": {"body": "fixed"},
         "m.relates_to": {"rel_type": "m.replace", "event_id": root},
     }
-    await stack.ops.send(BOB, room, "m.room.message", edit)  # not the sender: ignored
-    latest_edit = await stack.ops.send(ALICE, room, "m.room.message", edit)
+    await stack.actions.send(BOB, room, "m.room.message", edit)  # not the sender: ignored
+    latest_edit = await stack.actions.send(ALICE, room, "m.room.message", edit)
     in_thread = {"body": "reply", "m.relates_to": {"rel_type": "m.thread", "event_id": root}}
-    await stack.ops.send(BOB, room, "m.room.message", in_thread)
-    last_reply = await stack.ops.send(BOB, room, "m.room.message", in_thread)
-    await stack.ops.send(
+    await stack.actions.send(BOB, room, "m.room.message", in_thread)
+    last_reply = await stack.actions.send(BOB, room, "m.room.message", in_thread)
+    await stack.actions.send(
         BOB,
         room,
         "m.room.message",
         {"body": "ref", "m.relates_to": {"rel_type": "m.reference", "event_id": root}},
     )
-    event = stack.reads.event(ALICE, room, root)
+    event = stack.history.event(ALICE, room, root)
     bundled = event["unsigned"]["m.relations"]
     assert bundled["m.replace"]["event_id"] == latest_edit
     assert bundled["m.thread"]["count"] == 2
@@ -129,10 +131,10 @@ async def test_edits_threads_and_references_are_bundled(stack: Stack) -> None:
     assert bundled["m.thread"]["current_user_participated"] is True
     assert len(bundled["m.reference"]["chunk"]) == 1
 
-    relations = Relations(stack.reads)
+    relations = Relations(stack.history)
     threads = relations.threads(ALICE, room)
     assert [t["event_id"] for t in threads["chunk"]] == [root]
-    await stack.ops.send(
+    await stack.actions.send(
         ALICE,
         room,
         "m.room.message",
@@ -149,13 +151,13 @@ async def test_edits_threads_and_references_are_bundled(stack: Stack) -> None:
 async def test_unread_counts_follow_receipts(stack: Stack) -> None:
     room = await room_with_bob(stack)
     receipts = Receipts(
-        stack.db, stack.core.members, stack.core.timeline, stack.notifier, stack.clock
+        stack.db, stack.storage.member_index, stack.storage.timeline, stack.notifier, stack.clock
     )
-    shortroomid = stack.core.short.room(str(room))
+    shortroomid = stack.storage.short.room(str(room))
     assert shortroomid is not None
-    first = await stack.ops.send(ALICE, room, "m.room.message", {"body": "1"})
-    await stack.ops.send(ALICE, room, "m.room.message", {"body": "2"})
-    await stack.ops.send(BOB, room, "m.room.message", {"body": "mine"})
+    first = await stack.actions.send(ALICE, room, "m.room.message", {"body": "1"})
+    await stack.actions.send(ALICE, room, "m.room.message", {"body": "2"})
+    await stack.actions.send(BOB, room, "m.room.message", {"body": "mine"})
     assert receipts.unread_count(BOB, str(room), shortroomid) == 2
     receipts.set_receipt(BOB, room, "m.read.private", first)
     assert receipts.unread_count(BOB, str(room), shortroomid) == 1

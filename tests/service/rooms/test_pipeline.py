@@ -14,7 +14,7 @@ from conduwuit.core.events import Event
 from conduwuit.core.ids import RoomId
 from conduwuit.core.room_versions import V10
 from conduwuit.core.signing import Keypair
-from conduwuit.service.rooms.ops import CreateRoom
+from conduwuit.service.rooms.actions import CreateRoom
 from conduwuit.service.rooms.pipeline import MissingEventsError
 
 from .conftest import ALICE, CAROL, Stack
@@ -35,10 +35,10 @@ def remote_event(
 ) -> dict[str, Any]:
     """A PDU another server would send, built on ``prev`` with auth events from the
     state after ``prev``."""
-    state = stack.core.state
+    state = stack.storage.state
     before = state.hash_before(prev) or 0
     after_ids = state.state_ids(before)
-    prev_pdu = stack.core.timeline.get(prev)
+    prev_pdu = stack.storage.timeline.get(prev)
     assert prev_pdu is not None
     if "state_key" in prev_pdu:
         after_ids[(prev_pdu["type"], prev_pdu["state_key"])] = prev
@@ -62,16 +62,16 @@ def no_verify(pdu: dict[str, Any]) -> None:
 
 
 def latest(stack: Stack, room: RoomId) -> str:
-    shortroomid = stack.core.short.room(str(room))
+    shortroomid = stack.storage.short.room(str(room))
     assert shortroomid is not None
-    leaves = stack.core.extremities.get(shortroomid)
+    leaves = stack.storage.extremities.get(shortroomid)
     assert len(leaves) == 1
     return leaves[0]
 
 
 async def public_room_with_dave(stack: Stack) -> RoomId:
     room = RoomId.parse(
-        await stack.ops.create_room(
+        await stack.actions.create_room(
             ALICE,
             CreateRoom(
                 preset="public_chat",
@@ -83,17 +83,17 @@ async def public_room_with_dave(stack: Stack) -> RoomId:
     join = remote_event(
         stack, room, latest(stack, room), "m.room.member", {"membership": "join"}, DAVE
     )
-    await stack.core.pipeline.receive(join, V10, no_verify)
+    await stack.storage.pipeline.receive(join, V10, no_verify)
     return room
 
 
 async def test_remote_join_enters_through_the_same_path(stack: Stack) -> None:
     room = await public_room_with_dave(stack)
-    assert stack.core.members.membership(DAVE, str(room)) == "join"
-    assert stack.core.members.count(str(room), "join") == 2
+    assert stack.storage.member_index.membership(DAVE, str(room)) == "join"
+    assert stack.storage.member_index.count(str(room), "join") == 2
     # A local event now builds on the remote one.
-    event_id = await stack.ops.send(ALICE, room, "m.room.message", {"body": "welcome"})
-    pdu = stack.core.timeline.get(event_id)
+    event_id = await stack.actions.send(ALICE, room, "m.room.message", {"body": "welcome"})
+    pdu = stack.storage.timeline.get(event_id)
     assert pdu is not None and len(pdu["prev_events"]) == 1
 
 
@@ -105,7 +105,7 @@ async def test_event_citing_unknown_events_asks_for_them(stack: Stack) -> None:
         {k: v for k, v in pdu.items() if k not in ("hashes", "signatures")}, REMOTE, REMOTE_KEY, V10
     )
     with pytest.raises(MissingEventsError) as missing:
-        await stack.core.pipeline.receive(pdu, V10, no_verify)
+        await stack.storage.pipeline.receive(pdu, V10, no_verify)
     assert missing.value.event_ids == ["$unknown"]
 
 
@@ -117,50 +117,50 @@ async def test_rejected_remote_event_changes_nothing(stack: Stack) -> None:
         stack, room, latest(stack, room), "m.room.power_levels", {"users": {DAVE: 100}}, ""
     )
     with pytest.raises(AuthError):
-        await stack.core.pipeline.receive(pl, V10, no_verify)
+        await stack.storage.pipeline.receive(pl, V10, no_verify)
     assert stack.db.current_count() == position
-    assert not stack.core.timeline.exists(Event(pl, V10).event_id)
+    assert not stack.storage.timeline.exists(Event(pl, V10).event_id)
 
 
 async def test_ban_racing_a_demotion_is_soft_failed(stack: Stack) -> None:
     room = await public_room_with_dave(stack)
-    await stack.members.join(CAROL, str(room))
+    await stack.membership.join(CAROL, str(room))
     fork_point = latest(stack, room)
     # Alice demotes Dave; concurrently Dave, not having seen it, bans Carol.
-    await stack.ops.send(ALICE, room, "m.room.power_levels", {"users": {str(ALICE): 100}}, "")
+    await stack.actions.send(ALICE, room, "m.room.power_levels", {"users": {str(ALICE): 100}}, "")
     ban = remote_event(stack, room, fork_point, "m.room.member", {"membership": "ban"}, str(CAROL))
-    await stack.core.pipeline.receive(ban, V10, no_verify)
+    await stack.storage.pipeline.receive(ban, V10, no_verify)
     ban_id = Event(ban, V10).event_id
-    assert stack.core.timeline.is_soft_failed(ban_id)
-    assert stack.core.members.membership(str(CAROL), str(room)) == "join"
-    bodies = [e["event_id"] for e in stack.reads.messages(ALICE, room, limit=50)["chunk"]]
+    assert stack.storage.timeline.is_soft_failed(ban_id)
+    assert stack.storage.member_index.membership(str(CAROL), str(room)) == "join"
+    bodies = [e["event_id"] for e in stack.history.messages(ALICE, room, limit=50)["chunk"]]
     assert ban_id not in bodies
 
 
 async def test_concurrent_state_is_resolved_into_current_state(stack: Stack) -> None:
     room = await public_room_with_dave(stack)
     fork_point = latest(stack, room)
-    topic = await stack.ops.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
+    topic = await stack.actions.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
     name = remote_event(stack, room, fork_point, "m.room.name", {"name": "dave's"}, "")
-    await stack.core.pipeline.receive(name, V10, no_verify)
-    state = stack.core.state
+    await stack.storage.pipeline.receive(name, V10, no_verify)
+    state = stack.storage.state
     current = state.current_hash(str(room))
     assert state.content_at(current, "m.room.topic") == {"topic": "alice's"}
     assert state.content_at(current, "m.room.name") == {"name": "dave's"}
-    shortroomid = stack.core.short.room(str(room))
+    shortroomid = stack.storage.short.room(str(room))
     assert shortroomid is not None
-    assert set(stack.core.extremities.get(shortroomid)) == {topic, Event(name, V10).event_id}
-    merged = await stack.ops.send(ALICE, room, "m.room.message", {"body": "merge"})
-    pdu = stack.core.timeline.get(merged)
+    assert set(stack.storage.extremities.get(shortroomid)) == {topic, Event(name, V10).event_id}
+    merged = await stack.actions.send(ALICE, room, "m.room.message", {"body": "merge"})
+    pdu = stack.storage.timeline.get(merged)
     assert pdu is not None and len(pdu["prev_events"]) == 2
-    assert stack.core.extremities.get(shortroomid) == [merged]
+    assert stack.storage.extremities.get(shortroomid) == [merged]
 
 
 async def test_auth_chain_is_reachable_without_loading_the_room(stack: Stack) -> None:
     room = await public_room_with_dave(stack)
-    message = await stack.ops.send(ALICE, room, "m.room.message", {"body": "x"})
-    chain = stack.core.auth_chains.event_ids([message])
-    state = stack.core.state
+    message = await stack.actions.send(ALICE, room, "m.room.message", {"body": "x"})
+    chain = stack.storage.auth_chains.event_ids([message])
+    state = stack.storage.state
     current = state.current_hash(str(room))
     for event_type, state_key in (
         ("m.room.create", ""),
@@ -170,4 +170,4 @@ async def test_auth_chain_is_reachable_without_loading_the_room(stack: Stack) ->
         assert state.event_id_at(current, event_type, state_key) in chain
     assert message not in chain
     # Memoised: a second call reads the stored chain.
-    assert stack.core.auth_chains.event_ids([message]) == chain
+    assert stack.storage.auth_chains.event_ids([message]) == chain

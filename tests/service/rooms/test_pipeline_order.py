@@ -14,7 +14,7 @@ from conduwuit.core.event_signing import hash_and_sign_event
 from conduwuit.core.events import Event
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.room_versions import V10, RoomVersion
-from conduwuit.service.rooms.ops import CreateRoom
+from conduwuit.service.rooms.actions import CreateRoom
 from conduwuit.service.rooms.pipeline import EventPipeline
 from conduwuit.service.rooms.transactions import Txn
 
@@ -42,29 +42,31 @@ class SlowPipeline(EventPipeline):
 
 
 def slow(stack: Stack) -> None:
-    core, old = stack.core, stack.core.pipeline
-    core.pipeline = SlowPipeline(core.db, core.state, old.builder, old.persister, core.locks)
+    storage, old = stack.storage, stack.storage.pipeline
+    storage.pipeline = SlowPipeline(
+        storage.db, storage.state, old.builder, old.persister, storage.locks
+    )
 
 
 async def room_with_senders(stack: Stack) -> RoomId:
-    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
+    room = RoomId.parse(await stack.actions.create_room(ALICE, CreateRoom(preset="public_chat")))
     for sender in SENDERS:
-        await stack.members.join(sender, str(room))
+        await stack.membership.join(sender, str(room))
     return room
 
 
 async def send_all(stack: Stack, room: RoomId) -> None:
     async def sender(user: UserId) -> None:
         for n in range(MESSAGES):
-            await stack.ops.send(user, room, "m.room.message", {"body": f"{user} {n}"})
+            await stack.actions.send(user, room, "m.room.message", {"body": f"{user} {n}"})
 
     await asyncio.wait_for(asyncio.gather(*(sender(u) for u in SENDERS)), 60)
 
 
 def timeline(stack: Stack, room: RoomId) -> list[tuple[int, dict[str, Any]]]:
-    shortroomid = stack.core.short.room(str(room))
+    shortroomid = stack.storage.short.room(str(room))
     assert shortroomid is not None
-    return list(stack.core.timeline.scan(shortroomid, None, backwards=False))
+    return list(stack.storage.timeline.scan(shortroomid, None, backwards=False))
 
 
 def assert_linear(stack: Stack, room: RoomId) -> None:
@@ -81,16 +83,16 @@ def assert_linear(stack: Stack, room: RoomId) -> None:
         assert [b for b in bodies if b.startswith(f"{user} ")] == [
             f"{user} {n}" for n in range(MESSAGES)
         ]
-    shortroomid = stack.core.short.room(str(room))
+    shortroomid = stack.storage.short.room(str(room))
     assert shortroomid is not None
-    assert stack.core.extremities.get(shortroomid) == [events[-1][1]["event_id"]]
+    assert stack.storage.extremities.get(shortroomid) == [events[-1][1]["event_id"]]
 
 
 async def test_concurrent_senders_build_one_ordered_chain(stack: Stack) -> None:
     room = await room_with_senders(stack)
     await send_all(stack, room)
     assert_linear(stack, room)
-    assert len(stack.core.locks) == 0
+    assert len(stack.storage.locks) == 0
 
 
 async def test_an_await_inside_the_pipeline_does_not_fork_the_room(stack: Stack) -> None:
@@ -98,7 +100,7 @@ async def test_an_await_inside_the_pipeline_does_not_fork_the_room(stack: Stack)
     room = await room_with_senders(stack)
     await send_all(stack, room)
     assert_linear(stack, room)
-    assert len(stack.core.locks) == 0
+    assert len(stack.storage.locks) == 0
 
 
 async def test_without_the_lock_the_same_senders_fork_the_room(stack: Stack) -> None:
@@ -106,7 +108,7 @@ async def test_without_the_lock_the_same_senders_fork_the_room(stack: Stack) -> 
     builds events on the same prev_events."""
     slow(stack)
     room = await room_with_senders(stack)
-    pipeline = stack.core.pipeline
+    pipeline = stack.storage.pipeline
 
     async def unlocked(
         new: Any, sender: str, room_id: str | None, rv: RoomVersion, txn: Any = None
@@ -156,7 +158,7 @@ async def test_two_rooms_at_once_reach_a_reader_in_stream_order(stack: Stack) ->
     assert seen == sorted(seen)
     for room in rooms:
         assert_linear(stack, room)
-    assert len(stack.core.locks) == 0
+    assert len(stack.storage.locks) == 0
 
 
 async def test_an_async_verify_runs_under_the_room_lock(stack: Stack) -> None:
@@ -164,20 +166,20 @@ async def test_an_async_verify_runs_under_the_room_lock(stack: Stack) -> None:
     calls: list[bool] = []
 
     async def verify(pdu: dict[str, Any]) -> None:
-        calls.append(stack.core.locks.held(str(room)))
+        calls.append(stack.storage.locks.held(str(room)))
         await asyncio.sleep(0.01)
 
     pdu = remote_event(stack, room, latest(stack, room), "m.room.message", {"body": "hi"})
-    remote = asyncio.create_task(stack.core.pipeline.receive(pdu, V10, verify))
+    remote = asyncio.create_task(stack.storage.pipeline.receive(pdu, V10, verify))
     await asyncio.sleep(0)
     # A local message sent while the remote event is being verified waits for it
     # and builds on it instead of forking.
-    local = await stack.ops.send(ALICE, room, "m.room.message", {"body": "after"})
+    local = await stack.actions.send(ALICE, room, "m.room.message", {"body": "after"})
     received = await remote
     assert calls == [True]
-    local_pdu = stack.core.timeline.get(local)
+    local_pdu = stack.storage.timeline.get(local)
     assert local_pdu is not None and local_pdu["prev_events"] == [received.event_id]
-    assert len(stack.core.locks) == 0
+    assert len(stack.storage.locks) == 0
 
 
 async def test_an_async_verify_that_refuses_changes_nothing(stack: Stack) -> None:
@@ -190,10 +192,10 @@ async def test_an_async_verify_that_refuses_changes_nothing(stack: Stack) -> Non
 
     pdu = remote_event(stack, room, latest(stack, room), "m.room.message", {"body": "x"})
     with pytest.raises(AuthError, match="bad signature"):
-        await stack.core.pipeline.receive(pdu, V10, verify)
+        await stack.storage.pipeline.receive(pdu, V10, verify)
     assert stack.db.current_count() == position
-    assert not stack.core.timeline.exists(Event(pdu, V10).event_id)
-    assert len(stack.core.locks) == 0
+    assert not stack.storage.timeline.exists(Event(pdu, V10).event_id)
+    assert len(stack.storage.locks) == 0
 
 
 async def test_one_transaction_sent_twice_at_once_makes_one_event(stack: Stack) -> None:
@@ -203,7 +205,7 @@ async def test_one_transaction_sent_twice_at_once_makes_one_event(stack: Stack) 
     before = len(timeline(stack, room))
     first, second = await asyncio.gather(
         *(
-            stack.ops.send(SENDERS[0], room, "m.room.message", {"body": "once"}, txn=txn)
+            stack.actions.send(SENDERS[0], room, "m.room.message", {"body": "once"}, txn=txn)
             for _ in range(2)
         )
     )
@@ -214,7 +216,7 @@ async def test_one_transaction_sent_twice_at_once_makes_one_event(stack: Stack) 
 async def test_two_creations_of_one_custom_room_id_make_one_room(stack: Stack) -> None:
     slow(stack)
     results = await asyncio.gather(
-        *(stack.ops.create_room(ALICE, CreateRoom(room_id="twice")) for _ in range(2)),
+        *(stack.actions.create_room(ALICE, CreateRoom(room_id="twice")) for _ in range(2)),
         return_exceptions=True,
     )
     room_id = f"!twice:{SERVER}"
@@ -222,7 +224,7 @@ async def test_two_creations_of_one_custom_room_id_make_one_room(stack: Stack) -
     assert isinstance(results[1], MatrixError) and results[1].errcode == "M_ROOM_IN_USE"
     creates = [p for _, p in timeline(stack, RoomId.parse(room_id)) if p["type"] == "m.room.create"]
     assert len(creates) == 1
-    assert len(stack.core.locks) == 0
+    assert len(stack.storage.locks) == 0
 
 
 async def test_a_remote_merge_of_a_fork_resolves_its_state_before(stack: Stack) -> None:
@@ -230,23 +232,23 @@ async def test_a_remote_merge_of_a_fork_resolves_its_state_before(stack: Stack) 
     worker thread) while the room stays locked and local sends wait."""
     room = await public_room_with_dave(stack)
     fork_point = latest(stack, room)
-    topic = await stack.ops.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
+    topic = await stack.actions.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
     name = remote_event(stack, room, fork_point, "m.room.name", {"name": "dave's"}, "")
-    await stack.core.pipeline.receive(name, V10, no_verify)
+    await stack.storage.pipeline.receive(name, V10, no_verify)
     name_id = Event(name, V10).event_id
     merge = remote_event(stack, room, name_id, "m.room.message", {"body": "merge"})
     merge = {k: v for k, v in merge.items() if k not in ("hashes", "signatures")}
     merge["prev_events"] = [topic, name_id]
     merge = hash_and_sign_event(merge, REMOTE, REMOTE_KEY, V10)
-    receiving = asyncio.create_task(stack.core.pipeline.receive(merge, V10, no_verify))
+    receiving = asyncio.create_task(stack.storage.pipeline.receive(merge, V10, no_verify))
     await asyncio.sleep(0)
-    local = await stack.ops.send(ALICE, room, "m.room.message", {"body": "after"})
+    local = await stack.actions.send(ALICE, room, "m.room.message", {"body": "after"})
     merged = await receiving
-    state = stack.core.state
+    state = stack.storage.state
     before = state.hash_before(merged.event_id)
     assert before is not None
     assert state.content_at(before, "m.room.topic") == {"topic": "alice's"}
     assert state.content_at(before, "m.room.name") == {"name": "dave's"}
-    local_pdu = stack.core.timeline.get(local)
+    local_pdu = stack.storage.timeline.get(local)
     assert local_pdu is not None and local_pdu["prev_events"] == [merged.event_id]
-    assert len(stack.core.locks) == 0
+    assert len(stack.storage.locks) == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conduwuit.core.ids import RoomId
-from conduwuit.service.rooms.ops import CreateRoom
+from conduwuit.service.rooms.actions import CreateRoom
 from conduwuit.service.rooms.search import Search
 from conduwuit.service.rooms.search_index import SearchIndex, words
 
@@ -15,14 +15,14 @@ def test_words_are_lowercased_unicode_tokens() -> None:
 
 
 async def test_search_ranks_filters_and_hides(stack: Stack) -> None:
-    room = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(preset="public_chat")))
-    other = RoomId.parse(await stack.ops.create_room(ALICE, CreateRoom(name="cake club")))
-    await stack.members.join(BOB, str(room))
-    once = await stack.ops.send(ALICE, room, "m.room.message", {"body": "I like cake"})
-    twice = await stack.ops.send(BOB, room, "m.room.message", {"body": "cake cake everywhere"})
-    await stack.ops.send(ALICE, room, "m.room.message", {"body": "nothing here"})
-    await stack.ops.send(ALICE, other, "m.room.message", {"body": "secret cake"})
-    search = Search(stack.reads, SearchIndex(stack.db))
+    room = RoomId.parse(await stack.actions.create_room(ALICE, CreateRoom(preset="public_chat")))
+    other = RoomId.parse(await stack.actions.create_room(ALICE, CreateRoom(name="cake club")))
+    await stack.membership.join(BOB, str(room))
+    once = await stack.actions.send(ALICE, room, "m.room.message", {"body": "I like cake"})
+    twice = await stack.actions.send(BOB, room, "m.room.message", {"body": "cake cake everywhere"})
+    await stack.actions.send(ALICE, room, "m.room.message", {"body": "nothing here"})
+    await stack.actions.send(ALICE, other, "m.room.message", {"body": "secret cake"})
+    search = Search(stack.history, SearchIndex(stack.db))
 
     found = search.search(BOB, {"search_term": "CAKE"})["search_categories"]["room_events"]
     assert [r["result"]["event_id"] for r in found["results"]] == [twice, once]
@@ -56,6 +56,6 @@ async def test_search_ranks_filters_and_hides(stack: Stack) -> None:
     # Alice sees her other room's message; redacted events drop out of the index.
     mine = search.search(ALICE, {"search_term": "cake", "keys": ["content.body"]})
     assert mine["search_categories"]["room_events"]["count"] == 3
-    await stack.ops.redact(BOB, room, twice, {})
+    await stack.actions.redact(BOB, room, twice, {})
     after = search.search(BOB, {"search_term": "cake"})["search_categories"]["room_events"]
     assert [r["result"]["event_id"] for r in after["results"]] == [once]

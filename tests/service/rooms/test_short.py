@@ -64,13 +64,13 @@ async def test_fork_introducing_a_state_key_interns_it_once(stack: Stack) -> Non
     # state: persisting it both saves its own state and resolves the fork, in one batch.
     room = await public_room_with_dave(stack)
     fork_point = latest(stack, room)
-    await stack.ops.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
+    await stack.actions.send(ALICE, room, "m.room.topic", {"topic": "alice's"}, "")
     name = remote_event(stack, room, fork_point, "m.room.name", {"name": "dave's"}, "")
-    await stack.core.pipeline.receive(name, V10, no_verify)
+    await stack.storage.pipeline.receive(name, V10, no_verify)
     assert len(shorts_of(stack.db, "m.room.name", "")) == 1
-    sk = stack.core.short.statekey("m.room.name", "")
+    sk = stack.storage.short.statekey("m.room.name", "")
     assert sk is not None
     name_id = Event(name, V10).event_id
-    se = stack.core.short.event(name_id)
-    state = stack.core.state
+    se = stack.storage.short.event(name_id)
+    state = stack.storage.state
     assert state.store.full(state.current_hash(str(room)))[sk] == se

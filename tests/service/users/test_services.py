@@ -13,7 +13,7 @@ from conduwuit.db.maps import MAPS
 from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.services import UserServices
 from conduwuit.service.uiaa import DUMMY, PASSWORD
-from conduwuit.service.users.ids import UserId
+from conduwuit.service.users.ids import AccountUserId
 from conduwuit.service.users.passwords import (
     GENERATED_PASSWORD_LENGTH,
     PasswordHasher,
@@ -21,7 +21,7 @@ from conduwuit.service.users.passwords import (
 )
 from tests.kit.homeserver import FakeClock
 
-ALICE = UserId("@alice:test.example")
+ALICE = AccountUserId("@alice:test.example")
 
 
 async def test_hashing_runs_off_the_event_loop() -> None:

@@ -1,5 +1,5 @@
 """Client-server API endpoints for rooms, one module per spec area:
-creation, sending and state, membership, timeline reads, aliases and directory.
+creation, sending and state, membership, timeline history, aliases and directory.
 
 ``routes(...)`` collects them for the composition root.
 """
@@ -10,16 +10,16 @@ from conduwuit.api.client.rooms import create, directory, membership, read, send
 from conduwuit.api.router import Route
 from conduwuit.service.filters import Filters
 from conduwuit.service.ratelimit import RateLimits
+from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.directory import Directory
+from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
-from conduwuit.service.rooms.ops import RoomOps
-from conduwuit.service.rooms.reads import RoomReads
 
 
 def routes(
-    ops: RoomOps,
+    actions: RoomActions,
     members: Membership,
-    reads: RoomReads,
+    history: RoomHistory,
     directory_: Directory,
     filters: Filters,
     public_rooms_without_auth: bool = False,
@@ -27,9 +27,9 @@ def routes(
     limits: RateLimits,
 ) -> list[Route]:
     return [
-        *create.routes(ops, limits),
-        *send.routes(ops, members, reads, limits),
-        *membership.routes(members, reads, limits),
-        *read.routes(reads, filters),
+        *create.routes(actions, limits),
+        *send.routes(actions, members, history, limits),
+        *membership.routes(members, history, limits),
+        *read.routes(history, filters),
         *directory.routes(directory_, public_rooms_without_auth),
     ]

@@ -13,7 +13,7 @@ from conduwuit.api.wire import WireModel, canonical_body, parse
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.room_creation import PlannedEvent
 from conduwuit.service.ratelimit import RateLimits
-from conduwuit.service.rooms.ops import CreateRoom, RoomOps
+from conduwuit.service.rooms.actions import CreateRoom, RoomActions
 
 
 class StateEventBody(WireModel):
@@ -39,8 +39,8 @@ class CreateRoomBody(WireModel):
 
 
 class CreateHandlers:
-    def __init__(self, ops: RoomOps, limits: RateLimits) -> None:
-        self.ops = ops
+    def __init__(self, actions: RoomActions, limits: RateLimits) -> None:
+        self.actions = actions
         self.limits = limits
 
     async def create_room(self, request: web.Request) -> web.Response:
@@ -66,12 +66,12 @@ class CreateHandlers:
         # Once per room, after the body is known good (Synapse: "rate limit once in
         # advance", not per initial event); the invites in it are not charged.
         self.limits.user(self.limits.room_creation, str(me(request)))
-        room_id = await self.ops.create_room(me(request), request_)
+        room_id = await self.actions.create_room(me(request), request_)
         return web.json_response({"room_id": room_id})
 
     def routes(self) -> list[Route]:
         return [Route("POST", client_paths("/createRoom"), self.create_room, Auth.ACCESS_TOKEN)]
 
 
-def routes(ops: RoomOps, limits: RateLimits) -> list[Route]:
-    return CreateHandlers(ops, limits).routes()
+def routes(actions: RoomActions, limits: RateLimits) -> list[Route]:
+    return CreateHandlers(actions, limits).routes()

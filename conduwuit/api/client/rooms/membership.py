@@ -12,8 +12,8 @@ from conduwuit.api.wire import canonical_body
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.ids import UserId
 from conduwuit.service.ratelimit import RateLimits
+from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
-from conduwuit.service.rooms.reads import RoomReads
 
 
 def _reason(body: dict[str, Any]) -> str | None:
@@ -24,15 +24,17 @@ def _reason(body: dict[str, Any]) -> str | None:
 
 
 class MembershipHandlers:
-    def __init__(self, members: Membership, reads: RoomReads, limits: RateLimits) -> None:
+    def __init__(self, members: Membership, history: RoomHistory, limits: RateLimits) -> None:
         self.members = members
-        self.reads = reads
+        self.history = history
         self.limits = limits
 
     def charge_join(self, user: UserId, target: str) -> None:
         """A local join against the joins limit (Synapse's rc_joins.local); joining a
         room one is in already changes nothing and is free, as in Synapse."""
-        if not self.members.core.members.is_joined(str(user), self.members.resolve_room(target)):
+        if not self.members.storage.member_index.is_joined(
+            str(user), self.members.resolve_room(target)
+        ):
             self.limits.user(self.limits.joins, str(user))
 
     async def join_by_id_or_alias(self, request: web.Request) -> web.Response:
@@ -96,10 +98,10 @@ class MembershipHandlers:
         return web.json_response({})
 
     async def joined_rooms(self, request: web.Request) -> web.Response:
-        return web.json_response({"joined_rooms": self.reads.joined_rooms(me(request))})
+        return web.json_response({"joined_rooms": self.history.joined_rooms(me(request))})
 
     async def room_members(self, request: web.Request) -> web.Response:
-        chunk = self.reads.members(
+        chunk = self.history.members(
             me(request),
             room_id(request),
             at=request.query.get("at"),
@@ -110,7 +112,7 @@ class MembershipHandlers:
 
     async def joined_members(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"joined": self.reads.joined_members(me(request), room_id(request))}
+            {"joined": self.history.joined_members(me(request), room_id(request))}
         )
 
     def routes(self) -> list[Route]:
@@ -136,5 +138,5 @@ class MembershipHandlers:
         ]
 
 
-def routes(members: Membership, reads: RoomReads, limits: RateLimits) -> list[Route]:
-    return MembershipHandlers(members, reads, limits).routes()
+def routes(members: Membership, history: RoomHistory, limits: RateLimits) -> list[Route]:
+    return MembershipHandlers(members, history, limits).routes()

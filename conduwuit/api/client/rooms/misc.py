@@ -12,8 +12,8 @@ from conduwuit.api.client.rooms.params import int_query, me, room_id, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import ErrCode, MatrixError
-from conduwuit.service.rooms.members import Members
-from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.history import RoomHistory
+from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.reports import Reports
 from conduwuit.service.rooms.timestamps import closest_event
 from conduwuit.service.rooms.upgrade import RoomUpgrades
@@ -30,13 +30,13 @@ class MiscHandlers:
         self,
         upgrades: RoomUpgrades,
         reports: Reports,
-        reads: RoomReads,
-        members: Members,
+        history: RoomHistory,
+        members: MemberIndex,
         delay: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.upgrades = upgrades
         self.reports = reports
-        self.reads = reads
+        self.history = history
         self.members = members
         self.delay = delay
 
@@ -86,7 +86,7 @@ class MiscHandlers:
             raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: ts")
         ts = int_query(request, "ts", 0)
         body = closest_event(
-            self.reads, me(request), room_id(request), ts, request.query.get("dir", "")
+            self.history, me(request), room_id(request), ts, request.query.get("dir", "")
         )
         return web.json_response(body)
 
@@ -121,8 +121,8 @@ class MiscHandlers:
 def routes(
     upgrades: RoomUpgrades,
     reports: Reports,
-    reads: RoomReads,
-    members: Members,
+    history: RoomHistory,
+    members: MemberIndex,
     delay: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Route]:
-    return MiscHandlers(upgrades, reports, reads, members, delay).routes()
+    return MiscHandlers(upgrades, reports, history, members, delay).routes()

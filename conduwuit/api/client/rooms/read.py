@@ -12,12 +12,12 @@ from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.event_filter import RoomEventFilter, check_filter_size, parse_filter_json
 from conduwuit.service.filters import Filters
-from conduwuit.service.rooms.reads import RoomReads
+from conduwuit.service.rooms.history import RoomHistory
 
 
 class ReadHandlers:
-    def __init__(self, reads: RoomReads, filters: Filters) -> None:
-        self.reads = reads
+    def __init__(self, history: RoomHistory, filters: Filters) -> None:
+        self.history = history
         self.filters = filters
 
     def _filter(self, request: web.Request) -> RoomEventFilter:
@@ -44,7 +44,7 @@ class ReadHandlers:
         return RoomEventFilter.from_json(data)
 
     async def messages(self, request: web.Request) -> web.Response:
-        body = self.reads.messages(
+        body = self.history.messages(
             me(request),
             room_id(request),
             from_token=request.query.get("from"),
@@ -57,7 +57,7 @@ class ReadHandlers:
         return web.json_response(body)
 
     async def context(self, request: web.Request) -> web.Response:
-        body = self.reads.context(
+        body = self.history.context(
             me(request),
             room_id(request),
             request.match_info["event_id"],
@@ -68,7 +68,7 @@ class ReadHandlers:
         return web.json_response(body)
 
     async def event(self, request: web.Request) -> web.Response:
-        body = self.reads.event(
+        body = self.history.event(
             me(request), room_id(request), request.match_info["event_id"], device(request)
         )
         return web.json_response(body)
@@ -95,5 +95,5 @@ class ReadHandlers:
         ]
 
 
-def routes(reads: RoomReads, filters: Filters) -> list[Route]:
-    return ReadHandlers(reads, filters).routes()
+def routes(history: RoomHistory, filters: Filters) -> list[Route]:
+    return ReadHandlers(history, filters).routes()

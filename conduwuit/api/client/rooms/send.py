@@ -10,26 +10,26 @@ from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import canonical_body
 from conduwuit.core.client_event import to_client
 from conduwuit.service.ratelimit import RateLimits
+from conduwuit.service.rooms.actions import RoomActions
+from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
-from conduwuit.service.rooms.ops import RoomOps
-from conduwuit.service.rooms.reads import RoomReads
 from conduwuit.service.rooms.transactions import Txn
 
 
 class SendHandlers:
     def __init__(
-        self, ops: RoomOps, members: Membership, reads: RoomReads, limits: RateLimits
+        self, actions: RoomActions, members: Membership, history: RoomHistory, limits: RateLimits
     ) -> None:
-        self.ops = ops
+        self.actions = actions
         self.members = members
-        self.reads = reads
+        self.history = history
         self.limits = limits
 
     def charge(self, user: str, txn: Txn | None = None) -> None:
         """One event against the sender's message limit (Synapse's rc_message); a
         retried transaction is answered from the first send and costs nothing, as
         Synapse's transaction cache answers it before any rate limit."""
-        if txn is None or self.ops.core.pipeline.persister.txn_event(txn) is None:
+        if txn is None or self.actions.storage.pipeline.persister.txn_event(txn) is None:
             self.limits.user(self.limits.messages, user)
 
     async def send_event(self, request: web.Request) -> web.Response:
@@ -40,7 +40,7 @@ class SendHandlers:
             str(user), device(request), str(room), event_type, request.match_info["txn_id"]
         )
         self.charge(str(user), txn)
-        event_id = await self.ops.send(user, room, event_type, content, txn=txn)
+        event_id = await self.actions.send(user, room, event_type, content, txn=txn)
         return web.json_response({"event_id": event_id})
 
     async def put_state(self, request: web.Request) -> web.Response:
@@ -54,23 +54,23 @@ class SendHandlers:
                 me(request), room_id(request), state_key, content
             )
         else:
-            event_id = await self.ops.send_state(
+            event_id = await self.actions.send_state(
                 me(request), room_id(request), event_type, state_key, content
             )
         return web.json_response({"event_id": event_id})
 
     async def get_state(self, request: web.Request) -> web.Response:
-        return web.json_response(self.reads.state(me(request), room_id(request)))
+        return web.json_response(self.history.state(me(request), room_id(request)))
 
     async def get_state_event(self, request: web.Request) -> web.Response:
-        pdu = self.reads.state_event(
+        pdu = self.history.state_event(
             me(request),
             room_id(request),
             request.match_info["event_type"],
             request.match_info.get("state_key", ""),
         )
         if request.query.get("format") == "event":
-            return web.json_response(to_client(pdu, self.ops.core.clock()))
+            return web.json_response(to_client(pdu, self.actions.storage.clock()))
         return web.json_response(pdu.get("content", {}))
 
     async def redact(self, request: web.Request) -> web.Response:
@@ -81,7 +81,7 @@ class SendHandlers:
             str(user), device(request), str(room), target, request.match_info["txn_id"]
         )
         self.charge(str(user), txn)
-        event_id = await self.ops.redact(user, room, target, body, txn)
+        event_id = await self.actions.redact(user, room, target, body, txn)
         return web.json_response({"event_id": event_id})
 
     def routes(self) -> list[Route]:
@@ -126,5 +126,7 @@ class SendHandlers:
         ]
 
 
-def routes(ops: RoomOps, members: Membership, reads: RoomReads, limits: RateLimits) -> list[Route]:
-    return SendHandlers(ops, members, reads, limits).routes()
+def routes(
+    actions: RoomActions, members: Membership, history: RoomHistory, limits: RateLimits
+) -> list[Route]:
+    return SendHandlers(actions, members, history, limits).routes()

@@ -15,10 +15,10 @@ from conduwuit.core.ids import RoomAlias, RoomId, UserId
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.core.room_versions import RoomVersion, supported_versions
 from conduwuit.core.room_versions import get as get_room_version
-from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.aggregations import check_new_relation
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.build import NewEvent, room_id_of
+from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.rooms.transactions import Txn
 
 # user_id -> {"displayname": ..., "avatar_url": ...} (only the keys that are set)
@@ -56,17 +56,17 @@ class CreateRoom:
     room_id: str | None = None  # conduwuit's custom room ID (versions 1-11)
 
 
-class RoomOps:
+class RoomActions:
     def __init__(
         self,
-        core: RoomCore,
+        storage: RoomStorage,
         aliases: Aliases,
         config: RoomsConfig,
         profile: ProfileLookup = no_profile,
         may_publish: Callable[[str], bool] = lambda user_id: True,
         is_guest: Callable[[str], bool] = lambda user_id: False,
     ) -> None:
-        self.core = core
+        self.storage = storage
         self.aliases = aliases
         self.config = config
         self.profile = profile
@@ -75,7 +75,7 @@ class RoomOps:
 
     # -- helpers shared with membership and reads ------------------------------------
     def room_version(self, room_id: RoomId | str) -> RoomVersion:
-        rv = self.core.state.room_version(str(room_id))
+        rv = self.storage.state.room_version(str(room_id))
         if rv is None:
             raise not_found("Room not found")
         return rv
@@ -94,7 +94,7 @@ class RoomOps:
         self, sender: UserId, room_id: str, new: NewEvent, txn: Txn | None = None
     ) -> str:
         rv = self.room_version(room_id)
-        event = await self.core.pipeline.create_local(new, str(sender), room_id, rv, txn)
+        event = await self.storage.pipeline.create_local(new, str(sender), room_id, rv, txn)
         return event.event_id
 
     # -- room creation ---------------------------------------------------------------
@@ -138,15 +138,15 @@ class RoomOps:
             if event.type == "m.room.member" and content.get("membership") == "invite":
                 content.update(self.profile(event.state_key or ""))
             events.append(NewEvent(event.type, content, event.state_key))
-        pipeline = self.core.pipeline
+        pipeline = self.storage.pipeline
         derived = room_id is None
         if room_id is None:
             # The version derives the room ID from the create event: build that first.
             created = await pipeline.create_local(events.pop(0), str(creator), None, rv)
             room_id = room_id_of(created)
         # The initial events go in under one hold of the new room's lock.
-        async with self.core.locks.hold(room_id):
-            if not derived and self.core.short.room(room_id) is not None:
+        async with self.storage.locks.hold(room_id):
+            if not derived and self.storage.short.room(room_id) is not None:
                 # A concurrent createRoom took the same custom room ID first.
                 raise MatrixError(ErrCode.ROOM_IN_USE, "Room ID already in use")
             for new in events:
@@ -172,7 +172,7 @@ class RoomOps:
             raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room_id: {exc}") from None
         if str(parsed.server_name) != self.config.server_name:
             raise MatrixError(ErrCode.INVALID_PARAM, "room_id must be on this server")
-        if self.core.short.room(candidate) is not None:
+        if self.storage.short.room(candidate) is not None:
             raise MatrixError(ErrCode.ROOM_IN_USE, "Room ID already in use")
         return candidate
 
@@ -188,14 +188,14 @@ class RoomOps:
     ) -> str:
         """Send a message or state event; a repeated transaction returns the same ID."""
         if txn is not None:
-            done = self.core.transactions.event_for(txn)
+            done = self.storage.transactions.event_for(txn)
             if done is not None:
                 return done
         if event_type in ("m.room.create", "m.room.member"):
             # Every membership change takes the one membership path (Membership, which
             # the state API uses for m.room.member too), so its checks cannot be skipped.
             raise forbidden(f"Cannot send {event_type} here")
-        check_new_relation(self.core, str(room_id), content)
+        check_new_relation(self.storage, str(room_id), content)
         if event_type == "m.room.canonical_alias" and state_key == "":
             self._check_canonical_alias(room_id, content)
         if event_type == "m.room.redaction":
@@ -218,7 +218,7 @@ class RoomOps:
     async def _remove_guests(self, room_id: str) -> None:
         """Guest access ended: guests leave (spec "Guest access", server behaviour);
         like Synapse, each leave is sent as the guest's own."""
-        for member in list(self.core.members.members(room_id, "join")):
+        for member in list(self.storage.member_index.members(room_id, "join")):
             if self.is_guest(member):
                 leave = NewEvent("m.room.member", {"membership": "leave"}, member)
                 await self.send_new(UserId.parse(member), room_id, leave)
@@ -251,13 +251,13 @@ class RoomOps:
     ) -> str:
         """PUT state. Like Synapse, re-sending the current content from the same sender
         returns the existing event instead of a duplicate."""
-        state = self.core.state
+        state = self.storage.state
         current = state.pdu_at(state.current_hash(str(room_id)), event_type, state_key)
         if (
             current is not None
             and current.get("sender") == str(sender)
             and current.get("content") == content
-            and self.core.members.is_joined(str(sender), str(room_id))
+            and self.storage.member_index.is_joined(str(sender), str(room_id))
         ):
             return str(current["event_id"])
         return await self.send(sender, room_id, event_type, content, state_key)
@@ -266,10 +266,10 @@ class RoomOps:
         """Others' events need the redact power level (Synapse checks this at send time
         for local users, since the v3+ auth rules do not)."""
         rv = self.room_version(room_id)
-        target = self.core.timeline.get(target_id)
+        target = self.storage.timeline.get(target_id)
         if target is not None and target.get("room_id") == str(room_id):
             if target.get("sender") != str(sender):
-                state = self.core.state
+                state = self.storage.state
                 auth = state.auth_state(
                     state.current_hash(str(room_id)), [CREATE_KEY, POWER_LEVELS_KEY], rv
                 )
@@ -288,11 +288,11 @@ class RoomOps:
     ) -> str:
         """Redact an event (``_check_may_redact`` says who may)."""
         if txn is not None:
-            done = self.core.transactions.event_for(txn)
+            done = self.storage.transactions.event_for(txn)
             if done is not None:
                 return done
         rv = self._check_may_redact(sender, room_id, target_id)
         body = {k: v for k, v in content.items() if k != "redacts"}
         new = NewEvent("m.room.redaction", body, None, redacts=target_id)
-        event = await self.core.pipeline.create_local(new, str(sender), str(room_id), rv, txn)
+        event = await self.storage.pipeline.create_local(new, str(sender), str(room_id), rv, txn)
         return event.event_id

@@ -19,8 +19,8 @@ from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.numbers import parse_uint
+from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.aggregations import Aggregations
-from conduwuit.service.rooms.ops import RoomOps
 from conduwuit.service.rooms.timeline import PduJson
 
 MAX_LIMIT = 1000
@@ -47,16 +47,16 @@ class Access:
     until: int | None
 
 
-class RoomReads:
-    def __init__(self, ops: RoomOps) -> None:
-        self.ops = ops
-        self.core = ops.core
-        self.clock = ops.core.clock
-        self.aggregations = Aggregations(ops.core)
+class RoomHistory:
+    def __init__(self, actions: RoomActions) -> None:
+        self.actions = actions
+        self.storage = actions.storage
+        self.clock = actions.storage.clock
+        self.aggregations = Aggregations(actions.storage)
 
     # -- access and visibility ---------------------------------------------------------
     def _visibility_now(self, room_id: str) -> str:
-        state = self.core.state
+        state = self.storage.state
         content = state.content_at(state.current_hash(room_id), "m.room.history_visibility")
         return visibility.effective_visibility((content or {}).get("history_visibility"))
 
@@ -64,16 +64,16 @@ class RoomReads:
         """Synapse's ``check_user_in_room_or_world_readable``: joined users, users who
         left (up to their leave) and anyone in a world-readable room; else 403."""
         room = str(room_id)
-        self.ops.room_version(room)
-        found = self.core.members.get(str(user), room)
+        self.actions.room_version(room)
+        found = self.storage.member_index.get(str(user), room)
         membership = found.membership if found else None
         if membership == "join":
             return Access(membership, True, None)
         if found is not None and membership in ("leave", "ban"):
-            event_id = self.core.state.event_id_at(
-                self.core.state.current_hash(room), "m.room.member", str(user)
+            event_id = self.storage.state.event_id_at(
+                self.storage.state.current_hash(room), "m.room.member", str(user)
             )
-            located = self.core.timeline.get_timeline(event_id) if event_id else None
+            located = self.storage.timeline.get_timeline(event_id) if event_id else None
             if located is not None:
                 return Access(membership, False, located[0])
         if self._visibility_now(room) == "world_readable":
@@ -81,7 +81,7 @@ class RoomReads:
         raise forbidden(f"User {user} not in room {room}, and room previews are disabled")
 
     def may_see(self, user: UserId, pdu: PduJson, access: Access) -> bool:
-        state = self.core.state
+        state = self.storage.state
         before = state.hash_before(str(pdu["event_id"])) or 0
         vis_content = state.content_at(before, "m.room.history_visibility") or {}
         vis = visibility.visibility_at(
@@ -99,7 +99,7 @@ class RoomReads:
     ) -> dict[str, Any]:
         """Client format, with aggregations bundled when the viewer's access is given."""
         now = self.clock()
-        out = to_client(pdu, now, self.core.transactions.transaction_id(pdu, device))
+        out = to_client(pdu, now, self.storage.transactions.transaction_id(pdu, device))
         if access is not None and device is not None:
             user = UserId.parse(device[0])
             bundled = self.aggregations.bundle(
@@ -114,7 +114,7 @@ class RoomReads:
         self, user: UserId, room_id: RoomId, event_id: str, device_id: str | None = None
     ) -> dict[str, Any]:
         access = self.access(user, room_id)
-        located = self.core.timeline.get_timeline(event_id)
+        located = self.storage.timeline.get_timeline(event_id)
         if located is None or located[1].get("room_id") != str(room_id):
             raise not_found("Event not found")
         count, pdu = located
@@ -138,7 +138,7 @@ class RoomReads:
     ) -> tuple[list[tuple[int, PduJson]], int | None]:
         """Up to ``limit`` visible, matching events from token ``start``; and the token
         after the last examined event (``None`` if the timeline ran out)."""
-        shortroomid = self.core.short.room(room)
+        shortroomid = self.storage.short.room(room)
         if shortroomid is None:
             return [], None
         if access.until is not None and start > access.until:
@@ -146,7 +146,7 @@ class RoomReads:
         found: list[tuple[int, PduJson]] = []
         scanned = 0
         last = start
-        rows: Iterator[tuple[int, PduJson]] = self.core.timeline.scan(
+        rows: Iterator[tuple[int, PduJson]] = self.storage.timeline.scan(
             shortroomid, start + 1 if backwards else start, backwards
         )
         for count, pdu in rows:
@@ -165,7 +165,7 @@ class RoomReads:
         return found, (None if backwards else last)
 
     def _lazy_members(self, room: str, pdus: Iterable[PduJson]) -> list[dict[str, Any]]:
-        state = self.core.state
+        state = self.storage.state
         current = state.current_hash(room)
         out = []
         for sender in sorted({str(p.get("sender")) for p in pdus}):
@@ -196,7 +196,7 @@ class RoomReads:
         if from_token is not None:
             start = parse_token(from_token)
         else:
-            start = self.core.db.current_count() if backwards else 0
+            start = self.storage.db.current_count() if backwards else 0
         stop = parse_token(to_token) if to_token is not None else None
         found, end = self._page(user, room, access, start, backwards, limit, event_filter, stop)
         device = (str(user), device_id or "")
@@ -221,7 +221,7 @@ class RoomReads:
     ) -> dict[str, Any]:
         room = str(room_id)
         access = self.access(user, room)
-        located = self.core.timeline.get_timeline(event_id)
+        located = self.storage.timeline.get_timeline(event_id)
         if located is None or located[1].get("room_id") != room:
             raise not_found("Event not found")
         count, pdu = located
@@ -246,8 +246,8 @@ class RoomReads:
             end = f_end if f_end is not None else count
         device = (str(user), device_id or "")
         last = after[-1][1] if after else pdu
-        state_hash = self.core.state.hash_before(str(last["event_id"])) or 0
-        state_ids = self.core.state.state_ids(state_hash)
+        state_hash = self.storage.state.hash_before(str(last["event_id"])) or 0
+        state_ids = self.storage.state.state_ids(state_hash)
         if "state_key" in last:
             state_ids[(str(last["type"]), str(last["state_key"]))] = str(last["event_id"])
         if event_filter.lazy_load_members:
@@ -256,7 +256,7 @@ class RoomReads:
             state_ids = {
                 k: v for k, v in state_ids.items() if k[0] != "m.room.member" or k[1] in senders
             }
-        state = [self.core.timeline.get(e) for e in state_ids.values()]
+        state = [self.storage.timeline.get(e) for e in state_ids.values()]
         return {
             "event": self._client(pdu, device, access),
             "events_before": [self._client(p, device, access) for _, p in before],
@@ -271,7 +271,7 @@ class RoomReads:
         """The state a user may read: current, or the state at their leave (inclusive)."""
         room = str(room_id)
         access = self.access(user, room)
-        state = self.core.state
+        state = self.storage.state
         current = state.current_hash(room)
         if access.until is None:
             return state.state_ids(current)
@@ -283,7 +283,7 @@ class RoomReads:
         return ids
 
     def state(self, user: UserId, room_id: RoomId) -> list[dict[str, Any]]:
-        pdus = (self.core.timeline.get(e) for e in self.state_ids_for(user, room_id).values())
+        pdus = (self.storage.timeline.get(e) for e in self.state_ids_for(user, room_id).values())
         return [to_client(p, self.clock()) for p in pdus if p is not None]
 
     def state_event(
@@ -293,11 +293,11 @@ class RoomReads:
         access = self.access(user, room)
         pdu = None
         if access.until is None:
-            state = self.core.state
+            state = self.storage.state
             pdu = state.pdu_at(state.current_hash(room), event_type, state_key)
         else:
             event_id = self.state_ids_for(user, room).get((event_type, state_key))
-            pdu = self.core.timeline.get(event_id) if event_id else None
+            pdu = self.storage.timeline.get(event_id) if event_id else None
         if pdu is None:
             raise not_found("Event not found")
         return pdu
@@ -319,12 +319,12 @@ class RoomReads:
             position = parse_token(at)
             if access.until is not None:
                 position = min(position, access.until)
-            shortroomid = self.core.short.room(str(room_id)) or 0
-            for _, last in self.core.timeline.scan(shortroomid, position + 1, True):
+            shortroomid = self.storage.short.room(str(room_id)) or 0
+            for _, last in self.storage.timeline.scan(shortroomid, position + 1, True):
                 if not self.may_see(user, last, access):
                     raise forbidden(f"User {user} may not see the room's members at {at}")
-                ids = self.core.state.state_ids(
-                    self.core.state.hash_before(str(last["event_id"])) or 0
+                ids = self.storage.state.state_ids(
+                    self.storage.state.hash_before(str(last["event_id"])) or 0
                 )
                 if "state_key" in last:
                     ids[(str(last["type"]), str(last["state_key"]))] = str(last["event_id"])
@@ -333,7 +333,7 @@ class RoomReads:
         for (event_type, _), event_id in sorted(ids.items()):
             if event_type != "m.room.member":
                 continue
-            member = self.core.timeline.get(event_id)
+            member = self.storage.timeline.get(event_id)
             if member is None:
                 continue
             value = (member.get("content") or {}).get("membership")
@@ -346,13 +346,13 @@ class RoomReads:
 
     def joined_members(self, user: UserId, room_id: RoomId) -> dict[str, Any]:
         room = str(room_id)
-        if not self.core.members.is_joined(str(user), room):
-            self.ops.room_version(room)
+        if not self.storage.member_index.is_joined(str(user), room):
+            self.actions.room_version(room)
             raise forbidden("You aren't a member of the room")
-        state = self.core.state
+        state = self.storage.state
         current = state.current_hash(room)
         joined: dict[str, Any] = {}
-        for member in self.core.members.members(room, "join"):
+        for member in self.storage.member_index.members(room, "join"):
             content = state.content_at(current, "m.room.member", member) or {}
             joined[member] = {
                 "display_name": content.get("displayname"),
@@ -361,4 +361,4 @@ class RoomReads:
         return joined
 
     def joined_rooms(self, user: UserId) -> list[str]:
-        return [r.room_id for r in self.core.members.rooms_of(str(user), ("join",))]
+        return [r.room_id for r in self.storage.member_index.rooms_of(str(user), ("join",))]

@@ -59,7 +59,7 @@ def _decode(room_id: str, raw: bytes) -> UserRoom:
 JoinListener = Callable[[str, str, bool], None]
 
 
-class Members:
+class MemberIndex:
     def __init__(self, db: Database) -> None:
         self.join_listeners: list[JoinListener] = []
         self._user_rooms = db.map(MAPS.userroomid_membership)
