@@ -14,7 +14,7 @@ from aiohttp import web
 
 from conduwuit.core.errors import invalid_param
 from conduwuit.core.ids import UserId
-from conduwuit.core.numbers import parse_uint
+from conduwuit.core.stream_token import StreamToken
 
 
 class Who(Protocol):
@@ -41,10 +41,7 @@ PositionOf = Callable[[str], int]
 def plain_position(token: str) -> int:
     """A sync token's stream count: ``s<N>`` (this server's /sync) or a bare ``N``
     (conduwuit's)."""
-    position = parse_uint(token[1:] if token.startswith("s") else token)
-    if position is None:
-        raise invalid_param(f"Invalid sync token: {token!r}")
-    return position
+    return StreamToken.parse(token, "sync token").position
 
 
 def check_user_ids(user_ids: Any) -> None:

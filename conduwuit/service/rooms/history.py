@@ -18,7 +18,7 @@ from conduwuit.core.client_event import to_client
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.ids import RoomId, UserId
-from conduwuit.core.numbers import parse_uint
+from conduwuit.core.stream_token import StreamToken
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.aggregations import Aggregations
 from conduwuit.service.rooms.timeline import PduJson
@@ -26,15 +26,6 @@ from conduwuit.service.rooms.timeline import PduJson
 MAX_LIMIT = 1000
 # Events examined per page at most when a filter rejects most of them.
 MAX_SCAN = 5000
-
-
-def parse_token(token: str) -> int:
-    """A pagination token: the stream position, optionally with an ``s`` or ``t`` prefix."""
-    digits = token[1:] if token[:1] in ("s", "t") else token
-    position = parse_uint(digits.split("_", 1)[0])
-    if position is None:
-        raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid pagination token {token!r}")
-    return position
 
 
 @dataclass(frozen=True)
@@ -194,10 +185,10 @@ class RoomHistory:
         limit = max(1, min(limit, event_filter.limit or limit, MAX_LIMIT))
         backwards = direction == "b"
         if from_token is not None:
-            start = parse_token(from_token)
+            start = StreamToken.parse_pagination(from_token).position
         else:
             start = self.storage.db.current_count() if backwards else 0
-        stop = parse_token(to_token) if to_token is not None else None
+        stop = StreamToken.parse_pagination(to_token).position if to_token is not None else None
         found, end = self._page(user, room, access, start, backwards, limit, event_filter, stop)
         device = (str(user), device_id or "")
         body: dict[str, Any] = {
@@ -316,7 +307,7 @@ class RoomHistory:
             # no later than the requester's leave, and only if they could see that event
             # (Synapse's get_state_events filters it for the client, else 403).
             access = self.access(user, room_id)
-            position = parse_token(at)
+            position = StreamToken.parse_pagination(at).position
             if access.until is not None:
                 position = min(position, access.until)
             shortroomid = self.storage.short.room(str(room_id)) or 0

@@ -13,7 +13,8 @@ from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError, not_found
 from conduwuit.core.ids import RoomId, UserId
-from conduwuit.service.rooms.history import MAX_LIMIT, Access, RoomHistory, parse_token
+from conduwuit.core.stream_token import StreamToken
+from conduwuit.service.rooms.history import MAX_LIMIT, Access, RoomHistory
 from conduwuit.service.rooms.timeline import PduJson
 
 # Synapse follows relations of relations at most this deep when recurse=true.
@@ -76,8 +77,8 @@ class Relations:
                     next_frontier.append(str(pdu["event_id"]))
             frontier = next_frontier
         rows = sorted(found.values(), key=lambda row: row[0], reverse=direction == "b")
-        start = parse_token(from_token) if from_token else None
-        stop = parse_token(to_token) if to_token else None
+        start = StreamToken.parse_pagination(from_token).position if from_token else None
+        stop = StreamToken.parse_pagination(to_token).position if to_token else None
         limit = max(1, min(limit, MAX_LIMIT))
         chunk: list[dict[str, Any]] = []
         next_batch = None
@@ -117,7 +118,7 @@ class Relations:
             raise MatrixError(ErrCode.INVALID_PARAM, "include must be all or participated")
         access = self.history.access(user, room_id)
         limit = max(1, min(limit, MAX_LIMIT))
-        start = parse_token(from_token) if from_token else None
+        start = StreamToken.parse_pagination(from_token).position if from_token else None
         chunk: list[dict[str, Any]] = []
         next_batch = None
         device = (str(user), "")

@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.ids import UserId
-from conduwuit.core.numbers import parse_uint
+from conduwuit.core.stream_token import StreamToken
 from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.give_way import GiveWay
@@ -46,14 +45,11 @@ class DeviceExtras(Protocol):
 def parse_since(token: str | None) -> int | None:
     if token is None or token == "":
         return None
-    position = parse_uint(token[1:] if token.startswith("s") else token)
-    if position is None:
-        raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid since token {token!r}")
-    return position
+    return StreamToken.parse(token, "since token").position
 
 
 def make_token(position: int) -> str:
-    return f"s{position}"
+    return str(StreamToken(position))
 
 
 class SyncService:
