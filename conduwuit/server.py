@@ -47,14 +47,17 @@ from conduwuit.service.server_keys import ServerKeys
 from conduwuit.service.services import RoomServices, Services, UserServices
 from conduwuit.service.sync.rooms import RoomSections
 from conduwuit.service.sync.service import SyncService
+from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.login import PasswordAuth
+from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.shared_secret import SharedSecret
+from conduwuit.service.voip import TurnConfig, Voip
 
 
 @dataclass
@@ -118,8 +121,20 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         notifier=notifier,
         sync=sync,
         e2ee=e2ee,
+        voip=Voip(turn_config(config), config.server_name, clock),
         limits=build_limits(config, clock, users.accounts),
         loop_lag=LoopLag() if config.loop_lag_monitor else None,
+    )
+
+
+def turn_config(config: GlobalConfig) -> TurnConfig:
+    return TurnConfig(
+        uris=tuple(config.turn_uris),
+        secret=config.turn_secret,
+        username=config.turn_username,
+        password=config.turn_password,
+        ttl_s=config.turn_ttl,
+        allow_guests=config.turn_allow_guests,
     )
 
 
@@ -162,6 +177,7 @@ def build_users(
         parallelism=config.argon2_parallelism,
     )
     password_auth = PasswordAuth(config.server_name, accounts, hasher)
+    account_data = AccountData(db, notifier)
     registration = Registration(
         db,
         config.server_name,
@@ -194,7 +210,9 @@ def build_users(
         registration=registration,
         shared_secret=SharedSecret(config.registration_shared_secret, clock),
         uiaa=uiaa,
-        account_data=AccountData(db, notifier),
+        account_data=account_data,
+        tags=Tags(account_data),
+        openid=OpenId(db, clock),
         filters=Filters(db),
         login_limiter=RateLimiter(
             clock,

@@ -19,11 +19,14 @@ from conduwuit.api.client import (
     devices,
     filter,
     login,
+    openid,
     profile,
     register,
     room_keys,
+    tags,
     to_device,
     versions,
+    voip,
 )
 from conduwuit.api.client import keys as client_keys
 from conduwuit.api.client import presence as presence_api
@@ -55,6 +58,7 @@ def routes(services: Services) -> list[Route]:
         *sync_api.routes(services.sync, users.filters),
         *e2ee_routes(services.e2ee, users.uiaa),
         *loop_lag_routes(services),
+        *voip.VoipHandlers(services.voip).routes(),
     ]
 
 
@@ -88,6 +92,8 @@ def user_routes(config: GlobalConfig, users: UserServices, limits: RateLimits) -
         *devices.routes(users.devices, users.uiaa),
         *profile.routes(config, users.accounts, users.profiles),
         *account_data.routes(users.account_data),
+        *tags.TagHandlers(users.tags).routes(),
+        *openid.OpenIdHandlers(users.openid, config.server_name).routes(),
         *filter.routes(users.filters),
         *capabilities.routes(config),
     ]

@@ -33,14 +33,17 @@ from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
 from conduwuit.service.sync.service import SyncService
+from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.login import PasswordAuth
+from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.shared_secret import SharedSecret
+from conduwuit.service.voip import Voip
 
 
 @dataclass
@@ -56,6 +59,8 @@ class UserServices:
     shared_secret: SharedSecret
     uiaa: Uiaa
     account_data: AccountData
+    tags: Tags
+    openid: OpenId
     filters: Filters
     login_limiter: RateLimiter
     registration_limiter: RateLimiter
@@ -94,6 +99,7 @@ class Services:
     notifier: Notifier
     sync: SyncService
     e2ee: E2ee
+    voip: Voip
     limits: RateLimits
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
