@@ -283,6 +283,9 @@ def build_rooms(
         account = accounts.get(user_id)
         return account is not None and account.is_guest
 
+    def is_local_user(user_id: str) -> bool:
+        return user_id.endswith(f":{config.server_name}") and accounts.is_active(user_id)
+
     def may_publish(user_id: str) -> bool:
         return not config.lockdown_public_room_directory or is_admin(user_id)
 
@@ -316,7 +319,7 @@ def build_rooms(
         receipts=Receipts(db, core.members, core.timeline, notifier, clock),
         hooks=hooks,
         upgrades=RoomUpgrades(membership),
-        reports=Reports(core.members, core.timeline),
+        reports=Reports(core.members, core.timeline, is_local_user),
         search=Search(reads, SearchIndex(db)),
         hierarchy=Hierarchy(directory),
         user_directory=UserDirectory(core, aliases),

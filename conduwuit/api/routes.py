@@ -22,8 +22,10 @@ from conduwuit.api.client import (
     openid,
     profile,
     register,
+    report_user,
     room_keys,
     tags,
+    thirdparty,
     to_device,
     versions,
     voip,
@@ -96,6 +98,7 @@ def user_routes(config: GlobalConfig, users: UserServices, limits: RateLimits) -
         *openid.OpenIdHandlers(users.openid, config.server_name).routes(),
         *filter.routes(users.filters),
         *capabilities.routes(config),
+        *thirdparty.ThirdPartyHandlers().routes(),
     ]
 
 
@@ -117,6 +120,7 @@ def room_routes(
         ),
         *misc.routes(rooms.upgrades, rooms.reports, rooms.reads, rooms.core.members),
         *search_api.routes(rooms.search),
+        *report_user.ReportUserHandlers(rooms.reports).routes(),
         *spaces.routes(rooms.hierarchy, rooms.user_directory, rooms.ops.aliases),
         *presence_api.routes(rooms.presence, limits=limits),
     ]
