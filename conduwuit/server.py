@@ -57,6 +57,7 @@ from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.shared_secret import SharedSecret
+from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import TurnConfig, Voip
 
 
@@ -213,6 +214,7 @@ def build_users(
         account_data=account_data,
         tags=Tags(account_data),
         openid=OpenId(db, clock),
+        whois=Whois(accounts, devices, config.server_name),
         filters=Filters(db),
         login_limiter=RateLimiter(
             clock,

@@ -11,6 +11,7 @@ from typing import Any
 from conduwuit.api import root, wellknown
 from conduwuit.api.admin import loop_lag as admin_loop_lag
 from conduwuit.api.admin import register as admin_register
+from conduwuit.api.admin import whois as admin_whois
 from conduwuit.api.auth import requester
 from conduwuit.api.client import (
     account,
@@ -99,6 +100,7 @@ def user_routes(config: GlobalConfig, users: UserServices, limits: RateLimits) -
         *filter.routes(users.filters),
         *capabilities.routes(config),
         *thirdparty.ThirdPartyHandlers().routes(),
+        *admin_whois.WhoisHandlers(users.whois).routes(),
     ]
 
 

@@ -43,6 +43,7 @@ from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.shared_secret import SharedSecret
+from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import Voip
 
 
@@ -61,6 +62,7 @@ class UserServices:
     account_data: AccountData
     tags: Tags
     openid: OpenId
+    whois: Whois
     filters: Filters
     login_limiter: RateLimiter
     registration_limiter: RateLimiter
