@@ -33,6 +33,7 @@ from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
+from conduwuit.service.rooms.initial_sync import RoomInitialSync
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.ops import RoomOps, RoomsConfig
 from conduwuit.service.rooms.reads import RoomReads
@@ -300,6 +301,15 @@ def build_rooms(
     reads = RoomReads(ops)
     hooks = AccountHooks(membership)
     directory = Directory(ops, reads, is_admin, config.lockdown_public_room_directory)
+    presence = Presence(
+        db,
+        core.members,
+        notifier,
+        clock,
+        enabled=config.allow_local_presence,
+        idle_ms=config.presence_idle_timeout_s * 1000,
+        offline_ms=config.presence_offline_timeout_s * 1000,
+    )
     users.registration.registered_listeners.append(hooks.on_registered)
     users.registration.deactivated_listeners.append(hooks.on_deactivated)
     profiles.add_listener(hooks.on_profile_changed)
@@ -325,15 +335,8 @@ def build_rooms(
         search=Search(reads, SearchIndex(db)),
         hierarchy=Hierarchy(directory),
         user_directory=UserDirectory(core, aliases),
-        presence=Presence(
-            db,
-            core.members,
-            notifier,
-            clock,
-            enabled=config.allow_local_presence,
-            idle_ms=config.presence_idle_timeout_s * 1000,
-            offline_ms=config.presence_offline_timeout_s * 1000,
-        ),
+        presence=presence,
+        initial_sync=RoomInitialSync(reads, directory, users.account_data, presence),
     )
 
 

@@ -37,6 +37,7 @@ from conduwuit.api.client import rooms as rooms_api
 from conduwuit.api.client import sync as sync_api
 from conduwuit.api.client.rooms import ephemeral, misc, spaces
 from conduwuit.api.client.rooms import search as search_api
+from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
@@ -123,6 +124,7 @@ def room_routes(
         *misc.routes(rooms.upgrades, rooms.reports, rooms.reads, rooms.core.members),
         *search_api.routes(rooms.search),
         *report_user.ReportUserHandlers(rooms.reports).routes(),
+        *InitialSyncHandlers(rooms.initial_sync).routes(),
         *spaces.routes(rooms.hierarchy, rooms.user_directory, rooms.ops.aliases),
         *presence_api.routes(rooms.presence, limits=limits),
     ]

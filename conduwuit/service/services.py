@@ -22,6 +22,7 @@ from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
+from conduwuit.service.rooms.initial_sync import RoomInitialSync
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.ops import RoomOps
 from conduwuit.service.rooms.reads import RoomReads
@@ -87,6 +88,7 @@ class RoomServices:
     hierarchy: Hierarchy
     user_directory: UserDirectory
     presence: Presence
+    initial_sync: RoomInitialSync
 
 
 @dataclass

@@ -31,7 +31,16 @@ MEMBERSHIP_AT: dict[str, dict[str, str]] = {
 }
 CURRENT = MEMBERSHIP_AT["M3"]
 # Spec "Guest access": the read endpoints a guest may call.
-GUEST_ENDPOINTS = {"state", "state_event", "members", "members_at", "messages", "context", "event"}
+GUEST_ENDPOINTS = {
+    "state",
+    "state_event",
+    "members",
+    "members_at",
+    "messages",
+    "initial_sync",
+    "context",
+    "event",
+}
 # Endpoints of the matrix the server does not implement: each cell expects M_UNRECOGNIZED.
 NOT_IMPLEMENTED = {"notifications"}
 
@@ -100,6 +109,9 @@ ORACLE: dict[str, Callable[[str, str, str], Expect]] = {
     "messages": lambda vis, who, _: (
         Expect(200, secrets=visible(vis, who)) if reads_room(vis, who) else room_level(vis, who)
     ),
+    "initial_sync": lambda vis, who, _: (
+        Expect(200, secrets=visible(vis, who)) if reads_room(vis, who) else room_level(vis, who)
+    ),
     "context": event_level,
     "event": event_level,
     "relations": event_level,
@@ -158,6 +170,7 @@ def request_for(endpoint: str, room: Room, probe: str) -> tuple[str, str, Any, d
         "members_at": ("GET", f"/rooms/{r}/members", None, {"at": room.at}),
         "joined_members": ("GET", f"/rooms/{r}/joined_members", None, {}),
         "messages": ("GET", f"/rooms/{r}/messages", None, {"limit": "100"}),
+        "initial_sync": ("GET", f"/rooms/{r}/initialSync", None, {"limit": "100"}),
         "context": ("GET", f"/rooms/{r}/context/{e}", None, {}),
         "event": ("GET", f"/rooms/{r}/event/{e}", None, {}),
         "relations": ("GET", f"{v1}/rooms/{r}/relations/{e}", None, {}),
@@ -180,6 +193,8 @@ def secrets_in(endpoint: str, reply: Any, room: Room) -> set[str]:
     by_id = {event_id: probe for probe, event_id in room.events.items()}
     if endpoint == "messages":
         ids = [e["event_id"] for e in reply["chunk"]]
+    elif endpoint == "initial_sync":
+        ids = [e["event_id"] for e in reply["messages"]["chunk"]]
     else:  # search
         results = reply["search_categories"]["room_events"]["results"]
         ids = [x["result"]["event_id"] for x in results if x["result"]["room_id"] == room.room_id]
