@@ -34,6 +34,7 @@ from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
 from conduwuit.service.rooms.history import RoomHistory
+from conduwuit.service.rooms.initial_sync import RoomInitialSync
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
@@ -47,14 +48,18 @@ from conduwuit.service.server_keys import ServerKeys
 from conduwuit.service.services import RoomServices, Services, UserServices
 from conduwuit.service.sync.rooms import RoomSections
 from conduwuit.service.sync.service import SyncService
+from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.login import PasswordAuth
+from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.shared_secret import SharedSecret
+from conduwuit.service.users.whois import Whois
+from conduwuit.service.voip import TurnConfig, Voip
 
 
 @dataclass
@@ -118,8 +123,20 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         notifier=notifier,
         sync=sync,
         e2ee=e2ee,
+        voip=Voip(turn_config(config), config.server_name, clock),
         limits=build_limits(config, clock, users.accounts),
         loop_lag=LoopLag() if config.loop_lag_monitor else None,
+    )
+
+
+def turn_config(config: GlobalConfig) -> TurnConfig:
+    return TurnConfig(
+        uris=tuple(config.turn_uris),
+        secret=config.turn_secret,
+        username=config.turn_username,
+        password=config.turn_password,
+        ttl_s=config.turn_ttl,
+        allow_guests=config.turn_allow_guests,
     )
 
 
@@ -162,6 +179,7 @@ def build_users(
         parallelism=config.argon2_parallelism,
     )
     password_auth = PasswordAuth(config.server_name, accounts, hasher)
+    account_data = AccountData(db, notifier)
     registration = Registration(
         db,
         config.server_name,
@@ -194,7 +212,10 @@ def build_users(
         registration=registration,
         shared_secret=SharedSecret(config.registration_shared_secret, clock),
         uiaa=uiaa,
-        account_data=AccountData(db, notifier),
+        account_data=account_data,
+        tags=Tags(account_data),
+        openid=OpenId(db, clock),
+        whois=Whois(accounts, devices, config.server_name),
         filters=Filters(db),
         login_limiter=RateLimiter(
             clock,
@@ -265,6 +286,9 @@ def build_rooms(
         account = accounts.get(user_id)
         return account is not None and account.is_guest
 
+    def is_local_user(user_id: str) -> bool:
+        return user_id.endswith(f":{config.server_name}") and accounts.is_active(user_id)
+
     def may_publish(user_id: str) -> bool:
         return not config.lockdown_public_room_directory or is_admin(user_id)
 
@@ -277,6 +301,15 @@ def build_rooms(
     history = RoomHistory(actions)
     hooks = AccountHooks(membership)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
+    presence = Presence(
+        db,
+        storage.member_index,
+        notifier,
+        clock,
+        enabled=config.allow_local_presence,
+        idle_ms=config.presence_idle_timeout_s * 1000,
+        offline_ms=config.presence_offline_timeout_s * 1000,
+    )
     users.registration.registered_listeners.append(hooks.on_registered)
     users.registration.deactivated_listeners.append(hooks.on_deactivated)
     profiles.add_listener(hooks.on_profile_changed)
@@ -298,19 +331,12 @@ def build_rooms(
         receipts=Receipts(db, storage.member_index, storage.timeline, notifier, clock),
         hooks=hooks,
         upgrades=RoomUpgrades(membership),
-        reports=Reports(storage.member_index, storage.timeline),
+        reports=Reports(storage.member_index, storage.timeline, is_local_user),
         search=Search(history, SearchIndex(db)),
         hierarchy=Hierarchy(directory),
         user_directory=UserDirectory(storage, aliases),
-        presence=Presence(
-            db,
-            storage.member_index,
-            notifier,
-            clock,
-            enabled=config.allow_local_presence,
-            idle_ms=config.presence_idle_timeout_s * 1000,
-            offline_ms=config.presence_offline_timeout_s * 1000,
-        ),
+        presence=presence,
+        initial_sync=RoomInitialSync(history, directory, users.account_data, presence),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from conduwuit.api import root, wellknown
 from conduwuit.api.admin import loop_lag as admin_loop_lag
 from conduwuit.api.admin import register as admin_register
+from conduwuit.api.admin import whois as admin_whois
 from conduwuit.api.auth import requester
 from conduwuit.api.client import (
     account,
@@ -19,11 +20,16 @@ from conduwuit.api.client import (
     devices,
     filter,
     login,
+    openid,
     profile,
     register,
+    report_user,
     room_keys,
+    tags,
+    thirdparty,
     to_device,
     versions,
+    voip,
 )
 from conduwuit.api.client import keys as client_keys
 from conduwuit.api.client import presence as presence_api
@@ -31,6 +37,7 @@ from conduwuit.api.client import rooms as rooms_api
 from conduwuit.api.client import sync as sync_api
 from conduwuit.api.client.rooms import ephemeral, misc, spaces
 from conduwuit.api.client.rooms import search as search_api
+from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
@@ -55,6 +62,7 @@ def routes(services: Services) -> list[Route]:
         *sync_api.routes(services.sync, users.filters),
         *e2ee_routes(services.e2ee, users.uiaa),
         *loop_lag_routes(services),
+        *voip.VoipHandlers(services.voip).routes(),
     ]
 
 
@@ -88,8 +96,12 @@ def user_routes(config: GlobalConfig, users: UserServices, limits: RateLimits) -
         *devices.routes(users.devices, users.uiaa),
         *profile.routes(config, users.accounts, users.profiles),
         *account_data.routes(users.account_data),
+        *tags.TagHandlers(users.tags).routes(),
+        *openid.OpenIdHandlers(users.openid, config.server_name).routes(),
         *filter.routes(users.filters),
         *capabilities.routes(config),
+        *thirdparty.ThirdPartyHandlers().routes(),
+        *admin_whois.WhoisHandlers(users.whois).routes(),
     ]
 
 
@@ -111,6 +123,8 @@ def room_routes(
         ),
         *misc.routes(rooms.upgrades, rooms.reports, rooms.history, rooms.storage.member_index),
         *search_api.routes(rooms.search),
+        *report_user.ReportUserHandlers(rooms.reports).routes(),
+        *InitialSyncHandlers(rooms.initial_sync).routes(),
         *spaces.routes(rooms.hierarchy, rooms.user_directory, rooms.actions.aliases),
         *presence_api.routes(rooms.presence, limits=limits),
     ]

@@ -522,6 +522,43 @@ class GlobalConfig(Section):
     )
     typing_client_timeout_min_s: int = Field(15, ge=1, description="Shortest typing timeout.")
     typing_client_timeout_max_s: int = Field(45, ge=1, description="Longest typing timeout.")
+    # -- TURN / VoIP (GET /voip/turnServer) --------------------------------------------
+    turn_uris: list[str] = Field(
+        [],
+        description=doc("""
+            TURN URIs clients are given for calls, e.g.
+            ["turn:turn.example.com?transport=udp", "turn:turn.example.com?transport=tcp"].
+            Empty: /voip/turnServer answers 404 M_NOT_FOUND (as conduwuit, MSC4166).
+        """),
+    )
+    turn_secret: str = Field(
+        "",
+        description=doc("""
+            The shared secret of the TURN server (coturn's static-auth-secret with
+            use-auth-secret): clients get time-limited credentials, username
+            "<expiry>:<user ID>" and password base64(HMAC-SHA1(secret, username)).
+            Takes precedence over turn_username/turn_password.
+        """),
+    )
+    turn_username: str = Field(
+        "", description="Static TURN username given to clients when turn_secret is unset."
+    )
+    turn_password: str = Field(
+        "", description="Static TURN password given to clients when turn_secret is unset."
+    )
+    turn_ttl: int = Field(
+        86400,
+        ge=1,
+        le=10 * 365 * 86400,
+        description="Lifetime of TURN credentials in seconds (time-limited ones expire then).",
+    )
+    turn_allow_guests: bool = Field(
+        False,
+        description=doc("""
+            Give TURN credentials to guests and to unauthenticated callers of
+            /voip/turnServer too (Synapse's turn_allow_guests).
+        """),
+    )
     allow_incoming_read_receipts: bool = Field(
         True, description=unused("Accept read receipts over federation.")
     )

@@ -53,6 +53,26 @@ def may_see(visibility: str, membership: str, currently_joined: bool) -> bool:
     return currently_joined
 
 
+def may_see_state(visibility: str, membership: str | None, currently_joined: bool) -> bool:
+    """Whether a viewer may read the room's state at an event (``/members?at=``), with
+    ``visibility``/``membership`` at that event. The spec says nothing more than
+    "History visibility"; this is Synapse's ``_user_can_see_state_at_event``: like
+    :func:`may_see` except that an invitee may also read it under ``shared`` (an
+    invited user sees who is in the room unless history is for joined members only).
+    """
+    if membership == "join":
+        return True
+    if visibility == "joined":
+        return False
+    if membership == "invite":
+        return True
+    if visibility == "invited":
+        return False
+    if visibility == "world_readable":
+        return True
+    return currently_joined
+
+
 def own_leave_visible(pdu: Mapping[str, Any], viewer: str, membership_before: str | None) -> bool:
     """Users always see their own leave after a join or invite (to see the room go)."""
     if pdu.get("type") != "m.room.member" or pdu.get("state_key") != viewer:

@@ -316,6 +316,14 @@ class Maps:
         key:   access token (UTF-8)
         value: JSON {"user_id", "device_id", "expires_ts": ms or null}""",
     )
+    openidtoken_expiresatuserid: Final = MapSpec(
+        "openidtoken_expiresatuserid",
+        """OpenID tokens (POST /user/{userId}/openid/request_token) that other servers
+        redeem at /_matrix/federation/v1/openid/userinfo; the name and layout are
+        conduwuit's. An expired token is deleted when it is presented.
+        key:   token (ASCII)
+        value: u64 expiry (ms since the epoch), then the user ID (UTF-8)""",
+    )
     userdeviceid_refreshtoken: Final = MapSpec(
         "userdeviceid_refreshtoken",
         """The one refresh token of a device whose client supports refresh.

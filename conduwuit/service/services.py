@@ -23,6 +23,7 @@ from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
 from conduwuit.service.rooms.history import RoomHistory
+from conduwuit.service.rooms.initial_sync import RoomInitialSync
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
@@ -33,14 +34,18 @@ from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
 from conduwuit.service.sync.service import SyncService
+from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.login import PasswordAuth
+from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.shared_secret import SharedSecret
+from conduwuit.service.users.whois import Whois
+from conduwuit.service.voip import Voip
 
 
 @dataclass
@@ -56,6 +61,9 @@ class UserServices:
     shared_secret: SharedSecret
     uiaa: Uiaa
     account_data: AccountData
+    tags: Tags
+    openid: OpenId
+    whois: Whois
     filters: Filters
     login_limiter: RateLimiter
     registration_limiter: RateLimiter
@@ -80,6 +88,7 @@ class RoomServices:
     hierarchy: Hierarchy
     user_directory: UserDirectory
     presence: Presence
+    initial_sync: RoomInitialSync
 
 
 @dataclass
@@ -94,6 +103,7 @@ class Services:
     notifier: Notifier
     sync: SyncService
     e2ee: E2ee
+    voip: Voip
     limits: RateLimits
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None

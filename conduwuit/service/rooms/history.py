@@ -71,7 +71,8 @@ class RoomHistory:
             return Access(membership, False, None)
         raise forbidden(f"User {user} not in room {room}, and room previews are disabled")
 
-    def may_see(self, user: UserId, pdu: PduJson, access: Access) -> bool:
+    def _seen_at(self, user: UserId, pdu: PduJson) -> tuple[str, str | None, str]:
+        """The visibility governing ``pdu``, the viewer's membership before it and at it."""
         state = self.storage.state
         before = state.hash_before(str(pdu["event_id"])) or 0
         vis_content = state.content_at(before, "m.room.history_visibility") or {}
@@ -80,10 +81,20 @@ class RoomHistory:
         )
         member = state.content_at(before, "m.room.member", str(user)) or {}
         before_membership = member.get("membership")
+        return vis, before_membership, visibility.membership_at(pdu, str(user), before_membership)
+
+    def may_see(self, user: UserId, pdu: PduJson, access: Access) -> bool:
+        vis, before_membership, at = self._seen_at(user, pdu)
         if visibility.own_leave_visible(pdu, str(user), before_membership):
             return True
-        at = visibility.membership_at(pdu, str(user), before_membership)
         return visibility.may_see(vis, at, access.joined)
+
+    def may_see_state_at(self, user: UserId, pdu: PduJson, access: Access) -> bool:
+        """Whether the room's state right after ``pdu`` is readable (``/members?at=``)."""
+        vis, before_membership, at = self._seen_at(user, pdu)
+        if visibility.own_leave_visible(pdu, str(user), before_membership):
+            return True
+        return visibility.may_see_state(vis, at, access.joined)
 
     def _client(
         self, pdu: PduJson, device: tuple[str, str] | None, access: Access | None = None
@@ -301,18 +312,21 @@ class RoomHistory:
         membership: str | None = None,
         not_membership: str | None = None,
     ) -> list[dict[str, Any]]:
-        ids = self.state_ids_for(user, room_id)
-        if at is not None:
+        if at is None:
+            ids = self.state_ids_for(user, room_id)
+        else:
             # `at`: the state after the last event at or before that stream position,
-            # no later than the requester's leave, and only if they could see that event
-            # (Synapse's get_state_events filters it for the client, else 403).
-            access = self.access(user, room_id)
+            # no later than the requester's leave, and only if they may read the state
+            # there (Synapse's get_state_events: invitees too, unless history is for
+            # joined members only), else 403.
+            access = self._access_at(user, room_id)
             position = StreamToken.parse_pagination(at).position
             if access.until is not None:
                 position = min(position, access.until)
+            ids = {}
             shortroomid = self.storage.short.room(str(room_id)) or 0
             for _, last in self.storage.timeline.scan(shortroomid, position + 1, True):
-                if not self.may_see(user, last, access):
+                if not self.may_see_state_at(user, last, access):
                     raise forbidden(f"User {user} may not see the room's members at {at}")
                 ids = self.storage.state.state_ids(
                     self.storage.state.hash_before(str(last["event_id"])) or 0
@@ -334,6 +348,16 @@ class RoomHistory:
                 continue
             out.append(to_client(member, self.clock()))
         return out
+
+    def _access_at(self, user: UserId, room_id: RoomId) -> Access:
+        """``access``, except that an invitee passes: whether they may read the state at
+        a point is then decided per event (``may_see_state_at``)."""
+        room = str(room_id)
+        self.actions.room_version(room)
+        found = self.storage.member_index.get(str(user), room)
+        if found is not None and found.membership == "invite":
+            return Access("invite", False, None)
+        return self.access(user, room)
 
     def joined_members(self, user: UserId, room_id: RoomId) -> dict[str, Any]:
         room = str(room_id)

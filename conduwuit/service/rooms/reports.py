@@ -1,4 +1,4 @@
-"""Reporting rooms and events (client-server API "Reporting content") with
+"""Reporting rooms, events and users (client-server API "Reporting content") with
 conduwuit's checks: the event is in the room, the reporter is in the room, the
 reason is at most 750 characters. Reports are logged for the admins (the admin
 room is a later issue); conduwuit's small random delay is the API layer's part.
@@ -7,6 +7,7 @@ room is a later issue); conduwuit's small random delay is the API layer's part.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from conduwuit.core.errors import ErrCode, MatrixError, not_found
 from conduwuit.core.ids import RoomId, UserId
@@ -30,9 +31,12 @@ def escape_for_log(text: str | None) -> str:
 
 
 class Reports:
-    def __init__(self, members: MemberIndex, timeline: Timeline) -> None:
+    def __init__(
+        self, members: MemberIndex, timeline: Timeline, is_local_user: Callable[[str], bool]
+    ) -> None:
         self._members = members
         self._timeline = timeline
+        self._is_local_user = is_local_user
 
     @staticmethod
     def _check_reason(reason: str | None) -> None:
@@ -68,3 +72,17 @@ class Reports:
         if membership is None and self._members.count(str(room_id), "join") == 0:
             raise not_found("Room does not exist to us, no local users have joined at all")
         log.warning("report: %s reported room %s: %s", user, room_id, escape_for_log(reason))
+
+    def report_user(self, user: UserId, reported: UserId, reason: str) -> None:
+        """Client-server API "Reporting users" (v1.14): only users of this server
+        that exist (and are not deactivated) can be reported, else 404 as conduwuit
+        does; the reporter need not share a room with them."""
+        self._check_reason(reason)
+        if not self._is_local_user(str(reported)):
+            raise not_found("User does not exist or is not a local user")
+        log.warning(
+            "report: %s reported user %s: %s",
+            user,
+            escape_for_log(str(reported)),
+            escape_for_log(reason),
+        )

@@ -31,7 +31,16 @@ MEMBERSHIP_AT: dict[str, dict[str, str]] = {
 }
 CURRENT = MEMBERSHIP_AT["M3"]
 # Spec "Guest access": the read endpoints a guest may call.
-GUEST_ENDPOINTS = {"state", "state_event", "members", "messages", "context", "event"}
+GUEST_ENDPOINTS = {
+    "state",
+    "state_event",
+    "members",
+    "members_at",
+    "messages",
+    "initial_sync",
+    "context",
+    "event",
+}
 # Endpoints of the matrix the server does not implement: each cell expects M_UNRECOGNIZED.
 NOT_IMPLEMENTED = {"notifications"}
 
@@ -55,6 +64,18 @@ def sees(vis: str, who: str, probe: str) -> bool:
 def reads_room(vis: str, who: str) -> bool:
     """Room-level reads: members, those who left (up to then) and world-readable peeks."""
     return who in ("joined", "left", "banned") or vis == "world_readable"
+
+
+def reads_state_at_now(vis: str, who: str) -> bool:
+    """``/members?at=`` a token after M3 (Synapse's ``_user_can_see_state_at_event``):
+    members at that point, and an invitee unless history is for joined members only;
+    those who left read the state at their leave; others only world-readable rooms."""
+    membership = CURRENT.get(who)
+    if who in ("left", "banned") or membership == "join":
+        return True
+    if vis == "joined":
+        return False
+    return membership == "invite" or vis == "world_readable"
 
 
 def visible(vis: str, who: str) -> set[str]:
@@ -82,7 +103,13 @@ ORACLE: dict[str, Callable[[str, str, str], Expect]] = {
     "state": lambda vis, who, _: room_level(vis, who),
     "state_event": lambda vis, who, _: room_level(vis, who),
     "members": lambda vis, who, _: room_level(vis, who),
+    "members_at": lambda vis, who, _: (
+        Expect(200) if reads_state_at_now(vis, who) else Expect(403, "M_FORBIDDEN")
+    ),
     "messages": lambda vis, who, _: (
+        Expect(200, secrets=visible(vis, who)) if reads_room(vis, who) else room_level(vis, who)
+    ),
+    "initial_sync": lambda vis, who, _: (
         Expect(200, secrets=visible(vis, who)) if reads_room(vis, who) else room_level(vis, who)
     ),
     "context": event_level,
@@ -129,6 +156,7 @@ def expected(endpoint: str, vis: str, who: str, probe: str) -> Expect:
 class Room:
     room_id: str
     events: dict[str, str]  # probe -> event ID
+    at: str  # a sync token after M3
 
 
 def request_for(endpoint: str, room: Room, probe: str) -> tuple[str, str, Any, dict[str, str]]:
@@ -139,8 +167,10 @@ def request_for(endpoint: str, room: Room, probe: str) -> tuple[str, str, Any, d
         "state": ("GET", f"/rooms/{r}/state", None, {}),
         "state_event": ("GET", f"/rooms/{r}/state/m.room.name/", None, {}),
         "members": ("GET", f"/rooms/{r}/members", None, {}),
+        "members_at": ("GET", f"/rooms/{r}/members", None, {"at": room.at}),
         "joined_members": ("GET", f"/rooms/{r}/joined_members", None, {}),
         "messages": ("GET", f"/rooms/{r}/messages", None, {"limit": "100"}),
+        "initial_sync": ("GET", f"/rooms/{r}/initialSync", None, {"limit": "100"}),
         "context": ("GET", f"/rooms/{r}/context/{e}", None, {}),
         "event": ("GET", f"/rooms/{r}/event/{e}", None, {}),
         "relations": ("GET", f"{v1}/rooms/{r}/relations/{e}", None, {}),
@@ -163,6 +193,8 @@ def secrets_in(endpoint: str, reply: Any, room: Room) -> set[str]:
     by_id = {event_id: probe for probe, event_id in room.events.items()}
     if endpoint == "messages":
         ids = [e["event_id"] for e in reply["chunk"]]
+    elif endpoint == "initial_sync":
+        ids = [e["event_id"] for e in reply["messages"]["chunk"]]
     else:  # search
         results = reply["search_categories"]["room_events"]["results"]
         ids = [x["result"]["event_id"] for x in results if x["result"]["room_id"] == room.room_id]
@@ -210,7 +242,8 @@ async def build(hs: Homeserver) -> tuple[dict[str, str], dict[str, Room]]:
         await ok("left", "POST", f"/rooms/{room_id}/leave", {})
         await ok("alice", "POST", f"/rooms/{room_id}/ban", {"user_id": ids["banned"]})
         events["M3"] = await say(room_id, "M3")
-        rooms[vis] = Room(room_id, events)
+        at = (await ok("alice", "GET", "/sync"))["next_batch"]
+        rooms[vis] = Room(room_id, events, at)
     return tokens, rooms
 
 
