@@ -36,6 +36,10 @@ class NeedsPushRules(AssertionError):
     """The client's first sync is stuck on ``GET /pushrules/`` answering 404."""
 
 
+class NeedsSpecVersions(AssertionError):
+    """``/versions`` lists none of the spec versions matrix-js-sdk supports."""
+
+
 def _tools() -> tuple[str, str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
@@ -71,11 +75,13 @@ def _installed(npm: str) -> Path:
     return target
 
 
-def _run(node: str, workdir: Path, server: ServerProcess, tmp_path: Path) -> dict[str, Any]:
+def _run(name: str, server: ServerProcess, tmp_path: Path) -> dict[str, Any]:
+    """Run tests/js/<name> against the server; its JSON report."""
+    node, npm = _tools()
     # The script runs next to its node_modules, so that ESM resolution finds them.
-    script = workdir / "e2ee.mjs"
-    shutil.copy2(JS / "e2ee.mjs", script)
-    report_path = tmp_path / "jssdk-report.json"
+    script = _installed(npm) / name
+    shutil.copy2(JS / name, script)
+    report_path = tmp_path / f"{name}.report.json"
     env = {**os.environ, "JSSDK_REPORT": str(report_path), "JSSDK_STEP_TIMEOUT_MS": "30000"}
     result = subprocess.run(
         [node, str(script), server.base_url],
@@ -100,8 +106,7 @@ def _run(node: str, workdir: Path, server: ServerProcess, tmp_path: Path) -> dic
     reason="needs /pushrules (issue 14): js-sdk retries GET /pushrules/ until it answers",
 )
 def test_jssdk_encrypted_conversation(open_server: ServerProcess, tmp_path: Path) -> None:
-    node, npm = _tools()
-    report = _run(node, _installed(npm), open_server, tmp_path)
+    report = _run("e2ee.mjs", open_server, tmp_path)
     if report["ok"] and report["returncode"] == 0:
         steps = [step["name"] for step in report["steps"]]
         assert "bob decrypted alice's message" in steps
@@ -128,3 +133,22 @@ def test_jssdk_encrypted_conversation(open_server: ServerProcess, tmp_path: Path
     if pushrules and stuck_in_first_sync:
         raise NeedsPushRules(details)
     raise AssertionError(f"{details}\n{report['stderr']}\nserver log:\n{open_server.log()[-3000:]}")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=NeedsSpecVersions,
+    reason="needs spec versions in /versions (issue 14): Element refuses the homeserver",
+)
+def test_element_homeserver_check_accepts_the_server(
+    open_server: ServerProcess, tmp_path: Path
+) -> None:
+    """AutoDiscovery, which Element runs on the homeserver URL before it logs in."""
+    report = _run("discovery.mjs", open_server, tmp_path)
+    if report["ok"] and report["returncode"] == 0:
+        assert report["homeserver"]["base_url"] == open_server.base_url
+        return
+    homeserver = report["homeserver"] or {}
+    if homeserver.get("error") == "The homeserver does not meet the version requirements":
+        raise NeedsSpecVersions(json.dumps(homeserver))
+    raise AssertionError(json.dumps(report, indent=1))
