@@ -61,8 +61,13 @@ class RunningServer:
             raise
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight requests finish (up to the timeout), close the DB."""
+        """Stop accepting, let in-flight requests finish (up to the timeout), close the DB.
+
+        Long-polls (/sync) are woken first: they answer with what they have, so a
+        connected client does not hold the shutdown for the whole timeout.
+        """
         try:
+            self.server.services.notifier.close()
             if self.server.services.loop_lag is not None:
                 await self.server.services.loop_lag.stop()
             await self.runner.cleanup()

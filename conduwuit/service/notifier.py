@@ -4,6 +4,8 @@ Writers call ``notify(position, rooms=..., users=...)`` after committing; /sync
 calls ``wait(since, rooms=..., users=..., timeout_ms=...)``, which returns at once if
 anything it watches changed after ``since``, else sleeps on futures until a
 matching notify or the timeout. No polling; everything runs on the event loop.
+At shutdown ``close()`` ends every wait at once (as a timeout), so long-polls answer
+instead of holding the process for the client shutdown timeout.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class Notifier:
         self.position = 0
         self._last: dict[Key, int] = {}
         self._waiters: dict[Key, set[asyncio.Future[int]]] = {}
+        self.closed = False
 
     @staticmethod
     def _keys(rooms: Iterable[str], users: Iterable[str]) -> list[Key]:
@@ -35,6 +38,14 @@ class Notifier:
                 if not future.done():
                     future.set_result(position)
 
+    def close(self) -> None:
+        """Shutting down: every pending wait returns now, and later ones at once."""
+        self.closed = True
+        for waiting in self._waiters.values():
+            for future in waiting:
+                if not future.done():
+                    future.set_result(-1)
+
     async def wait(
         self,
         since: int,
@@ -47,13 +58,14 @@ class Notifier:
         latest = max((self._last.get(k, 0) for k in keys), default=0)
         if latest > since:
             return latest
-        if timeout_ms is not None and timeout_ms <= 0:
+        if self.closed or (timeout_ms is not None and timeout_ms <= 0):
             return since
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         for k in keys:
             self._waiters.setdefault(k, set()).add(future)
         try:
-            return await asyncio.wait_for(future, None if timeout_ms is None else timeout_ms / 1000)
+            woke = await asyncio.wait_for(future, None if timeout_ms is None else timeout_ms / 1000)
+            return since if woke < 0 else woke
         except TimeoutError:
             return since
         finally:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import aiohttp
 from nacl.signing import VerifyKey
 
 from conduwuit.core import base64 as b64
 from conduwuit.core import canonical_json
-from tests.kit.server import ServerProcess
+from tests.kit.server import OPEN_REGISTRATION, ServerProcess
 
 
 def test_first_endpoints(server: ServerProcess) -> None:
@@ -59,6 +62,39 @@ def test_sigterm_shuts_down_cleanly(server: ServerProcess) -> None:
     assert "database closed" in server.log()
     server.start()
     assert server.stop(signal.SIGINT) == 0
+
+
+async def test_sigterm_answers_long_polls_at_once(tmp_path: Path) -> None:
+    """A connected client (every one keeps a /sync long-poll open) does not hold the
+    shutdown for client_shutdown_timeout: its long-poll answers, the process exits."""
+    server = ServerProcess(tmp_path / "hs", env=OPEN_REGISTRATION).start()
+    try:
+        async with aiohttp.ClientSession(base_url=server.base_url) as http:
+            body = {
+                "username": "alice",
+                "password": "pw-alice-1",
+                "auth": {"type": "m.login.dummy"},
+            }
+            async with http.post("/_matrix/client/v3/register", json=body) as response:
+                auth = {"Authorization": f"Bearer {(await response.json())['access_token']}"}
+            async with http.get("/_matrix/client/v3/sync", headers=auth) as response:
+                since = (await response.json())["next_batch"]
+
+            async def long_poll() -> tuple[int, dict[str, str]]:
+                params = {"since": since, "timeout": "60000"}
+                async with http.get("/_matrix/client/v3/sync", params=params, headers=auth) as r:
+                    return r.status, await r.json()
+
+            polling = asyncio.create_task(long_poll())
+            await asyncio.sleep(0.5)
+            assert not polling.done()
+            started = time.monotonic()
+            assert await asyncio.to_thread(server.stop, signal.SIGTERM) == 0
+            assert time.monotonic() - started < 5, server.log()
+            status, reply = await asyncio.wait_for(polling, 5)
+            assert status == 200 and reply["next_batch"], reply
+    finally:
+        server.stop()
 
 
 def test_second_process_on_same_database_is_refused(server: ServerProcess) -> None:

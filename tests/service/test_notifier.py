@@ -29,3 +29,15 @@ async def test_timeout_returns_since_and_cleans_up() -> None:
     notifier = Notifier()
     assert await notifier.wait(7, rooms=["!r:x"], timeout_ms=10) == 7
     assert notifier._waiters == {}
+
+
+async def test_close_ends_pending_and_later_waits_as_timeouts() -> None:
+    notifier = Notifier()
+    waiter = asyncio.create_task(
+        notifier.wait(7, rooms=["!r:x"], users=["@u:x"], timeout_ms=60_000)
+    )
+    await asyncio.sleep(0)
+    notifier.close()
+    assert await asyncio.wait_for(waiter, 1) == 7
+    assert await asyncio.wait_for(notifier.wait(9, users=["@u:x"], timeout_ms=60_000), 1) == 9
+    assert not notifier._waiters
