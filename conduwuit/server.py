@@ -27,6 +27,7 @@ from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
+from conduwuit.service.push import PushEvaluator, PushRules
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.account_hooks import AccountHooks
@@ -44,7 +45,7 @@ from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
-from conduwuit.service.services import RoomServices, Services, UserServices
+from conduwuit.service.services import PushServices, RoomServices, Services, UserServices
 from conduwuit.service.sync.rooms import RoomSections
 from conduwuit.service.sync.service import SyncService
 from conduwuit.service.uiaa import Uiaa
@@ -118,6 +119,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         notifier=notifier,
         sync=sync,
         e2ee=e2ee,
+        push=build_push(config, users, rooms),
         limits=build_limits(config, clock, users.accounts),
         loop_lag=LoopLag() if config.loop_lag_monitor else None,
     )
@@ -207,6 +209,12 @@ def build_users(
             burst=config.rate_limit_registration_burst,
         ),
     )
+
+
+def build_push(config: GlobalConfig, users: UserServices, rooms: RoomServices) -> PushServices:
+    rules = PushRules(users.account_data)
+    evaluator = PushEvaluator(config.server_name, rooms.core.members, rooms.core.state, rules)
+    return PushServices(rules=rules, evaluator=evaluator)
 
 
 def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> RateLimits:

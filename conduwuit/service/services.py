@@ -17,6 +17,7 @@ from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
+from conduwuit.service.push import PushEvaluator, PushRules
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.account_hooks import AccountHooks
@@ -83,6 +84,14 @@ class RoomServices:
 
 
 @dataclass
+class PushServices:
+    """Users' push rules and their evaluation per event."""
+
+    rules: PushRules
+    evaluator: PushEvaluator
+
+
+@dataclass
 class Services:
     """Every service of one server over one database."""
 
@@ -94,6 +103,7 @@ class Services:
     notifier: Notifier
     sync: SyncService
     e2ee: E2ee
+    push: PushServices
     limits: RateLimits
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
