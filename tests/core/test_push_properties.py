@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conduwuit.core.push import PushEvent, RoomContext, Ruleset, compile_ruleset
 from conduwuit.core.push.glob import glob_matches
 from conduwuit.core.push.paths import canonical_key, escape_part, flatten, join_path, split_path
 
@@ -87,3 +89,74 @@ def test_spec_escaping_examples() -> None:
     # "Other escape sequences are left as-is": \x is a backslash and an x.
     assert split_path("content.\\x") == ["content", "\\x"]
     assert escape_part("m.mentions") == "m\\.mentions"
+
+
+# -- the evaluator's shortcuts change nothing -------------------------------------------
+
+USERS = st.sampled_from(["@a:x", "@b:x", "@c:y"])
+EVENTS = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(
+            ["m.room.message", "m.room.member", "m.room.encrypted", "m.reaction", "m.call.invite"]
+        ),
+        "sender": USERS,
+        "room_id": st.just("!r:x"),
+        "content": st.fixed_dictionaries(
+            {
+                "body": st.sampled_from(["hi", "hello a", "beer time", "B"]),
+                "msgtype": st.sampled_from(["m.text", "m.notice"]),
+                "membership": st.sampled_from(["invite", "join"]),
+                "m.mentions": st.fixed_dictionaries(
+                    {"user_ids": st.lists(USERS, max_size=2), "room": st.booleans()}
+                ),
+            }
+        ),
+    },
+    optional={"state_key": st.sampled_from(["", "@a:x", "@b:x"])},
+)
+USER_RULES = st.lists(
+    st.sampled_from(
+        [
+            ("override", "name", {"conditions": [{"kind": "contains_display_name"}]}),
+            ("content", "beer", {"pattern": "beer"}),
+            ("sender", "@b:x", {}),
+            ("room", "!r:x", {}),
+            ("underride", "big", {"conditions": [{"kind": "room_member_count", "is": ">3"}]}),
+        ]
+    ),
+    max_size=3,
+    unique_by=lambda r: r[1],
+)
+
+
+@given(
+    EVENTS,
+    USER_RULES,
+    st.booleans(),
+    st.integers(1, 6),
+    st.integers(0, 100),
+    st.lists(st.tuples(USERS, st.sampled_from([None, "A", "hello"])), max_size=4),
+)
+def test_narrowed_evaluation_equals_checking_every_rule(
+    event: dict[str, Any],
+    user_rules: list[tuple[str, str, dict[str, Any]]],
+    master: bool,
+    members: int,
+    power: int,
+    checks: list[tuple[str, str | None]],
+) -> None:
+    ruleset = Ruleset().with_enabled("override", ".m.rule.master", master)
+    for kind, rule_id, body in user_rules:
+        ruleset = ruleset.with_rule(kind, rule_id, {**body, "actions": ["notify"]}, None, None)
+    compiled = compile_ruleset(ruleset)
+    pushed = PushEvent(event, RoomContext(members, power))
+    for user_id, name in checks:
+        naive = next(
+            (
+                rule.actions
+                for rule in compiled.rules
+                if all(c.matches(pushed, user_id, name) for c in (*rule.shared, *rule.personal))
+            ),
+            None,
+        )
+        assert pushed.evaluate(compiled, user_id, name) == naive
