@@ -18,6 +18,7 @@ of a big room:
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,14 +75,14 @@ class RoomContext:
 # -- conditions ------------------------------------------------------------------------
 
 
-class Condition:
+class Condition(ABC):
     """A compiled condition; ``user_dependent`` ones are checked per user, never memoised."""
 
     __slots__ = ()
     user_dependent = False
 
-    def matches(self, ev: PushEvent, user_id: str, display_name: str | None) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def matches(self, ev: PushEvent, user_id: str, display_name: str | None) -> bool: ...
 
 
 class Never(Condition):
