@@ -28,6 +28,7 @@ from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import PushEvaluator, PushRules
+from conduwuit.service.push.rules import PUSH_RULES
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms import RoomCore
 from conduwuit.service.rooms.account_hooks import AccountHooks
@@ -101,6 +102,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     users = build_users(config, db, clock, notifier)
     rooms = build_rooms(config, db, lambda: server_keys.keypair, notifier, clock, users)
     e2ee = build_e2ee(config, db, users, rooms, notifier)
+    push = build_push(config, users, rooms)
     sync = SyncService(
         db,
         rooms.core.members,
@@ -109,6 +111,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         rooms.presence,
         notifier,
         extras=[e2ee.sync],
+        initial_account_data=lambda user_id: {PUSH_RULES: push.rules.content(user_id)},
     )
     return Services(
         config=config,
@@ -119,7 +122,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         notifier=notifier,
         sync=sync,
         e2ee=e2ee,
-        push=build_push(config, users, rooms),
+        push=push,
         limits=build_limits(config, clock, users.accounts),
         loop_lag=LoopLag() if config.loop_lag_monitor else None,
     )

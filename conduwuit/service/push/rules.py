@@ -5,7 +5,8 @@ The account data content is the user's whole ruleset as clients see it (so
 "Push Rules: Events" asks) plus the user's changes to server-default rules; only
 the user's own rules and those changes are read back (``core.push.rules``), so
 new default rules of a later version reach every user. A user who never changed
-anything has nothing stored and gets the defaults (registration stores nothing).
+anything has nothing stored and gets the defaults (registration stores nothing);
+initial syncs carry the current rules either way (``content``, wired in server.py).
 
 Only this service writes ``m.push_rules`` (the generic account-data endpoint
 refuses it), so its per-user cache of compiled rulesets is invalidated here.
@@ -38,6 +39,10 @@ class PushRules:
     def render(self, user_id: str) -> Json:
         """The ``global`` ruleset for GET /pushrules/."""
         return self.ruleset(user_id).render(user_id)
+
+    def content(self, user_id: str) -> Json:
+        """The ``m.push_rules`` account data content as of now (for initial syncs)."""
+        return self.ruleset(user_id).to_content(user_id)
 
     def _cached(self, user_id: str) -> tuple[Ruleset, CompiledRuleset]:
         found = self._cache.get(user_id)

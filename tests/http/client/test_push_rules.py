@@ -210,3 +210,28 @@ async def test_needs_a_token_and_a_json_body(hs: Homeserver) -> None:
         assert response.status == 400
         assert (await response.json())["errcode"] == "M_NOT_JSON"
     assert hs.services.users.account_data.get(ALICE, "m.push_rules") is None
+
+
+async def test_initial_sync_always_carries_the_current_rules(hs: Homeserver) -> None:
+    token = await alice(hs)
+    status, first = await hs.request("GET", "/sync", token=token)
+    assert status == 200
+    events = {e["type"]: e["content"] for e in first["account_data"]["events"]}
+    rules = (await hs.request("GET", f"{RULES}/", token=token))[1]
+    assert events["m.push_rules"]["global"] == rules  # nothing stored, defaults served
+    # An incremental sync without a change does not repeat them.
+    _, second = await hs.request(
+        "GET", "/sync", token=token, params={"since": first["next_batch"], "timeout": "0"}
+    )
+    assert [e for e in second["account_data"]["events"] if e["type"] == "m.push_rules"] == []
+    # A filter can leave them out.
+    _, created = await hs.request(
+        "POST",
+        f"/user/{ALICE}/filter",
+        {"account_data": {"not_types": ["m.push_rules"]}},
+        token=token,
+    )
+    _, filtered = await hs.request(
+        "GET", "/sync", token=token, params={"filter": created["filter_id"]}
+    )
+    assert filtered["account_data"]["events"] == []
