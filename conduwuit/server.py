@@ -27,6 +27,8 @@ from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
+from conduwuit.service.push import PushEvaluator, PushRules
+from conduwuit.service.push.rules import PUSH_RULES
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions, RoomsConfig
@@ -45,7 +47,7 @@ from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
-from conduwuit.service.services import RoomServices, Services, UserServices
+from conduwuit.service.services import PushServices, RoomServices, Services, UserServices
 from conduwuit.service.sync.rooms import RoomSections
 from conduwuit.service.sync.service import SyncService
 from conduwuit.service.tags import Tags
@@ -105,6 +107,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     users = build_users(config, db, clock, notifier)
     rooms = build_rooms(config, db, lambda: server_keys.keypair, notifier, clock, users)
     e2ee = build_e2ee(config, db, users, rooms, notifier)
+    push = build_push(config, users, rooms)
     sync = SyncService(
         db,
         rooms.storage.member_index,
@@ -113,6 +116,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         rooms.presence,
         notifier,
         extras=[e2ee.sync],
+        initial_account_data=lambda user_id: {PUSH_RULES: push.rules.content(user_id)},
     )
     return Services(
         config=config,
@@ -124,6 +128,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         sync=sync,
         e2ee=e2ee,
         voip=Voip(turn_config(config), config.server_name, clock),
+        push=push,
         limits=build_limits(config, clock, users.accounts),
         loop_lag=LoopLag() if config.loop_lag_monitor else None,
     )
@@ -228,6 +233,14 @@ def build_users(
             burst=config.rate_limit_registration_burst,
         ),
     )
+
+
+def build_push(config: GlobalConfig, users: UserServices, rooms: RoomServices) -> PushServices:
+    rules = PushRules(users.account_data)
+    evaluator = PushEvaluator(
+        config.server_name, rooms.storage.member_index, rooms.storage.state, rules
+    )
+    return PushServices(rules=rules, evaluator=evaluator)
 
 
 def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> RateLimits:

@@ -17,6 +17,7 @@ from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
+from conduwuit.service.push import PushEvaluator, PushRules
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions
@@ -92,6 +93,14 @@ class RoomServices:
 
 
 @dataclass
+class PushServices:
+    """Users' push rules and their evaluation per event."""
+
+    rules: PushRules
+    evaluator: PushEvaluator
+
+
+@dataclass
 class Services:
     """Every service of one server over one database."""
 
@@ -104,6 +113,7 @@ class Services:
     sync: SyncService
     e2ee: E2ee
     voip: Voip
+    push: PushServices
     limits: RateLimits
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None

@@ -32,10 +32,6 @@ CACHE = REPO / ".cache" / "jssdk"
 NODE_MAJOR = 20
 
 
-class NeedsPushRules(AssertionError):
-    """The client's first sync is stuck on ``GET /pushrules/`` answering 404."""
-
-
 class NeedsSpecVersions(AssertionError):
     """``/versions`` lists none of the spec versions matrix-js-sdk supports."""
 
@@ -100,11 +96,6 @@ def _run(name: str, server: ServerProcess, tmp_path: Path) -> dict[str, Any]:
     return report
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NeedsPushRules,
-    reason="needs /pushrules (issue 14): js-sdk retries GET /pushrules/ until it answers",
-)
 def test_jssdk_encrypted_conversation(open_server: ServerProcess, tmp_path: Path) -> None:
     report = _run("e2ee.mjs", open_server, tmp_path)
     if report["ok"] and report["returncode"] == 0:
@@ -124,14 +115,6 @@ def test_jssdk_encrypted_conversation(open_server: ServerProcess, tmp_path: Path
         assert not unexpected, unexpected
         return
     details = json.dumps({k: report[k] for k in ("steps", "failed_requests", "error")}, indent=1)
-    pushrules = [
-        failure
-        for failure in report["failed_requests"]
-        if failure["path"].startswith("/_matrix/client/v3/pushrules") and failure["status"] == 404
-    ]
-    stuck_in_first_sync = not any("initial sync done" in step["name"] for step in report["steps"])
-    if pushrules and stuck_in_first_sync:
-        raise NeedsPushRules(details)
     raise AssertionError(f"{details}\n{report['stderr']}\nserver log:\n{open_server.log()[-3000:]}")
 
 

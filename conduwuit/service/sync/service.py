@@ -63,6 +63,7 @@ class SyncService:
         notifier: Notifier,
         extras: list[DeviceExtras] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        initial_account_data: Callable[[str], dict[str, dict[str, Any]]] | None = None,
     ) -> None:
         self._db = db
         self._members = members
@@ -72,6 +73,9 @@ class SyncService:
         self._notifier = notifier
         self.extras = extras if extras is not None else []
         self._monotonic = monotonic
+        #: Global account data every initial sync carries, as it is now, written or not
+        #: (``m.push_rules``: Synapse always includes the user's current push rules).
+        self._initial_account_data = initial_account_data
         #: How a response's build gives way to other tasks (tests make it yield always).
         self.give_way: Callable[[], GiveWay] = GiveWay
         # Every change after this position has passed through the notifier, which
@@ -180,6 +184,9 @@ class SyncService:
         latest: dict[str, dict[str, Any]] = {}
         for _, event in self._account_data.since(str(window.user), window.since or 0):
             latest[event["type"]] = event
+        if window.since is None and self._initial_account_data is not None:
+            for event_type, content in self._initial_account_data(str(window.user)).items():
+                latest[event_type] = {"type": event_type, "content": content}
         return [
             e
             for e in latest.values()

@@ -1,0 +1,81 @@
+"""Users' push rules: stored as global account data ``m.push_rules``, defaults merged on read.
+
+The account data content is the user's whole ruleset as clients see it (so
+``/sync`` delivers it, and incremental syncs carry each change, as the spec's
+"Push Rules: Events" asks) plus the user's changes to server-default rules; only
+the user's own rules and those changes are read back (``core.push.rules``), so
+new default rules of a later version reach every user. A user who never changed
+anything has nothing stored and gets the defaults (registration stores nothing);
+initial syncs carry the current rules either way (``content``, wired in server.py).
+
+Only this service writes ``m.push_rules`` (the generic account-data endpoint
+refuses it), so its per-user cache of compiled rulesets is invalidated here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conduwuit.core.push import DEFAULT_RULESET, CompiledRuleset, Ruleset, compile_ruleset
+from conduwuit.core.push.rules import Json
+from conduwuit.service.account_data import AccountData
+
+PUSH_RULES = "m.push_rules"
+
+
+class PushRules:
+    def __init__(self, account_data: AccountData) -> None:
+        self._account_data = account_data
+        self._cache: dict[str, tuple[Ruleset, CompiledRuleset]] = {}
+
+    # -- reads -------------------------------------------------------------------------
+    def ruleset(self, user_id: str) -> Ruleset:
+        return self._cached(user_id)[0]
+
+    def compiled(self, user_id: str) -> CompiledRuleset:
+        """Ready for evaluation; users with only defaults share ``DEFAULT_RULESET``."""
+        return self._cached(user_id)[1]
+
+    def render(self, user_id: str) -> Json:
+        """The ``global`` ruleset for GET /pushrules/."""
+        return self.ruleset(user_id).render(user_id)
+
+    def content(self, user_id: str) -> Json:
+        """The ``m.push_rules`` account data content as of now (for initial syncs)."""
+        return self.ruleset(user_id).to_content(user_id)
+
+    def _cached(self, user_id: str) -> tuple[Ruleset, CompiledRuleset]:
+        found = self._cache.get(user_id)
+        if found is None:
+            ruleset = Ruleset.from_content(self._account_data.get(user_id, PUSH_RULES))
+            found = self._cache[user_id] = (ruleset, _compile(ruleset))
+        return found
+
+    # -- edits (each one account-data write; a refused edit writes nothing) ------------
+    def put_rule(
+        self,
+        user_id: str,
+        kind: str,
+        rule_id: str,
+        body: Any,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> None:
+        self._save(user_id, self.ruleset(user_id).with_rule(kind, rule_id, body, before, after))
+
+    def delete_rule(self, user_id: str, kind: str, rule_id: str) -> None:
+        self._save(user_id, self.ruleset(user_id).without_rule(kind, rule_id))
+
+    def set_enabled(self, user_id: str, kind: str, rule_id: str, enabled: Any) -> None:
+        self._save(user_id, self.ruleset(user_id).with_enabled(kind, rule_id, enabled))
+
+    def set_actions(self, user_id: str, kind: str, rule_id: str, actions: Any) -> None:
+        self._save(user_id, self.ruleset(user_id).with_actions(kind, rule_id, actions))
+
+    def _save(self, user_id: str, ruleset: Ruleset) -> None:
+        self._account_data.put(user_id, PUSH_RULES, ruleset.to_content(user_id))
+        self._cache[user_id] = (ruleset, _compile(ruleset))
+
+
+def _compile(ruleset: Ruleset) -> CompiledRuleset:
+    return DEFAULT_RULESET if ruleset.is_default else compile_ruleset(ruleset)
