@@ -119,8 +119,15 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         sync=sync,
         e2ee=e2ee,
         limits=build_limits(config, clock, users.accounts),
-        loop_lag=LoopLag() if config.loop_lag_monitor else None,
+        loop_lag=loop_lag(config),
     )
+
+
+def loop_lag(config: GlobalConfig) -> LoopLag | None:
+    if not config.loop_lag_monitor:
+        return None
+    trace_ms = config.loop_lag_trace_ms
+    return LoopLag(trace_over_s=trace_ms / 1000 if trace_ms else None)
 
 
 def database_options(config: GlobalConfig) -> DatabaseOptions:

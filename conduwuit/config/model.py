@@ -228,6 +228,16 @@ class GlobalConfig(Section):
             longest is also logged at shutdown. For benchmarks and diagnosis.
         """),
     )
+    loop_lag_trace_ms: int = Field(
+        0,
+        ge=0,
+        description=doc("""
+            With loop_lag_monitor on: log a warning with the Python stacks seen while the
+            event loop was held longer than this many milliseconds, and the garbage
+            collections that took more than half of it (0 = off). A watchdog thread
+            samples the stacks every 2 ms; for diagnosis, not for production.
+        """),
+    )
 
     # -- registration --------------------------------------------------------------
     allow_registration: bool = Field(
