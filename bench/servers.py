@@ -199,6 +199,10 @@ class Server:
                 self.process.kill()
                 self.process.wait(STOP_TIMEOUT)
         self.process = None
+        keep = os.environ.get("BENCH_KEEP_LOGS")
+        if keep and self.log_path.exists():
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.log_path, Path(keep) / f"{self.kind}-{self.workdir.name}.log")
         if self._own_tmp:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -229,6 +233,9 @@ class Conduwuit(Server):
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDUWUIT_", "CONDUIT_"))}
+        # BENCH_CONDUWUIT_X=v reaches the server as CONDUWUIT_X=v (diagnosis options)
+        passed = {k: v for k, v in os.environ.items() if k.startswith("BENCH_CONDUWUIT_")}
+        env.update({k.removeprefix("BENCH_"): v for k, v in passed.items()})
         env.update(
             CONDUWUIT_SERVER_NAME=SERVER_NAME,
             CONDUWUIT_DATABASE_PATH=str(self.workdir / "db"),
