@@ -115,13 +115,14 @@ class StallTracer:
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if threading.get_ident() != self._loop_thread:
             return
+        # CPU time of this thread: a collection the process was descheduled in is not slow
         if phase == "start":
-            self._gc_started = self._clock()
+            self._gc_started = time.thread_time()
             return
-        took = self._clock() - self._gc_started
+        took = time.thread_time() - self._gc_started
         if took > self.threshold_s / 2:
             log.warning(
-                "gc generation %s took %.1f ms (collected %s, uncollectable %s)",
+                "gc generation %s took %.1f ms of CPU (collected %s, uncollectable %s)",
                 info.get("generation"),
                 took * 1000,
                 info.get("collected"),
