@@ -65,6 +65,7 @@ class StallTracer:
         if self._thread is not None:
             return
         self._loop_thread = threading.get_ident()
+        self._beat_cpu = time.thread_time()
         self._beat = self._clock()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="stall-trace", daemon=True)

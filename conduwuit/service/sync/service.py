@@ -16,6 +16,7 @@ each type) is read as each room is built.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -31,6 +32,8 @@ from conduwuit.service.presence import Presence
 from conduwuit.service.rooms.members import Members
 from conduwuit.service.sync.filter import SyncFilter
 from conduwuit.service.sync.rooms import RoomSections, Window
+
+log = logging.getLogger(__name__)
 
 MAX_TIMEOUT_MS = 5 * 60 * 1000
 
@@ -178,6 +181,14 @@ class SyncService:
                 if key == "device_lists" and (value.get("changed") or value.get("left")):
                     extras_changed = True
         empty = not (join or invite or knock or leave or account_data or presence or extras_changed)
+        log.debug(
+            "sync of %s built: %d rooms, %d yields, longest step %.1f ms (%.1f ms of CPU)",
+            user,
+            len(join) + len(invite) + len(knock) + len(leave),
+            give_way.yields,
+            give_way.longest_s * 1000,
+            give_way.longest_cpu_s * 1000,
+        )
         return response, empty
 
     def _global_account_data(self, window: Window) -> list[dict[str, Any]]:
