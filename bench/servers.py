@@ -233,9 +233,6 @@ class Conduwuit(Server):
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDUWUIT_", "CONDUIT_"))}
-        # BENCH_CONDUWUIT_X=v reaches the server as CONDUWUIT_X=v (diagnosis options)
-        passed = {k: v for k, v in os.environ.items() if k.startswith("BENCH_CONDUWUIT_")}
-        env.update({k.removeprefix("BENCH_"): v for k, v in passed.items()})
         env.update(
             CONDUWUIT_SERVER_NAME=SERVER_NAME,
             CONDUWUIT_DATABASE_PATH=str(self.workdir / "db"),
@@ -264,6 +261,10 @@ class Conduwuit(Server):
             CONDUWUIT_LOOP_LAG_MONITOR="true",
         )
         env.update(self.extra_env)
+        # BENCH_CONDUWUIT_X=v reaches the server as CONDUWUIT_X=v, over the defaults
+        # above (diagnosis: BENCH_CONDUWUIT_LOOP_LAG_TRACE_MS=8, BENCH_CONDUWUIT_LOG=...)
+        passed = {k: v for k, v in os.environ.items() if k.startswith("BENCH_CONDUWUIT_")}
+        env.update({k.removeprefix("BENCH_"): v for k, v in passed.items()})
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.src), env.get("PYTHONPATH")]))
         return [self.python, "-m", "conduwuit"], env
 
