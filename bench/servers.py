@@ -199,6 +199,10 @@ class Server:
                 self.process.kill()
                 self.process.wait(STOP_TIMEOUT)
         self.process = None
+        keep = os.environ.get("BENCH_KEEP_LOGS")
+        if keep and self.log_path.exists():
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.log_path, Path(keep) / f"{self.kind}-{self.workdir.name}.log")
         if self._own_tmp:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -257,6 +261,10 @@ class Conduwuit(Server):
             CONDUWUIT_LOOP_LAG_MONITOR="true",
         )
         env.update(self.extra_env)
+        # BENCH_CONDUWUIT_X=v reaches the server as CONDUWUIT_X=v, over the defaults
+        # above (diagnosis: BENCH_CONDUWUIT_LOOP_LAG_TRACE_MS=8, BENCH_CONDUWUIT_LOG=...)
+        passed = {k: v for k, v in os.environ.items() if k.startswith("BENCH_CONDUWUIT_")}
+        env.update({k.removeprefix("BENCH_"): v for k, v in passed.items()})
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.src), env.get("PYTHONPATH")]))
         return [self.python, "-m", "conduwuit"], env
 

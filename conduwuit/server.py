@@ -130,7 +130,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         voip=Voip(turn_config(config), config.server_name, clock),
         push=push,
         limits=build_limits(config, clock, users.accounts),
-        loop_lag=LoopLag() if config.loop_lag_monitor else None,
+        loop_lag=loop_lag(config),
     )
 
 
@@ -143,6 +143,13 @@ def turn_config(config: GlobalConfig) -> TurnConfig:
         ttl_s=config.turn_ttl,
         allow_guests=config.turn_allow_guests,
     )
+
+
+def loop_lag(config: GlobalConfig) -> LoopLag | None:
+    if not config.loop_lag_monitor:
+        return None
+    trace_ms = config.loop_lag_trace_ms
+    return LoopLag(trace_over_s=trace_ms / 1000 if trace_ms else None)
 
 
 def database_options(config: GlobalConfig) -> DatabaseOptions:

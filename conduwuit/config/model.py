@@ -223,9 +223,21 @@ class GlobalConfig(Section):
         False,
         description=doc("""
             Measure event-loop stalls: a task wakes every 5 ms and records how late it
-            is. Admins read the longest and 99th-percentile lag at
+            is, and how much of that the loop's thread was on the CPU (the rest is the
+            machine, not the server). Admins read the longest and 99th-percentile lag at
             GET /_conduwuit/admin/v1/loop_lag (?reset=true starts a new window); the
             longest is also logged at shutdown. For benchmarks and diagnosis.
+        """),
+    )
+    loop_lag_trace_ms: int = Field(
+        0,
+        ge=0,
+        description=doc("""
+            With loop_lag_monitor on: log a warning with the Python stacks seen while the
+            event loop was held longer than this many milliseconds (and how much of that
+            its thread was on the CPU), and the garbage collections that took more than
+            half of it; 0 turns it off. A watchdog thread samples the stacks every 2 ms:
+            for diagnosis, not for production.
         """),
     )
 

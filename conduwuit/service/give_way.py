@@ -19,16 +19,29 @@ BUDGET_S = 0.004
 
 class GiveWay:
     def __init__(
-        self, budget_s: float = BUDGET_S, clock: Callable[[], float] = time.perf_counter
+        self,
+        budget_s: float = BUDGET_S,
+        clock: Callable[[], float] = time.perf_counter,
+        cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
         self.budget_s = budget_s
         self._clock = clock
+        self._cpu_clock = cpu_clock
         self._since = clock()
+        self._cpu_since = cpu_clock()
         #: How many times this builder yielded (for tests and curiosity).
         self.yields = 0
+        #: The longest stretch between yields, wall-clock and CPU time of the loop's
+        #: thread (a stretch far longer than its CPU time: the process waited for a CPU).
+        self.longest_s = 0.0
+        self.longest_cpu_s = 0.0
 
     async def pause(self) -> None:
-        if self._clock() - self._since >= self.budget_s:
+        held = self._clock() - self._since
+        if held >= self.budget_s:
+            self.longest_s = max(self.longest_s, held)
+            self.longest_cpu_s = max(self.longest_cpu_s, self._cpu_clock() - self._cpu_since)
             await asyncio.sleep(0)
             self.yields += 1
             self._since = self._clock()
+            self._cpu_since = self._cpu_clock()

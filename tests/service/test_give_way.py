@@ -25,3 +25,16 @@ async def test_yields_only_after_the_budget() -> None:
     await task
     await give_way.pause()  # the budget starts again after a yield
     assert give_way.yields == 1
+
+
+async def test_the_longest_stretch_between_yields_is_kept() -> None:
+    now = [0.0]
+    cpu = [0.0]
+    give_way = GiveWay(budget_s=0.004, clock=lambda: now[0], cpu_clock=lambda: cpu[0])
+    now[0], cpu[0] = 0.009, 0.002  # held 9 ms, 2 of them on the CPU
+    await give_way.pause()
+    now[0], cpu[0] = 0.014, 0.007  # then 5 ms, all on the CPU
+    await give_way.pause()
+    assert give_way.yields == 2
+    assert give_way.longest_s == 0.009
+    assert give_way.longest_cpu_s == 0.005

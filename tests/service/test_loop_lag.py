@@ -26,7 +26,9 @@ async def test_a_held_loop_shows_as_lag_and_reset_starts_a_new_window() -> None:
         await _wait_for_samples(monitor, before + 1)
         held = monitor.take(reset=True)
         assert held["max_ms"] >= 50
-        assert held["p99_ms"] <= held["max_ms"]
+        assert held["over_budget"] >= 1
+        # the thread slept in time.sleep: lag, but not CPU the loop's thread spent
+        assert held["cpu_max_ms"] < held["max_ms"]
         assert held["running"] is True
         fresh = monitor.take()
         assert fresh["samples"] == 0 and fresh["max_ms"] == 0.0
@@ -44,3 +46,24 @@ def test_percentile_and_max_over_recorded_lags() -> None:
     assert figures["samples"] == 101
     assert figures["max_ms"] == 100.0
     assert figures["p99_ms"] == 99.0
+    assert figures["p50_ms"] == 50.0
+    assert figures["over_budget"] == 80  # 21 ms .. 100 ms
+    assert figures["cpu_max_ms"] == 100.0  # recorded without CPU figures: all of it counts
+
+
+def test_few_samples_have_no_99th_percentile() -> None:
+    """Under 100 wake-ups the 99th percentile would just repeat the maximum."""
+    monitor = LoopLag()
+    for ms in range(1, 100):
+        monitor.record(ms / 1000)
+    figures = monitor.take()
+    assert figures["p99_ms"] is None and figures["max_ms"] == 99.0
+
+
+def test_lag_the_thread_did_not_spend_on_the_cpu_is_not_ours() -> None:
+    monitor = LoopLag()
+    monitor.record(0.080, cpu_s=0.004)  # the process waited for a CPU
+    monitor.record(0.030, cpu_s=0.040)  # code held the loop
+    figures = monitor.take(reset=True)
+    assert figures["max_ms"] == 80.0 and figures["cpu_max_ms"] == 30.0
+    assert monitor.take()["cpu_max_ms"] == 0.0

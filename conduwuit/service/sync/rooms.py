@@ -4,6 +4,10 @@ A room's timeline is read from the stream positions between ``since`` and the
 response's upper bound ``now``; state is only computed when the timeline does
 not already say it all (a gap, a new join, or an initial sync), so a quiet room
 costs one short scan.
+
+A section is built in steps of one event: ``joined`` and ``left`` take the response's
+``GiveWay`` and pause between events, so one room with a long timeline scan or a big
+state does not hold the event loop either (DESIGN.md: no stall over 20 ms).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from conduwuit.core.client_event import stripped_state, to_client
 from conduwuit.core.ids import UserId
 from conduwuit.service.account_data import AccountData
+from conduwuit.service.give_way import GiveWay
 from conduwuit.service.rooms.history import Access, RoomHistory
 from conduwuit.service.rooms.member_index import UserRoom
 from conduwuit.service.rooms.receipts import Receipts
@@ -73,8 +78,23 @@ class RoomSections:
             out["unsigned"]["m.relations"] = bundled
         return out
 
-    def _timeline(
-        self, room_id: str, window: Window, access: Access, lower: int | None, upper: int
+    async def _events(
+        self, timeline: list[tuple[int, PduJson]], window: Window, access: Access, pause: GiveWay
+    ) -> list[dict[str, Any]]:
+        out = []
+        for _, pdu in timeline:
+            await pause.pause()
+            out.append(self._client(pdu, window, access))
+        return out
+
+    async def _timeline(
+        self,
+        room_id: str,
+        window: Window,
+        access: Access,
+        lower: int | None,
+        upper: int,
+        pause: GiveWay,
     ) -> tuple[list[tuple[int, PduJson]], bool]:
         """The newest visible, matching events in ``(lower, upper]``, oldest first, and
         whether older ones were left out (``limited``)."""
@@ -88,6 +108,7 @@ class RoomSections:
         for count, pdu in self.storage.timeline.scan(shortroomid, upper + 1, backwards=True):
             if lower is not None and count <= lower:
                 break
+            await pause.pause()
             scanned += 1
             if window.filter.timeline.matches(pdu) and self.history.may_see(
                 window.user, pdu, access
@@ -128,7 +149,7 @@ class RoomSections:
             return full
         return {}
 
-    def _state_events(
+    async def _state_events(
         self,
         room_id: str,
         window: Window,
@@ -136,6 +157,7 @@ class RoomSections:
         full: dict[int, int],
         previous: dict[int, int],
         timeline: list[tuple[int, PduJson]],
+        pause: GiveWay,
     ) -> list[dict[str, Any]]:
         """State entries of ``full`` not in ``previous``, filtered, lazy-loaded members
         limited to the timeline's senders (and the user), timeline events left out."""
@@ -147,6 +169,7 @@ class RoomSections:
         for sk, se in full.items():
             if previous.get(sk) == se:
                 continue
+            await pause.pause()
             event_id = self.storage.short.event_id(se)
             if event_id is None or event_id in in_timeline:
                 continue
@@ -160,20 +183,22 @@ class RoomSections:
         return out
 
     # -- sections ------------------------------------------------------------------
-    def joined(self, room: UserRoom, window: Window) -> dict[str, Any] | None:
+    async def joined(self, room: UserRoom, window: Window, pause: GiveWay) -> dict[str, Any] | None:
         room_id = room.room_id
         access = Access("join", True, None)
         newly_joined = window.since is not None and room.count > window.since
         lower = None if window.since is None or newly_joined else window.since
-        timeline, limited = self._timeline(room_id, window, access, lower, window.now)
+        timeline, limited = await self._timeline(room_id, window, access, lower, window.now, pause)
         first = timeline[0] if timeline else None
         if lower is None or window.full_state:
             full = self._state_before(room_id, first)
-            state = self._state_events(room_id, window, access, full, {}, timeline)
+            state = await self._state_events(room_id, window, access, full, {}, timeline, pause)
         elif limited:
             full = self._state_before(room_id, first)
             previous = self._state_at(room_id, lower)
-            state = self._state_events(room_id, window, access, full, previous, timeline)
+            state = await self._state_events(
+                room_id, window, access, full, previous, timeline, pause
+            )
         else:
             state = []
         ephemeral = self._ephemeral(room_id, window)
@@ -183,7 +208,7 @@ class RoomSections:
         prev_batch = str(timeline[0][0] - 1) if timeline else str(window.now)
         section: dict[str, Any] = {
             "timeline": {
-                "events": [self._client(p, window, access) for _, p in timeline],
+                "events": await self._events(timeline, window, access, pause),
                 "limited": limited,
                 "prev_batch": prev_batch,
             },
@@ -192,7 +217,9 @@ class RoomSections:
             "account_data": {"events": account_data},
         }
         if lower is None or _touches_members(timeline, state):
+            await pause.pause()
             section["summary"] = self._summary(room_id, str(window.user))
+        await pause.pause()
         shortroomid = self.storage.short.room(room_id)
         if shortroomid is not None:
             # Messages from others since the user's read receipt: what the default push
@@ -202,23 +229,25 @@ class RoomSections:
             }
         return section
 
-    def left(self, room: UserRoom, window: Window) -> dict[str, Any] | None:
+    async def left(self, room: UserRoom, window: Window, pause: GiveWay) -> dict[str, Any] | None:
         """A room the user left or was banned from: events up to and including the leave."""
         room_id = room.room_id
         access = Access(room.membership, False, room.count)
         lower = window.since
         upper = min(room.count, window.now)
-        timeline, limited = self._timeline(room_id, window, access, lower, upper)
+        timeline, limited = await self._timeline(room_id, window, access, lower, upper, pause)
         first = timeline[0] if timeline else None
         if lower is None or limited or window.full_state:
             full = self._state_before(room_id, first)
             previous = {} if lower is None else self._state_at(room_id, lower)
-            state = self._state_events(room_id, window, access, full, previous, timeline)
+            state = await self._state_events(
+                room_id, window, access, full, previous, timeline, pause
+            )
         else:
             state = []
         return {
             "timeline": {
-                "events": [self._client(p, window, access) for _, p in timeline],
+                "events": await self._events(timeline, window, access, pause),
                 "limited": limited,
                 "prev_batch": str(timeline[0][0] - 1) if timeline else str(upper),
             },

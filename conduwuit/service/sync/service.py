@@ -6,9 +6,9 @@ committed while the response is built is delivered by the next sync, never lost
 and never twice. With nothing to say, the request waits on the notifier for a
 change that concerns the user, never on a timer.
 
-A response is built on the event loop room by room, giving way to other tasks every
-few milliseconds (``GiveWay``), so a cold initial sync of hundreds of rooms does not
-hold up other requests. Timelines, receipts and ``next_batch`` stay bounded by
+A response is built on the event loop room by room and event by event, giving way to
+other tasks every few milliseconds (``GiveWay``), so a cold initial sync of hundreds
+of rooms does not hold up other requests. Timelines, receipts and ``next_batch`` stay bounded by
 ``now``; what is not positioned on the stream (typing, the latest account data of
 each type) is read as each room is built.
 """
@@ -16,6 +16,7 @@ each type) is read as each room is built.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -30,6 +31,8 @@ from conduwuit.service.presence import Presence
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.sync.filter import SyncFilter
 from conduwuit.service.sync.rooms import RoomSections, Window
+
+log = logging.getLogger(__name__)
 
 MAX_TIMEOUT_MS = 5 * 60 * 1000
 
@@ -145,7 +148,7 @@ class SyncService:
             ):
                 continue
             if room.membership == "join":
-                section = self._rooms.joined(room, window)
+                section = await self._rooms.joined(room, window, give_way)
                 if section is not None:
                     join[room.room_id] = section
             elif room.membership == "invite" and changed:
@@ -156,7 +159,7 @@ class SyncService:
                 if self._members.is_forgotten(user, room.room_id):
                     continue
                 if (since is not None and changed) or (since is None and sync_filter.include_leave):
-                    leave[room.room_id] = self._rooms.left(room, window)
+                    leave[room.room_id] = await self._rooms.left(room, window, give_way)
         account_data = self._global_account_data(window)
         presence = [
             e
@@ -178,6 +181,14 @@ class SyncService:
                 if key == "device_lists" and (value.get("changed") or value.get("left")):
                     extras_changed = True
         empty = not (join or invite or knock or leave or account_data or presence or extras_changed)
+        log.debug(
+            "sync of %s built: %d rooms, %d yields, longest step %.1f ms (%.1f ms of CPU)",
+            user,
+            len(join) + len(invite) + len(knock) + len(leave),
+            give_way.yields,
+            give_way.longest_s * 1000,
+            give_way.longest_cpu_s * 1000,
+        )
         return response, empty
 
     def _global_account_data(self, window: Window) -> list[dict[str, Any]]:

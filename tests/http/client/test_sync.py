@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from tests.kit.homeserver import Homeserver
+
+T = TypeVar("T")
 
 
 async def _user(hs: Homeserver, name: str) -> tuple[str, str]:
@@ -313,6 +316,69 @@ async def test_a_big_initial_sync_gives_way_to_other_tasks_between_rooms(hs: Hom
     assert ticks - before >= len(rooms)  # the ticker ran while the response was built
     assert given_way == in_one_stretch
     assert set(rooms) <= set(given_way["rooms"]["join"])
+
+
+async def _ticking(work: Coroutine[Any, Any, T]) -> tuple[T, int]:
+    """``work``'s result, and how often another task ran while it was awaited."""
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    try:
+        result = await work
+    finally:
+        stop.set()
+        await task
+    return result, ticks - before
+
+
+async def test_one_room_gives_way_between_its_events(hs: Homeserver) -> None:
+    """Regression: a room was built in one step, so one room with a long timeline or a
+    big state held the loop for all of it. Now other tasks run between its events, in
+    an initial sync and in a limited incremental one (state since ``since``), and the
+    responses are those of a build in one stretch."""
+    from conduwuit.core.ids import UserId
+    from conduwuit.service.give_way import GiveWay
+    from conduwuit.service.sync.filter import parse_filter
+
+    user, token = await _user(hs, "oneroom")
+    room = await _room(hs, token, name="Busy", topic="many events")
+    for n in range(6):
+        await _send(hs, token, room, f"before {n}", f"b{n}")
+    since = (await _sync(hs, token))["next_batch"]
+    await hs.request("PUT", f"/rooms/{room}/state/m.room.topic", {"topic": "new"}, token=token)
+    for n in range(6):
+        await _send(hs, token, room, f"after {n}", f"a{n}")
+    sync = hs.services.sync
+    lookup = hs.services.users.filters.get
+    limited = parse_filter('{"room": {"timeline": {"limit": 3}}}', user, lookup)
+    windows = [(None, parse_filter(None, user, lookup)), (int(since[1:]), limited)]
+    for position, sync_filter in windows:
+        kwargs: dict[str, Any] = {
+            "since": position,
+            "timeout_ms": 0,
+            "full_state": False,
+            "sync_filter": sync_filter,
+            "set_presence": "offline",
+        }
+        sync.give_way = lambda: GiveWay(budget_s=float("inf"))
+        in_one_stretch = await sync.sync(UserId.parse(user), "DEV", **kwargs)
+        sync.give_way = lambda: GiveWay(budget_s=0.0)
+        given_way, ticks = await _ticking(sync.sync(UserId.parse(user), "DEV", **kwargs))
+        section = given_way["rooms"]["join"][room]
+        events = len(section["timeline"]["events"]) + len(section["state"]["events"])
+        assert ticks > events  # other tasks ran between the room's events
+        assert given_way == in_one_stretch
+    assert section["timeline"]["limited"] is True
+    assert "m.room.topic" in {e["type"] for e in section["state"]["events"]}
 
 
 async def test_the_encoded_response_is_json_dumps_byte_for_byte() -> None:
