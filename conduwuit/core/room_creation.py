@@ -13,7 +13,7 @@ from typing import Any
 
 from conduwuit.core import canonical_json
 from conduwuit.core.auth_rules import check
-from conduwuit.core.errors import AuthError, ErrCode, MatrixError
+from conduwuit.core.errors import AuthError, ErrCode, MatrixError, bad_json
 from conduwuit.core.events import MAX_PDU_SIZE, Event, EventFormatError, validate_pdu
 from conduwuit.core.ids import server_of
 from conduwuit.core.power_levels import StateKey
@@ -109,7 +109,7 @@ def plan_events(plan: RoomPlan) -> list[PlannedEvent]:
     """Every event of the new room in spec order (create first, invites last)."""
     preset = effective_preset(plan)
     if preset not in PRESETS:
-        raise MatrixError(ErrCode.BAD_JSON, f"Unknown preset {preset!r}")
+        raise bad_json(f"Unknown preset {preset!r}")
     initial = {(e.type, e.state_key or ""): e for e in plan.initial_state}
     if plan.name is not None:
         initial.pop(("m.room.name", ""), None)
@@ -117,7 +117,7 @@ def plan_events(plan: RoomPlan) -> list[PlannedEvent]:
         initial.pop(("m.room.topic", ""), None)
     for reserved in ("m.room.create", "m.room.member"):
         for k in [k for k in initial if k[0] == reserved]:
-            raise MatrixError(ErrCode.BAD_JSON, f"initial_state may not contain {k[0]} events")
+            raise bad_json(f"initial_state may not contain {k[0]} events")
 
     events = [
         PlannedEvent("m.room.create", create_content(plan), ""),
@@ -187,7 +187,7 @@ def dry_run(events: Sequence[PlannedEvent], creator: str, rv: RoomVersion) -> No
         try:
             size = len(canonical_json.encode_lenient(pdu))
         except canonical_json.CanonicalJsonError as exc:
-            raise MatrixError(ErrCode.BAD_JSON, f"{planned.type}: {exc}") from None
+            raise bad_json(f"{planned.type}: {exc}") from None
         if size > MAX_PDU_SIZE - 2048:  # room for hashes, signatures and references
             raise MatrixError(ErrCode.TOO_LARGE, f"{planned.type} event is too large")
         try:
@@ -195,7 +195,7 @@ def dry_run(events: Sequence[PlannedEvent], creator: str, rv: RoomVersion) -> No
             # type and state_key lengths), so none fails after the first write.
             validate_pdu(pdu, rv)
         except EventFormatError as exc:
-            raise MatrixError(ErrCode.BAD_JSON, f"{planned.type}: {exc}") from None
+            raise bad_json(f"{planned.type}: {exc}") from None
         event = Event(pdu, rv, event_id=event_id)
         try:
             check(event, state, rv)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import forbidden, invalid_param, not_found
 from conduwuit.core.ids import UserId
 from conduwuit.db import MAPS, Database
 from conduwuit.service.notifier import Notifier
@@ -54,7 +54,7 @@ class Presence:
         if not self.enabled:
             raise forbidden("Presence is disabled on this server")
         if presence not in STATES:
-            raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown presence state {presence!r}")
+            raise invalid_param(f"Unknown presence state {presence!r}")
         record: dict[str, Any] = {"presence": presence, "last_active_ts": self._clock()}
         if status_msg is not None:
             record["status_msg"] = status_msg

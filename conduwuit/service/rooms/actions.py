@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conduwuit.core import room_creation
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import (
+    ErrCode,
+    MatrixError,
+    bad_json,
+    forbidden,
+    invalid_param,
+    not_found,
+)
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.core.room_versions import RoomVersion, supported_versions
@@ -110,7 +117,7 @@ class RoomActions:
             try:
                 alias = RoomAlias.parse(f"#{request.room_alias_name}:{self.config.server_name}")
             except ValueError as exc:
-                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias: {exc}") from None
+                raise invalid_param(f"Invalid alias: {exc}") from None
             self.aliases.check_local(alias)
             if self.aliases.resolve(alias) is not None:
                 raise MatrixError(ErrCode.ROOM_IN_USE, "Room alias already taken")
@@ -160,7 +167,7 @@ class RoomActions:
     def _new_room_id(self, rv: RoomVersion, custom: str | None) -> str | None:
         if rv.room_id_from_create_event:
             if custom is not None:
-                raise MatrixError(ErrCode.INVALID_PARAM, "This room version derives its room ID")
+                raise invalid_param("This room version derives its room ID")
             return None
         if custom is None:
             return f"!{secrets.token_urlsafe(18)}:{self.config.server_name}"
@@ -169,9 +176,9 @@ class RoomActions:
         try:
             parsed = RoomId.parse(candidate)
         except ValueError as exc:
-            raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room_id: {exc}") from None
+            raise invalid_param(f"Invalid room_id: {exc}") from None
         if str(parsed.server_name) != self.config.server_name:
-            raise MatrixError(ErrCode.INVALID_PARAM, "room_id must be on this server")
+            raise invalid_param("room_id must be on this server")
         if self.storage.short.room(candidate) is not None:
             raise MatrixError(ErrCode.ROOM_IN_USE, "Room ID already in use")
         return candidate
@@ -201,7 +208,7 @@ class RoomActions:
         if event_type == "m.room.redaction":
             target = content.get("redacts")
             if not isinstance(target, str):
-                raise MatrixError(ErrCode.BAD_JSON, "redacts is required")
+                raise bad_json("redacts is required")
             if state_key is None:
                 return await self.redact(sender, room_id, target, content, txn)
             # A state event of this type is applied as a redaction of its target too
@@ -227,7 +234,7 @@ class RoomActions:
         """Synapse's checks: every alias must be valid, and local ones must point here."""
         alt = content.get("alt_aliases", [])
         if not isinstance(alt, list):
-            raise MatrixError(ErrCode.BAD_JSON, "alt_aliases must be a list")
+            raise bad_json("alt_aliases must be a list")
         aliases = [content["alias"]] if content.get("alias") is not None else []
         for raw in [*aliases, *alt]:
             try:
@@ -235,7 +242,7 @@ class RoomActions:
             except ValueError:
                 alias = None
             if alias is None:
-                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias {raw!r}")
+                raise invalid_param(f"Invalid alias {raw!r}")
             if str(alias.server_name) == self.config.server_name and self.aliases.resolve(
                 alias
             ) != str(room_id):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import forbidden, invalid_param, not_found
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
 from conduwuit.core.numbers import parse_uint
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
@@ -89,7 +89,7 @@ class Directory:
 
     def set_visibility(self, user: UserId, room_id: RoomId, visibility: str) -> None:
         if visibility not in ("public", "private"):
-            raise MatrixError(ErrCode.INVALID_PARAM, "visibility must be public or private")
+            raise invalid_param("visibility must be public or private")
         self.actions.room_version(room_id)
         admin = self.is_admin(str(user))
         if not admin and not self._may_edit(user, str(room_id)):
@@ -146,7 +146,7 @@ class Directory:
         if since:
             since_offset = parse_uint(since[1:] if since[:1] in ("n", "p") else since)
             if since_offset is None:
-                raise MatrixError(ErrCode.INVALID_PARAM, "Invalid since token")
+                raise invalid_param("Invalid since token")
             offset = since_offset
         end = len(rooms) if limit is None else offset + max(0, limit)
         body: dict[str, Any] = {

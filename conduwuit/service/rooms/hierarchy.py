@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from conduwuit.core.client_event import stripped_state
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden
+from conduwuit.core.errors import forbidden, invalid_param
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.numbers import parse_uint
 from conduwuit.service.rooms.directory import Directory
@@ -87,7 +87,7 @@ class Hierarchy:
         if from_token is not None:
             from_offset = parse_uint(from_token)
             if from_offset is None:
-                raise MatrixError(ErrCode.INVALID_PARAM, "Invalid from token")
+                raise invalid_param("Invalid from token")
             offset = from_offset
         depth_limit = min(MAX_DEPTH, max_depth if max_depth is not None else MAX_DEPTH)
         page_limit = max(1, min(limit or MAX_LIMIT, MAX_LIMIT))

@@ -15,7 +15,7 @@ from typing import Any
 
 from conduwuit.core import visibility
 from conduwuit.core.client_event import to_client
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import forbidden, invalid_param, not_found
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.stream_token import StreamToken
@@ -189,7 +189,7 @@ class RoomHistory:
         device_id: str | None = None,
     ) -> dict[str, Any]:
         if direction not in ("b", "f"):
-            raise MatrixError(ErrCode.INVALID_PARAM, "dir must be 'b' or 'f'")
+            raise invalid_param("dir must be 'b' or 'f'")
         room = str(room_id)
         access = self.access(user, room)
         event_filter = event_filter or RoomEventFilter()

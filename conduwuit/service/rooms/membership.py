@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import (
+    ErrCode,
+    MatrixError,
+    bad_json,
+    forbidden,
+    invalid_param,
+    not_found,
+)
 from conduwuit.core.ids import RoomAlias, RoomId, UserId, server_of
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.service.rooms.actions import RoomActions
@@ -56,11 +63,11 @@ class Membership:
         through its membership handler too). Returns the new member event's ID."""
         membership = content.get("membership")
         if membership not in MEMBERSHIPS:
-            raise MatrixError(ErrCode.BAD_JSON, f"Invalid membership {membership!r}")
+            raise bad_json(f"Invalid membership {membership!r}")
         try:
             target = UserId.parse(state_key)
         except ValueError as exc:
-            raise MatrixError(ErrCode.BAD_JSON, f"Invalid member state_key: {exc}") from None
+            raise bad_json(f"Invalid member state_key: {exc}") from None
         room = str(room_id)
         self.actions.room_version(room)
         current = self._current(target, room)
@@ -92,7 +99,7 @@ class Membership:
             try:
                 alias = RoomAlias.parse(room_id_or_alias)
             except ValueError as exc:
-                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias: {exc}") from None
+                raise invalid_param(f"Invalid alias: {exc}") from None
             room_id = self.actions.aliases.resolve(alias)
             if room_id is None:
                 raise not_found("Room alias not found")
@@ -100,7 +107,7 @@ class Membership:
         try:
             RoomId.parse(room_id_or_alias)
         except ValueError as exc:
-            raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room ID: {exc}") from None
+            raise invalid_param(f"Invalid room ID: {exc}") from None
         if not self.storage.state.exists(room_id_or_alias):
             # Joining remote rooms needs federation (a later issue).
             raise not_found("Room not found")

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conduwuit.core import auth_rules, state_res
-from conduwuit.core.errors import AuthError, ErrCode, MatrixError
+from conduwuit.core.errors import AuthError, ErrCode, MatrixError, bad_json
 from conduwuit.core.events import Event, EventFormatError, validate_pdu
 from conduwuit.core.power_levels import CREATE_KEY, StateKey
 from conduwuit.core.room_versions import RoomVersion
@@ -47,7 +47,7 @@ class MissingEventsError(Exception):
 def _format_error(exc: EventFormatError) -> MatrixError:
     if "larger than" in str(exc):
         return MatrixError(ErrCode.TOO_LARGE, f"Event is too large: {exc}")
-    return MatrixError(ErrCode.BAD_JSON, f"Invalid event: {exc}")
+    return bad_json(f"Invalid event: {exc}")
 
 
 def _auth_keys(event: Event, rv: RoomVersion) -> list[StateKey]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.errors import invalid_param, not_found
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.timeline import Timeline
@@ -41,8 +41,7 @@ class Reports:
     @staticmethod
     def _check_reason(reason: str | None) -> None:
         if reason is not None and len(reason) > MAX_REASON:
-            raise MatrixError(
-                ErrCode.INVALID_PARAM,
+            raise invalid_param(
                 f"Reason too long, should be {MAX_REASON} characters or fewer",
             )
 
