@@ -18,7 +18,9 @@ from conduwuit.core.errors import (
     invalid_param,
     not_found,
 )
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.core.room_versions import RoomVersion, supported_versions
 from conduwuit.core.room_versions import get as get_room_version
@@ -142,7 +144,10 @@ class RoomActions:
         events = []
         for event in planned:
             content = dict(event.content)
-            if event.type == "m.room.member" and content.get("membership") == "invite":
+            if (
+                event.type == EventType.MEMBER
+                and content.get("membership") == MembershipState.INVITE
+            ):
                 content.update(self.profile(event.state_key or ""))
             events.append(NewEvent(event.type, content, event.state_key))
         pipeline = self.storage.pipeline
@@ -198,14 +203,14 @@ class RoomActions:
             done = self.storage.transactions.event_for(txn)
             if done is not None:
                 return done
-        if event_type in ("m.room.create", "m.room.member"):
+        if event_type in (EventType.CREATE, EventType.MEMBER):
             # Every membership change takes the one membership path (Membership, which
             # the state API uses for m.room.member too), so its checks cannot be skipped.
             raise forbidden(f"Cannot send {event_type} here")
         check_new_relation(self.storage, str(room_id), content)
-        if event_type == "m.room.canonical_alias" and state_key == "":
+        if event_type == EventType.CANONICAL_ALIAS and state_key == "":
             self._check_canonical_alias(room_id, content)
-        if event_type == "m.room.redaction":
+        if event_type == EventType.REDACTION:
             target = content.get("redacts")
             if not isinstance(target, str):
                 raise bad_json("redacts is required")
@@ -218,16 +223,16 @@ class RoomActions:
         event_id = await self.send_new(
             sender, str(room_id), NewEvent(event_type, content, state_key), txn
         )
-        if event_type == "m.room.guest_access" and content.get("guest_access") != "can_join":
+        if event_type == EventType.GUEST_ACCESS and content.get("guest_access") != "can_join":
             await self._remove_guests(str(room_id))
         return event_id
 
     async def _remove_guests(self, room_id: str) -> None:
         """Guest access ended: guests leave (spec "Guest access", server behaviour);
         like Synapse, each leave is sent as the guest's own."""
-        for member in list(self.storage.member_index.members(room_id, "join")):
+        for member in list(self.storage.member_index.members(room_id, MembershipState.JOIN)):
             if self.is_guest(member):
-                leave = NewEvent("m.room.member", {"membership": "leave"}, member)
+                leave = NewEvent(EventType.MEMBER, {"membership": MembershipState.LEAVE}, member)
                 await self.send_new(UserId.parse(member), room_id, leave)
 
     def _check_canonical_alias(self, room_id: RoomId, content: dict[str, Any]) -> None:
@@ -300,6 +305,6 @@ class RoomActions:
                 return done
         rv = self._check_may_redact(sender, room_id, target_id)
         body = {k: v for k, v in content.items() if k != "redacts"}
-        new = NewEvent("m.room.redaction", body, None, redacts=target_id)
+        new = NewEvent(EventType.REDACTION, body, None, redacts=target_id)
         event = await self.storage.pipeline.create_local(new, str(sender), str(room_id), rv, txn)
         return event.event_id

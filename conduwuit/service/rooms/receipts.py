@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from conduwuit.core.errors import forbidden, invalid_param, not_found
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.db import MAPS, Database
 from conduwuit.db.codec import from_u64, key, prefix, prefix_end, u64
@@ -20,7 +21,7 @@ from conduwuit.service.rooms.timeline import Timeline
 RECEIPT_TYPES = ("m.read", "m.read.private")
 # Event types that make a room unread (Synapse counts those that notify; without
 # push rules yet, messages and encrypted events).
-COUNTED_TYPES = ("m.room.message", "m.room.encrypted", "m.sticker")
+COUNTED_TYPES = (EventType.MESSAGE, EventType.ENCRYPTED, EventType.STICKER)
 UNREAD_LIMIT = 1000
 
 

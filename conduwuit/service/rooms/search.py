@@ -13,7 +13,9 @@ from typing import Any
 from conduwuit.core.client_event import to_client
 from conduwuit.core.errors import bad_json, invalid_param, missing_param
 from conduwuit.core.event_filter import RoomEventFilter
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.numbers import parse_uint
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.search_index import SEARCH_KEYS, SearchIndex, words
@@ -50,7 +52,10 @@ class Search:
             offset = batch_offset
 
         query = words(term)
-        rooms = [r.room_id for r in self.storage.member_index.rooms_of(str(user), ("join",))]
+        rooms = [
+            r.room_id
+            for r in self.storage.member_index.rooms_of(str(user), (MembershipState.JOIN,))
+        ]
         rooms = [r for r in rooms if event_filter.rooms is None or r in event_filter.rooms]
         hits: list[tuple[float, int, dict[str, Any]]] = []
         for room in rooms if query else []:
@@ -126,7 +131,7 @@ class Search:
             current = state.current_hash(str(room))
             info = {}
             for sender in senders:
-                member = state.content_at(current, "m.room.member", sender) or {}
+                member = state.content_at(current, EventType.MEMBER, sender) or {}
                 info[sender] = {k: member[k] for k in ("displayname", "avatar_url") if k in member}
             out["profile_info"] = info
         return out
