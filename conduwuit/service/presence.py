@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from conduwuit.core.errors import forbidden, invalid_param, not_found
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.db import MAPS, Database
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.member_index import MemberIndex
@@ -43,8 +45,8 @@ class Presence:
     def _watchers(self, user_id: str) -> set[str]:
         """The user and everyone they share a joined room with."""
         out = {user_id}
-        for room in self._members.rooms_of(user_id, ("join",)):
-            out.update(self._members.members(room.room_id, "join"))
+        for room in self._members.rooms_of(user_id, (MembershipState.JOIN,)):
+            out.update(self._members.members(room.room_id, MembershipState.JOIN))
         return out
 
     def may_see(self, viewer: str, user_id: str) -> bool:
@@ -93,7 +95,11 @@ class Presence:
             record = json.loads(raw)
             if int(record.get("count", 0)) > since:
                 events.append(
-                    {"type": "m.presence", "sender": user_id, "content": self._content(record)}
+                    {
+                        "type": EventType.PRESENCE,
+                        "sender": user_id,
+                        "content": self._content(record),
+                    }
                 )
         return events
 

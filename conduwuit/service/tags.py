@@ -13,10 +13,11 @@ import copy
 from typing import Any
 
 from conduwuit.core.errors import bad_json, invalid_param
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.service.account_data import AccountData
 
-TAG_EVENT = "m.tag"
+TAG_EVENT = EventType.TAG
 #: Spec: "The name of a tag MUST NOT exceed 255 bytes."
 MAX_TAG_BYTES = 255
 
