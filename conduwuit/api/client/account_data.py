@@ -8,10 +8,11 @@ from conduwuit.api.auth import requester
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import canonical_body
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, invalid_param, not_found
+from conduwuit.core.event_types import EventType
 from conduwuit.service.account_data import GLOBAL, AccountData
 
 #: Types the server controls: 405 M_BAD_JSON on the generic endpoint (account-data.yaml).
-SERVER_CONTROLLED = frozenset({"m.fully_read", "m.push_rules"})
+SERVER_CONTROLLED = frozenset({EventType.FULLY_READ, EventType.PUSH_RULES})
 
 
 def _room_id(request: web.Request) -> str:

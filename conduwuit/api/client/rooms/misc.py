@@ -12,6 +12,7 @@ from conduwuit.api.client.rooms.params import int_query, me, room_id, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import bad_json, missing_param
+from conduwuit.core.membership import MembershipState
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.reports import Reports
@@ -92,8 +93,8 @@ class MiscHandlers:
 
     async def mutual_rooms(self, request: web.Request) -> web.Response:
         other = user_id(request.query.get("user_id"))
-        mine = {r.room_id for r in self.members.rooms_of(str(me(request)), ("join",))}
-        theirs = {r.room_id for r in self.members.rooms_of(str(other), ("join",))}
+        mine = {r.room_id for r in self.members.rooms_of(str(me(request)), (MembershipState.JOIN,))}
+        theirs = {r.room_id for r in self.members.rooms_of(str(other), (MembershipState.JOIN,))}
         return web.json_response({"joined": sorted(mine & theirs)})
 
     def routes(self) -> list[Route]:
