@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from conduwuit.api.router import BODY_LIMIT, too_large
 from conduwuit.core import canonical_json
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, bad_json, missing_param
 
 #: How deep objects and arrays may nest in a request body. serde_json (which the
 #: Rust conduwuit parses with) stops at 128; so do we, long before Python's own
@@ -89,11 +89,9 @@ def decode_json(raw: bytes) -> Any:
         value = _DECODER.decode(text)
         check_json_value(value)
     except _BadJson as exc:
-        raise MatrixError(ErrCode.BAD_JSON, f"Invalid JSON: {exc}.") from None
+        raise bad_json(f"Invalid JSON: {exc}.") from None
     except RecursionError:
-        raise MatrixError(
-            ErrCode.BAD_JSON, f"Invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels."
-        ) from None
+        raise bad_json(f"Invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels.") from None
     except ValueError:
         raise MatrixError(ErrCode.NOT_JSON, "Content not JSON.") from None
     return value
@@ -123,7 +121,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     else:
         value = decode_json(raw)
     if not isinstance(value, dict):
-        raise MatrixError(ErrCode.BAD_JSON, "The request body must be a JSON object.")
+        raise bad_json("The request body must be a JSON object.")
     return value
 
 
@@ -134,7 +132,7 @@ async def canonical_body(request: web.Request) -> dict[str, Any]:
     try:
         canonical_json.encode(body)
     except canonical_json.CanonicalJsonError as exc:
-        raise MatrixError(ErrCode.BAD_JSON, f"Content is not canonical JSON: {exc}.") from None
+        raise bad_json(f"Content is not canonical JSON: {exc}.") from None
     return body
 
 
@@ -146,8 +144,8 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "body"
         if first["type"] == "missing":
-            raise MatrixError(ErrCode.MISSING_PARAM, f"Missing parameter: {field}") from None
-        raise MatrixError(ErrCode.BAD_JSON, f"Invalid {field}: {first['msg']}") from None
+            raise missing_param(f"Missing parameter: {field}") from None
+        raise bad_json(f"Invalid {field}: {first['msg']}") from None
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from conduwuit.core.errors import AuthError
+from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event
 from conduwuit.core.ids import server_of
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, JOIN_RULES_KEY, AuthState, PowerLevels
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.core.signing import SignatureError, verify_signed_json
 
 
 def _membership(auth_state: AuthState, user_id: str) -> str | None:
-    member = auth_state.get(("m.room.member", user_id))
+    member = auth_state.get((EventType.MEMBER, user_id))
     return member.membership if member is not None else None
 
 
@@ -38,15 +40,15 @@ def check_member(event: Event, auth_state: AuthState, rv: RoomVersion) -> None:
         if not isinstance(authoriser, str) or server_of(authoriser) not in event.signatures:
             raise AuthError("join is not signed by the authorising user's server")
 
-    if membership == "join":
+    if membership == MembershipState.JOIN:
         _check_join(event, auth_state, rv, target)
-    elif membership == "invite":
+    elif membership == MembershipState.INVITE:
         _check_invite(event, auth_state, rv, target)
-    elif membership == "leave":
+    elif membership == MembershipState.LEAVE:
         _check_leave(event, auth_state, rv, target)
-    elif membership == "ban":
+    elif membership == MembershipState.BAN:
         _check_ban(event, auth_state, rv, target)
-    elif membership == "knock" and rv.knock_join_rule:
+    elif membership == MembershipState.KNOCK and rv.knock_join_rule:
         _check_knock(event, auth_state, rv, target)
     else:
         raise AuthError(f"unknown membership {membership!r}")
@@ -61,23 +63,23 @@ def _check_join(event: Event, auth_state: AuthState, rv: RoomVersion, target: st
     if event.sender != target:
         raise AuthError("cannot join on behalf of another user")
     current = _membership(auth_state, target)
-    if current == "ban":
+    if current == MembershipState.BAN:
         raise AuthError(f"{target} is banned from the room")
     rule = _join_rule(auth_state)
     if rule == "invite" or (rule == "knock" and rv.knock_join_rule):
-        if current in ("invite", "join"):
+        if current in (MembershipState.INVITE, MembershipState.JOIN):
             return
         raise AuthError(f"join rule is {rule} and {target} is not invited")
     if (rule == "restricted" and rv.restricted_join_rule) or (
         rule == "knock_restricted" and rv.knock_restricted_join_rule
     ):
-        if current in ("invite", "join"):
+        if current in (MembershipState.INVITE, MembershipState.JOIN):
             return
         authoriser = event.content.get("join_authorised_via_users_server")
         if not isinstance(authoriser, str):
             raise AuthError("restricted join has no join_authorised_via_users_server")
         levels = PowerLevels(auth_state, rv)
-        if _membership(auth_state, authoriser) != "join":
+        if _membership(auth_state, authoriser) != MembershipState.JOIN:
             raise AuthError(f"authorising user {authoriser} is not joined")
         if levels.user_level(authoriser) < levels.named_level("invite"):
             raise AuthError(f"authorising user {authoriser} may not invite")
@@ -95,7 +97,7 @@ def _decode_key(key: str) -> str:
 def _third_party_invite_allowed(
     event: Event, auth_state: AuthState, rv: RoomVersion, target: str, tpi: Any
 ) -> None:
-    if _membership(auth_state, target) == "ban":
+    if _membership(auth_state, target) == MembershipState.BAN:
         raise AuthError(f"{target} is banned from the room")
     signed = tpi.get("signed") if isinstance(tpi, dict) else None
     if not isinstance(signed, dict):
@@ -105,7 +107,7 @@ def _third_party_invite_allowed(
         raise AuthError("third_party_invite.signed needs mxid and token")
     if mxid != target:
         raise AuthError("third_party_invite mxid does not match the state_key")
-    invite_event = auth_state.get(("m.room.third_party_invite", token))
+    invite_event = auth_state.get((EventType.THIRD_PARTY_INVITE, token))
     if invite_event is None:
         raise AuthError("no m.room.third_party_invite event for this token")
     if invite_event.sender != event.sender:
@@ -140,9 +142,9 @@ def _check_invite(event: Event, auth_state: AuthState, rv: RoomVersion, target: 
     if tpi is not None:
         _third_party_invite_allowed(event, auth_state, rv, target, tpi)
         return
-    if _membership(auth_state, event.sender) != "join":
+    if _membership(auth_state, event.sender) != MembershipState.JOIN:
         raise AuthError(f"{event.sender} is not joined to the room")
-    if _membership(auth_state, target) in ("join", "ban"):
+    if _membership(auth_state, target) in (MembershipState.JOIN, MembershipState.BAN):
         raise AuthError(f"{target} is already joined or is banned")
     levels = PowerLevels(auth_state, rv)
     if levels.user_level(event.sender) < levels.named_level("invite"):
@@ -151,15 +153,21 @@ def _check_invite(event: Event, auth_state: AuthState, rv: RoomVersion, target: 
 
 def _check_leave(event: Event, auth_state: AuthState, rv: RoomVersion, target: str) -> None:
     if event.sender == target:
-        allowed = ("invite", "join", "knock") if rv.knock_join_rule else ("invite", "join")
+        allowed = (
+            (MembershipState.INVITE, MembershipState.JOIN, MembershipState.KNOCK)
+            if rv.knock_join_rule
+            else (MembershipState.INVITE, MembershipState.JOIN)
+        )
         if _membership(auth_state, target) in allowed:
             return
         raise AuthError(f"{target} cannot leave: not invited, joined or knocking")
-    if _membership(auth_state, event.sender) != "join":
+    if _membership(auth_state, event.sender) != MembershipState.JOIN:
         raise AuthError(f"{event.sender} is not joined to the room")
     levels = PowerLevels(auth_state, rv)
     sender_level = levels.user_level(event.sender)
-    if _membership(auth_state, target) == "ban" and sender_level < levels.named_level("ban"):
+    if _membership(auth_state, target) == MembershipState.BAN and sender_level < levels.named_level(
+        "ban"
+    ):
         raise AuthError(f"{event.sender} may not unban (ban level)")
     if sender_level >= levels.named_level("kick") and levels.user_level(target) < sender_level:
         return
@@ -167,7 +175,7 @@ def _check_leave(event: Event, auth_state: AuthState, rv: RoomVersion, target: s
 
 
 def _check_ban(event: Event, auth_state: AuthState, rv: RoomVersion, target: str) -> None:
-    if _membership(auth_state, event.sender) != "join":
+    if _membership(auth_state, event.sender) != MembershipState.JOIN:
         raise AuthError(f"{event.sender} is not joined to the room")
     levels = PowerLevels(auth_state, rv)
     sender_level = levels.user_level(event.sender)
@@ -182,5 +190,9 @@ def _check_knock(event: Event, auth_state: AuthState, rv: RoomVersion, target: s
         raise AuthError(f"join rule {rule!r} does not allow knocking")
     if event.sender != target:
         raise AuthError("cannot knock on behalf of another user")
-    if _membership(auth_state, target) in ("ban", "invite", "join"):
+    if _membership(auth_state, target) in (
+        MembershipState.BAN,
+        MembershipState.INVITE,
+        MembershipState.JOIN,
+    ):
         raise AuthError(f"{target} cannot knock: banned, invited or joined")

@@ -20,8 +20,10 @@ from typing import Any
 
 from conduwuit.core.auth_member import check_member
 from conduwuit.core.errors import AuthError
+from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event
 from conduwuit.core.ids import UserId, server_of
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import (
     CREATE_KEY,
     JOIN_RULES_KEY,
@@ -50,32 +52,32 @@ def auth_types_for_event(
     """The state keys whose current events an event must cite as ``auth_events``."""
     pdu = event.pdu if isinstance(event, Event) else event
     event_type = pdu.get("type")
-    if event_type == "m.room.create":
+    if event_type == EventType.CREATE:
         return []
     sender = str(pdu.get("sender", ""))
     keys: list[StateKey] = []
     if room_version.create_event_in_auth_events:
         keys.append(CREATE_KEY)
-    keys += [POWER_LEVELS_KEY, ("m.room.member", sender)]
-    if event_type == "m.room.member":
+    keys += [POWER_LEVELS_KEY, (EventType.MEMBER, sender)]
+    if event_type == EventType.MEMBER:
         content = pdu.get("content")
         content = content if isinstance(content, dict) else {}
         membership = content.get("membership")
         state_key = pdu.get("state_key")
-        if isinstance(state_key, str) and ("m.room.member", state_key) not in keys:
-            keys.append(("m.room.member", state_key))
-        if membership in ("join", "invite", "knock"):
+        if isinstance(state_key, str) and (EventType.MEMBER, state_key) not in keys:
+            keys.append((EventType.MEMBER, state_key))
+        if membership in (MembershipState.JOIN, MembershipState.INVITE, MembershipState.KNOCK):
             keys.append(JOIN_RULES_KEY)
-        if membership == "invite":
+        if membership == MembershipState.INVITE:
             tpi = content.get("third_party_invite")
             signed = tpi.get("signed") if isinstance(tpi, dict) else None
             token = signed.get("token") if isinstance(signed, dict) else None
             if isinstance(token, str):
-                keys.append(("m.room.third_party_invite", token))
-        if membership == "join" and room_version.restricted_join_rule:
+                keys.append((EventType.THIRD_PARTY_INVITE, token))
+        if membership == MembershipState.JOIN and room_version.restricted_join_rule:
             authoriser = content.get("join_authorised_via_users_server")
-            if isinstance(authoriser, str) and ("m.room.member", authoriser) not in keys:
-                keys.append(("m.room.member", authoriser))
+            if isinstance(authoriser, str) and (EventType.MEMBER, authoriser) not in keys:
+                keys.append((EventType.MEMBER, authoriser))
     return keys
 
 
@@ -84,7 +86,7 @@ def check_auth_events(
 ) -> None:
     """Rules on the cited ``auth_events`` (v1 rule 2; v12 rule 3)."""
     rv = room_version or event.room_version
-    if event.type == "m.room.create" and event.state_key == "":
+    if event.type == EventType.CREATE and event.state_key == "":
         return
     allowed = set(auth_types_for_event(event, rv))
     seen: set[StateKey] = set()
@@ -129,7 +131,7 @@ def _check_create(event: Event, rv: RoomVersion) -> None:
 def check(event: Event, auth_state: AuthState, room_version: RoomVersion | None = None) -> None:
     """Raise ``AuthError`` unless the auth rules allow ``event`` in ``auth_state``."""
     rv = room_version or event.room_version
-    if event.type == "m.room.create" and event.state_key == "":
+    if event.type == EventType.CREATE and event.state_key == "":
         _check_create(event, rv)
         return
 
@@ -148,25 +150,25 @@ def check(event: Event, auth_state: AuthState, room_version: RoomVersion | None 
     ):
         raise AuthError("room is not federated (m.federate is false)")
 
-    if rv.special_case_aliases_auth and event.type == "m.room.aliases":
+    if rv.special_case_aliases_auth and event.type == EventType.ALIASES:
         if event.state_key is None:
             raise AuthError("m.room.aliases must have a state_key")
         if event.state_key != server_of(event.sender):
             raise AuthError("m.room.aliases state_key must be the sender's server")
         return
 
-    if event.type == "m.room.member":
+    if event.type == EventType.MEMBER:
         check_member(event, auth_state, rv)
         return
 
-    member = auth_state.get(("m.room.member", event.sender))
-    if member is None or member.membership != "join":
+    member = auth_state.get((EventType.MEMBER, event.sender))
+    if member is None or member.membership != MembershipState.JOIN:
         raise AuthError(f"{event.sender} is not joined to the room")
 
     levels = PowerLevels(auth_state, rv)
     sender_level = levels.user_level(event.sender)
 
-    if event.type == "m.room.third_party_invite":
+    if event.type == EventType.THIRD_PARTY_INVITE:
         if sender_level < levels.named_level("invite"):
             raise AuthError("sender may not send third-party invites (invite level)")
         return
@@ -179,11 +181,11 @@ def check(event: Event, auth_state: AuthState, room_version: RoomVersion | None 
         if event.state_key != event.sender:
             raise AuthError("state_key starting with '@' must be the sender")
 
-    if event.type == "m.room.power_levels" and event.state_key == "":
+    if event.type == EventType.POWER_LEVELS and event.state_key == "":
         _check_power_levels(event, auth_state, sender_level, rv)
         return
 
-    if rv.special_case_redaction_auth and event.type == "m.room.redaction":
+    if rv.special_case_redaction_auth and event.type == EventType.REDACTION:
         if sender_level >= levels.named_level("redact"):
             return
         redacts = event.redacts or ""

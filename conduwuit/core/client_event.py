@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from conduwuit.core.event_types import EventType
+
 _CLIENT_KEYS = ("content", "event_id", "origin_server_ts", "room_id", "sender", "type")
 
 
@@ -27,7 +29,7 @@ def to_client(
         out.pop("room_id", None)
     if "state_key" in pdu:
         out["state_key"] = pdu["state_key"]
-    if pdu.get("type") == "m.room.redaction":
+    if pdu.get("type") == EventType.REDACTION:
         # v11 moved redacts into content; clients still read the top-level key too.
         redacts = pdu.get("redacts") or (pdu.get("content") or {}).get("redacts")
         if isinstance(redacts, str):

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, bad_json
+from conduwuit.core.errors import ErrCode, MatrixError, bad_json, invalid_param
 from conduwuit.core.signing import SignatureError, verify_signed_json
 
 ED25519 = "ed25519"
 CROSS_SIGNING_USAGES = ("master", "self_signing", "user_signing")
-
-
-def invalid_param(message: str) -> MatrixError:
-    return MatrixError(ErrCode.INVALID_PARAM, message, status=400)
 
 
 def invalid_signature(message: str = "Invalid signature") -> MatrixError:

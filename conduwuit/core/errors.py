@@ -3,6 +3,18 @@
 Every failure a client or a federating server sees is a ``MatrixError`` rendered
 as ``{"errcode": ..., "error": ...}`` by the HTTP error middleware.
 Spec: client-server-api "Standard error response" and "Common error codes".
+
+One spelling for raising them:
+
+- the common errcodes have a helper, which gives the errcode's default status:
+  ``raise forbidden(msg)``, ``not_found(msg)``, ``bad_json(msg)``,
+  ``invalid_param(msg)``, ``missing_param(msg)``;
+- every other errcode, and a helper's errcode that needs a non-default
+  ``status``, ``headers`` or extra body fields, is spelled out:
+  ``raise MatrixError(ErrCode.X, msg, status=..., **extra)``.
+
+``tests/core/test_errors_convention.py`` keeps it so: it fails on a spelled-out
+``MatrixError(ErrCode.<code with a helper>, msg)`` with nothing else passed.
 """
 
 from __future__ import annotations

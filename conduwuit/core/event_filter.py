@@ -18,14 +18,14 @@ from fnmatch import translate
 from functools import cached_property, lru_cache
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import MatrixError, bad_json
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise MatrixError(ErrCode.BAD_JSON, f"filter {name} must be a list of strings")
+        raise bad_json(f"filter {name} must be a list of strings")
     return tuple(value)
 
 
@@ -41,7 +41,7 @@ MAX_FILTER_BYTES = 64 * 1024
 
 def _too_big(message: str) -> MatrixError:
     # Synapse answers a filter it cannot accept with 400 M_BAD_JSON.
-    return MatrixError(ErrCode.BAD_JSON, message, status=400)
+    return bad_json(message)
 
 
 def check_filter_size(definition: Any) -> None:
@@ -104,13 +104,13 @@ class RoomEventFilter:
         if not data:
             return cls()
         if not isinstance(data, Mapping):
-            raise MatrixError(ErrCode.BAD_JSON, "filter must be an object")
+            raise bad_json("filter must be an object")
         contains_url = data.get("contains_url")
         if contains_url is not None and not isinstance(contains_url, bool):
-            raise MatrixError(ErrCode.BAD_JSON, "filter contains_url must be a boolean")
+            raise bad_json("filter contains_url must be a boolean")
         limit = data.get("limit")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
-            raise MatrixError(ErrCode.BAD_JSON, "filter limit must be an integer")
+            raise bad_json("filter limit must be an integer")
         return cls(
             types=_strings(data.get("types"), "types"),
             not_types=_strings(data.get("not_types"), "not_types") or (),

@@ -10,7 +10,9 @@ from typing import Any
 
 from conduwuit.core import canonical_json
 from conduwuit.core.event_hashing import add_content_hash
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import server_of
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.redaction import redact
 from conduwuit.core.room_versions import EventFormat, RoomVersion
 from conduwuit.core.signing import Keypair, SignatureError, sign_json, verify_signed_json
@@ -50,9 +52,11 @@ def required_signature_servers(event: dict[str, Any], room_version: RoomVersion)
     servers: set[str] = set()
     content = event.get("content")
     content = content if isinstance(content, dict) else {}
-    is_member = event.get("type") == "m.room.member"
+    is_member = event.get("type") == EventType.MEMBER
     third_party_invite = (
-        is_member and content.get("membership") == "invite" and "third_party_invite" in content
+        is_member
+        and content.get("membership") == MembershipState.INVITE
+        and "third_party_invite" in content
     )
     if not third_party_invite:
         servers.add(server_of(str(event.get("sender", ""))))

@@ -12,6 +12,7 @@ from typing import Any
 
 from conduwuit.core import canonical_json
 from conduwuit.core.event_hashing import compute_event_id
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import EventId, RoomId, UserId
 from conduwuit.core.redaction import redaction_target
 from conduwuit.core.room_versions import EventFormat, RoomVersion
@@ -171,7 +172,7 @@ def validate_pdu(pdu: dict[str, Any], room_version: RoomVersion) -> None:
     if not isinstance(depth, int) or isinstance(depth, bool) or not 0 <= depth <= MAX_DEPTH:
         raise EventFormatError("depth must be an integer in [0, 2**53-1]")
 
-    is_create = pdu["type"] == "m.room.create" and pdu.get("state_key") == ""
+    is_create = pdu["type"] == EventType.CREATE and pdu.get("state_key") == ""
     if room_version.room_id_from_create_event and is_create:
         if "room_id" in pdu:
             raise EventFormatError("m.room.create must not have a room_id in this room version")

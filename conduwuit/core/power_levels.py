@@ -9,15 +9,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event
 from conduwuit.core.room_versions import RoomVersion
 
 StateKey = tuple[str, str]
 AuthState = Mapping[StateKey, Event]
 
-CREATE_KEY: StateKey = ("m.room.create", "")
-POWER_LEVELS_KEY: StateKey = ("m.room.power_levels", "")
-JOIN_RULES_KEY: StateKey = ("m.room.join_rules", "")
+CREATE_KEY: StateKey = (EventType.CREATE, "")
+POWER_LEVELS_KEY: StateKey = (EventType.POWER_LEVELS, "")
+JOIN_RULES_KEY: StateKey = (EventType.JOIN_RULES, "")
 
 # v12 creators are "infinitely" powerful; no canonical-JSON integer reaches this.
 INFINITE_POWER = 2**63

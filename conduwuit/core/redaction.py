@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import server_of
 from conduwuit.core.room_versions import RoomVersion
 
@@ -50,25 +51,25 @@ _POWER_LEVEL_KEYS = (
 def _content_keys(event_type: str, room_version: RoomVersion) -> frozenset[str] | None:
     """The content keys kept for ``event_type``; ``None`` means keep everything."""
     v = room_version
-    if event_type == "m.room.member":
+    if event_type == EventType.MEMBER:
         keys = {"membership"}
         if v.restricted_join_rule_fix:
             keys.add("join_authorised_via_users_server")
         return frozenset(keys)
-    if event_type == "m.room.create":
+    if event_type == EventType.CREATE:
         return None if v.updated_redaction_rules else frozenset({"creator"})
-    if event_type == "m.room.join_rules":
+    if event_type == EventType.JOIN_RULES:
         return frozenset({"join_rule", "allow"} if v.restricted_join_rule else {"join_rule"})
-    if event_type == "m.room.power_levels":
+    if event_type == EventType.POWER_LEVELS:
         keys = set(_POWER_LEVEL_KEYS)
         if v.updated_redaction_rules:
             keys.add("invite")
         return frozenset(keys)
-    if event_type == "m.room.aliases" and v.special_case_aliases_auth:
+    if event_type == EventType.ALIASES and v.special_case_aliases_auth:
         return frozenset({"aliases"})
-    if event_type == "m.room.history_visibility":
+    if event_type == EventType.HISTORY_VISIBILITY:
         return frozenset({"history_visibility"})
-    if event_type == "m.room.redaction" and v.updated_redaction_rules:
+    if event_type == EventType.REDACTION and v.updated_redaction_rules:
         return frozenset({"redacts"})
     return frozenset()
 
@@ -93,7 +94,7 @@ def redact(event: dict[str, Any], room_version: RoomVersion) -> dict[str, Any]:
     else:
         new_content = {k: v for k, v in content.items() if k in allowed}
     if (
-        event_type == "m.room.member"
+        event_type == EventType.MEMBER
         and room_version.updated_redaction_rules
         and isinstance(content.get("third_party_invite"), dict)
         and "signed" in content["third_party_invite"]
@@ -109,7 +110,7 @@ def redaction_target(event: dict[str, Any], room_version: RoomVersion) -> str | 
     Like Synapse, v11+ falls back to the top-level key when content lacks it,
     since v11 clients may still send both.
     """
-    if event.get("type") != "m.room.redaction":
+    if event.get("type") != EventType.REDACTION:
         return None
     if room_version.updated_redaction_rules:
         content = event.get("content")

@@ -13,9 +13,11 @@ from typing import Any
 
 from conduwuit.core import canonical_json
 from conduwuit.core.auth_rules import check
-from conduwuit.core.errors import AuthError, ErrCode, MatrixError
+from conduwuit.core.errors import AuthError, ErrCode, MatrixError, bad_json
+from conduwuit.core.event_types import EventType
 from conduwuit.core.events import MAX_PDU_SIZE, Event, EventFormatError, validate_pdu
 from conduwuit.core.ids import server_of
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import StateKey
 from conduwuit.core.room_versions import EventFormat, RoomVersion
 
@@ -71,14 +73,14 @@ def default_power_levels(plan: RoomPlan, preset: str) -> dict[str, Any]:
         "users": users,
         "users_default": 0,
         "events": {
-            "m.room.name": 50,
-            "m.room.power_levels": 100,
-            "m.room.history_visibility": 100,
-            "m.room.canonical_alias": 50,
-            "m.room.avatar": 50,
-            "m.room.tombstone": 150 if rv.privileged_creators else 100,
-            "m.room.server_acl": 100,
-            "m.room.encryption": 100,
+            EventType.NAME: 50,
+            EventType.POWER_LEVELS: 100,
+            EventType.HISTORY_VISIBILITY: 100,
+            EventType.CANONICAL_ALIAS: 50,
+            EventType.AVATAR: 50,
+            EventType.TOMBSTONE: 150 if rv.privileged_creators else 100,
+            EventType.SERVER_ACL: 100,
+            EventType.ENCRYPTION: 100,
         },
         "events_default": 0,
         "state_default": 50,
@@ -109,48 +111,50 @@ def plan_events(plan: RoomPlan) -> list[PlannedEvent]:
     """Every event of the new room in spec order (create first, invites last)."""
     preset = effective_preset(plan)
     if preset not in PRESETS:
-        raise MatrixError(ErrCode.BAD_JSON, f"Unknown preset {preset!r}")
+        raise bad_json(f"Unknown preset {preset!r}")
     initial = {(e.type, e.state_key or ""): e for e in plan.initial_state}
     if plan.name is not None:
-        initial.pop(("m.room.name", ""), None)
+        initial.pop((EventType.NAME, ""), None)
     if plan.topic is not None:
-        initial.pop(("m.room.topic", ""), None)
-    for reserved in ("m.room.create", "m.room.member"):
+        initial.pop((EventType.TOPIC, ""), None)
+    for reserved in (EventType.CREATE, EventType.MEMBER):
         for k in [k for k in initial if k[0] == reserved]:
-            raise MatrixError(ErrCode.BAD_JSON, f"initial_state may not contain {k[0]} events")
+            raise bad_json(f"initial_state may not contain {k[0]} events")
 
     events = [
-        PlannedEvent("m.room.create", create_content(plan), ""),
+        PlannedEvent(EventType.CREATE, create_content(plan), ""),
         PlannedEvent(
-            "m.room.member", {**plan.creator_member_content, "membership": "join"}, plan.creator
+            EventType.MEMBER,
+            {**plan.creator_member_content, "membership": MembershipState.JOIN},
+            plan.creator,
         ),
     ]
     levels = default_power_levels(plan, preset)
     levels.update(plan.power_level_content_override or {})
-    if ("m.room.power_levels", "") in initial:
-        levels.update(initial.pop(("m.room.power_levels", "")).content)
-    events.append(PlannedEvent("m.room.power_levels", levels, ""))
+    if (EventType.POWER_LEVELS, "") in initial:
+        levels.update(initial.pop((EventType.POWER_LEVELS, "")).content)
+    events.append(PlannedEvent(EventType.POWER_LEVELS, levels, ""))
     if plan.alias is not None:
-        events.append(PlannedEvent("m.room.canonical_alias", {"alias": plan.alias}, ""))
+        events.append(PlannedEvent(EventType.CANONICAL_ALIAS, {"alias": plan.alias}, ""))
     join_rule, visibility, guest = PRESETS[preset]
     for event_type, preset_content in (
-        ("m.room.join_rules", {"join_rule": join_rule}),
-        ("m.room.history_visibility", {"history_visibility": visibility}),
-        ("m.room.guest_access", {"guest_access": guest}),
+        (EventType.JOIN_RULES, {"join_rule": join_rule}),
+        (EventType.HISTORY_VISIBILITY, {"history_visibility": visibility}),
+        (EventType.GUEST_ACCESS, {"guest_access": guest}),
     ):
         if (event_type, "") not in initial:
             events.append(PlannedEvent(event_type, preset_content, ""))
     events.extend(PlannedEvent(e.type, e.content, e.state_key or "") for e in initial.values())
     if plan.name is not None:
-        events.append(PlannedEvent("m.room.name", {"name": plan.name}, ""))
+        events.append(PlannedEvent(EventType.NAME, {"name": plan.name}, ""))
     if plan.topic is not None:
         topic = {"m.text": [{"mimetype": "text/plain", "body": plan.topic}]}
-        events.append(PlannedEvent("m.room.topic", {"topic": plan.topic, "m.topic": topic}, ""))
+        events.append(PlannedEvent(EventType.TOPIC, {"topic": plan.topic, "m.topic": topic}, ""))
     for invitee in plan.invite:
-        invite: dict[str, Any] = {"membership": "invite"}
+        invite: dict[str, Any] = {"membership": MembershipState.INVITE}
         if plan.is_direct:
             invite["is_direct"] = True
-        events.append(PlannedEvent("m.room.member", invite, invitee))
+        events.append(PlannedEvent(EventType.MEMBER, invite, invitee))
     return events
 
 
@@ -187,7 +191,7 @@ def dry_run(events: Sequence[PlannedEvent], creator: str, rv: RoomVersion) -> No
         try:
             size = len(canonical_json.encode_lenient(pdu))
         except canonical_json.CanonicalJsonError as exc:
-            raise MatrixError(ErrCode.BAD_JSON, f"{planned.type}: {exc}") from None
+            raise bad_json(f"{planned.type}: {exc}") from None
         if size > MAX_PDU_SIZE - 2048:  # room for hashes, signatures and references
             raise MatrixError(ErrCode.TOO_LARGE, f"{planned.type} event is too large")
         try:
@@ -195,7 +199,7 @@ def dry_run(events: Sequence[PlannedEvent], creator: str, rv: RoomVersion) -> No
             # type and state_key lengths), so none fails after the first write.
             validate_pdu(pdu, rv)
         except EventFormatError as exc:
-            raise MatrixError(ErrCode.BAD_JSON, f"{planned.type}: {exc}") from None
+            raise bad_json(f"{planned.type}: {exc}") from None
         event = Event(pdu, rv, event_id=event_id)
         try:
             check(event, state, rv)

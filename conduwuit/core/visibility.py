@@ -10,9 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from conduwuit.core.event_types import EventType
+from conduwuit.core.membership import MembershipState
+
 # Most restrictive last; unknown values count as "shared" (the spec's default).
 _VISIBILITY_ORDER = ("world_readable", "shared", "invited", "joined")
-_MEMBERSHIP_PRIORITY = ("join", "invite", "knock", "leave", "ban")
+_MEMBERSHIP_PRIORITY = (
+    MembershipState.JOIN,
+    MembershipState.INVITE,
+    MembershipState.KNOCK,
+    MembershipState.LEAVE,
+    MembershipState.BAN,
+)
 
 
 def effective_visibility(value: Any) -> str:
@@ -22,7 +31,7 @@ def effective_visibility(value: Any) -> str:
 def visibility_at(pdu: Mapping[str, Any], visibility_before: str) -> str:
     """The visibility that governs ``pdu``: for a visibility change, the more
     permissive of the old and new values."""
-    if pdu.get("type") == "m.room.history_visibility" and pdu.get("state_key") == "":
+    if pdu.get("type") == EventType.HISTORY_VISIBILITY and pdu.get("state_key") == "":
         new = effective_visibility((pdu.get("content") or {}).get("history_visibility"))
         return min(new, visibility_before, key=_VISIBILITY_ORDER.index)
     return visibility_before
@@ -31,10 +40,12 @@ def visibility_at(pdu: Mapping[str, Any], visibility_before: str) -> str:
 def membership_at(pdu: Mapping[str, Any], viewer: str, membership_before: str | None) -> str:
     """The viewer's membership at ``pdu``; for their own member event the more
     joined of before and after."""
-    before = membership_before if membership_before in _MEMBERSHIP_PRIORITY else "leave"
-    if pdu.get("type") == "m.room.member" and pdu.get("state_key") == viewer:
+    before = (
+        membership_before if membership_before in _MEMBERSHIP_PRIORITY else MembershipState.LEAVE
+    )
+    if pdu.get("type") == EventType.MEMBER and pdu.get("state_key") == viewer:
         after = (pdu.get("content") or {}).get("membership")
-        after = after if after in _MEMBERSHIP_PRIORITY else "leave"
+        after = after if after in _MEMBERSHIP_PRIORITY else MembershipState.LEAVE
         return min(before, after, key=_MEMBERSHIP_PRIORITY.index)
     return before
 
@@ -43,12 +54,12 @@ def may_see(visibility: str, membership: str, currently_joined: bool) -> bool:
     """Whether a viewer may see an event (``visibility``/``membership`` at the event)."""
     if visibility == "world_readable":
         return True
-    if membership == "join":
+    if membership == MembershipState.JOIN:
         return True
     if visibility == "joined":
         return False
     if visibility == "invited":
-        return membership == "invite"
+        return membership == MembershipState.INVITE
     # shared: everything, for users in the room now.
     return currently_joined
 
@@ -60,11 +71,11 @@ def may_see_state(visibility: str, membership: str | None, currently_joined: boo
     :func:`may_see` except that an invitee may also read it under ``shared`` (an
     invited user sees who is in the room unless history is for joined members only).
     """
-    if membership == "join":
+    if membership == MembershipState.JOIN:
         return True
     if visibility == "joined":
         return False
-    if membership == "invite":
+    if membership == MembershipState.INVITE:
         return True
     if visibility == "invited":
         return False
@@ -75,7 +86,11 @@ def may_see_state(visibility: str, membership: str | None, currently_joined: boo
 
 def own_leave_visible(pdu: Mapping[str, Any], viewer: str, membership_before: str | None) -> bool:
     """Users always see their own leave after a join or invite (to see the room go)."""
-    if pdu.get("type") != "m.room.member" or pdu.get("state_key") != viewer:
+    if pdu.get("type") != EventType.MEMBER or pdu.get("state_key") != viewer:
         return False
     after = (pdu.get("content") or {}).get("membership")
-    return after in ("leave", "ban") and membership_before in ("join", "invite", "knock")
+    return after in (MembershipState.LEAVE, MembershipState.BAN) and membership_before in (
+        MembershipState.JOIN,
+        MembershipState.INVITE,
+        MembershipState.KNOCK,
+    )

@@ -10,8 +10,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import forbidden, invalid_param, not_found
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.db import MAPS, Database
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.member_index import MemberIndex
@@ -43,8 +45,8 @@ class Presence:
     def _watchers(self, user_id: str) -> set[str]:
         """The user and everyone they share a joined room with."""
         out = {user_id}
-        for room in self._members.rooms_of(user_id, ("join",)):
-            out.update(self._members.members(room.room_id, "join"))
+        for room in self._members.rooms_of(user_id, (MembershipState.JOIN,)):
+            out.update(self._members.members(room.room_id, MembershipState.JOIN))
         return out
 
     def may_see(self, viewer: str, user_id: str) -> bool:
@@ -54,7 +56,7 @@ class Presence:
         if not self.enabled:
             raise forbidden("Presence is disabled on this server")
         if presence not in STATES:
-            raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown presence state {presence!r}")
+            raise invalid_param(f"Unknown presence state {presence!r}")
         record: dict[str, Any] = {"presence": presence, "last_active_ts": self._clock()}
         if status_msg is not None:
             record["status_msg"] = status_msg
@@ -93,7 +95,11 @@ class Presence:
             record = json.loads(raw)
             if int(record.get("count", 0)) > since:
                 events.append(
-                    {"type": "m.presence", "sender": user_id, "content": self._content(record)}
+                    {
+                        "type": EventType.PRESENCE,
+                        "sender": user_id,
+                        "content": self._content(record),
+                    }
                 )
         return events
 

@@ -12,20 +12,19 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import bad_json, invalid_param
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.service.account_data import AccountData
 
-TAG_EVENT = "m.tag"
+TAG_EVENT = EventType.TAG
 #: Spec: "The name of a tag MUST NOT exceed 255 bytes."
 MAX_TAG_BYTES = 255
 
 
 def check_tag(tag: str) -> None:
     if not tag or len(tag.encode("utf-8")) > MAX_TAG_BYTES:
-        raise MatrixError(
-            ErrCode.INVALID_PARAM, f"A tag name must be 1 to {MAX_TAG_BYTES} bytes long"
-        )
+        raise invalid_param(f"A tag name must be 1 to {MAX_TAG_BYTES} bytes long")
 
 
 def check_info(info: dict[str, Any]) -> None:
@@ -34,9 +33,9 @@ def check_info(info: dict[str, Any]) -> None:
         return
     order = info["order"]
     if isinstance(order, bool) or not isinstance(order, int | float):
-        raise MatrixError(ErrCode.BAD_JSON, "order must be a number")
+        raise bad_json("order must be a number")
     if not 0 <= order <= 1:
-        raise MatrixError(ErrCode.INVALID_PARAM, "order must be between 0 and 1")
+        raise invalid_param("order must be between 0 and 1")
 
 
 class Tags:

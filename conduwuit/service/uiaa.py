@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, bad_json, forbidden
 from conduwuit.service.clock import Clock
 from conduwuit.service.ratelimit import RateLimiter
 
@@ -150,7 +150,7 @@ class Uiaa:
         sid = auth.get("session") if auth else None
         if sid is not None:
             if not isinstance(sid, str):
-                raise MatrixError(ErrCode.BAD_JSON, "auth.session must be a string")
+                raise bad_json("auth.session must be a string")
             session = self._sessions.get(sid)
             if session is None or session.user_id != user_id or session.flows != frozen:
                 # Synapse: 400 "Unknown session ID" (M_UNKNOWN) for an unknown session.
@@ -163,7 +163,7 @@ class Uiaa:
             raise self.challenge(session)
         stage = auth["type"]
         if not isinstance(stage, str):
-            raise MatrixError(ErrCode.BAD_JSON, "auth.type must be a string")
+            raise bad_json("auth.type must be a string")
         if not any(stage in flow for flow in session.flows):
             raise self.challenge(
                 session, (ErrCode.UNRECOGNIZED, f"Unrecognised authentication type {stage}")
@@ -193,7 +193,7 @@ class Uiaa:
                 # another user's identifier is the same whatever the password. (Synapse
                 # checks the password first and then answers 403 "Invalid auth"; that
                 # tells a right guess from a wrong one.)
-                raise MatrixError(ErrCode.FORBIDDEN, "Invalid auth.", status=403)
+                raise forbidden("Invalid auth.")
             proven = await self._check_password(auth)
             if proven is None or (session.user_id is not None and proven != session.user_id):
                 raise self.challenge(session, (ErrCode.FORBIDDEN, "Invalid password."))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.storage import RoomStorage
 
@@ -22,16 +24,19 @@ class UserDirectory:
     def search(self, user: UserId, term: str, limit: int = 10) -> dict[str, Any]:
         limit = max(1, min(limit, MAX_LIMIT))
         needle = term.lower()
-        rooms = [r.room_id for r in self.storage.member_index.rooms_of(str(user), ("join",))]
+        rooms = [
+            r.room_id
+            for r in self.storage.member_index.rooms_of(str(user), (MembershipState.JOIN,))
+        ]
         rooms += [r for r in self.aliases.published() if r not in rooms]
         state = self.storage.state
         found: dict[str, dict[str, Any]] = {}
         for room in rooms:
             current = state.current_hash(room)
-            for member in self.storage.member_index.members(room, "join"):
+            for member in self.storage.member_index.members(room, MembershipState.JOIN):
                 if member in found:
                     continue
-                content = state.content_at(current, "m.room.member", member) or {}
+                content = state.content_at(current, EventType.MEMBER, member) or {}
                 name = content.get("displayname")
                 if needle in member.lower() or (isinstance(name, str) and needle in name.lower()):
                     entry: dict[str, Any] = {"user_id": member}

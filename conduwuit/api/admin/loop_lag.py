@@ -12,7 +12,7 @@ from aiohttp import web
 
 from conduwuit.api.auth import requester
 from conduwuit.api.router import Auth, Route
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import forbidden, invalid_param
 from conduwuit.service.loop_lag import LoopLag
 
 PATH = "/_conduwuit/admin/v1/loop_lag"
@@ -25,10 +25,10 @@ class LoopLagHandlers:
 
     async def get_loop_lag(self, request: web.Request) -> web.Response:
         if not self.is_admin(requester(request).user_id):
-            raise MatrixError(ErrCode.FORBIDDEN, "Only server admins may read the loop lag")
+            raise forbidden("Only server admins may read the loop lag")
         reset = request.query.get("reset", "false")
         if reset not in ("true", "false"):
-            raise MatrixError(ErrCode.INVALID_PARAM, "reset must be true or false")
+            raise invalid_param("reset must be true or false")
         return web.json_response(self.monitor.take(reset=reset == "true"))
 
     def routes(self) -> list[Route]:

@@ -14,7 +14,7 @@ from conduwuit.api.auth import client_ip
 from conduwuit.api.client.sessions import session_json
 from conduwuit.api.router import Route
 from conduwuit.api.wire import WireModel, parse_body
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import invalid_param
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.shared_secret import SharedSecret
 
@@ -50,7 +50,7 @@ class RegisterHandlers:
         body = await parse_body(request, SharedSecretBody)
         for name, value in (("username", body.username), ("password", body.password)):
             if len(value) > MAX_FIELD_LENGTH or "\x00" in value:
-                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid {name}")
+                raise invalid_param(f"Invalid {name}")
         # The MAC covers the username as sent; the account gets it lower-cased (Synapse).
         self.shared_secret.check(
             body.nonce, body.username, body.password, body.admin, body.user_type, body.mac

@@ -7,17 +7,18 @@ from aiohttp import web
 from conduwuit.api.auth import requester
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import canonical_body
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden, invalid_param, not_found
+from conduwuit.core.event_types import EventType
 from conduwuit.service.account_data import GLOBAL, AccountData
 
 #: Types the server controls: 405 M_BAD_JSON on the generic endpoint (account-data.yaml).
-SERVER_CONTROLLED = frozenset({"m.fully_read", "m.push_rules"})
+SERVER_CONTROLLED = frozenset({EventType.FULLY_READ, EventType.PUSH_RULES})
 
 
 def _room_id(request: web.Request) -> str:
     room_id = request.match_info.get("room_id", GLOBAL)
     if room_id != GLOBAL and (not room_id.startswith("!") or ":" not in room_id):
-        raise MatrixError(ErrCode.INVALID_PARAM, f"{room_id} is not a valid room ID.")
+        raise invalid_param(f"{room_id} is not a valid room ID.")
     return room_id
 
 

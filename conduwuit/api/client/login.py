@@ -16,7 +16,7 @@ from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wellknown import client_document
 from conduwuit.api.wire import WireModel, parse_body
 from conduwuit.config import GlobalConfig
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden, missing_param
 from conduwuit.service.devices import Devices
 from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.uiaa import PASSWORD, Uiaa
@@ -82,19 +82,19 @@ class LoginHandlers:
         raw = body.model_dump()
         if body.type == LOGIN_PASSWORD:
             if body.password is None:
-                raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: password")
+                raise missing_param("Missing parameter: password")
             named = self.password_auth.resolve(raw)
             if named is not None:
                 self.limiter.check(f"user:{named}")
             user_id = await self.password_auth.check(raw)
             if user_id is None:
-                raise MatrixError(ErrCode.FORBIDDEN, "Invalid username or password.")
+                raise forbidden("Invalid username or password.")
         elif body.type == LOGIN_TOKEN:
             if body.token is None:
-                raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: token")
+                raise missing_param("Missing parameter: token")
             user_id = self.devices.consume_login_token(body.token)
             if user_id is None or not self.accounts.is_active(user_id):
-                raise MatrixError(ErrCode.FORBIDDEN, "Invalid or expired login token.")
+                raise forbidden("Invalid or expired login token.")
         else:
             raise MatrixError(ErrCode.UNKNOWN, f"Unknown login type {body.type}.", status=400)
         session = self.registration.login(
@@ -112,7 +112,7 @@ class LoginHandlers:
 
     async def get_token(self, request: web.Request) -> web.Response:
         if not self.config.login_via_existing_session:
-            raise MatrixError(ErrCode.FORBIDDEN, "Login via an existing session is disabled.")
+            raise forbidden("Login via an existing session is disabled.")
         who = requester(request)
         body = await parse_body(request, AuthOnlyBody)
         await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)

@@ -7,7 +7,7 @@ from aiohttp import web
 from conduwuit.api.client.rooms.params import me, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden
+from conduwuit.core.errors import bad_json, forbidden, missing_param
 from conduwuit.service.presence import Presence
 from conduwuit.service.ratelimit import RateLimits
 
@@ -28,10 +28,10 @@ class PresenceHandlers:
         body = await json_body(request)
         state = body.get("presence")
         if not isinstance(state, str):
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: presence")
+            raise missing_param("Missing parameter: presence")
         status_msg = body.get("status_msg")
         if status_msg is not None and not isinstance(status_msg, str):
-            raise MatrixError(ErrCode.BAD_JSON, "status_msg must be a string")
+            raise bad_json("status_msg must be a string")
         self.limits.user(self.limits.presence, str(target))
         self.presence.set(target, state, status_msg)
         return web.json_response({})

@@ -12,7 +12,15 @@ from conduwuit.api.auth import Requester, optional_requester, requester
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import canonical_body
 from conduwuit.config import GlobalConfig
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import (
+    ErrCode,
+    MatrixError,
+    bad_json,
+    forbidden,
+    invalid_param,
+    missing_param,
+    not_found,
+)
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.profiles import Profiles, check_key
 
@@ -63,7 +71,7 @@ class ProfileHandlers:
         _, user_id = self.writable(request, key)
         body = await canonical_body(request)
         if key not in body:
-            raise MatrixError(ErrCode.MISSING_PARAM, f"Missing parameter: {key}")
+            raise missing_param(f"Missing parameter: {key}")
         value = body[key]
         if key in ("displayname", "avatar_url"):
             if value is None:
@@ -71,12 +79,12 @@ class ProfileHandlers:
                 await self.profiles.delete_field(user_id, key)
                 return web.json_response({})
             if not isinstance(value, str):
-                raise MatrixError(ErrCode.BAD_JSON, f"{key} must be a string.")
+                raise bad_json(f"{key} must be a string.")
             if key == "avatar_url" and value and not value.startswith("mxc://"):
-                raise MatrixError(ErrCode.INVALID_PARAM, "avatar_url must be an mxc:// URI.")
+                raise invalid_param("avatar_url must be an mxc:// URI.")
             if key == "displayname" and len(value) > 256:
                 # Synapse's limit on display names.
-                raise MatrixError(ErrCode.INVALID_PARAM, "Display name too long.")
+                raise invalid_param("Display name too long.")
         await self.profiles.set_field(user_id, key, value)
         return web.json_response({})
 

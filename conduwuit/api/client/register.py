@@ -18,7 +18,7 @@ from conduwuit.api.client.sessions import session_json
 from conduwuit.api.router import Route, client_paths
 from conduwuit.api.wire import WireModel, parse_body
 from conduwuit.config import GlobalConfig, registration_token
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import forbidden, invalid_param, missing_param
 from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.uiaa import DUMMY, REGISTRATION_TOKEN, Uiaa
 from conduwuit.service.users.ids import AccountUserId
@@ -40,7 +40,7 @@ class RegisterBody(WireModel):
 
 def check_password_length(password: str) -> None:
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise MatrixError(ErrCode.INVALID_PARAM, "Password too long.")
+        raise invalid_param("Password too long.")
 
 
 class RegisterHandlers:
@@ -66,9 +66,9 @@ class RegisterHandlers:
         if kind == "guest":
             return await self.register_guest(request)
         if kind != "user":
-            raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown kind {kind!r}.")
+            raise invalid_param(f"Unknown kind {kind!r}.")
         if not self.config.allow_registration:
-            raise MatrixError(ErrCode.FORBIDDEN, "Registration has been disabled.")
+            raise forbidden("Registration has been disabled.")
         body = await parse_body(request, RegisterBody)
         login = not body.inhibit_login
         ip = client_ip(request)
@@ -101,7 +101,7 @@ class RegisterHandlers:
         if body.password is None:
             # The spec makes it optional; like Synapse we refuse (after auth, so that
             # `POST /register {}` still lists the flows) an account nobody could log in to.
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: password")
+            raise missing_param("Missing parameter: password")
 
         user_id = wanted or self.registration.generate_user_id()
         if wanted is not None:
@@ -120,7 +120,7 @@ class RegisterHandlers:
 
     async def register_guest(self, request: web.Request) -> web.Response:
         if not self.config.allow_guest_registration:
-            raise MatrixError(ErrCode.FORBIDDEN, "Guest registration is disabled.")
+            raise forbidden("Guest registration is disabled.")
         body = await parse_body(request, RegisterBody)
         # Guests get a generated ID and no password; username and password are ignored
         # as the spec allows. Guests cannot choose a device ID (Synapse ignores it too).
@@ -139,7 +139,7 @@ class RegisterHandlers:
         self.limiter.check(f"ip:{client_ip(request)}")
         username = request.query.get("username")
         if username is None:
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: username")
+            raise missing_param("Missing parameter: username")
         self.registration.check_available(username.lower())
         return web.json_response({"available": True})
 
@@ -147,10 +147,10 @@ class RegisterHandlers:
         self.limiter.check(f"ip:{client_ip(request)}")
         expected = registration_token(self.config)
         if not self.config.allow_registration or expected is None:
-            raise MatrixError(ErrCode.FORBIDDEN, "Registration tokens are not used here.")
+            raise forbidden("Registration tokens are not used here.")
         token = request.query.get("token")
         if token is None:
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: token")
+            raise missing_param("Missing parameter: token")
         return web.json_response({"valid": hmac.compare_digest(token.encode(), expected.encode())})
 
     def routes(self) -> list[Route]:

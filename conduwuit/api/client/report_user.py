@@ -10,7 +10,7 @@ from conduwuit.api.client.rooms import misc
 from conduwuit.api.client.rooms.params import me, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import bad_json, missing_param
 from conduwuit.service.rooms.reports import Reports
 
 
@@ -25,10 +25,10 @@ class ReportUserHandlers:
         reported = user_id(request.match_info["user_id"], "userId")
         body = await json_body(request)
         if "reason" not in body:
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: reason")
+            raise missing_param("Missing parameter: reason")
         reason = body["reason"]
         if not isinstance(reason, str):
-            raise MatrixError(ErrCode.BAD_JSON, "reason must be a string")
+            raise bad_json("reason must be a string")
         # The same random wait as room and event reports (looked up at call time so
         # tests can replace it), so timing does not reveal whether the user exists.
         await (self._delay or misc.report_delay)()

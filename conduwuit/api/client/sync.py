@@ -10,7 +10,7 @@ from aiohttp import web
 from conduwuit.api.auth import requester
 from conduwuit.api.query import bool_param, int_param
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import invalid_param
 from conduwuit.core.ids import UserId
 from conduwuit.service.filters import Filters
 from conduwuit.service.give_way import GiveWay
@@ -48,7 +48,7 @@ class SyncHandlers:
         timeout_ms = int_param(request, "timeout", 0)
         set_presence = query.get("set_presence", "online")
         if set_presence not in PRESENCE_STATES:
-            raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown set_presence {set_presence!r}")
+            raise invalid_param(f"Unknown set_presence {set_presence!r}")
         sync_filter = parse_filter(query.get("filter"), caller.user_id, self.filters.get)
         body = await self.sync.sync(
             UserId.parse(caller.user_id),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.errors import missing_param, not_found
 
 
 class ThirdPartyHandlers:
@@ -25,7 +25,7 @@ class ThirdPartyHandlers:
     @staticmethod
     def _required(request: web.Request, name: str) -> None:
         if not request.query.get(name):
-            raise MatrixError(ErrCode.MISSING_PARAM, f"Missing parameter: {name}")
+            raise missing_param(f"Missing parameter: {name}")
 
     async def location_by_alias(self, request: web.Request) -> web.Response:
         self._required(request, "alias")

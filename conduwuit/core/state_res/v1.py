@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from conduwuit.core.auth_rules import auth_types_for_event, check
 from conduwuit.core.errors import AuthError
+from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event
 from conduwuit.core.power_levels import POWER_LEVELS_KEY, StateKey
 from conduwuit.core.room_versions import RoomVersion
@@ -107,7 +108,7 @@ def resolve_v1(
         resolved[POWER_LEVELS_KEY] = _resolve_auth_events(
             conflicted[POWER_LEVELS_KEY], auth, room_version
         )
-    for event_type in ("m.room.join_rules", "m.room.member"):
+    for event_type in (EventType.JOIN_RULES, EventType.MEMBER):
         auth.update(resolved)
         for key, events in conflicted.items():
             if key[0] == event_type:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Sequence
 
+from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import POWER_LEVELS_KEY, PowerLevels, StateKey
 from conduwuit.core.room_versions import RoomVersion, StateResAlgorithm
 from conduwuit.core.state_res.common import (
@@ -28,10 +30,13 @@ def is_power_event(event: Event) -> bool:
     """
     if event.state_key is None:
         return False
-    if event.type in ("m.room.power_levels", "m.room.join_rules", "m.room.create"):
+    if event.type in (EventType.POWER_LEVELS, EventType.JOIN_RULES, EventType.CREATE):
         return event.state_key == ""
-    if event.type == "m.room.member":
-        return event.membership in ("leave", "ban") and event.sender != event.state_key
+    if event.type == EventType.MEMBER:
+        return (
+            event.membership in (MembershipState.LEAVE, MembershipState.BAN)
+            and event.sender != event.state_key
+        )
     return False
 
 
@@ -136,7 +141,7 @@ def reverse_topological_power_sort(
 def _power_levels_parent(event: Event, fetch: FetchEvent) -> Event | None:
     for auth_id in event.auth_event_ids:
         parent = fetch(auth_id)
-        if parent is not None and parent.type == "m.room.power_levels" and parent.state_key == "":
+        if parent is not None and parent.type == EventType.POWER_LEVELS and parent.state_key == "":
             return parent
     return None
 

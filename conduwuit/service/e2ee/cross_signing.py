@@ -21,7 +21,13 @@ from conduwuit.core.e2e_keys import (
     stripped,
     verify,
 )
-from conduwuit.core.errors import ErrCode, MatrixError, bad_json, not_found
+from conduwuit.core.errors import (
+    MatrixError,
+    bad_json,
+    forbidden,
+    missing_param,
+    not_found,
+)
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import key, prefix, prefix_end
 from conduwuit.service.e2ee.device_keys import DeviceKeys, JsonDict
@@ -138,7 +144,7 @@ class CrossSigning:
         }
         master = sent.get("master", stored.get("master"))
         if master is None:
-            raise MatrixError(ErrCode.MISSING_PARAM, "No master key available", status=400)
+            raise missing_param("No master key available")
         master_id = check_cross_signing_key(master, user_id, "master")
         public_keys = [master_id[1]]
         for usage in ("self_signing", "user_signing"):
@@ -150,7 +156,7 @@ class CrossSigning:
             # Spec: 403 if "the public key of one of the keys is the same as one of the
             # user's device IDs" (signatures are addressed by device ID or public key).
             if self._devices.get(user_id, public_key) is not None:
-                raise MatrixError(ErrCode.FORBIDDEN, "Key ID in use", status=403)
+                raise forbidden("Key ID in use")
         changed = {u: k for u, k in sent.items() if u not in stored or not _same_key(stored[u], k)}
         if not changed:
             return

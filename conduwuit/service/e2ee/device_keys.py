@@ -17,11 +17,10 @@ from conduwuit.core.e2e_keys import (
     ED25519,
     check_device_keys,
     check_one_time_key,
-    invalid_param,
     split_key_id,
     stripped,
 )
-from conduwuit.core.errors import bad_json
+from conduwuit.core.errors import bad_json, invalid_param
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import SEP, from_u64, key, prefix, u64
 from conduwuit.service.e2ee.device_lists import DeviceLists

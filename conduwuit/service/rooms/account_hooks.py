@@ -9,7 +9,9 @@ import logging
 from typing import Any
 
 from conduwuit.core.errors import MatrixError
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.db import MAPS
 from conduwuit.service.rooms.build import NewEvent
 from conduwuit.service.rooms.membership import Membership
@@ -39,7 +41,9 @@ class AccountHooks:
 
     async def on_deactivated(self, user_id: str) -> None:
         user = UserId.parse(user_id)
-        rooms = self.storage.member_index.rooms_of(user_id, ("join", "invite", "knock"))
+        rooms = self.storage.member_index.rooms_of(
+            user_id, (MembershipState.JOIN, MembershipState.INVITE, MembershipState.KNOCK)
+        )
         for room in rooms:
             try:
                 await self.membership.leave(user, RoomId.parse(room.room_id))
@@ -53,9 +57,11 @@ class AccountHooks:
             return
         user = UserId.parse(user_id)
         state = self.storage.state
-        for room in self.storage.member_index.rooms_of(user_id, ("join",)):
-            current = state.content_at(state.current_hash(room.room_id), "m.room.member", user_id)
-            content = dict(current) if isinstance(current, dict) else {"membership": "join"}
+        for room in self.storage.member_index.rooms_of(user_id, (MembershipState.JOIN,)):
+            current = state.content_at(state.current_hash(room.room_id), EventType.MEMBER, user_id)
+            content = (
+                dict(current) if isinstance(current, dict) else {"membership": MembershipState.JOIN}
+            )
             for field in PROFILE_FIELDS:
                 if isinstance(new.get(field), str):
                     content[field] = new[field]
@@ -63,7 +69,7 @@ class AccountHooks:
                     content.pop(field, None)
             try:
                 await self.membership.actions.send_new(
-                    user, room.room_id, NewEvent("m.room.member", content, user_id)
+                    user, room.room_id, NewEvent(EventType.MEMBER, content, user_id)
                 )
             except MatrixError as exc:
                 log.warning("profile update of %s in %s failed: %s", user_id, room.room_id, exc)

@@ -10,8 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conduwuit.core import room_creation
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import (
+    ErrCode,
+    MatrixError,
+    bad_json,
+    forbidden,
+    invalid_param,
+    not_found,
+)
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.core.room_versions import RoomVersion, supported_versions
 from conduwuit.core.room_versions import get as get_room_version
@@ -110,7 +119,7 @@ class RoomActions:
             try:
                 alias = RoomAlias.parse(f"#{request.room_alias_name}:{self.config.server_name}")
             except ValueError as exc:
-                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias: {exc}") from None
+                raise invalid_param(f"Invalid alias: {exc}") from None
             self.aliases.check_local(alias)
             if self.aliases.resolve(alias) is not None:
                 raise MatrixError(ErrCode.ROOM_IN_USE, "Room alias already taken")
@@ -135,7 +144,10 @@ class RoomActions:
         events = []
         for event in planned:
             content = dict(event.content)
-            if event.type == "m.room.member" and content.get("membership") == "invite":
+            if (
+                event.type == EventType.MEMBER
+                and content.get("membership") == MembershipState.INVITE
+            ):
                 content.update(self.profile(event.state_key or ""))
             events.append(NewEvent(event.type, content, event.state_key))
         pipeline = self.storage.pipeline
@@ -160,7 +172,7 @@ class RoomActions:
     def _new_room_id(self, rv: RoomVersion, custom: str | None) -> str | None:
         if rv.room_id_from_create_event:
             if custom is not None:
-                raise MatrixError(ErrCode.INVALID_PARAM, "This room version derives its room ID")
+                raise invalid_param("This room version derives its room ID")
             return None
         if custom is None:
             return f"!{secrets.token_urlsafe(18)}:{self.config.server_name}"
@@ -169,9 +181,9 @@ class RoomActions:
         try:
             parsed = RoomId.parse(candidate)
         except ValueError as exc:
-            raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room_id: {exc}") from None
+            raise invalid_param(f"Invalid room_id: {exc}") from None
         if str(parsed.server_name) != self.config.server_name:
-            raise MatrixError(ErrCode.INVALID_PARAM, "room_id must be on this server")
+            raise invalid_param("room_id must be on this server")
         if self.storage.short.room(candidate) is not None:
             raise MatrixError(ErrCode.ROOM_IN_USE, "Room ID already in use")
         return candidate
@@ -191,17 +203,17 @@ class RoomActions:
             done = self.storage.transactions.event_for(txn)
             if done is not None:
                 return done
-        if event_type in ("m.room.create", "m.room.member"):
+        if event_type in (EventType.CREATE, EventType.MEMBER):
             # Every membership change takes the one membership path (Membership, which
             # the state API uses for m.room.member too), so its checks cannot be skipped.
             raise forbidden(f"Cannot send {event_type} here")
         check_new_relation(self.storage, str(room_id), content)
-        if event_type == "m.room.canonical_alias" and state_key == "":
+        if event_type == EventType.CANONICAL_ALIAS and state_key == "":
             self._check_canonical_alias(room_id, content)
-        if event_type == "m.room.redaction":
+        if event_type == EventType.REDACTION:
             target = content.get("redacts")
             if not isinstance(target, str):
-                raise MatrixError(ErrCode.BAD_JSON, "redacts is required")
+                raise bad_json("redacts is required")
             if state_key is None:
                 return await self.redact(sender, room_id, target, content, txn)
             # A state event of this type is applied as a redaction of its target too
@@ -211,23 +223,23 @@ class RoomActions:
         event_id = await self.send_new(
             sender, str(room_id), NewEvent(event_type, content, state_key), txn
         )
-        if event_type == "m.room.guest_access" and content.get("guest_access") != "can_join":
+        if event_type == EventType.GUEST_ACCESS and content.get("guest_access") != "can_join":
             await self._remove_guests(str(room_id))
         return event_id
 
     async def _remove_guests(self, room_id: str) -> None:
         """Guest access ended: guests leave (spec "Guest access", server behaviour);
         like Synapse, each leave is sent as the guest's own."""
-        for member in list(self.storage.member_index.members(room_id, "join")):
+        for member in list(self.storage.member_index.members(room_id, MembershipState.JOIN)):
             if self.is_guest(member):
-                leave = NewEvent("m.room.member", {"membership": "leave"}, member)
+                leave = NewEvent(EventType.MEMBER, {"membership": MembershipState.LEAVE}, member)
                 await self.send_new(UserId.parse(member), room_id, leave)
 
     def _check_canonical_alias(self, room_id: RoomId, content: dict[str, Any]) -> None:
         """Synapse's checks: every alias must be valid, and local ones must point here."""
         alt = content.get("alt_aliases", [])
         if not isinstance(alt, list):
-            raise MatrixError(ErrCode.BAD_JSON, "alt_aliases must be a list")
+            raise bad_json("alt_aliases must be a list")
         aliases = [content["alias"]] if content.get("alias") is not None else []
         for raw in [*aliases, *alt]:
             try:
@@ -235,7 +247,7 @@ class RoomActions:
             except ValueError:
                 alias = None
             if alias is None:
-                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias {raw!r}")
+                raise invalid_param(f"Invalid alias {raw!r}")
             if str(alias.server_name) == self.config.server_name and self.aliases.resolve(
                 alias
             ) != str(room_id):
@@ -293,6 +305,6 @@ class RoomActions:
                 return done
         rv = self._check_may_redact(sender, room_id, target_id)
         body = {k: v for k, v in content.items() if k != "redacts"}
-        new = NewEvent("m.room.redaction", body, None, redacts=target_id)
+        new = NewEvent(EventType.REDACTION, body, None, redacts=target_id)
         event = await self.storage.pipeline.create_local(new, str(sender), str(room_id), rv, txn)
         return event.event_id

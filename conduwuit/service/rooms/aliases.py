@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, invalid_param
 from conduwuit.core.ids import RoomAlias
 from conduwuit.db import MAPS, Database
 from conduwuit.db.codec import key, prefix
@@ -24,7 +24,7 @@ class Aliases:
     def check_local(self, alias: RoomAlias) -> None:
         """Refuse aliases of other servers and configured forbidden names."""
         if str(alias.server_name) != self._server_name:
-            raise MatrixError(ErrCode.INVALID_PARAM, "Alias is not on this server")
+            raise invalid_param("Alias is not on this server")
         if any(f in alias.alias.lower() for f in self._forbidden):
             raise MatrixError(ErrCode.BAD_ALIAS, "Alias name is not allowed", status=400)
 

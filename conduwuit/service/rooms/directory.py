@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import forbidden, invalid_param, not_found
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.numbers import parse_uint
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.service.rooms.actions import RoomActions
@@ -47,7 +49,7 @@ class Directory:
         state = self.storage.state
         auth = state.auth_state(state.current_hash(room_id), [CREATE_KEY, POWER_LEVELS_KEY], rv)
         levels = PowerLevels(auth, rv)
-        needed = levels.send_level("m.room.canonical_alias", True)
+        needed = levels.send_level(EventType.CANONICAL_ALIAS, True)
         return levels.user_level(str(user)) >= needed
 
     # -- aliases ---------------------------------------------------------------------
@@ -89,7 +91,7 @@ class Directory:
 
     def set_visibility(self, user: UserId, room_id: RoomId, visibility: str) -> None:
         if visibility not in ("public", "private"):
-            raise MatrixError(ErrCode.INVALID_PARAM, "visibility must be public or private")
+            raise invalid_param("visibility must be public or private")
         self.actions.room_version(room_id)
         admin = self.is_admin(str(user))
         if not admin and not self._may_edit(user, str(room_id)):
@@ -108,18 +110,18 @@ class Directory:
 
         chunk: dict[str, Any] = {
             "room_id": room_id,
-            "num_joined_members": self.storage.member_index.count(room_id, "join"),
-            "world_readable": content("m.room.history_visibility").get("history_visibility")
+            "num_joined_members": self.storage.member_index.count(room_id, MembershipState.JOIN),
+            "world_readable": content(EventType.HISTORY_VISIBILITY).get("history_visibility")
             == "world_readable",
-            "guest_can_join": content("m.room.guest_access").get("guest_access") == "can_join",
-            "join_rule": content("m.room.join_rules").get("join_rule", "invite"),
+            "guest_can_join": content(EventType.GUEST_ACCESS).get("guest_access") == "can_join",
+            "join_rule": content(EventType.JOIN_RULES).get("join_rule", "invite"),
         }
         for key, event_type, field in (
-            ("name", "m.room.name", "name"),
-            ("topic", "m.room.topic", "topic"),
-            ("canonical_alias", "m.room.canonical_alias", "alias"),
-            ("avatar_url", "m.room.avatar", "url"),
-            ("room_type", "m.room.create", "type"),
+            ("name", EventType.NAME, "name"),
+            ("topic", EventType.TOPIC, "topic"),
+            ("canonical_alias", EventType.CANONICAL_ALIAS, "alias"),
+            ("avatar_url", EventType.AVATAR, "url"),
+            ("room_type", EventType.CREATE, "type"),
         ):
             value = content(event_type).get(field)
             if isinstance(value, str):
@@ -146,7 +148,7 @@ class Directory:
         if since:
             since_offset = parse_uint(since[1:] if since[:1] in ("n", "p") else since)
             if since_offset is None:
-                raise MatrixError(ErrCode.INVALID_PARAM, "Invalid since token")
+                raise invalid_param("Invalid since token")
             offset = since_offset
         end = len(rooms) if limit is None else offset + max(0, limit)
         body: dict[str, Any] = {

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from conduwuit.core.client_event import stripped_state
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden
+from conduwuit.core.errors import forbidden, invalid_param
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.numbers import parse_uint
 from conduwuit.service.rooms.directory import Directory
 
@@ -29,7 +31,10 @@ class Hierarchy:
     def _visible(self, user: str, room_id: str) -> bool:
         if not self.storage.state.exists(room_id):
             return False
-        if self.storage.member_index.membership(user, room_id) in ("join", "invite"):
+        if self.storage.member_index.membership(user, room_id) in (
+            MembershipState.JOIN,
+            MembershipState.INVITE,
+        ):
             return True
         summary = self.directory.summary(room_id)
         return bool(summary["world_readable"]) or summary["join_rule"] in (
@@ -44,7 +49,7 @@ class Hierarchy:
         state = self.storage.state
         current = state.current_hash(room_id)
         out = []
-        for event_id in state.state_ids_of_type(current, "m.space.child").values():
+        for event_id in state.state_ids_of_type(current, EventType.SPACE_CHILD).values():
             pdu = self.storage.timeline.get(event_id)
             content = (pdu or {}).get("content") or {}
             via = content.get("via")
@@ -87,7 +92,7 @@ class Hierarchy:
         if from_token is not None:
             from_offset = parse_uint(from_token)
             if from_offset is None:
-                raise MatrixError(ErrCode.INVALID_PARAM, "Invalid from token")
+                raise invalid_param("Invalid from token")
             offset = from_offset
         depth_limit = min(MAX_DEPTH, max_depth if max_depth is not None else MAX_DEPTH)
         page_limit = max(1, min(limit or MAX_LIMIT, MAX_LIMIT))
@@ -124,7 +129,7 @@ def room_summary(directory: Directory, room_id: str, viewer: str | None) -> dict
     membership = storage.member_index.membership(viewer, room_id) if viewer else None
     state = storage.state
     current = state.current_hash(room_id)
-    rules = state.content_at(current, "m.room.join_rules") or {}
+    rules = state.content_at(current, EventType.JOIN_RULES) or {}
     allow = rules.get("allow")
     allowed_rooms = [
         a["room_id"]
@@ -136,7 +141,11 @@ def room_summary(directory: Directory, room_id: str, viewer: str | None) -> dict
         "knock",
         "knock_restricted",
     )
-    if not previewable and membership not in ("join", "invite", "knock"):
+    if not previewable and membership not in (
+        MembershipState.JOIN,
+        MembershipState.INVITE,
+        MembershipState.KNOCK,
+    ):
         # MSC3266 (as Synapse's _is_local_room_accessible): a restricted room only to
         # those who could join it, members of a room in its allow list.
         if (
@@ -147,7 +156,7 @@ def room_summary(directory: Directory, room_id: str, viewer: str | None) -> dict
             return None
     if isinstance(allow, list):
         summary["allowed_room_ids"] = allowed_rooms
-    encryption = state.content_at(current, "m.room.encryption") or {}
+    encryption = state.content_at(current, EventType.ENCRYPTION) or {}
     if isinstance(encryption.get("algorithm"), str):
         summary["encryption"] = encryption["algorithm"]
     rv = storage.state.room_version(room_id)

@@ -15,9 +15,11 @@ from typing import Any
 
 from conduwuit.core import visibility
 from conduwuit.core.client_event import to_client
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import forbidden, invalid_param, not_found
 from conduwuit.core.event_filter import RoomEventFilter
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.stream_token import StreamToken
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.aggregations import Aggregations
@@ -48,7 +50,7 @@ class RoomHistory:
     # -- access and visibility ---------------------------------------------------------
     def _visibility_now(self, room_id: str) -> str:
         state = self.storage.state
-        content = state.content_at(state.current_hash(room_id), "m.room.history_visibility")
+        content = state.content_at(state.current_hash(room_id), EventType.HISTORY_VISIBILITY)
         return visibility.effective_visibility((content or {}).get("history_visibility"))
 
     def access(self, user: UserId, room_id: RoomId | str) -> Access:
@@ -58,11 +60,11 @@ class RoomHistory:
         self.actions.room_version(room)
         found = self.storage.member_index.get(str(user), room)
         membership = found.membership if found else None
-        if membership == "join":
+        if membership == MembershipState.JOIN:
             return Access(membership, True, None)
-        if found is not None and membership in ("leave", "ban"):
+        if found is not None and membership in (MembershipState.LEAVE, MembershipState.BAN):
             event_id = self.storage.state.event_id_at(
-                self.storage.state.current_hash(room), "m.room.member", str(user)
+                self.storage.state.current_hash(room), EventType.MEMBER, str(user)
             )
             located = self.storage.timeline.get_timeline(event_id) if event_id else None
             if located is not None:
@@ -75,11 +77,11 @@ class RoomHistory:
         """The visibility governing ``pdu``, the viewer's membership before it and at it."""
         state = self.storage.state
         before = state.hash_before(str(pdu["event_id"])) or 0
-        vis_content = state.content_at(before, "m.room.history_visibility") or {}
+        vis_content = state.content_at(before, EventType.HISTORY_VISIBILITY) or {}
         vis = visibility.visibility_at(
             pdu, visibility.effective_visibility(vis_content.get("history_visibility"))
         )
-        member = state.content_at(before, "m.room.member", str(user)) or {}
+        member = state.content_at(before, EventType.MEMBER, str(user)) or {}
         before_membership = member.get("membership")
         return vis, before_membership, visibility.membership_at(pdu, str(user), before_membership)
 
@@ -171,7 +173,7 @@ class RoomHistory:
         current = state.current_hash(room)
         out = []
         for sender in sorted({str(p.get("sender")) for p in pdus}):
-            member = state.pdu_at(current, "m.room.member", sender)
+            member = state.pdu_at(current, EventType.MEMBER, sender)
             if member is not None:
                 out.append(to_client(member, self.clock()))
         return out
@@ -189,7 +191,7 @@ class RoomHistory:
         device_id: str | None = None,
     ) -> dict[str, Any]:
         if direction not in ("b", "f"):
-            raise MatrixError(ErrCode.INVALID_PARAM, "dir must be 'b' or 'f'")
+            raise invalid_param("dir must be 'b' or 'f'")
         room = str(room_id)
         access = self.access(user, room)
         event_filter = event_filter or RoomEventFilter()
@@ -256,7 +258,7 @@ class RoomHistory:
             shown = [pdu, *(p for _, p in before), *(p for _, p in after)]
             senders = {str(p.get("sender")) for p in shown}
             state_ids = {
-                k: v for k, v in state_ids.items() if k[0] != "m.room.member" or k[1] in senders
+                k: v for k, v in state_ids.items() if k[0] != EventType.MEMBER or k[1] in senders
             }
         state = [self.storage.timeline.get(e) for e in state_ids.values()]
         return {
@@ -277,11 +279,11 @@ class RoomHistory:
         current = state.current_hash(room)
         if access.until is None:
             return state.state_ids(current)
-        event_id = state.event_id_at(current, "m.room.member", str(user))
+        event_id = state.event_id_at(current, EventType.MEMBER, str(user))
         if event_id is None:
             return state.state_ids(current)
         ids = state.state_ids(state.hash_before(event_id) or 0)
-        ids[("m.room.member", str(user))] = event_id
+        ids[(EventType.MEMBER, str(user))] = event_id
         return ids
 
     def state(self, user: UserId, room_id: RoomId) -> list[dict[str, Any]]:
@@ -336,7 +338,7 @@ class RoomHistory:
                 break
         out = []
         for (event_type, _), event_id in sorted(ids.items()):
-            if event_type != "m.room.member":
+            if event_type != EventType.MEMBER:
                 continue
             member = self.storage.timeline.get(event_id)
             if member is None:
@@ -355,7 +357,7 @@ class RoomHistory:
         room = str(room_id)
         self.actions.room_version(room)
         found = self.storage.member_index.get(str(user), room)
-        if found is not None and found.membership == "invite":
+        if found is not None and found.membership == MembershipState.INVITE:
             return Access("invite", False, None)
         return self.access(user, room)
 
@@ -367,8 +369,8 @@ class RoomHistory:
         state = self.storage.state
         current = state.current_hash(room)
         joined: dict[str, Any] = {}
-        for member in self.storage.member_index.members(room, "join"):
-            content = state.content_at(current, "m.room.member", member) or {}
+        for member in self.storage.member_index.members(room, MembershipState.JOIN):
+            content = state.content_at(current, EventType.MEMBER, member) or {}
             joined[member] = {
                 "display_name": content.get("displayname"),
                 "avatar_url": content.get("avatar_url"),
@@ -376,4 +378,7 @@ class RoomHistory:
         return joined
 
     def joined_rooms(self, user: UserId) -> list[str]:
-        return [r.room_id for r in self.storage.member_index.rooms_of(str(user), ("join",))]
+        return [
+            r.room_id
+            for r in self.storage.member_index.rooms_of(str(user), (MembershipState.JOIN,))
+        ]

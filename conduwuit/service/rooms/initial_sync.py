@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from conduwuit.core.errors import MatrixError
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.presence import Presence
 from conduwuit.service.rooms.directory import Directory
@@ -65,12 +67,14 @@ class RoomInitialSync:
         if not self._presence.enabled:
             return []
         out = []
-        for member in sorted(self._reads.storage.member_index.members(str(room_id), "join")):
+        for member in sorted(
+            self._reads.storage.member_index.members(str(room_id), MembershipState.JOIN)
+        ):
             if self._presence.current(member) is None:
                 continue
             try:
                 content = self._presence.get(user, UserId.parse(member))
             except MatrixError:
                 continue
-            out.append({"type": "m.presence", "sender": member, "content": content})
+            out.append({"type": EventType.PRESENCE, "sender": member, "content": content})
         return out

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from conduwuit.core.membership import MembershipState
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import SEP, from_u64, key, prefix, u64
-
-MEMBERSHIPS = ("join", "invite", "leave", "ban", "knock")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +76,11 @@ class MemberIndex:
         return found.membership if found else None
 
     def is_joined(self, user_id: str, room_id: str) -> bool:
-        return self.membership(user_id, room_id) == "join"
+        return self.membership(user_id, room_id) == MembershipState.JOIN
 
-    def rooms_of(self, user_id: str, memberships: Iterable[str] = ("join",)) -> list[UserRoom]:
+    def rooms_of(
+        self, user_id: str, memberships: Iterable[str] = (MembershipState.JOIN,)
+    ) -> list[UserRoom]:
         wanted = set(memberships)
         out = []
         start = prefix(user_id)
@@ -89,12 +90,12 @@ class MemberIndex:
                 out.append(room)
         return out
 
-    def members(self, room_id: str, membership: str = "join") -> Iterator[str]:
+    def members(self, room_id: str, membership: str = MembershipState.JOIN) -> Iterator[str]:
         start = prefix(room_id, membership)
         for k, _ in self._room_users.iter_prefix(start):
             yield k[len(start) :].decode()
 
-    def count(self, room_id: str, membership: str = "join") -> int:
+    def count(self, room_id: str, membership: str = MembershipState.JOIN) -> int:
         raw = self._counts.get(key(room_id, membership))
         return from_u64(raw) if raw else 0
 
@@ -122,12 +123,20 @@ class MemberIndex:
             batch.put(self._user_rooms, key(change.user_id, change.room_id), _encode(change))
             batch.put(self._room_users, key(change.room_id, change.membership, change.user_id), b"")
             bump(change.room_id, change.membership, +1)
-            if change.membership in ("join", "invite", "knock"):
+            if change.membership in (
+                MembershipState.JOIN,
+                MembershipState.INVITE,
+                MembershipState.KNOCK,
+            ):
                 batch.delete(self._forgotten, key(change.user_id, change.room_id))
             seen[pair] = change.membership
-            if (old == "join") != (change.membership == "join") and self.join_listeners:
+            if (old == MembershipState.JOIN) != (
+                change.membership == MembershipState.JOIN
+            ) and self.join_listeners:
                 batch.after_commit(
-                    partial(self._tell_join_listeners, *pair, change.membership == "join")
+                    partial(
+                        self._tell_join_listeners, *pair, change.membership == MembershipState.JOIN
+                    )
                 )
         for (room_id, membership), n in counts.items():
             batch.put(self._counts, key(room_id, membership), u64(n))

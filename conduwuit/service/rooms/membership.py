@@ -9,13 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import (
+    ErrCode,
+    MatrixError,
+    bad_json,
+    forbidden,
+    invalid_param,
+    not_found,
+)
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId, server_of
+from conduwuit.core.membership import MEMBERSHIPS, MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.build import NewEvent
 
-MEMBERSHIPS = ("join", "invite", "leave", "ban", "knock")
 # Set by the server that vouches for a restricted join, never taken from a client.
 AUTHORISING_USER = "join_authorised_via_users_server"
 
@@ -31,7 +39,7 @@ class Membership:
     async def _member_event(
         self, sender: UserId, room_id: str, target: str, content: dict[str, Any]
     ) -> str:
-        new = NewEvent("m.room.member", content, target)
+        new = NewEvent(EventType.MEMBER, content, target)
         return await self.actions.send_new(sender, room_id, new)
 
     @staticmethod
@@ -56,33 +64,36 @@ class Membership:
         through its membership handler too). Returns the new member event's ID."""
         membership = content.get("membership")
         if membership not in MEMBERSHIPS:
-            raise MatrixError(ErrCode.BAD_JSON, f"Invalid membership {membership!r}")
+            raise bad_json(f"Invalid membership {membership!r}")
         try:
             target = UserId.parse(state_key)
         except ValueError as exc:
-            raise MatrixError(ErrCode.BAD_JSON, f"Invalid member state_key: {exc}") from None
+            raise bad_json(f"Invalid member state_key: {exc}") from None
         room = str(room_id)
         self.actions.room_version(room)
         current = self._current(target, room)
-        if membership == "join":
+        if membership == MembershipState.JOIN:
             if target != sender:
                 raise forbidden("You cannot make another user join a room")
             return await self._join(sender, room, None, self.actions.is_guest(str(sender)), content)
-        if membership == "knock":
+        if membership == MembershipState.KNOCK:
             if target != sender:
                 raise forbidden("You cannot knock on behalf of another user")
             return await self._knock(sender, room, None, content)
-        if membership == "invite":
+        if membership == MembershipState.INVITE:
             return await self._invite(sender, room, target, None, content)
-        if membership == "ban":
+        if membership == MembershipState.BAN:
             return await self._ban(sender, room, target, None, content)
         if target == sender:
-            if current not in ("join", "invite", "knock"):
+            if current not in (MembershipState.JOIN, MembershipState.INVITE, MembershipState.KNOCK):
                 raise forbidden("You are not in this room")
             return await self._member_event(
-                sender, room, str(sender), self._with_reason({"membership": "leave"}, None, content)
+                sender,
+                room,
+                str(sender),
+                self._with_reason({"membership": MembershipState.LEAVE}, None, content),
             )
-        if current == "ban":
+        if current == MembershipState.BAN:
             return await self._unban(sender, room, target, None, content)
         return await self._kick(sender, room, target, None, content)
 
@@ -92,7 +103,7 @@ class Membership:
             try:
                 alias = RoomAlias.parse(room_id_or_alias)
             except ValueError as exc:
-                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias: {exc}") from None
+                raise invalid_param(f"Invalid alias: {exc}") from None
             room_id = self.actions.aliases.resolve(alias)
             if room_id is None:
                 raise not_found("Room alias not found")
@@ -100,7 +111,7 @@ class Membership:
         try:
             RoomId.parse(room_id_or_alias)
         except ValueError as exc:
-            raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room ID: {exc}") from None
+            raise invalid_param(f"Invalid room ID: {exc}") from None
         if not self.storage.state.exists(room_id_or_alias):
             # Joining remote rooms needs federation (a later issue).
             raise not_found("Room not found")
@@ -116,7 +127,7 @@ class Membership:
         guest: bool = False,
     ) -> str:
         room_id = self.resolve_room(room_id_or_alias)
-        if self._current(user, room_id) == "join":
+        if self._current(user, room_id) == MembershipState.JOIN:
             return room_id  # already joined: no new event, like conduwuit
         await self._join(user, room_id, reason, guest)
         return room_id
@@ -129,18 +140,18 @@ class Membership:
         guest: bool,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
-        if self._current(user, room_id) == "join":
+        if self._current(user, room_id) == MembershipState.JOIN:
             # A joined user changing their member event (a per-room name): the auth
             # rules allow join -> join, and no join checks apply.
-            content = self._with_reason({"membership": "join"}, reason, extra)
+            content = self._with_reason({"membership": MembershipState.JOIN}, reason, extra)
             return await self._member_event(user, room_id, str(user), content)
         if guest:
             state = self.storage.state
-            access = state.content_at(state.current_hash(room_id), "m.room.guest_access") or {}
+            access = state.content_at(state.current_hash(room_id), EventType.GUEST_ACCESS) or {}
             if access.get("guest_access") != "can_join":
                 raise MatrixError(ErrCode.GUEST_ACCESS_FORBIDDEN, "Guest access not allowed")
         content = self._with_reason(
-            {"membership": "join", **self.actions.profile(str(user))}, reason, extra
+            {"membership": MembershipState.JOIN, **self.actions.profile(str(user))}, reason, extra
         )
         authoriser = self._restricted_authoriser(user, room_id)
         if authoriser is not None:
@@ -153,12 +164,12 @@ class Membership:
         rv = self.actions.room_version(room_id)
         state = self.storage.state
         current = state.current_hash(room_id)
-        rules = state.content_at(current, "m.room.join_rules") or {}
+        rules = state.content_at(current, EventType.JOIN_RULES) or {}
         join_rule = rules.get("join_rule")
         restricted = (join_rule == "restricted" and rv.restricted_join_rule) or (
             join_rule == "knock_restricted" and rv.knock_restricted_join_rule
         )
-        if not restricted or self._current(user, room_id) == "invite":
+        if not restricted or self._current(user, room_id) == MembershipState.INVITE:
             return None
         allow = rules.get("allow")
         allowed_rooms = [
@@ -174,7 +185,7 @@ class Membership:
         auth = state.auth_state(current, [CREATE_KEY, POWER_LEVELS_KEY], rv)
         levels = PowerLevels(auth, rv)
         invite_level = levels.named_level("invite")
-        for member in self.storage.member_index.members(room_id, "join"):
+        for member in self.storage.member_index.members(room_id, MembershipState.JOIN):
             if server_of(member) == self.actions.config.server_name and (
                 levels.user_level(member) >= invite_level
             ):
@@ -198,10 +209,10 @@ class Membership:
         if not self.actions.room_version(room_id).knock_join_rule:
             raise forbidden("This room version does not support knocking")
         current = self._current(user, room_id)
-        if current in ("join", "invite", "ban"):
+        if current in (MembershipState.JOIN, MembershipState.INVITE, MembershipState.BAN):
             raise forbidden(f"You cannot knock on a room you are {current} in")
         content = self._with_reason(
-            {"membership": "knock", **self.actions.profile(str(user))}, reason, extra
+            {"membership": MembershipState.KNOCK, **self.actions.profile(str(user))}, reason, extra
         )
         return await self._member_event(user, room_id, str(user), content)
 
@@ -222,20 +233,26 @@ class Membership:
         extra: Mapping[str, Any] | None = None,
     ) -> str:
         current = self._current(target, room)
-        if current == "ban":
+        if current == MembershipState.BAN:
             raise forbidden(f"{target} is banned from the room")
-        if current == "join":
+        if current == MembershipState.JOIN:
             raise forbidden(f"{target} is already in the room")
         content = self._with_reason(
-            {"membership": "invite", **self.actions.profile(str(target))}, reason, extra
+            {"membership": MembershipState.INVITE, **self.actions.profile(str(target))},
+            reason,
+            extra,
         )
         return await self._member_event(sender, room, str(target), content)
 
     async def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
         room = str(room_id)
-        if self._current(user, room) not in ("join", "invite", "knock"):
+        if self._current(user, room) not in (
+            MembershipState.JOIN,
+            MembershipState.INVITE,
+            MembershipState.KNOCK,
+        ):
             return  # leaving a room one is not in changes nothing (conduwuit)
-        content = self._with_reason({"membership": "leave"}, reason)
+        content = self._with_reason({"membership": MembershipState.LEAVE}, reason)
         await self._member_event(user, room, str(user), content)
 
     async def kick(
@@ -253,9 +270,13 @@ class Membership:
         reason: str | None,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
-        if self._current(target, room) not in ("join", "invite", "knock"):
+        if self._current(target, room) not in (
+            MembershipState.JOIN,
+            MembershipState.INVITE,
+            MembershipState.KNOCK,
+        ):
             raise forbidden(f"{target} is not in the room")
-        content = self._with_reason({"membership": "leave"}, reason, extra)
+        content = self._with_reason({"membership": MembershipState.LEAVE}, reason, extra)
         return await self._member_event(sender, room, str(target), content)
 
     async def ban(
@@ -273,7 +294,7 @@ class Membership:
         reason: str | None,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
-        content = self._with_reason({"membership": "ban"}, reason, extra)
+        content = self._with_reason({"membership": MembershipState.BAN}, reason, extra)
         return await self._member_event(sender, room, str(target), content)
 
     async def unban(
@@ -291,9 +312,9 @@ class Membership:
         reason: str | None,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
-        if self._current(target, room) != "ban":
+        if self._current(target, room) != MembershipState.BAN:
             raise forbidden(f"{target} is not banned")
-        content = self._with_reason({"membership": "leave"}, reason, extra)
+        content = self._with_reason({"membership": MembershipState.LEAVE}, reason, extra)
         return await self._member_event(sender, room, str(target), content)
 
     def forget(self, user: UserId, room_id: RoomId) -> None:
@@ -301,7 +322,7 @@ class Membership:
         current = self._current(user, room)
         if current is None:
             raise not_found("You were never in this room")
-        if current in ("join", "invite", "knock"):
+        if current in (MembershipState.JOIN, MembershipState.INVITE, MembershipState.KNOCK):
             raise MatrixError(ErrCode.UNKNOWN, "You must leave the room first", status=400)
         with self.storage.db.batch() as b:
             self.storage.member_index.forget(b, str(user), room)

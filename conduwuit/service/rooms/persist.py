@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from conduwuit.core import state_res
+from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.core.redaction import redact, should_apply_redaction
 from conduwuit.core.room_versions import RoomVersion
@@ -28,13 +30,13 @@ from conduwuit.service.rooms.transactions import Transactions, Txn
 
 # Shown to invited and knocking users (client-server API: "Stripped state").
 STRIPPED_STATE_TYPES = (
-    "m.room.create",
-    "m.room.name",
-    "m.room.avatar",
-    "m.room.topic",
-    "m.room.join_rules",
-    "m.room.canonical_alias",
-    "m.room.encryption",
+    EventType.CREATE,
+    EventType.NAME,
+    EventType.AVATAR,
+    EventType.TOPIC,
+    EventType.JOIN_RULES,
+    EventType.CANONICAL_ALIAS,
+    EventType.ENCRYPTION,
 )
 
 
@@ -184,16 +186,16 @@ class Persister:
                 event_type, state_key = event.type, event.state_key
             else:
                 event_type, state_key = self._short.statekey_of(sk)
-            if event_type != "m.room.member":
+            if event_type != EventType.MEMBER:
                 continue
             found = self._pdu_of(se, event, own)
             if found is not None:
                 changed[state_key] = found
         changes = []
         for user_id, member in changed.items():
-            membership = str((member.get("content") or {}).get("membership", "leave"))
+            membership = str((member.get("content") or {}).get("membership", MembershipState.LEAVE))
             strip = None
-            if membership in ("invite", "knock"):
+            if membership in (MembershipState.INVITE, MembershipState.KNOCK):
                 strip = []
                 for t in STRIPPED_STATE_TYPES:
                     short_key = self._short.statekey(t, "")

@@ -24,7 +24,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conduwuit.core import auth_rules, state_res
-from conduwuit.core.errors import AuthError, ErrCode, MatrixError
+from conduwuit.core.errors import AuthError, ErrCode, MatrixError, bad_json
+from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event, EventFormatError, validate_pdu
 from conduwuit.core.power_levels import CREATE_KEY, StateKey
 from conduwuit.core.room_versions import RoomVersion
@@ -47,7 +48,7 @@ class MissingEventsError(Exception):
 def _format_error(exc: EventFormatError) -> MatrixError:
     if "larger than" in str(exc):
         return MatrixError(ErrCode.TOO_LARGE, f"Event is too large: {exc}")
-    return MatrixError(ErrCode.BAD_JSON, f"Invalid event: {exc}")
+    return bad_json(f"Invalid event: {exc}")
 
 
 def _auth_keys(event: Event, rv: RoomVersion) -> list[StateKey]:
@@ -91,7 +92,7 @@ class EventPipeline:
             validate_pdu(dict(event.pdu), rv)
         except EventFormatError as exc:
             raise _format_error(exc) from None
-        if event.type == "m.room.create" and event.state_key == "":
+        if event.type == EventType.CREATE and event.state_key == "":
             auth_rules.check(event, {}, rv)
             return
         auth_events = []
@@ -106,14 +107,14 @@ class EventPipeline:
             # v12: the create event is implied by the room ID, not cited.
             create = self._load("$" + (event.room_id or "!")[1:], rv)
             if create is not None:
-                auth_map[("m.room.create", "")] = create
+                auth_map[(EventType.CREATE, "")] = create
         auth_rules.check(event, auth_map, rv)
         auth_rules.check(event, self.state.auth_state(before, _auth_keys(event, rv), rv), rv)
 
     def soft_fails(self, event: Event, rv: RoomVersion, current: int) -> bool:
         """Check 6: an event allowed by its past but not by the current state is kept
         out of the timeline and current state."""
-        if event.type == "m.room.create":
+        if event.type == EventType.CREATE:
             return False
         try:
             auth_rules.check(event, self.state.auth_state(current, _auth_keys(event, rv), rv), rv)

@@ -9,7 +9,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import forbidden, invalid_param, not_found
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.db import MAPS, Database
 from conduwuit.db.codec import from_u64, key, prefix, prefix_end, u64
@@ -20,7 +21,7 @@ from conduwuit.service.rooms.timeline import Timeline
 RECEIPT_TYPES = ("m.read", "m.read.private")
 # Event types that make a room unread (Synapse counts those that notify; without
 # push rules yet, messages and encrypted events).
-COUNTED_TYPES = ("m.room.message", "m.room.encrypted", "m.sticker")
+COUNTED_TYPES = (EventType.MESSAGE, EventType.ENCRYPTED, EventType.STICKER)
 UNREAD_LIMIT = 1000
 
 
@@ -51,7 +52,7 @@ class Receipts:
     ) -> None:
         room = str(room_id)
         if receipt_type not in RECEIPT_TYPES:
-            raise MatrixError(ErrCode.INVALID_PARAM, f"Unknown receipt type {receipt_type}")
+            raise invalid_param(f"Unknown receipt type {receipt_type}")
         target = self.check_target(user, room_id, event_id)
         if thread_id is not None and thread_id != "main":
             relates = (target.get("content") or {}).get("m.relates_to") or {}
@@ -59,7 +60,7 @@ class Receipts:
                 relates.get("rel_type") == "m.thread" and relates.get("event_id") == thread_id
             )
             if event_id != thread_id and not in_thread:
-                raise MatrixError(ErrCode.INVALID_PARAM, "Event is not in that thread")
+                raise invalid_param("Event is not in that thread")
         receipt: dict[str, Any] = {"event_id": event_id, "type": receipt_type, "ts": self._clock()}
         if thread_id is not None:
             receipt["thread_id"] = thread_id

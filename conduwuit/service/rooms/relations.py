@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.errors import invalid_param, not_found
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.stream_token import StreamToken
 from conduwuit.service.rooms.history import MAX_LIMIT, Access, RoomHistory
@@ -60,7 +60,7 @@ class Relations:
         recurse: bool = False,
     ) -> dict[str, Any]:
         if direction not in ("b", "f"):
-            raise MatrixError(ErrCode.INVALID_PARAM, "dir must be 'b' or 'f'")
+            raise invalid_param("dir must be 'b' or 'f'")
         access = self.history.access(user, room_id)
         parent = self.storage.timeline.get_timeline(event_id)
         if parent is None or parent[1].get("room_id") != str(room_id):
@@ -115,7 +115,7 @@ class Relations:
     ) -> dict[str, Any]:
         """Thread roots by latest activity, newest first (``/threads``)."""
         if include not in ("all", "participated"):
-            raise MatrixError(ErrCode.INVALID_PARAM, "include must be all or participated")
+            raise invalid_param("include must be all or participated")
         access = self.history.access(user, room_id)
         limit = max(1, min(limit, MAX_LIMIT))
         start = StreamToken.parse_pagination(from_token).position if from_token else None

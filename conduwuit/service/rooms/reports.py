@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.errors import invalid_param, not_found
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.timeline import Timeline
 
@@ -41,8 +42,7 @@ class Reports:
     @staticmethod
     def _check_reason(reason: str | None) -> None:
         if reason is not None and len(reason) > MAX_REASON:
-            raise MatrixError(
-                ErrCode.INVALID_PARAM,
+            raise invalid_param(
                 f"Reason too long, should be {MAX_REASON} characters or fewer",
             )
 
@@ -69,7 +69,7 @@ class Reports:
     def report_room(self, user: UserId, room_id: RoomId, reason: str | None) -> None:
         self._check_reason(reason)
         membership = self._members.membership(str(user), str(room_id))
-        if membership is None and self._members.count(str(room_id), "join") == 0:
+        if membership is None and self._members.count(str(room_id), MembershipState.JOIN) == 0:
             raise not_found("Room does not exist to us, no local users have joined at all")
         log.warning("report: %s reported room %s: %s", user, room_id, escape_for_log(reason))
 

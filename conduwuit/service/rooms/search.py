@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from conduwuit.core.client_event import to_client
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import bad_json, invalid_param, missing_param
 from conduwuit.core.event_filter import RoomEventFilter
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.numbers import parse_uint
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.search_index import SEARCH_KEYS, SearchIndex, words
@@ -33,24 +35,27 @@ class Search:
     ) -> dict[str, Any]:
         term = criteria.get("search_term")
         if not isinstance(term, str):
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: search_term")
+            raise missing_param("Missing parameter: search_term")
         keys = criteria.get("keys", list(SEARCH_KEYS))
         if not isinstance(keys, list) or any(k not in SEARCH_KEYS for k in keys):
-            raise MatrixError(ErrCode.INVALID_PARAM, "keys must be content.body/name/topic")
+            raise invalid_param("keys must be content.body/name/topic")
         order_by = criteria.get("order_by", "rank")
         if order_by not in ("rank", "recent"):
-            raise MatrixError(ErrCode.INVALID_PARAM, "order_by must be rank or recent")
+            raise invalid_param("order_by must be rank or recent")
         event_filter = RoomEventFilter.from_json(criteria.get("filter"))
         limit = max(1, min(event_filter.limit or 10, MAX_RESULTS))
         offset = 0
         if next_batch is not None:
             batch_offset = parse_uint(next_batch)
             if batch_offset is None:
-                raise MatrixError(ErrCode.INVALID_PARAM, "Invalid next_batch")
+                raise invalid_param("Invalid next_batch")
             offset = batch_offset
 
         query = words(term)
-        rooms = [r.room_id for r in self.storage.member_index.rooms_of(str(user), ("join",))]
+        rooms = [
+            r.room_id
+            for r in self.storage.member_index.rooms_of(str(user), (MembershipState.JOIN,))
+        ]
         rooms = [r for r in rooms if event_filter.rooms is None or r in event_filter.rooms]
         hits: list[tuple[float, int, dict[str, Any]]] = []
         for room in rooms if query else []:
@@ -109,7 +114,7 @@ class Search:
         before = spec.get("before_limit", 5)
         after = spec.get("after_limit", 5)
         if not isinstance(before, int) or not isinstance(after, int):
-            raise MatrixError(ErrCode.BAD_JSON, "event_context limits must be integers")
+            raise bad_json("event_context limits must be integers")
         room = _room_id(str(pdu["room_id"]))
         around = self.history.context(
             user, room, str(pdu["event_id"]), limit=2 * max(before, after)
@@ -126,7 +131,7 @@ class Search:
             current = state.current_hash(str(room))
             info = {}
             for sender in senders:
-                member = state.content_at(current, "m.room.member", sender) or {}
+                member = state.content_at(current, EventType.MEMBER, sender) or {}
                 info[sender] = {k: member[k] for k in ("displayname", "avatar_url") if k in member}
             out["profile_info"] = info
         return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.core.room_versions import get as get_room_version
@@ -109,7 +110,7 @@ class RoomState:
         cached = self._versions.get(room_id)
         if cached is not None:
             return cached
-        content = self.content_at(self.current_hash(room_id), "m.room.create", "")
+        content = self.content_at(self.current_hash(room_id), EventType.CREATE, "")
         if content is None:
             return None
         rv = get_room_version(str(content.get("room_version", "1")))

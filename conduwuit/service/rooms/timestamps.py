@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.errors import invalid_param, not_found
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.service.rooms.history import RoomHistory
 
@@ -19,7 +19,7 @@ def closest_event(
     history: RoomHistory, user: UserId, room_id: RoomId, ts: int, direction: str
 ) -> dict[str, Any]:
     if direction not in ("f", "b"):
-        raise MatrixError(ErrCode.INVALID_PARAM, "dir must be 'f' or 'b'")
+        raise invalid_param("dir must be 'f' or 'b'")
     access = history.access(user, room_id)
     shortroomid = history.storage.short.room(str(room_id))
     best: tuple[int, str] | None = None

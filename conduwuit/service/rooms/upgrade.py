@@ -14,7 +14,9 @@ import logging
 from typing import Any
 
 from conduwuit.core.errors import MatrixError, forbidden
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.core.room_creation import PlannedEvent
 from conduwuit.service.rooms.actions import CreateRoom
@@ -24,14 +26,14 @@ from conduwuit.service.rooms.membership import Membership
 log = logging.getLogger(__name__)
 
 TRANSFERABLE_STATE = (
-    "m.room.server_acl",
-    "m.room.encryption",
-    "m.room.name",
-    "m.room.avatar",
-    "m.room.topic",
-    "m.room.guest_access",
-    "m.room.history_visibility",
-    "m.room.join_rules",
+    EventType.SERVER_ACL,
+    EventType.ENCRYPTION,
+    EventType.NAME,
+    EventType.AVATAR,
+    EventType.TOPIC,
+    EventType.GUEST_ACCESS,
+    EventType.HISTORY_VISIBILITY,
+    EventType.JOIN_RULES,
 )
 
 
@@ -53,11 +55,11 @@ class RoomUpgrades:
         levels = PowerLevels(auth, old_rv)
         if not self.storage.member_index.is_joined(str(user), old_room):
             raise forbidden("You are not in this room")
-        tombstone_level = levels.send_level("m.room.tombstone", True)
+        tombstone_level = levels.send_level(EventType.TOMBSTONE, True)
         if levels.user_level(str(user)) < tombstone_level:
             raise forbidden("You may not upgrade this room (m.room.tombstone power)")
 
-        create = state.content_at(current, "m.room.create") or {}
+        create = state.content_at(current, EventType.CREATE) or {}
         last_event = self._last_event_id(old_room)
         creation: dict[str, Any] = {"predecessor": {"room_id": old_room}}
         if last_event is not None:
@@ -72,7 +74,7 @@ class RoomUpgrades:
             for t in TRANSFERABLE_STATE
             if isinstance(content := state.content_at(current, t), dict)
         ]
-        old_levels = dict(state.content_at(current, "m.room.power_levels") or {})
+        old_levels = dict(state.content_at(current, EventType.POWER_LEVELS) or {})
         final_levels = self._levels_for(new_rv.privileged_creators, old_levels, str(user), creation)
         # The upgrader needs enough power to send everything; Synapse gives it for the
         # copy and restores the room's own levels afterwards.
@@ -91,14 +93,14 @@ class RoomUpgrades:
         )
         new_id = RoomId.parse(new_room)
         if working != final_levels:
-            await self.actions.send(user, new_id, "m.room.power_levels", final_levels, "")
-        for banned in self.storage.member_index.members(old_room, "ban"):
+            await self.actions.send(user, new_id, EventType.POWER_LEVELS, final_levels, "")
+        for banned in self.storage.member_index.members(old_room, MembershipState.BAN):
             await self.membership.ban(user, new_id, UserId.parse(banned))
         await self._move_aliases(user, old_room, new_room, current)
         await self.actions.send(
             user,
             room_id,
-            "m.room.tombstone",
+            EventType.TOMBSTONE,
             {"body": "This room has been replaced", "replacement_room": new_room},
             "",
         )
@@ -126,7 +128,7 @@ class RoomUpgrades:
             users = old.get("users") if isinstance(old.get("users"), dict) else {}
             levels["users"] = {u: v for u, v in (users or {}).items() if u not in creators}
             events = dict(levels.get("events") or {})
-            events["m.room.tombstone"] = max(150, int(events.get("m.room.tombstone", 0) or 0))
+            events[EventType.TOMBSTONE] = max(150, int(events.get(EventType.TOMBSTONE, 0) or 0))
             levels["events"] = events
         return levels
 
@@ -137,14 +139,14 @@ class RoomUpgrades:
             creator = aliases.creator(parsed) or str(user)
             aliases.delete(parsed)
             aliases.put(parsed, new_room, creator)
-        canonical = self.storage.state.content_at(current, "m.room.canonical_alias")
+        canonical = self.storage.state.content_at(current, EventType.CANONICAL_ALIAS)
         if isinstance(canonical, dict) and canonical:
             await self.actions.send(
-                user, RoomId.parse(new_room), "m.room.canonical_alias", canonical, ""
+                user, RoomId.parse(new_room), EventType.CANONICAL_ALIAS, canonical, ""
             )
             try:
                 await self.actions.send(
-                    user, RoomId.parse(old_room), "m.room.canonical_alias", {}, ""
+                    user, RoomId.parse(old_room), EventType.CANONICAL_ALIAS, {}, ""
                 )
             except MatrixError as exc:  # best effort, as in Synapse
                 log.info("could not clear the old room's canonical alias: %s", exc.message)
@@ -162,7 +164,7 @@ class RoomUpgrades:
         if changed:
             try:
                 await self.actions.send_new(
-                    user, str(room_id), NewEvent("m.room.power_levels", levels, "")
+                    user, str(room_id), NewEvent(EventType.POWER_LEVELS, levels, "")
                 )
             except MatrixError as exc:  # "if possible" (step 6)
                 log.info("could not restrict the old room's power levels: %s", exc.message)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, bad_json, missing_param
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.ids import make_user_id, parse_user_id
 from conduwuit.service.users.passwords import PasswordHasher
@@ -40,11 +40,11 @@ class PasswordAuth:
                 raise MatrixError(ErrCode.UNKNOWN, "Unknown login identifier type.", status=400)
             user = identifier.get("user")
         elif identifier is not None:
-            raise MatrixError(ErrCode.BAD_JSON, "identifier must be an object")
+            raise bad_json("identifier must be an object")
         else:
             user = body.get("user")
         if not isinstance(user, str):
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing identifier.user")
+            raise missing_param("Missing identifier.user")
         if user.startswith("@"):
             parsed = parse_user_id(user)
             if parsed is None or parsed[1] != self._server_name:
@@ -72,7 +72,7 @@ class PasswordAuth:
         """The user that ``body`` (identifier + password) proves, or None."""
         password = body.get("password")
         if not isinstance(password, str):
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing password")
+            raise missing_param("Missing password")
         user_id = self.resolve(body)
         if not await self.verify(user_id, password):
             return None

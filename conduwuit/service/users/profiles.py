@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, invalid_param
 from conduwuit.db import Database
 from conduwuit.db.batch import Batch
 from conduwuit.db.maps import MAPS
@@ -83,4 +83,4 @@ def check_key(key: str) -> None:
     if len(key.encode()) > MAX_KEY_BYTES:
         raise MatrixError(ErrCode.KEY_TOO_LARGE, "Profile keys are limited to 255 bytes.")
     if not PROFILE_KEY.fullmatch(key):
-        raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid profile key: {key}")
+        raise invalid_param(f"Invalid profile key: {key}")

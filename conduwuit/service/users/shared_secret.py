@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden
 from conduwuit.service.clock import Clock
 
 #: Synapse keeps nonces for 60 seconds.
@@ -79,4 +79,4 @@ class SharedSecret:
             raise MatrixError(ErrCode.UNKNOWN, "unrecognised nonce", status=400)
         want = registration_mac(secret, nonce, username, password, admin, user_type)
         if not hmac.compare_digest(want.encode(), mac.encode()):
-            raise MatrixError(ErrCode.FORBIDDEN, "HMAC incorrect")
+            raise forbidden("HMAC incorrect")

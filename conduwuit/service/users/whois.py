@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.errors import forbidden, invalid_param, not_found
 from conduwuit.core.ids import UserId
 from conduwuit.service.devices import Devices
 from conduwuit.service.users.accounts import Accounts
@@ -28,7 +28,7 @@ class Whois:
                 raise forbidden("You are not a server admin")
         if str(target.server_name) != self._server_name:
             # Synapse: 400 "Can only whois a local user".
-            raise MatrixError(ErrCode.INVALID_PARAM, "Can only whois a local user")
+            raise invalid_param("Can only whois a local user")
         if not self._accounts.exists(str(target)):
             raise not_found("User not found")
         devices: dict[str, Any] = {}

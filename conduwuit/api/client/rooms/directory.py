@@ -11,7 +11,7 @@ from conduwuit.api.client.rooms.params import me, room_id
 from conduwuit.api.query import optional_int_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, bad_json, invalid_param
 from conduwuit.core.ids import RoomAlias, RoomId
 from conduwuit.service.rooms.directory import Directory
 
@@ -20,7 +20,7 @@ def _alias(request: web.Request) -> RoomAlias:
     try:
         return RoomAlias.parse(request.match_info["alias"])
     except ValueError as exc:
-        raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room alias: {exc}") from None
+        raise invalid_param(f"Invalid room alias: {exc}") from None
 
 
 class DirectoryHandlers:
@@ -41,7 +41,7 @@ class DirectoryHandlers:
         try:
             target = RoomId.parse(raw)
         except ValueError as exc:
-            raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room ID: {exc}") from None
+            raise invalid_param(f"Invalid room ID: {exc}") from None
         self.directory.create(me(request), _alias(request), target)
         return web.json_response({})
 
@@ -61,7 +61,7 @@ class DirectoryHandlers:
         body = await json_body(request)
         visibility = body.get("visibility", "public")
         if not isinstance(visibility, str):
-            raise MatrixError(ErrCode.BAD_JSON, "visibility must be a string")
+            raise bad_json("visibility must be a string")
         self.directory.set_visibility(me(request), room_id(request), visibility)
         return web.json_response({})
 
@@ -71,7 +71,7 @@ class DirectoryHandlers:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise MatrixError(ErrCode.INVALID_PARAM, "limit must be an integer") from None
+            raise invalid_param("limit must be an integer") from None
 
     async def get_public(self, request: web.Request) -> web.Response:
         body = self.directory.public_rooms(

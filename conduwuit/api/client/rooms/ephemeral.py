@@ -9,7 +9,8 @@ from conduwuit.api.client.rooms.params import int_query, me, room_id
 from conduwuit.api.query import bool_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden
+from conduwuit.core.errors import bad_json, forbidden
+from conduwuit.core.event_types import EventType
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.receipts import Receipts
@@ -65,16 +66,16 @@ class EphemeralHandlers:
         body = await json_body(request)
         is_typing = body.get("typing")
         if not isinstance(is_typing, bool):
-            raise MatrixError(ErrCode.BAD_JSON, "typing must be a boolean")
+            raise bad_json("typing must be a boolean")
         timeout = body.get("timeout")
         if timeout is not None and not isinstance(timeout, int):
-            raise MatrixError(ErrCode.BAD_JSON, "timeout must be an integer")
+            raise bad_json("timeout must be an integer")
         self.limits.user(self.limits.typing, str(user))
         self.typing.set_typing(user, room_id(request), is_typing, timeout)
         return web.json_response({})
 
     def fully_read(self, user: str, room: str, event_id: str) -> None:
-        self.account_data.put(user, "m.fully_read", {"event_id": event_id}, room)
+        self.account_data.put(user, EventType.FULLY_READ, {"event_id": event_id}, room)
 
     async def post_receipt(self, request: web.Request) -> web.Response:
         user, room = me(request), room_id(request)
@@ -83,8 +84,8 @@ class EphemeralHandlers:
         event_id = request.match_info["event_id"]
         thread_id = body.get("thread_id")
         if thread_id is not None and not isinstance(thread_id, str):
-            raise MatrixError(ErrCode.BAD_JSON, "thread_id must be a string")
-        if receipt_type == "m.fully_read":
+            raise bad_json("thread_id must be a string")
+        if receipt_type == EventType.FULLY_READ:
             self.receipts.check_target(user, room, event_id)
             self.fully_read(str(user), str(room), event_id)
         else:
@@ -94,14 +95,14 @@ class EphemeralHandlers:
     async def read_markers(self, request: web.Request) -> web.Response:
         user, room = me(request), room_id(request)
         body = await json_body(request)
-        for field in ("m.fully_read", "m.read", "m.read.private"):
+        for field in (EventType.FULLY_READ, "m.read", "m.read.private"):
             value = body.get(field)
             if value is not None and not isinstance(value, str):
-                raise MatrixError(ErrCode.BAD_JSON, f"{field} must be an event ID")
+                raise bad_json(f"{field} must be an event ID")
             if isinstance(value, str):
                 self.receipts.check_target(user, room, value)
-        if isinstance(body.get("m.fully_read"), str):
-            self.fully_read(str(user), str(room), body["m.fully_read"])
+        if isinstance(body.get(EventType.FULLY_READ), str):
+            self.fully_read(str(user), str(room), body[EventType.FULLY_READ])
         for receipt_type in ("m.read", "m.read.private"):
             if isinstance(body.get(receipt_type), str):
                 self.receipts.set_receipt(user, room, receipt_type, body[receipt_type])

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from conduwuit.api.client.rooms.params import device, int_query, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import invalid_param
 from conduwuit.service.rooms.initial_sync import RoomInitialSync
 
 
@@ -18,7 +18,7 @@ class InitialSyncHandlers:
         room = room_id(request)
         limit = int_query(request, "limit", 10)
         if limit < 0:
-            raise MatrixError(ErrCode.INVALID_PARAM, "limit must not be negative")
+            raise invalid_param("limit must not be negative")
         body = self._initial_sync.initial_sync(me(request), room, limit, device(request))
         return web.json_response(body)
 

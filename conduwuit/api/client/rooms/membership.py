@@ -9,7 +9,7 @@ from aiohttp import web
 from conduwuit.api.client.rooms.params import is_guest, me, room_id, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import canonical_body
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, bad_json, missing_param
 from conduwuit.core.ids import UserId
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.history import RoomHistory
@@ -19,7 +19,7 @@ from conduwuit.service.rooms.membership import Membership
 def _reason(body: dict[str, Any]) -> str | None:
     reason = body.get("reason")
     if reason is not None and not isinstance(reason, str):
-        raise MatrixError(ErrCode.BAD_JSON, "reason must be a string")
+        raise bad_json("reason must be a string")
     return reason
 
 
@@ -65,7 +65,7 @@ class MembershipHandlers:
         if "user_id" not in body and "id_server" in body:
             raise MatrixError(ErrCode.UNRECOGNIZED, "Third-party invites are not supported")
         if "user_id" not in body:
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: user_id")
+            raise missing_param("Missing parameter: user_id")
         target = user_id(body["user_id"])
         self.limits.invite(str(me(request)), str(target))
         await self.members.invite(me(request), room_id(request), target, _reason(body))
@@ -74,7 +74,7 @@ class MembershipHandlers:
     async def targeted(self, action: str, request: web.Request) -> web.Response:
         body = await canonical_body(request)
         if "user_id" not in body:
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: user_id")
+            raise missing_param("Missing parameter: user_id")
         target = user_id(body["user_id"])
         await getattr(self.members, action)(me(request), room_id(request), target, _reason(body))
         return web.json_response({})

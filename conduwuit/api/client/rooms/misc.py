@@ -11,7 +11,8 @@ from aiohttp import web
 from conduwuit.api.client.rooms.params import int_query, me, room_id, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import bad_json, missing_param
+from conduwuit.core.membership import MembershipState
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.reports import Reports
@@ -48,10 +49,10 @@ class MiscHandlers:
         body = await json_body(request)
         version = body.get("new_version")
         if not isinstance(version, str):
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: new_version")
+            raise missing_param("Missing parameter: new_version")
         extra = body.get("additional_creators", [])
         if not isinstance(extra, list):
-            raise MatrixError(ErrCode.BAD_JSON, "additional_creators must be a list")
+            raise bad_json("additional_creators must be a list")
         creators = [str(user_id(u, "additional_creators")) for u in extra]
         new_room = await self.upgrades.upgrade(me(request), room_id(request), version, creators)
         return web.json_response({"replacement_room": new_room})
@@ -59,7 +60,7 @@ class MiscHandlers:
     def _reason(self, body: dict[str, object]) -> str | None:
         reason = body.get("reason")
         if reason is not None and not isinstance(reason, str):
-            raise MatrixError(ErrCode.BAD_JSON, "reason must be a string")
+            raise bad_json("reason must be a string")
         return reason
 
     async def report_event(self, request: web.Request) -> web.Response:
@@ -83,7 +84,7 @@ class MiscHandlers:
 
     async def timestamp_to_event(self, request: web.Request) -> web.Response:
         if "ts" not in request.query:
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: ts")
+            raise missing_param("Missing parameter: ts")
         ts = int_query(request, "ts", 0)
         body = closest_event(
             self.history, me(request), room_id(request), ts, request.query.get("dir", "")
@@ -92,8 +93,8 @@ class MiscHandlers:
 
     async def mutual_rooms(self, request: web.Request) -> web.Response:
         other = user_id(request.query.get("user_id"))
-        mine = {r.room_id for r in self.members.rooms_of(str(me(request)), ("join",))}
-        theirs = {r.room_id for r in self.members.rooms_of(str(other), ("join",))}
+        mine = {r.room_id for r in self.members.rooms_of(str(me(request)), (MembershipState.JOIN,))}
+        theirs = {r.room_id for r in self.members.rooms_of(str(other), (MembershipState.JOIN,))}
         return web.json_response({"joined": sorted(mine & theirs)})
 
     def routes(self) -> list[Route]:

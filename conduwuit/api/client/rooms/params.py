@@ -6,7 +6,7 @@ from aiohttp import web
 
 from conduwuit.api.auth import requester
 from conduwuit.api.query import int_param
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import bad_json, invalid_param
 from conduwuit.core.ids import RoomId, UserId
 
 
@@ -15,16 +15,16 @@ def room_id(request: web.Request) -> RoomId:
     try:
         return RoomId.parse(raw)
     except ValueError as exc:
-        raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid room ID: {exc}") from None
+        raise invalid_param(f"Invalid room ID: {exc}") from None
 
 
 def user_id(value: object, what: str = "user_id") -> UserId:
     if not isinstance(value, str):
-        raise MatrixError(ErrCode.BAD_JSON, f"{what} must be a string")
+        raise bad_json(f"{what} must be a string")
     try:
         return UserId.parse(value)
     except ValueError as exc:
-        raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid {what}: {exc}") from None
+        raise invalid_param(f"Invalid {what}: {exc}") from None
 
 
 def me(request: web.Request) -> UserId:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from conduwuit.api.client.rooms.params import device, int_query, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import bad_json, not_found
 from conduwuit.core.event_filter import RoomEventFilter, check_filter_size, parse_filter_json
 from conduwuit.service.filters import Filters
 from conduwuit.service.rooms.history import RoomHistory
@@ -30,17 +30,17 @@ class ReadHandlers:
         if raw.isascii() and raw.isdigit():
             stored = self.filters.get(str(me(request)), raw)
             if stored is None:
-                raise MatrixError(ErrCode.NOT_FOUND, "No such filter")
+                raise not_found("No such filter")
             check_filter_size(stored)  # one stored before filters were bounded
             data = (stored.get("room") or {}).get("timeline") or {}
         else:
             try:
                 data = parse_filter_json(raw)
             except ValueError:
-                raise MatrixError(ErrCode.BAD_JSON, "filter must be JSON or a filter ID") from None
+                raise bad_json("filter must be JSON or a filter ID") from None
             check_filter_size(data)
         if not isinstance(data, dict):
-            raise MatrixError(ErrCode.BAD_JSON, "filter must be a JSON object")
+            raise bad_json("filter must be a JSON object")
         return RoomEventFilter.from_json(data)
 
     async def messages(self, request: web.Request) -> web.Response:

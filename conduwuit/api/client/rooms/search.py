@@ -7,7 +7,7 @@ from aiohttp import web
 from conduwuit.api.client.rooms.params import me
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import bad_json, missing_param
 from conduwuit.service.rooms.search import Search
 
 
@@ -19,12 +19,12 @@ class SearchHandlers:
         body = await json_body(request)
         categories = body.get("search_categories")
         if not isinstance(categories, dict):
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: search_categories")
+            raise missing_param("Missing parameter: search_categories")
         criteria = categories.get("room_events")
         if criteria is None:
             return web.json_response({"search_categories": {}})
         if not isinstance(criteria, dict):
-            raise MatrixError(ErrCode.BAD_JSON, "room_events must be an object")
+            raise bad_json("room_events must be an object")
         result = self.search.search(me(request), criteria, request.query.get("next_batch"))
         return web.json_response(result)
 

@@ -9,6 +9,7 @@ from conduwuit.api.client.rooms.params import device, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import canonical_body
 from conduwuit.core.client_event import to_client
+from conduwuit.core.event_types import EventType
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.history import RoomHistory
@@ -48,7 +49,7 @@ class SendHandlers:
         event_type = request.match_info["event_type"]
         state_key = request.match_info.get("state_key", "")
         self.charge(str(me(request)))
-        if event_type == "m.room.member":
+        if event_type == EventType.MEMBER:
             # The one membership path: the same checks as /join, /invite, /kick...
             event_id = await self.members.set_member_state(
                 me(request), room_id(request), state_key, content

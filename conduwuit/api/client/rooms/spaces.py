@@ -9,7 +9,12 @@ from conduwuit.api.client.rooms.params import me, room_id
 from conduwuit.api.query import bool_param, optional_int_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
-from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.errors import (
+    bad_json,
+    invalid_param,
+    missing_param,
+    not_found,
+)
 from conduwuit.core.ids import RoomAlias, RoomId
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.hierarchy import Hierarchy, room_summary
@@ -41,11 +46,11 @@ class SpacesHandlers:
             try:
                 room = self.aliases.resolve(RoomAlias.parse(target))
             except ValueError as exc:
-                raise MatrixError(ErrCode.INVALID_PARAM, f"Invalid alias: {exc}") from None
+                raise invalid_param(f"Invalid alias: {exc}") from None
         elif RoomId.is_valid(target):
             room = target
         else:
-            raise MatrixError(ErrCode.INVALID_PARAM, "Invalid room ID or alias")
+            raise invalid_param("Invalid room ID or alias")
         summary = (
             room_summary(self.hierarchy.directory, room, who.user_id if who else None)
             if room
@@ -59,10 +64,10 @@ class SpacesHandlers:
         body = await json_body(request)
         term = body.get("search_term")
         if not isinstance(term, str):
-            raise MatrixError(ErrCode.MISSING_PARAM, "Missing parameter: search_term")
+            raise missing_param("Missing parameter: search_term")
         limit = body.get("limit", 10)
         if not isinstance(limit, int):
-            raise MatrixError(ErrCode.BAD_JSON, "limit must be an integer")
+            raise bad_json("limit must be an integer")
         return web.json_response(self.directory.search(me(request), term, limit))
 
     def routes(self) -> list[Route]:
