@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, not_found
+from conduwuit.core.errors import bad_json, invalid_param, not_found
 from conduwuit.core.push import defaults
 
 Json = dict[str, Any]
@@ -34,14 +34,6 @@ HISTORICAL_ACTIONS = frozenset({"dont_notify", "coalesce"})
 CHANGED_DEFAULTS = "org.conduwuit.changed_defaults"
 
 MAX_SAFE_INT = 2**53 - 1
-
-
-def bad_json(message: str) -> MatrixError:
-    return MatrixError(ErrCode.BAD_JSON, message)
-
-
-def invalid_param(message: str) -> MatrixError:
-    return MatrixError(ErrCode.INVALID_PARAM, message)
 
 
 def check_kind(kind: str) -> str:

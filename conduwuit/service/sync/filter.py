@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, bad_json
 from conduwuit.core.event_filter import RoomEventFilter, check_filter_size, parse_filter_json
 
 #: Timeline events per room when the filter sets no limit (Synapse's default).
@@ -22,7 +22,7 @@ def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise MatrixError(ErrCode.BAD_JSON, f"filter {name} must be an object")
+        raise bad_json(f"filter {name} must be an object")
     return value
 
 
@@ -44,7 +44,7 @@ class SyncFilter:
         rooms = RoomEventFilter.from_json({k: room[k] for k in ("rooms", "not_rooms") if k in room})
         include_leave = room.get("include_leave", False)
         if not isinstance(include_leave, bool):
-            raise MatrixError(ErrCode.BAD_JSON, "filter room.include_leave must be a boolean")
+            raise bad_json("filter room.include_leave must be a boolean")
         return cls(
             timeline=RoomEventFilter.from_json(_section(room, "timeline")),
             state=RoomEventFilter.from_json(_section(room, "state")),
@@ -85,7 +85,7 @@ def parse_filter(
         except ValueError:
             raise MatrixError(ErrCode.NOT_JSON, "filter is not valid JSON") from None
         if not isinstance(data, dict):
-            raise MatrixError(ErrCode.BAD_JSON, "filter must be a JSON object")
+            raise bad_json("filter must be a JSON object")
         check_filter_size(data)
         return SyncFilter.from_json(data)
     stored = lookup(user_id, raw)
