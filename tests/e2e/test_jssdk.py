@@ -32,10 +32,6 @@ CACHE = REPO / ".cache" / "jssdk"
 NODE_MAJOR = 20
 
 
-class NeedsSpecVersions(AssertionError):
-    """``/versions`` lists none of the spec versions matrix-js-sdk supports."""
-
-
 def _tools() -> tuple[str, str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
@@ -118,11 +114,6 @@ def test_jssdk_encrypted_conversation(open_server: ServerProcess, tmp_path: Path
     raise AssertionError(f"{details}\n{report['stderr']}\nserver log:\n{open_server.log()[-3000:]}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NeedsSpecVersions,
-    reason="needs spec versions in /versions (issue 14): Element refuses the homeserver",
-)
 def test_element_homeserver_check_accepts_the_server(
     open_server: ServerProcess, tmp_path: Path
 ) -> None:
@@ -131,7 +122,4 @@ def test_element_homeserver_check_accepts_the_server(
     if report["ok"] and report["returncode"] == 0:
         assert report["homeserver"]["base_url"] == open_server.base_url
         return
-    homeserver = report["homeserver"] or {}
-    if homeserver.get("error") == "The homeserver does not meet the version requirements":
-        raise NeedsSpecVersions(json.dumps(homeserver))
     raise AssertionError(json.dumps(report, indent=1))

@@ -1,7 +1,7 @@
 """GET /_matrix/client/versions: the spec versions and unstable features we honour.
 
-Only versions whose required endpoints work are listed: a version is added here by
-the change that completes it (see docs/development/versions.md).
+Only versions whose required endpoints work are listed, and only features that work
+(docs/development/versions.md has the version-by-version table and the reasoning).
 """
 
 from __future__ import annotations
@@ -10,19 +10,42 @@ from aiohttp import web
 
 from conduwuit.api.router import Route
 
-#: Client-server spec versions this server implements. Still empty: accounts
-#: (registration, login, devices, profiles, account data, filters, capabilities)
-#: work, but every spec version, r0.0.0 to v1.19, also requires rooms and /sync,
-#: and a client that sees a version listed will rely on them. The change that
-#: completes rooms and sync adds the versions it honours.
-SUPPORTED_VERSIONS: tuple[str, ...] = ()
+#: Client-server spec versions this server implements: v1.1 to v1.9, as a server
+#: for clients of the CLI and Embedded feature profiles. The spec lets a server that
+#: targets some profiles implement only the modules those profiles require ("Modules",
+#: "Feature Profiles"): the CLI profile requires Direct Messaging, Instant Messaging,
+#: Presence, Receipts, Room History Visibility, Room Upgrades and Typing Notifications
+#: on top of the core API, and leaves the Content Repository (media, not built yet)
+#: and Push Notifications optional. v1.10 is not claimed because deactivation's
+#: ``erase`` is accepted but not carried out; v1.16 also needs ``use_state_after`` in
+#: /sync. See docs/development/versions.md before adding a version.
+SUPPORTED_VERSIONS: tuple[str, ...] = tuple(f"v1.{minor}" for minor in range(1, 10))
 
-#: Unstable features (MSCs) that work, by their unstable flag.
+#: Unstable features (MSCs) that work, by their unstable flag; each has a test in
+#: tests/http/client/test_versions.py that uses the feature.
 UNSTABLE_FEATURES: dict[str, bool] = {
     # MSC1756 cross-signing: /keys/device_signing/upload (with UIA),
     # /keys/signatures/upload, cross-signing keys in /keys/query, and key changes
     # reaching room-mates through device_lists. Synapse advertises it too.
     "org.matrix.e2e_cross_signing": True,
+    # MSC2285 private read receipts (m.read.private, spec v1.4): stored, clear the
+    # sender's unread count, never shown to anyone else.
+    "org.matrix.msc2285.stable": True,
+    # MSC3827 room_types filter and room_type in /publicRooms (spec v1.4).
+    "org.matrix.msc3827.stable": True,
+    # MSC3440 threads (m.thread relations bundled in the root, spec v1.4) and the
+    # thread list of MSC3856 (/v1/rooms/{roomId}/threads).
+    "org.matrix.msc3440.stable": True,
+    # MSC3391 deleting account data (DELETE under unstable/org.matrix.msc3391).
+    "org.matrix.msc3391": True,
+    # MSC3981 ``recurse`` on /relations (spec v1.10, which is not claimed).
+    "org.matrix.msc3981": True,
+    # MSC3266 room summaries (spec v1.15, also at unstable/im.nheko.summary).
+    "org.matrix.msc3266": True,
+    # MSC2666 mutual rooms at unstable/uk.half-shot.msc2666/user/mutual_rooms.
+    "uk.half-shot.msc2666.query_mutual_rooms": True,
+    # MSC4133 custom profile fields on the stable /profile/{userId}/{keyName} paths.
+    "uk.tcpip.msc4133.stable": True,
 }
 
 

@@ -7,7 +7,7 @@ room's canonical alias; publishing needs that power too (and, with
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from conduwuit.core.errors import forbidden, invalid_param, not_found
@@ -129,10 +129,20 @@ class Directory:
         return chunk
 
     def public_rooms(
-        self, limit: int | None = None, since: str | None = None, search: str | None = None
+        self,
+        limit: int | None = None,
+        since: str | None = None,
+        search: str | None = None,
+        room_types: Sequence[str | None] | None = None,
     ) -> dict[str, Any]:
-        """Published rooms, most members first; tokens are offsets (``n<offset>``)."""
+        """Published rooms, most members first; tokens are offsets (``n<offset>``).
+
+        ``room_types`` (spec v1.4, MSC3827) keeps only rooms of those types, ``None``
+        standing for rooms without a type; absent, every type is listed."""
         rooms = [self.summary(r) for r in self.aliases.published() if self.storage.state.exists(r)]
+        if room_types is not None:
+            wanted = set(room_types)
+            rooms = [r for r in rooms if r.get("room_type") in wanted]
         if search:
             needle = search.lower()
             rooms = [

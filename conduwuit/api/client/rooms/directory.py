@@ -88,8 +88,20 @@ class DirectoryHandlers:
             self._limit(body.get("limit")),
             since if isinstance(since, str) else None,
             term if isinstance(term, str) else None,
+            self._room_types(search_filter),
         )
         return web.json_response(result)
+
+    def _room_types(self, search_filter: Any) -> list[str | None] | None:
+        """``filter.room_types`` (spec v1.4): room types to list, ``null`` for untyped rooms."""
+        if not isinstance(search_filter, dict) or search_filter.get("room_types") is None:
+            return None
+        room_types = search_filter["room_types"]
+        if not isinstance(room_types, list) or not all(
+            t is None or isinstance(t, str) for t in room_types
+        ):
+            raise MatrixError(ErrCode.BAD_JSON, "room_types must be a list of strings or null")
+        return room_types
 
     def routes(self) -> list[Route]:
         alias_paths = client_paths("/directory/room/{alias}")

@@ -1,0 +1,203 @@
+"""/versions lists what works: each claimed version and each unstable flag is used here.
+
+docs/development/versions.md explains which spec versions are claimed and why; the
+tests below exercise, over HTTP, the feature behind every flag in ``unstable_features``
+so that a flag cannot stay listed once its feature breaks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conduwuit.api.client.versions import SUPPORTED_VERSIONS, UNSTABLE_FEATURES
+from tests.http.rooms.conftest import Users
+from tests.kit.homeserver import Homeserver
+
+V1 = "/_matrix/client/v1"
+UNSTABLE = "/_matrix/client/unstable"
+
+
+@pytest.fixture
+def users(hs: Homeserver) -> Users:
+    return Users(hs)
+
+
+async def test_versions_lists_v1_1_to_v1_9(hs: Homeserver) -> None:
+    status, reply = await hs.request("GET", "/_matrix/client/versions")
+    assert status == 200
+    assert reply["versions"] == [f"v1.{minor}" for minor in range(1, 10)]
+    assert reply["unstable_features"] == UNSTABLE_FEATURES
+    assert all(value is True for value in UNSTABLE_FEATURES.values())
+
+
+async def test_versions_answers_the_same_with_a_token(hs: Homeserver) -> None:
+    token = (await hs.register("alice"))["access_token"]
+    anonymous = await hs.request("GET", "/_matrix/client/versions")
+    assert await hs.request("GET", "/_matrix/client/versions", token=token) == anonymous
+
+
+def test_no_version_past_the_table_in_the_docs() -> None:
+    # v1.10 needs deactivation's erase, v1.16 use_state_after (docs/development/versions.md).
+    assert "v1.10" not in SUPPORTED_VERSIONS and "r0.6.1" not in SUPPORTED_VERSIONS
+
+
+async def _room_with(users: Users, owner: str, guest: str) -> str:
+    room = (await users.ok(owner, "POST", "/createRoom", {"invite": [guest]}))["room_id"]
+    await users.ok(guest, "POST", f"/rooms/{room}/join", {})
+    return str(room)
+
+
+async def _send(users: Users, user: str, room: str, txn: str, content: dict[str, Any]) -> str:
+    path = f"/rooms/{room}/send/m.room.message/{txn}"
+    return str((await users.ok(user, "PUT", path, content))["event_id"])
+
+
+async def _sync_room(users: Users, user: str, room: str, **params: str) -> dict[str, Any]:
+    reply = await users.ok(user, "GET", "/sync", **params)
+    joined: dict[str, Any] = reply["rooms"]["join"][room]
+    return joined
+
+
+async def test_msc2285_private_receipts_clear_counts_and_stay_private(
+    hs: Homeserver, users: Users
+) -> None:
+    alice, bob = await users.add("alice"), await users.add("bob")
+    room = await _room_with(users, alice, bob)
+    await _send(users, alice, room, "1", {"msgtype": "m.text", "body": "one"})
+    last = await _send(users, alice, room, "2", {"msgtype": "m.text", "body": "two"})
+    before = await _sync_room(users, bob, room)
+    assert before["unread_notifications"]["notification_count"] == 2
+    await users.ok(bob, "POST", f"/rooms/{room}/receipt/m.read.private/{last}", {})
+    after = await _sync_room(users, bob, room)
+    assert after["unread_notifications"]["notification_count"] == 0
+    # Alice never learns that bob read it: no receipt of his reaches her.
+    ephemeral = (await _sync_room(users, alice, room)).get("ephemeral", {}).get("events", [])
+    assert not [e for e in ephemeral if e["type"] == "m.receipt" and bob in json.dumps(e)]
+    # /read_markers takes it too (spec v1.4: m.fully_read is optional there).
+    await users.ok(bob, "POST", f"/rooms/{room}/read_markers", {"m.read.private": last})
+
+
+async def test_msc3827_public_rooms_filter_by_room_type(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    public = {"visibility": "public", "preset": "public_chat"}
+    space = (
+        await users.ok(
+            alice, "POST", "/createRoom", {**public, "creation_content": {"type": "m.space"}}
+        )
+    )["room_id"]
+    plain = (await users.ok(alice, "POST", "/createRoom", public))["room_id"]
+
+    async def listed(room_types: Any) -> list[str]:
+        body = {"filter": {"room_types": room_types}}
+        reply = await users.ok(alice, "POST", "/publicRooms", body)
+        return sorted(chunk["room_id"] for chunk in reply["chunk"])
+
+    assert await listed(["m.space"]) == [space]
+    assert await listed([None]) == [plain]
+    assert await listed([None, "m.space"]) == sorted([space, plain])
+    assert await listed([]) == []
+    assert await listed(None) == sorted([space, plain])
+    reply = await users.ok(alice, "POST", "/publicRooms", {})
+    assert {c["room_id"]: c.get("room_type") for c in reply["chunk"]} == {
+        space: "m.space",
+        plain: None,
+    }
+    status, reply = await users.call(
+        alice, "POST", "/publicRooms", {"filter": {"room_types": "m.space"}}
+    )
+    assert (status, reply["errcode"]) == (400, "M_BAD_JSON")
+
+
+async def test_msc3440_threads_are_bundled_and_listed(hs: Homeserver, users: Users) -> None:
+    alice, bob = await users.add("alice"), await users.add("bob")
+    room = await _room_with(users, alice, bob)
+    root = await _send(users, alice, room, "r", {"msgtype": "m.text", "body": "root"})
+    relates = {"rel_type": "m.thread", "event_id": root}
+    reply = await _send(
+        users, bob, room, "t", {"msgtype": "m.text", "body": "in", "m.relates_to": relates}
+    )
+    event = await users.ok(alice, "GET", f"/rooms/{room}/event/{root}")
+    thread = event["unsigned"]["m.relations"]["m.thread"]
+    assert thread["latest_event"]["event_id"] == reply
+    assert thread["count"] == 1
+    # Alice sent the root, which counts as taking part (as in Synapse).
+    assert thread["current_user_participated"] is True
+    threads = await users.ok(alice, "GET", f"{V1}/rooms/{room}/threads")
+    assert [t["event_id"] for t in threads["chunk"]] == [root]
+    # A threaded receipt (spec v1.4) names the thread root.
+    await users.ok(bob, "POST", f"/rooms/{room}/receipt/m.read/{reply}", {"thread_id": root})
+
+
+async def test_msc3391_account_data_deletion(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    await users.ok(alice, "PUT", f"/user/{alice}/account_data/org.example", {"a": 1})
+    await users.ok(
+        alice, "DELETE", f"{UNSTABLE}/org.matrix.msc3391/user/{alice}/account_data/org.example"
+    )
+    status, _ = await users.call(alice, "GET", f"/user/{alice}/account_data/org.example")
+    assert status == 404
+
+
+async def test_msc3981_relations_recurse(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
+    root = await _send(users, alice, room, "r", {"msgtype": "m.text", "body": "root"})
+    child = await _send(
+        users,
+        alice,
+        room,
+        "c",
+        {
+            "msgtype": "m.text",
+            "body": "c",
+            "m.relates_to": {"rel_type": "m.thread", "event_id": root},
+        },
+    )
+    grandchild = await _send(
+        users,
+        alice,
+        room,
+        "g",
+        {"body": "g", "m.relates_to": {"rel_type": "m.reference", "event_id": child}},
+    )
+    flat = await users.ok(alice, "GET", f"{V1}/rooms/{room}/relations/{root}")
+    assert [e["event_id"] for e in flat["chunk"]] == [child]
+    deep = await users.ok(alice, "GET", f"{V1}/rooms/{room}/relations/{root}", recurse="true")
+    assert sorted(e["event_id"] for e in deep["chunk"]) == sorted([child, grandchild])
+    assert deep["recursion_depth"] >= 2
+
+
+async def test_msc3266_room_summary_stable_and_unstable(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {"name": "Tea"}))["room_id"]
+    stable = await users.ok(alice, "GET", f"{V1}/room_summary/{room}")
+    assert stable["room_id"] == room and stable["name"] == "Tea"
+    assert stable["membership"] == "join"
+    unstable = await users.ok(alice, "GET", f"{UNSTABLE}/im.nheko.summary/summary/{room}")
+    assert unstable == stable
+
+
+async def test_msc2666_mutual_rooms(hs: Homeserver, users: Users) -> None:
+    alice, bob = await users.add("alice"), await users.add("bob")
+    room = await _room_with(users, alice, bob)
+    await users.ok(alice, "POST", "/createRoom", {})
+    reply = await users.ok(
+        alice, "GET", f"{UNSTABLE}/uk.half-shot.msc2666/user/mutual_rooms", user_id=bob
+    )
+    assert reply["joined"] == [room]
+
+
+async def test_msc4133_custom_profile_fields(hs: Homeserver, users: Users) -> None:
+    alice, bob = await users.add("alice"), await users.add("bob")
+    await _room_with(users, alice, bob)
+    await users.ok(alice, "PUT", f"/profile/{alice}/m.tz", {"m.tz": "Europe/Paris"})
+    assert await users.ok(bob, "GET", f"/profile/{alice}/m.tz") == {"m.tz": "Europe/Paris"}
+    assert (await users.ok(bob, "GET", f"/profile/{alice}"))["m.tz"] == "Europe/Paris"
+    await users.ok(alice, "DELETE", f"/profile/{alice}/m.tz")
+    status, _ = await users.call(bob, "GET", f"/profile/{alice}/m.tz")
+    assert status == 404
+    capabilities = await users.ok(alice, "GET", "/capabilities")
+    assert capabilities["capabilities"]["m.profile_fields"]["enabled"] is True
