@@ -100,7 +100,7 @@ class DirectoryHandlers:
         if not isinstance(room_types, list) or not all(
             t is None or isinstance(t, str) for t in room_types
         ):
-            raise MatrixError(ErrCode.BAD_JSON, "room_types must be a list of strings or null")
+            raise bad_json("room_types must be a list of strings or null")
         return room_types
 
     def routes(self) -> list[Route]:
