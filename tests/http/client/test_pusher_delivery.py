@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +72,15 @@ class Gateway:
             await self.arrived.wait_for(
                 lambda: len(self.requests) >= requests and len(self.attempts) >= attempts
             )
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Until ``condition`` holds (what the server does after the gateway answered)."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached within 5 s")
 
 
 @pytest.fixture
@@ -215,7 +224,7 @@ async def test_retry_after_500_then_success(setup: Setup, gateway: Gateway) -> N
     assert len(gateway.attempts) == 4
     # In order: the failing notification is retried before the next one.
     assert [r["notification"]["event_id"] for r in gateway.requests] == [first, second]
-    assert setup.pushers.pending(BOB, PusherKey(APP_ID, "k")) == 0
+    await until(lambda: setup.pushers.pending(BOB, PusherKey(APP_ID, "k")) == 0)
 
 
 async def test_a_rejected_pushkey_loses_its_pusher(setup: Setup, gateway: Gateway) -> None:
@@ -226,10 +235,7 @@ async def test_a_rejected_pushkey_loses_its_pusher(setup: Setup, gateway: Gatewa
     event_id = await setup.send(setup.alice, "hi", "a1")
     setup.notify(event_id, QUIET)
     await gateway.wait(requests=2)
-    for _ in range(100):
-        if len(setup.pushers.of_user(BOB)) == 1:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: len(setup.pushers.of_user(BOB)) == 1)
     _, reply = await setup.hs.request("GET", "/pushers", token=setup.bob)
     assert [p["pushkey"] for p in reply["pushers"]] == ["kept"]
     setup.notify(await setup.send(setup.alice, "again", "a2"), QUIET)
@@ -244,12 +250,8 @@ async def test_backoff_is_bounded_and_gives_up(setup: Setup, gateway: Gateway) -
     setup.pushers.start()
     lost = await setup.send(setup.alice, "lost", "a1")
     setup.notify(lost, QUIET)
-    key = PusherKey(APP_ID, "k")
-    for _ in range(200):
-        if setup.pushers.pending(BOB, key) == 0:
-            break
-        await asyncio.sleep(0.01)
-    assert setup.pushers.pending(BOB, key) == 0, "given up within give_up_s (0.3 s)"
+    # Given up after give_up_s (0.3 s).
+    await until(lambda: setup.pushers.pending(BOB, PusherKey(APP_ID, "k")) == 0)
     tries = len(gateway.attempts)
     # 0.01, 0.02, 0.04, 0.04, ... until 0.3 s: about ten tries, never a long wait.
     assert 5 <= tries <= 30
