@@ -229,6 +229,16 @@ class Pushers:
         await self._tasks.stop()
         await self._gateway.close()
 
+    @property
+    def running(self) -> bool:
+        """Delivering: started and not stopped."""
+        return self._running
+
+    @property
+    def deliveries(self) -> int:
+        """Pusher tasks alive now."""
+        return len(self._tasks)
+
     def pending(self, user_id: str, pusher_key: PusherKey) -> int:
         """Notifications waiting for a pusher (for tests and the admin)."""
         queue = self._queues.get((user_id, pusher_key))
