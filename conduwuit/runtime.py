@@ -56,6 +56,7 @@ class RunningServer:
                 await site.start()
             if self.server.services.loop_lag is not None:
                 self.server.services.loop_lag.start()
+            self.server.services.push.pushers.start()
         except BaseException:
             await self.stop()
             raise
@@ -70,7 +71,11 @@ class RunningServer:
             self.server.services.notifier.close()
             if self.server.services.loop_lag is not None:
                 await self.server.services.loop_lag.stop()
-            await self.runner.cleanup()
+            try:
+                await self.runner.cleanup()
+            finally:
+                # After the requests: none can queue a push any more.
+                await self.server.services.push.pushers.stop()
         finally:
             self.server.close()
 

@@ -24,10 +24,14 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.filters import Filters
+from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import PushEvaluator, PushRules
+from conduwuit.service.push.gateway import GatewayClient
+from conduwuit.service.push.pusher_store import PusherStore
+from conduwuit.service.push.pushers import NotificationEvents, Pushers
 from conduwuit.service.push.rules import PUSH_RULES
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
@@ -107,7 +111,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     users = build_users(config, db, clock, notifier)
     rooms = build_rooms(config, db, lambda: server_keys.keypair, notifier, clock, users)
     e2ee = build_e2ee(config, db, users, rooms, notifier)
-    push = build_push(config, users, rooms)
+    push = build_push(config, db, clock, users, rooms)
     sync = SyncService(
         db,
         rooms.storage.member_index,
@@ -242,12 +246,31 @@ def build_users(
     )
 
 
-def build_push(config: GlobalConfig, users: UserServices, rooms: RoomServices) -> PushServices:
+def build_push(
+    config: GlobalConfig, db: Database, clock: Clock, users: UserServices, rooms: RoomServices
+) -> PushServices:
+    """Push rules, their evaluator and pushers. A device's pushers are deleted in the
+    device deletion's batch, all of a user's on deactivation."""
     rules = PushRules(users.account_data)
     evaluator = PushEvaluator(
         config.server_name, rooms.storage.member_index, rooms.storage.state, rules
     )
-    return PushServices(rules=rules, evaluator=evaluator)
+    denylist = IpDenylist(config.ip_range_denylist)
+    pushers = Pushers(
+        db,
+        PusherStore(db),
+        NotificationEvents(rooms.storage.timeline, rooms.storage.state),
+        denylist,
+        GatewayClient(
+            denylist,
+            timeout_s=config.request_timeout,
+            idle_timeout_s=config.pusher_idle_timeout,
+        ),
+        clock,
+    )
+    users.devices.deletion_listeners.append(pushers.stage_device_deleted)
+    users.registration.deactivated_listeners.append(pushers.user_deactivated)
+    return PushServices(rules=rules, evaluator=evaluator, pushers=pushers)
 
 
 def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> RateLimits:

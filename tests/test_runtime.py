@@ -1,4 +1,5 @@
-"""Shutdown drains in-flight requests before the database closes."""
+"""Shutdown drains in-flight requests before the database closes; push delivery
+runs between start and stop."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ async def test_in_flight_request_finishes_during_shutdown(tmp_path: Path) -> Non
 
     server.runner.app.router.add_get("/slow", slow)
     await server.start()
+    pushers = server.server.services.push.pushers
+    assert pushers.running
     async with aiohttp.ClientSession() as session:
         request = asyncio.ensure_future(session.get(f"http://127.0.0.1:{port}/slow"))
         await entered.wait()
@@ -44,6 +47,7 @@ async def test_in_flight_request_finishes_during_shutdown(tmp_path: Path) -> Non
         assert await response.json() == {"done": True}
         await stopping
     assert server.server.services.db.closed
+    assert not pushers.running and pushers.deliveries == 0
     # new connections are refused once stopped
     async with aiohttp.ClientSession() as session:
         try:

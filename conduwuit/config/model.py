@@ -492,10 +492,12 @@ class GlobalConfig(Section):
     )
     ip_range_denylist: list[str] = Field(
         DEFAULT_IP_RANGE_DENYLIST,
-        description=unused("""
-            Networks (CIDR) that outbound requests (federation, URL previews) must
-            never reach. Default: private, loopback, link-local, CGNAT, multicast,
-            documentation and unique-local ranges.
+        description=doc("""
+            Networks (CIDR) that outbound requests (push gateways; later federation
+            and URL previews) must never reach: a pusher whose gateway host resolves
+            into one is refused, and delivery checks again on every connection.
+            Default: private, loopback, link-local, CGNAT, multicast, documentation
+            and unique-local ranges.
         """),
     )
     allow_unstable_room_versions: bool = Field(
@@ -505,7 +507,9 @@ class GlobalConfig(Section):
 
     # -- outbound request timeouts (seconds) ---------------------------------------
     request_conn_timeout: float = Field(10, gt=0, description=unused("Connect timeout."))
-    request_timeout: float = Field(35, gt=0, description=unused("Timeout of one request."))
+    request_timeout: float = Field(
+        35, gt=0, description="Timeout of one outbound request (push gateways so far)."
+    )
     request_total_timeout: float = Field(
         320, gt=0, description=unused("Timeout of a request including retries.")
     )
@@ -515,6 +519,9 @@ class GlobalConfig(Section):
     )
     federation_idle_timeout: float = Field(
         25, gt=0, description=unused("Idle federation connection life.")
+    )
+    pusher_idle_timeout: float = Field(
+        15, gt=0, description="Idle life of a pooled push gateway connection."
     )
 
     # -- presence, typing, receipts --------------------------------------------------

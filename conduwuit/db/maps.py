@@ -363,6 +363,24 @@ class Maps:
         value: canonical JSON of the filter""",
     )
 
+    # -- pushers (conduwuit.service.push.pushers) -------------------------------------
+    userpusherid_pusher: Final = MapSpec(
+        "userpusherid_pusher",
+        """Pushers of local users (POST /pushers/set); a user's are one prefix scan.
+        key:   user ID, 0xFF, app ID, 0xFF, pushkey
+        value: JSON {"kind", "app_id", "pushkey", "app_display_name",
+               "device_display_name", "profile_tag", "lang", "data",
+               "device_id": the device that created it (deleting the device deletes
+               the pusher), "pushkey_ts": ms of the last set}""",
+    )
+    pusherid_userids: Final = MapSpec(
+        "pusherid_userids",
+        """Who has a pusher for an (app ID, pushkey), for set without append (which
+        removes the other users' pushers of that pushkey).
+        key:   app ID, 0xFF, pushkey, 0xFF, user ID
+        value: empty""",
+    )
+
     # -- end-to-end encryption (conduwuit.service.e2ee) -------------------------------
     userdeviceid_devicekeys: Final = MapSpec(
         "userdeviceid_devicekeys",

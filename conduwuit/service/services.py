@@ -18,6 +18,7 @@ from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import PushEvaluator, PushRules
+from conduwuit.service.push.pushers import Pushers
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions
@@ -94,10 +95,12 @@ class RoomServices:
 
 @dataclass
 class PushServices:
-    """Users' push rules and their evaluation per event."""
+    """Users' push rules, their evaluation per event, and pushers (the runtime starts
+    and stops their delivery)."""
 
     rules: PushRules
     evaluator: PushEvaluator
+    pushers: Pushers
 
 
 @dataclass

@@ -1,0 +1,92 @@
+"""Outbound requests never reach the networks of ``ip_range_denylist`` (SSRF guard).
+
+A host is resolved with the event loop's ``getaddrinfo``; if any address it resolves
+to is in a denied network the host is refused as a whole (Synapse's
+IPBlocklistingResolver does the same). :class:`DenylistResolver` is that check as an
+aiohttp resolver, so a connection only ever goes to an address that was checked when
+it was made: DNS that changed since a URL was accepted cannot slip through.
+IPv4-mapped IPv6 addresses are checked as the IPv4 address they map.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from collections.abc import Iterable
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+log = logging.getLogger(__name__)
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class DeniedHost(Exception):
+    """The host resolves to a denied address, or does not resolve."""
+
+
+class IpDenylist:
+    def __init__(self, networks: Iterable[str]) -> None:
+        self._networks = [ipaddress.ip_network(n, strict=False) for n in networks]
+
+    def denies(self, address: str | IpAddress) -> bool:
+        ip = ipaddress.ip_address(address.split("%", 1)[0]) if isinstance(address, str) else address
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in self._networks)
+
+    async def resolve(
+        self, host: str, port: int, family: int = socket.AF_UNSPEC
+    ) -> list[ResolveResult]:
+        """Every address of ``host``, or :class:`DeniedHost` if it does not resolve or
+        any address is denied."""
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise DeniedHost(f"{host} cannot be resolved") from exc
+        results: list[ResolveResult] = []
+        for fam, _type, proto, _name, sockaddr in infos:
+            address = str(sockaddr[0])
+            if self.denies(address):
+                log.info("refused %s: it resolves to %s, in ip_range_denylist", host, address)
+                raise DeniedHost(f"{host} resolves to an address in ip_range_denylist")
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=address,
+                    port=int(sockaddr[1]),
+                    family=fam,
+                    proto=proto,
+                    flags=socket.AI_NUMERICHOST,
+                )
+            )
+        if not results:
+            raise DeniedHost(f"{host} cannot be resolved")
+        return results
+
+    async def check(self, host: str, port: int) -> None:
+        """:class:`DeniedHost` unless ``host`` (a name or an IP literal) is allowed."""
+        await self.resolve(host, port)
+
+
+class DenylistResolver(AbstractResolver):
+    """aiohttp's resolver for clients that must honour the denylist. aiohttp does not
+    ask the resolver about IP literals: callers check those with
+    :meth:`IpDenylist.check` before the request."""
+
+    def __init__(self, denylist: IpDenylist) -> None:
+        self._denylist = denylist
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        try:
+            return await self._denylist.resolve(host, port, family)
+        except DeniedHost as exc:
+            raise OSError(str(exc)) from exc
+
+    async def close(self) -> None:
+        return None
