@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from conduwuit.core.errors import ErrCode, MatrixError, bad_json, invalid_param
+from conduwuit.core.errors import ErrCode, MatrixError, bad_json, invalid_param, missing_param
 
 #: The only path a gateway URL may have (spec v1.13+; Synapse checks it too).
 NOTIFY_PATH = "/_matrix/push/v1/notify"
@@ -65,7 +65,7 @@ class PusherRequest:
 
 
 def _missing(names: Sequence[str]) -> MatrixError:
-    return MatrixError(ErrCode.MISSING_PARAM, f"Missing parameters: {', '.join(names)}")
+    return missing_param(f"Missing parameters: {', '.join(names)}")
 
 
 def _string(body: Mapping[str, Any], name: str, max_chars: int) -> str:
