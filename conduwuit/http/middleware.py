@@ -112,6 +112,15 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
         response: web.StreamResponse = web.Response(status=204)
     else:
         response = await handler(request)
+    if (
+        not response.prepared
+        and response.content_type == "application/json"
+        and response.charset is not None
+    ):
+        # JSON is UTF-8 by definition (RFC 8259) and application/json has no charset
+        # parameter; aiohttp adds one. Synapse sends a bare "application/json", and
+        # clients (Complement among them) compare the header exactly.
+        response.charset = None
     for name, value in CORS_HEADERS.items():
         response.headers.setdefault(name, value)
     for name, value in SECURITY_HEADERS.items():
