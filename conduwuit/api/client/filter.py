@@ -6,24 +6,41 @@ event_filter.yaml, room_event_filter.yaml) and stored as sent, for sync.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
 
 from conduwuit.api.auth import requester
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import WireModel, json_body, parse
 from conduwuit.core.errors import forbidden, not_found
 from conduwuit.core.event_filter import check_filter_size
+from conduwuit.core.ids import RoomId, UserId
 from conduwuit.service.filters import Filters
+
+
+def _room_id(value: str) -> str:
+    RoomId.parse(value)
+    return value
+
+
+def _user_id(value: str) -> str:
+    UserId.parse(value)
+    return value
+
+
+# As in Synapse's filter schema (room_id_array, user_id_array): the IDs in a filter
+# must be well-formed, so a typo is refused rather than silently matching nothing.
+RoomIdStr = Annotated[StrictStr, AfterValidator(_room_id)]
+UserIdStr = Annotated[StrictStr, AfterValidator(_user_id)]
 
 
 class EventFilter(WireModel):
     limit: StrictInt | None = Field(None, ge=1)
-    not_senders: list[StrictStr] | None = None
+    not_senders: list[UserIdStr] | None = None
     not_types: list[StrictStr] | None = None
-    senders: list[StrictStr] | None = None
+    senders: list[UserIdStr] | None = None
     types: list[StrictStr] | None = None
 
 
@@ -31,14 +48,14 @@ class RoomEventFilter(EventFilter):
     unread_thread_notifications: StrictBool | None = None
     lazy_load_members: StrictBool | None = None
     include_redundant_members: StrictBool | None = None
-    not_rooms: list[StrictStr] | None = None
-    rooms: list[StrictStr] | None = None
+    not_rooms: list[RoomIdStr] | None = None
+    rooms: list[RoomIdStr] | None = None
     contains_url: StrictBool | None = None
 
 
 class RoomFilter(WireModel):
-    not_rooms: list[StrictStr] | None = None
-    rooms: list[StrictStr] | None = None
+    not_rooms: list[RoomIdStr] | None = None
+    rooms: list[RoomIdStr] | None = None
     ephemeral: RoomEventFilter | None = None
     include_leave: StrictBool | None = None
     state: RoomEventFilter | None = None
