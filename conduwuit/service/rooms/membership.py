@@ -125,11 +125,14 @@ class Membership:
         reason: str | None = None,
         *,
         guest: bool = False,
+        extra: Mapping[str, Any] | None = None,
     ) -> str:
+        """``extra``: the client's other keys of the join body, which go into the member
+        event's content as in Synapse (which passes the whole body on as content)."""
         room_id = self.resolve_room(room_id_or_alias)
         if self._current(user, room_id) == MembershipState.JOIN:
             return room_id  # already joined: no new event, like conduwuit
-        await self._join(user, room_id, reason, guest)
+        await self._join(user, room_id, reason, guest, extra)
         return room_id
 
     async def _join(

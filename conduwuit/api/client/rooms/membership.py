@@ -23,6 +23,17 @@ def _reason(body: dict[str, Any]) -> str | None:
     return reason
 
 
+# Keys of a join body that are parameters of the request, not member event content.
+_JOIN_PARAMS = ("reason", "third_party_signed", "membership")
+
+
+def _join_content(body: dict[str, Any]) -> dict[str, Any]:
+    """The rest of a join body goes into the member event (Synapse passes the body on as
+    the event's content; sytest "POST /join/:room_id can join a room with custom
+    content")."""
+    return {k: v for k, v in body.items() if k not in _JOIN_PARAMS}
+
+
 class MembershipHandlers:
     def __init__(self, members: Membership, history: RoomHistory, limits: RateLimits) -> None:
         self.members = members
@@ -42,7 +53,7 @@ class MembershipHandlers:
         target = request.match_info["room_id_or_alias"]
         self.charge_join(me(request), target)
         joined = await self.members.join(
-            me(request), target, _reason(body), guest=is_guest(request)
+            me(request), target, _reason(body), guest=is_guest(request), extra=_join_content(body)
         )
         return web.json_response({"room_id": joined})
 
@@ -50,7 +61,11 @@ class MembershipHandlers:
         body = await canonical_body(request)
         self.charge_join(me(request), str(room_id(request)))
         joined = await self.members.join(
-            me(request), str(room_id(request)), _reason(body), guest=is_guest(request)
+            me(request),
+            str(room_id(request)),
+            _reason(body),
+            guest=is_guest(request),
+            extra=_join_content(body),
         )
         return web.json_response({"room_id": joined})
 
