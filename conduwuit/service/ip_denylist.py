@@ -27,6 +27,10 @@ class DeniedHost(Exception):
     """The host resolves to a denied address, or does not resolve."""
 
 
+class UnresolvedHost(DeniedHost):
+    """A well-formed host name that does not resolve (now: DNS may answer later)."""
+
+
 class IpDenylist:
     def __init__(self, networks: Iterable[str]) -> None:
         self._networks = [ipaddress.ip_network(n, strict=False) for n in networks]
@@ -45,8 +49,10 @@ class IpDenylist:
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as exc:
+        except UnicodeError as exc:  # not a host name at all (an empty label, ...)
             raise DeniedHost(f"{host} cannot be resolved") from exc
+        except OSError as exc:
+            raise UnresolvedHost(f"{host} cannot be resolved") from exc
         results: list[ResolveResult] = []
         for fam, _type, proto, _name, sockaddr in infos:
             address = str(sockaddr[0])
@@ -64,7 +70,7 @@ class IpDenylist:
                 )
             )
         if not results:
-            raise DeniedHost(f"{host} cannot be resolved")
+            raise UnresolvedHost(f"{host} cannot be resolved")
         return results
 
     async def check(self, host: str, port: int) -> None:

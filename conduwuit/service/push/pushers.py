@@ -39,7 +39,7 @@ from conduwuit.core.push.pushers import (
 from conduwuit.db import Database
 from conduwuit.db.batch import Batch
 from conduwuit.service.clock import Clock
-from conduwuit.service.ip_denylist import DeniedHost, IpDenylist
+from conduwuit.service.ip_denylist import DeniedHost, IpDenylist, UnresolvedHost
 from conduwuit.service.push.gateway import GatewayClient, GatewayError
 from conduwuit.service.push.pusher_store import Pusher, PusherStore
 from conduwuit.service.rooms.state import RoomState
@@ -155,6 +155,11 @@ class Pushers:
         host, port = check_url(request.url)
         try:
             await self._denylist.check(host, port)
+        except UnresolvedHost as exc:
+            # Accepted, as Synapse does (it checks nothing of the host when a pusher is
+            # set; Complement's pushers use https://dummy.url): DNS may answer later, and
+            # every delivery resolves and checks the address again.
+            log.info("pusher for %s: %s; accepted, delivery will check again", user_id, exc)
         except DeniedHost as exc:
             raise invalid_param(f"Push gateway URL refused: {exc}") from None
         existing = self.store.get(user_id, request.key)

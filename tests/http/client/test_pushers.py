@@ -221,3 +221,13 @@ async def test_password_change_and_deactivation(open_hs: Homeserver) -> None:
     assert [p["pushkey"] for p in await pushers_of(hs, current)] == ["current"]
     await hs.services.users.registration.deactivate("@alice:test.example")
     assert hs.services.push.pushers.of_user("@alice:test.example") == []
+
+
+async def test_a_host_that_does_not_resolve_yet_is_accepted(hs: Homeserver) -> None:
+    """As Synapse (and Complement's pushers, at https://dummy.url): a well-formed name
+    with no address is kept; delivery resolves and checks it each time."""
+    token = (await hs.register("alice"))["access_token"]
+    url = "https://dummy.invalid/_matrix/push/v1/notify"
+    status, reply = await hs.request("POST", "/pushers/set", pusher(data={"url": url}), token=token)
+    assert status == 200, reply
+    assert [p["data"]["url"] for p in await pushers_of(hs, token)] == [url]
