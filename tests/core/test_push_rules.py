@@ -305,11 +305,12 @@ def test_room_sender_and_content_rules() -> None:
     assert [r.rule_id for r in override.rules("override")][:2] == [".m.rule.master", "beer"]
 
 
-def test_historical_actions_are_ignored() -> None:
+def test_historical_actions_are_kept_but_do_not_notify() -> None:
     rules = Ruleset().with_rule(
         "override", "x", {"actions": ["dont_notify", "coalesce"]}, None, None
     )
-    assert rules.find("override", "x").actions == []
+    assert rules.find("override", "x").actions == ["dont_notify", "coalesce"]
+    assert not Actions.of("x", ["dont_notify", "coalesce"]).notify
 
 
 # -- ruleset edits ---------------------------------------------------------------------

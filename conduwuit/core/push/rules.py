@@ -26,7 +26,8 @@ Json = dict[str, Any]
 KINDS = ("override", "content", "room", "sender", "underride")
 
 #: Actions older spec versions defined that clients and servers MUST ignore
-#: ("Historical Actions"): stripped from every actions array we store.
+#: ("Historical Actions"): accepted and kept as the client sent them (Synapse does so,
+#: and sytest SYN-390 reads "dont_notify" back), ignored when rules are evaluated.
 HISTORICAL_ACTIONS = frozenset({"dont_notify", "coalesce"})
 
 #: Where the changes to server-default rules live in the ``m.push_rules`` content
@@ -60,14 +61,12 @@ def _defaults_of(kind: str) -> tuple[Json, ...]:
 
 
 def check_actions(actions: Any) -> list[Any]:
-    """The actions of a rule, historical ones stripped, or M_BAD_JSON."""
+    """The actions of a rule (historical ones kept, as sent), or M_BAD_JSON."""
     if not isinstance(actions, list):
         raise bad_json("'actions' must be an array")
     out: list[Any] = []
     for action in actions:
-        if isinstance(action, str) and action in HISTORICAL_ACTIONS:
-            continue
-        if action == "notify":
+        if action == "notify" or (isinstance(action, str) and action in HISTORICAL_ACTIONS):
             out.append(action)
         elif isinstance(action, dict) and isinstance(action.get("set_tweak"), str):
             out.append(action)
