@@ -7,10 +7,11 @@ room's canonical alias; publishing needs that power too (and, with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conduwuit.core.errors import forbidden, invalid_param, not_found
+from conduwuit.core.errors import MatrixError, forbidden, invalid_param, not_found
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
 from conduwuit.core.membership import MembershipState
@@ -18,6 +19,8 @@ from conduwuit.core.numbers import parse_uint
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.history import RoomHistory
+
+log = logging.getLogger(__name__)
 
 IsAdmin = Callable[[str], bool]
 
@@ -68,7 +71,46 @@ class Directory:
             raise forbidden("You must be in the room to create an alias for it")
         self.aliases.put(alias, str(room_id), str(user))
 
-    def delete(self, user: UserId, alias: RoomAlias) -> None:
+    async def delete_and_unset(self, user: UserId, alias: RoomAlias) -> None:
+        """DELETE /directory/room/{alias}: ``delete``, then take the alias out of the
+        room's canonical alias event."""
+        room_id = self.delete(user, alias)
+        await self.unset_canonical(user, room_id, alias)
+
+    async def unset_canonical(self, user: UserId, room_id: str, alias: RoomAlias) -> None:
+        """Take a deleted alias out of ``m.room.canonical_alias`` (``alias`` and
+        ``alt_aliases``) with an event from the deleting user, as Synapse does
+        (``_update_canonical_alias``); if they may not send it, the alias stays deleted
+        and the event unchanged (Synapse logs the AuthError and carries on)."""
+        state = self.storage.state
+        current = state.content_at(state.current_hash(room_id), EventType.CANONICAL_ALIAS)
+        if not isinstance(current, dict):
+            return
+        content = dict(current)
+        name = str(alias)
+        changed = False
+        if content.get("alias") == name:
+            content.pop("alias")
+            changed = True
+        alt_aliases = content.pop("alt_aliases", None)
+        if isinstance(alt_aliases, list):
+            changed = True
+            kept = [a for a in alt_aliases if a != name]
+            if kept:
+                content["alt_aliases"] = kept
+        elif alt_aliases is not None:
+            content["alt_aliases"] = alt_aliases
+        if not changed:
+            return
+        try:
+            await self.actions.send(
+                user, RoomId.parse(room_id), EventType.CANONICAL_ALIAS, content, ""
+            )
+        except MatrixError as exc:
+            log.info("alias %s deleted; canonical alias of %s unchanged: %s", name, room_id, exc)
+
+    def delete(self, user: UserId, alias: RoomAlias) -> str:
+        """Remove ``alias`` if ``user`` may; the room it pointed to."""
         room_id = self.aliases.resolve(alias)
         if room_id is None:
             raise not_found(f"Room alias {alias} not found")
@@ -79,6 +121,7 @@ class Directory:
         ):
             raise forbidden("You may not delete this alias")
         self.aliases.delete(alias)
+        return room_id
 
     def room_aliases(self, user: UserId, room_id: RoomId) -> list[str]:
         self.history.access(user, room_id)

@@ -46,7 +46,7 @@ class DirectoryHandlers:
         return web.json_response({})
 
     async def delete_alias(self, request: web.Request) -> web.Response:
-        self.directory.delete(me(request), _alias(request))
+        await self.directory.delete_and_unset(me(request), _alias(request))
         return web.json_response({})
 
     async def room_aliases(self, request: web.Request) -> web.Response:
