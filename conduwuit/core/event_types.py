@@ -46,3 +46,4 @@ class EventType(StrEnum):
     FULLY_READ = "m.fully_read"
     DIRECT = "m.direct"
     PUSH_RULES = "m.push_rules"
+    IGNORED_USER_LIST = "m.ignored_user_list"

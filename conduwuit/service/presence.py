@@ -7,7 +7,7 @@ run. A change takes a stream position and wakes the users who share a room.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from conduwuit.core.errors import forbidden, invalid_param, not_found
@@ -82,9 +82,12 @@ class Presence:
         raw = self._map.get(user_id.encode())
         return None if raw is None else str(json.loads(raw)["presence"])
 
-    def changes_since(self, viewer: str, since: int) -> list[dict[str, Any]]:
+    def changes_since(
+        self, viewer: str, since: int, also: Collection[str] = ()
+    ) -> list[dict[str, Any]]:
         """``m.presence`` events of users the viewer shares a room with (and the viewer),
-        changed after stream position ``since``."""
+        changed after stream position ``since``; and of the users in ``also`` (who just
+        started sharing a room with the viewer) whether changed or not."""
         if not self.enabled:
             return []
         events = []
@@ -93,7 +96,7 @@ class Presence:
             if raw is None:
                 continue
             record = json.loads(raw)
-            if int(record.get("count", 0)) > since:
+            if int(record.get("count", 0)) > since or user_id in also:
                 events.append(
                     {
                         "type": EventType.PRESENCE,

@@ -15,7 +15,7 @@ from typing import Any
 
 from conduwuit.core import visibility
 from conduwuit.core.client_event import to_client
-from conduwuit.core.errors import forbidden, invalid_param, not_found
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden, invalid_param, not_found
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
@@ -57,12 +57,21 @@ class RoomHistory:
         """Synapse's ``check_user_in_room_or_world_readable``: joined users, users who
         left (up to their leave) and anyone in a world-readable room; else 403."""
         room = str(room_id)
-        self.actions.room_version(room)
+        if self.storage.state.room_version(room) is None:
+            # An unknown room is one the user is not in: 403, as in Synapse (which
+            # does not tell rooms it does not know from rooms it will not show).
+            raise forbidden(f"User {user} not in room {room}, and room previews are disabled")
         found = self.storage.member_index.get(str(user), room)
         membership = found.membership if found else None
         if membership == MembershipState.JOIN:
             return Access(membership, True, None)
-        if found is not None and membership in (MembershipState.LEAVE, MembershipState.BAN):
+        if (
+            found is not None
+            and membership in (MembershipState.LEAVE, MembershipState.BAN)
+            # A forgotten room's history is no longer the user's to read (Synapse's
+            # pagination refuses it; sytest "Forgotten room messages cannot be paginated").
+            and not self.storage.member_index.is_forgotten(str(user), room)
+        ):
             event_id = self.storage.state.event_id_at(
                 self.storage.state.current_hash(room), EventType.MEMBER, str(user)
             )
@@ -85,6 +94,19 @@ class RoomHistory:
         before_membership = member.get("membership")
         return vis, before_membership, visibility.membership_at(pdu, str(user), before_membership)
 
+    def membership_on(self, user: UserId | str, pdu: PduJson) -> str:
+        """``unsigned.membership`` (spec v1.11, MSC4115): the viewer's membership at the
+        event; after it for their own member event (as Synapse); ``leave`` if none."""
+        viewer = str(user)
+        if pdu.get("type") == EventType.MEMBER and pdu.get("state_key") == viewer:
+            after = (pdu.get("content") or {}).get("membership")
+            return after if isinstance(after, str) else MembershipState.LEAVE
+        state = self.storage.state
+        before = state.hash_before(str(pdu["event_id"])) or 0
+        member = state.content_at(before, EventType.MEMBER, viewer) or {}
+        membership = member.get("membership")
+        return membership if isinstance(membership, str) else MembershipState.LEAVE
+
     def may_see(self, user: UserId, pdu: PduJson, access: Access) -> bool:
         vis, before_membership, at = self._seen_at(user, pdu)
         if visibility.own_leave_visible(pdu, str(user), before_membership):
@@ -104,6 +126,8 @@ class RoomHistory:
         """Client format, with aggregations bundled when the viewer's access is given."""
         now = self.clock()
         out = to_client(pdu, now, self.storage.transactions.transaction_id(pdu, device))
+        if device is not None:
+            out["unsigned"]["membership"] = self.membership_on(device[0], pdu)
         if access is not None and device is not None:
             user = UserId.parse(device[0])
             bundled = self.aggregations.bundle(
@@ -117,7 +141,14 @@ class RoomHistory:
     def event(
         self, user: UserId, room_id: RoomId, event_id: str, device_id: str | None = None
     ) -> dict[str, Any]:
-        access = self.access(user, room_id)
+        try:
+            access = self.access(user, room_id)
+        except MatrixError as exc:
+            if exc.errcode != ErrCode.FORBIDDEN:
+                raise
+            # Synapse filters the event like any other and answers 404 when it may not
+            # be seen (sytest "/event/ on non world readable room does not work").
+            raise not_found("Event not found") from None
         located = self.storage.timeline.get_timeline(event_id)
         if located is None or located[1].get("room_id") != str(room_id):
             raise not_found("Event not found")
@@ -355,7 +386,10 @@ class RoomHistory:
         """``access``, except that an invitee passes: whether they may read the state at
         a point is then decided per event (``may_see_state_at``)."""
         room = str(room_id)
-        self.actions.room_version(room)
+        if self.storage.state.room_version(room) is None:
+            # An unknown room is one the user is not in: 403, as in Synapse (which
+            # does not tell rooms it does not know from rooms it will not show).
+            raise forbidden(f"User {user} not in room {room}, and room previews are disabled")
         found = self.storage.member_index.get(str(user), room)
         if found is not None and found.membership == MembershipState.INVITE:
             return Access("invite", False, None)

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from conduwuit.core.client_event import stripped_state, to_client
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import UserId
+from conduwuit.core.membership import MembershipState
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.give_way import GiveWay
 from conduwuit.service.rooms.history import Access, RoomHistory
@@ -67,6 +69,7 @@ class RoomSections:
         now_ms = self.storage.clock()
         txn_id = self.storage.transactions.transaction_id(pdu, window.viewer)
         out = to_client(pdu, now_ms, txn_id, include_room_id=False)
+        out["unsigned"]["membership"] = self.history.membership_on(window.user, pdu)
         bundled = self.history.aggregations.bundle(
             pdu,
             str(window.user),
@@ -182,6 +185,33 @@ class RoomSections:
             out.append(self._client(pdu, window, access))
         return out
 
+    async def newly_joined(self, room: UserRoom, window: Window, pause: GiveWay) -> set[str]:
+        """Users who started sharing joined room ``room`` with the viewer in the window
+        (incremental syncs): everyone, if the viewer joined; else the users whose join
+        is in ``(since, now]``. Their presence comes down even if it did not change, as
+        in Synapse (``newly_joined_or_invited_or_knocked_users``)."""
+        since = window.since
+        if since is None:
+            return set()
+        if room.count > since:
+            return set(self.storage.member_index.members(room.room_id))
+        shortroomid = self.storage.short.room(room.room_id)
+        if shortroomid is None:
+            return set()
+        joined: set[str] = set()
+        scanned = 0
+        for count, pdu in self.storage.timeline.scan(shortroomid, window.now + 1, backwards=True):
+            if count <= since or scanned >= MAX_SCAN:
+                break
+            scanned += 1
+            await pause.pause()
+            if pdu.get("type") != EventType.MEMBER or not isinstance(pdu.get("state_key"), str):
+                continue
+            content = pdu.get("content")
+            if isinstance(content, dict) and content.get("membership") == MembershipState.JOIN:
+                joined.add(str(pdu["state_key"]))
+        return {u for u in joined if self.storage.member_index.is_joined(u, room.room_id)}
+
     # -- sections ------------------------------------------------------------------
     async def joined(self, room: UserRoom, window: Window, pause: GiveWay) -> dict[str, Any] | None:
         room_id = room.room_id
@@ -189,6 +219,11 @@ class RoomSections:
         newly_joined = window.since is not None and room.count > window.since
         lower = None if window.since is None or newly_joined else window.since
         timeline, limited = await self._timeline(room_id, window, access, lower, window.now, pause)
+        if newly_joined:
+            # A room joined since the token is always limited, as in Synapse
+            # (``limited or newly_joined_room``): the client has none of its history, and
+            # prev_batch is where to paginate it from.
+            limited = True
         first = timeline[0] if timeline else None
         if lower is None or window.full_state:
             full = self._state_before(room_id, first)
@@ -254,6 +289,20 @@ class RoomSections:
             "state": {"events": state},
             "account_data": {"events": self._room_account_data(room_id, window)},
         }
+
+    def inviter(self, room: UserRoom, user: str) -> str | None:
+        """Who sent the user's current invite (or knock answer) in ``room``."""
+        for event in room.stripped_state or []:
+            if (
+                isinstance(event, dict)
+                and event.get("type") == EventType.MEMBER
+                and event.get("state_key") == user
+            ):
+                sender = event.get("sender")
+                return sender if isinstance(sender, str) else None
+        state = self.storage.state
+        member = state.pdu_at(state.current_hash(room.room_id), EventType.MEMBER, user)
+        return str(member.get("sender")) if member is not None else None
 
     def invited(self, room: UserRoom, user: str) -> dict[str, Any]:
         return {"invite_state": {"events": self._with_member_event(room, user)}}

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import UserId
 from conduwuit.core.stream_token import StreamToken
 from conduwuit.db import Database
@@ -135,6 +136,8 @@ class SyncService:
             and self._notifier.last_change(users=[user]) <= since
         )
         give_way = self.give_way()
+        new_members: set[str] = set()
+        ignored = self._ignored_users(user)
         for room in self._members.rooms_of(user, ("join", "invite", "knock", "leave", "ban")):
             await give_way.pause()
             if not sync_filter.wants_room(room.room_id) or room.count > window.now:
@@ -151,19 +154,27 @@ class SyncService:
                 section = await self._rooms.joined(room, window, give_way)
                 if section is not None:
                     join[room.room_id] = section
+                    new_members |= await self._rooms.newly_joined(room, window, give_way)
             elif room.membership == "invite" and changed:
+                # "Servers must not send room invites from ignored users to clients."
+                if self._rooms.inviter(room, user) in ignored:
+                    continue
                 invite[room.room_id] = self._rooms.invited(room, user)
             elif room.membership == "knock" and changed:
                 knock[room.room_id] = self._rooms.knocked(room, user)
             elif room.membership in ("leave", "ban"):
-                if self._members.is_forgotten(user, room.room_id):
+                # A forgotten room stays out of initial syncs, but a leave since the
+                # token still comes down incrementally, so the user's other devices see
+                # it (as Synapse does; Complement's "Leave for forgotten room shows up in
+                # v2 incremental /sync" says so against the spec's wording).
+                if since is None and self._members.is_forgotten(user, room.room_id):
                     continue
                 if (since is not None and changed) or (since is None and sync_filter.include_leave):
                     leave[room.room_id] = await self._rooms.left(room, window, give_way)
         account_data = self._global_account_data(window)
         presence = [
             e
-            for e in self._presence.changes_since(user, since or 0)
+            for e in self._presence.changes_since(user, since or 0, also=new_members)
             if sync_filter.wants(sync_filter.presence, e)
         ]
         response: dict[str, Any] = {
@@ -190,6 +201,11 @@ class SyncService:
             give_way.longest_cpu_s * 1000,
         )
         return response, empty
+
+    def _ignored_users(self, user: str) -> set[str]:
+        content = self._account_data.get(user, EventType.IGNORED_USER_LIST) or {}
+        ignored = content.get("ignored_users")
+        return {u for u in ignored if isinstance(u, str)} if isinstance(ignored, dict) else set()
 
     def _global_account_data(self, window: Window) -> list[dict[str, Any]]:
         latest: dict[str, dict[str, Any]] = {}
