@@ -237,3 +237,20 @@ async def test_deleting_the_canonical_alias_clears_it(hs: Homeserver) -> None:
         "GET", f"/rooms/{room_id}/state/m.room.canonical_alias", token=alice
     )
     assert content == {}
+
+
+# -- TestArchivedRoomsHistory: "timeline is empty" ---------------------------------------
+async def test_left_room_without_timeline_has_the_state_at_the_leave(hs: Homeserver) -> None:
+    alice, bob = await user(hs, "alice"), await user(hs, "bob")
+    room_id = await room(hs, alice)
+    await hs.request("POST", f"/join/{room_id}", {}, token=bob)
+    state = f"/rooms/{room_id}/state/a.made.up.test.state/"
+    await hs.request("PUT", state, {"my_key": "before"}, token=alice)
+    await hs.request("POST", f"/rooms/{room_id}/leave", {}, token=bob)
+    await hs.request("PUT", state, {"my_key": "after"}, token=alice)
+    empty = json.dumps({"room": {"timeline": {"limit": 0}, "include_leave": True}})
+    left = (await sync(hs, bob, filter=empty))["rooms"]["leave"][room_id]
+    assert left["timeline"]["events"] == []
+    by_type = {(e["type"], e["state_key"]): e["content"] for e in left["state"]["events"]}
+    assert by_type[("a.made.up.test.state", "")] == {"my_key": "before"}
+    assert by_type[("m.room.member", f"@bob:{hs.config.server_name}")]["membership"] == "leave"
