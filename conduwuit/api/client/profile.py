@@ -28,6 +28,10 @@ from conduwuit.service.users.profiles import Profiles, check_key
 GUEST_FIELDS = frozenset({"displayname"})
 
 
+#: Synapse's MAX_AVATAR_URL_LEN.
+MAX_AVATAR_URL_LEN = 1000
+
+
 class ProfileHandlers:
     def __init__(self, config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> None:
         self.config = config
@@ -80,8 +84,11 @@ class ProfileHandlers:
                 return web.json_response({})
             if not isinstance(value, str):
                 raise bad_json(f"{key} must be a string.")
-            if key == "avatar_url" and value and not value.startswith("mxc://"):
-                raise invalid_param("avatar_url must be an mxc:// URI.")
+            # Synapse takes any string of up to 1000 characters as avatar_url (it only
+            # checks the media when avatar size or type limits are configured);
+            # sytest "avatar_url updates affect room member events" sets "LemurLover".
+            if key == "avatar_url" and len(value) > MAX_AVATAR_URL_LEN:
+                raise invalid_param(f"avatar_url is too long (max {MAX_AVATAR_URL_LEN}).")
             if key == "displayname" and len(value) > 256:
                 # Synapse's limit on display names.
                 raise invalid_param("Display name too long.")

@@ -49,7 +49,7 @@ async def test_refusals_change_nothing(hs: Homeserver) -> None:
         ("/profile/@alice:test.example/Bad-Key", {"Bad-Key": 1}, token, 400, "M_INVALID_PARAM"),
         (
             "/profile/@alice:test.example/avatar_url",
-            {"avatar_url": "http://x"},
+            {"avatar_url": "mxc://a/" + "b" * 1000},
             token,
             400,
             "M_INVALID_PARAM",
@@ -69,6 +69,14 @@ async def test_refusals_change_nothing(hs: Homeserver) -> None:
     assert hs.services.users.profiles.get(ALICE) == {"displayname": "alice"}
     status, _ = await hs.request("PUT", f"/profile/{ALICE}/displayname", {"displayname": "x"})
     assert status == 401
+
+
+async def test_avatar_url_is_any_string(hs: Homeserver) -> None:
+    """As Synapse (Complement TestAvatarUrlUpdate sets "LemurLover")."""
+    token = (await hs.register("alice"))["access_token"]
+    path = f"/profile/{ALICE}/avatar_url"
+    assert (await hs.request("PUT", path, {"avatar_url": "LemurLover"}, token=token))[0] == 200
+    assert await hs.request("GET", path) == (200, {"avatar_url": "LemurLover"})
 
 
 async def test_null_clears_displayname(hs: Homeserver) -> None:
