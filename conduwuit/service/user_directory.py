@@ -28,13 +28,19 @@ class UserDirectory:
             r.room_id
             for r in self.storage.member_index.rooms_of(str(user), (MembershipState.JOIN,))
         ]
-        rooms += [r for r in self.aliases.published() if r not in rooms]
+        published = set(self.aliases.published())
+        rooms += [r for r in published if r not in rooms]
         state = self.storage.state
         found: dict[str, dict[str, Any]] = {}
         for room in rooms:
             current = state.current_hash(room)
             for member in self.storage.member_index.members(room, MembershipState.JOIN):
                 if member in found:
+                    continue
+                if member == str(user) and room not in published:
+                    # Sharing a room with oneself does not count: as in Synapse, the
+                    # searcher is found only through a public room (Complement
+                    # TestRoomSpecificUsername*: "Bob can find Alice by mxid").
                     continue
                 content = state.content_at(current, EventType.MEMBER, member) or {}
                 name = content.get("displayname")

@@ -254,3 +254,18 @@ async def test_left_room_without_timeline_has_the_state_at_the_leave(hs: Homeser
     by_type = {(e["type"], e["state_key"]): e["content"] for e in left["state"]["events"]}
     assert by_type[("a.made.up.test.state", "")] == {"my_key": "before"}
     assert by_type[("m.room.member", f"@bob:{hs.config.server_name}")]["membership"] == "leave"
+
+
+# -- TestRoomSpecificUsernameAtJoin/Change: "Bob can find Alice by mxid" -----------------
+async def test_user_directory_does_not_find_the_searcher_in_private_rooms(
+    hs: Homeserver,
+) -> None:
+    alice, bob = await user(hs, "alice"), await user(hs, "bob")
+    name = hs.config.server_name
+    await room(hs, alice, visibility="public")
+    await room(hs, bob, preset="private_chat", invite=[f"@alice:{name}"])
+    status, reply = await hs.request(
+        "POST", "/user_directory/search", {"search_term": "@"}, token=bob
+    )
+    assert status == 200
+    assert [r["user_id"] for r in reply["results"]] == [f"@alice:{name}"]
