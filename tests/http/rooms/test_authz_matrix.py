@@ -113,7 +113,12 @@ ORACLE: dict[str, Callable[[str, str, str], Expect]] = {
         Expect(200, secrets=visible(vis, who)) if reads_room(vis, who) else room_level(vis, who)
     ),
     "context": event_level,
-    "event": event_level,
+    # GET /event answers 404 for any event the user may not see, room or not: Synapse
+    # filters it like any other (sytest "/event/ on non world readable room does not
+    # work", Complement TestFetchEventNonWorldReadable).
+    "event": lambda vis, who, probe: (
+        event_level(vis, who, probe) if reads_room(vis, who) else Expect(404, "M_NOT_FOUND")
+    ),
     "relations": event_level,
     "threads": lambda vis, who, _: room_level(vis, who),
     "timestamp_to_event": lambda vis, who, _: room_level(vis, who),
