@@ -377,7 +377,9 @@ def build_rooms(
         reports=Reports(storage.member_index, storage.timeline, is_local_user),
         search=Search(history, SearchIndex(db)),
         hierarchy=Hierarchy(directory),
-        user_directory=UserDirectory(storage, aliases),
+        user_directory=UserDirectory(
+            storage, aliases, lambda u: profile(u) if is_local_user(u) else None
+        ),
         presence=presence,
         initial_sync=RoomInitialSync(history, directory, users.account_data, presence),
     )

@@ -5,6 +5,7 @@ directory (Synapse's default scope), matched on user ID or display name.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from conduwuit.core.event_types import EventType
@@ -16,10 +17,24 @@ from conduwuit.service.rooms.storage import RoomStorage
 MAX_LIMIT = 100
 
 
+#: A local user's global profile (displayname, avatar_url), or None for others.
+LocalProfile = Callable[[str], Mapping[str, object] | None]
+
+
+def no_local_profiles(user_id: str) -> Mapping[str, object] | None:
+    return None
+
+
 class UserDirectory:
-    def __init__(self, storage: RoomStorage, aliases: Aliases) -> None:
+    def __init__(
+        self,
+        storage: RoomStorage,
+        aliases: Aliases,
+        local_profile: LocalProfile = no_local_profiles,
+    ) -> None:
         self.storage = storage
         self.aliases = aliases
+        self.local_profile = local_profile
 
     def search(self, user: UserId, term: str, limit: int = 10) -> dict[str, Any]:
         limit = max(1, min(limit, MAX_LIMIT))
@@ -42,7 +57,16 @@ class UserDirectory:
                     # searcher is found only through a public room (Complement
                     # TestRoomSpecificUsername*: "Bob can find Alice by mxid").
                     continue
-                content = state.content_at(current, EventType.MEMBER, member) or {}
+                # A local user is listed with their global profile, never a per-room
+                # name (Synapse: the directory follows local users' profile changes
+                # only, so a name shown in one room does not leak to the others;
+                # Complement TestRoomSpecificUsernameChange).
+                local = self.local_profile(member)
+                content = (
+                    local
+                    if local is not None
+                    else state.content_at(current, EventType.MEMBER, member) or {}
+                )
                 name = content.get("displayname")
                 if needle in member.lower() or (isinstance(name, str) and needle in name.lower()):
                     entry: dict[str, Any] = {"user_id": member}

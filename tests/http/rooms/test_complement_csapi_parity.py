@@ -269,3 +269,31 @@ async def test_user_directory_does_not_find_the_searcher_in_private_rooms(
     )
     assert status == 200
     assert [r["user_id"] for r in reply["results"]] == [f"@alice:{name}"]
+
+
+async def test_user_directory_shows_local_users_global_name(hs: Homeserver) -> None:
+    alice, bob = await user(hs, "alice"), await user(hs, "bob")
+    name = hs.config.server_name
+    alice_id = quote(f"@alice:{name}")
+    await hs.request(
+        "PUT", f"/profile/{alice_id}/displayname", {"displayname": "Public"}, token=alice
+    )
+    private = await room(hs, bob, preset="private_chat", invite=[f"@alice:{name}"])
+    await hs.request("POST", f"/join/{private}", {}, token=alice)
+    await hs.request(
+        "PUT",
+        f"/rooms/{private}/state/m.room.member/{alice_id}",
+        {"membership": "join", "displayname": "Secret"},
+        token=alice,
+    )
+    for term in ("alice", "Public"):
+        _, reply = await hs.request(
+            "POST", "/user_directory/search", {"search_term": term}, token=bob
+        )
+        assert [(r["user_id"], r.get("display_name")) for r in reply["results"]] == [
+            (f"@alice:{name}", "Public")
+        ], term
+    _, reply = await hs.request(
+        "POST", "/user_directory/search", {"search_term": "Secret"}, token=bob
+    )
+    assert reply["results"] == []
