@@ -14,6 +14,7 @@ from aiohttp import web
 from conduwuit.api.auth import TokenAuthenticator
 from conduwuit.api.routes import routes
 from conduwuit.config import GlobalConfig, registration_token
+from conduwuit.core.event_types import EventType
 from conduwuit.core.signing import Keypair
 from conduwuit.db import Database, DatabaseOptions
 from conduwuit.db.maps import MAPS
@@ -252,6 +253,20 @@ def build_push(
     """Push rules, their evaluator and pushers. A device's pushers are deleted in the
     device deletion's batch, all of a user's on deactivation."""
     rules = PushRules(users.account_data)
+    state = rooms.storage.state
+
+    def carry_rules_over(user_id: str, room_id: str, joined: bool) -> None:
+        """A local user joining an upgraded room keeps their rules about its predecessor
+        (Synapse copies them at the join, upgrades by other servers included)."""
+        if not joined or not user_id.endswith(f":{config.server_name}"):
+            return
+        create = state.content_at(state.current_hash(room_id), EventType.CREATE) or {}
+        predecessor = create.get("predecessor")
+        old_room = predecessor.get("room_id") if isinstance(predecessor, dict) else None
+        if isinstance(old_room, str):
+            rules.copy_room_rules(user_id, old_room, room_id)
+
+    rooms.storage.member_index.join_listeners.append(carry_rules_over)
     evaluator = PushEvaluator(
         config.server_name, rooms.storage.member_index, rooms.storage.state, rules
     )

@@ -14,13 +14,17 @@ refuses it), so its per-user cache of compiled rulesets is invalidated here.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from conduwuit.core.errors import MatrixError
 from conduwuit.core.push import DEFAULT_RULESET, CompiledRuleset, Ruleset, compile_ruleset
 from conduwuit.core.push.rules import Json
 from conduwuit.service.account_data import AccountData
 
 PUSH_RULES = "m.push_rules"
+
+log = logging.getLogger(__name__)
 
 
 class PushRules:
@@ -71,6 +75,51 @@ class PushRules:
 
     def set_actions(self, user_id: str, kind: str, rule_id: str, actions: Any) -> None:
         self._save(user_id, self.ruleset(user_id).with_actions(kind, rule_id, actions))
+
+    def copy_room_rules(self, user_id: str, old_room: str, new_room: str) -> None:
+        """On joining an upgraded room: copy the user's rules about its predecessor
+        (``room`` rules, and rules with a ``room_id`` condition on it) to the new room,
+        as Synapse does (``copy_push_rules_from_room_to_room_for_user``); rules the new
+        room already has are left alone."""
+        ruleset = self.ruleset(user_id)
+        copied = ruleset
+        for kind, rules in ruleset.own.items():
+            existing = {r["rule_id"] for r in rules}
+            for rule in reversed(rules):  # each copy goes first: keep their order
+                conditions = rule.get("conditions")
+                about_old = kind == "room" and rule["rule_id"] == old_room
+                if isinstance(conditions, list) and any(
+                    isinstance(c, dict)
+                    and c.get("key") == "room_id"
+                    and c.get("pattern") == old_room
+                    for c in conditions
+                ):
+                    about_old = True
+                if not about_old:
+                    continue
+                new_id = new_room if kind == "room" else f"{rule['rule_id']}-{new_room}"
+                if kind != "room" and rule["rule_id"].startswith("."):
+                    continue
+                if new_id in existing:
+                    continue
+                body: dict[str, Any] = {"actions": list(rule.get("actions", []))}
+                if kind not in ("room", "sender") and isinstance(conditions, list):
+                    body["conditions"] = [
+                        {**c, "pattern": new_room}
+                        if isinstance(c, dict)
+                        and c.get("key") == "room_id"
+                        and c.get("pattern") == old_room
+                        else c
+                        for c in conditions
+                    ]
+                if kind == "content" and "pattern" in rule:
+                    body["pattern"] = rule["pattern"]
+                try:
+                    copied = copied.with_rule(kind, new_id, body, None, None)
+                except MatrixError as exc:
+                    log.info("push rule %s of %s not copied: %s", rule["rule_id"], user_id, exc)
+        if copied is not ruleset:
+            self._save(user_id, copied)
 
     def _save(self, user_id: str, ruleset: Ruleset) -> None:
         self._account_data.put(user_id, PUSH_RULES, ruleset.to_content(user_id))

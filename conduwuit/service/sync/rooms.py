@@ -275,9 +275,7 @@ class RoomSections:
         if lower is None or limited or window.full_state:
             # Without a timeline (limit 0) the state is the state at the leave, the
             # leave included: never state from after the user left.
-            full = (
-                self._state_before(room_id, first) if first else self._state_at(room_id, upper)
-            )
+            full = self._state_before(room_id, first) if first else self._state_at(room_id, upper)
             previous = {} if lower is None else self._state_at(room_id, lower)
             state = await self._state_events(
                 room_id, window, access, full, previous, timeline, pause

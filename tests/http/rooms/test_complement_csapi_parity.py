@@ -297,3 +297,25 @@ async def test_user_directory_shows_local_users_global_name(hs: Homeserver) -> N
         "POST", "/user_directory/search", {"search_term": "Secret"}, token=bob
     )
     assert reply["results"] == []
+
+
+# -- TestPushRuleRoomUpgrade -----------------------------------------------------------
+async def test_room_push_rules_follow_an_upgrade(hs: Homeserver) -> None:
+    alice, alice2 = await user(hs, "alice"), await user(hs, "alice2")
+    room_id = await room(hs, alice, room_version="10")
+    await hs.request("POST", f"/join/{room_id}", {}, token=alice2)
+    for token in (alice, alice2):
+        status, _ = await hs.request(
+            "PUT", f"/pushrules/global/room/{room_id}", {"actions": ["dont_notify"]}, token=token
+        )
+        assert status == 200
+    status, reply = await hs.request(
+        "POST", f"/rooms/{room_id}/upgrade", {"new_version": "11"}, token=alice
+    )
+    assert status == 200, reply
+    new_room = reply["replacement_room"]
+    await hs.request("POST", f"/join/{new_room}", {}, token=alice2)
+    for token in (alice, alice2):
+        _, rules = await hs.request("GET", "/pushrules/", token=token)
+        by_id = {r["rule_id"]: r["actions"] for r in rules["global"]["room"]}
+        assert by_id[room_id] == by_id[new_room] == ["dont_notify"]
