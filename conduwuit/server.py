@@ -27,7 +27,7 @@ from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
-from conduwuit.service.push import PushEvaluator, PushRules
+from conduwuit.service.push import Notifications, PushEvaluator, PushRules
 from conduwuit.service.push.rules import PUSH_RULES
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
@@ -107,11 +107,13 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     users = build_users(config, db, clock, notifier)
     rooms = build_rooms(config, db, lambda: server_keys.keypair, notifier, clock, users)
     e2ee = build_e2ee(config, db, users, rooms, notifier)
-    push = build_push(config, users, rooms)
+    push = build_push(config, db, clock, users, rooms)
     sync = SyncService(
         db,
         rooms.storage.member_index,
-        RoomSections(rooms.history, rooms.typing, rooms.receipts, users.account_data),
+        RoomSections(
+            rooms.history, rooms.typing, rooms.receipts, users.account_data, push.notifications
+        ),
         users.account_data,
         rooms.presence,
         notifier,
@@ -235,12 +237,18 @@ def build_users(
     )
 
 
-def build_push(config: GlobalConfig, users: UserServices, rooms: RoomServices) -> PushServices:
+def build_push(
+    config: GlobalConfig, db: Database, clock: Clock, users: UserServices, rooms: RoomServices
+) -> PushServices:
+    """Push rules, their evaluation, and the notifications it produces: staged in the
+    batch of every accepted event and of every read receipt (atomic with them)."""
+    storage = rooms.storage
     rules = PushRules(users.account_data)
-    evaluator = PushEvaluator(
-        config.server_name, rooms.storage.member_index, rooms.storage.state, rules
-    )
-    return PushServices(rules=rules, evaluator=evaluator)
+    evaluator = PushEvaluator(config.server_name, storage.member_index, storage.state, rules)
+    notifications = Notifications(db, evaluator, storage.timeline, storage.member_index, clock)
+    storage.pipeline.persister.listeners.append(notifications.stage_event)
+    rooms.receipts.listeners.append(notifications.stage_receipt)
+    return PushServices(rules=rules, evaluator=evaluator, notifications=notifications)
 
 
 def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> RateLimits:

@@ -17,7 +17,7 @@ from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
-from conduwuit.service.push import PushEvaluator, PushRules
+from conduwuit.service.push import Notifications, PushEvaluator, PushRules
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions
@@ -94,10 +94,11 @@ class RoomServices:
 
 @dataclass
 class PushServices:
-    """Users' push rules and their evaluation per event."""
+    """Users' push rules, their evaluation per event, and the notifications."""
 
     rules: PushRules
     evaluator: PushEvaluator
+    notifications: Notifications
 
 
 @dataclass
