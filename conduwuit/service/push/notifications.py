@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 from conduwuit.core.push import Actions
 from conduwuit.db import MAPS, Batch, Database
-from conduwuit.db.codec import SEP, from_u64, key, prefix, prefix_end, u64
+from conduwuit.db.codec import SEP, from_u64, prefix, prefix_end, u64
 from conduwuit.service.push.evaluator import PushEvaluator
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.timeline import PduJson, Timeline
@@ -142,20 +142,33 @@ class Notifications:
         self._clear(b, sender, room_id, thread, count, count)
         if not notified:
             return
+        # Hot path (every recipient of every notifying event): keys are concatenated
+        # by hand and a record is encoded once per distinct set of actions.
         ts = self._clock()
+        position = u64(count)
+        room_part = SEP + room_id.encode() + SEP
+        thread_part = thread.encode() + SEP
+        # By identity: users with the same compiled rules share their Actions (and the
+        # objects live as long as ``notified``); a miss only costs an encoding.
+        encoded: dict[int, bytes] = {}
         for user_id, actions in notified.items():
-            record = {
-                "room_id": room_id,
-                "event_id": event_id,
-                "actions": list(actions.actions),
-                "highlight": actions.highlight,
-                "thread_id": thread,
-                "ts": ts,
-            }
-            b.put(self._records, prefix(user_id) + u64(count), json.dumps(record).encode())
+            record = encoded.get(id(actions.actions))
+            if record is None:
+                record = encoded[id(actions.actions)] = json.dumps(
+                    {
+                        "room_id": room_id,
+                        "event_id": event_id,
+                        "actions": list(actions.actions),
+                        "highlight": actions.highlight,
+                        "thread_id": thread,
+                        "ts": ts,
+                    }
+                ).encode()
+            user = user_id.encode()
+            b.put(self._records, user + SEP + position, record)
             b.put(
                 self._unread,
-                prefix(user_id, room_id, thread) + u64(count),
+                user + room_part + thread_part + position,
                 b"\x01" if actions.highlight else b"\x00",
             )
             self._add(b, user_id, room_id, thread, 1, int(actions.highlight), count)
@@ -201,17 +214,18 @@ class Notifications:
         event loop (persist and receipts never await inside their batch), and each
         (user, room, thread) entry changes at most once per batch.
         """
-        thread_key = key(user_id, room_id, thread)
-        old = Counts.decode(self._counts.get(thread_key))
-        new = Counts(max(0, old.notifications + n), max(0, old.highlights + h), at)
-        if thread != MAIN and new.notifications == 0:
+        room_key = user_id.encode() + SEP + room_id.encode() + SEP
+        thread_key = room_key + thread.encode()
+        raw = self._counts.get(thread_key)
+        notifications = max(0, (from_u64(raw[:8]) if raw else 0) + n)
+        highlights = max(0, (from_u64(raw[8:16]) if raw else 0) + h)
+        if thread != MAIN and notifications == 0:
             b.delete(self._counts, thread_key)
         else:
-            b.put(self._counts, thread_key, new.encode())
+            b.put(self._counts, thread_key, u64(notifications) + u64(highlights) + u64(at))
         if thread != MAIN:
-            main_key = key(user_id, room_id, MAIN)
-            main = Counts.decode(self._counts.get(main_key))
-            b.put(self._counts, main_key, Counts(main.notifications, main.highlights, at).encode())
+            main = self._counts.get(room_key)
+            b.put(self._counts, room_key, (main[:16] if main else bytes(16)) + u64(at))
 
     def _tell_listeners(self, room_id: str, event_id: str, notified: Mapping[str, Actions]) -> None:
         for user_id, actions in notified.items():
