@@ -202,7 +202,10 @@ class Notifications:
             b.delete(self._unread, k)
             n, h = cleared.get(their_thread, (0, 0))
             cleared[their_thread] = (n + 1, h + (flag == b"\x01"))
-        for their_thread, (n, h) in cleared.items():
+        # The main entry last: a thread's change rewrites the main entry from its stored
+        # value (a batch is write-only), which must not undo the main's own change.
+        for their_thread in sorted(cleared, key=lambda t: t == MAIN):
+            n, h = cleared[their_thread]
             self._add(b, user_id, room_id, their_thread, -n, -h, at)
 
     def _add(
