@@ -35,6 +35,7 @@ from conduwuit.api.client import keys as client_keys
 from conduwuit.api.client import presence as presence_api
 from conduwuit.api.client import rooms as rooms_api
 from conduwuit.api.client import sync as sync_api
+from conduwuit.api.client.notifications import NotificationHandlers
 from conduwuit.api.client.push_rules import PushRuleHandlers
 from conduwuit.api.client.pushers import PusherHandlers
 from conduwuit.api.client.rooms import ephemeral, misc, spaces
@@ -65,6 +66,9 @@ def routes(services: Services) -> list[Route]:
         *e2ee_routes(services.e2ee, users.uiaa),
         *PushRuleHandlers(services.push.rules).routes(),
         *PusherHandlers(services.push.pushers).routes(),
+        *NotificationHandlers(
+            services.push.notifications, rooms.storage.timeline.get, rooms.storage.clock
+        ).routes(),
         *loop_lag_routes(services),
         *voip.VoipHandlers(services.voip).routes(),
     ]
