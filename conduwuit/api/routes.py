@@ -37,7 +37,7 @@ from conduwuit.api.client import rooms as rooms_api
 from conduwuit.api.client import sync as sync_api
 from conduwuit.api.client.push_rules import PushRuleHandlers
 from conduwuit.api.client.pushers import PusherHandlers
-from conduwuit.api.client.rooms import ephemeral, misc, spaces
+from conduwuit.api.client.rooms import ephemeral, misc, spaces, upgrade
 from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
@@ -125,7 +125,8 @@ def room_routes(
         *ephemeral.routes(
             rooms.relations, rooms.typing, rooms.receipts, users.account_data, limits=limits
         ),
-        *misc.routes(rooms.upgrades, rooms.reports, rooms.history, rooms.storage.member_index),
+        *upgrade.routes(rooms.upgrades),
+        *misc.routes(rooms.reports, rooms.history, rooms.storage.member_index),
         *search_api.routes(rooms.search),
         *report_user.ReportUserHandlers(rooms.reports).routes(),
         *InitialSyncHandlers(rooms.initial_sync).routes(),

@@ -1,4 +1,4 @@
-"""Room upgrades, reports, ``/timestamp_to_event`` and mutual rooms (MSC2666)."""
+"""Reports, ``/timestamp_to_event`` and mutual rooms (MSC2666)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.reports import Reports
 from conduwuit.service.rooms.timestamps import closest_event
-from conduwuit.service.rooms.upgrade import RoomUpgrades
 
 
 async def report_delay() -> None:
@@ -29,13 +28,11 @@ async def report_delay() -> None:
 class MiscHandlers:
     def __init__(
         self,
-        upgrades: RoomUpgrades,
         reports: Reports,
         history: RoomHistory,
         members: MemberIndex,
         delay: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self.upgrades = upgrades
         self.reports = reports
         self.history = history
         self.members = members
@@ -44,18 +41,6 @@ class MiscHandlers:
     async def wait(self) -> None:
         # Looked up at call time so tests can replace the module's report_delay.
         await (self.delay or report_delay)()
-
-    async def upgrade(self, request: web.Request) -> web.Response:
-        body = await json_body(request)
-        version = body.get("new_version")
-        if not isinstance(version, str):
-            raise missing_param("Missing parameter: new_version")
-        extra = body.get("additional_creators", [])
-        if not isinstance(extra, list):
-            raise bad_json("additional_creators must be a list")
-        creators = [str(user_id(u, "additional_creators")) for u in extra]
-        new_room = await self.upgrades.upgrade(me(request), room_id(request), version, creators)
-        return web.json_response({"replacement_room": new_room})
 
     def _reason(self, body: dict[str, object]) -> str | None:
         reason = body.get("reason")
@@ -101,7 +86,6 @@ class MiscHandlers:
         room = "/rooms/{room_id}"
         token = Auth.ACCESS_TOKEN
         return [
-            Route("POST", client_paths(room + "/upgrade"), self.upgrade, token),
             Route("POST", client_paths(room + "/report/{event_id}"), self.report_event, token),
             Route("POST", client_paths(room + "/report"), self.report_room, token),
             Route(
@@ -120,10 +104,9 @@ class MiscHandlers:
 
 
 def routes(
-    upgrades: RoomUpgrades,
     reports: Reports,
     history: RoomHistory,
     members: MemberIndex,
     delay: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Route]:
-    return MiscHandlers(upgrades, reports, history, members, delay).routes()
+    return MiscHandlers(reports, history, members, delay).routes()
