@@ -37,7 +37,7 @@ from conduwuit.api.client import rooms as rooms_api
 from conduwuit.api.client import sync as sync_api
 from conduwuit.api.client.push_rules import PushRuleHandlers
 from conduwuit.api.client.pushers import PusherHandlers
-from conduwuit.api.client.rooms import ephemeral, misc, spaces, upgrade
+from conduwuit.api.client.rooms import ephemeral, misc, mutual_rooms, spaces, timestamps, upgrade
 from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
@@ -126,7 +126,9 @@ def room_routes(
             rooms.relations, rooms.typing, rooms.receipts, users.account_data, limits=limits
         ),
         *upgrade.routes(rooms.upgrades),
-        *misc.routes(rooms.reports, rooms.history, rooms.storage.member_index),
+        *misc.routes(rooms.reports),
+        *timestamps.routes(rooms.history),
+        *mutual_rooms.routes(rooms.storage.member_index),
         *search_api.routes(rooms.search),
         *report_user.ReportUserHandlers(rooms.reports).routes(),
         *InitialSyncHandlers(rooms.initial_sync).routes(),
