@@ -37,7 +37,14 @@ from conduwuit.api.client import rooms as rooms_api
 from conduwuit.api.client import sync as sync_api
 from conduwuit.api.client.push_rules import PushRuleHandlers
 from conduwuit.api.client.pushers import PusherHandlers
-from conduwuit.api.client.rooms import ephemeral, misc, mutual_rooms, spaces, timestamps, upgrade
+from conduwuit.api.client.rooms import (
+    ephemeral,
+    mutual_rooms,
+    reports,
+    spaces,
+    timestamps,
+    upgrade,
+)
 from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
@@ -126,7 +133,7 @@ def room_routes(
             rooms.relations, rooms.typing, rooms.receipts, users.account_data, limits=limits
         ),
         *upgrade.routes(rooms.upgrades),
-        *misc.routes(rooms.reports),
+        *reports.routes(rooms.reports),
         *timestamps.routes(rooms.history),
         *mutual_rooms.routes(rooms.storage.member_index),
         *search_api.routes(rooms.search),

@@ -1,4 +1,5 @@
-"""Reports."""
+"""``POST /rooms/{roomId}/report/{eventId}`` and ``POST /rooms/{roomId}/report``
+(client-server API "Reporting content"), and the random wait every report takes."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from conduwuit.service.rooms.reports import Reports
 
 async def report_delay() -> None:
     """conduwuit waits a random 2-5 s before answering a report, so the timing does
-    not reveal whether the reported event exists."""
+    not reveal whether the reported event exists. User reports
+    (``conduwuit/api/client/report_user.py``) take the same wait."""
     await asyncio.sleep(random.uniform(2, 5))
 
 
-class MiscHandlers:
+class ReportHandlers:
     def __init__(
         self,
         reports: Reports,
@@ -72,4 +74,4 @@ def routes(
     reports: Reports,
     delay: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Route]:
-    return MiscHandlers(reports, delay).routes()
+    return ReportHandlers(reports, delay).routes()
