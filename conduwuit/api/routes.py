@@ -40,6 +40,7 @@ from conduwuit.api.client.pushers import PusherHandlers
 from conduwuit.api.client.rooms import (
     ephemeral,
     mutual_rooms,
+    relations,
     reports,
     spaces,
     timestamps,
@@ -129,9 +130,8 @@ def room_routes(
             config.allow_public_room_directory_without_auth,
             limits=limits,
         ),
-        *ephemeral.routes(
-            rooms.relations, rooms.typing, rooms.receipts, users.account_data, limits=limits
-        ),
+        *relations.routes(rooms.relations),
+        *ephemeral.routes(rooms.typing, rooms.receipts, users.account_data, limits=limits),
         *upgrade.routes(rooms.upgrades),
         *reports.routes(rooms.reports),
         *timestamps.routes(rooms.history),
