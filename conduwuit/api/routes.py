@@ -45,6 +45,7 @@ from conduwuit.api.client.rooms import (
     spaces,
     timestamps,
     upgrade,
+    user_directory,
 )
 from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
@@ -139,7 +140,8 @@ def room_routes(
         *search_api.routes(rooms.search),
         *report_user.ReportUserHandlers(rooms.reports).routes(),
         *InitialSyncHandlers(rooms.initial_sync).routes(),
-        *spaces.routes(rooms.hierarchy, rooms.user_directory, rooms.actions.aliases),
+        *spaces.routes(rooms.hierarchy, rooms.actions.aliases),
+        *user_directory.routes(rooms.user_directory),
         *presence_api.routes(rooms.presence, limits=limits),
     ]
 
