@@ -6,9 +6,15 @@ Two figures, printed as JSON (not a test):
   kind: what a new event costs once the room context is known;
 - ``service``: ``PushEvaluator.evaluate`` over a real room of N joined local
   members on a temp RocksDB (member scan, power levels, per-user rulesets
-  included), the figure the notification path will pay per event.
+  included), the figure the notification path will pay per event;
+- ``send``: messages per second sent one after the other into a room of
+  ``--send-members`` joined local members through the whole event path, with
+  push evaluation and notification records on (as served) and off (the
+  notifications' persist listener removed), so the difference is what
+  notifications cost a send.
 
-Usage: python bench/push_bench.py [--members N] [--rounds R]
+Usage: python bench/push_bench.py [--members N] [--rounds R] [--send-members N]
+       [--messages M] [--send-only]
 """
 
 from __future__ import annotations
@@ -126,18 +132,63 @@ async def bench_service(members: int, rounds: int) -> dict[str, Any]:
             db.close()
 
 
+async def bench_send(members: int, messages: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database.open(DatabaseOptions(path=Path(tmp) / "db"))
+        try:
+            services = services_over(bench_config(Path(tmp)), db)
+            ops, membership = services.rooms.actions, services.rooms.membership
+            room = RoomId.parse(await ops.create_room(CREATOR, CreateRoom(preset="public_chat")))
+            for i in range(members):
+                await membership.join(UserId.parse(f"@user{i}:{SERVER}"), str(room))
+            persister = services.rooms.storage.pipeline.persister
+            stage = services.push.notifications.stage_event
+            content = {"msgtype": "m.text", "body": "Lunch at noon, anyone? The usual place."}
+
+            async def rate() -> float:
+                started = time.perf_counter()
+                for _ in range(messages):
+                    await ops.send(CREATOR, room, "m.room.message", content)
+                return messages / (time.perf_counter() - started)
+
+            # Alternate on/off runs and keep the best of each: the machine is shared.
+            on: list[float] = []
+            off: list[float] = []
+            for _ in range(3):
+                on.append(await rate())
+                persister.listeners.remove(stage)
+                off.append(await rate())
+                persister.listeners.append(stage)
+            notified = services.push.notifications.total_unread(f"@user0:{SERVER}")
+            return {
+                "members": members,
+                "messages": messages,
+                "with_push_msgs_per_s": round(max(on), 1),
+                "without_push_msgs_per_s": round(max(off), 1),
+                "push_ms_per_message": round(1000 / max(on) - 1000 / max(off), 2),
+                "unread_of_one_member": notified,
+            }
+        finally:
+            db.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--send-members", type=int, default=100)
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--send-only", action="store_true")
     args = parser.parse_args()
-    result = {
+    result: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "members": args.members,
-        "core": bench_core(args.members, args.rounds),
-        "service": asyncio.run(bench_service(args.members, args.rounds)),
     }
+    if not args.send_only:
+        result["members"] = args.members
+        result["core"] = bench_core(args.members, args.rounds)
+        result["service"] = asyncio.run(bench_service(args.members, args.rounds))
+    result["send"] = asyncio.run(bench_send(args.send_members, args.messages))
     print(json.dumps(result, indent=2))
 
 

@@ -29,7 +29,7 @@ from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
-from conduwuit.service.push import PushEvaluator, PushRules
+from conduwuit.service.push import Notifications, PushEvaluator, PushRules
 from conduwuit.service.push.gateway import GatewayClient
 from conduwuit.service.push.pusher_store import PusherStore
 from conduwuit.service.push.pushers import NotificationEvents, Pushers
@@ -116,7 +116,9 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     sync = SyncService(
         db,
         rooms.storage.member_index,
-        RoomSections(rooms.history, rooms.typing, rooms.receipts, users.account_data),
+        RoomSections(
+            rooms.history, rooms.typing, rooms.receipts, users.account_data, push.notifications
+        ),
         users.account_data,
         rooms.presence,
         notifier,
@@ -250,10 +252,13 @@ def build_users(
 def build_push(
     config: GlobalConfig, db: Database, clock: Clock, users: UserServices, rooms: RoomServices
 ) -> PushServices:
-    """Push rules, their evaluator and pushers. A device's pushers are deleted in the
+    """Push rules, their evaluation, the notifications it produces (staged in the
+    batch of every accepted event and of every read receipt, atomic with them), and
+    pushers that deliver them to push gateways. A device's pushers are deleted in the
     device deletion's batch, all of a user's on deactivation."""
+    storage = rooms.storage
     rules = PushRules(users.account_data)
-    state = rooms.storage.state
+    state = storage.state
 
     def carry_rules_over(user_id: str, room_id: str, joined: bool) -> None:
         """A local user joining an upgraded room keeps their rules about its predecessor
@@ -266,15 +271,16 @@ def build_push(
         if isinstance(old_room, str):
             rules.copy_room_rules(user_id, old_room, room_id)
 
-    rooms.storage.member_index.join_listeners.append(carry_rules_over)
-    evaluator = PushEvaluator(
-        config.server_name, rooms.storage.member_index, rooms.storage.state, rules
-    )
+    storage.member_index.join_listeners.append(carry_rules_over)
+    evaluator = PushEvaluator(config.server_name, storage.member_index, storage.state, rules)
+    notifications = Notifications(db, evaluator, storage.timeline, storage.member_index, clock)
+    storage.pipeline.persister.listeners.append(notifications.stage_event)
+    rooms.receipts.listeners.append(notifications.stage_receipt)
     denylist = IpDenylist(config.ip_range_denylist)
     pushers = Pushers(
         db,
         PusherStore(db),
-        NotificationEvents(rooms.storage.timeline, rooms.storage.state),
+        NotificationEvents(storage.timeline, storage.state),
         denylist,
         GatewayClient(
             denylist,
@@ -283,9 +289,12 @@ def build_push(
         ),
         clock,
     )
+    notifications.listeners.append(pushers.on_notification)
     users.devices.deletion_listeners.append(pushers.stage_device_deleted)
     users.registration.deactivated_listeners.append(pushers.user_deactivated)
-    return PushServices(rules=rules, evaluator=evaluator, pushers=pushers)
+    return PushServices(
+        rules=rules, evaluator=evaluator, notifications=notifications, pushers=pushers
+    )
 
 
 def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> RateLimits:

@@ -35,9 +35,19 @@ from conduwuit.api.client import keys as client_keys
 from conduwuit.api.client import presence as presence_api
 from conduwuit.api.client import rooms as rooms_api
 from conduwuit.api.client import sync as sync_api
+from conduwuit.api.client.notifications import NotificationHandlers
 from conduwuit.api.client.push_rules import PushRuleHandlers
 from conduwuit.api.client.pushers import PusherHandlers
-from conduwuit.api.client.rooms import ephemeral, misc, spaces
+from conduwuit.api.client.rooms import (
+    ephemeral,
+    mutual_rooms,
+    relations,
+    reports,
+    spaces,
+    timestamps,
+    upgrade,
+    user_directory,
+)
 from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
@@ -65,6 +75,9 @@ def routes(services: Services) -> list[Route]:
         *e2ee_routes(services.e2ee, users.uiaa),
         *PushRuleHandlers(services.push.rules).routes(),
         *PusherHandlers(services.push.pushers).routes(),
+        *NotificationHandlers(
+            services.push.notifications, rooms.storage.timeline.get, rooms.storage.clock
+        ).routes(),
         *loop_lag_routes(services),
         *voip.VoipHandlers(services.voip).routes(),
     ]
@@ -122,14 +135,17 @@ def room_routes(
             config.allow_public_room_directory_without_auth,
             limits=limits,
         ),
-        *ephemeral.routes(
-            rooms.relations, rooms.typing, rooms.receipts, users.account_data, limits=limits
-        ),
-        *misc.routes(rooms.upgrades, rooms.reports, rooms.history, rooms.storage.member_index),
+        *relations.routes(rooms.relations),
+        *ephemeral.routes(rooms.typing, rooms.receipts, users.account_data, limits=limits),
+        *upgrade.routes(rooms.upgrades),
+        *reports.routes(rooms.reports),
+        *timestamps.routes(rooms.history),
+        *mutual_rooms.routes(rooms.storage.member_index),
         *search_api.routes(rooms.search),
         *report_user.ReportUserHandlers(rooms.reports).routes(),
         *InitialSyncHandlers(rooms.initial_sync).routes(),
-        *spaces.routes(rooms.hierarchy, rooms.user_directory, rooms.actions.aliases),
+        *spaces.routes(rooms.hierarchy, rooms.actions.aliases),
+        *user_directory.routes(rooms.user_directory),
         *presence_api.routes(rooms.presence, limits=limits),
     ]
 

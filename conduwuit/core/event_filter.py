@@ -97,6 +97,8 @@ class RoomEventFilter:
     contains_url: bool | None = None
     lazy_load_members: bool = False
     include_redundant_members: bool = False
+    #: /sync only: per-thread notification counts (spec v1.4, room_event_filter.yaml).
+    unread_thread_notifications: bool = False
     limit: int | None = None
 
     @classmethod
@@ -121,6 +123,7 @@ class RoomEventFilter:
             contains_url=contains_url,
             lazy_load_members=data.get("lazy_load_members") is True,
             include_redundant_members=data.get("include_redundant_members") is True,
+            unread_thread_notifications=data.get("unread_thread_notifications") is True,
             limit=limit,
         )
 

@@ -239,6 +239,35 @@ class Maps:
         value: u64 stream count + JSON as in readreceiptid_readreceipt.""",
     )
 
+    # -- push: notifications (conduwuit.service.push.notifications) ------------------
+    usercount_notification: Final = MapSpec(
+        "usercount_notification",
+        """Every event that notified a local user (push rules said "notify"), newest
+        last, for GET /notifications; kept after it is read.
+        key:   user ID, 0xFF, u64 stream count of the event
+        value: JSON {"room_id", "event_id", "actions", "highlight": bool,
+               "thread_id": root event ID or "" (main timeline), "ts": ms}""",
+    )
+    userroomthreadcount_unread: Final = MapSpec(
+        "userroomthreadcount_unread",
+        """The user's notifications not yet read, per room and thread: a receipt deletes
+        those at or before the event it points at (its thread's, or every thread's for
+        an unthreaded receipt), so what is left is what is unread and scans stay
+        O(unread); absence from here is what makes a notification "read".
+        key:   user ID, 0xFF, room ID, 0xFF, thread root ID or "" (main), 0xFF,
+               u64 stream count of the event
+        value: one byte, 1 if it highlights, else 0.""",
+    )
+    userroomthread_notificationcounts: Final = MapSpec(
+        "userroomthread_notificationcounts",
+        """Running counts of userroomthreadcount_unread, so /sync reads a room's counts
+        without a scan of its notifications; a thread's entry goes when it drops to zero,
+        the main timeline's ("") stays, carrying the room's last change.
+        key:   user ID, 0xFF, room ID, 0xFF, thread root ID or "" (main)
+        value: u64 notification count + u64 highlight count + u64 stream count of the
+               last change of any count of the room (main entry; the thread's own else)""",
+    )
+
     tokenids: Final = MapSpec(
         "tokenids",
         """Full-text index of message bodies, room names and topics, per room.

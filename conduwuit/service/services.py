@@ -17,7 +17,7 @@ from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
-from conduwuit.service.push import PushEvaluator, PushRules
+from conduwuit.service.push import Notifications, PushEvaluator, PushRules
 from conduwuit.service.push.pushers import Pushers
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
@@ -95,11 +95,12 @@ class RoomServices:
 
 @dataclass
 class PushServices:
-    """Users' push rules, their evaluation per event, and pushers (the runtime starts
-    and stops their delivery)."""
+    """Users' push rules, their evaluation per event, the notifications, and pushers
+    (the runtime starts and stops their delivery)."""
 
     rules: PushRules
     evaluator: PushEvaluator
+    notifications: Notifications
     pushers: Pushers
 
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from conduwuit.api.client.rooms import misc
+from conduwuit.api.client.rooms import reports as reports_api
 from conduwuit.api.client.rooms.params import me, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
@@ -31,7 +31,7 @@ class ReportUserHandlers:
             raise bad_json("reason must be a string")
         # The same random wait as room and event reports (looked up at call time so
         # tests can replace it), so timing does not reveal whether the user exists.
-        await (self._delay or misc.report_delay)()
+        await (self._delay or reports_api.report_delay)()
         self._reports.report_user(me(request), reported, reason)
         return web.json_response({})
 

@@ -111,8 +111,3 @@ class E2ee:
         with self._db.batch() as b:
             self.key_backups.stage_delete_user(b, user_id)
             self.device_lists.stage_forget_user(b, user_id)
-
-    def device_deleted(self, user_id: str, device_id: str) -> None:
-        """``stage_device_deleted`` in a batch of its own."""
-        with self._db.batch() as b:
-            self.stage_device_deleted(b, user_id, device_id)

@@ -8,7 +8,8 @@ sender's power level and ``notifications`` levels from the power levels in the
 state before the event, as Synapse reads them) and the flattened event; users
 with default rules share one compiled ruleset, narrowed once for the event.
 
-Not wired into the event path yet: notification counts and pushers build on it.
+It runs inside each event's write batch (``Notifications.stage_event``), so the
+member index and state it reads are those before the event.
 """
 
 from __future__ import annotations
@@ -49,10 +50,15 @@ class PushEvaluator:
     def _is_local(self, user_id: str) -> bool:
         return user_id.partition(":")[2] == self._server_name
 
-    def room_context(self, pdu: Mapping[str, Any], event_id: str) -> tuple[RoomContext, int]:
-        """The room as conditions see it, and the state snapshot it was read from."""
+    def room_context(
+        self, pdu: Mapping[str, Any], event_id: str, snapshot: int | None = None
+    ) -> tuple[RoomContext, int]:
+        """The room as conditions see it, and the state snapshot it was read from
+        (``snapshot``, the state before the event, when the caller knows it: an event
+        being persisted has no stored state-before yet)."""
         room_id = str(pdu.get("room_id", ""))
-        snapshot = self._state.hash_before(event_id) or self._state.current_hash(room_id)
+        if not snapshot:
+            snapshot = self._state.hash_before(event_id) or self._state.current_hash(room_id)
         rv = self._state.room_version(room_id)
         sender_power, levels = 0, {}
         if rv is not None:
@@ -69,11 +75,13 @@ class PushEvaluator:
         room = RoomContext(self._members.count(room_id), sender_power, levels)
         return room, snapshot
 
-    def evaluate(self, pdu: Mapping[str, Any], event_id: str) -> dict[str, Actions]:
+    def evaluate(
+        self, pdu: Mapping[str, Any], event_id: str, snapshot: int | None = None
+    ) -> dict[str, Actions]:
         """``user -> actions`` for each recipient whose rules matched (no entry: no rule
         matched, so no notification; ``actions.notify`` says whether a matched rule
         notifies and ``actions.highlight`` whether it highlights)."""
-        room, snapshot = self.room_context(pdu, event_id)
+        room, snapshot = self.room_context(pdu, event_id, snapshot)
         event = PushEvent({**pdu, "event_id": event_id}, room)
         out: dict[str, Actions] = {}
         for user_id in self.recipients(pdu, event_id):

@@ -3,12 +3,13 @@
 The PDU into the timeline (or the outliers, if soft-failed), the state before it,
 the new state snapshot, the room's current state (resolved against the previous
 current state when the event does not extend it), forward extremities,
-membership indexes, relations, an applied redaction and the client transaction.
+membership indexes, relations, an applied redaction and the client transaction,
+and what listeners stage for it (push notifications).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from conduwuit.core import state_res
@@ -40,6 +41,11 @@ STRIPPED_STATE_TYPES = (
 )
 
 
+#: Stages what else an accepted event changes in its own batch: ``(batch, pdu, count,
+#: state before)``; not called for soft-failed events (push notifications use it).
+PersistListener = Callable[[Batch, PduJson, int, int], None]
+
+
 def stripped(pdu: Mapping[str, Any]) -> dict[str, Any]:
     return {k: pdu[k] for k in ("type", "state_key", "content", "sender") if k in pdu}
 
@@ -66,6 +72,7 @@ class Persister:
         self._threads = db.map(MAPS.roomid_threads)
         self._thread_latest = db.map(MAPS.threadroot_latest)
         self._transactions = transactions
+        self.listeners: list[PersistListener] = []
 
     def txn_event(self, txn: Txn) -> str | None:
         """The event a client transaction already created, if any."""
@@ -129,6 +136,8 @@ class Persister:
             self._apply_redaction(b, event, rv, before)
             self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
             self._search.index(b, shortroomid, pduid(shortroomid, count), pdu)
+            for listener in self.listeners:
+                listener(b, pdu, count, before)
             # Wakes long-polls only once ``count`` is visible (every earlier count in).
             b.after_commit(lambda: self._notifier.notify(count, rooms=[room_id], users=users))
         self._extremities.remember(shortroomid, new_leaves)

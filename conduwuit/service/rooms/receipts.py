@@ -10,19 +10,18 @@ from collections.abc import Callable
 from typing import Any
 
 from conduwuit.core.errors import forbidden, invalid_param, not_found
-from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
-from conduwuit.db import MAPS, Database
+from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import from_u64, key, prefix, prefix_end, u64
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.timeline import Timeline
 
 RECEIPT_TYPES = ("m.read", "m.read.private")
-# Event types that make a room unread (Synapse counts those that notify; without
-# push rules yet, messages and encrypted events).
-COUNTED_TYPES = (EventType.MESSAGE, EventType.ENCRYPTED, EventType.STICKER)
-UNREAD_LIMIT = 1000
+
+#: Stages what a receipt changes in its own batch: ``(batch, user ID, room ID, thread
+#: ID or None, event ID, stream position of the receipt)`` (notification counts).
+ReceiptListener = Callable[[Batch, str, str, "str | None", str, int], None]
 
 
 class Receipts:
@@ -41,6 +40,7 @@ class Receipts:
         self._clock = clock
         self._public = db.map(MAPS.readreceiptid_readreceipt)
         self._latest = db.map(MAPS.roomuserid_receipt)
+        self.listeners: list[ReceiptListener] = []
 
     def set_receipt(
         self,
@@ -74,6 +74,8 @@ class Receipts:
             if receipt_type == "m.read":
                 b.put(self._public, prefix(room) + u64(count) + str(user).encode(), value)
             b.put(self._latest, latest_key, u64(count) + value)
+            for listener in self.listeners:
+                listener(b, str(user), room, thread_id, event_id, count)
         if receipt_type == "m.read":
             self._notifier.notify(count, rooms=[room])
         else:
@@ -113,24 +115,3 @@ class Receipts:
         if raw is None:
             return None
         return from_u64(raw[:8]), json.loads(raw[8:])
-
-    def unread_count(
-        self, user: UserId, room_id: str, shortroomid: int, limit: int = UNREAD_LIMIT
-    ) -> int:
-        """Messages from others after the user's latest m.read or m.read.private receipt
-        (for sync's ``unread_notifications``; push rules refine this later). Counted by
-        scanning back from the newest event, at most ``limit`` of them."""
-        since = 0
-        for receipt_type in RECEIPT_TYPES:
-            found = self.latest(user, room_id, receipt_type)
-            if found is not None:
-                located = self._timeline.get_timeline(found[1]["event_id"])
-                if located is not None:
-                    since = max(since, located[0])
-        unread = 0
-        for count, pdu in self._timeline.scan(shortroomid, None, backwards=True):
-            if count <= since or unread >= limit:
-                break
-            if pdu.get("sender") != str(user) and pdu.get("type") in COUNTED_TYPES:
-                unread += 1
-        return unread

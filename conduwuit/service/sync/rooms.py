@@ -22,6 +22,7 @@ from conduwuit.core.ids import UserId
 from conduwuit.core.membership import MembershipState
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.give_way import GiveWay
+from conduwuit.service.push.notifications import Notifications, RoomCounts
 from conduwuit.service.rooms.history import Access, RoomHistory
 from conduwuit.service.rooms.member_index import UserRoom
 from conduwuit.service.rooms.receipts import Receipts
@@ -57,12 +58,14 @@ class RoomSections:
         typing: Typing,
         receipts: Receipts,
         account_data: AccountData,
+        notifications: Notifications,
     ) -> None:
         self.history = history
         self.storage = history.storage
         self.typing = typing
         self.receipts = receipts
         self.account_data = account_data
+        self.notifications = notifications
 
     # -- events --------------------------------------------------------------------
     def _client(self, pdu: PduJson, window: Window, access: Access) -> dict[str, Any]:
@@ -238,7 +241,13 @@ class RoomSections:
             state = []
         ephemeral = self._ephemeral(room_id, window)
         account_data = self._room_account_data(room_id, window)
-        if lower is not None and not (timeline or state or ephemeral or account_data):
+        counts = self.notifications.room_counts(str(window.user), room_id)
+        # A receipt (even a private one) that changed the counts brings the room into
+        # an incremental sync, so the client sees the reset.
+        counts_changed = window.since is not None and window.since < counts.changed <= window.now
+        if lower is not None and not (
+            timeline or state or ephemeral or account_data or counts_changed
+        ):
             return None
         prev_batch = str(timeline[0][0] - 1) if timeline else str(window.now)
         section: dict[str, Any] = {
@@ -255,13 +264,7 @@ class RoomSections:
             await pause.pause()
             section["summary"] = self._summary(room_id, str(window.user))
         await pause.pause()
-        shortroomid = self.storage.short.room(room_id)
-        if shortroomid is not None:
-            # Messages from others since the user's read receipt: what the default push
-            # rules notify for. Highlights need push-rule evaluation and are left out.
-            section["unread_notifications"] = {
-                "notification_count": self.receipts.unread_count(window.user, room_id, shortroomid)
-            }
+        section.update(_unread(counts, window.filter.timeline.unread_thread_notifications))
         return section
 
     async def left(self, room: UserRoom, window: Window, pause: GiveWay) -> dict[str, Any] | None:
@@ -355,6 +358,19 @@ class RoomSections:
             "m.joined_member_count": members.count(room_id, "join"),
             "m.invited_member_count": members.count(room_id, "invite"),
         }
+
+
+def _unread(counts: RoomCounts, per_thread: bool) -> dict[str, Any]:
+    """``unread_notifications`` of a joined room, and ``unread_thread_notifications``
+    when the timeline filter asks for them; then the room's counts are the main
+    timeline's only (sync.yaml), and threads without notifications are left out."""
+    if not per_thread:
+        return {"unread_notifications": counts.total.to_json()}
+    out: dict[str, Any] = {"unread_notifications": counts.main.to_json()}
+    threads = {root: c.to_json() for root, c in counts.threads.items() if c.notifications}
+    if threads:
+        out["unread_thread_notifications"] = threads
+    return out
 
 
 def _touches_members(

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from conduwuit.api.client.rooms import misc
+from conduwuit.api.client.rooms import reports as reports_api
 from tests.kit.homeserver import Homeserver
 
 NASTY = "spam\nINFO forged\x1b[2J"
@@ -18,7 +18,7 @@ def no_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     async def none() -> None:
         return None
 
-    monkeypatch.setattr(misc, "report_delay", none)
+    monkeypatch.setattr(reports_api, "report_delay", none)
 
 
 async def test_report_user_is_logged_escaped(

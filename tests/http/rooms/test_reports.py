@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from conduwuit.api.client.rooms import misc
+from conduwuit.api.client.rooms import reports as reports_api
 from tests.kit.homeserver import Homeserver
 
 from .conftest import Users
@@ -21,7 +21,7 @@ async def test_report_reasons_are_escaped_in_the_log(
     async def no_delay() -> None:
         return None
 
-    monkeypatch.setattr(misc, "report_delay", no_delay)
+    monkeypatch.setattr(reports_api, "report_delay", no_delay)
     alice = await users.add("alice")
     room = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
     sent = await users.ok(alice, "PUT", f"/rooms/{room}/send/m.room.message/1", {"body": "x"})

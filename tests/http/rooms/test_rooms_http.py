@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conduwuit.api.client.rooms import misc
+from conduwuit.api.client.rooms import reports as reports_api
 from tests.kit.homeserver import Homeserver
 
 from .conftest import Users
@@ -234,7 +234,7 @@ async def test_upgrade_reports_timestamps_mutual_rooms(
     async def no_delay() -> None:
         return None
 
-    monkeypatch.setattr(misc, "report_delay", no_delay)
+    monkeypatch.setattr(reports_api, "report_delay", no_delay)
     alice = await users.add("alice")
     bob = await users.add("bob")
     room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]

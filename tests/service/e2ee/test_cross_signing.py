@@ -19,17 +19,17 @@ ROOM = "!room:example.org"
 def alice(kit: Kit) -> FakeCrossSigning:
     cs = FakeCrossSigning(ALICE)
     device = FakeDevice(ALICE, "A1")
-    kit.devices.add(ALICE, "A1")
+    kit.login(ALICE, "A1")
     kit.e2ee.device_keys.upload(ALICE, "A1", device_keys=device.device_keys())
     kit.alice_device = device  # type: ignore[attr-defined]
     return cs
 
 
-def test_first_upload_needs_no_uia_and_is_stored(kit: Kit, alice: FakeCrossSigning) -> None:
+async def test_first_upload_needs_no_uia_and_is_stored(kit: Kit, alice: FakeCrossSigning) -> None:
     body = alice.upload_body()
     assert not kit.e2ee.cross_signing.requires_uia(ALICE, body)
-    kit.join(ALICE, ROOM)
-    kit.join(BOB, ROOM)
+    await kit.join(ALICE, ROOM)
+    await kit.join(BOB, ROOM)
     since = kit.db.current_count()
     kit.e2ee.cross_signing.upload(ALICE, body)
     assert kit.e2ee.cross_signing.keys(ALICE) == {
@@ -72,7 +72,7 @@ def test_bad_cross_signing_uploads_change_nothing(kit: Kit, alice: FakeCrossSign
 
 
 def test_key_id_equal_to_a_device_id_is_forbidden(kit: Kit, alice: FakeCrossSigning) -> None:
-    kit.devices.add(ALICE, alice.public(alice.master))
+    kit.login(ALICE, alice.public(alice.master))
     with pytest.raises(MatrixError) as info:
         kit.e2ee.cross_signing.upload(ALICE, alice.upload_body())
     assert info.value.status == 403

@@ -22,6 +22,8 @@ def _state(kit: Kit) -> tuple[object, ...]:
 
 def test_upload_stores_keys_and_counts(kit: Kit) -> None:
     device = FakeDevice(ALICE, "A1")
+    kit.login(ALICE, "A1")
+    since = kit.db.current_count()
     counts = kit.e2ee.device_keys.upload(
         ALICE,
         "A1",
@@ -32,7 +34,7 @@ def test_upload_stores_keys_and_counts(kit: Kit) -> None:
     assert counts == {"signed_curve25519": 3}
     assert kit.e2ee.device_keys.get(ALICE, "A1") == device.device_keys()
     assert kit.e2ee.device_keys.unused_fallback_key_types(ALICE, "A1") == ["signed_curve25519"]
-    assert ALICE in kit.woken.users  # own device-list change
+    assert ALICE in kit.woken(since)  # own device-list change
 
 
 def test_counts_always_include_signed_curve25519(kit: Kit) -> None:
@@ -113,12 +115,12 @@ def test_reupload_is_idempotent_and_conflicts_are_refused(kit: Kit) -> None:
     device = FakeDevice(ALICE, "A1")
     otks = device.one_time_keys(2)
     kit.e2ee.device_keys.upload(ALICE, "A1", device_keys=device.device_keys(), one_time_keys=otks)
-    kit.woken.calls.clear()
+    since = kit.db.current_count()
     counts = kit.e2ee.device_keys.upload(
         ALICE, "A1", device_keys=device.device_keys(), one_time_keys=otks
     )
     assert counts == {"signed_curve25519": 2}
-    assert kit.woken.users == set()  # same device keys: no device-list change
+    assert kit.woken(since) == set()  # same device keys: no device-list change
     key_id = next(iter(otks))
     other = device.one_time_keys(1)
     with pytest.raises(MatrixError):
@@ -132,7 +134,7 @@ def test_claim_hands_out_keys_in_upload_order_then_fallback(kit: Kit) -> None:
     second = device.one_time_keys(1)
     fallback = device.one_time_keys(1, fallback=True)
     kit.e2ee.device_keys.upload(ALICE, "A1", one_time_keys=second, fallback_keys=fallback)
-    kit.woken.calls.clear()
+    since = kit.db.current_count()
 
     def claim() -> dict[str, object]:
         result = kit.e2ee.claim({ALICE: {"A1": "signed_curve25519"}})
@@ -141,7 +143,7 @@ def test_claim_hands_out_keys_in_upload_order_then_fallback(kit: Kit) -> None:
         return got
 
     assert claim() == first
-    assert ALICE in kit.woken.users
+    assert ALICE in kit.woken(since)
     assert claim() == second
     assert kit.e2ee.device_keys.one_time_key_counts(ALICE, "A1") == {"signed_curve25519": 0}
     assert kit.e2ee.device_keys.unused_fallback_key_types(ALICE, "A1") == ["signed_curve25519"]
@@ -156,7 +158,7 @@ def test_claim_hands_out_keys_in_upload_order_then_fallback(kit: Kit) -> None:
 
 
 def test_claim_from_a_device_without_keys_returns_nothing(kit: Kit) -> None:
-    kit.devices.add(BOB, "B1")
+    kit.login(BOB, "B1")
     result = kit.e2ee.claim({BOB: {"B1": "signed_curve25519", "NOPE": "signed_curve25519"}})
     assert result == {"one_time_keys": {}, "failures": {}}
 
@@ -178,8 +180,8 @@ def test_only_one_fallback_key_per_algorithm(kit: Kit) -> None:
 
 
 def test_query_returns_keys_with_display_name(kit: Kit) -> None:
-    kit.devices.add(ALICE, "A1", "Alice's phone")
-    kit.devices.add(ALICE, "A2")
+    kit.login(ALICE, "A1", "Alice's phone")
+    kit.login(ALICE, "A2")
     one, two = FakeDevice(ALICE, "A1"), FakeDevice(ALICE, "A2")
     kit.e2ee.device_keys.upload(ALICE, "A1", device_keys=one.device_keys())
     kit.e2ee.device_keys.upload(ALICE, "A2", device_keys=two.device_keys())
@@ -194,15 +196,16 @@ def test_query_returns_keys_with_display_name(kit: Kit) -> None:
     assert set(only) == {"A2"}
 
 
-def test_deleting_a_device_drops_its_keys_and_tells_others(kit: Kit) -> None:
+async def test_deleting_a_device_drops_its_keys_and_tells_others(kit: Kit) -> None:
     device = FakeDevice(ALICE, "A1")
+    kit.login(ALICE, "A1")
     kit.e2ee.device_keys.upload(
         ALICE, "A1", device_keys=device.device_keys(), one_time_keys=device.one_time_keys(2)
     )
-    kit.join(ALICE, "!r:example.org")
-    kit.join(BOB, "!r:example.org")
+    await kit.join(ALICE, "!r:example.org")
+    await kit.join(BOB, "!r:example.org")
     since = kit.db.current_count()
-    kit.e2ee.device_deleted(ALICE, "A1")
+    kit.services.users.devices.delete(ALICE, ["A1"])  # the e2ee deletion listener
     assert kit.e2ee.device_keys.get(ALICE, "A1") is None
     assert kit.e2ee.device_keys.one_time_key_counts(ALICE, "A1") == {"signed_curve25519": 0}
     assert kit.e2ee.sync.device_list_changes(BOB, since).changed == [ALICE]

@@ -13,6 +13,7 @@ nio_store = pytest.importorskip("nio.store")
 
 
 def test_nio_key_upload_is_accepted_and_claimable(kit: Kit) -> None:
+    kit.login(ALICE, "NIODEV")
     olm = nio_crypto.Olm(ALICE, "NIODEV", nio_store.SqliteMemoryStore(ALICE, "NIODEV"))
     shared = olm.share_keys()
     counts = kit.e2ee.device_keys.upload(

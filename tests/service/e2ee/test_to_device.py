@@ -12,14 +12,15 @@ from .conftest import ALICE, BOB, REMOTE, Kit
 
 @pytest.fixture
 def bob_devices(kit: Kit) -> Kit:
-    kit.devices.add(BOB, "B1")
-    kit.devices.add(BOB, "B2")
+    kit.login(BOB, "B1")
+    kit.login(BOB, "B2")
     return kit
 
 
 def test_send_to_one_device_and_to_all(bob_devices: Kit) -> None:
     kit = bob_devices
     td = kit.e2ee.to_device
+    since = kit.db.current_count()
     td.send(ALICE, "A1", "m.test", "t1", {BOB: {"B1": {"n": 1}}})
     td.send(ALICE, "A1", "m.test", "t2", {BOB: {"*": {"n": 2}}})
     until = kit.db.current_count()
@@ -29,7 +30,7 @@ def test_send_to_one_device_and_to_all(bob_devices: Kit) -> None:
     assert [e["content"]["n"] for e in b2.events] == [2]
     assert b1.events[0] == {"type": "m.test", "sender": ALICE, "content": {"n": 1}}
     assert b1.last_position == until
-    assert BOB in kit.woken.users
+    assert BOB in kit.woken(since)
 
 
 def test_same_txn_is_delivered_once(bob_devices: Kit) -> None:
@@ -73,7 +74,7 @@ def test_limit_and_last_position(bob_devices: Kit) -> None:
 
 def test_unknown_user_device_and_remote_are_dropped(bob_devices: Kit) -> None:
     kit = bob_devices
-    kit.woken.calls.clear()
+    since = kit.db.current_count()
     kit.e2ee.to_device.send(
         ALICE,
         "A1",
@@ -81,7 +82,7 @@ def test_unknown_user_device_and_remote_are_dropped(bob_devices: Kit) -> None:
         "x",
         {"@nobody:example.org": {"*": {}}, BOB: {"NOPE": {}}, REMOTE: {"D": {}}},
     )
-    assert kit.woken.users == set()
+    assert kit.woken(since) == set()
     assert not kit.e2ee.to_device.has_events(BOB, "NOPE", 0)
 
 
@@ -99,7 +100,7 @@ def test_bad_content_changes_nothing(bob_devices: Kit) -> None:
 def test_deleted_device_loses_its_messages(bob_devices: Kit) -> None:
     kit = bob_devices
     kit.e2ee.to_device.send(ALICE, "A1", "m.test", "x", {BOB: {"*": {}}})
-    kit.e2ee.device_deleted(BOB, "B1")
+    kit.services.users.devices.delete(BOB, ["B1"])  # the e2ee deletion listener
     assert not kit.e2ee.to_device.has_events(BOB, "B1", 0)
     assert kit.e2ee.to_device.has_events(BOB, "B2", 0)
 

@@ -146,18 +146,3 @@ async def test_edits_threads_and_references_are_bundled(stack: Stack) -> None:
     assert [t["event_id"] for t in rest["chunk"]] == [root]
     mine = relations.threads(BOB, room, include="participated")
     assert [t["event_id"] for t in mine["chunk"]] == [root]
-
-
-async def test_unread_counts_follow_receipts(stack: Stack) -> None:
-    room = await room_with_bob(stack)
-    receipts = Receipts(
-        stack.db, stack.storage.member_index, stack.storage.timeline, stack.notifier, stack.clock
-    )
-    shortroomid = stack.storage.short.room(str(room))
-    assert shortroomid is not None
-    first = await stack.actions.send(ALICE, room, "m.room.message", {"body": "1"})
-    await stack.actions.send(ALICE, room, "m.room.message", {"body": "2"})
-    await stack.actions.send(BOB, room, "m.room.message", {"body": "mine"})
-    assert receipts.unread_count(BOB, str(room), shortroomid) == 2
-    receipts.set_receipt(BOB, room, "m.read.private", first)
-    assert receipts.unread_count(BOB, str(room), shortroomid) == 1

@@ -1,12 +1,11 @@
-"""Relations, typing, receipts and read markers (client-server API "Relationships",
-"Typing notifications", "Receipts", "Fully read markers")."""
+"""Typing, receipts and read markers (client-server API "Typing notifications",
+"Receipts", "Fully read markers")."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from conduwuit.api.client.rooms.params import int_query, me, room_id
-from conduwuit.api.query import bool_param
+from conduwuit.api.client.rooms.params import me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import bad_json, forbidden
@@ -14,50 +13,22 @@ from conduwuit.core.event_types import EventType
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.receipts import Receipts
-from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.typing import Typing
 
 
 class EphemeralHandlers:
     def __init__(
         self,
-        relations: Relations,
         typing: Typing,
         receipts: Receipts,
         account_data: AccountData,
         *,
         limits: RateLimits,
     ) -> None:
-        self.relations = relations
         self.typing = typing
         self.receipts = receipts
         self.account_data = account_data
         self.limits = limits
-
-    async def get_relations(self, request: web.Request) -> web.Response:
-        body = self.relations.relations(
-            me(request),
-            room_id(request),
-            request.match_info["event_id"],
-            rel_type=request.match_info.get("rel_type"),
-            event_type=request.match_info.get("event_type"),
-            from_token=request.query.get("from"),
-            to_token=request.query.get("to"),
-            limit=int_query(request, "limit", 50),
-            direction=request.query.get("dir", "b"),
-            recurse=bool_param(request, "recurse"),
-        )
-        return web.json_response(body)
-
-    async def get_threads(self, request: web.Request) -> web.Response:
-        body = self.relations.threads(
-            me(request),
-            room_id(request),
-            include=request.query.get("include", "all"),
-            limit=int_query(request, "limit", 20),
-            from_token=request.query.get("from"),
-        )
-        return web.json_response(body)
 
     async def put_typing(self, request: web.Request) -> web.Response:
         user = me(request)
@@ -110,18 +81,8 @@ class EphemeralHandlers:
 
     def routes(self) -> list[Route]:
         room = "/rooms/{room_id}"
-        relation_base = room + "/relations/{event_id}"
-        relation_paths = (
-            client_paths(relation_base, versions=("v1",))
-            + client_paths(relation_base + "/{rel_type}", versions=("v1",))
-            + client_paths(relation_base + "/{rel_type}/{event_type}", versions=("v1",))
-        )
         token = Auth.ACCESS_TOKEN
         return [
-            Route("GET", relation_paths, self.get_relations, token),
-            Route(
-                "GET", client_paths(room + "/threads", versions=("v1",)), self.get_threads, token
-            ),
             Route("PUT", client_paths(room + "/typing/{user_id}"), self.put_typing, token),
             Route(
                 "POST",
@@ -134,11 +95,10 @@ class EphemeralHandlers:
 
 
 def routes(
-    relations: Relations,
     typing: Typing,
     receipts: Receipts,
     account_data: AccountData,
     *,
     limits: RateLimits,
 ) -> list[Route]:
-    return EphemeralHandlers(relations, typing, receipts, account_data, limits=limits).routes()
+    return EphemeralHandlers(typing, receipts, account_data, limits=limits).routes()

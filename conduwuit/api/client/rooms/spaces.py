@@ -1,4 +1,5 @@
-"""``/hierarchy`` (spaces) and ``/user_directory/search``."""
+"""Spaces and room summaries: ``/hierarchy`` (client-server API "Spaces") and
+``/room_summary`` (MSC3266)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,15 @@ from conduwuit.api.auth import optional_requester
 from conduwuit.api.client.rooms.params import me, room_id
 from conduwuit.api.query import bool_param, optional_int_param
 from conduwuit.api.router import Auth, Route, client_paths
-from conduwuit.api.wire import json_body
-from conduwuit.core.errors import (
-    bad_json,
-    invalid_param,
-    missing_param,
-    not_found,
-)
+from conduwuit.core.errors import invalid_param, not_found
 from conduwuit.core.ids import RoomAlias, RoomId
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.hierarchy import Hierarchy, room_summary
-from conduwuit.service.user_directory import UserDirectory
 
 
 class SpacesHandlers:
-    def __init__(self, hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> None:
+    def __init__(self, hierarchy: Hierarchy, aliases: Aliases) -> None:
         self.hierarchy = hierarchy
-        self.directory = directory
         self.aliases = aliases
 
     async def get_hierarchy(self, request: web.Request) -> web.Response:
@@ -60,16 +53,6 @@ class SpacesHandlers:
             raise not_found("Room not found or not visible")
         return web.json_response(summary)
 
-    async def search_users(self, request: web.Request) -> web.Response:
-        body = await json_body(request)
-        term = body.get("search_term")
-        if not isinstance(term, str):
-            raise missing_param("Missing parameter: search_term")
-        limit = body.get("limit", 10)
-        if not isinstance(limit, int):
-            raise bad_json("limit must be an integer")
-        return web.json_response(self.directory.search(me(request), term, limit))
-
     def routes(self) -> list[Route]:
         return [
             Route(
@@ -77,9 +60,6 @@ class SpacesHandlers:
                 client_paths("/rooms/{room_id}/hierarchy", versions=("v1",)),
                 self.get_hierarchy,
                 Auth.ACCESS_TOKEN,
-            ),
-            Route(
-                "POST", client_paths("/user_directory/search"), self.search_users, Auth.ACCESS_TOKEN
             ),
             Route(
                 "GET",
@@ -93,5 +73,5 @@ class SpacesHandlers:
         ]
 
 
-def routes(hierarchy: Hierarchy, directory: UserDirectory, aliases: Aliases) -> list[Route]:
-    return SpacesHandlers(hierarchy, directory, aliases).routes()
+def routes(hierarchy: Hierarchy, aliases: Aliases) -> list[Route]:
+    return SpacesHandlers(hierarchy, aliases).routes()

@@ -1,12 +1,14 @@
-"""The e2ee endpoints alone on a real aiohttp server, with fake accounts and rooms.
+"""The e2ee endpoints of a real homeserver built by the composition root.
 
-Access tokens are ``"<user_id>|<device_id>"``; the fake authenticator trusts them.
+Tests name a device ``"<user_id>|<device_id>"``; the first request made as a
+device logs it in for real (the registration service's login) and sends the
+access token the server issued. Alice and Bob are registered accounts.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,87 +16,112 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from conduwuit.api.client import keys, room_keys, to_device
-from conduwuit.api.router import Auth
-from conduwuit.core.errors import ErrCode, MatrixError
-from conduwuit.db import Database, DatabaseOptions
+from conduwuit.api.auth import TokenAuthenticator, requester
+from conduwuit.api.client import keys
+from conduwuit.core.ids import UserId
+from conduwuit.db import Database
 from conduwuit.http.app import make_app
+from conduwuit.server import build
 from conduwuit.service.e2ee import E2ee
-from tests.http.conftest import make_config
-from tests.service.e2ee.conftest import SERVER, FakeDevices, FakeRooms, Woken
-
-
-@dataclass(frozen=True)
-class Who:
-    user_id: str
-    device_id: str
-
-
-WHO = web.RequestKey("test_who", Who)
-
-
-class FakeAuthenticator:
-    async def authenticate(
-        self, request: web.Request, scheme: Auth, *, allow_guests: bool = False
-    ) -> None:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            raise MatrixError(ErrCode.MISSING_TOKEN, "Missing access token.")
-        user_id, _, device_id = header.removeprefix("Bearer ").partition("|")
-        request[WHO] = Who(user_id, device_id)
-
-
-def requester(request: web.Request) -> Who:
-    return request[WHO]
-
-
-async def uia(auth: dict[str, Any] | None, user_id: str) -> None:
-    if auth is None or auth.get("type") != "m.login.dummy":
-        raise MatrixError(
-            ErrCode.UNAUTHORIZED,
-            "UIA required",
-            status=401,
-            flows=[{"stages": ["m.login.dummy"]}],
-            session="s",
-        )
+from conduwuit.service.rooms.actions import CreateRoom
+from conduwuit.service.services import Services
+from conduwuit.service.uiaa import DUMMY
+from tests.kit.homeserver import FakeClock, homeserver_config
+from tests.service.e2ee.conftest import ALICE, BOB, SERVER
 
 
 @dataclass
 class Api:
     client: TestClient[Any, Any]
-    e2ee: E2ee
-    devices: FakeDevices
-    rooms: FakeRooms
-    db: Database
+    services: Services
+    tokens: dict[str, str] = field(default_factory=dict)  # "user|device" -> access token
+    rooms: dict[str, str] = field(default_factory=dict)  # the test's name -> room ID
+
+    @property
+    def e2ee(self) -> E2ee:
+        return self.services.e2ee
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def login(self, user_id: str, device_id: str, name: str | None = None) -> str:
+        session = self.services.users.registration.login(user_id, device_id, name)
+        self.tokens[f"{user_id}|{device_id}"] = session.access_token
+        return session.access_token
 
     async def call(
         self, method: str, path: str, who: str | None, body: Any = None, **params: str
     ) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {who}"} if who else {}
+        headers = {"Authorization": f"Bearer {self.token(who)}"} if who else {}
         url = f"/_matrix/client/v3{path}"
         response = await self.client.request(
             method, url, json=body, headers=headers, params=params or None
         )
         return response.status, await response.json()
 
-    def join(self, user_id: str, room_id: str) -> None:
-        self.rooms.rooms.setdefault(room_id, set()).add(user_id)
-        self.e2ee.device_lists.membership_changed(user_id, room_id, joined=True)
+    def token(self, who: str) -> str:
+        """The access token of the device ``who`` names, logging it in on first use."""
+        if who not in self.tokens:
+            user_id, _, device_id = who.partition("|")
+            return self.login(user_id, device_id)
+        return self.tokens[who]
+
+    async def join(self, user_id: str, room: str) -> None:
+        """Join ``room``; the first joiner of a name creates a public room for it."""
+        user = UserId.parse(user_id)
+        if room not in self.rooms:
+            request = CreateRoom(preset="public_chat")
+            self.rooms[room] = await self.services.rooms.actions.create_room(user, request)
+        else:
+            await self.services.rooms.membership.join(user, self.rooms[room])
+
+
+async def _register_users(services: Services) -> None:
+    registration = services.users.registration
+    for user_id in (ALICE, BOB):
+        localpart = user_id[1:].split(":", 1)[0]
+        await registration.register(registration.check_available(localpart), None, login=False)
+
+
+async def _serve(app: web.Application) -> TestClient[Any, Any]:
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    return client
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    db = Database.open(DatabaseOptions(path=tmp_path / "db"))
-    devices, rooms = FakeDevices(), FakeRooms()
-    e2ee = E2ee(db, SERVER, devices, rooms, wake=Woken())
-    routes = [
-        *keys.routes(e2ee, requester=requester, uia=uia),
-        *to_device.routes(e2ee.to_device, requester=requester),
-        *room_keys.routes(e2ee.key_backups, requester=requester),
-    ]
-    app = make_app(make_config(server_name=SERVER), routes, FakeAuthenticator())
-    client: TestClient[Any, Any] = TestClient(TestServer(app))
-    await client.start_server()
-    yield Api(client, e2ee, devices, rooms, db)
+    server = build(homeserver_config(tmp_path / "db", server_name=SERVER), FakeClock())
+    await _register_users(server.services)
+    client = await _serve(server.app)
+    yield Api(client, server.services)
     await client.close()
-    db.close()
+    server.close()
+
+
+@pytest.fixture
+async def dummy_uia_api(tmp_path: Path) -> AsyncIterator[Api]:
+    """The /keys endpoints with a gate that asks for m.login.dummy (the real Uiaa).
+
+    The server asks for the password to replace cross-signing keys (see
+    test_wired); this serves the keys endpoints of the same real services and
+    authenticator with the m.login.dummy flow, for the test of how the endpoint
+    uses its UIA gate.
+    """
+    clock = FakeClock()
+    server = build(homeserver_config(tmp_path / "db", server_name=SERVER), clock)
+    services = server.services
+    await _register_users(services)
+
+    async def uia(auth: dict[str, Any] | None, user_id: str) -> object:
+        return await services.users.uiaa.authenticate(auth, [[DUMMY]], user_id=user_id)
+
+    authenticator = TokenAuthenticator(services.users.devices, services.users.accounts, clock)
+    app = make_app(
+        services.config, keys.routes(services.e2ee, requester=requester, uia=uia), authenticator
+    )
+    client = await _serve(app)
+    yield Api(client, services)
+    await client.close()
+    server.close()

@@ -18,7 +18,7 @@ async def _upload(api: Api, device: FakeDevice, otks: int = 0) -> tuple[int, obj
 
 
 async def test_upload_query_claim(api: Api) -> None:
-    api.devices.add(ALICE, "A1", "phone")
+    api.login(ALICE, "A1", "phone")
     alice = FakeDevice(ALICE, "A1")
     status, body = await _upload(api, alice, 2)
     assert (status, body) == (200, {"one_time_key_counts": {"signed_curve25519": 2}})
@@ -63,7 +63,7 @@ async def test_upload_with_a_bad_signature_is_refused(api: Api) -> None:
 
 
 async def test_claim_from_a_device_with_no_keys(api: Api) -> None:
-    api.devices.add(BOB, "B1")
+    api.login(BOB, "B1")
     status, body = await api.call(
         "POST", "/keys/claim", A1, {"one_time_keys": {BOB: {"B1": "signed_curve25519"}}}
     )
@@ -83,8 +83,8 @@ async def test_bad_bodies(api: Api) -> None:
 
 
 async def test_changes(api: Api) -> None:
-    api.join(ALICE, "!r:example.org")
-    api.join(BOB, "!r:example.org")
+    await api.join(ALICE, "!r:example.org")
+    await api.join(BOB, "!r:example.org")
     since = api.db.current_count()
     await _upload(api, FakeDevice(ALICE, "A1"))
     status, body = await api.call("GET", "/keys/changes", B1, **{"from": str(since)})
@@ -100,7 +100,8 @@ async def test_changes(api: Api) -> None:
     assert (status, body["errcode"]) == (400, "M_INVALID_PARAM")
 
 
-async def test_device_signing_upload_and_uia(api: Api) -> None:
+async def test_device_signing_upload_and_uia(dummy_uia_api: Api) -> None:
+    api = dummy_uia_api
     cs = FakeCrossSigning(ALICE)
     status, _ = await api.call("POST", "/keys/device_signing/upload", A1, cs.upload_body())
     assert status == 200
@@ -110,13 +111,14 @@ async def test_device_signing_upload_and_uia(api: Api) -> None:
     status, body = await api.call("POST", "/keys/device_signing/upload", A1, new)
     assert status == 401 and body["flows"] == [{"stages": ["m.login.dummy"]}]
     assert api.e2ee.cross_signing.keys(ALICE)["master"] == cs.upload_body()["master_key"]
-    new["auth"] = {"type": "m.login.dummy", "session": "s"}
+    new["auth"] = {"type": "m.login.dummy", "session": body["session"]}
     status, _ = await api.call("POST", "/keys/device_signing/upload", A1, new)
     assert status == 200
     assert api.e2ee.cross_signing.keys(ALICE)["master"] == new["master_key"]
     # the unstable path Element used works too
     url = "/_matrix/client/unstable/keys/device_signing/upload"
-    response = await api.client.post(url, json=new, headers={"Authorization": f"Bearer {A1}"})
+    headers = {"Authorization": f"Bearer {api.token(A1)}"}
+    response = await api.client.post(url, json=new, headers=headers)
     assert response.status == 200
 
 

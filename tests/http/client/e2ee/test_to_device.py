@@ -10,8 +10,8 @@ A1 = f"{ALICE}|A1"
 
 
 async def test_send_is_idempotent_per_txn(api: Api) -> None:
-    api.devices.add(BOB, "B1")
-    api.devices.add(BOB, "B2")
+    api.login(BOB, "B1")
+    api.login(BOB, "B2")
     body = {"messages": {BOB: {"*": {"hello": "world"}}}}
     for _ in range(2):
         status, reply = await api.call("PUT", "/sendToDevice/m.test/txn1", A1, body)
@@ -31,7 +31,7 @@ async def test_unknown_user_is_accepted_and_stores_nothing(api: Api) -> None:
 
 
 async def test_bad_bodies_change_nothing(api: Api) -> None:
-    api.devices.add(BOB, "B1")
+    api.login(BOB, "B1")
     before = api.db.current_count()
     for body in ({}, {"messages": {BOB: {"B1": "x"}}}, {"messages": {"bob": {"B1": {}}}}):
         status, reply = await api.call("PUT", "/sendToDevice/m.test/t", A1, body)
