@@ -14,7 +14,8 @@ from aiohttp import web
 from conduwuit.api.auth import requester
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import canonical_body
-from conduwuit.core.push.rules import check_kind, render_view
+from conduwuit.core.errors import not_found
+from conduwuit.core.push.rules import KINDS, check_kind, render_view
 from conduwuit.service.push import PushRules
 
 
@@ -30,6 +31,11 @@ class PushRuleHandlers:
         return web.json_response(self._rules.render(requester(request).user_id))
 
     async def get_rule(self, request: web.Request) -> web.Response:
+        if request.match_info["kind"] not in KINDS:
+            # A kind this server does not have (e.g. MSC4306's postcontent) holds no
+            # rules: 404, which is how clients and Complement's thread tests probe for
+            # a rule before changing it; changes to such a kind stay 400.
+            raise not_found("The push rule was not found.")
         user_id, kind, rule_id = _target(request)
         view = self._rules.ruleset(user_id).find(kind, rule_id)
         return web.json_response(render_view(view, user_id))

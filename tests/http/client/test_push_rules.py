@@ -147,7 +147,10 @@ async def test_sync_delivers_the_rules_and_their_changes(hs: Homeserver) -> None
 
 
 REFUSALS: list[tuple[str, str, Any, dict[str, str] | None, int, str]] = [
-    ("GET", f"{RULES}/nope/x", None, None, 400, "M_INVALID_PARAM"),
+    # A kind the server does not have holds no rules (Complement's thread tests probe
+    # MSC4306's postcontent rules this way); changing one is refused.
+    ("GET", f"{RULES}/nope/x", None, None, 404, "M_NOT_FOUND"),
+    ("PUT", f"{RULES}/postcontent/x/enabled", {"enabled": False}, None, 400, "M_INVALID_PARAM"),
     ("PUT", f"{RULES}/nope/x", {"actions": []}, None, 400, "M_INVALID_PARAM"),
     ("PUT", f"{RULES}/override/.m.rule.mine", {"actions": []}, None, 400, "M_INVALID_PARAM"),
     ("PUT", f"{RULES}/override/.m.rule.master", {"actions": []}, None, 400, "M_INVALID_PARAM"),
