@@ -23,7 +23,7 @@ from conduwuit.core.errors import AuthError
 from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event
 from conduwuit.core.ids import UserId, server_of
-from conduwuit.core.membership import MembershipState
+from conduwuit.core.membership import IN_ROOM, MembershipState
 from conduwuit.core.power_levels import (
     CREATE_KEY,
     JOIN_RULES_KEY,
@@ -66,7 +66,7 @@ def auth_types_for_event(
         state_key = pdu.get("state_key")
         if isinstance(state_key, str) and (EventType.MEMBER, state_key) not in keys:
             keys.append((EventType.MEMBER, state_key))
-        if membership in (MembershipState.JOIN, MembershipState.INVITE, MembershipState.KNOCK):
+        if membership in IN_ROOM:
             keys.append(JOIN_RULES_KEY)
         if membership == MembershipState.INVITE:
             tpi = content.get("third_party_invite")

@@ -20,3 +20,11 @@ class MembershipState(StrEnum):
 
 #: Every membership value, in the order the spec lists them.
 MEMBERSHIPS: tuple[MembershipState, ...] = tuple(MembershipState)
+
+#: Memberships with which a user is in a room's member list as current: joined, or
+#: with an open invite or knock (what can be left, kicked, and not yet forgotten).
+IN_ROOM: tuple[MembershipState, ...] = (
+    MembershipState.JOIN,
+    MembershipState.INVITE,
+    MembershipState.KNOCK,
+)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from conduwuit.core.event_types import EventType
-from conduwuit.core.membership import MembershipState
+from conduwuit.core.membership import IN_ROOM, MembershipState
 
 # Most restrictive last; unknown values count as "shared" (the spec's default).
 _VISIBILITY_ORDER = ("world_readable", "shared", "invited", "joined")
@@ -89,8 +89,4 @@ def own_leave_visible(pdu: Mapping[str, Any], viewer: str, membership_before: st
     if pdu.get("type") != EventType.MEMBER or pdu.get("state_key") != viewer:
         return False
     after = (pdu.get("content") or {}).get("membership")
-    return after in (MembershipState.LEAVE, MembershipState.BAN) and membership_before in (
-        MembershipState.JOIN,
-        MembershipState.INVITE,
-        MembershipState.KNOCK,
-    )
+    return after in (MembershipState.LEAVE, MembershipState.BAN) and membership_before in IN_ROOM

@@ -11,7 +11,7 @@ from typing import Any
 from conduwuit.core.errors import MatrixError
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
-from conduwuit.core.membership import MembershipState
+from conduwuit.core.membership import IN_ROOM, MembershipState
 from conduwuit.db import MAPS
 from conduwuit.service.rooms.build import NewEvent
 from conduwuit.service.rooms.membership import Membership
@@ -41,9 +41,7 @@ class AccountHooks:
 
     async def on_deactivated(self, user_id: str) -> None:
         user = UserId.parse(user_id)
-        rooms = self.storage.member_index.rooms_of(
-            user_id, (MembershipState.JOIN, MembershipState.INVITE, MembershipState.KNOCK)
-        )
+        rooms = self.storage.member_index.rooms_of(user_id, IN_ROOM)
         for room in rooms:
             try:
                 await self.membership.leave(user, RoomId.parse(room.room_id))

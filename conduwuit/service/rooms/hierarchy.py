@@ -15,7 +15,7 @@ from conduwuit.core.client_event import stripped_state
 from conduwuit.core.errors import forbidden, invalid_param
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
-from conduwuit.core.membership import MembershipState
+from conduwuit.core.membership import IN_ROOM, MembershipState
 from conduwuit.core.numbers import parse_uint
 from conduwuit.service.rooms.directory import Directory
 
@@ -141,11 +141,7 @@ def room_summary(directory: Directory, room_id: str, viewer: str | None) -> dict
         "knock",
         "knock_restricted",
     )
-    if not previewable and membership not in (
-        MembershipState.JOIN,
-        MembershipState.INVITE,
-        MembershipState.KNOCK,
-    ):
+    if not previewable and membership not in IN_ROOM:
         # MSC3266 (as Synapse's _is_local_room_accessible): a restricted room only to
         # those who could join it, members of a room in its allow list.
         if (

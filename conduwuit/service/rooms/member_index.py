@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from conduwuit.core.membership import MembershipState
+from conduwuit.core.membership import IN_ROOM, MembershipState
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import SEP, from_u64, key, prefix, u64
 
@@ -123,11 +123,7 @@ class MemberIndex:
             batch.put(self._user_rooms, key(change.user_id, change.room_id), _encode(change))
             batch.put(self._room_users, key(change.room_id, change.membership, change.user_id), b"")
             bump(change.room_id, change.membership, +1)
-            if change.membership in (
-                MembershipState.JOIN,
-                MembershipState.INVITE,
-                MembershipState.KNOCK,
-            ):
+            if change.membership in IN_ROOM:
                 batch.delete(self._forgotten, key(change.user_id, change.room_id))
             seen[pair] = change.membership
             if (old == MembershipState.JOIN) != (

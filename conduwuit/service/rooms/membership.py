@@ -19,7 +19,7 @@ from conduwuit.core.errors import (
 )
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId, server_of
-from conduwuit.core.membership import MEMBERSHIPS, MembershipState
+from conduwuit.core.membership import IN_ROOM, MEMBERSHIPS, MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.build import NewEvent
@@ -85,7 +85,7 @@ class Membership:
         if membership == MembershipState.BAN:
             return await self._ban(sender, room, target, None, content)
         if target == sender:
-            if current not in (MembershipState.JOIN, MembershipState.INVITE, MembershipState.KNOCK):
+            if current not in IN_ROOM:
                 raise forbidden("You are not in this room")
             return await self._member_event(
                 sender,
@@ -249,11 +249,7 @@ class Membership:
 
     async def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
         room = str(room_id)
-        if self._current(user, room) not in (
-            MembershipState.JOIN,
-            MembershipState.INVITE,
-            MembershipState.KNOCK,
-        ):
+        if self._current(user, room) not in IN_ROOM:
             return  # leaving a room one is not in changes nothing (conduwuit)
         content = self._with_reason({"membership": MembershipState.LEAVE}, reason)
         await self._member_event(user, room, str(user), content)
@@ -273,11 +269,7 @@ class Membership:
         reason: str | None,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
-        if self._current(target, room) not in (
-            MembershipState.JOIN,
-            MembershipState.INVITE,
-            MembershipState.KNOCK,
-        ):
+        if self._current(target, room) not in IN_ROOM:
             raise forbidden(f"{target} is not in the room")
         content = self._with_reason({"membership": MembershipState.LEAVE}, reason, extra)
         return await self._member_event(sender, room, str(target), content)
@@ -325,7 +317,7 @@ class Membership:
         current = self._current(user, room)
         if current is None:
             raise not_found("You were never in this room")
-        if current in (MembershipState.JOIN, MembershipState.INVITE, MembershipState.KNOCK):
+        if current in IN_ROOM:
             raise MatrixError(ErrCode.UNKNOWN, "You must leave the room first", status=400)
         with self.storage.db.batch() as b:
             self.storage.member_index.forget(b, str(user), room)
