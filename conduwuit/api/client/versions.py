@@ -36,6 +36,11 @@ UNSTABLE_FEATURES: dict[str, bool] = {
     # MSC3440 threads (m.thread relations bundled in the root, spec v1.4) and the
     # thread list of MSC3856 (/v1/rooms/{roomId}/threads).
     "org.matrix.msc3440.stable": True,
+    # MSC3771 threaded read receipts (thread_id on receipts, spec v1.4) and MSC3773
+    # thread notifications (unread_thread_notifications in /sync when the filter asks,
+    # spec v1.4): counts per thread, cleared by that thread's receipts.
+    "org.matrix.msc3771": True,
+    "org.matrix.msc3773": True,
     # MSC3391 deleting account data (DELETE under unstable/org.matrix.msc3391).
     "org.matrix.msc3391": True,
     # MSC3981 ``recurse`` on /relations (spec v1.10, which is not claimed).

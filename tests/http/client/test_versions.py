@@ -131,6 +131,26 @@ async def test_msc3440_threads_are_bundled_and_listed(hs: Homeserver, users: Use
     await users.ok(bob, "POST", f"/rooms/{room}/receipt/m.read/{reply}", {"thread_id": root})
 
 
+async def test_msc3771_msc3773_threaded_receipts_and_thread_counts(
+    hs: Homeserver, users: Users
+) -> None:
+    alice, bob = await users.add("alice"), await users.add("bob")
+    room = await _room_with(users, alice, bob)
+    root = await _send(users, alice, room, "r", {"msgtype": "m.text", "body": "root"})
+    relates = {"rel_type": "m.thread", "event_id": root}
+    in_thread = {"msgtype": "m.text", "body": "in", "m.relates_to": relates}
+    reply = await _send(users, alice, room, "t", in_thread)
+    threads = json.dumps({"room": {"timeline": {"unread_thread_notifications": True}}})
+    joined = await _sync_room(users, bob, room, filter=threads)
+    assert joined["unread_notifications"]["notification_count"] == 1  # the root
+    assert joined["unread_thread_notifications"][root]["notification_count"] == 1
+    # A receipt in the thread clears the thread only.
+    await users.ok(bob, "POST", f"/rooms/{room}/receipt/m.read/{reply}", {"thread_id": root})
+    joined = await _sync_room(users, bob, room, filter=threads)
+    assert "unread_thread_notifications" not in joined
+    assert joined["unread_notifications"]["notification_count"] == 1
+
+
 async def test_msc3391_account_data_deletion(hs: Homeserver, users: Users) -> None:
     alice = await users.add("alice")
     await users.ok(alice, "PUT", f"/user/{alice}/account_data/org.example", {"a": 1})
