@@ -301,10 +301,6 @@ def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> Rate
     def limiter(per_second: float, burst: int) -> RateLimiter:
         return RateLimiter(clock, per_second=per_second, burst=burst)
 
-    def is_admin(user_id: str) -> bool:
-        account = accounts.get(user_id)
-        return account is not None and account.is_admin
-
     c = config
     return RateLimits(
         messages=limiter(c.rate_limit_message_per_second, c.rate_limit_message_burst),
@@ -319,7 +315,7 @@ def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> Rate
         typing=limiter(c.rate_limit_typing_per_second, c.rate_limit_typing_burst),
         presence=limiter(c.rate_limit_presence_per_second, c.rate_limit_presence_burst),
         refresh=limiter(c.rate_limit_refresh_per_second, c.rate_limit_refresh_burst),
-        exempt=is_admin,
+        exempt=accounts.is_admin,
     )
 
 
@@ -345,13 +341,7 @@ def build_rooms(
     storage = RoomStorage(db, config.server_name, keypair, notifier, clock)
     aliases = Aliases(db, config.server_name, config.forbidden_alias_names)
 
-    def is_admin(user_id: str) -> bool:
-        account = accounts.get(user_id)
-        return account is not None and account.is_admin
-
-    def is_guest(user_id: str) -> bool:
-        account = accounts.get(user_id)
-        return account is not None and account.is_guest
+    is_admin, is_guest = accounts.is_admin, accounts.is_guest
 
     def is_local_user(user_id: str) -> bool:
         return user_id.endswith(f":{config.server_name}") and accounts.is_active(user_id)

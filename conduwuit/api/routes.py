@@ -86,13 +86,7 @@ def routes(services: Services) -> list[Route]:
 def loop_lag_routes(services: Services) -> list[Route]:
     if services.loop_lag is None:
         return []
-    accounts = services.users.accounts
-
-    def is_admin(user_id: str) -> bool:
-        account = accounts.get(user_id)
-        return account is not None and account.is_admin
-
-    return admin_loop_lag.routes(services.loop_lag, is_admin)
+    return admin_loop_lag.routes(services.loop_lag, services.users.accounts.is_admin)
 
 
 def user_routes(config: GlobalConfig, users: UserServices, limits: RateLimits) -> list[Route]:

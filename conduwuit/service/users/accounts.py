@@ -50,6 +50,14 @@ class Accounts:
         account = self.get(user_id)
         return account is not None and not account.deactivated
 
+    def is_admin(self, user_id: str) -> bool:
+        account = self.get(user_id)
+        return account is not None and account.is_admin
+
+    def is_guest(self, user_id: str) -> bool:
+        account = self.get(user_id)
+        return account is not None and account.is_guest
+
     def any_account(self) -> bool:
         return next(self._accounts.iter_prefix(b""), None) is not None
 
