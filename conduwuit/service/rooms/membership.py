@@ -81,9 +81,9 @@ class Membership:
                 raise forbidden("You cannot knock on behalf of another user")
             return await self._knock(sender, room, None, content)
         if membership == MembershipState.INVITE:
-            return await self._invite(sender, room, target, None, content)
+            return await self.invite(sender, room_id, target, extra=content)
         if membership == MembershipState.BAN:
-            return await self._ban(sender, room, target, None, content)
+            return await self.ban(sender, room_id, target, extra=content)
         if target == sender:
             if current not in IN_ROOM:
                 raise forbidden("You are not in this room")
@@ -94,8 +94,8 @@ class Membership:
                 self._with_reason({"membership": MembershipState.LEAVE}, None, content),
             )
         if current == MembershipState.BAN:
-            return await self._unban(sender, room, target, None, content)
-        return await self._kick(sender, room, target, None, content)
+            return await self.unban(sender, room_id, target, extra=content)
+        return await self.kick(sender, room_id, target, extra=content)
 
     def resolve_room(self, room_id_or_alias: str) -> str:
         """A room ID, or the room of a local alias (remote aliases need federation)."""
@@ -220,21 +220,18 @@ class Membership:
         return await self._member_event(user, room_id, str(user), content)
 
     # -- changing others' membership ---------------------------------------------------
+    # ``extra``: the client's content when the change comes through the state API.
     async def invite(
-        self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
-    ) -> None:
-        room = str(room_id)
-        self.actions.room_version(room)
-        await self._invite(sender, room, target, reason)
-
-    async def _invite(
         self,
         sender: UserId,
-        room: str,
+        room_id: RoomId,
         target: UserId,
-        reason: str | None,
+        reason: str | None = None,
+        *,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
+        room = str(room_id)
+        self.actions.room_version(room)
         current = self._current(target, room)
         if current == MembershipState.BAN:
             raise forbidden(f"{target} is banned from the room")
@@ -255,58 +252,46 @@ class Membership:
         await self._member_event(user, room, str(user), content)
 
     async def kick(
-        self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
-    ) -> None:
-        room = str(room_id)
-        self.actions.room_version(room)
-        await self._kick(sender, room, target, reason)
-
-    async def _kick(
         self,
         sender: UserId,
-        room: str,
+        room_id: RoomId,
         target: UserId,
-        reason: str | None,
+        reason: str | None = None,
+        *,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
+        room = str(room_id)
+        self.actions.room_version(room)
         if self._current(target, room) not in IN_ROOM:
             raise forbidden(f"{target} is not in the room")
         content = self._with_reason({"membership": MembershipState.LEAVE}, reason, extra)
         return await self._member_event(sender, room, str(target), content)
 
     async def ban(
-        self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
-    ) -> None:
-        room = str(room_id)
-        self.actions.room_version(room)
-        await self._ban(sender, room, target, reason)
-
-    async def _ban(
         self,
         sender: UserId,
-        room: str,
+        room_id: RoomId,
         target: UserId,
-        reason: str | None,
+        reason: str | None = None,
+        *,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
+        room = str(room_id)
+        self.actions.room_version(room)
         content = self._with_reason({"membership": MembershipState.BAN}, reason, extra)
         return await self._member_event(sender, room, str(target), content)
 
     async def unban(
-        self, sender: UserId, room_id: RoomId, target: UserId, reason: str | None = None
-    ) -> None:
-        room = str(room_id)
-        self.actions.room_version(room)
-        await self._unban(sender, room, target, reason)
-
-    async def _unban(
         self,
         sender: UserId,
-        room: str,
+        room_id: RoomId,
         target: UserId,
-        reason: str | None,
+        reason: str | None = None,
+        *,
         extra: Mapping[str, Any] | None = None,
     ) -> str:
+        room = str(room_id)
+        self.actions.room_version(room)
         if self._current(target, room) != MembershipState.BAN:
             raise forbidden(f"{target} is not banned")
         content = self._with_reason({"membership": MembershipState.LEAVE}, reason, extra)
