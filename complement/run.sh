@@ -18,6 +18,7 @@
 #
 # Environment:
 #   COMPLEMENT_TIMEOUT           go test -timeout per package (default 60m; 30m for --gate)
+#   COMPLEMENT_GATE_RETRIES      --gate: runs again of the failing entries' tests (default 2)
 #   COMPLEMENT_IMAGE             image tag to build and test (default conduwuit-complement:latest)
 #   COMPLEMENT_OPTIONAL=1        --gate: if Complement cannot be downloaded, warn instead of
 #                                failing (the gate is then only the image build + smoke test)
@@ -55,7 +56,7 @@ while [ $# -gt 0 ]; do
         --all) MODE=all ;;
         --update) MODE=all; UPDATE=1 ;;
         --smoke) MODE=smoke ;;
-        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         --) shift; GO_ARGS=("$@"); break ;;
         tests|tests/*) PACKAGES+=("$1") ;;
         *) echo "run.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -450,24 +451,30 @@ case "$MODE" in
                 timed "go-test $pkg" run_package "$pkg" "$regex"
             done <<<"$plan"
             report
-            if ! python3 "$HERE/lib/results.py" gate --baseline "$HERE/passing.txt" \
-                --results "$OUT/results.jsonl" >"$OUT/gate.txt"; then
-                # One more run of the failing entries' top-level tests, so a test that
-                # races on timing (e.g. two events in the same millisecond) does not
-                # fail CI on its own; a real regression fails twice. Both verdicts are
-                # kept in gate.txt, so a flaky entry is visible.
+            tries=0
+            python3 "$HERE/lib/results.py" gate --baseline "$HERE/passing.txt" \
+                --results "$OUT/results.jsonl" >"$OUT/gate.txt" || status=1
+            # More runs of the failing entries' top-level tests (COMPLEMENT_GATE_RETRIES,
+            # default 2), so a test that races on timing does not fail CI on its own:
+            # TestJumpToDateEndpoint's "nothing before the earliest timestamp" fails when
+            # the room is created within the millisecond the test read the clock in. A
+            # real regression fails every time. Every verdict is kept in gate.txt, so a
+            # flaky entry stays visible.
+            while [ "$status" != 0 ] && [ "$tries" -lt "${COMPLEMENT_GATE_RETRIES:-2}" ]; do
+                tries=$((tries + 1))
                 cat "$OUT/gate.txt"
                 retry=$(python3 "$HERE/lib/results.py" retry-plan --baseline "$HERE/passing.txt" \
                     --results "$OUT/results.jsonl")
-                log "running the failing entries' tests once more"
+                log "running the failing entries' tests again (retry $tries)"
                 while read -r pkg regex; do
-                    timed "go-test $pkg (retry)" run_package "$pkg" "$regex"
+                    timed "go-test $pkg (retry $tries)" run_package "$pkg" "$regex"
                 done <<<"$retry"
                 report
-                { echo "after one retry of:"; echo "$retry"; } >>"$OUT/gate.txt"
+                { echo "after retry $tries of:"; echo "$retry"; } >>"$OUT/gate.txt"
+                status=0
                 python3 "$HERE/lib/results.py" gate --baseline "$HERE/passing.txt" \
                     --results "$OUT/results.jsonl" >>"$OUT/gate.txt" || status=1
-            fi
+            done
             cat "$OUT/gate.txt"
         fi
         ;;
