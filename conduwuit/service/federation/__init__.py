@@ -1,0 +1,1 @@
+"""Federation: finding other servers, talking to them safely, and their keys."""

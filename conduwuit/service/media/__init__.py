@@ -1,0 +1,1 @@
+"""The media repository: content-addressed storage, thumbnails, URL previews."""
