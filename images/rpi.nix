@@ -36,7 +36,7 @@ in
   ];
 
   # --- conduwuit ------------------------------------------------------------------
-  services.conduwuit = {
+  services.conduwuit-py = {
     enable = true;
     settings.global = {
       # Replaced at start by CONDUWUIT_SERVER_NAME from the first-boot file
@@ -49,7 +49,7 @@ in
       well_known = { };
     };
   };
-  systemd.services.conduwuit = {
+  systemd.services.conduwuit-py = {
     after = [ "conduwuit-firstboot.service" ];
     requires = [ "conduwuit-firstboot.service" ];
     unitConfig.ConditionPathExists = configured;
@@ -89,6 +89,8 @@ in
   # --- Caddy: TLS with automatic certificates on 443 (clients) and 8448 (federation)
   services.caddy = {
     enable = true;
+    # SERVER_NAME and ACME_EMAIL, written by conduwuit-firstboot.
+    environmentFile = configured;
     globalConfig = ''
       email {$ACME_EMAIL}
     '';
@@ -105,7 +107,6 @@ in
     after = [ "conduwuit-firstboot.service" ];
     requires = [ "conduwuit-firstboot.service" ];
     unitConfig.ConditionPathExists = configured;
-    serviceConfig.EnvironmentFile = configured;
   };
   networking.firewall.allowedTCPPorts = [
     80
