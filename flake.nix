@@ -36,7 +36,7 @@
         { pkgs, lib, ... }:
         {
           imports = [ ./nixos ];
-          services.conduwuit.package = lib.mkDefault (package pkgs);
+          services.conduwuit-py.package = lib.mkDefault (package pkgs);
         };
       # What the module computes from its options, without nixpkgs (nixos/lib.nix).
       lib = import ./nixos/lib.nix;
@@ -77,6 +77,6 @@
         }
       );
 
-      formatter = forAllSystems (system: pkgs: pkgs.nixfmt-rfc-style);
+      formatter = forAllSystems (system: pkgs: pkgs.nixfmt);
     };
 }
