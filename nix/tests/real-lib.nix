@@ -181,6 +181,14 @@ else
     socketToml =
       ((import ../../nixos/lib.nix).service { inherit (socket.services.conduwuit-py) settings; }).toml;
     settings = family.services.conduwuit-py.settings;
+    # The package's source (nix/package-source.nix) as lib.fileset sees it, relative
+    # to the repository: tests/packaging/test_check_phase.py copies these files.
+    packageFiles =
+      let
+        root = toString ../..;
+        files = lib.fileset.toList (import ../package-source.nix { inherit lib; src = ../..; });
+      in
+      map (f: lib.removePrefix "${root}/" (toString f)) files;
     serviceConfig = sc;
     inherit (sf)
       environment
