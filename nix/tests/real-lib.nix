@@ -20,6 +20,7 @@ let
   pkgs = {
     writeText = storePath;
     writeShellScript = storePath;
+    python3.interpreter = "/nix/store/00000000000000000000000000000000-python3/bin/python3";
   };
   package = {
     type = "derivation";
@@ -92,6 +93,15 @@ let
     }
   ]);
 
+  # The Pi image's configuration (images/rpi.nix) with the module, as flake.nix
+  # combines them (sd-image-aarch64.nix is replaced by the options it declares).
+  rpi = checked (eval [
+    ./image-standins.nix
+    ours
+    { services.conduwuit-py.package = package; }
+    ../../images/rpi.nix
+  ]);
+
   disabled = checked (eval [
     ours
     { services.conduwuit-py.enable = false; }
@@ -155,6 +165,10 @@ if case != null then
   cases.${case}
 else
   assert disabled.systemd.services == { };
+  assert rpi.services.conduwuit-py.enable && rpi.services.caddy.environmentFile == "/var/lib/conduwuit-setup/env";
+  assert rpi.systemd.services.conduwuit-py.serviceConfig.EnvironmentFile == "/var/lib/conduwuit-setup/env";
+  assert rpi.services.openssh.authorizedKeysFiles == [ "/var/lib/conduwuit-ssh/%u" ];
+  assert rpi.systemd.services.conduwuit-firstboot.before == [ "sshd.service" ];
   assert disabled.users.users == { };
   assert family.users.users.conduwuit-py.isSystemUser;
   assert family.users.users.conduwuit-py.group == "conduwuit-py";
@@ -181,6 +195,11 @@ else
     socketToml =
       ((import ../../nixos/lib.nix).service { inherit (socket.services.conduwuit-py) settings; }).toml;
     settings = family.services.conduwuit-py.settings;
+    rpiToml =
+      ((import ../../nixos/lib.nix).service {
+        inherit (rpi.services.conduwuit-py) settings;
+        inherit credentialsDirectory;
+      }).toml;
     # The package's source (nix/package-source.nix) as lib.fileset sees it, relative
     # to the repository: tests/packaging/test_check_phase.py copies these files.
     packageFiles =

@@ -93,6 +93,28 @@ def test_real_module_toml_is_a_config_the_server_loads(tmp_path: Path) -> None:
 
 
 @needs_real_lib
+def test_pi_image_toml_with_the_first_boot_environment(tmp_path: Path) -> None:
+    """images/rpi.nix's settings, merged by the real module system, plus firstboot's env."""
+    rendered = real_lib_eval(f'credentialsDirectory = "{tmp_path}";')
+    (tmp_path / "registration_token").write_text("family-token")
+    path = tmp_path / "conduwuit.toml"
+    path.write_text(rendered["rpiToml"])
+    environ = {
+        "CONDUWUIT_SERVER_NAME": "matrix.family.example",
+        "SERVER_NAME": "matrix.family.example",
+        "ACME_EMAIL": "me@family.example",
+        "CONDUWUIT_ALLOW_FEDERATION": "false",
+    }
+    loaded = load_config(path, environ)
+    assert loaded.warnings == []
+    config = loaded.config
+    assert config.server_name == "matrix.family.example"
+    assert config.allow_federation is False
+    assert [str(a) for a in config.addresses] == ["127.0.0.1"]
+    assert config.registration_token_file == tmp_path / "registration_token"
+
+
+@needs_real_lib
 def test_real_module_unit() -> None:
     rendered = real_lib_eval("")
     service = rendered["serviceConfig"]
