@@ -51,7 +51,7 @@ passed=0
 real_lib() { echo "import ./nix/tests/real-lib.nix { lib = import $lib_dir; $1 }"; }
 
 if out=$(nix_instantiate --eval --strict --json -E "$(real_lib "")" 2>&1); then
-    echo "ok   module evaluates (real lib): enabled, disabled, unix socket + proxy group, Pi image (images/rpi.nix)"
+    echo "ok   module evaluates (real lib): enabled, disabled, unix socket + proxy group, Pi image (images/rpi.nix), VM test node"
     passed=$((passed + 1))
 else
     echo "FAIL module evaluates (real lib)"; echo "$out"; failed=$((failed + 1))

@@ -21,6 +21,8 @@ let
     writeText = storePath;
     writeShellScript = storePath;
     python3.interpreter = "/nix/store/00000000000000000000000000000000-python3/bin/python3";
+    curl = package // { name = "curl"; };
+    jq = package // { name = "jq"; };
   };
   package = {
     type = "derivation";
@@ -102,6 +104,12 @@ let
     ../../images/rpi.nix
   ]);
 
+  # The VM test's node (nix/vm-test.nix), as runNixOSTest would import it.
+  vm = checked (eval [
+    ((import ../vm-test.nix { module = ours; }).nodes.server { inherit pkgs; })
+    { services.conduwuit-py.package = package; }
+  ]);
+
   disabled = checked (eval [
     ours
     { services.conduwuit-py.enable = false; }
@@ -165,6 +173,9 @@ if case != null then
   cases.${case}
 else
   assert disabled.systemd.services == { };
+  assert vm.systemd.services.conduwuit-py.serviceConfig.LoadCredential == [
+    "registration_token:/etc/conduwuit-test-token"
+  ];
   assert rpi.services.conduwuit-py.enable && rpi.services.caddy.environmentFile == "/var/lib/conduwuit-setup/env";
   assert rpi.systemd.services.conduwuit-py.serviceConfig.EnvironmentFile == "/var/lib/conduwuit-setup/env";
   assert rpi.services.openssh.authorizedKeysFiles == [ "/var/lib/conduwuit-ssh/%u" ];
