@@ -20,6 +20,7 @@ root=nix/.cache/trixie
 if [ "$(cat "$root/.key" 2>/dev/null)" != "$key" ]; then
     command -v debootstrap >/dev/null || {
         echo "nix/check-real-lib.sh: installing debootstrap" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
     }
     echo "nix/check-real-lib.sh: building $root (Debian 13 with nix-bin)" >&2
