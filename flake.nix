@@ -36,12 +36,12 @@
         { pkgs, lib, ... }:
         {
           imports = [ ./nixos ];
-          services.conduwuit.package = lib.mkDefault (package pkgs);
+          services.conduwuit-py.package = lib.mkDefault (package pkgs);
         };
       # What the module computes from its options, without nixpkgs (nixos/lib.nix).
       lib = import ./nixos/lib.nix;
 
-      # The Raspberry Pi 3/4/5 SD-card image (images/rpi.nix).
+      # The Raspberry Pi 3 and 4 SD-card image (images/rpi.nix); not the Pi 5.
       nixosConfigurations.rpi = nixpkgs.lib.nixosSystem {
         system = "aarch64-linux";
         modules = [
@@ -77,6 +77,6 @@
         }
       );
 
-      formatter = forAllSystems (system: pkgs: pkgs.nixfmt-rfc-style);
+      formatter = forAllSystems (system: pkgs: pkgs.nixfmt);
     };
 }

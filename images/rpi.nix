@@ -1,12 +1,16 @@
-# Raspberry Pi 3/4/5 (aarch64) SD-card image running conduwuit behind Caddy.
+# Raspberry Pi 3 and 4 (aarch64) SD-card image running conduwuit behind Caddy.
+# Not the Pi 5: nixpkgs' sd-image-aarch64 has no bcm2712 device tree or
+# config.txt section for it, and its u-boot is for the Pi 3 and 4 only.
 # flake.nix combines it with nixpkgs' sd-image-aarch64 module and the conduwuit
 # module: nix build .#packages.aarch64-linux.sdImage (docs/deploying/raspberry-pi.md).
 #
-# First boot: the family member edits conduwuit.toml on the FAT partition
-# (FIRMWARE, mounted at /boot/firmware) before booting; conduwuit-firstboot turns
-# it into /var/lib/conduwuit-setup/{env,registration_token}. Without it, conduwuit
-# and Caddy stay stopped, the console says what to set, and port 80 shows a
-# setup page to the local network.
+# One image for everyone: nothing personal is built in. Before the first boot,
+# conduwuit.toml on the FAT partition (FIRMWARE, mounted at /boot/firmware) gets
+# the domain, the registration token, the ACME e-mail, the SSH keys and any server
+# option ([server]); conduwuit-firstboot turns it into
+# /var/lib/conduwuit-setup/{env,registration_token} and /var/lib/conduwuit-ssh/admin
+# at every boot. Without it, conduwuit and Caddy stay stopped, the console says
+# what to set, and port 80 shows a setup page to the local network.
 {
   config,
   lib,
@@ -17,9 +21,8 @@
 let
   setupDir = "/var/lib/conduwuit-setup";
   configured = "${setupDir}/env";
-  # SSH keys allowed to log in as the admin user: put yours here (or in a module
-  # you add to nixosConfigurations.rpi) before building the image.
-  sshKeys = [ ];
+  # Written by conduwuit-firstboot from ssh_authorized_keys (sshd's %u: the user).
+  sshKeysDir = "/var/lib/conduwuit-ssh";
 in
 {
   system.stateVersion = "25.11";
@@ -36,7 +39,7 @@ in
   ];
 
   # --- conduwuit ------------------------------------------------------------------
-  services.conduwuit = {
+  services.conduwuit-py = {
     enable = true;
     settings.global = {
       # Replaced at start by CONDUWUIT_SERVER_NAME from the first-boot file
@@ -49,7 +52,7 @@ in
       well_known = { };
     };
   };
-  systemd.services.conduwuit = {
+  systemd.services.conduwuit-py = {
     after = [ "conduwuit-firstboot.service" ];
     requires = [ "conduwuit-firstboot.service" ];
     unitConfig.ConditionPathExists = configured;
@@ -61,6 +64,7 @@ in
     wantedBy = [ "multi-user.target" ];
     after = [ "boot-firmware.mount" ];
     wants = [ "boot-firmware.mount" ];
+    before = [ "sshd.service" ];
     serviceConfig = {
       Type = "oneshot";
       RemainAfterExit = true;
@@ -89,6 +93,8 @@ in
   # --- Caddy: TLS with automatic certificates on 443 (clients) and 8448 (federation)
   services.caddy = {
     enable = true;
+    # SERVER_NAME and ACME_EMAIL, written by conduwuit-firstboot.
+    environmentFile = configured;
     globalConfig = ''
       email {$ACME_EMAIL}
     '';
@@ -105,7 +111,6 @@ in
     after = [ "conduwuit-firstboot.service" ];
     requires = [ "conduwuit-firstboot.service" ];
     unitConfig.ConditionPathExists = configured;
-    serviceConfig.EnvironmentFile = configured;
   };
   networking.firewall.allowedTCPPorts = [
     80
@@ -116,6 +121,9 @@ in
   # --- access: SSH keys only ----------------------------------------------------------
   services.openssh = {
     enable = true;
+    # As well as /etc/ssh/authorized_keys.d/%u (users.users.<name>.openssh...,
+    # for those who build their own image with keys in it).
+    authorizedKeysFiles = [ "${sshKeysDir}/%u" ];
     settings = {
       PasswordAuthentication = false;
       KbdInteractiveAuthentication = false;
@@ -125,7 +133,6 @@ in
   users.users.admin = {
     isNormalUser = true;
     extraGroups = [ "wheel" ];
-    openssh.authorizedKeys.keys = sshKeys;
   };
   security.sudo.wheelNeedsPassword = false;
 

@@ -16,6 +16,7 @@ PAGE = b"""<!doctype html><meta charset=utf-8><title>conduwuit: setup needed</ti
 server_name = "matrix.example.org"   # your domain; cannot change later
 registration_token = "a long secret"  # family members type it to create accounts
 acme_email = "you@example.org"        # for the TLS certificate (Let's Encrypt)
+ssh_authorized_keys = ["ssh-ed25519 AAAA... you@laptop"]  # optional: SSH as admin
 </pre>
 <p>Point the domain's DNS at this Pi, forward ports 80, 443 and 8448 to it,
 put the card back and turn it on. The boot messages on a screen say whether the

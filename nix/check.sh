@@ -3,7 +3,9 @@
 #   1. nix-instantiate --parse on every tracked .nix file (syntax, undefined names);
 #   2. the NixOS module's logic (nixos/lib.nix) on sample settings;
 #   3. flake.nix's outputs wired against a stand-in nixpkgs;
-#   4. flake.lock's pin turned into default.nix's fetchTarball arguments.
+#   4. flake.lock's pin turned into default.nix's fetchTarball arguments;
+#   5. nix/check-real-lib.sh: the NixOS module under nixpkgs' real module system
+#      (Nix 2.26 from a Debian 13 tree it builds in nix/.cache/ when absent).
 # Installs Debian's nix-bin (Nix 2.8) with apt if nix-instantiate is missing.
 # Nothing is built: see docs/deploying/nixos.md for what was built where.
 set -euo pipefail
@@ -51,4 +53,6 @@ check "nix/version.nix" 'import ./nix/version.nix'
 
 passed=$(( $(echo "$files" | wc -w) + 4 - failed ))
 echo "nix: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+real=0
+bash nix/check-real-lib.sh || real=1
+[ "$failed" = 0 ] && [ "$real" = 0 ]

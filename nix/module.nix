@@ -3,5 +3,5 @@
 { pkgs, lib, ... }:
 {
   imports = [ ../nixos ];
-  services.conduwuit.package = lib.mkDefault (pkgs.callPackage ./package.nix { });
+  services.conduwuit-py.package = lib.mkDefault (pkgs.callPackage ./package.nix { });
 }

@@ -21,8 +21,11 @@ ps: {
     pytest
     pytest-asyncio
     hypothesis
+    # Without its e2e extra (python-olm; nixpkgs marks libolm insecure): the
+    # tests that need nio.crypto or vodozemac skip themselves.
     matrix-nio
     trustme
+    signedjson
   ];
   dev = with ps; [
     ruff

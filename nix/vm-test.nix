@@ -10,7 +10,7 @@
     { pkgs, ... }:
     {
       imports = [ module ];
-      services.conduwuit = {
+      services.conduwuit-py = {
         enable = true;
         settings.global = {
           server_name = "example.test";
@@ -26,7 +26,7 @@
   testScript = ''
     import json
 
-    server.wait_for_unit("conduwuit.service")  # Type=notify: READY=1 means listening
+    server.wait_for_unit("conduwuit-py.service")  # Type=notify: READY=1 means listening
     server.wait_for_open_port(8008)
     print(server.succeed("curl -fsS http://127.0.0.1:8008/_matrix/client/versions"))
 
@@ -58,9 +58,19 @@
     assert sent["event_id"].startswith("$"), sent
 
     # The hardening is in force and the database is in the state directory.
-    props = server.succeed("systemctl show conduwuit -p DynamicUser -p ProtectSystem -p MemoryDenyWriteExecute")
+    props = server.succeed("systemctl show conduwuit-py -p DynamicUser -p ProtectSystem -p PrivateIPC -p User")
     assert "DynamicUser=yes" in props and "ProtectSystem=strict" in props, props
-    server.succeed("test -d /var/lib/private/conduwuit")
+    assert "PrivateIPC=yes" in props and "User=conduwuit-py" in props, props
+    server.succeed("test -f /var/lib/private/conduwuit-py/CURRENT")
+    server.succeed("test -f /var/lib/private/conduwuit-py/.conduwuit-py")
+
+    # A database in the old state directory: the service refuses to start until
+    # it is moved or acknowledged (nixos/check-state.sh).
+    server.succeed("systemctl stop conduwuit-py")
+    server.succeed("rm /var/lib/private/conduwuit-py/.conduwuit-py")
+    server.succeed("mkdir -p /var/lib/private/conduwuit && touch /var/lib/private/conduwuit/CURRENT")
+    server.fail("systemctl start conduwuit-py")
+    server.succeed("journalctl -u conduwuit-py | grep -q 'refusing to start'")
     server.fail("grep -r family-token /nix/store/*conduwuit.toml")
   '';
 }

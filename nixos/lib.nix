@@ -73,7 +73,15 @@ let
 
   toList = v: if v == null then [ ] else if isList v then v else [ v ];
 
-  stateDirectory = "/var/lib/conduwuit";
+  # Not "conduwuit": that is where nixpkgs' (removed) services.conduwuit kept the
+  # Rust server's RocksDB, and where this module kept ours before the rename.
+  name = "conduwuit-py";
+  stateDirectory = "/var/lib/${name}";
+  # Databases this module does not open by itself (nixos/check-state.sh).
+  oldStateDirectories = [
+    "/var/lib/private/conduwuit"
+    "/var/lib/conduwuit"
+  ];
 
   # Shared with systemd/conduwuit.service (a test keeps them equal).
   hardening = {
@@ -118,18 +126,23 @@ let
   };
 
   # Everything the module derives from its options.
-  #   settings         services.conduwuit.settings (with nulls)
+  #   settings         services.conduwuit-py.settings (with nulls)
   #   exe              the server's executable (a store path in the module)
   #   configFile       where the TOML text ends up (the module: pkgs.writeText)
-  #   extraEnvironment services.conduwuit.extraEnvironment
+  #   extraEnvironment services.conduwuit-py.extraEnvironment
+  #   user, group      services.conduwuit-py.{user,group}
+  #   checkState       nixos/check-state.sh as an executable (the module: a store path)
   #   unitName         the systemd unit's name, for the credentials directory
   service =
     {
       settings,
       exe ? "conduwuit",
-      configFile ? "/etc/conduwuit/conduwuit.toml",
+      configFile ? "/etc/${name}/conduwuit.toml",
       extraEnvironment ? { },
-      unitName ? "conduwuit",
+      user ? name,
+      group ? name,
+      checkState ? "check-state.sh",
+      unitName ? name,
       credentialsDirectory ? "/run/credentials/${unitName}.service",
     }:
     let
@@ -158,23 +171,48 @@ let
       settings = final;
       toml = toTOML final;
       inherit ports;
+      # The file is found through CONDUWUIT_CONFIG, as nixpkgs' continuwuity module
+      # does (CONTINUWUITY_CONFIG): `conduwuit check-config` in the unit's
+      # environment sees the same file.
       environment = extraEnvironment // {
+        CONDUWUIT_CONFIG = configFile;
         PYTHONUNBUFFERED = "1";
+      };
+      # At most 5 starts in 60 s, then systemd stops trying (a crash loop on an SD
+      # card writes the journal and the database for nothing).
+      unitConfig = {
+        StartLimitBurst = 5;
+        StartLimitIntervalSec = 60;
       };
       serviceConfig = hardening // {
         Type = "notify";
         NotifyAccess = "main";
-        ExecStart = "${exe} serve --config ${configFile}";
+        # "+": as root and outside the sandbox, to see the old state directories.
+        ExecStartPre = "+${checkState} ${stateDirectory} ${concatStringsSep " " oldStateDirectories}";
+        ExecStart = "${exe} serve";
         Restart = "on-failure";
         RestartSec = 5;
+        # READY=1 comes after the database migrations, which on a Pi's SD card can
+        # take minutes (nixpkgs' continuwuity module allows 10 minutes too).
+        TimeoutStartSec = "10min";
         # The server lets in-flight requests finish for client_shutdown_timeout.
         TimeoutStopSec = 200;
+        # With DynamicUser, a user or group of this name that exists (the module
+        # creates both unless told otherwise) is used as is, so a reverse proxy
+        # in the group can reach the unix socket in the RuntimeDirectory (0750).
         DynamicUser = true;
-        StateDirectory = "conduwuit";
+        User = user;
+        Group = group;
+        StateDirectory = name;
         StateDirectoryMode = "0700";
-        RuntimeDirectory = "conduwuit";
+        RuntimeDirectory = name;
         RuntimeDirectoryMode = "0750";
         UMask = "0077";
+        # Not in the generic unit's hardening block (systemd/conduwuit.service),
+        # as in nixpkgs' continuwuity module: a private mount namespace and no
+        # System V IPC or POSIX message queues shared with the host.
+        PrivateMounts = true;
+        PrivateIPC = true;
         # The token file is read by systemd as root and handed to the service:
         # it never enters the Nix store and needs no permissions for the dynamic user.
         LoadCredential = if tokenFile == null then [ ] else [ "registration_token:${tokenFile}" ];
@@ -182,11 +220,11 @@ let
       assertions = [
         {
           assertion = !(get "unix_socket_path" != null && get "address" != null);
-          message = "services.conduwuit: set either settings.global.unix_socket_path or settings.global.address, not both";
+          message = "services.conduwuit-py: set either settings.global.unix_socket_path or settings.global.address, not both";
         }
         {
           assertion = !(get "registration_token" != null && tokenFile != null);
-          message = "services.conduwuit: set either settings.global.registration_token or settings.global.registration_token_file, not both";
+          message = "services.conduwuit-py: set either settings.global.registration_token or settings.global.registration_token_file, not both";
         }
         {
           assertion =
@@ -196,11 +234,11 @@ let
               && tokenFile == null
               && get "yes_i_am_very_very_sure_i_want_an_open_registration_server_prone_to_abuse" != true
             );
-          message = "services.conduwuit: allow_registration needs settings.global.registration_token_file (or registration_token); an open server also needs yes_i_am_very_very_sure_i_want_an_open_registration_server_prone_to_abuse";
+          message = "services.conduwuit-py: allow_registration needs settings.global.registration_token_file (or registration_token); an open server also needs yes_i_am_very_very_sure_i_want_an_open_registration_server_prone_to_abuse";
         }
         {
           assertion = !(tokenFile != null && match "/nix/store/.*" (toString tokenFile) != null);
-          message = "services.conduwuit: settings.global.registration_token_file is in the Nix store, where every user can read it; give a path outside it (e.g. /run/secrets/...)";
+          message = "services.conduwuit-py: settings.global.registration_token_file is in the Nix store, where every user can read it; give a path outside it (e.g. /run/secrets/...)";
         }
       ];
     };
@@ -211,7 +249,9 @@ in
     toTOML
     hardening
     service
+    name
     stateDirectory
+    oldStateDirectories
     ;
   # Messages of the assertions that fail, for tests.
   failures = s: map (a: a.message) (filter (a: !a.assertion) s.assertions);

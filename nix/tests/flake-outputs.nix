@@ -14,7 +14,7 @@ let
     go = "go";
     gnumake = "gnumake";
     strace = "strace";
-    nixfmt-rfc-style = "nixfmt";
+    nixfmt = "nixfmt";
   };
   nixpkgs = {
     outPath = "/nonexistent/nixpkgs";
@@ -53,6 +53,7 @@ assert x86.oci-image.args.lastModifiedDate == "20261127120000";
 assert attrNames outputs.checks.aarch64-linux == [ "package" "vm" ];
 assert outputs.checks.x86_64-linux.vm.nixosTest == "conduwuit";
 assert outputs.devShells.x86_64-linux.default.shell;
+assert outputs.formatter.x86_64-linux == "nixfmt";
 {
   packages = genAttrs [ "x86_64-linux" "aarch64-linux" ] pkgNames;
   checks = attrNames outputs.checks.x86_64-linux;

@@ -3,7 +3,7 @@
 # Each `assert` below fails the evaluation; the JSON result is checked further
 # by tests/packaging/test_nix.py (TOML parsed and loaded by the real server).
 {
-  credentialsDirectory ? "/run/credentials/conduwuit.service",
+  credentialsDirectory ? "/run/credentials/conduwuit-py.service",
 }:
 let
   l = import ../../nixos/lib.nix;
@@ -65,13 +65,13 @@ in
 # nulls are gone, the database path is the state directory, the token is a credential
 assert !(family.settings.global ? address);
 assert !(family.settings.global.well_known ? server);
-assert family.settings.global.database_path == "/var/lib/conduwuit";
+assert family.settings.global.database_path == "/var/lib/conduwuit-py";
 assert
   family.settings.global.registration_token_file == "${credentialsDirectory}/registration_token";
 assert sc.LoadCredential == [ "registration_token:/run/secrets/token" ];
 assert minimal.serviceConfig.LoadCredential == [ ];
-assert
-  sc.ExecStart == "/nix/store/0000-conduwuit/bin/conduwuit serve --config /nix/store/0000-conduwuit.toml";
+assert sc.ExecStart == "/nix/store/0000-conduwuit/bin/conduwuit serve";
+assert family.environment.CONDUWUIT_CONFIG == "/nix/store/0000-conduwuit.toml";
 assert family.environment.CONDUWUIT_LOG == "info";
 assert family.ports == [
   8008
@@ -79,7 +79,9 @@ assert family.ports == [
 ];
 assert minimal.ports == [ 8008 ];
 # the unit
-assert sc.Type == "notify" && sc.DynamicUser && sc.StateDirectory == "conduwuit";
+assert sc.Type == "notify" && sc.DynamicUser && sc.StateDirectory == "conduwuit-py";
+assert sc.User == "conduwuit-py" && sc.PrivateMounts && sc.PrivateIPC;
+assert family.unitConfig.StartLimitBurst == 5 && sc.TimeoutStartSec == "10min";
 assert sc.StateDirectoryMode == "0700" && sc.Restart == "on-failure";
 assert sc.ProtectSystem == "strict" && sc.MemoryDenyWriteExecute && sc.NoNewPrivileges;
 assert builtins.length sc.SystemCallFilter == 2;
@@ -91,7 +93,7 @@ assert builtins.length (l.failures socketAndAddress) == 1;
 assert builtins.length (l.failures openWithoutConsent) == 1;
 assert builtins.length (l.failures tokenInStore) == 1;
 {
-  inherit (family) toml environment serviceConfig;
+  inherit (family) toml environment serviceConfig unitConfig;
   minimalToml = minimal.toml;
   failures = {
     socketAndAddress = l.failures socketAndAddress;

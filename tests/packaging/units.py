@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "conduwuit.service"
+# Debian 13's Nix 2.26, which nix/check-real-lib.sh unpacks (CI runs it before the tests).
+REAL_LIB_ROOT = ROOT / "nix" / ".cache" / "trixie"
+REAL_LIB_NIX = REAL_LIB_ROOT / "usr" / "bin" / "nix-instantiate"
 
 
 def unit_lines(path: Path = UNIT) -> list[tuple[str, str]]:
@@ -50,5 +55,32 @@ def nix_eval(expression: str) -> Any:
         text=True,
         timeout=120,
     )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def real_lib_eval(arguments: str) -> Any:
+    """nix/tests/real-lib.nix with nixpkgs' lib, evaluated by Nix 2.26 (nix/check-real-lib.sh)."""
+    lib = ROOT.parent / "shared" / "nixpkgs-lib" / "lib"
+    expression = f"import ./nix/tests/real-lib.nix {{ lib = import {lib}; {arguments} }}"
+    with tempfile.TemporaryDirectory() as state:
+        result = subprocess.run(
+            [
+                str(REAL_LIB_ROOT / "lib64" / "ld-linux-x86-64.so.2"),
+                "--library-path",
+                f"{REAL_LIB_ROOT}/usr/lib/x86_64-linux-gnu:{REAL_LIB_ROOT}/lib/x86_64-linux-gnu",
+                str(REAL_LIB_NIX),
+                "--eval",
+                "--strict",
+                "--json",
+                "-E",
+                expression,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "NIX_STATE_DIR": state, "NIX_CONFIG": "build-users-group ="},
+        )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
