@@ -149,7 +149,9 @@ class MediaHandlers:
         return self._serve(request, found, CACHE_LEGACY)
 
     def routes(self) -> list[Route]:
+        # An empty file name (a trailing slash, as matrix-nio sends) is no file name.
         download = "/download/{serverName}/{mediaId}"
+        slash = "/download/{serverName}/{mediaId}/"
         named = "/download/{serverName}/{mediaId}/{fileName}"
         routes = [
             Route(
@@ -170,7 +172,7 @@ class MediaHandlers:
             Route("GET", (f"{AUTHED_PREFIX}/config",), self.config, Auth.ACCESS_TOKEN),
             Route(
                 "GET",
-                (f"{AUTHED_PREFIX}{download}", f"{AUTHED_PREFIX}{named}"),
+                tuple(f"{AUTHED_PREFIX}{path}" for path in (download, slash, named)),
                 self.download,
                 Auth.ACCESS_TOKEN,
                 allow_guests=True,
@@ -182,7 +184,9 @@ class MediaHandlers:
                 Route("GET", _media_paths("/config", legacy), self.config, Auth.ACCESS_TOKEN),
                 Route(
                     "GET",
-                    _media_paths(download, legacy) + _media_paths(named, legacy),
+                    _media_paths(download, legacy)
+                    + _media_paths(slash, legacy)
+                    + _media_paths(named, legacy),
                     self.download_legacy,
                 ),
             ]
