@@ -120,6 +120,9 @@ class MediaHandlers:
 
     def _serve(self, request: web.Request, found: MediaFile, cache: str) -> web.FileResponse:
         meta = found.metadata
+        if not found.path.is_file():
+            # The metadata outlived its file (see media_startup_check).
+            raise not_found("The media's file is missing")
         filename = request.match_info.get("fileName") or meta.filename
         content_type = meta.content_type or "application/octet-stream"
         headers = {

@@ -197,6 +197,7 @@ class MediaRepository:
         self._uploading: set[str] = set()
         #: Downloads waiting for an async upload, woken when it is committed.
         self._waiters: dict[str, asyncio.Event] = {}
+        self._waiting: dict[str, int] = {}
         self._frozen_at: int | None = None
 
     @property
@@ -495,10 +496,19 @@ class MediaRepository:
             return
         name = f"{server_name}/{media_id}"
         event = self._waiters.setdefault(name, asyncio.Event())
+        self._waiting[name] = self._waiting.get(name, 0) + 1
         try:
             await asyncio.wait_for(event.wait(), timeout_ms / 1000)
         except TimeoutError:
             pass
+        finally:
+            # The last waiter to give up forgets the event (an upload that never
+            # comes must not leave one behind).
+            self._waiting[name] -= 1
+            if not self._waiting[name]:
+                del self._waiting[name]
+                if self._waiters.get(name) is event:
+                    del self._waiters[name]
 
     async def _remote_media(self, server_name: str, media_id: str, timeout_ms: int) -> MediaFile:
         if server_name in self.config.prevent_downloads_from:

@@ -264,6 +264,24 @@ async def test_download_waits_for_an_async_upload(hs: Homeserver, alice: str) ->
     assert got.status == 200 and got.body == PNG
 
 
+async def test_waiting_for_an_upload_that_never_comes(hs: Homeserver, alice: str) -> None:
+    _, reply = await create(hs, alice)
+    media_id = reply["content_uri"].removeprefix("mxc://test.example/")
+    path = f"{AUTHED}/download/test.example/{media_id}?timeout_ms=200"
+    first, second = await asyncio.gather(get(hs, path, alice), get(hs, path, alice))
+    for got in (first, second):
+        assert got.status == 504 and got.json()["errcode"] == "M_NOT_YET_UPLOADED"
+
+
+async def test_media_whose_file_is_gone_is_404(hs: Homeserver, alice: str) -> None:
+    media_id = await upload_ok(hs, alice)
+    found = hs.services.media.open_media("test.example", media_id)
+    assert found is not None
+    found.path.unlink()
+    got = await get(hs, f"{AUTHED}/download/test.example/{media_id}", alice)
+    assert got.status == 404 and got.json()["errcode"] == "M_NOT_FOUND"
+
+
 async def test_async_upload_refusals(hs: Homeserver, alice: str) -> None:
     bob = (await hs.register("bob"))["access_token"]
     _, reply = await create(hs, alice)
