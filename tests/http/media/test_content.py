@@ -455,3 +455,26 @@ async def test_range_requests(hs: Homeserver, alice: str) -> None:
     whole = await get(hs, path, alice)
     assert whole.status == 200 and whole.body == body
     assert whole.headers.get("Accept-Ranges") == "bytes"
+
+
+async def test_a_too_large_async_upload_keeps_the_reservation(start: StartHomeserver) -> None:
+    hs = await start(max_request_size=4096)
+    token = (await hs.register("alice"))["access_token"]
+    _, reply = await create(hs, token)
+    media_id = reply["content_uri"].removeprefix("mxc://test.example/")
+    status, reply = await put_content(hs, token, media_id, b"x" * 5000)
+    assert status == 413 and reply["errcode"] == "M_TOO_LARGE"
+    assert hs.services.media.metadata("test.example", media_id) is None
+    assert hs.services.media.pending(media_id) is not None
+    assert list(hs.services.media.store.tmp.iterdir()) == []
+    assert await put_content(hs, token, media_id, b"fits") == (200, {})
+
+
+async def test_head_answers_the_headers_without_the_body(hs: Homeserver, alice: str) -> None:
+    media_id = await upload_ok(hs, alice)
+    path = f"{AUTHED}/download/test.example/{media_id}"
+    async with hs.client.head(path, headers=bearer(alice)) as response:
+        assert response.status == 200
+        assert response.headers["Content-Length"] == str(len(PNG))
+        assert response.headers["Content-Disposition"] == "inline"
+        assert await response.read() == b""
