@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, not_found
+from conduwuit.core.ids import ServerName
 from conduwuit.db import Database
 from conduwuit.db.codec import from_u64, key, prefix, split, u64
 from conduwuit.db.maps import GLOBAL_MEDIA_FROZEN_AT, MAPS
@@ -511,6 +512,9 @@ class MediaRepository:
                     del self._waiters[name]
 
     async def _remote_media(self, server_name: str, media_id: str, timeout_ms: int) -> MediaFile:
+        if not ServerName.is_valid(server_name):
+            # Spec (content repository, security): only valid server names are looked up.
+            raise not_found("No such media")
         if server_name in self.config.prevent_downloads_from:
             # As conduwuit: say "not found" rather than that the server is blocked.
             log.info("media: refused media of blocked server %s", server_name)

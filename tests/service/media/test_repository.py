@@ -106,6 +106,12 @@ async def test_remote_media_is_fetched_once_and_cached(setup: Setup) -> None:
     with pytest.raises(MatrixError) as error:
         await media.get("remote.example", "missing")
     assert error.value.status == 404
+    for bad_server in ("../etc", "bad_server!", ""):
+        with pytest.raises(MatrixError) as error:
+            await media.get(bad_server, "abc")
+        assert error.value.status == 404
+    assert ("../etc", "abc") not in setup.remote.asked
+    assert len(setup.remote.asked) == 2
 
 
 async def test_remote_media_over_the_limit_is_502(setup: Setup) -> None:
