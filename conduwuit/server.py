@@ -27,6 +27,8 @@ from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
+from conduwuit.service.media.repository import MediaConfig, MediaRepository
+from conduwuit.service.media.store import MediaStore
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import Notifications, PushEvaluator, PushRules
@@ -137,8 +139,32 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         voip=Voip(turn_config(config), config.server_name, clock),
         push=push,
         limits=build_limits(config, clock, users.accounts),
+        media=build_media(config, db, clock),
         loop_lag=loop_lag(config),
     )
+
+
+def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaRepository:
+    """The media repository over ``<database_path>/media``; its start (crashed uploads
+    reclaimed, the legacy freeze point, media_startup_check) runs here, before any
+    request. Remote media is not available until federation lands (NoRemoteMedia)."""
+    media = MediaRepository(
+        db,
+        MediaStore(config.database_path / "media"),
+        MediaConfig(
+            server_name=config.server_name,
+            max_upload_size=config.max_request_size,
+            freeze_legacy=config.freeze_legacy_media,
+            max_pending_uploads=config.max_pending_media_uploads,
+            pending_expiry_ms=config.media_create_unused_expiration_time * 1000,
+            prevent_downloads_from=frozenset(config.prevent_media_downloads_from),
+            startup_check=config.media_startup_check,
+            prune_missing=config.prune_missing_media,
+        ),
+        clock,
+    )
+    media.start()
+    return media
 
 
 def turn_config(config: GlobalConfig) -> TurnConfig:

@@ -51,6 +51,7 @@ from conduwuit.api.client.rooms import (
 from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
+from conduwuit.api.media import content as media_content
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import invalid_param
@@ -80,6 +81,7 @@ def routes(services: Services) -> list[Route]:
         ).routes(),
         *loop_lag_routes(services),
         *voip.VoipHandlers(services.voip).routes(),
+        *media_content.routes(services.media, allow_legacy=config.allow_legacy_media),
     ]
 
 

@@ -193,7 +193,9 @@ class GlobalConfig(Section):
         660, description="Permissions of the unix socket, as octal digits (e.g. 660)."
     )
     max_request_size: int = Field(
-        20_000_000, ge=1024, description="Largest accepted request body, in bytes."
+        20_000_000,
+        ge=1024,
+        description="Largest accepted request body, in bytes; also the largest media upload.",
     )
     client_shutdown_timeout: float = Field(
         180.0,
@@ -475,6 +477,63 @@ class GlobalConfig(Section):
     )
     rate_limit_refresh_burst: int = Field(
         20, ge=1, description="Token refreshes per client address in a burst."
+    )
+
+    # -- media repository (docs/media.md) -------------------------------------------
+    allow_legacy_media: bool = Field(
+        True,
+        description=doc("""
+            Serve the legacy unauthenticated media endpoints: GET
+            /_matrix/media/{r0,v1,v3}/download/... and /config. The authenticated
+            /_matrix/client/v1/media/* endpoints and uploads are always served.
+        """),
+    )
+    freeze_legacy_media: bool = Field(
+        True,
+        description=doc("""
+            Freeze the legacy unauthenticated download endpoints (spec v1.11): media
+            uploaded (or remote media cached) after the first start with this on is
+            served only by the authenticated endpoints; the legacy ones answer 404.
+            Turning it off serves everything there again and forgets the freeze point.
+        """),
+    )
+    media_startup_check: bool = Field(
+        True,
+        description=doc("""
+            At start, check that every media's file exists and that every file belongs
+            to some media; both kinds of mismatch are logged.
+        """),
+    )
+    prune_missing_media: bool = Field(
+        False,
+        description=doc("""
+            With media_startup_check: remove the metadata of media whose file is
+            missing. Off by default: a media directory that is only out of reach
+            (an unmounted disk) would lose every entry.
+        """),
+    )
+    prevent_media_downloads_from: list[str] = Field(
+        [],
+        description=doc("""
+            Server names whose media is never fetched or served: their media
+            answers 404 M_NOT_FOUND.
+        """),
+    )
+    max_pending_media_uploads: int = Field(
+        5,
+        ge=1,
+        description=doc("""
+            How many media IDs from POST /_matrix/media/v1/create a user may hold
+            without having uploaded them (further ones: 429 M_LIMIT_EXCEEDED).
+        """),
+    )
+    media_create_unused_expiration_time: int = Field(
+        86400,
+        ge=1,
+        description=doc("""
+            Seconds a media ID from POST /_matrix/media/v1/create stays usable for its
+            upload (unused_expires_at); after that it is gone.
+        """),
     )
 
     # -- federation ----------------------------------------------------------------

@@ -32,6 +32,7 @@ class MapSpec:
 GLOBAL_VERSION: Final = b"version"
 GLOBAL_COUNTER: Final = b"c"
 GLOBAL_KEYPAIR: Final = b"keypair"
+GLOBAL_MEDIA_FROZEN_AT: Final = b"media_legacy_frozen_at"
 
 
 class Maps:
@@ -42,7 +43,9 @@ class Maps:
         """Server-wide single values, keyed by a short ASCII name.
         b"version" -> u64: schema version (see conduwuit.db.migrations).
         b"c"       -> u64: the global stream counter (Database.next_count).
-        b"keypair" -> bytes: the server's signing key pair (owned by the signing-key service).""",
+        b"keypair" -> bytes: the server's signing key pair (owned by the signing-key service).
+        b"media_legacy_frozen_at" -> u64 ms: since when media is frozen for the legacy
+                   unauthenticated download endpoints (freeze_legacy_media).""",
     )
     server_signingkeys: Final = MapSpec(
         "server_signingkeys",
@@ -499,6 +502,40 @@ class Maps:
         key:   user ID, 0xFF, u64 version, 0xFF, room ID, 0xFF, session ID
         value: JSON KeyBackupData {"first_message_index", "forwarded_count",
                "is_verified", "session_data"}""",
+    )
+
+    # -- media repository (service/media) ---------------------------------------------
+    mediaid_metadata: Final = MapSpec(
+        "mediaid_metadata",
+        """Stored media, local uploads and cached remote media; the file is the blob
+        media/blobs/<sha256> under the database directory.
+        key:   origin server name, 0xFF, media ID
+        value: JSON {"sha256", "size", "created_ts", "content_type"?, "filename"?,
+               "uploader"? (local media only)}""",
+    )
+    mediaid_pending: Final = MapSpec(
+        "mediaid_pending",
+        """Media IDs made by POST /media/v1/create whose content is not uploaded yet.
+        key:   server name (ours), 0xFF, media ID
+        value: JSON {"uploader", "created_ts", "expires_ts"}""",
+    )
+    userid_pendingmediaid: Final = MapSpec(
+        "userid_pendingmediaid",
+        """A user's pending media IDs, to count them against max_pending_media_uploads.
+        key:   user ID, 0xFF, media ID
+        value: u64 expires_ts""",
+    )
+    userid_mediaid: Final = MapSpec(
+        "userid_mediaid",
+        """The media a local user uploaded (for deleting all of a user's media).
+        key:   user ID, 0xFF, media ID
+        value: empty""",
+    )
+    sha256_mediaid: Final = MapSpec(
+        "sha256_mediaid",
+        """Which media refer to a blob: the blob is deleted with its last reference.
+        key:   sha256 (64 hex digits), 0xFF, origin server name, 0xFF, media ID
+        value: empty""",
     )
 
     @classmethod

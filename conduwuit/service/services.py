@@ -15,6 +15,7 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
+from conduwuit.service.media.repository import MediaRepository
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import Notifications, PushEvaluator, PushRules
@@ -119,6 +120,7 @@ class Services:
     voip: Voip
     push: PushServices
     limits: RateLimits
+    media: MediaRepository
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
 

@@ -51,6 +51,9 @@ UNSTABLE_FEATURES: dict[str, bool] = {
     "uk.half-shot.msc2666.query_mutual_rooms": True,
     # MSC4133 custom profile fields on the stable /profile/{userId}/{keyName} paths.
     "uk.tcpip.msc4133.stable": True,
+    # MSC3916 authenticated media (spec v1.11): /_matrix/client/v1/media/download
+    # and /config with an access token; clients on older versions look for this flag.
+    "org.matrix.msc3916.stable": True,
 }
 
 

@@ -221,3 +221,18 @@ async def test_msc4133_custom_profile_fields(hs: Homeserver, users: Users) -> No
     assert status == 404
     capabilities = await users.ok(alice, "GET", "/capabilities")
     assert capabilities["capabilities"]["m.profile_fields"]["enabled"] is True
+
+
+async def test_msc3916_authenticated_media(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    token = hs.tokens[alice]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/plain"}
+    async with hs.client.post("/_matrix/media/v3/upload", data=b"hi", headers=headers) as r:
+        media_id = (await r.json())["content_uri"].removeprefix("mxc://test.example/")
+    path = f"{V1}/media/download/test.example/{media_id}"
+    async with hs.client.get(path, headers=headers) as r:
+        assert r.status == 200 and await r.read() == b"hi"
+    async with hs.client.get(path) as r:
+        assert r.status == 401
+    config = await users.ok(alice, "GET", f"{V1}/media/config")
+    assert config["m.upload.size"] == hs.config.max_request_size
