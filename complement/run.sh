@@ -299,16 +299,16 @@ smoke() {
     mkdir -p "$OUT/smoke"
     make_ca "$CACHE/smoke/ca1"
     make_ca "$CACHE/smoke/ca2"
-    docker rm -f complement-smoke-1 complement-smoke-2 >/dev/null 2>&1 || true
-    SMOKE_CONTAINERS+=(complement-smoke-1 complement-smoke-2)
-    id=$(smoke_start "$IMAGE" "$CACHE/smoke/ca1" complement-smoke-1) || return 1
+    docker rm -f complement-smoke-$$-1 complement-smoke-$$-2 >/dev/null 2>&1 || true
+    SMOKE_CONTAINERS+=(complement-smoke-$$-1 complement-smoke-$$-2)
+    id=$(smoke_start "$IMAGE" "$CACHE/smoke/ca1" complement-smoke-$$-1) || return 1
     smoke_check "$id" "$CACHE/smoke/ca1" || { docker logs "$id" >"$OUT/smoke/first.log" 2>&1; return 1; }
     docker logs "$id" >"$OUT/smoke/first.log" 2>&1
     commit=conduwuit-complement-smoke:$$
     docker stop -t 5 "$id" >/dev/null
     docker commit "$id" "$commit" >/dev/null
     SMOKE_IMAGES+=("$commit")
-    id2=$(smoke_start "$commit" "$CACHE/smoke/ca2" complement-smoke-2) || return 1
+    id2=$(smoke_start "$commit" "$CACHE/smoke/ca2" complement-smoke-$$-2) || return 1
     smoke_check "$id2" "$CACHE/smoke/ca2" || { docker logs "$id2" >"$OUT/smoke/second.log" 2>&1; return 1; }
     docker logs "$id2" >"$OUT/smoke/second.log" 2>&1
     log "smoke: restarted from a docker commit with a new CA: OK"

@@ -56,3 +56,22 @@ def test_plan_and_retry_plan_name_top_level_tests(tmp_path: Path) -> None:
     assert plan.stdout.strip() == "tests ^(TestA|TestB|TestC)$"
     retry = run("retry-plan", "--baseline", str(baseline), "--results", str(results))
     assert retry.stdout.strip() == "tests ^(TestA|TestC)$"
+
+
+def test_repeated_subtest_names_are_entries_of_their_own(tmp_path: Path) -> None:
+    # Go names a repeated subtest "name#01"; that "#" is not a comment.
+    baseline, results = write(tmp_path, {"TestA/same": "pass", "TestA/same#01": "fail"})
+    baseline.write_text("# a comment line\n" + baseline.read_text())
+    done = run("gate", "--baseline", str(baseline), "--results", str(results))
+    assert done.returncode == 1
+    assert "fail     tests TestA/same#01" in done.stdout
+    baseline.write_text("tests TestA/same\ntests TestA/same#01\n")
+    results.write_text(
+        "".join(
+            json.dumps({"Action": "pass", "Package": PKG, "Test": t}) + "\n"
+            for t in ("TestA/same", "TestA/same#01", "TestB")
+        )
+    )
+    run("update", "--baseline", str(baseline), "--results", str(results))
+    entries = [line for line in baseline.read_text().splitlines() if not line.startswith("#")]
+    assert entries == ["tests TestA/same", "tests TestA/same#01", "tests TestB"]
