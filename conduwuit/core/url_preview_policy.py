@@ -13,7 +13,7 @@ Previews are off unless an allowlist allows the URL (conduwuit's default). For a
    documentation says; conduwuit's code tests the reverse, entry contains host, which
    lets "oogle.com" through and not "www.google.com");
 6. a URL that contains an entry of ``url_preview_url_contains_allowlist`` is allowed;
-7. with ``url_preview_check_root_domain``, steps 3–5 again for each parent domain of
+7. with ``url_preview_check_root_domain``, steps 3 to 5 again for each parent domain of
    the host ("en.m.wikipedia.org": "m.wikipedia.org", "wikipedia.org"; conduwuit
    strips one label only, which does not reach "wikipedia.org" from the example in
    its own documentation);
@@ -93,6 +93,8 @@ class PreviewPolicy:
                 return True
             if any(entry and entry in domain for entry in self.domain_contains_allowlist):
                 return True
-            if domain == host and any(entry and entry in url for entry in self.url_contains_allowlist):
+            if domain == host and any(
+                entry and entry in url for entry in self.url_contains_allowlist
+            ):
                 return True
         return False

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from PIL import Image, ImageSequence, UnidentifiedImageError, features
 
+from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.core.thumbnail_sizes import Box, Method, geometry, select_box
 
@@ -395,3 +396,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def thumbnailer_from_config(config: GlobalConfig, cache_dir: Path) -> Thumbnailer:
+    """The thumbnailer as the options configure it (for the composition root);
+    ``cache_dir`` is where the media repository keeps thumbnails."""
+    return Thumbnailer(cache_dir, max_pixels=config.max_image_pixels)
