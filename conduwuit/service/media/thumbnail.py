@@ -39,7 +39,7 @@ from pathlib import Path
 from PIL import Image, ImageSequence, UnidentifiedImageError, features
 
 from conduwuit.config import GlobalConfig
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, invalid_param
 from conduwuit.core.thumbnail_sizes import Box, Method, geometry, select_box
 
 log = logging.getLogger(__name__)
@@ -201,9 +201,9 @@ class Thumbnailer:
         if not _SHA256.fullmatch(sha256):
             raise ValueError("sha256 must be 64 lowercase hex digits")
         if method not in ("crop", "scale"):
-            raise MatrixError(ErrCode.INVALID_PARAM, "method must be crop or scale")
+            raise invalid_param("method must be crop or scale")
         if width < 1 or height < 1:
-            raise MatrixError(ErrCode.INVALID_PARAM, "width and height must be positive")
+            raise invalid_param("width and height must be positive")
         if not thumbnailable_type(content_type):
             raise NotThumbnailable(f"media of type {content_type} has no thumbnail")
         box = select_box(width, height, method)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageSequence
+from PIL import Image, ImageFile, ImageSequence
 
 from conduwuit.service.media.thumbnail import (
     ImageTooLarge,
@@ -354,8 +354,10 @@ async def test_a_real_image_with_a_non_image_type_is_refused(
 
 
 async def test_truncated_image_is_not_thumbnailable(
-    tmp_path: Path, thumbnailer: Thumbnailer
+    tmp_path: Path, thumbnailer: Thumbnailer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Pillow's default; importing Synapse (the crosscheck tests do) turns it on.
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", False)
     data = encode(gradient(600, 600), "PNG")
     path, sha = store(tmp_path, data[: len(data) // 3])
     with pytest.raises(NotThumbnailable):
