@@ -190,9 +190,11 @@ class Previewer:
         """The preview of ``url``; its image is stored with ``requester`` as uploader.
         Raises a :class:`MatrixError` (see the module's documentation)."""
         del ts  # a newer preview than asked for is allowed
-        if not self._policy.allows(url):
-            raise forbidden("URL previews are not allowed for this URL")
+        # The lists judge the URL that would be fetched: "https://good.example@evil.example/"
+        # is judged without its user info, so it does not contain "https://good.example".
         clean = sanitise_url(url)
+        if not self._policy.allows(clean):
+            raise forbidden("URL previews are not allowed for this URL")
         cached = self._cache.get(clean)
         if cached is not None:
             return cached
@@ -302,7 +304,7 @@ class Previewer:
                         return await self._store_image(final, response, requester) or {}
                     if base_type and base_type not in HTML_TYPES:
                         return {}
-                    body = await self._read(response, self._limits.max_page_bytes, truncate=True)
+                    body = await self._read(response, self._limits.max_page_bytes)
                 finally:
                     response.close()
                 og: dict[str, Any] = await asyncio.get_running_loop().run_in_executor(
@@ -330,24 +332,16 @@ class Previewer:
         finally:
             response.close()
 
-    async def _read(self, response: aiohttp.ClientResponse, limit: int, *, truncate: bool) -> bytes:
-        """At most ``limit`` bytes of the body; beyond that the connection is dropped
-        (a page is cut there, an image is refused)."""
-        declared = response.content_length
-        if not truncate and declared is not None and declared > limit:
-            raise MatrixError(ErrCode.TOO_LARGE, "the image is too large", status=502)
+    async def _read(self, response: aiohttp.ClientResponse, limit: int) -> bytes:
+        """At most ``limit`` bytes of the body; the connection is dropped after them."""
         chunks: list[bytes] = []
         size = 0
         try:
             async for chunk in response.content.iter_chunked(CHUNK):
                 chunks.append(chunk[: limit - size])
                 size += len(chunk)
-                if size > limit or (truncate and size >= limit):
-                    if not truncate:
-                        raise MatrixError(ErrCode.TOO_LARGE, "the image is too large", status=502)
+                if size >= limit:
                     break
-        except TimeoutError:
-            raise
         except (aiohttp.ClientError, OSError) as exc:
             raise fetch_failed(f"reading the answer failed: {type(exc).__name__}") from exc
         finally:
@@ -359,10 +353,10 @@ class Previewer:
     ) -> dict[str, Any] | None:
         """Store the image ``response`` carries as local media: the og:image keys, or
         None when it is not an image this server would thumbnail."""
-        data = await self._read(response, self._limits.max_image_bytes, truncate=False)
         loop = asyncio.get_running_loop()
-        path = await loop.run_in_executor(None, self._spill, data)
+        path = await loop.run_in_executor(None, self._temp_file)
         try:
+            size = await self._download(response, path)
             try:
                 info = await loop.run_in_executor(None, probe, path, self._limits.max_image_pixels)
             except (NotThumbnailable, ImageTooLarge) as exc:
@@ -379,15 +373,39 @@ class Previewer:
             "og:image:type": info.content_type,
             "og:image:width": info.width,
             "og:image:height": info.height,
-            "matrix:image:size": len(data),
+            "matrix:image:size": size,
         }
 
-    def _spill(self, data: bytes) -> Path:
+    def _temp_file(self) -> Path:
         self._work_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self._work_dir, prefix="preview-")
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
+        os.close(fd)
         return Path(name)
+
+    async def _download(self, response: aiohttp.ClientResponse, path: Path) -> int:
+        """Stream the body into ``path`` (writes off the event loop); its size.
+        Beyond ``max_image_bytes``: 502 M_TOO_LARGE, the connection dropped."""
+        limit = self._limits.max_image_bytes
+        too_large = MatrixError(ErrCode.TOO_LARGE, "the image is too large", status=502)
+        declared = response.content_length
+        if declared is not None and declared > limit:
+            response.close()
+            raise too_large
+        loop = asyncio.get_running_loop()
+        size = 0
+        file = await loop.run_in_executor(None, path.open, "wb")
+        try:
+            async for chunk in response.content.iter_chunked(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                await loop.run_in_executor(None, file.write, chunk)
+        except (aiohttp.ClientError, OSError) as exc:
+            raise fetch_failed(f"reading the image failed: {type(exc).__name__}") from exc
+        finally:
+            response.close()
+            await loop.run_in_executor(None, file.close)
+        return size
 
 
 def _parse_page(body: bytes, charset: str | None, url: str) -> dict[str, Any]:

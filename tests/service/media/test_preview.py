@@ -315,6 +315,27 @@ async def test_oversized_image_url_is_refused(
     with pytest.raises(MatrixError) as refused:
         await previewer.preview(site.url("/big.png"))
     assert (refused.value.status, refused.value.errcode) == (502, "M_TOO_LARGE")
+    # Without a Content-Length, the download stops at the limit.
+    streamed: list[int] = []
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/png"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            for _ in range(1000):  # 64 MB if nobody stops reading
+                await response.write(b"\0" * 65_536)
+                streamed.append(1)
+        except (ConnectionResetError, ConnectionError):
+            pass
+        return response
+
+    site.routes["/stream.png"] = stream
+    with pytest.raises(MatrixError) as refused:
+        await asyncio.wait_for(previewer.preview(site.url("/stream.png")), 20)
+    assert (refused.value.status, refused.value.errcode) == (502, "M_TOO_LARGE")
+    await asyncio.sleep(0.2)
+    assert len(streamed) < 500, "the previewer stopped reading (socket buffers took the rest)"
     # As a page's image it is left out, the page still previews.
     site.routes["/p"] = html('<title>p</title><meta property="og:image" content="/big.png">')
     assert await previewer.preview(site.url("/p")) == {"og:title": "p"}
@@ -380,7 +401,26 @@ async def test_denied_addresses_are_refused(
     with pytest.raises(MatrixError) as refused:
         await strict.preview(f"http://2130706434:{private.server.port}/secret")
     assert refused.value.status == 403
+    # IPv6 literals, IPv4-mapped included.
+    for host in ("[::1]", "[::ffff:127.0.0.2]"):
+        with pytest.raises(MatrixError) as refused:
+            await previewer.preview(f"http://{host}:{private.server.port}/secret")
+        assert refused.value.status == 403
     assert private.requests == []
+
+
+async def test_user_info_does_not_fool_the_url_allowlist(
+    site: Site, make_previewer: Callable[..., Previewer]
+) -> None:
+    site.routes["/"] = html("<title>t</title>")
+    assert site.server is not None
+    previewer = make_previewer(
+        policy=PreviewPolicy.of(url_contains_allowlist=["http://good.example"])
+    )
+    with pytest.raises(MatrixError) as refused:
+        await previewer.preview(f"http://good.example@127.0.0.1:{site.server.port}/")
+    assert refused.value.status == 403
+    assert site.requests == []
 
 
 async def test_redirect_into_a_denied_network_is_refused(
