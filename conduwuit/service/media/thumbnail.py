@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageSequence, UnidentifiedImageError, features
+from PIL import Image, ImageSequence, features
 
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import ErrCode, MatrixError, invalid_param
@@ -125,7 +125,10 @@ def probe(path: Path, max_pixels: int) -> ImageInfo:
     """Decode the header of ``path`` only. :class:`NotThumbnailable` unless it is an
     image in :data:`FORMATS`; :class:`ImageTooLarge` beyond ``max_pixels``."""
     with _open(path, max_pixels) as image:
-        return _info(image)
+        try:
+            return _info(image)
+        except Exception as exc:  # finding a second frame of a corrupt animation
+            raise NotThumbnailable("the image cannot be decoded") from exc
 
 
 def _open(path: Path, max_pixels: int) -> Image.Image:
@@ -133,7 +136,7 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         image = Image.open(path, formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(f"the image has too many pixels to thumbnail: {exc}") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except Exception as exc:  # UnidentifiedImageError, and whatever a hostile file raises
         raise NotThumbnailable("the media is not an image this server can thumbnail") from exc
     width, height = image.size
     if width < 1 or height < 1:
@@ -257,40 +260,47 @@ class Thumbnailer:
         self, source: Path, folder: Path, stem: str, box: Box, animated: bool
     ) -> Thumbnail:
         with _open(source, self._max_pixels) as image:
-            info = _info(image)
-            orientation = _orientation(image)
-            transpose = _ORIENTATION.get(orientation)
-            upright_w, upright_h = image.size
-            if orientation in _SWAPS_AXES:
-                upright_w, upright_h = upright_h, upright_w
-            geo = geometry(upright_w, upright_h, box)
-            animate = animated and info.animated
-            if (
-                geo.unchanged(upright_w, upright_h)
-                and transpose is None
-                and info.format in SERVABLE_ORIGINALS
-                and (animate or not info.animated)
-            ):
-                return Thumbnail(source, info.content_type, info.width, info.height, True)
             try:
-                if animate:
-                    data, content_type = self._encode_animation(
-                        image, transpose, geo.scaled, geo.crop
-                    )
-                else:
-                    data, content_type = self._encode_still(image, transpose, geo.scaled, geo.crop)
-            except (
-                OSError,
-                ValueError,
-                SyntaxError,
-                EOFError,
-            ) as exc:  # a truncated or corrupt file
+                rendered = self._render(image, source, box, animated)
+            except MatrixError:
+                raise
+            except Exception as exc:
+                # A truncated or corrupt file: Pillow's decoders raise OSError and
+                # ValueError mostly, but also IndexError, struct.error, ... on fuzzed input.
+                log.debug("cannot thumbnail %s", source, exc_info=exc)
                 raise NotThumbnailable("the image cannot be decoded") from exc
-        width, height = geo.size
+        if isinstance(rendered, Thumbnail):
+            return rendered
+        data, content_type, (width, height) = rendered
         path = folder / f"{stem}.{width}x{height}.{_EXTENSIONS[content_type]}"
         _write_atomically(path, data)
         self.generated += 1
         return Thumbnail(path, content_type, width, height)
+
+    def _render(
+        self, image: Image.Image, source: Path, box: Box, animated: bool
+    ) -> Thumbnail | tuple[bytes, str, tuple[int, int]]:
+        """The original itself when it fits, else the encoded thumbnail."""
+        info = _info(image)
+        orientation = _orientation(image)
+        transpose = _ORIENTATION.get(orientation)
+        upright_w, upright_h = image.size
+        if orientation in _SWAPS_AXES:
+            upright_w, upright_h = upright_h, upright_w
+        geo = geometry(upright_w, upright_h, box)
+        animate = animated and info.animated
+        if (
+            geo.unchanged(upright_w, upright_h)
+            and transpose is None
+            and info.format in SERVABLE_ORIGINALS
+            and (animate or not info.animated)
+        ):
+            return Thumbnail(source, info.content_type, info.width, info.height, True)
+        if animate:
+            data, content_type = self._encode_animation(image, transpose, geo.scaled, geo.crop)
+        else:
+            data, content_type = self._encode_still(image, transpose, geo.scaled, geo.crop)
+        return data, content_type, geo.size
 
     def _frame(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import random
 import resource
 import struct
 import time
@@ -383,3 +384,37 @@ async def test_bad_arguments(tmp_path: Path, thumbnailer: Thumbnailer) -> None:
                 method="crop",
             )
         assert getattr(refused.value, "errcode", None) == "M_INVALID_PARAM"
+
+
+async def test_corrupt_images_are_refused_never_crash(
+    tmp_path: Path, thumbnailer: Thumbnailer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Byte-flipped and truncated images of every format: a thumbnail or a Matrix
+    error, never another exception (seed 1 includes an IndexError from Pillow)."""
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", False)
+    originals = [encode(gradient(120, 90), fmt) for fmt in ("PNG", "JPEG", "WEBP", "BMP")]
+    originals.append(animation(3, (60, 40)))
+    rng = random.Random(1)
+    outcomes: set[str] = set()
+    for i in range(600):
+        data = bytearray(rng.choice(originals))
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(len(data))]
+        path, sha = store(tmp_path, bytes(data), f"mutant-{i}")
+        try:
+            await thumbnailer.thumbnail(
+                path,
+                content_type="image/png",
+                sha256=sha,
+                width=32,
+                height=32,
+                method="crop",
+                animated=rng.random() < 0.5,
+            )
+            probe(path, MAX_PIXELS)
+            outcomes.add("thumbnail")
+        except (NotThumbnailable, ImageTooLarge) as refused:
+            outcomes.add(type(refused).__name__)
+    assert "thumbnail" in outcomes and "NotThumbnailable" in outcomes
