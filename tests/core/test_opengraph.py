@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from conduwuit.core.opengraph import charset_of_content_type, decode_html, parse_opengraph
 
 URL = "https://example.com/blog/post.html"
@@ -87,3 +90,49 @@ def test_charset_sources() -> None:
     assert decode_html("hi".encode("utf-16-le"), None) in ("h\x00i\x00", "hi")
     assert decode_html(b"caf\xe9", "no-such-charset") == "caf\ufffd"
     assert decode_html(b"\xff\xfeh\x00i\x00") == "hi"
+
+
+FRAGMENTS = [
+    "<meta ",
+    'property="og:title" ',
+    "content=",
+    '"x"',
+    ">",
+    "<title>",
+    "</title>",
+    "<svg>",
+    "</svg>",
+    "<base href=",
+    "'/b/'",
+    "<!--",
+    "-->",
+    "<![CDATA[",
+    "]]>",
+    "<!doctype",
+    "<?",
+    "<script>",
+    "</script>",
+    "&amp;",
+    "&#",
+    "&#x110000;",
+    "<",
+    "</",
+    "=",
+    "\x00",
+    "é",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=5), max_size=40))
+def test_any_markup_parses_to_strings(parts: list[str]) -> None:
+    og = parse_opengraph("".join(parts), URL)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in og.items())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=2048), st.none() | st.sampled_from(["utf-8", "latin-1", "bogus", "utf-16"])
+)
+def test_any_bytes_decode(body: bytes, charset: str | None) -> None:
+    assert isinstance(decode_html(body, charset), str)
