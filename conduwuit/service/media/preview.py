@@ -342,6 +342,8 @@ class Previewer:
                 size += len(chunk)
                 if size >= limit:
                     break
+        except TimeoutError as exc:  # an OSError too: first
+            raise timed_out("the page stopped sending") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise fetch_failed(f"reading the answer failed: {type(exc).__name__}") from exc
         finally:
@@ -400,6 +402,8 @@ class Previewer:
                 if size > limit:
                     raise too_large
                 await loop.run_in_executor(None, file.write, chunk)
+        except TimeoutError as exc:  # an OSError too: first
+            raise timed_out("the image stopped sending") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise fetch_failed(f"reading the image failed: {type(exc).__name__}") from exc
         finally:

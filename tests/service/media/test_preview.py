@@ -482,6 +482,27 @@ async def test_fetch_failures_are_gateway_errors(
     with pytest.raises(MatrixError) as refused:
         await asyncio.wait_for(previewer.preview(site.url("/stall")), 10)
     assert (refused.value.status, refused.value.errcode) == (504, "M_UNKNOWN")
+
+    # A body that stops half-way: the page times out; an image that does is left out.
+    async def stops(request: web.Request) -> web.StreamResponse:
+        kind = "image/png" if request.path.endswith(".png") else "text/html"
+        response = web.StreamResponse(headers={"Content-Type": kind})
+        await response.prepare(request)
+        await response.write(png()[:20] if kind == "image/png" else b"<title>half")
+        await asyncio.sleep(5)
+        return response
+
+    site.routes["/half"] = stops
+    site.routes["/half.png"] = stops
+    site.routes["/with-image"] = html(
+        '<title>w</title><meta property="og:image" content="/half.png">'
+    )
+    with pytest.raises(MatrixError) as refused:
+        await asyncio.wait_for(previewer.preview(site.url("/half")), 10)
+    assert (refused.value.status, refused.value.errcode) == (504, "M_UNKNOWN")
+    assert await asyncio.wait_for(previewer.preview(site.url("/with-image")), 10) == {
+        "og:title": "w"
+    }
     assert site.server is not None
     port = site.server.port
     await site.server.close()
