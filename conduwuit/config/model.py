@@ -552,9 +552,10 @@ class GlobalConfig(Section):
     ip_range_denylist: list[str] = Field(
         DEFAULT_IP_RANGE_DENYLIST,
         description=doc("""
-            Networks (CIDR) that outbound requests (push gateways; later federation
-            and URL previews) must never reach: a pusher whose gateway host resolves
-            into one is refused, and delivery checks again on every connection.
+            Networks (CIDR) that outbound requests (push gateways, URL previews; later
+            federation) must never reach: a pusher whose gateway host resolves into one
+            is refused, and delivery checks again on every connection; a URL preview
+            checks every address of every redirect hop and of the image.
             Default: private, loopback, link-local, CGNAT, multicast, documentation
             and unique-local ranges.
         """),
@@ -565,14 +566,25 @@ class GlobalConfig(Section):
     default_room_version: str = Field("11", description="Room version of new rooms.")
 
     # -- outbound request timeouts (seconds) ---------------------------------------
-    request_conn_timeout: float = Field(10, gt=0, description=unused("Connect timeout."))
+    request_conn_timeout: float = Field(
+        10, gt=0, description="Connect timeout of one outbound request (URL previews so far)."
+    )
     request_timeout: float = Field(
-        35, gt=0, description="Timeout of one outbound request (push gateways so far)."
+        35,
+        gt=0,
+        description=doc("""
+            Time an outbound request may wait for more data (push gateways: the whole
+            request; URL previews: between reads).
+        """),
     )
     request_total_timeout: float = Field(
-        320, gt=0, description=unused("Timeout of a request including retries.")
+        320,
+        gt=0,
+        description="Time limit of a whole outbound request (URL previews so far), a backstop.",
     )
-    request_idle_timeout: float = Field(5, gt=0, description=unused("Idle pooled connection life."))
+    request_idle_timeout: float = Field(
+        5, gt=0, description="Idle life of a pooled outbound connection (URL previews so far)."
+    )
     federation_timeout: float = Field(
         300, gt=0, description=unused("Timeout of a federation request.")
     )
@@ -642,6 +654,65 @@ class GlobalConfig(Section):
     )
     allow_outgoing_read_receipts: bool = Field(
         True, description=unused("Send read receipts over federation.")
+    )
+
+    # -- thumbnails and URL previews (docs/media-thumbnails-previews.md) -----------------
+    max_image_pixels: int = Field(
+        32_000_000,
+        ge=1,
+        description=doc("""
+            Largest image (width x height, read from its header before anything is
+            decoded) that is thumbnailed; a larger one gets 413 M_TOO_LARGE. Decoding
+            takes about 4 bytes per pixel. As Synapse's max_image_pixels.
+        """),
+    )
+    url_preview_domain_contains_allowlist: list[str] = Field(
+        [],
+        description=doc("""
+            URL previews are off until one of the allowlists allows a URL. Domains
+            allowed for previews by a *contains* match on the URL's host: "google.com"
+            allows "google.com", "www.google.com" and "mymaliciousdomaingoogle.com".
+            "*" allows every URL (a large attack surface: know the risks).
+        """),
+    )
+    url_preview_domain_explicit_allowlist: list[str] = Field(
+        [],
+        description=doc("""
+            Domains allowed for previews by an *exact* match on the URL's host:
+            "google.com" allows "google.com" but not "www.google.com". "*" allows every
+            URL.
+        """),
+    )
+    url_preview_url_contains_allowlist: list[str] = Field(
+        [],
+        description=doc("""
+            Strings that allow a URL for previews when the whole URL contains one:
+            "https://example.com/news/" allows every URL under it. "*" allows every URL.
+        """),
+    )
+    url_preview_domain_explicit_denylist: list[str] = Field(
+        [],
+        description=doc("""
+            Domains never previewed, by an exact match on the host; checked before the
+            allowlists ("*" means nothing here). ip_range_denylist applies to every
+            preview whatever these lists say.
+        """),
+    )
+    url_preview_max_spider_size: int = Field(
+        384_000,
+        ge=1024,
+        description=doc("""
+            Bytes of a page read for its preview; the rest is not downloaded (the
+            OpenGraph tags are at its start).
+        """),
+    )
+    url_preview_check_root_domain: bool = Field(
+        False,
+        description=doc("""
+            Also run the domain allowlists and the denylist on the parent domains of
+            the host: with "wikipedia.org" in an allowlist, "en.m.wikipedia.org" is
+            allowed too. Does not apply to url_preview_url_contains_allowlist.
+        """),
     )
 
     # -- RocksDB ---------------------------------------------------------------------
