@@ -13,6 +13,10 @@ from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
+from conduwuit.service.federation.auth import RequestAuth
+from conduwuit.service.federation.client import FederationClient
+from conduwuit.service.federation.keys import RemoteKeys
+from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.notifier import Notifier
@@ -105,6 +109,17 @@ class PushServices:
 
 
 @dataclass
+class FederationServices:
+    """Talking to other servers: the outbound client (the runtime closes it), their
+    keys, inbound request authentication, and the queries clients trigger."""
+
+    client: FederationClient
+    keys: RemoteKeys
+    auth: RequestAuth
+    queries: FederationQueries
+
+
+@dataclass
 class Services:
     """Every service of one server over one database."""
 
@@ -119,6 +134,7 @@ class Services:
     voip: Voip
     push: PushServices
     limits: RateLimits
+    federation: FederationServices
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
 
