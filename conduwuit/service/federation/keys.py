@@ -165,10 +165,14 @@ class RemoteKeys:
             previous = merged.get(key_id)
             if previous is not None and previous["key"] != key.key:
                 log.warning("%s changed the key of %s; keeping the newer", server_name, key_id)
-            if previous is None or previous["valid_until_ts"] <= key.valid_until_ts:
+            if key.old:
+                # Retired: valid only for what it signed until expired_ts, whatever
+                # an older document said.
+                merged[key_id] = {"key": key.key, "valid_until_ts": key.valid_until_ts, "old": True}
+            elif previous is None or (
+                not previous.get("old") and previous["valid_until_ts"] <= key.valid_until_ts
+            ):
                 merged[key_id] = {"key": key.key, "valid_until_ts": key.valid_until_ts}
-                if key.old:
-                    merged[key_id]["old"] = True
         newest = record["document"]
         if newest is None or newest["valid_until_ts"] <= document["valid_until_ts"]:
             newest = document
