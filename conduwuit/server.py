@@ -27,6 +27,7 @@ from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
+from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.literal_resolver import LiteralResolver
 from conduwuit.service.federation.queries import FederationQueries
@@ -201,7 +202,11 @@ def build_federation(
         forbidden_servers=forbidden,
     )
     return FederationServices(
-        client=client, keys=keys, auth=auth, queries=FederationQueries(client)
+        client=client,
+        keys=keys,
+        auth=auth,
+        queries=FederationQueries(client),
+        pdu_signatures=PduSignatures(keys),
     )
 
 

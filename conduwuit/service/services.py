@@ -15,6 +15,7 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import FederationClient
+from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.filters import Filters
@@ -117,6 +118,8 @@ class FederationServices:
     keys: RemoteKeys
     auth: RequestAuth
     queries: FederationQueries
+    #: Hashes and signatures of every received PDU (for the federation room work).
+    pdu_signatures: PduSignatures
 
 
 @dataclass

@@ -20,10 +20,14 @@ import trustme
 from aiohttp import web
 
 from conduwuit.core.errors import MatrixError
+from conduwuit.core.event_signing import hash_and_sign_event
+from conduwuit.core.room_versions import KNOWN_ROOM_VERSIONS
+from conduwuit.core.signing import SignatureError
 from conduwuit.core.x_matrix import sign_request
 from conduwuit.db import MAPS, Database, DatabaseOptions
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
+from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.keys import (
     InvalidKeyDocument,
     KeySettings,
@@ -36,6 +40,7 @@ from conduwuit.service.server_keys import KEY_VALIDITY_MS, ServerKeys
 from tests.kit.server import free_port
 
 ME = "me.test"
+V10 = KNOWN_ROOM_VERSIONS["10"]
 START = 1_700_000_000_000
 
 
@@ -291,3 +296,58 @@ async def test_forbidden_servers_and_federation_off_are_403_without_a_fetch(
         assert (info.value.status, info.value.errcode) == (403, "M_FORBIDDEN")
     assert remote.requests == 0
     assert local.stored(remote.name) is None
+
+
+# -- incoming events -------------------------------------------------------------------
+
+
+def remote_event(remote: KeyServer, **fields: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "m.room.message",
+        "room_id": "!room:me.test",
+        "sender": f"@u:{remote.name}",
+        "origin_server_ts": START + 5,
+        "content": {"body": "hi", "msgtype": "m.text"},
+        "depth": 3,
+        "prev_events": [],
+        "auth_events": [],
+        **fields,
+    }
+    return hash_and_sign_event(event, remote.name, remote.keys.keypair, V10)
+
+
+async def test_a_signed_event_passes_and_a_changed_body_is_redacted(
+    local: Local, remote: KeyServer
+) -> None:
+    checker = PduSignatures(local.keys)
+    event = remote_event(remote)
+    assert await checker.check(event, V10) == event
+    changed = {**event, "content": {"body": "changed", "msgtype": "m.text"}}
+    assert (await checker.check(changed, V10))["content"] == {}
+
+
+async def test_bad_or_missing_signatures_reject_the_event(local: Local, remote: KeyServer) -> None:
+    checker = PduSignatures(local.keys)
+    event = remote_event(remote)
+    for bad in (
+        {**event, "signatures": {}},
+        {**event, "sender": "@u:other.test"},  # not signed by the sender's server
+        {**event, "type": "m.room.topic"},  # the signed, redacted form changed
+        # Sent after the key's valid_until_ts (rooms v5+).
+        remote_event(remote, origin_server_ts=START + KEY_VALIDITY_MS + 1),
+    ):
+        with pytest.raises(SignatureError):
+            await checker.check(bad, V10)
+
+
+async def test_a_restricted_join_needs_the_authorising_servers_signature(
+    local: Local, remote: KeyServer
+) -> None:
+    join = remote_event(
+        remote,
+        type="m.room.member",
+        state_key=f"@u:{remote.name}",
+        content={"membership": "join", "join_authorised_via_users_server": "@admin:third.test"},
+    )
+    with pytest.raises(SignatureError, match=r"third\.test"):
+        await PduSignatures(local.keys).check(join, V10)
