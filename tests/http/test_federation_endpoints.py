@@ -3,8 +3,11 @@ clients get when a remote server cannot be asked. Nothing is stored on refusals.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from conduwuit.core import canonical_json
 from conduwuit.core.signing import verify_signed_json
 from conduwuit.db import MAPS
 from tests.kit.homeserver import Homeserver, StartHomeserver
@@ -86,3 +89,11 @@ async def test_federation_off_refuses_outbound_queries(start: StartHomeserver) -
     assert (status, answer["errcode"]) == (403, "M_FORBIDDEN")
     status, answer = await hs.request("GET", "/_matrix/key/v2/server")
     assert (status, answer["errcode"]) == (403, "M_FORBIDDEN")
+
+
+async def test_key_answers_are_canonical_json(hs: Homeserver) -> None:
+    """Signatures verify over the bytes as sent (Complement checks exactly that)."""
+    for path in ("/_matrix/key/v2/server", f"/_matrix/key/v2/query/{hs.config.server_name}"):
+        async with hs.client.get(path) as response:
+            raw = await response.read()
+        assert raw == canonical_json.encode(json.loads(raw)), path

@@ -5,6 +5,9 @@
 server as a notary: the key documents it has or fetches for other servers (its own
 included), each also signed by this server. A server whose keys cannot be found is
 left out of ``server_keys``. With ``allow_federation`` false all are M_FORBIDDEN.
+
+Answers are canonical JSON, so a checker may verify the signatures over the bytes
+as sent (Complement's TestInboundFederationKeys does).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from aiohttp import web
 from conduwuit.api.query import optional_int_param
 from conduwuit.api.router import Route
 from conduwuit.api.wire import json_body
+from conduwuit.core import canonical_json
 from conduwuit.core.errors import bad_json, forbidden
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.server_keys import ServerKeys
@@ -23,6 +27,10 @@ from conduwuit.service.server_keys import ServerKeys
 #: Servers one notary query may ask about (Synapse does not cap it; this keeps one
 #: request from making this server fetch from thousands).
 MAX_QUERIED_SERVERS = 100
+
+
+def canonical_response(body: dict[str, Any]) -> web.Response:
+    return web.Response(body=canonical_json.encode(body), content_type="application/json")
 
 
 class KeysHandlers:
@@ -37,13 +45,13 @@ class KeysHandlers:
 
     async def server_keys(self, request: web.Request) -> web.Response:
         self._allowed()
-        return web.json_response(self.keys.key_document())
+        return canonical_response(self.keys.key_document())
 
     async def query_one(self, request: web.Request) -> web.Response:
         self._allowed()
         minimum = optional_int_param(request, "minimum_valid_until_ts")
         documents = await self.remote.notary_documents(request.match_info["server_name"], minimum)
-        return web.json_response({"server_keys": documents})
+        return canonical_response({"server_keys": documents})
 
     async def query(self, request: web.Request) -> web.Response:
         self._allowed()
@@ -59,7 +67,7 @@ class KeysHandlers:
                 raise bad_json(f"server_keys.{server_name} must be an object.")
             minimum = _minimum(server_name, criteria)
             documents += await self.remote.notary_documents(server_name, minimum)
-        return web.json_response({"server_keys": documents})
+        return canonical_response({"server_keys": documents})
 
     def routes(self) -> list[Route]:
         # The spec's deprecated /{keyId} forms are still requested by old servers.
