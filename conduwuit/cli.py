@@ -1,4 +1,5 @@
-"""Command line: serve (the default), check-config, generate-config, init-dev-config."""
+"""Command line: serve (the default), check-config, generate-config, init-dev-config,
+rotate-signing-key."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import secrets
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conduwuit import SERVER_NAME, __version__
+
+if TYPE_CHECKING:
+    from conduwuit.config import GlobalConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (
         ("serve", "run the server (the default)"),
         ("check-config", "validate the configuration and exit"),
+        (
+            "rotate-signing-key",
+            "retire the server's signing key into old_verify_keys and make a new one "
+            "(with the server stopped)",
+        ),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("-c", "--config", type=Path, dest="sub_config", help="config file")
@@ -59,6 +69,24 @@ def init_dev_config(path: Path) -> int:
     return 0
 
 
+def rotate_signing_key(config: GlobalConfig) -> int:
+    """Retire the current key (still published, with its expiry, so signatures made
+    with it keep verifying) and generate a new one."""
+    from conduwuit.db import MAPS, Database
+    from conduwuit.server import database_options
+    from conduwuit.service.server_keys import ServerKeys
+
+    db = Database.open(database_options(config))
+    try:
+        keys = ServerKeys(config.server_name, db.map(MAPS.global_))
+        old = keys.keypair.key_id
+        new = keys.rotate()
+    finally:
+        db.close()
+    print(f"retired {old} into old_verify_keys; new signing key {new.key_id}")
+    return 0
+
+
 def _fail(lines: list[str]) -> int:
     for line in lines:
         print(f"conduwuit: error: {line}", file=sys.stderr)
@@ -92,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from conduwuit.db import DatabaseInUseError
+
+    if command == "rotate-signing-key":
+        try:
+            return rotate_signing_key(loaded.config)
+        except DatabaseInUseError as exc:
+            return _fail([str(exc)])
+
     from conduwuit.runtime import run
 
     setup_logging(loaded.config.log)

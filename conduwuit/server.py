@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from conduwuit.api.auth import TokenAuthenticator
+from conduwuit.api.federation.auth import ServerAuthenticator
 from conduwuit.api.routes import routes
 from conduwuit.config import GlobalConfig, registration_token
 from conduwuit.core.event_types import EventType
@@ -24,6 +25,12 @@ from conduwuit.service.clock import Clock, system_clock
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
+from conduwuit.service.federation.auth import RequestAuth
+from conduwuit.service.federation.client import ClientSettings, FederationClient
+from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.keys import KeySettings, RemoteKeys
+from conduwuit.service.federation.literal_resolver import LiteralResolver
+from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
@@ -54,7 +61,13 @@ from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
-from conduwuit.service.services import PushServices, RoomServices, Services, UserServices
+from conduwuit.service.services import (
+    FederationServices,
+    PushServices,
+    RoomServices,
+    Services,
+    UserServices,
+)
 from conduwuit.service.sync.rooms import RoomSections
 from conduwuit.service.sync.service import SyncService
 from conduwuit.service.tags import Tags
@@ -90,7 +103,12 @@ def build(config: GlobalConfig, clock: Clock = system_clock) -> Server:
     """Open the database and build every service, then the app over them."""
     services = build_services(config, clock)
     try:
-        authenticator = TokenAuthenticator(services.users.devices, services.users.accounts, clock)
+        authenticator = TokenAuthenticator(
+            services.users.devices,
+            services.users.accounts,
+            clock,
+            ServerAuthenticator(services.federation.auth),
+        )
         app = make_app(config, routes(services), authenticator)
     except BaseException:
         services.close()
@@ -140,6 +158,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         push=push,
         limits=build_limits(config, clock, users.accounts),
         media=build_media(config, db, clock),
+        federation=build_federation(config, db, server_keys, clock),
         loop_lag=loop_lag(config),
     )
 
@@ -165,6 +184,56 @@ def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaReposi
     )
     media.start()
     return media
+
+
+def build_federation(
+    config: GlobalConfig, db: Database, server_keys: ServerKeys, clock: Clock
+) -> FederationServices:
+    """The outbound client over the interim literal resolver (IP literals and
+    host:port names; full discovery replaces it), remote keys over it, and the
+    inbound X-Matrix check over those keys."""
+    forbidden = frozenset(config.forbidden_remote_server_names)
+    client = FederationClient(
+        config.server_name,
+        lambda: server_keys.keypair,
+        LiteralResolver(),
+        IpDenylist(config.ip_range_denylist),
+        ClientSettings(
+            allow_federation=config.allow_federation,
+            forbidden_server_names=forbidden,
+            conn_timeout_s=config.request_conn_timeout,
+            timeout_s=config.federation_timeout,
+            idle_timeout_s=config.federation_idle_timeout,
+            ca_file=config.federation_ca_file,
+        ),
+        clock,
+    )
+    keys = RemoteKeys(
+        server_keys,
+        db.map(MAPS.server_signingkeys),
+        client,
+        KeySettings(
+            trusted_servers=tuple(config.trusted_servers),
+            query_trusted_first=config.query_trusted_key_servers_first,
+            query_trusted_first_on_join=config.query_trusted_key_servers_first_on_join,
+            only_trusted=config.only_query_trusted_key_servers,
+        ),
+        clock,
+    )
+    auth = RequestAuth(
+        config.server_name,
+        keys,
+        clock,
+        allow_federation=config.allow_federation,
+        forbidden_servers=forbidden,
+    )
+    return FederationServices(
+        client=client,
+        keys=keys,
+        auth=auth,
+        queries=FederationQueries(client),
+        pdu_signatures=PduSignatures(keys),
+    )
 
 
 def turn_config(config: GlobalConfig) -> TurnConfig:

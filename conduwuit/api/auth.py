@@ -1,4 +1,5 @@
-"""The access-token authenticator the router runs before a handler.
+"""The authenticator the router runs before a handler: access tokens, and
+server signatures through :class:`ServerAuthenticator` (api/federation/auth.py).
 
 Client-server API, "Using access tokens": the token comes from
 ``Authorization: Bearer`` or the deprecated ``access_token`` query parameter.
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from conduwuit.api.federation.auth import ServerAuthenticator
 from conduwuit.api.router import Auth
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.service.clock import Clock
@@ -64,16 +66,26 @@ def _checked(token: str) -> str:
 
 
 class TokenAuthenticator:
-    def __init__(self, devices: Devices, accounts: Accounts, clock: Clock) -> None:
+    def __init__(
+        self,
+        devices: Devices,
+        accounts: Accounts,
+        clock: Clock,
+        servers: ServerAuthenticator | None = None,
+    ) -> None:
         self._devices = devices
         self._accounts = accounts
         self._clock = clock
+        self._servers = servers
 
     async def authenticate(
         self, request: web.Request, scheme: Auth, *, allow_guests: bool = False
     ) -> None:
         if scheme is Auth.SERVER_SIGNATURE:
-            raise MatrixError(ErrCode.UNAUTHORIZED, "Federation is not available yet.")
+            if self._servers is None:
+                raise MatrixError(ErrCode.UNAUTHORIZED, "Federation is not available.")
+            await self._servers.authenticate(request)
+            return
         token = access_token(request)
         if token is None:
             if scheme is Auth.OPTIONAL_ACCESS_TOKEN:

@@ -51,11 +51,13 @@ from conduwuit.api.client.rooms import (
 from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
+from conduwuit.api.federation import query as federation_query
 from conduwuit.api.media import content as media_content
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import invalid_param
 from conduwuit.service.e2ee import E2ee
+from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.services import RoomServices, Services, UserServices
 from conduwuit.service.sync.service import parse_since
@@ -69,9 +71,12 @@ def routes(services: Services) -> list[Route]:
         *versions.routes(),
         *wellknown.routes(config.well_known),
         *version.routes(),
-        *keys.routes(services.server_keys),
-        *user_routes(config, users, services.limits),
-        *room_routes(config, rooms, users, services.limits),
+        *keys.routes(services.server_keys, services.federation.keys, config.allow_federation),
+        *federation_query.routes(
+            config.server_name, users.accounts, users.profiles, rooms.directory
+        ),
+        *user_routes(config, users, services.limits, services.federation.queries),
+        *room_routes(config, rooms, users, services.limits, services.federation.queries),
         *sync_api.routes(services.sync, users.filters),
         *e2ee_routes(services.e2ee, users.uiaa),
         *PushRuleHandlers(services.push.rules).routes(),
@@ -91,7 +96,9 @@ def loop_lag_routes(services: Services) -> list[Route]:
     return admin_loop_lag.routes(services.loop_lag, services.users.accounts.is_admin)
 
 
-def user_routes(config: GlobalConfig, users: UserServices, limits: RateLimits) -> list[Route]:
+def user_routes(
+    config: GlobalConfig, users: UserServices, limits: RateLimits, remote: FederationQueries
+) -> list[Route]:
     return [
         *register.routes(config, users.registration, users.uiaa, users.registration_limiter),
         *login.routes(
@@ -107,7 +114,7 @@ def user_routes(config: GlobalConfig, users: UserServices, limits: RateLimits) -
         *admin_register.routes(users.shared_secret, users.registration, config.server_name),
         *account.routes(users.registration, users.uiaa),
         *devices.routes(users.devices, users.uiaa),
-        *profile.routes(config, users.accounts, users.profiles),
+        *profile.routes(config, users.accounts, users.profiles, remote),
         *account_data.routes(users.account_data),
         *tags.TagHandlers(users.tags).routes(),
         *openid.OpenIdHandlers(users.openid, config.server_name).routes(),
@@ -119,7 +126,11 @@ def user_routes(config: GlobalConfig, users: UserServices, limits: RateLimits) -
 
 
 def room_routes(
-    config: GlobalConfig, rooms: RoomServices, users: UserServices, limits: RateLimits
+    config: GlobalConfig,
+    rooms: RoomServices,
+    users: UserServices,
+    limits: RateLimits,
+    remote: FederationQueries,
 ) -> list[Route]:
     return [
         *rooms_api.routes(
@@ -130,6 +141,7 @@ def room_routes(
             users.filters,
             config.allow_public_room_directory_without_auth,
             limits=limits,
+            remote=remote,
         ),
         *relations.routes(rooms.relations),
         *ephemeral.routes(rooms.typing, rooms.receipts, users.account_data, limits=limits),

@@ -537,10 +537,48 @@ class GlobalConfig(Section):
     )
 
     # -- federation ----------------------------------------------------------------
-    allow_federation: bool = Field(True, description=unused("Federate with other servers."))
+    allow_federation: bool = Field(
+        True,
+        description=doc("""
+            Federate with other servers. When false, no request is sent to another
+            server and every federation request is refused with M_FORBIDDEN.
+        """),
+    )
     trusted_servers: list[str] = Field(
         ["matrix.org"],
-        description=unused("Servers asked for other servers' signing keys (notary servers)."),
+        description=doc("""
+            Notary servers: asked (POST /_matrix/key/v2/query) for other servers'
+            signing keys. Their answers must carry the notary's own signature.
+        """),
+    )
+    query_trusted_key_servers_first: bool = Field(
+        True,
+        description=doc("""
+            Ask the trusted_servers for a server's signing keys before asking that
+            server itself (the faster order for most servers); false asks the server
+            first and the notaries only when it fails.
+        """),
+    )
+    query_trusted_key_servers_first_on_join: bool = Field(
+        True,
+        description=doc("""
+            The same choice as query_trusted_key_servers_first, for the many keys a
+            room join needs at once.
+        """),
+    )
+    only_query_trusted_key_servers: bool = Field(
+        False,
+        description=doc("""
+            Never ask a server for its own keys: only the trusted_servers. Keys then
+            depend entirely on the notaries.
+        """),
+    )
+    forbidden_remote_server_names: list[str] = Field(
+        [],
+        description=doc("""
+            Server names this server does not federate with ("global ACLs"): their
+            requests are refused with M_FORBIDDEN and nothing is sent to them.
+        """),
     )
     federation_ca_file: Path | None = Field(
         None,
@@ -552,10 +590,10 @@ class GlobalConfig(Section):
     ip_range_denylist: list[str] = Field(
         DEFAULT_IP_RANGE_DENYLIST,
         description=doc("""
-            Networks (CIDR) that outbound requests (push gateways, URL previews; later
-            federation) must never reach: a pusher whose gateway host resolves into one
-            is refused, and delivery checks again on every connection; a URL preview
-            checks every address of every redirect hop and of the image.
+            Networks (CIDR) that outbound requests (push gateways, federation, URL
+            previews) must never reach: a pusher whose gateway host resolves into one
+            is refused, delivery and federation check every connection, and a URL
+            preview checks every address of every redirect hop and of the image.
             Default: private, loopback, link-local, CGNAT, multicast, documentation
             and unique-local ranges.
         """),
@@ -567,7 +605,7 @@ class GlobalConfig(Section):
 
     # -- outbound request timeouts (seconds) ---------------------------------------
     request_conn_timeout: float = Field(
-        10, gt=0, description="Connect timeout of one outbound request (URL previews so far)."
+        10, gt=0, description="Connect timeout of outbound connections (federation, URL previews)."
     )
     request_timeout: float = Field(
         35,
@@ -586,10 +624,12 @@ class GlobalConfig(Section):
         5, gt=0, description="Idle life of a pooled outbound connection (URL previews so far)."
     )
     federation_timeout: float = Field(
-        300, gt=0, description=unused("Timeout of a federation request.")
+        300,
+        gt=0,
+        description="Timeout of a whole federation request, answer included (joins can be slow).",
     )
     federation_idle_timeout: float = Field(
-        25, gt=0, description=unused("Idle federation connection life.")
+        25, gt=0, description="Idle life of a pooled federation connection."
     )
     pusher_idle_timeout: float = Field(
         15, gt=0, description="Idle life of a pooled push gateway connection."

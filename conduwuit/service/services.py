@@ -13,6 +13,11 @@ from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
+from conduwuit.service.federation.auth import RequestAuth
+from conduwuit.service.federation.client import FederationClient
+from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.keys import RemoteKeys
+from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.media.repository import MediaRepository
@@ -106,6 +111,19 @@ class PushServices:
 
 
 @dataclass
+class FederationServices:
+    """Talking to other servers: the outbound client (the runtime closes it), their
+    keys, inbound request authentication, and the queries clients trigger."""
+
+    client: FederationClient
+    keys: RemoteKeys
+    auth: RequestAuth
+    queries: FederationQueries
+    #: Hashes and signatures of every received PDU (for the federation room work).
+    pdu_signatures: PduSignatures
+
+
+@dataclass
 class Services:
     """Every service of one server over one database."""
 
@@ -121,6 +139,7 @@ class Services:
     push: PushServices
     limits: RateLimits
     media: MediaRepository
+    federation: FederationServices
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
 

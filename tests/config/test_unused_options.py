@@ -71,8 +71,6 @@ def test_every_unread_option_is_marked_not_yet_used_and_only_those() -> None:
 def test_the_known_unused_options_are_found() -> None:
     # The federation, typing, presence and receipt switches wait for federation.
     assert {
-        "allow_federation",
-        "trusted_servers",
         "allow_outgoing_typing",
         "allow_incoming_typing",
         "allow_incoming_presence",

@@ -111,6 +111,7 @@ class Homeserver:
 
     async def close(self) -> None:
         await self.client.close()
+        await self.services.federation.client.close()
         self.services.close()
 
 

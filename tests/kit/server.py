@@ -47,10 +47,12 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    #: The loopback address it listens on (all of 127/8 is loopback on Linux).
+    address: str = "127.0.0.1"
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}:{self.port}"
 
     @property
     def log_path(self) -> Path:
@@ -66,7 +68,7 @@ class ServerProcess:
             {
                 "CONDUWUIT_SERVER_NAME": self.server_name,
                 "CONDUWUIT_DATABASE_PATH": str(self.workdir / "db"),
-                "CONDUWUIT_ADDRESS": "127.0.0.1",
+                "CONDUWUIT_ADDRESS": self.address,
                 "CONDUWUIT_PORT": str(self.port),
                 "CONDUWUIT_LOG": "info",
                 "CONDUWUIT_CLIENT_SHUTDOWN_TIMEOUT": "10",

@@ -1,7 +1,8 @@
 """Profiles: GET /profile/{userId}, GET/PUT/DELETE /profile/{userId}/{keyName}.
 
 Client-server API "Profiles" (custom fields since v1.16). Remote users' profiles
-need federation (a later issue): until then they are 404 like unknown users.
+are asked of their server (``/_matrix/federation/v1/query/profile``; only
+``displayname`` and ``avatar_url`` travel over federation), its 404 passed on.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from conduwuit.core.errors import (
     missing_param,
     not_found,
 )
+from conduwuit.core.ids import UserId
+from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.profiles import Profiles, check_key
 
@@ -33,10 +36,29 @@ MAX_AVATAR_URL_LEN = 1000
 
 
 class ProfileHandlers:
-    def __init__(self, config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> None:
+    def __init__(
+        self,
+        config: GlobalConfig,
+        accounts: Accounts,
+        profiles: Profiles,
+        remote: FederationQueries | None = None,
+    ) -> None:
         self.config = config
         self.accounts = accounts
         self.profiles = profiles
+        self.remote = remote
+
+    def remote_server(self, request: web.Request) -> str | None:
+        """The server of a remote user whose profile is asked over federation."""
+        if self.remote is None:
+            return None
+        if self.config.require_auth_for_profile_requests and optional_requester(request) is None:
+            raise MatrixError(ErrCode.MISSING_TOKEN, "Profile lookup requires an access token.")
+        try:
+            server = str(UserId.parse(request.match_info["user_id"]).server_name)
+        except ValueError:
+            return None  # not a user ID: not found, as before
+        return server if server != self.config.server_name else None
 
     def readable(self, request: web.Request) -> str:
         if self.config.require_auth_for_profile_requests and optional_requester(request) is None:
@@ -59,12 +81,25 @@ class ProfileHandlers:
         return who, user_id
 
     async def get_profile(self, request: web.Request) -> web.Response:
+        server = self.remote_server(request)
+        if server is not None and self.remote is not None:
+            user = request.match_info["user_id"]
+            return web.json_response(await self.remote.profile(user, server))
         user_id = self.readable(request)
         return web.json_response(self.profiles.get(user_id))
 
     async def get_field(self, request: web.Request) -> web.Response:
-        user_id = self.readable(request)
         key = request.match_info["key"]
+        server = self.remote_server(request)
+        if server is not None and self.remote is not None:
+            if key not in ("displayname", "avatar_url"):
+                raise not_found("Only displayname and avatar_url of remote users are known.")
+            user = request.match_info["user_id"]
+            found = await self.remote.profile(user, server, key)
+            if key not in found:
+                raise not_found(f"The profile has no {key}.")
+            return web.json_response(found)
+        user_id = self.readable(request)
         profile = self.profiles.get(user_id)
         if key not in profile:
             raise not_found(f"The profile has no {key}.")
@@ -118,5 +153,10 @@ class ProfileHandlers:
         ]
 
 
-def routes(config: GlobalConfig, accounts: Accounts, profiles: Profiles) -> list[Route]:
-    return ProfileHandlers(config, accounts, profiles).routes()
+def routes(
+    config: GlobalConfig,
+    accounts: Accounts,
+    profiles: Profiles,
+    remote: FederationQueries | None = None,
+) -> list[Route]:
+    return ProfileHandlers(config, accounts, profiles, remote).routes()

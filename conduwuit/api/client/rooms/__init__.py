@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from conduwuit.api.client.rooms import create, directory, membership, read, send
 from conduwuit.api.router import Route
+from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.filters import Filters
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.actions import RoomActions
@@ -25,11 +26,12 @@ def routes(
     public_rooms_without_auth: bool = False,
     *,
     limits: RateLimits,
+    remote: FederationQueries | None = None,
 ) -> list[Route]:
     return [
         *create.routes(actions, limits),
         *send.routes(actions, members, history, limits),
         *membership.routes(members, history, limits),
         *read.routes(history, filters),
-        *directory.routes(directory_, public_rooms_without_auth),
+        *directory.routes(directory_, public_rooms_without_auth, remote),
     ]

@@ -13,6 +13,7 @@ from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
 from conduwuit.core.errors import ErrCode, MatrixError, bad_json, invalid_param
 from conduwuit.core.ids import RoomAlias, RoomId
+from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.rooms.directory import Directory
 
 
@@ -24,12 +25,23 @@ def _alias(request: web.Request) -> RoomAlias:
 
 
 class DirectoryHandlers:
-    def __init__(self, directory: Directory, public_without_auth: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        public_without_auth: bool = False,
+        remote: FederationQueries | None = None,
+    ) -> None:
         self.directory = directory
         self.public_without_auth = public_without_auth
+        self.remote = remote
 
     async def get_alias(self, request: web.Request) -> web.Response:
-        return web.json_response(self.directory.resolve(_alias(request)))
+        alias = _alias(request)
+        server = str(alias.server_name)
+        if self.remote is not None and server != self.directory.actions.config.server_name:
+            # Another server's alias: asked over federation, its 404 passed on.
+            return web.json_response(await self.remote.alias(str(alias), server))
+        return web.json_response(self.directory.resolve(alias))
 
     async def put_alias(self, request: web.Request) -> web.Response:
         body = await json_body(request)
@@ -124,5 +136,9 @@ class DirectoryHandlers:
         ]
 
 
-def routes(directory: Directory, public_without_auth: bool = False) -> list[Route]:
-    return DirectoryHandlers(directory, public_without_auth).routes()
+def routes(
+    directory: Directory,
+    public_without_auth: bool = False,
+    remote: FederationQueries | None = None,
+) -> list[Route]:
+    return DirectoryHandlers(directory, public_without_auth, remote).routes()
