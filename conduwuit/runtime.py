@@ -76,6 +76,7 @@ class RunningServer:
             finally:
                 # After the requests: none can queue a push any more.
                 await self.server.services.push.pushers.stop()
+                await self.server.services.federation.resolver.close()
         finally:
             self.server.close()
 

@@ -24,6 +24,9 @@ from conduwuit.service.clock import Clock, system_clock
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
+from conduwuit.service.federation.dns import Dns, DnsOptions, system_nameservers
+from conduwuit.service.federation.resolver import ServerResolver
+from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
@@ -54,7 +57,13 @@ from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
-from conduwuit.service.services import PushServices, RoomServices, Services, UserServices
+from conduwuit.service.services import (
+    FederationServices,
+    PushServices,
+    RoomServices,
+    Services,
+    UserServices,
+)
 from conduwuit.service.sync.rooms import RoomSections
 from conduwuit.service.sync.service import SyncService
 from conduwuit.service.tags import Tags
@@ -140,6 +149,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         push=push,
         limits=build_limits(config, clock, users.accounts),
         media=build_media(config, db, clock),
+        federation=build_federation(config, clock),
         loop_lag=loop_lag(config),
     )
 
@@ -165,6 +175,36 @@ def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaReposi
     )
     media.start()
     return media
+
+
+def build_federation(config: GlobalConfig, clock: Clock) -> FederationServices:
+    """Server discovery over the system's nameservers (``/etc/resolv.conf``) with the
+    DNS options; well-known fetches on port 443 trusting the system's CAs and
+    ``federation_ca_file``, through ``ip_range_denylist`` over the same DNS."""
+    dns = Dns(
+        system_nameservers(),
+        DnsOptions(
+            timeout_s=config.dns_timeout,
+            attempts=config.dns_attempts,
+            tcp_fallback=config.dns_tcp_fallback,
+            tcp_only=config.query_over_tcp_only,
+            query_all_nameservers=config.query_all_nameservers,
+            min_ttl_s=config.dns_min_ttl,
+            min_ttl_nxdomain_s=config.dns_min_ttl_nxdomain,
+            cache_entries=config.dns_cache_entries,
+            ip_lookup_strategy=config.ip_lookup_strategy,
+        ),
+        clock,
+    )
+    well_known = WellKnownClient(
+        IpDenylist(config.ip_range_denylist, lookup=dns.lookup),
+        federation_ssl_context(config.federation_ca_file),
+        clock,
+        conn_timeout_s=config.well_known_conn_timeout,
+        timeout_s=config.well_known_timeout,
+    )
+    resolver = ServerResolver(dns, well_known, clock, cache_entries=config.dns_cache_entries)
+    return FederationServices(resolver=resolver)
 
 
 def turn_config(config: GlobalConfig) -> TurnConfig:

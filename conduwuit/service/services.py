@@ -13,6 +13,7 @@ from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
+from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.media.repository import MediaRepository
@@ -106,6 +107,13 @@ class PushServices:
 
 
 @dataclass
+class FederationServices:
+    """Talking to other servers: where each one is (the runtime closes it on stop)."""
+
+    resolver: ServerResolver
+
+
+@dataclass
 class Services:
     """Every service of one server over one database."""
 
@@ -121,6 +129,7 @@ class Services:
     push: PushServices
     limits: RateLimits
     media: MediaRepository
+    federation: FederationServices
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
 

@@ -113,6 +113,10 @@ class Dns:
         self.queries_sent = 0
 
     @property
+    def options(self) -> DnsOptions:
+        return self._options
+
+    @property
     def cached_entries(self) -> int:
         return len(self._cache)
 
