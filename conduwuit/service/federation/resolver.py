@@ -28,7 +28,9 @@ brackets; ``host_header`` keeps them, as in the server name.
 
 Results are cached (at most ``cache_entries``) until the first of the answers they
 were built from expires: the well-known document (its cache headers; failures an
-hour) and the DNS answers (their TTLs, at least the configured minimums).
+hour) and the DNS answers (their TTLs, at least the configured minimums). An SRV
+lookup that failed (rather than answered "none") counts as no record, for five
+minutes.
 Concurrent resolutions of one name share one lookup.
 """
 
@@ -52,6 +54,9 @@ log = logging.getLogger(__name__)
 SRV_SERVICES = ("_matrix-fed._tcp", "_matrix._tcp")
 #: The expiry of a destination that depends on no lookup (an IP literal): a day.
 STATIC_LIFETIME_MS = 24 * 3600 * 1000
+#: The expiry of a destination found after an SRV lookup failed (timeouts, SERVFAIL):
+#: it is taken as "no SRV record", but asked again after this long.
+FAILED_LOOKUP_LIFETIME_MS = 5 * 60 * 1000
 
 
 class ResolutionError(Exception):
@@ -75,9 +80,11 @@ class ServerResolver:
         self._clock = clock
         self._random = random
         self._destinations: ExpiringLru[str, Destination] = ExpiringLru(cache_entries, clock)
-        self._well_knowns: ExpiringLru[str, WellKnownAnswer] = ExpiringLru(cache_entries, clock)
+        self._well_knowns: ExpiringLru[str, tuple[WellKnownAnswer, int]] = ExpiringLru(
+            cache_entries, clock
+        )
         self._flights: SingleFlight[str, Destination] = SingleFlight()
-        self._well_known_flights: SingleFlight[str, WellKnownAnswer] = SingleFlight()
+        self._well_known_flights: SingleFlight[str, tuple[WellKnownAnswer, int]] = SingleFlight()
 
     async def close(self) -> None:
         await self._well_known_fetch.close()
@@ -148,12 +155,14 @@ class ServerResolver:
             cached = await self._well_known_flights.run(
                 hostname, lambda: self._fetch_well_known(hostname)
             )
-        return cached.server, self._clock() + int(cached.cache_s * 1000)
+        answer, expires_ms = cached
+        return answer.server, expires_ms
 
-    async def _fetch_well_known(self, hostname: str) -> WellKnownAnswer:
+    async def _fetch_well_known(self, hostname: str) -> tuple[WellKnownAnswer, int]:
         answer = await self._well_known_fetch.fetch(hostname)
-        self._well_knowns.put(hostname, answer, self._clock() + int(answer.cache_s * 1000))
-        return answer
+        expires_ms = self._clock() + int(answer.cache_s * 1000)
+        self._well_knowns.put(hostname, (answer, expires_ms), expires_ms)
+        return answer, expires_ms
 
     async def _srv(self, hostname: str) -> tuple[tuple[str, int] | None, int]:
         """The first SRV target of ``hostname`` that has addresses, as (host, port)
@@ -163,8 +172,9 @@ class ServerResolver:
         for service in SRV_SERVICES:
             try:
                 records, srv_expires = await self.dns.srv(f"{service}.{hostname}")
-            except DnsError as exc:  # as if there were none; not cached, asked again
+            except DnsError as exc:  # as if there were none, for a short while
                 log.info("SRV lookup of %s.%s failed: %s", service, hostname, exc)
+                expires = min(expires, self._clock() + FAILED_LOOKUP_LIFETIME_MS)
                 continue
             expires = min(expires, srv_expires)
             ordered = order_srv(records, self._random)

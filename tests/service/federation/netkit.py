@@ -34,7 +34,8 @@ class LocalDns:
 
     ``recursive``: a CNAME is followed in the answer, as a recursive nameserver
     does; otherwise only the CNAME is given. ``drop_udp``: so many next UDP queries
-    are not answered (the client times out). ``truncate_udp``: UDP answers carry the
+    are not answered (the client times out). ``servfail``: names answered with
+    SERVFAIL. ``truncate_udp``: UDP answers carry the
     TC flag and no records, so only TCP gives them. ``queries``: every query as
     (transport, name, type)."""
 
@@ -44,6 +45,7 @@ class LocalDns:
     recursive: bool = True
     drop_udp: int = 0
     truncate_udp: bool = False
+    servfail: set[str] = field(default_factory=set)
     queries: list[tuple[str, str, str]] = field(default_factory=list)
     port: int = 0
     _udp: asyncio.DatagramTransport | None = None
@@ -100,6 +102,9 @@ class LocalDns:
         self.queries.append((transport, name, rdtype))
         response = dns.message.make_response(query)
         response.flags |= dns.flags.RA
+        if name in self.servfail:
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response.to_wire()
         if transport == "udp" and self.truncate_udp:
             response.flags |= dns.flags.TC
             return response.to_wire()

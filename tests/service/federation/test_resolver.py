@@ -443,3 +443,40 @@ async def test_destinations_cache_is_bounded(
         await resolver.resolve(host)
     assert https.requests["example.test"] == 2  # dropped when third.test came
     assert https.requests["other.test"] == 1
+
+
+async def test_destination_expires_with_the_first_answer_it_used(
+    make_resolver: MakeResolver, https: WellKnownServer, local_dns: LocalDns, clock: FakeClock
+) -> None:
+    local_dns.ttl = 100
+    delegate(https, "example.test", "delegated.test", {"Cache-Control": "max-age=600"})
+    resolver = make_resolver(min_ttl_s=0)
+    await resolver.resolve("example.test")
+    clock.advance(50)
+    await resolver.resolve("example.test")  # the DNS answers hold: nothing asked
+    assert local_dns.count("delegated.test", "A") == 1
+    elapsed = 50
+    for at in [101, 202, 303, 404, 505]:  # the addresses expire; the well-known holds
+        clock.advance(at - elapsed)
+        elapsed = at
+        await resolver.resolve("example.test")
+    assert local_dns.count("delegated.test", "A") == 6
+    assert https.requests == {"example.test": 1}
+    clock.advance(601 - elapsed)  # the well-known was fetched 601 s ago, at 0
+    await resolver.resolve("example.test")
+    assert https.requests == {"example.test": 2}
+
+
+async def test_failed_srv_lookup_counts_as_none_for_five_minutes(
+    make_resolver: MakeResolver, local_dns: LocalDns, clock: FakeClock
+) -> None:
+    local_dns.servfail = {"_matrix-fed._tcp.example.test", "_matrix._tcp.example.test"}
+    resolver = make_resolver()
+    fallback = Destination("example.test", "example.test", 8448, "example.test", "example.test")
+    assert await resolver.resolve("example.test") == fallback
+    clock.advance(299)
+    assert await resolver.resolve("example.test") == fallback
+    local_dns.servfail = set()
+    local_dns.records[("_matrix-fed._tcp.example.test", "SRV")] = ["0 0 8443 example.test."]
+    clock.advance(2)
+    assert (await resolver.resolve("example.test")).port == 8443
