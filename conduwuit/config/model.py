@@ -552,9 +552,10 @@ class GlobalConfig(Section):
     ip_range_denylist: list[str] = Field(
         DEFAULT_IP_RANGE_DENYLIST,
         description=doc("""
-            Networks (CIDR) that outbound requests (push gateways; later federation
-            and URL previews) must never reach: a pusher whose gateway host resolves
-            into one is refused, and delivery checks again on every connection.
+            Networks (CIDR) that outbound requests (push gateways, federation
+            well-known fetches; later federation and URL previews) must never reach:
+            a pusher whose gateway host resolves into one is refused, and delivery
+            checks again on every connection.
             Default: private, loopback, link-local, CGNAT, multicast, documentation
             and unique-local ranges.
         """),
