@@ -130,7 +130,11 @@ class Dns:
         return await self._flights.run(key, lambda: self._resolve(key[0], rdtype))
 
     async def _resolve(self, name: str, rdtype: dns.rdatatype.RdataType) -> DnsAnswer:
-        answer = await self._follow(dns.name.from_text(name), rdtype)
+        try:
+            qname = dns.name.from_text(name)
+        except dns.exception.DNSException as exc:  # an empty label, one over 63 bytes...
+            raise DnsError(f"{name!r} is not a valid DNS name: {exc}") from exc
+        answer = await self._follow(qname, rdtype)
         self._cache.put((name, int(rdtype)), answer, answer.expires_ms)
         return answer
 

@@ -84,6 +84,15 @@ async def test_hostname_with_port_and_no_address_does_not_resolve(
         await make_resolver().resolve("missing.test:8000")
 
 
+@pytest.mark.parametrize("name", ["a..b.test", "x" * 64 + ".test", ".test", "a..b.test:80"])
+async def test_name_that_is_no_dns_name_does_not_resolve(
+    make_resolver: MakeResolver, https: WellKnownServer, name: str
+) -> None:
+    with pytest.raises(ResolutionError):
+        await make_resolver().resolve(name)
+    assert https.requests == {}
+
+
 async def test_invalid_server_name_is_refused(
     make_resolver: MakeResolver, local_dns: LocalDns
 ) -> None:
