@@ -51,8 +51,8 @@ class ExpiringLru(Generic[K, V]):
 
 class SingleFlight(Generic[K, V]):
     """Concurrent ``run`` calls for one key share the first caller's lookup: the others
-    wait for its result (or its exception). If the first caller is cancelled, the
-    waiters are cancelled with it (they may simply ask again)."""
+    wait for its result (or its exception). If the first caller is cancelled, a waiter
+    that was not cancelled itself runs the lookup again (and the others share that)."""
 
     def __init__(self) -> None:
         self._inflight: dict[K, asyncio.Future[V]] = {}
@@ -61,9 +61,13 @@ class SingleFlight(Generic[K, V]):
         return len(self._inflight)
 
     async def run(self, key: K, lookup: Callable[[], Awaitable[V]]) -> V:
-        waiter = self._inflight.get(key)
-        if waiter is not None:
-            return await asyncio.shield(waiter)
+        while (waiter := self._inflight.get(key)) is not None:
+            try:
+                return await asyncio.shield(waiter)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not waiter.cancelled() or (task is not None and task.cancelling()):
+                    raise  # this caller was cancelled, not the one it waited for
         waiter = asyncio.get_running_loop().create_future()
         self._inflight[key] = waiter
         try:
