@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from conduwuit.config.load import ConfigError
 from conduwuit.server import build_federation
 from conduwuit.service.federation.destination import Destination
-from conduwuit.service.federation.dns import DnsOptions
+from conduwuit.service.federation.dns import DnsOptions, system_nameservers
 from tests.kit.homeserver import FakeClock, homeserver_config
 
 
@@ -59,3 +60,10 @@ def test_defaults_are_conduwuits(tmp_path: Path) -> None:
 def test_bad_dns_options_are_refused(tmp_path: Path, option: str, value: int) -> None:
     with pytest.raises(ConfigError, match=option):
         homeserver_config(tmp_path, **{option: value})
+
+
+def test_system_nameservers_come_from_resolv_conf() -> None:
+    nameservers = system_nameservers()
+    assert nameservers and all(port == 53 for _, port in nameservers)
+    for address, _ in nameservers:
+        ipaddress.ip_address(address)

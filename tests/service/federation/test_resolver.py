@@ -489,3 +489,13 @@ async def test_failed_srv_lookup_counts_as_none_for_five_minutes(
     local_dns.records[("_matrix-fed._tcp.example.test", "SRV")] = ["0 0 8443 example.test."]
     clock.advance(2)
     assert (await resolver.resolve("example.test")).port == 8443
+
+
+async def test_well_known_body_is_json_whatever_its_content_type(
+    make_resolver: MakeResolver, https: WellKnownServer
+) -> None:
+    async def plain(request: web.Request) -> web.StreamResponse:
+        return web.Response(text='{"m.server": "delegated.test:7"}', content_type="text/plain")
+
+    https.handlers["example.test"] = plain
+    assert (await make_resolver().resolve("example.test")).port == 7
