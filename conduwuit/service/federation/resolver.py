@@ -64,7 +64,12 @@ class ResolutionError(Exception):
 
 
 class ServerResolver:
-    """The :class:`~.destination.Resolver` of this server."""
+    """The :class:`~.destination.Resolver` of this server.
+
+    The outbound client connects through
+    ``DenylistResolver(IpDenylist(ip_range_denylist, lookup=resolver.dns.lookup))``:
+    the same DNS and cache as discovery, and the denylist on every connection.
+    ``rng`` draws the RFC 2782 order of SRV records of equal priority."""
 
     def __init__(
         self,
@@ -73,12 +78,12 @@ class ServerResolver:
         clock: Clock,
         *,
         cache_entries: int = 32768,
-        random: Callable[[], float] = random.random,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self.dns = dns
         self._well_known_fetch = well_known
         self._clock = clock
-        self._random = random
+        self._rng = rng
         self._destinations: ExpiringLru[str, Destination] = ExpiringLru(cache_entries, clock)
         self._well_knowns: ExpiringLru[str, tuple[WellKnownAnswer, int]] = ExpiringLru(
             cache_entries, clock
@@ -177,7 +182,7 @@ class ServerResolver:
                 expires = min(expires, self._clock() + FAILED_LOOKUP_LIFETIME_MS)
                 continue
             expires = min(expires, srv_expires)
-            ordered = order_srv(records, self._random)
+            ordered = order_srv(records, self._rng)
             if not ordered:
                 continue
             problems = []
