@@ -178,9 +178,15 @@ def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaReposi
 
 
 def build_federation(config: GlobalConfig, clock: Clock) -> FederationServices:
+    return FederationServices(resolver=build_resolver(config, clock))
+
+
+def build_resolver(config: GlobalConfig, clock: Clock) -> ServerResolver:
     """Server discovery over the system's nameservers (``/etc/resolv.conf``) with the
     DNS options; well-known fetches on port 443 trusting the system's CAs and
-    ``federation_ca_file``, through ``ip_range_denylist`` over the same DNS."""
+    ``federation_ca_file``, through ``ip_range_denylist`` over the same DNS. The
+    outbound client should connect through ``IpDenylist(..., lookup=resolver.dns.lookup)``
+    too, so that discovery and connections share one DNS cache."""
     dns = Dns(
         system_nameservers(),
         DnsOptions(
@@ -203,8 +209,7 @@ def build_federation(config: GlobalConfig, clock: Clock) -> FederationServices:
         conn_timeout_s=config.well_known_conn_timeout,
         timeout_s=config.well_known_timeout,
     )
-    resolver = ServerResolver(dns, well_known, clock, cache_entries=config.dns_cache_entries)
-    return FederationServices(resolver=resolver)
+    return ServerResolver(dns, well_known, clock, cache_entries=config.dns_cache_entries)
 
 
 def turn_config(config: GlobalConfig) -> TurnConfig:

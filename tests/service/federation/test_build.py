@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conduwuit.config.load import ConfigError
-from conduwuit.server import build_federation
+from conduwuit.server import build_resolver
 from conduwuit.service.federation.destination import Destination
 from conduwuit.service.federation.dns import DnsOptions, system_nameservers
 from tests.kit.homeserver import FakeClock, homeserver_config
@@ -27,9 +27,9 @@ async def test_dns_options_come_from_the_config(tmp_path: Path) -> None:
         query_over_tcp_only=True,
         ip_lookup_strategy=1,
     )
-    federation = build_federation(config, FakeClock())
+    resolver = build_resolver(config, FakeClock())
     try:
-        assert federation.resolver.dns.options == DnsOptions(
+        assert resolver.dns.options == DnsOptions(
             timeout_s=2.5,
             attempts=3,
             tcp_fallback=False,
@@ -41,16 +41,16 @@ async def test_dns_options_come_from_the_config(tmp_path: Path) -> None:
             ip_lookup_strategy=1,
         )
         # an IP literal needs no lookup at all
-        assert await federation.resolver.resolve("[::1]:8448") == Destination(
+        assert await resolver.resolve("[::1]:8448") == Destination(
             "[::1]:8448", "::1", 8448, "[::1]:8448", "::1"
         )
     finally:
-        await federation.resolver.close()
+        await resolver.close()
 
 
 def test_defaults_are_conduwuits(tmp_path: Path) -> None:
-    federation = build_federation(homeserver_config(tmp_path), FakeClock())
-    assert federation.resolver.dns.options == DnsOptions()
+    resolver = build_resolver(homeserver_config(tmp_path), FakeClock())
+    assert resolver.dns.options == DnsOptions()
 
 
 @pytest.mark.parametrize(
