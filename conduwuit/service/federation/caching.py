@@ -45,6 +45,9 @@ class ExpiringLru(Generic[K, V]):
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
 
+    def pop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
     def clear(self) -> None:
         self._entries.clear()
 

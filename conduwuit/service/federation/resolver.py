@@ -28,7 +28,12 @@ brackets; ``host_header`` keeps them, as in the server name.
 
 Results are cached (at most ``cache_entries``) until the first of the answers they
 were built from expires: the well-known document (its cache headers; failures an
-hour) and the DNS answers (their TTLs, at least the configured minimums). An SRV
+hour) and the DNS answers (their TTLs, at least the configured minimums). When a
+well-known fetch fails in a way that may pass (connection, timeout, 5xx) up to an
+hour after a valid answer expired, that answer stays in use and the fetch is tried
+again in two minutes: a blip of a web server does not send a delegated server's
+traffic to the wrong place for an hour (Synapse keeps a valid well-known the same
+way). An SRV
 lookup that failed (rather than answered "none") counts as no record, for five
 minutes.
 Concurrent resolutions of one name share one lookup.
@@ -57,6 +62,11 @@ STATIC_LIFETIME_MS = 24 * 3600 * 1000
 #: The expiry of a destination found after an SRV lookup failed (timeouts, SERVFAIL):
 #: it is taken as "no SRV record", but asked again after this long.
 FAILED_LOOKUP_LIFETIME_MS = 5 * 60 * 1000
+#: A valid well-known is remembered this long past its own expiry: a passing failure
+#: (no connection, a timeout, a 5xx) of the next fetch in that time keeps it in use...
+WELL_KNOWN_REMEMBER_MS = 3600 * 1000
+#: ...and the fetch is tried again after this long, not after the failure hour.
+WELL_KNOWN_RETRY_S = 120
 
 
 class ResolutionError(Exception):
@@ -86,6 +96,9 @@ class ServerResolver:
         self._rng = rng
         self._destinations: ExpiringLru[str, Destination] = ExpiringLru(cache_entries, clock)
         self._well_knowns: ExpiringLru[str, tuple[WellKnownAnswer, int]] = ExpiringLru(
+            cache_entries, clock
+        )
+        self._valid_well_knowns: ExpiringLru[str, WellKnownAnswer] = ExpiringLru(
             cache_entries, clock
         )
         self._flights: SingleFlight[str, Destination] = SingleFlight()
@@ -165,7 +178,23 @@ class ServerResolver:
 
     async def _fetch_well_known(self, hostname: str) -> tuple[WellKnownAnswer, int]:
         answer = await self._well_known_fetch.fetch(hostname)
-        expires_ms = self._clock() + int(answer.cache_s * 1000)
+        now = self._clock()
+        if answer.server is not None:
+            remember_ms = now + int(answer.cache_s * 1000) + WELL_KNOWN_REMEMBER_MS
+            self._valid_well_knowns.put(hostname, answer, remember_ms)
+        elif answer.transient:
+            previous = self._valid_well_knowns.get(hostname)
+            if previous is not None:
+                log.warning(
+                    "well-known of %s failed (%s): keeping %s for now",
+                    hostname,
+                    answer.problem,
+                    previous.server,
+                )
+                answer = WellKnownAnswer(previous.server, WELL_KNOWN_RETRY_S, answer.problem)
+        else:
+            self._valid_well_knowns.pop(hostname)  # an answer that there is none: forgotten
+        expires_ms = now + int(answer.cache_s * 1000)
         self._well_knowns.put(hostname, (answer, expires_ms), expires_ms)
         return answer, expires_ms
 

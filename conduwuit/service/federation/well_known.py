@@ -51,6 +51,9 @@ class WellKnownAnswer:
     server: ServerName | None
     cache_s: float
     problem: str = ""
+    #: The failure may be passing (no connection, a timeout, a 5xx answer), rather
+    #: than an answer that there is no valid delegation.
+    transient: bool = False
 
 
 class WellKnownFetch(Protocol):
@@ -104,8 +107,10 @@ class WellKnownClient:
         url = URL.build(scheme="https", host=hostname, port=self._port, path=WELL_KNOWN_PATH)
         try:
             answer = await self._follow(url)
-        except (DeniedHost, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        except DeniedHost as exc:
             answer = _failure(f"{type(exc).__name__}: {exc}")
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            answer = _failure(f"{type(exc).__name__}: {exc}", transient=True)
         if answer.server is None:
             log.info("no well-known delegation for %s: %s", hostname, answer.problem)
         return answer
@@ -129,7 +134,9 @@ class WellKnownClient:
                     visited.add(url)
                     continue
                 if response.status != 200:
-                    return _failure(f"{url} answered {response.status}")
+                    return _failure(
+                        f"{url} answered {response.status}", transient=response.status >= 500
+                    )
                 length = response.content_length
                 if length is not None and length > MAX_BODY_BYTES:
                     return _failure(f"{url}: body of {length} bytes is too large")
@@ -160,5 +167,5 @@ async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _failure(problem: str) -> WellKnownAnswer:
-    return WellKnownAnswer(None, WELL_KNOWN_FAILURE_CACHE_S, problem)
+def _failure(problem: str, *, transient: bool = False) -> WellKnownAnswer:
+    return WellKnownAnswer(None, WELL_KNOWN_FAILURE_CACHE_S, problem, transient)

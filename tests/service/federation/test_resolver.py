@@ -499,3 +499,53 @@ async def test_well_known_body_is_json_whatever_its_content_type(
 
     https.handlers["example.test"] = plain
     assert (await make_resolver().resolve("example.test")).port == 7
+
+
+async def test_a_passing_failure_keeps_the_last_valid_delegation(
+    make_resolver: MakeResolver, https: WellKnownServer, local_dns: LocalDns, clock: FakeClock
+) -> None:
+    delegate(https, "example.test", "delegated.test:9", {"Cache-Control": "max-age=600"})
+    document = https.handlers["example.test"]
+    delegated = Destination(
+        "example.test", "delegated.test", 9, "delegated.test:9", "delegated.test"
+    )
+    resolver = make_resolver()
+    assert await resolver.resolve("example.test") == delegated
+
+    async def unavailable(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=503)
+
+    https.handlers["example.test"] = unavailable
+    clock.advance(601)
+    assert await resolver.resolve("example.test") == delegated  # kept
+    clock.advance(119)
+    assert await resolver.resolve("example.test") == delegated
+    assert https.requests["example.test"] == 2
+    clock.advance(2)  # asked again two minutes after the failure
+    https.handlers["example.test"] = document
+    assert await resolver.resolve("example.test") == delegated
+    assert https.requests["example.test"] == 3
+    # an answer that there is no delegation (404) is believed at once
+    clock.advance(601)
+    del https.handlers["example.test"]
+    assert (await resolver.resolve("example.test")).port == 8448
+    # and a passing failure after it does not bring the old delegation back
+    https.handlers["example.test"] = unavailable
+    clock.advance(3601)
+    assert (await resolver.resolve("example.test")).port == 8448
+    assert https.requests["example.test"] == 5
+
+
+async def test_a_passing_failure_long_after_expiry_is_a_failure(
+    make_resolver: MakeResolver, https: WellKnownServer, clock: FakeClock
+) -> None:
+    delegate(https, "example.test", "delegated.test:9", {"Cache-Control": "max-age=600"})
+    resolver = make_resolver()
+    assert (await resolver.resolve("example.test")).port == 9
+
+    async def unavailable(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=502)
+
+    https.handlers["example.test"] = unavailable
+    clock.advance(600 + 3600 + 1)  # remembered an hour past its expiry, no more
+    assert (await resolver.resolve("example.test")).port == 8448
