@@ -62,6 +62,7 @@ bench: $(STAMP_TEST)
 	$(BIN)/python bench/run.py --against conduwuit,synapse $(BENCH_ARGS)
 	$(BIN)/python -m bench.accounts
 	$(BIN)/python -m bench.rooms
+	$(BIN)/python -m bench.discovery
 
 ## Spec-driven fuzzing of the client-server API (schemathesis); see docs/development/fuzzing.md.
 fuzz: $(STAMP_FUZZ)

@@ -77,6 +77,7 @@ class RunningServer:
                 # After the requests: none can queue a push any more.
                 await self.server.services.push.pushers.stop()
                 await self.server.services.federation.client.close()
+                await self.server.services.federation.resolver.close()
         finally:
             self.server.close()
 

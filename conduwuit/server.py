@@ -27,10 +27,12 @@ from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
+from conduwuit.service.federation.dns import Dns, DnsOptions, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
-from conduwuit.service.federation.literal_resolver import LiteralResolver
 from conduwuit.service.federation.queries import FederationQueries
+from conduwuit.service.federation.resolver import ServerResolver
+from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
@@ -189,15 +191,16 @@ def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaReposi
 def build_federation(
     config: GlobalConfig, db: Database, server_keys: ServerKeys, clock: Clock
 ) -> FederationServices:
-    """The outbound client over the interim literal resolver (IP literals and
-    host:port names; full discovery replaces it), remote keys over it, and the
-    inbound X-Matrix check over those keys."""
+    """Server discovery, the outbound client over it (its connections resolve through
+    the same DNS cache, checked against ip_range_denylist), remote keys over the
+    client, and the inbound X-Matrix check over those keys."""
+    resolver = build_resolver(config, clock)
     forbidden = frozenset(config.forbidden_remote_server_names)
     client = FederationClient(
         config.server_name,
         lambda: server_keys.keypair,
-        LiteralResolver(),
-        IpDenylist(config.ip_range_denylist),
+        resolver,
+        IpDenylist(config.ip_range_denylist, lookup=resolver.dns.lookup),
         ClientSettings(
             allow_federation=config.allow_federation,
             forbidden_server_names=forbidden,
@@ -228,12 +231,44 @@ def build_federation(
         forbidden_servers=forbidden,
     )
     return FederationServices(
+        resolver=resolver,
         client=client,
         keys=keys,
         auth=auth,
         queries=FederationQueries(client),
         pdu_signatures=PduSignatures(keys),
     )
+
+
+def build_resolver(config: GlobalConfig, clock: Clock) -> ServerResolver:
+    """Server discovery over the system's nameservers (``/etc/resolv.conf``) with the
+    DNS options; well-known fetches on port 443 trusting the system's CAs and
+    ``federation_ca_file``, through ``ip_range_denylist`` over the same DNS. The
+    outbound client should connect through ``IpDenylist(..., lookup=resolver.dns.lookup)``
+    too, so that discovery and connections share one DNS cache."""
+    dns = Dns(
+        system_nameservers(),
+        DnsOptions(
+            timeout_s=config.dns_timeout,
+            attempts=config.dns_attempts,
+            tcp_fallback=config.dns_tcp_fallback,
+            tcp_only=config.query_over_tcp_only,
+            query_all_nameservers=config.query_all_nameservers,
+            min_ttl_s=config.dns_min_ttl,
+            min_ttl_nxdomain_s=config.dns_min_ttl_nxdomain,
+            cache_entries=config.dns_cache_entries,
+            ip_lookup_strategy=config.ip_lookup_strategy,
+        ),
+        clock,
+    )
+    well_known = WellKnownClient(
+        IpDenylist(config.ip_range_denylist, lookup=dns.lookup),
+        federation_ssl_context(config.federation_ca_file),
+        clock,
+        conn_timeout_s=config.well_known_conn_timeout,
+        timeout_s=config.well_known_timeout,
+    )
+    return ServerResolver(dns, well_known, clock, cache_entries=config.dns_cache_entries)
 
 
 def turn_config(config: GlobalConfig) -> TurnConfig:

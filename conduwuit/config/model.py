@@ -583,8 +583,8 @@ class GlobalConfig(Section):
     federation_ca_file: Path | None = Field(
         None,
         description=doc("""
-            An extra CA certificate (PEM) trusted for outbound federation, beside the
-            system's. For test networks.
+            An extra CA certificate (PEM) trusted for outbound federation (well-known
+            fetches so far), beside the system's. For test networks.
         """),
     )
     ip_range_denylist: list[str] = Field(
@@ -602,6 +602,78 @@ class GlobalConfig(Section):
         True, description="Allow creating rooms with unstable room versions."
     )
     default_room_version: str = Field("11", description="Room version of new rooms.")
+
+    # -- DNS and server discovery (docs/federation.md) ------------------------------
+    dns_cache_entries: int = Field(
+        32768,
+        ge=0,
+        description=doc("""
+            Most DNS answers kept in memory (each name and record type is one entry);
+            resolved server names are kept up to this many too. Only lower it when an
+            external DNS cache sits in front (systemd-resolved does not count).
+        """),
+    )
+    dns_min_ttl: int = Field(
+        10800,
+        ge=0,
+        description=doc("""
+            Shortest time (seconds) a DNS answer is kept, whatever its TTL says. High
+            by design; only lower it behind an external DNS cache.
+        """),
+    )
+    dns_min_ttl_nxdomain: int = Field(
+        259200,
+        ge=0,
+        description=doc("""
+            Shortest time (seconds) a negative DNS answer (NXDOMAIN, or no record of
+            the type asked) is kept: such names very rarely start to federate, and
+            asking again for them costs every federation request. Default 3 days.
+        """),
+    )
+    dns_timeout: float = Field(
+        10,
+        gt=0,
+        description=doc("""
+            Seconds to wait for the answer to one DNS query. Recursive lookups can
+            take several seconds for some domains; do not set it too low.
+        """),
+    )
+    dns_attempts: int = Field(
+        10, ge=0, description="Further rounds over the nameservers after timeouts and failures."
+    )
+    dns_tcp_fallback: bool = Field(
+        True,
+        description=doc("""
+            Ask again over TCP when a UDP answer is truncated or UDP fails. Turn off
+            only for a nameserver without TCP.
+        """),
+    )
+    query_all_nameservers: bool = Field(
+        True,
+        description=doc("""
+            Check a negative answer (NXDOMAIN or no records) from one nameserver with
+            the others before believing it. Off: the first nameserver that answers
+            decides.
+        """),
+    )
+    query_over_tcp_only: bool = Field(
+        False,
+        description="Ask the nameservers over TCP only, never UDP. You very likely do not want it.",
+    )
+    ip_lookup_strategy: Literal[1, 2, 3, 4, 5] = Field(
+        5,
+        description=doc("""
+            Which address records are looked up: 1 A only (IPv4); 2 AAAA only (IPv6);
+            3 both at once; 4 AAAA, then A if there is none; 5 A, then AAAA if there
+            is none. 1 suits a server without IPv6.
+        """),
+    )
+    well_known_conn_timeout: float = Field(
+        6, gt=0, description="Connect timeout (seconds) of /.well-known/matrix/server fetches."
+    )
+    well_known_timeout: float = Field(
+        10, gt=0, description="Timeout (seconds) of a whole /.well-known/matrix/server fetch."
+    )
 
     # -- outbound request timeouts (seconds) ---------------------------------------
     request_conn_timeout: float = Field(

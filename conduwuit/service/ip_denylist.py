@@ -6,6 +6,10 @@ IPBlocklistingResolver does the same). :class:`DenylistResolver` is that check a
 aiohttp resolver, so a connection only ever goes to an address that was checked when
 it was made: DNS that changed since a URL was accepted cannot slip through.
 IPv4-mapped IPv6 addresses are checked as the IPv4 address they map.
+
+The addresses come from the event loop's ``getaddrinfo`` unless another
+:data:`HostLookup` is given (federation passes its caching DNS resolver, so that
+discovery, its well-known fetches and the connections all see one DNS).
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 log = logging.getLogger(__name__)
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: ``(host, family) -> [(family, address), ...]``; raises ``OSError`` when the host
+#: does not resolve.
+HostLookup = Callable[[str, int], Awaitable[list[tuple[int, str]]]]
 
 
 class DeniedHost(Exception):
@@ -32,8 +39,9 @@ class UnresolvedHost(DeniedHost):
 
 
 class IpDenylist:
-    def __init__(self, networks: Iterable[str]) -> None:
+    def __init__(self, networks: Iterable[str], lookup: HostLookup | None = None) -> None:
         self._networks = [ipaddress.ip_network(n, strict=False) for n in networks]
+        self._lookup = lookup
 
     def denies(self, address: str | IpAddress) -> bool:
         ip = ipaddress.ip_address(address.split("%", 1)[0]) if isinstance(address, str) else address
@@ -46,6 +54,8 @@ class IpDenylist:
     ) -> list[ResolveResult]:
         """Every address of ``host``, or :class:`DeniedHost` if it does not resolve or
         any address is denied."""
+        if self._lookup is not None:
+            return await self._resolve_with(self._lookup, host, port, family)
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
@@ -66,6 +76,39 @@ class IpDenylist:
                     port=int(sockaddr[1]),
                     family=fam,
                     proto=proto,
+                    flags=socket.AI_NUMERICHOST,
+                )
+            )
+        if not results:
+            raise UnresolvedHost(f"{host} cannot be resolved")
+        return results
+
+    async def _resolve_with(
+        self, lookup: HostLookup, host: str, port: int, family: int
+    ) -> list[ResolveResult]:
+        found: list[tuple[int, str]]
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            try:
+                found = await lookup(host, family)
+            except OSError as exc:
+                raise UnresolvedHost(f"{host} cannot be resolved") from exc
+        else:
+            family_of = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
+            found = [(family_of, str(literal))]
+        results: list[ResolveResult] = []
+        for fam, address in found:
+            if self.denies(address):
+                log.info("refused %s: it resolves to %s, in ip_range_denylist", host, address)
+                raise DeniedHost(f"{host} resolves to an address in ip_range_denylist")
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=address,
+                    port=port,
+                    family=fam,
+                    proto=socket.IPPROTO_TCP,
                     flags=socket.AI_NUMERICHOST,
                 )
             )

@@ -18,6 +18,7 @@ from conduwuit.service.federation.client import FederationClient
 from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
+from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.media.repository import MediaRepository
@@ -112,8 +113,11 @@ class PushServices:
 
 @dataclass
 class FederationServices:
-    """Talking to other servers: the outbound client (the runtime closes it), their
-    keys, inbound request authentication, and the queries clients trigger."""
+    """Talking to other servers: where each one is, the outbound client (the runtime
+    closes both), their keys, inbound request authentication, and the queries
+    clients trigger."""
+
+    resolver: ServerResolver
 
     client: FederationClient
     keys: RemoteKeys

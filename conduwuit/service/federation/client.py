@@ -34,11 +34,11 @@ import aiohttp
 from yarl import URL
 
 from conduwuit.core import canonical_json
+from conduwuit.core.server_discovery import ip_literal
 from conduwuit.core.signing import Keypair
 from conduwuit.core.x_matrix import sign_request
 from conduwuit.service.clock import Clock
 from conduwuit.service.federation.destination import Destination, Resolver
-from conduwuit.service.federation.literal_resolver import is_ip_literal
 from conduwuit.service.ip_denylist import DeniedHost, DenylistResolver, IpDenylist
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ class FederationClient:
         max_response: int,
         sign: bool,
     ) -> tuple[int, bytes]:
-        if is_ip_literal(destination.host):
+        if ip_literal(destination.host) is not None:
             # aiohttp asks the resolver only about names: check literals here.
             await self._denylist.check(destination.host, destination.port)
         headers = {"Host": destination.host_header}

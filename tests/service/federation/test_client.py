@@ -25,9 +25,9 @@ from conduwuit.service.federation.client import (
     ResponseTooLarge,
     Unreachable,
 )
-from conduwuit.service.federation.literal_resolver import LiteralResolver
 from conduwuit.service.ip_denylist import IpDenylist
 from tests.kit.server import free_port
+from tests.service.federation.netkit import ip_literal_resolver
 
 ORIGIN = "origin.test"
 KEY = Keypair.from_seed("ed25519:a", bytes(range(32)))
@@ -93,13 +93,14 @@ def client(remote: Remote, clock: Clock | None = None, **settings: Any) -> Feder
     denylist = settings.pop("denylist", [])
     options: dict[str, Any] = {"ca_file": remote.ca_file, "conn_timeout_s": 2, "timeout_s": 5}
     options.update(settings)
+    clock = clock or Clock()
     return FederationClient(
         ORIGIN,
         lambda: KEY,
-        LiteralResolver(),
+        ip_literal_resolver(clock),
         IpDenylist(denylist),
         ClientSettings(**options),
-        clock or Clock(),
+        clock,
     )
 
 

@@ -34,10 +34,10 @@ from conduwuit.service.federation.keys import (
     RemoteKeys,
     verified_keys,
 )
-from conduwuit.service.federation.literal_resolver import LiteralResolver
 from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.server_keys import KEY_VALIDITY_MS, ServerKeys
 from tests.kit.server import free_port
+from tests.service.federation.netkit import ip_literal_resolver
 
 ME = "me.test"
 V10 = KNOWN_ROOM_VERSIONS["10"]
@@ -126,7 +126,7 @@ async def local(db: Database, remote: KeyServer) -> AsyncIterator[Local]:
     client = FederationClient(
         ME,
         lambda: own.keypair,
-        LiteralResolver(),
+        ip_literal_resolver(clock),
         IpDenylist([]),
         ClientSettings(ca_file=remote.ca_file, conn_timeout_s=2, timeout_s=5),
         clock,

@@ -1,0 +1,302 @@
+"""A caching DNS stub resolver for server discovery (dnspython's wire primitives).
+
+It asks the configured nameservers (production: those of ``/etc/resolv.conf``;
+tests: a DNS server on loopback) directly, with conduwuit's DNS options:
+
+- ``dns_timeout`` per query, ``dns_attempts`` more rounds over the nameservers after
+  timeouts and server failures;
+- ``dns_tcp_fallback``: a truncated (or failed) UDP answer is asked again over TCP;
+  ``query_over_tcp_only`` skips UDP;
+- ``query_all_nameservers``: a negative answer (NXDOMAIN or no records) from one
+  nameserver is checked with the others before it is believed;
+- answers are cached for their TTL but at least ``dns_min_ttl`` (negative ones at
+  least ``dns_min_ttl_nxdomain``), in at most ``dns_cache_entries`` entries;
+  failures (timeouts, SERVFAIL) are not cached;
+- ``ip_lookup_strategy`` picks which of A and AAAA are asked, and in which order.
+
+CNAME chains are followed, in the answer a recursive nameserver gives or by asking
+again for the chain's end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+import dns.rrset
+from dns.rdtypes.IN.SRV import SRV
+
+from conduwuit.core.server_discovery import SrvTarget
+from conduwuit.service.clock import Clock
+from conduwuit.service.federation.caching import ExpiringLru, SingleFlight
+
+log = logging.getLogger(__name__)
+
+#: (IP address, port) of a nameserver.
+Nameserver = tuple[str, int]
+#: Longest CNAME chain followed.
+MAX_CNAME_HOPS = 8
+
+A = dns.rdatatype.A
+AAAA = dns.rdatatype.AAAA
+
+#: ``ip_lookup_strategy``: which address records are asked, and how.
+IPV4_ONLY, IPV6_ONLY, IPV4_AND_IPV6, IPV6_THEN_IPV4, IPV4_THEN_IPV6 = 1, 2, 3, 4, 5
+
+
+class DnsError(OSError):
+    """No nameserver gave an answer (timeouts, failures), or a name has no address.
+    An ``OSError`` like ``getaddrinfo``'s errors, so connection code treats both alike."""
+
+
+@dataclass(frozen=True)
+class DnsOptions:
+    """conduwuit's DNS options (config names in the comments)."""
+
+    timeout_s: float = 10  # dns_timeout
+    attempts: int = 10  # dns_attempts
+    tcp_fallback: bool = True  # dns_tcp_fallback
+    tcp_only: bool = False  # query_over_tcp_only
+    query_all_nameservers: bool = True  # query_all_nameservers
+    min_ttl_s: int = 10800  # dns_min_ttl
+    min_ttl_nxdomain_s: int = 259200  # dns_min_ttl_nxdomain
+    cache_entries: int = 32768  # dns_cache_entries
+    ip_lookup_strategy: int = IPV4_THEN_IPV6  # ip_lookup_strategy
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    """The records of one name and type (empty: the name or the type does not exist),
+    and when the answer stops being valid (clock milliseconds)."""
+
+    records: tuple[dns.rdata.Rdata, ...]
+    nxdomain: bool
+    expires_ms: int
+
+
+def system_nameservers() -> list[Nameserver]:
+    """The nameservers of the system's resolver configuration (``/etc/resolv.conf``)."""
+    try:
+        configured = dns.resolver.Resolver(configure=True).nameservers
+    except dns.resolver.NoResolverConfiguration:
+        configured = []
+    return [(str(ns), 53) for ns in configured] or [("127.0.0.1", 53)]
+
+
+class Dns:
+    def __init__(
+        self, nameservers: Sequence[Nameserver], options: DnsOptions, clock: Clock
+    ) -> None:
+        if not nameservers:
+            raise ValueError("at least one nameserver is needed")
+        self._nameservers = list(nameservers)
+        self._options = options
+        self._clock = clock
+        self._cache: ExpiringLru[tuple[str, int], DnsAnswer] = ExpiringLru(
+            options.cache_entries, clock
+        )
+        self._flights: SingleFlight[tuple[str, int], DnsAnswer] = SingleFlight()
+        #: Queries sent, over UDP and TCP together (for tests and the benchmark).
+        self.queries_sent = 0
+
+    @property
+    def options(self) -> DnsOptions:
+        return self._options
+
+    @property
+    def cached_entries(self) -> int:
+        return len(self._cache)
+
+    async def query(self, name: str, rdtype: dns.rdatatype.RdataType) -> DnsAnswer:
+        """The answer for ``name``/``rdtype``, from the cache or the nameservers;
+        :class:`DnsError` if none answered."""
+        key = (name.lower().rstrip("."), int(rdtype))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        return await self._flights.run(key, lambda: self._resolve(key[0], rdtype))
+
+    async def _resolve(self, name: str, rdtype: dns.rdatatype.RdataType) -> DnsAnswer:
+        try:
+            qname = dns.name.from_text(name)
+        except dns.exception.DNSException as exc:  # an empty label, one over 63 bytes...
+            raise DnsError(f"{name!r} is not a valid DNS name: {exc}") from exc
+        answer = await self._follow(qname, rdtype)
+        self._cache.put((name, int(rdtype)), answer, answer.expires_ms)
+        return answer
+
+    async def _follow(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> DnsAnswer:
+        ttl: int | None = None
+        for _ in range(MAX_CNAME_HOPS):
+            response = await self._ask(qname, rdtype)
+            records, chain_ttl, end = _records(response, qname, rdtype)
+            ttl = chain_ttl if ttl is None else min(ttl, chain_ttl)
+            if records or end == qname or response.rcode() == dns.rcode.NXDOMAIN:
+                return self._answer(response, records, ttl)
+            qname = end  # an alias whose target the nameserver did not resolve
+        raise DnsError(f"{qname}: CNAME chain longer than {MAX_CNAME_HOPS}")
+
+    def _answer(
+        self, response: dns.message.Message, records: list[dns.rdata.Rdata], ttl: int
+    ) -> DnsAnswer:
+        now = self._clock()
+        if records:
+            lifetime = max(ttl, self._options.min_ttl_s)
+            return DnsAnswer(tuple(records), False, now + lifetime * 1000)
+        negative_ttl = 0
+        for rrset in response.authority:
+            if rrset.rdtype == dns.rdatatype.SOA:
+                negative_ttl = min(rrset.ttl, rrset[0].minimum)  # RFC 2308 section 5
+        lifetime = max(negative_ttl, self._options.min_ttl_nxdomain_s)
+        nxdomain = response.rcode() == dns.rcode.NXDOMAIN
+        return DnsAnswer((), nxdomain, now + lifetime * 1000)
+
+    async def _ask(
+        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
+    ) -> dns.message.Message:
+        """One answer from the nameservers: the first positive one; a negative one when
+        every nameserver of a round gave one (or the first, without
+        ``query_all_nameservers``); rounds repeat after timeouts and failures."""
+        query = dns.message.make_query(qname, rdtype)
+        problems: list[str] = []
+        for _round in range(1 + self._options.attempts):
+            negative: dns.message.Message | None = None
+            for nameserver in self._nameservers:
+                try:
+                    response = await self._exchange(query, nameserver)
+                except (dns.exception.DNSException, OSError, EOFError) as exc:
+                    problems.append(f"{nameserver[0]}:{nameserver[1]}: {type(exc).__name__}")
+                    continue
+                rcode = response.rcode()
+                if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                    problems.append(f"{nameserver[0]}:{nameserver[1]}: {dns.rcode.to_text(rcode)}")
+                    continue
+                if rcode == dns.rcode.NOERROR and response.answer:
+                    return response
+                negative = negative or response
+                if not self._options.query_all_nameservers:
+                    return negative
+            if negative is not None:
+                return negative
+        raise DnsError(f"no answer for {qname} {dns.rdatatype.to_text(rdtype)}: {problems[-3:]}")
+
+    async def _exchange(
+        self, query: dns.message.Message, nameserver: Nameserver
+    ) -> dns.message.Message:
+        address, port = nameserver
+        timeout = self._options.timeout_s
+        self.queries_sent += 1
+        if self._options.tcp_only:
+            return await dns.asyncquery.tcp(query, address, timeout=timeout, port=port)
+        try:
+            return await dns.asyncquery.udp(
+                query, address, timeout=timeout, port=port, raise_on_truncation=True
+            )
+        except dns.message.Truncated as exc:
+            if not self._options.tcp_fallback:
+                truncated: dns.message.Message = exc.message()  # type: ignore[no-untyped-call]
+                return truncated
+            log.debug("truncated UDP answer from %s:%s, asking over TCP", address, port)
+        except OSError:
+            if not self._options.tcp_fallback:
+                raise
+            log.debug("UDP query to %s:%s failed, asking over TCP", address, port)
+        self.queries_sent += 1
+        return await dns.asyncquery.tcp(query, address, timeout=timeout, port=port)
+
+    # -- the lookups of server discovery ------------------------------------------------
+
+    async def srv(self, name: str) -> tuple[list[SrvTarget], int]:
+        """The SRV records of ``name`` and when that answer expires."""
+        answer = await self.query(name, dns.rdatatype.SRV)
+        records = [
+            SrvTarget(r.priority, r.weight, r.port, r.target.to_text(omit_final_dot=True))
+            for r in answer.records
+            if isinstance(r, SRV)
+        ]
+        return records, answer.expires_ms
+
+    async def addresses(self, host: str, family: int = socket.AF_UNSPEC) -> tuple[list[str], int]:
+        """The addresses of ``host`` (AAAA and A records as ``ip_lookup_strategy`` says,
+        or only one of them for ``family`` AF_INET/AF_INET6) and when the answer
+        expires; :class:`DnsError` when it has none."""
+        strategy = self._options.ip_lookup_strategy
+        if family == socket.AF_INET:
+            strategy = IPV4_ONLY
+        elif family == socket.AF_INET6:
+            strategy = IPV6_ONLY
+        if strategy == IPV4_ONLY:
+            plan: list[list[dns.rdatatype.RdataType]] = [[A]]
+        elif strategy == IPV6_ONLY:
+            plan = [[AAAA]]
+        elif strategy == IPV4_AND_IPV6:
+            plan = [[AAAA, A]]
+        elif strategy == IPV6_THEN_IPV4:
+            plan = [[AAAA], [A]]
+        else:
+            plan = [[A], [AAAA]]
+        problems: list[str] = []
+        for step in plan:
+            answers = await asyncio.gather(
+                *(self.query(host, rdtype) for rdtype in step), return_exceptions=True
+            )
+            found: list[str] = []
+            expires = []
+            for answer in answers:
+                if isinstance(answer, DnsAnswer):
+                    found.extend(r.to_text() for r in answer.records)
+                    expires.append(answer.expires_ms)
+                elif isinstance(answer, Exception):
+                    problems.append(str(answer))
+                else:
+                    raise answer
+            if found:
+                return found, min(expires)
+        raise DnsError(f"{host} has no address" + (f" ({problems[0]})" if problems else ""))
+
+    async def lookup(self, host: str, family: int) -> list[tuple[int, str]]:
+        """(family, address) of ``host``: the address lookup of
+        :class:`conduwuit.service.ip_denylist.IpDenylist`."""
+        addresses, _ = await self.addresses(host, family)
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, a) for a in addresses]
+
+
+def _records(
+    response: dns.message.Message, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
+) -> tuple[list[dns.rdata.Rdata], int, dns.name.Name]:
+    """The records of ``rdtype`` at the end of the CNAME chain from ``qname`` in the
+    answer section, the chain's smallest TTL, and the name the chain ends at."""
+    name = qname
+    ttls: list[int] = []
+    for _ in range(MAX_CNAME_HOPS):
+        rrset = _rrset(response, name, rdtype)
+        if rrset is not None:
+            return list(rrset), min([*ttls, rrset.ttl]), name
+        cname = _rrset(response, name, dns.rdatatype.CNAME)
+        if cname is None:
+            break
+        ttls.append(cname.ttl)
+        name = cname[0].target
+    return [], min(ttls, default=0), name
+
+
+def _rrset(
+    response: dns.message.Message, name: dns.name.Name, rdtype: int
+) -> dns.rrset.RRset | None:
+    for rrset in response.answer:
+        if rrset.name == name and rrset.rdtype == rdtype:
+            return rrset
+    return None
