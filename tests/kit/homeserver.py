@@ -112,6 +112,7 @@ class Homeserver:
     async def close(self) -> None:
         await self.client.close()
         await self.services.federation.client.close()
+        await self.services.federation.resolver.close()
         self.services.close()
 
 
