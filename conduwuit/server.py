@@ -59,6 +59,7 @@ from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.login import PasswordAuth
 from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
@@ -199,6 +200,7 @@ def build_users(
     )
     password_auth = PasswordAuth(config.server_name, accounts, hasher)
     account_data = AccountData(db, notifier)
+    erasures = Erasures(db, clock)
     registration = Registration(
         db,
         config.server_name,
@@ -206,6 +208,8 @@ def build_users(
         profiles,
         devices,
         hasher,
+        erasures,
+        account_data,
         forbidden_usernames=config.forbidden_usernames,
         displayname_suffix=config.new_user_displayname_suffix,
         auto_join_rooms=config.auto_join_rooms,
@@ -229,6 +233,7 @@ def build_users(
         hasher=hasher,
         password_auth=password_auth,
         registration=registration,
+        erasures=erasures,
         shared_secret=SharedSecret(config.registration_shared_secret, clock),
         uiaa=uiaa,
         account_data=account_data,
@@ -355,7 +360,7 @@ def build_rooms(
 
     actions = RoomActions(storage, aliases, rooms_config(config), profile, may_publish, is_guest)
     membership = Membership(actions)
-    history = RoomHistory(actions)
+    history = RoomHistory(actions, users.erasures.is_erased)
     hooks = AccountHooks(membership)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
     presence = Presence(

@@ -78,7 +78,7 @@ class RoomSections:
             str(window.user),
             access.until,
             now_ms,
-            lambda child: self.history.may_see(window.user, child, access),
+            lambda child: self.history.view(window.user, child, access),
         )
         if bundled:
             out["unsigned"]["m.relations"] = bundled
@@ -116,13 +116,14 @@ class RoomSections:
                 break
             await pause.pause()
             scanned += 1
-            if window.filter.timeline.matches(pdu) and self.history.may_see(
-                window.user, pdu, access
-            ):
+            seen = None
+            if window.filter.timeline.matches(pdu):
+                seen = self.history.view(window.user, pdu, access)
+            if seen is not None and (seen is pdu or window.filter.timeline.matches(seen)):
                 if len(found) >= limit:
                     limited = True
                     break
-                found.append((count, pdu))
+                found.append((count, seen))
             if scanned >= MAX_SCAN:
                 limited = True
                 break
