@@ -25,10 +25,10 @@ def users(hs: Homeserver) -> Users:
     return Users(hs)
 
 
-async def test_versions_lists_v1_1_to_v1_15(hs: Homeserver) -> None:
+async def test_versions_lists_v1_1_to_v1_16(hs: Homeserver) -> None:
     status, reply = await hs.request("GET", "/_matrix/client/versions")
     assert status == 200
-    assert reply["versions"] == [f"v1.{minor}" for minor in range(1, 16)]
+    assert reply["versions"] == [f"v1.{minor}" for minor in range(1, 17)]
     assert reply["unstable_features"] == UNSTABLE_FEATURES
     assert all(value is True for value in UNSTABLE_FEATURES.values())
 
@@ -40,8 +40,8 @@ async def test_versions_answers_the_same_with_a_token(hs: Homeserver) -> None:
 
 
 def test_no_version_past_the_table_in_the_docs() -> None:
-    # v1.16 needs use_state_after and room version 12 (docs/development/versions.md).
-    assert "v1.16" not in SUPPORTED_VERSIONS and "r0.6.1" not in SUPPORTED_VERSIONS
+    # v1.17 needs application services (docs/development/versions.md).
+    assert "v1.17" not in SUPPORTED_VERSIONS and "r0.6.1" not in SUPPORTED_VERSIONS
 
 
 async def test_v1_10_to_v1_15_requirements(start: StartHomeserver) -> None:
@@ -89,6 +89,43 @@ async def test_v1_10_to_v1_15_requirements(start: StartHomeserver) -> None:
     assert summary["room_id"] == room and summary["membership"] == "join"
     status, reply = await hs.request("GET", f"{V1}/auth_metadata")
     assert (status, reply["errcode"]) == (404, "M_UNRECOGNIZED")
+
+
+async def test_v1_16_requirements(hs: Homeserver, users: Users) -> None:
+    """v1.16: use_state_after (its own tests in test_sync_state_after.py), room
+    version 12, custom profile fields, format=event, m.room.create in invite state."""
+    alice, bob = await users.add("alice"), await users.add("bob")
+    # Room version 12: the room ID is the create event's hash, the create event has no
+    # room_id (clients still get one), and the creator's power is not in power levels.
+    room = (await users.ok(alice, "POST", "/createRoom", {"room_version": "12", "invite": [bob]}))[
+        "room_id"
+    ]
+    assert ":" not in room
+    create = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.create/", format="event")
+    assert create["event_id"] == "$" + room[1:] and create["room_id"] == room
+    assert create["content"]["room_version"] == "12"
+    levels = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.power_levels/")
+    assert alice not in levels.get("users", {})
+    await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.topic/", {"topic": "v12"})
+    # The invitee's stripped state has the create event.
+    invite = (await users.ok(bob, "GET", "/sync"))["rooms"]["invite"][room]
+    assert "m.room.create" in {e["type"] for e in invite["invite_state"]["events"]}
+    await users.ok(bob, "POST", f"/join/{room}", {})
+    assert (await users.call(bob, "PUT", f"/rooms/{room}/state/m.room.topic/", {}))[0] == 403
+    # use_state_after.
+    joined = (await users.ok(bob, "GET", "/sync", use_state_after="true"))["rooms"]["join"][room]
+    assert "state" not in joined
+    assert ("m.room.topic", "") in {
+        (e["type"], e["state_key"]) for e in joined["state_after"]["events"]
+    }
+    # Custom profile fields and their capability.
+    caps = (await users.ok(alice, "GET", "/capabilities"))["capabilities"]
+    assert caps["m.profile_fields"]["enabled"] is True
+    await users.ok(
+        alice, "PUT", f"/profile/{alice}/org.example.pronouns", {"org.example.pronouns": "she"}
+    )
+    profile = await users.ok(bob, "GET", f"/profile/{alice}/org.example.pronouns")
+    assert profile == {"org.example.pronouns": "she"}
 
 
 async def _room_with(users: Users, owner: str, guest: str) -> str:
