@@ -287,6 +287,12 @@ class RoomSections:
         ):
             return None
         prev_batch = str(timeline[0][0] - 1) if timeline else str(window.now)
+        if lower is None and not limited:
+            # An initial sync that holds the whole room: Synapse gives the current
+            # position as prev_batch then (the spec only says "a token that can be
+            # supplied to /messages"), and clients rely on it as "the point of this
+            # sync", e.g. /members?at=prev_batch (Complement TestGetRoomMembersAtPoint).
+            prev_batch = str(window.now)
         section: dict[str, Any] = {
             "timeline": {
                 "events": await self._events(timeline, window, access, pause),
