@@ -295,6 +295,7 @@ def build_push(
         clock,
     )
     notifications.listeners.append(pushers.on_notification)
+    notifications.badge_listeners.append(pushers.on_badge)
     users.devices.deletion_listeners.append(pushers.stage_device_deleted)
     users.registration.deactivated_listeners.append(pushers.user_deactivated)
     return PushServices(
