@@ -125,7 +125,9 @@ class RoomHistory:
             return None
         if not self.is_erased(str(pdu.get("sender"))):
             return pdu
-        room_version = self.storage.state.room_version(str(pdu.get("room_id")))
+        # A room version 12 create event has no room_id: its room is its event ID.
+        room = pdu.get("room_id") or "!" + str(pdu.get("event_id"))[1:]
+        room_version = self.storage.state.room_version(str(room))
         if room_version is None:
             return None
         return visibility.erased_form(pdu, at, room_version)

@@ -165,3 +165,23 @@ async def test_bad_erase_is_refused_and_changes_nothing(hs: Homeserver, users: U
     assert not hs.services.users.erasures.is_erased(erin)
     assert hs.services.db.map(MAPS.userid_erased).get(erin.encode()) is None
     assert (await users.call(erin, "GET", "/account/whoami"))[0] == 200
+
+
+async def test_erased_creator_of_a_v12_room(hs: Homeserver, users: Users) -> None:
+    """A room version 12 create event carries no room_id; an erased creator's create
+    event is still served (its redacted form keeps all of its content)."""
+    erin, alice = await users.add("erin"), await users.add("alice")
+    body = {"room_version": "12", "preset": "public_chat"}
+    room = (await users.ok(erin, "POST", "/createRoom", body))["room_id"]
+    await users.ok(alice, "POST", f"/join/{room}", {})
+    secret = await send(users, erin, room, "1", SECRET)
+    status, _ = await deactivate(hs, erin, hs.tokens[erin], erase=True)
+    assert status == 200
+    carol = await users.add("carol")
+    await users.ok(carol, "POST", f"/join/{room}", {})
+    chunk = (await users.ok(carol, "GET", f"/rooms/{room}/messages", dir="b", limit="50"))["chunk"]
+    by_id = {event["event_id"]: event for event in chunk}
+    create = by_id["$" + room[1:]]
+    assert create["type"] == "m.room.create" and create["room_id"] == room
+    assert create["content"]["room_version"] == "12"
+    assert by_id[secret]["content"] == {}
