@@ -76,6 +76,7 @@ from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.login import PasswordAuth
 from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
@@ -329,6 +330,7 @@ def build_users(
     )
     password_auth = PasswordAuth(config.server_name, accounts, hasher)
     account_data = AccountData(db, notifier)
+    erasures = Erasures(db, clock)
     registration = Registration(
         db,
         config.server_name,
@@ -336,6 +338,8 @@ def build_users(
         profiles,
         devices,
         hasher,
+        erasures,
+        account_data,
         forbidden_usernames=config.forbidden_usernames,
         displayname_suffix=config.new_user_displayname_suffix,
         auto_join_rooms=config.auto_join_rooms,
@@ -359,6 +363,7 @@ def build_users(
         hasher=hasher,
         password_auth=password_auth,
         registration=registration,
+        erasures=erasures,
         shared_secret=SharedSecret(config.registration_shared_secret, clock),
         uiaa=uiaa,
         account_data=account_data,
@@ -420,6 +425,7 @@ def build_push(
         clock,
     )
     notifications.listeners.append(pushers.on_notification)
+    notifications.badge_listeners.append(pushers.on_badge)
     users.devices.deletion_listeners.append(pushers.stage_device_deleted)
     users.registration.deactivated_listeners.append(pushers.user_deactivated)
     return PushServices(
@@ -485,7 +491,7 @@ def build_rooms(
 
     actions = RoomActions(storage, aliases, rooms_config(config), profile, may_publish, is_guest)
     membership = Membership(actions)
-    history = RoomHistory(actions)
+    history = RoomHistory(actions, users.erasures.is_erased)
     hooks = AccountHooks(membership)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
     presence = Presence(

@@ -25,6 +25,17 @@ def to_client(
 ) -> dict[str, Any]:
     """``transaction_id`` is given when the viewer is the device that sent the event."""
     out = {k: pdu[k] for k in _CLIENT_KEYS if k in pdu}
+    event_id = pdu.get("event_id")
+    if (
+        "room_id" not in out
+        and pdu.get("type") == EventType.CREATE
+        and isinstance(event_id, str)
+        and event_id.startswith("$")
+    ):
+        # Room version 12: the create event carries no room_id, the room ID is its
+        # event ID with "!" (rooms/v12); clients still get one (ClientEvent requires
+        # it), as Synapse serves it.
+        out["room_id"] = "!" + event_id[1:]
     if not include_room_id:
         out.pop("room_id", None)
     if "state_key" in pdu:

@@ -12,6 +12,8 @@ from typing import Any
 
 from conduwuit.core.event_types import EventType
 from conduwuit.core.membership import IN_ROOM, MembershipState
+from conduwuit.core.redaction import redact
+from conduwuit.core.room_versions import RoomVersion
 
 # Most restrictive last; unknown values count as "shared" (the spec's default).
 _VISIBILITY_ORDER = ("world_readable", "shared", "invited", "joined")
@@ -90,3 +92,15 @@ def own_leave_visible(pdu: Mapping[str, Any], viewer: str, membership_before: st
         return False
     after = (pdu.get("content") or {}).get("membership")
     return after in (MembershipState.LEAVE, MembershipState.BAN) and membership_before in IN_ROOM
+
+
+def erased_form(pdu: dict[str, Any], membership: str, room_version: RoomVersion) -> dict[str, Any]:
+    """The form of an erased user's event a viewer gets (``erase`` on account
+    deactivation, spec v1.10): the room version's redacted copy, unless the viewer was
+    joined at the event (``membership`` at it), who keeps seeing the original.
+    Synapse's ``filter_events_for_client``: "if the sender has been erased and the
+    user was not joined at the time, we must only return the redacted form".
+    """
+    if membership == MembershipState.JOIN:
+        return pdu
+    return redact(pdu, room_version)

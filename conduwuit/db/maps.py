@@ -322,6 +322,14 @@ class Maps:
         key:   user ID (UTF-8)
         value: canonical JSON object of the profile fields""",
     )
+    userid_erased: Final = MapSpec(
+        "userid_erased",
+        """Users who asked for erasure when deactivating (``erase: true``, spec v1.10):
+        their events are served redacted to anyone not joined when they were sent.
+        Never deleted (a deactivated ID is never reused).
+        key:   user ID (UTF-8)
+        value: u64 ms timestamp of the request""",
+    )
     userid_autojoin: Final = MapSpec(
         "userid_autojoin",
         """Rooms a newly registered user still has to join (config auto_join_rooms),

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from conduwuit.db import Database
-from conduwuit.db.codec import from_u64, key, prefix, prefix_end, u64
+from conduwuit.db.batch import Batch
+from conduwuit.db.codec import SEP, from_u64, key, prefix, prefix_end, u64
 from conduwuit.db.maps import MAPS
 from conduwuit.service.notifier import Notifier
 
@@ -53,6 +54,18 @@ class AccountData:
         if self._notifier is not None:
             self._notifier.notify(position, users=[user_id])
         return position
+
+    def stage_delete_user(self, b: Batch, user_id: str) -> None:
+        """Stage deleting all of a user's account data, global and per room (erasure).
+
+        Keys start with the room, so this reads the whole type index: it is for a
+        rare, one-off change (deactivation with ``erase``), not a request path.
+        """
+        for index_key, event_key in self._index.iter_prefix(b""):
+            parts = index_key.split(SEP)
+            if len(parts) >= 3 and parts[1] == user_id.encode():
+                b.delete(self._index, index_key)
+                b.delete(self._events, event_key)
 
     def since(
         self, user_id: str, since: int, room_id: str = GLOBAL

@@ -47,6 +47,7 @@ from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.login import PasswordAuth
 from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
@@ -67,6 +68,7 @@ class UserServices:
     hasher: PasswordHasher
     password_auth: PasswordAuth
     registration: Registration
+    erasures: Erasures
     shared_secret: SharedSecret
     uiaa: Uiaa
     account_data: AccountData

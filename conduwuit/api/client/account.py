@@ -55,9 +55,11 @@ class AccountHandlers:
         who = requester(request)
         body = await parse_body(request, DeactivateBody)
         await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
-        await self.registration.deactivate(who.user_id)
+        await self.registration.deactivate(who.user_id, erase=body.erase)
         # No identity server binding is ever made here.
-        return web.json_response({"id_server_unbind_result": "no-support"})
+        # The spec: "success" when the server has no identifiers to unbind (it never
+        # binds any); Synapse answers the same.
+        return web.json_response({"id_server_unbind_result": "success"})
 
     async def threepids(self, request: web.Request) -> web.Response:
         return web.json_response({"threepids": []})
@@ -78,7 +80,9 @@ class AccountHandlers:
         )
 
     async def unbind(self, request: web.Request) -> web.Response:
-        return web.json_response({"id_server_unbind_result": "no-support"})
+        # The spec: "success" when the server has no identifiers to unbind (it never
+        # binds any); Synapse answers the same.
+        return web.json_response({"id_server_unbind_result": "success"})
 
     def routes(self) -> list[Route]:
         routes = [

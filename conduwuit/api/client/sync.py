@@ -58,6 +58,7 @@ class SyncHandlers:
             full_state=bool_param(request, "full_state"),
             sync_filter=sync_filter,
             set_presence=set_presence,
+            use_state_after=bool_param(request, "use_state_after"),
         )
         encoded = await encode(body, GiveWay())
         return web.Response(body=encoded, content_type="application/json")

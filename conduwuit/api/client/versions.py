@@ -10,16 +10,15 @@ from aiohttp import web
 
 from conduwuit.api.router import Route
 
-#: Client-server spec versions this server implements: v1.1 to v1.9, as a server
+#: Client-server spec versions this server implements: v1.1 to v1.16, as a server
 #: for clients of the CLI and Embedded feature profiles. The spec lets a server that
 #: targets some profiles implement only the modules those profiles require ("Modules",
 #: "Feature Profiles"): the CLI profile requires Direct Messaging, Instant Messaging,
 #: Presence, Receipts, Room History Visibility, Room Upgrades and Typing Notifications
 #: on top of the core API, and leaves the Content Repository (media, not built yet)
-#: and Push Notifications optional. v1.10 is not claimed because deactivation's
-#: ``erase`` is accepted but not carried out; v1.16 also needs ``use_state_after`` in
-#: /sync. See docs/development/versions.md before adding a version.
-SUPPORTED_VERSIONS: tuple[str, ...] = tuple(f"v1.{minor}" for minor in range(1, 10))
+#: and Push Notifications optional. v1.17 is not claimed: it needs application
+#: services. See docs/development/versions.md before adding a version.
+SUPPORTED_VERSIONS: tuple[str, ...] = tuple(f"v1.{minor}" for minor in range(1, 17))
 
 #: Unstable features (MSCs) that work, by their unstable flag; each has a test in
 #: tests/http/client/test_versions.py that uses the feature.
@@ -43,9 +42,9 @@ UNSTABLE_FEATURES: dict[str, bool] = {
     "org.matrix.msc3773": True,
     # MSC3391 deleting account data (DELETE under unstable/org.matrix.msc3391).
     "org.matrix.msc3391": True,
-    # MSC3981 ``recurse`` on /relations (spec v1.10, which is not claimed).
+    # MSC3981 ``recurse`` on /relations (spec v1.10; the flag for older clients).
     "org.matrix.msc3981": True,
-    # MSC3266 room summaries (spec v1.15, also at unstable/im.nheko.summary).
+    # MSC3266 room summaries (spec v1.15; also at unstable/im.nheko.summary).
     "org.matrix.msc3266": True,
     # MSC2666 mutual rooms at unstable/uk.half-shot.msc2666/user/mutual_rooms.
     "uk.half-shot.msc2666.query_mutual_rooms": True,

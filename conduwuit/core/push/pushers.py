@@ -238,3 +238,14 @@ def notification(
             dev["tweaks"] = tweaks
     note["devices"] = [dev]
     return {"notification": note}
+
+
+def badge_notification(unread: int, device: Mapping[str, Any]) -> dict[str, Any]:
+    """A badge-only ``/notify`` body (no event: the push gateway API lets a
+    notification "that only contain[s] updated badge counts" omit the event ID), sent
+    when a read receipt changes the user's unread count, as Synapse does. ``unread``
+    is sent even when zero, unlike an event's counts: clearing the badge is the point
+    (Synapse sends it too)."""
+    return {
+        "notification": {"prio": "high", "counts": {"unread": unread}, "devices": [dict(device)]}
+    }

@@ -126,6 +126,9 @@ class Notifications:
         self._counts = db.map(MAPS.userroomthread_notificationcounts)
         #: Called after commit for each user an event notifies (pushers register here).
         self.listeners: list[NotificationListener] = []
+        #: Called after commit with a user and their new total unread count when a
+        #: receipt read some of their notifications (pushers' badge updates).
+        self.badge_listeners: list[Callable[[str, int], None]] = []
 
     # -- writes: staged in the batch of the event or the receipt ------------------------
     def stage_event(self, b: Batch, pdu: PduJson, count: int, before: int) -> None:
@@ -183,13 +186,15 @@ class Notifications:
         if located is None:
             return
         threads = None if thread_id is None else (MAIN if thread_id == "main" else thread_id)
-        self._clear(b, user_id, room_id, threads, located[0], at)
+        if self._clear(b, user_id, room_id, threads, located[0], at) and self.badge_listeners:
+            b.after_commit(lambda: self._tell_badge(user_id))
 
     def _clear(
         self, b: Batch, user_id: str, room_id: str, thread: str | None, upto: int, at: int
-    ) -> None:
+    ) -> bool:
         """Delete unread notifications at or before ``upto`` in ``thread`` (None: every
-        thread of the room) and lower the counts, recording the change at ``at``."""
+        thread of the room) and lower the counts, recording the change at ``at``;
+        whether any was unread."""
         room_prefix = prefix(user_id, room_id)
         scan = room_prefix + thread.encode() + SEP if thread is not None else room_prefix
         cleared: dict[str, tuple[int, int]] = {}
@@ -207,6 +212,7 @@ class Notifications:
         for their_thread in sorted(cleared, key=lambda t: t == MAIN):
             n, h = cleared[their_thread]
             self._add(b, user_id, room_id, their_thread, -n, -h, at)
+        return bool(cleared)
 
     def _add(
         self, b: Batch, user_id: str, room_id: str, thread: str, n: int, h: int, at: int
@@ -241,6 +247,14 @@ class Notifications:
                 except Exception:
                     # One failing pusher must not stop the others, nor the event path.
                     log.exception("notification listener failed for %s", user_id)
+
+    def _tell_badge(self, user_id: str) -> None:
+        unread = self.total_unread(user_id)
+        for listener in self.badge_listeners:
+            try:
+                listener(user_id, unread)
+            except Exception:
+                log.exception("badge listener failed for %s", user_id)
 
     # -- threads -----------------------------------------------------------------------
     def thread_of(self, pdu: PduJson) -> str:

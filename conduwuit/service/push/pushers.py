@@ -9,9 +9,11 @@ deletion, a password change that logs other devices out) deletes them in the
 device deletion's batch; deactivation deletes all of a user's pushers (Synapse).
 
 Delivery: ``on_notification`` (a listener of the notification counts, called after
-commit for notifying actions) appends to a bounded in-memory queue per pusher, the
-oldest dropped when full, and wakes that pusher's task; it never awaits, so the
-event path never waits on a gateway. Each pusher's task sends its queue in order;
+commit for notifying actions) and ``on_badge`` (after a read receipt lowered the
+user's unread count: a badge-only update with the new count, as Synapse sends)
+append to a bounded in-memory queue per pusher, the oldest dropped when full, and
+wake that pusher's task; they never await, so the event path never waits on a
+gateway. Each pusher's task sends its queue in order;
 a failure (connection error, timeout, non-2xx) retries the same notification with
 exponential backoff, and after ``give_up_s`` of failing the notification is
 dropped (Synapse: 1 s doubling to 1 h, giving up after a day). Pushkeys the gateway
@@ -32,6 +34,7 @@ from conduwuit.core.push.pushers import (
     HTTP,
     EventInfo,
     PusherKey,
+    badge_notification,
     check_set_request,
     check_url,
     notification,
@@ -67,8 +70,10 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
+    """A notification to push; ``event_id`` None: a badge-only update."""
+
     room_id: str
-    event_id: str
+    event_id: str | None
     actions: tuple[Any, ...]
     counts: Mapping[str, int]
 
@@ -208,7 +213,13 @@ class Pushers:
         """Queue a push of a committed event to each of the user's pushers."""
         if "notify" not in actions:
             return
-        pending = _Pending(room_id, event_id, tuple(actions), dict(counts))
+        self._enqueue(user_id, _Pending(room_id, event_id, tuple(actions), dict(counts)))
+
+    def on_badge(self, user_id: str, unread: int) -> None:
+        """Queue a badge-only update (a receipt changed the user's unread count)."""
+        self._enqueue(user_id, _Pending("", None, (), {"unread": unread}))
+
+    def _enqueue(self, user_id: str, pending: _Pending) -> None:
         for pusher in self.store.of_user(user_id):
             if pusher.kind != HTTP:
                 continue
@@ -302,9 +313,6 @@ class Pushers:
             del self._queues[queue_key]
 
     async def _send(self, pusher: Pusher, item: _Pending) -> list[str]:
-        event = self._events.info(item.event_id)
-        if event is None or event.sender == pusher.user_id:
-            return []  # gone, or the user's own event: nothing to push
         data = {k: v for k, v in pusher.data.items() if k != "url"}
         device = {
             "app_id": pusher.app_id,
@@ -312,6 +320,12 @@ class Pushers:
             "pushkey_ts": pusher.pushkey_ts // 1000,
             "data": data,
         }
+        if item.event_id is None:
+            badge = badge_notification(item.counts.get("unread", 0), device)
+            return await self._gateway.notify(str(pusher.data["url"]), badge)
+        event = self._events.info(item.event_id)
+        if event is None or event.sender == pusher.user_id:
+            return []  # gone, or the user's own event: nothing to push
         body = notification(
             event,
             pusher.user_id,

@@ -51,8 +51,9 @@ def check_new_relation(storage: RoomStorage, room_id: str, content: dict[str, An
         raise MatrixError(ErrCode.UNKNOWN, "Can't send relation to unknown event", status=400)
 
 
-# Whether the reader may see a child event (history visibility, their leave).
-Visible = Callable[[PduJson], bool]
+# What the reader may see of a child event (history visibility, their leave,
+# erasure): the event, a redacted copy, or None.
+Visible = Callable[[PduJson], PduJson | None]
 
 
 class Aggregations:
@@ -82,11 +83,14 @@ class Aggregations:
         edits: list[tuple[int, PduJson]] = []
         thread: list[tuple[int, PduJson]] = []
         references: list[str] = []
-        for count, child in self.children(str(pdu["event_id"]), str(pdu.get("room_id")), until):
-            if not visible(child):
+        for count, original in self.children(str(pdu["event_id"]), str(pdu.get("room_id")), until):
+            child = visible(original)
+            if child is None:
                 continue
-            rel_type = _rel(child)
-            if rel_type == "m.replace":
+            # The relation is the original's (an erased copy has no m.relates_to but
+            # still belongs to its thread); an erased edit replaces nothing.
+            rel_type = _rel(original)
+            if rel_type == "m.replace" and child is original:
                 if child.get("sender") == pdu.get("sender") and child.get("type") == pdu.get(
                     "type"
                 ):

@@ -9,7 +9,7 @@ so backwards from ``N`` includes event ``N`` and forwards from ``N`` starts afte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +41,13 @@ class Access:
 
 
 class RoomHistory:
-    def __init__(self, actions: RoomActions) -> None:
+    def __init__(
+        self, actions: RoomActions, is_erased: Callable[[str], bool] = lambda _: False
+    ) -> None:
         self.actions = actions
+        # Whether a user asked for erasure when deactivating (their events are then
+        # served redacted to viewers not joined when they were sent).
+        self.is_erased = is_erased
         self.storage = actions.storage
         self.clock = actions.storage.clock
         self.aggregations = Aggregations(actions.storage)
@@ -107,11 +112,28 @@ class RoomHistory:
         membership = member.get("membership")
         return membership if isinstance(membership, str) else MembershipState.LEAVE
 
-    def may_see(self, user: UserId, pdu: PduJson, access: Access) -> bool:
+    def view(self, user: UserId, pdu: PduJson, access: Access) -> PduJson | None:
+        """What ``user`` may see of ``pdu``: nothing (history visibility), a redacted
+        copy (its sender was erased and the viewer was not joined at it), or the event.
+        Every read of events (sync, /messages, /context, /event, relations, threads,
+        search, bundled aggregations, initialSync) filters through here.
+        """
         vis, before_membership, at = self._seen_at(user, pdu)
-        if visibility.own_leave_visible(pdu, str(user), before_membership):
-            return True
-        return visibility.may_see(vis, at, access.joined)
+        if not visibility.own_leave_visible(
+            pdu, str(user), before_membership
+        ) and not visibility.may_see(vis, at, access.joined):
+            return None
+        if not self.is_erased(str(pdu.get("sender"))):
+            return pdu
+        # A room version 12 create event has no room_id: its room is its event ID.
+        room = pdu.get("room_id") or "!" + str(pdu.get("event_id"))[1:]
+        room_version = self.storage.state.room_version(str(room))
+        if room_version is None:
+            return None
+        return visibility.erased_form(pdu, at, room_version)
+
+    def may_see(self, user: UserId, pdu: PduJson, access: Access) -> bool:
+        return self.view(user, pdu, access) is not None
 
     def may_see_state_at(self, user: UserId, pdu: PduJson, access: Access) -> bool:
         """Whether the room's state right after ``pdu`` is readable (``/members?at=``)."""
@@ -131,7 +153,7 @@ class RoomHistory:
         if access is not None and device is not None:
             user = UserId.parse(device[0])
             bundled = self.aggregations.bundle(
-                pdu, device[0], access.until, now, lambda c: self.may_see(user, c, access)
+                pdu, device[0], access.until, now, lambda c: self.view(user, c, access)
             )
             if bundled:
                 out["unsigned"]["m.relations"] = bundled
@@ -155,9 +177,10 @@ class RoomHistory:
         count, pdu = located
         if access.until is not None and count > access.until:
             raise not_found("Event not found")
-        if not self.may_see(user, pdu, access):
+        seen = self.view(user, pdu, access)
+        if seen is None:
             raise not_found("Event not found")
-        return self._client(pdu, (str(user), device_id or ""), access)
+        return self._client(seen, (str(user), device_id or ""), access)
 
     # -- the timeline ----------------------------------------------------------------
     def _page(
@@ -191,8 +214,11 @@ class RoomHistory:
                 return found, access.until
             scanned += 1
             last = count - 1 if backwards else count
-            if event_filter.matches(pdu) and self.may_see(user, pdu, access):
-                found.append((count, pdu))
+            seen = self.view(user, pdu, access) if event_filter.matches(pdu) else None
+            if seen is not None and seen is not pdu and not event_filter.matches(seen):
+                seen = None  # the filter matched content an erased copy does not have
+            if seen is not None:
+                found.append((count, seen))
                 if len(found) >= limit:
                     return found, last
             if scanned >= MAX_SCAN:
@@ -259,11 +285,13 @@ class RoomHistory:
         located = self.storage.timeline.get_timeline(event_id)
         if located is None or located[1].get("room_id") != room:
             raise not_found("Event not found")
-        count, pdu = located
-        if (access.until is not None and count > access.until) or not self.may_see(
-            user, pdu, access
-        ):
+        count, original = located
+        seen = None
+        if access.until is None or count <= access.until:
+            seen = self.view(user, original, access)
+        if seen is None:
             raise not_found("Event not found")
+        pdu = seen
         event_filter = event_filter or RoomEventFilter()
         limit = max(0, min(limit, MAX_LIMIT))
         before_limit = limit // 2

@@ -18,6 +18,9 @@ from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.timeline import Timeline
 
 RECEIPT_TYPES = ("m.read", "m.read.private")
+#: Relations followed from a threaded receipt's event to its thread root (the spec's
+#: "a maximum of 3 hops" for finding an event's thread).
+RELATION_HOPS = 3
 
 #: Stages what a receipt changes in its own batch: ``(batch, user ID, room ID, thread
 #: ID or None, event ID, stream position of the receipt)`` (notification counts).
@@ -55,12 +58,8 @@ class Receipts:
             raise invalid_param(f"Unknown receipt type {receipt_type}")
         target = self.check_target(user, room_id, event_id)
         if thread_id is not None and thread_id != "main":
-            relates = (target.get("content") or {}).get("m.relates_to") or {}
-            in_thread = (
-                relates.get("rel_type") == "m.thread" and relates.get("event_id") == thread_id
-            )
-            if event_id != thread_id and not in_thread:
-                raise invalid_param("Event is not in that thread")
+            if event_id != thread_id and not self._related_to(target, thread_id):
+                raise invalid_param("Event is not related to that thread")
         receipt: dict[str, Any] = {"event_id": event_id, "type": receipt_type, "ts": self._clock()}
         if thread_id is not None:
             receipt["thread_id"] = thread_id
@@ -80,6 +79,25 @@ class Receipts:
             self._notifier.notify(count, rooms=[room])
         else:
             self._notifier.notify(count, users=[str(user)])
+
+    def _related_to(self, event: dict[str, Any], root: str) -> bool:
+        """Whether ``event`` relates to ``root`` directly or through at most
+        ``RELATION_HOPS`` relations of any type: the spec refuses a threaded receipt
+        whose event "is not related to the thread_id". A reaction to a reference to the
+        root is related, as in Synapse (Complement TestThreadedReceipts marks a thread
+        read with one); the receipt then reads the thread up to that event."""
+        for _ in range(RELATION_HOPS):
+            relates = (event.get("content") or {}).get("m.relates_to")
+            parent_id = relates.get("event_id") if isinstance(relates, dict) else None
+            if not isinstance(parent_id, str):
+                return False
+            if parent_id == root:
+                return True
+            parent = self._timeline.get(parent_id)
+            if parent is None or parent.get("room_id") != event.get("room_id"):
+                return False
+            event = parent
+        return False
 
     def check_target(self, user: UserId, room_id: RoomId, event_id: str) -> dict[str, Any]:
         """The event a receipt or marker points at: in the room, with the user joined."""

@@ -40,10 +40,10 @@ class Relations:
     def _children(self, event_id: str, room_id: str) -> Iterator[tuple[int, PduJson]]:
         return self.history.aggregations.children(event_id, room_id, None)
 
-    def _visible(self, user: UserId, access: Access, count: int, pdu: PduJson) -> bool:
+    def _view(self, user: UserId, access: Access, count: int, pdu: PduJson) -> PduJson | None:
         if access.until is not None and count > access.until:
-            return False
-        return self.history.may_see(user, pdu, access)
+            return None
+        return self.history.view(user, pdu, access)
 
     def relations(
         self,
@@ -65,7 +65,7 @@ class Relations:
         parent = self.storage.timeline.get_timeline(event_id)
         if parent is None or parent[1].get("room_id") != str(room_id):
             raise not_found("Event not found")
-        if not self._visible(user, access, *parent):
+        if self._view(user, access, *parent) is None:
             raise not_found("Event not found")
         found: dict[str, tuple[int, PduJson]] = {}
         frontier = [event_id]
@@ -92,12 +92,13 @@ class Relations:
                 continue
             if event_type is not None and pdu.get("type") != event_type:
                 continue
-            if not self._visible(user, access, count, pdu):
+            seen = self._view(user, access, count, pdu)
+            if seen is None:
                 continue
             if len(chunk) == limit:
                 next_batch = str(count if direction == "b" else count - 1)
                 break
-            chunk.append(self.history._client(pdu, None))
+            chunk.append(self.history._client(seen, None))
         body: dict[str, Any] = {"chunk": chunk}
         if next_batch is not None:
             body["next_batch"] = next_batch
@@ -126,9 +127,10 @@ class Relations:
             located = self.storage.timeline.get_timeline(root_id)
             if located is None or located[1].get("room_id") != str(room_id):
                 continue  # a thread index entry made over federation for another room
-            if not self._visible(user, access, *located):
+            seen = self._view(user, access, *located)
+            if seen is None:
                 continue
-            root = self.history._client(located[1], device, access)
+            root = self.history._client(seen, device, access)
             if include == "participated":
                 summary = root["unsigned"].get("m.relations", {}).get("m.thread", {})
                 if not summary.get("current_user_participated"):

@@ -73,14 +73,18 @@ class Search:
                 located = self.storage.timeline.get_timeline_by_pduid(pdu_id)
                 if located is None or not event_filter.matches(located):
                     continue
+                # The served form: an erased sender's event is matched on its redacted
+                # copy, so a search cannot reveal what it said.
+                seen = self.history.view(user, located, access)
+                if seen is None:
+                    continue
+                located = seen
                 content = located.get("content") or {}
                 text = " ".join(
                     str(content.get(SEARCH_KEYS[k], "")) for k in keys if SEARCH_KEYS[k] in content
                 )
                 if not query <= words(text):
                     continue  # matched on a key the caller did not ask for
-                if not self.history.may_see(user, located, access):
-                    continue
                 rank = float(sum(text.lower().count(w) for w in query))
                 hits.append((rank, count_of(pdu_id), located))
         if order_by == "rank":

@@ -45,6 +45,9 @@ class Window:
     now: int
     full_state: bool
     filter: SyncFilter
+    # use_state_after (spec v1.16, MSC4222): state up to the end of the timeline, in
+    # ``state_after``, instead of ``state`` up to its start.
+    state_after: bool = False
 
     @property
     def viewer(self) -> tuple[str, str]:
@@ -78,7 +81,7 @@ class RoomSections:
             str(window.user),
             access.until,
             now_ms,
-            lambda child: self.history.may_see(window.user, child, access),
+            lambda child: self.history.view(window.user, child, access),
         )
         if bundled:
             out["unsigned"]["m.relations"] = bundled
@@ -116,13 +119,14 @@ class RoomSections:
                 break
             await pause.pause()
             scanned += 1
-            if window.filter.timeline.matches(pdu) and self.history.may_see(
-                window.user, pdu, access
-            ):
+            seen = None
+            if window.filter.timeline.matches(pdu):
+                seen = self.history.view(window.user, pdu, access)
+            if seen is not None and (seen is pdu or window.filter.timeline.matches(seen)):
                 if len(found) >= limit:
                     limited = True
                     break
-                found.append((count, pdu))
+                found.append((count, seen))
             if scanned >= MAX_SCAN:
                 limited = True
                 break
@@ -164,10 +168,13 @@ class RoomSections:
         previous: dict[int, int],
         timeline: list[tuple[int, PduJson]],
         pause: GiveWay,
+        *,
+        with_timeline: bool = False,
     ) -> list[dict[str, Any]]:
         """State entries of ``full`` not in ``previous``, filtered, lazy-loaded members
-        limited to the timeline's senders (and the user), timeline events left out."""
-        in_timeline = {str(p["event_id"]) for _, p in timeline}
+        limited to the timeline's senders (and the user), timeline events left out
+        unless ``with_timeline`` (``state_after`` repeats them)."""
+        in_timeline = set() if with_timeline else {str(p["event_id"]) for _, p in timeline}
         state_filter = window.filter.state
         lazy = state_filter.lazy_load_members
         wanted_members = {str(p.get("sender")) for _, p in timeline} | {str(window.user)}
@@ -187,6 +194,32 @@ class RoomSections:
                 continue
             out.append(self._client(pdu, window, access))
         return out
+
+    async def _state_after(
+        self,
+        room_id: str,
+        window: Window,
+        access: Access,
+        lower: int | None,
+        upper: int,
+        timeline: list[tuple[int, PduJson]],
+        pause: GiveWay,
+    ) -> list[dict[str, Any]]:
+        """``state_after`` (spec v1.16, MSC4222): the state changes between ``lower``
+        (the since token; ``None`` for all of it) and the end of the timeline
+        (``upper``), state events of the timeline included, since clients apply only
+        these. A room with no event in ``(lower, upper]`` has none."""
+        if lower is not None and not window.full_state:
+            shortroomid = self.storage.short.room(room_id)
+            rows = self.storage.timeline.scan(shortroomid or 0, upper + 1, backwards=True)
+            newest = next(iter(rows), None) if shortroomid is not None else None
+            if newest is None or newest[0] <= lower:
+                return []
+        full = self._state_at(room_id, upper)
+        previous = {} if lower is None or window.full_state else self._state_at(room_id, lower)
+        return await self._state_events(
+            room_id, window, access, full, previous, timeline, pause, with_timeline=True
+        )
 
     async def newly_joined(self, room: UserRoom, window: Window, pause: GiveWay) -> set[str]:
         """Users who started sharing joined room ``room`` with the viewer in the window
@@ -228,7 +261,11 @@ class RoomSections:
             # prev_batch is where to paginate it from.
             limited = True
         first = timeline[0] if timeline else None
-        if lower is None or window.full_state:
+        if window.state_after:
+            state = await self._state_after(
+                room_id, window, access, lower, window.now, timeline, pause
+            )
+        elif lower is None or window.full_state:
             full = self._state_before(room_id, first)
             state = await self._state_events(room_id, window, access, full, {}, timeline, pause)
         elif limited:
@@ -250,13 +287,19 @@ class RoomSections:
         ):
             return None
         prev_batch = str(timeline[0][0] - 1) if timeline else str(window.now)
+        if lower is None and not limited:
+            # An initial sync that holds the whole room: Synapse gives the current
+            # position as prev_batch then (the spec only says "a token that can be
+            # supplied to /messages"), and clients rely on it as "the point of this
+            # sync", e.g. /members?at=prev_batch (Complement TestGetRoomMembersAtPoint).
+            prev_batch = str(window.now)
         section: dict[str, Any] = {
             "timeline": {
                 "events": await self._events(timeline, window, access, pause),
                 "limited": limited,
                 "prev_batch": prev_batch,
             },
-            "state": {"events": state},
+            "state_after" if window.state_after else "state": {"events": state},
             "ephemeral": {"events": ephemeral},
             "account_data": {"events": account_data},
         }
@@ -275,7 +318,10 @@ class RoomSections:
         upper = min(room.count, window.now)
         timeline, limited = await self._timeline(room_id, window, access, lower, upper, pause)
         first = timeline[0] if timeline else None
-        if lower is None or limited or window.full_state:
+        if window.state_after:
+            # The state up to the leave, the leave included (never state from after it).
+            state = await self._state_after(room_id, window, access, lower, upper, timeline, pause)
+        elif lower is None or limited or window.full_state:
             # Without a timeline (limit 0) the state is the state at the leave, the
             # leave included: never state from after the user left.
             full = self._state_before(room_id, first) if first else self._state_at(room_id, upper)
@@ -291,7 +337,7 @@ class RoomSections:
                 "limited": limited,
                 "prev_batch": str(timeline[0][0] - 1) if timeline else str(upper),
             },
-            "state": {"events": state},
+            "state_after" if window.state_after else "state": {"events": state},
             "account_data": {"events": self._room_account_data(room_id, window)},
         }
 

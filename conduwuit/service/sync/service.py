@@ -97,6 +97,7 @@ class SyncService:
         full_state: bool,
         sync_filter: SyncFilter,
         set_presence: str | None = "online",
+        use_state_after: bool = False,
     ) -> dict[str, Any]:
         if since is not None and since > self._db.current_count():
             # A token from the future (e.g. a restored database): start over.
@@ -107,7 +108,7 @@ class SyncService:
         deadline = self._monotonic() + min(max(timeout_ms, 0), MAX_TIMEOUT_MS) / 1000
         while True:
             now = self._db.current_count()
-            window = Window(user, device_id, since, now, full_state, sync_filter)
+            window = Window(user, device_id, since, now, full_state, sync_filter, use_state_after)
             response, empty = await self._build(window)
             remaining_ms = int((deadline - self._monotonic()) * 1000)
             if not empty or since is None or full_state or remaining_ms <= 0:

@@ -10,8 +10,10 @@ from collections.abc import Awaitable, Callable
 from conduwuit.core.errors import ErrCode, MatrixError
 from conduwuit.db import Database
 from conduwuit.db.maps import MAPS
+from conduwuit.service.account_data import AccountData
 from conduwuit.service.devices import Devices, Session
 from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.ids import AccountUserId, check_new_localpart, make_user_id
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
@@ -30,6 +32,8 @@ class Registration:
         profiles: Profiles,
         devices: Devices,
         hasher: PasswordHasher,
+        erasures: Erasures,
+        account_data: AccountData,
         *,
         forbidden_usernames: list[str],
         displayname_suffix: str,
@@ -41,6 +45,8 @@ class Registration:
         self._profiles = profiles
         self._devices = devices
         self._hasher = hasher
+        self._erasures = erasures
+        self._account_data = account_data
         self._forbidden = [name.lower() for name in forbidden_usernames if name]
         self._suffix = displayname_suffix
         self._auto_join = auto_join_rooms
@@ -137,10 +143,14 @@ class Registration:
             if logout_devices:
                 self._devices.stage_delete_all(b, user_id, keep=keep_device)
 
-    async def deactivate(self, user_id: str) -> None:
+    async def deactivate(self, user_id: str, *, erase: bool = False) -> None:
         """Mark the account, drop its password, devices, tokens and profile.
 
-        Leaving rooms is the rooms service's part (a deactivated listener).
+        ``erase`` (spec v1.10) also marks the user erased, so their events are served
+        redacted to whoever was not joined when they were sent, and drops their
+        account data (room tags, push rules, read markers): the spec's "any non-event
+        data associated with the user". Leaving rooms is the rooms service's part (a
+        deactivated listener).
         """
         with self._db.batch() as b:
             self._accounts.deactivate(b, user_id)
@@ -148,6 +158,9 @@ class Registration:
             # Synapse clears display name and avatar on deactivation too.
             self._profiles.stage(b, user_id, {})
             b.delete(self._autojoin_map, user_id.encode())
+            if erase:
+                self._erasures.stage_erase(b, user_id)
+                self._account_data.stage_delete_user(b, user_id)
         for listener in self.deactivated_listeners:
             if inspect.isawaitable(called := listener(user_id)):
                 await called

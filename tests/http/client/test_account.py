@@ -57,7 +57,7 @@ async def test_deactivate(hs: Homeserver) -> None:
     assert hs.services.users.accounts.is_active(ALICE)
     body = {"auth": password_auth("alice", challenge["session"])}
     status, reply = await hs.request("POST", "/account/deactivate", body, token=token)
-    assert (status, reply) == (200, {"id_server_unbind_result": "no-support"})
+    assert (status, reply) == (200, {"id_server_unbind_result": "success"})
     assert (await hs.request("GET", "/account/whoami", token=token))[0] == 401
     status, _ = await hs.request(
         "POST", "/login", {"type": "m.login.password", "user": "alice", "password": PASSWORD}

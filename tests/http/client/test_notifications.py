@@ -195,6 +195,36 @@ async def test_threaded_receipts_clear_only_their_thread(hs: Homeserver) -> None
     assert await _counts(hs, carol, room) == (6, 0)
 
 
+async def test_a_threaded_receipt_on_an_indirectly_related_event(hs: Homeserver) -> None:
+    """A reaction to a reference to the root is related to the thread (the spec refuses
+    only an event "not related to the thread_id"): its receipt reads the thread up to
+    it and leaves the main timeline alone (Complement TestThreadedReceipts)."""
+    _, alice = await _user(hs, "alice")
+    bob_id, bob = await _user(hs, "bob")
+    room = await _room(hs, alice, (bob_id, bob))
+    root = await _send(hs, alice, room, "root")
+    in_thread = {"rel_type": "m.thread", "event_id": root}
+    await _send(hs, alice, room, "reply", **{"m.relates_to": in_thread})
+    reference = await _send(
+        hs, alice, room, "ref", **{"m.relates_to": {"rel_type": "m.reference", "event_id": root}}
+    )
+    reaction = {"m.relates_to": {"rel_type": "m.annotation", "event_id": reference, "key": "x"}}
+    status, reply = await hs.request(
+        "PUT", f"/rooms/{room}/send/m.reaction/r1", reaction, token=alice
+    )
+    assert status == 200, reply
+    unrelated = await _send(hs, alice, room, "plain")
+    status, refused = await hs.request(
+        "POST", f"/rooms/{room}/receipt/m.read/{unrelated}", {"thread_id": root}, token=bob
+    )
+    assert (status, refused["errcode"]) == (400, "M_INVALID_PARAM")
+    await _receipt(hs, bob, room, reply["event_id"], thread_id=root)
+    joined = (await _sync(hs, bob, filter=THREADS))["rooms"]["join"][room]
+    assert "unread_thread_notifications" not in joined
+    # root, ref and plain are the main timeline's, unread.
+    assert joined["unread_notifications"]["notification_count"] == 3
+
+
 async def test_an_own_message_reads_its_thread(hs: Homeserver) -> None:
     _, alice = await _user(hs, "alice")
     bob_id, bob = await _user(hs, "bob")

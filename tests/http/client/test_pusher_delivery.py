@@ -198,6 +198,42 @@ async def test_the_gateway_receives_the_notification(setup: Setup, gateway: Gate
     }
 
 
+async def test_a_read_receipt_sends_a_badge_update(setup: Setup, gateway: Gateway) -> None:
+    """A receipt that lowers bob's unread count pushes the new count without an event
+    (Synapse's badge update); one that reads nothing new pushes nothing."""
+    await setup.add_pusher("full", gateway.url)
+    await setup.add_pusher("ids", gateway.url, format="event_id_only")
+    setup.pushers.start()
+    first = await setup.send(setup.alice, "one", "t1", "m.room.message")
+    second = await setup.send(setup.alice, "two", "t2", "m.room.message")
+    await gateway.wait(requests=4)
+    receipt = f"/rooms/{setup.room}/receipt/m.read/{first}"
+    assert (await setup.hs.request("POST", receipt, {}, token=setup.bob))[0] == 200
+    await gateway.wait(requests=6)
+    pushkey_ts = setup.hs.clock.now // 1000
+    badges = {r["notification"]["devices"][0]["pushkey"]: r for r in gateway.requests[4:]}
+    assert badges["full"] == {
+        "notification": {
+            "prio": "high",
+            "counts": {"unread": 1},
+            "devices": [
+                {"app_id": APP_ID, "pushkey": "full", "pushkey_ts": pushkey_ts, "data": {}}
+            ],
+        }
+    }
+    assert badges["ids"]["notification"]["counts"] == {"unread": 1}
+    # The same receipt again reads nothing: no update. The last one clears the badge
+    # (unread 0 is sent: clearing it is the point).
+    assert (await setup.hs.request("POST", receipt, {}, token=setup.bob))[0] == 200
+    receipt = f"/rooms/{setup.room}/receipt/m.read/{second}"
+    assert (await setup.hs.request("POST", receipt, {}, token=setup.bob))[0] == 200
+    await gateway.wait(requests=8)
+    await asyncio.sleep(0.05)
+    assert len(gateway.requests) == 8
+    assert [r["notification"]["counts"] for r in gateway.requests[6:]] == [{"unread": 0}] * 2
+    assert all("event_id" not in r["notification"] for r in gateway.requests[4:])
+
+
 async def test_own_events_and_non_notifying_actions_are_not_pushed(
     setup: Setup, gateway: Gateway
 ) -> None:

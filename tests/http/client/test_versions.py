@@ -14,7 +14,7 @@ import pytest
 
 from conduwuit.api.client.versions import SUPPORTED_VERSIONS, UNSTABLE_FEATURES
 from tests.http.rooms.conftest import Users
-from tests.kit.homeserver import Homeserver
+from tests.kit.homeserver import Homeserver, StartHomeserver
 
 V1 = "/_matrix/client/v1"
 UNSTABLE = "/_matrix/client/unstable"
@@ -25,10 +25,10 @@ def users(hs: Homeserver) -> Users:
     return Users(hs)
 
 
-async def test_versions_lists_v1_1_to_v1_9(hs: Homeserver) -> None:
+async def test_versions_lists_v1_1_to_v1_16(hs: Homeserver) -> None:
     status, reply = await hs.request("GET", "/_matrix/client/versions")
     assert status == 200
-    assert reply["versions"] == [f"v1.{minor}" for minor in range(1, 10)]
+    assert reply["versions"] == [f"v1.{minor}" for minor in range(1, 17)]
     assert reply["unstable_features"] == UNSTABLE_FEATURES
     assert all(value is True for value in UNSTABLE_FEATURES.values())
 
@@ -40,8 +40,92 @@ async def test_versions_answers_the_same_with_a_token(hs: Homeserver) -> None:
 
 
 def test_no_version_past_the_table_in_the_docs() -> None:
-    # v1.10 needs deactivation's erase, v1.16 use_state_after (docs/development/versions.md).
-    assert "v1.10" not in SUPPORTED_VERSIONS and "r0.6.1" not in SUPPORTED_VERSIONS
+    # v1.17 needs application services (docs/development/versions.md).
+    assert "v1.17" not in SUPPORTED_VERSIONS and "r0.6.1" not in SUPPORTED_VERSIONS
+
+
+async def test_v1_10_to_v1_15_requirements(start: StartHomeserver) -> None:
+    """What v1.10 to v1.15 added for a server, each used once (erasure has its own
+    tests in tests/http/rooms/test_erasure.py, recurse the MSC3981 test below)."""
+    hs = await start(well_known__support_mxid="@admin:test.example")
+    users = Users(hs)
+    alice, bob = await users.add("alice"), await users.add("bob")
+    # v1.10: /versions may take auth; /.well-known/matrix/support.
+    assert (await users.call(alice, "GET", "/_matrix/client/versions"))[0] == 200
+    async with hs.client.get("/.well-known/matrix/support") as response:
+        assert response.status == 200
+        support = await response.json()
+    assert support["contacts"][0]["matrix_id"] == "@admin:test.example"
+    # v1.10: erase on deactivation is a boolean; anything else is refused.
+    status, reply = await users.call(alice, "POST", "/account/deactivate", {"erase": "yes"})
+    assert (status, reply["errcode"]) == (400, "M_BAD_JSON")
+    # v1.11: unsigned.membership on events.
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await _send(users, alice, room, "1", {"msgtype": "m.text", "body": "hi"})
+    chunk = (await users.ok(alice, "GET", f"/rooms/{room}/messages", dir="b"))["chunk"]
+    assert chunk[0]["unsigned"]["membership"] == "join"  # the message
+    assert chunk[-1]["unsigned"]["membership"] == "leave"  # the create event, before joining
+    # v1.11: no UIA for a first cross-signing key upload.
+    master = {"user_id": bob, "usage": ["master"], "keys": {"ed25519:AAAA": "AAAA"}}
+    status, _ = await users.call(bob, "POST", "/keys/device_signing/upload", {"master_key": master})
+    assert status == 200
+    # v1.12: via on /join and /knock.
+    await users.ok(bob, "POST", f"/join/{room}", {}, via="test.example")
+    knock_room = (
+        await users.ok(alice, "POST", "/createRoom", {"initial_state": [], "room_version": "10"})
+    )["room_id"]
+    await users.ok(
+        alice,
+        "PUT",
+        f"/rooms/{knock_room}/state/m.room.join_rules",
+        {"join_rule": "knock"},
+    )
+    await users.ok(bob, "POST", f"/knock/{knock_room}", {}, via="test.example")
+    # v1.13 and v1.14: reporting a room and a user.
+    await users.ok(bob, "POST", f"/rooms/{room}/report", {"reason": "spam"})
+    await users.ok(bob, "POST", f"/users/{alice}/report", {"reason": "spam"})
+    # v1.15: room summaries; no OAuth 2.0, so /auth_metadata is unrecognised.
+    summary = await users.ok(bob, "GET", f"{V1}/room_summary/{room}")
+    assert summary["room_id"] == room and summary["membership"] == "join"
+    status, reply = await hs.request("GET", f"{V1}/auth_metadata")
+    assert (status, reply["errcode"]) == (404, "M_UNRECOGNIZED")
+
+
+async def test_v1_16_requirements(hs: Homeserver, users: Users) -> None:
+    """v1.16: use_state_after (its own tests in test_sync_state_after.py), room
+    version 12, custom profile fields, format=event, m.room.create in invite state."""
+    alice, bob = await users.add("alice"), await users.add("bob")
+    # Room version 12: the room ID is the create event's hash, the create event has no
+    # room_id (clients still get one), and the creator's power is not in power levels.
+    room = (await users.ok(alice, "POST", "/createRoom", {"room_version": "12", "invite": [bob]}))[
+        "room_id"
+    ]
+    assert ":" not in room
+    create = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.create/", format="event")
+    assert create["event_id"] == "$" + room[1:] and create["room_id"] == room
+    assert create["content"]["room_version"] == "12"
+    levels = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.power_levels/")
+    assert alice not in levels.get("users", {})
+    await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.topic/", {"topic": "v12"})
+    # The invitee's stripped state has the create event.
+    invite = (await users.ok(bob, "GET", "/sync"))["rooms"]["invite"][room]
+    assert "m.room.create" in {e["type"] for e in invite["invite_state"]["events"]}
+    await users.ok(bob, "POST", f"/join/{room}", {})
+    assert (await users.call(bob, "PUT", f"/rooms/{room}/state/m.room.topic/", {}))[0] == 403
+    # use_state_after.
+    joined = (await users.ok(bob, "GET", "/sync", use_state_after="true"))["rooms"]["join"][room]
+    assert "state" not in joined
+    assert ("m.room.topic", "") in {
+        (e["type"], e["state_key"]) for e in joined["state_after"]["events"]
+    }
+    # Custom profile fields and their capability.
+    caps = (await users.ok(alice, "GET", "/capabilities"))["capabilities"]
+    assert caps["m.profile_fields"]["enabled"] is True
+    await users.ok(
+        alice, "PUT", f"/profile/{alice}/org.example.pronouns", {"org.example.pronouns": "she"}
+    )
+    profile = await users.ok(bob, "GET", f"/profile/{alice}/org.example.pronouns")
+    assert profile == {"org.example.pronouns": "she"}
 
 
 async def _room_with(users: Users, owner: str, guest: str) -> str:
