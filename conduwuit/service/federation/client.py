@@ -39,6 +39,7 @@ from conduwuit.core.signing import Keypair
 from conduwuit.core.x_matrix import sign_request
 from conduwuit.service.clock import Clock
 from conduwuit.service.federation.destination import Destination, Resolver
+from conduwuit.service.federation.well_known import federation_ssl_context
 from conduwuit.service.ip_denylist import DeniedHost, DenylistResolver, IpDenylist
 
 log = logging.getLogger(__name__)
@@ -136,14 +137,6 @@ class Backoff:
         self._state.pop(server_name, None)
 
 
-def ssl_context(ca_file: Path | None) -> ssl.SSLContext:
-    """Verification always on: the system's CAs plus ``ca_file``."""
-    context = ssl.create_default_context()
-    if ca_file is not None:
-        context.load_verify_locations(cafile=str(ca_file))
-    return context
-
-
 class FederationClient:
     def __init__(
         self,
@@ -160,7 +153,7 @@ class FederationClient:
         self._denylist = denylist
         self.settings = settings
         self.backoff = Backoff(clock)
-        self._ssl = ssl_context(settings.ca_file)
+        self._ssl = federation_ssl_context(settings.ca_file)
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
