@@ -30,6 +30,13 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 HostLookup = Callable[[str, int], Awaitable[list[tuple[int, str]]]]
 
 
+async def system_lookup(host: str, family: int) -> list[tuple[int, str]]:
+    """The addresses of ``host`` from the system's resolver (``getaddrinfo``)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, None, family=family, type=socket.SOCK_STREAM)
+    return [(fam, str(sockaddr[0])) for fam, _type, _proto, _name, sockaddr in infos]
+
+
 class DeniedHost(Exception):
     """The host resolves to a denied address, or does not resolve."""
 
@@ -54,49 +61,18 @@ class IpDenylist:
     ) -> list[ResolveResult]:
         """Every address of ``host``, or :class:`DeniedHost` if it does not resolve or
         any address is denied."""
-        if self._lookup is not None:
-            return await self._resolve_with(self._lookup, host, port, family)
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
-        except UnicodeError as exc:  # not a host name at all (an empty label, ...)
-            raise DeniedHost(f"{host} cannot be resolved") from exc
-        except OSError as exc:
-            raise UnresolvedHost(f"{host} cannot be resolved") from exc
-        results: list[ResolveResult] = []
-        for fam, _type, proto, _name, sockaddr in infos:
-            address = str(sockaddr[0])
-            if self.denies(address):
-                log.info("refused %s: it resolves to %s, in ip_range_denylist", host, address)
-                raise DeniedHost(f"{host} resolves to an address in ip_range_denylist")
-            results.append(
-                ResolveResult(
-                    hostname=host,
-                    host=address,
-                    port=int(sockaddr[1]),
-                    family=fam,
-                    proto=proto,
-                    flags=socket.AI_NUMERICHOST,
-                )
-            )
-        if not results:
-            raise UnresolvedHost(f"{host} cannot be resolved")
-        return results
-
-    async def _resolve_with(
-        self, lookup: HostLookup, host: str, port: int, family: int
-    ) -> list[ResolveResult]:
         found: list[tuple[int, str]]
         try:
             literal = ipaddress.ip_address(host)
         except ValueError:
             try:
-                found = await lookup(host, family)
+                found = await (self._lookup or system_lookup)(host, family)
+            except UnicodeError as exc:  # not a host name at all (an empty label, ...)
+                raise DeniedHost(f"{host} cannot be resolved") from exc
             except OSError as exc:
                 raise UnresolvedHost(f"{host} cannot be resolved") from exc
         else:
-            family_of = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
-            found = [(family_of, str(literal))]
+            found = [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, str(literal))]
         results: list[ResolveResult] = []
         for fam, address in found:
             if self.denies(address):
