@@ -36,8 +36,10 @@ from conduwuit.service.federation.well_known import WellKnownClient, federation_
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
+from conduwuit.service.media.preview import Previewer, RepositoryStore, previewer_from_config
 from conduwuit.service.media.repository import MediaConfig, MediaRepository
 from conduwuit.service.media.store import MediaStore
+from conduwuit.service.media.thumbnail import Thumbnailer, thumbnailer_from_config
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import Notifications, PushEvaluator, PushRules
@@ -136,6 +138,8 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     rooms = build_rooms(config, db, lambda: server_keys.keypair, notifier, clock, users)
     e2ee = build_e2ee(config, db, users, rooms, notifier)
     push = build_push(config, db, clock, users, rooms)
+    media = build_media(config, db, clock)
+    thumbnailer, previewer = build_media_extras(config, media, clock)
     sync = SyncService(
         db,
         rooms.storage.member_index,
@@ -160,7 +164,9 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         voip=Voip(turn_config(config), config.server_name, clock),
         push=push,
         limits=build_limits(config, clock, users.accounts),
-        media=build_media(config, db, clock),
+        media=media,
+        thumbnailer=thumbnailer,
+        previewer=previewer,
         federation=build_federation(config, db, server_keys, clock),
         loop_lag=loop_lag(config),
     )
@@ -187,6 +193,24 @@ def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaReposi
     )
     media.start()
     return media
+
+
+def build_media_extras(
+    config: GlobalConfig, media: MediaRepository, clock: Clock
+) -> tuple[Thumbnailer, Previewer]:
+    """The thumbnailer, caching under ``<database_path>/media/thumbnails``, and the URL
+    previewer, storing images it fetches as local media through the repository and
+    writing them first under ``media/tmp`` (emptied at start, as crashed uploads)."""
+    root = media.store.root
+    thumbnailer = thumbnailer_from_config(config, root / "thumbnails")
+    previewer = previewer_from_config(
+        config,
+        store=RepositoryStore(media),
+        denylist=IpDenylist(config.ip_range_denylist),
+        work_dir=media.store.tmp,
+        clock=clock,
+    )
+    return thumbnailer, previewer
 
 
 def build_federation(
