@@ -138,8 +138,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     rooms = build_rooms(config, db, lambda: server_keys.keypair, notifier, clock, users)
     e2ee = build_e2ee(config, db, users, rooms, notifier)
     push = build_push(config, db, clock, users, rooms)
-    media = build_media(config, db, clock)
-    thumbnailer, previewer = build_media_extras(config, media, clock)
+    media, thumbnailer, previewer = build_media(config, db, clock)
     sync = SyncService(
         db,
         rooms.storage.member_index,
@@ -172,13 +171,22 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     )
 
 
-def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaRepository:
-    """The media repository over ``<database_path>/media``; its start (crashed uploads
-    reclaimed, the legacy freeze point, media_startup_check) runs here, before any
-    request. Remote media is not available until federation lands (NoRemoteMedia)."""
+def build_media(
+    config: GlobalConfig, db: Database, clock: Clock
+) -> tuple[MediaRepository, Thumbnailer, Previewer]:
+    """The media repository over ``<database_path>/media``, its thumbnailer (caching
+    under ``media/thumbnails``, forgetting a blob's thumbnails when the repository
+    deletes the blob) and the URL previewer (storing the images it fetches through
+    the repository, writing them first under ``media/tmp``, which start-up empties).
+
+    The repository's start (crashed uploads reclaimed, the legacy freeze point,
+    media_startup_check) runs here, before any request. Remote media is not
+    available until federation lands (NoRemoteMedia)."""
+    root = config.database_path / "media"
+    thumbnailer = thumbnailer_from_config(config, root / "thumbnails")
     media = MediaRepository(
         db,
-        MediaStore(config.database_path / "media"),
+        MediaStore(root),
         MediaConfig(
             server_name=config.server_name,
             max_upload_size=config.max_request_size,
@@ -190,19 +198,9 @@ def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaReposi
             prune_missing=config.prune_missing_media,
         ),
         clock,
+        on_blob_deleted=thumbnailer.forget,
     )
     media.start()
-    return media
-
-
-def build_media_extras(
-    config: GlobalConfig, media: MediaRepository, clock: Clock
-) -> tuple[Thumbnailer, Previewer]:
-    """The thumbnailer, caching under ``<database_path>/media/thumbnails``, and the URL
-    previewer, storing images it fetches as local media through the repository and
-    writing them first under ``media/tmp`` (emptied at start, as crashed uploads)."""
-    root = media.store.root
-    thumbnailer = thumbnailer_from_config(config, root / "thumbnails")
     previewer = previewer_from_config(
         config,
         store=RepositoryStore(media),
@@ -210,7 +208,7 @@ def build_media_extras(
         work_dir=media.store.tmp,
         clock=clock,
     )
-    return thumbnailer, previewer
+    return media, thumbnailer, previewer
 
 
 def build_federation(

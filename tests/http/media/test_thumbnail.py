@@ -238,3 +238,26 @@ async def test_legacy_thumbnail_can_be_turned_off(start: StartHomeserver) -> Non
     assert got.status == 404 and got.json()["errcode"] == "M_UNRECOGNIZED"
     got = await get(hs, thumb_path(media_id, "width=32&height=32"), token)
     assert got.status == 200
+
+
+async def test_deleting_the_last_media_of_a_content_removes_its_thumbnails(
+    hs: Homeserver, alice: str
+) -> None:
+    jpeg = photo(400, 300)
+    first = await upload_ok(hs, alice, jpeg, content_type="image/jpeg")
+    second = await upload_ok(hs, alice, jpeg, content_type="image/jpeg")
+    for query in ("width=32&height=32&method=crop", "width=320&height=240"):
+        assert (await get(hs, thumb_path(first, query), alice)).status == 200
+    assert len(thumbnail_files(hs)) == 2
+
+    # The content is still referred to by the second media: its thumbnails stay.
+    assert await hs.services.media.delete("test.example", first)
+    assert len(thumbnail_files(hs)) == 2
+    got = await get(hs, thumb_path(second, "width=32&height=32&method=crop"), alice)
+    assert got.status == 200 and decode(got).size == (32, 32)
+
+    assert await hs.services.media.delete("test.example", second)
+    assert thumbnail_files(hs) == []
+    assert list((hs.services.media.store.root / "thumbnails").iterdir()) == []
+    got = await get(hs, thumb_path(second, "width=32&height=32&method=crop"), alice)
+    assert got.status == 404 and got.json()["errcode"] == "M_NOT_FOUND"
