@@ -44,7 +44,6 @@ import platform
 import signal
 import statistics
 import subprocess
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -67,10 +66,10 @@ from bench.servers import (
     REPO,
     SYNAPSE_VENV,
     Conduwuit,
+    PeakRss,
     Server,
     Synapse,
     ensure_synapse,
-    tree_rss_kib,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -82,35 +81,6 @@ TARGETS: dict[tuple[str, str], tuple[str, float]] = {
     ("send", "events_per_s"): (">=", 5.0),
     ("e2e-latency", "p50_ms"): ("<=", 1 / 5),
 }
-
-
-class PeakRss:
-    """Samples the RSS of a process tree in a thread; ``peak_mib`` when stopped."""
-
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        self.pid = pid
-        self.interval = interval
-        self.peak_kib = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_kib = max(self.peak_kib, tree_rss_kib(self.pid))
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.peak_kib = max(self.peak_kib, tree_rss_kib(self.pid))
-
-    @property
-    def peak_mib(self) -> float:
-        return round(self.peak_kib / 1024, 1)
 
 
 def core_scenarios(sizes: Sizes) -> dict[str, Callable[[], dict[str, Any]]]:

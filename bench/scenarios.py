@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from bench import media_scenarios
 from bench.client import Client, Unsupported, timeline_events
 from bench.servers import Server
 
@@ -50,6 +51,11 @@ class Sizes:
     state_res_members: int = 10_000  # state-res: joined members of the forked room
     state_res_fork_events: int = 200  # events on each of the two forks
     sign_seconds: float = 2.0  # sign: how long to hash + sign + derive event IDs
+    media_files: int = 8  # media-transfer: files uploaded, then downloaded
+    media_file_mib: int = 8  # media-transfer: size of each
+    media_large_mib: int = 100  # media-large: the one large upload
+    thumb_photo_width: int = 4000  # media-thumbnail: the JPEG's width (4:3)
+    thumb_requests: int = 20  # media-thumbnail: requests after the first of each size
     scenario_timeout_s: float = 180.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -77,6 +83,11 @@ PRESETS: dict[str, Sizes] = {
         state_res_members=200,
         state_res_fork_events=20,
         sign_seconds=0.2,
+        media_files=2,
+        media_file_mib=1,
+        media_large_mib=4,
+        thumb_photo_width=800,
+        thumb_requests=2,
         scenario_timeout_s=60.0,
     ),
 }
@@ -448,6 +459,9 @@ LOAD_SCENARIOS: dict[str, Scenario] = {
     "incremental-sync": incremental_sync,
     "messages": messages,
     "sync-stall": sync_stall,
+    "media-transfer": media_scenarios.media_transfer,
+    "media-large": media_scenarios.media_large,
+    "media-thumbnail": media_scenarios.media_thumbnail,
 }
 CORE_SCENARIOS = ("state-res", "sign")
 ALL_SCENARIOS = ("startup", *LOAD_SCENARIOS, *CORE_SCENARIOS)

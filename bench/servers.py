@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +33,8 @@ SYNAPSE_VENV = CACHE / "synapse-venv"
 READY_TIMEOUT = 90.0  # Synapse on a busy 2-core machine can take tens of seconds
 STOP_TIMEOUT = 20.0
 SERVER_NAME = "localhost"
+#: Largest upload both servers accept (bytes): room for the media-large scenario.
+MAX_UPLOAD = 512 * 1024 * 1024
 
 # Every Synapse rate limiter we know of, lifted. Unknown keys are ignored by Synapse.
 _LIFTED = {"per_second": 1_000_000, "burst_count": 1_000_000}
@@ -100,6 +103,35 @@ def rss_kib(pid: int) -> int:
 
 def tree_rss_kib(pid: int) -> int:
     return sum(rss_kib(p) for p in process_tree(pid))
+
+
+class PeakRss:
+    """Samples the RSS of a process tree in a thread; ``peak_mib`` when stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, tree_rss_kib(self.pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.peak_kib = max(self.peak_kib, tree_rss_kib(self.pid))
+
+    @property
+    def peak_mib(self) -> float:
+        return round(self.peak_kib / 1024, 1)
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT) -> float:
@@ -245,6 +277,8 @@ class Conduwuit(Server):
                 "true"
             ),
             CONDUWUIT_TRUSTED_SERVERS="[]",
+            # the media scenarios' large upload fits (as Synapse's max_upload_size below)
+            CONDUWUIT_MAX_REQUEST_SIZE=str(MAX_UPLOAD),
             # the limiter is not what is measured (0 disables; older servers warn)
             CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND="0",
             CONDUWUIT_RATE_LIMIT_REGISTRATION_PER_SECOND="0",
@@ -373,6 +407,7 @@ class Synapse(Server):
             "report_stats": False,
             "enable_metrics": False,
             "url_preview_enabled": False,
+            "max_upload_size": MAX_UPLOAD,
             **SYNAPSE_RATE_LIMITS,
         }
         subprocess.run(

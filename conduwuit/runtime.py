@@ -78,6 +78,8 @@ class RunningServer:
                 await self.server.services.push.pushers.stop()
                 await self.server.services.federation.client.close()
                 await self.server.services.federation.resolver.close()
+                await self.server.services.previewer.close()
+                await self.server.services.thumbnailer.close()
         finally:
             self.server.close()
 

@@ -36,8 +36,10 @@ from conduwuit.service.federation.well_known import WellKnownClient, federation_
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
+from conduwuit.service.media.preview import Previewer, RepositoryStore, previewer_from_config
 from conduwuit.service.media.repository import MediaConfig, MediaRepository
 from conduwuit.service.media.store import MediaStore
+from conduwuit.service.media.thumbnail import Thumbnailer, thumbnailer_from_config
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import Notifications, PushEvaluator, PushRules
@@ -136,6 +138,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     rooms = build_rooms(config, db, lambda: server_keys.keypair, notifier, clock, users)
     e2ee = build_e2ee(config, db, users, rooms, notifier)
     push = build_push(config, db, clock, users, rooms)
+    media, thumbnailer, previewer = build_media(config, db, clock)
     sync = SyncService(
         db,
         rooms.storage.member_index,
@@ -160,19 +163,30 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         voip=Voip(turn_config(config), config.server_name, clock),
         push=push,
         limits=build_limits(config, clock, users.accounts),
-        media=build_media(config, db, clock),
+        media=media,
+        thumbnailer=thumbnailer,
+        previewer=previewer,
         federation=build_federation(config, db, server_keys, clock),
         loop_lag=loop_lag(config),
     )
 
 
-def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaRepository:
-    """The media repository over ``<database_path>/media``; its start (crashed uploads
-    reclaimed, the legacy freeze point, media_startup_check) runs here, before any
-    request. Remote media is not available until federation lands (NoRemoteMedia)."""
+def build_media(
+    config: GlobalConfig, db: Database, clock: Clock
+) -> tuple[MediaRepository, Thumbnailer, Previewer]:
+    """The media repository over ``<database_path>/media``, its thumbnailer (caching
+    under ``media/thumbnails``, forgetting a blob's thumbnails when the repository
+    deletes the blob) and the URL previewer (storing the images it fetches through
+    the repository, writing them first under ``media/tmp``, which start-up empties).
+
+    The repository's start (crashed uploads reclaimed, the legacy freeze point,
+    media_startup_check) runs here, before any request. Remote media is not
+    available until federation lands (NoRemoteMedia)."""
+    root = config.database_path / "media"
+    thumbnailer = thumbnailer_from_config(config, root / "thumbnails")
     media = MediaRepository(
         db,
-        MediaStore(config.database_path / "media"),
+        MediaStore(root),
         MediaConfig(
             server_name=config.server_name,
             max_upload_size=config.max_request_size,
@@ -184,9 +198,17 @@ def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaReposi
             prune_missing=config.prune_missing_media,
         ),
         clock,
+        on_blob_deleted=thumbnailer.forget,
     )
     media.start()
-    return media
+    previewer = previewer_from_config(
+        config,
+        store=RepositoryStore(media),
+        denylist=IpDenylist(config.ip_range_denylist),
+        work_dir=media.store.tmp,
+        clock=clock,
+    )
+    return media, thumbnailer, previewer
 
 
 def build_federation(

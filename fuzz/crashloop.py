@@ -12,9 +12,11 @@ again on the same directory, and the trial checks:
 - retrying every send (acknowledged or in flight at the kill) with the same token and
   transaction id returns the acknowledged event id, and afterwards every message is
   in the room exactly once (no duplicates from retries);
-- every acknowledged registration can log in with its password.
+- every acknowledged registration can log in with its password;
+- every acknowledged media upload (answered 200 with its ``content_uri``) downloads
+  after the restart, byte for byte (sha256), from the authenticated endpoint.
 
-Media does not exist in the server yet, so no uploads are part of the load.
+Uploaders post files of random bytes (1 KiB to 256 KiB) one after the other.
 
     python -m fuzz.crashloop --trials 100
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -43,6 +46,8 @@ import aiohttp
 from tests.kit.server import OPEN_REGISTRATION, ServerProcess
 
 CS = "/_matrix/client/v3"
+UPLOAD = "/_matrix/media/v3/upload"
+DOWNLOAD = "/_matrix/client/v1/media/download"
 PASSWORD = "crash-loop-password"
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 
@@ -59,6 +64,7 @@ class Trial:
     sends_acked: int = 0
     sends_in_flight: int = 0
     registrations_acked: int = 0
+    uploads_acked: int = 0
     violations: list[str] = field(default_factory=list)
 
 
@@ -105,6 +111,20 @@ class Api:
                 "password": PASSWORD,
             },
         )
+
+    async def upload(self, token: str, body: bytes) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"}
+        async with self.http.post(
+            self.base_url + UPLOAD, data=body, headers=headers, timeout=TIMEOUT
+        ) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def download(self, token: str, mxc: str) -> tuple[int, bytes]:
+        server_name, media_id = mxc.removeprefix("mxc://").split("/", 1)
+        headers = {"Authorization": f"Bearer {token}"}
+        path = f"{DOWNLOAD}/{q(server_name)}/{q(media_id)}"
+        async with self.http.get(self.base_url + path, headers=headers, timeout=TIMEOUT) as r:
+            return r.status, await r.read()
 
     async def send(self, token: str, room_id: str, txn: str) -> tuple[int, Any]:
         path = f"{CS}/rooms/{q(room_id)}/send/m.room.message/{q(txn)}"
@@ -157,9 +177,25 @@ async def _registrar_loop(api: Api, prefix: str, acked: list[str], bad: list[str
         acked.append(reply["user_id"])
 
 
+async def _uploader_loop(
+    api: Api, token: str, seed: int, acked: dict[str, str], bad: list[str]
+) -> None:
+    rng = random.Random(seed)
+    for _ in range(100_000):
+        body = os.urandom(rng.randint(1024, 256 * 1024))
+        try:
+            status, reply = await api.upload(token, body)
+        except (TimeoutError, aiohttp.ClientError):
+            return
+        if status != 200:
+            bad.append(f"upload before the kill: {status} {reply}")
+            return
+        acked[str(reply["content_uri"])] = hashlib.sha256(body).hexdigest()
+
+
 async def _load_until_kill(
-    server: ServerProcess, trial: Trial, senders: int, registrars: int
-) -> tuple[str, list[Sender], list[str]]:
+    server: ServerProcess, trial: Trial, senders: int, registrars: int, uploaders: int
+) -> tuple[str, list[Sender], list[str], dict[str, str]]:
     async with aiohttp.ClientSession() as http:
         api = Api(http, server.base_url)
         owner = await api.register(f"owner{trial.number}")
@@ -187,17 +223,31 @@ async def _load_until_kill(
             )
             for i in range(registrars)
         ]
+        uploads: dict[str, str] = {}
+        tasks += [
+            asyncio.create_task(
+                _uploader_loop(
+                    api, owner["access_token"], trial.number * 100 + i, uploads, trial.violations
+                )
+            )
+            for i in range(uploaders)
+        ]
         await asyncio.sleep(trial.kill_after_s)
         assert server.process is not None
         server.process.send_signal(signal.SIGKILL)
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
         server.process.wait()
         server.process = None
-        return room_id, clients, registered
+        return room_id, clients, registered, uploads
 
 
 async def _check_after_restart(
-    server: ServerProcess, trial: Trial, room_id: str, clients: list[Sender], registered: list[str]
+    server: ServerProcess,
+    trial: Trial,
+    room_id: str,
+    clients: list[Sender],
+    registered: list[str],
+    uploads: dict[str, str],
 ) -> None:
     bad = trial.violations
     async with aiohttp.ClientSession() as http:
@@ -229,19 +279,28 @@ async def _check_after_restart(
             status, reply = await api.login(user_id)
             if status != 200:
                 bad.append(f"acked registration {user_id} cannot log in: {status} {reply}")
+        for mxc, sha256 in uploads.items():
+            status, data = await api.download(reader, mxc)
+            if status != 200:
+                bad.append(f"acked upload {mxc} answers {status}: {data[:200]!r}")
+            elif hashlib.sha256(data).hexdigest() != sha256:
+                bad.append(f"acked upload {mxc} downloads different bytes ({len(data)} bytes)")
 
 
-def run_trial(number: int, root: Path, rng: random.Random, senders: int, registrars: int) -> Trial:
+def run_trial(
+    number: int, root: Path, rng: random.Random, senders: int, registrars: int, uploaders: int
+) -> Trial:
     trial = Trial(number, kill_after_s=round(rng.uniform(0.1, 1.5), 3))
     server = ServerProcess(root / f"trial{number}", env=OPEN_REGISTRATION)
     server.start(timeout=60)
     try:
-        room_id, clients, registered = asyncio.run(
-            _load_until_kill(server, trial, senders, registrars)
+        room_id, clients, registered, uploads = asyncio.run(
+            _load_until_kill(server, trial, senders, registrars, uploaders)
         )
         trial.sends_acked = sum(len(s.acked) for s in clients)
         trial.sends_in_flight = sum(len(s.in_flight) for s in clients)
         trial.registrations_acked = len(registered)
+        trial.uploads_acked = len(uploads)
         restarted = time.monotonic()
         try:
             server.start(timeout=60)
@@ -249,7 +308,7 @@ def run_trial(number: int, root: Path, rng: random.Random, senders: int, registr
             trial.violations.append(f"database did not open after kill -9: {exc}"[-2000:])
             return trial
         trial.restart_s = round(time.monotonic() - restarted, 3)
-        asyncio.run(_check_after_restart(server, trial, room_id, clients, registered))
+        asyncio.run(_check_after_restart(server, trial, room_id, clients, registered, uploads))
     finally:
         server.stop()
     return trial
@@ -260,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=int(os.environ.get("CRASH_TRIALS", 3)))
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--registrars", type=int, default=2)
+    parser.add_argument("--uploaders", type=int, default=2)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--report", type=Path, default=None, help="write the JSON report here")
     args = parser.parse_args(argv)
@@ -269,13 +329,14 @@ def main(argv: list[str] | None = None) -> int:
     trials: list[Trial] = []
     with tempfile.TemporaryDirectory(prefix="conduwuit-crashloop-") as tmp:
         for number in range(args.trials):
-            trial = run_trial(number, Path(tmp), rng, args.senders, args.registrars)
+            trial = run_trial(number, Path(tmp), rng, args.senders, args.registrars, args.uploaders)
             trials.append(trial)
             state = "ok" if not trial.violations else f"{len(trial.violations)} VIOLATIONS"
             print(
                 f"trial {number}: kill after {trial.kill_after_s}s, {trial.sends_acked} sends "
                 f"acked, {trial.sends_in_flight} in flight, {trial.registrations_acked} "
-                f"registrations, restart {trial.restart_s}s: {state}",
+                f"registrations, {trial.uploads_acked} uploads, "
+                f"restart {trial.restart_s}s: {state}",
                 flush=True,
             )
             for violation in trial.violations[:10]:
@@ -288,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         "sends_acked": sum(t.sends_acked for t in trials),
         "sends_in_flight": sum(t.sends_in_flight for t in trials),
         "registrations_acked": sum(t.registrations_acked for t in trials),
+        "uploads_acked": sum(t.uploads_acked for t in trials),
         "max_restart_s": max((t.restart_s for t in trials), default=0.0),
     }
     print(json.dumps(report, indent=2))

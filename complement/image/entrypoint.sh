@@ -72,6 +72,10 @@ export CONDUWUIT_LOG="${CONDUWUIT_LOG:-info}"
 # Complement still tests the legacy unauthenticated /_matrix/media/v3/download with media
 # it has just uploaded, which a freeze (the default) answers 404.
 export CONDUWUIT_FREEZE_LEGACY_MEDIA="${CONDUWUIT_FREEZE_LEGACY_MEDIA:-false}"
+# URL previews are off by default; Complement's TestUrlPreview serves its page from the
+# test process, reached from the container as host.docker.internal (as Synapse's
+# Complement config enables previews). The empty ip_range_denylist above lets it through.
+export CONDUWUIT_URL_PREVIEW_DOMAIN_EXPLICIT_ALLOWLIST="${CONDUWUIT_URL_PREVIEW_DOMAIN_EXPLICIT_ALLOWLIST:-[\"host.docker.internal\"]}"
 
 # Each value above is only a default: anything Complement passes with
 # COMPLEMENT_SHARE_ENV_PREFIX (run.sh uses PASS_) arrives here unprefixed and

@@ -53,6 +53,8 @@ from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
 from conduwuit.api.federation import query as federation_query
 from conduwuit.api.media import content as media_content
+from conduwuit.api.media import preview as media_preview
+from conduwuit.api.media import thumbnail as media_thumbnail
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import invalid_param
@@ -87,6 +89,10 @@ def routes(services: Services) -> list[Route]:
         *loop_lag_routes(services),
         *voip.VoipHandlers(services.voip).routes(),
         *media_content.routes(services.media, allow_legacy=config.allow_legacy_media),
+        *media_thumbnail.routes(
+            services.media, services.thumbnailer, allow_legacy=config.allow_legacy_media
+        ),
+        *media_preview.routes(services.previewer, allow_legacy=config.allow_legacy_media),
     ]
 
 

@@ -768,7 +768,7 @@ class GlobalConfig(Section):
         True, description=unused("Send read receipts over federation.")
     )
 
-    # -- thumbnails and URL previews (docs/media-thumbnails-previews.md) -----------------
+    # -- thumbnails and URL previews (docs/media.md) -------------------------------------
     max_image_pixels: int = Field(
         32_000_000,
         ge=1,

@@ -21,7 +21,9 @@ from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
+from conduwuit.service.media.preview import Previewer
 from conduwuit.service.media.repository import MediaRepository
+from conduwuit.service.media.thumbnail import Thumbnailer
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import Notifications, PushEvaluator, PushRules
@@ -145,6 +147,9 @@ class Services:
     push: PushServices
     limits: RateLimits
     media: MediaRepository
+    #: Thumbnails and URL previews of the media repository (the runtime closes them).
+    thumbnailer: Thumbnailer
+    previewer: Previewer
     federation: FederationServices
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None

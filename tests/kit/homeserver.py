@@ -113,6 +113,8 @@ class Homeserver:
         await self.client.close()
         await self.services.federation.client.close()
         await self.services.federation.resolver.close()
+        await self.services.previewer.close()
+        await self.services.thumbnailer.close()
         self.services.close()
 
 

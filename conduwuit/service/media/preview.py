@@ -56,6 +56,7 @@ from conduwuit.core.opengraph import charset_of_content_type, decode_html, parse
 from conduwuit.core.url_preview_policy import SCHEMES, PreviewPolicy
 from conduwuit.service.clock import Clock
 from conduwuit.service.ip_denylist import DeniedHost, DenylistResolver, IpDenylist, UnresolvedHost
+from conduwuit.service.media.repository import MediaRepository
 from conduwuit.service.media.thumbnail import ImageTooLarge, NotThumbnailable, probe
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,22 @@ class MediaStore(Protocol):
     ) -> str:
         """The new media ID."""
         ...
+
+
+class RepositoryStore:
+    """The media repository as the previewer's :class:`MediaStore` (it copies the
+    file, commits it as new local media, and answers its metadata; this the ID)."""
+
+    def __init__(self, media: MediaRepository) -> None:
+        self._media = media
+
+    async def store_file(
+        self, path: Path, *, content_type: str, filename: str | None, uploader: str | None
+    ) -> str:
+        meta = await self._media.store_file(
+            path, content_type=content_type, filename=filename, uploader=uploader
+        )
+        return meta.media_id
 
 
 def fetch_failed(message: str) -> MatrixError:

@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 import string
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -181,12 +181,18 @@ class MediaRepository:
         config: MediaConfig,
         clock: Clock,
         remote: RemoteMedia | None = None,
+        *,
+        on_blob_deleted: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_blob_deleted(sha256)`` runs after a blob's file is deleted (the last
+        media referring to it is gone): the thumbnailer forgets its thumbnails, so
+        deleted content leaves nothing derived from it on disk."""
         self._db = db
         self.store = store
         self.config = config
         self._clock = clock
         self._remote: RemoteMedia = remote or NoRemoteMedia()
+        self._on_blob_deleted = on_blob_deleted
         self._metadata = db.map(MAPS.mediaid_metadata)
         self._pending = db.map(MAPS.mediaid_pending)
         self._user_pending = db.map(MAPS.userid_pendingmediaid)
@@ -560,6 +566,8 @@ class MediaRepository:
             for sha256 in {m.sha256 for m in metas}:
                 if self._refs.count_prefix(prefix(sha256)) == 0:
                     self.store.delete(sha256)
+                    if self._on_blob_deleted is not None:
+                        self._on_blob_deleted(sha256)
         return len(metas)
 
     async def delete(self, server_name: str, media_id: str) -> bool:

@@ -30,6 +30,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -228,6 +229,17 @@ class Thumbnailer:
                 future.exception()  # retrieved, even if every caller went away
 
         return done
+
+    def forget(self, sha256: str) -> None:
+        """Delete every cached thumbnail of the original ``sha256`` (its blob was
+        deleted). A generation of it still running may write one more; a request
+        can no longer reach it (no media refers to the content)."""
+        if not _SHA256.fullmatch(sha256):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        folder = self._folder(sha256)
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()  # only when no other original shares the prefix
 
     async def close(self) -> None:
         """Wait for thumbnails being generated, then stop the workers."""

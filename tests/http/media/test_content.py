@@ -200,16 +200,6 @@ async def test_bad_upload_details_are_400_and_store_nothing(hs: Homeserver, alic
     assert list(hs.services.media.all_metadata()) == []
 
 
-async def test_thumbnails_and_previews_are_not_routed_yet(hs: Homeserver, alice: str) -> None:
-    media_id = await upload_ok(hs, alice)
-    for path in (
-        f"{AUTHED}/thumbnail/test.example/{media_id}?width=32&height=32",
-        f"{AUTHED}/preview_url?url=https://example.org",
-    ):
-        got = await get(hs, path, alice)
-        assert got.status == 404 and got.json()["errcode"] == "M_UNRECOGNIZED", path
-
-
 # -- async uploads (MSC2246) -----------------------------------------------------------
 
 

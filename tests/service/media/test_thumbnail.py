@@ -418,3 +418,23 @@ async def test_corrupt_images_are_refused_never_crash(
         except (NotThumbnailable, ImageTooLarge) as refused:
             outcomes.add(type(refused).__name__)
     assert "thumbnail" in outcomes and "NotThumbnailable" in outcomes
+
+
+async def test_forget_removes_one_originals_thumbnails_only(
+    tmp_path: Path, thumbnailer: Thumbnailer
+) -> None:
+    made = []
+    for name, size in (("a", (200, 100)), ("b", (100, 200))):
+        path, sha = store(tmp_path, encode(gradient(*size), "PNG"), name)
+        thumb = await thumbnailer.thumbnail(
+            path, content_type="image/png", sha256=sha, width=32, height=32, method="crop"
+        )
+        made.append((sha, thumb.path))
+    (gone_sha, gone), (kept_sha, kept) = made
+    thumbnailer.forget(gone_sha)
+    assert not gone.exists() and not gone.parent.exists()
+    assert kept.exists()
+    thumbnailer.forget(gone_sha)  # nothing left: no error
+    with pytest.raises(ValueError):
+        thumbnailer.forget("../" + kept_sha[3:])
+    assert kept.exists()
