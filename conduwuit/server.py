@@ -16,8 +16,10 @@ from conduwuit.api.auth import TokenAuthenticator
 from conduwuit.api.federation.auth import ServerAuthenticator
 from conduwuit.api.routes import routes
 from conduwuit.config import GlobalConfig, registration_token
+from conduwuit.core.errors import bad_json
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.membership import MEMBERSHIPS
 from conduwuit.core.signing import Keypair
 from conduwuit.db import Database, DatabaseOptions
 from conduwuit.db.maps import MAPS
@@ -582,8 +584,15 @@ def build_delayed_events(
     ) -> None:
         if event_type == EventType.MEMBER and state_key is not None:
             # Membership changes take their own path (joins may go over federation):
-            # checked when sent, like Synapse's update_membership.
+            # their auth is checked when sent, like Synapse's update_membership; the
+            # request itself is checked now.
             actions.room_version(room)
+            if content.get("membership") not in MEMBERSHIPS:
+                raise bad_json(f"Invalid membership {content.get('membership')!r}")
+            try:
+                UserId.parse(state_key)
+            except ValueError as exc:
+                raise bad_json(f"Invalid member state_key: {exc}") from None
             return
         await actions.check_send(user, room, event_type, content, state_key)
 

@@ -271,3 +271,20 @@ async def _sleep() -> None:
     import asyncio
 
     await asyncio.sleep(0.02)
+
+
+async def test_delayed_member_events(hs: Homeserver, users: Users) -> None:
+    alice, bob = await users.add("alice"), await users.add("bob")
+    room = await _room(users, alice, bob)
+    path = f"/rooms/{room}/state/m.room.member/{bob}"
+    for content, key in (({"membership": "dance"}, bob), ({"membership": "leave"}, "nobody")):
+        status, reply = await users.call(
+            bob, "PUT", f"/rooms/{room}/state/m.room.member/{key}", content, **delay(1000)
+        )
+        assert (status, reply["errcode"]) == (400, "M_BAD_JSON")
+    assert await _listing(users, bob) == []
+    # A delayed leave goes through the membership path when it fires.
+    await users.ok(bob, "PUT", path, {"membership": "leave"}, **delay(1000))
+    assert bob in str(await users.ok(alice, "GET", f"/rooms/{room}/joined_members"))
+    assert await _fire(hs, 1000) == 1
+    assert bob not in str(await users.ok(alice, "GET", f"/rooms/{room}/joined_members"))
