@@ -135,6 +135,7 @@ class DelayedEvents:
         self._tasks = BackgroundTasks()
         self._wake = asyncio.Event()
         self._running = False
+        self._timer: asyncio.Task[None] | None = None
 
     # -- scheduling ------------------------------------------------------------------
     def for_txn(self, txn: Txn) -> str | None:
