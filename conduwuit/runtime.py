@@ -57,6 +57,7 @@ class RunningServer:
             if self.server.services.loop_lag is not None:
                 self.server.services.loop_lag.start()
             self.server.services.push.pushers.start()
+            self.server.services.rooms.delayed_events.start()
         except BaseException:
             await self.stop()
             raise
@@ -74,7 +75,8 @@ class RunningServer:
             try:
                 await self.runner.cleanup()
             finally:
-                # After the requests: none can queue a push any more.
+                # After the requests: none can queue a push or schedule an event.
+                await self.server.services.rooms.delayed_events.stop()
                 await self.server.services.push.pushers.stop()
                 await self.server.services.federation.client.close()
                 await self.server.services.federation.resolver.close()

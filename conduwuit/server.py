@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -15,7 +16,10 @@ from conduwuit.api.auth import TokenAuthenticator
 from conduwuit.api.federation.auth import ServerAuthenticator
 from conduwuit.api.routes import routes
 from conduwuit.config import GlobalConfig, registration_token
+from conduwuit.core.errors import bad_json
 from conduwuit.core.event_types import EventType
+from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.membership import MEMBERSHIPS
 from conduwuit.core.signing import Keypair
 from conduwuit.db import Database, DatabaseOptions
 from conduwuit.db.maps import MAPS
@@ -51,6 +55,7 @@ from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions, RoomsConfig
 from conduwuit.service.rooms.aliases import Aliases
+from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
 from conduwuit.service.rooms.history import RoomHistory
@@ -554,7 +559,48 @@ def build_rooms(
         ),
         presence=presence,
         initial_sync=RoomInitialSync(history, directory, users.account_data, presence),
+        delayed_events=build_delayed_events(config, db, clock, actions, membership),
     )
+
+
+def build_delayed_events(
+    config: GlobalConfig, db: Database, clock: Clock, actions: RoomActions, membership: Membership
+) -> DelayedEvents:
+    """Delayed events are sent and checked as their user, by the same paths as the
+    send and state endpoints (member events through Membership); a state event
+    cancels its sender's delayed state for it in the event's own batch."""
+
+    async def send_as(
+        user: UserId, room: RoomId, event_type: str, state_key: str | None, content: dict[str, Any]
+    ) -> str:
+        if state_key is None:
+            return await actions.send(user, room, event_type, content)
+        if event_type == EventType.MEMBER:
+            return await membership.set_member_state(user, room, state_key, content)
+        return await actions.send_state(user, room, event_type, state_key, content)
+
+    async def check_as(
+        user: UserId, room: RoomId, event_type: str, state_key: str | None, content: dict[str, Any]
+    ) -> None:
+        if event_type == EventType.MEMBER and state_key is not None:
+            # Membership changes take their own path (joins may go over federation):
+            # their auth is checked when sent, like Synapse's update_membership; the
+            # request itself is checked now.
+            actions.room_version(room)
+            if content.get("membership") not in MEMBERSHIPS:
+                raise bad_json(f"Invalid membership {content.get('membership')!r}")
+            try:
+                UserId.parse(state_key)
+            except ValueError as exc:
+                raise bad_json(f"Invalid member state_key: {exc}") from None
+            return
+        await actions.check_send(user, room, event_type, content, state_key)
+
+    delayed = DelayedEvents(
+        db, clock, send_as, check_as, max_delay_ms=config.max_event_delay_duration_ms
+    )
+    actions.storage.pipeline.persister.listeners.append(delayed.stage_event)
+    return delayed
 
 
 def build_e2ee(

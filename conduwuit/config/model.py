@@ -291,6 +291,21 @@ class GlobalConfig(Section):
     allow_room_creation: bool = Field(
         True, description="Let local users create rooms (admins included when false)."
     )
+    max_event_delay_duration_ms: int = Field(
+        86_400_000,
+        ge=1,
+        description=doc("""
+            Longest delay, in milliseconds, a client may ask for when it schedules a
+            delayed event (MSC4140: PUT /send or /state with
+            ?org.matrix.msc4140.delay=<ms>); a longer one is refused with M_UNKNOWN and
+            "org.matrix.msc4140.errcode": "M_MAX_DELAY_EXCEEDED". Synapse's
+            max_event_delay_duration (conduwuit has no such option; the unit is in the
+            name because this config takes plain numbers). Unlike Synapse, delayed
+            events are on by default: Element Call needs them to end a call
+            membership when a client vanishes, and a delay is bounded by this value.
+            The default, 24 hours, is what Element's own deployments use.
+        """),
+    )
     forbidden_alias_names: list[str] = Field(
         [],
         description=doc("""

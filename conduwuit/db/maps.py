@@ -546,6 +546,38 @@ class Maps:
         value: empty""",
     )
 
+    # -- delayed events (MSC4140; service.rooms.delayed_events) -------------------------
+    delayid_delayedevent: Final = MapSpec(
+        "delayid_delayedevent",
+        """Scheduled (delayed) events, by their delay ID (an unguessable random string:
+        it is the capability of the unauthenticated cancel/restart/send endpoints).
+        key:   delay ID (UTF-8)
+        value: JSON {"user_id", "room_id", "type", "state_key" (state events only),
+               "content", "delay" (ms), "running_since" (ms since the epoch)}.
+        Written, restarted and removed together with its rows in the two maps below.""",
+    )
+    userid_delayid: Final = MapSpec(
+        "userid_delayid",
+        """Each user's scheduled events, for listing and for cancelling a user's
+        delayed state event when they send that state themselves.
+        key:   user ID, 0xFF, delay ID
+        value: empty.""",
+    )
+    duets_delayid: Final = MapSpec(
+        "duets_delayid",
+        """Scheduled events in the order they are due: the first key is the one timer.
+        key:   u64 due time (running_since + delay, ms since the epoch), 0xFF, delay ID
+        value: empty.""",
+    )
+    userdevicetxnid_delayid: Final = MapSpec(
+        "userdevicetxnid_delayid",
+        """Client transaction IDs of delayed sends, so a retried PUT /send with the delay
+        parameter answers the first delay ID (same key as userdevicetxnid_response).
+        key:   user ID, 0xFF, device ID, 0xFF, request path, 0xFF, txn ID
+        value: the delay ID (UTF-8). Kept after the event is sent or cancelled, like
+               the event transactions, so a late retry does not schedule it again.""",
+    )
+
     @classmethod
     def all(cls) -> tuple[MapSpec, ...]:
         """Every registered map, in declaration order; names are checked unique."""

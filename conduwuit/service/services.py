@@ -31,6 +31,7 @@ from conduwuit.service.push.pushers import Pushers
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions
+from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
 from conduwuit.service.rooms.history import RoomHistory
@@ -102,6 +103,8 @@ class RoomServices:
     user_directory: UserDirectory
     presence: Presence
     initial_sync: RoomInitialSync
+    #: Delayed events (MSC4140); the runtime starts and stops their timer.
+    delayed_events: DelayedEvents
 
 
 @dataclass

@@ -48,6 +48,9 @@ UNSTABLE_FEATURES: dict[str, bool] = {
     "org.matrix.msc3266": True,
     # MSC2666 mutual rooms at unstable/uk.half-shot.msc2666/user/mutual_rooms.
     "uk.half-shot.msc2666.query_mutual_rooms": True,
+    # MSC4140 delayed events: ?org.matrix.msc4140.delay on /send and /state, and
+    # unstable/org.matrix.msc4140/delayed_events (Element Call's call memberships).
+    "org.matrix.msc4140": True,
     # MSC4133 custom profile fields on the stable /profile/{userId}/{keyName} paths.
     "uk.tcpip.msc4133.stable": True,
     # MSC3916 authenticated media (spec v1.11): /_matrix/client/v1/media/download

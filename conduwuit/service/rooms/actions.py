@@ -274,6 +274,33 @@ class RoomActions:
             return str(current["event_id"])
         return await self.send(sender, room_id, event_type, content, state_key)
 
+    async def check_send(
+        self,
+        sender: UserId,
+        room_id: RoomId,
+        event_type: str,
+        content: dict[str, Any],
+        state_key: str | None = None,
+    ) -> None:
+        """Raise what ``send`` would raise if the event were sent now, and write
+        nothing: delayed events (MSC4140) are checked when they are scheduled, as
+        Synapse does, and again by the pipeline when they are sent."""
+        rv = self.room_version(room_id)
+        if event_type in (EventType.CREATE, EventType.MEMBER):
+            raise forbidden(f"Cannot send {event_type} here")
+        check_new_relation(self.storage, str(room_id), content)
+        if event_type == EventType.CANONICAL_ALIAS and state_key == "":
+            self._check_canonical_alias(room_id, content)
+        new = NewEvent(event_type, content, state_key)
+        if event_type == EventType.REDACTION:
+            target = content.get("redacts")
+            if not isinstance(target, str):
+                raise bad_json("redacts is required")
+            self._check_may_redact(sender, room_id, target)
+            if state_key is None:
+                new = NewEvent(event_type, content, None, redacts=target)
+        await self.storage.pipeline.check_local(new, str(sender), str(room_id), rv)
+
     def _check_may_redact(self, sender: UserId, room_id: RoomId, target_id: str) -> RoomVersion:
         """Others' events need the redact power level (Synapse checks this at send time
         for local users, since the v3+ auth rules do not)."""

@@ -150,6 +150,12 @@ class EventPipeline:
         async with self.locks.hold(room_id):
             return await self._create_locked(new, sender, room_id, rv, txn)
 
+    async def check_local(self, new: NewEvent, sender: str, room_id: str, rv: RoomVersion) -> None:
+        """Raise unless ``new`` would be accepted on the room's current state now;
+        nothing is written (delayed events are checked when scheduled, MSC4140)."""
+        before = self.state.current_hash(room_id)
+        await self.check(self.builder.build(new, sender, room_id, rv, before), rv, before)
+
     async def _create_locked(
         self, new: NewEvent, sender: str, room_id: str | None, rv: RoomVersion, txn: Txn | None
     ) -> Event:

@@ -320,3 +320,15 @@ async def test_msc3916_authenticated_media(hs: Homeserver, users: Users) -> None
         assert r.status == 401
     config = await users.ok(alice, "GET", f"{V1}/media/config")
     assert config["m.upload.size"] == hs.config.max_request_size
+
+
+async def test_msc4140_delayed_events(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
+    path = f"/rooms/{room}/state/m.room.topic/"
+    delay = {"org.matrix.msc4140.delay": "1000"}
+    delay_id = (await users.ok(alice, "PUT", path, {"topic": "later"}, **delay))["delay_id"]
+    listed = await users.ok(alice, "GET", f"{UNSTABLE}/org.matrix.msc4140/delayed_events")
+    assert [e["delay_id"] for e in listed["delayed_events"]] == [delay_id]
+    await users.ok(alice, "POST", f"{UNSTABLE}/org.matrix.msc4140/delayed_events/{delay_id}/send")
+    assert await users.ok(alice, "GET", path) == {"topic": "later"}

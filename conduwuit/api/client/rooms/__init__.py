@@ -12,6 +12,7 @@ from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.filters import Filters
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.actions import RoomActions
+from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
@@ -27,10 +28,11 @@ def routes(
     *,
     limits: RateLimits,
     remote: FederationQueries | None = None,
+    delayed: DelayedEvents,
 ) -> list[Route]:
     return [
         *create.routes(actions, limits),
-        *send.routes(actions, members, history, limits),
+        *send.routes(actions, members, history, limits, delayed),
         *membership.routes(members, history, limits),
         *read.routes(history, filters),
         *directory.routes(directory_, public_rooms_without_auth, remote),

@@ -6,25 +6,43 @@ from __future__ import annotations
 from aiohttp import web
 
 from conduwuit.api.client.rooms.params import device, me, room_id
+from conduwuit.api.query import optional_int_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import canonical_body
 from conduwuit.core.client_event import to_client
 from conduwuit.core.event_types import EventType
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.actions import RoomActions
+from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.transactions import Txn
 
+#: MSC4140's query parameter: schedule the event this many milliseconds from now.
+DELAY_PARAM = "org.matrix.msc4140.delay"
+
 
 class SendHandlers:
     def __init__(
-        self, actions: RoomActions, members: Membership, history: RoomHistory, limits: RateLimits
+        self,
+        actions: RoomActions,
+        members: Membership,
+        history: RoomHistory,
+        limits: RateLimits,
+        delayed: DelayedEvents,
     ) -> None:
         self.actions = actions
         self.members = members
         self.history = history
         self.limits = limits
+        self.delayed = delayed
+
+    def delay(self, request: web.Request) -> int | None:
+        """The requested delay (MSC4140), refused before anything else if too long."""
+        delay = optional_int_param(request, DELAY_PARAM)
+        if delay is not None:
+            self.delayed.check_delay(delay)
+        return delay
 
     def charge(self, user: str, txn: Txn | None = None) -> None:
         """One event against the sender's message limit (Synapse's rc_message); a
@@ -35,20 +53,38 @@ class SendHandlers:
 
     async def send_event(self, request: web.Request) -> web.Response:
         user = me(request)
-        content = await canonical_body(request)
         room, event_type = room_id(request), request.match_info["event_type"]
         txn = Txn.send(
             str(user), device(request), str(room), event_type, request.match_info["txn_id"]
         )
+        delay = self.delay(request)
+        if delay is not None:
+            # A retried transaction answers its delay ID before the body is read, as
+            # the transaction cache of Synapse does (Complement retries without one).
+            if (done := self.delayed.for_txn(txn)) is not None:
+                return web.json_response({"delay_id": done})
+            content = await canonical_body(request)
+            self.limits.user(self.limits.messages, str(user))
+            delay_id = await self.delayed.schedule(
+                user, room, event_type, None, content, delay, txn
+            )
+            return web.json_response({"delay_id": delay_id})
+        content = await canonical_body(request)
         self.charge(str(user), txn)
         event_id = await self.actions.send(user, room, event_type, content, txn=txn)
         return web.json_response({"event_id": event_id})
 
     async def put_state(self, request: web.Request) -> web.Response:
+        delay = self.delay(request)
         content = await canonical_body(request)
         event_type = request.match_info["event_type"]
         state_key = request.match_info.get("state_key", "")
         self.charge(str(me(request)))
+        if delay is not None:
+            delay_id = await self.delayed.schedule(
+                me(request), room_id(request), event_type, state_key, content, delay
+            )
+            return web.json_response({"delay_id": delay_id})
         if event_type == EventType.MEMBER:
             # The one membership path: the same checks as /join, /invite, /kick...
             event_id = await self.members.set_member_state(
@@ -128,6 +164,10 @@ class SendHandlers:
 
 
 def routes(
-    actions: RoomActions, members: Membership, history: RoomHistory, limits: RateLimits
+    actions: RoomActions,
+    members: Membership,
+    history: RoomHistory,
+    limits: RateLimits,
+    delayed: DelayedEvents,
 ) -> list[Route]:
-    return SendHandlers(actions, members, history, limits).routes()
+    return SendHandlers(actions, members, history, limits, delayed).routes()
