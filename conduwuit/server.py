@@ -435,7 +435,14 @@ def build_push(
 
     storage.member_index.join_listeners.append(carry_rules_over)
     evaluator = PushEvaluator(config.server_name, storage.member_index, storage.state, rules)
-    notifications = Notifications(db, evaluator, storage.timeline, storage.member_index, clock)
+    notifications = Notifications(
+        db,
+        evaluator,
+        storage.timeline,
+        storage.member_index,
+        clock,
+        users.account_data.ignored_users,
+    )
     storage.pipeline.persister.listeners.append(notifications.stage_event)
     rooms.receipts.listeners.append(notifications.stage_receipt)
     denylist = IpDenylist(config.ip_range_denylist)
@@ -518,7 +525,7 @@ def build_rooms(
 
     actions = RoomActions(storage, aliases, rooms_config(config), profile, may_publish, is_guest)
     membership = Membership(actions)
-    history = RoomHistory(actions, users.erasures.is_erased)
+    history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
     hooks = AccountHooks(membership)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
     presence = Presence(

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from conduwuit.core.event_types import EventType
 from conduwuit.db import Database
 from conduwuit.db.batch import Batch
 from conduwuit.db.codec import SEP, from_u64, key, prefix, prefix_end, u64
@@ -25,6 +26,9 @@ class AccountData:
         self._notifier = notifier
         self._events = db.map(MAPS.roomuserdataid_accountdata)
         self._index = db.map(MAPS.roomusertype_roomuserdataid)
+        #: Users' ignore lists, read on the event path (push) for every recipient:
+        #: cached, and dropped when that user's account data is written.
+        self._ignored: dict[str, frozenset[str]] = {}
 
     def get(self, user_id: str, event_type: str, room_id: str = GLOBAL) -> dict[str, Any] | None:
         """The content, or None if never set or deleted (content ``{}``)."""
@@ -36,6 +40,23 @@ class AccountData:
             return None
         content: dict[str, Any] = json.loads(raw)["content"]
         return content or None
+
+    def ignored_users(self, user_id: str) -> frozenset[str]:
+        """The users ``user_id`` ignores (``m.ignored_user_list``, module "Ignoring Users")."""
+        cached = self._ignored.get(user_id)
+        if cached is not None:
+            return cached
+        content = self.get(user_id, EventType.IGNORED_USER_LIST) or {}
+        ignored = content.get("ignored_users")
+        found = (
+            frozenset(u for u in ignored if isinstance(u, str))
+            if isinstance(ignored, dict)
+            else frozenset()
+        )
+        if len(self._ignored) >= 10_000:
+            self._ignored.clear()
+        self._ignored[user_id] = found
+        return found
 
     def put(
         self, user_id: str, event_type: str, content: dict[str, Any], room_id: str = GLOBAL
@@ -51,6 +72,7 @@ class AccountData:
             b.put(self._index, index_key, event_key)
             if previous is not None:
                 b.delete(self._events, previous)
+        self._ignored.pop(user_id, None)
         if self._notifier is not None:
             self._notifier.notify(position, users=[user_id])
         return position
@@ -61,6 +83,7 @@ class AccountData:
         Keys start with the room, so this reads the whole type index: it is for a
         rare, one-off change (deactivation with ``erase``), not a request path.
         """
+        self._ignored.pop(user_id, None)
         for index_key, event_key in self._index.iter_prefix(b""):
             parts = index_key.split(SEP)
             if len(parts) >= 3 and parts[1] == user_id.encode():

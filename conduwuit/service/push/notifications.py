@@ -115,12 +115,16 @@ class Notifications:
         timeline: Timeline,
         members: MemberIndex,
         clock: Callable[[], int],
+        ignored_by: Callable[[str], frozenset[str]] = lambda _: frozenset(),
     ) -> None:
         self._db = db
         self._evaluator = evaluator
         self._timeline = timeline
         self._members = members
         self._clock = clock
+        # Who a user ignores: their non-state events notify nobody who ignores them
+        # (as Synapse's bulk push rule evaluator; the module hides the events too).
+        self._ignored_by = ignored_by
         self._records = db.map(MAPS.usercount_notification)
         self._unread = db.map(MAPS.userroomthreadcount_unread)
         self._counts = db.map(MAPS.userroomthread_notificationcounts)
@@ -139,6 +143,8 @@ class Notifications:
         sender = str(pdu.get("sender", ""))
         matched = self._evaluator.evaluate(pdu, event_id, snapshot=before)
         notified = {user: actions for user, actions in matched.items() if actions.notify}
+        if notified and "state_key" not in pdu:
+            notified = {u: a for u, a in notified.items() if sender not in self._ignored_by(u)}
         thread = self.thread_of(pdu)
         # The sender's own event reads their thread up to it (nothing is stored for
         # remote senders, so the scan is empty for them).

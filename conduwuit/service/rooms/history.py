@@ -38,13 +38,21 @@ class Access:
     membership: str | None
     joined: bool
     until: int | None
+    #: Senders whose non-state events the viewer does not get (``m.ignored_user_list``).
+    ignored: frozenset[str] = frozenset()
 
 
 class RoomHistory:
     def __init__(
-        self, actions: RoomActions, is_erased: Callable[[str], bool] = lambda _: False
+        self,
+        actions: RoomActions,
+        is_erased: Callable[[str], bool] = lambda _: False,
+        ignored_by: Callable[[str], frozenset[str]] = lambda _: frozenset(),
     ) -> None:
         self.actions = actions
+        # The users a viewer ignores (their account data): "the client will no longer
+        # receive events sent by that user, with the exception of state events".
+        self.ignored_by = ignored_by
         # Whether a user asked for erasure when deactivating (their events are then
         # served redacted to viewers not joined when they were sent).
         self.is_erased = is_erased
@@ -68,8 +76,9 @@ class RoomHistory:
             raise forbidden(f"User {user} not in room {room}, and room previews are disabled")
         found = self.storage.member_index.get(str(user), room)
         membership = found.membership if found else None
+        ignored = self.ignored_by(str(user))
         if membership == MembershipState.JOIN:
-            return Access(membership, True, None)
+            return Access(membership, True, None, ignored)
         if (
             found is not None
             and membership in (MembershipState.LEAVE, MembershipState.BAN)
@@ -82,9 +91,9 @@ class RoomHistory:
             )
             located = self.storage.timeline.get_timeline(event_id) if event_id else None
             if located is not None:
-                return Access(membership, False, located[0])
+                return Access(membership, False, located[0], ignored)
         if self._visibility_now(room) == "world_readable":
-            return Access(membership, False, None)
+            return Access(membership, False, None, ignored)
         raise forbidden(f"User {user} not in room {room}, and room previews are disabled")
 
     def _seen_at(self, user: UserId, pdu: PduJson) -> tuple[str, str | None, str]:
@@ -113,11 +122,14 @@ class RoomHistory:
         return membership if isinstance(membership, str) else MembershipState.LEAVE
 
     def view(self, user: UserId, pdu: PduJson, access: Access) -> PduJson | None:
-        """What ``user`` may see of ``pdu``: nothing (history visibility), a redacted
-        copy (its sender was erased and the viewer was not joined at it), or the event.
+        """What ``user`` may see of ``pdu``: nothing (history visibility, or a non-state
+        event of a user the viewer ignores), a redacted copy (its sender was erased and
+        the viewer was not joined at it), or the event.
         Every read of events (sync, /messages, /context, /event, relations, threads,
         search, bundled aggregations, initialSync) filters through here.
         """
+        if access.ignored and "state_key" not in pdu and pdu.get("sender") in access.ignored:
+            return None
         vis, before_membership, at = self._seen_at(user, pdu)
         if not visibility.own_leave_visible(
             pdu, str(user), before_membership

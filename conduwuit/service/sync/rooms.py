@@ -251,7 +251,7 @@ class RoomSections:
     # -- sections ------------------------------------------------------------------
     async def joined(self, room: UserRoom, window: Window, pause: GiveWay) -> dict[str, Any] | None:
         room_id = room.room_id
-        access = Access("join", True, None)
+        access = Access("join", True, None, self.history.ignored_by(str(window.user)))
         newly_joined = window.since is not None and room.count > window.since
         lower = None if window.since is None or newly_joined else window.since
         timeline, limited = await self._timeline(room_id, window, access, lower, window.now, pause)
@@ -313,7 +313,9 @@ class RoomSections:
     async def left(self, room: UserRoom, window: Window, pause: GiveWay) -> dict[str, Any] | None:
         """A room the user left or was banned from: events up to and including the leave."""
         room_id = room.room_id
-        access = Access(room.membership, False, room.count)
+        access = Access(
+            room.membership, False, room.count, self.history.ignored_by(str(window.user))
+        )
         lower = window.since
         upper = min(room.count, window.now)
         timeline, limited = await self._timeline(room_id, window, access, lower, upper, pause)

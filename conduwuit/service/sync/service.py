@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import UserId
 from conduwuit.core.stream_token import StreamToken
 from conduwuit.db import Database
@@ -138,7 +137,7 @@ class SyncService:
         )
         give_way = self.give_way()
         new_members: set[str] = set()
-        ignored = self._ignored_users(user)
+        ignored = self._account_data.ignored_users(user)
         for room in self._members.rooms_of(user, ("join", "invite", "knock", "leave", "ban")):
             await give_way.pause()
             if not sync_filter.wants_room(room.room_id) or room.count > window.now:
@@ -202,11 +201,6 @@ class SyncService:
             give_way.longest_cpu_s * 1000,
         )
         return response, empty
-
-    def _ignored_users(self, user: str) -> set[str]:
-        content = self._account_data.get(user, EventType.IGNORED_USER_LIST) or {}
-        ignored = content.get("ignored_users")
-        return {u for u in ignored if isinstance(u, str)} if isinstance(ignored, dict) else set()
 
     def _global_account_data(self, window: Window) -> list[dict[str, Any]]:
         latest: dict[str, dict[str, Any]] = {}
