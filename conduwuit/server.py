@@ -31,7 +31,7 @@ from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
-from conduwuit.service.federation.dns import Dns, DnsOptions, system_nameservers
+from conduwuit.service.federation.dns import Dns, DnsOptions, system_hosts, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
@@ -269,11 +269,11 @@ def build_federation(
 
 
 def build_resolver(config: GlobalConfig, clock: Clock) -> ServerResolver:
-    """Server discovery over the system's nameservers (``/etc/resolv.conf``) with the
-    DNS options; well-known fetches on port 443 trusting the system's CAs and
-    ``federation_ca_file``, through ``ip_range_denylist`` over the same DNS. The
-    outbound client should connect through ``IpDenylist(..., lookup=resolver.dns.lookup)``
-    too, so that discovery and connections share one DNS cache."""
+    """Server discovery over the system's nameservers (``/etc/resolv.conf``; names in
+    ``/etc/hosts`` first) with the DNS options; well-known fetches on port 443 trusting
+    the system's CAs and ``federation_ca_file``, through ``ip_range_denylist`` over the
+    same DNS. The outbound client connects through ``IpDenylist(...,
+    lookup=resolver.dns.lookup)`` too, so discovery and connections share one cache."""
     dns = Dns(
         system_nameservers(),
         DnsOptions(
@@ -288,6 +288,7 @@ def build_resolver(config: GlobalConfig, clock: Clock) -> ServerResolver:
             ip_lookup_strategy=config.ip_lookup_strategy,
         ),
         clock,
+        system_hosts(),
     )
     well_known = WellKnownClient(
         IpDenylist(config.ip_range_denylist, lookup=dns.lookup),

@@ -69,6 +69,9 @@ export CONDUWUIT_TLS__CERTS="${CONDUWUIT_TLS__CERTS:-$TLS_DIR/cert.pem}"
 export CONDUWUIT_TLS__KEY="${CONDUWUIT_TLS__KEY:-$TLS_DIR/key.pem}"
 export CONDUWUIT_TLS__DUAL_PROTOCOL="${CONDUWUIT_TLS__DUAL_PROTOCOL:-true}"
 export CONDUWUIT_LOG="${CONDUWUIT_LOG:-info}"
+# No notary: the containers cannot reach matrix.org (the default trusted server), and
+# Complement's servers publish their keys themselves.
+export CONDUWUIT_TRUSTED_SERVERS="${CONDUWUIT_TRUSTED_SERVERS:-[]}"
 # Complement still tests the legacy unauthenticated /_matrix/media/v3/download with media
 # it has just uploaded, which a freeze (the default) answers 404.
 export CONDUWUIT_FREEZE_LEGACY_MEDIA="${CONDUWUIT_FREEZE_LEGACY_MEDIA:-false}"

@@ -121,3 +121,22 @@ def order_srv(records: Sequence[SrvTarget], random: Callable[[], float]) -> list
             ordered.append(chosen)
             pool.remove(chosen)
     return [r for r in ordered if r.target not in (".", "")]
+
+
+def parse_hosts(text: str) -> dict[str, list[str]]:
+    """A hosts file (``/etc/hosts``): each lower-cased name and its addresses in file
+    order. Lines that do not start with an IP address are skipped."""
+    hosts: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2:
+            continue
+        try:
+            address = str(ipaddress.ip_address(fields[0].split("%", 1)[0]))
+        except ValueError:
+            continue
+        for name in fields[1:]:
+            found = hosts.setdefault(name.lower().rstrip("."), [])
+            if address not in found:
+                found.append(address)
+    return hosts

@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import dns.asyncquery
 import dns.exception
@@ -39,7 +40,7 @@ import dns.resolver
 import dns.rrset
 from dns.rdtypes.IN.SRV import SRV
 
-from conduwuit.core.server_discovery import SrvTarget
+from conduwuit.core.server_discovery import SrvTarget, parse_hosts
 from conduwuit.service.clock import Clock
 from conduwuit.service.federation.caching import ExpiringLru, SingleFlight
 
@@ -96,12 +97,30 @@ def system_nameservers() -> list[Nameserver]:
     return [(str(ns), 53) for ns in configured] or [("127.0.0.1", 53)]
 
 
+def system_hosts(path: Path = Path("/etc/hosts")) -> dict[str, list[str]]:
+    """The system's hosts file, read once at start as the system resolver and
+    conduwuit's do (container platforms put names such as ``host.docker.internal``
+    there); empty when there is none."""
+    try:
+        return parse_hosts(path.read_text(errors="replace"))
+    except OSError:
+        return {}
+
+
 class Dns:
+    """Queries to the nameservers, cached by TTL; A/AAAA of names in ``hosts`` (the
+    hosts file) are answered from it first."""
+
     def __init__(
-        self, nameservers: Sequence[Nameserver], options: DnsOptions, clock: Clock
+        self,
+        nameservers: Sequence[Nameserver],
+        options: DnsOptions,
+        clock: Clock,
+        hosts: Mapping[str, list[str]] | None = None,
     ) -> None:
         if not nameservers:
             raise ValueError("at least one nameserver is needed")
+        self._hosts = dict(hosts or {})
         self._nameservers = list(nameservers)
         self._options = options
         self._clock = clock
@@ -238,6 +257,9 @@ class Dns:
             strategy = IPV4_ONLY
         elif family == socket.AF_INET6:
             strategy = IPV6_ONLY
+        listed = self._hosts.get(host.lower().rstrip("."))
+        if listed:
+            return self._from_hosts(host, listed, strategy)
         if strategy == IPV4_ONLY:
             plan: list[list[dns.rdatatype.RdataType]] = [[A]]
         elif strategy == IPV6_ONLY:
@@ -266,6 +288,24 @@ class Dns:
             if found:
                 return found, min(expires)
         raise DnsError(f"{host} has no address" + (f" ({problems[0]})" if problems else ""))
+
+    def _from_hosts(self, host: str, listed: list[str], strategy: int) -> tuple[list[str], int]:
+        v4 = [a for a in listed if ":" not in a]
+        v6 = [a for a in listed if ":" in a]
+        if strategy == IPV4_ONLY:
+            found = v4
+        elif strategy == IPV6_ONLY:
+            found = v6
+        elif strategy == IPV4_AND_IPV6:
+            found = v6 + v4
+        elif strategy == IPV6_THEN_IPV4:
+            found = v6 or v4
+        else:
+            found = v4 or v6
+        if not found:
+            raise DnsError(f"{host} has no address of the family asked for in the hosts file")
+        # The file is read once: its answers last as long as the longest DNS minimum.
+        return found, self._clock() + self._options.min_ttl_s * 1000
 
     async def lookup(self, host: str, family: int) -> list[tuple[int, str]]:
         """(family, address) of ``host``: the address lookup of

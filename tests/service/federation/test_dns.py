@@ -8,11 +8,12 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import dns.rdatatype
 import pytest
 
-from conduwuit.service.federation.dns import Dns, DnsError, DnsOptions
+from conduwuit.service.federation.dns import Dns, DnsError, DnsOptions, system_hosts
 from conduwuit.service.ip_denylist import DeniedHost, IpDenylist
 from tests.service.federation.conftest import FAST, FakeClock
 from tests.service.federation.netkit import LocalDns
@@ -233,3 +234,28 @@ async def test_denylist_lookup_through_dns(local_dns: LocalDns, clock: FakeClock
 def test_needs_a_nameserver(clock: FakeClock) -> None:
     with pytest.raises(ValueError):
         Dns([], DnsOptions(), clock)
+
+
+async def test_names_in_the_hosts_file_are_answered_from_it(
+    local_dns: LocalDns, clock: FakeClock, tmp_path: Path
+) -> None:
+    # Container platforms name the host in /etc/hosts (Complement: host.docker.internal).
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text(
+        "127.0.0.1 localhost\n# a comment\n172.17.0.1\tHost.Docker.Internal  # gateway\n"
+        "fd00::1 host.docker.internal\nnot-an-ip something\n"
+    )
+    local_dns.records[("elsewhere.test", "A")] = ["192.0.2.9"]
+    hosts = system_hosts(hosts_file)
+    resolver = Dns([local_dns.address], FAST, clock, hosts)
+    assert (await resolver.addresses("host.docker.internal."))[0] == ["172.17.0.1"]
+    assert await resolver.lookup("HOST.docker.internal", socket.AF_INET6) == [
+        (socket.AF_INET6, "fd00::1")
+    ]
+    both = Dns([local_dns.address], replace(FAST, ip_lookup_strategy=3), clock, hosts)
+    assert (await both.addresses("host.docker.internal"))[0] == ["fd00::1", "172.17.0.1"]
+    assert local_dns.count("host.docker.internal") == 0
+    # Everything else still goes to the nameservers.
+    assert (await resolver.addresses("elsewhere.test"))[0] == ["192.0.2.9"]
+    assert "something" not in hosts
+    assert system_hosts(tmp_path / "missing") == {}
