@@ -11,13 +11,11 @@ from aiohttp import web
 from conduwuit.api.router import Route
 
 #: Client-server spec versions this server implements: v1.1 to v1.16, as a server
-#: for clients of the CLI and Embedded feature profiles. The spec lets a server that
-#: targets some profiles implement only the modules those profiles require ("Modules",
-#: "Feature Profiles"): the CLI profile requires Direct Messaging, Instant Messaging,
-#: Presence, Receipts, Room History Visibility, Room Upgrades and Typing Notifications
-#: on top of the core API, and leaves the Content Repository (media, not built yet)
-#: and Push Notifications optional. v1.17 is not claimed: it needs application
-#: services. See docs/development/versions.md before adding a version.
+#: for clients of the Web, Desktop, CLI and Embedded feature profiles. The spec lets
+#: a server that targets some profiles implement only the modules those profiles
+#: require ("Modules", "Feature Profiles"); of the Mobile profile's, Third-party
+#: Invites is missing. v1.17 is not claimed: it needs application services. See
+#: docs/development/versions.md (a table per module) before adding a version.
 SUPPORTED_VERSIONS: tuple[str, ...] = tuple(f"v1.{minor}" for minor in range(1, 17))
 
 #: Unstable features (MSCs) that work, by their unstable flag; each has a test in
