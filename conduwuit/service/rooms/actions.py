@@ -14,6 +14,7 @@ from conduwuit.core.errors import (
     ErrCode,
     MatrixError,
     bad_json,
+    federation_unavailable,
     forbidden,
     invalid_param,
     not_found,
@@ -114,6 +115,10 @@ class RoomActions:
         if request.visibility == "public" and not self.may_publish(str(creator)):
             # conduwuit's lockdown_public_room_directory: refused before anything is written.
             raise forbidden("Publishing rooms to the room directory is not allowed")
+        if any(str(u.server_name) != self.config.server_name for u in request.invite):
+            # Their server must sign the invite (PUT /invite): refused before anything
+            # is written rather than a room whose invites never arrive.
+            raise federation_unavailable("Inviting users of other servers")
         alias = None
         if request.room_alias_name is not None:
             try:

@@ -13,6 +13,7 @@ from conduwuit.core.errors import (
     ErrCode,
     MatrixError,
     bad_json,
+    federation_unavailable,
     forbidden,
     invalid_param,
     not_found,
@@ -35,6 +36,30 @@ class Membership:
 
     def _current(self, user: UserId | str, room_id: str) -> str | None:
         return self.storage.member_index.membership(str(user), room_id)
+
+    # -- rooms this server cannot act in alone ----------------------------------------
+    def _local(self, user_id: str) -> bool:
+        return server_of(user_id) == self.actions.config.server_name
+
+    def is_resident(self, room_id: str) -> bool:
+        """A local user is joined: this server has the room's current state."""
+        return any(self._local(m) for m in self.storage.member_index.members(room_id))
+
+    def needs_federation(self, room_id: str) -> bool:
+        """Changing membership here needs another server (make_join, send_leave...):
+        the room is unknown, or no local user is joined and other servers' users are
+        or were in it (our copy of its state may be stale). A room only local users
+        were ever in stays local."""
+        if not self.storage.state.exists(room_id):
+            return True
+        if self.is_resident(room_id):
+            return False
+        index = self.storage.member_index
+        return any(
+            not self._local(member)
+            for membership in MEMBERSHIPS
+            for member in index.members(room_id, membership)
+        )
 
     async def _member_event(
         self, sender: UserId, room_id: str, target: str, content: dict[str, Any]
@@ -87,6 +112,7 @@ class Membership:
         if target == sender:
             if current not in IN_ROOM:
                 raise forbidden("You are not in this room")
+            self._check_leave_is_local(room, current)
             return await self._member_event(
                 sender,
                 room,
@@ -97,23 +123,30 @@ class Membership:
             return await self.unban(sender, room_id, target, extra=content)
         return await self.kick(sender, room_id, target, extra=content)
 
-    def resolve_room(self, room_id_or_alias: str) -> str:
-        """A room ID, or the room of a local alias (remote aliases need federation)."""
+    def resolve_room(self, room_id_or_alias: str, via: tuple[str, ...] = ()) -> str:
+        """A room ID, or the room of a local alias. Another server's alias, or a room
+        this server does not know that another server may (its ID's server, ``via``),
+        needs federation: refused clearly until remote joins exist."""
+        server = self.actions.config.server_name
         if room_id_or_alias.startswith("#"):
             try:
                 alias = RoomAlias.parse(room_id_or_alias)
             except ValueError as exc:
                 raise invalid_param(f"Invalid alias: {exc}") from None
+            if str(alias.server_name) != server:
+                raise federation_unavailable("Joining a room by another server's alias")
             room_id = self.actions.aliases.resolve(alias)
             if room_id is None:
                 raise not_found("Room alias not found")
             return room_id
         try:
-            RoomId.parse(room_id_or_alias)
+            parsed = RoomId.parse(room_id_or_alias)
         except ValueError as exc:
             raise invalid_param(f"Invalid room ID: {exc}") from None
         if not self.storage.state.exists(room_id_or_alias):
-            # Joining remote rooms needs federation (a later issue).
+            domain = str(parsed.server_name) if parsed.server_name is not None else None
+            if any(s != server for s in via) or (domain is not None and domain != server):
+                raise federation_unavailable("Joining a room on another server")
             raise not_found("Room not found")
         return room_id_or_alias
 
@@ -126,10 +159,12 @@ class Membership:
         *,
         guest: bool = False,
         extra: Mapping[str, Any] | None = None,
+        via: tuple[str, ...] = (),
     ) -> str:
-        """``extra``: the client's other keys of the join body, which go into the member
+        """``via``: the servers the client named (``server_name``/``via``).
+        ``extra``: the client's other keys of the join body, which go into the member
         event's content as in Synapse (which passes the whole body on as content)."""
-        room_id = self.resolve_room(room_id_or_alias)
+        room_id = self.resolve_room(room_id_or_alias, via)
         if self._current(user, room_id) == MembershipState.JOIN:
             return room_id  # already joined: no new event, like conduwuit
         await self._join(user, room_id, reason, guest, extra)
@@ -148,6 +183,8 @@ class Membership:
             # rules allow join -> join, and no join checks apply.
             content = self._with_reason({"membership": MembershipState.JOIN}, reason, extra)
             return await self._member_event(user, room_id, str(user), content)
+        if self.needs_federation(room_id):
+            raise federation_unavailable("Joining a room this server is not in")
         if guest:
             state = self.storage.state
             access = state.content_at(state.current_hash(room_id), EventType.GUEST_ACCESS) or {}
@@ -197,8 +234,14 @@ class Membership:
             ErrCode.UNABLE_TO_GRANT_JOIN, "No local user can authorise this join", status=400
         )
 
-    async def knock(self, user: UserId, room_id_or_alias: str, reason: str | None = None) -> str:
-        room_id = self.resolve_room(room_id_or_alias)
+    async def knock(
+        self,
+        user: UserId,
+        room_id_or_alias: str,
+        reason: str | None = None,
+        via: tuple[str, ...] = (),
+    ) -> str:
+        room_id = self.resolve_room(room_id_or_alias, via)
         await self._knock(user, room_id, reason)
         return room_id
 
@@ -211,6 +254,8 @@ class Membership:
     ) -> str:
         if not self.actions.room_version(room_id).knock_join_rule:
             raise forbidden("This room version does not support knocking")
+        if self.needs_federation(room_id):
+            raise federation_unavailable("Knocking on a room this server is not in")
         current = self._current(user, room_id)
         if current in (MembershipState.JOIN, MembershipState.INVITE, MembershipState.BAN):
             raise forbidden(f"You cannot knock on a room you are {current} in")
@@ -237,6 +282,9 @@ class Membership:
             raise forbidden(f"{target} is banned from the room")
         if current == MembershipState.JOIN:
             raise forbidden(f"{target} is already in the room")
+        if not self._local(str(target)):
+            # The invitee's server must sign the invite (PUT /invite/v2).
+            raise federation_unavailable("Inviting users of other servers")
         content = self._with_reason(
             {"membership": MembershipState.INVITE, **self.actions.profile(str(target))},
             reason,
@@ -246,10 +294,20 @@ class Membership:
 
     async def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
         room = str(room_id)
-        if self._current(user, room) not in IN_ROOM:
+        current = self._current(user, room)
+        if current not in IN_ROOM:
             return  # leaving a room one is not in changes nothing (conduwuit)
+        self._check_leave_is_local(room, current)
         content = self._with_reason({"membership": MembershipState.LEAVE}, reason)
         await self._member_event(user, room, str(user), content)
+
+    def _check_leave_is_local(self, room_id: str, current: str | None) -> None:
+        """Rejecting an invite or retracting a knock in a room this server is not in
+        goes through another server (make_leave/send_leave)."""
+        if current in (MembershipState.INVITE, MembershipState.KNOCK) and self.needs_federation(
+            room_id
+        ):
+            raise federation_unavailable("Leaving a room this server is not in")
 
     async def kick(
         self,
