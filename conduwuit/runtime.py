@@ -57,6 +57,7 @@ class RunningServer:
             if self.server.services.loop_lag is not None:
                 self.server.services.loop_lag.start()
             self.server.services.push.pushers.start()
+            self.server.services.federation.sender.start()
         except BaseException:
             await self.stop()
             raise
@@ -76,6 +77,7 @@ class RunningServer:
             finally:
                 # After the requests: none can queue a push any more.
                 await self.server.services.push.pushers.stop()
+                await self.server.services.federation.sender.stop()
                 await self.server.services.federation.client.close()
                 await self.server.services.federation.resolver.close()
         finally:

@@ -19,6 +19,7 @@ from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
+from conduwuit.service.federation.sender import FederationSender
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.media.repository import MediaRepository
@@ -122,6 +123,8 @@ class FederationServices:
     resolver: ServerResolver
 
     client: FederationClient
+    #: Local events and EDUs to the other servers of their rooms (started by the runtime).
+    sender: FederationSender
     keys: RemoteKeys
     auth: RequestAuth
     queries: FederationQueries
