@@ -162,7 +162,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         push=push,
         limits=build_limits(config, clock, users.accounts),
         media=build_media(config, db, clock),
-        federation=build_federation(config, db, server_keys, clock, rooms),
+        federation=build_federation(config, db, server_keys, clock, rooms, e2ee),
         loop_lag=loop_lag(config),
     )
 
@@ -191,7 +191,12 @@ def build_media(config: GlobalConfig, db: Database, clock: Clock) -> MediaReposi
 
 
 def build_federation(
-    config: GlobalConfig, db: Database, server_keys: ServerKeys, clock: Clock, rooms: RoomServices
+    config: GlobalConfig,
+    db: Database,
+    server_keys: ServerKeys,
+    clock: Clock,
+    rooms: RoomServices,
+    e2ee: E2ee,
 ) -> FederationServices:
     """Server discovery, the outbound client over it (its connections resolve through
     the same DNS cache, checked against ip_range_denylist), remote keys over the
@@ -252,6 +257,7 @@ def build_federation(
     rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
     rooms.typing.listeners.append(sender.typing_changed)
     rooms.receipts.public_listeners.append(sender.stage_receipt)
+    e2ee.to_device.remote = sender.stage_to_device
     return FederationServices(
         resolver=resolver,
         client=client,

@@ -203,6 +203,10 @@ class FederationSender:
         content = {room_id: {"m.read": {user_id: {"data": data, "event_ids": [event_id]}}}}
         self.stage_edu(b, self.servers_of_room(room_id), "m.receipt", content)
 
+    def stage_to_device(self, b: Batch, server: str, content: dict[str, Any]) -> None:
+        """To-device messages for users of ``server``: an m.direct_to_device EDU."""
+        self.stage_edu(b, [server], "m.direct_to_device", content)
+
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """Count each destination's queue; with ``startup_netburst`` trim it to its

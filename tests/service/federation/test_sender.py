@@ -233,3 +233,31 @@ def test_txn_ids_are_stable_per_batch() -> None:
     keys = [b"a\xff" + (n).to_bytes(8, "big") for n in (5, 6, 9)]
     assert txn_id_for(keys) == txn_id_for(list(keys))
     assert txn_id_for(keys) != txn_id_for(keys[:2])
+
+
+async def test_to_device_messages_for_remote_users_are_edus(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token = (await hs.register("alice"))["access_token"]
+    dave = f"@dave:{peer.server_name}"
+    messages = {"messages": {dave: {"DEV": {"hello": "there"}}}}
+    status, reply = await hs.request("PUT", "/sendToDevice/m.test/t1", messages, token=token)
+    assert status == 200, reply
+    status, reply = await hs.request("PUT", "/sendToDevice/m.test/t1", messages, token=token)
+    assert status == 200, reply  # the same transaction again: sent once
+
+    def edus(p: FederationPeer) -> list[dict[str, Any]]:
+        return [e for r in p.received for e in r.body["edus"]]
+
+    await peer.wait_for(lambda p: len(edus(p)) >= 1)
+    (edu,) = edus(peer)
+    assert edu["edu_type"] == "m.direct_to_device"
+    content = edu["content"]
+    assert content["sender"] == "@alice:test.example" and content["type"] == "m.test"
+    assert content["messages"] == {dave: {"DEV": {"hello": "there"}}}
+    assert isinstance(content["message_id"], str)
+    bad = {"messages": {dave: {"DEV": "not an object"}}}
+    status, reply = await hs.request("PUT", "/sendToDevice/m.test/t2", bad, token=token)
+    assert (status, reply["errcode"]) == (400, "M_BAD_JSON")
+    assert hs.services.federation.sender.pending(peer.server_name) == 0
