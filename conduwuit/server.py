@@ -29,6 +29,7 @@ from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
 from conduwuit.service.federation.dns import Dns, DnsOptions, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
@@ -258,14 +259,28 @@ def build_federation(
     rooms.typing.listeners.append(sender.typing_changed)
     rooms.receipts.public_listeners.append(sender.stage_receipt)
     e2ee.to_device.remote = sender.stage_to_device
+    queries = FederationQueries(client)
+    pdu_signatures = PduSignatures(keys)
+    joins = RemoteJoins(
+        config.server_name,
+        lambda: server_keys.keypair,
+        client,
+        queries,
+        pdu_signatures,
+        rooms.storage.pipeline,
+        clock,
+        allow_unstable_room_versions=config.allow_unstable_room_versions,
+    )
+    rooms.membership.remote = joins
     return FederationServices(
         resolver=resolver,
         client=client,
         sender=sender,
         keys=keys,
         auth=auth,
-        queries=FederationQueries(client),
-        pdu_signatures=PduSignatures(keys),
+        queries=queries,
+        pdu_signatures=pdu_signatures,
+        joins=joins,
     )
 
 

@@ -16,6 +16,7 @@ from conduwuit.service.e2ee import E2ee
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import FederationClient
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
@@ -130,6 +131,8 @@ class FederationServices:
     queries: FederationQueries
     #: Hashes and signatures of every received PDU (for the federation room work).
     pdu_signatures: PduSignatures
+    #: Joining rooms this server is not in (make_join/send_join).
+    joins: RemoteJoins
 
 
 @dataclass

@@ -1,5 +1,7 @@
-"""A receiving federation peer written for the tests: an HTTPS server on 127.0.0.N
-with a certificate from the test CA that accepts ``PUT /_matrix/federation/v1/send``.
+"""A federation peer written for the tests: an HTTPS server on 127.0.0.N with a
+certificate from the test CA that accepts ``PUT /_matrix/federation/v1/send``,
+serves its own key, and can host a room others join (``make_room``:
+``make_join``/``send_join``).
 
 It checks each request's ``X-Matrix`` authorization independently of the server under
 test (signedjson), with the origin's key fetched from the origin's own
@@ -23,6 +25,11 @@ import signedjson.sign
 import trustme
 from aiohttp import web
 
+from conduwuit.core.event_signing import hash_and_sign_event
+from conduwuit.core.events import Event
+from conduwuit.core.redaction import redact
+from conduwuit.core.room_versions import V10
+from conduwuit.core.signing import Keypair, sign_json
 from tests.kit.server import free_port
 
 _PARAM = re.compile(r'(\w+)="?([^",]*)"?')
@@ -50,6 +57,17 @@ class FederationPeer:
     received: list[Received] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     fail_next: int = 0
+    keypair: Keypair = field(default_factory=lambda: Keypair.generate("peer"))
+    #: room ID -> its events in order (create first); the peer's rooms are v10.
+    rooms: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: make_join answers this error instead of a template when set: (status, body).
+    make_join_error: tuple[int, dict[str, Any]] | None = None
+    make_joins: list[str] = field(default_factory=list)
+    #: alias -> room ID, answered on /query/directory
+    aliases: dict[str, str] = field(default_factory=dict)
+    send_joins: list[dict[str, Any]] = field(default_factory=list)
+    #: Extra PDUs put into every send_join answer's state (e.g. badly signed ones).
+    extra_state: list[dict[str, Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _keys: dict[tuple[str, str], Any] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -61,6 +79,10 @@ class FederationPeer:
     async def start(self) -> FederationPeer:
         app = web.Application()
         app.router.add_put("/_matrix/federation/v1/send/{txn_id}", self._send)
+        app.router.add_get("/_matrix/key/v2/server", self._own_key)
+        app.router.add_get("/_matrix/federation/v1/query/directory", self._directory)
+        app.router.add_get("/_matrix/federation/v1/make_join/{room_id}/{user_id}", self._make_join)
+        app.router.add_put("/_matrix/federation/v2/send_join/{room_id}/{event_id}", self._send_join)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -71,6 +93,135 @@ class FederationPeer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    # -- a room the peer hosts -----------------------------------------------------------
+    def user(self, localpart: str) -> str:
+        return f"@{localpart}:{self.server_name}"
+
+    def event(
+        self, room_id: str, event_type: str, content: dict[str, Any], **extra: Any
+    ) -> dict[str, Any]:
+        """A signed v10 event of the peer on top of the room's latest event."""
+        events = self.rooms.setdefault(room_id, [])
+        latest = events[-1] if events else None
+        pdu: dict[str, Any] = {
+            "type": event_type,
+            "room_id": room_id,
+            "sender": extra.pop("sender", self.user("charlie")),
+            "content": content,
+            "origin_server_ts": int(time.time() * 1000),
+            "depth": len(events) + 1,
+            "prev_events": [self.event_id(latest)] if latest else [],
+            "auth_events": extra.pop("auth_events", []),
+            **extra,
+        }
+        signed = hash_and_sign_event(pdu, self.server_name, self.keypair, V10)
+        events.append(signed)
+        return signed
+
+    @staticmethod
+    def event_id(pdu: dict[str, Any]) -> str:
+        return Event(pdu, V10).event_id
+
+    def make_room(self) -> str:
+        """A public v10 room of @charlie on the peer: create, join, power levels, join rules."""
+        room_id = f"!room{len(self.rooms)}:{self.server_name}"
+        charlie = self.user("charlie")
+        create = self.event(
+            room_id, "m.room.create", {"creator": charlie, "room_version": "10"}, state_key=""
+        )
+        ids = [self.event_id(create)]
+        member = self.event(
+            room_id,
+            "m.room.member",
+            {"membership": "join"},
+            state_key=charlie,
+            auth_events=list(ids),
+        )
+        ids.append(self.event_id(member))
+        pl = self.event(
+            room_id,
+            "m.room.power_levels",
+            {"users": {charlie: 100}},
+            state_key="",
+            auth_events=list(ids),
+        )
+        ids.append(self.event_id(pl))
+        self.event(
+            room_id,
+            "m.room.join_rules",
+            {"join_rule": "public"},
+            state_key="",
+            auth_events=list(ids),
+        )
+        return room_id
+
+    def state_ids(self, room_id: str) -> dict[tuple[str, str], str]:
+        state: dict[tuple[str, str], str] = {}
+        for pdu in self.rooms[room_id]:
+            if "state_key" in pdu:
+                state[(pdu["type"], pdu["state_key"])] = self.event_id(pdu)
+        return state
+
+    async def _directory(self, request: web.Request) -> web.Response:
+        room_id = self.aliases.get(request.query.get("room_alias", ""))
+        if room_id is None:
+            return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+        return web.json_response({"room_id": room_id, "servers": [self.server_name]})
+
+    async def _own_key(self, request: web.Request) -> web.Response:
+        doc = {
+            "server_name": self.server_name,
+            "valid_until_ts": int(time.time() * 1000) + 3_600_000,
+            "verify_keys": {self.keypair.key_id: {"key": self.keypair.public_key}},
+            "old_verify_keys": {},
+        }
+        return web.json_response(sign_json(doc, self.server_name, self.keypair))
+
+    async def _make_join(self, request: web.Request) -> web.Response:
+        room_id, user_id = request.match_info["room_id"], request.match_info["user_id"]
+        self.make_joins.append(request.query_string)
+        if self.make_join_error is not None:
+            status, body = self.make_join_error
+            return web.json_response(body, status=status)
+        if room_id not in self.rooms:
+            return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+        state = self.state_ids(room_id)
+        latest = self.rooms[room_id][-1]
+        template = {
+            "type": "m.room.member",
+            "room_id": room_id,
+            "sender": user_id,
+            "state_key": user_id,
+            "content": {"membership": "join"},
+            "origin_server_ts": int(time.time() * 1000),
+            "depth": int(latest["depth"]) + 1,
+            "prev_events": [self.event_id(latest)],
+            "auth_events": [
+                state[k]
+                for k in (
+                    ("m.room.create", ""),
+                    ("m.room.power_levels", ""),
+                    ("m.room.join_rules", ""),
+                )
+            ],
+        }
+        return web.json_response({"room_version": "10", "event": template})
+
+    async def _send_join(self, request: web.Request) -> web.Response:
+        room_id = request.match_info["room_id"]
+        join = json.loads(await request.read())
+        origin = server_of_user(join["sender"])
+        key_id, _ = next(iter(join["signatures"][origin].items()))
+        key = await self._key(origin, key_id)
+        signedjson.sign.verify_signed_json(redacted_for_check(join), origin, key)
+        assert self.event_id(join) == request.match_info["event_id"]
+        self.send_joins.append(join)
+        state = [p for p in self.rooms[room_id] if "state_key" in p]
+        self.rooms[room_id].append(join)
+        return web.json_response(
+            {"origin": self.server_name, "state": [*state, *self.extra_state], "auth_chain": state}
+        )
 
     async def _key(self, origin: str, key_id: str) -> Any:
         if (origin, key_id) not in self._keys:
@@ -136,3 +287,12 @@ class FederationPeer:
         for r in self.received:
             seen[r.txn_id] = r
         return [b for r in seen.values() for b in r.event_ids]
+
+
+def server_of_user(user_id: str) -> str:
+    return user_id.split(":", 1)[1]
+
+
+def redacted_for_check(pdu: dict[str, Any]) -> dict[str, Any]:
+    """What a v10 event's signature covers (its redacted form)."""
+    return redact(pdu, V10)

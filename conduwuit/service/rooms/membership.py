@@ -6,8 +6,8 @@ the ones the spec asks of the server beyond the auth rules, made before writing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from conduwuit.core.errors import (
     ErrCode,
@@ -29,10 +29,22 @@ from conduwuit.service.rooms.build import NewEvent
 AUTHORISING_USER = "join_authorised_via_users_server"
 
 
+class RemoteRooms(Protocol):
+    """Joins through other servers (``service.federation.joins.RemoteJoins``)."""
+
+    async def resolve_alias(self, alias: str, server: str) -> tuple[str, list[str]]: ...
+
+    async def join(
+        self, user_id: str, room_id: str, servers: Sequence[str], content: dict[str, Any]
+    ) -> str: ...
+
+
 class Membership:
     def __init__(self, actions: RoomActions) -> None:
         self.actions = actions
         self.storage = actions.storage
+        #: Set by the composition root once federation exists; None: refused clearly.
+        self.remote: RemoteRooms | None = None
 
     def _current(self, user: UserId | str, room_id: str) -> str | None:
         return self.storage.member_index.membership(str(user), room_id)
@@ -164,11 +176,62 @@ class Membership:
         """``via``: the servers the client named (``server_name``/``via``).
         ``extra``: the client's other keys of the join body, which go into the member
         event's content as in Synapse (which passes the whole body on as content)."""
-        room_id = self.resolve_room(room_id_or_alias, via)
+        room_id, servers = await self._locate(room_id_or_alias, via)
         if self._current(user, room_id) == MembershipState.JOIN:
             return room_id  # already joined: no new event, like conduwuit
-        await self._join(user, room_id, reason, guest, extra)
+        await self._join(user, room_id, reason, guest, extra, servers)
         return room_id
+
+    def is_joined_to(self, user: UserId, room_id_or_alias: str) -> bool:
+        """Whether ``user`` is joined to the room (a local alias's, or by ID); never
+        asks another server and never raises."""
+        target: str | None = room_id_or_alias
+        if room_id_or_alias.startswith("#"):
+            try:
+                target = self.actions.aliases.resolve(RoomAlias.parse(room_id_or_alias))
+            except ValueError:
+                return False
+        return target is not None and self.storage.member_index.is_joined(str(user), target)
+
+    async def _locate(self, room_id_or_alias: str, via: tuple[str, ...]) -> tuple[str, list[str]]:
+        """The room to join and the servers that may let us in (only used when this
+        server is not in it): ``via``, then an alias's servers."""
+        if room_id_or_alias.startswith("#"):
+            try:
+                alias = RoomAlias.parse(room_id_or_alias)
+            except ValueError as exc:
+                raise invalid_param(f"Invalid alias: {exc}") from None
+            server = str(alias.server_name)
+            if server != self.actions.config.server_name:
+                if self.remote is None:
+                    raise federation_unavailable("Joining a room by another server's alias")
+                room_id, servers = await self.remote.resolve_alias(str(alias), server)
+                return room_id, [*via, *servers]
+        if self.remote is None:
+            return self.resolve_room(room_id_or_alias, via), list(via)
+        room_id = self.resolve_room_or_remote(room_id_or_alias, via)
+        return room_id, list(via)
+
+    def resolve_room_or_remote(self, room_id_or_alias: str, via: tuple[str, ...]) -> str:
+        """``resolve_room``, except that an unknown room another server may know is
+        returned (to be joined through it) rather than refused."""
+        try:
+            return self.resolve_room(room_id_or_alias, via)
+        except MatrixError as exc:
+            if exc.status != 502 or room_id_or_alias.startswith("#"):
+                raise
+            return room_id_or_alias
+
+    def _servers_for(self, room_id: str, named: Sequence[str]) -> list[str]:
+        """Where to join a room from: the named servers, the room ID's server (v1-v11
+        IDs), then servers of other members our possibly stale state knows."""
+        servers = list(named)
+        domain = server_of(room_id) if ":" in room_id else None
+        if domain is not None:
+            servers.append(domain)
+        index = self.storage.member_index
+        servers.extend(server_of(m) for m in index.members(room_id))
+        return list(dict.fromkeys(s for s in servers if s != self.actions.config.server_name))
 
     async def _join(
         self,
@@ -177,6 +240,7 @@ class Membership:
         reason: str | None,
         guest: bool,
         extra: Mapping[str, Any] | None = None,
+        servers: Sequence[str] = (),
     ) -> str:
         if self._current(user, room_id) == MembershipState.JOIN:
             # A joined user changing their member event (a per-room name): the auth
@@ -184,7 +248,16 @@ class Membership:
             content = self._with_reason({"membership": MembershipState.JOIN}, reason, extra)
             return await self._member_event(user, room_id, str(user), content)
         if self.needs_federation(room_id):
-            raise federation_unavailable("Joining a room this server is not in")
+            if self.remote is None:
+                raise federation_unavailable("Joining a room this server is not in")
+            content = self._with_reason(
+                {"membership": MembershipState.JOIN, **self.actions.profile(str(user))},
+                reason,
+                extra,
+            )
+            return await self.remote.join(
+                str(user), room_id, self._servers_for(room_id, servers), content
+            )
         if guest:
             state = self.storage.state
             access = state.content_at(state.current_hash(room_id), EventType.GUEST_ACCESS) or {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from tests.kit.homeserver import Homeserver
+from tests.kit.homeserver import Homeserver, StartHomeserver
 
 from .conftest import Users
 
@@ -34,18 +34,33 @@ async def test_create_room_inviting_a_remote_user_creates_nothing(users: Users) 
     assert (await users.ok(alice, "GET", "/joined_rooms"))["joined_rooms"] == []
 
 
-async def test_joining_remote_rooms_is_refused(users: Users) -> None:
+async def test_knocking_on_remote_rooms_is_refused(users: Users) -> None:
     alice = await users.add("alice")
     for target in ("#room:remote.example", "!abc:remote.example"):
-        refused(*await users.call(alice, "POST", f"/join/{quote(target)}", {}))
         refused(*await users.call(alice, "POST", f"/knock/{quote(target)}", {}))
-    refused(*await users.call(alice, "POST", f"/rooms/{quote('!abc:remote.example')}/join", {}))
-    # An unknown room of ours is not found; named servers make it a remote join.
+    path = f"/knock/{quote('!abc:test.example')}"
+    refused(*await users.call(alice, "POST", path, {}, via="remote.example"))
+    assert (await users.ok(alice, "GET", "/joined_rooms"))["joined_rooms"] == []
+
+
+async def test_remote_joins_need_federation(start: StartHomeserver) -> None:
+    """Remote joins go over federation (tests/service/federation/test_joins.py); with
+    it off they are 403, and an unknown room of ours is 404."""
+    hs = await start(allow_federation=False)
+    users = Users(hs)
+    alice = await users.add("alice")
+    for target in ("#room:remote.example", "!abc:remote.example"):
+        status, reply = await users.call(alice, "POST", f"/join/{quote(target)}", {})
+        assert (status, reply["errcode"]) == (403, "M_FORBIDDEN"), reply
+    path = f"/rooms/{quote('!abc:remote.example')}/join"
+    status, reply = await users.call(alice, "POST", path, {})
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN"), reply
     status, reply = await users.call(alice, "POST", f"/join/{quote('!abc:test.example')}", {})
     assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
     path = f"/join/{quote('!abc:test.example')}"
-    refused(*await users.call(alice, "POST", path, {}, via="remote.example"))
-    refused(*await users.call(alice, "POST", path, {}, server_name="remote.example"))
+    for param in ("via", "server_name"):
+        status, reply = await users.call(alice, "POST", path, {}, **{param: "remote.example"})
+        assert (status, reply["errcode"]) == (403, "M_FORBIDDEN"), reply
     status, reply = await users.call(alice, "POST", path, {}, via="bad name")
     assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
     assert (await users.ok(alice, "GET", "/joined_rooms"))["joined_rooms"] == []

@@ -54,19 +54,17 @@ class MembershipHandlers:
         self.history = history
         self.limits = limits
 
-    def charge_join(self, user: UserId, target: str, via: tuple[str, ...] = ()) -> None:
-        """A local join against the joins limit (Synapse's rc_joins.local); joining a
-        room one is in already changes nothing and is free, as in Synapse."""
-        if not self.members.storage.member_index.is_joined(
-            str(user), self.members.resolve_room(target, via)
-        ):
+    def charge_join(self, user: UserId, target: str) -> None:
+        """A join against the joins limit (Synapse's rc_joins.local); joining a room
+        one is in already changes nothing and is free, as in Synapse."""
+        if not self.members.is_joined_to(user, target):
             self.limits.user(self.limits.joins, str(user))
 
     async def join_by_id_or_alias(self, request: web.Request) -> web.Response:
         body = await canonical_body(request)
         target = request.match_info["room_id_or_alias"]
         via = _via(request)
-        self.charge_join(me(request), target, via)
+        self.charge_join(me(request), target)
         joined = await self.members.join(
             me(request),
             target,
