@@ -29,6 +29,7 @@ from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
 from conduwuit.service.federation.dns import Dns, DnsOptions, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.invites import RemoteInvites
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
@@ -272,6 +273,7 @@ def build_federation(
         allow_unstable_room_versions=config.allow_unstable_room_versions,
     )
     rooms.membership.remote = joins
+    rooms.actions.remote_invite = RemoteInvites(client, keys, rooms.storage.state).countersign
     return FederationServices(
         resolver=resolver,
         client=client,

@@ -63,6 +63,9 @@ class FederationPeer:
     #: make_join answers this error instead of a template when set: (status, body).
     make_join_error: tuple[int, dict[str, Any]] | None = None
     make_joins: list[str] = field(default_factory=list)
+    #: invites received (the request bodies); ``invite_error``: refuse them so
+    invites: list[dict[str, Any]] = field(default_factory=list)
+    invite_error: tuple[int, dict[str, Any]] | None = None
     #: alias -> room ID, answered on /query/directory
     aliases: dict[str, str] = field(default_factory=dict)
     send_joins: list[dict[str, Any]] = field(default_factory=list)
@@ -81,6 +84,7 @@ class FederationPeer:
         app.router.add_put("/_matrix/federation/v1/send/{txn_id}", self._send)
         app.router.add_get("/_matrix/key/v2/server", self._own_key)
         app.router.add_get("/_matrix/federation/v1/query/directory", self._directory)
+        app.router.add_put("/_matrix/federation/v2/invite/{room_id}/{event_id}", self._invite)
         app.router.add_get("/_matrix/federation/v1/make_join/{room_id}/{user_id}", self._make_join)
         app.router.add_put("/_matrix/federation/v2/send_join/{room_id}/{event_id}", self._send_join)
         self._runner = web.AppRunner(app)
@@ -162,6 +166,22 @@ class FederationPeer:
             if "state_key" in pdu:
                 state[(pdu["type"], pdu["state_key"])] = self.event_id(pdu)
         return state
+
+    async def _invite(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        self.invites.append(body)
+        if self.invite_error is not None:
+            status, error = self.invite_error
+            return web.json_response(error, status=status)
+        event = body["event"]
+        origin = server_of_user(event["sender"])
+        key_id = next(iter(event["signatures"][origin]))
+        key = await self._key(origin, key_id)
+        signedjson.sign.verify_signed_json(redacted_for_check(event), origin, key)
+        assert self.event_id(event) == request.match_info["event_id"]
+        ours = sign_json(redacted_for_check(event), self.server_name, self.keypair)
+        signatures = {**event["signatures"], self.server_name: ours["signatures"][self.server_name]}
+        return web.json_response({"event": {**event, "signatures": signatures}})
 
     async def _directory(self, request: web.Request) -> web.Response:
         room_id = self.aliases.get(request.query.get("room_alias", ""))

@@ -77,7 +77,13 @@ class Membership:
         self, sender: UserId, room_id: str, target: str, content: dict[str, Any]
     ) -> str:
         new = NewEvent(EventType.MEMBER, content, target)
-        return await self.actions.send_new(sender, room_id, new)
+        countersign = None
+        if self.actions.is_remote_invite(new):
+            countersign = self.actions.remote_invite
+            if countersign is None:
+                # The invitee's server must sign the invite (PUT /invite/v2).
+                raise federation_unavailable("Inviting users of other servers")
+        return await self.actions.send_new(sender, room_id, new, countersign=countersign)
 
     @staticmethod
     def _with_reason(
@@ -355,9 +361,6 @@ class Membership:
             raise forbidden(f"{target} is banned from the room")
         if current == MembershipState.JOIN:
             raise forbidden(f"{target} is already in the room")
-        if not self._local(str(target)):
-            # The invitee's server must sign the invite (PUT /invite/v2).
-            raise federation_unavailable("Inviting users of other servers")
         content = self._with_reason(
             {"membership": MembershipState.INVITE, **self.actions.profile(str(target))},
             reason,

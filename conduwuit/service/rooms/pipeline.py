@@ -61,6 +61,11 @@ def _auth_keys(event: Event, rv: RoomVersion) -> list[StateKey]:
     return keys if CREATE_KEY in keys else [CREATE_KEY, *keys]
 
 
+#: Another server's signature on a local event before it is persisted (an invite of
+#: one of its users): given the checked event, returns the PDU to persist (the same
+#: event with that server's signature added); raises to refuse.
+Countersign = Callable[[Event, RoomVersion, int], Awaitable[dict[str, Any]]]
+
 # Checks hashes and signatures of a received PDU; raises. Federation's is async (it
 # may fetch keys), so an awaitable result is awaited.
 Verify = Callable[[dict[str, Any]], Awaitable[None] | None]
@@ -136,6 +141,7 @@ class EventPipeline:
         txn: Txn | None = None,
         *,
         held: bool = False,
+        countersign: Countersign | None = None,
     ) -> Event:
         """Build, check and persist a local event under the room's lock. Refused
         events change nothing.
@@ -146,16 +152,22 @@ class EventPipeline:
         before the event is persisted, so there is nothing to lock.
         """
         if room_id is None:
-            return await self._create_locked(new, sender, None, rv, txn)
+            return await self._create_locked(new, sender, None, rv, txn, countersign)
         if held:
             if not self.locks.held(room_id):
                 raise RuntimeError(f"create_local(held=True) without the lock of {room_id}")
-            return await self._create_locked(new, sender, room_id, rv, txn)
+            return await self._create_locked(new, sender, room_id, rv, txn, countersign)
         async with self.locks.hold(room_id):
-            return await self._create_locked(new, sender, room_id, rv, txn)
+            return await self._create_locked(new, sender, room_id, rv, txn, countersign)
 
     async def _create_locked(
-        self, new: NewEvent, sender: str, room_id: str | None, rv: RoomVersion, txn: Txn | None
+        self,
+        new: NewEvent,
+        sender: str,
+        room_id: str | None,
+        rv: RoomVersion,
+        txn: Txn | None,
+        countersign: Countersign | None = None,
     ) -> Event:
         if txn is not None:
             # The same transaction sent twice at once: the second waited for the lock
@@ -167,6 +179,13 @@ class EventPipeline:
         before = self.state.current_hash(room_id) if room_id is not None else 0
         event = self.builder.build(new, sender, room_id, rv, before)
         await self.check(event, rv, before)
+        if countersign is not None:
+            signed = Event(await countersign(event, rv, before), rv)
+            if signed.event_id != event.event_id or signed.content != event.content:
+                raise MatrixError(
+                    ErrCode.UNKNOWN, "The other server returned a different event", status=502
+                )
+            event = signed
         self.persister.persist(event, rv, before, txn=txn)
         return event
 

@@ -18,20 +18,24 @@ def refused(status: int, reply: dict[str, object]) -> None:
     assert "over federation is not available yet" in str(reply["error"])
 
 
-async def test_inviting_a_remote_user_is_refused(users: Users) -> None:
+async def test_a_remote_invite_with_federation_off_changes_nothing(
+    start: StartHomeserver,
+) -> None:
+    """Remote invites go over federation (tests/service/federation/test_invites.py);
+    with it off they are 403 and write nothing."""
+    users = Users(await start(allow_federation=False))
     alice = await users.add("alice")
     room = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
-    state_before = await users.ok(alice, "GET", f"/rooms/{room}/state")
-    refused(*await users.call(alice, "POST", f"/rooms/{room}/invite", {"user_id": REMOTE_USER}))
+    ids_before = {e["event_id"] for e in await users.ok(alice, "GET", f"/rooms/{room}/state")}
+    status, reply = await users.call(
+        alice, "POST", f"/rooms/{room}/invite", {"user_id": REMOTE_USER}
+    )
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN"), reply
     path = f"/rooms/{room}/state/m.room.member/{quote(REMOTE_USER)}"
-    refused(*await users.call(alice, "PUT", path, {"membership": "invite"}))
-    assert await users.ok(alice, "GET", f"/rooms/{room}/state") == state_before
-
-
-async def test_create_room_inviting_a_remote_user_creates_nothing(users: Users) -> None:
-    alice = await users.add("alice")
-    refused(*await users.call(alice, "POST", "/createRoom", {"invite": [REMOTE_USER]}))
-    assert (await users.ok(alice, "GET", "/joined_rooms"))["joined_rooms"] == []
+    status, reply = await users.call(alice, "PUT", path, {"membership": "invite"})
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN"), reply
+    ids_after = {e["event_id"] for e in await users.ok(alice, "GET", f"/rooms/{room}/state")}
+    assert ids_after == ids_before
 
 
 async def test_knocking_on_remote_rooms_is_refused(users: Users) -> None:
