@@ -123,13 +123,28 @@ class FederationSender:
         self._running = False
 
     # -- who gets what -----------------------------------------------------------------
-    def servers_of_room(self, room_id: str) -> frozenset[str]:
-        """The other servers with a joined member (as committed; cached per room)."""
+    def _joined_servers(self, room_id: str) -> frozenset[str]:
+        """Servers with a joined member, ours included (as committed; cached per room)."""
         cached = self._room_servers.get(room_id)
         if cached is None:
             cached = frozenset(server_of(m) for m in self._members.members(room_id))
             self._room_servers[room_id] = cached
-        return cached - {self._server_name}
+        return cached
+
+    def servers_of_room(self, room_id: str) -> frozenset[str]:
+        """The other servers with a joined member."""
+        return self._joined_servers(room_id) - {self._server_name}
+
+    def _joins_through_send_join(self, pdu: PduJson) -> bool:
+        """The join that brings this server into a room went with send_join: the
+        resident server hands it to the others (sending it again in /send would be a
+        duplicate, which Complement's TestOutboundFederationSend counts)."""
+        return (
+            pdu.get("type") == EventType.MEMBER
+            and pdu.get("state_key") == pdu.get("sender")
+            and (pdu.get("content") or {}).get("membership") == MembershipState.JOIN
+            and self._server_name not in self._joined_servers(str(pdu.get("room_id", "")))
+        )
 
     def _forget_servers(self, room_id: str) -> None:
         self._room_servers.pop(room_id, None)
@@ -153,6 +168,8 @@ class FederationSender:
         sender = pdu.get("sender")
         if not isinstance(sender, str) or server_of(sender) != self._server_name:
             return  # the origin of a received event sends it
+        if self._joins_through_send_join(pdu):
+            return
         event_id = str(pdu["event_id"])
         self._stage(b, self._destinations(pdu), _PDU, event_id.encode(), count)
 

@@ -93,6 +93,8 @@ async def test_join_a_remote_room_then_talk_in_it(
     await peer.wait_for(lambda p: len(messages(p)) == 1)
     (message,) = messages(peer)
     assert message["prev_events"] == [peer.event_id(join)]
+    # The join went with send_join only: the resident server hands it on.
+    assert [x["type"] for r in peer.received for x in r.body["pdus"]] == ["m.room.message"]
 
 
 async def test_badly_signed_state_is_dropped_not_fatal(
