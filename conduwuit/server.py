@@ -253,12 +253,14 @@ def build_federation(
             startup_netburst_keep=config.startup_netburst_keep,
             allow_outgoing_typing=config.allow_outgoing_typing,
             allow_outgoing_read_receipts=config.allow_outgoing_read_receipts,
+            allow_outgoing_presence=config.allow_outgoing_presence,
         ),
         clock,
     )
     rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
     rooms.typing.listeners.append(sender.typing_changed)
     rooms.receipts.public_listeners.append(sender.stage_receipt)
+    rooms.presence.listeners.append(sender.stage_presence)
     e2ee.to_device.remote = sender.stage_to_device
     queries = FederationQueries(client)
     pdu_signatures = PduSignatures(keys)

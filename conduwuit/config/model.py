@@ -738,7 +738,8 @@ class GlobalConfig(Section):
         True, description=unused("Accept presence over federation.")
     )
     allow_outgoing_presence: bool = Field(
-        True, description=unused("Send presence over federation.")
+        True,
+        description="Send presence over federation (needs allow_local_presence).",
     )
     presence_idle_timeout_s: int = Field(300, ge=1, description="Idle after this long.")
     presence_offline_timeout_s: int = Field(1800, ge=1, description="Offline after this long.")

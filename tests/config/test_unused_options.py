@@ -69,17 +69,17 @@ def test_every_unread_option_is_marked_not_yet_used_and_only_those() -> None:
 
 
 def test_the_known_unused_options_are_found() -> None:
-    # The incoming switches and outgoing presence wait for federation's other parts.
+    # The incoming switches wait for the inbound side of federation.
     assert {
         "allow_incoming_typing",
         "allow_incoming_presence",
-        "allow_outgoing_presence",
         "allow_incoming_read_receipts",
     } <= unread_options()
     # The federation sender reads these.
     assert {
         "allow_outgoing_typing",
         "allow_outgoing_read_receipts",
+        "allow_outgoing_presence",
         "sender_retry_backoff_limit",
         "startup_netburst",
         "startup_netburst_keep",

@@ -79,6 +79,7 @@ class SenderSettings:
     startup_netburst_keep: int = 50
     allow_outgoing_typing: bool = True
     allow_outgoing_read_receipts: bool = True
+    allow_outgoing_presence: bool = True
     queue_limit: int = QUEUE_LIMIT
 
 
@@ -219,6 +220,17 @@ class FederationSender:
             data["thread_id"] = thread_id
         content = {room_id: {"m.read": {user_id: {"data": data, "event_ids": [event_id]}}}}
         self.stage_edu(b, self.servers_of_room(room_id), "m.receipt", content)
+
+    def stage_presence(self, b: Batch, user_id: str, content: dict[str, Any]) -> None:
+        """Presence listener: an m.presence EDU for every server sharing a room with
+        the user (``allow_outgoing_presence``)."""
+        if not self.settings.allow_outgoing_presence or server_of(user_id) != self._server_name:
+            return
+        servers: set[str] = set()
+        for room in self._members.rooms_of(user_id):
+            servers |= self.servers_of_room(room.room_id)
+        push = {"user_id": user_id, "last_active_ago": 0, **content}
+        self.stage_edu(b, servers, "m.presence", {"push": [push]})
 
     def stage_to_device(self, b: Batch, server: str, content: dict[str, Any]) -> None:
         """To-device messages for users of ``server``: an m.direct_to_device EDU."""

@@ -261,3 +261,38 @@ async def test_to_device_messages_for_remote_users_are_edus(
     status, reply = await hs.request("PUT", "/sendToDevice/m.test/t2", bad, token=token)
     assert (status, reply["errcode"]) == (400, "M_BAD_JSON")
     assert hs.services.federation.sender.pending(peer.server_name) == 0
+
+
+async def test_presence_changes_are_edus_to_servers_sharing_a_room(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token, _ = await room_with_peer_member(hs, peer)
+    user = "@alice:test.example"
+    path = f"/presence/{user}/status"
+    for body in (
+        {"presence": "online", "status_msg": "tea"},
+        {"presence": "online", "status_msg": "tea"},  # no change: nothing sent
+        {"presence": "unavailable"},
+    ):
+        status, reply = await hs.request("PUT", path, body, token=token)
+        assert status == 200, reply
+    bad = {"presence": "asleep"}
+    status, reply = await hs.request("PUT", path, bad, token=token)
+    assert status == 400, reply
+
+    def pushes(p: FederationPeer) -> list[dict[str, Any]]:
+        return [
+            push
+            for r in p.received
+            for e in r.body["edus"]
+            if e["edu_type"] == "m.presence"
+            for push in e["content"]["push"]
+        ]
+
+    await peer.wait_for(lambda p: len(pushes(p)) >= 2)
+    assert [(p["user_id"], p["presence"], p.get("status_msg")) for p in pushes(peer)] == [
+        (user, "online", "tea"),
+        (user, "unavailable", None),
+    ]
+    assert hs.services.federation.sender.pending(peer.server_name) == 0
