@@ -58,6 +58,7 @@ class RunningServer:
                 self.server.services.loop_lag.start()
             self.server.services.push.pushers.start()
             self.server.services.rooms.delayed_events.start()
+            self.server.services.federation.sender.start()
         except BaseException:
             await self.stop()
             raise
@@ -78,6 +79,7 @@ class RunningServer:
                 # After the requests: none can queue a push or schedule an event.
                 await self.server.services.rooms.delayed_events.stop()
                 await self.server.services.push.pushers.stop()
+                await self.server.services.federation.sender.stop()
                 await self.server.services.federation.client.close()
                 await self.server.services.federation.resolver.close()
                 await self.server.services.previewer.close()

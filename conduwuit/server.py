@@ -33,9 +33,12 @@ from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
 from conduwuit.service.federation.dns import Dns, DnsOptions, system_hosts, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.invites import RemoteInvites
+from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
+from conduwuit.service.federation.sender import FederationSender, SenderSettings
 from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
@@ -171,7 +174,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         media=media,
         thumbnailer=thumbnailer,
         previewer=previewer,
-        federation=build_federation(config, db, server_keys, clock),
+        federation=build_federation(config, db, server_keys, clock, rooms, e2ee),
         loop_lag=loop_lag(config),
     )
 
@@ -217,11 +220,18 @@ def build_media(
 
 
 def build_federation(
-    config: GlobalConfig, db: Database, server_keys: ServerKeys, clock: Clock
+    config: GlobalConfig,
+    db: Database,
+    server_keys: ServerKeys,
+    clock: Clock,
+    rooms: RoomServices,
+    e2ee: E2ee,
 ) -> FederationServices:
     """Server discovery, the outbound client over it (its connections resolve through
     the same DNS cache, checked against ip_range_denylist), remote keys over the
-    client, and the inbound X-Matrix check over those keys."""
+    client, the inbound X-Matrix check over those keys, and the sender, which queues
+    local events (in their own batch), typing and public receipts for the rooms'
+    other servers (the runtime starts and stops it)."""
     resolver = build_resolver(config, clock)
     forbidden = frozenset(config.forbidden_remote_server_names)
     client = FederationClient(
@@ -236,6 +246,7 @@ def build_federation(
             timeout_s=config.federation_timeout,
             idle_timeout_s=config.federation_idle_timeout,
             ca_file=config.federation_ca_file,
+            backoff_max_s=config.sender_retry_backoff_limit,
         ),
         clock,
     )
@@ -258,13 +269,49 @@ def build_federation(
         allow_federation=config.allow_federation,
         forbidden_servers=forbidden,
     )
+    sender = FederationSender(
+        db,
+        config.server_name,
+        client,
+        rooms.storage.state,
+        rooms.storage.member_index,
+        SenderSettings(
+            startup_netburst=config.startup_netburst,
+            startup_netburst_keep=config.startup_netburst_keep,
+            allow_outgoing_typing=config.allow_outgoing_typing,
+            allow_outgoing_read_receipts=config.allow_outgoing_read_receipts,
+            allow_outgoing_presence=config.allow_outgoing_presence,
+        ),
+        clock,
+    )
+    rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
+    rooms.typing.listeners.append(sender.typing_changed)
+    rooms.receipts.public_listeners.append(sender.stage_receipt)
+    rooms.presence.listeners.append(sender.stage_presence)
+    e2ee.to_device.remote = sender.stage_to_device
+    queries = FederationQueries(client)
+    pdu_signatures = PduSignatures(keys)
+    joins = RemoteJoins(
+        config.server_name,
+        lambda: server_keys.keypair,
+        client,
+        queries,
+        pdu_signatures,
+        rooms.storage.pipeline,
+        clock,
+        allow_unstable_room_versions=config.allow_unstable_room_versions,
+    )
+    rooms.membership.remote = joins
+    rooms.actions.remote_invite = RemoteInvites(client, keys, rooms.storage.state).countersign
     return FederationServices(
         resolver=resolver,
         client=client,
+        sender=sender,
         keys=keys,
         auth=auth,
-        queries=FederationQueries(client),
-        pdu_signatures=PduSignatures(keys),
+        queries=queries,
+        pdu_signatures=pdu_signatures,
+        joins=joins,
     )
 
 

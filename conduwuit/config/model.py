@@ -718,6 +718,31 @@ class GlobalConfig(Section):
     federation_idle_timeout: float = Field(
         25, gt=0, description="Idle life of a pooled federation connection."
     )
+    sender_retry_backoff_limit: int = Field(
+        86400,
+        ge=1,
+        description=doc("""
+            Longest wait (seconds) before retrying a server that keeps failing: the
+            wait starts at 5 s and doubles per failure up to this (federation sender
+            and every other federation request).
+        """),
+    )
+    startup_netburst: bool = Field(
+        True,
+        description=doc("""
+            At start, send what the federation queue still holds for each server at
+            once. Off: a server's old queue waits until something new is queued for it.
+        """),
+    )
+    startup_netburst_keep: int = Field(
+        50,
+        ge=-1,
+        description=doc("""
+            With startup_netburst, keep only the newest this many queued PDUs and EDUs
+            per server at start (older ones are dropped; the newest events let the
+            server fetch the gap). -1 keeps all, 0 drops all.
+        """),
+    )
     pusher_idle_timeout: float = Field(
         15, gt=0, description="Idle life of a pooled push gateway connection."
     )
@@ -728,11 +753,12 @@ class GlobalConfig(Section):
         True, description=unused("Accept presence over federation.")
     )
     allow_outgoing_presence: bool = Field(
-        True, description=unused("Send presence over federation.")
+        True,
+        description="Send presence over federation (needs allow_local_presence).",
     )
     presence_idle_timeout_s: int = Field(300, ge=1, description="Idle after this long.")
     presence_offline_timeout_s: int = Field(1800, ge=1, description="Offline after this long.")
-    allow_outgoing_typing: bool = Field(True, description=unused("Send typing over federation."))
+    allow_outgoing_typing: bool = Field(True, description="Send typing over federation.")
     allow_incoming_typing: bool = Field(True, description=unused("Accept typing over federation."))
     typing_federation_timeout_s: int = Field(
         30, ge=1, description=unused("Remote typing lifetime.")
@@ -780,7 +806,7 @@ class GlobalConfig(Section):
         True, description=unused("Accept read receipts over federation.")
     )
     allow_outgoing_read_receipts: bool = Field(
-        True, description=unused("Send read receipts over federation.")
+        True, description="Send read receipts over federation."
     )
 
     # -- thumbnails and URL previews (docs/media.md) -------------------------------------

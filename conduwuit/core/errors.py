@@ -176,6 +176,12 @@ def missing_param(message: str) -> MatrixError:
     return MatrixError(ErrCode.MISSING_PARAM, message)
 
 
+def federation_unavailable(what: str) -> MatrixError:
+    """An action that needs another server and that this server cannot do yet: a clear
+    refusal (nothing is written) instead of a silent success."""
+    return MatrixError(ErrCode.UNKNOWN, f"{what} over federation is not available yet", status=502)
+
+
 class AuthError(MatrixError):
     """An event is not allowed by the authorisation rules; ``reason`` says which rule."""
 

@@ -55,6 +55,15 @@ class Maps:
                expiry (valid_until_ts), merged across fetches.""",
     )
 
+    servername_outgoing: Final = MapSpec(
+        "servername_outgoing",
+        """The federation sender's queue: what each destination has not acknowledged.
+        key:   destination server name, 0xFF, u64 stream count (of the event, or of
+               the EDU's own batch): oldest first per destination
+        value: b"p" + event ID (a PDU, read from the timeline when sent) or
+               b"e" + EDU JSON {"edu_type", "content"}""",
+    )
+
     # -- rooms: short ids (conduwuit's "short" service) ------------------------------
     roomid_shortroomid: Final = MapSpec(
         "roomid_shortroomid",

@@ -14,7 +14,7 @@ from conduwuit.core.errors import forbidden, invalid_param, not_found
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import UserId
 from conduwuit.core.membership import MembershipState
-from conduwuit.db import MAPS, Database
+from conduwuit.db import MAPS, Batch, Database
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.member_index import MemberIndex
 
@@ -41,6 +41,9 @@ class Presence:
         self.enabled = enabled
         self._idle = idle_ms
         self._offline = offline_ms
+        #: Staged in the batch of a change of a user's presence or status message:
+        #: ``(batch, user ID, m.presence content)`` (the federation sender).
+        self.listeners: list[Callable[[Batch, str, dict[str, Any]], None]] = []
 
     def _watchers(self, user_id: str) -> set[str]:
         """The user and everyone they share a joined room with."""
@@ -61,8 +64,14 @@ class Presence:
         if status_msg is not None:
             record["status_msg"] = status_msg
         with self._db.batch() as b:
+            raw = self._map.get(str(user).encode())
+            old = json.loads(raw) if raw is not None else {}
             record["count"] = b.next_count()
             b.put(self._map, str(user).encode(), json.dumps(record).encode())
+            changed = (old.get("presence"), old.get("status_msg")) != (presence, status_msg)
+            if changed:
+                for listener in self.listeners:
+                    listener(b, str(user), self._content(record))
         self._notifier.notify(record["count"], users=self._watchers(str(user)))
 
     def get(self, viewer: UserId, user: UserId) -> dict[str, Any]:

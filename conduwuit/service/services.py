@@ -16,9 +16,11 @@ from conduwuit.service.e2ee import E2ee
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import FederationClient
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
+from conduwuit.service.federation.sender import FederationSender
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.media.preview import Previewer
@@ -127,11 +129,15 @@ class FederationServices:
     resolver: ServerResolver
 
     client: FederationClient
+    #: Local events and EDUs to the other servers of their rooms (started by the runtime).
+    sender: FederationSender
     keys: RemoteKeys
     auth: RequestAuth
     queries: FederationQueries
     #: Hashes and signatures of every received PDU (for the federation room work).
     pdu_signatures: PduSignatures
+    #: Joining rooms this server is not in (make_join/send_join).
+    joins: RemoteJoins
 
 
 @dataclass

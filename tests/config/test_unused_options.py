@@ -69,15 +69,21 @@ def test_every_unread_option_is_marked_not_yet_used_and_only_those() -> None:
 
 
 def test_the_known_unused_options_are_found() -> None:
-    # The federation, typing, presence and receipt switches wait for federation.
+    # The incoming switches wait for the inbound side of federation.
     assert {
-        "allow_outgoing_typing",
         "allow_incoming_typing",
         "allow_incoming_presence",
-        "allow_outgoing_presence",
         "allow_incoming_read_receipts",
-        "allow_outgoing_read_receipts",
     } <= unread_options()
+    # The federation sender reads these.
+    assert {
+        "allow_outgoing_typing",
+        "allow_outgoing_read_receipts",
+        "allow_outgoing_presence",
+        "sender_retry_backoff_limit",
+        "startup_netburst",
+        "startup_netburst_keep",
+    }.isdisjoint(unread_options())
     # Read through a property (GlobalConfig.addresses): used.
     assert "address" not in unread_options()
     assert "allow_registration" not in unread_options()
@@ -89,5 +95,5 @@ def test_the_known_unused_options_are_found() -> None:
 
 def test_marker_reaches_the_example_config() -> None:
     example = (PACKAGE.parent / "docs" / "conduwuit-example.toml").read_text()
-    block = example.split("#allow_outgoing_typing =")[0].rsplit("\n\n", 1)[-1]
+    block = example.split("#allow_incoming_typing =")[0].rsplit("\n\n", 1)[-1]
     assert NOT_YET_USED in block

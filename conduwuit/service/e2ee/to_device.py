@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 #: How many messages one /sync takes at most (Synapse's limit too); the rest wait
 #: for the next sync, which starts after the last one handed out.
 DEFAULT_LIMIT = 100
+
+#: Stages an ``m.direct_to_device`` EDU for another server in the send's own batch:
+#: ``(batch, server name, EDU content)`` (the federation sender).
+RemoteToDevice = Callable[[Batch, str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class ToDevice:
         self._wake = wake
         self._events = db.map(MAPS.todeviceid_events)
         self._txns = db.map(MAPS.userdevicetxnid_todevice)
+        #: Where messages for other servers' users go (set by the composition root).
+        self.remote: RemoteToDevice | None = None
 
     def send(
         self,
@@ -65,19 +71,22 @@ class ToDevice:
         """Store ``{user: {device or "*": content}}`` for every local target device.
 
         Unknown users and devices are skipped silently, as Synapse does (the spec
-        defines no error). Remote users wait for federation: dropped and logged.
+        defines no error). Messages for other servers' users become one
+        ``m.direct_to_device`` EDU per server, queued in the same batch (``remote``).
         """
         txn_key = key(sender, sender_device, event_type, txn_id)
         if self._txns.contains(txn_key):
             return
         targets: list[tuple[str, str, bytes]] = []
+        remote: dict[str, dict[str, Any]] = {}
         for user_id, by_device in messages.items():
             if not isinstance(by_device, dict):
                 raise bad_json(f"messages.{user_id} must be an object")
             if server_of(user_id) != self._server_name:
-                log.info(
-                    "to-device %s for remote user %s dropped: no federation", event_type, user_id
-                )
+                for content in by_device.values():
+                    if not isinstance(content, dict):
+                        raise bad_json(f"messages.{user_id} must hold objects")
+                remote.setdefault(server_of(user_id), {})[user_id] = dict(by_device)
                 continue
             known = {d.device_id for d in self._devices.list_devices(user_id)}
             for device_id, content in by_device.items():
@@ -99,6 +108,17 @@ class ToDevice:
                 b.put(self._events, key(user_id, device_id, n), body)
                 woken.add(user_id)
             b.put(self._txns, txn_key, u64(n))
+            for server, by_user in remote.items():
+                if self.remote is None:
+                    log.info("to-device %s for %s dropped: no federation", event_type, server)
+                    continue
+                edu = {
+                    "sender": sender,
+                    "type": event_type,
+                    "message_id": f"{sender_device}.{n}",
+                    "messages": by_user,
+                }
+                self.remote(b, server, edu)
         self._wake(woken)
 
     # -- the read API for /sync ---------------------------------------------------------------

@@ -103,6 +103,8 @@ class ClientSettings:
     timeout_s: float = 300
     idle_timeout_s: float = 25
     ca_file: Path | None = None
+    #: sender_retry_backoff_limit: the longest backoff of a failing destination.
+    backoff_max_s: float = BACKOFF_MAX_MS / 1000
 
 
 @dataclass
@@ -152,7 +154,7 @@ class FederationClient:
         self._resolver = resolver
         self._denylist = denylist
         self.settings = settings
-        self.backoff = Backoff(clock)
+        self.backoff = Backoff(clock, max_ms=int(settings.backoff_max_s * 1000))
         self._ssl = federation_ssl_context(settings.ca_file)
         self._session: aiohttp.ClientSession | None = None
 

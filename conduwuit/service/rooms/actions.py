@@ -14,12 +14,13 @@ from conduwuit.core.errors import (
     ErrCode,
     MatrixError,
     bad_json,
+    federation_unavailable,
     forbidden,
     invalid_param,
     not_found,
 )
 from conduwuit.core.event_types import EventType
-from conduwuit.core.ids import RoomAlias, RoomId, UserId
+from conduwuit.core.ids import RoomAlias, RoomId, UserId, server_of
 from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.core.room_versions import RoomVersion, supported_versions
@@ -27,6 +28,7 @@ from conduwuit.core.room_versions import get as get_room_version
 from conduwuit.service.rooms.aggregations import check_new_relation
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.build import NewEvent, room_id_of
+from conduwuit.service.rooms.pipeline import Countersign
 from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.rooms.transactions import Txn
 
@@ -81,6 +83,9 @@ class RoomActions:
         self.profile = profile
         self.may_publish = may_publish
         self.is_guest = is_guest
+        #: Invites of other servers' users (their server signs first); set by the
+        #: composition root with federation. None: such invites are refused clearly.
+        self.remote_invite: Countersign | None = None
 
     # -- helpers shared with membership and reads ------------------------------------
     def room_version(self, room_id: RoomId | str) -> RoomVersion:
@@ -100,11 +105,25 @@ class RoomActions:
         return rv
 
     async def send_new(
-        self, sender: UserId, room_id: str, new: NewEvent, txn: Txn | None = None
+        self,
+        sender: UserId,
+        room_id: str,
+        new: NewEvent,
+        txn: Txn | None = None,
+        countersign: Countersign | None = None,
     ) -> str:
         rv = self.room_version(room_id)
-        event = await self.storage.pipeline.create_local(new, str(sender), room_id, rv, txn)
+        event = await self.storage.pipeline.create_local(
+            new, str(sender), room_id, rv, txn, countersign=countersign
+        )
         return event.event_id
+
+    def is_remote_invite(self, new: NewEvent) -> bool:
+        return (
+            new.type == EventType.MEMBER
+            and new.content.get("membership") == MembershipState.INVITE
+            and server_of(new.state_key or "") != self.config.server_name
+        )
 
     # -- room creation ---------------------------------------------------------------
     async def create_room(self, creator: UserId, request: CreateRoom) -> str:
@@ -114,6 +133,12 @@ class RoomActions:
         if request.visibility == "public" and not self.may_publish(str(creator)):
             # conduwuit's lockdown_public_room_directory: refused before anything is written.
             raise forbidden("Publishing rooms to the room directory is not allowed")
+        if self.remote_invite is None and any(
+            str(u.server_name) != self.config.server_name for u in request.invite
+        ):
+            # Their server must sign the invite (PUT /invite): refused before anything
+            # is written rather than a room whose invites never arrive.
+            raise federation_unavailable("Inviting users of other servers")
         alias = None
         if request.room_alias_name is not None:
             try:
@@ -161,8 +186,13 @@ class RoomActions:
             if not derived and self.storage.short.room(room_id) is not None:
                 # A concurrent createRoom took the same custom room ID first.
                 raise MatrixError(ErrCode.ROOM_IN_USE, "Room ID already in use")
+            # Invites come last: one another server refuses fails the request (as in
+            # Synapse) after the room and the earlier invites exist.
             for new in events:
-                await pipeline.create_local(new, str(creator), room_id, rv, held=True)
+                countersign = self.remote_invite if self.is_remote_invite(new) else None
+                await pipeline.create_local(
+                    new, str(creator), room_id, rv, held=True, countersign=countersign
+                )
         if alias is not None:
             self.aliases.put(alias, room_id, str(creator))
         if request.visibility == "public":

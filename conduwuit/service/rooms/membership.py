@@ -6,13 +6,14 @@ the ones the spec asks of the server beyond the auth rules, made before writing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from conduwuit.core.errors import (
     ErrCode,
     MatrixError,
     bad_json,
+    federation_unavailable,
     forbidden,
     invalid_param,
     not_found,
@@ -28,19 +29,61 @@ from conduwuit.service.rooms.build import NewEvent
 AUTHORISING_USER = "join_authorised_via_users_server"
 
 
+class RemoteRooms(Protocol):
+    """Joins through other servers (``service.federation.joins.RemoteJoins``)."""
+
+    async def resolve_alias(self, alias: str, server: str) -> tuple[str, list[str]]: ...
+
+    async def join(
+        self, user_id: str, room_id: str, servers: Sequence[str], content: dict[str, Any]
+    ) -> str: ...
+
+
 class Membership:
     def __init__(self, actions: RoomActions) -> None:
         self.actions = actions
         self.storage = actions.storage
+        #: Set by the composition root once federation exists; None: refused clearly.
+        self.remote: RemoteRooms | None = None
 
     def _current(self, user: UserId | str, room_id: str) -> str | None:
         return self.storage.member_index.membership(str(user), room_id)
+
+    # -- rooms this server cannot act in alone ----------------------------------------
+    def _local(self, user_id: str) -> bool:
+        return server_of(user_id) == self.actions.config.server_name
+
+    def is_resident(self, room_id: str) -> bool:
+        """A local user is joined: this server has the room's current state."""
+        return any(self._local(m) for m in self.storage.member_index.members(room_id))
+
+    def needs_federation(self, room_id: str) -> bool:
+        """Changing membership here needs another server (make_join, send_leave...):
+        the room is unknown, or no local user is joined and other servers' users are
+        or were in it (our copy of its state may be stale). A room only local users
+        were ever in stays local."""
+        if not self.storage.state.exists(room_id):
+            return True
+        if self.is_resident(room_id):
+            return False
+        index = self.storage.member_index
+        return any(
+            not self._local(member)
+            for membership in MEMBERSHIPS
+            for member in index.members(room_id, membership)
+        )
 
     async def _member_event(
         self, sender: UserId, room_id: str, target: str, content: dict[str, Any]
     ) -> str:
         new = NewEvent(EventType.MEMBER, content, target)
-        return await self.actions.send_new(sender, room_id, new)
+        countersign = None
+        if self.actions.is_remote_invite(new):
+            countersign = self.actions.remote_invite
+            if countersign is None:
+                # The invitee's server must sign the invite (PUT /invite/v2).
+                raise federation_unavailable("Inviting users of other servers")
+        return await self.actions.send_new(sender, room_id, new, countersign=countersign)
 
     @staticmethod
     def _with_reason(
@@ -87,6 +130,7 @@ class Membership:
         if target == sender:
             if current not in IN_ROOM:
                 raise forbidden("You are not in this room")
+            self._check_leave_is_local(room, current)
             return await self._member_event(
                 sender,
                 room,
@@ -97,23 +141,30 @@ class Membership:
             return await self.unban(sender, room_id, target, extra=content)
         return await self.kick(sender, room_id, target, extra=content)
 
-    def resolve_room(self, room_id_or_alias: str) -> str:
-        """A room ID, or the room of a local alias (remote aliases need federation)."""
+    def resolve_room(self, room_id_or_alias: str, via: tuple[str, ...] = ()) -> str:
+        """A room ID, or the room of a local alias. Another server's alias, or a room
+        this server does not know that another server may (its ID's server, ``via``),
+        needs federation: refused clearly until remote joins exist."""
+        server = self.actions.config.server_name
         if room_id_or_alias.startswith("#"):
             try:
                 alias = RoomAlias.parse(room_id_or_alias)
             except ValueError as exc:
                 raise invalid_param(f"Invalid alias: {exc}") from None
+            if str(alias.server_name) != server:
+                raise federation_unavailable("Joining a room by another server's alias")
             room_id = self.actions.aliases.resolve(alias)
             if room_id is None:
                 raise not_found("Room alias not found")
             return room_id
         try:
-            RoomId.parse(room_id_or_alias)
+            parsed = RoomId.parse(room_id_or_alias)
         except ValueError as exc:
             raise invalid_param(f"Invalid room ID: {exc}") from None
         if not self.storage.state.exists(room_id_or_alias):
-            # Joining remote rooms needs federation (a later issue).
+            domain = str(parsed.server_name) if parsed.server_name is not None else None
+            if any(s != server for s in via) or (domain is not None and domain != server):
+                raise federation_unavailable("Joining a room on another server")
             raise not_found("Room not found")
         return room_id_or_alias
 
@@ -126,14 +177,67 @@ class Membership:
         *,
         guest: bool = False,
         extra: Mapping[str, Any] | None = None,
+        via: tuple[str, ...] = (),
     ) -> str:
-        """``extra``: the client's other keys of the join body, which go into the member
+        """``via``: the servers the client named (``server_name``/``via``).
+        ``extra``: the client's other keys of the join body, which go into the member
         event's content as in Synapse (which passes the whole body on as content)."""
-        room_id = self.resolve_room(room_id_or_alias)
+        room_id, servers = await self._locate(room_id_or_alias, via)
         if self._current(user, room_id) == MembershipState.JOIN:
             return room_id  # already joined: no new event, like conduwuit
-        await self._join(user, room_id, reason, guest, extra)
+        await self._join(user, room_id, reason, guest, extra, servers)
         return room_id
+
+    def is_joined_to(self, user: UserId, room_id_or_alias: str) -> bool:
+        """Whether ``user`` is joined to the room (a local alias's, or by ID); never
+        asks another server and never raises."""
+        target: str | None = room_id_or_alias
+        if room_id_or_alias.startswith("#"):
+            try:
+                target = self.actions.aliases.resolve(RoomAlias.parse(room_id_or_alias))
+            except ValueError:
+                return False
+        return target is not None and self.storage.member_index.is_joined(str(user), target)
+
+    async def _locate(self, room_id_or_alias: str, via: tuple[str, ...]) -> tuple[str, list[str]]:
+        """The room to join and the servers that may let us in (only used when this
+        server is not in it): ``via``, then an alias's servers."""
+        if room_id_or_alias.startswith("#"):
+            try:
+                alias = RoomAlias.parse(room_id_or_alias)
+            except ValueError as exc:
+                raise invalid_param(f"Invalid alias: {exc}") from None
+            server = str(alias.server_name)
+            if server != self.actions.config.server_name:
+                if self.remote is None:
+                    raise federation_unavailable("Joining a room by another server's alias")
+                room_id, servers = await self.remote.resolve_alias(str(alias), server)
+                return room_id, [*via, *servers]
+        if self.remote is None:
+            return self.resolve_room(room_id_or_alias, via), list(via)
+        room_id = self.resolve_room_or_remote(room_id_or_alias, via)
+        return room_id, list(via)
+
+    def resolve_room_or_remote(self, room_id_or_alias: str, via: tuple[str, ...]) -> str:
+        """``resolve_room``, except that an unknown room another server may know is
+        returned (to be joined through it) rather than refused."""
+        try:
+            return self.resolve_room(room_id_or_alias, via)
+        except MatrixError as exc:
+            if exc.status != 502 or room_id_or_alias.startswith("#"):
+                raise
+            return room_id_or_alias
+
+    def _servers_for(self, room_id: str, named: Sequence[str]) -> list[str]:
+        """Where to join a room from: the named servers, the room ID's server (v1-v11
+        IDs), then servers of other members our possibly stale state knows."""
+        servers = list(named)
+        domain = server_of(room_id) if ":" in room_id else None
+        if domain is not None:
+            servers.append(domain)
+        index = self.storage.member_index
+        servers.extend(server_of(m) for m in index.members(room_id))
+        return list(dict.fromkeys(s for s in servers if s != self.actions.config.server_name))
 
     async def _join(
         self,
@@ -142,12 +246,24 @@ class Membership:
         reason: str | None,
         guest: bool,
         extra: Mapping[str, Any] | None = None,
+        servers: Sequence[str] = (),
     ) -> str:
         if self._current(user, room_id) == MembershipState.JOIN:
             # A joined user changing their member event (a per-room name): the auth
             # rules allow join -> join, and no join checks apply.
             content = self._with_reason({"membership": MembershipState.JOIN}, reason, extra)
             return await self._member_event(user, room_id, str(user), content)
+        if self.needs_federation(room_id):
+            if self.remote is None:
+                raise federation_unavailable("Joining a room this server is not in")
+            content = self._with_reason(
+                {"membership": MembershipState.JOIN, **self.actions.profile(str(user))},
+                reason,
+                extra,
+            )
+            return await self.remote.join(
+                str(user), room_id, self._servers_for(room_id, servers), content
+            )
         if guest:
             state = self.storage.state
             access = state.content_at(state.current_hash(room_id), EventType.GUEST_ACCESS) or {}
@@ -197,8 +313,14 @@ class Membership:
             ErrCode.UNABLE_TO_GRANT_JOIN, "No local user can authorise this join", status=400
         )
 
-    async def knock(self, user: UserId, room_id_or_alias: str, reason: str | None = None) -> str:
-        room_id = self.resolve_room(room_id_or_alias)
+    async def knock(
+        self,
+        user: UserId,
+        room_id_or_alias: str,
+        reason: str | None = None,
+        via: tuple[str, ...] = (),
+    ) -> str:
+        room_id = self.resolve_room(room_id_or_alias, via)
         await self._knock(user, room_id, reason)
         return room_id
 
@@ -211,6 +333,8 @@ class Membership:
     ) -> str:
         if not self.actions.room_version(room_id).knock_join_rule:
             raise forbidden("This room version does not support knocking")
+        if self.needs_federation(room_id):
+            raise federation_unavailable("Knocking on a room this server is not in")
         current = self._current(user, room_id)
         if current in (MembershipState.JOIN, MembershipState.INVITE, MembershipState.BAN):
             raise forbidden(f"You cannot knock on a room you are {current} in")
@@ -246,10 +370,20 @@ class Membership:
 
     async def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
         room = str(room_id)
-        if self._current(user, room) not in IN_ROOM:
+        current = self._current(user, room)
+        if current not in IN_ROOM:
             return  # leaving a room one is not in changes nothing (conduwuit)
+        self._check_leave_is_local(room, current)
         content = self._with_reason({"membership": MembershipState.LEAVE}, reason)
         await self._member_event(user, room, str(user), content)
+
+    def _check_leave_is_local(self, room_id: str, current: str | None) -> None:
+        """Rejecting an invite or retracting a knock in a room this server is not in
+        goes through another server (make_leave/send_leave)."""
+        if current in (MembershipState.INVITE, MembershipState.KNOCK) and self.needs_federation(
+            room_id
+        ):
+            raise federation_unavailable("Leaving a room this server is not in")
 
     async def kick(
         self,

@@ -143,6 +143,40 @@ class Persister:
         self._extremities.remember(shortroomid, new_leaves)
         return count
 
+    def persist_state(
+        self, room_id: str, events: list[Event], state_ids: Mapping[tuple[str, str], str]
+    ) -> int:
+        """A room's state as another server gave it (send_join), in one batch: the
+        events (already checked) as outliers, the snapshot of ``state_ids`` as the
+        room's current state, and the membership indexes of its member events.
+        Returns the snapshot, on which the caller persists the join event."""
+        with self._db.batch() as b:
+            self._short.get_or_create_room(room_id, b)
+            for event in events:
+                self._short.get_or_create_event(event.event_id, b)
+                if not self._timeline.exists(event.event_id):
+                    self._timeline.put_outlier(b, {**event.pdu, "event_id": event.event_id})
+            full = {
+                self._short.get_or_create_statekey(t, k, b): self._short.get_or_create_event(e, b)
+                for (t, k), e in state_ids.items()
+            }
+            snapshot = self._state.store.save(0, full, b)
+            self._state.set_current(b, room_id, snapshot)
+            count = b.next_count()
+            by_id = {e.event_id: e for e in events}
+            changes = [
+                MembershipChange(
+                    room_id,
+                    state_key,
+                    str(by_id[e].content.get("membership", MembershipState.LEAVE)),
+                    count,
+                )
+                for (t, state_key), e in state_ids.items()
+                if t == EventType.MEMBER and e in by_id
+            ]
+            self._members.apply(b, changes)
+        return snapshot
+
     def _resolve(
         self,
         rv: RoomVersion,

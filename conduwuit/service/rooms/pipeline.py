@@ -37,6 +37,10 @@ from conduwuit.service.rooms.state import RoomState, to_event
 from conduwuit.service.rooms.transactions import Txn
 
 
+class JoinStateError(Exception):
+    """A send_join response without a usable state (no valid create event)."""
+
+
 class MissingEventsError(Exception):
     """A received event cites prev or auth events this server does not have yet."""
 
@@ -56,6 +60,11 @@ def _auth_keys(event: Event, rv: RoomVersion) -> list[StateKey]:
     keys = auth_rules.auth_types_for_event(event, rv)
     return keys if CREATE_KEY in keys else [CREATE_KEY, *keys]
 
+
+#: Another server's signature on a local event before it is persisted (an invite of
+#: one of its users): given the checked event, returns the PDU to persist (the same
+#: event with that server's signature added); raises to refuse.
+Countersign = Callable[[Event, RoomVersion, int], Awaitable[dict[str, Any]]]
 
 # Checks hashes and signatures of a received PDU; raises. Federation's is async (it
 # may fetch keys), so an awaitable result is awaited.
@@ -132,6 +141,7 @@ class EventPipeline:
         txn: Txn | None = None,
         *,
         held: bool = False,
+        countersign: Countersign | None = None,
     ) -> Event:
         """Build, check and persist a local event under the room's lock. Refused
         events change nothing.
@@ -142,13 +152,13 @@ class EventPipeline:
         before the event is persisted, so there is nothing to lock.
         """
         if room_id is None:
-            return await self._create_locked(new, sender, None, rv, txn)
+            return await self._create_locked(new, sender, None, rv, txn, countersign)
         if held:
             if not self.locks.held(room_id):
                 raise RuntimeError(f"create_local(held=True) without the lock of {room_id}")
-            return await self._create_locked(new, sender, room_id, rv, txn)
+            return await self._create_locked(new, sender, room_id, rv, txn, countersign)
         async with self.locks.hold(room_id):
-            return await self._create_locked(new, sender, room_id, rv, txn)
+            return await self._create_locked(new, sender, room_id, rv, txn, countersign)
 
     async def check_local(self, new: NewEvent, sender: str, room_id: str, rv: RoomVersion) -> None:
         """Raise unless ``new`` would be accepted on the room's current state now;
@@ -157,7 +167,13 @@ class EventPipeline:
         await self.check(self.builder.build(new, sender, room_id, rv, before), rv, before)
 
     async def _create_locked(
-        self, new: NewEvent, sender: str, room_id: str | None, rv: RoomVersion, txn: Txn | None
+        self,
+        new: NewEvent,
+        sender: str,
+        room_id: str | None,
+        rv: RoomVersion,
+        txn: Txn | None,
+        countersign: Countersign | None = None,
     ) -> Event:
         if txn is not None:
             # The same transaction sent twice at once: the second waited for the lock
@@ -169,6 +185,13 @@ class EventPipeline:
         before = self.state.current_hash(room_id) if room_id is not None else 0
         event = self.builder.build(new, sender, room_id, rv, before)
         await self.check(event, rv, before)
+        if countersign is not None:
+            signed = Event(await countersign(event, rv, before), rv)
+            if signed.event_id != event.event_id or signed.content != event.content:
+                raise MatrixError(
+                    ErrCode.UNKNOWN, "The other server returned a different event", status=502
+                )
+            event = signed
         self.persister.persist(event, rv, before, txn=txn)
         return event
 
@@ -250,3 +273,111 @@ class EventPipeline:
             soft_failed = self.soft_fails(event, rv, self.state.current_hash(room_id))
             self.persister.persist(event, rv, before, soft_failed=soft_failed)
         return event
+
+    # -- a room's state from another server (send_join) ----------------------------------
+    def _check_outlier(
+        self, event: Event, rv: RoomVersion, room_id: str, accepted: dict[str, Event]
+    ) -> None:
+        """An event of a send_join response: its own room, and allowed by its own auth
+        events (accepted ones of the response, or known here). Raises ``AuthError``."""
+        if room_id_of(event) != room_id:
+            raise AuthError(f"{event.event_id} is from another room")
+        if event.type == EventType.CREATE and event.state_key == "":
+            auth_rules.check(event, {}, rv)
+            return
+        auth_events = []
+        for event_id in event.auth_event_ids:
+            found = accepted.get(event_id) or self._load(event_id, rv)
+            if found is None:
+                raise AuthError(f"auth event {event_id} is missing or was rejected")
+            auth_events.append(found)
+        auth_rules.check_auth_events(event, auth_events, rv)
+        auth_map = {(e.type, e.state_key or ""): e for e in auth_events}
+        if rv.room_id_from_create_event:
+            create = accepted.get("$" + room_id[1:]) or self._load("$" + room_id[1:], rv)
+            if create is not None:
+                auth_map[(EventType.CREATE, "")] = create
+        auth_rules.check(event, auth_map, rv)
+
+    async def persist_remote_join(
+        self,
+        room_id: str,
+        rv: RoomVersion,
+        state: list[dict[str, Any]],
+        auth_chain: list[dict[str, Any]],
+        join: dict[str, Any],
+    ) -> Event:
+        """Take the state and auth chain of a send_join response, then our join.
+
+        The caller verified hashes and signatures (dropping events that failed). Here
+        every event is format-checked and authorised against its own auth events, in
+        auth order; those failing are dropped (a state entry whose event was dropped is
+        left out). The room's current state becomes that state, and the join goes
+        through ``check`` and ``persist`` on it like any local event.
+        """
+        events: dict[str, Event] = {}
+        for pdu in (*auth_chain, *state):
+            try:
+                validate_pdu(pdu, rv)
+            except EventFormatError:
+                continue
+            event = Event(pdu, rv)
+            events[event.event_id] = event
+        state_ids_wanted = {Event(p, rv).event_id for p in state if _valid(p, rv)}
+        async with self.locks.hold(room_id):
+            accepted: dict[str, Event] = {}
+            for event_id in _auth_order(events):
+                event = events[event_id]
+                try:
+                    self._check_outlier(event, rv, room_id, accepted)
+                except AuthError:
+                    continue
+                accepted[event_id] = event
+            state_ids: dict[tuple[str, str], str] = {}
+            for event_id in state_ids_wanted:
+                found = accepted.get(event_id)
+                if found is not None and found.state_key is not None:
+                    state_ids[(found.type, found.state_key)] = event_id
+            if (EventType.CREATE, "") not in state_ids:
+                raise JoinStateError("the room's state has no valid m.room.create event")
+            snapshot = self.persister.persist_state(room_id, list(accepted.values()), state_ids)
+            try:
+                validate_pdu(join, rv)
+            except EventFormatError as exc:
+                raise _format_error(exc) from None
+            event = Event(join, rv)
+            await self.check(event, rv, snapshot)
+            self.persister.persist(event, rv, snapshot)
+        return event
+
+
+def _valid(pdu: dict[str, Any], rv: RoomVersion) -> bool:
+    try:
+        validate_pdu(pdu, rv)
+    except EventFormatError:
+        return False
+    return True
+
+
+def _auth_order(events: dict[str, Event]) -> list[str]:
+    """Event IDs with each event after the auth events it cites (of ``events``);
+    a cycle is broken somewhere (and then fails its auth check)."""
+    order: list[str] = []
+    done: set[str] = set()
+    expanded: set[str] = set()
+    for root in sorted(events, key=lambda e: events[e].depth):
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            event_id, finish = stack.pop()
+            if event_id in done or event_id not in events:
+                continue
+            if finish:
+                done.add(event_id)
+                order.append(event_id)
+                continue
+            if event_id in expanded:
+                continue
+            expanded.add(event_id)
+            stack.append((event_id, True))
+            stack.extend((a, False) for a in events[event_id].auth_event_ids if a not in done)
+    return order

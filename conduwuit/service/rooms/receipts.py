@@ -44,6 +44,8 @@ class Receipts:
         self._public = db.map(MAPS.readreceiptid_readreceipt)
         self._latest = db.map(MAPS.roomuserid_receipt)
         self.listeners: list[ReceiptListener] = []
+        #: Like ``listeners``, for public (``m.read``) receipts only (federation).
+        self.public_listeners: list[ReceiptListener] = []
 
     def set_receipt(
         self,
@@ -75,6 +77,9 @@ class Receipts:
             b.put(self._latest, latest_key, u64(count) + value)
             for listener in self.listeners:
                 listener(b, str(user), room, thread_id, event_id, count)
+            if receipt_type == "m.read":
+                for listener in self.public_listeners:
+                    listener(b, str(user), room, thread_id, event_id, count)
         if receipt_type == "m.read":
             self._notifier.notify(count, rooms=[room])
         else:

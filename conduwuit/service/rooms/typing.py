@@ -32,6 +32,8 @@ class Typing:
         self._max = max_timeout_ms
         self._typing: dict[str, dict[str, int]] = {}  # room -> user -> expiry (ms)
         self._changed: dict[str, int] = {}  # room -> stream position of last change
+        #: Told ``(room ID, user ID, typing)`` of each change a client makes (federation).
+        self.listeners: list[Callable[[str, str, bool], None]] = []
 
     def set_typing(
         self, user: UserId, room_id: RoomId, typing: bool, timeout_ms: int | None = None
@@ -46,6 +48,8 @@ class Typing:
         elif users.pop(str(user), None) is None:
             return
         self._bump(room)
+        for listener in self.listeners:
+            listener(room, str(user), typing)
 
     def _bump(self, room: str) -> None:
         position = self._db.next_count()

@@ -111,9 +111,14 @@ async def test_without_the_lock_the_same_senders_fork_the_room(stack: Stack) -> 
     pipeline = stack.storage.pipeline
 
     async def unlocked(
-        new: Any, sender: str, room_id: str | None, rv: RoomVersion, txn: Any = None
+        new: Any,
+        sender: str,
+        room_id: str | None,
+        rv: RoomVersion,
+        txn: Any = None,
+        countersign: Any = None,
     ) -> Event:
-        return await pipeline._create_locked(new, sender, room_id, rv, txn)
+        return await pipeline._create_locked(new, sender, room_id, rv, txn, countersign)
 
     pipeline.create_local = unlocked  # type: ignore[method-assign]
     await send_all(stack, room)

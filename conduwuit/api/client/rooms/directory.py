@@ -11,7 +11,13 @@ from conduwuit.api.client.rooms.params import me, room_id
 from conduwuit.api.query import optional_int_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import json_body
-from conduwuit.core.errors import ErrCode, MatrixError, bad_json, invalid_param
+from conduwuit.core.errors import (
+    ErrCode,
+    MatrixError,
+    bad_json,
+    federation_unavailable,
+    invalid_param,
+)
 from conduwuit.core.ids import RoomAlias, RoomId
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.rooms.directory import Directory
@@ -85,13 +91,22 @@ class DirectoryHandlers:
         except (TypeError, ValueError):
             raise invalid_param("limit must be an integer") from None
 
+    def _local_directory(self, request: web.Request) -> None:
+        """``server``: another server's directory is asked over federation, which is
+        not done yet; answering with ours would be a wrong answer."""
+        server = request.query.get("server")
+        if server is not None and server != self.directory.actions.config.server_name:
+            raise federation_unavailable("Listing another server's public rooms")
+
     async def get_public(self, request: web.Request) -> web.Response:
+        self._local_directory(request)
         body = self.directory.public_rooms(
             optional_int_param(request, "limit"), request.query.get("since")
         )
         return web.json_response(body)
 
     async def post_public(self, request: web.Request) -> web.Response:
+        self._local_directory(request)
         body = await json_body(request)
         search_filter = body.get("filter") or {}
         term = search_filter.get("generic_search_term") if isinstance(search_filter, dict) else None

@@ -9,8 +9,8 @@ from aiohttp import web
 from conduwuit.api.client.rooms.params import is_guest, me, room_id, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import canonical_body
-from conduwuit.core.errors import ErrCode, MatrixError, bad_json, missing_param
-from conduwuit.core.ids import UserId
+from conduwuit.core.errors import ErrCode, MatrixError, bad_json, invalid_param, missing_param
+from conduwuit.core.ids import ServerName, UserId
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
@@ -34,6 +34,20 @@ def _join_content(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in _JOIN_PARAMS}
 
 
+def _via(request: web.Request) -> tuple[str, ...]:
+    """The servers to join through: ``via`` (v1.12) and the older ``server_name``."""
+    names = [*request.query.getall("via", []), *request.query.getall("server_name", [])]
+    out: list[str] = []
+    for name in names:
+        try:
+            parsed = str(ServerName.parse(name))
+        except ValueError as exc:
+            raise invalid_param(f"Invalid server name {name!r}: {exc}") from None
+        if parsed not in out:
+            out.append(parsed)
+    return tuple(out)
+
+
 class MembershipHandlers:
     def __init__(self, members: Membership, history: RoomHistory, limits: RateLimits) -> None:
         self.members = members
@@ -41,19 +55,23 @@ class MembershipHandlers:
         self.limits = limits
 
     def charge_join(self, user: UserId, target: str) -> None:
-        """A local join against the joins limit (Synapse's rc_joins.local); joining a
-        room one is in already changes nothing and is free, as in Synapse."""
-        if not self.members.storage.member_index.is_joined(
-            str(user), self.members.resolve_room(target)
-        ):
+        """A join against the joins limit (Synapse's rc_joins.local); joining a room
+        one is in already changes nothing and is free, as in Synapse."""
+        if not self.members.is_joined_to(user, target):
             self.limits.user(self.limits.joins, str(user))
 
     async def join_by_id_or_alias(self, request: web.Request) -> web.Response:
         body = await canonical_body(request)
         target = request.match_info["room_id_or_alias"]
+        via = _via(request)
         self.charge_join(me(request), target)
         joined = await self.members.join(
-            me(request), target, _reason(body), guest=is_guest(request), extra=_join_content(body)
+            me(request),
+            target,
+            _reason(body),
+            guest=is_guest(request),
+            extra=_join_content(body),
+            via=via,
         )
         return web.json_response({"room_id": joined})
 
@@ -72,7 +90,7 @@ class MembershipHandlers:
     async def knock(self, request: web.Request) -> web.Response:
         body = await canonical_body(request)
         target = request.match_info["room_id_or_alias"]
-        knocked = await self.members.knock(me(request), target, _reason(body))
+        knocked = await self.members.knock(me(request), target, _reason(body), _via(request))
         return web.json_response({"room_id": knocked})
 
     async def invite(self, request: web.Request) -> web.Response:

@@ -1,0 +1,107 @@
+"""The federation sender in a real server process: what it queued and the peer did
+not acknowledge survives a SIGKILL and is sent after the restart (startup_netburst).
+
+The peer is tests/kit/federation_peer.py (it checks X-Matrix with the key the process
+publishes). Its user's join enters the process's database through the event pipeline
+while the process is stopped (the inbound federation API is another part).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from conduwuit.core.auth_rules import auth_types_for_event
+from conduwuit.core.event_signing import hash_and_sign_event
+from conduwuit.core.room_versions import V10
+from conduwuit.core.signing import Keypair
+from conduwuit.db import Database
+from conduwuit.server import database_options, services_over
+from tests.kit.federation import call, federation, register
+from tests.kit.federation_peer import FederationPeer
+from tests.kit.homeserver import homeserver_config
+from tests.kit.server import ServerProcess
+
+
+async def add_peer_member(server: ServerProcess, room: str, peer: FederationPeer) -> None:
+    """The peer's user joins ``room``, through the pipeline of the stopped server's DB."""
+    config = homeserver_config(server.workdir / "db", server_name=server.server_name)
+    db = Database.open(database_options(config))
+    try:
+        storage = services_over(config, db).rooms.storage
+        shortroomid = storage.short.room(room)
+        assert shortroomid is not None
+        (prev,) = storage.extremities.get(shortroomid)
+        state = storage.state.state_ids(storage.state.current_hash(room))
+        user = f"@dave:{peer.server_name}"
+        pdu: dict[str, Any] = {
+            "type": "m.room.member",
+            "state_key": user,
+            "content": {"membership": "join"},
+            "sender": user,
+            "room_id": room,
+            "origin_server_ts": int(time.time() * 1000),
+            "depth": int((storage.timeline.get(prev) or {})["depth"]) + 1,
+            "prev_events": [prev],
+        }
+        pdu["auth_events"] = [state[k] for k in auth_types_for_event(pdu, V10) if k in state]
+        signed = hash_and_sign_event(pdu, peer.server_name, Keypair.generate("peer"), V10)
+        await storage.pipeline.receive(signed, V10, lambda p: None)
+    finally:
+        db.close()
+
+
+async def test_unacknowledged_events_survive_a_kill(tmp_path: Path) -> None:
+    with federation(tmp_path) as net:
+        hs = net.server(2, CONDUWUIT_FEDERATION_TIMEOUT="5")
+        hs.start()
+        _, token = await asyncio.to_thread(register, hs, "alice")
+        status, created = await asyncio.to_thread(
+            call,
+            hs,
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            {"preset": "public_chat", "room_version": "10"},
+            token=token,
+        )
+        assert status == 200, created
+        room = created["room_id"]
+        hs.stop()
+        peer = await FederationPeer(net.ca, "127.0.0.9", {hs.server_name: hs.base_url}).start()
+        try:
+            await add_peer_member(hs, room, peer)
+            peer.fail_next = 1_000  # answers 500: nothing is acknowledged
+            hs.start()
+            for i in range(3):
+                status, reply = await asyncio.to_thread(
+                    call,
+                    hs,
+                    "PUT",
+                    f"/_matrix/client/v3/rooms/{room}/send/m.room.message/t{i}",
+                    {"msgtype": "m.text", "body": f"m{i}"},
+                    token=token,
+                )
+                assert status == 200, reply
+            await peer.wait_for(lambda p: len(p.received) >= 1)
+            assert hs.stop(signal.SIGKILL) != 0
+            failed = len(peer.received)
+            peer.fail_next = 0
+            hs.start()
+            await peer.wait_for(lambda p: len(bodies_after(p, failed)) == 3, within=30)
+            assert bodies_after(peer, failed) == ["m0", "m1", "m2"]
+            assert peer.refused == []
+        finally:
+            await peer.stop()
+
+
+def bodies_after(peer: FederationPeer, skip: int) -> list[str]:
+    out: list[str] = []
+    for received in peer.received[skip:]:
+        for pdu in received.body["pdus"]:
+            body = pdu.get("content", {}).get("body")
+            if pdu["type"] == "m.room.message" and body not in out:
+                out.append(body)
+    return out

@@ -1,0 +1,318 @@
+"""A federation peer written for the tests: an HTTPS server on 127.0.0.N with a
+certificate from the test CA that accepts ``PUT /_matrix/federation/v1/send``,
+serves its own key, and can host a room others join (``make_room``:
+``make_join``/``send_join``).
+
+It checks each request's ``X-Matrix`` authorization independently of the server under
+test (signedjson), with the origin's key fetched from the origin's own
+``/_matrix/key/v2/server`` (whose self-signature it checks too), and records every
+transaction. ``fail_next`` makes it answer 500 to that many transactions first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import signedjson.key
+import signedjson.sign
+import trustme
+from aiohttp import web
+
+from conduwuit.core.event_signing import hash_and_sign_event
+from conduwuit.core.events import Event
+from conduwuit.core.redaction import redact
+from conduwuit.core.room_versions import V10
+from conduwuit.core.signing import Keypair, sign_json
+from tests.kit.server import free_port
+
+_PARAM = re.compile(r'(\w+)="?([^",]*)"?')
+
+
+@dataclass
+class Received:
+    txn_id: str
+    origin: str
+    body: dict[str, Any]
+    at: float
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [str(p.get("content", {}).get("body", "")) for p in self.body["pdus"]]
+
+
+@dataclass
+class FederationPeer:
+    ca: trustme.CA
+    address: str
+    #: origin server name -> base URL its keys are fetched from (plain HTTP on loopback)
+    key_urls: dict[str, str]
+    port: int = field(default_factory=free_port)
+    received: list[Received] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    fail_next: int = 0
+    keypair: Keypair = field(default_factory=lambda: Keypair.generate("peer"))
+    #: room ID -> its events in order (create first); the peer's rooms are v10.
+    rooms: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: make_join answers this error instead of a template when set: (status, body).
+    make_join_error: tuple[int, dict[str, Any]] | None = None
+    make_joins: list[str] = field(default_factory=list)
+    #: invites received (the request bodies); ``invite_error``: refuse them so
+    invites: list[dict[str, Any]] = field(default_factory=list)
+    invite_error: tuple[int, dict[str, Any]] | None = None
+    #: alias -> room ID, answered on /query/directory
+    aliases: dict[str, str] = field(default_factory=dict)
+    send_joins: list[dict[str, Any]] = field(default_factory=list)
+    #: Extra PDUs put into every send_join answer's state (e.g. badly signed ones).
+    extra_state: list[dict[str, Any]] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+    _keys: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def server_name(self) -> str:
+        return f"{self.address}:{self.port}"
+
+    async def start(self) -> FederationPeer:
+        app = web.Application()
+        app.router.add_put("/_matrix/federation/v1/send/{txn_id}", self._send)
+        app.router.add_get("/_matrix/key/v2/server", self._own_key)
+        app.router.add_get("/_matrix/federation/v1/query/directory", self._directory)
+        app.router.add_put("/_matrix/federation/v2/invite/{room_id}/{event_id}", self._invite)
+        app.router.add_get("/_matrix/federation/v1/make_join/{room_id}/{user_id}", self._make_join)
+        app.router.add_put("/_matrix/federation/v2/send_join/{room_id}/{event_id}", self._send_join)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ca.issue_cert(self.address).configure_cert(context)
+        await web.TCPSite(self._runner, self.address, self.port, ssl_context=context).start()
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- a room the peer hosts -----------------------------------------------------------
+    def user(self, localpart: str) -> str:
+        return f"@{localpart}:{self.server_name}"
+
+    def event(
+        self, room_id: str, event_type: str, content: dict[str, Any], **extra: Any
+    ) -> dict[str, Any]:
+        """A signed v10 event of the peer on top of the room's latest event."""
+        events = self.rooms.setdefault(room_id, [])
+        latest = events[-1] if events else None
+        pdu: dict[str, Any] = {
+            "type": event_type,
+            "room_id": room_id,
+            "sender": extra.pop("sender", self.user("charlie")),
+            "content": content,
+            "origin_server_ts": int(time.time() * 1000),
+            "depth": len(events) + 1,
+            "prev_events": [self.event_id(latest)] if latest else [],
+            "auth_events": extra.pop("auth_events", []),
+            **extra,
+        }
+        signed = hash_and_sign_event(pdu, self.server_name, self.keypair, V10)
+        events.append(signed)
+        return signed
+
+    @staticmethod
+    def event_id(pdu: dict[str, Any]) -> str:
+        return Event(pdu, V10).event_id
+
+    def make_room(self) -> str:
+        """A public v10 room of @charlie on the peer: create, join, power levels, join rules."""
+        room_id = f"!room{len(self.rooms)}:{self.server_name}"
+        charlie = self.user("charlie")
+        create = self.event(
+            room_id, "m.room.create", {"creator": charlie, "room_version": "10"}, state_key=""
+        )
+        ids = [self.event_id(create)]
+        member = self.event(
+            room_id,
+            "m.room.member",
+            {"membership": "join"},
+            state_key=charlie,
+            auth_events=list(ids),
+        )
+        ids.append(self.event_id(member))
+        pl = self.event(
+            room_id,
+            "m.room.power_levels",
+            {"users": {charlie: 100}},
+            state_key="",
+            auth_events=list(ids),
+        )
+        ids.append(self.event_id(pl))
+        self.event(
+            room_id,
+            "m.room.join_rules",
+            {"join_rule": "public"},
+            state_key="",
+            auth_events=list(ids),
+        )
+        return room_id
+
+    def state_ids(self, room_id: str) -> dict[tuple[str, str], str]:
+        state: dict[tuple[str, str], str] = {}
+        for pdu in self.rooms[room_id]:
+            if "state_key" in pdu:
+                state[(pdu["type"], pdu["state_key"])] = self.event_id(pdu)
+        return state
+
+    async def _invite(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        self.invites.append(body)
+        if self.invite_error is not None:
+            status, error = self.invite_error
+            return web.json_response(error, status=status)
+        event = body["event"]
+        origin = server_of_user(event["sender"])
+        key_id = next(iter(event["signatures"][origin]))
+        key = await self._key(origin, key_id)
+        signedjson.sign.verify_signed_json(redacted_for_check(event), origin, key)
+        assert self.event_id(event) == request.match_info["event_id"]
+        ours = sign_json(redacted_for_check(event), self.server_name, self.keypair)
+        signatures = {**event["signatures"], self.server_name: ours["signatures"][self.server_name]}
+        return web.json_response({"event": {**event, "signatures": signatures}})
+
+    async def _directory(self, request: web.Request) -> web.Response:
+        room_id = self.aliases.get(request.query.get("room_alias", ""))
+        if room_id is None:
+            return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+        return web.json_response({"room_id": room_id, "servers": [self.server_name]})
+
+    async def _own_key(self, request: web.Request) -> web.Response:
+        doc = {
+            "server_name": self.server_name,
+            "valid_until_ts": int(time.time() * 1000) + 3_600_000,
+            "verify_keys": {self.keypair.key_id: {"key": self.keypair.public_key}},
+            "old_verify_keys": {},
+        }
+        return web.json_response(sign_json(doc, self.server_name, self.keypair))
+
+    async def _make_join(self, request: web.Request) -> web.Response:
+        room_id, user_id = request.match_info["room_id"], request.match_info["user_id"]
+        self.make_joins.append(request.query_string)
+        if self.make_join_error is not None:
+            status, body = self.make_join_error
+            return web.json_response(body, status=status)
+        if room_id not in self.rooms:
+            return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+        state = self.state_ids(room_id)
+        latest = self.rooms[room_id][-1]
+        template = {
+            "type": "m.room.member",
+            "room_id": room_id,
+            "sender": user_id,
+            "state_key": user_id,
+            "content": {"membership": "join"},
+            "origin_server_ts": int(time.time() * 1000),
+            "depth": int(latest["depth"]) + 1,
+            "prev_events": [self.event_id(latest)],
+            "auth_events": [
+                state[k]
+                for k in (
+                    ("m.room.create", ""),
+                    ("m.room.power_levels", ""),
+                    ("m.room.join_rules", ""),
+                )
+            ],
+        }
+        return web.json_response({"room_version": "10", "event": template})
+
+    async def _send_join(self, request: web.Request) -> web.Response:
+        room_id = request.match_info["room_id"]
+        join = json.loads(await request.read())
+        origin = server_of_user(join["sender"])
+        key_id, _ = next(iter(join["signatures"][origin].items()))
+        key = await self._key(origin, key_id)
+        signedjson.sign.verify_signed_json(redacted_for_check(join), origin, key)
+        assert self.event_id(join) == request.match_info["event_id"]
+        self.send_joins.append(join)
+        state = [p for p in self.rooms[room_id] if "state_key" in p]
+        self.rooms[room_id].append(join)
+        return web.json_response(
+            {"origin": self.server_name, "state": [*state, *self.extra_state], "auth_chain": state}
+        )
+
+    async def _key(self, origin: str, key_id: str) -> Any:
+        if (origin, key_id) not in self._keys:
+            async with aiohttp.ClientSession() as session:
+                url = f"{self.key_urls[origin]}/_matrix/key/v2/server"
+                async with session.get(url) as response:
+                    doc = await response.json()
+            assert doc["server_name"] == origin
+            for kid, entry in doc["verify_keys"].items():
+                verify_key = signedjson.key.decode_verify_key_base64(
+                    "ed25519", kid.split(":", 1)[1], entry["key"]
+                )
+                self._keys[(origin, kid)] = verify_key
+            # The document is signed by the key it publishes.
+            signedjson.sign.verify_signed_json(doc, origin, self._keys[(origin, key_id)])
+        return self._keys[(origin, key_id)]
+
+    async def _send(self, request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("X-Matrix "):
+            self.refused.append("no X-Matrix")
+            return web.json_response({"errcode": "M_UNAUTHORIZED"}, status=401)
+        params = dict(_PARAM.findall(header[len("X-Matrix ") :]))
+        content = json.loads(await request.read())
+        signed = {
+            "method": request.method,
+            "uri": request.rel_url.raw_path_qs,
+            "origin": params["origin"],
+            "destination": params["destination"],
+            "content": content,
+            "signatures": {params["origin"]: {params["key"]: params["sig"]}},
+        }
+        try:
+            assert params["destination"] == self.server_name
+            key = await self._key(params["origin"], params["key"])
+            signedjson.sign.verify_signed_json(signed, params["origin"], key)
+        except Exception as exc:  # any failure is a refusal, recorded
+            self.refused.append(repr(exc))
+            return web.json_response({"errcode": "M_UNAUTHORIZED"}, status=401)
+        txn_id = request.match_info["txn_id"]
+        self.received.append(Received(txn_id, params["origin"], content, time.monotonic()))
+        self._arrived.set()
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return web.json_response({"errcode": "M_UNKNOWN"}, status=500)
+        return web.json_response({"pdus": {}})
+
+    async def wait_for(self, predicate: Any, within: float = 20.0) -> None:
+        """Until ``predicate(self)`` holds (checked at every arrival), or fail."""
+        deadline = time.monotonic() + within
+        while not predicate(self):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"timed out; received {[r.txn_id for r in self.received]}"
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.5))
+            except TimeoutError:
+                pass
+
+    def accepted_bodies(self) -> list[str]:
+        """Message bodies of the transactions answered 200, in order, deduplicated by txn."""
+        seen: dict[str, Received] = {}
+        for r in self.received:
+            seen[r.txn_id] = r
+        return [b for r in seen.values() for b in r.event_ids]
+
+
+def server_of_user(user_id: str) -> str:
+    return user_id.split(":", 1)[1]
+
+
+def redacted_for_check(pdu: dict[str, Any]) -> dict[str, Any]:
+    """What a v10 event's signature covers (its redacted form)."""
+    return redact(pdu, V10)

@@ -1,0 +1,115 @@
+"""Inviting a user of another server: the invitee's server signs the invite first
+(PUT /invite/v2, against the peer of tests/kit/federation_peer.py), then it is
+persisted with both signatures; a refusal changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import trustme
+from aiohttp.test_utils import TestClient, TestServer
+
+from conduwuit.server import build
+from conduwuit.service.clock import system_clock
+from tests.kit.federation import DENYLIST_WITHOUT_LOOPBACK
+from tests.kit.federation_peer import FederationPeer
+from tests.kit.homeserver import FakeClock, Homeserver, homeserver_config
+
+OURS = "test.example"
+
+
+@pytest.fixture
+async def peer_and_hs(tmp_path: Path) -> AsyncIterator[tuple[FederationPeer, Homeserver]]:
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    config = homeserver_config(
+        tmp_path / "db",
+        federation_ca_file=str(ca_file),
+        ip_range_denylist=DENYLIST_WITHOUT_LOOPBACK,
+        trusted_servers="[]",
+        request_conn_timeout=3,
+        federation_timeout=10,
+    )
+    server = build(config, system_clock)
+    client: TestClient[Any, Any] = TestClient(TestServer(server.app, host="127.0.0.1"))
+    await client.start_server()
+    hs = Homeserver(server.services, client, FakeClock())
+    base = str(client.make_url("")).rstrip("/")
+    peer = await FederationPeer(ca, "127.0.0.10", {OURS: base}).start()
+    try:
+        yield peer, hs
+    finally:
+        await peer.stop()
+        await hs.close()
+
+
+async def member_state(hs: Homeserver, token: str, room: str, user: str) -> tuple[int, Any]:
+    path = f"/rooms/{quote(room)}/state/m.room.member/{quote(user)}"
+    return await hs.request("GET", path, token=token, params={"format": "event"})
+
+
+def stored_signatures(hs: Homeserver, event_id: str) -> dict[str, Any]:
+    stored = hs.services.rooms.storage.timeline.get(event_id)
+    assert stored is not None
+    signatures: dict[str, Any] = stored["signatures"]
+    return signatures
+
+
+async def test_invite_a_remote_user(peer_and_hs: tuple[FederationPeer, Homeserver]) -> None:
+    peer, hs = peer_and_hs
+    token = (await hs.register("alice"))["access_token"]
+    status, created = await hs.request("POST", "/createRoom", {"name": "Tea"}, token=token)
+    room = created["room_id"]
+    dave = peer.user("dave")
+    status, reply = await hs.request(
+        "POST", f"/rooms/{quote(room)}/invite", {"user_id": dave}, token=token
+    )
+    assert status == 200, reply
+    (sent,) = peer.invites
+    assert sent["room_version"] == "11"
+    assert sent["event"]["state_key"] == dave
+    kinds = {e["type"] for e in sent["invite_room_state"]}
+    assert {"m.room.create", "m.room.join_rules", "m.room.name", "m.room.member"} <= kinds
+    status, event = await member_state(hs, token, room, dave)
+    assert status == 200, event
+    assert event["content"]["membership"] == "invite"
+    assert set(stored_signatures(hs, event["event_id"])) == {OURS, peer.server_name}
+
+
+async def test_create_room_inviting_a_remote_user(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token = (await hs.register("alice"))["access_token"]
+    dave = peer.user("dave")
+    body = {"invite": [dave], "is_direct": True, "preset": "trusted_private_chat"}
+    status, created = await hs.request("POST", "/createRoom", body, token=token)
+    assert status == 200, created
+    status, event = await member_state(hs, token, created["room_id"], dave)
+    assert event["content"] == {"membership": "invite", "is_direct": True}
+    assert peer.server_name in stored_signatures(hs, event["event_id"])
+
+
+async def test_a_refused_invite_changes_nothing(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    peer.invite_error = (403, {"errcode": "M_FORBIDDEN", "error": "no invites"})
+    token = (await hs.register("alice"))["access_token"]
+    status, created = await hs.request("POST", "/createRoom", {}, token=token)
+    room = created["room_id"]
+    status, state_before = await hs.request("GET", f"/rooms/{quote(room)}/state", token=token)
+    dave = peer.user("dave")
+    status, reply = await hs.request(
+        "POST", f"/rooms/{quote(room)}/invite", {"user_id": dave}, token=token
+    )
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN"), reply
+    status, state_after = await hs.request("GET", f"/rooms/{quote(room)}/state", token=token)
+    assert {e["event_id"] for e in state_after} == {e["event_id"] for e in state_before}
+    status, _ = await member_state(hs, token, room, dave)
+    assert status == 404

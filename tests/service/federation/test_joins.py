@@ -1,0 +1,164 @@
+"""Joining a room hosted by another server (make_join/send_join), against the peer of
+tests/kit/federation_peer.py hosting a v10 room: the joined room is in /sync, its
+state is the peer's, and what our user sends next goes to the peer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import trustme
+from aiohttp.test_utils import TestClient, TestServer
+
+from conduwuit.core.room_versions import V10
+from conduwuit.server import build
+from conduwuit.service.clock import system_clock
+from tests.kit.federation import DENYLIST_WITHOUT_LOOPBACK
+from tests.kit.federation_peer import FederationPeer
+from tests.kit.homeserver import FakeClock, Homeserver, homeserver_config
+
+OURS = "test.example"
+
+
+@pytest.fixture
+async def peer_and_hs(tmp_path: Path) -> AsyncIterator[tuple[FederationPeer, Homeserver]]:
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    config = homeserver_config(
+        tmp_path / "db",
+        federation_ca_file=str(ca_file),
+        ip_range_denylist=DENYLIST_WITHOUT_LOOPBACK,
+        trusted_servers="[]",
+        request_conn_timeout=3,
+        federation_timeout=10,
+    )
+    server = build(config, system_clock)
+    client: TestClient[Any, Any] = TestClient(TestServer(server.app, host="127.0.0.1"))
+    await client.start_server()
+    hs = Homeserver(server.services, client, FakeClock())
+    base = str(client.make_url("")).rstrip("/")
+    peer = await FederationPeer(ca, "127.0.0.8", {OURS: base}).start()
+    server.services.federation.sender.start()
+    try:
+        yield peer, hs
+    finally:
+        await server.services.federation.sender.stop()
+        await peer.stop()
+        await hs.close()
+
+
+async def test_join_a_remote_room_then_talk_in_it(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    room = peer.make_room()
+    token = (await hs.register("alice"))["access_token"]
+    status, reply = await hs.request("POST", f"/join/{quote(room)}", {}, token=token)
+    assert status == 200, reply
+    assert reply == {"room_id": room}
+    # Every supported version was offered; the join was signed by us and sent.
+    assert "ver=10" in peer.make_joins[0] and "ver=1&" in peer.make_joins[0]
+    (join,) = peer.send_joins
+    assert join["sender"] == "@alice:test.example" and OURS in join["signatures"]
+    assert join["content"]["membership"] == "join"
+
+    status, joined = await hs.request("GET", "/joined_rooms", token=token)
+    assert room in joined["joined_rooms"]
+    status, state = await hs.request("GET", f"/rooms/{quote(room)}/state", token=token)
+    assert status == 200, state
+    by_key = {(e["type"], e["state_key"]): e for e in state}
+    assert by_key[("m.room.join_rules", "")]["content"] == {"join_rule": "public"}
+    assert by_key[("m.room.member", peer.user("charlie"))]["content"]["membership"] == "join"
+    assert by_key[("m.room.member", "@alice:test.example")]["event_id"] == peer.event_id(join)
+    status, sync = await hs.request("GET", "/sync", token=token)
+    assert room in sync["rooms"]["join"], sync
+    status, members = await hs.request("GET", f"/rooms/{quote(room)}/joined_members", token=token)
+    assert set(members["joined"]) == {"@alice:test.example", peer.user("charlie")}
+
+    status, sent = await hs.request(
+        "PUT",
+        f"/rooms/{quote(room)}/send/m.room.message/t1",
+        {"msgtype": "m.text", "body": "hi"},
+        token=token,
+    )
+    assert status == 200, sent
+
+    def messages(p: FederationPeer) -> list[dict[str, Any]]:
+        return [x for r in p.received for x in r.body["pdus"] if x["type"] == "m.room.message"]
+
+    await peer.wait_for(lambda p: len(messages(p)) == 1)
+    (message,) = messages(peer)
+    assert message["prev_events"] == [peer.event_id(join)]
+    # The join went with send_join only: the resident server hands it on.
+    assert [x["type"] for r in peer.received for x in r.body["pdus"]] == ["m.room.message"]
+
+
+async def test_badly_signed_state_is_dropped_not_fatal(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    room = peer.make_room()
+    bad = peer.event(room, "m.room.name", {"name": "forged"}, state_key="")
+    peer.rooms[room].remove(bad)
+    peer.extra_state = [{**bad, "signatures": {peer.server_name: {peer.keypair.key_id: "AAAA"}}}]
+    token = (await hs.register("alice"))["access_token"]
+    status, reply = await hs.request("POST", f"/join/{quote(room)}", {}, token=token)
+    assert status == 200, reply
+    status, name = await hs.request("GET", f"/rooms/{quote(room)}/state/m.room.name/", token=token)
+    assert status == 404, name
+
+
+async def test_join_by_the_peers_alias(peer_and_hs: tuple[FederationPeer, Homeserver]) -> None:
+    peer, hs = peer_and_hs
+    room = peer.make_room()
+    alias = f"#tea:{peer.server_name}"
+    peer.aliases[alias] = room
+    token = (await hs.register("alice"))["access_token"]
+    status, reply = await hs.request("POST", f"/join/{quote(alias)}", {}, token=token)
+    assert (status, reply) == (200, {"room_id": room})
+    status, reply = await hs.request(
+        "POST", f"/join/{quote('#none:' + peer.server_name)}", {}, token=token
+    )
+    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+
+
+async def test_incompatible_room_version_stops_at_once(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    peer.make_join_error = (
+        400,
+        {"errcode": "M_INCOMPATIBLE_ROOM_VERSION", "error": "no", "room_version": "99"},
+    )
+    token = (await hs.register("alice"))["access_token"]
+    room = f"!x:{peer.server_name}"
+    path = f"/join/{quote(room)}"
+    status, reply = await hs.request(
+        "POST", f"{path}?via={peer.server_name}&via=127.0.0.9:1", {}, token=token
+    )
+    assert (status, reply["errcode"]) == (400, "M_INCOMPATIBLE_ROOM_VERSION"), reply
+    assert reply["room_version"] == "99"
+    assert len(peer.make_joins) == 1
+    assert not hs.services.rooms.storage.state.exists(room)
+
+
+async def test_a_refused_join_changes_nothing(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    peer.make_join_error = (403, {"errcode": "M_FORBIDDEN", "error": "banned"})
+    token = (await hs.register("alice"))["access_token"]
+    room = f"!x:{peer.server_name}"
+    status, reply = await hs.request("POST", f"/join/{quote(room)}", {}, token=token)
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN"), reply
+    assert not hs.services.rooms.storage.state.exists(room)
+    status, joined = await hs.request("GET", "/joined_rooms", token=token)
+    assert joined["joined_rooms"] == []
+
+
+def test_v10_is_what_the_peer_hosts() -> None:
+    assert V10.identifier == "10"
