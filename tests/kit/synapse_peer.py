@@ -141,6 +141,14 @@ class SynapsePeer:
             "suppress_key_server_warning": True,
             "rc_message": {"per_second": 1000, "burst_count": 1000},
             "rc_login": {"address": {"per_second": 1000, "burst_count": 1000}},
+            # Inbound federation requests per origin: not what a test or benchmark checks.
+            "rc_federation": {
+                "window_size": 1000,
+                "sleep_limit": 100_000,
+                "sleep_delay": 1,
+                "reject_limit": 100_000,
+                "concurrent": 1000,
+            },
         }
 
     def start(self, timeout: float = READY_TIMEOUT) -> SynapsePeer:
