@@ -63,6 +63,7 @@ bench: $(STAMP_TEST)
 	$(BIN)/python -m bench.accounts
 	$(BIN)/python -m bench.rooms
 	$(BIN)/python -m bench.discovery
+	$(BIN)/python -m bench.federation
 
 ## Spec-driven fuzzing of the client-server API (schemathesis); see docs/development/fuzzing.md.
 fuzz: $(STAMP_FUZZ)

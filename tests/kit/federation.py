@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import trustme
 
 from tests.kit.server import OPEN_REGISTRATION, ServerProcess, free_port
+from tests.kit.synapse_peer import SynapsePeer
 
 #: Everything the default denylist refuses except loopback.
 DENYLIST_WITHOUT_LOOPBACK = json.dumps(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])
@@ -33,6 +34,7 @@ class FederationNet:
     workdir: Path
     ca: trustme.CA = field(default_factory=trustme.CA)
     servers: list[ServerProcess] = field(default_factory=list)
+    synapses: list[SynapsePeer] = field(default_factory=list)
 
     @property
     def ca_file(self) -> Path:
@@ -73,7 +75,36 @@ class FederationNet:
         self.servers.append(server)
         return server
 
+    def synapse(
+        self,
+        host_index: int,
+        *,
+        ip_blocklist: list[str] | None = None,
+        trusted_key_servers: list[dict[str, Any]] | None = None,
+    ) -> SynapsePeer:
+        """A (not yet started) Synapse on ``127.0.0.<host_index>``, see synapse_peer.py."""
+        address = f"127.0.0.{host_index}"
+        workdir = self.workdir / f"synapse{host_index}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        cert = self.ca.issue_cert(address)
+        chain, key = workdir / "chain.pem", workdir / "key.pem"
+        chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+        cert.private_key_pem.write_to_path(str(key))
+        peer = SynapsePeer(
+            workdir,
+            address,
+            chain,
+            key,
+            self.ca_file,
+            ip_blocklist=ip_blocklist or [],
+            trusted_key_servers=trusted_key_servers or [],
+        )
+        self.synapses.append(peer)
+        return peer
+
     def stop(self) -> None:
+        for peer in self.synapses:
+            peer.stop()
         for server in self.servers:
             server.stop()
 
@@ -87,8 +118,13 @@ def federation(workdir: Path) -> Iterator[FederationNet]:
         net.stop()
 
 
+class HasBaseUrl(Protocol):
+    @property
+    def base_url(self) -> str: ...
+
+
 def call(
-    server: ServerProcess,
+    server: HasBaseUrl,
     method: str,
     path: str,
     body: Any = None,
