@@ -32,6 +32,8 @@ from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
+from conduwuit.service.federation.room_access import RoomAccess
+from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
@@ -68,6 +70,7 @@ from conduwuit.service.services import (
     PushServices,
     RoomServices,
     Services,
+    ServingServices,
     UserServices,
 )
 from conduwuit.service.sync.rooms import RoomSections
@@ -136,6 +139,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     rooms = build_rooms(config, db, lambda: server_keys.keypair, notifier, clock, users)
     e2ee = build_e2ee(config, db, users, rooms, notifier)
     push = build_push(config, db, clock, users, rooms)
+    federation = build_federation(config, db, server_keys, clock)
     sync = SyncService(
         db,
         rooms.storage.member_index,
@@ -161,7 +165,8 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         push=push,
         limits=build_limits(config, clock, users.accounts),
         media=build_media(config, db, clock),
-        federation=build_federation(config, db, server_keys, clock),
+        federation=federation,
+        serving=build_serving(config, users, rooms),
         loop_lag=loop_lag(config),
     )
 
@@ -239,6 +244,14 @@ def build_federation(
         queries=FederationQueries(client),
         pdu_signatures=PduSignatures(keys),
     )
+
+
+def build_serving(
+    config: GlobalConfig, users: UserServices, rooms: RoomServices
+) -> ServingServices:
+    """Resident rooms served to other servers, through one access check."""
+    access = RoomAccess(rooms.storage, users.erasures.is_erased)
+    return ServingServices(access=access, reads=RoomReads(access, config.server_name))
 
 
 def build_resolver(config: GlobalConfig, clock: Clock) -> ServerResolver:

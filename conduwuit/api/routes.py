@@ -52,6 +52,7 @@ from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
 from conduwuit.api.federation import query as federation_query
+from conduwuit.api.federation import rooms as federation_rooms
 from conduwuit.api.media import content as media_content
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
@@ -75,6 +76,7 @@ def routes(services: Services) -> list[Route]:
         *federation_query.routes(
             config.server_name, users.accounts, users.profiles, rooms.directory
         ),
+        *federation_rooms.routes(services.serving.reads),
         *user_routes(config, users, services.limits, services.federation.queries),
         *room_routes(config, rooms, users, services.limits, services.federation.queries),
         *sync_api.routes(services.sync, users.filters),

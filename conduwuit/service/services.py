@@ -19,6 +19,8 @@ from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
+from conduwuit.service.federation.room_access import RoomAccess
+from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.media.repository import MediaRepository
@@ -130,6 +132,14 @@ class FederationServices:
 
 
 @dataclass
+class ServingServices:
+    """Resident rooms as other servers see them: who may read what, and the reads."""
+
+    access: RoomAccess
+    reads: RoomReads
+
+
+@dataclass
 class Services:
     """Every service of one server over one database."""
 
@@ -146,6 +156,7 @@ class Services:
     limits: RateLimits
     media: MediaRepository
     federation: FederationServices
+    serving: ServingServices
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
 
