@@ -33,6 +33,7 @@ from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.federation.room_access import RoomAccess
+from conduwuit.service.federation.room_membership import FederationMembership
 from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
@@ -166,7 +167,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         limits=build_limits(config, clock, users.accounts),
         media=build_media(config, db, clock),
         federation=federation,
-        serving=build_serving(config, users, rooms),
+        serving=build_serving(config, db, server_keys, notifier, users, rooms, federation),
         loop_lag=loop_lag(config),
     )
 
@@ -247,11 +248,30 @@ def build_federation(
 
 
 def build_serving(
-    config: GlobalConfig, users: UserServices, rooms: RoomServices
+    config: GlobalConfig,
+    db: Database,
+    server_keys: ServerKeys,
+    notifier: Notifier,
+    users: UserServices,
+    rooms: RoomServices,
+    federation: FederationServices,
 ) -> ServingServices:
-    """Resident rooms served to other servers, through one access check."""
+    """Resident rooms served to other servers, through one access check; their
+    users joining, leaving and knocking, and their invites of ours."""
     access = RoomAccess(rooms.storage, users.erasures.is_erased)
-    return ServingServices(access=access, reads=RoomReads(access, config.server_name))
+    membership = FederationMembership(
+        db,
+        access,
+        rooms.membership,
+        federation.pdu_signatures,
+        lambda: server_keys.keypair,
+        config.server_name,
+        users.accounts.is_active,
+        notifier,
+    )
+    return ServingServices(
+        access=access, reads=RoomReads(access, config.server_name), membership=membership
+    )
 
 
 def build_resolver(config: GlobalConfig, clock: Clock) -> ServerResolver:

@@ -51,6 +51,7 @@ from conduwuit.api.client.rooms import (
 from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import keys, version
+from conduwuit.api.federation import membership as federation_membership
 from conduwuit.api.federation import query as federation_query
 from conduwuit.api.federation import rooms as federation_rooms
 from conduwuit.api.media import content as media_content
@@ -77,6 +78,7 @@ def routes(services: Services) -> list[Route]:
             config.server_name, users.accounts, users.profiles, rooms.directory
         ),
         *federation_rooms.routes(services.serving.reads),
+        *federation_membership.routes(services.serving.membership),
         *user_routes(config, users, services.limits, services.federation.queries),
         *room_routes(config, rooms, users, services.limits, services.federation.queries),
         *sync_api.routes(services.sync, users.filters),

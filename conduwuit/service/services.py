@@ -20,6 +20,7 @@ from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.federation.room_access import RoomAccess
+from conduwuit.service.federation.room_membership import FederationMembership
 from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
@@ -137,6 +138,7 @@ class ServingServices:
 
     access: RoomAccess
     reads: RoomReads
+    membership: FederationMembership
 
 
 @dataclass
