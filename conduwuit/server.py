@@ -29,6 +29,7 @@ from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
 from conduwuit.service.federation.dns import Dns, DnsOptions, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.inbound import EduSettings, InboundTransactions
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
@@ -269,8 +270,26 @@ def build_serving(
         users.accounts.is_active,
         notifier,
     )
+    inbound = InboundTransactions(
+        db,
+        access,
+        federation.pdu_signatures,
+        federation.client,
+        rooms.typing,
+        rooms.receipts,
+        rooms.presence,
+        EduSettings(
+            typing=config.allow_incoming_typing,
+            receipts=config.allow_incoming_read_receipts,
+            presence=config.allow_incoming_presence,
+            typing_timeout_ms=config.typing_federation_timeout_s * 1000,
+        ),
+    )
     return ServingServices(
-        access=access, reads=RoomReads(access, config.server_name), membership=membership
+        access=access,
+        reads=RoomReads(access, config.server_name),
+        membership=membership,
+        inbound=inbound,
     )
 
 

@@ -54,6 +54,7 @@ from conduwuit.api.federation import keys, version
 from conduwuit.api.federation import membership as federation_membership
 from conduwuit.api.federation import query as federation_query
 from conduwuit.api.federation import rooms as federation_rooms
+from conduwuit.api.federation import send as federation_send
 from conduwuit.api.media import content as media_content
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
@@ -79,6 +80,7 @@ def routes(services: Services) -> list[Route]:
         ),
         *federation_rooms.routes(services.serving.reads),
         *federation_membership.routes(services.serving.membership),
+        *federation_send.routes(services.serving.inbound),
         *user_routes(config, users, services.limits, services.federation.queries),
         *room_routes(config, rooms, users, services.limits, services.federation.queries),
         *sync_api.routes(services.sync, users.filters),

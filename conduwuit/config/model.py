@@ -710,7 +710,7 @@ class GlobalConfig(Section):
     # -- presence, typing, receipts --------------------------------------------------
     allow_local_presence: bool = Field(True, description="Presence for local users.")
     allow_incoming_presence: bool = Field(
-        True, description=unused("Accept presence over federation.")
+        True, description="Accept presence over federation (m.presence EDUs)."
     )
     allow_outgoing_presence: bool = Field(
         True, description=unused("Send presence over federation.")
@@ -718,9 +718,9 @@ class GlobalConfig(Section):
     presence_idle_timeout_s: int = Field(300, ge=1, description="Idle after this long.")
     presence_offline_timeout_s: int = Field(1800, ge=1, description="Offline after this long.")
     allow_outgoing_typing: bool = Field(True, description=unused("Send typing over federation."))
-    allow_incoming_typing: bool = Field(True, description=unused("Accept typing over federation."))
+    allow_incoming_typing: bool = Field(True, description="Accept typing over federation.")
     typing_federation_timeout_s: int = Field(
-        30, ge=1, description=unused("Remote typing lifetime.")
+        30, ge=1, description="Remote typing lifetime (within the typing_client_timeout bounds)."
     )
     typing_client_timeout_min_s: int = Field(15, ge=1, description="Shortest typing timeout.")
     typing_client_timeout_max_s: int = Field(45, ge=1, description="Longest typing timeout.")
@@ -762,7 +762,7 @@ class GlobalConfig(Section):
         """),
     )
     allow_incoming_read_receipts: bool = Field(
-        True, description=unused("Accept read receipts over federation.")
+        True, description="Accept read receipts over federation."
     )
     allow_outgoing_read_receipts: bool = Field(
         True, description=unused("Send read receipts over federation.")

@@ -55,6 +55,14 @@ class Maps:
                expiry (valid_until_ts), merged across fetches.""",
     )
 
+    servertxnid_response: Final = MapSpec(
+        "servertxnid_response",
+        """Federation transactions received (PUT /send/{txnId}), so a transaction sent
+        again gets the first answer and nothing in it is processed twice.
+        key:   origin server name, 0xFF, transaction ID
+        value: JSON of the answer given ({"pdus": {event ID: result}})""",
+    )
+
     # -- rooms: short ids (conduwuit's "short" service) ------------------------------
     roomid_shortroomid: Final = MapSpec(
         "roomid_shortroomid",

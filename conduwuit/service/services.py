@@ -16,6 +16,7 @@ from conduwuit.service.e2ee import E2ee
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import FederationClient
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.inbound import InboundTransactions
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
@@ -139,6 +140,7 @@ class ServingServices:
     access: RoomAccess
     reads: RoomReads
     membership: FederationMembership
+    inbound: InboundTransactions
 
 
 @dataclass

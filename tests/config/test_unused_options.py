@@ -69,15 +69,19 @@ def test_every_unread_option_is_marked_not_yet_used_and_only_those() -> None:
 
 
 def test_the_known_unused_options_are_found() -> None:
-    # The federation, typing, presence and receipt switches wait for federation.
+    # The outgoing typing, presence and receipt switches wait for the federation sender.
     assert {
         "allow_outgoing_typing",
-        "allow_incoming_typing",
-        "allow_incoming_presence",
         "allow_outgoing_presence",
-        "allow_incoming_read_receipts",
         "allow_outgoing_read_receipts",
     } <= unread_options()
+    # Inbound transactions read the incoming ones.
+    assert {
+        "allow_incoming_typing",
+        "allow_incoming_presence",
+        "allow_incoming_read_receipts",
+        "typing_federation_timeout_s",
+    }.isdisjoint(unread_options())
     # Read through a property (GlobalConfig.addresses): used.
     assert "address" not in unread_options()
     assert "allow_registration" not in unread_options()
