@@ -27,6 +27,7 @@ from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
+from conduwuit.service.federation.directory import FederationDirectory
 from conduwuit.service.federation.dns import Dns, DnsOptions, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.inbound import EduSettings, InboundTransactions
@@ -290,6 +291,11 @@ def build_serving(
         reads=RoomReads(access, config.server_name),
         membership=membership,
         inbound=inbound,
+        directory=FederationDirectory(
+            access,
+            rooms.hierarchy,
+            public_rooms=config.allow_public_room_directory_over_federation,
+        ),
     )
 
 

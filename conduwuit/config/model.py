@@ -304,6 +304,15 @@ class GlobalConfig(Section):
     allow_public_room_directory_without_auth: bool = Field(
         False, description="Serve /publicRooms to clients without an access token."
     )
+    allow_public_room_directory_over_federation: bool = Field(
+        False,
+        description=doc("""
+            Serve the public room directory to other servers
+            (/_matrix/federation/v1/publicRooms). Off, it is 403 M_FORBIDDEN, which
+            keeps /publicRooms spiders out but hides the directory from other
+            servers' users too.
+        """),
+    )
     login_via_existing_session: bool = Field(
         True,
         description=doc("""

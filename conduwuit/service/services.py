@@ -15,6 +15,7 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import FederationClient
+from conduwuit.service.federation.directory import FederationDirectory
 from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.inbound import InboundTransactions
 from conduwuit.service.federation.keys import RemoteKeys
@@ -141,6 +142,7 @@ class ServingServices:
     reads: RoomReads
     membership: FederationMembership
     inbound: InboundTransactions
+    directory: FederationDirectory
 
 
 @dataclass

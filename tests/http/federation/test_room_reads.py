@@ -18,8 +18,10 @@ def q(value: str) -> str:
 
 
 async def room_with(hs: Homeserver, **create: Any) -> tuple[str, str]:
-    alice = await hs.register("alice")
-    token = alice["access_token"]
+    """A public room of alice (registered on first use) and her token."""
+    token = hs.tokens.get("@alice:test.example")
+    if token is None:
+        token = (await hs.register("alice"))["access_token"]
     status, answer = await hs.request(
         "POST", "/createRoom", {"preset": "public_chat", **create}, token=token
     )
