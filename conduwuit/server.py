@@ -169,7 +169,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         limits=build_limits(config, clock, users.accounts),
         media=build_media(config, db, clock),
         federation=federation,
-        serving=build_serving(config, db, server_keys, notifier, users, rooms, federation),
+        serving=build_serving(config, db, server_keys, notifier, users, rooms, e2ee, federation),
         loop_lag=loop_lag(config),
     )
 
@@ -256,6 +256,7 @@ def build_serving(
     notifier: Notifier,
     users: UserServices,
     rooms: RoomServices,
+    e2ee: E2ee,
     federation: FederationServices,
 ) -> ServingServices:
     """Resident rooms served to other servers, through one access check; their
@@ -279,6 +280,7 @@ def build_serving(
         rooms.typing,
         rooms.receipts,
         rooms.presence,
+        e2ee.to_device,
         EduSettings(
             typing=config.allow_incoming_typing,
             receipts=config.allow_incoming_read_receipts,

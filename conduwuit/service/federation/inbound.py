@@ -19,7 +19,8 @@ Refused PDUs are not stored. Each PDU's result is in the answer.
 
 EDUs, each only from the server of the user it speaks for: ``m.typing`` and
 ``m.receipt`` (of users joined to the room), ``m.presence``, each if the matching
-``allow_incoming_*`` option is on. Other EDU types are ignored.
+``allow_incoming_*`` option is on, and ``m.direct_to_device`` (to our users'
+devices, once per ``message_id``). Other EDU types are ignored.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from conduwuit.core.ids import RoomId, UserId, server_of
 from conduwuit.core.signing import SignatureError
 from conduwuit.db import MAPS, Database
 from conduwuit.db.codec import key
+from conduwuit.service.e2ee.to_device import ToDevice
 from conduwuit.service.federation.client import FederationClient, FederationError
 from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.room_access import RoomAccess
@@ -81,6 +83,7 @@ class InboundTransactions:
         typing: Typing,
         receipts: Receipts,
         presence: Presence,
+        to_device: ToDevice,
         settings: EduSettings,
     ) -> None:
         self._answers = db.map(MAPS.servertxnid_response)
@@ -91,6 +94,7 @@ class InboundTransactions:
         self.typing = typing
         self.receipts = receipts
         self.presence = presence
+        self.to_device = to_device
         self.settings = settings
         self._running: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
 
@@ -223,6 +227,8 @@ class InboundTransactions:
                     self._receipts(origin, content)
                 elif kind == "m.presence" and self.settings.presence:
                     self._presence(origin, content)
+                elif kind == "m.direct_to_device":
+                    self._to_device(origin, content)
             except (MatrixError, ValueError, TypeError) as exc:
                 log.info("EDU %s from %s ignored: %s", kind, origin, exc)
 
@@ -288,3 +294,18 @@ class InboundTransactions:
             if user is None or not isinstance(state, str):
                 continue
             self.presence.set(user, state, status if isinstance(status, str) else None)
+
+    def _to_device(self, origin: str, content: dict[str, Any]) -> None:
+        """Messages of a user of the origin to our users' devices, once per
+        ``message_id`` (the same dedup as a client's transaction ID)."""
+        sender = self._user(origin, content.get("sender"))
+        event_type, message_id = content.get("type"), content.get("message_id")
+        messages = content.get("messages")
+        if (
+            sender is None
+            or not isinstance(event_type, str)
+            or not isinstance(message_id, str)
+            or not isinstance(messages, dict)
+        ):
+            return
+        self.to_device.send(str(sender), "", event_type, message_id, messages)

@@ -224,3 +224,31 @@ async def test_incoming_edus_can_be_turned_off(
         assert hs.services.rooms.typing.typing_users(room_id) == []
         assert hs.services.rooms.receipts.latest(UserId.parse(bob), room_id, "m.read") is None
         assert hs.services.rooms.presence.current(bob) is None
+
+
+async def test_to_device_messages_of_the_origins_users_reach_our_devices(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    carol = await fed_hs.register("carol")
+    bob = remote.user("bob")
+
+    def edu(sender: str, message_id: str, body: str) -> dict[str, Any]:
+        return {
+            "edu_type": "m.direct_to_device",
+            "content": {
+                "sender": sender,
+                "type": "m.test",
+                "message_id": message_id,
+                "messages": {carol["user_id"]: {"*": {"body": body}}},
+            },
+        }
+
+    edus = [edu(bob, "m1", "hi"), edu("@mallory:elsewhere.example", "m2", "forged")]
+    status, _ = await transaction(fed_hs, remote, "td1", [], edus)
+    assert status == 200
+    # The same message ID in another transaction: delivered once.
+    status, _ = await transaction(fed_hs, remote, "td2", [], [edu(bob, "m1", "hi")])
+    assert status == 200
+    status, synced = await fed_hs.request("GET", "/sync", token=carol["access_token"])
+    events = synced["to_device"]["events"]
+    assert events == [{"type": "m.test", "sender": bob, "content": {"body": "hi"}}]
