@@ -28,7 +28,7 @@ from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
 from conduwuit.service.federation.directory import FederationDirectory
-from conduwuit.service.federation.dns import Dns, DnsOptions, system_nameservers
+from conduwuit.service.federation.dns import Dns, DnsOptions, read_hosts, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.inbound import EduSettings, InboundTransactions
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
@@ -321,6 +321,7 @@ def build_resolver(config: GlobalConfig, clock: Clock) -> ServerResolver:
             ip_lookup_strategy=config.ip_lookup_strategy,
         ),
         clock,
+        hosts=read_hosts(),
     )
     well_known = WellKnownClient(
         IpDenylist(config.ip_range_denylist, lookup=dns.lookup),

@@ -21,10 +21,12 @@ again for the chain's end.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import dns.asyncquery
 import dns.exception
@@ -96,12 +98,43 @@ def system_nameservers() -> list[Nameserver]:
     return [(str(ns), 53) for ns in configured] or [("127.0.0.1", 53)]
 
 
+def read_hosts(path: Path = Path("/etc/hosts")) -> dict[str, list[str]]:
+    """Name -> addresses of a hosts file, which the system's resolver reads before
+    asking nameservers (containers get names such as ``host.docker.internal`` only
+    there). A missing or unreadable file is empty."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return {}
+    hosts: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2:
+            continue
+        try:
+            address = str(ipaddress.ip_address(fields[0]))
+        except ValueError:
+            continue
+        for name in fields[1:]:
+            found = hosts.setdefault(name.lower().rstrip("."), [])
+            if address not in found:
+                found.append(address)
+    return hosts
+
+
 class Dns:
     def __init__(
-        self, nameservers: Sequence[Nameserver], options: DnsOptions, clock: Clock
+        self,
+        nameservers: Sequence[Nameserver],
+        options: DnsOptions,
+        clock: Clock,
+        hosts: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        """``hosts``: fixed addresses by name (:func:`read_hosts`), answered before any
+        nameserver is asked, as the system's resolver does."""
         if not nameservers:
             raise ValueError("at least one nameserver is needed")
+        self._hosts = dict(hosts or {})
         self._nameservers = list(nameservers)
         self._options = options
         self._clock = clock
@@ -248,6 +281,12 @@ class Dns:
             plan = [[AAAA], [A]]
         else:
             plan = [[A], [AAAA]]
+        fixed = self._hosts.get(host.lower().rstrip("."))
+        if fixed:
+            for step in plan:
+                wanted = [a for a in fixed if (AAAA if ":" in a else A) in step]
+                if wanted:
+                    return wanted, self._clock() + self._options.min_ttl_s * 1000
         problems: list[str] = []
         for step in plan:
             answers = await asyncio.gather(

@@ -8,11 +8,12 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import dns.rdatatype
 import pytest
 
-from conduwuit.service.federation.dns import Dns, DnsError, DnsOptions
+from conduwuit.service.federation.dns import Dns, DnsError, DnsOptions, read_hosts
 from conduwuit.service.ip_denylist import DeniedHost, IpDenylist
 from tests.service.federation.conftest import FAST, FakeClock
 from tests.service.federation.netkit import LocalDns
@@ -233,3 +234,34 @@ async def test_denylist_lookup_through_dns(local_dns: LocalDns, clock: FakeClock
 def test_needs_a_nameserver(clock: FakeClock) -> None:
     with pytest.raises(ValueError):
         Dns([], DnsOptions(), clock)
+
+
+def test_a_hosts_file_is_read_as_the_system_resolver_does(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text(
+        "# comment\n127.0.0.1 localhost\n::1 localhost ip6-localhost\n"
+        "172.17.0.1\thost.docker.internal Pinned.Test. # gateway\nnot-an-ip name\n\n"
+    )
+    assert read_hosts(hosts) == {
+        "localhost": ["127.0.0.1", "::1"],
+        "ip6-localhost": ["::1"],
+        "host.docker.internal": ["172.17.0.1"],
+        "pinned.test": ["172.17.0.1"],
+    }
+    assert read_hosts(tmp_path / "missing") == {}
+
+
+async def test_hosts_entries_are_answered_before_any_nameserver(
+    local_dns: LocalDns, clock: FakeClock
+) -> None:
+    local_dns.records[("pinned.test", "A")] = ["127.0.0.9"]
+    dns = Dns(
+        [local_dns.address],
+        FAST,
+        clock,
+        hosts={"pinned.test": ["127.0.0.7", "::7"], "six.test": ["::6"]},
+    )
+    assert (await dns.addresses("Pinned.Test"))[0] == ["127.0.0.7"]
+    assert (await dns.addresses("pinned.test", socket.AF_INET6))[0] == ["::7"]
+    assert (await dns.addresses("six.test"))[0] == ["::6"]  # A first, then AAAA
+    assert local_dns.queries == []
