@@ -31,13 +31,18 @@ from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import ClientSettings, FederationClient
+from conduwuit.service.federation.directory import FederationDirectory
 from conduwuit.service.federation.dns import Dns, DnsOptions, system_hosts, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.inbound import EduSettings, InboundTransactions
 from conduwuit.service.federation.invites import RemoteInvites
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
+from conduwuit.service.federation.room_access import RoomAccess
+from conduwuit.service.federation.room_membership import FederationMembership
+from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.sender import FederationSender, SenderSettings
 from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
@@ -78,6 +83,7 @@ from conduwuit.service.services import (
     PushServices,
     RoomServices,
     Services,
+    ServingServices,
     UserServices,
 )
 from conduwuit.service.sync.rooms import RoomSections
@@ -147,6 +153,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     e2ee = build_e2ee(config, db, users, rooms, notifier)
     push = build_push(config, db, clock, users, rooms)
     media, thumbnailer, previewer = build_media(config, db, clock)
+    federation = build_federation(config, db, server_keys, clock, rooms, e2ee)
     sync = SyncService(
         db,
         rooms.storage.member_index,
@@ -174,7 +181,8 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         media=media,
         thumbnailer=thumbnailer,
         previewer=previewer,
-        federation=build_federation(config, db, server_keys, clock, rooms, e2ee),
+        federation=federation,
+        serving=build_serving(config, db, server_keys, notifier, users, rooms, e2ee, federation),
         loop_lag=loop_lag(config),
     )
 
@@ -312,6 +320,58 @@ def build_federation(
         queries=queries,
         pdu_signatures=pdu_signatures,
         joins=joins,
+    )
+
+
+def build_serving(
+    config: GlobalConfig,
+    db: Database,
+    server_keys: ServerKeys,
+    notifier: Notifier,
+    users: UserServices,
+    rooms: RoomServices,
+    e2ee: E2ee,
+    federation: FederationServices,
+) -> ServingServices:
+    """Resident rooms served to other servers, through one access check; their
+    users joining, leaving and knocking, and their invites of ours."""
+    access = RoomAccess(rooms.storage, users.erasures.is_erased)
+    membership = FederationMembership(
+        db,
+        access,
+        rooms.membership,
+        federation.pdu_signatures,
+        lambda: server_keys.keypair,
+        config.server_name,
+        users.accounts.is_active,
+        notifier,
+    )
+    inbound = InboundTransactions(
+        db,
+        access,
+        federation.pdu_signatures,
+        federation.client,
+        rooms.typing,
+        rooms.receipts,
+        rooms.presence,
+        e2ee.to_device,
+        EduSettings(
+            typing=config.allow_incoming_typing,
+            receipts=config.allow_incoming_read_receipts,
+            presence=config.allow_incoming_presence,
+            typing_timeout_ms=config.typing_federation_timeout_s * 1000,
+        ),
+    )
+    return ServingServices(
+        access=access,
+        reads=RoomReads(access, config.server_name),
+        membership=membership,
+        inbound=inbound,
+        directory=FederationDirectory(
+            access,
+            rooms.hierarchy,
+            public_rooms=config.allow_public_room_directory_over_federation,
+        ),
     )
 
 

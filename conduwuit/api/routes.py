@@ -51,8 +51,12 @@ from conduwuit.api.client.rooms import (
 )
 from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
+from conduwuit.api.federation import directory as federation_directory
 from conduwuit.api.federation import keys, version
+from conduwuit.api.federation import membership as federation_membership
 from conduwuit.api.federation import query as federation_query
+from conduwuit.api.federation import rooms as federation_rooms
+from conduwuit.api.federation import send as federation_send
 from conduwuit.api.media import content as media_content
 from conduwuit.api.media import preview as media_preview
 from conduwuit.api.media import thumbnail as media_thumbnail
@@ -78,6 +82,10 @@ def routes(services: Services) -> list[Route]:
         *federation_query.routes(
             config.server_name, users.accounts, users.profiles, rooms.directory
         ),
+        *federation_rooms.routes(services.serving.reads),
+        *federation_membership.routes(services.serving.membership),
+        *federation_send.routes(services.serving.inbound),
+        *federation_directory.routes(services.serving.directory),
         *user_routes(config, users, services.limits, services.federation.queries),
         *room_routes(config, rooms, users, services.limits, services.federation.queries),
         *sync_api.routes(services.sync, users.filters),

@@ -319,6 +319,15 @@ class GlobalConfig(Section):
     allow_public_room_directory_without_auth: bool = Field(
         False, description="Serve /publicRooms to clients without an access token."
     )
+    allow_public_room_directory_over_federation: bool = Field(
+        False,
+        description=doc("""
+            Serve the public room directory to other servers
+            (/_matrix/federation/v1/publicRooms). Off, it is 403 M_FORBIDDEN, which
+            keeps /publicRooms spiders out but hides the directory from other
+            servers' users too.
+        """),
+    )
     login_via_existing_session: bool = Field(
         True,
         description=doc("""
@@ -750,7 +759,7 @@ class GlobalConfig(Section):
     # -- presence, typing, receipts --------------------------------------------------
     allow_local_presence: bool = Field(True, description="Presence for local users.")
     allow_incoming_presence: bool = Field(
-        True, description=unused("Accept presence over federation.")
+        True, description="Accept presence over federation (m.presence EDUs)."
     )
     allow_outgoing_presence: bool = Field(
         True,
@@ -759,9 +768,9 @@ class GlobalConfig(Section):
     presence_idle_timeout_s: int = Field(300, ge=1, description="Idle after this long.")
     presence_offline_timeout_s: int = Field(1800, ge=1, description="Offline after this long.")
     allow_outgoing_typing: bool = Field(True, description="Send typing over federation.")
-    allow_incoming_typing: bool = Field(True, description=unused("Accept typing over federation."))
+    allow_incoming_typing: bool = Field(True, description="Accept typing over federation.")
     typing_federation_timeout_s: int = Field(
-        30, ge=1, description=unused("Remote typing lifetime.")
+        30, ge=1, description="Remote typing lifetime (within the typing_client_timeout bounds)."
     )
     typing_client_timeout_min_s: int = Field(15, ge=1, description="Shortest typing timeout.")
     typing_client_timeout_max_s: int = Field(45, ge=1, description="Longest typing timeout.")
@@ -803,7 +812,7 @@ class GlobalConfig(Section):
         """),
     )
     allow_incoming_read_receipts: bool = Field(
-        True, description=unused("Accept read receipts over federation.")
+        True, description="Accept read receipts over federation."
     )
     allow_outgoing_read_receipts: bool = Field(
         True, description="Send read receipts over federation."

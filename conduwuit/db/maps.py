@@ -63,6 +63,13 @@ class Maps:
         value: b"p" + event ID (a PDU, read from the timeline when sent) or
                b"e" + EDU JSON {"edu_type", "content"}""",
     )
+    servertxnid_response: Final = MapSpec(
+        "servertxnid_response",
+        """Federation transactions received (PUT /send/{txnId}), so a transaction sent
+        again gets the first answer and nothing in it is processed twice.
+        key:   origin server name, 0xFF, transaction ID
+        value: JSON of the answer given ({"pdus": {event ID: result}})""",
+    )
 
     # -- rooms: short ids (conduwuit's "short" service) ------------------------------
     roomid_shortroomid: Final = MapSpec(

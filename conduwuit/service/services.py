@@ -15,11 +15,16 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.federation.auth import RequestAuth
 from conduwuit.service.federation.client import FederationClient
+from conduwuit.service.federation.directory import FederationDirectory
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.inbound import InboundTransactions
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
+from conduwuit.service.federation.room_access import RoomAccess
+from conduwuit.service.federation.room_membership import FederationMembership
+from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.sender import FederationSender
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
@@ -141,6 +146,17 @@ class FederationServices:
 
 
 @dataclass
+class ServingServices:
+    """Resident rooms as other servers see them: who may read what, and the reads."""
+
+    access: RoomAccess
+    reads: RoomReads
+    membership: FederationMembership
+    inbound: InboundTransactions
+    directory: FederationDirectory
+
+
+@dataclass
 class Services:
     """Every service of one server over one database."""
 
@@ -160,6 +176,7 @@ class Services:
     thumbnailer: Thumbnailer
     previewer: Previewer
     federation: FederationServices
+    serving: ServingServices
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
 

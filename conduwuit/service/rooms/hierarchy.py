@@ -43,7 +43,7 @@ class Hierarchy:
             "knock_restricted",
         )
 
-    def _children(self, room_id: str, suggested_only: bool) -> list[dict[str, Any]]:
+    def children(self, room_id: str, suggested_only: bool) -> list[dict[str, Any]]:
         """Child events with a non-empty ``via``, in the spec's order: by ``order``
         (valid ones first), then the child event's timestamp, then room ID."""
         state = self.storage.state
@@ -101,7 +101,7 @@ class Hierarchy:
         queue = [(root, 0)]
         while queue and len(walk) < offset + page_limit + 1:
             current, depth = queue.pop(0)
-            children = self._children(current, suggested_only) if depth < depth_limit else []
+            children = self.children(current, suggested_only) if depth < depth_limit else []
             summary = self.directory.summary(current)
             summary["children_state"] = [
                 {**stripped_state(c), "origin_server_ts": c.get("origin_server_ts", 0)}

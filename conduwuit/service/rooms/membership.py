@@ -272,12 +272,12 @@ class Membership:
         content = self._with_reason(
             {"membership": MembershipState.JOIN, **self.actions.profile(str(user))}, reason, extra
         )
-        authoriser = self._restricted_authoriser(user, room_id)
+        authoriser = self.restricted_authoriser(user, room_id)
         if authoriser is not None:
             content[AUTHORISING_USER] = authoriser
         return await self._member_event(user, room_id, str(user), content)
 
-    def _restricted_authoriser(self, user: UserId, room_id: str) -> str | None:
+    def restricted_authoriser(self, user: UserId, room_id: str) -> str | None:
         """rooms/v8 restricted joins: if the user is not invited, they must be joined to
         a room in the allow list, and a local member who may invite vouches for them."""
         rv = self.actions.room_version(room_id)

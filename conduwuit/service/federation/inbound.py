@@ -1,0 +1,311 @@
+"""Transactions other servers push to us (server-server API: "Transactions",
+``PUT /_matrix/federation/v1/send/{txnId}``).
+
+A transaction holds at most 50 PDUs and 100 EDUs. Its answer is kept per origin and
+transaction ID (``servertxnid_response``): the same transaction sent again gets the
+same answer and nothing is processed twice; the same one sent again while the
+first is still being processed waits for it.
+
+Each PDU, in the order given: its room must be one we are in (we take its version
+from our copy), the room's server ACL must allow the origin, its sender must be a
+user of the origin, then hashes and signatures (``PduSignatures.check``; an event
+whose content hash does not match is used redacted), then the one receive path
+(``EventPipeline.receive``: auth against its auth events, the state before it and
+the current state, persisted under the room lock). When it cites prev or auth
+events we do not have, up to ``MISSING_EVENTS_LIMIT`` of them are fetched from the
+origin with ``/get_missing_events`` and taken in first, oldest first; if that does
+not close the gap the PDU is refused with an error (it is not kept as an outlier).
+Refused PDUs are not stored. Each PDU's result is in the answer.
+
+EDUs, each only from the server of the user it speaks for: ``m.typing`` and
+``m.receipt`` (of users joined to the room), ``m.presence``, each if the matching
+``allow_incoming_*`` option is on, and ``m.direct_to_device`` (to our users'
+devices, once per ``message_id``). Other EDU types are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from conduwuit.core.errors import AuthError, MatrixError, bad_json
+from conduwuit.core.event_hashing import compute_event_id
+from conduwuit.core.events import Event, EventFormatError
+from conduwuit.core.ids import RoomId, UserId, server_of
+from conduwuit.core.signing import SignatureError
+from conduwuit.db import MAPS, Database
+from conduwuit.db.codec import key
+from conduwuit.service.e2ee.to_device import ToDevice
+from conduwuit.service.federation.client import FederationClient, FederationError
+from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.room_access import RoomAccess
+from conduwuit.service.presence import Presence
+from conduwuit.service.rooms.pipeline import MissingEventsError
+from conduwuit.service.rooms.receipts import Receipts
+from conduwuit.service.rooms.typing import Typing
+
+log = logging.getLogger(__name__)
+
+MAX_PDUS = 50
+MAX_EDUS = 100
+#: Events asked of the origin to close one gap (Synapse asks for 10).
+MISSING_EVENTS_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class EduSettings:
+    typing: bool = True
+    receipts: bool = True
+    presence: bool = True
+    typing_timeout_ms: int = 30_000
+
+
+def _depth(pdu: dict[str, Any]) -> int:
+    depth = pdu.get("depth")
+    return depth if isinstance(depth, int) else 0
+
+
+def _no_verify(_pdu: dict[str, Any]) -> None:
+    """Signatures were checked before the room lock was taken."""
+
+
+class InboundTransactions:
+    def __init__(
+        self,
+        db: Database,
+        access: RoomAccess,
+        signatures: PduSignatures,
+        client: FederationClient,
+        typing: Typing,
+        receipts: Receipts,
+        presence: Presence,
+        to_device: ToDevice,
+        settings: EduSettings,
+    ) -> None:
+        self._answers = db.map(MAPS.servertxnid_response)
+        self.access = access
+        self.storage = access.storage
+        self.signatures = signatures
+        self.client = client
+        self.typing = typing
+        self.receipts = receipts
+        self.presence = presence
+        self.to_device = to_device
+        self.settings = settings
+        self._running: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+
+    async def receive(self, origin: str, txn_id: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise bad_json("The transaction must be a JSON object.")
+        pdus, edus = body.get("pdus", []), body.get("edus", [])
+        if not isinstance(pdus, list) or not isinstance(edus, list):
+            raise bad_json("pdus and edus must be lists.")
+        if len(pdus) > MAX_PDUS or len(edus) > MAX_EDUS:
+            raise bad_json(f"A transaction holds at most {MAX_PDUS} PDUs and {MAX_EDUS} EDUs.")
+        if body.get("origin", origin) != origin:
+            raise bad_json("The transaction's origin is not the server that signed it.")
+        record = key(origin, txn_id)
+        done = self._answers.get(record)
+        if done is not None:
+            answer: dict[str, Any] = json.loads(done)
+            return answer
+        running = self._running.get((origin, txn_id))
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._running[(origin, txn_id)] = future
+        try:
+            answer = {"pdus": await self._pdus(origin, pdus)}
+            self._edus(origin, edus)
+            self._answers.put(record, json.dumps(answer).encode())
+            future.set_result(answer)
+            return answer
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters get it through shield
+            raise
+        finally:
+            del self._running[(origin, txn_id)]
+
+    # -- PDUs ----------------------------------------------------------------------------
+    async def _pdus(self, origin: str, pdus: list[Any]) -> dict[str, dict[str, str]]:
+        results: dict[str, dict[str, str]] = {}
+        for index, pdu in enumerate(pdus):
+            event_id, error = await self._one(origin, pdu, fetch_missing=True)
+            results[event_id or f"#{index}"] = {"error": error} if error else {}
+        return results
+
+    async def _one(
+        self, origin: str, pdu: Any, *, fetch_missing: bool
+    ) -> tuple[str | None, str | None]:
+        """(event ID, error or None) of one PDU."""
+        if not isinstance(pdu, dict) or not isinstance(pdu.get("room_id"), str):
+            return None, "Not a PDU of a room"
+        room_id = pdu["room_id"]
+        rv = self.access.room_version(room_id)
+        if rv is None:
+            return None, f"Unknown room {room_id}"
+        try:
+            event_id = compute_event_id(pdu, rv)
+        except (ValueError, KeyError, TypeError) as exc:
+            return None, f"Invalid event: {exc}"
+        try:
+            self.access.check_acl(room_id, origin)
+        except MatrixError as exc:
+            return event_id, exc.message
+        if server_of(str(pdu.get("sender", ""))) != origin:
+            return event_id, f"The sender is not a user of {origin}"
+        try:
+            checked = await self.signatures.check(pdu, rv)
+        except SignatureError as exc:
+            return event_id, f"Signatures do not verify: {exc}"
+        except (ValueError, TypeError) as exc:
+            return event_id, f"Invalid event: {exc}"
+        pipeline = self.storage.pipeline
+        for attempt in (1, 2):
+            try:
+                await pipeline.receive(checked, rv, _no_verify)
+                return event_id, None
+            except MissingEventsError as exc:
+                if not fetch_missing or attempt == 2:
+                    return event_id, f"Missing events: {', '.join(exc.event_ids[:5])}"
+                await self._fetch_missing(origin, room_id, checked, rv)
+            except AuthError as exc:
+                return event_id, f"Rejected: {exc}"
+            except (MatrixError, EventFormatError) as exc:
+                return event_id, f"Invalid event: {exc}"
+        return event_id, "Not processed"
+
+    async def _fetch_missing(self, origin: str, room_id: str, pdu: dict[str, Any], rv: Any) -> None:
+        """Ask the origin for the events between our forward extremities and ``pdu``
+        and take them in, oldest first (no further gap filling for those)."""
+        shortroomid = self.storage.short.room(room_id)
+        earliest = self.storage.extremities.get(shortroomid) if shortroomid is not None else []
+        event = Event(pdu, rv)
+        path = "/_matrix/federation/v1/get_missing_events/" + urllib.parse.quote(room_id, safe="")
+        try:
+            answer = await self.client.request(
+                origin,
+                "POST",
+                path,
+                content={
+                    "earliest_events": earliest,
+                    "latest_events": [event.event_id],
+                    "limit": MISSING_EVENTS_LIMIT,
+                    "min_depth": 0,
+                },
+            )
+        except FederationError as exc:
+            log.info("get_missing_events from %s for %s failed: %s", origin, room_id, exc)
+            return
+        events = answer.get("events") if isinstance(answer, dict) else None
+        if not isinstance(events, list):
+            return
+        found = [e for e in events[:MISSING_EVENTS_LIMIT] if isinstance(e, dict)]
+        found.sort(key=_depth)
+        for missing in found:
+            if missing.get("room_id") != room_id:
+                continue
+            # Events of other servers may fill the gap: their own signatures count.
+            sender_server = server_of(str(missing.get("sender", "")))
+            await self._one(sender_server, missing, fetch_missing=False)
+
+    # -- EDUs ----------------------------------------------------------------------------
+    def _edus(self, origin: str, edus: list[Any]) -> None:
+        for edu in edus:
+            if not isinstance(edu, dict) or not isinstance(edu.get("content"), dict):
+                continue
+            kind, content = edu.get("edu_type"), edu["content"]
+            try:
+                if kind == "m.typing" and self.settings.typing:
+                    self._typing(origin, content)
+                elif kind == "m.receipt" and self.settings.receipts:
+                    self._receipts(origin, content)
+                elif kind == "m.presence" and self.settings.presence:
+                    self._presence(origin, content)
+                elif kind == "m.direct_to_device":
+                    self._to_device(origin, content)
+            except (MatrixError, ValueError, TypeError) as exc:
+                log.info("EDU %s from %s ignored: %s", kind, origin, exc)
+
+    def _user(self, origin: str, user_id: Any) -> UserId | None:
+        """A user of ``origin``; None for anyone else (the EDU is not theirs to send)."""
+        if not isinstance(user_id, str):
+            return None
+        try:
+            user = UserId.parse(user_id)
+        except ValueError:
+            return None
+        return user if str(user.server_name) == origin else None
+
+    def _room(self, origin: str, room_id: Any) -> RoomId | None:
+        if not isinstance(room_id, str) or self.access.room_version(room_id) is None:
+            return None
+        try:
+            self.access.check_acl(room_id, origin)
+            return RoomId.parse(room_id)
+        except (MatrixError, ValueError):
+            return None
+
+    def _typing(self, origin: str, content: dict[str, Any]) -> None:
+        user = self._user(origin, content.get("user_id"))
+        room = self._room(origin, content.get("room_id"))
+        typing = content.get("typing")
+        if user is None or room is None or not isinstance(typing, bool):
+            return
+        self.typing.set_typing(user, room, typing, self.settings.typing_timeout_ms)
+
+    def _receipts(self, origin: str, content: dict[str, Any]) -> None:
+        for room_id, by_type in content.items():
+            room = self._room(origin, room_id)
+            if room is None or not isinstance(by_type, dict):
+                continue
+            users = by_type.get("m.read")
+            for user_id, receipt in (users if isinstance(users, dict) else {}).items():
+                user = self._user(origin, user_id)
+                event_ids = receipt.get("event_ids") if isinstance(receipt, dict) else None
+                if user is None or not isinstance(event_ids, list) or not event_ids:
+                    continue
+                data = receipt.get("data")
+                thread = data.get("thread_id") if isinstance(data, dict) else None
+                try:
+                    self.receipts.set_receipt(
+                        user,
+                        room,
+                        "m.read",
+                        str(event_ids[-1]),
+                        thread if isinstance(thread, str) else None,
+                    )
+                except MatrixError as exc:
+                    log.info("receipt of %s in %s ignored: %s", user, room, exc)
+
+    def _presence(self, origin: str, content: dict[str, Any]) -> None:
+        pushes = content.get("push")
+        for push in pushes if isinstance(pushes, list) else []:
+            if not isinstance(push, dict):
+                continue
+            user = self._user(origin, push.get("user_id"))
+            state = push.get("presence")
+            status = push.get("status_msg")
+            if user is None or not isinstance(state, str):
+                continue
+            self.presence.set(user, state, status if isinstance(status, str) else None)
+
+    def _to_device(self, origin: str, content: dict[str, Any]) -> None:
+        """Messages of a user of the origin to our users' devices, once per
+        ``message_id`` (the same dedup as a client's transaction ID)."""
+        sender = self._user(origin, content.get("sender"))
+        event_type, message_id = content.get("type"), content.get("message_id")
+        messages = content.get("messages")
+        if (
+            sender is None
+            or not isinstance(event_type, str)
+            or not isinstance(message_id, str)
+            or not isinstance(messages, dict)
+        ):
+            return
+        self.to_device.send(str(sender), "", event_type, message_id, messages)

@@ -1,0 +1,254 @@
+"""Transactions pushed to us (PUT /send/{txnId}): PDUs through the one receive
+path with per-PDU results, gaps filled from the origin, deduplication, limits,
+and EDUs only from the server of the user they speak for."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import trustme
+from aiohttp import web
+
+from conduwuit.core.ids import UserId
+from tests.http.federation.test_room_reads import room_with, send
+from tests.kit.homeserver import Homeserver, StartHomeserver
+from tests.kit.remote import RemoteServer, federating_homeserver, remote_server, write_ca
+
+SEND = "/_matrix/federation/v1/send"
+
+
+def message(hs: Homeserver, remote: RemoteServer, room_id: str, body: str, **kw: Any) -> Any:
+    sender = kw.pop("sender", remote.user("bob"))
+    return remote.event(
+        hs, room_id, "m.room.message", sender, {"msgtype": "m.text", "body": body}, **kw
+    )
+
+
+def event_id(hs: Homeserver, remote: RemoteServer, room_id: str, pdu: dict[str, Any]) -> str:
+    rv = hs.services.rooms.storage.state.room_version(room_id)
+    assert rv is not None
+    return remote.event_id(pdu, rv)
+
+
+def stored(hs: Homeserver, event: str) -> bool:
+    return hs.services.rooms.storage.timeline.exists(event)
+
+
+async def transaction(
+    hs: Homeserver, remote: RemoteServer, txn: str, pdus: list[Any], edus: list[Any] | None = None
+) -> tuple[int, Any]:
+    body = {
+        "origin": remote.server_name,
+        "origin_server_ts": hs.clock(),
+        "pdus": pdus,
+        "edus": edus or [],
+    }
+    return await remote.request(hs, "PUT", f"{SEND}/{txn}", body)
+
+
+async def test_pdus_are_taken_in_once(fed_hs: Homeserver, remote: RemoteServer) -> None:
+    room_id, token = await room_with(fed_hs)
+    await remote.join(fed_hs, room_id, "bob")
+    pdu = message(fed_hs, remote, room_id, "hello from afar")
+    eid = event_id(fed_hs, remote, room_id, pdu)
+    status, answer = await transaction(fed_hs, remote, "t1", [pdu])
+    assert (status, answer) == (200, {"pdus": {eid: {}}})
+    status, synced = await fed_hs.request("GET", "/sync", token=token)
+    timeline = synced["rooms"]["join"][room_id]["timeline"]["events"]
+    assert timeline[-1]["event_id"] == eid
+    assert timeline[-1]["content"]["body"] == "hello from afar"
+
+    # The same transaction ID again: the first answer, the new content ignored.
+    other = message(fed_hs, remote, room_id, "second")
+    status, again = await transaction(fed_hs, remote, "t1", [other])
+    assert (status, again) == (200, answer)
+    assert not stored(fed_hs, event_id(fed_hs, remote, room_id, other))
+
+
+async def test_refused_pdus_get_errors_and_are_not_stored(
+    fed_hs: Homeserver, remote: RemoteServer, other: RemoteServer
+) -> None:
+    room_id, token = await room_with(fed_hs)
+    await remote.join(fed_hs, room_id, "bob")
+    foreign = message(fed_hs, remote, room_id, "not mine", sender=other.user("eve"))
+    tampered = copy.deepcopy(message(fed_hs, remote, room_id, "tampered"))
+    tampered["signatures"][remote.server_name] = {
+        k: "A" * 86 for k in tampered["signatures"][remote.server_name]
+    }
+    stranger = message(fed_hs, remote, room_id, "not joined", sender=remote.user("carol"))
+    unknown = {**message(fed_hs, remote, room_id, "x"), "room_id": "!unknown:test.example"}
+    pdus = [foreign, tampered, stranger, unknown]
+    status, answer = await transaction(fed_hs, remote, "t2", pdus)
+    assert status == 200, answer
+    errors = answer["pdus"]
+    ids = [event_id(fed_hs, remote, room_id, p) for p in (foreign, tampered, stranger)]
+    assert "not a user of" in errors[ids[0]]["error"]
+    assert "Signatures" in errors[ids[1]]["error"]
+    assert "Rejected" in errors[ids[2]]["error"]
+    assert "Unknown room" in errors["#3"]["error"]
+    assert not any(stored(fed_hs, i) for i in ids)
+
+    # The ACL: a denied origin's PDUs are refused.
+    status, _ = await fed_hs.request(
+        "PUT",
+        f"/rooms/{room_id}/state/m.room.server_acl/",
+        {"allow": ["*"], "deny": [remote.host]},
+        token=token,
+    )
+    assert status == 200
+    late = message(fed_hs, remote, room_id, "denied")
+    status, answer = await transaction(fed_hs, remote, "t3", [late])
+    late_id = event_id(fed_hs, remote, room_id, late)
+    assert "ACL" in answer["pdus"][late_id]["error"]
+    assert not stored(fed_hs, late_id)
+
+
+async def test_oversized_and_malformed_transactions_are_refused(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    room_id, _ = await room_with(fed_hs)
+    await remote.join(fed_hs, room_id, "bob")
+    pdus = [message(fed_hs, remote, room_id, f"m{i}") for i in range(51)]
+    status, answer = await transaction(fed_hs, remote, "big", pdus)
+    assert (status, answer["errcode"]) == (400, "M_BAD_JSON")
+    status, answer = await transaction(fed_hs, remote, "edus", [], [{}] * 101)
+    assert (status, answer["errcode"]) == (400, "M_BAD_JSON")
+    assert not any(stored(fed_hs, event_id(fed_hs, remote, room_id, p)) for p in pdus)
+    status, answer = await remote.request(fed_hs, "PUT", f"{SEND}/bad", {"pdus": {}})
+    assert (status, answer["errcode"]) == (400, "M_BAD_JSON")
+    status, answer = await remote.request(
+        fed_hs, "PUT", f"{SEND}/bad", {"origin": "elsewhere.example", "pdus": []}
+    )
+    assert (status, answer["errcode"]) == (400, "M_BAD_JSON")
+    # A refused transaction is not remembered: the ID can be used properly.
+    status, answer = await transaction(fed_hs, remote, "big", pdus[:1])
+    assert status == 200 and answer["pdus"] == {event_id(fed_hs, remote, room_id, pdus[0]): {}}
+
+
+async def test_a_gap_is_filled_from_the_origin(fed_hs: Homeserver, remote: RemoteServer) -> None:
+    room_id, _ = await room_with(fed_hs)
+    await remote.join(fed_hs, room_id, "bob")
+    first = message(fed_hs, remote, room_id, "first")
+    first_id = event_id(fed_hs, remote, room_id, first)
+    second = message(
+        fed_hs, remote, room_id, "second", prev_events=[first_id], depth=first["depth"] + 1
+    )
+    asked: list[Any] = []
+
+    async def missing(request: web.Request) -> web.Response:
+        asked.append(await request.json())
+        return web.json_response({"events": [first]})
+
+    remote.routes[("POST", "/_matrix/federation/v1/get_missing_events/")] = missing
+    second_id = event_id(fed_hs, remote, room_id, second)
+    status, answer = await transaction(fed_hs, remote, "gap", [second])
+    assert (status, answer) == (200, {"pdus": {second_id: {}}})
+    assert asked and asked[0]["latest_events"] == [second_id]
+    assert stored(fed_hs, first_id) and stored(fed_hs, second_id)
+
+    # A gap the origin cannot fill: an error for that PDU, nothing stored.
+    remote.routes.clear()
+    orphan = message(fed_hs, remote, room_id, "orphan", prev_events=["$unknown"])
+    status, answer = await transaction(fed_hs, remote, "gap2", [orphan])
+    orphan_id = event_id(fed_hs, remote, room_id, orphan)
+    assert "Missing events" in answer["pdus"][orphan_id]["error"]
+    assert not stored(fed_hs, orphan_id)
+
+
+async def test_edus_only_for_the_origins_own_users(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    room_id, token = await room_with(fed_hs)
+    await remote.join(fed_hs, room_id, "bob")
+    last = await send(fed_hs, room_id, token, "read me")
+    bob = remote.user("bob")
+    edus = [
+        {"edu_type": "m.typing", "content": {"room_id": room_id, "user_id": bob, "typing": True}},
+        # Not the origin's user: ignored.
+        {
+            "edu_type": "m.typing",
+            "content": {"room_id": room_id, "user_id": "@alice:test.example", "typing": True},
+        },
+        {
+            "edu_type": "m.receipt",
+            "content": {room_id: {"m.read": {bob: {"event_ids": [last], "data": {"ts": 1}}}}},
+        },
+        {"edu_type": "m.presence", "content": {"push": [{"user_id": bob, "presence": "online"}]}},
+        {"edu_type": "m.unknown", "content": {}},
+        "not an edu",
+    ]
+    status, answer = await transaction(fed_hs, remote, "edus", [], edus)
+    assert (status, answer) == (200, {"pdus": {}})
+    rooms = fed_hs.services.rooms
+    assert rooms.typing.typing_users(room_id) == [bob]
+    status, synced = await fed_hs.request("GET", "/sync", token=token)
+    ephemeral = synced["rooms"]["join"][room_id]["ephemeral"]["events"]
+    receipts = [e for e in ephemeral if e["type"] == "m.receipt"]
+    assert receipts and bob in receipts[0]["content"][last]["m.read"]
+    assert rooms.presence.current(bob) == "online"
+
+
+async def test_incoming_edus_can_be_turned_off(
+    start: StartHomeserver, ca: trustme.CA, tmp_path: Path
+) -> None:
+    hs = await federating_homeserver(
+        start,
+        write_ca(ca, tmp_path),
+        allow_incoming_typing=False,
+        allow_incoming_read_receipts=False,
+        allow_incoming_presence=False,
+    )
+    async with remote_server(ca, 4, hs.clock) as remote:
+        room_id, token = await room_with(hs)
+        await remote.join(hs, room_id, "bob")
+        last = await send(hs, room_id, token, "read me")
+        bob = remote.user("bob")
+        edus = [
+            {
+                "edu_type": "m.typing",
+                "content": {"room_id": room_id, "user_id": bob, "typing": True},
+            },
+            {
+                "edu_type": "m.receipt",
+                "content": {room_id: {"m.read": {bob: {"event_ids": [last], "data": {}}}}},
+            },
+            {
+                "edu_type": "m.presence",
+                "content": {"push": [{"user_id": bob, "presence": "online"}]},
+            },
+        ]
+        status, _ = await transaction(hs, remote, "edus", [], edus)
+        assert status == 200
+        assert hs.services.rooms.typing.typing_users(room_id) == []
+        assert hs.services.rooms.receipts.latest(UserId.parse(bob), room_id, "m.read") is None
+        assert hs.services.rooms.presence.current(bob) is None
+
+
+async def test_to_device_messages_of_the_origins_users_reach_our_devices(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    carol = await fed_hs.register("carol")
+    bob = remote.user("bob")
+
+    def edu(sender: str, message_id: str, body: str) -> dict[str, Any]:
+        return {
+            "edu_type": "m.direct_to_device",
+            "content": {
+                "sender": sender,
+                "type": "m.test",
+                "message_id": message_id,
+                "messages": {carol["user_id"]: {"*": {"body": body}}},
+            },
+        }
+
+    edus = [edu(bob, "m1", "hi"), edu("@mallory:elsewhere.example", "m2", "forged")]
+    status, _ = await transaction(fed_hs, remote, "td1", [], edus)
+    assert status == 200
+    # The same message ID in another transaction: delivered once.
+    status, _ = await transaction(fed_hs, remote, "td2", [], [edu(bob, "m1", "hi")])
+    assert status == 200
+    status, synced = await fed_hs.request("GET", "/sync", token=carol["access_token"])
+    events = synced["to_device"]["events"]
+    assert events == [{"type": "m.test", "sender": bob, "content": {"body": "hi"}}]
