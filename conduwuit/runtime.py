@@ -77,6 +77,7 @@ class RunningServer:
             finally:
                 # After the requests: none can queue a push or schedule an event.
                 await self.server.services.rooms.delayed_events.stop()
+                await self.server.admin.stop()
                 await self.server.services.push.pushers.stop()
                 await self.server.services.federation.client.close()
                 await self.server.services.federation.resolver.close()

@@ -33,6 +33,10 @@ from conduwuit.service.rooms.transactions import Txn
 # user_id -> {"displayname": ..., "avatar_url": ...} (only the keys that are set)
 ProfileLookup = Callable[[str], Mapping[str, Any]]
 
+#: Refuses (raises) a message or state event before it is built: ``(room, type,
+#: state key, content)``; the admin room's "never public" rule is one.
+SendGuard = Callable[[RoomId, str, "str | None", Mapping[str, Any]], None]
+
 
 def no_profile(user_id: str) -> Mapping[str, Any]:
     return {}
@@ -78,6 +82,7 @@ class RoomActions:
         self.storage = storage
         self.aliases = aliases
         self.config = config
+        self.guards: list[SendGuard] = []
         self.profile = profile
         self.may_publish = may_publish
         self.is_guest = is_guest
@@ -207,6 +212,8 @@ class RoomActions:
             # Every membership change takes the one membership path (Membership, which
             # the state API uses for m.room.member too), so its checks cannot be skipped.
             raise forbidden(f"Cannot send {event_type} here")
+        for guard in self.guards:
+            guard(room_id, event_type, state_key, content)
         check_new_relation(self.storage, str(room_id), content)
         if event_type == EventType.CANONICAL_ALIAS and state_key == "":
             self._check_canonical_alias(room_id, content)
@@ -288,6 +295,8 @@ class RoomActions:
         rv = self.room_version(room_id)
         if event_type in (EventType.CREATE, EventType.MEMBER):
             raise forbidden(f"Cannot send {event_type} here")
+        for guard in self.guards:
+            guard(room_id, event_type, state_key, content)
         check_new_relation(self.storage, str(room_id), content)
         if event_type == EventType.CANONICAL_ALIAS and state_key == "":
             self._check_canonical_alias(room_id, content)

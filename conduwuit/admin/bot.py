@@ -1,0 +1,93 @@
+"""The admin bot: commands sent in the admin room, answered there as the server user.
+
+A new ``m.room.message`` in the admin room is staged by a persist listener and
+handled after its batch commits, in a background task: the sender's request never
+waits for a command. Accepted forms (conduwuit's): ``!admin <group> <command>``
+and ``@conduit:<server>: <group> <command>``. Only server admins are obeyed; anyone
+else gets a refusal and nothing is done.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from conduwuit.admin.parser import CommandParser
+from conduwuit.admin.render import notice
+from conduwuit.admin.room import AdminRoom
+from conduwuit.core.errors import MatrixError
+from conduwuit.core.event_types import EventType
+from conduwuit.core.ids import RoomId
+from conduwuit.db.batch import Batch
+from conduwuit.service.rooms.actions import RoomActions
+from conduwuit.service.rooms.timeline import PduJson
+from conduwuit.service.tasks import BackgroundTasks
+
+log = logging.getLogger(__name__)
+
+PREFIX = "!admin"
+
+
+class AdminBot:
+    def __init__(self, room: AdminRoom, actions: RoomActions, parser: CommandParser) -> None:
+        self.room = room
+        self._actions = actions
+        self.parser = parser
+        self._tasks = BackgroundTasks()
+
+    def command_line(self, body: str) -> str | None:
+        """The command in a message body, or None if it is not addressed to the bot."""
+        text = body.strip()
+        mention = str(self.room.server_user)
+        for prefix in (PREFIX, f"{mention}:", mention):
+            if text == prefix or text.startswith(prefix + " ") or text.startswith(prefix + "\n"):
+                return text[len(prefix) :].strip()
+        return None
+
+    def stage_event(self, b: Batch, pdu: PduJson, count: int, before: int) -> None:
+        """Persist listener: a command in the admin room runs once the event is in."""
+        if pdu.get("type") != EventType.MESSAGE or pdu.get("state_key") is not None:
+            return
+        room_id = self.room.room_id()
+        if room_id is None or pdu.get("room_id") != room_id:
+            return
+        sender = pdu.get("sender")
+        content = pdu.get("content")
+        if sender == str(self.room.server_user) or not isinstance(content, dict):
+            return
+        body = content.get("body")
+        if not isinstance(body, str) or not isinstance(sender, str):
+            return
+        line = self.command_line(body)
+        if line is None:
+            return
+        event_id = str(pdu.get("event_id"))
+
+        def start() -> None:
+            _ = self._tasks.spawn(f"admin command {event_id}", self.handle(room_id, sender, line))
+
+        b.after_commit(start)
+
+    async def handle(self, room_id: str, sender: str, line: str) -> None:
+        if not self.room.is_admin(sender):
+            reply = f"{sender} is not a server admin: commands are only for admins."
+        else:
+            reply = await self.run(line)
+        try:
+            await self._actions.send(
+                self.room.server_user, RoomId.parse(room_id), EventType.MESSAGE, notice(reply)
+            )
+        except MatrixError as exc:
+            log.error("could not reply in the admin room: %s", exc.message)
+
+    async def run(self, line: str) -> str:
+        """A command's output or the error to show; nothing escapes."""
+        try:
+            return await self.parser.execute(line)
+        except MatrixError as exc:
+            return f"Error: {exc.message}"
+        except Exception:
+            log.exception("admin command failed: %s", line)
+            return "Error: the command failed unexpectedly (see the server log)."
+
+    async def stop(self) -> None:
+        await self._tasks.stop()

@@ -1,0 +1,102 @@
+"""The admin room: made for the first user, never public, its server user."""
+
+from __future__ import annotations
+
+from conduwuit.service.users.ids import AccountUserId
+from tests.admin.kit import ADMIN_ROOM, BOT, admin_room_id
+from tests.kit.homeserver import PASSWORD, Homeserver, start_homeserver
+
+
+async def test_first_user_is_joined_with_power(hs: Homeserver) -> None:
+    alice = (await hs.register("alice"))["user_id"]
+    status, reply = await hs.request("GET", f"/directory/room/{ADMIN_ROOM.replace('#', '%23')}")
+    assert status == 200, reply
+    room_id = reply["room_id"]
+    status, joined = await hs.request("GET", "/joined_rooms", token=hs.tokens[alice])
+    assert joined["joined_rooms"] == [room_id]
+    status, power = await hs.request(
+        "GET", f"/rooms/{room_id}/state/m.room.power_levels", token=hs.tokens[alice]
+    )
+    assert power["users"] == {BOT: 100, alice: 100}
+    status, create = await hs.request(
+        "GET", f"/rooms/{room_id}/state/m.room.create", token=hs.tokens[alice]
+    )
+    assert create.get("m.federate") is False
+
+
+async def test_later_users_are_not_invited(hs: Homeserver) -> None:
+    await hs.register("alice")
+    bob = (await hs.register("bob"))["user_id"]
+    status, joined = await hs.request("GET", "/joined_rooms", token=hs.tokens[bob])
+    assert status == 200
+    assert joined["joined_rooms"] == []
+
+
+async def test_admin_room_cannot_be_made_public_or_world_readable(hs: Homeserver) -> None:
+    alice = (await hs.register("alice"))["user_id"]
+    room_id = admin_room_id(hs)
+    for event_type, content in (
+        ("m.room.join_rules", {"join_rule": "public"}),
+        ("m.room.history_visibility", {"history_visibility": "world_readable"}),
+    ):
+        status, reply = await hs.request(
+            "PUT", f"/rooms/{room_id}/state/{event_type}", content, token=hs.tokens[alice]
+        )
+        assert status == 403, reply
+        assert reply["errcode"] == "M_FORBIDDEN"
+    status, rules = await hs.request(
+        "GET", f"/rooms/{room_id}/state/m.room.join_rules", token=hs.tokens[alice]
+    )
+    assert rules["join_rule"] == "invite"
+    status, vis = await hs.request(
+        "GET", f"/rooms/{room_id}/state/m.room.history_visibility", token=hs.tokens[alice]
+    )
+    assert vis["history_visibility"] == "shared"
+    # Other rooms may still be made public.
+    status, created = await hs.request("POST", "/createRoom", {}, token=hs.tokens[alice])
+    status, reply = await hs.request(
+        "PUT",
+        f"/rooms/{created['room_id']}/state/m.room.join_rules",
+        {"join_rule": "public"},
+        token=hs.tokens[alice],
+    )
+    assert status == 200, reply
+
+
+async def test_server_user_cannot_log_in(hs: Homeserver) -> None:
+    await hs.register("alice")
+    for password in ("", PASSWORD):
+        status, reply = await hs.request(
+            "POST",
+            "/login",
+            {
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": BOT},
+                "password": password,
+            },
+        )
+        assert status == 403, reply
+
+
+async def test_server_user_and_room_are_made_once(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "db"
+    hs = await start_homeserver(path)
+    try:
+        await hs.register("alice")
+        room_id = admin_room_id(hs)
+        account = hs.services.users.accounts.get(BOT)
+        assert account is not None and account.is_admin
+    finally:
+        await hs.close()
+    hs = await start_homeserver(path)
+    try:
+        assert admin_room_id(hs) == room_id
+        again = await hs.admin.room.ensure()
+        assert again == room_id
+        assert hs.services.users.accounts.get(BOT) == account
+        users = [u for u, _ in hs.services.users.accounts.all()]
+        assert users.count(AccountUserId(BOT)) == 1
+    finally:
+        await hs.close()
