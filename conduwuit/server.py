@@ -149,6 +149,7 @@ def build_admin(services: Services) -> AdminBot:
     )
     rooms.actions.guards.append(room.guard)
     users.registration.registered_listeners.append(room.on_registered)
+    users.registration.reserved.add(room.server_user.localpart)
     parser = CommandParser(
         [
             UserCommands(

@@ -111,11 +111,15 @@ class CommandParser:
         try:
             ns = self._parser.parse_args(words)
         except _Exit as exc:
-            return exc.text
+            text = exc.text
         except argparse.ArgumentError as exc:
-            return f"{PROG}: error: {exc}"
-        run: Runner = ns.run
-        return run, ns
+            text = f"{PROG}: error: {exc}"
+        else:
+            run: Runner = ns.run
+            return run, ns
+        if "invalid choice" in text:
+            return f"Unknown command.\n{text}"
+        return text
 
     async def execute(self, line: str) -> str:
         """Run one command line: its output, or the error to show; never raises

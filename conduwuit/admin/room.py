@@ -30,6 +30,9 @@ SERVER_USER_LOCALPART = "conduit"
 ADMIN_ROOM_ALIAS_LOCALPART = "admins"
 ADMIN_ROOM_NAME = "Admin Room"
 ADMIN_POWER = 100
+#: One above the admins: the power rules let only a higher level demote or kick a
+#: user, and the server user must be able to put an ex-admin out of the room.
+SERVER_USER_POWER = ADMIN_POWER + 1
 
 
 class AdminRoom:
@@ -92,7 +95,7 @@ class AdminRoom:
         self._ensure_server_user()
         room_id = self.room_id()
         if room_id is None:
-            users: dict[str, int] = {str(self.server_user): ADMIN_POWER}
+            users: dict[str, int] = {str(self.server_user): SERVER_USER_POWER}
             if first_admin is not None:
                 users[first_admin] = ADMIN_POWER
             room_id = await self._actions.create_room(

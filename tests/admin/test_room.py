@@ -17,7 +17,7 @@ async def test_first_user_is_joined_with_power(hs: Homeserver) -> None:
     status, power = await hs.request(
         "GET", f"/rooms/{room_id}/state/m.room.power_levels", token=hs.tokens[alice]
     )
-    assert power["users"] == {BOT: 100, alice: 100}
+    assert power["users"] == {BOT: 101, alice: 100}
     status, create = await hs.request(
         "GET", f"/rooms/{room_id}/state/m.room.create", token=hs.tokens[alice]
     )
@@ -100,3 +100,11 @@ async def test_server_user_and_room_are_made_once(tmp_path: object) -> None:
         assert users.count(AccountUserId(BOT)) == 1
     finally:
         await hs.close()
+
+
+async def test_server_user_name_is_reserved(hs: Homeserver) -> None:
+    body = {"username": "conduit", "password": PASSWORD, "auth": {"type": "m.login.dummy"}}
+    status, reply = await hs.request("POST", "/register", body)
+    assert status == 400, reply
+    assert reply["errcode"] == "M_USER_IN_USE"
+    assert not hs.services.users.accounts.any_account()

@@ -19,7 +19,8 @@ def redact_config(config: GlobalConfig) -> dict[str, object]:
     out: dict[str, object] = {}
     for name, value in sorted(config.model_dump(mode="json").items()):
         secret = any(marker in name for marker in SECRET_MARKERS)
-        out[name] = "<redacted>" if secret and value not in (None, "", [], {}) else value
+        # Only strings hold secrets (a TTL or a flag named after tokens is not one).
+        out[name] = "<redacted>" if secret and isinstance(value, str) and value else value
     return out
 
 

@@ -70,16 +70,17 @@ class UserCommands:
         user_id = self._local(ns.user_id)
         if self.accounts.is_admin(user_id):
             raise CommandError(f"{user_id} is already an admin")
-        self.accounts.set_admin(user_id, True)
+        # The room first: if that fails, the account is left as it was.
         await self.admin_room.add_admin(user_id)
+        self.accounts.set_admin(user_id, True)
         return f"{user_id} is now a server admin."
 
     async def revoke_admin(self, ns: argparse.Namespace) -> str:
         user_id = self._local(ns.user_id)
         if not self.accounts.is_admin(user_id):
             raise CommandError(f"{user_id} is not an admin")
-        self.accounts.set_admin(user_id, False)
         await self.admin_room.remove_admin(user_id)
+        self.accounts.set_admin(user_id, False)
         return f"{user_id} is no longer a server admin."
 
     async def list_users(self, ns: argparse.Namespace) -> str:
