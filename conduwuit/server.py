@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from conduwuit.admin import AdminBot, AdminRoom
+from conduwuit.admin.commands.media import MediaCommands
 from conduwuit.admin.commands.rooms import RoomCommands
 from conduwuit.admin.commands.server import ServerCommands
 from conduwuit.admin.commands.users import UserCommands
@@ -128,14 +129,14 @@ def build(config: GlobalConfig, clock: Clock = system_clock) -> Server:
             ServerAuthenticator(services.federation.auth),
         )
         app = make_app(config, routes(services), authenticator)
-        admin = build_admin(services)
+        admin = build_admin(services, clock)
     except BaseException:
         services.close()
         raise
     return Server(services, app, admin)
 
 
-def build_admin(services: Services) -> AdminBot:
+def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
     """The admin room (made when the first user registers; its "never public" rule a
     guard on every send) and the bot that runs commands sent in it."""
     config, users, rooms = services.config, services.users, services.rooms
@@ -161,7 +162,8 @@ def build_admin(services: Services) -> AdminBot:
                 room,
             ).group(),
             RoomCommands(rooms.storage, rooms.actions.aliases).group(),
-            ServerCommands(config, time.monotonic()).group(),
+            ServerCommands(config, services.db, time.monotonic()).group(),
+            MediaCommands(config.server_name, services.media, clock).group(),
         ]
     )
     bot = AdminBot(room, rooms.actions, parser)

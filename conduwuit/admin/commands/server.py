@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import resource
 import sys
 import time
 from dataclasses import dataclass
 
-from conduwuit.admin.parser import Command, Group
+from conduwuit.admin.parser import Command, CommandError, Group
+from conduwuit.admin.render import code_block
 from conduwuit.config import GlobalConfig
+from conduwuit.db import Database
 
 #: Option names whose values never leave the process (show-config redacts them).
 SECRET_MARKERS = ("secret", "password", "token", "key")
@@ -46,6 +49,7 @@ def rss_bytes() -> int:
 @dataclass
 class ServerCommands:
     config: GlobalConfig
+    db: Database
     started: float  # time.monotonic() at start
 
     async def uptime(self, ns: argparse.Namespace) -> str:
@@ -57,6 +61,19 @@ class ServerCommands:
 
     async def memory_usage(self, ns: argparse.Namespace) -> str:
         return f"Resident set size: {rss_bytes() / (1024 * 1024):.1f} MiB"
+
+    async def backup_database(self, ns: argparse.Namespace) -> str:
+        if self.config.database_backup_path is None:
+            raise CommandError("Backups are disabled: database_backup_path is not set")
+        # A checkpoint hard-links the SST files but flushes first: off the loop.
+        path = await asyncio.to_thread(self.db.backup)
+        return f"Backup written to `{path}`."
+
+    async def list_backups(self, ns: argparse.Namespace) -> str:
+        if self.config.database_backup_path is None:
+            raise CommandError("Backups are disabled: database_backup_path is not set")
+        backups = [p.name for p in self.db.list_backups()]
+        return f"{len(backups)} backup(s), oldest first:\n" + code_block(backups)
 
     def group(self) -> Group:
         return Group(
@@ -86,6 +103,22 @@ class ServerCommands:
                     self.memory_usage,
                     (),
                     "!admin server memory-usage",
+                ),
+                Command(
+                    "server",
+                    "backup-database",
+                    "Write an online backup of the database now (database_backup_path)",
+                    self.backup_database,
+                    (),
+                    "!admin server backup-database",
+                ),
+                Command(
+                    "server",
+                    "list-backups",
+                    "List the database backups, oldest first",
+                    self.list_backups,
+                    (),
+                    "!admin server list-backups",
                 ),
             ),
         )
