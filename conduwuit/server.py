@@ -168,6 +168,7 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
     )
     bot = AdminBot(room, rooms.actions, parser)
     rooms.storage.pipeline.persister.listeners.append(bot.stage_event)
+    rooms.reports.listeners.append(bot.post)
     return bot
 
 

@@ -72,12 +72,7 @@ class AdminBot:
             reply = f"{sender} is not a server admin: commands are only for admins."
         else:
             reply = await self.run(line)
-        try:
-            await self._actions.send(
-                self.room.server_user, RoomId.parse(room_id), EventType.MESSAGE, notice(reply)
-            )
-        except MatrixError as exc:
-            log.error("could not reply in the admin room: %s", exc.message)
+        await self._send(room_id, reply)
 
     async def run(self, line: str) -> str:
         """A command's output or the error to show; nothing escapes."""
@@ -88,6 +83,20 @@ class AdminBot:
         except Exception:
             log.exception("admin command failed: %s", line)
             return "Error: the command failed unexpectedly (see the server log)."
+
+    def post(self, text: str) -> None:
+        """Post a notice (a report, say) in the admin room, off the caller's path."""
+        room_id = self.room.room_id()
+        if room_id is not None:
+            _ = self._tasks.spawn("admin notice", self._send(room_id, text))
+
+    async def _send(self, room_id: str, text: str) -> None:
+        try:
+            await self._actions.send(
+                self.room.server_user, RoomId.parse(room_id), EventType.MESSAGE, notice(text)
+            )
+        except MatrixError as exc:
+            log.error("could not post in the admin room: %s", exc.message)
 
     async def stop(self) -> None:
         await self._tasks.stop()
