@@ -1,5 +1,5 @@
-"""Command line: serve (the default), check-config, generate-config, init-dev-config,
-rotate-signing-key."""
+"""Command line: serve (the default), check-config, generate-config,
+generate-admin-docs, init-dev-config, rotate-signing-key."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("-c", "--config", type=Path, dest="sub_config", help="config file")
     commands.add_parser("generate-config", help="print the example config with every option")
+    commands.add_parser(
+        "generate-admin-docs", help="print the admin room's command reference (docs/admin.md)"
+    )
     init = commands.add_parser(
         "init-dev-config", help="write a development config for localhost if none exists"
     )
@@ -55,6 +58,24 @@ allow_registration = true
 registration_token = "{token}"
 log = "info"
 """
+
+
+def admin_reference() -> str:
+    """The admin commands' reference, from a server built over a throwaway database
+    (the commands are declared by the objects that run them)."""
+    import tempfile
+
+    from conduwuit.admin.reference import reference
+    from conduwuit.config import load_config
+    from conduwuit.server import build_admin, build_services
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"CONDUWUIT_SERVER_NAME": "example.org", "CONDUWUIT_DATABASE_PATH": tmp}
+        services = build_services(load_config(None, env).config)
+        try:
+            return reference(build_admin(services).parser)
+        finally:
+            services.close()
 
 
 def init_dev_config(path: Path) -> int:
@@ -102,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         from conduwuit.config.example import example_config
 
         sys.stdout.write(example_config())
+        return 0
+    if command == "generate-admin-docs":
+        sys.stdout.write(admin_reference())
         return 0
     if command == "init-dev-config":
         return init_dev_config(config_file or Path("conduwuit.toml"))
