@@ -151,12 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         except DatabaseInUseError as exc:
             return _fail([str(exc)])
 
+    from conduwuit.admin import AdminExecuteError
     from conduwuit.runtime import run
 
     setup_logging(loaded.config.log)
     try:
         run(loaded, started_at)
-    except DatabaseInUseError as exc:
+    except (DatabaseInUseError, AdminExecuteError) as exc:
         return _fail([str(exc)])
     except OSError as exc:
         return _fail([str(exc.strerror or exc)])

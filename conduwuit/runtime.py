@@ -58,6 +58,10 @@ class RunningServer:
                 self.server.services.loop_lag.start()
             self.server.services.push.pushers.start()
             self.server.services.rooms.delayed_events.start()
+            await self.server.admin.execute_at_startup(
+                self.config.admin_execute,
+                errors_ignore=self.config.admin_execute_errors_ignore,
+            )
         except BaseException:
             await self.stop()
             raise

@@ -5,7 +5,7 @@ This package sits above the services (it drives them as the server user) and bel
 the composition root only; nothing in the services imports it.
 """
 
-from conduwuit.admin.bot import AdminBot
+from conduwuit.admin.bot import AdminBot, AdminExecuteError
 from conduwuit.admin.room import AdminRoom
 
-__all__ = ["AdminBot", "AdminRoom"]
+__all__ = ["AdminBot", "AdminExecuteError", "AdminRoom"]

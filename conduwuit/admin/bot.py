@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from conduwuit.admin.parser import CommandParser
+from conduwuit.admin.parser import CommandParser, Outcome
 from conduwuit.admin.render import notice
 from conduwuit.admin.room import AdminRoom
 from conduwuit.core.errors import MatrixError
@@ -25,6 +25,10 @@ from conduwuit.service.tasks import BackgroundTasks
 log = logging.getLogger(__name__)
 
 PREFIX = "!admin"
+
+
+class AdminExecuteError(Exception):
+    """A start-up command (``admin_execute``) failed and errors are not ignored."""
 
 
 class AdminBot:
@@ -71,18 +75,31 @@ class AdminBot:
         if not self.room.is_admin(sender):
             reply = f"{sender} is not a server admin: commands are only for admins."
         else:
-            reply = await self.run(line)
+            reply = (await self.run(line)).text
         await self._send(room_id, reply)
 
-    async def run(self, line: str) -> str:
+    async def run(self, line: str) -> Outcome:
         """A command's output or the error to show; nothing escapes."""
         try:
             return await self.parser.execute(line)
         except MatrixError as exc:
-            return f"Error: {exc.message}"
+            return Outcome(f"Error: {exc.message}", ok=False)
         except Exception:
             log.exception("admin command failed: %s", line)
-            return "Error: the command failed unexpectedly (see the server log)."
+            return Outcome("Error: the command failed unexpectedly (see the server log).", False)
+
+    async def execute_at_startup(self, commands: list[str], *, errors_ignore: bool) -> None:
+        """conduwuit's ``admin_execute``: each command runs in order, its output is
+        logged and posted in the admin room (if it exists). A failing command stops
+        the start-up (AdminExecuteError) unless ``errors_ignore``."""
+        for line in commands:
+            outcome = await self.run(line.removeprefix(PREFIX).strip())
+            log.info("admin_execute %r: %s", line, outcome.text)
+            room_id = self.room.room_id()
+            if room_id is not None:
+                await self._send(room_id, f"Start-up command `{line}`:\n{outcome.text}")
+            if not outcome.ok and not errors_ignore:
+                raise AdminExecuteError(f"admin_execute command {line!r} failed: {outcome.text}")
 
     def post(self, text: str) -> None:
         """Post a notice (a report, say) in the admin room, off the caller's path."""

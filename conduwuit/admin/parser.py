@@ -77,6 +77,14 @@ class Group:
     commands: tuple[Command, ...]
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a command line gave: the text to show, and whether it succeeded."""
+
+    text: str
+    ok: bool
+
+
 class CommandParser:
     def __init__(self, groups: Sequence[Group]) -> None:
         self.groups = tuple(groups)
@@ -121,14 +129,15 @@ class CommandParser:
             return f"Unknown command.\n{text}"
         return text
 
-    async def execute(self, line: str) -> str:
+    async def execute(self, line: str) -> Outcome:
         """Run one command line: its output, or the error to show; never raises
         a command's own refusal (CommandError) or a usage error."""
         parsed = self.parse(line)
         if isinstance(parsed, str):
-            return parsed
+            # Help asked for is a success; a usage error is not.
+            return Outcome(parsed, ok=": error: " not in parsed and "Unknown" not in parsed)
         run, ns = parsed
         try:
-            return await run(ns)
+            return Outcome(await run(ns), ok=True)
         except CommandError as exc:
-            return f"Error: {exc}"
+            return Outcome(f"Error: {exc}", ok=False)

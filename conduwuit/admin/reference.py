@@ -26,6 +26,11 @@ commands of a group.
 
 Reports of events, rooms and users (client-server API "Reporting content") are
 posted in the admin room as well as logged.
+
+The same commands run at start-up from the config: `admin_execute = ["users
+create-user alice", "server backup-database"]` runs each in order once the server
+listens, logs its output and posts it in the admin room. A failing command stops
+the start unless `admin_execute_errors_ignore = true`.
 """
 
 

@@ -313,6 +313,18 @@ class GlobalConfig(Section):
             the alias contains any of these strings (case-insensitive).
         """),
     )
+    admin_execute: list[str] = Field(
+        default_factory=list,
+        description=doc("""
+            Admin commands to run at start-up, in order, e.g.
+            ["users create-user alice", "server backup-database"]; each one's output
+            is logged and posted in the admin room. See docs/admin.md.
+        """),
+    )
+    admin_execute_errors_ignore: bool = Field(
+        False,
+        description="Start even if an admin_execute command fails (else the start fails).",
+    )
     lockdown_public_room_directory: bool = Field(
         False, description="Only server admins may publish rooms to the room directory."
     )
