@@ -1,4 +1,4 @@
-"""Command line: serve (the default), check-config, generate-config,
+"""Command line: serve (the default), check-config, generate-config, admin,
 generate-admin-docs, init-dev-config, rotate-signing-key."""
 
 from __future__ import annotations
@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("-c", "--config", type=Path, dest="sub_config", help="config file")
     commands.add_parser("generate-config", help="print the example config with every option")
+    admin = commands.add_parser(
+        "admin",
+        help="run an admin command on the running server (admin_socket_path), "
+        "e.g. conduwuit admin users list-users",
+    )
+    admin.add_argument("-c", "--config", type=Path, dest="sub_config", help="config file")
+    admin.add_argument("words", nargs=argparse.REMAINDER, help="<group> <command> [args]")
     commands.add_parser(
         "generate-admin-docs", help="print the admin room's command reference (docs/admin.md)"
     )
@@ -58,6 +65,23 @@ allow_registration = true
 registration_token = "{token}"
 log = "info"
 """
+
+
+def admin_command(config: GlobalConfig, words: list[str]) -> int:
+    """``conduwuit admin <group> <command>``: sent to the running server's admin socket."""
+    import asyncio
+    import shlex
+
+    from conduwuit.admin.socket import send_command
+
+    if config.admin_socket_path is None:
+        return _fail(["admin_socket_path is not set: the server has no admin socket"])
+    try:
+        ok, text = asyncio.run(send_command(config.admin_socket_path, shlex.join(words)))
+    except OSError as exc:
+        return _fail([f"cannot reach the server at {config.admin_socket_path}: {exc}"])
+    print(text.rstrip("\n"))
+    return 0 if ok else 1
 
 
 def admin_reference() -> str:
@@ -142,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"conduwuit: warning: {warning}", file=sys.stderr)
         print(f"configuration OK ({loaded.path or 'environment only'})")
         return 0
+
+    if command == "admin":
+        return admin_command(loaded.config, args.words)
 
     from conduwuit.db import DatabaseInUseError
 

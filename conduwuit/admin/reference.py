@@ -31,6 +31,11 @@ The same commands run at start-up from the config: `admin_execute = ["users
 create-user alice", "server backup-database"]` runs each in order once the server
 listens, logs its output and posts it in the admin room. A failing command stops
 the start unless `admin_execute_errors_ignore = true`.
+
+From the shell of the server's machine, with `admin_socket_path` set, the running
+server takes the same commands over that unix socket (mode 0600: only the user the
+server runs as can use it): `conduwuit admin -c conduwuit.toml users list-users`
+prints the output and exits 1 if the command failed.
 """
 
 

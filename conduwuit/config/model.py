@@ -321,6 +321,13 @@ class GlobalConfig(Section):
             is logged and posted in the admin room. See docs/admin.md.
         """),
     )
+    admin_socket_path: Path | None = Field(
+        None,
+        description=doc("""
+            Unix socket for `conduwuit admin <group> <command>` from the shell (mode
+            0600: only the user the server runs as can use it). Unset: no socket.
+        """),
+    )
     admin_execute_errors_ignore: bool = Field(
         False,
         description="Start even if an admin_execute command fails (else the start fails).",
