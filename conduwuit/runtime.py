@@ -61,6 +61,7 @@ class RunningServer:
                 self.server.services.loop_lag.start()
             self.server.services.push.pushers.start()
             self.server.services.rooms.delayed_events.start()
+            await self.server.admin.room.ensure_for_existing_admins()
             if self.admin_socket is not None:
                 await self.admin_socket.start()
             await self.server.admin.execute_at_startup(

@@ -115,6 +115,22 @@ class AdminRoom:
             await self.add_admin(first_admin)
         return room_id
 
+    async def ensure_for_existing_admins(self) -> None:
+        """At start-up: a database whose admins predate the admin room gets the room,
+        with every active admin brought in (as conduwuit makes it on start)."""
+        if self.room_id() is not None:
+            return
+        admins = [
+            user_id
+            for user_id, account in self._accounts.all()
+            if account.is_admin and not account.deactivated and user_id != str(self.server_user)
+        ]
+        if not admins:
+            return
+        await self.ensure(admins[0])
+        for user_id in admins[1:]:
+            await self.add_admin(user_id)
+
     async def add_admin(self, user_id: str) -> None:
         """Invite, join and give power to a (local) admin in the admin room."""
         room_id = self.room_id()

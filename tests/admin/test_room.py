@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from conduwuit.runtime import RunningServer
+from conduwuit.server import build_services
 from conduwuit.service.users.ids import AccountUserId
 from tests.admin.kit import ADMIN_ROOM, BOT, admin_room_id
-from tests.kit.homeserver import PASSWORD, Homeserver, start_homeserver
+from tests.kit.homeserver import PASSWORD, Homeserver, homeserver_config, start_homeserver
+from tests.kit.server import free_port
 
 
 async def test_first_user_is_joined_with_power(hs: Homeserver) -> None:
@@ -78,10 +83,8 @@ async def test_server_user_cannot_log_in(hs: Homeserver) -> None:
         assert status == 403, reply
 
 
-async def test_server_user_and_room_are_made_once(tmp_path: object) -> None:
-    from pathlib import Path
-
-    path = Path(str(tmp_path)) / "db"
+async def test_server_user_and_room_are_made_once(tmp_path: Path) -> None:
+    path = tmp_path / "db"
     hs = await start_homeserver(path)
     try:
         await hs.register("alice")
@@ -108,3 +111,38 @@ async def test_server_user_name_is_reserved(hs: Homeserver) -> None:
     assert status == 400, reply
     assert reply["errcode"] == "M_USER_IN_USE"
     assert not hs.services.users.accounts.any_account()
+
+
+async def test_admins_from_before_the_admin_room_get_it_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    config = homeserver_config(path)
+    services = build_services(config)
+    try:
+        accounts = services.users.accounts
+        # Accounts made before the admin room existed: the first is an admin.
+        for name in ("old", "older", "plain"):
+            with services.db.batch() as b:
+                accounts.create(b, AccountUserId(f"@{name}:test.example"), None, is_guest=False)
+        accounts.set_admin("@older:test.example", True)
+    finally:
+        services.close()
+    server = RunningServer(homeserver_config(path, port=free_port(), address="127.0.0.1"))
+    await server.start()
+    try:
+        room_id = server.server.admin.room.room_id()
+        assert room_id is not None
+        members = server.server.services.rooms.storage.member_index
+        assert sorted(members.members(room_id)) == [
+            BOT,
+            "@old:test.example",
+            "@older:test.example",
+        ]
+    finally:
+        await server.stop()
+    # Nothing is made twice on the next start.
+    server = RunningServer(homeserver_config(path, port=free_port(), address="127.0.0.1"))
+    await server.start()
+    try:
+        assert server.server.admin.room.room_id() == room_id
+    finally:
+        await server.stop()

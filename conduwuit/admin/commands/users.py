@@ -71,7 +71,7 @@ class UserCommands:
         if self.accounts.is_admin(user_id):
             raise CommandError(f"{user_id} is already an admin")
         # The room first: if that fails, the account is left as it was.
-        await self.admin_room.add_admin(user_id)
+        await self.admin_room.ensure(user_id)
         self.accounts.set_admin(user_id, True)
         return f"{user_id} is now a server admin."
 
