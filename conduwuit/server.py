@@ -166,7 +166,15 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
             MediaCommands(config.server_name, services.media, clock).group(),
         ]
     )
-    bot = AdminBot(room, rooms.actions, parser)
+    bot = AdminBot(
+        room,
+        rooms.actions,
+        parser,
+        is_guest=users.accounts.is_guest,
+        notices=config.admin_room_notices,
+        guest_notices=config.log_guest_registrations,
+    )
+    users.registration.registered_listeners.append(bot.on_registered)
     rooms.storage.pipeline.persister.listeners.append(bot.stage_event)
     rooms.reports.listeners.append(bot.post)
     return bot

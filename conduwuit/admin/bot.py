@@ -10,6 +10,7 @@ else gets a refusal and nothing is done.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from conduwuit.admin.parser import CommandParser, Outcome
 from conduwuit.admin.render import notice
@@ -32,10 +33,22 @@ class AdminExecuteError(Exception):
 
 
 class AdminBot:
-    def __init__(self, room: AdminRoom, actions: RoomActions, parser: CommandParser) -> None:
+    def __init__(
+        self,
+        room: AdminRoom,
+        actions: RoomActions,
+        parser: CommandParser,
+        *,
+        is_guest: Callable[[str], bool] = lambda user_id: False,
+        notices: bool = True,
+        guest_notices: bool = False,
+    ) -> None:
         self.room = room
         self._actions = actions
         self.parser = parser
+        self._is_guest = is_guest
+        self._notices = notices
+        self._guest_notices = guest_notices
         self._tasks = BackgroundTasks()
 
     def command_line(self, body: str) -> str | None:
@@ -67,16 +80,19 @@ class AdminBot:
         event_id = str(pdu.get("event_id"))
 
         def start() -> None:
-            _ = self._tasks.spawn(f"admin command {event_id}", self.handle(room_id, sender, line))
+            _ = self._tasks.spawn(
+                f"admin command {event_id}", self.handle(room_id, sender, line, event_id)
+            )
 
         b.after_commit(start)
 
-    async def handle(self, room_id: str, sender: str, line: str) -> None:
+    async def handle(self, room_id: str, sender: str, line: str, event_id: str) -> None:
+        """Run a command and answer in a reply to it (m.in_reply_to, as conduwuit)."""
         if not self.room.is_admin(sender):
             reply = f"{sender} is not a server admin: commands are only for admins."
         else:
             reply = (await self.run(line)).text
-        await self._send(room_id, reply)
+        await self._send(room_id, reply, in_reply_to=event_id)
 
     async def run(self, line: str) -> Outcome:
         """A command's output or the error to show; nothing escapes."""
@@ -101,16 +117,30 @@ class AdminBot:
             if not outcome.ok and not errors_ignore:
                 raise AdminExecuteError(f"admin_execute command {line!r} failed: {outcome.text}")
 
+    async def on_registered(self, user_id: str) -> None:
+        """Registration listener: conduwuit's notice of a new user (admin_room_notices;
+        guests only with log_guest_registrations), in before registration answers."""
+        guest = self._is_guest(user_id)
+        if not self._notices or (guest and not self._guest_notices):
+            return
+        room_id = self.room.room_id()
+        if room_id is not None:
+            kind = "guest user" if guest else "user"
+            await self._send(room_id, f"New {kind} {user_id} registered on this server.")
+
     def post(self, text: str) -> None:
         """Post a notice (a report, say) in the admin room, off the caller's path."""
         room_id = self.room.room_id()
         if room_id is not None:
             _ = self._tasks.spawn("admin notice", self._send(room_id, text))
 
-    async def _send(self, room_id: str, text: str) -> None:
+    async def _send(self, room_id: str, text: str, in_reply_to: str | None = None) -> None:
+        content = notice(text)
+        if in_reply_to is not None:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": in_reply_to}}
         try:
             await self._actions.send(
-                self.room.server_user, RoomId.parse(room_id), EventType.MESSAGE, notice(text)
+                self.room.server_user, RoomId.parse(room_id), EventType.MESSAGE, content
             )
         except MatrixError as exc:
             log.error("could not post in the admin room: %s", exc.message)

@@ -24,8 +24,10 @@ are notices (plain text and HTML); long output is cut with a note. Every command
 takes `--help`; `{PROG}` alone lists the groups, `{PROG} <group> --help` the
 commands of a group.
 
-Reports of events, rooms and users (client-server API "Reporting content") are
-posted in the admin room as well as logged.
+Each answer is a reply to the command's message. Reports of events, rooms and
+users (client-server API "Reporting content") are posted in the admin room as well
+as logged; so are new users' registrations (`admin_room_notices`, on by default;
+guests too with `log_guest_registrations`).
 
 The same commands run at start-up from the config: `admin_execute = ["users
 create-user alice", "server backup-database"]` runs each in order once the server

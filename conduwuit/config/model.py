@@ -321,6 +321,13 @@ class GlobalConfig(Section):
             is logged and posted in the admin room. See docs/admin.md.
         """),
     )
+    admin_room_notices: bool = Field(
+        True,
+        description="Post notices in the admin room, such as a new user's registration.",
+    )
+    log_guest_registrations: bool = Field(
+        False, description="Post guest registrations in the admin room too."
+    )
     admin_socket_path: Path | None = Field(
         None,
         description=doc("""

@@ -48,11 +48,10 @@ async def bot_replies(
 
 async def command(hs: Homeserver, user: str, body: str) -> dict[str, Any]:
     """Send ``body`` as ``user`` and return the bot's reply to it (bounded wait)."""
-    before = len(await bot_replies(hs, user))
-    await say(hs, user, body)
+    event_id = await say(hs, user, body)
     for _ in range(500):
-        replies = await bot_replies(hs, user)
-        if len(replies) > before:
-            return replies[before]
+        for reply in await bot_replies(hs, user):
+            if reply.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == event_id:
+                return reply
         await asyncio.sleep(0.01)
     raise AssertionError(f"no reply to {body!r}")
