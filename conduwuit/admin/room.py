@@ -108,6 +108,7 @@ class AdminRoom:
                     creation_content={"m.federate": False},
                     power_level_content_override={"users": users},
                 ),
+                by_server=True,
             )
             self._room_id = room_id
             log.info("created the admin room %s", room_id)

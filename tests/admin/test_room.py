@@ -8,7 +8,13 @@ from conduwuit.runtime import RunningServer
 from conduwuit.server import build_services
 from conduwuit.service.users.ids import AccountUserId
 from tests.admin.kit import ADMIN_ROOM, BOT, admin_room_id
-from tests.kit.homeserver import PASSWORD, Homeserver, homeserver_config, start_homeserver
+from tests.kit.homeserver import (
+    PASSWORD,
+    Homeserver,
+    StartHomeserver,
+    homeserver_config,
+    start_homeserver,
+)
 from tests.kit.server import free_port
 
 
@@ -146,3 +152,14 @@ async def test_admins_from_before_the_admin_room_get_it_at_start(tmp_path: Path)
         assert server.server.admin.room.room_id() == room_id
     finally:
         await server.stop()
+
+
+async def test_admin_room_is_made_when_users_may_not_create_rooms(
+    start: StartHomeserver,
+) -> None:
+    hs = await start(allow_room_creation=False)
+    alice = (await hs.register("alice"))["user_id"]
+    status, joined = await hs.request("GET", "/joined_rooms", token=hs.tokens[alice])
+    assert (status, joined["joined_rooms"]) == (200, [admin_room_id(hs)])
+    status, reply = await hs.request("POST", "/createRoom", {}, token=hs.tokens[alice])
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")

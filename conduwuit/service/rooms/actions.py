@@ -112,8 +112,12 @@ class RoomActions:
         return event.event_id
 
     # -- room creation ---------------------------------------------------------------
-    async def create_room(self, creator: UserId, request: CreateRoom) -> str:
-        if not self.config.allow_room_creation:
+    async def create_room(
+        self, creator: UserId, request: CreateRoom, *, by_server: bool = False
+    ) -> str:
+        """``by_server``: a room the server makes for itself (the admin room), which
+        allow_room_creation (about users' rooms) does not stop."""
+        if not self.config.allow_room_creation and not by_server:
             raise forbidden("Room creation has been disabled")
         rv = self._version_for_new_room(request.room_version)
         if request.visibility == "public" and not self.may_publish(str(creator)):
