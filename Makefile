@@ -13,7 +13,7 @@ FUZZ_SECONDS ?= 150
 # make crashloop: kill -9 trials (CI's small number); manual runs: make crashloop CRASH_TRIALS=100
 CRASH_TRIALS ?= 3
 
-.PHONY: run test lint layers typecheck pytest config bench fuzz crashloop clean
+.PHONY: run test lint layers typecheck pytest config admin-docs bench fuzz crashloop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ pytest: $(STAMP_TEST)
 ## Regenerate docs/conduwuit-example.toml from the config models.
 config: $(STAMP_RUN)
 	$(BIN)/conduwuit generate-config > docs/conduwuit-example.toml
+
+## Regenerate docs/admin.md from the admin commands' declarations.
+admin-docs: $(STAMP_RUN)
+	$(BIN)/conduwuit generate-admin-docs > docs/admin.md
 
 ## Benchmarks side by side with Synapse (installs it under .cache/bench once); see docs/performance.md.
 bench: $(STAMP_TEST)

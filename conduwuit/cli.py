@@ -1,5 +1,5 @@
-"""Command line: serve (the default), check-config, generate-config, init-dev-config,
-rotate-signing-key."""
+"""Command line: serve (the default), check-config, generate-config, admin,
+generate-admin-docs, init-dev-config, rotate-signing-key."""
 
 from __future__ import annotations
 
@@ -36,6 +36,16 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("-c", "--config", type=Path, dest="sub_config", help="config file")
     commands.add_parser("generate-config", help="print the example config with every option")
+    admin = commands.add_parser(
+        "admin",
+        help="run an admin command on the running server (admin_socket_path), "
+        "e.g. conduwuit admin users list-users",
+    )
+    admin.add_argument("-c", "--config", type=Path, dest="sub_config", help="config file")
+    admin.add_argument("words", nargs=argparse.REMAINDER, help="<group> <command> [args]")
+    commands.add_parser(
+        "generate-admin-docs", help="print the admin room's command reference (docs/admin.md)"
+    )
     init = commands.add_parser(
         "init-dev-config", help="write a development config for localhost if none exists"
     )
@@ -55,6 +65,41 @@ allow_registration = true
 registration_token = "{token}"
 log = "info"
 """
+
+
+def admin_command(config: GlobalConfig, words: list[str]) -> int:
+    """``conduwuit admin <group> <command>``: sent to the running server's admin socket."""
+    import asyncio
+    import shlex
+
+    from conduwuit.admin.socket import send_command
+
+    if config.admin_socket_path is None:
+        return _fail(["admin_socket_path is not set: the server has no admin socket"])
+    try:
+        ok, text = asyncio.run(send_command(config.admin_socket_path, shlex.join(words)))
+    except OSError as exc:
+        return _fail([f"cannot reach the server at {config.admin_socket_path}: {exc}"])
+    print(text.rstrip("\n"))
+    return 0 if ok else 1
+
+
+def admin_reference() -> str:
+    """The admin commands' reference, from a server built over a throwaway database
+    (the commands are declared by the objects that run them)."""
+    import tempfile
+
+    from conduwuit.admin.reference import reference
+    from conduwuit.config import load_config
+    from conduwuit.server import build_admin, build_services
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"CONDUWUIT_SERVER_NAME": "example.org", "CONDUWUIT_DATABASE_PATH": tmp}
+        services = build_services(load_config(None, env).config)
+        try:
+            return reference(build_admin(services).parser)
+        finally:
+            services.close()
 
 
 def init_dev_config(path: Path) -> int:
@@ -103,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(example_config())
         return 0
+    if command == "generate-admin-docs":
+        sys.stdout.write(admin_reference())
+        return 0
     if command == "init-dev-config":
         return init_dev_config(config_file or Path("conduwuit.toml"))
 
@@ -119,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration OK ({loaded.path or 'environment only'})")
         return 0
 
+    if command == "admin":
+        return admin_command(loaded.config, args.words)
+
     from conduwuit.db import DatabaseInUseError
 
     if command == "rotate-signing-key":
@@ -127,12 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         except DatabaseInUseError as exc:
             return _fail([str(exc)])
 
+    from conduwuit.admin import AdminExecuteError
     from conduwuit.runtime import run
 
     setup_logging(loaded.config.log)
     try:
         run(loaded, started_at)
-    except DatabaseInUseError as exc:
+    except (DatabaseInUseError, AdminExecuteError) as exc:
         return _fail([str(exc)])
     except OSError as exc:
         return _fail([str(exc.strerror or exc)])

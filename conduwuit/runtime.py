@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from conduwuit import SERVER_NAME, __version__, sd_notify
+from conduwuit.admin.socket import AdminSocket
 from conduwuit.config import GlobalConfig, LoadedConfig
 from conduwuit.http.listeners import make_sites
 from conduwuit.server import build
@@ -47,6 +48,8 @@ class RunningServer:
             access_log=None,
         )
         self.sites: list[web.BaseSite] = []
+        path = config.admin_socket_path
+        self.admin_socket = AdminSocket(self.server.admin, path) if path is not None else None
 
     async def start(self) -> None:
         try:
@@ -59,6 +62,13 @@ class RunningServer:
             self.server.services.push.pushers.start()
             self.server.services.rooms.delayed_events.start()
             self.server.services.federation.sender.start()
+            await self.server.admin.room.ensure_for_existing_admins()
+            if self.admin_socket is not None:
+                await self.admin_socket.start()
+            await self.server.admin.execute_at_startup(
+                self.config.admin_execute,
+                errors_ignore=self.config.admin_execute_errors_ignore,
+            )
         except BaseException:
             await self.stop()
             raise
@@ -78,6 +88,9 @@ class RunningServer:
             finally:
                 # After the requests: none can queue a push or schedule an event.
                 await self.server.services.rooms.delayed_events.stop()
+                if self.admin_socket is not None:
+                    await self.admin_socket.stop()
+                await self.server.admin.stop()
                 await self.server.services.push.pushers.stop()
                 await self.server.services.federation.sender.stop()
                 await self.server.services.federation.client.close()

@@ -6,12 +6,19 @@ and the test suite's fixtures build the server through this module alike.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from conduwuit.admin import AdminBot, AdminRoom
+from conduwuit.admin.commands.media import MediaCommands
+from conduwuit.admin.commands.rooms import RoomCommands
+from conduwuit.admin.commands.server import ServerCommands
+from conduwuit.admin.commands.users import UserCommands
+from conduwuit.admin.parser import CommandParser
 from conduwuit.api.auth import TokenAuthenticator
 from conduwuit.api.federation.auth import ServerAuthenticator
 from conduwuit.api.routes import routes
@@ -109,6 +116,8 @@ class Server:
 
     services: Services
     app: web.Application
+    #: The admin bot (its room is ``admin.room``); the runtime stops its tasks.
+    admin: AdminBot
 
     @property
     def config(self) -> GlobalConfig:
@@ -129,10 +138,55 @@ def build(config: GlobalConfig, clock: Clock = system_clock) -> Server:
             ServerAuthenticator(services.federation.auth),
         )
         app = make_app(config, routes(services), authenticator)
+        admin = build_admin(services, clock)
     except BaseException:
         services.close()
         raise
-    return Server(services, app)
+    return Server(services, app, admin)
+
+
+def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
+    """The admin room (made when the first user registers; its "never public" rule a
+    guard on every send) and the bot that runs commands sent in it."""
+    config, users, rooms = services.config, services.users, services.rooms
+    room = AdminRoom(
+        services.db,
+        config.server_name,
+        users.accounts,
+        users.profiles,
+        rooms.actions,
+        rooms.membership,
+    )
+    rooms.actions.guards.append(room.guard)
+    users.registration.registered_listeners.append(room.on_registered)
+    users.registration.reserved.add(room.server_user.localpart)
+    parser = CommandParser(
+        [
+            UserCommands(
+                config.server_name,
+                users.accounts,
+                users.registration,
+                users.devices,
+                rooms.storage.member_index,
+                room,
+            ).group(),
+            RoomCommands(rooms.storage, rooms.actions.aliases).group(),
+            ServerCommands(config, services.db, time.monotonic()).group(),
+            MediaCommands(config.server_name, services.media, clock).group(),
+        ]
+    )
+    bot = AdminBot(
+        room,
+        rooms.actions,
+        parser,
+        is_guest=users.accounts.is_guest,
+        notices=config.admin_room_notices,
+        guest_notices=config.log_guest_registrations,
+    )
+    users.registration.registered_listeners.append(bot.on_registered)
+    rooms.storage.pipeline.persister.listeners.append(bot.stage_event)
+    rooms.reports.listeners.append(bot.post)
+    return bot
 
 
 def build_services(config: GlobalConfig, clock: Clock = system_clock) -> Services:

@@ -313,6 +313,32 @@ class GlobalConfig(Section):
             the alias contains any of these strings (case-insensitive).
         """),
     )
+    admin_execute: list[str] = Field(
+        default_factory=list,
+        description=doc("""
+            Admin commands to run at start-up, in order, e.g.
+            ["users create-user alice", "server backup-database"]; each one's output
+            is logged and posted in the admin room. See docs/admin.md.
+        """),
+    )
+    admin_room_notices: bool = Field(
+        True,
+        description="Post notices in the admin room, such as a new user's registration.",
+    )
+    log_guest_registrations: bool = Field(
+        False, description="Post guest registrations in the admin room too."
+    )
+    admin_socket_path: Path | None = Field(
+        None,
+        description=doc("""
+            Unix socket for `conduwuit admin <group> <command>` from the shell (mode
+            0600: only the user the server runs as can use it). Unset: no socket.
+        """),
+    )
+    admin_execute_errors_ignore: bool = Field(
+        False,
+        description="Start even if an admin_execute command fails (else the start fails).",
+    )
     lockdown_public_room_directory: bool = Field(
         False, description="Only server admins may publish rooms to the room directory."
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from conduwuit.admin import AdminBot
 from conduwuit.config import GlobalConfig, load_config
 from conduwuit.server import Server, build
 from conduwuit.service.services import Services
@@ -63,6 +64,7 @@ class Homeserver:
     services: Services
     client: TestClient[Any, Any]
     clock: FakeClock
+    admin: AdminBot
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -111,6 +113,7 @@ class Homeserver:
 
     async def close(self) -> None:
         await self.client.close()
+        await self.admin.stop()
         await self.services.federation.client.close()
         await self.services.federation.resolver.close()
         await self.services.previewer.close()
@@ -123,7 +126,7 @@ async def start_homeserver(database_path: Path, **options: Any) -> Homeserver:
     server: Server = build(homeserver_config(database_path, **options), clock)
     client: TestClient[Any, Any] = TestClient(TestServer(server.app))
     await client.start_server()
-    return Homeserver(server.services, client, clock)
+    return Homeserver(server.services, client, clock, server.admin)
 
 
 #: The ``start`` fixture: ``hs = await start(allow_registration=False)``.

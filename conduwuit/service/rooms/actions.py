@@ -35,6 +35,10 @@ from conduwuit.service.rooms.transactions import Txn
 # user_id -> {"displayname": ..., "avatar_url": ...} (only the keys that are set)
 ProfileLookup = Callable[[str], Mapping[str, Any]]
 
+#: Refuses (raises) a message or state event before it is built: ``(room, type,
+#: state key, content)``; the admin room's "never public" rule is one.
+SendGuard = Callable[[RoomId, str, "str | None", Mapping[str, Any]], None]
+
 
 def no_profile(user_id: str) -> Mapping[str, Any]:
     return {}
@@ -80,6 +84,7 @@ class RoomActions:
         self.storage = storage
         self.aliases = aliases
         self.config = config
+        self.guards: list[SendGuard] = []
         self.profile = profile
         self.may_publish = may_publish
         self.is_guest = is_guest
@@ -126,8 +131,12 @@ class RoomActions:
         )
 
     # -- room creation ---------------------------------------------------------------
-    async def create_room(self, creator: UserId, request: CreateRoom) -> str:
-        if not self.config.allow_room_creation:
+    async def create_room(
+        self, creator: UserId, request: CreateRoom, *, by_server: bool = False
+    ) -> str:
+        """``by_server``: a room the server makes for itself (the admin room), which
+        allow_room_creation (about users' rooms) does not stop."""
+        if not self.config.allow_room_creation and not by_server:
             raise forbidden("Room creation has been disabled")
         rv = self._version_for_new_room(request.room_version)
         if request.visibility == "public" and not self.may_publish(str(creator)):
@@ -237,6 +246,8 @@ class RoomActions:
             # Every membership change takes the one membership path (Membership, which
             # the state API uses for m.room.member too), so its checks cannot be skipped.
             raise forbidden(f"Cannot send {event_type} here")
+        for guard in self.guards:
+            guard(room_id, event_type, state_key, content)
         check_new_relation(self.storage, str(room_id), content)
         if event_type == EventType.CANONICAL_ALIAS and state_key == "":
             self._check_canonical_alias(room_id, content)
@@ -318,6 +329,8 @@ class RoomActions:
         rv = self.room_version(room_id)
         if event_type in (EventType.CREATE, EventType.MEMBER):
             raise forbidden(f"Cannot send {event_type} here")
+        for guard in self.guards:
+            guard(room_id, event_type, state_key, content)
         check_new_relation(self.storage, str(room_id), content)
         if event_type == EventType.CANONICAL_ALIAS and state_key == "":
             self._check_canonical_alias(room_id, content)

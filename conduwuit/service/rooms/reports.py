@@ -1,7 +1,8 @@
 """Reporting rooms, events and users (client-server API "Reporting content") with
 conduwuit's checks: the event is in the room, the reporter is in the room, the
-reason is at most 750 characters. Reports are logged for the admins (the admin
-room is a later issue); conduwuit's small random delay is the API layer's part.
+reason is at most 750 characters. Reports are logged and handed to the listeners
+(the admin room posts them, as conduwuit does); conduwuit's small random delay is
+the API layer's part.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ class Reports:
         self._members = members
         self._timeline = timeline
         self._is_local_user = is_local_user
+        #: Called with each accepted report as text (the admin room posts it).
+        self.listeners: list[Callable[[str], None]] = []
+
+    def _tell(self, text: str) -> None:
+        for listener in self.listeners:
+            listener(text)
 
     @staticmethod
     def _check_reason(reason: str | None) -> None:
@@ -65,6 +72,10 @@ class Reports:
             score,
             escape_for_log(reason),
         )
+        self._tell(
+            f"Report received from {user}:\n\nEvent ID: {event_id}\nRoom ID: {room_id}\n"
+            f"Score: {score}\nReason: {reason}"
+        )
 
     def report_room(self, user: UserId, room_id: RoomId, reason: str | None) -> None:
         self._check_reason(reason)
@@ -72,6 +83,7 @@ class Reports:
         if membership is None and self._members.count(str(room_id), MembershipState.JOIN) == 0:
             raise not_found("Room does not exist to us, no local users have joined at all")
         log.warning("report: %s reported room %s: %s", user, room_id, escape_for_log(reason))
+        self._tell(f"Room report received from {user}:\n\nRoom ID: {room_id}\nReason: {reason}")
 
     def report_user(self, user: UserId, reported: UserId, reason: str) -> None:
         """Client-server API "Reporting users" (v1.14): only users of this server
@@ -86,3 +98,4 @@ class Reports:
             escape_for_log(str(reported)),
             escape_for_log(reason),
         )
+        self._tell(f"User report received from {user}:\n\nUser ID: {reported}\nReason: {reason}")

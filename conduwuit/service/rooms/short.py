@@ -32,6 +32,10 @@ class ShortIds:
         raw = self._room.get(room_id.encode())
         return from_u64(raw) if raw else None
 
+    def room_ids(self) -> list[str]:
+        """Every room this server knows, in room ID order (admin listings)."""
+        return [k.decode() for k, _ in self._room.iter_prefix(b"")]
+
     def get_or_create_room(self, room_id: str, batch: Batch) -> int:
         found = self.room(room_id)
         if found is not None:

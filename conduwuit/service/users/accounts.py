@@ -58,6 +58,19 @@ class Accounts:
         account = self.get(user_id)
         return account is not None and account.is_guest
 
+    def all(self) -> list[tuple[str, Account]]:
+        """Every account ever registered here, in user ID order (admin listings)."""
+        return [(k.decode(), Account.from_bytes(v)) for k, v in self._accounts.iter_prefix(b"")]
+
+    def set_admin(self, user_id: str, admin: bool) -> bool:
+        """Make an account a server admin or not; False if there is no such account."""
+        account = self.get(user_id)
+        if account is None:
+            return False
+        with self._db.batch() as b:
+            b.put(self._accounts, user_id.encode(), replace(account, is_admin=admin).to_bytes())
+        return True
+
     def any_account(self) -> bool:
         return next(self._accounts.iter_prefix(b""), None) is not None
 

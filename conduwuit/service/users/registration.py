@@ -51,6 +51,9 @@ class Registration:
         self._suffix = displayname_suffix
         self._auto_join = auto_join_rooms
         self._autojoin_map = db.map(MAPS.userid_autojoin)
+        #: Localparts the server keeps for itself (the admin room's server user),
+        #: taken even before their account exists.
+        self.reserved: set[str] = set()
         # Called with the user ID after the change committed (the rooms service
         # honours auto_join_rooms and leaves every room on deactivation).
         # Sync or async; the rooms service's joins and leaves are awaited.
@@ -65,7 +68,7 @@ class Registration:
         user_id = check_new_localpart(localpart, self._server_name)
         if not admin and any(name in localpart for name in self._forbidden):
             raise MatrixError(ErrCode.INVALID_USERNAME, "This username is not allowed.")
-        if self._accounts.exists(user_id):
+        if self._accounts.exists(user_id) or localpart in self.reserved:
             raise MatrixError(ErrCode.USER_IN_USE, "The desired user ID is already taken.")
         return user_id
 

@@ -73,6 +73,7 @@ async def _notifications(hs: Homeserver, token: str, **params: str) -> dict[str,
 
 
 async def test_a_message_in_a_one_to_one_room_notifies_the_other_only(hs: Homeserver) -> None:
+    await _user(hs, "admin")  # the first user is invited to the admin room: not alice
     _, alice = await _user(hs, "alice")
     bob_id, bob = await _user(hs, "bob")
     room = await _room(hs, alice, (bob_id, bob))
@@ -237,6 +238,7 @@ async def test_an_own_message_reads_its_thread(hs: Homeserver) -> None:
 
 
 async def test_a_refused_event_notifies_nobody(hs: Homeserver) -> None:
+    await _user(hs, "admin")  # the first user is invited to the admin room: not alice
     alice_id, alice = await _user(hs, "alice")
     bob_id, bob = await _user(hs, "bob")
     room = await _room(hs, alice, (bob_id, bob))

@@ -91,6 +91,7 @@ async def test_ignored_users_messages_are_left_out_but_their_state_is_not(
 
 async def test_ignored_users_messages_notify_nobody_who_ignores_them(hs: Homeserver) -> None:
     name = hs.config.server_name
+    await register(hs, "admin")  # the first user is invited to the admin room: not alice
     alice, bob = [await register(hs, n) for n in ("alice", "bob")]
     status, reply = await hs.request(
         "POST", "/createRoom", {"preset": "private_chat", "is_direct": True}, token=alice

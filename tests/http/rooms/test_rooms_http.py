@@ -18,6 +18,7 @@ async def state_of(users: Users, user: str, room: str) -> list[dict[str, object]
 
 
 async def test_create_send_read_and_txn_idempotency(hs: Homeserver, users: Users) -> None:
+    await users.add("admin")  # the first user joins the admin room: not alice
     alice = await users.add("alice")
     room = (await users.ok(alice, "POST", "/createRoom", {"name": "Tea", "topic": "Leaves"}))[
         "room_id"
@@ -85,6 +86,7 @@ async def test_refusals(hs: Homeserver, users: Users) -> None:
 
 
 async def test_membership_flow_over_http(hs: Homeserver, users: Users) -> None:
+    await users.add("admin")  # the first user joins the admin room: not alice
     alice = await users.add("alice")
     bob = await users.add("bob")
     room = (await users.ok(alice, "POST", "/createRoom", {"invite": [bob], "is_direct": True}))[

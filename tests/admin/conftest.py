@@ -1,0 +1,3 @@
+from tests.http.conftest import hs, start
+
+__all__ = ["hs", "start"]
