@@ -39,6 +39,7 @@ async def test_a_remote_invite_with_federation_off_changes_nothing(
 
 
 async def test_knocking_on_remote_rooms_is_refused(users: Users) -> None:
+    await users.add("admin")  # the first user joins the admin room: not alice
     alice = await users.add("alice")
     for target in ("#room:remote.example", "!abc:remote.example"):
         refused(*await users.call(alice, "POST", f"/knock/{quote(target)}", {}))
@@ -52,6 +53,7 @@ async def test_remote_joins_need_federation(start: StartHomeserver) -> None:
     it off they are 403, and an unknown room of ours is 404."""
     hs = await start(allow_federation=False)
     users = Users(hs)
+    await users.add("admin")  # the first user joins the admin room: not alice
     alice = await users.add("alice")
     for target in ("#room:remote.example", "!abc:remote.example"):
         status, reply = await users.call(alice, "POST", f"/join/{quote(target)}", {})

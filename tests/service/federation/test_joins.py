@@ -39,7 +39,7 @@ async def peer_and_hs(tmp_path: Path) -> AsyncIterator[tuple[FederationPeer, Hom
     server = build(config, system_clock)
     client: TestClient[Any, Any] = TestClient(TestServer(server.app, host="127.0.0.1"))
     await client.start_server()
-    hs = Homeserver(server.services, client, FakeClock())
+    hs = Homeserver(server.services, client, FakeClock(), server.admin)
     base = str(client.make_url("")).rstrip("/")
     peer = await FederationPeer(ca, "127.0.0.8", {OURS: base}).start()
     server.services.federation.sender.start()
@@ -151,6 +151,7 @@ async def test_a_refused_join_changes_nothing(
 ) -> None:
     peer, hs = peer_and_hs
     peer.make_join_error = (403, {"errcode": "M_FORBIDDEN", "error": "banned"})
+    await hs.register("admin")  # the first user joins the admin room: not alice
     token = (await hs.register("alice"))["access_token"]
     room = f"!x:{peer.server_name}"
     status, reply = await hs.request("POST", f"/join/{quote(room)}", {}, token=token)

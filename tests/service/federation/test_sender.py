@@ -47,7 +47,7 @@ async def peer_and_hs(tmp_path: Path) -> AsyncIterator[tuple[FederationPeer, Hom
     server = build(config, system_clock)
     client: TestClient[Any, Any] = TestClient(TestServer(server.app, host="127.0.0.1"))
     await client.start_server()
-    hs = Homeserver(server.services, client, FakeClock())
+    hs = Homeserver(server.services, client, FakeClock(), server.admin)
     peer = await FederationPeer(
         ca, "127.0.0.7", {OURS: str(client.make_url("")).rstrip("/")}
     ).start()
