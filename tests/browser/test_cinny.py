@@ -190,7 +190,8 @@ def cinny_dist() -> Path:
     try:
         return build()
     except CinnyUnavailable as error:
-        pytest.fail(f"Cinny could not be built: {error}", pytrace=False)
+        reason = str(error)
+    pytest.fail(f"Cinny could not be built: {reason}", pytrace=False)
 
 
 @pytest.fixture
@@ -456,7 +457,7 @@ async def _scenario(
     try:
         await _in_timeline(carol, "An encrypted hello").wait_for(timeout=15_000)
     except PlaywrightTimeoutError:
-        # Seen in about half the runs: the room key arrives in the same /sync answer
+        # Seen in over half the runs: the room key arrives in the same /sync answer
         # as the message (the report's "syncs"), matrix-js-sdk logs "Retrying
         # decryption", and Cinny still shows "Unable to decrypt message". Recorded,
         # then what a user would do: reload the page.
