@@ -6,6 +6,7 @@ CONFIG ?= conduwuit.toml
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_FUZZ := $(VENV)/.installed-fuzz
+STAMP_BROWSER := $(VENV)/.installed-browser
 # make fuzz: examples per operation and the overall time budget (CI's small budget);
 # a deeper manual run: make fuzz FUZZ_EXAMPLES=100 FUZZ_SECONDS=3600
 FUZZ_EXAMPLES ?= 5
@@ -26,6 +27,10 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,crosscheck]'
 	@touch $@ $(STAMP_RUN)
+
+$(STAMP_BROWSER): $(STAMP_TEST)
+	$(BIN)/pip install --quiet -e '.[test,browser]'
+	@touch $@
 
 $(STAMP_FUZZ): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[fuzz]'
@@ -52,6 +57,13 @@ typecheck: $(STAMP_TEST)
 
 pytest: $(STAMP_TEST)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## Cinny (a Matrix web client) in headless Chromium against a server process; see
+## docs/development/testing.md. Installs Debian's chromium if missing (needs root).
+.PHONY: e2e-browser
+e2e-browser: $(STAMP_BROWSER)
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+	CONDUWUIT_E2E_BROWSER=1 $(BIN)/pytest -q -s tests/browser $(PYTEST_ARGS)
 
 ## Regenerate docs/conduwuit-example.toml from the config models.
 config: $(STAMP_RUN)
