@@ -16,7 +16,10 @@ import json
 import re
 import ssl
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,12 +27,17 @@ import signedjson.key
 import signedjson.sign
 import trustme
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from conduwuit.core.event_signing import hash_and_sign_event
 from conduwuit.core.events import Event
 from conduwuit.core.redaction import redact
 from conduwuit.core.room_versions import V10
 from conduwuit.core.signing import Keypair, sign_json
+from conduwuit.server import build
+from conduwuit.service.clock import system_clock
+from tests.kit.federation import DENYLIST_WITHOUT_LOOPBACK
+from tests.kit.homeserver import FakeClock, Homeserver, homeserver_config
 from tests.kit.server import free_port
 
 _PARAM = re.compile(r'(\w+)="?([^",]*)"?')
@@ -316,3 +324,38 @@ def server_of_user(user_id: str) -> str:
 def redacted_for_check(pdu: dict[str, Any]) -> dict[str, Any]:
     """What a v10 event's signature covers (its redacted form)."""
     return redact(pdu, V10)
+
+
+@asynccontextmanager
+async def homeserver_with_peer(
+    tmp_path: Path, peer_ip: str, *, sender: bool
+) -> AsyncIterator[tuple[FederationPeer, Homeserver]]:
+    """An in-process homeserver (``test.example``) beside a :class:`FederationPeer` on
+    ``peer_ip`` that reaches it, both trusting one throwaway CA; with ``sender`` the
+    federation sender runs too."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    config = homeserver_config(
+        tmp_path / "db",
+        federation_ca_file=str(ca_file),
+        ip_range_denylist=DENYLIST_WITHOUT_LOOPBACK,
+        trusted_servers="[]",
+        request_conn_timeout=3,
+        federation_timeout=10,
+    )
+    server = build(config, system_clock)
+    client: TestClient[Any, Any] = TestClient(TestServer(server.app, host="127.0.0.1"))
+    await client.start_server()
+    hs = Homeserver(server.services, client, FakeClock(), server.admin)
+    base = str(client.make_url("")).rstrip("/")
+    peer = await FederationPeer(ca, peer_ip, {config.server_name: base}).start()
+    if sender:
+        server.services.federation.sender.start()
+    try:
+        yield peer, hs
+    finally:
+        if sender:
+            await server.services.federation.sender.stop()
+        await peer.stop()
+        await hs.close()

@@ -10,42 +10,17 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-import trustme
-from aiohttp.test_utils import TestClient, TestServer
 
-from conduwuit.server import build
-from conduwuit.service.clock import system_clock
-from tests.kit.federation import DENYLIST_WITHOUT_LOOPBACK
-from tests.kit.federation_peer import FederationPeer
-from tests.kit.homeserver import FakeClock, Homeserver, homeserver_config
+from tests.kit.federation_peer import FederationPeer, homeserver_with_peer
+from tests.kit.homeserver import Homeserver
 
 OURS = "test.example"
 
 
 @pytest.fixture
 async def peer_and_hs(tmp_path: Path) -> AsyncIterator[tuple[FederationPeer, Homeserver]]:
-    ca = trustme.CA()
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    config = homeserver_config(
-        tmp_path / "db",
-        federation_ca_file=str(ca_file),
-        ip_range_denylist=DENYLIST_WITHOUT_LOOPBACK,
-        trusted_servers="[]",
-        request_conn_timeout=3,
-        federation_timeout=10,
-    )
-    server = build(config, system_clock)
-    client: TestClient[Any, Any] = TestClient(TestServer(server.app, host="127.0.0.1"))
-    await client.start_server()
-    hs = Homeserver(server.services, client, FakeClock(), server.admin)
-    base = str(client.make_url("")).rstrip("/")
-    peer = await FederationPeer(ca, "127.0.0.10", {OURS: base}).start()
-    try:
-        yield peer, hs
-    finally:
-        await peer.stop()
-        await hs.close()
+    async with homeserver_with_peer(tmp_path, "127.0.0.10", sender=False) as pair:
+        yield pair
 
 
 async def member_state(hs: Homeserver, token: str, room: str, user: str) -> tuple[int, Any]:
