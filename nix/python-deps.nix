@@ -3,6 +3,7 @@
 ps: {
   runtime = with ps; [
     aiohttp
+    yarl
     rocksdict
     pynacl
     canonicaljson

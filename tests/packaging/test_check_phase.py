@@ -33,6 +33,7 @@ DESELECT = ["-k", "not (" + " or ".join(SPEC["disabledTests"]) + ")"]
 # Tests that read the repository outside conduwuit/ and tests/ (by a path from
 # their own file): run in the copy. Any other test doing so must be added here.
 READS_REPOSITORY = [
+    "tests/admin/test_reference.py",
     "tests/bench/test_runner.py",
     "tests/complement/test_results.py",
     "tests/config/test_example.py",
