@@ -388,10 +388,13 @@ class RoomSections:
         latest: dict[str, dict[str, Any]] = {}
         for _, event in self.account_data.since(str(window.user), window.since or 0, room_id):
             latest[event["type"]] = event
+        # A deletion (MSC3391: content {}) reaches clients that saw the data: an
+        # incremental sync carries it, an initial sync leaves the type out.
         return [
             e
             for e in latest.values()
-            if e.get("content") and window.filter.wants(window.filter.room_account_data, e)
+            if (e.get("content") or window.since is not None)
+            and window.filter.wants(window.filter.room_account_data, e)
         ]
 
     def _summary(self, room_id: str, user: str) -> dict[str, Any]:

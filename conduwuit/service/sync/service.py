@@ -209,8 +209,11 @@ class SyncService:
         if window.since is None and self._initial_account_data is not None:
             for event_type, content in self._initial_account_data(str(window.user)).items():
                 latest[event_type] = {"type": event_type, "content": content}
+        # A deletion (MSC3391: content {}) reaches clients that saw the data: an
+        # incremental sync carries it, an initial sync leaves the type out.
         return [
             e
             for e in latest.values()
-            if e.get("content") and window.filter.wants(window.filter.account_data, e)
+            if (e.get("content") or window.since is not None)
+            and window.filter.wants(window.filter.account_data, e)
         ]

@@ -62,3 +62,43 @@ async def test_delete_msc3391(hs: Homeserver) -> None:
     )
     assert status == 200
     assert (await hs.request("GET", f"/user/{ALICE}/account_data/x", token=token))[0] == 404
+
+
+async def test_a_deletion_reaches_incremental_syncs_but_not_initial_ones(hs: Homeserver) -> None:
+    """MSC3391 (Complement TestRemovingAccountData): a deleted type comes down an
+    incremental /sync with content {}, and an initial /sync leaves it out."""
+    token = (await hs.register("alice"))["access_token"]
+    status, reply = await hs.request("POST", "/createRoom", {}, token=token)
+    assert status == 200, reply
+    room = reply["room_id"]
+    paths = {
+        "global": f"/user/{ALICE}/account_data/org.example.test",
+        "room": f"/user/{ALICE}/rooms/{room}/account_data/org.example.test",
+    }
+    for path in paths.values():
+        assert (await hs.request("PUT", path, {"test_data": 1}, token=token))[0] == 200
+
+    async def sync(**params: str) -> dict[str, list[dict[str, object]]]:
+        status, reply = await hs.request(
+            "GET", "/sync", token=token, params={"timeout": "0", **params}
+        )
+        assert status == 200, reply
+        joined = reply.get("rooms", {}).get("join", {}).get(room, {})
+        return {
+            "next_batch": reply["next_batch"],
+            "global": reply.get("account_data", {}).get("events", []),
+            "room": joined.get("account_data", {}).get("events", []),
+        }
+
+    since = (await sync())["next_batch"]
+    # Deleted one way each: DELETE for the global type, PUT {} for the room's.
+    unstable = "/_matrix/client/unstable/org.matrix.msc3391"
+    status, _ = await hs.request("DELETE", unstable + paths["global"], token=token)
+    assert status == 200
+    assert (await hs.request("PUT", paths["room"], {}, token=token))[0] == 200
+    incremental = await sync(since=str(since))
+    for where in ("global", "room"):
+        assert {"type": "org.example.test", "content": {}} in incremental[where], where
+    initial = await sync()
+    for where in ("global", "room"):
+        assert all(e["type"] != "org.example.test" for e in initial[where]), where
