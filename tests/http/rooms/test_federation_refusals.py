@@ -85,3 +85,10 @@ async def test_another_servers_public_rooms_are_refused(hs: Homeserver, users: U
     refused(*await users.call(alice, "POST", "/publicRooms", {}, server="remote.example"))
     ours = await users.ok(alice, "GET", "/publicRooms", server="test.example")
     assert ours["chunk"] == []
+    # An empty server is this server (as in Synapse); a malformed one is a bad request.
+    assert (await users.ok(alice, "GET", "/publicRooms", server=""))["chunk"] == []
+    for method in ("GET", "POST"):
+        status, reply = await users.call(
+            alice, method, "/publicRooms", {} if method == "POST" else None, server="o\x1cc:x"
+        )
+        assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM"), reply

@@ -18,7 +18,7 @@ from conduwuit.core.errors import (
     federation_unavailable,
     invalid_param,
 )
-from conduwuit.core.ids import RoomAlias, RoomId
+from conduwuit.core.ids import RoomAlias, RoomId, ServerName
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.rooms.directory import Directory
 
@@ -95,8 +95,14 @@ class DirectoryHandlers:
         """``server``: another server's directory is asked over federation, which is
         not done yet; answering with ours would be a wrong answer."""
         server = request.query.get("server")
-        if server is not None and server != self.directory.actions.config.server_name:
-            raise federation_unavailable("Listing another server's public rooms")
+        # An empty ``server`` is this server, as in Synapse (``if server and ...``).
+        if not server or server == self.directory.actions.config.server_name:
+            return
+        try:
+            ServerName.parse(server)
+        except ValueError:
+            raise invalid_param(f"server {server!r} is not a server name") from None
+        raise federation_unavailable("Listing another server's public rooms")
 
     async def get_public(self, request: web.Request) -> web.Response:
         self._local_directory(request)
