@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from pathlib import Path
-from typing import Any
 
-from conduwuit.core.auth_rules import auth_types_for_event
-from conduwuit.core.event_signing import hash_and_sign_event
-from conduwuit.core.room_versions import V10
-from conduwuit.core.signing import Keypair
 from conduwuit.db import Database
 from conduwuit.server import database_options, services_over
 from tests.kit.federation import call, federation, register
-from tests.kit.federation_peer import FederationPeer
+from tests.kit.federation_peer import FederationPeer, join_peer_user
 from tests.kit.homeserver import homeserver_config
 from tests.kit.server import ServerProcess
 
@@ -31,25 +25,7 @@ async def add_peer_member(server: ServerProcess, room: str, peer: FederationPeer
     config = homeserver_config(server.workdir / "db", server_name=server.server_name)
     db = Database.open(database_options(config))
     try:
-        storage = services_over(config, db).rooms.storage
-        shortroomid = storage.short.room(room)
-        assert shortroomid is not None
-        (prev,) = storage.extremities.get(shortroomid)
-        state = storage.state.state_ids(storage.state.current_hash(room))
-        user = f"@dave:{peer.server_name}"
-        pdu: dict[str, Any] = {
-            "type": "m.room.member",
-            "state_key": user,
-            "content": {"membership": "join"},
-            "sender": user,
-            "room_id": room,
-            "origin_server_ts": int(time.time() * 1000),
-            "depth": int((storage.timeline.get(prev) or {})["depth"]) + 1,
-            "prev_events": [prev],
-        }
-        pdu["auth_events"] = [state[k] for k in auth_types_for_event(pdu, V10) if k in state]
-        signed = hash_and_sign_event(pdu, peer.server_name, Keypair.generate("peer"), V10)
-        await storage.pipeline.receive(signed, V10, lambda p: None)
+        await join_peer_user(services_over(config, db).rooms.storage, room, peer)
     finally:
         db.close()
 

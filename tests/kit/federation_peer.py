@@ -29,6 +29,7 @@ import trustme
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from conduwuit.core.auth_rules import auth_types_for_event
 from conduwuit.core.event_signing import hash_and_sign_event
 from conduwuit.core.events import Event
 from conduwuit.core.redaction import redact
@@ -36,6 +37,7 @@ from conduwuit.core.room_versions import V10
 from conduwuit.core.signing import Keypair, sign_json
 from conduwuit.server import build
 from conduwuit.service.clock import system_clock
+from conduwuit.service.rooms.storage import RoomStorage
 from tests.kit.federation import DENYLIST_WITHOUT_LOOPBACK
 from tests.kit.homeserver import FakeClock, Homeserver, homeserver_config
 from tests.kit.server import free_port
@@ -359,3 +361,26 @@ async def homeserver_with_peer(
             await server.services.federation.sender.stop()
         await peer.stop()
         await hs.close()
+
+
+async def join_peer_user(storage: RoomStorage, room: str, peer: FederationPeer) -> None:
+    """A user of ``peer`` (``@dave``) joins the v10 ``room``: a join signed by the peer
+    goes through the room pipeline's receive path, as if it came over federation."""
+    shortroomid = storage.short.room(room)
+    assert shortroomid is not None
+    (prev,) = storage.extremities.get(shortroomid)
+    state = storage.state.state_ids(storage.state.current_hash(room))
+    user = f"@dave:{peer.server_name}"
+    pdu: dict[str, Any] = {
+        "type": "m.room.member",
+        "state_key": user,
+        "content": {"membership": "join"},
+        "sender": user,
+        "room_id": room,
+        "origin_server_ts": int(time.time() * 1000),
+        "depth": int((storage.timeline.get(prev) or {})["depth"]) + 1,
+        "prev_events": [prev],
+    }
+    pdu["auth_events"] = [state[k] for k in auth_types_for_event(pdu, V10) if k in state]
+    signed = hash_and_sign_event(pdu, peer.server_name, Keypair.generate("peer"), V10)
+    await storage.pipeline.receive(signed, V10, lambda p: None)

@@ -9,19 +9,14 @@ taken through the event pipeline (``receive``), as the inbound side will.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conduwuit.core.auth_rules import auth_types_for_event
-from conduwuit.core.event_signing import hash_and_sign_event
-from conduwuit.core.room_versions import V10
-from conduwuit.core.signing import Keypair
 from conduwuit.service.federation.sender import MAX_PDUS, txn_id_for
-from tests.kit.federation_peer import FederationPeer, homeserver_with_peer
+from tests.kit.federation_peer import FederationPeer, homeserver_with_peer, join_peer_user
 from tests.kit.homeserver import Homeserver
 
 OURS = "test.example"
@@ -42,25 +37,7 @@ async def room_with_peer_member(hs: Homeserver, peer: FederationPeer) -> tuple[s
     )
     assert status == 200, created
     room = created["room_id"]
-    storage = hs.services.rooms.storage
-    shortroomid = storage.short.room(room)
-    assert shortroomid is not None
-    (prev,) = storage.extremities.get(shortroomid)
-    state = storage.state.state_ids(storage.state.current_hash(room))
-    remote_user = f"@dave:{peer.server_name}"
-    pdu: dict[str, Any] = {
-        "type": "m.room.member",
-        "state_key": remote_user,
-        "content": {"membership": "join"},
-        "sender": remote_user,
-        "room_id": room,
-        "origin_server_ts": int(time.time() * 1000),
-        "depth": int((storage.timeline.get(prev) or {})["depth"]) + 1,
-        "prev_events": [prev],
-    }
-    pdu["auth_events"] = [state[k] for k in auth_types_for_event(pdu, V10) if k in state]
-    signed = hash_and_sign_event(pdu, peer.server_name, Keypair.generate("peer"), V10)
-    await storage.pipeline.receive(signed, V10, lambda p: None)
+    await join_peer_user(hs.services.rooms.storage, room, peer)
     return token, room
 
 
