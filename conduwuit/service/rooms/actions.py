@@ -175,6 +175,10 @@ class RoomActions:
         )
         planned = room_creation.plan_events(plan)
         room_creation.dry_run(planned, str(creator), rv)
+        # The initial events are one act, the room's creation: they all carry its
+        # time, so a date jump (/timestamp_to_event) or a client's date separator
+        # sees one moment, not a spread that depends on how fast the server wrote them.
+        created_at = self.storage.clock()
         events = []
         for event in planned:
             content = dict(event.content)
@@ -183,7 +187,9 @@ class RoomActions:
                 and content.get("membership") == MembershipState.INVITE
             ):
                 content.update(self.profile(event.state_key or ""))
-            events.append(NewEvent(event.type, content, event.state_key))
+            events.append(
+                NewEvent(event.type, content, event.state_key, timestamp=created_at)
+            )
         pipeline = self.storage.pipeline
         derived = room_id is None
         if room_id is None:

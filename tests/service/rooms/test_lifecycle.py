@@ -41,6 +41,17 @@ async def test_create_room_writes_the_spec_events_in_order(stack: Stack) -> None
     assert len(stack.storage.extremities.get(shortroomid)) == 1
 
 
+async def test_initial_events_carry_the_rooms_creation_time(stack: Stack) -> None:
+    # The test clock ticks on every reading: only one reading stamps them all.
+    room = await make_room(stack, name="Pub", preset="public_chat")
+    chunk = stack.history.messages(ALICE, room, direction="f", limit=50)["chunk"]
+    stamps = {e["origin_server_ts"] for e in chunk}
+    assert len(chunk) == 6 and len(stamps) == 1
+    later = await stack.actions.send(ALICE, room, "m.room.message", {"body": "hi"})
+    message = stack.history.event(ALICE, room, later)
+    assert message["origin_server_ts"] > stamps.pop()
+
+
 async def test_v12_room_id_derives_from_create_event(stack: Stack) -> None:
     room = await make_room(stack, room_version="12")
     assert room.server_name is None
