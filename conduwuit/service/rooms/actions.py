@@ -187,9 +187,7 @@ class RoomActions:
                 and content.get("membership") == MembershipState.INVITE
             ):
                 content.update(self.profile(event.state_key or ""))
-            events.append(
-                NewEvent(event.type, content, event.state_key, timestamp=created_at)
-            )
+            events.append(NewEvent(event.type, content, event.state_key, timestamp=created_at))
         pipeline = self.storage.pipeline
         derived = room_id is None
         if room_id is None:
