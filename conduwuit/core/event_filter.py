@@ -1,6 +1,11 @@
 """RoomEventFilter (client-server API "Filtering"): which timeline events a
 /messages or /context response includes, and whether members are lazy-loaded.
 
+MSC3874 adds ``org.matrix.msc3874.rel_types`` / ``org.matrix.msc3874.not_rel_types``:
+keep (or drop) events whose ``m.relates_to.rel_type`` is one of the listed types,
+compared exactly (no globs), as Synapse does wherever it applies a room event
+filter (/messages, /context, /sync timelines, search).
+
 Filters are bounded (``check_filter_size``: entries per list, length of an entry,
 size of the whole filter) wherever one enters, uploaded or inline, so one filter
 cannot make every event cost thousands of pattern matches. Each list of type
@@ -86,6 +91,25 @@ def compile_globs(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     return lambda s: regex.match(s) is not None
 
 
+#: MSC3874's unstable keys for filtering by relation type.
+REL_TYPES_KEY = "org.matrix.msc3874.rel_types"
+NOT_REL_TYPES_KEY = "org.matrix.msc3874.not_rel_types"
+
+
+def relation_type(pdu: Mapping[str, Any]) -> str | None:
+    """The ``rel_type`` of an event's relation, or ``None`` if it has no well-formed
+    one (Synapse's ``relation_from_event``: both ``rel_type`` and ``event_id`` must
+    be strings)."""
+    content = pdu.get("content")
+    relates = content.get("m.relates_to") if isinstance(content, Mapping) else None
+    if not isinstance(relates, Mapping):
+        return None
+    rel_type = relates.get("rel_type")
+    if not isinstance(rel_type, str) or not isinstance(relates.get("event_id"), str):
+        return None
+    return rel_type
+
+
 @dataclass(frozen=True)
 class RoomEventFilter:
     types: tuple[str, ...] | None = None
@@ -95,6 +119,9 @@ class RoomEventFilter:
     rooms: tuple[str, ...] | None = None
     not_rooms: tuple[str, ...] = ()
     contains_url: bool | None = None
+    #: MSC3874: relation types to keep (``None``: any, relation or not) and to drop.
+    rel_types: tuple[str, ...] | None = None
+    not_rel_types: tuple[str, ...] = ()
     lazy_load_members: bool = False
     include_redundant_members: bool = False
     #: /sync only: per-thread notification counts (spec v1.4, room_event_filter.yaml).
@@ -121,6 +148,8 @@ class RoomEventFilter:
             rooms=_strings(data.get("rooms"), "rooms"),
             not_rooms=_strings(data.get("not_rooms"), "not_rooms") or (),
             contains_url=contains_url,
+            rel_types=_strings(data.get(REL_TYPES_KEY), REL_TYPES_KEY),
+            not_rel_types=_strings(data.get(NOT_REL_TYPES_KEY), NOT_REL_TYPES_KEY) or (),
             lazy_load_members=data.get("lazy_load_members") is True,
             include_redundant_members=data.get("include_redundant_members") is True,
             unread_thread_notifications=data.get("unread_thread_notifications") is True,
@@ -169,5 +198,11 @@ class RoomEventFilter:
             content = pdu.get("content")
             has_url = isinstance(content, dict) and isinstance(content.get("url"), str)
             if has_url != self.contains_url:
+                return False
+        if self.rel_types is not None or self.not_rel_types:
+            rel_type = relation_type(pdu)
+            if rel_type is not None and rel_type in self.not_rel_types:
+                return False
+            if self.rel_types is not None and rel_type not in self.rel_types:
                 return False
         return True

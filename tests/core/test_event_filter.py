@@ -86,3 +86,36 @@ def test_examples() -> None:
     assert not match("m.roomy") and not match("org.example.exactly")
     assert not compile_globs(())("anything")
     assert compile_globs(("*",))("")
+
+
+REL_TYPE = st.sampled_from(["m.thread", "m.reference", "m.annotation"])
+
+
+@given(
+    st.lists(REL_TYPE, max_size=3) | st.none(),
+    st.lists(REL_TYPE, max_size=3),
+    REL_TYPE | st.none(),
+    st.booleans(),
+)
+def test_rel_types_keep_and_drop_by_relation_type(
+    rel_types: list[str] | None, not_rel_types: list[str], rel_type: str | None, target: bool
+) -> None:
+    """MSC3874: an event is kept when its relation type is not in ``not_rel_types``
+    and, if ``rel_types`` is given, is in it; an event without a well-formed relation
+    (no target event ID) has no relation type."""
+    definition: dict[str, list[str]] = {"org.matrix.msc3874.not_rel_types": not_rel_types}
+    if rel_types is not None:
+        definition["org.matrix.msc3874.rel_types"] = rel_types
+    event_filter = RoomEventFilter.from_json(definition)
+    content: dict[str, object] = {"body": "x"}
+    if rel_type is not None:
+        relates: dict[str, object] = {"rel_type": rel_type}
+        if target:
+            relates["event_id"] = "$root"
+        content["m.relates_to"] = relates
+    effective = rel_type if target else None
+    expected = (effective is None or effective not in not_rel_types) and (
+        rel_types is None or effective in rel_types
+    )
+    pdu = {"type": "m.room.message", "sender": "@a:x", "content": content}
+    assert event_filter.matches(pdu) == expected

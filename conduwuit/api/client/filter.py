@@ -15,7 +15,7 @@ from conduwuit.api.auth import requester
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import WireModel, json_body, parse
 from conduwuit.core.errors import forbidden, not_found
-from conduwuit.core.event_filter import check_filter_size
+from conduwuit.core.event_filter import NOT_REL_TYPES_KEY, REL_TYPES_KEY, check_filter_size
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.service.filters import Filters
 
@@ -51,6 +51,9 @@ class RoomEventFilter(EventFilter):
     not_rooms: list[RoomIdStr] | None = None
     rooms: list[RoomIdStr] | None = None
     contains_url: StrictBool | None = None
+    # MSC3874 filtering by relation type (Synapse's filter schema has both keys).
+    rel_types: list[StrictStr] | None = Field(None, alias=REL_TYPES_KEY)
+    not_rel_types: list[StrictStr] | None = Field(None, alias=NOT_REL_TYPES_KEY)
 
 
 class RoomFilter(WireModel):

@@ -38,6 +38,9 @@ UNSTABLE_FEATURES: dict[str, bool] = {
     # spec v1.4): counts per thread, cleared by that thread's receipts.
     "org.matrix.msc3771": True,
     "org.matrix.msc3773": True,
+    # MSC3874 org.matrix.msc3874.rel_types / not_rel_types in room event filters
+    # (/messages, /context, /sync timelines, search).
+    "org.matrix.msc3874": True,
     # MSC3391 deleting account data (DELETE under unstable/org.matrix.msc3391).
     "org.matrix.msc3391": True,
     # MSC3981 ``recurse`` on /relations (spec v1.10; the flag for older clients).

@@ -235,6 +235,19 @@ async def test_msc3771_msc3773_threaded_receipts_and_thread_counts(
     assert joined["unread_notifications"]["notification_count"] == 1
 
 
+async def test_msc3874_messages_filtered_by_relation_type(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {}))["room_id"]
+    root = await _send(users, alice, room, "r", {"msgtype": "m.text", "body": "root"})
+    relates = {"rel_type": "m.thread", "event_id": root}
+    reply = await _send(
+        users, alice, room, "t", {"msgtype": "m.text", "body": "in", "m.relates_to": relates}
+    )
+    only_threads = json.dumps({"org.matrix.msc3874.rel_types": ["m.thread"]})
+    page = await users.ok(alice, "GET", f"/rooms/{room}/messages", filter=only_threads)
+    assert [e["event_id"] for e in page["chunk"]] == [reply]
+
+
 async def test_msc3391_account_data_deletion(hs: Homeserver, users: Users) -> None:
     alice = await users.add("alice")
     await users.ok(alice, "PUT", f"/user/{alice}/account_data/org.example", {"a": 1})
