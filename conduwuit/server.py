@@ -519,6 +519,7 @@ def build_users(
     )
     password_auth = PasswordAuth(config.server_name, accounts, hasher)
     account_data = AccountData(db, notifier)
+    devices.deletion_listeners.append(account_data.stage_device_deleted)
     erasures = Erasures(db, clock)
     registration = Registration(
         db,

@@ -18,6 +18,9 @@ from conduwuit.db.maps import MAPS
 from conduwuit.service.notifier import Notifier
 
 GLOBAL = ""
+#: MSC3890: a device's local notification settings are global account data of this
+#: type followed by the device ID; deleting the device deletes them.
+LOCAL_NOTIFICATION_SETTINGS_PREFIX = "org.matrix.msc3890.local_notification_settings."
 
 
 class AccountData:
@@ -62,20 +65,52 @@ class AccountData:
         self, user_id: str, event_type: str, content: dict[str, Any], room_id: str = GLOBAL
     ) -> int:
         """Store (``{}`` deletes, per MSC3391) and return the stream position."""
-        index_key = key(room_id, user_id, event_type)
-        previous = self._index.get(index_key)
-        event = {"type": event_type, "content": content}
         with self._db.batch() as b:
-            position = b.next_count()
-            event_key = key(room_id, user_id, position)
-            b.put(self._events, event_key, json.dumps(event, separators=(",", ":")).encode())
-            b.put(self._index, index_key, event_key)
-            if previous is not None:
-                b.delete(self._events, previous)
+            position = self.stage_put(b, user_id, event_type, content, room_id)
+        return position
+
+    def stage_put(
+        self,
+        b: Batch,
+        user_id: str,
+        event_type: str,
+        content: dict[str, Any],
+        room_id: str = GLOBAL,
+    ) -> int:
+        """Stage ``put`` in ``b``; the user's syncs wake once ``b`` commits."""
+        index_key = key(room_id, user_id, event_type)
+        # A batch is write-only: an earlier write of this type in ``b`` is found in
+        # its staged record, so the one it replaces is not left behind.
+        staged = b.staged(self._index)
+        previous = staged.get(index_key) or self._index.get(index_key)
+        event = {"type": event_type, "content": content}
+        position = b.next_count()
+        event_key = key(room_id, user_id, position)
+        b.put(self._events, event_key, json.dumps(event, separators=(",", ":")).encode())
+        b.put(self._index, index_key, event_key)
+        staged[index_key] = event_key
+        if previous is not None:
+            b.delete(self._events, previous)
+        b.after_commit(lambda: self._written(user_id, position))
+        return position
+
+    def _written(self, user_id: str, position: int) -> None:
         self._ignored.pop(user_id, None)
         if self._notifier is not None:
             self._notifier.notify(position, users=[user_id])
-        return position
+
+    def stage_device_deleted(self, b: Batch, user_id: str, device_id: str) -> None:
+        """Stage deleting a deleted device's own account data, in the deletion's batch
+        (a ``Devices.deletion_listeners`` entry): MSC3890's local notification
+        settings, ``org.matrix.msc3890.local_notification_settings.<device_id>``.
+
+        Synapse does this behind ``msc3890_enabled``; conduwuit always does, and so
+        does this server. Like any deletion (MSC3391, content ``{}``) it reaches the
+        user's other devices in their next incremental sync."""
+        event_type = f"{LOCAL_NOTIFICATION_SETTINGS_PREFIX}{device_id}"
+        index_key = key(GLOBAL, user_id, event_type)
+        if index_key in b.staged(self._index) or self.get(user_id, event_type) is not None:
+            self.stage_put(b, user_id, event_type, {})
 
     def stage_delete_user(self, b: Batch, user_id: str) -> None:
         """Stage deleting all of a user's account data, global and per room (erasure).
@@ -84,6 +119,11 @@ class AccountData:
         rare, one-off change (deactivation with ``erase``), not a request path.
         """
         self._ignored.pop(user_id, None)
+        # Writes staged earlier in ``b`` (a deleted device's settings) go too.
+        for index_key, event_key in b.staged(self._index).items():
+            if index_key.split(SEP)[1:2] == [user_id.encode()]:
+                b.delete(self._index, index_key)
+                b.delete(self._events, event_key)
         for index_key, event_key in self._index.iter_prefix(b""):
             parts = index_key.split(SEP)
             if len(parts) >= 3 and parts[1] == user_id.encode():
