@@ -49,6 +49,27 @@ async def test_defaults_for_a_new_user(hs: Homeserver) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("kind", "rule_id"),
+    [
+        ("override", ".org.matrix.msc3930.rule.poll_response"),
+        ("underride", ".org.matrix.msc3930.rule.poll_start_one_to_one"),
+        ("underride", ".org.matrix.msc3930.rule.poll_start"),
+        ("underride", ".m.rule.poll_start"),
+    ],
+)
+async def test_no_poll_rules_as_spec_and_default_synapse(
+    hs: Homeserver, kind: str, rule_id: str
+) -> None:
+    """Spec v1.19 lists no poll rule; Synapse serves MSC3930's only with
+    ``msc3381_polls_enabled`` (off by default), conduwuit never
+    (docs/development/complement.md, "Tests that fail on purpose")."""
+    token = await alice(hs)
+    status, reply = await hs.request("GET", f"{RULES}/{kind}/{rule_id}", token=token)
+    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+    assert not any("poll" in r for r in await ids(hs, token, kind))
+
+
 async def test_create_read_place_and_delete(hs: Homeserver) -> None:
     token = await alice(hs)
     cake = {"pattern": "cake", "actions": ["notify", {"set_tweak": "sound", "value": "cake.wav"}]}
