@@ -126,9 +126,12 @@ class Receipts:
             entry: dict[str, Any] = {"ts": receipt["ts"]}
             if "thread_id" in receipt:
                 entry["thread_id"] = receipt["thread_id"]
-            content.setdefault(receipt["event_id"], {}).setdefault(receipt["type"], {})[user] = (
-                entry
-            )
+            by_user = content.setdefault(receipt["event_id"], {}).setdefault(receipt["type"], {})
+            # The content has room for one receipt per event, type and user: when a
+            # user has both an unthreaded and a threaded receipt on the same event,
+            # the unthreaded one is shown, whichever came later (MSC4102).
+            if "thread_id" not in entry or "thread_id" in by_user.get(user, entry):
+                by_user[user] = entry
         return content
 
     def latest(
