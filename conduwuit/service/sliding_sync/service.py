@@ -162,13 +162,14 @@ class SlidingSyncService:
         )
         body = {"lists": lists, "rooms": out, "extensions": extensions}
         news = bool(out) or extension_news or counts != state.list_counts
-        log.debug(
-            "sliding sync of %s built: %d rooms, %d yields, connections %s",
-            user,
-            len(out),
-            give_way.yields,
-            self.connections.stats,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "sliding sync of %s built: %d rooms, %d yields, connections kept: %s",
+                user,
+                len(out),
+                give_way.yields,
+                self.connections.stats(),
+            )
         return _Built(body, ConnState(sent, counts), news)
 
     def _visible_rooms(self, user: str, since: int | None) -> dict[str, UserRoom]:

@@ -189,3 +189,25 @@ async def test_heroes_of_an_unnamed_room(hs: Homeserver) -> None:
     result = reply["rooms"][room]
     assert result["heroes"] == [{"user_id": bob, "displayname": "Bobby"}]
     assert "name" not in result and result["joined_count"] == 2
+
+
+async def test_tag_filters_and_invites_from_ignored_users(hs: Homeserver) -> None:
+    alice, alice_token = await _user(hs, "alice")
+    _, bob_token = await _user(hs, "bob")
+    mallory, mallory_token = await _user(hs, "mallory")
+    tagged, plain = await _room(hs, alice_token), await _room(hs, alice_token)
+    path = f"/user/{alice}/rooms/{tagged}/tags/m.favourite"
+    assert (await hs.request("PUT", path, {"order": 0.5}, token=alice_token))[0] == 200
+    invited = await _room(hs, bob_token, invite=[alice])
+    path = f"/user/{alice}/account_data/m.ignored_user_list"
+    ignore = {"ignored_users": {mallory: {}}}
+    assert (await hs.request("PUT", path, ignore, token=alice_token))[0] == 200
+    await _room(hs, mallory_token, invite=[alice])
+
+    async def rooms_of(**filters: Any) -> set[str]:
+        reply = await sliding(hs, alice_token, {"lists": {"a": a_list(**filters)}})
+        return set(reply["rooms"])
+
+    assert await rooms_of() == {tagged, plain, invited}
+    assert await rooms_of(tags=["m.favourite"]) == {tagged}
+    assert await rooms_of(not_tags=["m.favourite"]) == {plain, invited}
