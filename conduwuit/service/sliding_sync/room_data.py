@@ -29,6 +29,9 @@ from conduwuit.service.sliding_sync.connections import MAX_LAZY_MEMBERS, SentRoo
 from conduwuit.service.sync.filter import SyncFilter
 from conduwuit.service.sync.rooms import RoomSections, Window
 
+#: Memberships whose rooms come down as stripped state (``invite_state``).
+STRIPPED = (MembershipState.INVITE, MembershipState.KNOCK)
+
 
 @dataclass(frozen=True)
 class RoomRequest:
@@ -59,16 +62,20 @@ class SlidingRooms:
     async def build(
         self, user: UserId, device_id: str, req: RoomRequest, pause: GiveWay
     ) -> RoomResult:
-        room = req.room
-        initial = req.sent is None or req.sent.membership != room.membership
-        if room.membership in (MembershipState.INVITE, MembershipState.KNOCK):
-            return self._stripped(user, req, initial)
+        room, sent = req.room, req.sent
+        if room.membership in STRIPPED:
+            # An invite or knock comes again when it is new (a re-invite too).
+            fresh = sent is None or sent.membership != room.membership or room.count > sent.since
+            return self._stripped(user, req, fresh)
+        # A room the client had only the stripped state of (invited, now joined)
+        # starts over, with its timeline and state (as Synapse).
+        initial = sent is None or sent.membership in STRIPPED
         return await self._with_timeline(user, device_id, req, initial, pause)
 
-    def _stripped(self, user: UserId, req: RoomRequest, initial: bool) -> RoomResult:
+    def _stripped(self, user: UserId, req: RoomRequest, fresh: bool) -> RoomResult:
         room = req.room
         sent = SentRoom(req.now, room.membership, req.config.required_state, req.bump_stamp)
-        if not initial:
+        if not fresh:
             return RoomResult(None, sent)
         body: dict[str, Any] = {
             "initial": True,
@@ -107,17 +114,20 @@ class SlidingRooms:
             room.room_id, window, access, lower, upper, pause
         )
         if config.timeline_limit == 0 and lower is None:
-            limited = self._has_events(room.room_id, upper)
-        full = dict(self._state(room, upper))
-        changed = await self._changed_state(room.room_id, lower, upper, full, pause)
+            limited = self._has_events_after(room.room_id, -1, upper)
         counts = self.sections.notifications.room_counts(str(user), room.room_id)
         new_keys = config.required_state - (sent.required_state if sent else frozenset())
         bump_changed = sent is None or sent.bump_stamp != req.bump_stamp
         counts_changed = lower is not None and lower < counts.changed <= req.now
-        lazy_before = frozenset() if initial or sent is None else sent.lazy_members
-        if not initial and not (timeline or changed or new_keys or counts_changed or bump_changed):
-            assert sent is not None
+        events = lower is not None and self._has_events_after(room.room_id, lower, upper)
+        if sent is not None and not (
+            initial or timeline or events or new_keys or counts_changed or bump_changed
+        ):
+            # Nothing new: the room's state is not even read.
             return RoomResult(None, sent)
+        full = dict(self._state(room, upper))
+        changed = await self._changed_state(room.room_id, lower if events else None, full, pause)
+        lazy_before = frozenset() if initial or sent is None else sent.lazy_members
         lazy = _lazy_users(timeline) - lazy_before
         if not initial and not limited:
             # Clients that hold the member list keep it up to date from every
@@ -163,9 +173,6 @@ class SlidingRooms:
             return state.store.full(state.current_hash(room.room_id))
         return self.sections.state_at(room.room_id, upper)
 
-    def _has_events(self, room_id: str, upper: int) -> bool:
-        return self._has_events_after(room_id, -1, upper)
-
     def _keys_matching(
         self, full: Mapping[int, int], patterns: frozenset[tuple[str, str]], user: str
     ) -> set[tuple[str, str]]:
@@ -176,10 +183,11 @@ class SlidingRooms:
         return {k for k in keys if any(_pattern_matches(p, k, user, frozenset()) for p in patterns)}
 
     async def _changed_state(
-        self, room_id: str, lower: int | None, upper: int, full: dict[int, int], pause: GiveWay
+        self, room_id: str, lower: int | None, full: dict[int, int], pause: GiveWay
     ) -> set[tuple[str, str]]:
-        """The state keys whose event changed in ``(lower, upper]`` (none without events)."""
-        if lower is None or not self._has_events_after(room_id, lower, upper):
+        """The state keys whose event changed between ``lower`` and ``full`` (none
+        without ``lower``: the caller passes it only when events came after it)."""
+        if lower is None:
             return set()
         await pause.pause()
         before = self.sections.state_at(room_id, lower)
