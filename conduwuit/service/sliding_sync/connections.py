@@ -44,6 +44,8 @@ class SentRoom:
     required_state: frozenset[tuple[str, str]]
     bump_stamp: int
     lazy_members: frozenset[str] = frozenset()
+    #: The ``timeline_limit`` the room was last sent with (a larger one expands it).
+    timeline_limit: int = 0
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,13 @@ class SlidingRooms:
             if joined
             else Access(room.membership, False, room.count, ignored)
         )
+        # A larger timeline_limit than the room was sent with (a room opened from the
+        # list) sends the room's latest events again, marked
+        # ``unstable_expanded_timeline`` (Synapse's behaviour, which matrix-rust-sdk
+        # follows).
+        expanded = sent is not None and not initial and config.timeline_limit > sent.timeline_limit
         timeline, limited = await self.sections.timeline_between(
-            room.room_id, window, access, lower, upper, pause
+            room.room_id, window, access, None if expanded else lower, upper, pause
         )
         if config.timeline_limit == 0 and lower is None:
             limited = self._has_events_after(room.room_id, -1, upper)
@@ -121,7 +126,7 @@ class SlidingRooms:
         counts_changed = lower is not None and lower < counts.changed <= req.now
         events = lower is not None and self._has_events_after(room.room_id, lower, upper)
         if sent is not None and not (
-            initial or timeline or events or new_keys or counts_changed or bump_changed
+            initial or expanded or timeline or events or new_keys or counts_changed or bump_changed
         ):
             # Nothing new: the room's state is not even read.
             return RoomResult(None, sent)
@@ -144,6 +149,8 @@ class SlidingRooms:
         body: dict[str, Any] = {}
         if initial:
             body["initial"] = True
+        if expanded:
+            body["unstable_expanded_timeline"] = True
         body["required_state"] = await self._client_events(chosen, window, access, pause)
         body["timeline"] = await self.sections.client_events(timeline, window, access, pause)
         body["limited"] = limited
@@ -163,7 +170,14 @@ class SlidingRooms:
             lazy_sent = frozenset(lazy)
         return RoomResult(
             body,
-            SentRoom(upper, room.membership, config.required_state, req.bump_stamp, lazy_sent),
+            SentRoom(
+                upper,
+                room.membership,
+                config.required_state,
+                req.bump_stamp,
+                lazy_sent,
+                config.timeline_limit,
+            ),
         )
 
     # -- state -----------------------------------------------------------------------

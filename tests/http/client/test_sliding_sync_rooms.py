@@ -213,3 +213,27 @@ async def test_tag_filters_and_invites_from_ignored_users(hs: Homeserver) -> Non
     assert await rooms_of() == {tagged, plain, invited}
     assert await rooms_of(tags=["m.favourite"]) == {tagged}
     assert await rooms_of(not_tags=["m.favourite"]) == {plain, invited}
+
+
+async def test_opening_a_listed_room_with_a_larger_timeline_limit_expands_it(
+    hs: Homeserver,
+) -> None:
+    _, token = await _user(hs, "alice")
+    room = await _room(hs, token)
+    for i in range(4):
+        await _send(hs, token, room, f"m{i}", f"t{i}")
+    listed = {"lists": {"a": a_list(timeline_limit=1)}}
+    first = await sliding(hs, token, listed)
+    assert bodies(first["rooms"][room]) == ["m3"]
+    opened = {**listed, "room_subscriptions": {room: {"required_state": [], "timeline_limit": 3}}}
+    second = await sliding(hs, token, opened, pos=first["pos"])
+    expanded = second["rooms"][room]
+    assert expanded["unstable_expanded_timeline"] is True and "initial" not in expanded
+    assert bodies(expanded) == ["m1", "m2", "m3"] and expanded["limited"] is True
+    # Once sent with the larger limit, the room does not come again without news.
+    third = await sliding(hs, token, opened, pos=second["pos"])
+    assert room not in third["rooms"]
+    await _send(hs, token, room, "m4", "t4")
+    fourth = await sliding(hs, token, opened, pos=third["pos"])
+    assert bodies(fourth["rooms"][room]) == ["m4"]
+    assert "unstable_expanded_timeline" not in fourth["rooms"][room]
