@@ -103,6 +103,10 @@ async def test_element_x_library_lists_rooms_and_sees_a_message_and_unread_count
         unread = await _line(client.stdout, "UNREAD")
         assert int(unread.split()[1]) >= 1
         assert await asyncio.wait_for(client.wait(), 30) == 0, await _stderr(client)
+    except (AssertionError, TimeoutError) as failure:
+        if client.returncode is None:
+            client.kill()
+        raise AssertionError(f"{failure!r}; the client said: {await _stderr(client)}") from None
     finally:
         if client.returncode is None:
             client.kill()

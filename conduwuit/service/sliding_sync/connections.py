@@ -3,9 +3,10 @@
 A connection is a (user, device, ``conn_id``). Each response gets a new ``pos``,
 ``<connection position>_<stream position>``; the state kept for a position says which
 rooms the client has, up to which stream position, with which ``required_state``.
-A request with ``pos`` N reads N's state; when it answers, every other position
-but N is forgotten and N+1 is kept beside N, so a client that lost a response and
-retries N gets the same answer again (as Synapse does). An unknown, expired or
+A request with ``pos`` N reads N's state; when it answers from the newest position,
+every other position but N is forgotten and the new one is kept beside N, so a
+client that lost a response and retries N gets the same answer again (as Synapse
+does); see ``commit`` for requests from older positions. An unknown, expired or
 forgotten ``pos`` is ``M_UNKNOWN_POS``: the client starts over without ``pos``.
 
 Memory is bounded: connections idle for ``IDLE_S`` expire, a user keeps at most
@@ -29,6 +30,8 @@ IDLE_S = 3600.0
 MAX_PER_USER = 16
 MAX_CONNECTIONS = 4096
 MAX_ROOMS = 20000
+#: Positions kept per connection at most (older ones go first).
+MAX_POSITIONS = 4
 #: Lazy-loaded members remembered per room; past it the room's set starts over.
 MAX_LAZY_MEMBERS = 1000
 
@@ -99,19 +102,29 @@ class Connections:
         return conn.states[pos]
 
     def commit(self, key: ConnKey, pos: int | None, state: ConnState) -> int:
-        """Store ``state`` as the position after ``pos``; returns its number."""
+        """Store ``state`` as the position after ``pos``; returns its number.
+
+        A request from the newest position means the client has moved on from the
+        older ones, which are forgotten. A request from an older one (a retry, or a
+        long-poll the client abandoned when it changed its lists, which aiohttp lets
+        finish) forgets nothing, so it cannot invalidate the position the client uses
+        now; at most ``MAX_POSITIONS`` are kept."""
         conn = self._connections.get(key)
         if conn is None:
             conn = Connection()
             self._connections[key] = conn
             self._bound_user(key[0])
+        newest = max(conn.states, default=None)
         if pos is not None and conn.states.get(pos) == state:
             new = pos
         else:
             new = conn.next_pos
             conn.next_pos += 1
-        conn.states = {p: s for p, s in conn.states.items() if p == pos}
-        conn.states[new] = _bounded(state)
+            conn.states[new] = _bounded(state)
+        if pos is not None and pos == newest:
+            conn.states = {p: s for p, s in conn.states.items() if p in (pos, new)}
+        while len(conn.states) > MAX_POSITIONS:
+            del conn.states[min(conn.states)]
         conn.last_used = self._monotonic()
         self._connections.move_to_end(key)
         while len(self._connections) > MAX_CONNECTIONS:

@@ -4,6 +4,7 @@ room metadata, invites and leaves, long-polling and M_UNKNOWN_POS."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from tests.kit.homeserver import Homeserver
 
@@ -104,10 +105,10 @@ async def test_unknown_pos_is_m_unknown_pos(hs: Homeserver) -> None:
     retried = await sliding(hs, token, body, pos=first["pos"])
     assert list(retried["rooms"]) == list(second["rooms"]) == [room]
     await _send(hs, token, room, "one", "t1")
-    # The client saw the retried answer: the first answer's position is gone.
+    # The client goes on from the retried answer: the first answer's position is gone.
+    third = await sliding(hs, token, body, pos=retried["pos"])
     lost = await sliding(hs, token, body, pos=second["pos"], status=400)
     assert lost["errcode"] == "M_UNKNOWN_POS"
-    third = await sliding(hs, token, body, pos=retried["pos"])
     await _send(hs, token, room, "two", "t2")
     await sliding(hs, token, body, pos=third["pos"])
     gone = await sliding(hs, token, body, pos=first["pos"], status=400)
@@ -150,3 +151,24 @@ async def test_bad_requests_are_refused(hs: Homeserver) -> None:
     assert hs.services.sliding_sync.connections.stats()["connections"] == 0
     status, reply = await hs.request("POST", PATH, {})
     assert status == 401
+
+
+async def test_an_abandoned_long_poll_does_not_invalidate_the_clients_position(
+    hs: Homeserver,
+) -> None:
+    """matrix-rust-sdk drops a long-poll when it changes its lists and asks again from
+    the same ``pos``; the dropped request still ends on the server, later."""
+    _, token = await _user(hs, "alice")
+    room, other = await _room(hs, token), await _room(hs, token)
+    body: dict[str, Any] = {"lists": {"all": a_list(0)}}
+    first = await sliding(hs, token, body)
+    abandoned = asyncio.ensure_future(sliding(hs, token, body, pos=first["pos"], timeout_ms=5000))
+    await asyncio.sleep(0.2)
+    wider = {"lists": {"all": a_list(1)}}
+    changed = await sliding(hs, token, wider, pos=first["pos"])
+    assert room in changed["rooms"]
+    await _send(hs, token, other, "wakes the abandoned one", "t1")
+    await asyncio.wait_for(abandoned, 5)
+    await _send(hs, token, room, "for the client", "t2")
+    after = await sliding(hs, token, wider, pos=changed["pos"])
+    assert bodies(after["rooms"][room]) == ["for the client"]

@@ -70,3 +70,18 @@ def test_an_unchanged_state_keeps_its_position_and_a_changed_one_replaces_the_ot
     with pytest.raises(MatrixError):
         store.state_at(key, first)
     assert set(store.state_at(key, third).rooms) == {"!a:x", "!b:x", "!c:x"}
+
+
+def test_a_request_from_an_older_position_forgets_nothing() -> None:
+    store = Connections(lambda: 0.0)
+    key = ("@u:x", "D", "")
+    first = store.commit(key, None, _state("!a:x"))
+    second = store.commit(key, first, _state("!a:x", "!b:x"))
+    # A late answer from the first position (an abandoned long-poll, a retry).
+    late = store.commit(key, first, _state("!a:x", "!c:x"))
+    assert set(store.state_at(key, second).rooms) == {"!a:x", "!b:x"}
+    assert set(store.state_at(key, late).rooms) == {"!a:x", "!c:x"}
+    # Going on from the newest forgets the others; at most MAX_POSITIONS are kept.
+    for _ in range(10):
+        store.commit(key, first, _state("!a:x", f"!{_}:x"))
+    assert store.stats()["positions"] <= module.MAX_POSITIONS
