@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 150
 # make crashloop: kill -9 trials (CI's small number); manual runs: make crashloop CRASH_TRIALS=100
 CRASH_TRIALS ?= 3
 
-.PHONY: run test lint layers typecheck pytest config admin-docs bench fuzz crashloop clean
+.PHONY: run test lint layers typecheck pytest config admin-docs bench fuzz crashloop clean sliding-client
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,13 @@ typecheck: $(STAMP_TEST)
 
 pytest: $(STAMP_TEST)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## Build the matrix-rust-sdk client of tests/sliding_client once (cached in
+## .cache/sliding-client; the first build takes about 15 minutes) and run the test
+## that drives it against a server process (Simplified Sliding Sync, as Element X).
+sliding-client: $(STAMP_TEST)
+	cargo build --locked --manifest-path tests/sliding_client/Cargo.toml --target-dir .cache/sliding-client
+	$(BIN)/pytest -q tests/e2e/test_sliding_client.py
 
 ## Cinny (a Matrix web client) in headless Chromium against a server process; see
 ## docs/development/testing.md. Installs Debian's chromium if missing (needs root).

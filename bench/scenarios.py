@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from bench import media_scenarios
+from bench import media_scenarios, sliding_scenarios
 from bench.client import Client, Unsupported, timeline_events
 from bench.servers import Server
 
@@ -56,6 +56,7 @@ class Sizes:
     media_large_mib: int = 100  # media-large: the one large upload
     thumb_photo_width: int = 4000  # media-thumbnail: the JPEG's width (4:3)
     thumb_requests: int = 20  # media-thumbnail: requests after the first of each size
+    sliding_rooms: int = 200  # sliding-initial: rooms of the user (lists of 20)
     scenario_timeout_s: float = 180.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -88,6 +89,7 @@ PRESETS: dict[str, Sizes] = {
         media_large_mib=4,
         thumb_photo_width=800,
         thumb_requests=2,
+        sliding_rooms=25,
         scenario_timeout_s=60.0,
     ),
 }
@@ -462,6 +464,8 @@ LOAD_SCENARIOS: dict[str, Scenario] = {
     "media-transfer": media_scenarios.media_transfer,
     "media-large": media_scenarios.media_large,
     "media-thumbnail": media_scenarios.media_thumbnail,
+    "sliding-initial": sliding_scenarios.sliding_initial,
+    "sliding-latency": sliding_scenarios.sliding_latency,
 }
 CORE_SCENARIOS = ("state-res", "sign")
 ALL_SCENARIOS = ("startup", *LOAD_SCENARIOS, *CORE_SCENARIOS)

@@ -93,6 +93,11 @@ from conduwuit.service.services import (
     ServingServices,
     UserServices,
 )
+from conduwuit.service.sliding_sync.connections import Connections
+from conduwuit.service.sliding_sync.extensions import SlidingExtensions
+from conduwuit.service.sliding_sync.lists import RoomFacts
+from conduwuit.service.sliding_sync.room_data import SlidingRooms
+from conduwuit.service.sliding_sync.service import SlidingSyncService
 from conduwuit.service.sync.rooms import RoomSections
 from conduwuit.service.sync.service import SyncService
 from conduwuit.service.tags import Tags
@@ -208,17 +213,28 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     push = build_push(config, db, clock, users, rooms)
     media, thumbnailer, previewer = build_media(config, db, clock)
     federation = build_federation(config, db, server_keys, clock, rooms, e2ee)
+    sections = RoomSections(
+        rooms.history, rooms.typing, rooms.receipts, users.account_data, push.notifications
+    )
     sync = SyncService(
         db,
         rooms.storage.member_index,
-        RoomSections(
-            rooms.history, rooms.typing, rooms.receipts, users.account_data, push.notifications
-        ),
+        sections,
         users.account_data,
         rooms.presence,
         notifier,
         extras=[e2ee.sync],
         initial_account_data=lambda user_id: {PUSH_RULES: push.rules.content(user_id)},
+    )
+    sliding_sync = SlidingSyncService(
+        db,
+        RoomFacts(rooms.storage, users.account_data, notifier),
+        SlidingRooms(sections),
+        SlidingExtensions(
+            e2ee.sync, users.account_data, rooms.receipts, rooms.typing, sync.global_account_data
+        ),
+        notifier,
+        Connections(),
     )
     return Services(
         config=config,
@@ -228,6 +244,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         rooms=rooms,
         notifier=notifier,
         sync=sync,
+        sliding_sync=sliding_sync,
         e2ee=e2ee,
         voip=Voip(turn_config(config), config.server_name, clock),
         push=push,

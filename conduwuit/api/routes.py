@@ -35,6 +35,7 @@ from conduwuit.api.client import (
 from conduwuit.api.client import keys as client_keys
 from conduwuit.api.client import presence as presence_api
 from conduwuit.api.client import rooms as rooms_api
+from conduwuit.api.client import sliding_sync as sliding_sync_api
 from conduwuit.api.client import sync as sync_api
 from conduwuit.api.client.notifications import NotificationHandlers
 from conduwuit.api.client.push_rules import PushRuleHandlers
@@ -89,6 +90,7 @@ def routes(services: Services) -> list[Route]:
         *user_routes(config, users, services.limits, services.federation.queries),
         *room_routes(config, rooms, users, services.limits, services.federation.queries),
         *sync_api.routes(services.sync, users.filters),
+        *sliding_sync_api.routes(services.sliding_sync),
         *e2ee_routes(services.e2ee, users.uiaa),
         *PushRuleHandlers(services.push.rules).routes(),
         *PusherHandlers(services.push.pushers).routes(),

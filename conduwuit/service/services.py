@@ -52,6 +52,7 @@ from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
+from conduwuit.service.sliding_sync.service import SlidingSyncService
 from conduwuit.service.sync.service import SyncService
 from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
@@ -167,6 +168,7 @@ class Services:
     rooms: RoomServices
     notifier: Notifier
     sync: SyncService
+    sliding_sync: SlidingSyncService
     e2ee: E2ee
     voip: Voip
     push: PushServices

@@ -57,6 +57,11 @@ UNSTABLE_FEATURES: dict[str, bool] = {
     # MSC3916 authenticated media (spec v1.11): /_matrix/client/v1/media/download
     # and /config with an access token; clients on older versions look for this flag.
     "org.matrix.msc3916.stable": True,
+    # MSC4186 Simplified Sliding Sync at unstable/org.matrix.simplified_msc3575/sync,
+    # with the to_device, e2ee, account_data, receipts and typing extensions
+    # (docs/sliding-sync.md). matrix-rust-sdk (Element X) syncs with it only if this
+    # flag is set; the Rust conduwuit and Synapse advertise it too.
+    "org.matrix.simplified_msc3575": True,
 }
 
 

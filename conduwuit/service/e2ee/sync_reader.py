@@ -74,11 +74,15 @@ class E2eeSyncReader:
         """``device_unused_fallback_key_types``."""
         return self._keys.unused_fallback_key_types(user_id, device_id)
 
+    def one_time_keys_changed(self, user_id: str, since: int) -> bool:
+        """Whether the user uploaded or someone claimed one-time keys after ``since``."""
+        return self._keys.last_one_time_keys_update(user_id) > since
+
     def has_news(self, user_id: str, device_id: str, since: int) -> bool:
         """Whether an e2ee part of a sync from ``since`` would be non-empty: to-device
         messages, device-list changes, or a one-time key upload/claim of the user."""
         return (
             self._to_device.has_events(user_id, device_id, since)
             or self._lists.has_changes(user_id, since)
-            or self._keys.last_one_time_keys_update(user_id) > since
+            or self.one_time_keys_changed(user_id, since)
         )

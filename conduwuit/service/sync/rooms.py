@@ -71,7 +71,7 @@ class RoomSections:
         self.notifications = notifications
 
     # -- events --------------------------------------------------------------------
-    def _client(self, pdu: PduJson, window: Window, access: Access) -> dict[str, Any]:
+    def client_event(self, pdu: PduJson, window: Window, access: Access) -> dict[str, Any]:
         now_ms = self.storage.clock()
         txn_id = self.storage.transactions.transaction_id(pdu, window.viewer)
         out = to_client(pdu, now_ms, txn_id, include_room_id=False)
@@ -87,16 +87,16 @@ class RoomSections:
             out["unsigned"]["m.relations"] = bundled
         return out
 
-    async def _events(
+    async def client_events(
         self, timeline: list[tuple[int, PduJson]], window: Window, access: Access, pause: GiveWay
     ) -> list[dict[str, Any]]:
         out = []
         for _, pdu in timeline:
             await pause.pause()
-            out.append(self._client(pdu, window, access))
+            out.append(self.client_event(pdu, window, access))
         return out
 
-    async def _timeline(
+    async def timeline_between(
         self,
         room_id: str,
         window: Window,
@@ -143,7 +143,7 @@ class RoomSections:
                 return dict(state.store.full(before))
         return dict(state.store.full(state.current_hash(room_id)))
 
-    def _state_at(self, room_id: str, position: int) -> dict[int, int]:
+    def state_at(self, room_id: str, position: int) -> dict[int, int]:
         """The state after the last event at or before ``position`` (empty before the room)."""
         shortroomid = self.storage.short.room(room_id)
         if shortroomid is None:
@@ -192,7 +192,7 @@ class RoomSections:
             pdu = self.storage.timeline.get(event_id)
             if pdu is None or not state_filter.matches(pdu):
                 continue
-            out.append(self._client(pdu, window, access))
+            out.append(self.client_event(pdu, window, access))
         return out
 
     async def _state_after(
@@ -215,8 +215,8 @@ class RoomSections:
             newest = next(iter(rows), None) if shortroomid is not None else None
             if newest is None or newest[0] <= lower:
                 return []
-        full = self._state_at(room_id, upper)
-        previous = {} if lower is None or window.full_state else self._state_at(room_id, lower)
+        full = self.state_at(room_id, upper)
+        previous = {} if lower is None or window.full_state else self.state_at(room_id, lower)
         return await self._state_events(
             room_id, window, access, full, previous, timeline, pause, with_timeline=True
         )
@@ -254,7 +254,9 @@ class RoomSections:
         access = Access("join", True, None, self.history.ignored_by(str(window.user)))
         newly_joined = window.since is not None and room.count > window.since
         lower = None if window.since is None or newly_joined else window.since
-        timeline, limited = await self._timeline(room_id, window, access, lower, window.now, pause)
+        timeline, limited = await self.timeline_between(
+            room_id, window, access, lower, window.now, pause
+        )
         if newly_joined:
             # A room joined since the token is always limited, as in Synapse
             # (``limited or newly_joined_room``): the client has none of its history, and
@@ -270,7 +272,7 @@ class RoomSections:
             state = await self._state_events(room_id, window, access, full, {}, timeline, pause)
         elif limited:
             full = self._state_before(room_id, first)
-            previous = self._state_at(room_id, lower)
+            previous = self.state_at(room_id, lower)
             state = await self._state_events(
                 room_id, window, access, full, previous, timeline, pause
             )
@@ -295,7 +297,7 @@ class RoomSections:
             prev_batch = str(window.now)
         section: dict[str, Any] = {
             "timeline": {
-                "events": await self._events(timeline, window, access, pause),
+                "events": await self.client_events(timeline, window, access, pause),
                 "limited": limited,
                 "prev_batch": prev_batch,
             },
@@ -305,7 +307,7 @@ class RoomSections:
         }
         if lower is None or _touches_members(timeline, state):
             await pause.pause()
-            section["summary"] = self._summary(room_id, str(window.user))
+            section["summary"] = self.summary(room_id, str(window.user))
         await pause.pause()
         section.update(_unread(counts, window.filter.timeline.unread_thread_notifications))
         return section
@@ -318,7 +320,9 @@ class RoomSections:
         )
         lower = window.since
         upper = min(room.count, window.now)
-        timeline, limited = await self._timeline(room_id, window, access, lower, upper, pause)
+        timeline, limited = await self.timeline_between(
+            room_id, window, access, lower, upper, pause
+        )
         first = timeline[0] if timeline else None
         if window.state_after:
             # The state up to the leave, the leave included (never state from after it).
@@ -326,8 +330,8 @@ class RoomSections:
         elif lower is None or limited or window.full_state:
             # Without a timeline (limit 0) the state is the state at the leave, the
             # leave included: never state from after the user left.
-            full = self._state_before(room_id, first) if first else self._state_at(room_id, upper)
-            previous = {} if lower is None else self._state_at(room_id, lower)
+            full = self._state_before(room_id, first) if first else self.state_at(room_id, upper)
+            previous = {} if lower is None else self.state_at(room_id, lower)
             state = await self._state_events(
                 room_id, window, access, full, previous, timeline, pause
             )
@@ -335,7 +339,7 @@ class RoomSections:
             state = []
         return {
             "timeline": {
-                "events": await self._events(timeline, window, access, pause),
+                "events": await self.client_events(timeline, window, access, pause),
                 "limited": limited,
                 "prev_batch": str(timeline[0][0] - 1) if timeline else str(upper),
             },
@@ -358,12 +362,12 @@ class RoomSections:
         return str(member.get("sender")) if member is not None else None
 
     def invited(self, room: UserRoom, user: str) -> dict[str, Any]:
-        return {"invite_state": {"events": self._with_member_event(room, user)}}
+        return {"invite_state": {"events": self.stripped_with_member(room, user)}}
 
     def knocked(self, room: UserRoom, user: str) -> dict[str, Any]:
-        return {"knock_state": {"events": self._with_member_event(room, user)}}
+        return {"knock_state": {"events": self.stripped_with_member(room, user)}}
 
-    def _with_member_event(self, room: UserRoom, user: str) -> list[dict[str, Any]]:
+    def stripped_with_member(self, room: UserRoom, user: str) -> list[dict[str, Any]]:
         events = [e for e in (room.stripped_state or []) if isinstance(e, dict)]
         if not any(e.get("type") == "m.room.member" and e.get("state_key") == user for e in events):
             state = self.storage.state
@@ -385,19 +389,14 @@ class RoomSections:
         return [e for e in events if window.filter.wants(window.filter.ephemeral, e)]
 
     def _room_account_data(self, room_id: str, window: Window) -> list[dict[str, Any]]:
-        latest: dict[str, dict[str, Any]] = {}
-        for _, event in self.account_data.since(str(window.user), window.since or 0, room_id):
-            latest[event["type"]] = event
-        # A deletion (MSC3391: content {}) reaches clients that saw the data: an
-        # incremental sync carries it, an initial sync leaves the type out.
+        events = self.account_data.since(str(window.user), window.since or 0, room_id)
         return [
             e
-            for e in latest.values()
-            if (e.get("content") or window.since is not None)
-            and window.filter.wants(window.filter.room_account_data, e)
+            for e in latest_by_type(events, window.since is not None)
+            if window.filter.wants(window.filter.room_account_data, e)
         ]
 
-    def _summary(self, room_id: str, user: str) -> dict[str, Any]:
+    def summary(self, room_id: str, user: str) -> dict[str, Any]:
         members = self.storage.member_index
         heroes: list[str] = []
         for membership in ("join", "invite"):
@@ -409,6 +408,18 @@ class RoomSections:
             "m.joined_member_count": members.count(room_id, "join"),
             "m.invited_member_count": members.count(room_id, "invite"),
         }
+
+
+def latest_by_type(
+    changes: Iterable[tuple[int, dict[str, Any]]], incremental: bool
+) -> list[dict[str, Any]]:
+    """The newest account data event of each type among ``changes`` (in stream order).
+    A deletion (MSC3391: content {}) reaches clients that saw the data: an incremental
+    sync carries it, an initial one leaves the type out."""
+    latest: dict[str, dict[str, Any]] = {}
+    for _, event in changes:
+        latest[event["type"]] = event
+    return [e for e in latest.values() if e.get("content") or incremental]
 
 
 def _unread(counts: RoomCounts, per_thread: bool) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.sync.filter import SyncFilter
-from conduwuit.service.sync.rooms import RoomSections, Window
+from conduwuit.service.sync.rooms import RoomSections, Window, latest_by_type
 
 log = logging.getLogger(__name__)
 
@@ -203,17 +203,16 @@ class SyncService:
         return response, empty
 
     def _global_account_data(self, window: Window) -> list[dict[str, Any]]:
-        latest: dict[str, dict[str, Any]] = {}
-        for _, event in self._account_data.since(str(window.user), window.since or 0):
-            latest[event["type"]] = event
-        if window.since is None and self._initial_account_data is not None:
-            for event_type, content in self._initial_account_data(str(window.user)).items():
-                latest[event_type] = {"type": event_type, "content": content}
-        # A deletion (MSC3391: content {}) reaches clients that saw the data: an
-        # incremental sync carries it, an initial sync leaves the type out.
         return [
             e
-            for e in latest.values()
-            if (e.get("content") or window.since is not None)
-            and window.filter.wants(window.filter.account_data, e)
+            for e in self.global_account_data(str(window.user), window.since)
+            if window.filter.wants(window.filter.account_data, e)
         ]
+
+    def global_account_data(self, user: str, since: int | None) -> list[dict[str, Any]]:
+        """The user's global account data changed after ``since`` (all of it if None)."""
+        changes = list(self._account_data.since(user, since or 0))
+        if since is None and self._initial_account_data is not None:
+            for event_type, content in self._initial_account_data(user).items():
+                changes.append((0, {"type": event_type, "content": content}))
+        return latest_by_type(changes, since is not None)

@@ -345,3 +345,16 @@ async def test_msc4140_delayed_events(hs: Homeserver, users: Users) -> None:
     assert [e["delay_id"] for e in listed["delayed_events"]] == [delay_id]
     await users.ok(alice, "POST", f"{UNSTABLE}/org.matrix.msc4140/delayed_events/{delay_id}/send")
     assert await users.ok(alice, "GET", path) == {"topic": "later"}
+
+
+async def test_msc4186_simplified_sliding_sync(hs: Homeserver, users: Users) -> None:
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {"name": "listed"}))["room_id"]
+    body = {
+        "lists": {"all": {"ranges": [[0, 9]], "required_state": [], "timeline_limit": 1}},
+        "extensions": {"e2ee": {"enabled": True}, "to_device": {"enabled": True}},
+    }
+    reply = await users.ok(alice, "POST", f"{UNSTABLE}/org.matrix.simplified_msc3575/sync", body)
+    assert reply["rooms"][room]["name"] == "listed"
+    assert reply["lists"]["all"]["count"] >= 1
+    assert {"e2ee", "to_device"} <= set(reply["extensions"])

@@ -1,0 +1,162 @@
+"""Sliding sync connections: what each one has sent, kept in memory per position.
+
+A connection is a (user, device, ``conn_id``). Each response gets a new ``pos``,
+``<connection position>_<stream position>``; the state kept for a position says which
+rooms the client has, up to which stream position, with which ``required_state``.
+A request with ``pos`` N reads N's state; when it answers from the newest position,
+every other position but N is forgotten and the new one is kept beside N, so a
+client that lost a response and retries N gets the same answer again (as Synapse
+does); see ``commit`` for requests from older positions. An unknown, expired or
+forgotten ``pos`` is ``M_UNKNOWN_POS``: the client starts over without ``pos``.
+
+Memory is bounded: connections idle for ``IDLE_S`` expire, a user keeps at most
+``MAX_PER_USER`` connections and the server ``MAX_CONNECTIONS`` (least recently used
+go first), and a connection remembers at most ``MAX_ROOMS`` rooms (forgetting the
+ones sent longest ago, which are then sent again as ``initial``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from conduwuit.core.errors import ErrCode, MatrixError
+
+#: A connection not used for this long is forgotten (Synapse keeps its in the
+#: database for days; ours live in memory, so an hour, after which clients restart).
+IDLE_S = 3600.0
+MAX_PER_USER = 16
+MAX_CONNECTIONS = 4096
+MAX_ROOMS = 20000
+#: Positions kept per connection at most (older ones go first).
+MAX_POSITIONS = 4
+#: Lazy-loaded members remembered per room; past it the room's set starts over.
+MAX_LAZY_MEMBERS = 1000
+
+ConnKey = tuple[str, str, str]  # (user_id, device_id, conn_id)
+
+
+@dataclass(frozen=True)
+class SentRoom:
+    """What the client has of a room: the room up to stream position ``since``."""
+
+    since: int
+    membership: str
+    required_state: frozenset[tuple[str, str]]
+    bump_stamp: int
+    lazy_members: frozenset[str] = frozenset()
+    #: The ``timeline_limit`` the room was last sent with (a larger one expands it).
+    timeline_limit: int = 0
+
+
+@dataclass(frozen=True)
+class ConnState:
+    """A connection's state at one position (never changed once stored)."""
+
+    rooms: dict[str, SentRoom] = field(default_factory=dict)
+    list_counts: dict[str, int] = field(default_factory=dict)
+
+
+def unknown_pos(why: str) -> MatrixError:
+    return MatrixError(ErrCode.UNKNOWN_POS, f"Unknown position: {why}; start without pos")
+
+
+def parse_pos(pos: str) -> tuple[int, int]:
+    """``pos`` → (connection position, stream position)."""
+    conn, sep, stream = pos.partition("_")
+    if not sep or not conn.isdigit() or not stream.isdigit():
+        raise unknown_pos(f"{pos!r} is not a position of this server")
+    return int(conn), int(stream)
+
+
+def make_pos(conn_pos: int, stream: int) -> str:
+    return f"{conn_pos}_{stream}"
+
+
+@dataclass
+class Connection:
+    states: dict[int, ConnState] = field(default_factory=dict)
+    next_pos: int = 1
+    last_used: float = 0.0
+
+
+class Connections:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._connections: OrderedDict[ConnKey, Connection] = OrderedDict()
+
+    def state_at(self, key: ConnKey, pos: int | None) -> ConnState:
+        """The state a request starts from: empty without ``pos`` (a new connection,
+        replacing one of the same ``conn_id``), else the state stored for ``pos``."""
+        self.expire()
+        if pos is None:
+            self._connections.pop(key, None)
+            return ConnState()
+        conn = self._connections.get(key)
+        if conn is None or pos not in conn.states:
+            raise unknown_pos("the connection expired or the position was replaced")
+        conn.last_used = self._monotonic()
+        self._connections.move_to_end(key)
+        return conn.states[pos]
+
+    def commit(self, key: ConnKey, pos: int | None, state: ConnState) -> int:
+        """Store ``state`` as the position after ``pos``; returns its number.
+
+        A request from the newest position means the client has moved on from the
+        older ones, which are forgotten. A request from an older one (a retry, or a
+        long-poll the client abandoned when it changed its lists, which aiohttp lets
+        finish) forgets nothing, so it cannot invalidate the position the client uses
+        now; at most ``MAX_POSITIONS`` are kept."""
+        conn = self._connections.get(key)
+        if conn is None:
+            conn = Connection()
+            self._connections[key] = conn
+            self._bound_user(key[0])
+        newest = max(conn.states, default=None)
+        if pos is not None and conn.states.get(pos) == state:
+            new = pos
+        else:
+            new = conn.next_pos
+            conn.next_pos += 1
+            conn.states[new] = _bounded(state)
+        if pos is not None and pos == newest:
+            conn.states = {p: s for p, s in conn.states.items() if p in (pos, new)}
+        while len(conn.states) > MAX_POSITIONS:
+            del conn.states[min(conn.states)]
+        conn.last_used = self._monotonic()
+        self._connections.move_to_end(key)
+        while len(self._connections) > MAX_CONNECTIONS:
+            self._connections.popitem(last=False)
+        return new
+
+    def expire(self) -> None:
+        horizon = self._monotonic() - IDLE_S
+        while self._connections:
+            key, oldest = next(iter(self._connections.items()))
+            if oldest.last_used >= horizon:
+                break
+            del self._connections[key]
+
+    def _bound_user(self, user_id: str) -> None:
+        mine = [k for k in self._connections if k[0] == user_id]
+        for key in mine[: max(0, len(mine) - MAX_PER_USER)]:
+            del self._connections[key]
+
+    def stats(self) -> dict[str, int]:
+        """How much is kept: connections, positions and rooms remembered."""
+        states = [s for c in self._connections.values() for s in c.states.values()]
+        return {
+            "connections": len(self._connections),
+            "positions": len(states),
+            "rooms": sum(len(s.rooms) for s in states),
+            "lazy_members": sum(len(r.lazy_members) for s in states for r in s.rooms.values()),
+        }
+
+
+def _bounded(state: ConnState) -> ConnState:
+    if len(state.rooms) <= MAX_ROOMS:
+        return state
+    newest = sorted(state.rooms.items(), key=lambda item: item[1].since)[-MAX_ROOMS:]
+    return ConnState(dict(newest), state.list_counts)
