@@ -114,24 +114,23 @@ class Receipts:
             raise not_found("Event not found")
         return target
 
-    def since(self, room_id: str, position: int, until: int | None = None) -> dict[str, Any]:
+    def since(
+        self, room_id: str, position: int, until: int | None = None, user: str | None = None
+    ) -> dict[str, Any]:
         """The ``m.receipt`` content of public receipts after ``position`` (and at or
-        before ``until`` when given)."""
+        before ``until`` when given), with ``user``'s own private receipts when given:
+        "m.read.private" is sent to the user who sent it, to no one else (spec,
+        "Private read receipts")."""
         content: dict[str, Any] = {}
         start = prefix(room_id) + u64(position + 1)
         end = prefix_end(prefix(room_id)) if until is None else prefix(room_id) + u64(until + 1)
         for k, raw in self._public.iter_range(start, end):
-            user = k[len(prefix(room_id)) + 8 :].decode()
-            receipt = json.loads(raw)
-            entry: dict[str, Any] = {"ts": receipt["ts"]}
-            if "thread_id" in receipt:
-                entry["thread_id"] = receipt["thread_id"]
-            by_user = content.setdefault(receipt["event_id"], {}).setdefault(receipt["type"], {})
-            # The content has room for one receipt per event, type and user: when a
-            # user has both an unthreaded and a threaded receipt on the same event,
-            # the unthreaded one is shown, whichever came later (MSC4102).
-            if "thread_id" not in entry or "thread_id" in by_user.get(user, entry):
-                by_user[user] = entry
+            _add(content, k[len(prefix(room_id)) + 8 :].decode(), json.loads(raw))
+        if user is not None:
+            for _, raw in self._latest.iter_prefix(prefix(room_id, user, "m.read.private")):
+                count = from_u64(raw[:8])
+                if position < count and (until is None or count <= until):
+                    _add(content, user, json.loads(raw[8:]))
         return content
 
     def latest(
@@ -141,3 +140,16 @@ class Receipts:
         if raw is None:
             return None
         return from_u64(raw[:8]), json.loads(raw[8:])
+
+
+def _add(content: dict[str, Any], user: str, receipt: dict[str, Any]) -> None:
+    """One receipt into ``m.receipt`` content (event ID → type → user → data)."""
+    entry: dict[str, Any] = {"ts": receipt["ts"]}
+    if "thread_id" in receipt:
+        entry["thread_id"] = receipt["thread_id"]
+    by_user = content.setdefault(receipt["event_id"], {}).setdefault(receipt["type"], {})
+    # The content has room for one receipt per event, type and user: when a user has
+    # both an unthreaded and a threaded receipt on the same event, the unthreaded one is
+    # shown, whichever came later (MSC4102).
+    if "thread_id" not in entry or "thread_id" in by_user.get(user, entry):
+        by_user[user] = entry

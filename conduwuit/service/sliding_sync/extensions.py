@@ -83,7 +83,8 @@ class SlidingExtensions:
             out["account_data"] = self._account_data(user, scoped, rooms.new, since)
             news |= bool(out["account_data"]["global"] or out["account_data"]["rooms"])
         if config.receipts.enabled:
-            out["receipts"] = self._receipts(rooms.scoped(config.receipts), rooms.new, since, now)
+            scoped = rooms.scoped(config.receipts)
+            out["receipts"] = self._receipts(user, scoped, rooms.new, since, now)
             news |= bool(out["receipts"]["rooms"])
         if config.typing.enabled:
             out["typing"] = self._typing(rooms.scoped(config.typing), rooms.new, since)
@@ -132,12 +133,12 @@ class SlidingExtensions:
         return {"global": self.global_account_data(user, since), "rooms": per_room}
 
     def _receipts(
-        self, rooms: list[str], new: Collection[str], since: int | None, now: int
+        self, user: str, rooms: list[str], new: Collection[str], since: int | None, now: int
     ) -> dict[str, Any]:
         out = {}
         for room_id in rooms:
             room_since = 0 if since is None or room_id in new else since
-            content = self.receipts.since(room_id, room_since, now)
+            content = self.receipts.since(room_id, room_since, now, user)
             if content:
                 out[room_id] = {"type": "m.receipt", "content": content}
         return {"rooms": out}

@@ -383,7 +383,7 @@ class RoomSections:
             users = self.typing.typing_users(room_id)
             if users or window.since is not None:
                 events.append({"type": "m.typing", "content": {"user_ids": users}})
-        receipts = self.receipts.since(room_id, since, window.now)
+        receipts = self.receipts.since(room_id, since, window.now, str(window.user))
         if receipts:
             events.append({"type": "m.receipt", "content": receipts})
         return [e for e in events if window.filter.wants(window.filter.ephemeral, e)]

@@ -162,6 +162,15 @@ async def test_receipts_and_typing_scoped_by_room_subscriptions(hs: Homeserver) 
     assert second["extensions"]["typing"]["rooms"] == {
         watched: {"type": "m.typing", "content": {"user_ids": [bob]}}
     }
+    # Bob's private receipt reaches Bob's connection only (spec "Private read receipts").
+    bob_first = await sliding(hs, bob_token, body)
+    path = f"/rooms/{watched}/receipt/m.read.private/{event}"
+    assert (await hs.request("POST", path, {}, token=bob_token))[0] == 200
+    bob_second = await sliding(hs, bob_token, body, pos=bob_first["pos"])
+    content = bob_second["extensions"]["receipts"]["rooms"][watched]["content"]
+    assert bob in content[event]["m.read.private"]
+    third = await sliding(hs, alice_token, body, pos=second["pos"], timeout_ms=0)
+    assert third["extensions"]["receipts"] == {"rooms": {}}
     # A new connection gets the room's current receipts and typing.
     fresh = await sliding(hs, alice_token, {**body, "conn_id": "fresh"})
     assert bob in fresh["extensions"]["receipts"]["rooms"][watched]["content"][event]["m.read"]
