@@ -179,7 +179,18 @@ class SyncService:
         ]
         response: dict[str, Any] = {
             "next_batch": make_token(window.now),
-            "rooms": {"join": join, "invite": invite, "knock": knock, "leave": leave},
+            # Empty sections are left out, as Synapse does (clients and Complement
+            # tell "no invites" by the missing key).
+            "rooms": {
+                section: rooms
+                for section, rooms in (
+                    ("join", join),
+                    ("invite", invite),
+                    ("knock", knock),
+                    ("leave", leave),
+                )
+                if rooms
+            },
             "account_data": {"events": account_data},
             "presence": {"events": presence},
         }
