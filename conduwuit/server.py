@@ -19,6 +19,7 @@ from conduwuit.admin.commands.rooms import RoomCommands
 from conduwuit.admin.commands.server import ServerCommands
 from conduwuit.admin.commands.users import UserCommands
 from conduwuit.admin.parser import CommandParser
+from conduwuit.admin.room import SERVER_USER_LOCALPART
 from conduwuit.api.auth import TokenAuthenticator
 from conduwuit.api.federation.auth import ServerAuthenticator
 from conduwuit.api.routes import routes
@@ -26,6 +27,7 @@ from conduwuit.config import GlobalConfig, registration_token
 from conduwuit.core.errors import bad_json
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.invite_permission import InviteRule
 from conduwuit.core.membership import MEMBERSHIPS
 from conduwuit.core.signing import Keypair
 from conduwuit.db import Database, DatabaseOptions
@@ -604,6 +606,7 @@ def build_push(
         storage.member_index,
         clock,
         users.account_data.ignored_users,
+        rooms.actions.invite_rule,
     )
     storage.pipeline.persister.listeners.append(notifications.stage_event)
     rooms.receipts.listeners.append(notifications.stage_receipt)
@@ -685,7 +688,17 @@ def build_rooms(
         found = profiles.get(user_id)
         return {k: found[k] for k in ("displayname", "avatar_url") if k in found}
 
-    actions = RoomActions(storage, aliases, rooms_config(config), profile, may_publish, is_guest)
+    server_user = f"@{SERVER_USER_LOCALPART}:{config.server_name}"
+
+    def invite_rule(invitee: str, inviter: str) -> InviteRule:
+        # The server's own user (the admin room's invites) is never refused.
+        if inviter == server_user:
+            return InviteRule.ALLOW
+        return users.account_data.invite_permission(invitee).rule_for(inviter)
+
+    actions = RoomActions(
+        storage, aliases, rooms_config(config), profile, may_publish, is_guest, invite_rule
+    )
     membership = Membership(actions)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
     hooks = AccountHooks(membership)

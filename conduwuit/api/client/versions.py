@@ -54,6 +54,13 @@ UNSTABLE_FEATURES: dict[str, bool] = {
     # MSC3916 authenticated media (spec v1.11): /_matrix/client/v1/media/download
     # and /config with an access token; clients on older versions look for this flag.
     "org.matrix.msc3916.stable": True,
+    # MSC4155 invite filtering: org.matrix.msc4155.invite_permission_config's user and
+    # server globs (blocked: 403 M_INVITE_BLOCKED; ignored: left out of /sync). Element
+    # reads this flag before it offers the setting. Synapse's flag name.
+    "org.matrix.msc4155": True,
+    # MSC4380 invite blocking (spec v1.18): m.invite_permission_config's
+    # default_action "block". Synapse's flag name.
+    "org.matrix.msc4380.stable": True,
 }
 
 
