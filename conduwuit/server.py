@@ -84,6 +84,7 @@ from conduwuit.service.rooms.reports import Reports
 from conduwuit.service.rooms.search import Search
 from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.storage import RoomStorage
+from conduwuit.service.rooms.thread_subscriptions import ThreadSubscriptions
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
@@ -722,6 +723,7 @@ def build_rooms(
         history=history,
         directory=directory,
         relations=Relations(history),
+        thread_subscriptions=ThreadSubscriptions(db, history),
         typing=Typing(
             db,
             storage.member_index,
