@@ -703,6 +703,7 @@ def build_rooms(
     membership = Membership(actions)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
     hooks = AccountHooks(membership)
+    thread_subscriptions = ThreadSubscriptions(db, history)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
     presence = Presence(
         db,
@@ -715,6 +716,7 @@ def build_rooms(
     )
     users.registration.registered_listeners.append(hooks.on_registered)
     users.registration.deactivated_listeners.append(hooks.on_deactivated)
+    users.registration.deactivated_listeners.append(thread_subscriptions.user_deactivated)
     profiles.add_listener(hooks.on_profile_changed)
     return RoomServices(
         storage=storage,
@@ -723,7 +725,7 @@ def build_rooms(
         history=history,
         directory=directory,
         relations=Relations(history),
-        thread_subscriptions=ThreadSubscriptions(db, history),
+        thread_subscriptions=thread_subscriptions,
         typing=Typing(
             db,
             storage.member_index,

@@ -25,7 +25,7 @@ from typing import Any
 from conduwuit.core.errors import MatrixError, not_found
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.db import Database
-from conduwuit.db.codec import key
+from conduwuit.db.codec import key, prefix, prefix_end
 from conduwuit.db.maps import MAPS
 from conduwuit.service.rooms.history import RoomHistory
 
@@ -114,3 +114,11 @@ class ThreadSubscriptions:
         if stored is None or not stored.get("subscribed"):
             return
         self._write(user, room_id, root, False)
+
+    def user_deactivated(self, user_id: str) -> None:
+        """Drop all of a deactivated user's subscriptions (as Synapse does)."""
+        start = prefix(user_id)
+        end = prefix_end(start)
+        assert end is not None  # a user ID is never empty
+        with self._db.batch() as b:
+            b.delete_range(self._map, start, end)

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from conduwuit.db.maps import MAPS
 from tests.http.rooms.conftest import Users
-from tests.kit.homeserver import Homeserver, start_homeserver
+from tests.kit.homeserver import PASSWORD, Homeserver, start_homeserver
 
 BASE = "/_matrix/client/unstable/io.element.msc4306"
 
@@ -156,3 +157,20 @@ async def test_subscriptions_and_unsubscriptions_survive_a_restart(tmp_path: Pat
         )
     finally:
         await hs.close()
+
+
+async def test_deactivation_drops_the_users_subscriptions_only(
+    hs: Homeserver, users: Users
+) -> None:
+    alice, bob = await users.add("alice"), await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"preset": "public_chat"}))["room_id"]
+    await users.ok(bob, "POST", f"/join/{room}", {})
+    root = await send(users, alice, room, "root")
+    for user in (alice, bob):
+        await users.ok(user, "PUT", path(room, root), {})
+    stored = hs.services.rooms.storage.db.map(MAPS.userroomthread_threadsubscription)
+    assert len(list(stored.iter_prefix(b""))) == 2
+    auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": bob}}
+    await users.ok(bob, "POST", "/account/deactivate", {"auth": {**auth, "password": PASSWORD}})
+    assert [k.split(b"\xff")[0] for k, _ in stored.iter_prefix(b"")] == [alice.encode()]
+    assert await subscription(users, alice, room, root) == (200, {"automatic": False})
