@@ -19,6 +19,7 @@ from conduwuit.admin.commands.rooms import RoomCommands
 from conduwuit.admin.commands.server import ServerCommands
 from conduwuit.admin.commands.users import UserCommands
 from conduwuit.admin.parser import CommandParser
+from conduwuit.admin.room import SERVER_USER_LOCALPART
 from conduwuit.api.auth import TokenAuthenticator
 from conduwuit.api.federation.auth import ServerAuthenticator
 from conduwuit.api.routes import routes
@@ -26,6 +27,7 @@ from conduwuit.config import GlobalConfig, registration_token
 from conduwuit.core.errors import bad_json
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.invite_permission import InviteRule
 from conduwuit.core.membership import MEMBERSHIPS
 from conduwuit.core.signing import Keypair
 from conduwuit.db import Database, DatabaseOptions
@@ -82,6 +84,7 @@ from conduwuit.service.rooms.reports import Reports
 from conduwuit.service.rooms.search import Search
 from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.storage import RoomStorage
+from conduwuit.service.rooms.thread_subscriptions import ThreadSubscriptions
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
@@ -622,6 +625,7 @@ def build_push(
         storage.member_index,
         clock,
         users.account_data.ignored_users,
+        rooms.actions.invite_rule,
     )
     storage.pipeline.persister.listeners.append(notifications.stage_event)
     rooms.receipts.listeners.append(notifications.stage_receipt)
@@ -703,10 +707,21 @@ def build_rooms(
         found = profiles.get(user_id)
         return {k: found[k] for k in ("displayname", "avatar_url") if k in found}
 
-    actions = RoomActions(storage, aliases, rooms_config(config), profile, may_publish, is_guest)
+    server_user = f"@{SERVER_USER_LOCALPART}:{config.server_name}"
+
+    def invite_rule(invitee: str, inviter: str) -> InviteRule:
+        # The server's own user (the admin room's invites) is never refused.
+        if inviter == server_user:
+            return InviteRule.ALLOW
+        return users.account_data.invite_permission(invitee).rule_for(inviter)
+
+    actions = RoomActions(
+        storage, aliases, rooms_config(config), profile, may_publish, is_guest, invite_rule
+    )
     membership = Membership(actions)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
     hooks = AccountHooks(membership)
+    thread_subscriptions = ThreadSubscriptions(db, history)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
     presence = Presence(
         db,
@@ -719,6 +734,7 @@ def build_rooms(
     )
     users.registration.registered_listeners.append(hooks.on_registered)
     users.registration.deactivated_listeners.append(hooks.on_deactivated)
+    users.registration.deactivated_listeners.append(thread_subscriptions.user_deactivated)
     profiles.add_listener(hooks.on_profile_changed)
     return RoomServices(
         storage=storage,
@@ -727,6 +743,7 @@ def build_rooms(
         history=history,
         directory=directory,
         relations=Relations(history),
+        thread_subscriptions=thread_subscriptions,
         typing=Typing(
             db,
             storage.member_index,

@@ -71,6 +71,8 @@ class ErrCode(StrEnum):
     INVALID_SIGNATURE = "M_INVALID_SIGNATURE"
     PROFILE_TOO_LARGE = "M_PROFILE_TOO_LARGE"
     KEY_TOO_LARGE = "M_KEY_TOO_LARGE"
+    # Invite permission (spec v1.18; MSC4155's filters use it too, as Synapse does).
+    INVITE_BLOCKED = "M_INVITE_BLOCKED"
 
 
 #: The HTTP status an errcode gets when the raiser does not choose one.
@@ -122,6 +124,7 @@ DEFAULT_STATUS: dict[ErrCode, int] = {
     ErrCode.INVALID_SIGNATURE: 401,
     ErrCode.PROFILE_TOO_LARGE: 400,
     ErrCode.KEY_TOO_LARGE: 400,
+    ErrCode.INVITE_BLOCKED: 403,
 }
 
 

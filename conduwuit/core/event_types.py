@@ -47,3 +47,6 @@ class EventType(StrEnum):
     DIRECT = "m.direct"
     PUSH_RULES = "m.push_rules"
     IGNORED_USER_LIST = "m.ignored_user_list"
+    # Invite permission (spec v1.18, "default_action") and MSC4155's filters.
+    INVITE_PERMISSION_CONFIG = "m.invite_permission_config"
+    MSC4155_INVITE_PERMISSION_CONFIG = "org.matrix.msc4155.invite_permission_config"

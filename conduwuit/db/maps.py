@@ -286,6 +286,15 @@ class Maps:
         value: u64 notification count + u64 highlight count + u64 stream count of the
                last change of any count of the room (main entry; the thread's own else)""",
     )
+    userroomthread_threadsubscription: Final = MapSpec(
+        "userroomthread_threadsubscription",
+        """A user's subscription to a thread (MSC4306), or the record that they left
+        it, which later automatic subscriptions caused by older events must respect.
+        key:   user ID, 0xFF, room ID, 0xFF, thread root event ID
+        value: JSON {"subscribed": bool, "automatic": bool (subscribed only),
+               "unsubscribed_at": u64 stream count when left (unsubscribed only),
+               "position": u64 stream count of this change}""",
+    )
 
     tokenids: Final = MapSpec(
         "tokenids",

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from conduwuit.core.event_types import EventType
+from conduwuit.core.invite_permission import InvitePermission
+from conduwuit.core.invite_permission import parse as parse_invite_permission
 from conduwuit.db import Database
 from conduwuit.db.batch import Batch
 from conduwuit.db.codec import SEP, from_u64, key, prefix, prefix_end, u64
@@ -32,6 +34,9 @@ class AccountData:
         #: Users' ignore lists, read on the event path (push) for every recipient:
         #: cached, and dropped when that user's account data is written.
         self._ignored: dict[str, frozenset[str]] = {}
+        #: Users' invite permission configs (read for every invite and invited room
+        #: in /sync): cached the same way.
+        self._invite_permissions: dict[str, InvitePermission] = {}
 
     def get(self, user_id: str, event_type: str, room_id: str = GLOBAL) -> dict[str, Any] | None:
         """The content, or None if never set or deleted (content ``{}``)."""
@@ -59,6 +64,20 @@ class AccountData:
         if len(self._ignored) >= 10_000:
             self._ignored.clear()
         self._ignored[user_id] = found
+        return found
+
+    def invite_permission(self, user_id: str) -> InvitePermission:
+        """Who may invite ``user_id`` (``m.invite_permission_config`` and MSC4155's)."""
+        cached = self._invite_permissions.get(user_id)
+        if cached is not None:
+            return cached
+        found = parse_invite_permission(
+            self.get(user_id, EventType.INVITE_PERMISSION_CONFIG),
+            self.get(user_id, EventType.MSC4155_INVITE_PERMISSION_CONFIG),
+        )
+        if len(self._invite_permissions) >= 10_000:
+            self._invite_permissions.clear()
+        self._invite_permissions[user_id] = found
         return found
 
     def put(
@@ -95,7 +114,7 @@ class AccountData:
         return position
 
     def _written(self, user_id: str, position: int) -> None:
-        self._ignored.pop(user_id, None)
+        self._forget(user_id)
         if self._notifier is not None:
             self._notifier.notify(position, users=[user_id])
 
@@ -118,7 +137,7 @@ class AccountData:
         Keys start with the room, so this reads the whole type index: it is for a
         rare, one-off change (deactivation with ``erase``), not a request path.
         """
-        self._ignored.pop(user_id, None)
+        self._forget(user_id)
         # Writes staged earlier in ``b`` (a deleted device's settings) go too.
         for index_key, event_key in b.staged(self._index).items():
             if index_key.split(SEP)[1:2] == [user_id.encode()]:
@@ -129,6 +148,11 @@ class AccountData:
             if len(parts) >= 3 and parts[1] == user_id.encode():
                 b.delete(self._index, index_key)
                 b.delete(self._events, event_key)
+
+    def _forget(self, user_id: str) -> None:
+        """Drop what is cached from ``user_id``'s account data (next to each write)."""
+        self._ignored.pop(user_id, None)
+        self._invite_permissions.pop(user_id, None)
 
     def since(
         self, user_id: str, since: int, room_id: str = GLOBAL

@@ -49,6 +49,7 @@ from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.reports import Reports
 from conduwuit.service.rooms.search import Search
 from conduwuit.service.rooms.storage import RoomStorage
+from conduwuit.service.rooms.thread_subscriptions import ThreadSubscriptions
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
@@ -101,6 +102,8 @@ class RoomServices:
     history: RoomHistory
     directory: Directory
     relations: Relations
+    #: Users' thread subscriptions (MSC4306).
+    thread_subscriptions: ThreadSubscriptions
     typing: Typing
     receipts: Receipts
     hooks: AccountHooks

@@ -37,6 +37,9 @@ class CapabilitiesHandlers:
                     "m.get_login_token": {"enabled": self.config.login_via_existing_session},
                     # Spec v1.16: every field may be changed (guests: displayname only).
                     "m.profile_fields": {"enabled": True},
+                    # MSC4155: the server enforces the invitee's invite permission
+                    # config, so clients need not (docs/rooms.md, "Invite permission").
+                    "org.matrix.msc4155.invite_permission_config_enforced": {"enabled": True},
                 }
             }
         )

@@ -62,6 +62,13 @@ UNSTABLE_FEATURES: dict[str, bool] = {
     # (docs/sliding-sync.md). matrix-rust-sdk (Element X) syncs with it only if this
     # flag is set; the Rust conduwuit and Synapse advertise it too.
     "org.matrix.simplified_msc3575": True,
+    # MSC4155 invite filtering: org.matrix.msc4155.invite_permission_config's user and
+    # server globs (blocked: 403 M_INVITE_BLOCKED; ignored: left out of /sync). Element
+    # reads this flag before it offers the setting. Synapse's flag name.
+    "org.matrix.msc4155": True,
+    # MSC4380 invite blocking (spec v1.18): m.invite_permission_config's
+    # default_action "block". Synapse's flag name.
+    "org.matrix.msc4380.stable": True,
 }
 
 

@@ -266,6 +266,10 @@ class FederationMembership:
         if server_of(invitee) != self.server_name or not self.is_local_user(invitee):
             raise not_found(f"User {invitee} is not a user of this server.")
         self._user_of(origin, event.sender)
+        # The invitee's invite permission: a blocked inviter is refused (403
+        # M_INVITE_BLOCKED, which the inviting server passes to its user); an ignored
+        # one is signed and stored like any invite, and /sync leaves it out.
+        self.membership.actions.check_invite_permission(event.sender, invitee)
         if not isinstance(invite_room_state, list | type(None)):
             raise bad_json("invite_room_state must be a list.")
         resident = self.access.room_version(room_id)

@@ -36,6 +36,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from conduwuit.core.event_types import EventType
+from conduwuit.core.invite_permission import InviteRule
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.push import Actions
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import SEP, from_u64, prefix, prefix_end, u64
@@ -116,6 +119,7 @@ class Notifications:
         members: MemberIndex,
         clock: Callable[[], int],
         ignored_by: Callable[[str], frozenset[str]] = lambda _: frozenset(),
+        invite_rule: Callable[[str, str], InviteRule] = lambda invitee, inviter: InviteRule.ALLOW,
     ) -> None:
         self._db = db
         self._evaluator = evaluator
@@ -125,6 +129,9 @@ class Notifications:
         # Who a user ignores: their non-state events notify nobody who ignores them
         # (as Synapse's bulk push rule evaluator; the module hides the events too).
         self._ignored_by = ignored_by
+        # An invite the invitee's invite permission ignores or blocks never notifies
+        # them (Synapse's bulk push rule evaluator).
+        self._invite_rule = invite_rule
         self._records = db.map(MAPS.usercount_notification)
         self._unread = db.map(MAPS.userroomthreadcount_unread)
         self._counts = db.map(MAPS.userroomthread_notificationcounts)
@@ -145,6 +152,15 @@ class Notifications:
         notified = {user: actions for user, actions in matched.items() if actions.notify}
         if notified and "state_key" not in pdu:
             notified = {u: a for u, a in notified.items() if sender not in self._ignored_by(u)}
+        invitee = pdu.get("state_key")
+        if (
+            invitee in notified
+            and pdu.get("type") == EventType.MEMBER
+            and isinstance(content := pdu.get("content"), dict)
+            and content.get("membership") == MembershipState.INVITE
+            and self._invite_rule(str(invitee), sender) != InviteRule.ALLOW
+        ):
+            notified = {u: a for u, a in notified.items() if u != invitee}
         thread = self.thread_of(pdu)
         # The sender's own event reads their thread up to it (nothing is stored for
         # remote senders, so the scan is empty for them).

@@ -21,6 +21,7 @@ from conduwuit.core.errors import (
 )
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId, server_of
+from conduwuit.core.invite_permission import InviteRule
 from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.core.room_versions import RoomVersion, supported_versions
@@ -40,8 +41,16 @@ ProfileLookup = Callable[[str], Mapping[str, Any]]
 SendGuard = Callable[[RoomId, str, "str | None", Mapping[str, Any]], None]
 
 
+#: The invitee's rule for an inviter (``(invitee, inviter)``, "Invite permission").
+InviteRuleLookup = Callable[[str, str], InviteRule]
+
+
 def no_profile(user_id: str) -> Mapping[str, Any]:
     return {}
+
+
+def allow_all_invites(invitee: str, inviter: str) -> InviteRule:
+    return InviteRule.ALLOW
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,7 @@ class RoomActions:
         profile: ProfileLookup = no_profile,
         may_publish: Callable[[str], bool] = lambda user_id: True,
         is_guest: Callable[[str], bool] = lambda user_id: False,
+        invite_rule: InviteRuleLookup = allow_all_invites,
     ) -> None:
         self.storage = storage
         self.aliases = aliases
@@ -88,6 +98,7 @@ class RoomActions:
         self.profile = profile
         self.may_publish = may_publish
         self.is_guest = is_guest
+        self.invite_rule = invite_rule
         #: Invites of other servers' users (their server signs first); set by the
         #: composition root with federation. None: such invites are refused clearly.
         self.remote_invite: Countersign | None = None
@@ -130,6 +141,17 @@ class RoomActions:
             and server_of(new.state_key or "") != self.config.server_name
         )
 
+    def check_invite_permission(self, inviter: str, invitee: str) -> None:
+        """Refuse an invite a local invitee blocks (spec v1.18 "Invite permission":
+        403 ``M_INVITE_BLOCKED``). An ignored invite goes ahead and /sync hides it;
+        another server's user is their server's to refuse (it answers PUT /invite)."""
+        if server_of(invitee) != self.config.server_name:
+            return
+        if self.invite_rule(invitee, inviter) is InviteRule.BLOCK:
+            raise MatrixError(
+                ErrCode.INVITE_BLOCKED, f"{invitee} does not accept invites from {inviter}"
+            )
+
     # -- room creation ---------------------------------------------------------------
     async def create_room(
         self, creator: UserId, request: CreateRoom, *, by_server: bool = False
@@ -148,6 +170,10 @@ class RoomActions:
             # Their server must sign the invite (PUT /invite): refused before anything
             # is written rather than a room whose invites never arrive.
             raise federation_unavailable("Inviting users of other servers")
+        for invitee in request.invite:
+            # Refused before anything is written (Synapse refuses the request too,
+            # once the room exists).
+            self.check_invite_permission(str(creator), str(invitee))
         alias = None
         if request.room_alias_name is not None:
             try:

@@ -175,6 +175,16 @@ class RoomHistory:
     def event(
         self, user: UserId, room_id: RoomId, event_id: str, device_id: str | None = None
     ) -> dict[str, Any]:
+        _, seen, access = self._visible(user, room_id, event_id)
+        return self._client(seen, (str(user), device_id or ""), access)
+
+    def visible_event(self, user: UserId, room_id: RoomId, event_id: str) -> tuple[int, PduJson]:
+        """``(stream position, event as the user sees it)`` of an event of the room the
+        user may see; 404 ``M_NOT_FOUND`` otherwise (as ``GET /event``)."""
+        count, seen, _ = self._visible(user, room_id, event_id)
+        return count, seen
+
+    def _visible(self, user: UserId, room_id: RoomId, event_id: str) -> tuple[int, PduJson, Access]:
         try:
             access = self.access(user, room_id)
         except MatrixError as exc:
@@ -192,7 +202,7 @@ class RoomHistory:
         seen = self.view(user, pdu, access)
         if seen is None:
             raise not_found("Event not found")
-        return self._client(seen, (str(user), device_id or ""), access)
+        return count, seen, access
 
     # -- the timeline ----------------------------------------------------------------
     def _page(

@@ -361,6 +361,7 @@ class Membership:
             raise forbidden(f"{target} is banned from the room")
         if current == MembershipState.JOIN:
             raise forbidden(f"{target} is already in the room")
+        self.actions.check_invite_permission(str(sender), str(target))
         content = self._with_reason(
             {"membership": MembershipState.INVITE, **self.actions.profile(str(target))},
             reason,

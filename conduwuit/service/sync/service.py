@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from conduwuit.core.ids import UserId
+from conduwuit.core.invite_permission import InviteRule
 from conduwuit.core.stream_token import StreamToken
 from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
@@ -138,6 +139,7 @@ class SyncService:
         give_way = self.give_way()
         new_members: set[str] = set()
         ignored = self._account_data.ignored_users(user)
+        invite_permission = self._account_data.invite_permission(user)
         for room in self._members.rooms_of(user, ("join", "invite", "knock", "leave", "ban")):
             await give_way.pause()
             if not sync_filter.wants_room(room.room_id) or room.count > window.now:
@@ -156,8 +158,13 @@ class SyncService:
                     join[room.room_id] = section
                     new_members |= await self._rooms.newly_joined(room, window, give_way)
             elif room.membership == "invite" and changed:
-                # "Servers must not send room invites from ignored users to clients."
-                if self._rooms.inviter(room, user) in ignored:
+                # "Servers must not send room invites from ignored users to clients";
+                # nor invites the user's invite permission ignores or blocks ("Invite
+                # permission": one that came before a block stays hidden too).
+                inviter = self._rooms.inviter(room, user)
+                if inviter is not None and (
+                    inviter in ignored or invite_permission.rule_for(inviter) != InviteRule.ALLOW
+                ):
                     continue
                 invite[room.room_id] = self._rooms.invited(room, user)
             elif room.membership == "knock" and changed:
@@ -179,7 +186,18 @@ class SyncService:
         ]
         response: dict[str, Any] = {
             "next_batch": make_token(window.now),
-            "rooms": {"join": join, "invite": invite, "knock": knock, "leave": leave},
+            # Empty sections are left out, as Synapse does (clients and Complement
+            # tell "no invites" by the missing key).
+            "rooms": {
+                section: rooms
+                for section, rooms in (
+                    ("join", join),
+                    ("invite", invite),
+                    ("knock", knock),
+                    ("leave", leave),
+                )
+                if rooms
+            },
             "account_data": {"events": account_data},
             "presence": {"events": presence},
         }

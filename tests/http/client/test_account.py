@@ -82,6 +82,8 @@ async def test_capabilities(hs: Homeserver) -> None:
     assert caps["m.3pid_changes"] == {"enabled": False}
     assert caps["m.room_versions"]["default"] == "11"
     assert caps["m.room_versions"]["available"]["11"] == "stable"
+    # MSC4155: invite filtering is enforced here (tests/http/rooms/test_invite_permission.py).
+    assert caps["org.matrix.msc4155.invite_permission_config_enforced"] == {"enabled": True}
 
 
 async def test_threepids(hs: Homeserver) -> None:

@@ -358,3 +358,17 @@ async def test_msc4186_simplified_sliding_sync(hs: Homeserver, users: Users) -> 
     assert reply["rooms"][room]["name"] == "listed"
     assert reply["lists"]["all"]["count"] >= 1
     assert {"e2ee", "to_device"} <= set(reply["extensions"])
+
+
+async def test_msc4155_and_msc4380_invite_permission(hs: Homeserver, users: Users) -> None:
+    """tests/http/rooms/test_invite_permission.py has the rest."""
+    alice, bob = await users.add("alice"), await users.add("bob")
+    room = (await users.ok(bob, "POST", "/createRoom", {}))["room_id"]
+    for event_type, content in (
+        ("org.matrix.msc4155.invite_permission_config", {"blocked_users": [bob]}),
+        ("m.invite_permission_config", {"default_action": "block"}),
+    ):
+        await users.ok(alice, "PUT", f"/user/{alice}/account_data/{event_type}", content)
+        status, reply = await users.call(bob, "POST", f"/rooms/{room}/invite", {"user_id": alice})
+        assert (status, reply["errcode"]) == (403, "M_INVITE_BLOCKED")
+        await users.ok(alice, "PUT", f"/user/{alice}/account_data/{event_type}", {})
