@@ -29,7 +29,7 @@ from aiohttp import web
 from PIL import Image
 
 from conduwuit.admin.socket import send_command
-from tests.kit.federation import FederationNet, federation, register
+from tests.kit.federation import FederationNet, HasBaseUrl, federation, register
 from tests.kit.server import ServerProcess, free_port
 
 #: B's cap on remote media (max_request_size).
@@ -72,11 +72,16 @@ class Origin:
 
     def stop(self) -> None:
         self.release.set()
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(20)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        # Let the closed connections' transports finish closing before the loop stops.
+        await asyncio.sleep(0.2)
 
     @staticmethod
     def _multipart_head(boundary: str, headers: str) -> bytes:
@@ -165,7 +170,7 @@ def servers(net: FederationNet) -> tuple[ServerProcess, ServerProcess]:
 
 
 def raw(
-    server: ServerProcess,
+    server: HasBaseUrl,
     method: str,
     path: str,
     body: bytes | None = None,
@@ -182,10 +187,11 @@ def raw(
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        with error:
+            return error.code, dict(error.headers), error.read()
 
 
-def upload(server: ServerProcess, token: str, body: bytes, content_type: str, name: str) -> str:
+def upload(server: HasBaseUrl, token: str, body: bytes, content_type: str, name: str) -> str:
     status, _, answer = raw(
         server,
         "POST",
@@ -199,12 +205,22 @@ def upload(server: ServerProcess, token: str, body: bytes, content_type: str, na
     return mxc
 
 
-def download(server: ServerProcess, token: str, mxc: str, query: str = "") -> Any:
+def download(server: HasBaseUrl, token: str, mxc: str, query: str = "") -> Any:
     server_name, media_id = mxc.removeprefix("mxc://").split("/")
     return raw(
         server,
         "GET",
         f"/_matrix/client/v1/media/download/{server_name}/{media_id}{query}",
+        token=token,
+    )
+
+
+def thumbnail(server: HasBaseUrl, token: str, mxc: str) -> tuple[int, dict[str, str], bytes]:
+    path = mxc.removeprefix("mxc://")
+    return raw(
+        server,
+        "GET",
+        f"/_matrix/client/v1/media/thumbnail/{path}?width=32&height=32&method=scale",
         token=token,
     )
 
@@ -238,14 +254,7 @@ def test_media_uploaded_on_a_is_downloaded_and_thumbnailed_through_b(net: Federa
     # Cached on B: its blob is there, and A is not asked again (A down or not).
     assert any(p.read_bytes() == image for p in blobs(b))
 
-    status, headers, body = raw(
-        b,
-        "GET",
-        "/_matrix/client/v1/media/thumbnail/"
-        + mxc.removeprefix("mxc://")
-        + "?width=32&height=32&method=scale",
-        token=bob,
-    )
+    status, headers, body = thumbnail(b, bob, mxc)
     assert status == 200, body
     assert headers["Content-Type"] in ("image/png", "image/jpeg")
     thumb = Image.open(io.BytesIO(body))

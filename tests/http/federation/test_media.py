@@ -38,9 +38,7 @@ async def upload(hs: Homeserver, token: str, body: bytes, content_type: str, nam
         return uri.rsplit("/", 1)[1]
 
 
-async def signed_get(
-    hs: Homeserver, remote: RemoteServer, uri: str
-) -> tuple[int, str, Any]:
+async def signed_get(hs: Homeserver, remote: RemoteServer, uri: str) -> tuple[int, str, Any]:
     """A signed GET from ``remote``: (status, Content-Type, the parts or the JSON)."""
     headers = {"Authorization": remote.authorization("GET", uri, hs.config.server_name)}
     url = URL(str(hs.client.make_url("/")).rstrip("/") + uri, encoded=True)
