@@ -140,9 +140,26 @@ async def _response_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[by
         yield chunk
 
 
-async def _part_chunks(part: aiohttp.BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK):
-        yield chunk
+def _malformed(server_name: str, why: str) -> MatrixError:
+    return MatrixError(
+        ErrCode.UNKNOWN, f"{server_name} sent a malformed media answer: {why}", status=502
+    )
+
+
+async def _part_chunks(
+    server_name: str, reader: aiohttp.MultipartReader, part: aiohttp.BodyPartReader
+) -> AsyncIterator[bytes]:
+    """The media part's bytes; the answer must then end with its closing boundary
+    (a body cut short is not a whole file)."""
+    try:
+        while chunk := await part.read_chunk(CHUNK):
+            yield chunk
+        extra = await reader.next()
+    except (ValueError, AssertionError) as exc:
+        # aiohttp's multipart parser on a broken body (no closing boundary, ...).
+        raise _malformed(server_name, str(exc) or "unterminated") from None
+    if extra is not None:
+        raise _malformed(server_name, "more than two parts")
 
 
 class FederationMedia:
@@ -190,9 +207,7 @@ class FederationMedia:
         self, server_name: str, response: aiohttp.ClientResponse
     ) -> AsyncIterator[RemoteContent]:
         def malformed(why: str) -> MatrixError:
-            return MatrixError(
-                ErrCode.UNKNOWN, f"{server_name} sent a malformed media answer: {why}", status=502
-            )
+            return _malformed(server_name, why)
 
         if response.content_type != "multipart/mixed":
             raise malformed(f"Content-Type {response.content_type}, not multipart/mixed")
@@ -215,7 +230,7 @@ class FederationMedia:
             raise malformed("no media part")
         location = media.headers.get("Location")
         if location is None:
-            yield _described(media.headers, _part_chunks(media))
+            yield _described(media.headers, _part_chunks(server_name, reader, media))
             return
         async with self._follow(server_name, location, MAX_LOCATION_HOPS) as content:
             yield content

@@ -135,14 +135,23 @@ async def test_broken_remote_answers_are_502_and_cache_nothing(
         writer.append_json({})
         return web.Response(body=writer)
 
+    async def unterminated(request: web.Request) -> web.StreamResponse:
+        # The media part never ends with its boundary (an assertion in aiohttp's parser).
+        body = (
+            b"--b\r\nContent-Type: application/json\r\n\r\n{}\r\n"
+            b"--b\r\nContent-Type: text/plain\r\n\r\nshort"
+        )
+        return web.Response(body=body, headers={"Content-Type": "multipart/mixed; boundary=b"})
+
     async def server_error(request: web.Request) -> web.StreamResponse:
         return web.json_response({"errcode": "M_UNKNOWN", "error": "oops"}, status=500)
 
     remote.routes[("GET", f"{V1}/download/notMultipart")] = not_multipart
     remote.routes[("GET", f"{V1}/download/noMediaPart")] = no_media_part
     remote.routes[("GET", f"{V1}/download/serverError")] = server_error
+    remote.routes[("GET", f"{V1}/download/unterminated")] = unterminated
     alice = (await fed_hs.register("alice"))["access_token"]
-    for media_id in ("notMultipart", "noMediaPart", "serverError"):
+    for media_id in ("notMultipart", "noMediaPart", "unterminated", "serverError"):
         async with fed_hs.client.get(
             f"{AUTHED}/download/{remote.server_name}/{media_id}",
             headers={"Authorization": f"Bearer {alice}"},
