@@ -47,6 +47,7 @@ from conduwuit.service.federation.inbound import EduSettings, InboundTransaction
 from conduwuit.service.federation.invites import RemoteInvites
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
+from conduwuit.service.federation.media import FederationMedia
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.federation.room_access import RoomAccess
@@ -216,6 +217,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     push = build_push(config, db, clock, users, rooms)
     media, thumbnailer, previewer = build_media(config, db, clock)
     federation = build_federation(config, db, server_keys, clock, rooms, e2ee)
+    media.remote = FederationMedia(federation.client)
     sections = RoomSections(
         rooms.history, rooms.typing, rooms.receipts, users.account_data, push.notifications
     )
@@ -270,8 +272,8 @@ def build_media(
     the repository, writing them first under ``media/tmp``, which start-up empties).
 
     The repository's start (crashed uploads reclaimed, the legacy freeze point,
-    media_startup_check) runs here, before any request. Remote media is not
-    available until federation lands (NoRemoteMedia)."""
+    media_startup_check) runs here, before any request. Remote media comes once
+    federation is built (build_federation sets the repository's ``remote``)."""
     root = config.database_path / "media"
     thumbnailer = thumbnailer_from_config(config, root / "thumbnails")
     media = MediaRepository(

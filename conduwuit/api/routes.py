@@ -55,6 +55,7 @@ from conduwuit.api.client.rooms import search as search_api
 from conduwuit.api.client.rooms.initial_sync import InitialSyncHandlers
 from conduwuit.api.federation import directory as federation_directory
 from conduwuit.api.federation import keys, version
+from conduwuit.api.federation import media as federation_media
 from conduwuit.api.federation import membership as federation_membership
 from conduwuit.api.federation import query as federation_query
 from conduwuit.api.federation import rooms as federation_rooms
@@ -88,6 +89,7 @@ def routes(services: Services) -> list[Route]:
         *federation_membership.routes(services.serving.membership),
         *federation_send.routes(services.serving.inbound),
         *federation_directory.routes(services.serving.directory),
+        *federation_media.routes(services.media, services.thumbnailer),
         *user_routes(config, users, services.limits, services.federation.queries),
         *room_routes(config, rooms, users, services.limits, services.federation.queries),
         *sync_api.routes(services.sync, users.filters),

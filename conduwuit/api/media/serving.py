@@ -55,6 +55,15 @@ async def find_media(media: MediaRepository, request: web.Request) -> MediaFile:
     return await media.get(server_name, media_id, timeout_ms=min(timeout_ms, MAX_WAIT_MS))
 
 
+async def find_own_media(media: MediaRepository, request: web.Request) -> MediaFile:
+    """Media uploaded here, named by the path's ``mediaId`` (the federation media
+    endpoints: another server asks only the origin), waiting up to ``timeout_ms``."""
+    timeout_ms = int_param(request, "timeout_ms", DEFAULT_WAIT_MS, maximum=2**53 - 1)
+    return await media.get(
+        media.server_name, request.match_info["mediaId"], timeout_ms=min(timeout_ms, MAX_WAIT_MS)
+    )
+
+
 def _frozen() -> Exception:
     return not_found("This media is only available at /_matrix/client/v1/media")
 

@@ -29,7 +29,7 @@ from conduwuit.core.content_disposition import content_disposition
 from conduwuit.core.errors import invalid_param, missing_param
 from conduwuit.core.thumbnail_sizes import METHODS, Method
 from conduwuit.service.media.repository import MediaFile, MediaRepository
-from conduwuit.service.media.thumbnail import Thumbnailer
+from conduwuit.service.media.thumbnail import Thumbnail, Thumbnailer
 
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
 
@@ -56,6 +56,26 @@ def _dimension(request: web.Request, name: str) -> int:
     return value
 
 
+async def make_thumbnail(
+    thumbnailer: Thumbnailer, wanted: ThumbnailRequest, found: MediaFile
+) -> tuple[Thumbnail, str]:
+    """The thumbnail of ``found`` closest to ``wanted`` and its Content-Disposition."""
+    meta = found.metadata
+    thumb = await thumbnailer.thumbnail(
+        found.path,
+        content_type=meta.content_type or "application/octet-stream",
+        sha256=meta.sha256,
+        width=wanted.width,
+        height=wanted.height,
+        method=wanted.method,
+        animated=wanted.animated,
+    )
+    # Spec: Content-Disposition MUST be inline, SHOULD name a file
+    # ("thumbnail.png"); every type a thumbnail has is an inline type.
+    name = f"thumbnail.{_EXTENSIONS.get(thumb.content_type, 'bin')}"
+    return thumb, content_disposition(thumb.content_type, name)
+
+
 class ThumbnailHandlers:
     def __init__(
         self, media: MediaRepository, thumbnailer: Thumbnailer, *, allow_legacy: bool
@@ -67,24 +87,9 @@ class ThumbnailHandlers:
     async def _serve(
         self, wanted: ThumbnailRequest, found: MediaFile, cache: str
     ) -> web.FileResponse:
-        meta = found.metadata
-        thumb = await self._thumbnailer.thumbnail(
-            found.path,
-            content_type=meta.content_type or "application/octet-stream",
-            sha256=meta.sha256,
-            width=wanted.width,
-            height=wanted.height,
-            method=wanted.method,
-            animated=wanted.animated,
-        )
-        # Spec: Content-Disposition MUST be inline, SHOULD name a file
-        # ("thumbnail.png"); every type a thumbnail has is an inline type.
-        name = f"thumbnail.{_EXTENSIONS.get(thumb.content_type, 'bin')}"
+        thumb, disposition = await make_thumbnail(self._thumbnailer, wanted, found)
         return serve_file(
-            thumb.path,
-            content_type=thumb.content_type,
-            disposition=content_disposition(thumb.content_type, name),
-            cache=cache,
+            thumb.path, content_type=thumb.content_type, disposition=disposition, cache=cache
         )
 
     async def thumbnail(self, request: web.Request) -> web.FileResponse:

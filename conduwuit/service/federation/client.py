@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,10 @@ DEFAULT_MAX_RESPONSE = 8 * 1024 * 1024
 #: Backoff after the first failure, doubled per further failure up to the cap.
 BACKOFF_BASE_MS = 5_000
 BACKOFF_MAX_MS = 24 * 60 * 60 * 1000
+
+
+#: What failing to reach a destination looks like (it backs off after these).
+_TRANSPORT_ERRORS = (DeniedHost, TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError)
 
 
 class FederationError(Exception):
@@ -210,33 +215,17 @@ class FederationClient:
         """Send a request to ``server_name`` and return its JSON answer.
 
         ``path`` is already percent-encoded (``/_matrix/federation/v1/...``)."""
-        refused = self.refuses(server_name)
-        if refused is not None:
-            raise refused
-        retry_at = self.backoff.retry_at(server_name)
-        if retry_at is not None:
-            raise BackingOff(server_name, retry_at)
+        self._check_allowed(server_name)
         uri = f"{path}?{urlencode(query)}" if query else path
         try:
             destination = await self._resolver.resolve(server_name)
             status, raw = await self._send(destination, method, uri, content, max_response, sign)
-        except (DeniedHost, TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-            self.backoff.failed(server_name)
-            log.info("federation %s %s to %s failed: %r", method, path, server_name, exc)
-            raise Unreachable(f"{server_name}: {type(exc).__name__} {exc}") from exc
-        except ResponseTooLarge:
-            self.backoff.failed(server_name)
-            raise
         except Exception as exc:
-            if isinstance(exc, FederationError):
+            failure = self._failure(server_name, method, path, exc)
+            if failure is exc:
                 raise
-            # The resolver's own errors (no such server) count as failures too.
-            self.backoff.failed(server_name)
-            raise Unreachable(f"{server_name}: {exc}") from exc
-        if status >= 500:
-            self.backoff.failed(server_name)
-        else:
-            self.backoff.succeeded(server_name)
+            raise failure from exc
+        self._record_status(server_name, status)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -247,6 +236,85 @@ class FederationClient:
             raise RemoteError(server_name, status, body)
         return body
 
+    @asynccontextmanager
+    async def stream(
+        self,
+        server_name: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        sign: bool = True,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A GET to ``server_name`` whose answer (any status) is read by the caller,
+        streamed (media downloads); the same refusals, signing, TLS, denylist and
+        backoff as :meth:`request`. Errors while the caller reads the body count as
+        failures of the destination too."""
+        self._check_allowed(server_name)
+        uri = f"{path}?{urlencode(query)}" if query else path
+        try:
+            destination = await self._resolver.resolve(server_name)
+        except Exception as exc:
+            failure = self._failure(server_name, "GET", path, exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+        try:
+            async with self._open(destination, "GET", uri, None, sign) as response:
+                self._record_status(server_name, response.status)
+                yield response
+        except (*_TRANSPORT_ERRORS, ResponseTooLarge) as exc:
+            # The caller's own errors (a Matrix error, a size limit) pass unchanged.
+            failure = self._failure(server_name, "GET", path, exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    @asynccontextmanager
+    async def stream_url(self, url: str) -> AsyncIterator[aiohttp.ClientResponse]:
+        """An unsigned GET of an ``https`` URL another server pointed us to (a media
+        ``Location``): only ip_range_denylist-allowed addresses, no redirects
+        followed here, the system's CAs and federation_ca_file. No backoff."""
+        target = URL(url)
+        if target.scheme != "https" or not target.host:
+            raise Unreachable(f"not an https URL: {url[:200]}")
+        try:
+            if ip_literal(target.host) is not None:
+                await self._denylist.check(target.host, target.port or 443)
+            async with self._client().get(target, allow_redirects=False) as response:
+                yield response
+        except _TRANSPORT_ERRORS as exc:
+            raise Unreachable(f"{target.host}: {type(exc).__name__} {exc}") from exc
+
+    def _check_allowed(self, server_name: str) -> None:
+        refused = self.refuses(server_name)
+        if refused is not None:
+            raise refused
+        retry_at = self.backoff.retry_at(server_name)
+        if retry_at is not None:
+            raise BackingOff(server_name, retry_at)
+
+    def _failure(self, server_name: str, method: str, path: str, exc: Exception) -> Exception:
+        """What a failed request raises; the destination backs off unless the error
+        is its (4xx) answer or a refusal made here."""
+        if isinstance(exc, _TRANSPORT_ERRORS):
+            self.backoff.failed(server_name)
+            log.info("federation %s %s to %s failed: %r", method, path, server_name, exc)
+            return Unreachable(f"{server_name}: {type(exc).__name__} {exc}")
+        if isinstance(exc, ResponseTooLarge):
+            self.backoff.failed(server_name)
+            return exc
+        if isinstance(exc, FederationError):
+            return exc
+        # The resolver's own errors (no such server) count as failures too.
+        self.backoff.failed(server_name)
+        return Unreachable(f"{server_name}: {exc}")
+
+    def _record_status(self, server_name: str, status: int) -> None:
+        if status >= 500:
+            self.backoff.failed(server_name)
+        else:
+            self.backoff.succeeded(server_name)
+
     async def _send(
         self,
         destination: Destination,
@@ -256,6 +324,24 @@ class FederationClient:
         max_response: int,
         sign: bool,
     ) -> tuple[int, bytes]:
+        async with self._open(destination, method, uri, content, sign) as response:
+            if response.content_length is not None and response.content_length > max_response:
+                raise ResponseTooLarge(
+                    f"{destination.server_name} announced {response.content_length} bytes"
+                )
+            raw = bytearray()
+            async for chunk in response.content.iter_any():
+                raw += chunk
+                if len(raw) > max_response:
+                    raise ResponseTooLarge(
+                        f"{destination.server_name} sent more than {max_response} bytes"
+                    )
+            return response.status, bytes(raw)
+
+    @asynccontextmanager
+    async def _open(
+        self, destination: Destination, method: str, uri: str, content: Any, sign: bool
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
         if ip_literal(destination.host) is not None:
             # aiohttp asks the resolver only about names: check literals here.
             await self._denylist.check(destination.host, destination.port)
@@ -279,15 +365,4 @@ class FederationClient:
             allow_redirects=False,
             server_hostname=destination.tls_name,
         ) as response:
-            if response.content_length is not None and response.content_length > max_response:
-                raise ResponseTooLarge(
-                    f"{destination.server_name} announced {response.content_length} bytes"
-                )
-            raw = bytearray()
-            async for chunk in response.content.iter_any():
-                raw += chunk
-                if len(raw) > max_response:
-                    raise ResponseTooLarge(
-                        f"{destination.server_name} sent more than {max_response} bytes"
-                    )
-            return response.status, bytes(raw)
+            yield response

@@ -1,5 +1,6 @@
-"""Queries clients trigger about other servers' users and aliases (server-server API,
-"Querying for information": ``/query/profile`` and ``/query/directory``).
+"""Queries clients trigger about other servers' users, aliases and public rooms
+(server-server API, "Querying for information": ``/query/profile`` and
+``/query/directory``; "Public Room Directory": ``/publicRooms``).
 
 The remote's Matrix errors are passed on with their status (a 404 stays a 404); a
 server that cannot be reached is 502 M_UNKNOWN; sending is refused with
@@ -21,6 +22,8 @@ from conduwuit.service.federation.client import (
 
 #: A profile or an alias answer is small.
 MAX_QUERY_RESPONSE = 64 * 1024
+#: A page of another server's public rooms (a client asks for a limited page).
+MAX_PUBLIC_ROOMS_RESPONSE = 4 * 1024 * 1024
 
 
 class FederationQueries:
@@ -28,18 +31,35 @@ class FederationQueries:
         self._client = client
 
     async def _query(self, server_name: str, kind: str, query: dict[str, str]) -> dict[str, Any]:
+        return await self._ask(
+            server_name, "GET", f"/_matrix/federation/v1/query/{kind}", kind, query=query
+        )
+
+    async def _ask(
+        self,
+        server_name: str,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        query: dict[str, str] | None = None,
+        content: Any = None,
+        max_response: int = MAX_QUERY_RESPONSE,
+    ) -> dict[str, Any]:
         try:
-            answer = await self._client.get(
+            answer = await self._client.request(
                 server_name,
-                f"/_matrix/federation/v1/query/{kind}",
+                method,
+                path,
                 query=query,
-                max_response=MAX_QUERY_RESPONSE,
+                content=content,
+                max_response=max_response,
             )
         except (FederationDisabled, ForbiddenServer) as exc:
             raise forbidden(str(exc)) from None
         except RemoteError as exc:
             if exc.status == 404:
-                raise not_found(f"{server_name} has no such {kind}.") from None
+                raise not_found(f"{server_name} has no such {what}.") from None
             status = exc.status if 400 <= exc.status < 500 else 502
             raise MatrixError(
                 exc.errcode or ErrCode.UNKNOWN,
@@ -73,3 +93,65 @@ class FederationQueries:
                 ErrCode.UNKNOWN, f"{server_name} answered without room_id/servers.", status=502
             )
         return {"room_id": room_id, "servers": [s for s in servers if isinstance(s, str)]}
+
+    async def public_rooms(
+        self,
+        server_name: str,
+        *,
+        limit: int | None,
+        since: str | None,
+        search_filter: dict[str, Any] | None = None,
+        include_all_networks: bool = False,
+        third_party_instance_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of ``server_name``'s public rooms: ``GET /publicRooms``, or ``POST``
+        with the client's ``filter`` (as Synapse asks: the filter goes to the remote)."""
+        path = "/_matrix/federation/v1/publicRooms"
+        if search_filter is None:
+            query = {"include_all_networks": "true" if include_all_networks else "false"}
+            if limit is not None:
+                query["limit"] = str(limit)
+            if since is not None:
+                query["since"] = since
+            if third_party_instance_id is not None:
+                query["third_party_instance_id"] = third_party_instance_id
+            answer = await self._ask(
+                server_name,
+                "GET",
+                path,
+                "public room directory",
+                query=query,
+                max_response=MAX_PUBLIC_ROOMS_RESPONSE,
+            )
+        else:
+            body: dict[str, Any] = {
+                "filter": search_filter,
+                "include_all_networks": include_all_networks,
+            }
+            for name, value in (
+                ("limit", limit),
+                ("since", since),
+                ("third_party_instance_id", third_party_instance_id),
+            ):
+                if value is not None:
+                    body[name] = value
+            answer = await self._ask(
+                server_name,
+                "POST",
+                path,
+                "public room directory",
+                content=body,
+                max_response=MAX_PUBLIC_ROOMS_RESPONSE,
+            )
+        chunk = answer.get("chunk")
+        if not isinstance(chunk, list):
+            raise MatrixError(
+                ErrCode.UNKNOWN, f"{server_name} answered without a chunk of rooms.", status=502
+            )
+        page: dict[str, Any] = {"chunk": [room for room in chunk if isinstance(room, dict)]}
+        for name in ("next_batch", "prev_batch"):
+            if isinstance(answer.get(name), str):
+                page[name] = answer[name]
+        if isinstance(answer.get("total_room_count_estimate"), int):
+            page["total_room_count_estimate"] = answer["total_room_count_estimate"]
+        return page

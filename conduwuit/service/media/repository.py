@@ -7,8 +7,9 @@ pointing to it is gone; ``_blobs`` (one lock) orders the two, so a blob is never
 deleted under an upload that found it already stored.
 
 Remote media (another server's ``mxc://``) goes through a :class:`RemoteMedia`
-collaborator and is cached here like local media; until federation lands the only
-implementation says "not available" and such downloads are 404.
+collaborator (federation: service/federation/media.py) and is cached here like local
+media, written under the same size cap, temp file + fsync + rename, so a crash mid-way
+leaves nothing served. Concurrent requests for one remote media share one fetch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import json
 import logging
 import secrets
 import string
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +32,7 @@ from conduwuit.db.codec import from_u64, key, prefix, split, u64
 from conduwuit.db.maps import GLOBAL_MEDIA_FROZEN_AT, MAPS
 from conduwuit.service.clock import Clock
 from conduwuit.service.media.store import MediaStore, PartialBlob, TooLargeError
+from conduwuit.service.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -130,21 +133,27 @@ class RemoteContent:
 
 
 class RemoteMedia(Protocol):
-    """Fetches another server's media (federation ``GET /_matrix/federation/v1/media/
-    download/{mediaId}``); None when the server does not have it or cannot be asked."""
+    """Fetches another server's media from its origin (service/federation/media.py):
+    the content is readable inside the context; a Matrix error (404 when the origin
+    has no such media) when it cannot be had."""
 
-    async def fetch(
+    def fetch(
         self, server_name: str, media_id: str, *, timeout_ms: int
-    ) -> RemoteContent | None: ...
+    ) -> AbstractAsyncContextManager[RemoteContent]: ...
 
 
 class NoRemoteMedia:
-    """Until federation lands: no remote media is available (downloads are 404)."""
+    """Without federation: no remote media is available (downloads are 404)."""
 
-    async def fetch(
+    def fetch(
         self, server_name: str, media_id: str, *, timeout_ms: int
-    ) -> RemoteContent | None:
-        return None
+    ) -> AbstractAsyncContextManager[RemoteContent]:
+        return self._none()
+
+    @asynccontextmanager
+    async def _none(self) -> AsyncIterator[RemoteContent]:
+        raise not_found("No such media")
+        yield  # pragma: no cover - makes this a generator
 
 
 @dataclass
@@ -206,6 +215,22 @@ class MediaRepository:
         self._waiters: dict[str, asyncio.Event] = {}
         self._waiting: dict[str, int] = {}
         self._frozen_at: int | None = None
+        #: Remote media being fetched now, by "server/mediaId": one fetch for all askers.
+        self._fetching: dict[str, asyncio.Future[MediaFile]] = {}
+        self._fetches = BackgroundTasks()
+
+    @property
+    def remote(self) -> RemoteMedia:
+        return self._remote
+
+    @remote.setter
+    def remote(self, remote: RemoteMedia) -> None:
+        """Set by the composition root once federation is built."""
+        self._remote = remote
+
+    async def stop(self) -> None:
+        """Cancel remote fetches still running (their temp files are removed)."""
+        await self._fetches.stop()
 
     @property
     def server_name(self) -> str:
@@ -528,16 +553,52 @@ class MediaRepository:
         found = self.open_media(server_name, media_id)
         if found is not None:
             return found
-        content = await self._remote.fetch(server_name, media_id, timeout_ms=timeout_ms)
-        if content is None:
-            raise not_found("No such media")
+        name = f"{server_name}/{media_id}"
+        task = self._fetching.get(name)
+        if task is None:
+            task = self._start_fetch(name, server_name, media_id, timeout_ms)
         try:
-            partial = await self.store.write(content.chunks, limit=self.config.max_upload_size)
-        except TooLargeError:
-            # Spec: remote media over the limit is 502 M_TOO_LARGE.
+            # Each asker waits its own timeout_ms; the fetch goes on for the others
+            # (and to fill the cache) under the federation client's own timeouts.
+            return await asyncio.wait_for(asyncio.shield(task), timeout_ms / 1000)
+        except TimeoutError:
             raise MatrixError(
-                ErrCode.TOO_LARGE, "The remote media is too large", status=502
+                ErrCode.NOT_YET_UPLOADED,
+                f"{server_name} did not send the media within timeout_ms ({timeout_ms})",
             ) from None
+
+    def _start_fetch(
+        self, name: str, server_name: str, media_id: str, timeout_ms: int
+    ) -> asyncio.Future[MediaFile]:
+        future: asyncio.Future[MediaFile] = asyncio.get_running_loop().create_future()
+        # Retrieved here so that a failure nobody waits for any more is not logged
+        # as "never retrieved" (each asker got its own error or timeout).
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+        async def run() -> None:
+            try:
+                future.set_result(await self._fetch_remote(server_name, media_id, timeout_ms))
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except Exception as exc:
+                future.set_exception(exc)
+            finally:
+                self._fetching.pop(name, None)
+
+        self._fetching[name] = future
+        _ = self._fetches.spawn(f"media fetch {name}", run())
+        return future
+
+    async def _fetch_remote(self, server_name: str, media_id: str, timeout_ms: int) -> MediaFile:
+        async with self._remote.fetch(server_name, media_id, timeout_ms=timeout_ms) as content:
+            try:
+                partial = await self.store.write(content.chunks, limit=self.config.max_upload_size)
+            except TooLargeError:
+                # Spec: remote media over the limit is 502 M_TOO_LARGE.
+                raise MatrixError(
+                    ErrCode.TOO_LARGE, "The remote media is too large", status=502
+                ) from None
         meta = await self._commit(
             partial,
             media_id,

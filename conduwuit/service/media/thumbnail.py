@@ -14,8 +14,9 @@ refused from the header, before any pixel is decoded: more than ``max_pixels``
 (config ``max_image_pixels``), or Pillow's own ``MAX_IMAGE_PIXELS`` check.
 
 Every thumbnail is re-encoded from pixels: EXIF orientation is applied, and no
-metadata (EXIF, GPS, XMP, ICC, comments) is copied. Output: JPEG for an image
-without alpha, PNG with alpha, WebP (GIF where Pillow lacks WebP) for an animation.
+metadata (EXIF, GPS, XMP, ICC, comments) is copied. Output: PNG for a PNG or GIF
+original or any image with alpha, JPEG for other stills (as Synapse), WebP (GIF
+where Pillow lacks WebP) for an animation.
 
 When the original already fits the box, the spec says to serve the original rather
 than a thumbnail: :attr:`Thumbnail.original` tells the handler so (not for an
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP")
 #: Formats a client can be sent as they are (when the original fits the box).
 SERVABLE_ORIGINALS = {"JPEG", "PNG", "GIF", "WEBP"}
+#: Originals whose still thumbnails are PNG even without alpha.
+LOSSLESS_SOURCES = {"PNG", "GIF"}
 #: Frames kept of an animation, and the decoding budget of one, in multiples of
 #: max_pixels: a long or huge animation keeps its first frames only.
 MAX_FRAMES = 200
@@ -340,13 +343,17 @@ class Thumbnailer:
         crop: tuple[int, int, int, int],
     ) -> tuple[bytes, str]:
         alpha = _has_alpha(image)
+        # As Synapse (thumbnail_requirements): PNG and GIF originals (screenshots,
+        # drawings, logos) get PNG thumbnails, sharp and of the type they were
+        # uploaded as; photos (JPEG, WebP, BMP) get JPEG unless they have alpha.
+        lossless = alpha or image.format in LOSSLESS_SOURCES
         if image.format == "JPEG":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 when that is still large enough.
             need = (scaled[1], scaled[0]) if transpose in _SWAPPING else scaled
             image.draft("RGB", need)
         frame = self._frame(image, "RGBA" if alpha else "RGB", transpose, scaled, crop)
         buffer = io.BytesIO()
-        if alpha:
+        if lossless:
             frame.save(buffer, "PNG", optimize=False)
             return buffer.getvalue(), "image/png"
         frame.save(buffer, "JPEG", quality=JPEG_QUALITY, progressive=True)

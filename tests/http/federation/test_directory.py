@@ -4,8 +4,10 @@ allow_public_room_directory_over_federation) and space hierarchies."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import trustme
+from aiohttp import web
 
 from tests.http.federation.test_room_reads import q, room_with
 from tests.kit.homeserver import Homeserver, StartHomeserver
@@ -72,3 +74,67 @@ async def test_hierarchy_shows_what_the_server_may_see(
         fed_hs, "GET", f"{V1}/hierarchy/{q(space_id)}?suggested_only=maybe"
     )
     assert (status, answer["errcode"]) == (400, "M_INVALID_PARAM")
+
+
+# -- the client side: /publicRooms?server=<another server> ---------------------------------
+
+
+async def test_client_lists_another_servers_public_rooms(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    asked: list[tuple[str, str, Any]] = []
+    room = {"room_id": "!lobby:" + remote.server_name, "num_joined_members": 3, "name": "Lobby"}
+
+    async def public_rooms(request: web.Request) -> web.StreamResponse:
+        body = await request.json() if request.method == "POST" else None
+        asked.append((request.method, request.query_string, body))
+        return web.json_response(
+            {"chunk": [room, "not a room"], "next_batch": "p2", "total_room_count_estimate": 7}
+        )
+
+    remote.routes[("GET", f"{V1}/publicRooms")] = public_rooms
+    remote.routes[("POST", f"{V1}/publicRooms")] = public_rooms
+    token = (await fed_hs.register("alice"))["access_token"]
+    server = {"server": remote.server_name}
+    status, page = await fed_hs.request(
+        "GET", "/publicRooms", token=token, params={**server, "limit": "5", "since": "p1"}
+    )
+    assert status == 200, page
+    assert page == {"chunk": [room], "next_batch": "p2", "total_room_count_estimate": 7}
+    method, query, _ = asked[-1]
+    assert method == "GET" and "limit=5" in query and "since=p1" in query
+
+    search = {"limit": 2, "filter": {"generic_search_term": "lob", "room_types": [None]}}
+    status, page = await fed_hs.request("POST", "/publicRooms", search, token=token, params=server)
+    assert (status, page["chunk"]) == (200, [room])
+    method, _, body = asked[-1]
+    assert method == "POST"
+    assert body["filter"] == search["filter"] and body["limit"] == 2
+
+
+async def test_client_sees_remote_refusals_and_failures(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    async def refuse(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"errcode": "M_FORBIDDEN", "error": "not shared"}, status=403)
+
+    async def garbage(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"rooms": []})
+
+    remote.routes[("GET", f"{V1}/publicRooms")] = refuse
+    remote.routes[("POST", f"{V1}/publicRooms")] = garbage
+    token = (await fed_hs.register("alice"))["access_token"]
+    server = {"server": remote.server_name}
+    status, answer = await fed_hs.request("GET", "/publicRooms", token=token, params=server)
+    assert (status, answer["errcode"]) == (403, "M_FORBIDDEN")
+    status, answer = await fed_hs.request("POST", "/publicRooms", {}, token=token, params=server)
+    assert (status, answer["errcode"]) == (502, "M_UNKNOWN")
+    status, answer = await fed_hs.request(
+        "POST", "/publicRooms", {"filter": "lob"}, token=token, params=server
+    )
+    assert (status, answer["errcode"]) == (400, "M_BAD_JSON")
+    status, answer = await fed_hs.request(
+        "GET", "/publicRooms", token=token, params={"server": "127.0.0.9:1"}
+    )
+    assert (status, answer["errcode"]) == (502, "M_UNKNOWN")
+    assert "127.0.0.9:1" in answer["error"]

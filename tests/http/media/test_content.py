@@ -178,11 +178,13 @@ async def test_unknown_media_is_404(hs: Homeserver, alice: str) -> None:
         assert got.status == 404 and got.json()["errcode"] == "M_NOT_FOUND", path
 
 
-async def test_remote_media_is_404_until_federation(hs: Homeserver, alice: str) -> None:
-    got = await get(hs, f"{AUTHED}/download/other.example/abc", alice)
-    assert got.status == 404 and got.json()["errcode"] == "M_NOT_FOUND"
+async def test_remote_media_not_asked_for_or_unreachable(hs: Homeserver, alice: str) -> None:
     got = await get(hs, f"{AUTHED}/download/other.example/abc?allow_remote=false", alice)
     assert got.status == 404 and got.json()["errcode"] == "M_NOT_FOUND"
+    # An origin that cannot be reached (no such server): 502, nothing cached.
+    got = await get(hs, f"{AUTHED}/download/other.invalid/abc", alice)
+    assert got.status == 502 and "other.invalid" in got.json()["error"]
+    assert list(hs.services.media.all_metadata()) == []
 
 
 async def test_bad_query_params_are_400(hs: Homeserver, alice: str) -> None:

@@ -79,10 +79,18 @@ async def test_via_our_own_server_joins_a_local_room(users: Users) -> None:
     assert room in (await users.ok(bob, "GET", "/joined_rooms"))["joined_rooms"]
 
 
-async def test_another_servers_public_rooms_are_refused(hs: Homeserver, users: Users) -> None:
+async def test_another_servers_public_rooms_unreachable_or_malformed(
+    hs: Homeserver, users: Users
+) -> None:
+    """Asked over federation (tests/http/federation/test_directory.py); a server
+    that cannot be reached is 502."""
     alice = await users.add("alice")
-    refused(*await users.call(alice, "GET", "/publicRooms", server="remote.example"))
-    refused(*await users.call(alice, "POST", "/publicRooms", {}, server="remote.example"))
+    for method, body in (("GET", None), ("POST", {})):
+        status, reply = await users.call(
+            alice, method, "/publicRooms", body, server="remote.invalid"
+        )
+        assert (status, reply["errcode"]) == (502, "M_UNKNOWN"), reply
+        assert "remote.invalid" in reply["error"]
     ours = await users.ok(alice, "GET", "/publicRooms", server="test.example")
     assert ours["chunk"] == []
     # An empty server is this server (as in Synapse); a malformed one is a bad request.

@@ -3,14 +3,16 @@ RemoteMedia protocol, the startup check, and the deletion functions."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from conduwuit.core.errors import MatrixError
+from conduwuit.core.errors import MatrixError, not_found
 from conduwuit.db import Database, DatabaseOptions
 from conduwuit.service.media.repository import (
     MediaConfig,
@@ -34,15 +36,23 @@ class OtherServers:
 
     files: dict[tuple[str, str], bytes] = field(default_factory=dict)
     asked: list[tuple[str, str]] = field(default_factory=list)
+    #: When set, fetches wait for it (to hold several requests in flight).
+    gate: asyncio.Event | None = None
 
-    async def fetch(
-        self, server_name: str, media_id: str, *, timeout_ms: int
-    ) -> RemoteContent | None:
+    @asynccontextmanager
+    async def _open(self, server_name: str, media_id: str) -> AsyncIterator[RemoteContent]:
         self.asked.append((server_name, media_id))
+        if self.gate is not None:
+            await self.gate.wait()
         body = self.files.get((server_name, media_id))
         if body is None:
-            return None
-        return RemoteContent("text/plain", "remote.txt", chunks(body))
+            raise not_found("No such media")
+        yield RemoteContent("text/plain", "remote.txt", chunks(body))
+
+    def fetch(
+        self, server_name: str, media_id: str, *, timeout_ms: int
+    ) -> AbstractAsyncContextManager[RemoteContent]:
+        return self._open(server_name, media_id)
 
 
 @dataclass
@@ -112,6 +122,44 @@ async def test_remote_media_is_fetched_once_and_cached(setup: Setup) -> None:
         assert error.value.status == 404
     assert ("../etc", "abc") not in setup.remote.asked
     assert len(setup.remote.asked) == 2
+
+
+async def test_concurrent_requests_for_one_remote_media_fetch_it_once(setup: Setup) -> None:
+    setup.remote.files[("remote.example", "abc")] = b"shared"
+    setup.remote.gate = asyncio.Event()
+    media = setup.repository()
+    waiting = [asyncio.create_task(media.get("remote.example", "abc")) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    setup.remote.gate.set()
+    found = await asyncio.gather(*waiting)
+    assert {f.path.read_bytes() for f in found} == {b"shared"}
+    assert setup.remote.asked == [("remote.example", "abc")]
+
+
+async def test_a_slow_remote_is_504_within_timeout_ms_and_cached_later(setup: Setup) -> None:
+    setup.remote.files[("remote.example", "slow")] = b"eventually"
+    setup.remote.gate = asyncio.Event()
+    media = setup.repository()
+    with pytest.raises(MatrixError) as error:
+        await media.get("remote.example", "slow", timeout_ms=50)
+    assert (error.value.status, error.value.errcode) == (504, "M_NOT_YET_UPLOADED")
+    assert media.metadata("remote.example", "slow") is None
+    setup.remote.gate.set()
+    found = await media.get("remote.example", "slow", timeout_ms=5_000)
+    assert found.path.read_bytes() == b"eventually"
+    assert setup.remote.asked == [("remote.example", "slow")]
+
+
+async def test_stop_cancels_a_fetch_and_leaves_nothing(setup: Setup) -> None:
+    setup.remote.files[("remote.example", "never")] = b"never stored"
+    setup.remote.gate = asyncio.Event()
+    media = setup.repository()
+    with pytest.raises(MatrixError):
+        await media.get("remote.example", "never", timeout_ms=20)
+    await media.stop()
+    assert media.metadata("remote.example", "never") is None
+    assert list(media.store.tmp.iterdir()) == []
+    assert list(media.store.blob_names()) == []
 
 
 async def test_remote_media_over_the_limit_is_502(setup: Setup) -> None:

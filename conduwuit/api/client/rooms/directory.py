@@ -30,6 +30,10 @@ def _alias(request: web.Request) -> RoomAlias:
         raise invalid_param(f"Invalid room alias: {exc}") from None
 
 
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 class DirectoryHandlers:
     def __init__(
         self,
@@ -91,37 +95,55 @@ class DirectoryHandlers:
         except (TypeError, ValueError):
             raise invalid_param("limit must be an integer") from None
 
-    def _local_directory(self, request: web.Request) -> None:
-        """``server``: another server's directory is asked over federation, which is
-        not done yet; answering with ours would be a wrong answer."""
+    def _remote_server(self, request: web.Request) -> str | None:
+        """``server``: another server whose directory is asked over federation, or
+        None for ours."""
         server = request.query.get("server")
         # An empty ``server`` is this server, as in Synapse (``if server and ...``).
         if not server or server == self.directory.actions.config.server_name:
-            return
+            return None
         try:
             ServerName.parse(server)
         except ValueError:
             raise invalid_param(f"server {server!r} is not a server name") from None
-        raise federation_unavailable("Listing another server's public rooms")
+        if self.remote is None:
+            raise federation_unavailable("Listing another server's public rooms")
+        return server
 
     async def get_public(self, request: web.Request) -> web.Response:
-        self._local_directory(request)
-        body = self.directory.public_rooms(
-            optional_int_param(request, "limit"), request.query.get("since")
-        )
-        return web.json_response(body)
+        server = self._remote_server(request)
+        limit = optional_int_param(request, "limit")
+        since = request.query.get("since")
+        if server is not None and self.remote is not None:
+            page = await self.remote.public_rooms(server, limit=limit, since=since)
+            return web.json_response(page)
+        return web.json_response(self.directory.public_rooms(limit, since))
 
     async def post_public(self, request: web.Request) -> web.Response:
-        self._local_directory(request)
+        server = self._remote_server(request)
         body = await json_body(request)
         search_filter = body.get("filter") or {}
-        term = search_filter.get("generic_search_term") if isinstance(search_filter, dict) else None
+        if not isinstance(search_filter, dict):
+            raise bad_json("filter must be an object")
+        term = search_filter.get("generic_search_term")
         since = body.get("since")
+        room_types = self._room_types(search_filter)
+        limit = self._limit(body.get("limit"))
+        if server is not None and self.remote is not None:
+            page = await self.remote.public_rooms(
+                server,
+                limit=limit,
+                since=since if isinstance(since, str) else None,
+                search_filter=search_filter,
+                include_all_networks=body.get("include_all_networks") is True,
+                third_party_instance_id=_optional_str(body.get("third_party_instance_id")),
+            )
+            return web.json_response(page)
         result = self.directory.public_rooms(
-            self._limit(body.get("limit")),
+            limit,
             since if isinstance(since, str) else None,
             term if isinstance(term, str) else None,
-            self._room_types(search_filter),
+            room_types,
         )
         return web.json_response(result)
 
