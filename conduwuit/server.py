@@ -14,7 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from conduwuit.admin import AdminBot, AdminRoom
+from conduwuit.admin.commands.aliases import AliasCommands
 from conduwuit.admin.commands.media import MediaCommands
+from conduwuit.admin.commands.moderation import ModerationCommands
 from conduwuit.admin.commands.rooms import RoomCommands
 from conduwuit.admin.commands.server import ServerCommands
 from conduwuit.admin.commands.users import UserCommands
@@ -75,7 +77,9 @@ from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.initial_sync import RoomInitialSync
+from conduwuit.service.rooms.join_policy import JoinPolicy
 from conduwuit.service.rooms.membership import Membership
+from conduwuit.service.rooms.metadata import RoomMetadata
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.reports import Reports
@@ -160,6 +164,8 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
     rooms.actions.guards.append(room.guard)
     users.registration.registered_listeners.append(room.on_registered)
     users.registration.reserved.add(room.server_user.localpart)
+    aliases = rooms.actions.aliases
+    room_aliases = AliasCommands(config.server_name, str(room.server_user), rooms.storage, aliases)
     parser = CommandParser(
         [
             UserCommands(
@@ -170,7 +176,15 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
                 rooms.storage.member_index,
                 room,
             ).group(),
-            RoomCommands(rooms.storage, rooms.actions.aliases).group(),
+            RoomCommands(rooms.storage, aliases).group(
+                (
+                    room_aliases.alias_group(),
+                    room_aliases.directory_group(),
+                    ModerationCommands(
+                        config.server_name, rooms.membership, aliases, rooms.metadata, room.room_id
+                    ).group(),
+                )
+            ),
             ServerCommands(config, services.db, time.monotonic()).group(),
             MediaCommands(config.server_name, services.media, clock).group(),
         ]
@@ -389,7 +403,7 @@ def build_serving(
 ) -> ServingServices:
     """Resident rooms served to other servers, through one access check; their
     users joining, leaving and knocking, and their invites of ours."""
-    access = RoomAccess(rooms.storage, users.erasures.is_erased)
+    access = RoomAccess(rooms.storage, users.erasures.is_erased, rooms.metadata)
     membership = FederationMembership(
         db,
         access,
@@ -686,7 +700,16 @@ def build_rooms(
         return {k: found[k] for k in ("displayname", "avatar_url") if k in found}
 
     actions = RoomActions(storage, aliases, rooms_config(config), profile, may_publish, is_guest)
-    membership = Membership(actions)
+    metadata = RoomMetadata(db)
+    policy = JoinPolicy(
+        metadata,
+        is_admin,
+        frozenset(config.forbidden_remote_server_names),
+        tuple(config.forbidden_alias_names),
+        config.auto_deactivate_banned_room_attempts,
+        users.registration.deactivate,
+    )
+    membership = Membership(actions, policy)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
     hooks = AccountHooks(membership)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
@@ -705,6 +728,7 @@ def build_rooms(
     return RoomServices(
         storage=storage,
         actions=actions,
+        metadata=metadata,
         membership=membership,
         history=history,
         directory=directory,

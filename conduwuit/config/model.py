@@ -310,7 +310,18 @@ class GlobalConfig(Section):
         [],
         description=doc("""
             Room alias localparts that may not be created: refused with M_BAD_ALIAS when
-            the alias contains any of these strings (case-insensitive).
+            the alias contains any of these strings (case-insensitive). Non-admins may
+            not join through such an alias either.
+        """),
+    )
+    auto_deactivate_banned_room_attempts: bool = Field(
+        False,
+        description=doc("""
+            Deactivate the account of a local non-admin user who tries to join a banned
+            room (!admin rooms moderation ban-room), a room or alias of a server in
+            forbidden_remote_server_names, or an alias matching forbidden_alias_names
+            (deactivation also makes them leave every room). Off by default: rooms are
+            banned for reasons other than abuse too.
         """),
     )
     admin_execute: list[str] = Field(
@@ -627,7 +638,8 @@ class GlobalConfig(Section):
         [],
         description=doc("""
             Server names this server does not federate with ("global ACLs"): their
-            requests are refused with M_FORBIDDEN and nothing is sent to them.
+            requests are refused with M_FORBIDDEN and nothing is sent to them; local
+            non-admin users may not join rooms or aliases of theirs (403).
         """),
     )
     federation_ca_file: Path | None = Field(

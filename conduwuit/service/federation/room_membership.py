@@ -268,6 +268,7 @@ class FederationMembership:
         self._user_of(origin, event.sender)
         if not isinstance(invite_room_state, list | type(None)):
             raise bad_json("invite_room_state must be a list.")
+        self.access.check_enabled(room_id)
         resident = self.access.room_version(room_id)
         if resident is not None:
             self.access.check_acl(room_id, origin)
