@@ -15,6 +15,8 @@ from aiohttp import web
 
 from conduwuit.admin import AdminBot, AdminRoom
 from conduwuit.admin.commands.aliases import AliasCommands
+from conduwuit.admin.commands.debug import DebugCommands
+from conduwuit.admin.commands.federation import FederationCommands
 from conduwuit.admin.commands.media import MediaCommands
 from conduwuit.admin.commands.moderation import ModerationCommands
 from conduwuit.admin.commands.rooms import RoomCommands
@@ -165,6 +167,7 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
     users.registration.registered_listeners.append(room.on_registered)
     users.registration.reserved.add(room.server_user.localpart)
     aliases = rooms.actions.aliases
+    room_commands = RoomCommands(rooms.storage, aliases)
     room_aliases = AliasCommands(config.server_name, str(room.server_user), rooms.storage, aliases)
     parser = CommandParser(
         [
@@ -176,7 +179,7 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
                 rooms.storage.member_index,
                 room,
             ).group(),
-            RoomCommands(rooms.storage, aliases).group(
+            room_commands.group(
                 (
                     room_aliases.alias_group(),
                     room_aliases.directory_group(),
@@ -187,6 +190,20 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
             ),
             ServerCommands(config, services.db, time.monotonic()).group(),
             MediaCommands(config.server_name, services.media, clock).group(),
+            FederationCommands(
+                config.server_name,
+                rooms.storage,
+                aliases,
+                rooms.metadata,
+                services.federation.resolver.well_known,
+            ).group(),
+            DebugCommands(
+                services.federation.client,
+                services.federation.resolver,
+                rooms.storage.timeline,
+                room_commands.state,
+                config.log,
+            ).group(),
         ]
     )
     bot = AdminBot(
