@@ -716,7 +716,12 @@ def build_rooms(
         found = profiles.get(user_id)
         return {k: found[k] for k in ("displayname", "avatar_url") if k in found}
 
-    actions = RoomActions(storage, aliases, rooms_config(config), profile, may_publish, is_guest)
+    def may_invite(user_id: str) -> bool:
+        return not config.block_non_admin_invites or is_admin(user_id)
+
+    actions = RoomActions(
+        storage, aliases, rooms_config(config), profile, may_publish, is_guest, is_admin, may_invite
+    )
     metadata = RoomMetadata(db)
     policy = JoinPolicy(
         metadata,

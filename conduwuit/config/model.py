@@ -289,7 +289,8 @@ class GlobalConfig(Section):
         """),
     )
     allow_room_creation: bool = Field(
-        True, description="Let local users create rooms (admins included when false)."
+        True,
+        description="Let local users create rooms; when false, only server admins may (conduwuit).",
     )
     max_event_delay_duration_ms: int = Field(
         86_400_000,
@@ -312,6 +313,14 @@ class GlobalConfig(Section):
             Room alias localparts that may not be created: refused with M_BAD_ALIAS when
             the alias contains any of these strings (case-insensitive). Non-admins may
             not join through such an alias either.
+        """),
+    )
+    block_non_admin_invites: bool = Field(
+        False,
+        description=doc("""
+            Local users who are not server admins may not send invites (to local or
+            remote users, createRoom's invite list included) nor receive invites from
+            other servers (403). Admins always may.
         """),
     )
     auto_deactivate_banned_room_attempts: bool = Field(

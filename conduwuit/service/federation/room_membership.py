@@ -266,6 +266,8 @@ class FederationMembership:
         if server_of(invitee) != self.server_name or not self.is_local_user(invitee):
             raise not_found(f"User {invitee} is not a user of this server.")
         self._user_of(origin, event.sender)
+        if not self.membership.actions.may_invite(invitee):
+            raise forbidden(f"User {invitee} may not receive invites from other servers.")
         if not isinstance(invite_room_state, list | type(None)):
             raise bad_json("invite_room_state must be a list.")
         self.access.check_enabled(room_id)

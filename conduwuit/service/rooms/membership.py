@@ -364,6 +364,8 @@ class Membership:
         room = str(room_id)
         self.actions.room_version(room)
         self.policy.check_invite(str(sender), room)
+        if not self.actions.may_invite(str(sender)):
+            raise forbidden("Invites are not allowed on this server")
         current = self._current(target, room)
         if current == MembershipState.BAN:
             raise forbidden(f"{target} is banned from the room")
