@@ -643,6 +643,13 @@ class GlobalConfig(Section):
             depend entirely on the notaries.
         """),
     )
+    allow_profile_lookup_federation_requests: bool = Field(
+        True,
+        description=doc("""
+            Answer other servers' profile look-ups of our users
+            (GET /_matrix/federation/v1/query/profile); false: 403 M_FORBIDDEN.
+        """),
+    )
     forbidden_remote_server_names: list[str] = Field(
         [],
         description=doc("""

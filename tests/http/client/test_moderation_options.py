@@ -141,3 +141,12 @@ async def test_forbidden_alias_names(tmp_path: Path) -> None:
         assert status == 200
     finally:
         await hs.close()
+
+
+async def test_forbidden_usernames_in_availability(start: StartHomeserver) -> None:
+    # Registration itself: tests/http/client/test_register.py.
+    hs = await start(forbidden_usernames='["admin"]')
+    status, error = await hs.request("GET", "/register/available", params={"username": "xadminx"})
+    assert (status, error["errcode"]) == (400, "M_INVALID_USERNAME")
+    status, _ = await hs.request("GET", "/register/available", params={"username": "alice"})
+    assert status == 200

@@ -87,6 +87,23 @@ async def test_forbidden_server_join_deactivates_with_auto_deactivate(
         assert not hs.services.users.accounts.is_active(bob)
 
 
+async def test_allow_profile_lookup_federation_requests(
+    start: StartHomeserver, ca: trustme.CA, tmp_path: Path
+) -> None:
+    ca_file = write_ca(ca, tmp_path)
+    for allowed in (True, False):
+        hs = await federating_homeserver(
+            start, ca_file, allow_profile_lookup_federation_requests=allowed
+        )
+        alice = (await hs.register("alice"))["user_id"]
+        async with remote_server(ca, 2, hs.clock) as remote:
+            status, answer = await remote.request(hs, "GET", f"{PROFILE}?user_id={q(alice)}")
+        if allowed:
+            assert (status, answer) == (200, {"displayname": "alice"})
+        else:
+            assert (status, answer["errcode"]) == (403, "M_FORBIDDEN")
+
+
 def invite(hs: Homeserver, remote: RemoteServer, invitee: str) -> tuple[str, dict[str, Any]]:
     pdu = remote.sign(
         {
