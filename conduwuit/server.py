@@ -184,7 +184,12 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
                     room_aliases.alias_group(),
                     room_aliases.directory_group(),
                     ModerationCommands(
-                        config.server_name, rooms.membership, aliases, rooms.metadata, room.room_id
+                        config.server_name,
+                        rooms.membership,
+                        aliases,
+                        rooms.metadata,
+                        room.room_id,
+                        services.federation.queries.alias,
                     ).group(),
                 )
             ),

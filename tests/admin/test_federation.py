@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import trustme
+from aiohttp import web
 
 from conduwuit.core.room_versions import KNOWN_ROOM_VERSIONS
 from tests.admin.kit import command
@@ -147,3 +148,25 @@ async def test_fetch_support_well_known(fed_hs: Homeserver, ca: trustme.CA) -> N
         await site.stop()
     reply = await command(fed_hs, alice, "!admin federation fetch-support-well-known 'a b'")
     assert reply["body"].startswith("Error: No support information from a b: 'a b' is not")
+
+
+async def test_ban_room_by_another_servers_alias(fed_hs: Homeserver, remote: RemoteServer) -> None:
+    alice = (await fed_hs.register("alice"))["user_id"]
+    spam = f"#spam:{remote.server_name}"
+    spam_room = f"!spam:{remote.server_name}"
+
+    async def directory(request: web.Request) -> web.Response:
+        if request.query.get("room_alias") != spam:
+            return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+        return web.json_response({"room_id": spam_room, "servers": [remote.server_name]})
+
+    remote.routes[("GET", "/_matrix/federation/v1/query/directory")] = directory
+    reply = await command(fed_hs, alice, f"!admin rooms moderation ban-room '{spam}'")
+    assert reply["body"] == f"Banned {spam_room}; 0 local user(s) made to leave."
+    assert fed_hs.services.rooms.metadata.is_banned(spam_room)
+    other = f"#other:{remote.server_name}"
+    reply = await command(fed_hs, alice, f"!admin rooms moderation ban-room '{other}'")
+    assert reply["body"].startswith(f"Error: Could not resolve {other}: ")
+    reply = await command(fed_hs, alice, f"!admin rooms moderation unban-room '{spam}'")
+    assert reply["body"].startswith(f"Unbanned {spam_room}")
+    assert fed_hs.services.rooms.metadata.banned() == []

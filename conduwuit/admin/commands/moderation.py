@@ -6,8 +6,9 @@ is disabled (every room-scoped request from other servers refused). Persisted.""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from conduwuit.admin.commands.targets import room_id_of
 from conduwuit.admin.parser import Command, CommandError, Group, arg
@@ -20,6 +21,17 @@ from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.metadata import RoomMetadata
 
 
+def _remote_server(raw: str, server_name: str) -> str | None:
+    """The server of another server's well-formed alias, else None."""
+    if not raw.startswith("#"):
+        return None
+    try:
+        server = str(RoomAlias.parse(raw).server_name)
+    except ValueError:
+        return None
+    return server if server != server_name else None
+
+
 @dataclass
 class ModerationCommands:
     server_name: str
@@ -27,9 +39,20 @@ class ModerationCommands:
     aliases: Aliases
     metadata: RoomMetadata
     admin_room: Callable[[], str | None]
+    #: ``FederationQueries.alias``: another server's alias, asked of that server.
+    remote_alias: Callable[[str, str], Awaitable[dict[str, Any]]]
 
-    def _target(self, raw: str) -> str:
-        room_id = room_id_of(self.aliases, raw)
+    async def _target(self, raw: str) -> str:
+        """A room ID, or the room of an alias: a local one, or another server's asked
+        over federation (``query/directory``)."""
+        remote = _remote_server(raw, self.server_name)
+        if remote is not None:
+            try:
+                room_id = str((await self.remote_alias(raw, remote))["room_id"])
+            except MatrixError as exc:
+                raise CommandError(f"Could not resolve {raw}: {exc.message}") from None
+        else:
+            room_id = room_id_of(self.aliases, raw)
         if room_id == self.admin_room():
             raise CommandError("The admin room cannot be banned")
         return room_id
@@ -61,19 +84,19 @@ class ModerationCommands:
         return text
 
     async def ban_room(self, ns: argparse.Namespace) -> str:
-        return await self._ban(self._target(ns.room))
+        return await self._ban(await self._target(ns.room))
 
     async def ban_list_of_rooms(self, ns: argparse.Namespace) -> str:
         if not ns.code_block:
             raise CommandError("Give the rooms (IDs or aliases) in a code block, one a line")
         try:
-            rooms = [self._target(raw) for raw in ns.code_block]
+            rooms = [await self._target(raw) for raw in ns.code_block]
         except CommandError as exc:
             raise CommandError(f"{exc}; no room was banned") from None
         return "\n".join([await self._ban(room_id) for room_id in dict.fromkeys(rooms)])
 
     async def unban_room(self, ns: argparse.Namespace) -> str:
-        room_id = room_id_of(self.aliases, ns.room)
+        room_id = await self._target(ns.room)
         if not self.metadata.is_banned(room_id):
             raise CommandError(f"{room_id} is not banned")
         self.metadata.set_banned(room_id, False)
@@ -84,7 +107,7 @@ class ModerationCommands:
         return f"Banned rooms ({len(rooms)}):\n" + code_block(rooms)
 
     def group(self) -> Group:
-        room = arg("room", help="a room ID or local alias")
+        room = arg("room", help="a room ID or alias")
         return Group(
             "moderation",
             "Ban rooms: evict local users, block joins, invites and federation",
