@@ -14,7 +14,11 @@ from typing import Any
 from aiohttp import web
 
 from conduwuit.admin import AdminBot, AdminRoom
+from conduwuit.admin.commands.aliases import AliasCommands
+from conduwuit.admin.commands.debug import DebugCommands
+from conduwuit.admin.commands.federation import FederationCommands
 from conduwuit.admin.commands.media import MediaCommands
+from conduwuit.admin.commands.moderation import ModerationCommands
 from conduwuit.admin.commands.rooms import RoomCommands
 from conduwuit.admin.commands.server import ServerCommands
 from conduwuit.admin.commands.users import UserCommands
@@ -78,7 +82,9 @@ from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.initial_sync import RoomInitialSync
+from conduwuit.service.rooms.join_policy import JoinPolicy
 from conduwuit.service.rooms.membership import Membership
+from conduwuit.service.rooms.metadata import RoomMetadata
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.reports import Reports
@@ -169,6 +175,9 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
     rooms.actions.guards.append(room.guard)
     users.registration.registered_listeners.append(room.on_registered)
     users.registration.reserved.add(room.server_user.localpart)
+    aliases = rooms.actions.aliases
+    room_commands = RoomCommands(rooms.storage, aliases)
+    room_aliases = AliasCommands(config.server_name, str(room.server_user), rooms.storage, aliases)
     parser = CommandParser(
         [
             UserCommands(
@@ -179,9 +188,36 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
                 rooms.storage.member_index,
                 room,
             ).group(),
-            RoomCommands(rooms.storage, rooms.actions.aliases).group(),
+            room_commands.group(
+                (
+                    room_aliases.alias_group(),
+                    room_aliases.directory_group(),
+                    ModerationCommands(
+                        config.server_name,
+                        rooms.membership,
+                        aliases,
+                        rooms.metadata,
+                        room.room_id,
+                        services.federation.queries.alias,
+                    ).group(),
+                )
+            ),
             ServerCommands(config, services.db, time.monotonic()).group(),
             MediaCommands(config.server_name, services.media, clock).group(),
+            FederationCommands(
+                config.server_name,
+                rooms.storage,
+                aliases,
+                rooms.metadata,
+                services.federation.resolver.well_known,
+            ).group(),
+            DebugCommands(
+                services.federation.client,
+                services.federation.resolver,
+                rooms.storage.timeline,
+                room_commands.state,
+                config.log,
+            ).group(),
         ]
     )
     bot = AdminBot(
@@ -411,7 +447,7 @@ def build_serving(
 ) -> ServingServices:
     """Resident rooms served to other servers, through one access check; their
     users joining, leaving and knocking, and their invites of ours."""
-    access = RoomAccess(rooms.storage, users.erasures.is_erased)
+    access = RoomAccess(rooms.storage, users.erasures.is_erased, rooms.metadata)
     membership = FederationMembership(
         db,
         access,
@@ -717,10 +753,30 @@ def build_rooms(
             return InviteRule.ALLOW
         return users.account_data.invite_permission(invitee).rule_for(inviter)
 
+    def may_invite(user_id: str) -> bool:
+        return not config.block_non_admin_invites or is_admin(user_id)
+
     actions = RoomActions(
-        storage, aliases, rooms_config(config), profile, may_publish, is_guest, invite_rule
+        storage,
+        aliases,
+        rooms_config(config),
+        profile,
+        may_publish,
+        is_guest,
+        invite_rule,
+        is_admin,
+        may_invite,
     )
-    membership = Membership(actions)
+    metadata = RoomMetadata(db)
+    policy = JoinPolicy(
+        metadata,
+        is_admin,
+        frozenset(config.forbidden_remote_server_names),
+        tuple(config.forbidden_alias_names),
+        config.auto_deactivate_banned_room_attempts,
+        users.registration.deactivate,
+    )
+    membership = Membership(actions, policy)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
     hooks = AccountHooks(membership)
     thread_subscriptions = ThreadSubscriptions(db, history)
@@ -741,6 +797,7 @@ def build_rooms(
     return RoomServices(
         storage=storage,
         actions=actions,
+        metadata=metadata,
         membership=membership,
         history=history,
         directory=directory,

@@ -1,4 +1,5 @@
-"""The one command grammar: ``<group> <command> [args]``, argparse subcommands.
+"""The one command grammar: ``<group> [<subgroup>] <command> [args]``, argparse
+subcommands (conduwuit nests some groups: ``rooms alias set``).
 
 Every command is declared once (its group, name, help and arguments) with the
 coroutine that runs it; the same declarations give ``--help`` per group and
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -75,6 +76,15 @@ class Group:
     name: str
     help: str
     commands: tuple[Command, ...]
+    #: Nested groups, each a word after this one (``rooms alias ...``).
+    subgroups: tuple[Group, ...] = ()
+
+    def walk(self, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Group]]:
+        """This group and its subgroups, depth first, each with its words."""
+        here = (*path, self.name)
+        yield here, self
+        for sub in self.subgroups:
+            yield from sub.walk(here)
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,17 @@ class Outcome:
     ok: bool
 
 
+def split_code_block(text: str) -> tuple[str, list[str]]:
+    """(the text before the first ```` ``` ````, the stripped non-empty lines of the
+    fenced block after it; its opening line's language tag is dropped)."""
+    head, fence, rest = text.partition("```")
+    if not fence:
+        return text, []
+    body = rest.partition("```")[0]
+    lines = body.split("\n")[1:] if "\n" in body else [body]
+    return head, [stripped for raw in lines if (stripped := raw.strip())]
+
+
 class CommandParser:
     def __init__(self, groups: Sequence[Group]) -> None:
         self.groups = tuple(groups)
@@ -92,14 +113,19 @@ class CommandParser:
         group_parsers = self._parser.add_subparsers(dest="group", metavar="<group>")
         group_parsers.required = True
         for group in self.groups:
-            gp = group_parsers.add_parser(group.name, help=group.help, description=group.help)
-            commands = gp.add_subparsers(dest="command", metavar="<command>")
-            commands.required = True
-            for command in group.commands:
-                cp = commands.add_parser(command.name, help=command.help, description=command.help)
-                for a in command.args:
-                    cp.add_argument(*a.names, **a.options)
-                cp.set_defaults(run=command.run)
+            self._add(group_parsers, group, 0)
+
+    def _add(self, parent: Any, group: Group, depth: int) -> None:
+        gp = parent.add_parser(group.name, help=group.help, description=group.help)
+        commands = gp.add_subparsers(dest=f"command{depth}", metavar="<command>")
+        commands.required = True
+        for sub in group.subgroups:
+            self._add(commands, sub, depth + 1)
+        for command in group.commands:
+            cp = commands.add_parser(command.name, help=command.help, description=command.help)
+            for a in command.args:
+                cp.add_argument(*a.names, **a.options)
+            cp.set_defaults(run=command.run)
 
     def help(self, *words: str) -> str:
         try:
@@ -109,7 +135,10 @@ class CommandParser:
         raise AssertionError("--help always exits")  # pragma: no cover
 
     def parse(self, line: str) -> tuple[Runner, argparse.Namespace] | str:
-        """The command and its arguments, or the text to answer with (help, errors)."""
+        """The command and its arguments, or the text to answer with (help, errors).
+        A fenced code block after the command (conduwuit's way of passing a list) is
+        not parsed as words: its non-empty lines are ``ns.code_block``."""
+        line, block = split_code_block(line)
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -124,6 +153,7 @@ class CommandParser:
             text = f"{PROG}: error: {exc}"
         else:
             run: Runner = ns.run
+            ns.code_block = block
             return run, ns
         if "invalid choice" in text:
             return f"Unknown command.\n{text}"

@@ -3,7 +3,7 @@ the admin room, who may use it, and every command with its usage and an example.
 
 from __future__ import annotations
 
-from conduwuit.admin.parser import PROG, CommandParser
+from conduwuit.admin.parser import PROG, CommandParser, Group
 
 INTRO = f"""\
 # The admin room
@@ -24,6 +24,17 @@ are notices (plain text and HTML); long output is cut with a note. Every command
 takes `--help`; `{PROG}` alone lists the groups, `{PROG} <group> --help` the
 commands of a group.
 
+A command that takes a list (`rooms moderation ban-list-of-rooms`) reads it from a
+fenced code block after the command in the same message, one item a line:
+
+````
+{PROG} rooms moderation ban-list-of-rooms
+```
+!abc:example.org
+#spam:example.org
+```
+````
+
 Each answer is a reply to the command's message. Reports of events, rooms and
 users (client-server API "Reporting content") are posted in the admin room as well
 as logged; so are new users' registrations (`admin_room_notices`, on by default;
@@ -43,20 +54,27 @@ prints the output and exits 1 if the command failed.
 
 def reference(parser: CommandParser) -> str:
     out = [INTRO]
-    for group in parser.groups:
-        out.append(f"## `{group.name}`: {group.help}\n")
-        for command in group.commands:
-            usage = parser.help(group.name, command.name).split("\n\n", 1)[0]
-            usage = " ".join(usage.removeprefix("usage: ").split())
-            out.append(f"### `{group.name} {command.name}`\n")
-            out.append(f"{command.help}.\n")
-            out.append(f"```\n{usage}\n```\n")
-            described = [a for a in command.args if a.options.get("help")]
-            if described:
-                out.append(
-                    "\n".join(f"- `{', '.join(a.names)}`: {a.options['help']}" for a in described)
-                    + "\n"
-                )
-            if command.example:
-                out.append(f"Example: `{command.example}`\n")
+    for top in parser.groups:
+        for path, group in top.walk():
+            out.extend(_group(parser, path, group))
     return "\n".join(out)
+
+
+def _group(parser: CommandParser, path: tuple[str, ...], group: Group) -> list[str]:
+    words = " ".join(path)
+    out = [f"## `{words}`: {group.help}\n"]
+    for command in group.commands:
+        usage = parser.help(*path, command.name).split("\n\n", 1)[0]
+        usage = " ".join(usage.removeprefix("usage: ").split())
+        out.append(f"### `{words} {command.name}`\n")
+        out.append(f"{command.help}.\n")
+        out.append(f"```\n{usage}\n```\n")
+        described = [a for a in command.args if a.options.get("help")]
+        if described:
+            out.append(
+                "\n".join(f"- `{', '.join(a.names)}`: {a.options['help']}" for a in described)
+                + "\n"
+            )
+        if command.example:
+            out.append(f"Example: `{command.example}`\n")
+    return out

@@ -83,7 +83,11 @@ def routes(services: Services) -> list[Route]:
         *version.routes(),
         *keys.routes(services.server_keys, services.federation.keys, config.allow_federation),
         *federation_query.routes(
-            config.server_name, users.accounts, users.profiles, rooms.directory
+            config.server_name,
+            users.accounts,
+            users.profiles,
+            rooms.directory,
+            config.allow_profile_lookup_federation_requests,
         ),
         *federation_rooms.routes(services.serving.reads),
         *federation_membership.routes(services.serving.membership),

@@ -289,7 +289,8 @@ class GlobalConfig(Section):
         """),
     )
     allow_room_creation: bool = Field(
-        True, description="Let local users create rooms (admins included when false)."
+        True,
+        description="Let local users create rooms; when false, only server admins may (conduwuit).",
     )
     max_event_delay_duration_ms: int = Field(
         86_400_000,
@@ -310,7 +311,26 @@ class GlobalConfig(Section):
         [],
         description=doc("""
             Room alias localparts that may not be created: refused with M_BAD_ALIAS when
-            the alias contains any of these strings (case-insensitive).
+            the alias contains any of these strings (case-insensitive). Non-admins may
+            not join through such an alias either.
+        """),
+    )
+    block_non_admin_invites: bool = Field(
+        False,
+        description=doc("""
+            Local users who are not server admins may not send invites (to local or
+            remote users, createRoom's invite list included) nor receive invites from
+            other servers (403). Admins always may.
+        """),
+    )
+    auto_deactivate_banned_room_attempts: bool = Field(
+        False,
+        description=doc("""
+            Deactivate the account of a local non-admin user who tries to join a banned
+            room (!admin rooms moderation ban-room), a room or alias of a server in
+            forbidden_remote_server_names, or an alias matching forbidden_alias_names
+            (deactivation also makes them leave every room). Off by default: rooms are
+            banned for reasons other than abuse too.
         """),
     )
     admin_execute: list[str] = Field(
@@ -623,11 +643,19 @@ class GlobalConfig(Section):
             depend entirely on the notaries.
         """),
     )
+    allow_profile_lookup_federation_requests: bool = Field(
+        True,
+        description=doc("""
+            Answer other servers' profile look-ups of our users
+            (GET /_matrix/federation/v1/query/profile); false: 403 M_FORBIDDEN.
+        """),
+    )
     forbidden_remote_server_names: list[str] = Field(
         [],
         description=doc("""
             Server names this server does not federate with ("global ACLs"): their
-            requests are refused with M_FORBIDDEN and nothing is sent to them.
+            requests are refused with M_FORBIDDEN and nothing is sent to them; local
+            non-admin users may not join rooms or aliases of theirs (403).
         """),
     )
     federation_ca_file: Path | None = Field(

@@ -243,6 +243,20 @@ class Maps:
         key:   room ID
         value: empty.""",
     )
+    bannedroomids: Final = MapSpec(
+        "bannedroomids",
+        """Rooms banned by the admins (``!admin rooms moderation ban-room``): no local
+        joins, knocks or invites, no federation.
+        key:   room ID
+        value: empty.""",
+    )
+    disabledroomids: Final = MapSpec(
+        "disabledroomids",
+        """Rooms whose incoming federation the admins disabled
+        (``!admin federation disable-room``, and every banned room).
+        key:   room ID
+        value: empty.""",
+    )
 
     # -- rooms: receipts --------------------------------------------------------------
     readreceiptid_readreceipt: Final = MapSpec(

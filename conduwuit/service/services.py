@@ -44,6 +44,7 @@ from conduwuit.service.rooms.hierarchy import Hierarchy
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.initial_sync import RoomInitialSync
 from conduwuit.service.rooms.membership import Membership
+from conduwuit.service.rooms.metadata import RoomMetadata
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.reports import Reports
@@ -98,6 +99,8 @@ class RoomServices:
 
     storage: RoomStorage
     actions: RoomActions
+    #: Rooms the admins banned or whose federation they disabled.
+    metadata: RoomMetadata
     membership: Membership
     history: RoomHistory
     directory: Directory

@@ -161,5 +161,9 @@ async def test_admin_room_is_made_when_users_may_not_create_rooms(
     alice = (await hs.register("alice"))["user_id"]
     status, joined = await hs.request("GET", "/joined_rooms", token=hs.tokens[alice])
     assert (status, joined["joined_rooms"]) == (200, [admin_room_id(hs)])
-    status, reply = await hs.request("POST", "/createRoom", {}, token=hs.tokens[alice])
+    # Users may not; admins (alice, the first user) may, as in conduwuit.
+    bob = (await hs.register("bob"))["user_id"]
+    status, reply = await hs.request("POST", "/createRoom", {}, token=hs.tokens[bob])
     assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
+    status, reply = await hs.request("POST", "/createRoom", {}, token=hs.tokens[alice])
+    assert status == 200

@@ -6,10 +6,10 @@ import argparse
 import json
 from dataclasses import dataclass
 
+from conduwuit.admin.commands.targets import room_id_of
 from conduwuit.admin.parser import Command, CommandError, Group, arg
 from conduwuit.admin.render import code_block
 from conduwuit.core.event_types import EventType
-from conduwuit.core.ids import RoomAlias
 from conduwuit.core.membership import MembershipState
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.storage import RoomStorage
@@ -21,15 +21,7 @@ class RoomCommands:
     aliases: Aliases
 
     def _room(self, raw: str) -> str:
-        room_id = raw
-        if raw.startswith("#"):
-            try:
-                found = self.aliases.resolve(RoomAlias.parse(raw))
-            except ValueError:
-                raise CommandError(f"{raw!r} is not a valid room alias") from None
-            if found is None:
-                raise CommandError(f"No room has the alias {raw}")
-            room_id = found
+        room_id = room_id_of(self.aliases, raw)
         if not self.storage.state.exists(room_id):
             raise CommandError(f"Room {raw} is not known here")
         return room_id
@@ -80,11 +72,11 @@ class RoomCommands:
                 pdus.append(pdu)
         return f"State of {room_id}:\n```\n{json.dumps(pdus, indent=2, sort_keys=True)}\n```"
 
-    def group(self) -> Group:
+    def group(self, subgroups: tuple[Group, ...] = ()) -> Group:
         room = arg("room", help="a room ID or alias")
         return Group(
             "rooms",
-            "Inspect the rooms this server knows",
+            "Inspect and moderate the rooms this server knows",
             (
                 Command(
                     "rooms",
@@ -111,4 +103,5 @@ class RoomCommands:
                     "!admin rooms state !abc:example.org",
                 ),
             ),
+            subgroups,
         )

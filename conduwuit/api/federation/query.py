@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from conduwuit.api.router import Auth, Route
-from conduwuit.core.errors import invalid_param, missing_param, not_found
+from conduwuit.core.errors import forbidden, invalid_param, missing_param, not_found
 from conduwuit.core.ids import RoomAlias, UserId
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.users.accounts import Accounts
@@ -26,14 +26,23 @@ def _param(request: web.Request, name: str) -> str:
 
 class FederationQueryHandlers:
     def __init__(
-        self, server_name: str, accounts: Accounts, profiles: Profiles, directory: Directory
+        self,
+        server_name: str,
+        accounts: Accounts,
+        profiles: Profiles,
+        directory: Directory,
+        allow_profile_lookup: bool = True,
     ) -> None:
         self.server_name = server_name
         self.accounts = accounts
         self.profiles = profiles
         self.aliases = directory
+        #: conduwuit's allow_profile_lookup_federation_requests.
+        self.allow_profile_lookup = allow_profile_lookup
 
     async def profile(self, request: web.Request) -> web.Response:
+        if not self.allow_profile_lookup:
+            raise forbidden("Profile lookup over federation is not allowed on this homeserver.")
         raw = _param(request, "user_id")
         field = request.query.get("field")
         if field is not None and field not in PROFILE_FIELDS:
@@ -69,6 +78,12 @@ class FederationQueryHandlers:
 
 
 def routes(
-    server_name: str, accounts: Accounts, profiles: Profiles, directory: Directory
+    server_name: str,
+    accounts: Accounts,
+    profiles: Profiles,
+    directory: Directory,
+    allow_profile_lookup: bool = True,
 ) -> list[Route]:
-    return FederationQueryHandlers(server_name, accounts, profiles, directory).routes()
+    return FederationQueryHandlers(
+        server_name, accounts, profiles, directory, allow_profile_lookup
+    ).routes()

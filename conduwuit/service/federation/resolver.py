@@ -91,7 +91,8 @@ class ServerResolver:
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.dns = dns
-        self._well_known_fetch = well_known
+        #: Also fetches other documents of servers (the admin room's support look-up).
+        self.well_known = well_known
         self._clock = clock
         self._rng = rng
         self._destinations: ExpiringLru[str, Destination] = ExpiringLru(cache_entries, clock)
@@ -105,7 +106,7 @@ class ServerResolver:
         self._well_known_flights: SingleFlight[str, tuple[WellKnownAnswer, int]] = SingleFlight()
 
     async def close(self) -> None:
-        await self._well_known_fetch.close()
+        await self.well_known.close()
 
     async def resolve(self, server_name: str) -> Destination:
         cached = self._destinations.get(server_name)
@@ -177,7 +178,7 @@ class ServerResolver:
         return answer.server, expires_ms
 
     async def _fetch_well_known(self, hostname: str) -> tuple[WellKnownAnswer, int]:
-        answer = await self._well_known_fetch.fetch(hostname)
+        answer = await self.well_known.fetch(hostname)
         now = self._clock()
         if answer.server is not None:
             remember_ms = now + int(answer.cache_s * 1000) + WELL_KNOWN_REMEMBER_MS

@@ -1,8 +1,10 @@
 """Which server may read what of a room (server-server API: "Server Access Control
 Lists", and the history visibility rules applied to servers).
 
-Every room-scoped federation request passes :meth:`RoomAccess.check_acl` (the
-room's ``m.room.server_acl``, pure matching in ``core.server_acl``). Reads of a
+Every room-scoped federation request passes :meth:`RoomAccess.check_acl`: the
+room's federation must not be disabled by the admins (conduwuit's ``!admin
+federation disable-room``, and banned rooms), then the room's ``m.room.server_acl``
+(pure matching in ``core.server_acl``). Reads of a
 room's events and state also need the origin to be *in* the room: one of its users
 joined in the current state (Synapse's ``assert_host_in_room``). Each event served
 is then judged as Synapse's ``filter_events_for_server`` does: under ``shared`` or
@@ -25,6 +27,7 @@ from conduwuit.core.membership import MembershipState
 from conduwuit.core.redaction import redact
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.core.server_acl import server_allowed
+from conduwuit.service.rooms.metadata import RoomMetadata
 from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.rooms.timeline import PduJson
 
@@ -44,15 +47,24 @@ def outgoing(pdu: PduJson, rv: RoomVersion) -> dict[str, Any]:
 
 
 class RoomAccess:
-    def __init__(self, storage: RoomStorage, is_erased: Callable[[str], bool]) -> None:
+    def __init__(
+        self, storage: RoomStorage, is_erased: Callable[[str], bool], metadata: RoomMetadata
+    ) -> None:
         self.storage = storage
         self.is_erased = is_erased
+        self.metadata = metadata
 
     def room_version(self, room_id: str) -> RoomVersion | None:
         return self.storage.state.room_version(room_id)
 
+    def check_enabled(self, room_id: str) -> None:
+        """403 when the admins disabled the room's federation (or banned the room)."""
+        if self.metadata.is_disabled(room_id):
+            raise forbidden("Federation of this room is disabled on this server.")
+
     def check_acl(self, room_id: str, origin: str) -> None:
-        """403 when the room's server ACL denies ``origin``."""
+        """403 when the room's federation is disabled or its server ACL denies ``origin``."""
+        self.check_enabled(room_id)
         state = self.storage.state
         acl = state.content_at(state.current_hash(room_id), EventType.SERVER_ACL)
         if not server_allowed(acl if isinstance(acl, dict) else None, origin):

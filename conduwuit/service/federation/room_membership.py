@@ -266,12 +266,15 @@ class FederationMembership:
         if server_of(invitee) != self.server_name or not self.is_local_user(invitee):
             raise not_found(f"User {invitee} is not a user of this server.")
         self._user_of(origin, event.sender)
+        if not self.membership.actions.may_invite(invitee):
+            raise forbidden(f"User {invitee} may not receive invites from other servers.")
         # The invitee's invite permission: a blocked inviter is refused (403
         # M_INVITE_BLOCKED, which the inviting server passes to its user); an ignored
         # one is signed and stored like any invite, and /sync leaves it out.
         self.membership.actions.check_invite_permission(event.sender, invitee)
         if not isinstance(invite_room_state, list | type(None)):
             raise bad_json("invite_room_state must be a list.")
+        self.access.check_enabled(room_id)
         resident = self.access.room_version(room_id)
         if resident is not None:
             self.access.check_acl(room_id, origin)

@@ -56,8 +56,23 @@ class WellKnownAnswer:
     transient: bool = False
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """A document fetched: its body and the caching headers."""
+
+    data: bytes
+    cache_control: str | None
+    expires: str | None
+
+
+class WellKnownError(Exception):
+    """A document could not be fetched (the reason is the message)."""
+
+
 class WellKnownFetch(Protocol):
     async def fetch(self, hostname: str) -> WellKnownAnswer: ...
+
+    async def fetch_document(self, server_name: str, path: str) -> bytes: ...
 
     async def close(self) -> None: ...
 
@@ -105,17 +120,45 @@ class WellKnownClient:
 
     async def fetch(self, hostname: str) -> WellKnownAnswer:
         url = URL.build(scheme="https", host=hostname, port=self._port, path=WELL_KNOWN_PATH)
-        try:
-            answer = await self._follow(url)
-        except DeniedHost as exc:
-            answer = _failure(f"{type(exc).__name__}: {exc}")
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-            answer = _failure(f"{type(exc).__name__}: {exc}", transient=True)
+        got = await self._get(url)
+        if isinstance(got, WellKnownAnswer):
+            answer = got
+        else:
+            server = parse_well_known(got.data)
+            if server is None:
+                answer = _failure(f"{url}: not a JSON object with a valid m.server")
+            else:
+                keep = cache_seconds(got.cache_control, got.expires, self._clock() / 1000)
+                answer = WellKnownAnswer(server, keep)
         if answer.server is None:
             log.info("no well-known delegation for %s: %s", hostname, answer.problem)
         return answer
 
-    async def _follow(self, url: URL) -> WellKnownAnswer:
+    async def fetch_document(self, server_name: str, path: str) -> bytes:
+        """Another document of a server fetched the same way (``/.well-known/matrix/
+        support`` for the admin room), from ``https://<server_name><path>`` (its port
+        if the name has one); ``WellKnownError`` with the reason if it fails."""
+        try:
+            name = ServerName.parse(server_name)
+        except ValueError as exc:
+            raise WellKnownError(f"{server_name!r} is not a server name: {exc}") from None
+        host = name.host.strip("[]")
+        url = URL.build(scheme="https", host=host, port=name.port or self._port, path=path)
+        got = await self._get(url)
+        if isinstance(got, WellKnownAnswer):
+            raise WellKnownError(got.problem)
+        return got.data
+
+    async def _get(self, url: URL) -> Fetched | WellKnownAnswer:
+        """The body, or the failure (as an answer without a server)."""
+        try:
+            return await self._follow(url)
+        except DeniedHost as exc:
+            return _failure(f"{type(exc).__name__}: {exc}")
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            return _failure(f"{type(exc).__name__}: {exc}", transient=True)
+
+    async def _follow(self, url: URL) -> Fetched | WellKnownAnswer:
         visited = {url}
         for _ in range(MAX_REDIRECTS + 1):
             host = url.host or ""
@@ -143,15 +186,9 @@ class WellKnownClient:
                 body = await _read_at_most(response, MAX_BODY_BYTES + 1)
                 if len(body) > MAX_BODY_BYTES:
                     return _failure(f"{url}: body over {MAX_BODY_BYTES} bytes")
-                server = parse_well_known(body)
-                if server is None:
-                    return _failure(f"{url}: not a JSON object with a valid m.server")
-                keep = cache_seconds(
-                    response.headers.get("Cache-Control"),
-                    response.headers.get("Expires"),
-                    self._clock() / 1000,
+                return Fetched(
+                    body, response.headers.get("Cache-Control"), response.headers.get("Expires")
                 )
-                return WellKnownAnswer(server, keep)
         return _failure(f"more than {MAX_REDIRECTS} redirects")
 
 

@@ -90,6 +90,8 @@ class RoomActions:
         may_publish: Callable[[str], bool] = lambda user_id: True,
         is_guest: Callable[[str], bool] = lambda user_id: False,
         invite_rule: InviteRuleLookup = allow_all_invites,
+        is_admin: Callable[[str], bool] = lambda user_id: False,
+        may_invite: Callable[[str], bool] = lambda user_id: True,
     ) -> None:
         self.storage = storage
         self.aliases = aliases
@@ -99,6 +101,10 @@ class RoomActions:
         self.may_publish = may_publish
         self.is_guest = is_guest
         self.invite_rule = invite_rule
+        self.is_admin = is_admin
+        #: conduwuit's block_non_admin_invites: whether a local user may send invites
+        #: and receive other servers' invites.
+        self.may_invite = may_invite
         #: Invites of other servers' users (their server signs first); set by the
         #: composition root with federation. None: such invites are refused clearly.
         self.remote_invite: Countersign | None = None
@@ -157,9 +163,13 @@ class RoomActions:
         self, creator: UserId, request: CreateRoom, *, by_server: bool = False
     ) -> str:
         """``by_server``: a room the server makes for itself (the admin room), which
-        allow_room_creation (about users' rooms) does not stop."""
-        if not self.config.allow_room_creation and not by_server:
+        allow_room_creation (about users' rooms) does not stop, nor does it stop
+        admins."""
+        if not (self.config.allow_room_creation or by_server or self.is_admin(str(creator))):
+            # conduwuit: "admins are always allowed to create rooms".
             raise forbidden("Room creation has been disabled")
+        if request.invite and not self.may_invite(str(creator)):
+            raise forbidden("Invites are not allowed on this server")
         rv = self._version_for_new_room(request.room_version)
         if request.visibility == "public" and not self.may_publish(str(creator)):
             # conduwuit's lockdown_public_room_directory: refused before anything is written.

@@ -53,6 +53,11 @@ class Aliases:
             if room_id is not None:
                 b.delete(self._room_aliases, key(room_id, str(alias)))
 
+    def all(self) -> Iterator[tuple[str, str]]:
+        """Every local alias with its room, in alias order."""
+        for k, v in self._alias_room.iter_prefix(b""):
+            yield k.decode(), v.decode()
+
     def of_room(self, room_id: str) -> list[str]:
         start = prefix(room_id)
         return [k[len(start) :].decode() for k, _ in self._room_aliases.iter_prefix(start)]

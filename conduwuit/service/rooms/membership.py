@@ -24,6 +24,7 @@ from conduwuit.core.membership import IN_ROOM, MEMBERSHIPS, MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.build import NewEvent
+from conduwuit.service.rooms.join_policy import JoinPolicy
 
 # Set by the server that vouches for a restricted join, never taken from a client.
 AUTHORISING_USER = "join_authorised_via_users_server"
@@ -40,9 +41,10 @@ class RemoteRooms(Protocol):
 
 
 class Membership:
-    def __init__(self, actions: RoomActions) -> None:
+    def __init__(self, actions: RoomActions, policy: JoinPolicy) -> None:
         self.actions = actions
         self.storage = actions.storage
+        self.policy = policy
         #: Set by the composition root once federation exists; None: refused clearly.
         self.remote: RemoteRooms | None = None
 
@@ -182,9 +184,12 @@ class Membership:
         """``via``: the servers the client named (``server_name``/``via``).
         ``extra``: the client's other keys of the join body, which go into the member
         event's content as in Synapse (which passes the whole body on as content)."""
+        # Before asking anyone about it: a forbidden server's alias or room ID.
+        await self.policy.check_join(str(user), room_id_or_alias, room_id_or_alias)
         room_id, servers = await self._locate(room_id_or_alias, via)
         if self._current(user, room_id) == MembershipState.JOIN:
             return room_id  # already joined: no new event, like conduwuit
+        await self.policy.check_join(str(user), room_id_or_alias, room_id)
         await self._join(user, room_id, reason, guest, extra, servers)
         return room_id
 
@@ -253,6 +258,7 @@ class Membership:
             # rules allow join -> join, and no join checks apply.
             content = self._with_reason({"membership": MembershipState.JOIN}, reason, extra)
             return await self._member_event(user, room_id, str(user), content)
+        await self.policy.check_join(str(user), room_id, room_id)
         if self.needs_federation(room_id):
             if self.remote is None:
                 raise federation_unavailable("Joining a room this server is not in")
@@ -333,6 +339,7 @@ class Membership:
     ) -> str:
         if not self.actions.room_version(room_id).knock_join_rule:
             raise forbidden("This room version does not support knocking")
+        await self.policy.check_join(str(user), room_id, room_id)
         if self.needs_federation(room_id):
             raise federation_unavailable("Knocking on a room this server is not in")
         current = self._current(user, room_id)
@@ -356,6 +363,9 @@ class Membership:
     ) -> str:
         room = str(room_id)
         self.actions.room_version(room)
+        self.policy.check_invite(str(sender), room)
+        if not self.actions.may_invite(str(sender)):
+            raise forbidden("Invites are not allowed on this server")
         current = self._current(target, room)
         if current == MembershipState.BAN:
             raise forbidden(f"{target} is banned from the room")

@@ -1,0 +1,35 @@
+"""The command grammar's pure parts: nested groups' help, and lists in code blocks."""
+
+from __future__ import annotations
+
+import argparse
+
+from conduwuit.admin.parser import Command, CommandParser, Group, split_code_block
+
+
+async def _echo(ns: argparse.Namespace) -> str:
+    return f"ran {ns.code_block}"
+
+
+DO = Command("top sub", "do", "Do it", _echo)
+PARSER = CommandParser(
+    [Group("top", "The top group", (), (Group("sub", "A nested group", (DO,)),))]
+)
+
+
+def test_split_code_block() -> None:
+    assert split_code_block("a b") == ("a b", [])
+    assert split_code_block("ban\n```\n!a:x\n\n  #b:y  \n```") == ("ban\n", ["!a:x", "#b:y"])
+    assert split_code_block("ban ```text\none\n```") == ("ban ", ["one"])
+    assert split_code_block("ban ```one```") == ("ban ", ["one"])
+    # An unclosed block runs to the end.
+    assert split_code_block("ban\n```\none\ntwo") == ("ban\n", ["one", "two"])
+
+
+async def test_nested_group_help_and_run() -> None:
+    assert "sub" in PARSER.help("top") and "A nested group" in PARSER.help("top")
+    assert "Do it" in PARSER.help("top", "sub")
+    outcome = await PARSER.execute("top sub do\n```\nx\ny\n```")
+    assert outcome.ok and outcome.text.endswith("['x', 'y']")
+    outcome = await PARSER.execute("top sub nope")
+    assert not outcome.ok and outcome.text.startswith("Unknown command.")
