@@ -361,6 +361,15 @@ class RoomSections:
         member = state.pdu_at(state.current_hash(room.room_id), EventType.MEMBER, user)
         return str(member.get("sender")) if member is not None else None
 
+    def removed(self, room: UserRoom, user: str) -> bool:
+        """Whether the user was banned or kicked from ``room`` (their membership event
+        is not their own leave)."""
+        if room.membership == MembershipState.BAN:
+            return True
+        state = self.storage.state
+        member = state.pdu_at(state.current_hash(room.room_id), EventType.MEMBER, user)
+        return member is not None and member.get("sender") != user
+
     def invited(self, room: UserRoom, user: str) -> dict[str, Any]:
         return {"invite_state": {"events": self.stripped_with_member(room, user)}}
 
