@@ -46,6 +46,7 @@ from conduwuit.service.federation.invites import RemoteInvites
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
+from conduwuit.service.federation.remote_membership import RemoteMembership
 from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.federation.room_access import RoomAccess
 from conduwuit.service.federation.room_membership import FederationMembership
@@ -364,6 +365,9 @@ def build_federation(
         allow_unstable_room_versions=config.allow_unstable_room_versions,
     )
     rooms.membership.remote = joins
+    rooms.membership.remote_changes = RemoteMembership(
+        joins.templates, rooms.storage.pipeline.persister, rooms.storage.timeline
+    )
     rooms.actions.remote_invite = RemoteInvites(client, keys, rooms.storage.state).countersign
     return FederationServices(
         resolver=resolver,

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from conduwuit.core.errors import AuthError, ErrCode, MatrixError, bad_json, forbidden, not_found
-from conduwuit.core.event_hashing import compute_event_id
 from conduwuit.core.event_signing import sign_event
 from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event, EventFormatError, validate_pdu
@@ -33,7 +32,6 @@ from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.room_access import RoomAccess, outgoing
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.build import NewEvent
-from conduwuit.service.rooms.member_index import MembershipChange
 from conduwuit.service.rooms.membership import AUTHORISING_USER, Membership
 from conduwuit.service.rooms.persist import STRIPPED_STATE_TYPES, stripped
 from conduwuit.service.rooms.pipeline import MissingEventsError
@@ -293,16 +291,5 @@ class FederationMembership:
     def _store_invite(self, pdu: dict[str, Any], rv: RoomVersion, room_state: list[Any]) -> None:
         """An invite to a room this server is not in: the event as an outlier and the
         invitee's membership with the stripped state the inviting server sent."""
-        event_id = str(pdu.get("event_id") or compute_event_id(pdu, rv))
-        invitee = str(pdu["state_key"])
-        room_id = str(pdu["room_id"])
         strip = [stripped(e) for e in room_state if isinstance(e, dict)]
-        strip.append(stripped(pdu))
-        with self.db.batch() as b:
-            count = b.next_count()
-            self.storage.short.get_or_create_event(event_id, b)
-            self.storage.timeline.put_outlier(b, {**pdu, "event_id": event_id})
-            self.storage.member_index.apply(
-                b, [MembershipChange(room_id, invitee, MembershipState.INVITE, count, strip)]
-            )
-            b.after_commit(lambda: self.notifier.notify(count, users=[invitee]))
+        self.storage.pipeline.persister.persist_out_of_band(Event(pdu, rv), strip)

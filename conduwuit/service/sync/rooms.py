@@ -318,6 +318,19 @@ class RoomSections:
         )
         lower = window.since
         upper = min(room.count, window.now)
+        out_of_band = self._out_of_band(room, str(window.user))
+        if out_of_band is not None:
+            # A room this server never had (an invite rejected, a knock retracted):
+            # the user's leave is all there is to show, as in Synapse.
+            return {
+                "timeline": {
+                    "events": await self._events([out_of_band], window, access, pause),
+                    "limited": False,
+                    "prev_batch": str(upper),
+                },
+                "state_after" if window.state_after else "state": {"events": []},
+                "account_data": {"events": self._room_account_data(room_id, window)},
+            }
         timeline, limited = await self._timeline(room_id, window, access, lower, upper, pause)
         first = timeline[0] if timeline else None
         if window.state_after:
@@ -342,6 +355,22 @@ class RoomSections:
             "state_after" if window.state_after else "state": {"events": state},
             "account_data": {"events": self._room_account_data(room_id, window)},
         }
+
+    def _out_of_band(self, room: UserRoom, user: str) -> tuple[int, PduJson] | None:
+        """The user's own member event in a room with no timeline here (kept with
+        what they are shown of it, ``Persister.persist_out_of_band``)."""
+        if self.storage.short.room(room.room_id) is not None:
+            return None
+        for event in room.stripped_state or []:
+            if (
+                isinstance(event, dict)
+                and event.get("type") == EventType.MEMBER
+                and event.get("state_key") == user
+                and isinstance(event.get("event_id"), str)
+            ):
+                pdu = self.storage.timeline.get(event["event_id"])
+                return (room.count, pdu) if pdu is not None else None
+        return None
 
     def inviter(self, room: UserRoom, user: str) -> str | None:
         """Who sent the user's current invite (or knock answer) in ``room``."""
