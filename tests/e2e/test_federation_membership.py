@@ -173,6 +173,31 @@ def test_knocking_on_a_room_of_another_server_then_retracting(net: FederationNet
     assert (status, answer["errcode"]) == (403, "M_FORBIDDEN"), answer
 
 
+def test_the_inviter_takes_an_invite_back(net: FederationNet) -> None:
+    """A's kick of B's invited user reaches B (A sends leaves to the target's server)
+    and B takes it although it is not in the room: the inviter's leave citing the
+    invite (as Synapse does)."""
+    a, b = net.servers
+    _, alice_token = register(a, "alice4")
+    erin, erin_token = register(b, "erin4")
+    room = create_room(a, alice_token, {"preset": "private_chat", "invite": [erin]})
+    sync_until(b, erin_token, lambda s: room in s["rooms"]["invite"])
+    _, since = call(b, "GET", f"{CS}/sync?timeout=0", token=erin_token)
+    status, _ = call(
+        a,
+        "POST",
+        f"{CS}/rooms/{q(room)}/kick",
+        {"user_id": erin, "reason": "sorry"},
+        token=alice_token,
+    )
+    assert status == 200
+    sync = sync_until(b, erin_token, lambda s: left(s, room, erin), since["next_batch"])
+    (leave,) = member_events(sync["rooms"]["leave"][room], erin)
+    assert leave["content"] == {"membership": "leave", "reason": "sorry"}
+    status, fresh = call(b, "GET", f"{CS}/sync?timeout=0", token=erin_token)
+    assert room not in fresh["rooms"]["invite"]
+
+
 def test_rejecting_while_the_inviting_server_is_down(net: FederationNet) -> None:
     a, b = net.servers
     _, alice_token = register(a, "alice3")

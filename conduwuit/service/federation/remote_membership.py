@@ -29,9 +29,8 @@ from conduwuit.core.errors import MatrixError
 from conduwuit.core.events import Event
 from conduwuit.core.ids import server_of
 from conduwuit.core.membership import MembershipState
-from conduwuit.core.room_versions import RoomVersion
-from conduwuit.core.room_versions import get as get_room_version
 from conduwuit.service.federation.templates import Failed, MemberTemplates, try_servers
+from conduwuit.service.rooms.out_of_band import own_member_event, room_version_shown
 from conduwuit.service.rooms.persist import Persister, stripped
 from conduwuit.service.rooms.timeline import Timeline
 
@@ -92,7 +91,7 @@ class RemoteMembership:
         has of the room, whose senders' servers are asked too (the inviting server
         first, as Synapse does) and whose create event gives the room's version.
         Returns the leave's ID."""
-        mine = _own_member_event(shown, user_id)
+        mine = own_member_event(shown, user_id)
         senders = [e.get("sender") for e in ([mine] if mine else [])] + [
             e.get("sender") for e in shown
         ]
@@ -114,7 +113,7 @@ class RemoteMembership:
             if previous is None:
                 raise
             log.info("no server took %s's leave of %s (%s): leaving here", user_id, room_id, exc)
-            rv = _version_of(shown)
+            rv = room_version_shown(shown)
             pdu = self._templates.out_of_band(previous, rv, content)
             event = Event(pdu, rv)
             self._persister.persist_out_of_band(event)
@@ -139,26 +138,3 @@ def _send_path(version: str, membership: str, room_id: str, event_id: str) -> st
         f"/_matrix/federation/{version}/send_{membership}/"
         f"{quote(room_id, safe='')}/{quote(event_id, safe='')}"
     )
-
-
-def _own_member_event(shown: Sequence[dict[str, Any]], user_id: str) -> dict[str, Any] | None:
-    """The user's own invite or knock among what they are shown (with its ID)."""
-    for event in shown:
-        if event.get("type") == "m.room.member" and event.get("state_key") == user_id:
-            return event
-    return None
-
-
-def _version_of(shown: Sequence[dict[str, Any]]) -> RoomVersion:
-    """The room's version from the stripped create event (no create: version 1, the
-    default the spec gives a create event without ``room_version``)."""
-    for event in shown:
-        if event.get("type") == "m.room.create" and event.get("state_key", "") == "":
-            content = event.get("content")
-            version = content.get("room_version", "1") if isinstance(content, dict) else "1"
-            found = get_room_version(str(version))
-            if found is not None:
-                return found
-    found = get_room_version("1")
-    assert found is not None
-    return found

@@ -25,6 +25,7 @@ from conduwuit.service.give_way import GiveWay
 from conduwuit.service.push.notifications import Notifications, RoomCounts
 from conduwuit.service.rooms.history import Access, RoomHistory
 from conduwuit.service.rooms.member_index import UserRoom
+from conduwuit.service.rooms.out_of_band import own_member_event
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.timeline import PduJson
 from conduwuit.service.rooms.typing import Typing
@@ -361,16 +362,9 @@ class RoomSections:
         what they are shown of it, ``Persister.persist_out_of_band``)."""
         if self.storage.short.room(room.room_id) is not None:
             return None
-        for event in room.stripped_state or []:
-            if (
-                isinstance(event, dict)
-                and event.get("type") == EventType.MEMBER
-                and event.get("state_key") == user
-                and isinstance(event.get("event_id"), str)
-            ):
-                pdu = self.storage.timeline.get(event["event_id"])
-                return (room.count, pdu) if pdu is not None else None
-        return None
+        mine = own_member_event(room.stripped_state or [], user)
+        pdu = self.storage.timeline.get(str(mine["event_id"])) if mine is not None else None
+        return (room.count, pdu) if pdu is not None else None
 
     def inviter(self, room: UserRoom, user: str) -> str | None:
         """Who sent the user's current invite (or knock answer) in ``room``."""
