@@ -15,9 +15,11 @@ used redacted), then the one receive path
 (``EventPipeline.receive``: auth against its auth events, the state before it and
 the current state, persisted under the room lock). When it cites prev or auth
 events we do not have, up to ``MISSING_EVENTS_LIMIT`` of them are fetched from the
-origin with ``/get_missing_events`` and taken in first, oldest first; if that does
-not close the gap the PDU is refused with an error (it is not kept as an outlier).
-Refused PDUs are not stored. Each PDU's result is in the answer.
+origin with ``/get_missing_events`` and taken in first, oldest first, and unknown
+auth events with ``/event`` (as outliers, or rejected); if that does not close the
+gap the PDU is refused with an error (it is not kept as an outlier). PDUs the auth
+rules refuse are kept as rejected (never served; see ``EventPipeline``); other
+refused PDUs are not stored. Each PDU's result is in the answer.
 
 EDUs, each only from the server of the user it speaks for: ``m.typing`` and
 ``m.receipt`` (of users joined to the room), ``m.presence``, each if the matching
@@ -179,6 +181,7 @@ class InboundTransactions:
                 if not fetch_missing or attempt == 2:
                     return event_id, f"Missing events: {', '.join(exc.event_ids[:5])}"
                 await self._fetch_missing(origin, room_id, checked, rv)
+                await self._fetch_auth_events(origin, room_id, exc.event_ids, checked, rv)
             except AuthError as exc:
                 return event_id, f"Rejected: {exc}"
             except (MatrixError, EventFormatError) as exc:
@@ -226,6 +229,36 @@ class InboundTransactions:
             return event.event_id, f"Signatures do not verify: {exc}"
         self.storage.pipeline.persister.persist_out_of_band(Event(checked, rv))
         return event.event_id, None
+
+    async def _fetch_auth_events(
+        self, origin: str, room_id: str, missing: list[str], pdu: dict[str, Any], rv: Any
+    ) -> None:
+        """Ask the origin for the unknown auth events of ``pdu`` (``GET /event``, up to
+        ``MISSING_EVENTS_LIMIT``) and take each in as an outlier: checked against its
+        own auth events only, kept as rejected if they refuse it (so ``pdu`` is
+        rejected in turn). One level only: an auth event citing unknown ones stays
+        out, and ``pdu`` is refused for missing events."""
+        wanted = [e for e in Event(pdu, rv).auth_event_ids if e in set(missing)]
+        for event_id in wanted[:MISSING_EVENTS_LIMIT]:
+            path = "/_matrix/federation/v1/event/" + urllib.parse.quote(event_id, safe="")
+            try:
+                answer = await self.client.get(origin, path)
+            except FederationError as exc:
+                log.info("fetching auth event %s from %s failed: %s", event_id, origin, exc)
+                continue
+            pdus = answer.get("pdus") if isinstance(answer, dict) else None
+            fetched = pdus[0] if isinstance(pdus, list) and pdus else None
+            if not isinstance(fetched, dict) or fetched.get("room_id") != room_id:
+                continue
+            try:
+                if compute_event_id(fetched, rv) != event_id:
+                    continue
+                checked = await self.signatures.check(fetched, rv)
+                await self.storage.pipeline.receive_outlier(checked, rv)
+            except (AuthError, MissingEventsError, SignatureError) as exc:
+                log.info("auth event %s of %s not taken: %s", event_id, room_id, exc)
+            except (MatrixError, EventFormatError, ValueError, KeyError, TypeError) as exc:
+                log.info("auth event %s of %s is invalid: %s", event_id, room_id, exc)
 
     async def _fetch_missing(self, origin: str, room_id: str, pdu: dict[str, Any], rv: Any) -> None:
         """Ask the origin for the events between our forward extremities and ``pdu``

@@ -177,6 +177,21 @@ class Persister:
             self._members.apply(b, changes)
         return snapshot
 
+    def persist_rejected(self, event: Event, before: int | None, reason: str) -> None:
+        """A received event the auth rules refused: kept, with the state before it
+        when known, so that events citing it can be placed or refused; never served."""
+        with self._db.batch() as b:
+            se = self._short.get_or_create_event(event.event_id, b)
+            if before is not None:
+                self._state.set_hash_before(b, se, before)
+            self._timeline.put_rejected(b, {**event.pdu, "event_id": event.event_id}, reason)
+
+    def persist_outlier(self, event: Event) -> None:
+        """An accepted event outside the timeline (an auth event fetched for another)."""
+        with self._db.batch() as b:
+            self._short.get_or_create_event(event.event_id, b)
+            self._timeline.put_outlier(b, {**event.pdu, "event_id": event.event_id})
+
     def persist_out_of_band(
         self, event: Event, room_state: list[dict[str, Any]] | None = None
     ) -> int:
