@@ -403,6 +403,7 @@ def build_serving(
         config.server_name,
         users.accounts.is_active,
         notifier,
+        federation.sender.hand_on,
     )
     inbound = InboundTransactions(
         db,

@@ -180,8 +180,11 @@ class InboundTransactions:
             except MissingEventsError as exc:
                 if not fetch_missing or attempt == 2:
                     return event_id, f"Missing events: {', '.join(exc.event_ids[:5])}"
-                await self._fetch_missing(origin, room_id, checked, rv)
-                await self._fetch_auth_events(origin, room_id, exc.event_ids, checked, rv)
+                prevs = set(Event(checked, rv).prev_event_ids)
+                if any(e in prevs for e in exc.event_ids):
+                    await self._fetch_missing(origin, room_id, checked, rv)
+                if any(e not in prevs for e in exc.event_ids):
+                    await self._fetch_auth_events(origin, room_id, exc.event_ids, checked, rv)
             except AuthError as exc:
                 return event_id, f"Rejected: {exc}"
             except (MatrixError, EventFormatError) as exc:

@@ -65,8 +65,11 @@ class FederationMembership:
         server_name: str,
         is_local_user: Callable[[str], bool],
         notifier: Notifier,
+        hand_on: Callable[[dict[str, Any], str], None],
     ) -> None:
         self.db = db
+        #: Passes an accepted send_* event to the room's other servers (the sender).
+        self.hand_on = hand_on
         self.access = access
         self.storage = access.storage
         self.membership = membership
@@ -180,6 +183,7 @@ class FederationMembership:
             Event(checked, rv), rv, self.storage.state.current_hash(room_id)
         ):
             raise forbidden(f"The {membership} is not allowed by the room's current state.")
+        new = not self.storage.timeline.exists(event.event_id)
         try:
             accepted = await pipeline.receive(checked, rv, _no_verify)
         except MissingEventsError as exc:
@@ -192,6 +196,8 @@ class FederationMembership:
             **checked,
             "event_id": accepted.event_id,
         }
+        if new:
+            self.hand_on(stored, origin)
         before = self.storage.state.hash_before(accepted.event_id) or 0
         state_ids = sorted(self.storage.state.state_ids(before).values())
         return Sent(stored, state_ids, signed_by_us)

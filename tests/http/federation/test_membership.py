@@ -312,3 +312,28 @@ async def test_only_the_inviter_takes_back_an_invite_to_a_room_we_are_not_in(
     )
     (event,) = synced["rooms"]["leave"][room_id]["timeline"]["events"]
     assert (event["sender"], event["content"]) == (remote.user("inviter"), {"membership": "leave"})
+
+
+async def test_a_member_event_sent_to_us_is_handed_on(
+    fed_hs: Homeserver, remote: RemoteServer, other: RemoteServer
+) -> None:
+    """As the resident server we pass a send_knock/send_join/send_leave event on to
+    the room's other servers (its origin sent it to us only); again, nothing more."""
+    room_id, token = await room_with(fed_hs, room_version="10")
+    await remote.join(fed_hs, room_id, "bob")
+    await fed_hs.request(
+        "PUT",
+        f"/rooms/{q(room_id)}/state/m.room.join_rules/",
+        {"join_rule": "knock"},
+        token=token,
+    )
+    sender = fed_hs.services.federation.sender
+    before = sender.pending(remote.server_name), sender.pending(other.server_name)
+    pdu, event_id = await signed_from_template(fed_hs, other, "knock", room_id, other.user("eve"))
+    for _ in range(2):
+        status, answer = await other.request(
+            fed_hs, "PUT", f"{V1}/send_knock/{q(room_id)}/{q(event_id)}", pdu
+        )
+        assert status == 200, answer
+    after = sender.pending(remote.server_name), sender.pending(other.server_name)
+    assert after == (before[0] + 1, before[1])
