@@ -53,6 +53,7 @@ from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.media import FederationMedia
 from conduwuit.service.federation.queries import FederationQueries
+from conduwuit.service.federation.remote_membership import RemoteMembership
 from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.federation.room_access import RoomAccess
 from conduwuit.service.federation.room_membership import FederationMembership
@@ -422,6 +423,9 @@ def build_federation(
         allow_unstable_room_versions=config.allow_unstable_room_versions,
     )
     rooms.membership.remote = joins
+    rooms.membership.remote_changes = RemoteMembership(
+        joins.templates, rooms.storage.pipeline.persister, rooms.storage.timeline
+    )
     rooms.actions.remote_invite = RemoteInvites(client, keys, rooms.storage.state).countersign
     return FederationServices(
         resolver=resolver,
@@ -457,6 +461,7 @@ def build_serving(
         config.server_name,
         users.accounts.is_active,
         notifier,
+        federation.sender.hand_on,
     )
     inbound = InboundTransactions(
         db,

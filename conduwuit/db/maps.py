@@ -129,6 +129,14 @@ class Maps:
         key:   event ID (UTF-8)
         value: empty.""",
     )
+    eventid_rejection: Final = MapSpec(
+        "eventid_rejection",
+        """Received events the auth rules refused, kept as outliers (with the state
+        before them) so events citing them can be placed (a rejected prev event
+        changes no state) or refused (a rejected auth event); never served.
+        key:   event ID (UTF-8)
+        value: why it was rejected (UTF-8).""",
+    )
     roomid_pduleaves: Final = MapSpec(
         "roomid_pduleaves",
         """Forward extremities of each room: the prev_events of the next local event.
