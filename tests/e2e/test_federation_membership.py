@@ -63,14 +63,14 @@ def member_events(section: dict[str, Any], user: str) -> list[dict[str, Any]]:
 
 
 def left(sync: dict[str, Any], room: str, user: str) -> bool:
-    section = sync["rooms"]["leave"].get(room)
+    section = sync["rooms"].get("leave", {}).get(room)
     return section is not None and any(
         e["content"]["membership"] == "leave" for e in member_events(section, user)
     )
 
 
 def sees_membership(sync: dict[str, Any], room: str, user: str, membership: str) -> bool:
-    section = sync["rooms"]["join"].get(room)
+    section = sync["rooms"].get("join", {}).get(room)
     return section is not None and any(
         e["content"]["membership"] == membership for e in member_events(section, user)
     )
@@ -87,8 +87,8 @@ def test_rejecting_an_invite_from_another_server(net: FederationNet) -> None:
     alice, alice_token = register(a, "alice1")
     bob, bob_token = register(b, "bob1")
     room = create_room(a, alice_token, {"preset": "private_chat", "invite": [bob]})
-    sync_until(b, bob_token, lambda s: room in s["rooms"]["invite"])
-    since = sync_until(a, alice_token, lambda s: room in s["rooms"]["join"])["next_batch"]
+    sync_until(b, bob_token, lambda s: room in s["rooms"].get("invite", {}))
+    since = sync_until(a, alice_token, lambda s: room in s["rooms"].get("join", {}))["next_batch"]
     _, bob_since = call(b, "GET", f"{CS}/sync?timeout=0", token=bob_token)
 
     status, answer = call(
@@ -98,7 +98,7 @@ def test_rejecting_an_invite_from_another_server(net: FederationNet) -> None:
     # A took the leave (send_leave) into its room, B shows the room as left.
     sync_until(a, alice_token, lambda s: sees_membership(s, room, bob, "leave"), since)
     sync = sync_until(b, bob_token, lambda s: left(s, room, bob), bob_since["next_batch"])
-    assert room not in sync["rooms"]["invite"]
+    assert room not in sync["rooms"].get("invite", {})
     (leave,) = member_events(sync["rooms"]["leave"][room], bob)
     assert leave["content"] == {"membership": "leave", "reason": "no thanks"}
     status, members = call(a, "GET", f"{CS}/rooms/{q(room)}/members", token=alice_token)
@@ -111,7 +111,7 @@ def test_rejecting_an_invite_from_another_server(net: FederationNet) -> None:
     # Invited again, B's user can still be invited and join.
     status, _ = call(a, "POST", f"{CS}/rooms/{q(room)}/invite", {"user_id": bob}, token=alice_token)
     assert status == 200
-    sync_until(b, bob_token, lambda s: room in s["rooms"]["invite"])
+    sync_until(b, bob_token, lambda s: room in s["rooms"].get("invite", {}))
     status, answer = call(b, "POST", f"{CS}/join/{q(room)}", {}, token=bob_token)
     assert status == 200, answer
     assert alice  # created the room
@@ -143,7 +143,7 @@ def test_knocking_on_a_room_of_another_server_then_retracting(net: FederationNet
         b, "POST", f"{CS}/knock/{q(room)}{via}", {"reason": "let me in"}, token=carol_token
     )
     assert (status, answer) == (200, {"room_id": room})
-    sync = sync_until(b, carol_token, lambda s: room in s["rooms"]["knock"])
+    sync = sync_until(b, carol_token, lambda s: room in s["rooms"].get("knock", {}))
     shown = {
         (e["type"], e["state_key"]): e
         for e in sync["rooms"]["knock"][room]["knock_state"]["events"]
@@ -168,7 +168,7 @@ def test_knocking_on_a_room_of_another_server_then_retracting(net: FederationNet
         a, "POST", f"{CS}/rooms/{q(room)}/invite", {"user_id": carol}, token=alice_token
     )
     assert status == 200
-    sync_until(b, carol_token, lambda s: room in s["rooms"]["invite"])
+    sync_until(b, carol_token, lambda s: room in s["rooms"].get("invite", {}))
     status, answer = call(b, "POST", f"{CS}/knock/{q(room)}{via}", {}, token=carol_token)
     assert (status, answer["errcode"]) == (403, "M_FORBIDDEN"), answer
 
@@ -181,7 +181,7 @@ def test_the_inviter_takes_an_invite_back(net: FederationNet) -> None:
     _, alice_token = register(a, "alice4")
     erin, erin_token = register(b, "erin4")
     room = create_room(a, alice_token, {"preset": "private_chat", "invite": [erin]})
-    sync_until(b, erin_token, lambda s: room in s["rooms"]["invite"])
+    sync_until(b, erin_token, lambda s: room in s["rooms"].get("invite", {}))
     _, since = call(b, "GET", f"{CS}/sync?timeout=0", token=erin_token)
     status, _ = call(
         a,
@@ -195,7 +195,7 @@ def test_the_inviter_takes_an_invite_back(net: FederationNet) -> None:
     (leave,) = member_events(sync["rooms"]["leave"][room], erin)
     assert leave["content"] == {"membership": "leave", "reason": "sorry"}
     status, fresh = call(b, "GET", f"{CS}/sync?timeout=0", token=erin_token)
-    assert room not in fresh["rooms"]["invite"]
+    assert room not in fresh["rooms"].get("invite", {})
 
 
 def test_rejecting_while_the_inviting_server_is_down(net: FederationNet) -> None:
@@ -203,7 +203,7 @@ def test_rejecting_while_the_inviting_server_is_down(net: FederationNet) -> None
     _, alice_token = register(a, "alice3")
     dave, dave_token = register(b, "dave3")
     room = create_room(a, alice_token, {"preset": "private_chat", "invite": [dave]})
-    sync_until(b, dave_token, lambda s: room in s["rooms"]["invite"])
+    sync_until(b, dave_token, lambda s: room in s["rooms"].get("invite", {}))
     _, since = call(b, "GET", f"{CS}/sync?timeout=0", token=dave_token)
     a.stop()
     try:
@@ -214,6 +214,6 @@ def test_rejecting_while_the_inviting_server_is_down(net: FederationNet) -> None
         assert leave["sender"] == dave
         # The room is gone from the invites of a fresh sync too.
         status, fresh = call(b, "GET", f"{CS}/sync?timeout=0", token=dave_token)
-        assert room not in fresh["rooms"]["invite"]
+        assert room not in fresh["rooms"].get("invite", {})
     finally:
         a.start()

@@ -306,7 +306,7 @@ async def test_only_the_inviter_takes_back_an_invite_to_a_room_we_are_not_in(
     status, answer = await transaction(fed_hs, remote, "ok", [taken_back])
     assert (status, answer) == (200, {"pdus": {remote.event_id(taken_back, rv): {}}})
     status, synced = await fed_hs.request("GET", "/sync", token=token)
-    assert room_id not in synced["rooms"]["invite"]
+    assert room_id not in synced["rooms"].get("invite", {})
     status, synced = await fed_hs.request(
         "GET", "/sync?filter=" + q('{"room":{"include_leave":true}}'), token=token
     )
