@@ -31,7 +31,12 @@ from conduwuit.core.errors import (
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import key, prefix, prefix_end
 from conduwuit.service.e2ee.device_keys import DeviceKeys, JsonDict
-from conduwuit.service.e2ee.device_lists import DeviceLists
+from conduwuit.service.e2ee.device_lists import (
+    DeviceLists,
+    DeviceUpdate,
+    RemoteUpdate,
+    SigningKeyUpdate,
+)
 from conduwuit.service.e2ee.ports import DeviceDirectory, Wake, no_wake
 
 USAGES = ("master", "self_signing", "user_signing")
@@ -173,7 +178,8 @@ class CrossSigning:
                 assert end is not None
                 b.delete_range(self._others, p, end)
             if "master" in changed or "self_signing" in changed:
-                woken |= self._device_lists.stage_key_change(b, user_id)
+                update = _signing_key_update(record)
+                woken |= self._device_lists.stage_key_change(b, user_id, [update])
             else:
                 woken |= self._device_lists.stage_change_seen_by(b, [user_id], user_id)
         self._wake(woken)
@@ -282,19 +288,21 @@ class CrossSigning:
     ) -> None:
         woken: set[str] = set()
         with self._db.batch() as b:
-            own_changed = False
+            updates: list[RemoteUpdate] = []
             for device_id, sigs in own_devices.items():
-                own_changed |= self._device_keys.stage_add_signatures(
+                signed = self._device_keys.stage_add_signatures(
                     b, user_id, device_id, {user_id: dict(sigs)}
                 )
+                if signed is not None:
+                    updates.append(DeviceUpdate(device_id, signed))
             if own_master:
                 record = self.keys(user_id)
                 master_sigs = record["master"].setdefault("signatures", {})
                 master_sigs.setdefault(user_id, {}).update(own_master)
                 b.put(self._keys, user_id.encode(), _dump(record))
-                own_changed = True
-            if own_changed:
-                woken |= self._device_lists.stage_key_change(b, user_id)
+                updates.append(_signing_key_update(record))
+            if updates:
+                woken |= self._device_lists.stage_key_change(b, user_id, updates)
             for target_user, sigs in others.items():
                 b.put(self._others, key(target_user, user_id), _dump(sigs))
                 woken |= self._device_lists.stage_change_seen_by(b, [user_id], target_user)
@@ -303,6 +311,12 @@ class CrossSigning:
     def stage_forget_user(self, b: Batch, user_id: str) -> None:
         """Drop a user's cross-signing keys (account deactivation)."""
         b.delete(self._keys, user_id.encode())
+
+
+def _signing_key_update(record: Mapping[str, JsonDict]) -> SigningKeyUpdate:
+    """What other servers are told of a user's cross-signing keys: the master and
+    self-signing keys (the user-signing key is for its owner only)."""
+    return SigningKeyUpdate({u: record[u] for u in ("master", "self_signing") if u in record})
 
 
 def _merge(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:

@@ -1,0 +1,128 @@
+"""End-to-end encryption across two of our server processes (tests/kit/federation.py).
+
+Alice on A and Bob on B share an encrypted room. Their matrix-nio clients fetch
+each other's device keys through ``/keys/query`` (A asks B with
+``/user/keys/query``), claim one-time keys remotely (``/user/keys/claim``), share
+the Megolm room key over to-device through federation, and each decrypts the
+other's messages. Bob's new device reaches Alice as an ``m.device_list_update``
+EDU (``device_lists.changed`` in her sync) and gets the room key for what she
+sends next.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from nio import (
+    AsyncClient,
+    LoginResponse,
+    RegisterResponse,
+    RoomCreateResponse,
+    RoomSendResponse,
+)
+
+from tests.kit.federation import FederationNet, call, federation
+from tests.kit.nio_e2ee import (
+    ENCRYPTION,
+    decrypted_texts,
+    nio_client,
+    nio_sync,
+    sync_until,
+    trust_all,
+)
+from tests.kit.server import ServerProcess
+
+pytest.importorskip("vodozemac")
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FederationNet]:
+    with federation(tmp_path_factory.mktemp("fed-e2ee")) as net:
+        a, b = net.server(2), net.server(3)
+        for server in (a, b):
+            server.start(wait=False)
+        for server in (a, b):
+            server.wait_ready(60)
+        yield net
+
+
+def _join_over_federation(server: ServerProcess, room_id: str, via: str, token: str) -> None:
+    path = f"/_matrix/client/v3/join/{urllib.parse.quote(room_id)}?server_name={via}"
+    status, answer = call(server, "POST", path, {}, token=token)
+    assert status == 200, answer
+
+
+def _device_ids(client: AsyncClient, user_id: str) -> set[str]:
+    return {d.device_id for d in client.device_store.active_user_devices(user_id)}
+
+
+async def test_encrypted_conversation_across_servers(net: FederationNet, tmp_path: Path) -> None:
+    a, b = net.servers
+    alice = nio_client(a, tmp_path, "alice", "ALICEPHONE")
+    bob = nio_client(b, tmp_path, "bob", "BOBPHONE")
+    bob2: AsyncClient | None = None
+    try:
+        for client, name in ((alice, "alice"), (bob, "bob")):
+            reply = await client.register(name, f"{name} password!", client.device_id)
+            assert isinstance(reply, RegisterResponse), reply
+            await nio_sync(client)  # uploads device keys and one-time keys
+        alice_id, bob_id = alice.user_id, bob.user_id
+
+        created = await alice.room_create(initial_state=[ENCRYPTION], invite=[bob_id])
+        assert isinstance(created, RoomCreateResponse), created
+        room_id = created.room_id
+        await sync_until(bob, lambda: room_id in bob.invited_rooms)
+        _join_over_federation(b, room_id, a.server_name, bob.access_token)
+        await sync_until(alice, lambda: bob_id in alice.rooms[room_id].users)
+        await sync_until(bob, lambda: room_id in bob.rooms and bob.rooms[room_id].encrypted)
+
+        # Each side's keys reach the other through its own server's /keys/query.
+        await sync_until(alice, lambda: "BOBPHONE" in _device_ids(alice, bob_id))
+        await sync_until(bob, lambda: "ALICEPHONE" in _device_ids(bob, alice_id))
+        trust_all(alice, [bob_id])
+        trust_all(bob, [alice_id])
+
+        bob_saw: list[str] = []
+        bob_got_text = decrypted_texts(bob, room_id, bob_saw)
+        sent = await alice.room_send(
+            room_id, "m.room.message", {"msgtype": "m.text", "body": "hello bob, over there"}
+        )
+        assert isinstance(sent, RoomSendResponse), sent
+        await sync_until(bob, bob_got_text)
+        assert bob_saw == ["hello bob, over there"]
+        # The room key came over an Olm session: a one-time key claimed from B.
+        assert bob.olm is not None and alice.olm is not None
+        assert bob.olm.session_store.get(alice.olm.account.identity_keys["curve25519"])
+
+        alice_saw: list[str] = []
+        decrypted_texts(alice, room_id, alice_saw)
+        sent = await bob.room_send(
+            room_id, "m.room.message", {"msgtype": "m.text", "body": "hi alice, from afar"}
+        )
+        assert isinstance(sent, RoomSendResponse), sent
+        await sync_until(alice, lambda: "hi alice, from afar" in alice_saw)
+
+        # Bob's new device: B sends an m.device_list_update to A, Alice's sync says
+        # Bob changed, her client queries again and shares the room key with it.
+        bob2 = nio_client(b, tmp_path, "bob", "BOBLAPTOP")
+        login = await bob2.login("bob password!", device_name="laptop")
+        assert isinstance(login, LoginResponse), login
+        await nio_sync(bob2)
+        await sync_until(alice, lambda: "BOBLAPTOP" in _device_ids(alice, bob_id))
+        trust_all(alice, [bob_id])
+        await sync_until(bob2, lambda: "ALICEPHONE" in _device_ids(bob2, alice_id))
+        trust_all(bob2, [alice_id])
+        laptop_saw: list[str] = []
+        decrypted_texts(bob2, room_id, laptop_saw)
+        sent = await alice.room_send(
+            room_id, "m.room.message", {"msgtype": "m.text", "body": "welcome, laptop"}
+        )
+        assert isinstance(sent, RoomSendResponse), sent
+        await sync_until(bob2, lambda: "welcome, laptop" in laptop_saw)
+    finally:
+        for client in (alice, bob, bob2):
+            if client is not None:
+                await client.close()
