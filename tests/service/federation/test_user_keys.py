@@ -1,0 +1,282 @@
+"""Device lists and keys across servers, against a federation peer on loopback TLS
+(tests/kit/federation_peer.py) that signs its requests and checks ours.
+
+Served: /user/devices, /user/keys/query and /user/keys/claim answer for our users
+only, without device names by default. Sent: m.device_list_update EDUs in one
+stream_id/prev_id chain, m.signing_key_update. Received: EDUs about the origin's
+users reach local users' /keys/changes; a gap resyncs through /user/devices. Asked:
+/keys/query and /keys/claim report an unreachable or slow server in ``failures``
+while the others answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import urllib.parse
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conduwuit.core.x_matrix import sign_request
+from tests.kit.e2ee import FakeCrossSigning, FakeDevice
+from tests.kit.federation_peer import FederationPeer, homeserver_with_peer, join_peer_user
+from tests.kit.homeserver import Homeserver
+
+OURS = "test.example"
+ALICE = f"@alice:{OURS}"
+
+
+@pytest.fixture
+async def peer_and_hs(tmp_path: Path) -> AsyncIterator[tuple[FederationPeer, Homeserver]]:
+    async with homeserver_with_peer(tmp_path, "127.0.0.8", sender=True) as pair:
+        try:
+            yield pair
+        finally:
+            await pair[1].services.federation.remote_keys.stop()
+
+
+async def signed(
+    hs: Homeserver, peer: FederationPeer, method: str, path: str, body: Any = None
+) -> tuple[int, Any]:
+    """A request to ``hs`` signed by the peer."""
+    auth = sign_request(peer.keypair, method, path, peer.server_name, OURS, body)
+    headers = {"Authorization": auth.header()}
+    kwargs: dict[str, Any] = {"headers": headers}
+    if body is not None:
+        kwargs["data"] = json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    async with hs.client.request(method, path, **kwargs) as response:
+        return response.status, await response.json()
+
+
+async def alice_with_peer_roommate(hs: Homeserver, peer: FederationPeer) -> tuple[str, str]:
+    """(alice's token, room ID): alice on our server, ``@dave`` of the peer joined."""
+    reply = await hs.register("alice", device_id="PHONE", initial_device_display_name="phone")
+    token = reply["access_token"]
+    status, created = await hs.request(
+        "POST", "/createRoom", {"preset": "public_chat", "room_version": "10"}, token=token
+    )
+    assert status == 200, created
+    room = created["room_id"]
+    await join_peer_user(hs.services.rooms.storage, room, peer)
+    return token, room
+
+
+def edus(peer: FederationPeer, edu_type: str) -> list[dict[str, Any]]:
+    """Contents of the EDUs of a type the peer received, in order, once per txn."""
+    seen: dict[str, Any] = {}
+    for received in peer.received:
+        seen[received.txn_id] = received.body
+    return [
+        e["content"] for body in seen.values() for e in body["edus"] if e["edu_type"] == edu_type
+    ]
+
+
+async def test_served_keys_are_our_users_only_and_without_device_names(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token, _ = await alice_with_peer_roommate(hs, peer)
+    phone = FakeDevice(ALICE, "PHONE")
+    status, _ = await hs.request(
+        "POST",
+        "/keys/upload",
+        {"device_keys": phone.device_keys(), "one_time_keys": phone.one_time_keys(1)},
+        token=token,
+    )
+    assert status == 200
+    cross = FakeCrossSigning(ALICE)
+    status, _ = await hs.request(
+        "POST", "/keys/device_signing/upload", cross.upload_body(), token=token
+    )
+    assert status == 200
+
+    quoted = urllib.parse.quote(ALICE, safe="@:")
+    status, devices = await signed(hs, peer, "GET", f"/_matrix/federation/v1/user/devices/{quoted}")
+    assert status == 200, devices
+    [device] = devices["devices"]
+    assert device == {"device_id": "PHONE", "keys": phone.device_keys()}  # no name
+    assert devices["user_id"] == ALICE and devices["stream_id"] > 0
+    assert devices["master_key"]["usage"] == ["master"]
+    assert devices["self_signing_key"]["usage"] == ["self_signing"]
+
+    status, answer = await signed(
+        hs, peer, "POST", "/_matrix/federation/v1/user/keys/query", {"device_keys": {ALICE: []}}
+    )
+    assert status == 200, answer
+    assert answer["device_keys"][ALICE]["PHONE"] == phone.device_keys()
+    assert ALICE in answer["master_keys"] and "user_signing_keys" not in answer
+
+    claim = {"one_time_keys": {ALICE: {"PHONE": "signed_curve25519"}}}
+    status, answer = await signed(hs, peer, "POST", "/_matrix/federation/v1/user/keys/claim", claim)
+    assert status == 200, answer
+    assert list(answer["one_time_keys"][ALICE]["PHONE"]) == ["signed_curve25519:K1"]
+    status, answer = await signed(hs, peer, "POST", "/_matrix/federation/v1/user/keys/claim", claim)
+    assert (status, answer) == (200, {"one_time_keys": {}})
+
+    # Other servers' users, and unsigned requests, are refused.
+    other = urllib.parse.quote(f"@someone:{peer.server_name}", safe="@:")
+    for method, path, body in (
+        ("GET", f"/_matrix/federation/v1/user/devices/{other}", None),
+        ("POST", "/_matrix/federation/v1/user/keys/query", {"device_keys": {"@x:else.where": []}}),
+    ):
+        status, answer = await signed(hs, peer, method, path, body)
+        assert (status, answer["errcode"]) == (400, "M_INVALID_PARAM"), answer
+    status, answer = await hs.request("GET", f"/_matrix/federation/v1/user/devices/{quoted}")
+    assert status == 401
+
+
+async def test_device_changes_go_out_as_one_chain_of_updates(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token, _ = await alice_with_peer_roommate(hs, peer)
+    phone, laptop = FakeDevice(ALICE, "PHONE"), FakeDevice(ALICE, "LAPTOP")
+    await hs.request("POST", "/keys/upload", {"device_keys": phone.device_keys()}, token=token)
+    laptop_token = (await hs.login("alice", device_id="LAPTOP"))["access_token"]
+    await hs.request(
+        "POST", "/keys/upload", {"device_keys": laptop.device_keys()}, token=laptop_token
+    )
+    status, _ = await hs.request(
+        "PUT", "/devices/PHONE", {"display_name": "renamed phone"}, token=token
+    )
+    assert status == 200
+    await hs.request("POST", "/logout", {}, token=laptop_token)
+    await hs.request(
+        "POST", "/keys/device_signing/upload", FakeCrossSigning(ALICE).upload_body(), token=token
+    )
+    await peer.wait_for(lambda p: len(edus(p, "m.signing_key_update")) == 1)
+    await peer.wait_for(lambda p: len(edus(p, "m.device_list_update")) == 4)
+
+    updates = edus(peer, "m.device_list_update")
+    assert [(u["device_id"], "keys" in u, u.get("deleted", False)) for u in updates] == [
+        ("PHONE", True, False),
+        ("LAPTOP", True, False),
+        ("PHONE", True, False),  # the rename (its name is not sent)
+        ("LAPTOP", False, True),
+    ]
+    assert all(u["user_id"] == ALICE and "device_display_name" not in u for u in updates)
+    assert updates[2]["keys"] == phone.device_keys()
+    assert updates[0]["prev_id"] == []
+    for before, after in itertools.pairwise(updates):
+        assert after["prev_id"] == [before["stream_id"]]
+        assert after["stream_id"] > before["stream_id"]
+    [signing] = edus(peer, "m.signing_key_update")
+    assert signing["user_id"] == ALICE
+    assert set(signing) == {"user_id", "master_key", "self_signing_key"}
+    # /user/devices continues the same chain.
+    quoted = urllib.parse.quote(ALICE, safe="@:")
+    _, devices = await signed(hs, peer, "GET", f"/_matrix/federation/v1/user/devices/{quoted}")
+    assert devices["stream_id"] == updates[-1]["stream_id"]
+
+
+async def _send_edus(hs: Homeserver, peer: FederationPeer, *edu_list: dict[str, Any]) -> None:
+    txn = f"t{time.monotonic_ns()}"
+    body = {"origin": peer.server_name, "origin_server_ts": 0, "pdus": [], "edus": list(edu_list)}
+    status, answer = await signed(hs, peer, "PUT", f"/_matrix/federation/v1/send/{txn}", body)
+    assert status == 200, answer
+
+
+async def _changed_since(hs: Homeserver, token: str, since: str) -> list[str]:
+    status, answer = await hs.request("GET", "/keys/changes", token=token, params={"from": since})
+    assert status == 200, answer
+    changed: list[str] = answer["changed"]
+    return changed
+
+
+async def test_remote_updates_are_applied_and_a_gap_resyncs(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token, _ = await alice_with_peer_roommate(hs, peer)
+    dave = f"@dave:{peer.server_name}"
+    one, two = FakeDevice(dave, "ONE"), FakeDevice(dave, "TWO")
+    peer.user_devices[dave] = {
+        "user_id": dave,
+        "stream_id": 5,
+        "devices": [{"device_id": "ONE", "keys": one.device_keys()}],
+    }
+    since = str(hs.services.db.current_count())
+
+    # No cache yet: the update is only news, and a query asks the peer.
+    update = {"user_id": dave, "device_id": "ONE", "stream_id": 4, "prev_id": [3]}
+    await _send_edus(hs, peer, {"edu_type": "m.device_list_update", "content": update})
+    assert await _changed_since(hs, token, since) == [dave]
+    peer.user_keys[dave] = {"device_keys": {"ONE": one.device_keys()}}
+    status, answer = await hs.request(
+        "POST", "/keys/query", {"device_keys": {dave: []}}, token=token
+    )
+    assert status == 200 and answer["device_keys"][dave] == {"ONE": one.device_keys()}
+    assert peer.key_requests == ["/_matrix/federation/v1/user/keys/query"]
+
+    # Cached now (without a stream ID): the next update is a gap; /user/devices refills.
+    since = str(hs.services.db.current_count())
+    update = {"user_id": dave, "device_id": "ONE", "stream_id": 5, "prev_id": [4]}
+    await _send_edus(hs, peer, {"edu_type": "m.device_list_update", "content": update})
+    assert await _changed_since(hs, token, since) == [dave]
+    remote = hs.services.federation.remote_keys
+    deadline = time.monotonic() + 10
+    while (remote.cached(dave) or {}).get("stream_id") != 5:
+        assert time.monotonic() < deadline, peer.key_requests
+        await peer.wait_for(lambda p: True, within=0.2)
+
+    # In sequence: applied to the cache, no request to the peer.
+    requests = len(peer.key_requests)
+    update = {
+        "user_id": dave,
+        "device_id": "TWO",
+        "stream_id": 6,
+        "prev_id": [5],
+        "keys": two.device_keys(),
+    }
+    signing = {"user_id": dave, "master_key": FakeCrossSigning(dave).upload_body()["master_key"]}
+    await _send_edus(
+        hs,
+        peer,
+        {"edu_type": "m.device_list_update", "content": update},
+        {"edu_type": "m.signing_key_update", "content": signing},
+    )
+    status, answer = await hs.request(
+        "POST", "/keys/query", {"device_keys": {dave: []}}, token=token
+    )
+    assert set(answer["device_keys"][dave]) == {"ONE", "TWO"}
+    assert answer["master_keys"][dave] == signing["master_key"]
+    assert len(peer.key_requests) == requests
+
+    # About a user of another server, or nobody here tracks: ignored.
+    since = str(hs.services.db.current_count())
+    for user in ("@eve:elsewhere.example", f"@stranger:{peer.server_name}"):
+        update = {"user_id": user, "device_id": "X", "stream_id": 9, "prev_id": []}
+        await _send_edus(hs, peer, {"edu_type": "m.device_list_update", "content": update})
+    assert await _changed_since(hs, token, since) == []
+
+
+async def test_unreachable_and_slow_servers_are_failures(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token, _ = await alice_with_peer_roommate(hs, peer)
+    dave, gone = f"@dave:{peer.server_name}", "@nobody:127.0.0.9:1"
+    peer.user_keys[dave] = {"device_keys": {}}
+    body = {"device_keys": {dave: ["X"], gone: [], ALICE: []}, "timeout": 5000}
+    status, answer = await hs.request("POST", "/keys/query", body, token=token)
+    assert status == 200, answer
+    assert set(answer["failures"]) == {"127.0.0.9:1"}
+    assert answer["device_keys"][dave] == {} and answer["device_keys"][ALICE] == {}
+
+    peer.keys_delay = 3
+    started = time.monotonic()
+    body = {"device_keys": {dave: ["X"]}, "timeout": 300}
+    status, answer = await hs.request("POST", "/keys/query", body, token=token)
+    assert status == 200, answer
+    assert answer["failures"][peer.server_name]["status"] == 504
+    assert time.monotonic() - started < 2.5
+
+    claim = {"one_time_keys": {gone: {"D": "signed_curve25519"}}, "timeout": 1000}
+    status, answer = await hs.request("POST", "/keys/claim", claim, token=token)
+    assert (status, answer["one_time_keys"]) == (200, {})
+    assert set(answer["failures"]) == {"127.0.0.9:1"}
