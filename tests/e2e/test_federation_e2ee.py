@@ -7,6 +7,10 @@ the Megolm room key over to-device through federation, and each decrypts the
 other's messages. Bob's new device reaches Alice as an ``m.device_list_update``
 EDU (``device_lists.changed`` in her sync) and gets the room key for what she
 sends next.
+
+The same conversation runs with Synapse as Bob's server (tests/kit/synapse_peer.py;
+skipped without the ``crosscheck`` extra): Synapse asks us with its own
+``/user/keys/query`` and ``/user/keys/claim``, and we ask it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from nio import (
     RoomSendResponse,
 )
 
-from tests.kit.federation import FederationNet, call, federation
+from tests.kit.federation import FederationNet, HasBaseUrl, call, federation
 from tests.kit.nio_e2ee import (
     ENCRYPTION,
     decrypted_texts,
@@ -34,6 +38,7 @@ from tests.kit.nio_e2ee import (
     trust_all,
 )
 from tests.kit.server import ServerProcess
+from tests.kit.synapse_peer import SynapsePeer, synapse_available
 
 pytest.importorskip("vodozemac")
 
@@ -49,7 +54,17 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FederationNet]:
         yield net
 
 
-def _join_over_federation(server: ServerProcess, room_id: str, via: str, token: str) -> None:
+@pytest.fixture(scope="module")
+def synapse_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FederationNet]:
+    if not synapse_available():
+        pytest.skip("matrix-synapse (the crosscheck extra) is not installed")
+    with federation(tmp_path_factory.mktemp("fed-e2ee-synapse")) as net:
+        net.server(2).start(wait=True, timeout=60)
+        net.synapse(5).start()
+        yield net
+
+
+def _join_over_federation(server: HasBaseUrl, room_id: str, via: str, token: str) -> None:
     path = f"/_matrix/client/v3/join/{urllib.parse.quote(room_id)}?server_name={via}"
     status, answer = call(server, "POST", path, {}, token=token)
     assert status == 200, answer
@@ -61,14 +76,36 @@ def _device_ids(client: AsyncClient, user_id: str) -> set[str]:
 
 async def test_encrypted_conversation_across_servers(net: FederationNet, tmp_path: Path) -> None:
     a, b = net.servers
+    await _conversation(a, b, tmp_path)
+
+
+async def test_encrypted_conversation_with_synapse(
+    synapse_net: FederationNet, tmp_path: Path
+) -> None:
+    [a], [s] = synapse_net.servers, synapse_net.synapses
+    await _conversation(a, s, tmp_path)
+
+
+async def _account(client: AsyncClient, server: HasBaseUrl, name: str) -> None:
+    """Register ``name`` (Synapse's through its shared-secret API, then log in)."""
+    password = f"{name} password!"
+    if isinstance(server, SynapsePeer):
+        server.register(name, password)
+        reply: object = await client.login(password, device_name=client.device_id)
+        assert isinstance(reply, LoginResponse), reply
+    else:
+        reply = await client.register(name, password, client.device_id)
+        assert isinstance(reply, RegisterResponse), reply
+    await nio_sync(client)  # uploads device keys and one-time keys
+
+
+async def _conversation(a: ServerProcess, b: HasBaseUrl, tmp_path: Path) -> None:
     alice = nio_client(a, tmp_path, "alice", "ALICEPHONE")
     bob = nio_client(b, tmp_path, "bob", "BOBPHONE")
     bob2: AsyncClient | None = None
     try:
-        for client, name in ((alice, "alice"), (bob, "bob")):
-            reply = await client.register(name, f"{name} password!", client.device_id)
-            assert isinstance(reply, RegisterResponse), reply
-            await nio_sync(client)  # uploads device keys and one-time keys
+        await _account(alice, a, "alice")
+        await _account(bob, b, "bob")
         alice_id, bob_id = alice.user_id, bob.user_id
 
         created = await alice.room_create(initial_state=[ENCRYPTION], invite=[bob_id])
