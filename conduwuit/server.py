@@ -363,8 +363,11 @@ def build_federation(
         allow_device_names=config.allow_device_name_federation,
     )
     e2ee.device_lists.set_remote(user_keys)
-    remote_keys = RemoteUserKeys(db, config.server_name, client, e2ee.device_lists, e2ee.wake)
+    remote_keys = RemoteUserKeys(
+        db, config.server_name, client, e2ee.device_lists, e2ee.cross_signing, e2ee.wake
+    )
     e2ee.remote = remote_keys
+    e2ee.cross_signing.remote_master = remote_keys.master_key
     queries = FederationQueries(client)
     pdu_signatures = PduSignatures(keys)
     joins = RemoteJoins(

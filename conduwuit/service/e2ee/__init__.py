@@ -100,6 +100,12 @@ class E2ee:
             found = await self.remote.query(remote, _timeout_s(timeout_ms))
             for part, by_user in found.items():
                 result[part].update(by_user)
+            for user_id in remote:
+                master = result["master_keys"].get(user_id)
+                if master is not None:
+                    result["master_keys"][user_id] = self.cross_signing.with_private_signatures(
+                        master, user_id, requester
+                    )
         return result
 
     async def claim_all(
@@ -156,13 +162,16 @@ class E2ee:
         """A join listener: room-mates hear of each other, and a local user's devices
         are announced to the room's other servers when the user joins."""
         self.device_lists.membership_changed(user_id, room_id, joined)
-        if joined and self.is_local(user_id) and self.remote is not None:
-            keys = self.device_keys.all_for_user(user_id)
-            updates = [
-                DeviceUpdate(d.device_id, keys.get(d.device_id))
-                for d in self._devices.list_devices(user_id)
-            ]
-            self.device_lists.announce_to_room(user_id, room_id, updates)
+        if joined and self.is_local(user_id):
+            self.device_lists.announce_to_room(user_id, room_id, self._device_updates)
+
+    def _device_updates(self, user_id: str) -> list[DeviceUpdate]:
+        """Every device of a local user with its keys (None if it has none)."""
+        keys = self.device_keys.all_for_user(user_id)
+        return [
+            DeviceUpdate(d.device_id, keys.get(d.device_id))
+            for d in self._devices.list_devices(user_id)
+        ]
 
     def stage_device_renamed(
         self, b: Batch, user_id: str, device_id: str, display_name: str | None

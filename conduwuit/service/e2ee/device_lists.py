@@ -23,7 +23,7 @@ the same ``stage_key_change``, and never goes out again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -124,16 +124,18 @@ class DeviceLists:
                 self._remote.stage_outbound(b, user_id, update, servers)
         return observers
 
-    def announce_to_room(self, user_id: str, room_id: str, updates: Iterable[DeviceUpdate]) -> None:
+    def announce_to_room(
+        self, user_id: str, room_id: str, devices: Callable[[str], list[DeviceUpdate]]
+    ) -> None:
         """Tell the other servers of a room a local user just joined about the user's
-        devices (the spec: on "joins a room which contains servers which are not
+        ``devices`` (the spec: on "joins a room which contains servers which are not
         already receiving updates"); the local users heard of the join already."""
         if self._remote is None or not self.is_local(user_id):
             return
         members = self._membership.room_members(room_id)
         servers = {server_of(u) for u in members} - {self._server_name}
-        updates = list(updates)
-        if not servers or not updates:
+        updates = devices(user_id) if servers else []
+        if not updates:
             return
         with self._db.batch() as b:
             for update in updates:

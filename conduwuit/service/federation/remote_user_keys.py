@@ -29,8 +29,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from conduwuit.core.e2e_keys import stripped
 from conduwuit.core.ids import server_of
-from conduwuit.db import MAPS, Database
+from conduwuit.db import MAPS, Batch, Database
+from conduwuit.service.e2ee.cross_signing import CrossSigning
 from conduwuit.service.e2ee.device_lists import DeviceLists
 from conduwuit.service.e2ee.ports import Wake
 from conduwuit.service.federation.client import FederationClient, FederationError, RemoteError
@@ -66,12 +68,14 @@ class RemoteUserKeys:
         server_name: str,
         client: FederationClient,
         device_lists: DeviceLists,
+        cross_signing: CrossSigning,
         wake: Wake,
     ) -> None:
         self._db = db
         self._server_name = server_name
         self._client = client
         self._lists = device_lists
+        self._cross_signing = cross_signing
         self._wake = wake
         self._cache = db.map(MAPS.userid_remotedevicelist)
         self._tasks = BackgroundTasks()
@@ -92,17 +96,35 @@ class RemoteUserKeys:
         value: JsonDict = json.loads(raw)
         return value
 
+    def master_key(self, user_id: str) -> JsonDict | None:
+        """The cached master key of a tracked remote user (for signing it)."""
+        entry = self.cached(user_id)
+        master = entry.get("master") if entry is not None else None
+        return master if isinstance(master, dict) else None
+
     def _store(self, user_id: str, entry: JsonDict) -> None:
         if self._lists.is_tracked(user_id):
-            self._cache.put(user_id.encode(), json.dumps(entry).encode())
+            with self._db.batch() as b:
+                self._stage_write(b, user_id, entry)
+
+    def _stage_write(self, b: Batch, user_id: str, entry: JsonDict | None) -> None:
+        """Write (or drop) the cached list; a new master key drops the signatures
+        local users made on the old one, as for a local user's new master key."""
+        raw = self._cache.get(user_id.encode())
+        old_master = json.loads(raw).get("master") if raw is not None else None
+        if entry is None:
+            b.delete(self._cache, user_id.encode())
+        else:
+            b.put(self._cache, user_id.encode(), json.dumps(entry).encode())
+            new_master = entry.get("master")
+            if old_master is not None and new_master is not None:
+                if stripped(old_master) != stripped(new_master):
+                    self._cross_signing.stage_forget_signatures_on(b, user_id)
 
     def _changed(self, user_id: str, entry: JsonDict | None) -> None:
         """Store (or drop) the cached list and tell the local users sharing a room."""
         with self._db.batch() as b:
-            if entry is None:
-                b.delete(self._cache, user_id.encode())
-            else:
-                b.put(self._cache, user_id.encode(), json.dumps(entry).encode())
+            self._stage_write(b, user_id, entry)
             woken = self._lists.stage_key_change(b, user_id)
         self._wake(woken)
 

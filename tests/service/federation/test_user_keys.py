@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 
+from conduwuit.core.signing import sign_json
 from conduwuit.core.x_matrix import sign_request
+from conduwuit.service.federation.user_keys import UserKeys
 from tests.kit.e2ee import FakeCrossSigning, FakeDevice
 from tests.kit.federation_peer import FederationPeer, homeserver_with_peer, join_peer_user
 from tests.kit.homeserver import Homeserver
@@ -247,6 +249,39 @@ async def test_remote_updates_are_applied_and_a_gap_resyncs(
     assert answer["master_keys"][dave] == signing["master_key"]
     assert len(peer.key_requests) == requests
 
+    # Alice verifies Dave: her user-signing key signs his (remote) master key; only
+    # she sees the signature, and his new master key drops it.
+    alice_keys = FakeCrossSigning(ALICE)
+    status, _ = await hs.request(
+        "POST", "/keys/device_signing/upload", alice_keys.upload_body(), token=token
+    )
+    assert status == 200
+    master = signing["master_key"]
+    [master_id] = master["keys"]
+    signed_master = sign_json(dict(master), ALICE, alice_keys.user_signing)
+    status, answer = await hs.request(
+        "POST",
+        "/keys/signatures/upload",
+        {dave: {master_id.split(":", 1)[1]: signed_master}},
+        token=token,
+    )
+    assert (status, answer["failures"]) == (200, {}), answer
+    bob_token = (await hs.register("bob"))["access_token"]
+    seen = {}
+    for who, who_token in ((ALICE, token), ("bob", bob_token)):
+        status, answer = await hs.request(
+            "POST", "/keys/query", {"device_keys": {dave: []}}, token=who_token
+        )
+        seen[who] = answer["master_keys"][dave].get("signatures", {})
+    assert seen[ALICE][ALICE] == signed_master["signatures"][ALICE]
+    assert ALICE not in seen["bob"]
+    new_master = {"user_id": dave, "master_key": FakeCrossSigning(dave).upload_body()["master_key"]}
+    await _send_edus(hs, peer, {"edu_type": "m.signing_key_update", "content": new_master})
+    status, answer = await hs.request(
+        "POST", "/keys/query", {"device_keys": {dave: []}}, token=token
+    )
+    assert answer["master_keys"][dave] == new_master["master_key"]
+
     # About a user of another server, or nobody here tracks: ignored.
     since = str(hs.services.db.current_count())
     for user in ("@eve:elsewhere.example", f"@stranger:{peer.server_name}"):
@@ -280,3 +315,49 @@ async def test_unreachable_and_slow_servers_are_failures(
     status, answer = await hs.request("POST", "/keys/claim", claim, token=token)
     assert (status, answer["one_time_keys"]) == (200, {})
     assert set(answer["failures"]) == {"127.0.0.9:1"}
+
+
+async def test_a_join_announces_the_joiners_devices_to_the_rooms_servers(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    _, room = await alice_with_peer_roommate(hs, peer)
+    carol = f"@carol:{OURS}"
+    carol_token = (await hs.register("carol", device_id="TABLET"))["access_token"]
+    tablet = FakeDevice(carol, "TABLET")
+    await hs.request(
+        "POST", "/keys/upload", {"device_keys": tablet.device_keys()}, token=carol_token
+    )
+    assert edus(peer, "m.device_list_update") == []  # no room shared with the peer yet
+    status, _ = await hs.request("POST", f"/join/{room}", {}, token=carol_token)
+    assert status == 200
+    await peer.wait_for(lambda p: len(edus(p, "m.device_list_update")) == 1)
+    [update] = edus(peer, "m.device_list_update")
+    assert (update["user_id"], update["device_id"]) == (carol, "TABLET")
+    assert update["keys"] == tablet.device_keys()
+
+
+async def test_device_names_go_out_only_when_allowed(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token, _ = await alice_with_peer_roommate(hs, peer)
+    phone = FakeDevice(ALICE, "PHONE")
+    await hs.request("POST", "/keys/upload", {"device_keys": phone.device_keys()}, token=token)
+    services = hs.services
+    named = UserKeys(
+        services.db,
+        OURS,
+        services.e2ee,
+        services.users.devices,
+        services.federation.sender,
+        allow_device_names=True,
+    )
+    [device] = named.devices(ALICE)["devices"]
+    assert device["device_display_name"] == "phone"
+    keys = named.query({ALICE: []})["device_keys"][ALICE]["PHONE"]
+    assert keys["unsigned"] == {"device_display_name": "phone"}
+    # The server's own (allow_device_name_federation = false): no name anywhere.
+    served = services.federation.user_keys
+    assert "device_display_name" not in served.devices(ALICE)["devices"][0]
+    assert "unsigned" not in served.query({ALICE: []})["device_keys"][ALICE]["PHONE"]
