@@ -80,6 +80,9 @@ class RemoteUserKeys:
         self._cache = db.map(MAPS.userid_remotedevicelist)
         self._tasks = BackgroundTasks()
         self._resyncing: set[str] = set()
+        #: Per remote user, how many of their EDUs arrived (in this process): an
+        #: answer fetched while one arrived may predate it and is not cached.
+        self._generation: dict[str, int] = {}
 
     async def stop(self) -> None:
         await self._tasks.stop()
@@ -102,7 +105,10 @@ class RemoteUserKeys:
         master = entry.get("master") if entry is not None else None
         return master if isinstance(master, dict) else None
 
-    def _store(self, user_id: str, entry: JsonDict) -> None:
+    def _store(self, user_id: str, entry: JsonDict, generation: int) -> None:
+        """Cache a fetched list if no EDU about the user came since it was asked."""
+        if self._generation.get(user_id, 0) != generation:
+            return
         if self._lists.is_tracked(user_id):
             with self._db.batch() as b:
                 self._stage_write(b, user_id, entry)
@@ -145,6 +151,7 @@ class RemoteUserKeys:
             else:
                 by_server.setdefault(server_of(user_id), {})[user_id] = list(device_ids)
         servers = list(by_server)
+        generations = {u: self._generation.get(u, 0) for u in wanted}
         answers = await asyncio.gather(
             *(self._query_server(s, by_server[s], timeout_s) for s in servers),
             return_exceptions=True,
@@ -158,7 +165,7 @@ class RemoteUserKeys:
             for user_id, device_ids in by_server[server].items():
                 entry = _entry_from_query(user_id, answer)
                 if not device_ids:
-                    self._store(user_id, entry)
+                    self._store(user_id, entry, generations[user_id])
                 _answer_from(result, user_id, device_ids, entry)
         return result
 
@@ -233,6 +240,7 @@ class RemoteUserKeys:
             return
         if not self._lists.is_tracked(user_id):
             return
+        self._generation[user_id] = self._generation.get(user_id, 0) + 1
         entry = self.cached(user_id)
         if entry is None:
             self._changed(user_id, None)
@@ -262,6 +270,7 @@ class RemoteUserKeys:
             return
         if not self._lists.is_tracked(user_id):
             return
+        self._generation[user_id] = self._generation.get(user_id, 0) + 1
         entry = self.cached(user_id)
         if entry is not None:
             for usage in SIGNING_USAGES:
@@ -278,7 +287,9 @@ class RemoteUserKeys:
 
     async def _fetch_devices(self, user_id: str) -> None:
         """Refill the cache from ``GET /user/devices/{userId}`` (the clients were
-        told of the change already; until this is done queries ask the origin)."""
+        told of the change already; until this is done queries ask the origin). If
+        another update came meanwhile the answer may predate it: not cached."""
+        generation = self._generation.get(user_id, 0)
         try:
             path = f"/_matrix/federation/v1/user/devices/{quote(user_id, safe='')}"
             answer = _as_dict(
@@ -304,7 +315,7 @@ class RemoteUserKeys:
             signing_key = answer.get(f"{usage}_key")
             if isinstance(signing_key, dict):
                 entry[usage] = signing_key
-        self._store(user_id, entry)
+        self._store(user_id, entry, generation)
 
 
 def _with_name(keys: JsonDict, name: Any) -> JsonDict:

@@ -11,6 +11,7 @@ while the others answer.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -361,3 +362,27 @@ async def test_device_names_go_out_only_when_allowed(
     served = services.federation.user_keys
     assert "device_display_name" not in served.devices(ALICE)["devices"][0]
     assert "unsigned" not in served.query({ALICE: []})["device_keys"][ALICE]["PHONE"]
+
+
+async def test_an_answer_that_may_predate_an_update_is_not_cached(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token, _ = await alice_with_peer_roommate(hs, peer)
+    dave = f"@dave:{peer.server_name}"
+    one = FakeDevice(dave, "ONE")
+    peer.user_keys[dave] = {"device_keys": {"ONE": one.device_keys()}}
+    peer.keys_delay = 1
+    query = asyncio.create_task(
+        hs.request("POST", "/keys/query", {"device_keys": {dave: []}}, token=token)
+    )
+    await peer.wait_for(lambda p: bool(p.key_requests), within=5)
+    update = {"user_id": dave, "device_id": "TWO", "stream_id": 7, "prev_id": [6]}
+    await _send_edus(hs, peer, {"edu_type": "m.device_list_update", "content": update})
+    status, answer = await query
+    assert status == 200 and set(answer["device_keys"][dave]) == {"ONE"}
+    assert hs.services.federation.remote_keys.cached(dave) is None
+    # Asked again, with nothing arriving meanwhile: cached.
+    peer.keys_delay = 0
+    await hs.request("POST", "/keys/query", {"device_keys": {dave: []}}, token=token)
+    assert hs.services.federation.remote_keys.cached(dave) is not None
