@@ -15,30 +15,24 @@ skipped without the ``crosscheck`` extra): Synapse asks us with its own
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nio import (
-    AsyncClient,
-    LoginResponse,
-    RegisterResponse,
-    RoomCreateResponse,
-    RoomSendResponse,
-)
+from nio import AsyncClient, LoginResponse, RoomSendResponse
 
-from tests.kit.federation import FederationNet, HasBaseUrl, call, federation
+from tests.kit.federation import FederationNet, HasBaseUrl, federation
 from tests.kit.nio_e2ee import (
-    ENCRYPTION,
     decrypted_texts,
+    device_ids,
+    encrypted_pair,
     nio_client,
     nio_sync,
     sync_until,
     trust_all,
 )
 from tests.kit.server import ServerProcess
-from tests.kit.synapse_peer import SynapsePeer, synapse_available
+from tests.kit.synapse_peer import synapse_available
 
 pytest.importorskip("vodozemac")
 
@@ -64,16 +58,6 @@ def synapse_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation
         yield net
 
 
-def _join_over_federation(server: HasBaseUrl, room_id: str, via: str, token: str) -> None:
-    path = f"/_matrix/client/v3/join/{urllib.parse.quote(room_id)}?server_name={via}"
-    status, answer = call(server, "POST", path, {}, token=token)
-    assert status == 200, answer
-
-
-def _device_ids(client: AsyncClient, user_id: str) -> set[str]:
-    return {d.device_id for d in client.device_store.active_user_devices(user_id)}
-
-
 async def test_encrypted_conversation_across_servers(net: FederationNet, tmp_path: Path) -> None:
     a, b = net.servers
     await _conversation(a, b, tmp_path)
@@ -86,42 +70,12 @@ async def test_encrypted_conversation_with_synapse(
     await _conversation(a, s, tmp_path)
 
 
-async def _account(client: AsyncClient, server: HasBaseUrl, name: str) -> None:
-    """Register ``name`` (Synapse's through its shared-secret API, then log in)."""
-    password = f"{name} password!"
-    if isinstance(server, SynapsePeer):
-        server.register(name, password)
-        reply: object = await client.login(password, device_name=client.device_id)
-        assert isinstance(reply, LoginResponse), reply
-    else:
-        reply = await client.register(name, password, client.device_id)
-        assert isinstance(reply, RegisterResponse), reply
-    await nio_sync(client)  # uploads device keys and one-time keys
-
-
 async def _conversation(a: ServerProcess, b: HasBaseUrl, tmp_path: Path) -> None:
-    alice = nio_client(a, tmp_path, "alice", "ALICEPHONE")
-    bob = nio_client(b, tmp_path, "bob", "BOBPHONE")
+    alice, bob, room_id = await encrypted_pair(a, b, tmp_path)
+    alice_id, bob_id = alice.user_id, bob.user_id
     bob2: AsyncClient | None = None
     try:
-        await _account(alice, a, "alice")
-        await _account(bob, b, "bob")
-        alice_id, bob_id = alice.user_id, bob.user_id
-
-        created = await alice.room_create(initial_state=[ENCRYPTION], invite=[bob_id])
-        assert isinstance(created, RoomCreateResponse), created
-        room_id = created.room_id
-        await sync_until(bob, lambda: room_id in bob.invited_rooms)
-        _join_over_federation(b, room_id, a.server_name, bob.access_token)
-        await sync_until(alice, lambda: bob_id in alice.rooms[room_id].users)
-        await sync_until(bob, lambda: room_id in bob.rooms and bob.rooms[room_id].encrypted)
-
-        # Each side's keys reach the other through its own server's /keys/query.
-        await sync_until(alice, lambda: "BOBPHONE" in _device_ids(alice, bob_id))
-        await sync_until(bob, lambda: "ALICEPHONE" in _device_ids(bob, alice_id))
-        trust_all(alice, [bob_id])
-        trust_all(bob, [alice_id])
-
+        # Each side's keys reached the other through its own server's /keys/query.
         bob_saw: list[str] = []
         bob_got_text = decrypted_texts(bob, room_id, bob_saw)
         sent = await alice.room_send(
@@ -148,9 +102,9 @@ async def _conversation(a: ServerProcess, b: HasBaseUrl, tmp_path: Path) -> None
         login = await bob2.login("bob password!", device_name="laptop")
         assert isinstance(login, LoginResponse), login
         await nio_sync(bob2)
-        await sync_until(alice, lambda: "BOBLAPTOP" in _device_ids(alice, bob_id))
+        await sync_until(alice, lambda: "BOBLAPTOP" in device_ids(alice, bob_id))
         trust_all(alice, [bob_id])
-        await sync_until(bob2, lambda: "ALICEPHONE" in _device_ids(bob2, alice_id))
+        await sync_until(bob2, lambda: "ALICEPHONE" in device_ids(bob2, alice_id))
         trust_all(bob2, [alice_id])
         laptop_saw: list[str] = []
         decrypted_texts(bob2, room_id, laptop_saw)

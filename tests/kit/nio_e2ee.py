@@ -4,23 +4,30 @@
 what a client does with keys after a sync (upload, query, claim, to-device);
 ``sync_until`` repeats it until a condition holds; ``trust_all`` verifies the
 devices of users (as far as the library allows in a test); ``decrypted_texts``
-collects the bodies a client decrypts and fails on any it cannot decrypt.
+collects the bodies a client decrypts and fails on any it cannot decrypt;
+``encrypted_pair`` sets up Alice and Bob, each on their own server (ours or
+Synapse), in an encrypted room, knowing and trusting each other's devices.
 """
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    LoginResponse,
     MegolmEvent,
+    RegisterResponse,
+    RoomCreateResponse,
     RoomMessageText,
     SyncResponse,
 )
 
-from tests.kit.federation import HasBaseUrl
+from tests.kit.federation import HasBaseUrl, call
+from tests.kit.synapse_peer import SynapsePeer
 
 ENCRYPTION = {
     "type": "m.room.encryption",
@@ -83,3 +90,54 @@ def decrypted_texts(client: AsyncClient, room_id: str, seen: list[str]) -> Calla
     client.add_event_callback(on_text, RoomMessageText)  # type: ignore[arg-type]
     client.add_event_callback(undecryptable, MegolmEvent)  # type: ignore[arg-type]
     return lambda: bool(seen)
+
+
+def device_ids(client: AsyncClient, user_id: str) -> set[str]:
+    return {d.device_id for d in client.device_store.active_user_devices(user_id)}
+
+
+async def nio_account(client: AsyncClient, server: HasBaseUrl, name: str) -> None:
+    """Register ``name`` (on Synapse through its shared-secret API, then log in) and
+    upload the device's keys."""
+    password = f"{name} password!"
+    if isinstance(server, SynapsePeer):
+        server.register(name, password)
+        reply: object = await client.login(password, device_name=client.device_id)
+        assert isinstance(reply, LoginResponse), reply
+    else:
+        reply = await client.register(name, password, client.device_id)
+        assert isinstance(reply, RegisterResponse), reply
+    await nio_sync(client)
+
+
+async def encrypted_pair(
+    a: HasBaseUrl, b: HasBaseUrl, tmp_path: Path
+) -> tuple[AsyncClient, AsyncClient, str]:
+    """(alice on ``a``, bob on ``b``, room ID): an encrypted room Alice made and Bob
+    joined over federation; each client knows and trusts the other's device (its
+    keys fetched through its own server's /keys/query). The caller closes both."""
+    alice = nio_client(a, tmp_path, "alice", "ALICEPHONE")
+    bob = nio_client(b, tmp_path, "bob", "BOBPHONE")
+    try:
+        await nio_account(alice, a, "alice")
+        await nio_account(bob, b, "bob")
+        alice_id, bob_id = alice.user_id, bob.user_id
+        created = await alice.room_create(initial_state=[ENCRYPTION], invite=[bob_id])
+        assert isinstance(created, RoomCreateResponse), created
+        room_id = created.room_id
+        await sync_until(bob, lambda: room_id in bob.invited_rooms)
+        via = alice_id.split(":", 1)[1]
+        path = f"/_matrix/client/v3/join/{urllib.parse.quote(room_id)}?server_name={via}"
+        status, answer = call(b, "POST", path, {}, token=bob.access_token)
+        assert status == 200, answer
+        await sync_until(alice, lambda: bob_id in alice.rooms[room_id].users)
+        await sync_until(bob, lambda: room_id in bob.rooms and bob.rooms[room_id].encrypted)
+        await sync_until(alice, lambda: bob.device_id in device_ids(alice, bob_id))
+        await sync_until(bob, lambda: alice.device_id in device_ids(bob, alice_id))
+        trust_all(alice, [bob_id])
+        trust_all(bob, [alice_id])
+    except BaseException:
+        await alice.close()
+        await bob.close()
+        raise
+    return alice, bob, room_id
