@@ -6,7 +6,7 @@ each other's device keys through ``/keys/query`` (A asks B with
 the Megolm room key over to-device through federation, and each decrypts the
 other's messages. Bob's new device reaches Alice as an ``m.device_list_update``
 EDU (``device_lists.changed`` in her sync) and gets the room key for what she
-sends next.
+sends next; so does Alice's new device on Bob's side.
 
 The same conversation runs with Synapse as Bob's server (tests/kit/synapse_peer.py;
 skipped without the ``crosscheck`` extra): Synapse asks us with its own
@@ -73,6 +73,7 @@ async def test_encrypted_conversation_with_synapse(
 async def _conversation(a: ServerProcess, b: HasBaseUrl, tmp_path: Path) -> None:
     alice, bob, room_id = await encrypted_pair(a, b, tmp_path)
     alice_id, bob_id = alice.user_id, bob.user_id
+    alice2: AsyncClient | None = None
     bob2: AsyncClient | None = None
     try:
         # Each side's keys reached the other through its own server's /keys/query.
@@ -113,7 +114,25 @@ async def _conversation(a: ServerProcess, b: HasBaseUrl, tmp_path: Path) -> None
         )
         assert isinstance(sent, RoomSendResponse), sent
         await sync_until(bob2, lambda: "welcome, laptop" in laptop_saw)
+
+        # And the other way: Alice's new device reaches Bob's server as an EDU.
+        alice2 = nio_client(a, tmp_path, "alice", "ALICETABLET")
+        login = await alice2.login("alice password!", device_name="tablet")
+        assert isinstance(login, LoginResponse), login
+        await nio_sync(alice2)
+        await sync_until(bob, lambda: "ALICETABLET" in device_ids(bob, alice_id))
+        await sync_until(bob, lambda: "BOBLAPTOP" in device_ids(bob, bob_id))
+        trust_all(bob, [alice_id, bob_id])
+        await sync_until(alice2, lambda: "BOBPHONE" in device_ids(alice2, bob_id))
+        trust_all(alice2, [bob_id])
+        tablet_saw: list[str] = []
+        decrypted_texts(alice2, room_id, tablet_saw)
+        sent = await bob.room_send(
+            room_id, "m.room.message", {"msgtype": "m.text", "body": "hello, tablet"}
+        )
+        assert isinstance(sent, RoomSendResponse), sent
+        await sync_until(alice2, lambda: "hello, tablet" in tablet_saw)
     finally:
-        for client in (alice, bob, bob2):
+        for client in (alice, alice2, bob, bob2):
             if client is not None:
                 await client.close()
