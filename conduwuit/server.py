@@ -368,6 +368,7 @@ def build_federation(
     )
     e2ee.remote = remote_keys
     e2ee.cross_signing.remote_master = remote_keys.master_key
+    rooms.storage.member_index.join_listeners.append(remote_keys.membership_changed)
     queries = FederationQueries(client)
     pdu_signatures = PduSignatures(keys)
     joins = RemoteJoins(

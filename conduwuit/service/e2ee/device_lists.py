@@ -145,6 +145,10 @@ class DeviceLists:
         """Plug in the federation (built after the e2ee services)."""
         self._remote = remote
 
+    def room_members(self, room_id: str) -> set[str]:
+        """Every user joined to ``room_id``."""
+        return self._membership.room_members(room_id)
+
     def is_tracked(self, user_id: str) -> bool:
         """Whether a local user shares a room with ``user_id`` (a remote user whose
         device list we keep, as the spec's "tracking" says)."""

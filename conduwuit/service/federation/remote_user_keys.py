@@ -17,7 +17,7 @@ update resynchronises it too. ``m.signing_key_update`` replaces the cached
 cross-signing keys. Either way the local users sharing a room with the user hear
 of it in ``/sync`` and ``/keys/changes`` (``device_lists.changed``). EDUs about
 users nobody here tracks are ignored, and a cached list whose user is no longer
-tracked is dropped when next read.
+tracked is dropped at the leave that ends the tracking.
 """
 
 from __future__ import annotations
@@ -98,6 +98,21 @@ class RemoteUserKeys:
             return None
         value: JsonDict = json.loads(raw)
         return value
+
+    def membership_changed(self, user_id: str, room_id: str, joined: bool) -> None:
+        """A join listener: after a leave, the cached lists of remote users nobody
+        here shares a room with any more are dropped (their servers stop sending
+        updates, so the lists would go stale until a rejoin)."""
+        if joined:
+            return
+        if server_of(user_id) != self._server_name:
+            candidates = {user_id}
+        else:
+            members = self._lists.room_members(room_id)
+            candidates = {u for u in members if server_of(u) != self._server_name}
+        for candidate in candidates:
+            if self._cache.get(candidate.encode()) is not None:
+                self.cached(candidate)  # drops it if untracked
 
     def master_key(self, user_id: str) -> JsonDict | None:
         """The cached master key of a tracked remote user (for signing it)."""

@@ -24,6 +24,7 @@ import pytest
 
 from conduwuit.core.signing import sign_json
 from conduwuit.core.x_matrix import sign_request
+from conduwuit.db import MAPS
 from conduwuit.service.federation.user_keys import UserKeys
 from tests.kit.e2ee import FakeCrossSigning, FakeDevice
 from tests.kit.federation_peer import FederationPeer, homeserver_with_peer, join_peer_user
@@ -386,3 +387,19 @@ async def test_an_answer_that_may_predate_an_update_is_not_cached(
     peer.keys_delay = 0
     await hs.request("POST", "/keys/query", {"device_keys": {dave: []}}, token=token)
     assert hs.services.federation.remote_keys.cached(dave) is not None
+
+
+async def test_a_cached_list_goes_when_no_room_is_shared_any_more(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token, room = await alice_with_peer_roommate(hs, peer)
+    dave = f"@dave:{peer.server_name}"
+    peer.user_keys[dave] = {"device_keys": {"ONE": FakeDevice(dave, "ONE").device_keys()}}
+    await hs.request("POST", "/keys/query", {"device_keys": {dave: []}}, token=token)
+    cache = hs.services.db.map(MAPS.userid_remotedevicelist)
+    assert cache.get(dave.encode()) is not None
+    status, _ = await hs.request("POST", f"/rooms/{room}/leave", {}, token=token)
+    assert status == 200
+    # Dropped at the leave, not when next read: a rejoin must not find it stale.
+    assert cache.get(dave.encode()) is None
