@@ -129,7 +129,12 @@ class DeviceLists:
     ) -> None:
         """Tell the other servers of a room a local user just joined about the user's
         ``devices`` (the spec: on "joins a room which contains servers which are not
-        already receiving updates"); the local users heard of the join already."""
+        already receiving updates"); the local users heard of the join already.
+
+        The user's own devices hear "changed" of the user too, as with Synapse (whose
+        join adds a device-list change of the joiner; Complement's
+        TestDeviceListsUpdateOverFederation expects the joiner in their own list).
+        """
         if self._remote is None or not self.is_local(user_id):
             return
         members = self._membership.room_members(room_id)
@@ -140,6 +145,8 @@ class DeviceLists:
         with self._db.batch() as b:
             for update in updates:
                 self._remote.stage_outbound(b, user_id, update, servers)
+            self._stage(b, (user_id,), user_id, CHANGED, b.next_count())
+        self._wake((user_id,))
 
     def set_remote(self, remote: RemoteDeviceListSink) -> None:
         """Plug in the federation (built after the e2ee services)."""

@@ -331,8 +331,12 @@ async def test_a_join_announces_the_joiners_devices_to_the_rooms_servers(
         "POST", "/keys/upload", {"device_keys": tablet.device_keys()}, token=carol_token
     )
     assert edus(peer, "m.device_list_update") == []  # no room shared with the peer yet
+    since = str(hs.services.db.current_count())
     status, _ = await hs.request("POST", f"/join/{room}", {}, token=carol_token)
     assert status == 200
+    # Carol's own devices hear of the announcement too (as with Synapse).
+    dave = f"@dave:{peer.server_name}"
+    assert await _changed_since(hs, carol_token, since) == sorted([ALICE, carol, dave])
     await peer.wait_for(lambda p: len(edus(p, "m.device_list_update")) == 1)
     [update] = edus(peer, "m.device_list_update")
     assert (update["user_id"], update["device_id"]) == (carol, "TABLET")
