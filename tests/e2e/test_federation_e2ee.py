@@ -15,14 +15,17 @@ skipped without the ``crosscheck`` extra): Synapse asks us with its own
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from nio import AsyncClient, LoginResponse, RoomSendResponse
 
-from tests.kit.federation import FederationNet, HasBaseUrl, federation
+from tests.kit.e2ee import FakeDevice
+from tests.kit.federation import FederationNet, HasBaseUrl, call, federation, register
 from tests.kit.nio_e2ee import (
+    ENCRYPTION,
     decrypted_texts,
     device_ids,
     encrypted_pair,
@@ -136,3 +139,77 @@ async def _conversation(a: ServerProcess, b: HasBaseUrl, tmp_path: Path) -> None
         for client in (alice, alice2, bob, bob2):
             if client is not None:
                 await client.close()
+
+
+def _device_lists(server: ServerProcess, token: str, since: str) -> tuple[str, list[str]]:
+    status, answer = call(
+        server, "GET", f"/_matrix/client/v3/sync?since={since}&timeout=1000", token=token
+    )
+    assert status == 200, answer
+    changed: list[str] = sorted(answer.get("device_lists", {}).get("changed", []))
+    return answer["next_batch"], changed
+
+
+def _until_changed(server: ServerProcess, token: str, since: str, want: list[str]) -> str:
+    for _ in range(20):
+        since, changed = _device_lists(server, token, since)
+        if changed:
+            assert changed == sorted(want)
+            return since
+    raise AssertionError(f"no device_lists.changed; wanted {want}")
+
+
+def test_device_list_changes_cross_once(net: FederationNet) -> None:
+    """As Complement's TestDeviceListsUpdateOverFederation: after Bob joins Alice's
+    room from B, each hears of the other once (the EDU B sends to announce Bob's
+    devices on his join tells Alice nothing new), and Alice's new device reaches Bob."""
+    a, b = net.servers
+    alice, alice_token = register(a, "carla")
+    bob, bob_token = register(b, "dmitri")
+    status, room = call(
+        a,
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        {"preset": "private_chat", "invite": [bob], "initial_state": [ENCRYPTION]},
+        token=alice_token,
+    )
+    assert status == 200, room
+    room_id = room["room_id"]
+    _, answer = call(a, "GET", "/_matrix/client/v3/sync?timeout=0", token=alice_token)
+    alice_since = answer["next_batch"]
+    _, answer = call(b, "GET", "/_matrix/client/v3/sync?timeout=0", token=bob_token)
+    bob_since = answer["next_batch"]
+    path = f"/_matrix/client/v3/join/{urllib.parse.quote(room_id)}?server_name={a.server_name}"
+    status, answer = call(b, "POST", path, {}, token=bob_token)
+    assert status == 200, answer
+
+    alice_since = _until_changed(a, alice_token, alice_since, [bob])
+    bob_since = _until_changed(b, bob_token, bob_since, [alice, bob])
+    # B's announcement of Bob's device arrives: nothing more for Alice.
+    for _ in range(3):
+        alice_since, changed = _device_lists(a, alice_token, alice_since)
+        assert changed == []
+
+    status, login = call(
+        a,
+        "POST",
+        "/_matrix/client/v3/login",
+        {
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": "carla"},
+            "password": "pw-123456",
+            "device_id": "NEW_DEVICE",
+        },
+    )
+    assert status == 200, login
+    new_device = FakeDevice(alice, "NEW_DEVICE")
+    status, _ = call(
+        a,
+        "POST",
+        "/_matrix/client/v3/keys/upload",
+        {"device_keys": new_device.device_keys()},
+        token=login["access_token"],
+    )
+    assert status == 200
+    _until_changed(a, alice_token, alice_since, [alice])
+    _until_changed(b, bob_token, bob_since, [alice])

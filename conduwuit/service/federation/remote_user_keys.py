@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -45,6 +47,9 @@ JsonDict = dict[str, Any]
 #: Device lists and keys can be long (many devices); bounded anyway.
 MAX_KEYS_RESPONSE = 4 * 1024 * 1024
 SIGNING_USAGES = ("master", "self_signing")
+#: How long after a remote user's join an update about them, with no list cached
+#: and none handed out, is taken as their server's announcement of the join.
+JOIN_ANNOUNCEMENT_WINDOW_S = 30.0
 
 
 def failure(exc: BaseException) -> JsonDict:
@@ -83,6 +88,9 @@ class RemoteUserKeys:
         #: Per remote user, how many of their EDUs arrived (in this process): an
         #: answer fetched while one arrived may predate it and is not cached.
         self._generation: dict[str, int] = {}
+        #: Remote users who lately joined a room shared with local users (monotonic
+        #: time of the join), until their keys are asked for.
+        self._joined: OrderedDict[str, float] = OrderedDict()
 
     async def stop(self) -> None:
         await self._tasks.stop()
@@ -104,6 +112,10 @@ class RemoteUserKeys:
         here shares a room with any more are dropped (their servers stop sending
         updates, so the lists would go stale until a rejoin)."""
         if joined:
+            if server_of(user_id) != self._server_name and self._lists.is_tracked(user_id):
+                self._joined[user_id] = time.monotonic()
+                self._joined.move_to_end(user_id)
+                self._forget_old_joins()
             return
         if server_of(user_id) != self._server_name:
             candidates = {user_id}
@@ -113,6 +125,19 @@ class RemoteUserKeys:
         for candidate in candidates:
             if self._cache.get(candidate.encode()) is not None:
                 self.cached(candidate)  # drops it if untracked
+
+    def _forget_old_joins(self) -> None:
+        horizon = time.monotonic() - JOIN_ANNOUNCEMENT_WINDOW_S
+        while self._joined and next(iter(self._joined.values())) < horizon:
+            self._joined.popitem(last=False)
+
+    def _just_joined(self, user_id: str) -> bool:
+        """Whether ``user_id`` joined a room shared with local users moments ago and
+        nobody asked for their keys since: those users were told "changed" by the
+        join and hold no list of theirs yet, so an update now (the joiner's server
+        announcing their devices on the join) tells them nothing new."""
+        self._forget_old_joins()
+        return user_id in self._joined
 
     def master_key(self, user_id: str) -> JsonDict | None:
         """The cached master key of a tracked remote user (for signing it)."""
@@ -167,6 +192,8 @@ class RemoteUserKeys:
                 by_server.setdefault(server_of(user_id), {})[user_id] = list(device_ids)
         servers = list(by_server)
         generations = {u: self._generation.get(u, 0) for u in wanted}
+        for user_id in wanted:
+            self._joined.pop(user_id, None)  # a list is handed out: updates matter now
         answers = await asyncio.gather(
             *(self._query_server(s, by_server[s], timeout_s) for s in servers),
             return_exceptions=True,
@@ -258,7 +285,8 @@ class RemoteUserKeys:
         self._generation[user_id] = self._generation.get(user_id, 0) + 1
         entry = self.cached(user_id)
         if entry is None:
-            self._changed(user_id, None)
+            if not self._just_joined(user_id):
+                self._changed(user_id, None)
             return
         known = entry.get("stream_id")
         if known is not None and stream_id <= known:

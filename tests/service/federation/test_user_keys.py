@@ -206,16 +206,21 @@ async def test_remote_updates_are_applied_and_a_gap_resyncs(
     }
     since = str(hs.services.db.current_count())
 
-    # No cache yet: the update is only news, and a query asks the peer.
+    # A query for some devices is not cached; an update then is only news.
+    peer.user_keys[dave] = {"device_keys": {"ONE": one.device_keys()}}
+    status, answer = await hs.request(
+        "POST", "/keys/query", {"device_keys": {dave: ["ONE"]}}, token=token
+    )
+    assert status == 200 and answer["device_keys"][dave] == {"ONE": one.device_keys()}
     update = {"user_id": dave, "device_id": "ONE", "stream_id": 4, "prev_id": [3]}
     await _send_edus(hs, peer, {"edu_type": "m.device_list_update", "content": update})
     assert await _changed_since(hs, token, since) == [dave]
-    peer.user_keys[dave] = {"device_keys": {"ONE": one.device_keys()}}
+    # A query for all of them asks the peer and is cached.
     status, answer = await hs.request(
         "POST", "/keys/query", {"device_keys": {dave: []}}, token=token
     )
     assert status == 200 and answer["device_keys"][dave] == {"ONE": one.device_keys()}
-    assert peer.key_requests == ["/_matrix/federation/v1/user/keys/query"]
+    assert peer.key_requests == ["/_matrix/federation/v1/user/keys/query"] * 2
 
     # Cached now (without a stream ID): the next update is a gap; /user/devices refills.
     since = str(hs.services.db.current_count())
@@ -407,3 +412,24 @@ async def test_a_cached_list_goes_when_no_room_is_shared_any_more(
     assert status == 200
     # Dropped at the leave, not when next read: a rejoin must not find it stale.
     assert cache.get(dave.encode()) is None
+
+
+async def test_the_announcement_of_a_join_is_not_news(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    token, _ = await alice_with_peer_roommate(hs, peer)  # dave's join: alice told
+    dave = f"@dave:{peer.server_name}"
+    since = str(hs.services.db.current_count())
+    announcement = {"user_id": dave, "device_id": "ONE", "stream_id": 1, "prev_id": []}
+    await _send_edus(hs, peer, {"edu_type": "m.device_list_update", "content": announcement})
+    assert await _changed_since(hs, token, since) == []
+    # Once a list was handed out, an update is news again.
+    peer.user_keys[dave] = {"device_keys": {}}
+    status, _ = await hs.request(
+        "POST", "/keys/query", {"device_keys": {dave: ["ONE"]}}, token=token
+    )
+    assert status == 200
+    update = {"user_id": dave, "device_id": "TWO", "stream_id": 2, "prev_id": [1]}
+    await _send_edus(hs, peer, {"edu_type": "m.device_list_update", "content": update})
+    assert await _changed_since(hs, token, since) == [dave]
