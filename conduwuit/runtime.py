@@ -94,6 +94,7 @@ class RunningServer:
                 await self.server.services.push.pushers.stop()
                 await self.server.services.federation.sender.stop()
                 await self.server.services.media.stop()
+                await self.server.services.federation.remote_keys.stop()
                 await self.server.services.federation.client.close()
                 await self.server.services.federation.resolver.close()
                 await self.server.services.previewer.close()

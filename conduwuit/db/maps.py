@@ -526,6 +526,21 @@ class Maps:
         key:   observing user ID, 0xFF, user ID that changed
         value: u64 count of its entry in keychangeid_userid""",
     )
+    userid_devicelistid: Final = MapSpec(
+        "userid_devicelistid",
+        """The stream ID of the last m.device_list_update sent about a local user: the
+        next update's prev_id, and the stream_id /user/devices answers with.
+        key:   user ID
+        value: u64 count""",
+    )
+    userid_remotedevicelist: Final = MapSpec(
+        "userid_remotedevicelist",
+        """Cached device list of a remote user a local user shares a room with, kept
+        fresh by m.device_list_update and m.signing_key_update EDUs.
+        key:   user ID
+        value: JSON {"stream_id": int, "devices": {device ID: device keys},
+               "master"?: key, "self_signing"?: key}""",
+    )
     todeviceid_events: Final = MapSpec(
         "todeviceid_events",
         """To-device messages waiting for a device, until it acknowledges them with a

@@ -23,8 +23,9 @@ refused PDUs are not stored. Each PDU's result is in the answer.
 
 EDUs, each only from the server of the user it speaks for: ``m.typing`` and
 ``m.receipt`` (of users joined to the room), ``m.presence``, each if the matching
-``allow_incoming_*`` option is on, and ``m.direct_to_device`` (to our users'
-devices, once per ``message_id``). Other EDU types are ignored.
+``allow_incoming_*`` option is on, ``m.direct_to_device`` (to our users'
+devices, once per ``message_id``), and ``m.device_list_update`` and
+``m.signing_key_update`` (``RemoteUserKeys``). Other EDU types are ignored.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from conduwuit.db.codec import key
 from conduwuit.service.e2ee.to_device import ToDevice
 from conduwuit.service.federation.client import FederationClient, FederationError
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.remote_user_keys import RemoteUserKeys
 from conduwuit.service.federation.room_access import RoomAccess
 from conduwuit.service.presence import Presence
 from conduwuit.service.rooms.out_of_band import own_member_event, room_version_shown
@@ -91,6 +93,7 @@ class InboundTransactions:
         receipts: Receipts,
         presence: Presence,
         to_device: ToDevice,
+        remote_keys: RemoteUserKeys,
         settings: EduSettings,
     ) -> None:
         self._answers = db.map(MAPS.servertxnid_response)
@@ -102,6 +105,7 @@ class InboundTransactions:
         self.receipts = receipts
         self.presence = presence
         self.to_device = to_device
+        self.remote_keys = remote_keys
         self.settings = settings
         self._running: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
 
@@ -312,6 +316,10 @@ class InboundTransactions:
                     self._presence(origin, content)
                 elif kind == "m.direct_to_device":
                     self._to_device(origin, content)
+                elif kind == "m.device_list_update":
+                    self.remote_keys.device_list_update(origin, content)
+                elif kind == "m.signing_key_update":
+                    self.remote_keys.signing_key_update(origin, content)
             except (MatrixError, ValueError, TypeError) as exc:
                 log.info("EDU %s from %s ignored: %s", kind, origin, exc)
 
