@@ -298,6 +298,8 @@ class FederationClient:
         is its (4xx) answer or a refusal made here."""
         if isinstance(exc, _TRANSPORT_ERRORS):
             self.backoff.failed(server_name)
+            # Its address may have changed: look it up again at the next attempt.
+            self._resolver.forget(server_name)
             log.info("federation %s %s to %s failed: %r", method, path, server_name, exc)
             return Unreachable(f"{server_name}: {type(exc).__name__} {exc}")
         if isinstance(exc, ResponseTooLarge):
@@ -305,8 +307,10 @@ class FederationClient:
             return exc
         if isinstance(exc, FederationError):
             return exc
-        # The resolver's own errors (no such server) count as failures too.
+        # The resolver's own errors (no such server) count as failures too; the
+        # name is looked up again at the next attempt (it may resolve by then).
         self.backoff.failed(server_name)
+        self._resolver.forget(server_name)
         return Unreachable(f"{server_name}: {exc}")
 
     def _record_status(self, server_name: str, status: int) -> None:

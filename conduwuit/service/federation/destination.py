@@ -29,3 +29,8 @@ class Resolver(Protocol):
     async def resolve(self, server_name: str) -> Destination:
         """The destination of ``server_name``; raises if it cannot be found."""
         ...
+
+    def forget(self, server_name: str) -> None:
+        """Drop what is cached about ``server_name`` (after a failure: its address may
+        have changed, or a name that did not resolve may now)."""
+        ...

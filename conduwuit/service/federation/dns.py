@@ -148,6 +148,12 @@ class Dns:
             return cached
         return await self._flights.run(key, lambda: self._resolve(key[0], rdtype))
 
+    def forget(self, name: str) -> None:
+        """Drop the cached answers (positive or negative) of ``name``."""
+        name = name.lower().rstrip(".")
+        for rdtype in (A, AAAA, dns.rdatatype.SRV):
+            self._cache.pop((name, int(rdtype)))
+
     async def _resolve(self, name: str, rdtype: dns.rdatatype.RdataType) -> DnsAnswer:
         try:
             qname = dns.name.from_text(name)

@@ -114,6 +114,26 @@ class ServerResolver:
             return cached
         return await self._flights.run(server_name, lambda: self._resolve(server_name))
 
+    def forget(self, server_name: str) -> None:
+        """Drop the cached destination of ``server_name`` and the DNS answers it was
+        found with, positive or negative: the federation client calls this when a
+        request to it fails, so a server that moved or came back (a name that did
+        not resolve while it was down) is found again at the next attempt instead of
+        after dns_min_ttl/dns_min_ttl_nxdomain. The destination's backoff bounds how
+        often that is."""
+        destination = self._destinations.get(server_name)
+        self._destinations.pop(server_name)
+        try:
+            hosts = {ServerName.parse(server_name).host}
+        except ValueError:
+            hosts = set()
+        if destination is not None:
+            hosts.add(destination.host)
+        for host in hosts:
+            self.dns.forget(host)
+            for service in SRV_SERVICES:
+                self.dns.forget(f"{service}.{host}")
+
     async def _resolve(self, server_name: str) -> Destination:
         try:
             name = ServerName.parse(server_name)

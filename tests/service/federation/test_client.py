@@ -227,6 +227,30 @@ async def test_backoff_is_exponential_shared_and_reset_by_success(remote: Remote
         await fed.close()
 
 
+async def test_a_failed_request_forgets_the_destination(remote: Remote) -> None:
+    """After a failure the destination is looked up again (it may have moved or come
+    back: tests/service/federation/test_resolver.py); a 4xx answer forgets nothing."""
+    fed = client(remote)
+    forgotten: list[str] = []
+    resolver = fed._resolver
+    real_forget = resolver.forget
+
+    def forget(server_name: str) -> None:
+        forgotten.append(server_name)
+        real_forget(server_name)
+
+    resolver.forget = forget  # type: ignore[method-assign]
+    dead = f"{REMOTE_IP}:{free_port()}"  # nothing listens there
+    try:
+        with pytest.raises(Unreachable):
+            await fed.get(dead, "/x")
+        with pytest.raises(RemoteError):
+            await fed.get(remote.name, "/missing")
+        assert forgotten == [dead]
+    finally:
+        await fed.close()
+
+
 async def test_backoff_is_capped() -> None:
     clock = Clock()
     from conduwuit.service.federation.client import Backoff

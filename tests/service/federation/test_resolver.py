@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from unittest.mock import ANY
 
 import pytest
 from aiohttp import web
@@ -426,6 +427,29 @@ async def test_nxdomain_does_not_resolve_and_is_cached(
             await resolver.resolve("nowhere.test")
     assert local_dns.count("nowhere.test", "A") == 1
     assert local_dns.count("_matrix-fed._tcp.nowhere.test") == 1
+
+
+async def test_forget_looks_a_server_up_again(
+    make_resolver: MakeResolver, local_dns: LocalDns
+) -> None:
+    """The federation client forgets a server after a failed request: a server that
+    was down (its name gone from DNS) or moved is found at the next attempt, not
+    after dns_min_ttl_nxdomain (3 days) or dns_min_ttl."""
+    resolver = make_resolver()
+    with pytest.raises(ResolutionError):
+        await resolver.resolve("back.test")
+    local_dns.records[("back.test", "A")] = ["192.0.2.7"]
+    with pytest.raises(ResolutionError):  # the negative answer is cached
+        await resolver.resolve("back.test")
+    resolver.forget("back.test")
+    found = await resolver.resolve("back.test")
+    assert (found.host, found.port) == ("back.test", 8448)
+    assert await resolver.dns.addresses("back.test") == (["192.0.2.7"], ANY)
+    # A server that moved: its cached address goes with it.
+    local_dns.records[("back.test", "A")] = ["192.0.2.8"]
+    assert (await resolver.dns.addresses("back.test"))[0] == ["192.0.2.7"]
+    resolver.forget("back.test")
+    assert (await resolver.dns.addresses("back.test"))[0] == ["192.0.2.8"]
 
 
 # -- caching of destinations -------------------------------------------------------------
