@@ -135,20 +135,39 @@ class _Serve:
         return self.origin.key_document()
 
 
-async def serve_origin_keys(origin: ServerKeys, net: FederationNet, port: int) -> web.AppRunner:
-    """HTTPS on ORIGIN_IP:port answering ``/_matrix/key/v2/server`` for ``origin``."""
+async def serve_origin_keys(
+    origin: ServerKeys, net: FederationNet, port: int, host: str = ORIGIN_IP
+) -> web.AppRunner:
+    """HTTPS on host:port answering ``/_matrix/key/v2/server`` for ``origin``, and
+    accepting (and dropping) the transactions peers send once it is in their rooms."""
 
     async def key_document(_: web.Request) -> web.Response:
         return web.json_response(origin.key_document())
 
+    async def transaction(_: web.Request) -> web.Response:
+        return web.json_response({"pdus": {}})
+
     app = web.Application()
     app.router.add_get("/_matrix/key/v2/server", key_document)
+    app.router.add_put("/_matrix/federation/v1/send/{txn}", transaction)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    net.ca.issue_cert(ORIGIN_IP).configure_cert(context)
+    net.ca.issue_cert(host).configure_cert(context)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, ORIGIN_IP, port, ssl_context=context).start()
+    await web.TCPSite(runner, host, port, ssl_context=context).start()
     return runner
+
+
+def origin_client(origin: ServerKeys, net: FederationNet) -> FederationClient:
+    """A pooled federation client signing as ``origin`` and trusting the net's CA."""
+    return FederationClient(
+        origin.server_name,
+        lambda: origin.keypair,
+        ip_literal_resolver(system_clock),
+        IpDenylist([]),
+        ClientSettings(ca_file=net.ca_file, conn_timeout_s=5, timeout_s=30),
+        system_clock,
+    )
 
 
 async def key_fetches(
@@ -255,14 +274,7 @@ async def measure(
         port = free_port()
         origin = ServerKeys(f"{ORIGIN_IP}:{port}", MemoryMap())
         runner = await serve_origin_keys(origin, net, port)
-        client = FederationClient(
-            origin.server_name,
-            lambda: origin.keypair,
-            ip_literal_resolver(system_clock),
-            IpDenylist([]),
-            ClientSettings(ca_file=net.ca_file, conn_timeout_s=5, timeout_s=30),
-            system_clock,
-        )
+        client = origin_client(origin, net)
         try:
             figures.update(
                 await key_fetches(origin, client, peer.server_name, key_fetches_count, seconds)

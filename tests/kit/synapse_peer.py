@@ -141,6 +141,14 @@ class SynapsePeer:
             "suppress_key_server_warning": True,
             "rc_message": {"per_second": 1000, "burst_count": 1000},
             "rc_login": {"address": {"per_second": 1000, "burst_count": 1000}},
+            # Joins of many users (the federation benchmark's large room) are not limited.
+            "rc_joins": {
+                "local": {"per_second": 1000, "burst_count": 1000},
+                "remote": {"per_second": 1000, "burst_count": 1000},
+            },
+            "rc_joins_per_room": {"per_second": 1000, "burst_count": 1000},
+            # Passwords are hashed cheaply: the peer's accounts are throwaway.
+            "bcrypt_rounds": 4,
             # Inbound federation requests per origin: not what a test or benchmark checks.
             "rc_federation": {
                 "window_size": 1000,

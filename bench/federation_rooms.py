@@ -1,0 +1,483 @@
+"""Rooms across two servers: ours A→B side by side with Synapse S1→S2.
+
+    python -m bench.federation_rooms [--messages 100] [--batches 20] [--members 1000]
+                                     [--state-events 10000] [--edus 500] [--no-synapse]
+
+Two of our server processes (A on ``127.0.0.2``, B on ``127.0.0.3``) and two
+Synapses (S1 ``127.0.0.5``, S2 ``127.0.0.6``) federate over loopback TLS with one
+throwaway CA (``tests/kit/federation.py``). Every figure is taken the same way for
+the pair ``home → away`` = A→B and S1→S2:
+
+- ``latency``: a room on home joined by a user of away; ``--messages`` messages sent
+  one after another on home, each timed until away's ``/sync`` (long-polling)
+  shows it: p50/p95.
+- ``inbound``: a scripted remote R (``127.0.0.9``, its key document served here)
+  joins a room on away with ``make_join``/``send_join``, then pushes ``--batches``
+  transactions of 50 signed messages (built before the clock starts) through
+  away's ``PUT /send``, one transaction at a time; the clock stops when away's own
+  member reads the last event through the client API (Synapse answers ``/send``
+  before it has processed the PDUs, so the answer alone would flatter it). PDUs/s.
+- ``join``: a room on home with ``--members`` users and ``--state-events`` more
+  state events (``org.bench.state``); a user of away joins it: the seconds until
+  ``/join`` answers, and until away's ``/joined_members`` lists everyone (Synapse
+  joins with partial state, members omitted, and completes them in the background;
+  that endpoint waits for the full state).
+- ``edu``: ``--edus`` to-device messages (one ``m.direct_to_device`` EDU each) from
+  a user on home to a device on away, 8 requests at a time, until away's ``/sync``
+  has delivered them all: EDUs/s.
+
+Synapse runs from this environment (the ``crosscheck`` extra) as in
+``tests/kit/synapse_peer.py``; ratios are ours / Synapse's (above 1 is better for
+rates, below 1 for times). Passwords are hashed cheaply on all four servers
+(throwaway accounts). Every loop is bounded in count and time. Prints one JSON
+object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from bench.client import CS, Client, q, timeline_events
+from bench.federation import MemoryMap, ms, origin_client, serve_origin_keys
+from conduwuit.core.event_hashing import compute_event_id
+from conduwuit.core.event_signing import hash_and_sign_event
+from conduwuit.core.room_versions import RoomVersion
+from conduwuit.core.room_versions import get as get_room_version
+from conduwuit.service.federation.client import FederationClient
+from conduwuit.service.server_keys import ServerKeys
+from tests.kit.federation import FederationNet, federation
+from tests.kit.server import ServerProcess, free_port
+from tests.kit.synapse_peer import SynapsePeer, synapse_available, synapse_version
+
+ROOM_VERSION = "10"
+REMOTE_IP = "127.0.0.9"
+PASSWORD = "pw-bench-123"
+#: Cheap password hashing for our servers' throwaway accounts (Synapse: bcrypt_rounds 4).
+CHEAP_HASHING = {"CONDUWUIT_ARGON2_TIME_COST": "1", "CONDUWUIT_ARGON2_MEMORY_COST": "64"}
+#: Requests in flight while filling the large room and sending to-device messages.
+SETUP_CONCURRENCY = 8
+#: No single wait (one message to arrive, a join, the last PDU) lasts longer.
+WAIT_S = 120.0
+#: The whole setup of the large room (registrations, joins, state) is cut off here.
+SETUP_S = 1800.0
+_txn = itertools.count()
+
+Homeserver = ServerProcess | SynapsePeer
+
+
+@dataclass(frozen=True)
+class Sizes:
+    messages: int = 100
+    batches: int = 20
+    members: int = 1000
+    state_events: int = 10_000
+    edus: int = 500
+
+
+async def account(session: aiohttp.ClientSession, server: Homeserver, username: str) -> Client:
+    client = Client(session, server.base_url)
+    if isinstance(server, SynapsePeer):
+        await client.register_shared_secret(server.shared_secret, username, PASSWORD)
+    else:
+        await client.register_open(username, PASSWORD)
+    return client
+
+
+async def create_room(client: Client) -> str:
+    reply = await client.request(
+        "POST",
+        f"{CS}/createRoom",
+        "createRoom",
+        body={"preset": "public_chat", "room_version": ROOM_VERSION},
+    )
+    return str(reply["room_id"])
+
+
+async def join_via(client: Client, room_id: str, server_name: str) -> None:
+    await client.request(
+        "POST",
+        f"{CS}/join/{q(room_id)}",
+        "join",
+        body={},
+        params={"server_name": server_name},
+        wait_s=WAIT_S,
+    )
+
+
+async def bounded(count: int, concurrency: int, step: Callable[[int], Awaitable[None]]) -> None:
+    """``step(0..count-1)``, ``concurrency`` at a time, cut off after SETUP_S."""
+    indices = iter(range(count))
+    deadline = time.monotonic() + SETUP_S
+
+    async def worker() -> None:
+        for index in indices:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"setup took over {SETUP_S}s at {index}/{count}")
+            await step(index)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+class Syncer:
+    """One user's incremental /sync on a server."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.since: str | None = None
+
+    async def start(self) -> None:
+        self.since = (await self.client.sync())["next_batch"]
+
+    async def next(self) -> dict[str, Any]:
+        reply = await self.client.sync(self.since, timeout_ms=10_000, request_timeout=30)
+        self.since = reply["next_batch"]
+        return reply
+
+    async def until(self, seen: Callable[[dict[str, Any]], bool]) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            if seen(await self.next()):
+                return
+        raise TimeoutError(f"not seen in {WAIT_S}s")
+
+
+# -- latency --------------------------------------------------------------------------
+async def latency(
+    session: aiohttp.ClientSession, home: Homeserver, away: Homeserver, sizes: Sizes
+) -> tuple[dict[str, Any], Client, Client]:
+    sender, receiver = await account(session, home, "alice"), await account(session, away, "bob")
+    room = await create_room(sender)
+    await join_via(receiver, room, home.server_name)
+    syncer = Syncer(receiver)
+    await syncer.start()
+    # Warm: the first message after the join opens connections both ways.
+    await sender.send_text(room, "warm")
+    await syncer.until(_has_body(room, "warm"))
+    times: list[float] = []
+    for i in range(sizes.messages):
+        started = time.perf_counter()
+        await sender.send_text(room, f"m{i}")
+        await syncer.until(_has_body(room, f"m{i}"))
+        times.append(time.perf_counter() - started)
+    figures = {"p50_ms": ms(times, 0.5), "p95_ms": ms(times, 0.95), "messages": len(times)}
+    return figures, sender, receiver
+
+
+def _has_body(room: str, body: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether a /sync answer has the message ``body`` in ``room``'s timeline."""
+
+    def seen(reply: dict[str, Any]) -> bool:
+        return any(
+            r == room and event.get("content", {}).get("body") == body
+            for r, event in timeline_events(reply)
+        )
+
+    return seen
+
+
+# -- EDUs -----------------------------------------------------------------------------
+async def edu_throughput(sender: Client, receiver: Client, count: int) -> dict[str, Any]:
+    assert receiver.user_id is not None and receiver.device_id is not None
+    syncer = Syncer(receiver)
+    await syncer.start()
+    received: set[int] = set()
+
+    async def send(index: int) -> None:
+        await sender.request(
+            "PUT",
+            f"{CS}/sendToDevice/org.bench.ping/e{next(_txn)}.{time.monotonic_ns()}",
+            "sendToDevice",
+            body={"messages": {receiver.user_id: {receiver.device_id: {"i": index}}}},
+        )
+
+    def seen(reply: dict[str, Any]) -> bool:
+        for event in reply.get("to_device", {}).get("events", []):
+            if event.get("type") == "org.bench.ping":
+                received.add(int(event["content"]["i"]))
+        return len(received) >= count
+
+    started = time.perf_counter()
+    await asyncio.gather(bounded(count, SETUP_CONCURRENCY, send), syncer.until(seen))
+    elapsed = time.perf_counter() - started
+    return {"per_s": round(count / elapsed, 1), "edus": count, "seconds": round(elapsed, 2)}
+
+
+# -- inbound /send --------------------------------------------------------------------
+@dataclass
+class Remote:
+    """R: a scripted server that signs its own events and transactions."""
+
+    keys: ServerKeys
+    client: FederationClient
+
+    @property
+    def server_name(self) -> str:
+        return self.keys.server_name
+
+    def sign(self, pdu: dict[str, Any], rv: RoomVersion) -> tuple[str, dict[str, Any]]:
+        signed = hash_and_sign_event(pdu, self.server_name, self.keys.keypair, rv)
+        return compute_event_id(signed, rv), signed
+
+    async def join(self, target: str, room: str, user: str) -> tuple[RoomVersion, dict[str, Any]]:
+        """make_join + send_join (v2) of ``user`` to ``room`` on ``target``."""
+        made = await self.client.get(
+            target,
+            f"/_matrix/federation/v1/make_join/{quote(room, safe='')}/{quote(user, safe='')}",
+            query={"ver": ROOM_VERSION},
+        )
+        rv = get_room_version(made.get("room_version", ROOM_VERSION))
+        assert rv is not None
+        template = dict(made["event"], origin_server_ts=int(time.time() * 1000))
+        event_id, join = self.sign(template, rv)
+        answer = await self.client.request(
+            target,
+            "PUT",
+            f"/_matrix/federation/v2/send_join/{quote(room, safe='')}/{quote(event_id, safe='')}",
+            content=join,
+        )
+        state = {(e["type"], e.get("state_key")): e for e in answer["state"]}
+        auth = [
+            compute_event_id(state[(t, "")], rv) for t in ("m.room.create", "m.room.power_levels")
+        ]
+        return rv, {"auth_events": [*auth, event_id], "prev": event_id, "depth": join["depth"]}
+
+    def messages(
+        self, room: str, user: str, rv: RoomVersion, start: dict[str, Any], count: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """A chain of ``count`` signed messages after the join."""
+        prev, depth, chain = start["prev"], int(start["depth"]), []
+        for i in range(count):
+            depth += 1
+            pdu = {
+                "type": "m.room.message",
+                "room_id": room,
+                "sender": user,
+                "content": {"msgtype": "m.text", "body": f"r{i}"},
+                "origin_server_ts": int(time.time() * 1000),
+                "prev_events": [prev],
+                "auth_events": start["auth_events"],
+                "depth": depth,
+            }
+            prev, signed = self.sign(pdu, rv)
+            chain.append((prev, signed))
+        return chain
+
+
+async def inbound(
+    session: aiohttp.ClientSession, remote: Remote, target: Homeserver, batches: int
+) -> dict[str, Any]:
+    local = await account(session, target, "carol")
+    room = await create_room(local)
+    user = f"@r:{remote.server_name}"
+    rv, start = await remote.join(target.server_name, room, user)
+    chain = remote.messages(room, user, rv, start, 50 * batches)
+    refused: dict[str, Any] = {}
+    started = time.perf_counter()
+    for b in range(batches):
+        pdus = [pdu for _, pdu in chain[50 * b : 50 * (b + 1)]]
+        answer = await remote.client.request(
+            target.server_name,
+            "PUT",
+            f"/_matrix/federation/v1/send/bench{next(_txn)}.{time.monotonic_ns()}",
+            content={
+                "origin": remote.server_name,
+                "origin_server_ts": int(time.time() * 1000),
+                "pdus": pdus,
+                "edus": [],
+            },
+        )
+        refused.update({k: v for k, v in answer.get("pdus", {}).items() if v.get("error")})
+    sent = time.perf_counter() - started
+    last_id = chain[-1][0]
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            await local.request("GET", f"{CS}/rooms/{q(room)}/event/{q(last_id)}", "event")
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    if refused:
+        raise AssertionError(f"{len(refused)} PDUs refused, e.g. {next(iter(refused.items()))}")
+    return {
+        "per_s": round(len(chain) / elapsed, 1),
+        "pdus": len(chain),
+        "answered_per_s": round(len(chain) / sent, 1),
+        "seconds": round(elapsed, 2),
+    }
+
+
+# -- joining a large room -------------------------------------------------------------
+async def large_join(
+    session: aiohttp.ClientSession,
+    home: Homeserver,
+    away: Homeserver,
+    host: Client,
+    sizes: Sizes,
+) -> dict[str, Any]:
+    room = await create_room(host)
+    started = time.perf_counter()
+
+    async def member(i: int) -> None:
+        client = await account(session, home, f"m{i}")
+        await client.join(room)
+
+    async def state(i: int) -> None:
+        await host.request(
+            "PUT",
+            f"{CS}/rooms/{q(room)}/state/org.bench.state/s{i}",
+            "state",
+            body={"i": i},
+        )
+
+    await bounded(sizes.members, SETUP_CONCURRENCY, member)
+    await bounded(sizes.state_events, SETUP_CONCURRENCY, state)
+    setup = time.perf_counter() - started
+    joiner = await account(session, away, "dave")
+    started = time.perf_counter()
+    await join_via(joiner, room, home.server_name)
+    joined = time.perf_counter() - started
+    expected = sizes.members + 2
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        reply = await joiner.request(
+            "GET", f"{CS}/rooms/{q(room)}/joined_members", "joined_members", wait_s=WAIT_S
+        )
+        if len(reply.get("joined", {})) >= expected:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(reply.get('joined', {}))}/{expected} members after join")
+        await asyncio.sleep(0.1)
+    return {
+        "join_s": round(joined, 2),
+        "full_state_s": round(time.perf_counter() - started, 2),
+        "members": sizes.members,
+        "state_events": sizes.state_events,
+        "setup_s": round(setup, 1),
+    }
+
+
+# -- the pairs ------------------------------------------------------------------------
+async def pair(
+    session: aiohttp.ClientSession,
+    remote: Remote,
+    home: Homeserver,
+    away: Homeserver,
+    sizes: Sizes,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    figures["latency"], sender, receiver = await latency(session, home, away, sizes)
+    log(f"latency {figures['latency']}")
+    figures["edu"] = await edu_throughput(sender, receiver, sizes.edus)
+    log(f"edu {figures['edu']}")
+    figures["inbound"] = await inbound(session, remote, away, sizes.batches)
+    log(f"inbound {figures['inbound']}")
+    figures["join"] = await large_join(session, home, away, sender, sizes)
+    log(f"join {figures['join']}")
+    return figures
+
+
+def ratios(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, float]:
+    def ratio(scenario: str, name: str) -> float:
+        return round(float(ours[scenario][name]) / float(theirs[scenario][name]), 2)
+
+    return {
+        "latency_p50": ratio("latency", "p50_ms"),
+        "latency_p95": ratio("latency", "p95_ms"),
+        "inbound_pdus_per_s": ratio("inbound", "per_s"),
+        "join_s": ratio("join", "join_s"),
+        "join_full_state_s": ratio("join", "full_state_s"),
+        "edu_per_s": ratio("edu", "per_s"),
+    }
+
+
+async def measure(
+    sizes: Sizes,
+    with_synapse: bool,
+    workdir: Path,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    with federation(workdir) as net:
+        a, b = net.server(2, **CHEAP_HASHING), net.server(3, **CHEAP_HASHING)
+        for server in (a, b):
+            server.start(wait=False)
+        synapses = [net.synapse(5), net.synapse(6)] if with_synapse else []
+        await asyncio.gather(*(asyncio.to_thread(s.start) for s in synapses))
+        for server in (a, b):
+            server.wait_ready(60)
+        return await _measure_on(net, a, b, synapses, sizes, log)
+
+
+async def _measure_on(
+    net: FederationNet,
+    a: ServerProcess,
+    b: ServerProcess,
+    synapses: list[SynapsePeer],
+    sizes: Sizes,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    port = free_port()
+    keys = ServerKeys(f"{REMOTE_IP}:{port}", MemoryMap())
+    runner = await serve_origin_keys(keys, net, port, REMOTE_IP)
+    remote = Remote(keys, origin_client(keys, net))
+    figures: dict[str, Any] = {"sizes": sizes.__dict__}
+    try:
+        async with aiohttp.ClientSession() as session:
+            log("conduwuit A→B")
+            figures["conduwuit"] = await pair(session, remote, a, b, sizes, log)
+            if synapses:
+                log("synapse S1→S2")
+                figures["synapse"] = await pair(
+                    session, remote, synapses[0], synapses[1], sizes, log
+                )
+                figures["synapse_version"] = synapse_version()
+                figures["ratio"] = ratios(figures["conduwuit"], figures["synapse"])
+    finally:
+        await remote.client.close()
+        await runner.cleanup()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    defaults = Sizes()
+    parser.add_argument("--messages", type=int, default=defaults.messages)
+    parser.add_argument("--batches", type=int, default=defaults.batches)
+    parser.add_argument("--members", type=int, default=defaults.members)
+    parser.add_argument("--state-events", type=int, default=defaults.state_events)
+    parser.add_argument("--edus", type=int, default=defaults.edus)
+    parser.add_argument("--no-synapse", action="store_true")
+    args = parser.parse_args()
+    sizes = Sizes(args.messages, args.batches, args.members, args.state_events, args.edus)
+    limits = {"messages": 10_000, "batches": 1_000, "members": 20_000, "state_events": 100_000}
+    for name, limit in {**limits, "edus": 100_000}.items():
+        if not 1 <= getattr(sizes, name) <= limit:
+            parser.error(f"--{name.replace('_', '-')}: 1 to {limit}")
+    with_synapse = not args.no_synapse and synapse_available()
+
+    def log(line: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True, file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="bench-federation-rooms-") as workdir:
+        figures = asyncio.run(measure(sizes, with_synapse, Path(workdir), log))
+    print(json.dumps({"scenario": "federation_rooms", **figures}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
