@@ -35,7 +35,7 @@ import json
 import ssl
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -136,10 +136,18 @@ class _Serve:
 
 
 async def serve_origin_keys(
-    origin: ServerKeys, net: FederationNet, port: int, host: str = ORIGIN_IP
+    origin: ServerKeys,
+    net: FederationNet,
+    port: int,
+    host: str = ORIGIN_IP,
+    events: Mapping[str, dict[str, Any]] | None = None,
 ) -> web.AppRunner:
     """HTTPS on host:port answering ``/_matrix/key/v2/server`` for ``origin``, and
-    accepting (and dropping) the transactions peers send once it is in their rooms."""
+    accepting (and dropping) the transactions peers send once it is in their rooms.
+    With ``events`` (event ID -> PDU of ``origin``), ``/get_missing_events`` and
+    ``/event/{eventId}`` are answered from them, as a real server would (Synapse may
+    take a transaction's PDUs out of order and ask for the ones it has not seen)."""
+    known: Mapping[str, dict[str, Any]] = events if events is not None else {}
 
     async def key_document(_: web.Request) -> web.Response:
         return web.json_response(origin.key_document())
@@ -147,9 +155,31 @@ async def serve_origin_keys(
     async def transaction(_: web.Request) -> web.Response:
         return web.json_response({"pdus": {}})
 
+    async def missing_events(request: web.Request) -> web.Response:
+        body = await request.json()
+        earliest, limit = set(body.get("earliest_events", [])), int(body.get("limit", 10))
+        found: dict[str, dict[str, Any]] = {}
+        frontier = list(body.get("latest_events", []))
+        while frontier and len(found) < limit:
+            for prev in known.get(frontier.pop(0), {}).get("prev_events", []):
+                if prev not in earliest and prev in known and prev not in found:
+                    found[prev] = known[prev]
+                    frontier.append(prev)
+        ordered = sorted(found.values(), key=lambda pdu: int(pdu["depth"]))[:limit]
+        return web.json_response({"events": ordered})
+
+    async def event(request: web.Request) -> web.Response:
+        pdu = known.get(request.match_info["event_id"])
+        if pdu is None:
+            return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+        answer = {"origin": origin.server_name, "origin_server_ts": 0, "pdus": [pdu]}
+        return web.json_response(answer)
+
     app = web.Application()
     app.router.add_get("/_matrix/key/v2/server", key_document)
     app.router.add_put("/_matrix/federation/v1/send/{txn}", transaction)
+    app.router.add_post("/_matrix/federation/v1/get_missing_events/{room}", missing_events)
+    app.router.add_get("/_matrix/federation/v1/event/{event_id}", event)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     net.ca.issue_cert(host).configure_cert(context)
     runner = web.AppRunner(app, access_log=None)
