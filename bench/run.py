@@ -56,10 +56,13 @@ from bench.client import Unsupported
 from bench.scenarios import (
     ALL_SCENARIOS,
     CORE_SCENARIOS,
+    DEFAULT_SCENARIOS,
     LOAD_SCENARIOS,
+    OPT_IN_SCENARIOS,
     PRESETS,
     Context,
     Sizes,
+    timeout_s,
 )
 from bench.servers import (
     KINDS,
@@ -132,18 +135,17 @@ async def play(server: Server, sizes: Sizes, scenarios: list[str]) -> list[dict[
         for name in scenarios:
             entry: dict[str, Any] = {"scenario": name}
             started = time.monotonic()
+            bound_s = timeout_s(name, sizes)
             with PeakRss(server.pid) as rss:
                 try:
-                    figures = await asyncio.wait_for(
-                        LOAD_SCENARIOS[name](ctx), sizes.scenario_timeout_s
-                    )
+                    figures = await asyncio.wait_for(LOAD_SCENARIOS[name](ctx), bound_s)
                     entry.update(status="ok", figures=figures)
                 except Unsupported as error:
                     entry.update(status="unsupported", endpoint=error.endpoint)
                 except Exception as error:  # report and go on with the next scenario
                     detail = f"{type(error).__name__}: {error}"
                     if isinstance(error, TimeoutError):
-                        detail = f"timed out after {sizes.scenario_timeout_s}s"
+                        detail = f"timed out after {bound_s}s"
                     entry.update(status="error", error=detail)
                     traceback.print_exc(file=sys.stderr)
             entry["wall_s"] = round(time.monotonic() - started, 2)
@@ -349,9 +351,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--against", default="conduwuit,synapse", help="servers, comma-separated")
-    parser.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(DEFAULT_SCENARIOS),
+        help=f"default: all but {', '.join(OPT_IN_SCENARIOS)} (minutes long: name it)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds (median over them)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    parser.add_argument("--quick", action="store_true", help="the small sizes: --preset smoke")
     parser.add_argument("--out", type=Path, help="results file (default bench/results/<date>.json)")
     parser.add_argument("--no-install", action="store_true", help="never pip-install Synapse")
     parser.add_argument("--synapse-venv", type=Path, default=SYNAPSE_VENV)
@@ -365,7 +372,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for f in fields(Sizes):
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=None)
     args = parser.parse_args(argv)
-    sizes = PRESETS[args.preset]
+    sizes = PRESETS["smoke" if args.quick else args.preset]
     overrides = {
         f.name: getattr(args, f.name) for f in fields(Sizes) if getattr(args, f.name) is not None
     }

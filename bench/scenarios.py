@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from bench import media_scenarios, sliding_scenarios
+from bench import family, media_scenarios, sliding_scenarios
 from bench.client import Client, Unsupported, timeline_events
 from bench.servers import Server
 
@@ -57,6 +57,14 @@ class Sizes:
     thumb_photo_width: int = 4000  # media-thumbnail: the JPEG's width (4:3)
     thumb_requests: int = 20  # media-thumbnail: requests after the first of each size
     sliding_rooms: int = 200  # sliding-initial: rooms of the user (lists of 20)
+    family_users: int = 25  # family: users (bench/family.py)
+    family_devices: int = 3  # family: devices of every other user (the rest one fewer)
+    family_rooms: int = 150  # family: rooms (2 with everyone, a few groups, direct chats)
+    family_history: int = 100_000  # family: messages of history over the rooms
+    family_sends: int = 1500  # family: messages in the replayed hour
+    family_replay_s: float = 180.0  # family: the hour compressed into this
+    family_settle_s: float = 10.0  # family: idle after the replay before "after" RSS
+    family_timeout_s: float = 7200.0  # family: its bound in time (set-up included)
     scenario_timeout_s: float = 180.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,6 +98,14 @@ PRESETS: dict[str, Sizes] = {
         thumb_photo_width=800,
         thumb_requests=2,
         sliding_rooms=25,
+        family_users=5,
+        family_devices=3,
+        family_rooms=12,
+        family_history=120,
+        family_sends=40,
+        family_replay_s=4.0,
+        family_settle_s=0.5,
+        family_timeout_s=120.0,
         scenario_timeout_s=60.0,
     ),
 }
@@ -466,6 +482,17 @@ LOAD_SCENARIOS: dict[str, Scenario] = {
     "media-thumbnail": media_scenarios.media_thumbnail,
     "sliding-initial": sliding_scenarios.sliding_initial,
     "sliding-latency": sliding_scenarios.sliding_latency,
+    "family": family.family,
 }
 CORE_SCENARIOS = ("state-res", "sign")
 ALL_SCENARIOS = ("startup", *LOAD_SCENARIOS, *CORE_SCENARIOS)
+
+
+def timeout_s(scenario: str, sizes: Sizes) -> float:
+    """The bound in time of one load scenario."""
+    return sizes.family_timeout_s if scenario == "family" else sizes.scenario_timeout_s
+
+
+#: Played only when named in ``--scenarios``: minutes long at its default sizes.
+OPT_IN_SCENARIOS = ("family",)
+DEFAULT_SCENARIOS = tuple(s for s in ALL_SCENARIOS if s not in OPT_IN_SCENARIOS)

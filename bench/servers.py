@@ -106,18 +106,24 @@ def tree_rss_kib(pid: int) -> int:
 
 
 class PeakRss:
-    """Samples the RSS of a process tree in a thread; ``peak_mib`` when stopped."""
+    """Samples the RSS of a process tree in a thread; ``peak_mib`` when stopped, and
+    with ``keep_samples`` every ``(time.monotonic(), kib)`` sample (at most 100,000)."""
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
+    def __init__(self, pid: int, interval: float = 0.05, keep_samples: bool = False) -> None:
         self.pid = pid
         self.interval = interval
         self.peak_kib = 0
+        self.keep_samples = keep_samples
+        self.samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_kib = max(self.peak_kib, tree_rss_kib(self.pid))
+            kib = tree_rss_kib(self.pid)
+            self.peak_kib = max(self.peak_kib, kib)
+            if self.keep_samples and len(self.samples) < 100_000:
+                self.samples.append((time.monotonic(), kib))
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakRss:

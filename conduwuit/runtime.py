@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from conduwuit import SERVER_NAME, __version__, sd_notify
+from conduwuit import SERVER_NAME, __version__, allocator, sd_notify
 from conduwuit.admin.socket import AdminSocket
 from conduwuit.config import GlobalConfig, LoadedConfig
 from conduwuit.http.listeners import make_sites
@@ -154,6 +154,7 @@ def private_umask() -> None:
 
 def run(loaded: LoadedConfig, started_at: float) -> None:
     private_umask()
+    allocator.pin_mmap_threshold()
     try:
         import uvloop
     except ImportError:

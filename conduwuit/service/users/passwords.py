@@ -1,9 +1,16 @@
 """Password hashing with argon2id, always in an executor: a hash takes tens of
-milliseconds of CPU and must never stall the event loop."""
+milliseconds of CPU and must never stall the event loop.
+
+At most ``max_concurrent`` hashes run at once (default: one per CPU core): each
+holds ``memory_cost`` KiB (19 MiB by default) while it runs, so concurrent logins
+without a bound raised the peak RSS by 19 MiB per executor thread (six on two
+cores), for no more throughput than the cores give (docs/performance.md, "Memory").
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import string
 from concurrent.futures import Executor
@@ -30,11 +37,14 @@ class PasswordHasher:
         memory_cost: int,
         parallelism: int,
         executor: Executor | None = None,
+        max_concurrent: int | None = None,
     ) -> None:
         self._argon2 = _Argon2(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
         )
         self._executor = executor
+        self.max_concurrent = max(1, max_concurrent or os.cpu_count() or 1)
+        self._slots = asyncio.Semaphore(self.max_concurrent)
 
     def hash_sync(self, password: str) -> str:
         return self._argon2.hash(password)
@@ -47,8 +57,12 @@ class PasswordHasher:
 
     async def hash(self, password: str) -> str:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.hash_sync, password)
+        async with self._slots:
+            return await loop.run_in_executor(self._executor, self.hash_sync, password)
 
     async def verify(self, password_hash: str, password: str) -> bool:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.verify_sync, password_hash, password)
+        async with self._slots:
+            return await loop.run_in_executor(
+                self._executor, self.verify_sync, password_hash, password
+            )

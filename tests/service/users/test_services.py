@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
@@ -22,6 +25,7 @@ from conduwuit.service.users.passwords import (
 from tests.kit.homeserver import FakeClock
 
 ALICE = AccountUserId("@alice:test.example")
+T = TypeVar("T")
 
 
 async def test_hashing_runs_off_the_event_loop() -> None:
@@ -40,6 +44,42 @@ async def test_hashing_runs_off_the_event_loop() -> None:
     assert await hasher.verify(hashed, "pw")
     assert not await hasher.verify(hashed, "nope")
     assert not await hasher.verify("garbage", "pw")
+
+
+async def test_concurrent_hashes_are_bounded() -> None:
+    """Ten logins at once, two slots: never more than two argon2 buffers held at once,
+    and every hash and check still answers."""
+    hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1, max_concurrent=2)
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    original_hash, original_verify = hasher.hash_sync, hasher.verify_sync
+
+    def counted(call: Callable[..., T], *args: str) -> T:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.02)  # long enough for the others to pile up
+            return call(*args)
+        finally:
+            with lock:
+                running -= 1
+
+    def hash_sync(password: str) -> str:
+        return counted(original_hash, password)
+
+    def verify_sync(password_hash: str, password: str) -> bool:
+        return counted(original_verify, password_hash, password)
+
+    hasher.hash_sync = hash_sync  # type: ignore[method-assign]
+    hasher.verify_sync = verify_sync  # type: ignore[method-assign]
+    hashes = await asyncio.gather(*(hasher.hash(f"pw{n}") for n in range(10)))
+    checks = await asyncio.gather(*(hasher.verify(h, f"pw{n}") for n, h in enumerate(hashes)))
+    assert all(checks) and len(set(hashes)) == 10
+    assert most == 2
+    assert PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).max_concurrent >= 1
 
 
 def test_generated_passwords() -> None:
