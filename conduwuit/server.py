@@ -272,7 +272,12 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         RoomFacts(rooms.storage, users.account_data, notifier),
         SlidingRooms(sections),
         SlidingExtensions(
-            e2ee.sync, users.account_data, rooms.receipts, rooms.typing, sync.global_account_data
+            e2ee.sync,
+            users.account_data,
+            rooms.receipts,
+            rooms.typing,
+            sync.global_account_data,
+            rooms.thread_subscriptions,
         ),
         notifier,
         Connections(),
@@ -779,7 +784,7 @@ def build_rooms(
     membership = Membership(actions, policy)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
     hooks = AccountHooks(membership)
-    thread_subscriptions = ThreadSubscriptions(db, history)
+    thread_subscriptions = ThreadSubscriptions(db, history, notifier)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
     presence = Presence(
         db,
