@@ -645,7 +645,7 @@ def build_push(
     pushers that deliver them to push gateways. A device's pushers are deleted in the
     device deletion's batch, all of a user's on deactivation."""
     storage = rooms.storage
-    rules = PushRules(users.account_data)
+    rules = PushRules(users.account_data, config.thread_subscription_push_rules)
     state = storage.state
 
     def carry_rules_over(user_id: str, room_id: str, joined: bool) -> None:
@@ -660,7 +660,10 @@ def build_push(
             rules.copy_room_rules(user_id, old_room, room_id)
 
     storage.member_index.join_listeners.append(carry_rules_over)
-    evaluator = PushEvaluator(config.server_name, storage.member_index, storage.state, rules)
+    subscriptions = rooms.thread_subscriptions if config.thread_subscription_push_rules else None
+    evaluator = PushEvaluator(
+        config.server_name, storage.member_index, storage.state, rules, subscriptions
+    )
     notifications = Notifications(
         db,
         evaluator,

@@ -144,6 +144,11 @@ class ThreadSubscriptions:
             raise not_found("Not subscribed to this thread")
         return Subscription(bool(stored.get("automatic")))
 
+    def is_subscribed(self, user_id: str, room_id: str, root: str) -> bool:
+        """Whether the user follows the thread, unchecked (push rules' condition)."""
+        raw = self._map.get(key(user_id, room_id, root))
+        return raw is not None and bool(json.loads(raw).get("subscribed"))
+
     def subscribe(
         self, user: UserId, room_id: RoomId, root: str, automatic: str | None = None
     ) -> None:
