@@ -275,7 +275,12 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         RoomFacts(rooms.storage, users.account_data, notifier),
         SlidingRooms(sections),
         SlidingExtensions(
-            e2ee.sync, users.account_data, rooms.receipts, rooms.typing, sync.global_account_data
+            e2ee.sync,
+            users.account_data,
+            rooms.receipts,
+            rooms.typing,
+            sync.global_account_data,
+            rooms.thread_subscriptions,
         ),
         notifier,
         Connections(),
@@ -666,7 +671,7 @@ def build_push(
     pushers that deliver them to push gateways. A device's pushers are deleted in the
     device deletion's batch, all of a user's on deactivation."""
     storage = rooms.storage
-    rules = PushRules(users.account_data)
+    rules = PushRules(users.account_data, config.thread_subscription_push_rules)
     state = storage.state
 
     def carry_rules_over(user_id: str, room_id: str, joined: bool) -> None:
@@ -681,7 +686,10 @@ def build_push(
             rules.copy_room_rules(user_id, old_room, room_id)
 
     storage.member_index.join_listeners.append(carry_rules_over)
-    evaluator = PushEvaluator(config.server_name, storage.member_index, storage.state, rules)
+    subscriptions = rooms.thread_subscriptions if config.thread_subscription_push_rules else None
+    evaluator = PushEvaluator(
+        config.server_name, storage.member_index, storage.state, rules, subscriptions
+    )
     notifications = Notifications(
         db,
         evaluator,
@@ -805,7 +813,7 @@ def build_rooms(
     membership = Membership(actions, policy)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
     hooks = AccountHooks(membership)
-    thread_subscriptions = ThreadSubscriptions(db, history)
+    thread_subscriptions = ThreadSubscriptions(db, history, notifier)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
     presence = Presence(
         db,

@@ -79,7 +79,7 @@ def routes(services: Services) -> list[Route]:
     config, users, rooms = services.config, services.users, services.rooms
     return [
         *root.routes(config.server_name),
-        *versions.routes(),
+        *versions.routes(config.thread_subscription_push_rules),
         *wellknown.routes(config.well_known),
         *version.routes(),
         *keys.routes(services.server_keys, services.federation.keys, config.allow_federation),

@@ -809,6 +809,17 @@ class GlobalConfig(Section):
     pusher_idle_timeout: float = Field(
         15, gt=0, description="Idle life of a pooled push gateway connection."
     )
+    thread_subscription_push_rules: bool = Field(
+        False,
+        description=doc("""
+            MSC4306's push rules: messages in a thread notify only users subscribed to
+            it (``postcontent`` rules ``.io.element.msc4306.rule.unsubscribed_thread``
+            and ``.subscribed_thread``; mentions still notify), and /versions
+            advertises org.matrix.msc4306. Off by default, as Synapse's
+            ``msc4306_enabled``: clients that never subscribe would go silent in
+            threads. The subscription endpoints work either way.
+        """),
+    )
 
     # -- presence, typing, receipts --------------------------------------------------
     allow_local_presence: bool = Field(True, description="Presence for local users.")

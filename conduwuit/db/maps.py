@@ -317,6 +317,14 @@ class Maps:
                "unsubscribed_at": u64 stream count when left (unsubscribed only),
                "position": u64 stream count of this change}""",
     )
+    userposition_threadsubscription: Final = MapSpec(
+        "userposition_threadsubscription",
+        """userroomthread_threadsubscription by the position of each thread's latest
+        change, for MSC4308's list of changes since a position (one entry per thread:
+        a change deletes the thread's previous entry).
+        key:   user ID, 0xFF, u64 stream count of the change
+        value: room ID, 0xFF, thread root event ID""",
+    )
 
     tokenids: Final = MapSpec(
         "tokenids",

@@ -12,11 +12,12 @@ To add one: append ``Migration(<previous + 1>, "what and why", function)``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from .codec import split
+from .codec import key, split
 from .maps import MAPS
 
 if TYPE_CHECKING:
@@ -43,11 +44,26 @@ def _drop_pathless_txn_ids(db: Database, batch: Batch) -> None:
             batch.delete(responses, k)
 
 
+def _index_thread_subscriptions(db: Database, batch: Batch) -> None:
+    """Thread subscriptions gained an index by position (MSC4308's list of changes)."""
+    index = db.map(MAPS.userposition_threadsubscription)
+    for k, v in db.map(MAPS.userroomthread_threadsubscription).iter_prefix(b""):
+        user, room_id, root = split(k)
+        position = json.loads(v).get("position")
+        if isinstance(position, int):
+            batch.put(index, key(user, position), key(room_id, root))
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         2,
         "transaction IDs are scoped by request path: drop records keyed without one",
         _drop_pathless_txn_ids,
+    ),
+    Migration(
+        3,
+        "index thread subscriptions by the position of their latest change",
+        _index_thread_subscriptions,
     ),
 )
 

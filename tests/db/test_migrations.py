@@ -96,3 +96,15 @@ def test_migration_2_drops_transaction_records_without_a_path(options: DatabaseO
         responses = db.map(MAPS.userdevicetxnid_response)
         assert responses.get(pathless) is None
         assert responses.get(scoped) == b"$new"
+
+
+def test_migration_3_indexes_thread_subscriptions_by_position(options: DatabaseOptions) -> None:
+    row = key("@a:x", "!r:x", "$root")
+    with Database.open(options, migrations=MIGRATIONS[:1]) as db:
+        assert db.schema_version == 2
+        stored = b'{"subscribed": true, "automatic": false, "position": 7}'
+        db.map(MAPS.userroomthread_threadsubscription).put(row, stored)
+    with Database.open(options) as db:
+        assert db.schema_version >= 3
+        index = db.map(MAPS.userposition_threadsubscription)
+        assert list(index.iter_prefix(b"")) == [(key("@a:x", 7), key("!r:x", "$root"))]

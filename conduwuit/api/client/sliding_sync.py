@@ -26,6 +26,10 @@ PATH = f"{CLIENT_PREFIX}/unstable/org.matrix.simplified_msc3575/sync"
 MAX_TIMELINE_LIMIT = 1000
 MAX_LISTS = 100
 MAX_REQUIRED_STATE = 1000
+#: MSC4308's extension key, and the most changes one response may ask for (Synapse's
+#: list endpoint caps at 512; its extension does not cap).
+THREAD_SUBSCRIPTIONS_EXTENSION = "io.element.msc4308.thread_subscriptions"
+MAX_THREAD_SUBSCRIPTIONS = 1000
 
 
 class RoomConfigBody(WireModel):
@@ -113,12 +117,25 @@ class ToDeviceBody(WireModel):
         return config.ToDeviceConfig(bool(self.enabled), self.limit, since)
 
 
+class ThreadSubscriptionsBody(WireModel):
+    """MSC4308 (Synapse's shape: ``enabled``, ``limit`` defaulting to 100)."""
+
+    enabled: StrictBool | None = False
+    limit: StrictInt = Field(default=100, ge=1, le=MAX_THREAD_SUBSCRIPTIONS)
+
+    def to_config(self) -> config.ThreadSubscriptionsConfig:
+        return config.ThreadSubscriptionsConfig(bool(self.enabled), self.limit)
+
+
 class ExtensionsBody(WireModel):
     to_device: ToDeviceBody | None = None
     e2ee: ScopeBody | None = None
     account_data: ScopeBody | None = None
     receipts: ScopeBody | None = None
     typing: ScopeBody | None = None
+    thread_subscriptions: ThreadSubscriptionsBody | None = Field(
+        default=None, alias=THREAD_SUBSCRIPTIONS_EXTENSION
+    )
 
     def to_config(self) -> config.Extensions:
         off = ScopeBody()
@@ -128,6 +145,9 @@ class ExtensionsBody(WireModel):
             account_data=(self.account_data or off).to_scope(),
             receipts=(self.receipts or off).to_scope(),
             typing=(self.typing or off).to_scope(),
+            thread_subscriptions=(
+                self.thread_subscriptions or ThreadSubscriptionsBody()
+            ).to_config(),
         )
 
 

@@ -72,15 +72,27 @@ UNSTABLE_FEATURES: dict[str, bool] = {
 }
 
 
+#: MSC4306 thread subscriptions, advertised only with thread_subscription_push_rules
+#: on (Synapse's msc4306_enabled covers the same): the subscription endpoints, the
+#: postcontent push rules that make a followed thread notify and an unfollowed one
+#: not, and MSC4308's sliding-sync extension and list endpoint. A client that sees
+#: the flag stops relying on thread notifications it has not subscribed to.
+THREAD_SUBSCRIPTIONS_FEATURE = "org.matrix.msc4306"
+
+
 class VersionsHandlers:
+    def __init__(self, thread_subscriptions: bool = False) -> None:
+        features = dict(UNSTABLE_FEATURES)
+        if thread_subscriptions:
+            features[THREAD_SUBSCRIPTIONS_FEATURE] = True
+        self._body = {"versions": list(SUPPORTED_VERSIONS), "unstable_features": features}
+
     async def versions(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"versions": list(SUPPORTED_VERSIONS), "unstable_features": UNSTABLE_FEATURES}
-        )
+        return web.json_response(self._body)
 
     def routes(self) -> list[Route]:
         return [Route("GET", ("/_matrix/client/versions",), self.versions)]
 
 
-def routes() -> list[Route]:
-    return VersionsHandlers().routes()
+def routes(thread_subscriptions: bool = False) -> list[Route]:
+    return VersionsHandlers(thread_subscriptions).routes()

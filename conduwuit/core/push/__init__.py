@@ -5,6 +5,7 @@ Pure: plain data in, plain data out (client-server API "Push Notifications").
 
 from conduwuit.core.push.evaluate import (
     DEFAULT_RULESET,
+    DEFAULT_THREAD_RULESET,
     Actions,
     CompiledRuleset,
     PushEvent,
@@ -15,6 +16,7 @@ from conduwuit.core.push.rules import KINDS, Ruleset
 
 __all__ = [
     "DEFAULT_RULESET",
+    "DEFAULT_THREAD_RULESET",
     "KINDS",
     "Actions",
     "CompiledRuleset",

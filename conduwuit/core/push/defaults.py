@@ -117,3 +117,25 @@ UNDERRIDE: tuple[Json, ...] = (
     _rule(".m.rule.message", [_match("type", "m.room.message")], ["notify"]),
     _rule(".m.rule.encrypted", [_match("type", "m.room.encrypted")], ["notify"]),
 )
+
+#: MSC4306's ``io.element.msc4306.thread_subscription`` condition: holds when the event
+#: is in a thread and the user is (``subscribed`` true) or is not (false) subscribed to it.
+THREAD_SUBSCRIPTION = "io.element.msc4306.thread_subscription"
+
+#: MSC4306's default ``postcontent`` rules (unstable IDs), checked after content rules
+#: and before room rules, as Synapse orders them (its ``BASE_APPEND_POSTCONTENT_RULES``):
+#: a thread message notifies when the user follows the thread and is silent otherwise;
+#: mentions and keywords (override and content rules) still notify. Only served when
+#: ``thread_subscription_push_rules`` is on (Synapse: ``msc4306_enabled``).
+POSTCONTENT: tuple[Json, ...] = (
+    _rule(
+        ".io.element.msc4306.rule.unsubscribed_thread",
+        [{"kind": THREAD_SUBSCRIPTION, "subscribed": False}],
+        [],
+    ),
+    _rule(
+        ".io.element.msc4306.rule.subscribed_thread",
+        [{"kind": THREAD_SUBSCRIPTION, "subscribed": True}],
+        ["notify", SOUND_DEFAULT],
+    ),
+)

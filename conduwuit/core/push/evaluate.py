@@ -13,19 +13,25 @@ of a big room:
   matches whatever the user, and the user-dependent rules before it whose other
   conditions hold; per user only those few remain (for the defaults: is the user
   mentioned, is it an invite for them).
+
+MSC4306's ``thread_subscription`` condition reads whether the user follows the
+event's thread through ``PushEvent.thread_subscribed``, a lookup the caller gives
+only for an event in a thread; for any other event rules with that condition are
+dropped when the ruleset is narrowed, so they cost nothing per user.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from conduwuit.core.push.defaults import THREAD_SUBSCRIPTION
 from conduwuit.core.push.glob import compile_glob, compile_literal_words
 from conduwuit.core.push.paths import canonical_key, flatten
-from conduwuit.core.push.rules import Json, Ruleset
+from conduwuit.core.push.rules import WITH_CONDITIONS, Json, Ruleset
 
 _MISSING = object()
 _MEMBER_COUNT = re.compile(r"(==|<=|>=|<|>)?([0-9]+)")
@@ -80,6 +86,8 @@ class Condition(ABC):
 
     __slots__ = ()
     user_dependent = False
+    #: Can only hold for an event in a thread (MSC4306).
+    thread_only = False
 
     @abstractmethod
     def matches(self, ev: PushEvent, user_id: str, display_name: str | None) -> bool: ...
@@ -214,6 +222,22 @@ class SenderPermission(Condition):
         return room.sender_power >= needed
 
 
+class ThreadSubscription(Condition):
+    """MSC4306 ``io.element.msc4306.thread_subscription``: the event is in a thread and
+    the user is (``subscribed``) or is not subscribed to that thread."""
+
+    __slots__ = ("subscribed",)
+    user_dependent = True
+    thread_only = True
+
+    def __init__(self, subscribed: bool) -> None:
+        self.subscribed = subscribed
+
+    def matches(self, ev: PushEvent, user_id: str, display_name: str | None) -> bool:
+        found = ev.is_subscribed(user_id)
+        return found is not None and found is self.subscribed
+
+
 def compile_condition(condition: Json) -> Condition:
     kind = condition.get("kind")
     key = condition.get("key")
@@ -239,6 +263,8 @@ def compile_condition(condition: Json) -> Condition:
         return MemberCount(found.group(1) or "==", int(found.group(2)))
     if kind == "sender_notification_permission" and isinstance(key, str):
         return SenderPermission(key)
+    if kind == THREAD_SUBSCRIPTION and isinstance(condition.get("subscribed"), bool):
+        return ThreadSubscription(condition["subscribed"])
     return Never()
 
 
@@ -252,10 +278,12 @@ class CompiledRule:
     shared: tuple[Condition, ...]
     #: Conditions that depend on the user being checked.
     personal: tuple[Condition, ...]
+    #: Only an event in a thread can match (a condition is MSC4306's).
+    thread_only: bool = False
 
 
 def _rule_conditions(kind: str, rule_id: str, rule: Json) -> list[Condition]:
-    if kind in ("override", "underride"):
+    if kind in WITH_CONDITIONS:
         conditions = rule.get("conditions", [])
         return [compile_condition(c) for c in conditions if isinstance(c, dict)]
     if kind == "content":
@@ -284,12 +312,16 @@ def compile_ruleset(ruleset: Ruleset) -> CompiledRuleset:
         shared = tuple(c for c in conditions if not c.user_dependent)
         personal = tuple(c for c in conditions if c.user_dependent)
         uses_display_name |= any(isinstance(c, ContainsDisplayName) for c in personal)
-        compiled.append(CompiledRule(Actions.of(view.rule_id, view.actions), shared, personal))
+        thread_only = any(c.thread_only for c in personal)
+        actions = Actions.of(view.rule_id, view.actions)
+        compiled.append(CompiledRule(actions, shared, personal, thread_only))
     return CompiledRuleset(tuple(compiled), uses_display_name)
 
 
 #: The compiled server defaults: every user who never changed a rule shares it.
 DEFAULT_RULESET = compile_ruleset(Ruleset())
+#: The same with MSC4306's postcontent rules (``thread_subscription_push_rules``).
+DEFAULT_THREAD_RULESET = compile_ruleset(Ruleset(thread_subscriptions=True))
 
 
 # -- events ----------------------------------------------------------------------------
@@ -298,14 +330,31 @@ DEFAULT_RULESET = compile_ruleset(Ruleset())
 class PushEvent:
     """One event as conditions read it, with its per-event memo."""
 
-    __slots__ = ("_memo", "_prepared", "_sets", "flat", "room")
+    __slots__ = ("_memo", "_prepared", "_sets", "_subscribed", "flat", "room", "thread_subscribed")
 
-    def __init__(self, event: Mapping[str, Any], room: RoomContext) -> None:
+    def __init__(
+        self,
+        event: Mapping[str, Any],
+        room: RoomContext,
+        thread_subscribed: Callable[[str], bool] | None = None,
+    ) -> None:
         self.flat = flatten(event)
         self.room = room
+        #: For an event in a thread: whether a user is subscribed to that thread.
+        self.thread_subscribed = thread_subscribed
         self._memo: dict[Condition, bool] = {}
         self._sets: dict[str, frozenset[tuple[type, Any]]] = {}
         self._prepared: dict[CompiledRuleset, Prepared] = {}
+        self._subscribed: dict[str, bool] = {}
+
+    def is_subscribed(self, user_id: str) -> bool | None:
+        """Whether the user follows the event's thread; None if it is in no thread."""
+        if self.thread_subscribed is None:
+            return None
+        found = self._subscribed.get(user_id)
+        if found is None:
+            found = self._subscribed[user_id] = self.thread_subscribed(user_id)
+        return found
 
     def contains(self, key: str, value: Any) -> bool:
         found = self._sets.get(key)
@@ -333,7 +382,10 @@ class PushEvent:
 
     def _narrow(self, ruleset: CompiledRuleset) -> Prepared:
         candidates: list[CompiledRule] = []
+        in_thread = self.thread_subscribed is not None
         for rule in ruleset.rules:
+            if rule.thread_only and not in_thread:
+                continue
             if not all(self.holds(c) for c in rule.shared):
                 continue
             if not rule.personal:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conduwuit.core.errors import bad_json, invalid_param, not_found
@@ -22,8 +22,14 @@ from conduwuit.core.push import defaults
 
 Json = dict[str, Any]
 
-#: The rule kinds, in the order they are checked.
-KINDS = ("override", "content", "room", "sender", "underride")
+#: The rule kinds, in the order they are checked. ``postcontent`` is MSC4306's (where
+#: Synapse puts it: after content, before room); it exists only for a ruleset with
+#: ``thread_subscriptions`` on (``Ruleset.kinds``), holds only server-default rules, and
+#: its rules have conditions like override and underride rules.
+POSTCONTENT = "postcontent"
+KINDS = ("override", "content", POSTCONTENT, "room", "sender", "underride")
+BASE_KINDS = tuple(k for k in KINDS if k != POSTCONTENT)
+WITH_CONDITIONS = ("override", POSTCONTENT, "underride")
 
 #: Actions older spec versions defined that clients and servers MUST ignore
 #: ("Historical Actions"): accepted and kept as the client sent them (Synapse does so,
@@ -37,9 +43,9 @@ CHANGED_DEFAULTS = "org.conduwuit.changed_defaults"
 MAX_SAFE_INT = 2**53 - 1
 
 
-def check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise invalid_param(f"Unknown push rule kind {kind!r}; expected one of {', '.join(KINDS)}")
+def check_kind(kind: str, kinds: tuple[str, ...] = BASE_KINDS) -> str:
+    if kind not in kinds:
+        raise invalid_param(f"Unknown push rule kind {kind!r}; expected one of {', '.join(kinds)}")
     return kind
 
 
@@ -54,6 +60,8 @@ def _defaults_of(kind: str) -> tuple[Json, ...]:
         return defaults.CONTENT
     if kind == "underride":
         return defaults.UNDERRIDE
+    if kind == POSTCONTENT:
+        return defaults.POSTCONTENT
     return ()
 
 
@@ -121,6 +129,9 @@ def check_rule_id(rule_id: str) -> None:
 
 def new_rule(kind: str, rule_id: str, body: Any) -> Json:
     """A user rule from a PUT body (pushrules.yaml ``setPushRule``)."""
+    if kind == POSTCONTENT:
+        # MSC4306: clients cannot create postcontent rules (Synapse refuses them so).
+        raise invalid_param("User-defined rules using 'postcontent' are not accepted")
     if not isinstance(body, dict):
         raise bad_json("The push rule must be a JSON object")
     if "actions" not in body:
@@ -152,7 +163,7 @@ def render_view(view: RuleView, user_id: str) -> Json:
         "enabled": view.enabled,
         "actions": copy.deepcopy(view.actions),
     }
-    if kind in ("override", "underride"):
+    if kind in WITH_CONDITIONS:
         out["conditions"] = [render_condition(c, user_id) for c in rule.get("conditions", [])]
     elif kind == "content":
         out["pattern"] = rule["pattern"]
@@ -188,6 +199,12 @@ class Ruleset:
     own: Mapping[str, tuple[Json, ...]] = field(default_factory=dict)
     #: ``"kind/rule_id"`` -> ``{"enabled": bool}`` and/or ``{"actions": [...]}``.
     changed: Mapping[str, Json] = field(default_factory=dict)
+    #: MSC4306's ``postcontent`` kind and its default rules are in the ruleset.
+    thread_subscriptions: bool = False
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return KINDS if self.thread_subscriptions else BASE_KINDS
 
     @property
     def is_default(self) -> bool:
@@ -210,7 +227,7 @@ class Ruleset:
         return out
 
     def all_rules(self) -> list[RuleView]:
-        return [view for kind in KINDS for view in self.rules(kind)]
+        return [view for kind in self.kinds for view in self.rules(kind)]
 
     def _own_view(self, kind: str, rule: Json) -> RuleView:
         return RuleView(
@@ -232,7 +249,7 @@ class Ruleset:
 
     def find(self, kind: str, rule_id: str) -> RuleView:
         """The rule, or 404 M_NOT_FOUND."""
-        check_kind(kind)
+        check_kind(kind, self.kinds)
         for view in self.rules(kind):
             if view.rule_id == rule_id:
                 return view
@@ -240,7 +257,7 @@ class Ruleset:
 
     def render(self, user_id: str) -> Json:
         """The ``global`` ruleset as clients get it (pushrules.yaml ``push_ruleset``)."""
-        return {kind: [render_view(v, user_id) for v in self.rules(kind)] for kind in KINDS}
+        return {kind: [render_view(v, user_id) for v in self.rules(kind)] for kind in self.kinds}
 
     def to_content(self, user_id: str) -> Json:
         """The ``m.push_rules`` account data content: the rendered ruleset (what /sync
@@ -251,14 +268,16 @@ class Ruleset:
         }
 
     @classmethod
-    def from_content(cls, content: Mapping[str, Any] | None) -> Ruleset:
+    def from_content(
+        cls, content: Mapping[str, Any] | None, thread_subscriptions: bool = False
+    ) -> Ruleset:
         """Read back what ``to_content`` stored; anything malformed is skipped."""
         if not content:
-            return cls()
+            return cls(thread_subscriptions=thread_subscriptions)
         rules = content.get("global")
         own: dict[str, tuple[Json, ...]] = {}
         if isinstance(rules, dict):
-            for kind in KINDS:
+            for kind in BASE_KINDS:  # postcontent holds no user rules
                 listed = rules.get(kind)
                 if isinstance(listed, list):
                     own[kind] = tuple(_stored_rule(kind, r) for r in listed if _is_own(r))
@@ -266,7 +285,7 @@ class Ruleset:
         changed: dict[str, Json] = {}
         if isinstance(changed_raw, dict):
             changed = {k: v for k, v in changed_raw.items() if isinstance(v, dict)}
-        return cls(own, changed)
+        return cls(own, changed, thread_subscriptions)
 
     # -- edits ---------------------------------------------------------------------------
     def with_rule(
@@ -274,7 +293,7 @@ class Ruleset:
     ) -> Ruleset:
         """PUT a user rule: create (most important of its kind unless placed) or
         replace (keeps its place and its ``enabled`` unless placed)."""
-        check_kind(kind)
+        check_kind(kind, self.kinds)
         check_rule_id(rule_id)
         rule = new_rule(kind, rule_id, body)
         rules = list(self.own.get(kind, ()))
@@ -301,14 +320,14 @@ class Ruleset:
             rules[existing] = rule
         else:
             rules.insert(0, rule)
-        return Ruleset({**self.own, kind: tuple(rules)}, self.changed)
+        return replace(self, own={**self.own, kind: tuple(rules)})
 
     def without_rule(self, kind: str, rule_id: str) -> Ruleset:
         view = self.find(kind, rule_id)
         if view.default:
             raise invalid_param("Server-default rules cannot be deleted")
         rules = tuple(r for r in self.own.get(kind, ()) if r["rule_id"] != rule_id)
-        return Ruleset({**self.own, kind: rules}, self.changed)
+        return replace(self, own={**self.own, kind: rules})
 
     def with_enabled(self, kind: str, rule_id: str, enabled: Any) -> Ruleset:
         if not isinstance(enabled, bool):
@@ -323,11 +342,11 @@ class Ruleset:
         if view.default:
             where = f"{kind}/{rule_id}"
             change = {**self.changed.get(where, {}), name: value}
-            return Ruleset(self.own, {**self.changed, where: change})
+            return replace(self, changed={**self.changed, where: change})
         rules = tuple(
             {**r, name: value} if r["rule_id"] == rule_id else r for r in self.own.get(kind, ())
         )
-        return Ruleset({**self.own, kind: rules}, self.changed)
+        return replace(self, own={**self.own, kind: rules})
 
 
 def _is_own(rule: Any) -> bool:
@@ -345,7 +364,7 @@ def _stored_rule(kind: str, rendered: Json) -> Json:
         "enabled": rendered.get("enabled", True) is not False,
         "actions": rendered["actions"],
     }
-    if kind in ("override", "underride"):
+    if kind in WITH_CONDITIONS:
         conditions = rendered.get("conditions", [])
         rule["conditions"] = (
             [c for c in conditions if isinstance(c, dict)] if isinstance(conditions, list) else []

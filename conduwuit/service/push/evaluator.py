@@ -8,13 +8,17 @@ sender's power level and ``notifications`` levels from the power levels in the
 state before the event, as Synapse reads them) and the flattened event; users
 with default rules share one compiled ruleset, narrowed once for the event.
 
+With MSC4306's rules on (``subscriptions`` given), an event in a thread carries a
+lookup of each recipient's subscription to that thread (one point read per user
+whose rules reach the thread condition); other events carry none and skip it.
+
 It runs inside each event's write batch (``Notifications.stage_event``), so the
 member index and state it reads are those before the event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels, to_int
@@ -22,16 +26,23 @@ from conduwuit.core.push import Actions, PushEvent, RoomContext
 from conduwuit.service.push.rules import PushRules
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.state import RoomState
+from conduwuit.service.rooms.thread_subscriptions import ThreadSubscriptions, thread_root_of
 
 
 class PushEvaluator:
     def __init__(
-        self, server_name: str, members: MemberIndex, state: RoomState, rules: PushRules
+        self,
+        server_name: str,
+        members: MemberIndex,
+        state: RoomState,
+        rules: PushRules,
+        subscriptions: ThreadSubscriptions | None = None,
     ) -> None:
         self._server_name = server_name
         self._members = members
         self._state = state
         self._rules = rules
+        self._subscriptions = subscriptions
 
     def recipients(self, pdu: Mapping[str, Any], event_id: str) -> list[str]:
         """The local users whose rules are checked for this event."""
@@ -76,13 +87,22 @@ class PushEvaluator:
         return room, snapshot
 
     def evaluate(
-        self, pdu: Mapping[str, Any], event_id: str, snapshot: int | None = None
+        self,
+        pdu: Mapping[str, Any],
+        event_id: str,
+        snapshot: int | None = None,
+        thread: str | None = None,
     ) -> dict[str, Actions]:
         """``user -> actions`` for each recipient whose rules matched (no entry: no rule
         matched, so no notification; ``actions.notify`` says whether a matched rule
-        notifies and ``actions.highlight`` whether it highlights)."""
+        notifies and ``actions.highlight`` whether it highlights). ``thread``: the
+        event's thread root as ``Notifications.thread_of`` finds it (``""``: the main
+        timeline), as Synapse's thread ID (a reaction to a thread reply is in the
+        thread); None: only a direct ``m.thread`` relation counts."""
         room, snapshot = self.room_context(pdu, event_id, snapshot)
-        event = PushEvent({**pdu, "event_id": event_id}, room)
+        if thread is None:
+            thread = thread_root_of(pdu)
+        event = PushEvent({**pdu, "event_id": event_id}, room, self._thread_lookup(pdu, thread))
         out: dict[str, Actions] = {}
         for user_id in self.recipients(pdu, event_id):
             ruleset = self._rules.compiled(user_id)
@@ -91,6 +111,16 @@ class PushEvaluator:
             if found is not None:
                 out[user_id] = found
         return out
+
+    def _thread_lookup(
+        self, pdu: Mapping[str, Any], root: str | None
+    ) -> Callable[[str], bool] | None:
+        """For an event in a thread, with MSC4306's rules on: is a user subscribed?"""
+        subscriptions = self._subscriptions
+        if subscriptions is None or not root:
+            return None
+        room_id = str(pdu.get("room_id", ""))
+        return lambda user_id: subscriptions.is_subscribed(user_id, room_id, root)
 
     def _display_name(self, snapshot: int, user_id: str) -> str | None:
         content = self._state.content_at(snapshot, "m.room.member", user_id)

@@ -148,7 +148,8 @@ class Notifications:
         event_id = str(pdu["event_id"])
         room_id = str(pdu.get("room_id", ""))
         sender = str(pdu.get("sender", ""))
-        matched = self._evaluator.evaluate(pdu, event_id, snapshot=before)
+        thread = self.thread_of(pdu)
+        matched = self._evaluator.evaluate(pdu, event_id, snapshot=before, thread=thread)
         notified = {user: actions for user, actions in matched.items() if actions.notify}
         if notified and "state_key" not in pdu:
             notified = {u: a for u, a in notified.items() if sender not in self._ignored_by(u)}
@@ -161,7 +162,6 @@ class Notifications:
             and self._invite_rule(str(invitee), sender) != InviteRule.ALLOW
         ):
             notified = {u: a for u, a in notified.items() if u != invitee}
-        thread = self.thread_of(pdu)
         # The sender's own event reads their thread up to it (nothing is stored for
         # remote senders, so the scan is empty for them).
         self._clear(b, sender, room_id, thread, count, count)

@@ -18,7 +18,13 @@ import logging
 from typing import Any
 
 from conduwuit.core.errors import MatrixError
-from conduwuit.core.push import DEFAULT_RULESET, CompiledRuleset, Ruleset, compile_ruleset
+from conduwuit.core.push import (
+    DEFAULT_RULESET,
+    DEFAULT_THREAD_RULESET,
+    CompiledRuleset,
+    Ruleset,
+    compile_ruleset,
+)
 from conduwuit.core.push.rules import Json
 from conduwuit.service.account_data import AccountData
 
@@ -28,9 +34,16 @@ log = logging.getLogger(__name__)
 
 
 class PushRules:
-    def __init__(self, account_data: AccountData) -> None:
+    def __init__(self, account_data: AccountData, thread_subscriptions: bool = False) -> None:
+        """``thread_subscriptions``: MSC4306's postcontent rules are in every ruleset
+        (config ``thread_subscription_push_rules``)."""
         self._account_data = account_data
+        self.thread_subscriptions = thread_subscriptions
         self._cache: dict[str, tuple[Ruleset, CompiledRuleset]] = {}
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return Ruleset(thread_subscriptions=self.thread_subscriptions).kinds
 
     # -- reads -------------------------------------------------------------------------
     def ruleset(self, user_id: str) -> Ruleset:
@@ -51,7 +64,8 @@ class PushRules:
     def _cached(self, user_id: str) -> tuple[Ruleset, CompiledRuleset]:
         found = self._cache.get(user_id)
         if found is None:
-            ruleset = Ruleset.from_content(self._account_data.get(user_id, PUSH_RULES))
+            content = self._account_data.get(user_id, PUSH_RULES)
+            ruleset = Ruleset.from_content(content, self.thread_subscriptions)
             found = self._cache[user_id] = (ruleset, _compile(ruleset))
         return found
 
@@ -127,4 +141,6 @@ class PushRules:
 
 
 def _compile(ruleset: Ruleset) -> CompiledRuleset:
-    return DEFAULT_RULESET if ruleset.is_default else compile_ruleset(ruleset)
+    if not ruleset.is_default:
+        return compile_ruleset(ruleset)
+    return DEFAULT_THREAD_RULESET if ruleset.thread_subscriptions else DEFAULT_RULESET

@@ -76,12 +76,23 @@ class ToDeviceConfig:
 
 
 @dataclass(frozen=True)
+class ThreadSubscriptionsConfig:
+    """MSC4308's extension: at most ``limit`` of the newest subscription changes."""
+
+    enabled: bool = False
+    limit: int = 100
+
+
+@dataclass(frozen=True)
 class Extensions:
     to_device: ToDeviceConfig = field(default_factory=ToDeviceConfig)
     e2ee: bool = False
     account_data: Scope = field(default_factory=Scope)
     receipts: Scope = field(default_factory=Scope)
     typing: Scope = field(default_factory=Scope)
+    thread_subscriptions: ThreadSubscriptionsConfig = field(
+        default_factory=ThreadSubscriptionsConfig
+    )
 
 
 @dataclass(frozen=True)

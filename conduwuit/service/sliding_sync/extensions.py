@@ -1,5 +1,6 @@
 """Sliding sync extensions (MSC3885 to_device, MSC3884 e2ee, MSC3959 account_data,
-MSC3960 receipts, MSC3961 typing), in the shapes Synapse gives them.
+MSC3960 receipts, MSC3961 typing, MSC4308 thread subscriptions), in the shapes
+Synapse gives them.
 
 Each reads the same sources as /sync. The per-room ones answer for the rooms in
 their scope: those of the named lists' ranges and the named room subscriptions
@@ -16,6 +17,7 @@ from typing import Any
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.e2ee.sync_reader import E2eeSyncReader
 from conduwuit.service.rooms.receipts import Receipts
+from conduwuit.service.rooms.thread_subscriptions import ThreadSubscriptions, changes_json
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.sliding_sync.config import Extensions, Scope
 from conduwuit.service.sync.rooms import latest_by_type
@@ -42,6 +44,9 @@ class ExtensionRooms:
         return list(rooms)
 
 
+THREAD_SUBSCRIPTIONS = "io.element.msc4308.thread_subscriptions"
+
+
 class SlidingExtensions:
     def __init__(
         self,
@@ -50,12 +55,14 @@ class SlidingExtensions:
         receipts: Receipts,
         typing: Typing,
         global_account_data: Callable[[str, int | None], list[dict[str, Any]]],
+        thread_subscriptions: ThreadSubscriptions,
     ) -> None:
         self.e2ee = e2ee
         self.account_data = account_data
         self.receipts = receipts
         self.typing = typing
         self.global_account_data = global_account_data
+        self.thread_subscriptions = thread_subscriptions
 
     def build(
         self,
@@ -89,6 +96,13 @@ class SlidingExtensions:
         if config.typing.enabled:
             out["typing"] = self._typing(rooms.scoped(config.typing), rooms.new, since)
             news |= bool(out["typing"]["rooms"])
+        threads = config.thread_subscriptions
+        if threads.enabled:
+            changes = self.thread_subscriptions.changes(user, since or 0, now, threads.limit)
+            if changes:
+                # Left out when empty, as Synapse does.
+                out[THREAD_SUBSCRIPTIONS] = changes_json(changes, threads.limit, "prev_batch")
+                news = True
         return out, news
 
     def _to_device(
