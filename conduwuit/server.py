@@ -15,6 +15,7 @@ from aiohttp import web
 
 from conduwuit.admin import AdminBot, AdminRoom
 from conduwuit.admin.commands.aliases import AliasCommands
+from conduwuit.admin.commands.appservices import AppserviceCommands
 from conduwuit.admin.commands.debug import DebugCommands
 from conduwuit.admin.commands.federation import FederationCommands
 from conduwuit.admin.commands.media import MediaCommands
@@ -38,6 +39,7 @@ from conduwuit.db import Database, DatabaseOptions
 from conduwuit.db.maps import MAPS
 from conduwuit.http.app import make_app
 from conduwuit.service.account_data import AccountData
+from conduwuit.service.appservice.registry import Appservices
 from conduwuit.service.clock import Clock, system_clock
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
@@ -151,6 +153,7 @@ def build(config: GlobalConfig, clock: Clock = system_clock) -> Server:
             services.users.accounts,
             clock,
             ServerAuthenticator(services.federation.auth),
+            services.users.appservices,
         )
         app = make_app(config, routes(services), authenticator)
         admin = build_admin(services, clock)
@@ -204,6 +207,7 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
             ),
             ServerCommands(config, services.db, time.monotonic()).group(),
             MediaCommands(config.server_name, services.media, clock).group(),
+            AppserviceCommands(users.appservices).group(),
             FederationCommands(
                 config.server_name,
                 rooms.storage,
@@ -619,6 +623,7 @@ def build_users(
         openid=OpenId(db, clock),
         whois=Whois(accounts, devices, config.server_name),
         filters=Filters(db),
+        appservices=Appservices(db, config.server_name, accounts, registration),
         login_limiter=RateLimiter(
             clock,
             per_second=config.rate_limit_login_per_second,

@@ -124,7 +124,9 @@ def user_routes(
     config: GlobalConfig, users: UserServices, limits: RateLimits, remote: FederationQueries
 ) -> list[Route]:
     return [
-        *register.routes(config, users.registration, users.uiaa, users.registration_limiter),
+        *register.routes(
+            config, users.registration, users.uiaa, users.registration_limiter, users.appservices
+        ),
         *login.routes(
             config,
             users.accounts,
@@ -133,6 +135,7 @@ def user_routes(
             users.registration,
             users.uiaa,
             users.login_limiter,
+            users.appservices,
             refresh_limiter=limits.refresh,
         ),
         *admin_register.routes(users.shared_secret, users.registration, config.server_name),

@@ -71,6 +71,13 @@ class Maps:
         value: JSON of the answer given ({"pdus": {event ID: result}})""",
     )
 
+    id_appserviceregistrations: Final = MapSpec(
+        "id_appserviceregistrations",
+        """Application services registered with ``!admin appservices register``.
+        key:   the registration's ``id`` (UTF-8)
+        value: JSON of the registration (conduwuit.core.appservice.registration_to_json)""",
+    )
+
     # -- rooms: short ids (conduwuit's "short" service) ------------------------------
     roomid_shortroomid: Final = MapSpec(
         "roomid_shortroomid",

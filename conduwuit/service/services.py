@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from conduwuit.config import GlobalConfig
 from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
+from conduwuit.service.appservice.registry import Appservices
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.federation.auth import RequestAuth
@@ -91,6 +92,8 @@ class UserServices:
     filters: Filters
     login_limiter: RateLimiter
     registration_limiter: RateLimiter
+    #: Registered application services (they authenticate with their as_token).
+    appservices: Appservices
 
 
 @dataclass

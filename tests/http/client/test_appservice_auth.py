@@ -1,0 +1,151 @@
+"""Application services on the client-server API: as_token authentication and
+``user_id`` masquerading, ``m.login.application_service`` on /register and /login,
+and M_EXCLUSIVE for others in an exclusive namespace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conduwuit.core.appservice import parse_registration
+from tests.kit.homeserver import Homeserver
+
+AS_TOKEN = "as-token-1"
+SENDER = "@_bridge_bot:test.example"
+
+
+@pytest.fixture
+async def bridged(hs: Homeserver) -> Homeserver:
+    await hs.register("alice")  # the first user: admin room and all
+    await hs.services.users.appservices.register(
+        parse_registration(
+            {
+                "id": "bridge",
+                "url": None,
+                "as_token": AS_TOKEN,
+                "hs_token": "hs-token-1",
+                "sender_localpart": "_bridge_bot",
+                "namespaces": {
+                    "users": [
+                        {"exclusive": True, "regex": "@_bridge_.*:test\\.example"},
+                        {"exclusive": False, "regex": "@shared_.*:test\\.example"},
+                    ]
+                },
+            }
+        )
+    )
+    return hs
+
+
+async def as_register(
+    hs: Homeserver, username: str, token: str | None = AS_TOKEN, **extra: Any
+) -> tuple[int, Any]:
+    body = {"type": "m.login.application_service", "username": username, **extra}
+    return await hs.request("POST", "/register", body, token=token)
+
+
+async def whoami(hs: Homeserver, token: str, **params: str) -> tuple[int, Any]:
+    return await hs.request("GET", "/account/whoami", token=token, params=params or None)
+
+
+async def test_as_token_acts_as_its_sender(bridged: Homeserver) -> None:
+    status, reply = await whoami(bridged, AS_TOKEN)
+    assert (status, reply["user_id"], reply["device_id"]) == (200, SENDER, "")
+    status, reply = await bridged.request(
+        "GET", "/account/whoami", params={"access_token": AS_TOKEN}
+    )
+    assert (status, reply["user_id"]) == (200, SENDER)
+
+
+async def test_masquerading_as_namespace_users(bridged: Homeserver) -> None:
+    status, reply = await whoami(bridged, AS_TOKEN, user_id="@_bridge_carol:test.example")
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")  # not registered yet
+    status, reply = await as_register(bridged, "_bridge_carol")
+    assert status == 200, reply
+    device = reply["device_id"]
+    status, reply = await whoami(bridged, AS_TOKEN, user_id="@_bridge_carol:test.example")
+    assert (status, reply["user_id"]) == (200, "@_bridge_carol:test.example")
+    status, reply = await whoami(
+        bridged, AS_TOKEN, user_id="@_bridge_carol:test.example", device_id=device
+    )
+    assert (status, reply["device_id"]) == (200, device)
+    status, reply = await whoami(
+        bridged, AS_TOKEN, user_id="@_bridge_carol:test.example", device_id="NOPE"
+    )
+    assert (status, reply["errcode"]) == (400, "M_UNKNOWN_DEVICE")
+    status, reply = await whoami(bridged, AS_TOKEN, user_id="@alice:test.example")
+    assert (status, reply["errcode"]) == (403, "M_EXCLUSIVE")
+    # Acting in rooms as the masqueraded user.
+    status, reply = await bridged.request(
+        "POST", "/createRoom", {}, token=AS_TOKEN, params={"user_id": "@_bridge_carol:test.example"}
+    )
+    assert status == 200, reply
+    status, reply = await bridged.request(
+        "GET",
+        f"/rooms/{reply['room_id']}/joined_members",
+        token=AS_TOKEN,
+        params={"user_id": "@_bridge_carol:test.example"},
+    )
+    assert list(reply["joined"]) == ["@_bridge_carol:test.example"]
+
+
+async def test_appservice_registration_rules(bridged: Homeserver) -> None:
+    status, reply = await as_register(bridged, "_bridge_dave", token=None)
+    assert (status, reply["errcode"]) == (401, "M_MISSING_TOKEN")
+    status, reply = await as_register(bridged, "_bridge_dave", token="wrong")
+    assert (status, reply["errcode"]) == (401, "M_UNKNOWN_TOKEN")
+    status, reply = await as_register(bridged, "dave")
+    assert (status, reply["errcode"]) == (400, "M_EXCLUSIVE")
+    status, reply = await as_register(bridged, "_bridge_dave", inhibit_login=True)
+    assert status == 200 and "access_token" not in reply, reply
+    assert reply["user_id"] == "@_bridge_dave:test.example"
+    status, reply = await as_register(bridged, "_bridge_dave")
+    assert (status, reply["errcode"]) == (400, "M_USER_IN_USE")
+    assert not bridged.services.users.accounts.exists("@dave:test.example")
+
+
+async def test_appservice_registration_works_with_registration_disabled(
+    bridged: Homeserver,
+) -> None:
+    object.__setattr__(bridged.config, "allow_registration", False)
+    status, reply = await as_register(bridged, "shared_x")
+    assert status == 200, reply
+
+
+async def test_ordinary_users_cannot_take_exclusive_ids(bridged: Homeserver) -> None:
+    status, reply = await bridged.request(
+        "POST",
+        "/register",
+        {"username": "_bridge_eve", "password": "pw-pw-pw-1", "auth": {"type": "m.login.dummy"}},
+    )
+    assert (status, reply["errcode"]) == (400, "M_EXCLUSIVE")
+    status, reply = await bridged.request(
+        "GET", "/register/available", params={"username": "_bridge_eve"}
+    )
+    assert (status, reply["errcode"]) == (400, "M_EXCLUSIVE")
+    assert not bridged.services.users.accounts.exists("@_bridge_eve:test.example")
+    # A non-exclusive namespace does not reserve anything.
+    await bridged.register("shared_bob")
+
+
+async def test_appservice_login(bridged: Homeserver) -> None:
+    status, reply = await bridged.request("GET", "/login")
+    assert {"type": "m.login.application_service"} in reply["flows"]
+    await as_register(bridged, "_bridge_fay", inhibit_login=True)
+    body: dict[str, Any] = {
+        "type": "m.login.application_service",
+        "identifier": {"type": "m.id.user", "user": "_bridge_fay"},
+    }
+    status, reply = await bridged.request("POST", "/login", body)
+    assert (status, reply["errcode"]) == (401, "M_MISSING_TOKEN")
+    status, reply = await bridged.request("POST", "/login", body, token=AS_TOKEN)
+    assert status == 200, reply
+    status, me = await whoami(bridged, reply["access_token"])
+    assert me["user_id"] == "@_bridge_fay:test.example"
+    body["identifier"]["user"] = "alice"
+    status, reply = await bridged.request("POST", "/login", body, token=AS_TOKEN)
+    assert (status, reply["errcode"]) == (400, "M_EXCLUSIVE")
+    body["identifier"]["user"] = "nobody"
+    status, reply = await bridged.request("POST", "/login", body, token=AS_TOKEN)
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
