@@ -737,6 +737,7 @@ def build_rooms(
     accounts, profiles = users.accounts, users.profiles
     storage = RoomStorage(db, config.server_name, keypair, notifier, clock)
     aliases = Aliases(db, config.server_name, config.forbidden_alias_names)
+    aliases.exclusive_claimant = users.appservices.exclusive_alias_claimant
 
     is_admin, is_guest = accounts.is_admin, accounts.is_guest
 

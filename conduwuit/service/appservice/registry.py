@@ -69,6 +69,11 @@ class Appservices:
     def exclusive_owner(self, kind: NamespaceKind, value: str) -> AppserviceRegistration | None:
         return exclusive_owner(self._by_id.values(), kind, value)
 
+    def exclusive_alias_claimant(self, alias: str) -> str | None:
+        """The sender user of the service claiming ``alias`` exclusively, if any."""
+        owner = self.exclusive_owner(NamespaceKind.ALIASES, alias)
+        return owner.sender(self._server_name) if owner is not None else None
+
     async def register(self, reg: AppserviceRegistration) -> bool:
         """Store ``reg`` (replacing one with its id); True if it replaced one."""
         clash = self.by_as_token(reg.as_token)

@@ -63,7 +63,7 @@ class Directory:
         return {"room_id": room_id, "servers": [self.actions.config.server_name]}
 
     def create(self, user: UserId, alias: RoomAlias, room_id: RoomId) -> None:
-        self.aliases.check_local(alias)
+        self.aliases.check_may_create(alias, str(user))
         self.actions.room_version(room_id)
         if not self.storage.member_index.is_joined(str(user), str(room_id)) and not self.is_admin(
             str(user)

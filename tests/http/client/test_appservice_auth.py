@@ -1,6 +1,6 @@
 """Application services on the client-server API: as_token authentication and
 ``user_id`` masquerading, ``m.login.application_service`` on /register and /login,
-and M_EXCLUSIVE for others in an exclusive namespace."""
+M_EXCLUSIVE for others in an exclusive namespace (users, aliases), and ``ts``."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ async def bridged(hs: Homeserver) -> Homeserver:
                     "users": [
                         {"exclusive": True, "regex": "@_bridge_.*:test\\.example"},
                         {"exclusive": False, "regex": "@shared_.*:test\\.example"},
-                    ]
+                    ],
+                    "aliases": [{"exclusive": True, "regex": "#_bridge_.*"}],
                 },
             }
         )
@@ -149,3 +150,71 @@ async def test_appservice_login(bridged: Homeserver) -> None:
     body["identifier"]["user"] = "nobody"
     status, reply = await bridged.request("POST", "/login", body, token=AS_TOKEN)
     assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
+
+
+async def event_ts(hs: Homeserver, room_id: str, event_id: str) -> int:
+    status, event = await hs.request(
+        "GET", f"/rooms/{room_id}/event/{event_id}", token=hs.tokens["@alice:test.example"]
+    )
+    assert status == 200, event
+    ts: int = event["origin_server_ts"]
+    return ts
+
+
+async def test_appservices_set_timestamps_others_cannot(bridged: Homeserver) -> None:
+    alice = "@alice:test.example"
+    status, reply = await bridged.request(
+        "POST", "/createRoom", {"preset": "public_chat"}, token=AS_TOKEN
+    )
+    room_id = reply["room_id"]
+    status, _ = await bridged.request(
+        "POST", f"/rooms/{room_id}/join", {}, token=bridged.tokens[alice]
+    )
+    assert status == 200
+    for path in (f"/rooms/{room_id}/send/m.room.message/t1", f"/rooms/{room_id}/state/m.topic/"):
+        status, reply = await bridged.request(
+            "PUT", path, {"body": "hi", "msgtype": "m.text"}, token=AS_TOKEN, params={"ts": "1234"}
+        )
+        assert status == 200, reply
+        assert await event_ts(bridged, room_id, reply["event_id"]) == 1234
+    status, reply = await bridged.request(
+        "PUT",
+        f"/rooms/{room_id}/send/m.room.message/t2",
+        {"body": "x"},
+        token=AS_TOKEN,
+        params={"ts": "-5"},
+    )
+    assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
+    status, reply = await bridged.request(
+        "PUT",
+        f"/rooms/{room_id}/send/m.room.message/t3",
+        {"body": "x"},
+        token=bridged.tokens[alice],
+        params={"ts": "1234"},
+    )
+    assert status == 200
+    assert await event_ts(bridged, room_id, reply["event_id"]) != 1234
+
+
+async def test_exclusive_aliases(bridged: Homeserver) -> None:
+    alice = "@alice:test.example"
+    status, reply = await bridged.request(
+        "POST", "/createRoom", {"room_alias_name": "_bridge_x"}, token=bridged.tokens[alice]
+    )
+    assert (status, reply["errcode"]) == (400, "M_EXCLUSIVE")
+    status, reply = await bridged.request("POST", "/createRoom", {}, token=bridged.tokens[alice])
+    room_id = reply["room_id"]
+    alias = "%23_bridge_y:test.example"
+    status, reply = await bridged.request(
+        "PUT", f"/directory/room/{alias}", {"room_id": room_id}, token=bridged.tokens[alice]
+    )
+    assert (status, reply["errcode"]) == (400, "M_EXCLUSIVE")
+    status, reply = await bridged.request("GET", f"/directory/room/{alias}")
+    assert status == 404
+    # The service itself may.
+    status, reply = await bridged.request(
+        "POST", "/createRoom", {"room_alias_name": "_bridge_x"}, token=AS_TOKEN
+    )
+    assert status == 200, reply
+    status, reply = await bridged.request("GET", "/directory/room/%23_bridge_x:test.example")
+    assert status == 200, reply
