@@ -62,6 +62,7 @@ class RunningServer:
             self.server.services.push.pushers.start()
             self.server.services.rooms.delayed_events.start()
             self.server.services.federation.sender.start()
+            self.server.services.appservice_sender.start()
             await self.server.admin.room.ensure_for_existing_admins()
             if self.admin_socket is not None:
                 await self.admin_socket.start()
@@ -93,6 +94,7 @@ class RunningServer:
                 await self.server.admin.stop()
                 await self.server.services.push.pushers.stop()
                 await self.server.services.federation.sender.stop()
+                await self.server.services.appservice_sender.stop()
                 await self.server.services.media.stop()
                 await self.server.services.federation.client.close()
                 await self.server.services.federation.resolver.close()

@@ -39,7 +39,9 @@ from conduwuit.db import Database, DatabaseOptions
 from conduwuit.db.maps import MAPS
 from conduwuit.http.app import make_app
 from conduwuit.service.account_data import AccountData
+from conduwuit.service.appservice.client import AppserviceClient
 from conduwuit.service.appservice.registry import Appservices
+from conduwuit.service.appservice.sender import AppserviceSender, AppserviceSenderSettings
 from conduwuit.service.clock import Clock, system_clock
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
@@ -299,8 +301,30 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         previewer=previewer,
         federation=federation,
         serving=build_serving(config, db, server_keys, notifier, users, rooms, e2ee, federation),
+        appservice_sender=build_appservice_sender(config, db, clock, users, rooms),
         loop_lag=loop_lag(config),
     )
+
+
+def build_appservice_sender(
+    config: GlobalConfig, db: Database, clock: Clock, users: UserServices, rooms: RoomServices
+) -> AppserviceSender:
+    """The appservice sender, queueing events (in their own batch) for the services
+    interested in them (the runtime starts and stops it)."""
+    sender = AppserviceSender(
+        db,
+        users.appservices,
+        rooms.storage.timeline,
+        rooms.storage.member_index,
+        rooms.actions.aliases,
+        AppserviceClient(
+            timeout_s=config.appservice_timeout, idle_timeout_s=config.appservice_idle_timeout
+        ),
+        clock,
+        AppserviceSenderSettings(retry_max_s=config.sender_retry_backoff_limit),
+    )
+    rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
+    return sender
 
 
 def build_media(

@@ -809,6 +809,18 @@ class GlobalConfig(Section):
     pusher_idle_timeout: float = Field(
         15, gt=0, description="Idle life of a pooled push gateway connection."
     )
+    appservice_timeout: float = Field(
+        35,
+        gt=0,
+        description=doc("""
+            Timeout (seconds) of a request to an application service: transactions,
+            user and alias queries, pings. Short, as appservices usually run next to
+            the server.
+        """),
+    )
+    appservice_idle_timeout: float = Field(
+        300, gt=0, description="Idle life of a pooled application service connection."
+    )
 
     # -- presence, typing, receipts --------------------------------------------------
     allow_local_presence: bool = Field(True, description="Presence for local users.")

@@ -11,7 +11,7 @@ expression" and registrations written for Synapse rely on that.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -188,3 +188,36 @@ def exclusive_owner(
 ) -> AppserviceRegistration | None:
     """The application service that claims ``value`` exclusively, if any."""
     return next((r for r in registrations if r.in_namespace(kind, value, exclusive=True)), None)
+
+
+def interested_in_event(
+    reg: AppserviceRegistration,
+    pdu: Mapping[str, Any],
+    room_aliases: Callable[[], Iterable[str]],
+    room_members: Callable[[], Iterable[str]],
+) -> bool:
+    """Whether an event goes to this application service (Application Service API,
+    "Pushing events"): its sender, or the state_key of a membership, is in a users
+    namespace; its room is in a rooms namespace, or has an alias in an aliases
+    namespace; or (as Synapse does) a member of its room is in a users namespace.
+    The lookups are called only when the cheaper checks did not decide."""
+    sender = pdu.get("sender")
+    if isinstance(sender, str) and reg.in_namespace(NamespaceKind.USERS, sender):
+        return True
+    state_key = pdu.get("state_key")
+    if (
+        pdu.get("type") == "m.room.member"
+        and isinstance(state_key, str)
+        and reg.in_namespace(NamespaceKind.USERS, state_key)
+    ):
+        return True
+    room_id = pdu.get("room_id")
+    if isinstance(room_id, str) and reg.in_namespace(NamespaceKind.ROOMS, room_id):
+        return True
+    if reg.namespaces.aliases and any(
+        reg.in_namespace(NamespaceKind.ALIASES, a) for a in room_aliases()
+    ):
+        return True
+    return bool(reg.namespaces.users) and any(
+        reg.in_namespace(NamespaceKind.USERS, m) for m in room_members()
+    )

@@ -78,6 +78,14 @@ class Maps:
         value: JSON of the registration (conduwuit.core.appservice.registration_to_json)""",
     )
 
+    appserviceid_outgoing: Final = MapSpec(
+        "appserviceid_outgoing",
+        """The appservice sender's queue: events an application service has not yet
+        acknowledged (PUT /_matrix/app/v1/transactions/{txnId} answered 2xx).
+        key:   appservice id, 0xFF, u64 stream count of the event: oldest first
+        value: event ID (the event is read from the timeline when sent)""",
+    )
+
     # -- rooms: short ids (conduwuit's "short" service) ------------------------------
     roomid_shortroomid: Final = MapSpec(
         "roomid_shortroomid",

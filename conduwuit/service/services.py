@@ -12,6 +12,7 @@ from conduwuit.config import GlobalConfig
 from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.appservice.registry import Appservices
+from conduwuit.service.appservice.sender import AppserviceSender
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.federation.auth import RequestAuth
@@ -188,6 +189,8 @@ class Services:
     previewer: Previewer
     federation: FederationServices
     serving: ServingServices
+    #: Events to the application services interested in them (the runtime runs it).
+    appservice_sender: AppserviceSender
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
 

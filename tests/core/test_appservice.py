@@ -10,6 +10,7 @@ from conduwuit.core.appservice import (
     NamespaceKind,
     RegistrationError,
     exclusive_owner,
+    interested_in_event,
     parse_registration,
     registration_to_json,
 )
@@ -102,3 +103,33 @@ def test_exclusive_owner() -> None:
     )
     assert exclusive_owner([other, irc], NamespaceKind.USERS, "@_irc_x:example.org") == irc
     assert exclusive_owner([other, irc], NamespaceKind.USERS, "@bob:example.org") is None
+
+
+def test_interested_in_event() -> None:
+    reg = parse_registration(
+        raw(
+            namespaces={
+                "users": [{"exclusive": True, "regex": "@_irc_.*"}],
+                "aliases": [{"exclusive": False, "regex": "#_irc_.*"}],
+                "rooms": [{"exclusive": False, "regex": "!bridged:.*"}],
+            }
+        )
+    )
+    none: list[str] = []
+
+    def boom() -> list[str]:
+        raise AssertionError("not needed")
+
+    def interested(pdu: dict[str, Any], aliases: Any = none, members: Any = none) -> bool:
+        return interested_in_event(reg, pdu, lambda: aliases, lambda: members)
+
+    plain = {"type": "m.room.message", "sender": "@bob:x", "room_id": "!r:x"}
+    assert not interested(plain)
+    assert interested_in_event(reg, {**plain, "sender": "@_irc_a:x"}, boom, boom)
+    member = {"type": "m.room.member", "sender": "@bob:x", "state_key": "@_irc_a:x"}
+    assert interested_in_event(reg, {**member, "room_id": "!r:x"}, boom, boom)
+    assert not interested({**plain, "type": "m.custom", "state_key": "@_irc_a:x"})
+    assert interested_in_event(reg, {**plain, "room_id": "!bridged:x"}, boom, boom)
+    assert interested(plain, aliases=["#_irc_chan:x"])
+    assert interested(plain, members=["@bob:x", "@_irc_c:x"])
+    assert not interested(plain, aliases=["#other:x"], members=["@bob:x"])

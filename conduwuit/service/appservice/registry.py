@@ -11,6 +11,7 @@ service.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import yaml
 
@@ -52,6 +53,10 @@ class Appservices:
             key.decode(): parse_registration(json.loads(value))
             for key, value in self._map.iter_prefix(b"")
         }
+        #: Called with the id after a registration is stored / removed (the sender
+        #: starts sending / drops the queue).
+        self.registered_listeners: list[Callable[[str], None]] = []
+        self.unregistered_listeners: list[Callable[[str], None]] = []
 
     @property
     def server_name(self) -> str:
@@ -91,6 +96,8 @@ class Appservices:
         self._by_id[reg.id] = reg
         if not self._accounts.exists(sender):
             await self._registration.register(sender, None, login=False)
+        for listener in self.registered_listeners:
+            listener(reg.id)
         return replaced
 
     def unregister(self, as_id: str) -> bool:
@@ -99,4 +106,6 @@ class Appservices:
         with self._db.batch() as b:
             b.delete(self._map, as_id.encode())
         del self._by_id[as_id]
+        for listener in self.unregistered_listeners:
+            listener(as_id)
         return True
