@@ -40,6 +40,7 @@ from conduwuit.db.maps import MAPS
 from conduwuit.http.app import make_app
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.appservice.client import AppserviceClient
+from conduwuit.service.appservice.queries import AppserviceQueries
 from conduwuit.service.appservice.registry import Appservices
 from conduwuit.service.appservice.sender import AppserviceSender, AppserviceSenderSettings
 from conduwuit.service.clock import Clock, system_clock
@@ -260,6 +261,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     media, thumbnailer, previewer = build_media(config, db, clock)
     federation = build_federation(config, db, server_keys, clock, rooms, e2ee)
     media.remote = FederationMedia(federation.client)
+    appservice_sender, appservice_queries = build_appservices(config, db, clock, users, rooms)
     sections = RoomSections(
         rooms.history, rooms.typing, rooms.receipts, users.account_data, push.notifications
     )
@@ -301,30 +303,35 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         previewer=previewer,
         federation=federation,
         serving=build_serving(config, db, server_keys, notifier, users, rooms, e2ee, federation),
-        appservice_sender=build_appservice_sender(config, db, clock, users, rooms),
+        appservice_sender=appservice_sender,
+        appservice_queries=appservice_queries,
         loop_lag=loop_lag(config),
     )
 
 
-def build_appservice_sender(
+def build_appservices(
     config: GlobalConfig, db: Database, clock: Clock, users: UserServices, rooms: RoomServices
-) -> AppserviceSender:
+) -> tuple[AppserviceSender, AppserviceQueries]:
     """The appservice sender, queueing events (in their own batch) for the services
-    interested in them (the runtime starts and stops it)."""
+    interested in them (the runtime starts and stops it, and closes the client), and
+    the queries (unknown local aliases are asked of the services) over one client."""
+    client = AppserviceClient(
+        timeout_s=config.appservice_timeout, idle_timeout_s=config.appservice_idle_timeout
+    )
     sender = AppserviceSender(
         db,
         users.appservices,
         rooms.storage.timeline,
         rooms.storage.member_index,
         rooms.actions.aliases,
-        AppserviceClient(
-            timeout_s=config.appservice_timeout, idle_timeout_s=config.appservice_idle_timeout
-        ),
+        client,
         clock,
         AppserviceSenderSettings(retry_max_s=config.sender_retry_backoff_limit),
     )
     rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
-    return sender
+    queries = AppserviceQueries(users.appservices, client)
+    rooms.actions.aliases.ask_appservices = queries.alias_exists
+    return sender, queries
 
 
 def build_media(

@@ -3,7 +3,7 @@ and queries the homeserver sends it, checks the hs_token, and can be told to fai
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +21,14 @@ class FakeAppservice:
     #: Transactions answered with an error while ``failing``.
     refused: int = 0
     failing: bool = False
-    #: Users the service says exist (GET /_matrix/app/v1/users/{userId}).
-    users_known: set[str] = field(default_factory=set)
+    #: Answer pings with this error status instead of 200.
+    failing_pings: int | None = None
+    #: Answers user and alias queries (GET /_matrix/app/v1/users/{userId},
+    #: /rooms/{alias}): creates the entity through the homeserver and says True.
+    on_query: Callable[[str], Awaitable[bool]] | None = None
     queries: list[str] = field(default_factory=list)
     pings: list[dict[str, Any]] = field(default_factory=list)
     server: TestServer | None = None
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -48,27 +50,30 @@ class FakeAppservice:
         txn_id = request.match_info["txn_id"]
         if txn_id not in {t for t, _ in self.transactions}:
             self.transactions.append((txn_id, (await request.json())["events"]))
-        self.arrived.set()
         return web.json_response({})
 
-    async def _user(self, request: web.Request) -> web.Response:
-        self.queries.append(request.match_info["user_id"])
+    async def _query(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"errcode": "M_FORBIDDEN"}, status=403)
-        if request.match_info["user_id"] in self.users_known:
+        wanted = request.match_info["id"]
+        self.queries.append(wanted)
+        if self.on_query is not None and await self.on_query(wanted):
             return web.json_response({})
         return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
 
     async def _ping(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"errcode": "M_FORBIDDEN"}, status=403)
+        if self.failing_pings is not None:
+            return web.json_response({"errcode": "M_UNKNOWN_TOKEN"}, status=self.failing_pings)
         self.pings.append(await request.json())
         return web.json_response({})
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_put("/_matrix/app/v1/transactions/{txn_id}", self._transaction)
-        app.router.add_get("/_matrix/app/v1/users/{user_id}", self._user)
+        app.router.add_get("/_matrix/app/v1/users/{id}", self._query)
+        app.router.add_get("/_matrix/app/v1/rooms/{id}", self._query)
         app.router.add_post("/_matrix/app/v1/ping", self._ping)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()

@@ -26,6 +26,10 @@ class AppserviceUnreachable(Exception):
     """No answer: no URL, connection refused, timeout, or an answer that is not JSON."""
 
 
+class AppserviceTimeout(AppserviceUnreachable):
+    """No answer within ``appservice_timeout``."""
+
+
 def app_path(*parts: str) -> str:
     """``/_matrix/app/v1/<parts, each percent-encoded>``."""
     return "/".join([APP_PREFIX, *(quote(p, safe="") for p in parts)])
@@ -45,14 +49,14 @@ class AppserviceClient:
             )
         return self._session
 
-    async def request(
+    async def request_raw(
         self,
         reg: AppserviceRegistration,
         method: str,
         path: str,
         body: dict[str, Any] | None = None,
-    ) -> tuple[int, Any]:
-        """The status and JSON answer of ``method path`` at the service."""
+    ) -> tuple[int, bytes]:
+        """The status and body of ``method path`` at the service."""
         if reg.url is None:
             raise AppserviceUnreachable(f"appservice {reg.id} has no url")
         url = reg.url.rstrip("/") + path
@@ -61,14 +65,25 @@ class AppserviceClient:
             async with self._client().request(
                 method, url, json=body, headers=headers, allow_redirects=False
             ) as response:
-                raw = await response.content.read(MAX_RESPONSE_BYTES)
-                status = response.status
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                return response.status, await response.content.read(MAX_RESPONSE_BYTES)
+        except TimeoutError as exc:
+            raise AppserviceTimeout(f"{url}: no answer in time") from exc
+        except (aiohttp.ClientError, OSError) as exc:
             raise AppserviceUnreachable(f"{url}: {type(exc).__name__} {exc}") from exc
+
+    async def request(
+        self,
+        reg: AppserviceRegistration,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+    ) -> tuple[int, Any]:
+        """The status and JSON answer of ``method path`` at the service."""
+        status, raw = await self.request_raw(reg, method, path, body)
         try:
             return status, json.loads(raw) if raw else {}
         except ValueError:
-            raise AppserviceUnreachable(f"{url} answered {status} without JSON") from None
+            raise AppserviceUnreachable(f"{reg.id} answered {status} without JSON") from None
 
     async def close(self) -> None:
         if self._session is not None:

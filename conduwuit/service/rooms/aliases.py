@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from conduwuit.core.errors import ErrCode, MatrixError, invalid_param
 from conduwuit.core.ids import RoomAlias
@@ -23,6 +23,9 @@ class Aliases:
         #: Who claims an alias exclusively: the application service's sender user,
         #: or None (set by the composition root from the appservice registry).
         self.exclusive_claimant: Callable[[str], str | None] = lambda alias: None
+        #: Asks the application services interested in an unknown local alias
+        #: (they create it before answering yes).
+        self.ask_appservices: Callable[[str], Awaitable[bool]] | None = None
 
     def check_local(self, alias: RoomAlias) -> None:
         """Refuse aliases of other servers and configured forbidden names."""

@@ -56,6 +56,14 @@ class Directory:
         return levels.user_level(str(user)) >= needed
 
     # -- aliases ---------------------------------------------------------------------
+    async def lookup(self, alias: RoomAlias) -> dict[str, Any]:
+        """``resolve``, after asking the application services interested in a local
+        alias nobody created yet (Application Service API, "Querying": room aliases)."""
+        ask = self.aliases.ask_appservices
+        if ask is not None and self.aliases.resolve(alias) is None:
+            await ask(str(alias))
+        return self.resolve(alias)
+
     def resolve(self, alias: RoomAlias) -> dict[str, Any]:
         room_id = self.aliases.resolve(alias)
         if room_id is None:
