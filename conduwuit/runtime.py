@@ -62,6 +62,11 @@ class RunningServer:
             self.server.services.push.pushers.start()
             self.server.services.rooms.delayed_events.start()
             self.server.services.federation.sender.start()
+            if self.config.appservice_dir is not None:
+                loaded = await self.server.services.users.appservices.load_dir(
+                    self.config.appservice_dir
+                )
+                log.info("appservices from %s: %s", self.config.appservice_dir, loaded)
             self.server.services.appservice_sender.start()
             await self.server.admin.room.ensure_for_existing_admins()
             if self.admin_socket is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import yaml
 
@@ -38,6 +39,24 @@ def parse_registration_yaml(text: str) -> AppserviceRegistration:
     except yaml.YAMLError as exc:
         raise RegistrationError(f"the registration is not valid YAML: {exc}") from None
     return parse_registration(raw)
+
+
+def read_registration_dir(directory: Path) -> list[AppserviceRegistration]:
+    """The registrations in the ``*.yaml`` / ``*.yml`` files of ``directory``, in file
+    name order. A missing directory, or a file that cannot be read or is not a valid
+    registration, raises RegistrationError naming it: the server refuses to start
+    rather than run without the service."""
+    try:
+        paths = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+    except OSError as exc:
+        raise RegistrationError(f"appservice_dir {directory}: {exc}") from None
+    regs = []
+    for path in paths:
+        try:
+            regs.append(parse_registration_yaml(path.read_text()))
+        except (OSError, UnicodeDecodeError, RegistrationError) as exc:
+            raise RegistrationError(f"{path}: {exc}") from None
+    return regs
 
 
 class Appservices:
@@ -95,10 +114,19 @@ class Appservices:
             b.put(self._map, reg.id.encode(), json.dumps(registration_to_json(reg)).encode())
         self._by_id[reg.id] = reg
         if not self._accounts.exists(sender):
-            await self._registration.register(sender, None, login=False)
+            # Not the server's first admin, even if it is its first account.
+            await self._registration.register(sender, None, login=False, first_admin=False)
         for listener in self.registered_listeners:
             listener(reg.id)
         return replaced
+
+    async def load_dir(self, directory: Path) -> list[str]:
+        """Register every registration file of ``directory`` (``appservice_dir``,
+        see :func:`read_registration_dir`), replacing ones with the same id."""
+        regs = read_registration_dir(directory)
+        for reg in regs:
+            await self.register(reg)
+        return [reg.id for reg in regs]
 
     def unregister(self, as_id: str) -> bool:
         if as_id not in self._by_id:
