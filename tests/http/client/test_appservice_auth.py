@@ -218,3 +218,42 @@ async def test_exclusive_aliases(bridged: Homeserver) -> None:
     assert status == 200, reply
     status, reply = await bridged.request("GET", "/directory/room/%23_bridge_x:test.example")
     assert status == 200, reply
+
+
+async def test_appservices_manage_devices_without_uia(bridged: Homeserver) -> None:
+    """Spec v1.17 (MSC4190): create with PUT /devices/{id} (201), delete without
+    user-interactive auth; ordinary users still get 404 and the UIA challenge."""
+    status, reply = await as_register(bridged, "_bridge_gil", inhibit_login=True)
+    assert status == 200, reply
+    gil = {"user_id": "@_bridge_gil:test.example"}
+    status, reply = await bridged.request(
+        "PUT", "/devices/BRIDGED1", {"display_name": "bridge"}, token=AS_TOKEN, params=gil
+    )
+    assert (status, reply) == (201, {})
+    status, reply = await bridged.request(
+        "PUT", "/devices/BRIDGED1", {}, token=AS_TOKEN, params=gil
+    )
+    assert (status, reply) == (200, {})
+    status, reply = await whoami(bridged, AS_TOKEN, device_id="BRIDGED1", **gil)
+    assert reply["device_id"] == "BRIDGED1"
+    status, reply = await bridged.request("GET", "/devices/BRIDGED1", token=AS_TOKEN, params=gil)
+    assert reply["display_name"] == "bridge"
+    status, reply = await bridged.request(
+        "PUT", "/devices/BRIDGED2", {}, token=AS_TOKEN, params=gil
+    )
+    assert status == 201
+    status, reply = await bridged.request(
+        "DELETE", "/devices/BRIDGED1", {}, token=AS_TOKEN, params=gil
+    )
+    assert (status, reply) == (200, {})
+    status, reply = await bridged.request(
+        "POST", "/delete_devices", {"devices": ["BRIDGED2"]}, token=AS_TOKEN, params=gil
+    )
+    assert (status, reply) == (200, {})
+    status, reply = await bridged.request("GET", "/devices", token=AS_TOKEN, params=gil)
+    assert reply["devices"] == []
+    alice = bridged.tokens["@alice:test.example"]
+    status, reply = await bridged.request("PUT", "/devices/NEWONE", {}, token=alice)
+    assert status == 404
+    status, reply = await bridged.request("POST", "/delete_devices", {"devices": []}, token=alice)
+    assert status == 401 and "flows" in reply
