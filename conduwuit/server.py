@@ -297,7 +297,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         e2ee=e2ee,
         voip=Voip(turn_config(config), config.server_name, clock),
         push=push,
-        limits=build_limits(config, clock, users.accounts),
+        limits=build_limits(config, clock, users.accounts, users.appservices),
         media=media,
         thumbnailer=thumbnailer,
         previewer=previewer,
@@ -725,7 +725,9 @@ def build_push(
     )
 
 
-def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> RateLimits:
+def build_limits(
+    config: GlobalConfig, clock: Clock, accounts: Accounts, appservices: Appservices
+) -> RateLimits:
     def limiter(per_second: float, burst: int) -> RateLimiter:
         return RateLimiter(clock, per_second=per_second, burst=burst)
 
@@ -743,7 +745,7 @@ def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> Rate
         typing=limiter(c.rate_limit_typing_per_second, c.rate_limit_typing_burst),
         presence=limiter(c.rate_limit_presence_per_second, c.rate_limit_presence_burst),
         refresh=limiter(c.rate_limit_refresh_per_second, c.rate_limit_refresh_burst),
-        exempt=accounts.is_admin,
+        exempt=lambda user_id: accounts.is_admin(user_id) or appservices.not_rate_limited(user_id),
     )
 
 

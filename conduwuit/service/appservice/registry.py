@@ -93,6 +93,15 @@ class Appservices:
     def exclusive_owner(self, kind: NamespaceKind, value: str) -> AppserviceRegistration | None:
         return exclusive_owner(self._by_id.values(), kind, value)
 
+    def not_rate_limited(self, user_id: str) -> bool:
+        """Whether ``user_id`` belongs to an appservice registered with
+        ``rate_limited: false`` (its sender or a namespace user): the per-user rate
+        limits do not apply (Synapse exempts such services' requests)."""
+        return any(
+            reg.rate_limited is False and reg.is_user_of(user_id, self._server_name)
+            for reg in self._by_id.values()
+        )
+
     def exclusive_alias_claimant(self, alias: str) -> str | None:
         """The sender user of the service claiming ``alias`` exclusively, if any."""
         owner = self.exclusive_owner(NamespaceKind.ALIASES, alias)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conduwuit.core.appservice import parse_registration
-from tests.kit.homeserver import Homeserver
+from tests.kit.homeserver import Homeserver, StartHomeserver
 
 AS_TOKEN = "as-token-1"
 SENDER = "@_bridge_bot:test.example"
@@ -257,3 +257,35 @@ async def test_appservices_manage_devices_without_uia(bridged: Homeserver) -> No
     assert status == 404
     status, reply = await bridged.request("POST", "/delete_devices", {"devices": []}, token=alice)
     assert status == 401 and "flows" in reply
+
+
+async def test_rate_limited_false_exempts_the_service(start: StartHomeserver) -> None:
+    hs = await start(rate_limit_message_per_second=0.001, rate_limit_message_burst=1)
+    await hs.register("alice")
+    for as_id, limited in (("free", False), ("counted", True)):
+        await hs.services.users.appservices.register(
+            parse_registration(
+                {
+                    "id": as_id,
+                    "url": None,
+                    "as_token": f"token-{as_id}",
+                    "hs_token": f"hs-{as_id}",
+                    "sender_localpart": f"_{as_id}_bot",
+                    "rate_limited": limited,
+                    "namespaces": {},
+                }
+            )
+        )
+    for as_id, expected in (("free", [200, 200, 200]), ("counted", [200, 429, 429])):
+        token = f"token-{as_id}"
+        _, room = await hs.request("POST", "/createRoom", {}, token=token)
+        statuses = []
+        for i in range(3):
+            status, _ = await hs.request(
+                "PUT",
+                f"/rooms/{room['room_id']}/send/m.room.message/{i}",
+                {"body": "x"},
+                token=token,
+            )
+            statuses.append(status)
+        assert statuses == expected, as_id
