@@ -289,3 +289,15 @@ async def test_rate_limited_false_exempts_the_service(start: StartHomeserver) ->
             )
             statuses.append(status)
         assert statuses == expected, as_id
+
+
+async def test_key_upload_needs_a_device(bridged: Homeserver) -> None:
+    body = {"one_time_keys": {"signed_curve25519:AAA": {"key": "x"}}}
+    status, reply = await bridged.request("POST", "/keys/upload", body, token=AS_TOKEN)
+    assert (status, reply["errcode"]) == (400, "M_UNKNOWN")
+    status, reply = await bridged.request("PUT", "/devices/BOTDEV", {}, token=AS_TOKEN)
+    assert status == 201
+    status, reply = await bridged.request(
+        "POST", "/keys/upload", body, token=AS_TOKEN, params={"device_id": "BOTDEV"}
+    )
+    assert (status, reply) == (200, {"one_time_key_counts": {"signed_curve25519": 1}}), reply
