@@ -16,7 +16,7 @@ from aiohttp import web
 from conduwuit.api.federation.auth import ServerAuthenticator
 from conduwuit.api.router import Auth
 from conduwuit.core.appservice import AppserviceRegistration
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden
 from conduwuit.service.appservice.registry import Appservices
 from conduwuit.service.clock import Clock
 from conduwuit.service.devices import Devices
@@ -136,10 +136,7 @@ class TokenAuthenticator:
                 )
             account = self._accounts.get(user_id)
             if account is None or account.deactivated:
-                raise MatrixError(
-                    ErrCode.FORBIDDEN,
-                    f"Application service has not registered this user ({user_id}).",
-                )
+                raise forbidden(f"Application service has not registered this user ({user_id}).")
         device_id = request.query.get("device_id") or ""
         if device_id and self._devices.get(user_id, device_id) is None:
             raise MatrixError(
