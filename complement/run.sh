@@ -218,7 +218,9 @@ build_wheels() {
     mkdir -p "$src"
     tar -C "$ROOT" --exclude=./.git --exclude=./.venv --exclude=./complement --exclude=./build \
         --exclude=./dist --exclude='*.egg-info' --exclude=__pycache__ --exclude=./tests \
-        --exclude=./bench --exclude=./data --exclude=./.cache -cf - . | tar -C "$src" -xf -
+        --exclude=./bench --exclude=./data --exclude=./.cache --exclude=./nix/.cache \
+        --exclude=./.mypy_cache --exclude=./.ruff_cache --exclude=./.pytest_cache -cf - . \
+        | tar -C "$src" -xf -
     # Dependencies are rebuilt only when pyproject.toml changes.
     key=$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-12)
     deps=$CACHE/wheelhouse/deps-$key

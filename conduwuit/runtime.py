@@ -101,6 +101,7 @@ class RunningServer:
                 await self.server.services.federation.sender.stop()
                 await self.server.services.appservice_sender.stop()
                 await self.server.services.media.stop()
+                await self.server.services.federation.remote_keys.stop()
                 await self.server.services.federation.client.close()
                 await self.server.services.federation.resolver.close()
                 await self.server.services.previewer.close()

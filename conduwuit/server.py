@@ -58,11 +58,14 @@ from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.media import FederationMedia
 from conduwuit.service.federation.queries import FederationQueries
+from conduwuit.service.federation.remote_membership import RemoteMembership
+from conduwuit.service.federation.remote_user_keys import RemoteUserKeys
 from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.federation.room_access import RoomAccess
 from conduwuit.service.federation.room_membership import FederationMembership
 from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.sender import FederationSender, SenderSettings
+from conduwuit.service.federation.user_keys import UserKeys
 from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
@@ -259,7 +262,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     e2ee = build_e2ee(config, db, users, rooms, notifier)
     push = build_push(config, db, clock, users, rooms)
     media, thumbnailer, previewer = build_media(config, db, clock)
-    federation = build_federation(config, db, server_keys, clock, rooms, e2ee)
+    federation = build_federation(config, db, server_keys, clock, rooms, users, e2ee)
     media.remote = FederationMedia(federation.client)
     appservice_sender, appservice_queries = build_appservices(config, db, clock, users, rooms)
     sections = RoomSections(
@@ -380,6 +383,7 @@ def build_federation(
     server_keys: ServerKeys,
     clock: Clock,
     rooms: RoomServices,
+    users: UserServices,
     e2ee: E2ee,
 ) -> FederationServices:
     """Server discovery, the outbound client over it (its connections resolve through
@@ -444,6 +448,21 @@ def build_federation(
     rooms.receipts.public_listeners.append(sender.stage_receipt)
     rooms.presence.listeners.append(sender.stage_presence)
     e2ee.to_device.remote = sender.stage_to_device
+    user_keys = UserKeys(
+        db,
+        config.server_name,
+        e2ee,
+        users.devices,
+        sender,
+        allow_device_names=config.allow_device_name_federation,
+    )
+    e2ee.device_lists.set_remote(user_keys)
+    remote_keys = RemoteUserKeys(
+        db, config.server_name, client, e2ee.device_lists, e2ee.cross_signing, e2ee.wake
+    )
+    e2ee.remote = remote_keys
+    e2ee.cross_signing.remote_master = remote_keys.master_key
+    rooms.storage.member_index.join_listeners.append(remote_keys.membership_changed)
     queries = FederationQueries(client)
     pdu_signatures = PduSignatures(keys)
     joins = RemoteJoins(
@@ -457,6 +476,9 @@ def build_federation(
         allow_unstable_room_versions=config.allow_unstable_room_versions,
     )
     rooms.membership.remote = joins
+    rooms.membership.remote_changes = RemoteMembership(
+        joins.templates, rooms.storage.pipeline.persister, rooms.storage.timeline
+    )
     rooms.actions.remote_invite = RemoteInvites(client, keys, rooms.storage.state).countersign
     return FederationServices(
         resolver=resolver,
@@ -467,6 +489,8 @@ def build_federation(
         queries=queries,
         pdu_signatures=pdu_signatures,
         joins=joins,
+        user_keys=user_keys,
+        remote_keys=remote_keys,
     )
 
 
@@ -492,6 +516,7 @@ def build_serving(
         config.server_name,
         users.accounts.is_active,
         notifier,
+        federation.sender.hand_on,
     )
     inbound = InboundTransactions(
         db,
@@ -502,6 +527,7 @@ def build_serving(
         rooms.receipts,
         rooms.presence,
         e2ee.to_device,
+        federation.remote_keys,
         EduSettings(
             typing=config.allow_incoming_typing,
             receipts=config.allow_incoming_read_receipts,
@@ -925,6 +951,7 @@ def build_e2ee(
 
     e2ee = E2ee(db, config.server_name, devices, membership, wake=wake)
     devices.deletion_listeners.append(e2ee.stage_device_deleted)
+    devices.rename_listeners.append(e2ee.stage_device_renamed)
     registration.deactivated_listeners.append(e2ee.user_deactivated)
-    members.join_listeners.append(e2ee.device_lists.membership_changed)
+    members.join_listeners.append(e2ee.membership_changed)
     return e2ee

@@ -52,6 +52,9 @@ export CONDUWUIT_YES_I_AM_VERY_VERY_SURE_I_WANT_AN_OPEN_REGISTRATION_SERVER_PRON
 export CONDUWUIT_REGISTRATION_SHARED_SECRET="${CONDUWUIT_REGISTRATION_SHARED_SECRET:-complement}"
 export CONDUWUIT_IP_RANGE_DENYLIST="${CONDUWUIT_IP_RANGE_DENYLIST:-[]}"
 export CONDUWUIT_ALLOW_FEDERATION="${CONDUWUIT_ALLOW_FEDERATION:-true}"
+# Complement's TestFederationKeyUploadQuery reads a device's display name over
+# federation (the Rust conduwuit's Complement config turns this on too).
+export CONDUWUIT_ALLOW_DEVICE_NAME_FEDERATION="${CONDUWUIT_ALLOW_DEVICE_NAME_FEDERATION:-true}"
 # Rate limits off: Complement logs in, registers, sends, joins and invites many
 # times a second.
 export CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND="${CONDUWUIT_RATE_LIMIT_LOGIN_PER_SECOND:-0}"

@@ -62,6 +62,7 @@ from conduwuit.api.federation import membership as federation_membership
 from conduwuit.api.federation import query as federation_query
 from conduwuit.api.federation import rooms as federation_rooms
 from conduwuit.api.federation import send as federation_send
+from conduwuit.api.federation import user_keys as federation_user_keys
 from conduwuit.api.media import content as media_content
 from conduwuit.api.media import preview as media_preview
 from conduwuit.api.media import thumbnail as media_thumbnail
@@ -96,6 +97,7 @@ def routes(services: Services) -> list[Route]:
         *federation_send.routes(services.serving.inbound),
         *federation_directory.routes(services.serving.directory),
         *federation_media.routes(services.media, services.thumbnailer),
+        *federation_user_keys.routes(services.federation.user_keys),
         *user_routes(
             config,
             users,

@@ -844,6 +844,13 @@ class GlobalConfig(Section):
     )
     presence_idle_timeout_s: int = Field(300, ge=1, description="Idle after this long.")
     presence_offline_timeout_s: int = Field(1800, ge=1, description="Offline after this long.")
+    allow_device_name_federation: bool = Field(
+        False,
+        description=(
+            "Show our users' device display names to other servers (over federation:"
+            " device lists and key queries). Off by default, for privacy."
+        ),
+    )
     allow_outgoing_typing: bool = Field(True, description="Send typing over federation.")
     allow_incoming_typing: bool = Field(True, description="Accept typing over federation.")
     typing_federation_timeout_s: int = Field(

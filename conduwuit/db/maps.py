@@ -144,6 +144,14 @@ class Maps:
         key:   event ID (UTF-8)
         value: empty.""",
     )
+    eventid_rejection: Final = MapSpec(
+        "eventid_rejection",
+        """Received events the auth rules refused, kept as outliers (with the state
+        before them) so events citing them can be placed (a rejected prev event
+        changes no state) or refused (a rejected auth event); never served.
+        key:   event ID (UTF-8)
+        value: why it was rejected (UTF-8).""",
+    )
     roomid_pduleaves: Final = MapSpec(
         "roomid_pduleaves",
         """Forward extremities of each room: the prev_events of the next local event.
@@ -532,6 +540,21 @@ class Maps:
         a new change replaces the older entry, so the map grows with pairs, not changes.
         key:   observing user ID, 0xFF, user ID that changed
         value: u64 count of its entry in keychangeid_userid""",
+    )
+    userid_devicelistid: Final = MapSpec(
+        "userid_devicelistid",
+        """The stream ID of the last m.device_list_update sent about a local user: the
+        next update's prev_id, and the stream_id /user/devices answers with.
+        key:   user ID
+        value: u64 count""",
+    )
+    userid_remotedevicelist: Final = MapSpec(
+        "userid_remotedevicelist",
+        """Cached device list of a remote user a local user shares a room with, kept
+        fresh by m.device_list_update and m.signing_key_update EDUs.
+        key:   user ID
+        value: JSON {"stream_id": int, "devices": {device ID: device keys},
+               "master"?: key, "self_signing"?: key}""",
     )
     todeviceid_events: Final = MapSpec(
         "todeviceid_events",

@@ -77,6 +77,9 @@ def _owner_bytes(user_id: str, device_id: str, expires_ts: int | None) -> bytes:
 #: Stages, in a device deletion's batch, deleting what another area keeps per
 #: device (e2ee keys, waiting to-device messages): ``(batch, user_id, device_id)``.
 DeletionListener = Callable[[Batch, str, str], None]
+#: Called with ``(batch, user_id, device_id, new name)`` when a device is renamed,
+#: in the rename's batch (device lists: other servers may show the name).
+RenameListener = Callable[[Batch, str, str, str | None], None]
 
 
 class Devices:
@@ -101,6 +104,7 @@ class Devices:
         self.refresh_token_lifetime_ms = refresh_token_lifetime_ms
         self.login_token_ttl_ms = login_token_ttl_ms
         self.deletion_listeners: list[DeletionListener] = []
+        self.rename_listeners: list[RenameListener] = []
 
     # -- devices -------------------------------------------------------------------
     def get(self, user_id: str, device_id: str) -> Device | None:
@@ -121,7 +125,11 @@ class Devices:
         if device is None:
             return False
         updated = Device(device_id, display_name, device.last_seen_ip, device.last_seen_ts)
-        self._metadata.put(key(user_id, device_id), _device_bytes(updated))
+        with self._db.batch() as b:
+            b.put(self._metadata, key(user_id, device_id), _device_bytes(updated))
+            if display_name != device.display_name:
+                for listener in self.rename_listeners:
+                    listener(b, user_id, device_id, display_name)
         return True
 
     def create_device(self, user_id: str, device_id: str, display_name: str | None) -> None:

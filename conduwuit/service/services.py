@@ -24,11 +24,13 @@ from conduwuit.service.federation.inbound import InboundTransactions
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
+from conduwuit.service.federation.remote_user_keys import RemoteUserKeys
 from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.federation.room_access import RoomAccess
 from conduwuit.service.federation.room_membership import FederationMembership
 from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.sender import FederationSender
+from conduwuit.service.federation.user_keys import UserKeys
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.media.preview import Previewer
@@ -155,6 +157,10 @@ class FederationServices:
     pdu_signatures: PduSignatures
     #: Joining rooms this server is not in (make_join/send_join).
     joins: RemoteJoins
+    #: Our users' devices and keys for other servers, and their device-list EDUs.
+    user_keys: UserKeys
+    #: Other servers' users' devices and keys (cached; the runtime stops its resyncs).
+    remote_keys: RemoteUserKeys
 
 
 @dataclass

@@ -79,6 +79,14 @@ class FederationPeer:
     #: alias -> room ID, answered on /query/directory
     aliases: dict[str, str] = field(default_factory=dict)
     send_joins: list[dict[str, Any]] = field(default_factory=list)
+    #: user ID -> the /user/devices answer about a user of the peer
+    user_devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: user ID -> {"device_keys": ..., "master_keys": ...} parts of /user/keys/query
+    user_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: seconds /user/keys/query waits before answering (a slow server)
+    keys_delay: float = 0.0
+    #: request paths of the /user/... queries received, in order
+    key_requests: list[str] = field(default_factory=list)
     #: Extra PDUs put into every send_join answer's state (e.g. badly signed ones).
     extra_state: list[dict[str, Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
@@ -97,6 +105,8 @@ class FederationPeer:
         app.router.add_put("/_matrix/federation/v2/invite/{room_id}/{event_id}", self._invite)
         app.router.add_get("/_matrix/federation/v1/make_join/{room_id}/{user_id}", self._make_join)
         app.router.add_put("/_matrix/federation/v2/send_join/{room_id}/{event_id}", self._send_join)
+        app.router.add_get("/_matrix/federation/v1/user/devices/{user_id}", self._devices)
+        app.router.add_post("/_matrix/federation/v1/user/keys/query", self._keys_query)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -268,6 +278,23 @@ class FederationPeer:
             # The document is signed by the key it publishes.
             signedjson.sign.verify_signed_json(doc, origin, self._keys[(origin, key_id)])
         return self._keys[(origin, key_id)]
+
+    async def _devices(self, request: web.Request) -> web.Response:
+        self.key_requests.append(request.path)
+        answer = self.user_devices.get(request.match_info["user_id"])
+        if answer is None:
+            return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+        return web.json_response(answer)
+
+    async def _keys_query(self, request: web.Request) -> web.Response:
+        self.key_requests.append(request.path)
+        await asyncio.sleep(self.keys_delay)
+        wanted = (await request.json())["device_keys"]
+        answer: dict[str, dict[str, Any]] = {"device_keys": {}}
+        for user_id in wanted:
+            for part, value in self.user_keys.get(user_id, {"device_keys": {}}).items():
+                answer.setdefault(part, {})[user_id] = value
+        return web.json_response(answer)
 
     async def _send(self, request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")

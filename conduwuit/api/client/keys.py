@@ -88,14 +88,15 @@ class KeysHandlers:
         who = self.requester(request)
         body = await parse_body(request, QueryBody)
         check_user_ids(body.device_keys)
-        return web.json_response(self.e2ee.query(who.user_id, dict(body.device_keys)))
+        wanted = dict(body.device_keys)
+        return web.json_response(await self.e2ee.query_all(who.user_id, wanted, body.timeout))
 
     async def claim(self, request: web.Request) -> web.Response:
         self.requester(request)
         body = await parse_body(request, ClaimBody)
         check_user_ids(body.one_time_keys)
         wanted = {u: dict(devices) for u, devices in body.one_time_keys.items()}
-        return web.json_response(self.e2ee.claim(wanted))
+        return web.json_response(await self.e2ee.claim_all(wanted, body.timeout))
 
     async def changes(self, request: web.Request) -> web.Response:
         who = self.requester(request)

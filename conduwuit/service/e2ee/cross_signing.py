@@ -10,7 +10,7 @@ key are stored apart and shown only to the signer, as the spec requires.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from conduwuit.core import canonical_json
@@ -31,7 +31,12 @@ from conduwuit.core.errors import (
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import key, prefix, prefix_end
 from conduwuit.service.e2ee.device_keys import DeviceKeys, JsonDict
-from conduwuit.service.e2ee.device_lists import DeviceLists
+from conduwuit.service.e2ee.device_lists import (
+    DeviceLists,
+    DeviceUpdate,
+    RemoteUpdate,
+    SigningKeyUpdate,
+)
 from conduwuit.service.e2ee.ports import DeviceDirectory, Wake, no_wake
 
 USAGES = ("master", "self_signing", "user_signing")
@@ -83,6 +88,8 @@ class CrossSigning:
         self._wake = wake
         self._keys = db.map(MAPS.userid_crosssigningkeys)
         self._others = db.map(MAPS.useridsigner_signatures)
+        #: Remote users' master keys, for signing them (set with federation).
+        self.remote_master: Callable[[str], JsonDict | None] = _no_remote_master
 
     # -- reads ---------------------------------------------------------------------------
     def keys(self, user_id: str) -> dict[str, JsonDict]:
@@ -100,12 +107,32 @@ class CrossSigning:
         keys = self.keys(user_id)
         if user_id != requester:
             keys.pop("user_signing", None)
-            master = keys.get("master")
-            raw = self._others.get(key(user_id, requester))
-            if master is not None and raw is not None:
-                sigs = master.setdefault("signatures", {})
-                sigs.setdefault(requester, {}).update(json.loads(raw))
+            if "master" in keys:
+                keys["master"] = self.with_private_signatures(keys["master"], user_id, requester)
         return keys
+
+    def with_private_signatures(self, master: JsonDict, user_id: str, requester: str) -> JsonDict:
+        """``user_id``'s master key with the signature ``requester``'s user-signing key
+        made on it, which only the requester sees (local or remote ``user_id``)."""
+        raw = self._others.get(key(user_id, requester))
+        if raw is None:
+            return master
+        sigs = {u: dict(s) for u, s in master.get("signatures", {}).items()}
+        sigs.setdefault(requester, {}).update(json.loads(raw))
+        return {**master, "signatures": sigs}
+
+    def stage_forget_signatures_on(self, b: Batch, user_id: str) -> None:
+        """Drop local users' signatures on ``user_id``'s master key (it changed)."""
+        p = prefix(user_id)
+        end = prefix_end(p)
+        assert end is not None
+        b.delete_range(self._others, p, end)
+
+    def _master_of(self, user_id: str) -> JsonDict | None:
+        """A user's master key: stored here for local users, else the remote one
+        (``remote_master``: the federation's cached device lists)."""
+        master = self.keys(user_id).get("master")
+        return master if master is not None else self.remote_master(user_id)
 
     # -- POST /keys/device_signing/upload ----------------------------------------------------
     def requires_uia(self, user_id: str, body: Mapping[str, Any]) -> bool:
@@ -173,7 +200,8 @@ class CrossSigning:
                 assert end is not None
                 b.delete_range(self._others, p, end)
             if "master" in changed or "self_signing" in changed:
-                woken |= self._device_lists.stage_key_change(b, user_id)
+                update = _signing_key_update(record)
+                woken |= self._device_lists.stage_key_change(b, user_id, [update])
             else:
                 woken |= self._device_lists.stage_change_seen_by(b, [user_id], user_id)
         self._wake(woken)
@@ -261,7 +289,7 @@ class CrossSigning:
         if user_signing is None:
             raise not_found("No user-signing key")
         us_id, us_public = cross_signing_public_key(user_signing)
-        master = self.keys(target_user).get("master")
+        master = self._master_of(target_user)
         if master is None or cross_signing_public_key(master)[1] != key_id:
             raise not_found("Unknown master key")
         if stripped(obj) != stripped(master):
@@ -282,19 +310,21 @@ class CrossSigning:
     ) -> None:
         woken: set[str] = set()
         with self._db.batch() as b:
-            own_changed = False
+            updates: list[RemoteUpdate] = []
             for device_id, sigs in own_devices.items():
-                own_changed |= self._device_keys.stage_add_signatures(
+                signed = self._device_keys.stage_add_signatures(
                     b, user_id, device_id, {user_id: dict(sigs)}
                 )
+                if signed is not None:
+                    updates.append(DeviceUpdate(device_id, signed))
             if own_master:
                 record = self.keys(user_id)
                 master_sigs = record["master"].setdefault("signatures", {})
                 master_sigs.setdefault(user_id, {}).update(own_master)
                 b.put(self._keys, user_id.encode(), _dump(record))
-                own_changed = True
-            if own_changed:
-                woken |= self._device_lists.stage_key_change(b, user_id)
+                updates.append(_signing_key_update(record))
+            if updates:
+                woken |= self._device_lists.stage_key_change(b, user_id, updates)
             for target_user, sigs in others.items():
                 b.put(self._others, key(target_user, user_id), _dump(sigs))
                 woken |= self._device_lists.stage_change_seen_by(b, [user_id], target_user)
@@ -303,6 +333,17 @@ class CrossSigning:
     def stage_forget_user(self, b: Batch, user_id: str) -> None:
         """Drop a user's cross-signing keys (account deactivation)."""
         b.delete(self._keys, user_id.encode())
+
+
+def _no_remote_master(user_id: str) -> JsonDict | None:
+    """Without federation no remote master key is known."""
+    return None
+
+
+def _signing_key_update(record: Mapping[str, JsonDict]) -> SigningKeyUpdate:
+    """What other servers are told of a user's cross-signing keys: the master and
+    self-signing keys (the user-signing key is for its owner only)."""
+    return SigningKeyUpdate({u: record[u] for u in ("master", "self_signing") if u in record})
 
 
 def _merge(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from conduwuit.core.e2e_keys import (
 from conduwuit.core.errors import bad_json, invalid_param
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import SEP, from_u64, key, prefix, u64
-from conduwuit.service.e2ee.device_lists import DeviceLists
+from conduwuit.service.e2ee.device_lists import DeviceLists, DeviceUpdate
 from conduwuit.service.e2ee.ports import DeviceDirectory, Wake, no_wake
 
 #: Synapse always reports this algorithm's count, 0 included: older libolm clients
@@ -79,17 +79,17 @@ class DeviceKeys:
 
     def stage_add_signatures(
         self, b: Batch, user_id: str, device_id: str, signatures: Mapping[str, Mapping[str, str]]
-    ) -> bool:
-        """Merge signatures into a device's stored keys; whether anything was new."""
+    ) -> JsonDict | None:
+        """Merge signatures into a device's stored keys; the new keys if anything was new."""
         stored = self.get(user_id, device_id)
         if stored is None:
-            return False
+            return None
         merged = _merge_signatures(stored.get("signatures", {}), signatures)
         if merged == stored.get("signatures", {}):
-            return False
+            return None
         stored["signatures"] = merged
         b.put(self._device_keys, key(user_id, device_id), _dump(stored))
-        return True
+        return stored
 
     # -- upload ----------------------------------------------------------------------
     def upload(
@@ -115,7 +115,8 @@ class DeviceKeys:
         with self._db.batch() as b:
             if new_device_keys is not None:
                 b.put(self._device_keys, key(user_id, device_id), _dump(new_device_keys))
-                woken |= self._device_lists.stage_key_change(b, user_id)
+                update = DeviceUpdate(device_id, new_device_keys)
+                woken |= self._device_lists.stage_key_change(b, user_id, [update])
             if otks or fallbacks:
                 n = b.next_count()
                 for algorithm, key_id, value in otks:

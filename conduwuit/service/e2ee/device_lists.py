@@ -13,16 +13,19 @@ Who must hear:
   start sharing a room again);
 - on a leave, users who no longer share any room hear "left" of each other.
 
-Remote users only ever appear as the *changed* user here; telling remote servers
-about a local user's change is the federation's job, and ``RemoteDeviceListSink``
-is the seam it plugs into (it gets the servers in the same batch).
+Telling remote servers about a local user's change is the federation's job
+(``m.device_list_update`` and ``m.signing_key_update`` EDUs), and
+``RemoteDeviceListSink`` is the seam it plugs into: it gets what changed and the
+servers sharing a room with the user, in the change's own batch. A remote user's
+change (an EDU received) reaches the local users sharing a room with them through
+the same ``stage_key_change``, and never goes out again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from conduwuit.core.ids import server_of
 from conduwuit.db import MAPS, Batch, Database
@@ -33,10 +36,36 @@ CHANGED = b"c"
 LEFT = b"l"
 
 
-class RemoteDeviceListSink(Protocol):
-    """Where the federation queues m.device_list_update EDUs for remote servers."""
+@dataclass(frozen=True)
+class DeviceUpdate:
+    """A device of a local user changed, or is announced to servers that just came
+    to share a room: its identity keys (None: it has none, or ``deleted``), and
+    ``renamed`` if the change is a new ``display_name``."""
 
-    def stage_outbound(self, b: Batch, user_id: str, servers: set[str], count: int) -> None: ...
+    device_id: str
+    keys: dict[str, Any] | None
+    deleted: bool = False
+    renamed: bool = False
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SigningKeyUpdate:
+    """A local user's cross-signing keys changed (master and/or self-signing)."""
+
+    keys: dict[str, dict[str, Any]]
+
+
+RemoteUpdate = DeviceUpdate | SigningKeyUpdate
+
+
+class RemoteDeviceListSink(Protocol):
+    """Where the federation queues m.device_list_update and m.signing_key_update EDUs
+    for the servers sharing a room with a local user (in the change's batch)."""
+
+    def stage_outbound(
+        self, b: Batch, user_id: str, update: RemoteUpdate, servers: set[str]
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -75,21 +104,62 @@ class DeviceLists:
         return server_of(user_id) == self._server_name
 
     # -- writes --------------------------------------------------------------------
-    def stage_key_change(self, b: Batch, user_id: str) -> set[str]:
-        """Stage "``user_id``'s devices or keys changed" for everyone who must hear it.
+    def stage_key_change(
+        self, b: Batch, user_id: str, updates: Iterable[RemoteUpdate] = ()
+    ) -> set[str]:
+        """Stage "``user_id``'s devices or keys changed" for everyone who must hear it:
+        the local users sharing a room, and, for a local user's ``updates``, the other
+        servers sharing one (through the remote sink).
 
         Returns the local users to wake once ``b`` is committed.
         """
         sharing = self._membership.users_sharing_rooms(user_id)
         observers = {u for u in sharing if self.is_local(u)}
-        observers.add(user_id)
-        count = b.next_count()
-        self._stage(b, observers, user_id, CHANGED, count)
-        if self._remote is not None:
+        if self.is_local(user_id):
+            observers.add(user_id)
+        self._stage(b, observers, user_id, CHANGED, b.next_count())
+        if self._remote is not None and self.is_local(user_id):
             servers = {server_of(u) for u in sharing} - {self._server_name}
-            if servers:
-                self._remote.stage_outbound(b, user_id, servers, count)
+            for update in updates if servers else ():
+                self._remote.stage_outbound(b, user_id, update, servers)
         return observers
+
+    def announce_to_room(
+        self, user_id: str, room_id: str, devices: Callable[[str], list[DeviceUpdate]]
+    ) -> None:
+        """Tell the other servers of a room a local user just joined about the user's
+        ``devices`` (the spec: on "joins a room which contains servers which are not
+        already receiving updates"); the local users heard of the join already.
+
+        The user's own devices hear "changed" of the user too, as with Synapse (whose
+        join adds a device-list change of the joiner; Complement's
+        TestDeviceListsUpdateOverFederation expects the joiner in their own list).
+        """
+        if self._remote is None or not self.is_local(user_id):
+            return
+        members = self._membership.room_members(room_id)
+        servers = {server_of(u) for u in members} - {self._server_name}
+        updates = devices(user_id) if servers else []
+        if not updates:
+            return
+        with self._db.batch() as b:
+            for update in updates:
+                self._remote.stage_outbound(b, user_id, update, servers)
+            self._stage(b, (user_id,), user_id, CHANGED, b.next_count())
+        self._wake((user_id,))
+
+    def set_remote(self, remote: RemoteDeviceListSink) -> None:
+        """Plug in the federation (built after the e2ee services)."""
+        self._remote = remote
+
+    def room_members(self, room_id: str) -> set[str]:
+        """Every user joined to ``room_id``."""
+        return self._membership.room_members(room_id)
+
+    def is_tracked(self, user_id: str) -> bool:
+        """Whether a local user shares a room with ``user_id`` (a remote user whose
+        device list we keep, as the spec's "tracking" says)."""
+        return any(self.is_local(u) for u in self._membership.users_sharing_rooms(user_id))
 
     def stage_change_seen_by(self, b: Batch, observers: Iterable[str], user_id: str) -> set[str]:
         """Stage "``user_id`` changed" for these observers only.

@@ -7,8 +7,8 @@ e2ee services be built and tested on their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 
 class DeviceInfo(Protocol):
@@ -43,6 +43,17 @@ class RoomMembership(Protocol):
     def room_members(self, room_id: str) -> set[str]:
         """Every user currently joined to ``room_id``."""
         ...
+
+
+class RemoteKeys(Protocol):
+    """Other servers' users' keys (the federation's ``RemoteUserKeys``): answers
+    shaped like /keys/query and /keys/claim, with ``failures`` by server."""
+
+    async def query(self, wanted: Mapping[str, list[str]], timeout_s: float) -> dict[str, Any]: ...
+
+    async def claim(
+        self, wanted: Mapping[str, Mapping[str, str]], timeout_s: float
+    ) -> dict[str, Any]: ...
 
 
 #: Wakes the long-polling /sync requests of these users (the rooms notifier).

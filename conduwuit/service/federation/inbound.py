@@ -7,20 +7,25 @@ same answer and nothing is processed twice; the same one sent again while the
 first is still being processed waits for it.
 
 Each PDU, in the order given: its room must be one we are in (we take its version
-from our copy), the room's server ACL must allow the origin, its sender must be a
-user of the origin, then hashes and signatures (``PduSignatures.check``; an event
-whose content hash does not match is used redacted), then the one receive path
+from our copy; in a room we are not in, only the inviter's taking back of an invite
+of our user is accepted, as that user's out-of-band membership), the room's server
+ACL must allow the origin, its sender must be a user of the origin, then hashes and
+signatures (``PduSignatures.check``; an event whose content hash does not match is
+used redacted), then the one receive path
 (``EventPipeline.receive``: auth against its auth events, the state before it and
 the current state, persisted under the room lock). When it cites prev or auth
 events we do not have, up to ``MISSING_EVENTS_LIMIT`` of them are fetched from the
-origin with ``/get_missing_events`` and taken in first, oldest first; if that does
-not close the gap the PDU is refused with an error (it is not kept as an outlier).
-Refused PDUs are not stored. Each PDU's result is in the answer.
+origin with ``/get_missing_events`` and taken in first, oldest first, and unknown
+auth events with ``/event`` (as outliers, or rejected); if that does not close the
+gap the PDU is refused with an error (it is not kept as an outlier). PDUs the auth
+rules refuse are kept as rejected (never served; see ``EventPipeline``); other
+refused PDUs are not stored. Each PDU's result is in the answer.
 
 EDUs, each only from the server of the user it speaks for: ``m.typing`` and
 ``m.receipt`` (of users joined to the room), ``m.presence``, each if the matching
-``allow_incoming_*`` option is on, and ``m.direct_to_device`` (to our users'
-devices, once per ``message_id``). Other EDU types are ignored.
+``allow_incoming_*`` option is on, ``m.direct_to_device`` (to our users'
+devices, once per ``message_id``), and ``m.device_list_update`` and
+``m.signing_key_update`` (``RemoteUserKeys``). Other EDU types are ignored.
 """
 
 from __future__ import annotations
@@ -34,16 +39,20 @@ from typing import Any
 
 from conduwuit.core.errors import AuthError, MatrixError, bad_json
 from conduwuit.core.event_hashing import compute_event_id
-from conduwuit.core.events import Event, EventFormatError
+from conduwuit.core.event_types import EventType
+from conduwuit.core.events import Event, EventFormatError, validate_pdu
 from conduwuit.core.ids import RoomId, UserId, server_of
+from conduwuit.core.membership import MembershipState
 from conduwuit.core.signing import SignatureError
 from conduwuit.db import MAPS, Database
 from conduwuit.db.codec import key
 from conduwuit.service.e2ee.to_device import ToDevice
 from conduwuit.service.federation.client import FederationClient, FederationError
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.remote_user_keys import RemoteUserKeys
 from conduwuit.service.federation.room_access import RoomAccess
 from conduwuit.service.presence import Presence
+from conduwuit.service.rooms.out_of_band import own_member_event, room_version_shown
 from conduwuit.service.rooms.pipeline import MissingEventsError
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.typing import Typing
@@ -84,6 +93,7 @@ class InboundTransactions:
         receipts: Receipts,
         presence: Presence,
         to_device: ToDevice,
+        remote_keys: RemoteUserKeys,
         settings: EduSettings,
     ) -> None:
         self._answers = db.map(MAPS.servertxnid_response)
@@ -95,6 +105,7 @@ class InboundTransactions:
         self.receipts = receipts
         self.presence = presence
         self.to_device = to_device
+        self.remote_keys = remote_keys
         self.settings = settings
         self._running: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
 
@@ -148,7 +159,7 @@ class InboundTransactions:
         room_id = pdu["room_id"]
         rv = self.access.room_version(room_id)
         if rv is None:
-            return None, f"Unknown room {room_id}"
+            return await self._rescinded_invite(origin, pdu)
         try:
             event_id = compute_event_id(pdu, rv)
         except (ValueError, KeyError, TypeError) as exc:
@@ -173,12 +184,88 @@ class InboundTransactions:
             except MissingEventsError as exc:
                 if not fetch_missing or attempt == 2:
                     return event_id, f"Missing events: {', '.join(exc.event_ids[:5])}"
-                await self._fetch_missing(origin, room_id, checked, rv)
+                prevs = set(Event(checked, rv).prev_event_ids)
+                if any(e in prevs for e in exc.event_ids):
+                    await self._fetch_missing(origin, room_id, checked, rv)
+                if any(e not in prevs for e in exc.event_ids):
+                    await self._fetch_auth_events(origin, room_id, exc.event_ids, checked, rv)
             except AuthError as exc:
                 return event_id, f"Rejected: {exc}"
             except (MatrixError, EventFormatError) as exc:
                 return event_id, f"Invalid event: {exc}"
         return event_id, "Not processed"
+
+    async def _rescinded_invite(
+        self, origin: str, pdu: dict[str, Any]
+    ) -> tuple[str | None, str | None]:
+        """A PDU of a room we are not in: only an invite of one of our users taken
+        back by its inviter (a leave citing the invite) is accepted, as that user's
+        out-of-band membership. As in Synapse (element-hq/synapse#18823): such an
+        event cannot be fully authorised without the room, so only the inviter may
+        rescind, and anything else of an unknown room is refused."""
+        room_id = str(pdu["room_id"])
+        unknown = None, f"Unknown room {room_id}"
+        target, sender = pdu.get("state_key"), pdu.get("sender")
+        content = pdu.get("content")
+        if (
+            pdu.get("type") != EventType.MEMBER
+            or not isinstance(target, str)
+            or not isinstance(content, dict)
+            or content.get("membership") != MembershipState.LEAVE
+            or sender == target
+        ):
+            return unknown
+        found = self.storage.member_index.get(target, room_id)
+        shown = (found.stripped_state or []) if found is not None else []
+        invite = own_member_event(shown, target)
+        if found is None or found.membership != MembershipState.INVITE or invite is None:
+            return unknown
+        rv = room_version_shown(shown)
+        try:
+            validate_pdu(pdu, rv)
+            event = Event(pdu, rv)
+        except EventFormatError as exc:
+            return None, f"Invalid event: {exc}"
+        if invite.get("sender") != sender or invite["event_id"] not in event.auth_event_ids:
+            return event.event_id, "Only the inviter may take back an invite here"
+        if server_of(str(sender)) != origin:
+            return event.event_id, f"The sender is not a user of {origin}"
+        try:
+            checked = await self.signatures.check(pdu, rv)
+        except SignatureError as exc:
+            return event.event_id, f"Signatures do not verify: {exc}"
+        self.storage.pipeline.persister.persist_out_of_band(Event(checked, rv))
+        return event.event_id, None
+
+    async def _fetch_auth_events(
+        self, origin: str, room_id: str, missing: list[str], pdu: dict[str, Any], rv: Any
+    ) -> None:
+        """Ask the origin for the unknown auth events of ``pdu`` (``GET /event``, up to
+        ``MISSING_EVENTS_LIMIT``) and take each in as an outlier: checked against its
+        own auth events only, kept as rejected if they refuse it (so ``pdu`` is
+        rejected in turn). One level only: an auth event citing unknown ones stays
+        out, and ``pdu`` is refused for missing events."""
+        wanted = [e for e in Event(pdu, rv).auth_event_ids if e in set(missing)]
+        for event_id in wanted[:MISSING_EVENTS_LIMIT]:
+            path = "/_matrix/federation/v1/event/" + urllib.parse.quote(event_id, safe="")
+            try:
+                answer = await self.client.get(origin, path)
+            except FederationError as exc:
+                log.info("fetching auth event %s from %s failed: %s", event_id, origin, exc)
+                continue
+            pdus = answer.get("pdus") if isinstance(answer, dict) else None
+            fetched = pdus[0] if isinstance(pdus, list) and pdus else None
+            if not isinstance(fetched, dict) or fetched.get("room_id") != room_id:
+                continue
+            try:
+                if compute_event_id(fetched, rv) != event_id:
+                    continue
+                checked = await self.signatures.check(fetched, rv)
+                await self.storage.pipeline.receive_outlier(checked, rv)
+            except (AuthError, MissingEventsError, SignatureError) as exc:
+                log.info("auth event %s of %s not taken: %s", event_id, room_id, exc)
+            except (MatrixError, EventFormatError, ValueError, KeyError, TypeError) as exc:
+                log.info("auth event %s of %s is invalid: %s", event_id, room_id, exc)
 
     async def _fetch_missing(self, origin: str, room_id: str, pdu: dict[str, Any], rv: Any) -> None:
         """Ask the origin for the events between our forward extremities and ``pdu``
@@ -229,6 +316,10 @@ class InboundTransactions:
                     self._presence(origin, content)
                 elif kind == "m.direct_to_device":
                     self._to_device(origin, content)
+                elif kind == "m.device_list_update":
+                    self.remote_keys.device_list_update(origin, content)
+                elif kind == "m.signing_key_update":
+                    self.remote_keys.signing_key_update(origin, content)
             except (MatrixError, ValueError, TypeError) as exc:
                 log.info("EDU %s from %s ignored: %s", kind, origin, exc)
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from conduwuit.core.errors import AuthError, ErrCode, MatrixError, bad_json, forbidden, not_found
-from conduwuit.core.event_hashing import compute_event_id
 from conduwuit.core.event_signing import sign_event
 from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event, EventFormatError, validate_pdu
@@ -33,7 +32,6 @@ from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.room_access import RoomAccess, outgoing
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.build import NewEvent
-from conduwuit.service.rooms.member_index import MembershipChange
 from conduwuit.service.rooms.membership import AUTHORISING_USER, Membership
 from conduwuit.service.rooms.persist import STRIPPED_STATE_TYPES, stripped
 from conduwuit.service.rooms.pipeline import MissingEventsError
@@ -67,8 +65,11 @@ class FederationMembership:
         server_name: str,
         is_local_user: Callable[[str], bool],
         notifier: Notifier,
+        hand_on: Callable[[dict[str, Any], str], None],
     ) -> None:
         self.db = db
+        #: Passes an accepted send_* event to the room's other servers (the sender).
+        self.hand_on = hand_on
         self.access = access
         self.storage = access.storage
         self.membership = membership
@@ -182,6 +183,7 @@ class FederationMembership:
             Event(checked, rv), rv, self.storage.state.current_hash(room_id)
         ):
             raise forbidden(f"The {membership} is not allowed by the room's current state.")
+        new = not self.storage.timeline.exists(event.event_id)
         try:
             accepted = await pipeline.receive(checked, rv, _no_verify)
         except MissingEventsError as exc:
@@ -194,6 +196,8 @@ class FederationMembership:
             **checked,
             "event_id": accepted.event_id,
         }
+        if new:
+            self.hand_on(stored, origin)
         before = self.storage.state.hash_before(accepted.event_id) or 0
         state_ids = sorted(self.storage.state.state_ids(before).values())
         return Sent(stored, state_ids, signed_by_us)
@@ -300,16 +304,5 @@ class FederationMembership:
     def _store_invite(self, pdu: dict[str, Any], rv: RoomVersion, room_state: list[Any]) -> None:
         """An invite to a room this server is not in: the event as an outlier and the
         invitee's membership with the stripped state the inviting server sent."""
-        event_id = str(pdu.get("event_id") or compute_event_id(pdu, rv))
-        invitee = str(pdu["state_key"])
-        room_id = str(pdu["room_id"])
         strip = [stripped(e) for e in room_state if isinstance(e, dict)]
-        strip.append(stripped(pdu))
-        with self.db.batch() as b:
-            count = b.next_count()
-            self.storage.short.get_or_create_event(event_id, b)
-            self.storage.timeline.put_outlier(b, {**pdu, "event_id": event_id})
-            self.storage.member_index.apply(
-                b, [MembershipChange(room_id, invitee, MembershipState.INVITE, count, strip)]
-            )
-            b.after_commit(lambda: self.notifier.notify(count, users=[invitee]))
+        self.storage.pipeline.persister.persist_out_of_band(Event(pdu, rv), strip)

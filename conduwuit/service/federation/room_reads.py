@@ -45,11 +45,11 @@ class RoomReads:
         }
 
     def _room_event(self, room_id: str, event_id: str) -> PduJson:
-        """A stored, non-soft-failed event of ``room_id``; 404 otherwise."""
+        """A stored event of ``room_id``, neither soft-failed nor rejected; else 404."""
         pdu = self.storage.timeline.get(event_id)
         if (
             pdu is None
-            or self.storage.timeline.is_soft_failed(event_id)
+            or self.storage.timeline.is_hidden(event_id)
             or self._room_of(pdu) != room_id
         ):
             raise not_found(f"Event {event_id} not found in room {room_id}.")
@@ -81,7 +81,7 @@ class RoomReads:
     def event(self, origin: str, event_id: str) -> dict[str, Any]:
         """``GET /event/{eventId}``."""
         pdu = self.storage.timeline.get(event_id)
-        if pdu is None or self.storage.timeline.is_soft_failed(event_id):
+        if pdu is None or self.storage.timeline.is_hidden(event_id):
             raise not_found(f"Event {event_id} not found.")
         room_id = self._room_of(pdu)
         rv = self.access.check_in_room(room_id, origin)
@@ -157,7 +157,8 @@ class RoomReads:
             pdu = self.storage.timeline.get(event_id)
             if pdu is None:
                 continue
-            found.append(pdu)
+            if not self.storage.timeline.is_hidden(event_id):
+                found.append(pdu)  # a rejected or soft-failed one is passed over
             for prev in _prev_ids(pdu):
                 push(prev)
         return found

@@ -174,6 +174,15 @@ class FederationSender:
         event_id = str(pdu["event_id"])
         self._stage(b, self._destinations(pdu), _PDU, event_id.encode(), count)
 
+    def hand_on(self, pdu: PduJson, origin: str) -> None:
+        """A member event another server sent us with send_join, send_leave or
+        send_knock: as the resident server, we pass it to the room's other servers
+        (its origin sent it to us only), as Synapse does."""
+        servers = self._destinations(pdu) - {origin}
+        event_id = str(pdu["event_id"])
+        with self._db.batch() as b:
+            self._stage(b, servers, _PDU, event_id.encode(), b.next_count())
+
     def stage_edu(
         self, b: Batch, servers: Iterable[str], edu_type: str, content: Mapping[str, Any]
     ) -> None:

@@ -40,6 +40,24 @@ class RemoteRooms(Protocol):
     ) -> str: ...
 
 
+class RemoteChanges(Protocol):
+    """Knocks and leaves through other servers
+    (``service.federation.remote_membership.RemoteMembership``)."""
+
+    async def knock(
+        self, user_id: str, room_id: str, servers: Sequence[str], content: dict[str, Any]
+    ) -> str: ...
+
+    async def leave(
+        self,
+        user_id: str,
+        room_id: str,
+        servers: Sequence[str],
+        content: dict[str, Any],
+        shown: Sequence[dict[str, Any]],
+    ) -> str: ...
+
+
 class Membership:
     def __init__(self, actions: RoomActions, policy: JoinPolicy) -> None:
         self.actions = actions
@@ -47,6 +65,7 @@ class Membership:
         self.policy = policy
         #: Set by the composition root once federation exists; None: refused clearly.
         self.remote: RemoteRooms | None = None
+        self.remote_changes: RemoteChanges | None = None
 
     def _current(self, user: UserId | str, room_id: str) -> str | None:
         return self.storage.member_index.membership(str(user), room_id)
@@ -115,8 +134,11 @@ class Membership:
         except ValueError as exc:
             raise bad_json(f"Invalid member state_key: {exc}") from None
         room = str(room_id)
-        self.actions.room_version(room)
         current = self._current(target, room)
+        if membership != MembershipState.KNOCK and not (
+            target == sender and membership == MembershipState.LEAVE and current in IN_ROOM
+        ):
+            self.actions.room_version(room)  # 404 for a room this server does not know
         if membership == MembershipState.JOIN:
             if target != sender:
                 raise forbidden("You cannot make another user join a room")
@@ -132,11 +154,10 @@ class Membership:
         if target == sender:
             if current not in IN_ROOM:
                 raise forbidden("You are not in this room")
-            self._check_leave_is_local(room, current)
-            return await self._member_event(
+            return await self._leave(
                 sender,
                 room,
-                str(sender),
+                current,
                 self._with_reason({"membership": MembershipState.LEAVE}, None, content),
             )
         if current == MembershipState.BAN:
@@ -326,8 +347,11 @@ class Membership:
         reason: str | None = None,
         via: tuple[str, ...] = (),
     ) -> str:
-        room_id = self.resolve_room(room_id_or_alias, via)
-        await self._knock(user, room_id, reason)
+        if self.remote_changes is None:
+            room_id, servers = self.resolve_room(room_id_or_alias, via), list(via)
+        else:
+            room_id, servers = await self._locate(room_id_or_alias, via)
+        await self._knock(user, room_id, reason, servers=servers)
         return room_id
 
     async def _knock(
@@ -336,18 +360,25 @@ class Membership:
         room_id: str,
         reason: str | None,
         extra: Mapping[str, Any] | None = None,
+        servers: Sequence[str] = (),
     ) -> str:
-        if not self.actions.room_version(room_id).knock_join_rule:
-            raise forbidden("This room version does not support knocking")
+        # Banned rooms (the admin room's rooms moderation) refuse knocks as joins.
         await self.policy.check_join(str(user), room_id, room_id)
-        if self.needs_federation(room_id):
-            raise federation_unavailable("Knocking on a room this server is not in")
         current = self._current(user, room_id)
         if current in (MembershipState.JOIN, MembershipState.INVITE, MembershipState.BAN):
             raise forbidden(f"You cannot knock on a room you are {current} in")
         content = self._with_reason(
             {"membership": MembershipState.KNOCK, **self.actions.profile(str(user))}, reason, extra
         )
+        if self.needs_federation(room_id):
+            # The resident server checks the room version and join rules (make_knock).
+            if self.remote_changes is None:
+                raise federation_unavailable("Knocking on a room this server is not in")
+            return await self.remote_changes.knock(
+                str(user), room_id, self._servers_for(room_id, servers), content
+            )
+        if not self.actions.room_version(room_id).knock_join_rule:
+            raise forbidden("This room version does not support knocking")
         return await self._member_event(user, room_id, str(user), content)
 
     # -- changing others' membership ---------------------------------------------------
@@ -384,17 +415,26 @@ class Membership:
         current = self._current(user, room)
         if current not in IN_ROOM:
             return  # leaving a room one is not in changes nothing (conduwuit)
-        self._check_leave_is_local(room, current)
         content = self._with_reason({"membership": MembershipState.LEAVE}, reason)
-        await self._member_event(user, room, str(user), content)
+        await self._leave(user, room, current, content)
 
-    def _check_leave_is_local(self, room_id: str, current: str | None) -> None:
+    async def _leave(
+        self, user: UserId, room_id: str, current: str | None, content: dict[str, Any]
+    ) -> str:
         """Rejecting an invite or retracting a knock in a room this server is not in
-        goes through another server (make_leave/send_leave)."""
+        goes through another server (make_leave/send_leave); any other leave is a
+        member event here, sent on to the room's other servers."""
         if current in (MembershipState.INVITE, MembershipState.KNOCK) and self.needs_federation(
             room_id
         ):
-            raise federation_unavailable("Leaving a room this server is not in")
+            if self.remote_changes is None:
+                raise federation_unavailable("Leaving a room this server is not in")
+            found = self.storage.member_index.get(str(user), room_id)
+            shown = found.stripped_state if found is not None else None
+            return await self.remote_changes.leave(
+                str(user), room_id, self._servers_for(room_id, ()), content, shown or []
+            )
+        return await self._member_event(user, room_id, str(user), content)
 
     async def kick(
         self,

@@ -177,6 +177,42 @@ class Persister:
             self._members.apply(b, changes)
         return snapshot
 
+    def persist_rejected(self, event: Event, before: int | None, reason: str) -> None:
+        """A received event the auth rules refused: kept, with the state before it
+        when known, so that events citing it can be placed or refused; never served."""
+        with self._db.batch() as b:
+            se = self._short.get_or_create_event(event.event_id, b)
+            if before is not None:
+                self._state.set_hash_before(b, se, before)
+            self._timeline.put_rejected(b, {**event.pdu, "event_id": event.event_id}, reason)
+
+    def persist_outlier(self, event: Event) -> None:
+        """An accepted event outside the timeline (an auth event fetched for another)."""
+        with self._db.batch() as b:
+            self._short.get_or_create_event(event.event_id, b)
+            self._timeline.put_outlier(b, {**event.pdu, "event_id": event.event_id})
+
+    def persist_out_of_band(
+        self, event: Event, room_state: list[dict[str, Any]] | None = None
+    ) -> int:
+        """A member event of one of our users in a room this server is not in (an
+        invite received, its rejection, a knock through another server): the event as
+        an outlier and the user's membership, with what they are shown of the room —
+        ``room_state`` (stripped) and the event itself with its ID, as Synapse puts the
+        full invite event in ``invite_state`` (its "out-of-band memberships").
+        Returns the stream position."""
+        user = str(event.state_key)
+        membership = str(event.content.get("membership", MembershipState.LEAVE))
+        shown = [*(room_state or []), {**stripped(event.pdu), "event_id": event.event_id}]
+        with self._db.batch() as b:
+            count = b.next_count()
+            self._short.get_or_create_event(event.event_id, b)
+            self._timeline.put_outlier(b, {**event.pdu, "event_id": event.event_id})
+            change = MembershipChange(room_id_of(event), user, membership, count, shown)
+            self._members.apply(b, [change])
+            b.after_commit(lambda: self._notifier.notify(count, users=[user]))
+        return count
+
     def _resolve(
         self,
         rv: RoomVersion,

@@ -4,7 +4,11 @@ Local events: ``create_local`` builds on the current state, then runs ``check`` 
 ``persist``. Received events (federation, later backfill): ``receive`` verifies
 hashes and signatures through a callback, works out the state before the event
 from its prev_events, then runs the same ``check`` and ``persist``, with the
-soft-fail check against the current state in between.
+soft-fail check against the current state in between. A received event the auth
+rules refuse is kept as rejected (with the state before it): never served, it
+changes no state as a prev event, and an event citing it as an auth event is
+rejected too. Auth events fetched for another event go through
+``receive_outlier`` (auth rules against their own auth events only).
 
 Both run under the room's lock (``RoomLocks``) from reading the state they build
 on to the commit, so they may ``await`` in between (verification, state
@@ -109,6 +113,7 @@ class EventPipeline:
             found = self._load(event_id, rv)
             if found is None:
                 raise AuthError(f"auth event {event_id} is unknown")
+            self._not_rejected(event_id)
             auth_events.append(found)
         auth_rules.check_auth_events(event, auth_events, rv)
         auth_map = {(e.type, e.state_key or ""): e for e in auth_events}
@@ -119,6 +124,12 @@ class EventPipeline:
                 auth_map[(EventType.CREATE, "")] = create
         auth_rules.check(event, auth_map, rv)
         auth_rules.check(event, self.state.auth_state(before, _auth_keys(event, rv), rv), rv)
+
+    def _not_rejected(self, auth_event_id: str) -> None:
+        """An event whose auth event was rejected is rejected too (server-server API:
+        "Rejection")."""
+        if self.state.timeline.is_rejected(auth_event_id):
+            raise AuthError(f"auth event {auth_event_id} was rejected")
 
     def soft_fails(self, event: Event, rv: RoomVersion, current: int) -> bool:
         """Check 6: an event allowed by its past but not by the current state is kept
@@ -205,7 +216,8 @@ class EventPipeline:
             prev = self._load(prev_id, rv)
             if before is None or prev is None:
                 raise MissingEventsError([prev_id])
-            if prev.state_key is None:
+            # A rejected event changes no state: the state after it is the one before.
+            if prev.state_key is None or self.state.timeline.is_rejected(prev_id):
                 afters.append(before)
             else:
                 afters.append(self._after(prev, before))
@@ -259,7 +271,7 @@ class EventPipeline:
             verified = verify(pdu)
             if inspect.isawaitable(verified):
                 await verified
-            if self.state.timeline.exists(event.event_id):
+            if self._known(event.event_id):
                 return event
             missing = [
                 e
@@ -269,9 +281,47 @@ class EventPipeline:
             if missing:
                 raise MissingEventsError(missing)
             before = await self.state_before(event, rv)
-            await self.check(event, rv, before)
+            try:
+                await self.check(event, rv, before)
+            except AuthError as exc:
+                self.persister.persist_rejected(event, before, str(exc))
+                raise
             soft_failed = self.soft_fails(event, rv, self.state.current_hash(room_id))
             self.persister.persist(event, rv, before, soft_failed=soft_failed)
+        return event
+
+    def _known(self, event_id: str) -> bool:
+        """Stored already (nothing to do); ``AuthError`` again if it was rejected."""
+        if not self.state.timeline.exists(event_id):
+            return False
+        reason = self.state.timeline.rejection(event_id)
+        if reason is not None:
+            raise AuthError(reason)
+        return True
+
+    async def receive_outlier(self, pdu: dict[str, Any], rv: RoomVersion) -> Event:
+        """An event another one cites as an auth event, fetched from a server (its
+        hashes and signatures checked by the caller): format and auth rules against
+        its own auth events, which must be known. Kept as an outlier, or as rejected
+        (then ``AuthError``); ``MissingEventsError`` if its auth events are unknown."""
+        try:
+            validate_pdu(pdu, rv)
+        except EventFormatError as exc:
+            raise _format_error(exc) from None
+        event = Event(pdu, rv)
+        room_id = room_id_of(event)
+        async with self.locks.hold(room_id):
+            if self._known(event.event_id):
+                return event
+            missing = [e for e in event.auth_event_ids if not self.state.timeline.exists(e)]
+            if missing:
+                raise MissingEventsError(missing)
+            try:
+                self._check_outlier(event, rv, room_id, {})
+            except AuthError as exc:
+                self.persister.persist_rejected(event, None, str(exc))
+                raise
+            self.persister.persist_outlier(event)
         return event
 
     # -- a room's state from another server (send_join) ----------------------------------
@@ -287,7 +337,10 @@ class EventPipeline:
             return
         auth_events = []
         for event_id in event.auth_event_ids:
-            found = accepted.get(event_id) or self._load(event_id, rv)
+            found = accepted.get(event_id)
+            if found is None:
+                self._not_rejected(event_id)
+                found = self._load(event_id, rv)
             if found is None:
                 raise AuthError(f"auth event {event_id} is missing or was rejected")
             auth_events.append(found)

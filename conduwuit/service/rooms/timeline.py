@@ -41,6 +41,7 @@ class Timeline:
         self._ids = db.map(MAPS.eventid_pduid)
         self._outliers = db.map(MAPS.eventid_outlierpdu)
         self._softfailed = db.map(MAPS.softfailedeventids)
+        self._rejected = db.map(MAPS.eventid_rejection)
 
     def pdu_id(self, event_id: str) -> bytes | None:
         return self._ids.get(event_id.encode())
@@ -101,6 +102,23 @@ class Timeline:
             batch.put(self._pdus, pdu_id, encode(pdu))
         else:
             batch.put(self._outliers, event_id.encode(), encode(pdu))
+
+    def is_rejected(self, event_id: str) -> bool:
+        """Refused by the auth rules: kept to place and refuse other events, never
+        served (neither is a soft-failed event)."""
+        return self._rejected.contains(event_id.encode())
+
+    def rejection(self, event_id: str) -> str | None:
+        raw = self._rejected.get(event_id.encode())
+        return raw.decode() if raw is not None else None
+
+    def is_hidden(self, event_id: str) -> bool:
+        """Soft-failed or rejected: never served to clients or servers."""
+        return self.is_soft_failed(event_id) or self.is_rejected(event_id)
+
+    def put_rejected(self, batch: Batch, pdu: PduJson, reason: str) -> None:
+        batch.put(self._outliers, pdu["event_id"].encode(), encode(pdu))
+        batch.put(self._rejected, pdu["event_id"].encode(), reason.encode())
 
     def put_outlier(self, batch: Batch, pdu: PduJson, soft_failed: bool = False) -> None:
         batch.put(self._outliers, pdu["event_id"].encode(), encode(pdu))

@@ -25,6 +25,7 @@ from conduwuit.service.give_way import GiveWay
 from conduwuit.service.push.notifications import Notifications, RoomCounts
 from conduwuit.service.rooms.history import Access, RoomHistory
 from conduwuit.service.rooms.member_index import UserRoom
+from conduwuit.service.rooms.out_of_band import own_member_event
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.timeline import PduJson
 from conduwuit.service.rooms.typing import Typing
@@ -320,6 +321,19 @@ class RoomSections:
         )
         lower = window.since
         upper = min(room.count, window.now)
+        out_of_band = self._out_of_band(room, str(window.user))
+        if out_of_band is not None:
+            # A room this server never had (an invite rejected, a knock retracted):
+            # the user's leave is all there is to show, as in Synapse.
+            return {
+                "timeline": {
+                    "events": await self.client_events([out_of_band], window, access, pause),
+                    "limited": False,
+                    "prev_batch": str(upper),
+                },
+                "state_after" if window.state_after else "state": {"events": []},
+                "account_data": {"events": self._room_account_data(room_id, window)},
+            }
         timeline, limited = await self.timeline_between(
             room_id, window, access, lower, upper, pause
         )
@@ -347,6 +361,15 @@ class RoomSections:
             "account_data": {"events": self._room_account_data(room_id, window)},
         }
 
+    def _out_of_band(self, room: UserRoom, user: str) -> tuple[int, PduJson] | None:
+        """The user's own member event in a room with no timeline here (kept with
+        what they are shown of it, ``Persister.persist_out_of_band``)."""
+        if self.storage.short.room(room.room_id) is not None:
+            return None
+        mine = own_member_event(room.stripped_state or [], user)
+        pdu = self.storage.timeline.get(str(mine["event_id"])) if mine is not None else None
+        return (room.count, pdu) if pdu is not None else None
+
     def inviter(self, room: UserRoom, user: str) -> str | None:
         """Who sent the user's current invite (or knock answer) in ``room``."""
         for event in room.stripped_state or []:
@@ -360,6 +383,15 @@ class RoomSections:
         state = self.storage.state
         member = state.pdu_at(state.current_hash(room.room_id), EventType.MEMBER, user)
         return str(member.get("sender")) if member is not None else None
+
+    def removed(self, room: UserRoom, user: str) -> bool:
+        """Whether the user was banned or kicked from ``room`` (their membership event
+        is not their own leave)."""
+        if room.membership == MembershipState.BAN:
+            return True
+        state = self.storage.state
+        member = state.pdu_at(state.current_hash(room.room_id), EventType.MEMBER, user)
+        return member is not None and member.get("sender") != user
 
     def invited(self, room: UserRoom, user: str) -> dict[str, Any]:
         return {"invite_state": {"events": self.stripped_with_member(room, user)}}

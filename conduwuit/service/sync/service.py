@@ -176,7 +176,14 @@ class SyncService:
                 # v2 incremental /sync" says so against the spec's wording).
                 if since is None and self._members.is_forgotten(user, room.room_id):
                     continue
-                if (since is not None and changed) or (since is None and sync_filter.include_leave):
+                # An initial sync carries the rooms the user left only with
+                # include_leave, but always those they were banned or kicked from:
+                # Synapse's rule (the spec says only "rooms that the user has left").
+                if since is None and not (
+                    sync_filter.include_leave or self._rooms.removed(room, user)
+                ):
+                    continue
+                if since is None or changed:
                     leave[room.room_id] = await self._rooms.left(room, window, give_way)
         account_data = self._global_account_data(window)
         presence = [

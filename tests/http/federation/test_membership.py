@@ -8,6 +8,7 @@ from typing import Any
 
 from conduwuit.core.room_versions import KNOWN_ROOM_VERSIONS
 from tests.http.federation.test_room_reads import q, room_with, send
+from tests.http.federation.test_send import transaction
 from tests.kit.homeserver import Homeserver
 from tests.kit.remote import RemoteServer
 
@@ -247,3 +248,92 @@ async def test_a_remote_invite_reaches_the_invitee_in_sync(
     status, synced = await fed_hs.request("GET", "/sync", token=carol["access_token"])
     invite = synced["rooms"]["invite"][room_id]["invite_state"]["events"]
     assert {e["type"] for e in invite} == {"m.room.name", "m.room.member"}
+
+
+async def test_only_the_inviter_takes_back_an_invite_to_a_room_we_are_not_in(
+    fed_hs: Homeserver, remote: RemoteServer, other: RemoteServer
+) -> None:
+    """A leave of a room we are not in is taken only as the inviter's rescission of
+    our user's invite (citing it); anything else stays refused (an unknown room)."""
+    rv = KNOWN_ROOM_VERSIONS["10"]
+    dana = await fed_hs.register("dana")
+    user, token = dana["user_id"], dana["access_token"]
+    room_id = f"!rescind:{remote.server_name}"
+    pdu = invite_event(remote, room_id, user, fed_hs.clock())
+    invite_id = remote.event_id(pdu, rv)
+    create = {
+        "type": "m.room.create",
+        "state_key": "",
+        "sender": remote.user("inviter"),
+        "content": {"room_version": "10"},
+    }
+    status, answer = await remote.request(
+        fed_hs,
+        "PUT",
+        f"{V2}/invite/{q(room_id)}/{q(invite_id)}",
+        {"room_version": "10", "event": pdu, "invite_room_state": [create]},
+    )
+    assert status == 200, answer
+
+    def leave(server: RemoteServer, sender: str, auth: list[str]) -> dict[str, Any]:
+        return server.sign(
+            {
+                "type": "m.room.member",
+                "room_id": room_id,
+                "sender": sender,
+                "state_key": user,
+                "content": {"membership": "leave"},
+                "origin_server_ts": fed_hs.clock(),
+                "prev_events": [invite_id],
+                "auth_events": auth,
+                "depth": 6,
+            },
+            rv,
+        )
+
+    refused = [
+        (remote, leave(remote, remote.user("admin"), [invite_id])),  # not the inviter
+        (remote, leave(remote, remote.user("inviter"), ["$create"])),  # not citing it
+        (other, leave(other, other.user("inviter"), [invite_id])),  # another server
+    ]
+    for i, (server, event) in enumerate(refused):
+        status, answer = await transaction(fed_hs, server, f"r{i}", [event])
+        assert status == 200, answer
+        assert all("error" in result for result in answer["pdus"].values()), answer
+    assert fed_hs.services.rooms.storage.member_index.membership(user, room_id) == "invite"
+
+    taken_back = leave(remote, remote.user("inviter"), [invite_id])
+    status, answer = await transaction(fed_hs, remote, "ok", [taken_back])
+    assert (status, answer) == (200, {"pdus": {remote.event_id(taken_back, rv): {}}})
+    status, synced = await fed_hs.request("GET", "/sync", token=token)
+    assert room_id not in synced["rooms"].get("invite", {})
+    status, synced = await fed_hs.request(
+        "GET", "/sync?filter=" + q('{"room":{"include_leave":true}}'), token=token
+    )
+    (event,) = synced["rooms"]["leave"][room_id]["timeline"]["events"]
+    assert (event["sender"], event["content"]) == (remote.user("inviter"), {"membership": "leave"})
+
+
+async def test_a_member_event_sent_to_us_is_handed_on(
+    fed_hs: Homeserver, remote: RemoteServer, other: RemoteServer
+) -> None:
+    """As the resident server we pass a send_knock/send_join/send_leave event on to
+    the room's other servers (its origin sent it to us only); again, nothing more."""
+    room_id, token = await room_with(fed_hs, room_version="10")
+    await remote.join(fed_hs, room_id, "bob")
+    await fed_hs.request(
+        "PUT",
+        f"/rooms/{q(room_id)}/state/m.room.join_rules/",
+        {"join_rule": "knock"},
+        token=token,
+    )
+    sender = fed_hs.services.federation.sender
+    before = sender.pending(remote.server_name), sender.pending(other.server_name)
+    pdu, event_id = await signed_from_template(fed_hs, other, "knock", room_id, other.user("eve"))
+    for _ in range(2):
+        status, answer = await other.request(
+            fed_hs, "PUT", f"{V1}/send_knock/{q(room_id)}/{q(event_id)}", pdu
+        )
+        assert status == 200, answer
+    after = sender.pending(remote.server_name), sender.pending(other.server_name)
+    assert after == (before[0] + 1, before[1])

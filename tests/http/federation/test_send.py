@@ -88,7 +88,14 @@ async def test_refused_pdus_get_errors_and_are_not_stored(
     assert "Signatures" in errors[ids[1]]["error"]
     assert "Rejected" in errors[ids[2]]["error"]
     assert "Unknown room" in errors["#3"]["error"]
-    assert not any(stored(fed_hs, i) for i in ids)
+    # Only the event the auth rules refused is kept (as rejected, never served).
+    assert [stored(fed_hs, i) for i in ids] == [False, False, True]
+    timeline = fed_hs.services.rooms.storage.timeline
+    assert timeline.is_rejected(ids[2]) and timeline.get_timeline(ids[2]) is None
+    status, _ = await fed_hs.request("GET", f"/rooms/{room_id}/event/{ids[2]}", token=token)
+    assert status == 404
+    status, _ = await remote.request(fed_hs, "GET", f"/_matrix/federation/v1/event/{ids[2]}")
+    assert status == 404
 
     # The ACL: a denied origin's PDUs are refused.
     status, _ = await fed_hs.request(
@@ -252,3 +259,91 @@ async def test_to_device_messages_of_the_origins_users_reach_our_devices(
     status, synced = await fed_hs.request("GET", "/sync", token=carol["access_token"])
     events = synced["to_device"]["events"]
     assert events == [{"type": "m.test", "sender": bob, "content": {"body": "hi"}}]
+
+
+async def test_events_authorised_by_a_rejected_event_are_rejected(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    """Complement's TestInboundFederationRejectsEventsWithRejectedAuthEvents: an
+    unknown auth event is fetched with /event and, authorised by a rejected event,
+    rejected; so is the event citing it, and an event after them is accepted."""
+    room_id, token = await room_with(fed_hs)
+    await remote.join(fed_hs, room_id, "bob")
+    bob = remote.user("bob")
+    storage = fed_hs.services.rooms.storage
+    current = storage.state.current_hash(room_id)
+
+    def at(event_type: str, state_key: str = "") -> str:
+        found = storage.state.event_id_at(current, event_type, state_key)
+        assert found is not None
+        return found
+
+    # Bob (power 0) may not change the power levels: rejected.
+    rejected = remote.event(
+        fed_hs, room_id, "m.room.power_levels", bob, {"users": {}}, state_key=""
+    )
+    rejected_id = event_id(fed_hs, remote, room_id, rejected)
+    status, answer = await transaction(fed_hs, remote, "r", [rejected])
+    assert "Rejected" in answer["pdus"][rejected_id]["error"]
+    # An event the rejected one authorises, which the server must fetch.
+    outlier = remote.event(
+        fed_hs,
+        room_id,
+        "m.room.member",
+        bob,
+        {"membership": "join", "test": 1},
+        state_key=bob,
+        auth_events=[
+            at("m.room.create"),
+            at("m.room.join_rules"),
+            rejected_id,
+            at("m.room.member", bob),
+        ],
+    )
+    outlier_id = event_id(fed_hs, remote, room_id, outlier)
+    fetched: list[str] = []
+
+    async def serve_event(request: web.Request) -> web.Response:
+        fetched.append(request.path)
+        if outlier_id in request.path:
+            return web.json_response({"origin": remote.server_name, "pdus": [outlier]})
+        return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+
+    remote.routes[("GET", "/_matrix/federation/v1/event/")] = serve_event
+    normal = remote.event(fed_hs, room_id, "m.room.message", bob, {"body": "x"})
+    cites = remote.event(
+        fed_hs,
+        room_id,
+        "m.room.message",
+        bob,
+        {"body": "cites"},
+        auth_events=[*normal["auth_events"], outlier_id],
+    )
+    cites_id = event_id(fed_hs, remote, room_id, cites)
+    sentinel = remote.event(
+        fed_hs,
+        room_id,
+        "m.room.message",
+        bob,
+        {"body": "sentinel"},
+        prev_events=[cites_id],
+        depth=cites["depth"] + 1,
+    )
+    sentinel_id = event_id(fed_hs, remote, room_id, sentinel)
+    status, answer = await transaction(fed_hs, remote, "s", [cites, sentinel])
+    assert status == 200, answer
+    assert fetched, "the unknown auth event was not fetched"
+    assert "was rejected" in answer["pdus"][cites_id]["error"]
+    assert answer["pdus"][sentinel_id] == {}
+    for hidden in (rejected_id, outlier_id, cites_id):
+        assert storage.timeline.is_rejected(hidden)
+        status, _ = await fed_hs.request("GET", f"/rooms/{room_id}/event/{hidden}", token=token)
+        assert status == 404
+    status, _ = await fed_hs.request("GET", f"/rooms/{room_id}/event/{sentinel_id}", token=token)
+    assert status == 200
+    # Walking back from the sentinel passes over the rejected event.
+    path = f"/_matrix/federation/v1/backfill/{room_id}?v={sentinel_id}&limit=5"
+    status, answer = await remote.request(fed_hs, "GET", path)
+    assert status == 200, answer
+    served = [event_id(fed_hs, remote, room_id, p) for p in answer["pdus"]]
+    assert sentinel_id in served and cites_id not in served

@@ -319,3 +319,40 @@ async def test_room_push_rules_follow_an_upgrade(hs: Homeserver) -> None:
         _, rules = await hs.request("GET", "/pushrules/", token=token)
         by_id = {r["rule_id"]: r["actions"] for r in rules["global"]["room"]}
         assert by_id[room_id] == by_id[new_room] == ["dont_notify"]
+
+
+async def test_initial_sync_carries_bans_and_kicks_but_not_own_leaves(hs: Homeserver) -> None:
+    """TestUnbanViaInvite: a ban that lands before the user's first /sync must still
+    show in it (Synapse: rooms the user was banned or kicked from always come down;
+    their own leaves only with include_leave)."""
+    owner = await user(hs, "owner")
+    alice = await user(hs, "alice")
+    alice_id = "@alice:test.example"
+    banned, kicked, left = [await room(hs, owner) for _ in range(3)]
+    for room_id in (banned, kicked, left):
+        status, _ = await hs.request("POST", f"/rooms/{room_id}/join", {}, token=alice)
+        assert status == 200
+    for action, room_id in (("ban", banned), ("kick", kicked)):
+        body = {"user_id": alice_id}
+        status, _ = await hs.request("POST", f"/rooms/{room_id}/{action}", body, token=owner)
+        assert status == 200
+    status, _ = await hs.request("POST", f"/rooms/{left}/leave", {}, token=alice)
+    assert status == 200
+
+    status, synced = await hs.request("GET", "/sync", token=alice)
+    assert status == 200
+    leave = synced["rooms"].get("leave", {})
+    assert set(leave) == {banned, kicked}
+    memberships = {
+        room_id: [
+            e["content"]["membership"]
+            for e in leave[room_id]["state"]["events"] + leave[room_id]["timeline"]["events"]
+            if e["type"] == "m.room.member" and e["state_key"] == alice_id
+        ][-1]
+        for room_id in leave
+    }
+    assert memberships == {banned: "ban", kicked: "leave"}
+    # With include_leave the user's own leave comes too.
+    flt = json.dumps({"room": {"include_leave": True}})
+    status, synced = await hs.request("GET", f"/sync?filter={quote(flt)}", token=alice)
+    assert set(synced["rooms"]["leave"]) == {banned, kicked, left}

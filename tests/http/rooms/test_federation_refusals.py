@@ -38,14 +38,21 @@ async def test_a_remote_invite_with_federation_off_changes_nothing(
     assert ids_after == ids_before
 
 
-async def test_knocking_on_remote_rooms_is_refused(users: Users) -> None:
-    await users.add("admin")  # the first user joins the admin room: not alice
-    alice = await users.add("alice")
-    for target in ("#room:remote.example", "!abc:remote.example"):
-        refused(*await users.call(alice, "POST", f"/knock/{quote(target)}", {}))
-    path = f"/knock/{quote('!abc:test.example')}"
-    refused(*await users.call(alice, "POST", path, {}, via="remote.example"))
-    assert (await users.ok(alice, "GET", "/joined_rooms"))["joined_rooms"] == []
+async def test_knocking_on_remote_rooms_needs_federation(start: StartHomeserver) -> None:
+    """Remote knocks go over federation (tests/e2e/test_federation_membership.py):
+    with it off they are 403, with the server unreachable 502; neither writes."""
+    for allow, status, errcode in ((False, 403, "M_FORBIDDEN"), (True, 502, "M_UNKNOWN")):
+        users = Users(await start(allow_federation=allow))
+        await users.add("admin")  # the first user joins the admin room: not alice
+        alice = await users.add("alice")
+        for target in ("#room:remote.example", "!abc:remote.example"):
+            reply = await users.call(alice, "POST", f"/knock/{quote(target)}", {})
+            assert (reply[0], reply[1]["errcode"]) == (status, errcode), reply
+        path = f"/knock/{quote('!abc:test.example')}"
+        reply = await users.call(alice, "POST", path, {}, via="remote.example")
+        assert (reply[0], reply[1]["errcode"]) == (status, errcode), reply
+        sync = await users.ok(alice, "GET", "/sync")
+        assert sync["rooms"].get("knock", {}) == {} and sync["rooms"].get("join", {}) == {}
 
 
 async def test_remote_joins_need_federation(start: StartHomeserver) -> None:

@@ -12,7 +12,7 @@ from .test_relations_http import send
 
 
 def _receipt_content(synced: dict[str, Any], room: str) -> dict[str, Any]:
-    joined = synced["rooms"]["join"].get(room, {})
+    joined = synced.get("rooms", {}).get("join", {}).get(room, {})
     for event in joined.get("ephemeral", {}).get("events", []):
         if event["type"] == "m.receipt":
             content: dict[str, Any] = event["content"]

@@ -40,16 +40,20 @@ async def test_a_room_only_other_servers_are_in_is_joined_through_them(
     assert (members(stack, room), stack.storage.state.current_hash(room)) == before
 
 
-async def test_knocking_on_a_room_this_server_is_not_in_is_refused(
+async def test_knocking_on_a_room_this_server_is_not_in_goes_to_its_servers(
     db: Database, tmp_path: Path
 ) -> None:
+    """Like a join: the knock goes to the room's other servers (make_knock), here
+    refused at once, federation being off, and nothing changes."""
     stack = build(db, tmp_path, allow_federation=False)
     room = str(await public_room_with_dave(stack))
     await stack.membership.leave(ALICE, RoomId.parse(room))
+    before = members(stack, room), stack.storage.state.current_hash(room)
     with pytest.raises(MatrixError) as refused:
         await stack.membership.knock(BOB, room)
-    assert (refused.value.status, refused.value.errcode) == (502, "M_UNKNOWN")
-    assert "over federation is not available yet" in refused.value.message
+    assert (refused.value.status, refused.value.errcode) == (403, "M_FORBIDDEN")
+    assert "allow_federation" in refused.value.message
+    assert (members(stack, room), stack.storage.state.current_hash(room)) == before
 
 
 async def test_a_room_with_a_local_member_is_joined_locally(stack: Stack) -> None:

@@ -111,15 +111,55 @@ async def test_event_citing_unknown_events_asks_for_them(stack: Stack) -> None:
 
 async def test_rejected_remote_event_changes_nothing(stack: Stack) -> None:
     room = await public_room_with_dave(stack)
-    position = stack.db.current_count()
     # Dave (50) may not change power levels (100).
+    pl = remote_event(
+        stack, room, latest(stack, room), "m.room.power_levels", {"users": {DAVE: 100}}, ""
+    )
+    current = stack.storage.state.current_hash(str(room))
+    with pytest.raises(AuthError):
+        await stack.storage.pipeline.receive(pl, V10, no_verify)
+    # Kept as rejected only: not in the timeline, no state, no new stream position.
+    pl_id = Event(pl, V10).event_id
+    assert stack.storage.timeline.is_rejected(pl_id)
+    assert stack.storage.timeline.get_timeline(pl_id) is None
+    assert stack.storage.state.current_hash(str(room)) == current
+    chunk = stack.history.messages(ALICE, room, limit=50)["chunk"]
+    assert pl_id not in [e["event_id"] for e in chunk]
+    # Received again: rejected again.
+    with pytest.raises(AuthError):
+        await stack.storage.pipeline.receive(pl, V10, no_verify)
+    assert stack.storage.timeline.get_timeline(pl_id) is None
+
+
+async def test_rejected_events_reject_what_they_authorise_not_what_follows(
+    stack: Stack,
+) -> None:
+    room = await public_room_with_dave(stack)
     pl = remote_event(
         stack, room, latest(stack, room), "m.room.power_levels", {"users": {DAVE: 100}}, ""
     )
     with pytest.raises(AuthError):
         await stack.storage.pipeline.receive(pl, V10, no_verify)
-    assert stack.db.current_count() == position
-    assert not stack.storage.timeline.exists(Event(pl, V10).event_id)
+    pl_id = Event(pl, V10).event_id
+    # Citing the rejected event as an auth event: rejected too.
+    cites = remote_event(stack, room, latest(stack, room), "m.room.message", {"body": "a"})
+    cites["auth_events"] = [*cites["auth_events"], pl_id]
+    with pytest.raises(AuthError, match="was rejected"):
+        await stack.storage.pipeline.receive(cites, V10, no_verify)
+    # After it (as a prev event): placed on the state before it, which it did not change.
+    follows = remote_event(stack, room, latest(stack, room), "m.room.message", {"body": "b"})
+    follows["prev_events"] = [pl_id]
+    await stack.storage.pipeline.receive(follows, V10, no_verify)
+    follows_id = Event(follows, V10).event_id
+    assert stack.storage.timeline.get_timeline(follows_id) is not None
+    state = stack.storage.state
+    before = state.hash_before(follows_id)
+    assert before is not None
+    levels = state.content_at(before, "m.room.power_levels") or {}
+    assert levels["users"].get(DAVE) == 50
+    chunk = stack.history.messages(ALICE, room, limit=50)["chunk"]
+    assert chunk[0]["event_id"] == follows_id
+    assert all(e["event_id"] not in (pl_id, Event(cites, V10).event_id) for e in chunk)
 
 
 async def test_ban_racing_a_demotion_is_soft_failed(stack: Stack) -> None:
