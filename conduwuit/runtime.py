@@ -62,6 +62,12 @@ class RunningServer:
             self.server.services.push.pushers.start()
             self.server.services.rooms.delayed_events.start()
             self.server.services.federation.sender.start()
+            if self.config.appservice_dir is not None:
+                loaded = await self.server.services.users.appservices.load_dir(
+                    self.config.appservice_dir
+                )
+                log.info("appservices from %s: %s", self.config.appservice_dir, loaded)
+            self.server.services.appservice_sender.start()
             await self.server.admin.room.ensure_for_existing_admins()
             if self.admin_socket is not None:
                 await self.admin_socket.start()
@@ -93,6 +99,7 @@ class RunningServer:
                 await self.server.admin.stop()
                 await self.server.services.push.pushers.stop()
                 await self.server.services.federation.sender.stop()
+                await self.server.services.appservice_sender.stop()
                 await self.server.services.media.stop()
                 await self.server.services.federation.remote_keys.stop()
                 await self.server.services.federation.client.close()

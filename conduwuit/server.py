@@ -15,6 +15,7 @@ from aiohttp import web
 
 from conduwuit.admin import AdminBot, AdminRoom
 from conduwuit.admin.commands.aliases import AliasCommands
+from conduwuit.admin.commands.appservices import AppserviceCommands
 from conduwuit.admin.commands.debug import DebugCommands
 from conduwuit.admin.commands.federation import FederationCommands
 from conduwuit.admin.commands.media import MediaCommands
@@ -38,6 +39,10 @@ from conduwuit.db import Database, DatabaseOptions
 from conduwuit.db.maps import MAPS
 from conduwuit.http.app import make_app
 from conduwuit.service.account_data import AccountData
+from conduwuit.service.appservice.client import AppserviceClient
+from conduwuit.service.appservice.queries import AppserviceQueries
+from conduwuit.service.appservice.registry import Appservices
+from conduwuit.service.appservice.sender import AppserviceSender, AppserviceSenderSettings
 from conduwuit.service.clock import Clock, system_clock
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
@@ -154,6 +159,7 @@ def build(config: GlobalConfig, clock: Clock = system_clock) -> Server:
             services.users.accounts,
             clock,
             ServerAuthenticator(services.federation.auth),
+            services.users.appservices,
         )
         app = make_app(config, routes(services), authenticator)
         admin = build_admin(services, clock)
@@ -207,6 +213,7 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
             ),
             ServerCommands(config, services.db, time.monotonic()).group(),
             MediaCommands(config.server_name, services.media, clock).group(),
+            AppserviceCommands(users.appservices).group(),
             FederationCommands(
                 config.server_name,
                 rooms.storage,
@@ -257,6 +264,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     media, thumbnailer, previewer = build_media(config, db, clock)
     federation = build_federation(config, db, server_keys, clock, rooms, users, e2ee)
     media.remote = FederationMedia(federation.client)
+    appservice_sender, appservice_queries = build_appservices(config, db, clock, users, rooms)
     sections = RoomSections(
         rooms.history, rooms.typing, rooms.receipts, users.account_data, push.notifications
     )
@@ -297,14 +305,41 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         e2ee=e2ee,
         voip=Voip(turn_config(config), config.server_name, clock),
         push=push,
-        limits=build_limits(config, clock, users.accounts),
+        limits=build_limits(config, clock, users.accounts, users.appservices),
         media=media,
         thumbnailer=thumbnailer,
         previewer=previewer,
         federation=federation,
         serving=build_serving(config, db, server_keys, notifier, users, rooms, e2ee, federation),
+        appservice_sender=appservice_sender,
+        appservice_queries=appservice_queries,
         loop_lag=loop_lag(config),
     )
+
+
+def build_appservices(
+    config: GlobalConfig, db: Database, clock: Clock, users: UserServices, rooms: RoomServices
+) -> tuple[AppserviceSender, AppserviceQueries]:
+    """The appservice sender, queueing events (in their own batch) for the services
+    interested in them (the runtime starts and stops it, and closes the client), and
+    the queries (unknown local aliases are asked of the services) over one client."""
+    client = AppserviceClient(
+        timeout_s=config.appservice_timeout, idle_timeout_s=config.appservice_idle_timeout
+    )
+    sender = AppserviceSender(
+        db,
+        users.appservices,
+        rooms.storage.timeline,
+        rooms.storage.member_index,
+        rooms.actions.aliases,
+        client,
+        clock,
+        AppserviceSenderSettings(retry_max_s=config.sender_retry_backoff_limit),
+    )
+    rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
+    queries = AppserviceQueries(users.appservices, client)
+    rooms.actions.aliases.ask_appservices = queries.alias_exists
+    return sender, queries
 
 
 def build_media(
@@ -650,6 +685,7 @@ def build_users(
         openid=OpenId(db, clock),
         whois=Whois(accounts, devices, config.server_name),
         filters=Filters(db),
+        appservices=Appservices(db, config.server_name, accounts, registration),
         login_limiter=RateLimiter(
             clock,
             per_second=config.rate_limit_login_per_second,
@@ -723,7 +759,9 @@ def build_push(
     )
 
 
-def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> RateLimits:
+def build_limits(
+    config: GlobalConfig, clock: Clock, accounts: Accounts, appservices: Appservices
+) -> RateLimits:
     def limiter(per_second: float, burst: int) -> RateLimiter:
         return RateLimiter(clock, per_second=per_second, burst=burst)
 
@@ -741,7 +779,7 @@ def build_limits(config: GlobalConfig, clock: Clock, accounts: Accounts) -> Rate
         typing=limiter(c.rate_limit_typing_per_second, c.rate_limit_typing_burst),
         presence=limiter(c.rate_limit_presence_per_second, c.rate_limit_presence_burst),
         refresh=limiter(c.rate_limit_refresh_per_second, c.rate_limit_refresh_burst),
-        exempt=accounts.is_admin,
+        exempt=lambda user_id: accounts.is_admin(user_id) or appservices.not_rate_limited(user_id),
     )
 
 
@@ -766,6 +804,7 @@ def build_rooms(
     accounts, profiles = users.accounts, users.profiles
     storage = RoomStorage(db, config.server_name, keypair, notifier, clock)
     aliases = Aliases(db, config.server_name, config.forbidden_alias_names)
+    aliases.exclusive_claimant = users.appservices.exclusive_alias_claimant
 
     is_admin, is_guest = accounts.is_admin, accounts.is_guest
 

@@ -14,6 +14,7 @@ ps: {
     uvloop
     tomli-w
     pillow
+    pyyaml
     # [compression]
     brotli
     zstandard

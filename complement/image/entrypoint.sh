@@ -83,6 +83,12 @@ export CONDUWUIT_FREEZE_LEGACY_MEDIA="${CONDUWUIT_FREEZE_LEGACY_MEDIA:-false}"
 # Complement config enables previews). The empty ip_range_denylist above lets it through.
 export CONDUWUIT_URL_PREVIEW_DOMAIN_EXPLICIT_ALLOWLIST="${CONDUWUIT_URL_PREVIEW_DOMAIN_EXPLICIT_ALLOWLIST:-[\"host.docker.internal\"]}"
 
+# Application services: Complement writes each registration of a blueprint with
+# appservices to /complement/appservice/<id>.yaml before starting the container.
+if [ -d /complement/appservice ]; then
+    export CONDUWUIT_APPSERVICE_DIR="${CONDUWUIT_APPSERVICE_DIR:-/complement/appservice}"
+fi
+
 # Each value above is only a default: anything Complement passes with
 # COMPLEMENT_SHARE_ENV_PREFIX (run.sh uses PASS_) arrives here unprefixed and
 # wins, e.g. PASS_CONDUWUIT_LOG=debug complement/run.sh ...

@@ -106,6 +106,16 @@ def split_code_block(text: str) -> tuple[str, list[str]]:
     return head, [stripped for raw in lines if (stripped := raw.strip())]
 
 
+def code_block_text(text: str) -> str:
+    """The fenced block's body as written (indentation kept, for YAML), without its
+    opening line's language tag; "" without a block."""
+    _, fence, rest = text.partition("```")
+    if not fence:
+        return ""
+    body = rest.partition("```")[0]
+    return body.split("\n", 1)[1] if "\n" in body else body
+
+
 class CommandParser:
     def __init__(self, groups: Sequence[Group]) -> None:
         self.groups = tuple(groups)
@@ -138,6 +148,7 @@ class CommandParser:
         """The command and its arguments, or the text to answer with (help, errors).
         A fenced code block after the command (conduwuit's way of passing a list) is
         not parsed as words: its non-empty lines are ``ns.code_block``."""
+        raw_block = code_block_text(line)
         line, block = split_code_block(line)
         try:
             words = shlex.split(line)
@@ -154,6 +165,7 @@ class CommandParser:
         else:
             run: Runner = ns.run
             ns.code_block = block
+            ns.code_text = raw_block
             return run, ns
         if "invalid choice" in text:
             return f"Unknown command.\n{text}"

@@ -15,7 +15,9 @@ from aiohttp import web
 
 from conduwuit.api.federation.auth import ServerAuthenticator
 from conduwuit.api.router import Auth
-from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.appservice import AppserviceRegistration
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden
+from conduwuit.service.appservice.registry import Appservices
 from conduwuit.service.clock import Clock
 from conduwuit.service.devices import Devices
 from conduwuit.service.users.accounts import Accounts
@@ -29,6 +31,9 @@ class Requester:
     device_id: str
     is_guest: bool
     access_token: str
+    #: The id of the application service acting (with its as_token) as ``user_id``;
+    #: ``device_id`` is then "" unless it named one of the user's devices.
+    appservice_id: str | None = None
 
 
 REQUESTER = web.RequestKey("requester", Requester)
@@ -72,7 +77,9 @@ class TokenAuthenticator:
         accounts: Accounts,
         clock: Clock,
         servers: ServerAuthenticator | None = None,
+        appservices: Appservices | None = None,
     ) -> None:
+        self._appservices = appservices
         self._devices = devices
         self._accounts = accounts
         self._clock = clock
@@ -91,6 +98,11 @@ class TokenAuthenticator:
             if scheme is Auth.OPTIONAL_ACCESS_TOKEN:
                 return
             raise MatrixError(ErrCode.MISSING_TOKEN, "Missing access token.")
+        if self._appservices is not None:
+            reg = self._appservices.by_as_token(token)
+            if reg is not None:
+                request[REQUESTER] = self._appservice_requester(request, reg, token)
+                return
         owner = self._devices.owner(token)
         if owner is None:
             raise MatrixError(ErrCode.UNKNOWN_TOKEN, "Unknown access token.", soft_logout=False)
@@ -104,6 +116,33 @@ class TokenAuthenticator:
                 ErrCode.GUEST_ACCESS_FORBIDDEN, "Guest accounts cannot use this endpoint."
             )
         request[REQUESTER] = Requester(owner.user_id, owner.device_id, account.is_guest, token)
+
+    def _appservice_requester(
+        self, request: web.Request, reg: AppserviceRegistration, token: str
+    ) -> Requester:
+        """Application Service API, "Identity assertion": the sender, or the user named
+        by ``user_id`` in one of its user namespaces; the device named by ``device_id``
+        (v1.17) must be that user's. A namespace user must be registered first
+        (Synapse's rule: 403 M_FORBIDDEN otherwise)."""
+        assert self._appservices is not None
+        sender = reg.sender(self._appservices.server_name)
+        user_id = request.query.get("user_id") or sender
+        if user_id != sender:
+            if not reg.is_user_of(user_id, self._appservices.server_name):
+                raise MatrixError(
+                    ErrCode.EXCLUSIVE,
+                    f"Application service cannot masquerade as {user_id}: not in its namespace.",
+                    status=403,
+                )
+            account = self._accounts.get(user_id)
+            if account is None or account.deactivated:
+                raise forbidden(f"Application service has not registered this user ({user_id}).")
+        device_id = request.query.get("device_id") or ""
+        if device_id and self._devices.get(user_id, device_id) is None:
+            raise MatrixError(
+                ErrCode.UNKNOWN_DEVICE, f"Device {device_id} is not a device of {user_id}."
+            )
+        return Requester(user_id, device_id, False, token, appservice_id=reg.id)
 
 
 def client_ip(request: web.Request) -> str:

@@ -6,6 +6,7 @@ services it calls; this module is the only place that knows them all.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conduwuit.api import root, wellknown
@@ -16,6 +17,7 @@ from conduwuit.api.auth import requester
 from conduwuit.api.client import (
     account,
     account_data,
+    appservice_ping,
     capabilities,
     delayed_events,
     devices,
@@ -96,7 +98,14 @@ def routes(services: Services) -> list[Route]:
         *federation_directory.routes(services.serving.directory),
         *federation_media.routes(services.media, services.thumbnailer),
         *federation_user_keys.routes(services.federation.user_keys),
-        *user_routes(config, users, services.limits, services.federation.queries),
+        *user_routes(
+            config,
+            users,
+            services.limits,
+            services.federation.queries,
+            services.appservice_queries.user_exists,
+        ),
+        *appservice_ping.PingHandlers(users.appservices, services.appservice_queries).routes(),
         *room_routes(config, rooms, users, services.limits, services.federation.queries),
         *sync_api.routes(services.sync, users.filters),
         *sliding_sync_api.routes(services.sliding_sync),
@@ -123,10 +132,16 @@ def loop_lag_routes(services: Services) -> list[Route]:
 
 
 def user_routes(
-    config: GlobalConfig, users: UserServices, limits: RateLimits, remote: FederationQueries
+    config: GlobalConfig,
+    users: UserServices,
+    limits: RateLimits,
+    remote: FederationQueries,
+    ask_appservices: Callable[[str], Awaitable[bool]],
 ) -> list[Route]:
     return [
-        *register.routes(config, users.registration, users.uiaa, users.registration_limiter),
+        *register.routes(
+            config, users.registration, users.uiaa, users.registration_limiter, users.appservices
+        ),
         *login.routes(
             config,
             users.accounts,
@@ -135,12 +150,13 @@ def user_routes(
             users.registration,
             users.uiaa,
             users.login_limiter,
+            users.appservices,
             refresh_limiter=limits.refresh,
         ),
         *admin_register.routes(users.shared_secret, users.registration, config.server_name),
         *account.routes(users.registration, users.uiaa),
         *devices.routes(users.devices, users.uiaa),
-        *profile.routes(config, users.accounts, users.profiles, remote),
+        *profile.routes(config, users.accounts, users.profiles, remote, ask_appservices),
         *account_data.routes(users.account_data),
         *tags.TagHandlers(users.tags).routes(),
         *openid.OpenIdHandlers(users.openid, config.server_name).routes(),

@@ -820,6 +820,29 @@ class GlobalConfig(Section):
             threads. The subscription endpoints work either way.
         """),
     )
+    appservice_timeout: float = Field(
+        35,
+        gt=0,
+        description=doc("""
+            Timeout (seconds) of a request to an application service: transactions,
+            user and alias queries, pings. Short, as appservices usually run next to
+            the server.
+        """),
+    )
+    appservice_idle_timeout: float = Field(
+        300, gt=0, description="Idle life of a pooled application service connection."
+    )
+    appservice_dir: Path | None = Field(
+        None,
+        description=doc("""
+            A directory of application service registration files (`*.yaml`,
+            `*.yml`), each registered at start as with `!admin appservices register`
+            (replacing a registration with the same id). A file that is not a valid
+            registration stops the start. This server's addition (conduwuit registers
+            appservices only from the admin room); the Complement image points it at
+            /complement/appservice. Unset: none.
+        """),
+    )
 
     # -- presence, typing, receipts --------------------------------------------------
     allow_local_presence: bool = Field(True, description="Presence for local users.")

@@ -71,6 +71,21 @@ class Maps:
         value: JSON of the answer given ({"pdus": {event ID: result}})""",
     )
 
+    id_appserviceregistrations: Final = MapSpec(
+        "id_appserviceregistrations",
+        """Application services registered with ``!admin appservices register``.
+        key:   the registration's ``id`` (UTF-8)
+        value: JSON of the registration (conduwuit.core.appservice.registration_to_json)""",
+    )
+
+    appserviceid_outgoing: Final = MapSpec(
+        "appserviceid_outgoing",
+        """The appservice sender's queue: events an application service has not yet
+        acknowledged (PUT /_matrix/app/v1/transactions/{txnId} answered 2xx).
+        key:   appservice id, 0xFF, u64 stream count of the event: oldest first
+        value: event ID (the event is read from the timeline when sent)""",
+    )
+
     # -- rooms: short ids (conduwuit's "short" service) ------------------------------
     roomid_shortroomid: Final = MapSpec(
         "roomid_shortroomid",

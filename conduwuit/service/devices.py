@@ -132,6 +132,13 @@ class Devices:
                     listener(b, user_id, device_id, display_name)
         return True
 
+    def create_device(self, user_id: str, device_id: str, display_name: str | None) -> None:
+        """A device without an access token: one an application service made for
+        its user (client-server API v1.17, PUT /devices/{deviceId})."""
+        device = Device(device_id, display_name, None, self._clock())
+        with self._db.batch() as b:
+            b.put(self._metadata, key(user_id, device_id), _device_bytes(device))
+
     # -- sessions ----------------------------------------------------------------
     def stage_login(
         self,

@@ -136,9 +136,9 @@ class RateLimits:
     typing: RateLimiter
     presence: RateLimiter
     refresh: RateLimiter
-    #: Users no per-user limit applies to: the server admins. Synapse exempts
-    #: application services and users with a rate-limit override (set through its
-    #: admin API); this server has neither, and its admins are the trusted operators.
+    #: Users no per-user limit applies to: the server admins, and the users of
+    #: application services registered with ``rate_limited: false`` (as Synapse;
+    #: Synapse's per-user overrides through its admin API do not exist here).
     exempt: Callable[[str], bool]
 
     def user(self, limiter: RateLimiter, user_id: str) -> None:

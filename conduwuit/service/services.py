@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from conduwuit.config import GlobalConfig
 from conduwuit.db import Database
 from conduwuit.service.account_data import AccountData
+from conduwuit.service.appservice.queries import AppserviceQueries
+from conduwuit.service.appservice.registry import Appservices
+from conduwuit.service.appservice.sender import AppserviceSender
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.federation.auth import RequestAuth
@@ -93,6 +96,8 @@ class UserServices:
     filters: Filters
     login_limiter: RateLimiter
     registration_limiter: RateLimiter
+    #: Registered application services (they authenticate with their as_token).
+    appservices: Appservices
 
 
 @dataclass
@@ -191,6 +196,10 @@ class Services:
     previewer: Previewer
     federation: FederationServices
     serving: ServingServices
+    #: Events to the application services interested in them (the runtime runs it).
+    appservice_sender: AppserviceSender
+    #: User and alias queries and pings to application services.
+    appservice_queries: AppserviceQueries
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
 

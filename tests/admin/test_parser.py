@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from conduwuit.admin.parser import Command, CommandParser, Group, split_code_block
+from conduwuit.admin.parser import (
+    Command,
+    CommandParser,
+    Group,
+    code_block_text,
+    split_code_block,
+)
 
 
 async def _echo(ns: argparse.Namespace) -> str:
@@ -33,3 +39,10 @@ async def test_nested_group_help_and_run() -> None:
     assert outcome.ok and outcome.text.endswith("['x', 'y']")
     outcome = await PARSER.execute("top sub nope")
     assert not outcome.ok and outcome.text.startswith("Unknown command.")
+
+
+def test_code_block_text_keeps_indentation() -> None:
+    text = "cmd\n```yaml\na:\n  - b: 1\n```"
+    assert code_block_text(text) == "a:\n  - b: 1\n"
+    assert code_block_text("```x```") == "x"
+    assert code_block_text("no block") == ""

@@ -54,13 +54,18 @@ class DevicesHandlers:
         else:
             found = self.devices.get(who.user_id, device_id) is not None
         if not found:
-            raise not_found("Unknown device.")
+            if who.appservice_id is None:
+                raise not_found("Unknown device.")
+            # Spec v1.17 (MSC4190): an application service creates its users' devices.
+            self.devices.create_device(who.user_id, device_id, body.display_name)
+            return web.json_response({}, status=201)
         return web.json_response({})
 
     async def delete_device(self, request: web.Request) -> web.Response:
         who = requester(request)
         body = await parse_body(request, DeleteDeviceBody)
-        await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        if who.appservice_id is None:  # no user-interactive auth for appservices (v1.17)
+            await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
         # "removed, or had been removed previously": unknown devices are fine too.
         self.devices.delete(who.user_id, [request.match_info["device_id"]])
         return web.json_response({})
@@ -68,7 +73,8 @@ class DevicesHandlers:
     async def delete_devices(self, request: web.Request) -> web.Response:
         who = requester(request)
         body = await parse_body(request, DeleteDevicesBody)
-        await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
+        if who.appservice_id is None:  # no user-interactive auth for appservices (v1.17)
+            await self.uiaa.authenticate(body.auth, [[PASSWORD]], user_id=who.user_id)
         self.devices.delete(who.user_id, list(body.devices))
         return web.json_response({})
 

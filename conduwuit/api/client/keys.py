@@ -20,7 +20,7 @@ from conduwuit.api.client.e2ee_common import (
 )
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import WireModel, json_body, parse, parse_body
-from conduwuit.core.errors import missing_param
+from conduwuit.core.errors import ErrCode, MatrixError, missing_param
 from conduwuit.service.e2ee import E2ee
 
 #: Element and older clients still call the cross-signing endpoints under unstable.
@@ -63,6 +63,14 @@ class KeysHandlers:
 
     async def upload(self, request: web.Request) -> web.Response:
         who = self.requester(request)
+        if not who.device_id:
+            # An application service acting without ?device_id= (spec v1.17): Synapse's
+            # answer, as the spec names no errcode.
+            raise MatrixError(
+                ErrCode.UNKNOWN,
+                "To upload keys, you must pass device_id when authenticating.",
+                status=400,
+            )
         body = await parse_body(request, UploadBody)
         fallback = (
             body.fallback_keys if body.fallback_keys is not None else body.unstable_fallback_keys

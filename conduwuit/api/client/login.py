@@ -11,12 +11,18 @@ from aiohttp import web
 from pydantic import StrictBool, StrictStr
 
 from conduwuit.api.auth import client_ip, requester
+from conduwuit.api.client.appservice_login import (
+    LOGIN_APPSERVICE,
+    calling_appservice,
+    check_acts_as,
+)
 from conduwuit.api.client.sessions import session_json
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wellknown import client_document
 from conduwuit.api.wire import WireModel, parse_body
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, missing_param
+from conduwuit.service.appservice.registry import Appservices
 from conduwuit.service.devices import Devices
 from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.uiaa import PASSWORD, Uiaa
@@ -57,9 +63,11 @@ class LoginHandlers:
         registration: Registration,
         uiaa: Uiaa,
         limiter: RateLimiter,
+        appservices: Appservices,
         *,
         refresh_limiter: RateLimiter,
     ) -> None:
+        self.appservices = appservices
         self.config = config
         self.accounts = accounts
         self.devices = devices
@@ -73,7 +81,8 @@ class LoginHandlers:
         token_flow: dict[str, Any] = {"type": LOGIN_TOKEN}
         if self.config.login_via_existing_session:
             token_flow["get_login_token"] = True
-        return web.json_response({"flows": [{"type": LOGIN_PASSWORD}, token_flow]})
+        flows = [{"type": LOGIN_PASSWORD}, token_flow, {"type": LOGIN_APPSERVICE}]
+        return web.json_response({"flows": flows})
 
     async def login(self, request: web.Request) -> web.Response:
         ip = client_ip(request)
@@ -95,6 +104,13 @@ class LoginHandlers:
             user_id = self.devices.consume_login_token(body.token)
             if user_id is None or not self.accounts.is_active(user_id):
                 raise forbidden("Invalid or expired login token.")
+        elif body.type == LOGIN_APPSERVICE:
+            reg = calling_appservice(request, self.appservices)
+            named = self.password_auth.resolve(raw)
+            if named is None or not self.accounts.is_active(named):
+                raise forbidden("Invalid username.")
+            check_acts_as(reg, named, self.config.server_name)
+            user_id = named
         else:
             raise MatrixError(ErrCode.UNKNOWN, f"Unknown login type {body.type}.", status=400)
         session = self.registration.login(
@@ -185,6 +201,7 @@ def routes(
     registration: Registration,
     uiaa: Uiaa,
     limiter: RateLimiter,
+    appservices: Appservices,
     *,
     refresh_limiter: RateLimiter,
 ) -> list[Route]:
@@ -196,5 +213,6 @@ def routes(
         registration,
         uiaa,
         limiter,
+        appservices,
         refresh_limiter=refresh_limiter,
     ).routes()

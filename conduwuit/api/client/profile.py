@@ -7,6 +7,8 @@ are asked of their server (``/_matrix/federation/v1/query/profile``; only
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from conduwuit.api.auth import Requester, optional_requester, requester
@@ -42,7 +44,9 @@ class ProfileHandlers:
         accounts: Accounts,
         profiles: Profiles,
         remote: FederationQueries | None = None,
+        ask_appservices: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
+        self.ask_appservices = ask_appservices
         self.config = config
         self.accounts = accounts
         self.profiles = profiles
@@ -60,12 +64,18 @@ class ProfileHandlers:
             return None  # not a user ID: not found, as before
         return server if server != self.config.server_name else None
 
-    def readable(self, request: web.Request) -> str:
+    async def readable(self, request: web.Request) -> str:
+        """The local user whose profile is asked. An unknown user is first asked of
+        the application services whose namespace covers it (Application Service API,
+        "Querying": users), which register it before answering yes."""
         if self.config.require_auth_for_profile_requests and optional_requester(request) is None:
             raise MatrixError(ErrCode.MISSING_TOKEN, "Profile lookup requires an access token.")
         user_id = request.match_info["user_id"]
         if not self.accounts.is_active(user_id):
-            raise not_found("Profile not found.")
+            if self.ask_appservices is None or self.accounts.exists(user_id):
+                raise not_found("Profile not found.")
+            if not await self.ask_appservices(user_id) or not self.accounts.is_active(user_id):
+                raise not_found("Profile not found.")
         return user_id
 
     def writable(self, request: web.Request, key: str) -> tuple[Requester, str]:
@@ -85,7 +95,7 @@ class ProfileHandlers:
         if server is not None and self.remote is not None:
             user = request.match_info["user_id"]
             return web.json_response(await self.remote.profile(user, server))
-        user_id = self.readable(request)
+        user_id = await self.readable(request)
         return web.json_response(self.profiles.get(user_id))
 
     async def get_field(self, request: web.Request) -> web.Response:
@@ -99,7 +109,7 @@ class ProfileHandlers:
             if key not in found:
                 raise not_found(f"The profile has no {key}.")
             return web.json_response(found)
-        user_id = self.readable(request)
+        user_id = await self.readable(request)
         profile = self.profiles.get(user_id)
         if key not in profile:
             raise not_found(f"The profile has no {key}.")
@@ -158,5 +168,6 @@ def routes(
     accounts: Accounts,
     profiles: Profiles,
     remote: FederationQueries | None = None,
+    ask_appservices: Callable[[str], Awaitable[bool]] | None = None,
 ) -> list[Route]:
-    return ProfileHandlers(config, accounts, profiles, remote).routes()
+    return ProfileHandlers(config, accounts, profiles, remote, ask_appservices).routes()

@@ -14,11 +14,18 @@ from aiohttp import web
 from pydantic import StrictBool, StrictStr
 
 from conduwuit.api.auth import client_ip
+from conduwuit.api.client.appservice_login import (
+    LOGIN_APPSERVICE,
+    calling_appservice,
+    check_acts_as,
+    check_not_exclusive,
+)
 from conduwuit.api.client.sessions import session_json
 from conduwuit.api.router import Route, client_paths
 from conduwuit.api.wire import WireModel, parse_body
 from conduwuit.config import GlobalConfig, registration_token
 from conduwuit.core.errors import forbidden, invalid_param, missing_param
+from conduwuit.service.appservice.registry import Appservices
 from conduwuit.service.ratelimit import RateLimiter
 from conduwuit.service.uiaa import DUMMY, REGISTRATION_TOKEN, Uiaa
 from conduwuit.service.users.ids import AccountUserId
@@ -30,6 +37,8 @@ MAX_PASSWORD_LENGTH = 512
 
 class RegisterBody(WireModel):
     auth: dict[str, Any] | None = None
+    #: ``m.login.application_service`` for an appservice's registration.
+    type: StrictStr | None = None
     username: StrictStr | None = None
     password: StrictStr | None = None
     device_id: StrictStr | None = None
@@ -45,8 +54,14 @@ def check_password_length(password: str) -> None:
 
 class RegisterHandlers:
     def __init__(
-        self, config: GlobalConfig, registration: Registration, uiaa: Uiaa, limiter: RateLimiter
+        self,
+        config: GlobalConfig,
+        registration: Registration,
+        uiaa: Uiaa,
+        limiter: RateLimiter,
+        appservices: Appservices,
     ) -> None:
+        self.appservices = appservices
         self.config = config
         self.registration = registration
         self.uiaa = uiaa
@@ -61,15 +76,19 @@ class RegisterHandlers:
         return web.json_response(session_json(session, self.config.server_name))
 
     async def register(self, request: web.Request) -> web.Response:
-        self.limiter.check(f"ip:{client_ip(request)}")
         kind = request.query.get("kind", "user")
         if kind == "guest":
+            self.limiter.check(f"ip:{client_ip(request)}")
             return await self.register_guest(request)
         if kind != "user":
             raise invalid_param(f"Unknown kind {kind!r}.")
+        body = await parse_body(request, RegisterBody)
+        if body.type == LOGIN_APPSERVICE:
+            # Not rate-limited and allowed with allow_registration off (Synapse).
+            return await self.register_appservice_user(request, body)
+        self.limiter.check(f"ip:{client_ip(request)}")
         if not self.config.allow_registration:
             raise forbidden("Registration has been disabled.")
-        body = await parse_body(request, RegisterBody)
         login = not body.inhibit_login
         ip = client_ip(request)
 
@@ -93,6 +112,7 @@ class RegisterHandlers:
         wanted: AccountUserId | None = None
         if body.username is not None:
             wanted = self.registration.check_available(body.username.lower())
+            check_not_exclusive(self.appservices, wanted)
         if body.password is not None:
             check_password_length(body.password)
 
@@ -118,6 +138,27 @@ class RegisterHandlers:
         uia.data["user_id"] = user_id
         return self.respond(user_id, session)
 
+    async def register_appservice_user(
+        self, request: web.Request, body: RegisterBody
+    ) -> web.Response:
+        """An application service's user: no password, no user-interactive auth; the
+        username must be in the service's user namespace (or be its sender)."""
+        reg = calling_appservice(request, self.appservices)
+        if body.username is None:
+            raise missing_param("Missing parameter: username")
+        user_id = self.registration.check_available(body.username.lower())
+        check_acts_as(reg, user_id, self.config.server_name)
+        session = await self.registration.register(
+            user_id,
+            None,
+            login=not body.inhibit_login,
+            device_id=body.device_id,
+            device_display_name=body.initial_device_display_name,
+            refresh=body.refresh_token,
+            ip=client_ip(request),
+        )
+        return self.respond(user_id, session)
+
     async def register_guest(self, request: web.Request) -> web.Response:
         if not self.config.allow_guest_registration:
             raise forbidden("Guest registration is disabled.")
@@ -140,7 +181,8 @@ class RegisterHandlers:
         username = request.query.get("username")
         if username is None:
             raise missing_param("Missing parameter: username")
-        self.registration.check_available(username.lower())
+        user_id = self.registration.check_available(username.lower())
+        check_not_exclusive(self.appservices, user_id)
         return web.json_response({"available": True})
 
     async def token_validity(self, request: web.Request) -> web.Response:
@@ -166,6 +208,10 @@ class RegisterHandlers:
 
 
 def routes(
-    config: GlobalConfig, registration: Registration, uiaa: Uiaa, limiter: RateLimiter
+    config: GlobalConfig,
+    registration: Registration,
+    uiaa: Uiaa,
+    limiter: RateLimiter,
+    appservices: Appservices,
 ) -> list[Route]:
-    return RegisterHandlers(config, registration, uiaa, limiter).routes()
+    return RegisterHandlers(config, registration, uiaa, limiter, appservices).routes()

@@ -1,8 +1,8 @@
 """Third-party networks (client-server API "Third-party networks"): protocols come
-from application services, and this server has none yet, so it answers as Synapse
-does without appservices: no protocols, 404 for any one protocol, and empty lists
-for lookups (Synapse asks every interested appservice and returns what they found,
-which is nothing)."""
+from application services, and this server does not yet ask the registered ones
+(their ``protocols``), so it answers as Synapse does without appservices: no
+protocols, 404 for any one protocol, and empty lists for lookups (Synapse asks every
+interested appservice and returns what they found)."""
 
 from __future__ import annotations
 

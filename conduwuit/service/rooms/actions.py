@@ -190,7 +190,7 @@ class RoomActions:
                 alias = RoomAlias.parse(f"#{request.room_alias_name}:{self.config.server_name}")
             except ValueError as exc:
                 raise invalid_param(f"Invalid alias: {exc}") from None
-            self.aliases.check_local(alias)
+            self.aliases.check_may_create(alias, str(creator))
             if self.aliases.resolve(alias) is not None:
                 raise MatrixError(ErrCode.ROOM_IN_USE, "Room alias already taken")
         room_id = self._new_room_id(rv, request.room_id)
@@ -276,8 +276,10 @@ class RoomActions:
         content: dict[str, Any],
         state_key: str | None = None,
         txn: Txn | None = None,
+        timestamp: int | None = None,
     ) -> str:
-        """Send a message or state event; a repeated transaction returns the same ID."""
+        """Send a message or state event; a repeated transaction returns the same ID.
+        ``timestamp``: the origin_server_ts an application service asked for."""
         if txn is not None:
             done = self.storage.transactions.event_for(txn)
             if done is not None:
@@ -302,7 +304,7 @@ class RoomActions:
             # check_redaction does for every m.room.redaction event).
             self._check_may_redact(sender, room_id, target)
         event_id = await self.send_new(
-            sender, str(room_id), NewEvent(event_type, content, state_key), txn
+            sender, str(room_id), NewEvent(event_type, content, state_key, timestamp=timestamp), txn
         )
         if event_type == EventType.GUEST_ACCESS and content.get("guest_access") != "can_join":
             await self._remove_guests(str(room_id))
@@ -341,6 +343,7 @@ class RoomActions:
         event_type: str,
         state_key: str,
         content: dict[str, Any],
+        timestamp: int | None = None,
     ) -> str:
         """PUT state. Like Synapse, re-sending the current content from the same sender
         returns the existing event instead of a duplicate."""
@@ -353,7 +356,7 @@ class RoomActions:
             and self.storage.member_index.is_joined(str(sender), str(room_id))
         ):
             return str(current["event_id"])
-        return await self.send(sender, room_id, event_type, content, state_key)
+        return await self.send(sender, room_id, event_type, content, state_key, timestamp=timestamp)
 
     async def check_send(
         self,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from conduwuit.core.errors import ErrCode, MatrixError, invalid_param
 from conduwuit.core.ids import RoomAlias
@@ -20,6 +20,12 @@ class Aliases:
         self._alias_user = db.map(MAPS.alias_userid)
         self._room_aliases = db.map(MAPS.roomid_aliases)
         self._public = db.map(MAPS.publicroomids)
+        #: Who claims an alias exclusively: the application service's sender user,
+        #: or None (set by the composition root from the appservice registry).
+        self.exclusive_claimant: Callable[[str], str | None] = lambda alias: None
+        #: Asks the application services interested in an unknown local alias
+        #: (they create it before answering yes).
+        self.ask_appservices: Callable[[str], Awaitable[bool]] | None = None
 
     def check_local(self, alias: RoomAlias) -> None:
         """Refuse aliases of other servers and configured forbidden names."""
@@ -27,6 +33,17 @@ class Aliases:
             raise invalid_param("Alias is not on this server")
         if any(f in alias.alias.lower() for f in self._forbidden):
             raise MatrixError(ErrCode.BAD_ALIAS, "Alias name is not allowed", status=400)
+
+    def check_may_create(self, alias: RoomAlias, user_id: str) -> None:
+        """A local alias ``user_id`` may create: M_EXCLUSIVE if an application service
+        claims it exclusively and ``user_id`` is not that service's sender. Synapse's
+        rule (can_modify_alias): the service's namespace users count as others."""
+        self.check_local(alias)
+        claimant = self.exclusive_claimant(str(alias))
+        if claimant is not None and claimant != user_id:
+            raise MatrixError(
+                ErrCode.EXCLUSIVE, "This alias is reserved by an application service."
+            )
 
     def resolve(self, alias: RoomAlias) -> str | None:
         raw = self._alias_room.get(str(alias).encode())

@@ -56,6 +56,14 @@ class Directory:
         return levels.user_level(str(user)) >= needed
 
     # -- aliases ---------------------------------------------------------------------
+    async def lookup(self, alias: RoomAlias) -> dict[str, Any]:
+        """``resolve``, after asking the application services interested in a local
+        alias nobody created yet (Application Service API, "Querying": room aliases)."""
+        ask = self.aliases.ask_appservices
+        if ask is not None and self.aliases.resolve(alias) is None:
+            await ask(str(alias))
+        return self.resolve(alias)
+
     def resolve(self, alias: RoomAlias) -> dict[str, Any]:
         room_id = self.aliases.resolve(alias)
         if room_id is None:
@@ -63,7 +71,7 @@ class Directory:
         return {"room_id": room_id, "servers": [self.actions.config.server_name]}
 
     def create(self, user: UserId, alias: RoomAlias, room_id: RoomId) -> None:
-        self.aliases.check_local(alias)
+        self.aliases.check_may_create(alias, str(user))
         self.actions.room_version(room_id)
         if not self.storage.member_index.is_joined(str(user), str(room_id)) and not self.is_admin(
             str(user)

@@ -82,13 +82,15 @@ class Accounts:
         *,
         is_guest: bool,
         admin: bool = False,
+        first_admin: bool = True,
     ) -> Account:
-        """Stage a new account; the first account on the server becomes an admin.
+        """Stage a new account; the first account on the server becomes an admin
+        (unless ``first_admin`` is false: an application service's sender user).
 
         Check-then-write without an await in between (the caller commits the batch
         before yielding to the loop), so two registrations cannot both be first.
         """
-        first = not self.any_account() and not is_guest
+        first = first_admin and not self.any_account() and not is_guest
         account = Account(created_ts=self._clock(), is_guest=is_guest, is_admin=first or admin)
         b.put(self._accounts, user_id.encode(), account.to_bytes())
         if password_hash is not None:

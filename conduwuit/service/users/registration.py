@@ -94,8 +94,10 @@ class Registration:
         device_display_name: str | None = None,
         refresh: bool = False,
         ip: str | None = None,
+        first_admin: bool = True,
     ) -> Session | None:
         """Create the account (and a logged-in device unless ``login`` is false).
+        ``first_admin``: whether the server's first account becomes its admin.
 
         The password is hashed first (off the loop); everything else is one batch
         committed with no await in between, so a concurrent registration of the same
@@ -110,7 +112,9 @@ class Registration:
             name = f"{name} {self._suffix}"
         session = None
         with self._db.batch() as b:
-            self._accounts.create(b, user_id, password_hash, is_guest=is_guest, admin=admin)
+            self._accounts.create(
+                b, user_id, password_hash, is_guest=is_guest, admin=admin, first_admin=first_admin
+            )
             self._profiles.stage(b, user_id, {"displayname": name})
             if self._auto_join and not is_guest:
                 b.put(self._autojoin_map, user_id.encode(), json.dumps(self._auto_join).encode())

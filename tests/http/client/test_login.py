@@ -11,7 +11,7 @@ async def test_login_flows(hs: Homeserver) -> None:
     status, reply = await hs.request("GET", "/login")
     assert status == 200
     types = [flow["type"] for flow in reply["flows"]]
-    assert types == ["m.login.password", "m.login.token"]
+    assert types == ["m.login.password", "m.login.token", "m.login.application_service"]
 
 
 async def test_login_by_localpart_full_id_and_legacy_user(hs: Homeserver) -> None:

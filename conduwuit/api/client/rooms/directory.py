@@ -51,7 +51,7 @@ class DirectoryHandlers:
         if self.remote is not None and server != self.directory.actions.config.server_name:
             # Another server's alias: asked over federation, its 404 passed on.
             return web.json_response(await self.remote.alias(str(alias), server))
-        return web.json_response(self.directory.resolve(alias))
+        return web.json_response(await self.directory.lookup(alias))
 
     async def put_alias(self, request: web.Request) -> web.Response:
         body = await json_body(request)

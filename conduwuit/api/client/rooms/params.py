@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from conduwuit.api.auth import requester
-from conduwuit.api.query import int_param
+from conduwuit.api.query import int_param, optional_int_param
 from conduwuit.core.errors import bad_json, invalid_param
 from conduwuit.core.ids import RoomId, UserId
 
@@ -37,6 +37,14 @@ def is_guest(request: web.Request) -> bool:
 
 def device(request: web.Request) -> str:
     return requester(request).device_id
+
+
+def massaged_ts(request: web.Request) -> int | None:
+    """The ``ts`` an application service gives an event it sends (Application Service
+    API, "Timestamp massaging"); ignored for everyone else, as Synapse does."""
+    if requester(request).appservice_id is None:
+        return None
+    return optional_int_param(request, "ts")
 
 
 def int_query(request: web.Request, name: str, default: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from conduwuit.api.client.rooms.params import device, me, room_id
+from conduwuit.api.client.rooms.params import device, massaged_ts, me, room_id
 from conduwuit.api.query import optional_int_param
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import canonical_body
@@ -71,7 +71,9 @@ class SendHandlers:
             return web.json_response({"delay_id": delay_id})
         content = await canonical_body(request)
         self.charge(str(user), txn)
-        event_id = await self.actions.send(user, room, event_type, content, txn=txn)
+        event_id = await self.actions.send(
+            user, room, event_type, content, txn=txn, timestamp=massaged_ts(request)
+        )
         return web.json_response({"event_id": event_id})
 
     async def put_state(self, request: web.Request) -> web.Response:
@@ -92,7 +94,12 @@ class SendHandlers:
             )
         else:
             event_id = await self.actions.send_state(
-                me(request), room_id(request), event_type, state_key, content
+                me(request),
+                room_id(request),
+                event_type,
+                state_key,
+                content,
+                timestamp=massaged_ts(request),
             )
         return web.json_response({"event_id": event_id})
 

@@ -1,0 +1,1 @@
+"""Application services: their registrations (registry) and who they act as."""

@@ -1,0 +1,100 @@
+"""A small application service on loopback for tests: it records the transactions
+and queries the homeserver sends it, checks the hs_token, and can be told to fail."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+HS_TOKEN = "hs-token-test"
+AS_TOKEN = "as-token-test"
+
+
+@dataclass
+class FakeAppservice:
+    #: (txnId, events) of each transaction answered 200, in order.
+    transactions: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    #: Transactions answered with an error while ``failing``.
+    refused: int = 0
+    failing: bool = False
+    #: Answer pings with this error status instead of 200.
+    failing_pings: int | None = None
+    #: Answers user and alias queries (GET /_matrix/app/v1/users/{userId},
+    #: /rooms/{alias}): creates the entity through the homeserver and says True.
+    on_query: Callable[[str], Awaitable[bool]] | None = None
+    queries: list[str] = field(default_factory=list)
+    pings: list[dict[str, Any]] = field(default_factory=list)
+    server: TestServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def event_ids(self) -> list[str]:
+        return [e["event_id"] for _, events in self.transactions for e in events]
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {HS_TOKEN}"
+
+    async def _transaction(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"errcode": "M_FORBIDDEN"}, status=403)
+        if self.failing:
+            self.refused += 1
+            return web.json_response({"errcode": "M_UNKNOWN"}, status=500)
+        txn_id = request.match_info["txn_id"]
+        if txn_id not in {t for t, _ in self.transactions}:
+            self.transactions.append((txn_id, (await request.json())["events"]))
+        return web.json_response({})
+
+    async def _query(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"errcode": "M_FORBIDDEN"}, status=403)
+        wanted = request.match_info["id"]
+        self.queries.append(wanted)
+        if self.on_query is not None and await self.on_query(wanted):
+            return web.json_response({})
+        return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+
+    async def _ping(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"errcode": "M_FORBIDDEN"}, status=403)
+        if self.failing_pings is not None:
+            return web.json_response({"errcode": "M_UNKNOWN_TOKEN"}, status=self.failing_pings)
+        self.pings.append(await request.json())
+        return web.json_response({})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_put("/_matrix/app/v1/transactions/{txn_id}", self._transaction)
+        app.router.add_get("/_matrix/app/v1/users/{id}", self._query)
+        app.router.add_get("/_matrix/app/v1/rooms/{id}", self._query)
+        app.router.add_post("/_matrix/app/v1/ping", self._ping)
+        self.server = TestServer(app, host="127.0.0.1")
+        await self.server.start_server()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+    def registration_yaml(self, as_id: str = "fake", *, url: str | None = None) -> str:
+        return f"""\
+id: {as_id}
+url: {url or self.url}
+as_token: {AS_TOKEN}
+hs_token: {HS_TOKEN}
+sender_localpart: _fake_bot
+namespaces:
+  users:
+    - exclusive: true
+      regex: '@_fake_.*'
+  aliases:
+    - exclusive: true
+      regex: '#_fake_.*'
+  rooms: []
+"""
