@@ -185,6 +185,9 @@ def room_routes(
             limits=limits,
             remote=remote,
             delayed=rooms.delayed_events,
+            forbidden_directory_servers=frozenset(
+                config.forbidden_remote_room_directory_server_names
+            ),
         ),
         *delayed_events.routes(rooms.delayed_events),
         *relations.routes(rooms.relations),

@@ -658,6 +658,14 @@ class GlobalConfig(Section):
             non-admin users may not join rooms or aliases of theirs (403).
         """),
     )
+    forbidden_remote_room_directory_server_names: list[str] = Field(
+        [],
+        description=doc("""
+            Server names whose public room directory local users may not ask for
+            (`/publicRooms?server=`): 403 M_FORBIDDEN, nothing is sent. Keeps users from
+            wandering into bad parts of Matrix through those servers' directories.
+        """),
+    )
     federation_ca_file: Path | None = Field(
         None,
         description=doc("""

@@ -150,3 +150,20 @@ async def test_forbidden_usernames_in_availability(start: StartHomeserver) -> No
     assert (status, error["errcode"]) == (400, "M_INVALID_USERNAME")
     status, _ = await hs.request("GET", "/register/available", params={"username": "alice"})
     assert status == 200
+
+
+async def test_forbidden_remote_room_directory_server_names(start: StartHomeserver) -> None:
+    """Local users may not ask a forbidden server's directory: 403 before anything is
+    sent (Synapse-style remote directories: tests/e2e/test_federation_directory.py)."""
+    hs = await start(forbidden_remote_room_directory_server_names='["bad.example"]')
+    alice, _ = await users(hs)
+    token = hs.tokens[alice]
+    status, error = await hs.request("GET", "/publicRooms?server=bad.example", token=token)
+    assert (status, error["errcode"]) == (403, "M_FORBIDDEN")
+    body = {"filter": {"generic_search_term": "x"}}
+    path = "/publicRooms?server=bad.example"
+    status, error = await hs.request("POST", path, body, token=token)
+    assert (status, error["errcode"]) == (403, "M_FORBIDDEN")
+    # This server's own directory is not affected.
+    status, listed = await hs.request("GET", "/publicRooms?server=test.example", token=token)
+    assert status == 200 and listed["chunk"] == []

@@ -29,11 +29,14 @@ def routes(
     limits: RateLimits,
     remote: FederationQueries | None = None,
     delayed: DelayedEvents,
+    forbidden_directory_servers: frozenset[str] = frozenset(),
 ) -> list[Route]:
     return [
         *create.routes(actions, limits),
         *send.routes(actions, members, history, limits, delayed),
         *membership.routes(members, history, limits),
         *read.routes(history, filters),
-        *directory.routes(directory_, public_rooms_without_auth, remote),
+        *directory.routes(
+            directory_, public_rooms_without_auth, remote, forbidden_directory_servers
+        ),
     ]

@@ -16,6 +16,7 @@ from conduwuit.core.errors import (
     MatrixError,
     bad_json,
     federation_unavailable,
+    forbidden,
     invalid_param,
 )
 from conduwuit.core.ids import RoomAlias, RoomId, ServerName
@@ -40,10 +41,13 @@ class DirectoryHandlers:
         directory: Directory,
         public_without_auth: bool = False,
         remote: FederationQueries | None = None,
+        forbidden_servers: frozenset[str] = frozenset(),
     ) -> None:
         self.directory = directory
         self.public_without_auth = public_without_auth
         self.remote = remote
+        #: forbidden_remote_room_directory_server_names (conduwuit's option).
+        self.forbidden_servers = forbidden_servers
 
     async def get_alias(self, request: web.Request) -> web.Response:
         alias = _alias(request)
@@ -106,6 +110,9 @@ class DirectoryHandlers:
             ServerName.parse(server)
         except ValueError:
             raise invalid_param(f"server {server!r} is not a server name") from None
+        if server in self.forbidden_servers:
+            # conduwuit's answer (forbidden_remote_room_directory_server_names).
+            raise forbidden("This server's room directory may not be asked for here")
         if self.remote is None:
             raise federation_unavailable("Listing another server's public rooms")
         return server
@@ -183,5 +190,6 @@ def routes(
     directory: Directory,
     public_without_auth: bool = False,
     remote: FederationQueries | None = None,
+    forbidden_servers: frozenset[str] = frozenset(),
 ) -> list[Route]:
-    return DirectoryHandlers(directory, public_without_auth, remote).routes()
+    return DirectoryHandlers(directory, public_without_auth, remote, forbidden_servers).routes()
