@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from conduwuit.core.auth_member import check_member
-from conduwuit.core.errors import AuthError
+from conduwuit.core.errors import AuthError, ErrCode
 from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event
 from conduwuit.core.ids import UserId, server_of
@@ -179,7 +179,11 @@ def check(event: Event, auth_state: AuthState, room_version: RoomVersion | None 
 
     if event.state_key is not None and event.state_key.startswith("@"):
         if event.state_key != event.sender:
-            raise AuthError("state_key starting with '@' must be the sender")
+            if not rv.owned_state:
+                raise AuthError("state_key starting with '@' must be the sender")
+            owner = owned_state_owner(event.state_key)
+            if owner != event.sender and sender_level <= levels.user_level(owner):
+                raise AuthError("only a user with more power may set another user's state")
 
     if event.type == EventType.POWER_LEVELS and event.state_key == "":
         _check_power_levels(event, auth_state, sender_level, rv)
@@ -269,3 +273,21 @@ def _check_power_levels(
             raise AuthError(f"sender may not change the level of {user_id} (at or above theirs)")
         if new_level is not None and new_level > sender_level:
             raise AuthError(f"sender may not raise {user_id} above their own level")
+
+
+def owned_state_owner(state_key: str) -> str:
+    """MSC3757: the user who owns ``state_key`` (which starts with "@"): the key itself
+    or the user ID before its first "_" after the server name's ":". Not a user ID:
+    400 M_BAD_JSON (Synapse's answer)."""
+    colon = state_key.find(":", 1)
+    suffix = state_key.find("_", colon + 1) if colon != -1 else -1
+    owner = state_key[:suffix] if suffix != -1 else state_key
+    try:
+        UserId.parse(owner)
+    except ValueError:
+        raise AuthError(
+            "state key is neither a user ID nor one followed by an underscore",
+            ErrCode.BAD_JSON,
+            400,
+        ) from None
+    return owner

@@ -197,6 +197,6 @@ def federation_unavailable(what: str) -> MatrixError:
 class AuthError(MatrixError):
     """An event is not allowed by the authorisation rules; ``reason`` says which rule."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(ErrCode.FORBIDDEN, reason, status=403)
+    def __init__(self, reason: str, errcode: str = ErrCode.FORBIDDEN, status: int = 403) -> None:
+        super().__init__(errcode, reason, status=status)
         self.reason = reason

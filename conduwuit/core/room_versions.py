@@ -59,6 +59,10 @@ class RoomVersion:
     updated_redaction_rules: bool
     # v12+: room ID is the create event's hash; creators have infinite power.
     hydra: bool
+    # MSC3757 (unstable versions org.matrix.msc3757.10/11, for MatrixRTC): a state key
+    # may be a user ID followed by "_suffix", owned by that user; others may set it
+    # only with more power than the owner.
+    owned_state: bool = False
 
     @property
     def room_id_from_create_event(self) -> bool:
@@ -129,9 +133,15 @@ V9 = _v("9", **_PRE_V10, **_PRE_V11)
 V10 = _v("10", **_PRE_V11)
 V11 = _v("11")
 V12 = _v("12", hydra=True, state_res=StateResAlgorithm.V2_1)
+# Synapse's MSC3757v10/v11 (Element Call's per-device call membership state).
+MSC3757_V10 = _v(
+    "org.matrix.msc3757.10", **_PRE_V11, stable=False, needs_allow_unstable=True, owned_state=True
+)
+MSC3757_V11 = _v("org.matrix.msc3757.11", stable=False, needs_allow_unstable=True, owned_state=True)
 
 KNOWN_ROOM_VERSIONS: dict[str, RoomVersion] = {
-    v.identifier: v for v in (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12)
+    v.identifier: v
+    for v in (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, MSC3757_V10, MSC3757_V11)
 }
 DEFAULT_ROOM_VERSION = "11"
 

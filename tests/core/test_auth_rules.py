@@ -449,6 +449,35 @@ def test_user_state_key_must_be_sender() -> None:
     rejected(room, room.make("org.example.state", ALICE, MOD, {}), "must be the sender")
 
 
+@pytest.mark.parametrize("version", [rv.MSC3757_V10, rv.MSC3757_V11])
+def test_msc3757_owned_state(version: rv.RoomVersion) -> None:
+    """Complement's TestMSC3757OwnedState, rule by rule."""
+    state = "org.example.state"
+    room = Room(version)
+    levels = {"users": {CREATOR: 100, MOD: 50}, "events": {state: 0}}
+    room.send("m.room.power_levels", "", CREATOR, levels)
+    for user in (MOD, ALICE):
+        room.join(user)
+    # Own key, own suffixed key.
+    allowed(room, room.make(state, ALICE, ALICE, {}))
+    allowed(room, room.make(state, f"{ALICE}_device", ALICE, {}))
+    # Another user's key, suffixed or not, or run together with a suffix: more power only.
+    allowed(room, room.make(state, ALICE, MOD, {}))
+    allowed(room, room.make(state, f"{ALICE}_device", MOD, {}))
+    allowed(room, room.make(state, "@notinroom:elsewhere", MOD, {}))
+    for key in (MOD, f"{MOD}_device", f"{ALICE}device_x", f"@prefix_{ALICE}_device"):
+        rejected(room, room.make(state, key, ALICE, {}), "more power")
+    # Not a user ID: 400 M_BAD_JSON.
+    for key in ("@oops", f"{MOD}@device_x"):
+        with pytest.raises(AuthError) as caught:
+            check(room.make(state, key, MOD, {}), room.auth_state())
+        assert (caught.value.status, caught.value.errcode) == (400, "M_BAD_JSON")
+    # Stable versions keep "must be the sender" for any other key.
+    plain = Room(rv.V11, users={MOD: 50})
+    plain.join(MOD)
+    rejected(plain, plain.make(state, f"{MOD}_device", MOD, {}), "must be the sender")
+
+
 def test_redaction_v1_special_rule_and_v3_none() -> None:
     room = Room(rv.V1)
     room.join(ALICE)

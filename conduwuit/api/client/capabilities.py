@@ -6,19 +6,13 @@ from aiohttp import web
 
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.config import GlobalConfig
-
-#: Room versions this server can create and join, and their stability. The rooms
-#: issue owns the registry; until then the list is the stable versions conduwuit
-#: supports.
-STABLE_ROOM_VERSIONS = ("6", "7", "8", "9", "10", "11")
-UNSTABLE_ROOM_VERSIONS = ("1", "2", "3", "4", "5")
+from conduwuit.core.room_versions import capabilities
 
 
 def room_versions(config: GlobalConfig) -> dict[str, object]:
-    available = {version: "stable" for version in STABLE_ROOM_VERSIONS}
-    if config.allow_unstable_room_versions:
-        available.update({version: "unstable" for version in UNSTABLE_ROOM_VERSIONS})
-    return {"default": config.default_room_version, "available": available}
+    """The registry's versions this server creates and joins (1-5 only with
+    ``allow_unstable_room_versions``), each as the spec (or its MSC) marks it."""
+    return capabilities(config.allow_unstable_room_versions, config.default_room_version)
 
 
 class CapabilitiesHandlers:
