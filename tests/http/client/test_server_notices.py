@@ -87,6 +87,10 @@ async def test_notice_room_lifecycle(start: StartHomeserver) -> None:
         "m.room.message",
         MESSAGE,
     )
+    status, reply = await hs.request("GET", "/sync", token=token)
+    assert status == 200, reply
+    timeline = reply["rooms"]["join"][room_id]["timeline"]["events"]
+    assert event_id in [e["event_id"] for e in timeline]
     # Members are below the default message level: only the notices user speaks.
     status, reply = await hs.request(
         "PUT", f"/rooms/{room_id}/send/m.room.message/t1", MESSAGE, token=token
