@@ -103,6 +103,7 @@ from conduwuit.service.rooms.thread_subscriptions import ThreadSubscriptions
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
+from conduwuit.service.server_notices import NoticesSettings, ServerNotices
 from conduwuit.service.services import (
     FederationServices,
     PushServices,
@@ -818,16 +819,20 @@ def build_rooms(
         found = profiles.get(user_id)
         return {k: found[k] for k in ("displayname", "avatar_url") if k in found}
 
-    server_user = f"@{SERVER_USER_LOCALPART}:{config.server_name}"
+    notices_settings = server_notices_settings(config)
+    # The server's own users: the admin room's and the server notices' (if on).
+    server_users = {f"@{SERVER_USER_LOCALPART}:{config.server_name}"}
+    if notices_settings is not None:
+        server_users.add(f"@{notices_settings.localpart}:{config.server_name}")
 
     def invite_rule(invitee: str, inviter: str) -> InviteRule:
-        # The server's own user (the admin room's invites) is never refused.
-        if inviter == server_user:
+        # The server's own users' invites (admin room, notices) are never refused.
+        if inviter in server_users:
             return InviteRule.ALLOW
         return users.account_data.invite_permission(invitee).rule_for(inviter)
 
     def may_invite(user_id: str) -> bool:
-        return not config.block_non_admin_invites or is_admin(user_id)
+        return not config.block_non_admin_invites or is_admin(user_id) or user_id in server_users
 
     actions = RoomActions(
         storage,
@@ -867,6 +872,19 @@ def build_rooms(
     users.registration.deactivated_listeners.append(hooks.on_deactivated)
     users.registration.deactivated_listeners.append(thread_subscriptions.user_deactivated)
     profiles.add_listener(hooks.on_profile_changed)
+    server_notices = ServerNotices(
+        db,
+        config.server_name,
+        notices_settings,
+        accounts,
+        profiles,
+        users.tags,
+        actions,
+        membership,
+    )
+    membership.leave_guards.append(server_notices.guard_leave)
+    if notices_settings is not None:
+        users.registration.reserved.add(notices_settings.localpart)
     return RoomServices(
         storage=storage,
         actions=actions,
@@ -896,6 +914,20 @@ def build_rooms(
         presence=presence,
         initial_sync=RoomInitialSync(history, directory, users.account_data, presence),
         delayed_events=build_delayed_events(config, db, clock, actions, membership),
+        server_notices=server_notices,
+    )
+
+
+def server_notices_settings(config: GlobalConfig) -> NoticesSettings | None:
+    """The server_notices_* options; None when server notices are off."""
+    if config.server_notices_mxid_localpart is None:
+        return None
+    return NoticesSettings(
+        config.server_notices_mxid_localpart,
+        config.server_notices_mxid_display_name,
+        config.server_notices_mxid_avatar_url,
+        config.server_notices_room_name,
+        config.server_notices_room_topic,
     )
 
 

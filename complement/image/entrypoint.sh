@@ -75,6 +75,9 @@ export CONDUWUIT_LOG="${CONDUWUIT_LOG:-info}"
 # No notary: the containers cannot reach matrix.org (the default trusted server), and
 # Complement's servers publish their keys themselves.
 export CONDUWUIT_TRUSTED_SERVERS="${CONDUWUIT_TRUSTED_SERVERS:-[]}"
+# Server notices from @_server:<name>, the sender Complement's TestServerNotices expects
+# (Complement's Synapse config uses this localpart).
+export CONDUWUIT_SERVER_NOTICES_MXID_LOCALPART="${CONDUWUIT_SERVER_NOTICES_MXID_LOCALPART:-\"_server\"}"
 # Complement still tests the legacy unauthenticated /_matrix/media/v3/download with media
 # it has just uploaded, which a freeze (the default) answers 404.
 export CONDUWUIT_FREEZE_LEGACY_MEDIA="${CONDUWUIT_FREEZE_LEGACY_MEDIA:-false}"

@@ -12,6 +12,7 @@ from typing import Any
 from conduwuit.api import root, wellknown
 from conduwuit.api.admin import loop_lag as admin_loop_lag
 from conduwuit.api.admin import register as admin_register
+from conduwuit.api.admin import server_notices as admin_server_notices
 from conduwuit.api.admin import whois as admin_whois
 from conduwuit.api.auth import requester
 from conduwuit.api.client import (
@@ -190,6 +191,7 @@ def room_routes(
             ),
         ),
         *delayed_events.routes(rooms.delayed_events),
+        *admin_server_notices.ServerNoticeHandlers(rooms.server_notices).routes(),
         *relations.routes(rooms.relations),
         *thread_subscriptions.ThreadSubscriptionHandlers(rooms.thread_subscriptions).routes(),
         *ephemeral.routes(rooms.typing, rooms.receipts, users.account_data, limits=limits),

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from conduwuit.core.ids import ServerName
+from conduwuit.core.ids import ServerName, is_valid_localpart
 
 #: Addresses an outbound request must never reach unless the admin says so:
 #: private (RFC 1918), loopback, link-local, CGNAT, multicast, documentation
@@ -347,6 +347,28 @@ class GlobalConfig(Section):
     )
     log_guest_registrations: bool = Field(
         False, description="Post guest registrations in the admin room too."
+    )
+    server_notices_mxid_localpart: str | None = Field(
+        None,
+        description=doc("""
+            Server notices (Synapse's, flattened): the localpart of the user that sends
+            them, e.g. "_server" for @_server:<server_name>. Set, it enables
+            POST /_synapse/admin/v1/send_server_notice for server admins; the user is
+            created (with no password: it cannot log in) on the first notice. Unset:
+            server notices are off. See docs/server-notices.md.
+        """),
+    )
+    server_notices_mxid_display_name: str | None = Field(
+        None, description="The server notices user's display name (unset: its localpart)."
+    )
+    server_notices_mxid_avatar_url: str | None = Field(
+        None, description="The server notices user's avatar (an mxc:// URI); unset: none."
+    )
+    server_notices_room_name: str = Field(
+        "Server Notices", description="The name of each user's server notices room."
+    )
+    server_notices_room_topic: str | None = Field(
+        None, description="The topic of each user's server notices room; unset: none."
     )
     admin_socket_path: Path | None = Field(
         None,
@@ -1025,6 +1047,13 @@ class GlobalConfig(Section):
     @classmethod
     def _server_name(cls, value: str) -> str:
         ServerName.parse(value)
+        return value
+
+    @field_validator("server_notices_mxid_localpart")
+    @classmethod
+    def _notices_localpart(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_localpart(value, strict=True):
+            raise ValueError(f"{value!r} is not a valid user ID localpart")
         return value
 
     @field_validator("port")

@@ -59,6 +59,7 @@ from conduwuit.service.rooms.thread_subscriptions import ThreadSubscriptions
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
+from conduwuit.service.server_notices import ServerNotices
 from conduwuit.service.sliding_sync.service import SlidingSyncService
 from conduwuit.service.sync.service import SyncService
 from conduwuit.service.tags import Tags
@@ -126,6 +127,8 @@ class RoomServices:
     initial_sync: RoomInitialSync
     #: Delayed events (MSC4140); the runtime starts and stops their timer.
     delayed_events: DelayedEvents
+    #: Server notices (Synapse's admin API): each user's notices room.
+    server_notices: ServerNotices
 
 
 @dataclass

@@ -150,6 +150,10 @@ def test_registration_token_file(tmp_path: Path) -> None:
         ({"CONDUWUIT_TLS__CERTS": "/nonexistent.pem"}, "global.tls"),
         ({"CONDUWUIT_WELL_KNOWN__CLIENT": "matrix.example.org"}, "global.well_known.client"),
         ({"CONDUWUIT_ROCKSDB_RECOVERY_MODE": "7"}, "global.rocksdb_recovery_mode"),
+        (
+            {"CONDUWUIT_SERVER_NOTICES_MXID_LOCALPART": "no:colons"},
+            "global.server_notices_mxid_localpart",
+        ),
     ],
 )
 def test_bad_values_name_the_option(env: dict[str, str], fragment: str) -> None:

@@ -75,7 +75,9 @@ class ModerationCommands:
         failed = []
         for user in local:
             try:
-                await self.membership.leave(UserId.parse(user), RoomId.parse(room_id))
+                await self.membership.leave(
+                    UserId.parse(user), RoomId.parse(room_id), by_server=True
+                )
             except MatrixError as exc:
                 failed.append(f"{user}: {exc.message}")
         text = f"Banned {room_id}; {len(local) - len(failed)} local user(s) made to leave."

@@ -44,7 +44,7 @@ class AccountHooks:
         rooms = self.storage.member_index.rooms_of(user_id, IN_ROOM)
         for room in rooms:
             try:
-                await self.membership.leave(user, RoomId.parse(room.room_id))
+                await self.membership.leave(user, RoomId.parse(room.room_id), by_server=True)
             except MatrixError as exc:
                 log.warning("%s could not leave %s: %s", user_id, room.room_id, exc.message)
 

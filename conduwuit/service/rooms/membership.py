@@ -6,7 +6,7 @@ the ones the spec asks of the server beyond the auth rules, made before writing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from conduwuit.core.errors import (
@@ -58,6 +58,10 @@ class RemoteChanges(Protocol):
     ) -> str: ...
 
 
+#: ``(user, room_id, current membership)``; raises a MatrixError to refuse the leave.
+LeaveGuard = Callable[[UserId, str, str | None], None]
+
+
 class Membership:
     def __init__(self, actions: RoomActions, policy: JoinPolicy) -> None:
         self.actions = actions
@@ -66,6 +70,10 @@ class Membership:
         #: Set by the composition root once federation exists; None: refused clearly.
         self.remote: RemoteRooms | None = None
         self.remote_changes: RemoteChanges | None = None
+        #: Checks of a user's own leave (or rejected invite) that the user asked for;
+        #: each raises to refuse it (the server notices room's invite). Leaves the
+        #: server makes (deactivation, a banned room) skip them.
+        self.leave_guards: list[LeaveGuard] = []
 
     def _current(self, user: UserId | str, room_id: str) -> str | None:
         return self.storage.member_index.membership(str(user), room_id)
@@ -154,6 +162,7 @@ class Membership:
         if target == sender:
             if current not in IN_ROOM:
                 raise forbidden("You are not in this room")
+            self._check_leave(sender, room, current)
             return await self._leave(
                 sender,
                 room,
@@ -410,13 +419,28 @@ class Membership:
         )
         return await self._member_event(sender, room, str(target), content)
 
-    async def leave(self, user: UserId, room_id: RoomId, reason: str | None = None) -> None:
+    async def leave(
+        self,
+        user: UserId,
+        room_id: RoomId,
+        reason: str | None = None,
+        *,
+        by_server: bool = False,
+    ) -> None:
+        """``by_server``: a leave the server makes for the user (deactivation, a
+        banned room), which the leave guards do not refuse."""
         room = str(room_id)
         current = self._current(user, room)
         if current not in IN_ROOM:
             return  # leaving a room one is not in changes nothing (conduwuit)
+        if not by_server:
+            self._check_leave(user, room, current)
         content = self._with_reason({"membership": MembershipState.LEAVE}, reason)
         await self._leave(user, room, current, content)
+
+    def _check_leave(self, user: UserId, room_id: str, current: str | None) -> None:
+        for guard in self.leave_guards:
+            guard(user, room_id, current)
 
     async def _leave(
         self, user: UserId, room_id: str, current: str | None, content: dict[str, Any]
