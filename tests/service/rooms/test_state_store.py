@@ -97,6 +97,8 @@ def test_incremental_saves_match_full_saves_at_every_step(db: Database) -> None:
         view = store.full(parent)
         assert dict(view.items()) == model
         assert len(view) == len(model)
+        copy = store.copy(parent)
+        assert copy == model and copy is not view
         for key in range(300):
             assert view.get(key) == model.get(key)
             assert (key in view) == (key in model)
