@@ -198,8 +198,10 @@ class Maps:
     )
     statehash_shortstatehash: Final = MapSpec(
         "statehash_shortstatehash",
-        """Deduplicates snapshots: the sha256 of a full state's sorted entries.
-        key:   32-byte sha256 over the sorted 16-byte entries
+        """Deduplicates snapshots: the additive digest of a full state's entries.
+        key:   64 bytes, the sum mod 2**512 of the sha512 of each 16-byte entry
+               (conduwuit/db/state_diff.py; schema 4 on, sha256 of the sorted
+               entries before)
         value: u64 shortstatehash.""",
     )
     shorteventid_shortstatehash: Final = MapSpec(

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from .codec import key, split
+from .codec import from_u64, key, split
 from .maps import MAPS
+from .state_diff import decode, digest_key, shift
 
 if TYPE_CHECKING:
     from .batch import Batch
@@ -54,6 +55,23 @@ def _index_thread_subscriptions(db: Database, batch: Batch) -> None:
             batch.put(index, key(user, position), key(room_id, root))
 
 
+def _additive_state_digests(db: Database, batch: Batch) -> None:
+    """Snapshots were deduplicated by the sha256 of a state's sorted entries, which costs
+    the whole state per new snapshot; they now use the additive digest, moved by each
+    diff (conduwuit/db/state_diff.py). Every snapshot's digest is its parent's plus
+    what it adds minus what it removes (the store only writes diffs where that holds),
+    and a parent's id is always below its child's, so one pass in id order does it."""
+    by_hash = db.map(MAPS.statehash_shortstatehash)
+    for k, _ in by_hash.iter_prefix(b""):
+        batch.delete(by_hash, k)
+    digests: dict[int, int] = {}
+    for k, v in db.map(MAPS.shortstatehash_statediff).iter_prefix(b""):
+        parent, added, removed = decode(v)
+        digest = shift(digests[parent] if parent else 0, added, removed)
+        digests[from_u64(k)] = digest
+        batch.put(by_hash, digest_key(digest), k)
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         2,
@@ -64,6 +82,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         3,
         "index thread subscriptions by the position of their latest change",
         _index_thread_subscriptions,
+    ),
+    Migration(
+        4,
+        "deduplicate state snapshots by an additive digest moved by each diff",
+        _additive_state_digests,
     ),
 )
 

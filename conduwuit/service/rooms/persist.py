@@ -26,6 +26,7 @@ from conduwuit.service.rooms.build import Extremities, room_id_of
 from conduwuit.service.rooms.member_index import MemberIndex, MembershipChange
 from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.state import RoomState, to_event
+from conduwuit.service.rooms.state_store import StateView
 from conduwuit.service.rooms.timeline import PduJson, pduid
 from conduwuit.service.rooms.transactions import Transactions, Txn
 
@@ -110,8 +111,9 @@ class Persister:
                     unsigned["prev_content"] = previous.get("content", {})
                     unsigned["prev_sender"] = previous.get("sender")
                 sk = self._short.get_or_create_statekey(event.type, event.state_key, b)
-                full = {**full, sk: se}
-                after = self._state.store.save(before, full, b)
+                # The diff alone: O(1) in the size of the state (a view, not a copy).
+                after = self._state.store.save_changes(before, {sk: se}, b)
+                full = StateView(full, {sk: se}, len(full) + (sk not in full))
             if txn is not None:
                 self._transactions.record(b, txn, event.event_id)
             if unsigned:

@@ -239,9 +239,9 @@ class EventPipeline:
     # Snapshots are content-addressed, so saving one ahead of the event's own batch
     # leaves at worst an unused snapshot if the event is then refused.
     def _after(self, prev: Event, before: int) -> int:
-        full = self.state.full_after(prev, before)
+        changes = self.state.changes_after(prev)
         with self._db.batch() as b:
-            return self.state.store.save(before, full, b)
+            return self.state.store.save_changes(before, changes, b)
 
     def _save_ids(self, parent: int, ids: dict[tuple[str, str], str]) -> int:
         short = self.state.short

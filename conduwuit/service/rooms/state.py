@@ -50,15 +50,14 @@ class RoomState:
     def set_hash_before(self, batch: Batch, shorteventid: int, shortstatehash: int) -> None:
         batch.put(self._before, u64(shorteventid), u64(shortstatehash))
 
-    def full_after(self, event: Event, before: int) -> dict[int, int]:
-        """The snapshot after ``event`` as a mutable map (requires its state key interned)."""
-        full = dict(self.store.full(before))
-        if event.state_key is not None:
-            sk = self.short.statekey(event.type, event.state_key)
-            se = self.short.event(event.event_id)
-            if sk is not None and se is not None:
-                full[sk] = se
-        return full
+    def changes_after(self, event: Event) -> dict[int, int]:
+        """What ``event`` sets over the state before it (requires its state key
+        interned): ``{shortstatekey: shorteventid}``, empty for a non-state event."""
+        if event.state_key is None:
+            return {}
+        sk = self.short.statekey(event.type, event.state_key)
+        se = self.short.event(event.event_id)
+        return {sk: se} if sk is not None and se is not None else {}
 
     # -- lookups ---------------------------------------------------------------------
     def event_id_at(self, shortstatehash: int, event_type: str, state_key: str) -> str | None:

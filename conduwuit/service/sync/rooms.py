@@ -141,8 +141,8 @@ class RoomSections:
         if first is not None:
             before = state.hash_before(str(first[1]["event_id"]))
             if before is not None:
-                return dict(state.store.full(before))
-        return dict(state.store.full(state.current_hash(room_id)))
+                return state.store.copy(before)
+        return state.store.copy(state.current_hash(room_id))
 
     def state_at(self, room_id: str, position: int) -> dict[int, int]:
         """The state after the last event at or before ``position`` (empty before the room)."""
@@ -151,7 +151,7 @@ class RoomSections:
             return {}
         for _, pdu in self.storage.timeline.scan(shortroomid, position + 1, backwards=True):
             before = self.storage.state.hash_before(str(pdu["event_id"]))
-            full = dict(self.storage.state.store.full(before or 0))
+            full = self.storage.state.store.copy(before or 0)
             if "state_key" in pdu:
                 sk = self.storage.short.statekey(str(pdu["type"]), str(pdu["state_key"]))
                 se = self.storage.short.event(str(pdu["event_id"]))
