@@ -33,6 +33,8 @@ GLOBAL_VERSION: Final = b"version"
 GLOBAL_COUNTER: Final = b"c"
 GLOBAL_KEYPAIR: Final = b"keypair"
 GLOBAL_MEDIA_FROZEN_AT: Final = b"media_legacy_frozen_at"
+#: The secret key of the state snapshots' additive digest (db/state_diff.py).
+GLOBAL_STATE_DIGEST_KEY: Final = b"state_digest_key"
 
 
 class Maps:
@@ -45,7 +47,9 @@ class Maps:
         b"c"       -> u64: the global stream counter (Database.next_count).
         b"keypair" -> bytes: the server's signing key pair (owned by the signing-key service).
         b"media_legacy_frozen_at" -> u64 ms: since when media is frozen for the legacy
-                   unauthenticated download endpoints (freeze_legacy_media).""",
+                   unauthenticated download endpoints (freeze_legacy_media).
+        b"state_digest_key" -> 32 bytes: the secret key of the state snapshots'
+                   additive digest (conduwuit/db/state_diff.py).""",
     )
     server_signingkeys: Final = MapSpec(
         "server_signingkeys",
@@ -199,7 +203,7 @@ class Maps:
     statehash_shortstatehash: Final = MapSpec(
         "statehash_shortstatehash",
         """Deduplicates snapshots: the additive digest of a full state's entries.
-        key:   64 bytes, the sum mod 2**512 of the sha512 of each 16-byte entry
+        key:   64 bytes, the sum mod 2**512 of the keyed BLAKE2b-512 of each 16-byte entry
                (conduwuit/db/state_diff.py; schema 4 on, sha256 of the sorted
                entries before)
         value: u64 shortstatehash.""",

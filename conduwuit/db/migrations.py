@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 from .codec import from_u64, key, split
 from .maps import MAPS
-from .state_diff import decode, digest_key, shift
+from .state_diff import decode, digest_key, digester
 
 if TYPE_CHECKING:
     from .batch import Batch
@@ -62,14 +62,15 @@ def _additive_state_digests(db: Database, batch: Batch) -> None:
     what it adds minus what it removes (the store only writes diffs where that holds),
     and a parent's id is always below its child's, so one pass in id order does it."""
     by_hash = db.map(MAPS.statehash_shortstatehash)
+    digest = digester(db)
     for k, _ in by_hash.iter_prefix(b""):
         batch.delete(by_hash, k)
     digests: dict[int, int] = {}
     for k, v in db.map(MAPS.shortstatehash_statediff).iter_prefix(b""):
         parent, added, removed = decode(v)
-        digest = shift(digests[parent] if parent else 0, added, removed)
-        digests[from_u64(k)] = digest
-        batch.put(by_hash, digest_key(digest), k)
+        value = digest.shift(digests[parent] if parent else 0, added, removed)
+        digests[from_u64(k)] = value
+        batch.put(by_hash, digest_key(value), k)
 
 
 MIGRATIONS: Final[tuple[Migration, ...]] = (

@@ -6,21 +6,37 @@ shortstatekey, u64 shorteventid``. Shared by the state store and the migration
 that rewrote the digests (here because migrations sit below the services).
 
 The digest of a state (the key of ``statehash_shortstatehash``) is the sum,
-modulo 2**512, of the sha512 of every entry: an additive multiset hash, so a
-snapshot's digest is its parent's plus the entries it adds minus those it
-removes — O(size of the diff), not O(size of the state).
+modulo 2**512, of a keyed 512-bit BLAKE2b hash of every entry: an additive
+multiset hash, so a snapshot's digest is its parent's plus the entries it adds
+minus those it removes — O(size of the diff), not O(size of the state).
+
+The key is a random secret of the database (``GLOBAL_STATE_DIGEST_KEY``, made on
+first use). Additive hashes are weaker than the hash they sum against
+generalised-birthday searches, which need the attacker to compute entry hashes
+offline; with a secret key nobody outside the database can, so two different
+states sharing one snapshot cannot be engineered. Losing the key (a restore
+without it) would only make identical states miss each other, never merge
+different ones.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .codec import from_u64, u64
+from .maps import GLOBAL_STATE_DIGEST_KEY, MAPS
+
+if TYPE_CHECKING:
+    from .database import Database
 
 Entry = tuple[int, int]  # (shortstatekey, shorteventid)
 
 DIGEST_BYTES = 64
+KEY_BYTES = 32  # BLAKE2b takes keys up to 64 bytes
 _MODULUS = 1 << (8 * DIGEST_BYTES)
 
 
@@ -46,17 +62,32 @@ def decode(raw: bytes) -> tuple[int, set[Entry], set[Entry]]:
     return parent, unpack(raw[16:cut]), unpack(raw[cut:])
 
 
-def entry_hash(key: int, value: int) -> int:
-    return int.from_bytes(hashlib.sha512(u64(key) + u64(value)).digest(), "big")
+@dataclass(frozen=True, slots=True)
+class Digester:
+    """The additive digest under one database's secret ``key``."""
+
+    key: bytes
+
+    def entry(self, k: int, v: int) -> int:
+        raw = hashlib.blake2b(u64(k) + u64(v), digest_size=DIGEST_BYTES, key=self.key).digest()
+        return int.from_bytes(raw, "big")
+
+    def sum(self, entries: Iterable[Entry]) -> int:
+        return sum(self.entry(k, v) for k, v in entries) % _MODULUS
+
+    def shift(self, digest: int, added: Iterable[Entry], removed: Iterable[Entry]) -> int:
+        """``digest`` with ``added`` entries put in and ``removed`` taken out."""
+        return (digest + self.sum(added) - self.sum(removed)) % _MODULUS
 
 
-def digest_sum(entries: Iterable[Entry]) -> int:
-    return sum(entry_hash(k, v) for k, v in entries) % _MODULUS
-
-
-def shift(digest: int, added: Iterable[Entry], removed: Iterable[Entry]) -> int:
-    """``digest`` with ``added`` entries put in and ``removed`` taken out."""
-    return (digest + digest_sum(added) - digest_sum(removed)) % _MODULUS
+def digester(db: Database) -> Digester:
+    """The database's digester; its secret key is made and stored on first use."""
+    glob = db.map(MAPS.global_)
+    key = glob.get(GLOBAL_STATE_DIGEST_KEY)
+    if key is None:
+        key = secrets.token_bytes(KEY_BYTES)
+        glob.put(GLOBAL_STATE_DIGEST_KEY, key)
+    return Digester(key)
 
 
 def digest_key(digest: int) -> bytes:

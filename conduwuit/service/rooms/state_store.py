@@ -26,14 +26,7 @@ from dataclasses import dataclass
 
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import from_u64, u64
-from conduwuit.db.state_diff import (
-    Entry,
-    decode,
-    digest_key,
-    digest_sum,
-    encode,
-    shift,
-)
+from conduwuit.db.state_diff import Digester, Entry, decode, digest_key, digester, encode
 
 FullState = dict[int, int]  # shortstatekey -> shorteventid
 
@@ -103,13 +96,17 @@ class Layer:
 
 
 def _layer(
-    shortstatehash: int, parent: Layer | None, added: set[Entry], removed: set[Entry]
+    shortstatehash: int,
+    parent: Layer | None,
+    added: set[Entry],
+    removed: set[Entry],
+    digest: Digester,
 ) -> Layer:
     """A layer over ``parent`` in O(diff), with the same meaning as applying the diff to
     a copy of the parent's state: drop removed entries still present, then add."""
     if parent is None:
         full = dict(added)
-        return Layer(shortstatehash, full, frozenset(added), frozenset(), digest_sum(full.items()))
+        return Layer(shortstatehash, full, frozenset(added), frozenset(), digest.sum(full.items()))
     base = parent.full
     wanted: dict[int, int | None] = {}
     for k, v in removed:
@@ -118,7 +115,7 @@ def _layer(
     for k, v in added:
         wanted[k] = v
     changes: dict[int, int | None] = {}
-    length, digest = len(base), parent.digest
+    length = len(base)
     plus: list[Entry] = []
     minus: list[Entry] = []
     for k, new in wanted.items():
@@ -134,13 +131,17 @@ def _layer(
             length += 1
     view = StateView(base, changes, length)
     return Layer(
-        shortstatehash, view, frozenset(added), frozenset(removed), shift(digest, plus, minus)
+        shortstatehash,
+        view,
+        frozenset(added),
+        frozenset(removed),
+        digest.shift(parent.digest, plus, minus),
     )
 
 
-def state_digest(full: Mapping[int, int]) -> bytes:
+def state_digest(digest: Digester, full: Mapping[int, int]) -> bytes:
     """The dedup key of a whole state (O(n); the store moves digests by diffs instead)."""
-    return digest_key(digest_sum(full.items()))
+    return digest_key(digest.sum(full.items()))
 
 
 class StateStore:
@@ -148,6 +149,7 @@ class StateStore:
         self._db = db
         self._diffs = db.map(MAPS.shortstatehash_statediff)
         self._by_hash = db.map(MAPS.statehash_shortstatehash)
+        self.digest = digester(db)
         self._layers: OrderedDict[int, list[Layer]] = OrderedDict()
 
     # -- reading ---------------------------------------------------------------------
@@ -165,7 +167,9 @@ class StateStore:
             return cached
         parent, added, removed = self._read(shortstatehash)
         chain = list(self.layers(parent)) if parent else []
-        chain.append(_layer(shortstatehash, chain[-1] if chain else None, added, removed))
+        chain.append(
+            _layer(shortstatehash, chain[-1] if chain else None, added, removed, self.digest)
+        )
         self._layers[shortstatehash] = chain
         if len(self._layers) > CACHE_SIZE:
             self._layers.popitem(last=False)
@@ -212,7 +216,7 @@ class StateStore:
     def _save_delta(self, parent: int, added: set[Entry], removed: set[Entry], batch: Batch) -> int:
         chain = list(self.layers(parent)) if parent else []
         base = chain[-1].digest if chain else 0
-        digest = digest_key(shift(base, added, removed))
+        digest = digest_key(self.digest.shift(base, added, removed))
         existing = self._by_hash.get(digest)
         if existing is not None:
             return from_u64(existing)

@@ -10,7 +10,6 @@ from pathlib import Path
 from conduwuit.db import MAPS, Database, DatabaseOptions
 from conduwuit.db.codec import u64
 from conduwuit.db.migrations import MIGRATIONS
-from conduwuit.db.state_diff import digest_sum
 from conduwuit.service.rooms.state_store import MAX_LAYERS, StateStore, state_digest
 
 
@@ -102,7 +101,7 @@ def test_incremental_saves_match_full_saves_at_every_step(db: Database) -> None:
         for key in range(300):
             assert view.get(key) == model.get(key)
             assert (key in view) == (key in model)
-        assert store.layers(parent)[-1].digest == digest_sum(model.items())
+        assert store.layers(parent)[-1].digest == store.digest.sum(model.items())
         history.append(dict(model))
     fresh = StateStore(db)
     for entries, shortstatehash in seen.items():
@@ -137,8 +136,29 @@ def test_migration_4_rekeys_snapshots_by_the_additive_digest(tmp_path: Path) -> 
     with Database.open(options) as db:
         assert db.schema_version >= 4
         rows = dict(db.map(MAPS.statehash_shortstatehash).iter_prefix(b""))
-        assert rows == {state_digest(full): u64(sh) for sh, full in states}
         store = StateStore(db)
+        assert rows == {state_digest(store.digest, full): u64(sh) for sh, full in states}
         for shortstatehash, full in states:
             with db.batch() as b:
                 assert store.save(states[-1][0], full, b) == shortstatehash
+
+
+def test_the_digest_is_keyed_by_a_secret_kept_per_database(tmp_path: Path) -> None:
+    """Nobody outside the database can compute entry hashes (no offline collision
+    search), and the key survives a reopen (identical states keep finding each other)."""
+    state = {1: 10, 2: 20, 3: 30}
+    digests = []
+    for name in ("a", "b"):
+        options = DatabaseOptions(path=tmp_path / name)
+        with Database.open(options) as db:
+            first = StateStore(db)
+            with db.batch() as b:
+                shortstatehash = first.save(0, state, b)
+            digests.append(state_digest(first.digest, state))
+        with Database.open(options) as db:
+            again = StateStore(db)
+            assert again.digest == first.digest
+            with db.batch() as b:
+                assert again.save(0, dict(state), b) == shortstatehash
+    assert digests[0] != digests[1]
+    assert len(first.digest.key) == 32
