@@ -221,6 +221,7 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
                 aliases,
                 rooms.metadata,
                 services.federation.resolver.well_known,
+                services.serving.inbound,
             ).group(),
             DebugCommands(
                 services.federation.client,
