@@ -242,6 +242,29 @@ class GlobalConfig(Section):
             for diagnosis, not for production.
         """),
     )
+    allow_metrics: bool = Field(
+        False,
+        description=doc("""
+            Serve Prometheus metrics (text format) at metrics_path on the client
+            listeners: requests by endpoint and status, their latency, event-loop lag,
+            waiting /sync long-polls, federation queues and failures per destination,
+            RocksDB and cache sizes, and the process's memory and CPU. Not a conduwuit
+            option (conduwuit has no Prometheus endpoint). Off by default; set
+            metrics_token too unless only a trusted network reaches the server.
+        """),
+    )
+    metrics_path: str = Field(
+        "/metrics",
+        pattern=r"^/[A-Za-z0-9/_.-]*$",
+        description="Path of the Prometheus metrics endpoint (with allow_metrics).",
+    )
+    metrics_token: str | None = Field(
+        None,
+        description=doc("""
+            Bearer token a scraper must send (Authorization: Bearer <token>) to read
+            the metrics; unset, anyone who reaches metrics_path may.
+        """),
+    )
 
     # -- registration --------------------------------------------------------------
     allow_registration: bool = Field(
