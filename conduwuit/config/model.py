@@ -256,7 +256,10 @@ class GlobalConfig(Section):
     metrics_path: str = Field(
         "/metrics",
         pattern=r"^/[A-Za-z0-9/_.-]*$",
-        description="Path of the Prometheus metrics endpoint (with allow_metrics).",
+        description=doc("""
+            Path of the Prometheus metrics endpoint (with allow_metrics); not under
+            /_matrix/ or /.well-known/, which belong to Matrix.
+        """),
     )
     metrics_token: str | None = Field(
         None,
@@ -1077,6 +1080,13 @@ class GlobalConfig(Section):
     def _notices_localpart(cls, value: str | None) -> str | None:
         if value is not None and not is_valid_localpart(value, strict=True):
             raise ValueError(f"{value!r} is not a valid user ID localpart")
+        return value
+
+    @field_validator("metrics_path")
+    @classmethod
+    def _metrics_path(cls, value: str) -> str:
+        if value.startswith(("/_matrix/", "/.well-known/")):
+            raise ValueError(f"{value} is a Matrix path: pick another, e.g. /metrics")
         return value
 
     @field_validator("port")

@@ -51,6 +51,10 @@ async def test_the_token_is_enforced_at_the_configured_path(start: StartHomeserv
     assert (status, error["errcode"]) == (401, "M_UNKNOWN_TOKEN")
     status, error = await get(hs, "/metrics", token="tk")
     assert (status, error["errcode"]) == (404, "M_UNRECOGNIZED")
+    # The lag probe runs for the metrics; its admin endpoint stays loop_lag_monitor's.
+    assert hs.services.loop_lag is not None
+    status, error = await get(hs, "/_conduwuit/admin/v1/loop_lag")
+    assert (status, error["errcode"]) == (404, "M_UNRECOGNIZED")
     families = await scrape(hs, "/_conduwuit/metrics", token="tk")
     # The refused scrapes were counted like any request, under the route template.
     assert value(families, "conduwuit_http_requests", endpoint="/_conduwuit/metrics") == 2
