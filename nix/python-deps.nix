@@ -15,6 +15,7 @@ ps: {
     tomli-w
     pillow
     pyyaml
+    prometheus-client
     # [compression]
     brotli
     zstandard

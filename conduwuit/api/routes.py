@@ -67,6 +67,7 @@ from conduwuit.api.federation import user_keys as federation_user_keys
 from conduwuit.api.media import content as media_content
 from conduwuit.api.media import preview as media_preview
 from conduwuit.api.media import thumbnail as media_thumbnail
+from conduwuit.api.metrics import MetricsHandlers
 from conduwuit.api.router import Route
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import invalid_param
@@ -117,6 +118,7 @@ def routes(services: Services) -> list[Route]:
             services.push.notifications, rooms.storage.timeline.get, rooms.storage.clock
         ).routes(),
         *loop_lag_routes(services),
+        *metrics_routes(services),
         *voip.VoipHandlers(services.voip).routes(),
         *media_content.routes(services.media, allow_legacy=config.allow_legacy_media),
         *media_thumbnail.routes(
@@ -127,9 +129,19 @@ def routes(services: Services) -> list[Route]:
 
 
 def loop_lag_routes(services: Services) -> list[Route]:
-    if services.loop_lag is None:
+    # The probe also runs for the metrics; its admin endpoint is loop_lag_monitor's.
+    if services.loop_lag is None or not services.config.loop_lag_monitor:
         return []
     return admin_loop_lag.routes(services.loop_lag, services.users.accounts.is_admin)
+
+
+def metrics_routes(services: Services) -> list[Route]:
+    if services.metrics is None:
+        return []
+    config = services.config
+    return MetricsHandlers(
+        config.metrics_path, services.metrics.render, config.metrics_token
+    ).routes()
 
 
 def user_routes(

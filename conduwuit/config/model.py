@@ -242,6 +242,32 @@ class GlobalConfig(Section):
             for diagnosis, not for production.
         """),
     )
+    allow_metrics: bool = Field(
+        False,
+        description=doc("""
+            Serve Prometheus metrics (text format) at metrics_path on the client
+            listeners: requests by endpoint and status, their latency, event-loop lag,
+            waiting /sync long-polls, federation queues and failures per destination,
+            RocksDB and cache sizes, and the process's memory and CPU. Not a conduwuit
+            option (conduwuit has no Prometheus endpoint). Off by default; set
+            metrics_token too unless only a trusted network reaches the server.
+        """),
+    )
+    metrics_path: str = Field(
+        "/metrics",
+        pattern=r"^/[A-Za-z0-9/_.-]*$",
+        description=doc("""
+            Path of the Prometheus metrics endpoint (with allow_metrics); not under
+            /_matrix/ or /.well-known/, which belong to Matrix.
+        """),
+    )
+    metrics_token: str | None = Field(
+        None,
+        description=doc("""
+            Bearer token a scraper must send (Authorization: Bearer <token>) to read
+            the metrics; unset, anyone who reaches metrics_path may.
+        """),
+    )
 
     # -- registration --------------------------------------------------------------
     allow_registration: bool = Field(
@@ -1054,6 +1080,13 @@ class GlobalConfig(Section):
     def _notices_localpart(cls, value: str | None) -> str | None:
         if value is not None and not is_valid_localpart(value, strict=True):
             raise ValueError(f"{value!r} is not a valid user ID localpart")
+        return value
+
+    @field_validator("metrics_path")
+    @classmethod
+    def _metrics_path(cls, value: str) -> str:
+        if value.startswith(("/_matrix/", "/.well-known/")):
+            raise ValueError(f"{value} is a Matrix path: pick another, e.g. /metrics")
         return value
 
     @field_validator("port")

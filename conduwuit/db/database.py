@@ -279,6 +279,28 @@ class Database:
             return []
         return _backup.list_backups(self.options.backup_path)
 
+    def map_properties(self, names: Sequence[str]) -> dict[str, dict[str, int]]:
+        """RocksDB integer properties (``rocksdb.estimate-num-keys`` ...) of every map,
+        by map name; a property RocksDB does not know is left out. Each is a cheap
+        read of figures RocksDB keeps anyway (no scan); nothing when closed."""
+        out: dict[str, dict[str, int]] = {}
+        for map_name, m in list(self._maps.items()):
+            found = {}
+            for name in names:
+                value = m._src.property_int_value(name)
+                if value is not None:
+                    found[name] = int(value)
+            out[map_name] = found
+        return out
+
+    def properties(self, names: Sequence[str]) -> dict[str, int]:
+        """RocksDB integer properties of the database as a whole (the block cache
+        is shared by every map), those RocksDB knows; nothing when closed."""
+        if self._closed:
+            return {}
+        values = {name: self._rdict.property_int_value(name) for name in names}
+        return {name: int(value) for name, value in values.items() if value is not None}
+
     @property
     def closed(self) -> bool:
         return self._closed

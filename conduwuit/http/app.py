@@ -10,15 +10,22 @@ from aiohttp.typedefs import Middleware
 from conduwuit.api.router import Authenticator, Route, install
 from conduwuit.config import GlobalConfig
 from conduwuit.http.compression import compression_middleware, compressors
+from conduwuit.http.metrics import metrics_middleware
 from conduwuit.http.middleware import body_limit_middleware, error_middleware, headers_middleware
+from conduwuit.service.metrics import RequestStats
 
 
 def make_app(
     config: GlobalConfig,
     routes: Iterable[Route],
     authenticator: Authenticator | None = None,
+    request_stats: RequestStats | None = None,
 ) -> web.Application:
-    middlewares: list[Middleware] = [headers_middleware]
+    # Outermost, so it sees each request's final status (errors rendered).
+    middlewares: list[Middleware] = []
+    if request_stats is not None:
+        middlewares.append(metrics_middleware(request_stats))
+    middlewares.append(headers_middleware)
     enabled = compressors(
         zstd=config.zstd_compression,
         brotli=config.brotli_compression,

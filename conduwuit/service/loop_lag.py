@@ -12,11 +12,16 @@ ours. So each wake-up also records how much CPU the loop's thread used meanwhile
 on the CPU, bounds the stall our own code caused. Percentiles need samples: with
 fewer than 100 wake-ups in a window the 99th percentile is just the maximum, so it
 is reported as ``None`` then.
+
+With ``allow_metrics`` the probe also runs (every 50 ms unless ``loop_lag_monitor``
+asks for 5): every wake-up since start goes into a histogram that is never reset,
+which the metrics export as ``conduwuit_event_loop_lag_seconds``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import math
@@ -37,6 +42,8 @@ MAX_SAMPLES = 100_000
 MIN_FOR_P99 = 100
 #: DESIGN.md's budget: lags longer than this are counted (``over_budget``).
 BUDGET_S = 0.020
+#: Upper bounds (seconds) of the cumulative lag histogram the metrics export.
+HISTOGRAM_BOUNDS_S = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 
 
 class LoopLag:
@@ -60,6 +67,10 @@ class LoopLag:
         self._over_budget = 0
         self._count = 0
         self._total_max_s = 0.0
+        #: Wake-ups since start per ``HISTOGRAM_BOUNDS_S`` bucket (+Inf last), never
+        #: reset, and their total lag: what a Prometheus histogram needs.
+        self.histogram = [0] * (len(HISTOGRAM_BOUNDS_S) + 1)
+        self.total_lag_s = 0.0
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -102,6 +113,8 @@ class LoopLag:
         self._cpu_max_s = max(self._cpu_max_s, lag_s if cpu_s is None else min(lag_s, cpu_s))
         self._over_budget += lag_s > BUDGET_S
         self._total_max_s = max(self._total_max_s, lag_s)
+        self.histogram[bisect.bisect_left(HISTOGRAM_BOUNDS_S, lag_s)] += 1
+        self.total_lag_s += lag_s
 
     def take(self, *, reset: bool = False) -> dict[str, Any]:
         """Wake-ups since the last reset: their count, the longest lag, the longest lag the

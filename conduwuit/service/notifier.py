@@ -21,6 +21,8 @@ class Notifier:
         self.position = 0
         self._last: dict[Key, int] = {}
         self._waiters: dict[Key, set[asyncio.Future[int]]] = {}
+        #: Long-polls sleeping in ``wait`` now.
+        self.waiting = 0
         self.closed = False
 
     @staticmethod
@@ -63,12 +65,14 @@ class Notifier:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         for k in keys:
             self._waiters.setdefault(k, set()).add(future)
+        self.waiting += 1
         try:
             woke = await asyncio.wait_for(future, None if timeout_ms is None else timeout_ms / 1000)
             return since if woke < 0 else woke
         except TimeoutError:
             return since
         finally:
+            self.waiting -= 1
             for k in keys:
                 waiting = self._waiters.get(k)
                 if waiting is not None:

@@ -36,6 +36,7 @@ from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.media.preview import Previewer
 from conduwuit.service.media.repository import MediaRepository
 from conduwuit.service.media.thumbnail import Thumbnailer
+from conduwuit.service.metrics import Metrics
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import Notifications, PushEvaluator, PushRules
@@ -205,6 +206,8 @@ class Services:
     appservice_queries: AppserviceQueries
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
+    #: Prometheus metrics when ``allow_metrics`` is on.
+    metrics: Metrics | None = None
 
     def close(self) -> None:
         self.db.close()

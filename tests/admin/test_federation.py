@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import trustme
@@ -89,6 +90,48 @@ async def test_a_banned_room_refuses_federation_and_invites(
     assert fed_hs.services.rooms.storage.member_index.membership(bob, far) is None
     reply = await command(fed_hs, alice, f"!admin federation enable-room {room_id}")
     assert reply["body"].startswith(f"Error: {room_id} is banned: unban it")
+
+
+async def test_incoming_federation_lists_the_pdus_being_handled(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    room_id, _ = await room_with(fed_hs)
+    alice = "@alice:test.example"
+    await remote.join(fed_hs, room_id, "bob")
+    reply = await command(fed_hs, alice, "!admin federation incoming-federation")
+    assert reply["body"] == "No incoming PDU is being handled."
+    # A PDU citing an event we lack: handling it waits on the origin's
+    # /get_missing_events, which the test holds until it has looked.
+    first = message(fed_hs, remote, room_id, "first")
+    first_id = event_id(fed_hs, remote, room_id, first)
+    second = message(
+        fed_hs, remote, room_id, "second", prev_events=[first_id], depth=first["depth"] + 1
+    )
+    second_id = event_id(fed_hs, remote, room_id, second)
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def missing(request: web.Request) -> web.Response:
+        asked.set()
+        await asyncio.wait_for(release.wait(), 10)
+        return web.json_response({"events": [first]})
+
+    remote.routes[("POST", "/_matrix/federation/v1/get_missing_events/")] = missing
+    sending = asyncio.ensure_future(transaction(fed_hs, remote, "held", [second]))
+    try:
+        await asyncio.wait_for(asked.wait(), 10)
+        reply = await command(fed_hs, alice, "!admin federation incoming-federation")
+        head, _, listing = reply["body"].partition("\n")
+        assert head == "Handling 1 incoming PDU(s):"
+        assert listing.startswith(f"```\n{room_id} {second_id} from {remote.server_name}, for ")
+        assert listing.endswith(" s\n```")
+    finally:
+        release.set()
+        status, answer = await asyncio.wait_for(sending, 10)
+    assert (status, answer) == (200, {"pdus": {second_id: {}}})
+    reply = await command(fed_hs, alice, "!admin federation incoming-federation")
+    assert reply["body"] == "No incoming PDU is being handled."
+    reply = await command(fed_hs, alice, "!admin federation incoming-federation extra")
+    assert "unrecognized arguments: extra" in reply["body"], reply
 
 
 async def test_remote_user_in_rooms(fed_hs: Homeserver, remote: RemoteServer) -> None:

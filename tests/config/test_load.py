@@ -150,6 +150,8 @@ def test_registration_token_file(tmp_path: Path) -> None:
         ({"CONDUWUIT_TLS__CERTS": "/nonexistent.pem"}, "global.tls"),
         ({"CONDUWUIT_WELL_KNOWN__CLIENT": "matrix.example.org"}, "global.well_known.client"),
         ({"CONDUWUIT_ROCKSDB_RECOVERY_MODE": "7"}, "global.rocksdb_recovery_mode"),
+        ({"CONDUWUIT_METRICS_PATH": '"/_matrix/metrics"'}, "global.metrics_path"),
+        ({"CONDUWUIT_METRICS_PATH": '"metrics"'}, "global.metrics_path"),
         (
             {"CONDUWUIT_SERVER_NOTICES_MXID_LOCALPART": "no:colons"},
             "global.server_notices_mxid_localpart",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conduwuit.db import Database
 from conduwuit.server import database_options, services_over
-from tests.kit.federation import call, federation, register
+from tests.kit.federation import FederationNet, call, federation, register
 from tests.kit.federation_peer import FederationPeer, join_peer_user
 from tests.kit.homeserver import homeserver_config
 from tests.kit.server import ServerProcess
@@ -30,26 +30,40 @@ async def add_peer_member(server: ServerProcess, room: str, peer: FederationPeer
         db.close()
 
 
+async def room_with_failing_peer(
+    net: FederationNet, hs: ServerProcess
+) -> tuple[str, str, FederationPeer]:
+    """alice's public room on ``hs`` (started here, left stopped) with the user of a
+    peer joined, the peer (started) answering 500 to every transaction: (alice's
+    token, the room, the peer, for the caller to stop)."""
+    hs.start()
+    _, token = await asyncio.to_thread(register, hs, "alice")
+    status, created = await asyncio.to_thread(
+        call,
+        hs,
+        "POST",
+        "/_matrix/client/v3/createRoom",
+        {"preset": "public_chat", "room_version": "10"},
+        token=token,
+    )
+    assert status == 200, created
+    room = created["room_id"]
+    hs.stop()
+    peer = await FederationPeer(net.ca, "127.0.0.9", {hs.server_name: hs.base_url}).start()
+    try:
+        await add_peer_member(hs, room, peer)
+    except BaseException:
+        await peer.stop()
+        raise
+    peer.fail_next = 1_000
+    return token, room, peer
+
+
 async def test_unacknowledged_events_survive_a_kill(tmp_path: Path) -> None:
     with federation(tmp_path) as net:
         hs = net.server(2, CONDUWUIT_FEDERATION_TIMEOUT="5")
-        hs.start()
-        _, token = await asyncio.to_thread(register, hs, "alice")
-        status, created = await asyncio.to_thread(
-            call,
-            hs,
-            "POST",
-            "/_matrix/client/v3/createRoom",
-            {"preset": "public_chat", "room_version": "10"},
-            token=token,
-        )
-        assert status == 200, created
-        room = created["room_id"]
-        hs.stop()
-        peer = await FederationPeer(net.ca, "127.0.0.9", {hs.server_name: hs.base_url}).start()
+        token, room, peer = await room_with_failing_peer(net, hs)
         try:
-            await add_peer_member(hs, room, peer)
-            peer.fail_next = 1_000  # answers 500: nothing is acknowledged
             hs.start()
             for i in range(3):
                 status, reply = await asyncio.to_thread(

@@ -67,3 +67,14 @@ def test_lag_the_thread_did_not_spend_on_the_cpu_is_not_ours() -> None:
     figures = monitor.take(reset=True)
     assert figures["max_ms"] == 80.0 and figures["cpu_max_ms"] == 30.0
     assert monitor.take()["cpu_max_ms"] == 0.0
+
+
+def test_the_histogram_counts_every_wake_up_since_start_across_resets() -> None:
+    monitor = LoopLag()
+    for lag_s in (0.0005, 0.003, 0.003, 0.07, 9.0):
+        monitor.record(lag_s)
+    monitor.take(reset=True)  # the admin endpoint's window; the histogram keeps counting
+    monitor.record(0.02)
+    # Buckets (not cumulative): <=1 ms, <=5 ms, <=10, <=20, <=50, <=100, ..., +Inf.
+    assert monitor.histogram == [1, 2, 0, 1, 0, 1, 0, 0, 0, 0, 1]
+    assert abs(monitor.total_lag_s - 9.0965) < 1e-9

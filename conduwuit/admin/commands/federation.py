@@ -1,5 +1,5 @@
-"""``!admin federation``: per-room incoming federation and what other servers' users
-share with us (conduwuit's command names)."""
+"""``!admin federation``: incoming federation being handled and per room, and what
+other servers' users share with us (conduwuit's command names)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from conduwuit.admin.commands.targets import room_id_of
 from conduwuit.admin.parser import Command, CommandError, Group, arg
 from conduwuit.admin.render import code_block
 from conduwuit.core.ids import UserId
+from conduwuit.service.federation.inbound import HandledPdu
 from conduwuit.service.federation.well_known import WellKnownError
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.metadata import RoomMetadata
@@ -24,6 +25,14 @@ class DocumentFetch(Protocol):
     """``WellKnownClient.fetch_document``: HTTPS, redirects, size cap, IP denylist."""
 
     async def fetch_document(self, server_name: str, path: str) -> bytes: ...
+
+
+class IncomingPdus(Protocol):
+    """``InboundTransactions``: the received PDUs being handled now."""
+
+    def handling(self) -> list[HandledPdu]: ...
+
+    def monotonic(self) -> float: ...
 
 
 def _support_lines(document: dict[str, Any]) -> list[str]:
@@ -53,6 +62,18 @@ class FederationCommands:
     aliases: Aliases
     metadata: RoomMetadata
     documents: DocumentFetch
+    incoming: IncomingPdus
+
+    async def incoming_federation(self, ns: argparse.Namespace) -> str:
+        handling = self.incoming.handling()
+        if not handling:
+            return "No incoming PDU is being handled."
+        now = self.incoming.monotonic()
+        lines = [
+            f"{h.room_id} {h.event_id} from {h.origin}, for {now - h.started:.1f} s"
+            for h in handling
+        ]
+        return f"Handling {len(lines)} incoming PDU(s):\n" + code_block(lines)
 
     async def disable_room(self, ns: argparse.Namespace) -> str:
         room_id = room_id_of(self.aliases, ns.room)
@@ -104,6 +125,15 @@ class FederationCommands:
             "federation",
             "Federation of rooms, and other servers' users",
             (
+                Command(
+                    "federation",
+                    "incoming-federation",
+                    "List the PDUs other servers sent that are being handled now (their "
+                    "room, event, origin and for how long)",
+                    self.incoming_federation,
+                    (),
+                    "!admin federation incoming-federation",
+                ),
                 Command(
                     "federation",
                     "disable-room",

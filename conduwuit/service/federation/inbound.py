@@ -33,7 +33,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,7 @@ from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event, EventFormatError, validate_pdu
 from conduwuit.core.ids import RoomId, UserId, server_of
 from conduwuit.core.membership import MembershipState
+from conduwuit.core.room_versions import RoomVersion
 from conduwuit.core.signing import SignatureError
 from conduwuit.db import MAPS, Database
 from conduwuit.db.codec import key
@@ -73,6 +76,17 @@ class EduSettings:
     typing_timeout_ms: int = 30_000
 
 
+@dataclass(frozen=True)
+class HandledPdu:
+    """A PDU being checked and persisted now (``!admin federation incoming-federation``)."""
+
+    room_id: str
+    event_id: str
+    origin: str
+    #: When its handling started, in the monotonic clock's seconds.
+    started: float
+
+
 def _depth(pdu: dict[str, Any]) -> int:
     depth = pdu.get("depth")
     return depth if isinstance(depth, int) else 0
@@ -95,6 +109,7 @@ class InboundTransactions:
         to_device: ToDevice,
         remote_keys: RemoteUserKeys,
         settings: EduSettings,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._answers = db.map(MAPS.servertxnid_response)
         self.access = access
@@ -108,6 +123,18 @@ class InboundTransactions:
         self.remote_keys = remote_keys
         self.settings = settings
         self._running: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+        self.monotonic = monotonic
+        self._handling: dict[str, HandledPdu] = {}
+
+    def handling(self) -> list[HandledPdu]:
+        """The PDUs being handled now (signatures, missing events, auth, persisting),
+        longest-running first; a gap's fetched events are listed beside the PDU that
+        cited them."""
+        return sorted(self._handling.values(), key=lambda h: h.started)
+
+    def transactions_running(self) -> int:
+        """Transactions received and not answered yet."""
+        return len(self._running)
 
     async def receive(self, origin: str, txn_id: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
@@ -170,6 +197,18 @@ class InboundTransactions:
             return event_id, exc.message
         if server_of(str(pdu.get("sender", ""))) != origin:
             return event_id, f"The sender is not a user of {origin}"
+        entry = HandledPdu(room_id, event_id, origin, self.monotonic())
+        if self._handling.setdefault(event_id, entry) is not entry:
+            return await self._checked_and_received(origin, pdu, rv, event_id, fetch_missing)
+        try:
+            return await self._checked_and_received(origin, pdu, rv, event_id, fetch_missing)
+        finally:
+            del self._handling[event_id]
+
+    async def _checked_and_received(
+        self, origin: str, pdu: dict[str, Any], rv: RoomVersion, event_id: str, fetch_missing: bool
+    ) -> tuple[str | None, str | None]:
+        room_id = str(pdu["room_id"])
         try:
             checked = await self.signatures.check(pdu, rv)
         except SignatureError as exc:

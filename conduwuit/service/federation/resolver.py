@@ -108,6 +108,11 @@ class ServerResolver:
     async def close(self) -> None:
         await self.well_known.close()
 
+    @property
+    def cached_entries(self) -> int:
+        """Destinations held (the DNS answers are the Dns cache's)."""
+        return len(self._destinations)
+
     async def resolve(self, server_name: str) -> Destination:
         cached = self._destinations.get(server_name)
         if cached is not None:

@@ -120,6 +120,8 @@ class FederationSender:
         self._sizes: dict[str, int] = {}
         self._room_servers: dict[str, frozenset[str]] = {}
         self._busy: set[str] = set()
+        #: Failed transaction attempts per destination since start (for the metrics).
+        self.failures: dict[str, int] = {}
         self._tasks = BackgroundTasks()
         self._running = False
 
@@ -273,6 +275,18 @@ class FederationSender:
         """Entries queued for ``server`` (not yet acknowledged)."""
         return self._sizes.get(server, 0)
 
+    def queue_depths(self) -> dict[str, int]:
+        """Entries queued per destination with anything queued."""
+        return {server: n for server, n in self._sizes.items() if n}
+
+    @property
+    def cached_rooms(self) -> int:
+        """Rooms whose joined servers are held in memory."""
+        return len(self._room_servers)
+
+    def _failed(self, server: str) -> None:
+        self.failures[server] = self.failures.get(server, 0) + 1
+
     # -- the queue ---------------------------------------------------------------------
     def _trim(self, server: str, keep: int) -> None:
         """Drop the oldest entries of ``server`` beyond the newest ``keep``."""
@@ -373,6 +387,7 @@ class FederationSender:
             except BackingOff:
                 continue
             except RemoteError as exc:
+                self._failed(server)
                 if exc.status == 429 or exc.status >= 500:
                     if exc.status == 429:
                         self._client.backoff.failed(server)
@@ -382,6 +397,7 @@ class FederationSender:
                 items = []
                 continue
             except FederationError as exc:
+                self._failed(server)
                 log.info("transaction %s to %s failed: %s; will retry", txn_id, server, exc)
                 continue
             self._log_pdu_errors(server, txn_id, answer)

@@ -46,6 +46,11 @@ class PushRules:
         return Ruleset(thread_subscriptions=self.thread_subscriptions).kinds
 
     # -- reads -------------------------------------------------------------------------
+    @property
+    def cached_entries(self) -> int:
+        """Users whose compiled rules are held in memory."""
+        return len(self._cache)
+
     def ruleset(self, user_id: str) -> Ruleset:
         return self._cached(user_id)[0]
 

@@ -28,6 +28,11 @@ class ShortIds:
         self._statekey_ids: dict[StateKey, int] = {}
 
     # -- rooms ---------------------------------------------------------------------
+    @property
+    def cached_entries(self) -> int:
+        """State keys (type, state_key) held by their short ID."""
+        return len(self._statekey_cache)
+
     def room(self, room_id: str) -> int | None:
         raw = self._room.get(room_id.encode())
         return from_u64(raw) if raw else None

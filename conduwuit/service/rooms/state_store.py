@@ -152,6 +152,11 @@ class StateStore:
         self.digest = digester(db)
         self._layers: OrderedDict[int, list[Layer]] = OrderedDict()
 
+    @property
+    def cached_entries(self) -> int:
+        """Snapshot chains held in memory (at most ``CACHE_SIZE``)."""
+        return len(self._layers)
+
     # -- reading ---------------------------------------------------------------------
     def _read(self, shortstatehash: int) -> tuple[int, set[Entry], set[Entry]]:
         raw = self._diffs.get(u64(shortstatehash))

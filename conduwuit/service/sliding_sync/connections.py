@@ -87,6 +87,9 @@ class Connections:
         self._monotonic = monotonic
         self._connections: OrderedDict[ConnKey, Connection] = OrderedDict()
 
+    def __len__(self) -> int:
+        return len(self._connections)
+
     def state_at(self, key: ConnKey, pos: int | None) -> ConnState:
         """The state a request starts from: empty without ``pos`` (a new connection,
         replacing one of the same ``conn_id``), else the state stored for ``pos``."""
