@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -74,7 +74,6 @@ from conduwuit.service.media.preview import Previewer, RepositoryStore, previewe
 from conduwuit.service.media.repository import MediaConfig, MediaRepository
 from conduwuit.service.media.store import MediaStore
 from conduwuit.service.media.thumbnail import Thumbnailer, thumbnailer_from_config
-from conduwuit.service.metrics import Metrics, MetricSources
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import Notifications, PushEvaluator, PushRules
@@ -133,6 +132,9 @@ from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.shared_secret import SharedSecret
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import TurnConfig, Voip
+
+if TYPE_CHECKING:
+    from conduwuit.service.metrics.registry import Metrics
 
 
 @dataclass
@@ -340,6 +342,9 @@ def build_metrics(
     """With ``allow_metrics``: the metrics over the live state they read when scraped."""
     if not config.allow_metrics:
         return None
+    # Here, not at the top: prometheus_client is loaded only when the metrics are on.
+    from conduwuit.service.metrics.registry import Metrics, MetricSources
+
     storage, resolver = rooms.storage, federation.resolver
     caches: dict[str, Callable[[], int]] = {
         "dns": lambda: resolver.dns.cached_entries,

@@ -11,7 +11,6 @@ import hmac
 from collections.abc import Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from conduwuit.api.auth import access_token
 from conduwuit.api.router import Route
@@ -35,6 +34,8 @@ class MetricsHandlers:
     async def get_metrics(self, request: web.Request) -> web.Response:
         if self.token is not None:
             self._check_token(request, self.token)
+        from prometheus_client import CONTENT_TYPE_LATEST  # loaded only with the metrics on
+
         return web.Response(body=self.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def routes(self) -> list[Route]:

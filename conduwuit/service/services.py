@@ -7,6 +7,7 @@ route table (``conduwuit.api.routes``) reads them; nothing here wires anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from conduwuit.config import GlobalConfig
 from conduwuit.db import Database
@@ -36,7 +37,6 @@ from conduwuit.service.loop_lag import LoopLag
 from conduwuit.service.media.preview import Previewer
 from conduwuit.service.media.repository import MediaRepository
 from conduwuit.service.media.thumbnail import Thumbnailer
-from conduwuit.service.metrics import Metrics
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.presence import Presence
 from conduwuit.service.push import Notifications, PushEvaluator, PushRules
@@ -76,6 +76,10 @@ from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.shared_secret import SharedSecret
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import Voip
+
+if TYPE_CHECKING:
+    # Imported where the metrics are built (prometheus_client only when they are on).
+    from conduwuit.service.metrics.registry import Metrics
 
 
 @dataclass

@@ -7,9 +7,10 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
-from prometheus_client.metrics_core import Metric
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 
 #: Latency bucket bounds (seconds). Long-polls (/sync, up to its timeout) land high.
 LATENCY_BOUNDS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -53,6 +54,9 @@ class RequestStats:
         latency.total_s += seconds
 
     def collect(self) -> Iterable[Metric]:
+        # Imported on the first scrape: a server without metrics never loads it.
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
         requests = CounterMetricFamily(
             REQUESTS,
             "HTTP requests by method, endpoint (route template) and status",
