@@ -65,6 +65,7 @@ from conduwuit.service.federation.room_access import RoomAccess
 from conduwuit.service.federation.room_membership import FederationMembership
 from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.sender import FederationSender, SenderSettings
+from conduwuit.service.federation.timestamps import RemoteTimestamps
 from conduwuit.service.federation.user_keys import UserKeys
 from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
@@ -497,6 +498,9 @@ def build_federation(
         joins=joins,
         user_keys=user_keys,
         remote_keys=remote_keys,
+        timestamps=RemoteTimestamps(
+            config.server_name, rooms.history, client, pdu_signatures, sender.servers_of_room
+        ),
     )
 
 
