@@ -52,6 +52,7 @@ from conduwuit.service.federation.client import ClientSettings, FederationClient
 from conduwuit.service.federation.directory import FederationDirectory
 from conduwuit.service.federation.dns import Dns, DnsOptions, system_hosts, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.hierarchy import RemoteHierarchies
 from conduwuit.service.federation.inbound import EduSettings, InboundTransactions
 from conduwuit.service.federation.invites import RemoteInvites
 from conduwuit.service.federation.joins import RemoteJoins
@@ -487,6 +488,7 @@ def build_federation(
         joins.templates, rooms.storage.pipeline.persister, rooms.storage.timeline
     )
     rooms.actions.remote_invite = RemoteInvites(client, keys, rooms.storage.state).countersign
+    rooms.hierarchy.remote = RemoteHierarchies(config.server_name, client, clock)
     return FederationServices(
         resolver=resolver,
         client=client,

@@ -6,13 +6,12 @@ A names and answers with it; with A down, B answers from its own timeline."""
 from __future__ import annotations
 
 import time
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.kit.federation import FederationNet, call, federation, register
+from tests.kit.federation import FederationNet, call, q, register, running
 from tests.kit.server import ServerProcess
 
 CS = "/_matrix/client/v3"
@@ -20,17 +19,8 @@ CS = "/_matrix/client/v3"
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FederationNet]:
-    with federation(tmp_path_factory.mktemp("fed-timestamps")) as net:
-        a, b = net.server(23), net.server(24)
-        for server in (a, b):
-            server.start(wait=False)
-        for server in (a, b):
-            server.wait_ready(60)
+    with running(tmp_path_factory.mktemp("fed-timestamps"), 23, 24) as net:
         yield net
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
 
 
 def lookup(server: ServerProcess, token: str, room: str, ts: int, way: str) -> tuple[int, Any]:
