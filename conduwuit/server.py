@@ -52,6 +52,7 @@ from conduwuit.service.federation.client import ClientSettings, FederationClient
 from conduwuit.service.federation.directory import FederationDirectory
 from conduwuit.service.federation.dns import Dns, DnsOptions, system_hosts, system_nameservers
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.hierarchy import RemoteHierarchies
 from conduwuit.service.federation.inbound import EduSettings, InboundTransactions
 from conduwuit.service.federation.invites import RemoteInvites
 from conduwuit.service.federation.joins import RemoteJoins
@@ -65,6 +66,7 @@ from conduwuit.service.federation.room_access import RoomAccess
 from conduwuit.service.federation.room_membership import FederationMembership
 from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.sender import FederationSender, SenderSettings
+from conduwuit.service.federation.timestamps import RemoteTimestamps
 from conduwuit.service.federation.user_keys import UserKeys
 from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
@@ -526,6 +528,7 @@ def build_federation(
         joins.templates, rooms.storage.pipeline.persister, rooms.storage.timeline
     )
     rooms.actions.remote_invite = RemoteInvites(client, keys, rooms.storage.state).countersign
+    rooms.hierarchy.remote = RemoteHierarchies(config.server_name, client, clock)
     return FederationServices(
         resolver=resolver,
         client=client,
@@ -537,6 +540,9 @@ def build_federation(
         joins=joins,
         user_keys=user_keys,
         remote_keys=remote_keys,
+        timestamps=RemoteTimestamps(
+            config.server_name, rooms.history, client, pdu_signatures, sender.servers_of_room
+        ),
     )
 
 

@@ -74,7 +74,7 @@ from conduwuit.core.errors import invalid_param
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.ratelimit import RateLimits
-from conduwuit.service.services import RoomServices, Services, UserServices
+from conduwuit.service.services import FederationServices, RoomServices, Services, UserServices
 from conduwuit.service.sync.service import parse_since
 from conduwuit.service.uiaa import PASSWORD, Uiaa
 
@@ -108,7 +108,7 @@ def routes(services: Services) -> list[Route]:
             services.appservice_queries.user_exists,
         ),
         *appservice_ping.PingHandlers(users.appservices, services.appservice_queries).routes(),
-        *room_routes(config, rooms, users, services.limits, services.federation.queries),
+        *room_routes(config, rooms, users, services.limits, services.federation),
         *sync_api.routes(services.sync, users.filters),
         *sliding_sync_api.routes(services.sliding_sync),
         *e2ee_routes(services.e2ee, users.uiaa),
@@ -185,8 +185,9 @@ def room_routes(
     rooms: RoomServices,
     users: UserServices,
     limits: RateLimits,
-    remote: FederationQueries,
+    federation: FederationServices,
 ) -> list[Route]:
+    remote = federation.queries
     return [
         *rooms_api.routes(
             rooms.actions,
@@ -209,7 +210,7 @@ def room_routes(
         *ephemeral.routes(rooms.typing, rooms.receipts, users.account_data, limits=limits),
         *upgrade.routes(rooms.upgrades),
         *reports.routes(rooms.reports),
-        *timestamps.routes(rooms.history),
+        *timestamps.routes(federation.timestamps),
         *mutual_rooms.routes(rooms.storage.member_index),
         *search_api.routes(rooms.search),
         *report_user.ReportUserHandlers(rooms.reports).routes(),

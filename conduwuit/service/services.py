@@ -31,6 +31,7 @@ from conduwuit.service.federation.room_access import RoomAccess
 from conduwuit.service.federation.room_membership import FederationMembership
 from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.sender import FederationSender
+from conduwuit.service.federation.timestamps import RemoteTimestamps
 from conduwuit.service.federation.user_keys import UserKeys
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
@@ -169,6 +170,8 @@ class FederationServices:
     user_keys: UserKeys
     #: Other servers' users' devices and keys (cached; the runtime stops its resyncs).
     remote_keys: RemoteUserKeys
+    #: ``/timestamp_to_event`` asking the room's other servers past gaps in our history.
+    timestamps: RemoteTimestamps
 
 
 @dataclass

@@ -217,3 +217,36 @@ def test_rejecting_while_the_inviting_server_is_down(net: FederationNet) -> None
         assert room not in fresh["rooms"].get("invite", {})
     finally:
         a.start()
+
+
+def test_retracting_a_knock_while_the_resident_server_is_down(net: FederationNet) -> None:
+    """No server takes the leave: the knock is retracted here alone (Synapse always
+    does so: it does not send knock rescissions over federation at all)."""
+    a, b = net.servers
+    _, alice_token = register(a, "alice5")
+    frank, frank_token = register(b, "frank5")
+    knock_rule = {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}
+    room = create_room(
+        a,
+        alice_token,
+        {"preset": "private_chat", "room_version": "10", "initial_state": [knock_rule]},
+    )
+    via = f"?server_name={q(a.server_name)}"
+    status, answer = call(b, "POST", f"{CS}/knock/{q(room)}{via}", {}, token=frank_token)
+    assert status == 200, answer
+    sync_until(b, frank_token, lambda s: room in s["rooms"].get("knock", {}))
+    _, since = call(b, "GET", f"{CS}/sync?timeout=0", token=frank_token)
+    a.stop()
+    try:
+        status, answer = call(b, "POST", f"{CS}/rooms/{q(room)}/leave", {}, token=frank_token)
+        assert (status, answer) == (200, {})
+        sync = sync_until(b, frank_token, lambda s: left(s, room, frank), since["next_batch"])
+        (leave,) = member_events(sync["rooms"]["leave"][room], frank)
+        assert leave["sender"] == frank
+        status, fresh = call(b, "GET", f"{CS}/sync?timeout=0", token=frank_token)
+        assert room not in fresh["rooms"].get("knock", {})
+        # Knocking again needs the resident server: refused while it is down.
+        status, answer = call(b, "POST", f"{CS}/knock/{q(room)}{via}", {}, token=frank_token)
+        assert status >= 400, answer
+    finally:
+        a.start()

@@ -207,3 +207,93 @@ def test_synapse_gets_a_third_servers_keys_through_us(net: Net) -> None:
     assert_signed_by(document, net.c.server_name, c_keys)
     assert_signed_by(document, net.a.server_name, own_keys(net.a))
     assert_signed_by(document, net.s.server_name, own_keys(net.s))
+
+
+def _create(server: HasBaseUrl, token: str, **body: Any) -> str:
+    status, room = call(server, "POST", "/_matrix/client/v3/createRoom", body, token=token)
+    assert status == 200, room
+    return str(room["room_id"])
+
+
+def _hierarchy(server: HasBaseUrl, token: str, root: str) -> dict[str, dict[str, Any]]:
+    path = f"/_matrix/client/v1/rooms/{urllib.parse.quote(root)}/hierarchy"
+    status, answer = call(server, "GET", path, token=token)
+    assert status == 200, answer
+    return {r["room_id"]: r for r in answer["rooms"]}
+
+
+def test_space_children_both_ways(net: Net) -> None:
+    """Each server's space lists a child on the other: ours asks Synapse's
+    /v1/hierarchy, Synapse asks ours."""
+    spaces, children = {}, {}
+    for server, (_, token), name in ((net.s, net.alice, "Synapse"), (net.a, net.bob, "Ours")):
+        spaces[server.server_name] = _create(
+            server,
+            token,
+            preset="public_chat",
+            name=f"{name} space",
+            creation_content={"type": "m.space"},
+        )
+        children[server.server_name] = _create(
+            server, token, preset="public_chat", name=f"{name} room", topic="hello"
+        )
+    for server, (_, token), other in ((net.s, net.alice, net.a), (net.a, net.bob, net.s)):
+        space, child = spaces[server.server_name], children[other.server_name]
+        path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(space)}/state/m.space.child/"
+        status, answer = call(
+            server,
+            "PUT",
+            path + urllib.parse.quote(child),
+            {"via": [other.server_name]},
+            token=token,
+        )
+        assert status == 200, answer
+    for server, (_, token), other in ((net.s, net.alice, net.a), (net.a, net.bob, net.s)):
+        rooms = _hierarchy(server, token, spaces[server.server_name])
+        child = rooms.get(children[other.server_name])
+        assert child is not None, rooms
+        expected_name = "Ours room" if other is net.a else "Synapse room"
+        assert (child["name"], child["topic"], child["join_rule"]) == (
+            expected_name,
+            "hello",
+            "public",
+        )
+
+
+def test_timestamp_to_event_asks_synapse(net: Net) -> None:
+    """bob on A joins alice's room on Synapse after its first message: A asks S
+    where that message is, fetches it and answers with it."""
+    _, alice_token = net.alice
+    _, bob_token = net.bob
+    room = _create(net.s, alice_token, preset="public_chat")
+    quoted = urllib.parse.quote(room)
+    status, sent = call(
+        net.s,
+        "PUT",
+        f"/_matrix/client/v3/rooms/{quoted}/send/m.room.message/ts1",
+        {"msgtype": "m.text", "body": "before bob"},
+        token=alice_token,
+    )
+    assert status == 200, sent
+    status, event = call(
+        net.s,
+        "GET",
+        f"/_matrix/client/v3/rooms/{quoted}/event/{urllib.parse.quote(sent['event_id'])}",
+        token=alice_token,
+    )
+    assert status == 200, event
+    time.sleep(0.05)
+    status, answer = call(
+        net.a,
+        "POST",
+        f"/_matrix/client/v3/join/{quoted}?server_name={net.s.server_name}",
+        {},
+        token=bob_token,
+    )
+    assert status == 200, answer
+    path = (
+        f"/_matrix/client/v1/rooms/{quoted}/timestamp_to_event?ts={event['origin_server_ts']}&dir=f"
+    )
+    status, found = call(net.a, "GET", path, token=bob_token)
+    assert status == 200, found
+    assert found == {"event_id": sent["event_id"], "origin_server_ts": event["origin_server_ts"]}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,6 +117,23 @@ def federation(workdir: Path) -> Iterator[FederationNet]:
         yield net
     finally:
         net.stop()
+
+
+@contextmanager
+def running(workdir: Path, *host_indexes: int) -> Iterator[FederationNet]:
+    """A net with one started server (default options) per ``host_indexes``."""
+    with federation(workdir) as net:
+        servers = [net.server(i) for i in host_indexes]
+        for server in servers:
+            server.start(wait=False)
+        for server in servers:
+            server.wait_ready(60)
+        yield net
+
+
+def q(value: str) -> str:
+    """``value`` as one path segment."""
+    return urllib.parse.quote(value, safe="")
 
 
 class HasBaseUrl(Protocol):

@@ -16,9 +16,8 @@ from typing import Any
 
 from conduwuit.core.client_event import stripped_state
 from conduwuit.core.errors import MatrixError, forbidden, not_found
-from conduwuit.core.event_types import EventType
 from conduwuit.service.federation.room_access import RoomAccess
-from conduwuit.service.rooms.hierarchy import Hierarchy
+from conduwuit.service.rooms.hierarchy import Hierarchy, allowed_rooms
 
 
 class FederationDirectory:
@@ -40,16 +39,6 @@ class FederationDirectory:
             raise forbidden("This server does not share its room directory over federation.")
         return self.directory.public_rooms(limit, since, search, room_types)
 
-    def _allowed_rooms(self, room_id: str) -> list[str]:
-        state = self.storage.state
-        rules = state.content_at(state.current_hash(room_id), EventType.JOIN_RULES) or {}
-        allow = rules.get("allow")
-        return [
-            a["room_id"]
-            for a in (allow if isinstance(allow, list) else [])
-            if isinstance(a, dict) and isinstance(a.get("room_id"), str)
-        ]
-
     def _accessible(self, room_id: str, origin: str) -> dict[str, Any] | None:
         """The room's summary for ``origin``, or None if it may not see it."""
         if self.access.room_version(room_id) is None:
@@ -59,7 +48,7 @@ class FederationDirectory:
         except MatrixError:
             return None
         summary = self.directory.summary(room_id)
-        allowed = self._allowed_rooms(room_id)
+        allowed = allowed_rooms(self.hierarchy, room_id)
         join_rule = summary["join_rule"]
         visible = (
             bool(summary["world_readable"])

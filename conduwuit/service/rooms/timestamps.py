@@ -1,39 +1,91 @@
 """``/timestamp_to_event`` (client-server API; MSC3030): the closest visible event
-to a time in one direction.
+to a time in one direction, as far as this server's timeline goes.
 
 The timeline is ordered by stream position, not time, but local positions grow
 with time, so the scan walks from the end nearest the answer and stops at the
 first event past the wanted time (conduwuit does the same linear walk).
+
+``next_to_gap`` tells whether the answer may be beaten by events this server never
+received (history before it joined, or while it was away); the federation layer
+then asks the room's other servers (``service/federation/timestamps.py``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from conduwuit.core.errors import invalid_param, not_found
+from conduwuit.core.errors import MatrixError, invalid_param, not_found
 from conduwuit.core.ids import RoomId, UserId
-from conduwuit.service.rooms.history import RoomHistory
+from conduwuit.service.rooms.history import Access, RoomHistory
+from conduwuit.service.rooms.timeline import PduJson, Timeline
 
 
-def closest_event(
-    history: RoomHistory, user: UserId, room_id: RoomId, ts: int, direction: str
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Closest:
+    """The closest local event: its stream count and PDU."""
+
+    count: int
+    pdu: PduJson
+
+    @property
+    def event_id(self) -> str:
+        return str(self.pdu["event_id"])
+
+    @property
+    def ts(self) -> int:
+        return int(self.pdu.get("origin_server_ts", 0))
+
+
+def check_direction(direction: str) -> bool:
+    """True for backwards; ``M_INVALID_PARAM`` unless ``f`` or ``b``."""
     if direction not in ("f", "b"):
         raise invalid_param("dir must be 'f' or 'b'")
+    return direction == "b"
+
+
+def local_closest(
+    history: RoomHistory, user: UserId, room_id: RoomId, ts: int, direction: str
+) -> tuple[Access, Closest | None]:
+    """The user's access to the room (403 without) and the closest event they may
+    see in our timeline, if any."""
+    backwards = check_direction(direction)
     access = history.access(user, room_id)
     shortroomid = history.storage.short.room(str(room_id))
-    best: tuple[int, str] | None = None
-    if shortroomid is not None:
-        backwards = direction == "b"
-        for count, pdu in history.storage.timeline.scan(shortroomid, None, backwards=backwards):
-            if access.until is not None and count > access.until:
-                continue
-            event_ts = int(pdu.get("origin_server_ts", 0))
-            if (event_ts <= ts) if backwards else (event_ts >= ts):
-                if history.may_see(user, pdu, access):
-                    best = (event_ts, str(pdu["event_id"]))
-                    break
-    if best is None:
-        way = "forward" if direction == "f" else "backward"
-        raise not_found(f"Unable to find event from {ts} in {way} direction")
-    return {"event_id": best[1], "origin_server_ts": best[0]}
+    if shortroomid is None:
+        return access, None
+    for count, pdu in history.storage.timeline.scan(shortroomid, None, backwards=backwards):
+        if access.until is not None and count > access.until:
+            continue
+        event_ts = int(pdu.get("origin_server_ts", 0))
+        if (event_ts <= ts) if backwards else (event_ts >= ts):
+            if history.may_see(user, pdu, access):
+                return access, Closest(count, pdu)
+    return access, None
+
+
+def _after_gap(timeline: Timeline, pdu: PduJson) -> bool:
+    """Some prev event of ``pdu`` is not in our timeline: history is missing before it."""
+    prevs = pdu.get("prev_events")
+    return isinstance(prevs, list) and any(
+        isinstance(p, str) and timeline.pdu_id(p) is None for p in prevs
+    )
+
+
+def next_to_gap(timeline: Timeline, shortroomid: int, found: Closest, backwards: bool) -> bool:
+    """Whether events we never received may lie between ``found`` and the wanted
+    time: looking forwards, missing history right before ``found`` (Synapse's
+    ``is_event_next_to_backward_gap``); looking backwards, missing history right
+    after it, i.e. the next event of our timeline follows a gap (Synapse's
+    ``is_event_next_to_forward_gap`` reads its event graph; our timeline is linear,
+    so the next event is where the gap shows). The newest event is next to no gap:
+    newer events come by federation as usual."""
+    if not backwards:
+        return _after_gap(timeline, found.pdu)
+    for _, pdu in timeline.scan(shortroomid, found.count, backwards=False):
+        return _after_gap(timeline, pdu)
+    return False
+
+
+def not_found_error(ts: int, direction: str) -> MatrixError:
+    way = "forward" if direction == "f" else "backward"
+    return not_found(f"Unable to find event from {ts} in {way} direction")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.kit.homeserver import Homeserver, StartHomeserver
+from tests.kit.rooms import restricted_to
 
 from .conftest import Users
 
@@ -44,6 +45,50 @@ async def test_hierarchy_walks_local_children(hs: Homeserver, users: Users) -> N
     assert len(first["rooms"]) == 1 and first["next_batch"] == "1"
     status, _ = await users.call(bob, "GET", f"{V1}/rooms/{private}/hierarchy")
     assert status == 403
+
+
+async def test_hierarchy_is_depth_first_over_spaces_only(hs: Homeserver, users: Users) -> None:
+    """Synapse's walk: depth-first in the children's order; a room that is not a
+    space has no children; a restricted room shows to members of an allowed room."""
+    alice = await users.add("alice2")
+    bob = await users.add("bob2")
+
+    async def room(name: str, space: bool = False, **extra: object) -> str:
+        body: dict[str, object] = {"preset": "public_chat", "name": name, **extra}
+        if space:
+            body["creation_content"] = {"type": "m.space"}
+        return str((await users.ok(alice, "POST", "/createRoom", body))["room_id"])
+
+    async def link(parent: str, child: str, order: str) -> None:
+        path = f"/rooms/{parent}/state/m.space.child/{child}"
+        await users.ok(alice, "PUT", path, {"via": ["test.example"], "order": order})
+
+    root, sub = await room("Root", space=True), await room("Sub", space=True)
+    first, deep, last, hidden = [await room(n) for n in ("First", "Deep", "Last", "Hidden")]
+    restricted = await room(
+        "Members only",
+        room_version="10",
+        initial_state=restricted_to(root),
+    )
+    await link(root, first, "a")
+    await link(root, sub, "b")
+    await link(root, last, "c")
+    await link(sub, deep, "a")
+    await link(sub, restricted, "b")
+    await link(first, hidden, "a")  # First is not a space: ignored
+    walk = await users.ok(alice, "GET", f"{V1}/rooms/{root}/hierarchy")
+    assert [r["room_id"] for r in walk["rooms"]] == [root, first, sub, deep, restricted, last]
+    assert walk["rooms"][1]["children_state"] == []
+    # max_depth stops the walk, not the listing of a space's children.
+    shallow = await users.ok(alice, "GET", f"{V1}/rooms/{root}/hierarchy", max_depth="1")
+    assert [r["room_id"] for r in shallow["rooms"]] == [root, first, sub, last]
+    assert len(shallow["rooms"][2]["children_state"]) == 2
+    # bob may not join the restricted room until he is in the space.
+    outside = await users.ok(bob, "GET", f"{V1}/rooms/{root}/hierarchy")
+    assert restricted not in [r["room_id"] for r in outside["rooms"]]
+    await users.ok(bob, "POST", f"/rooms/{root}/join", {})
+    inside = await users.ok(bob, "GET", f"{V1}/rooms/{root}/hierarchy")
+    assert restricted in [r["room_id"] for r in inside["rooms"]]
 
 
 async def test_user_directory(hs: Homeserver, users: Users) -> None:

@@ -21,7 +21,7 @@ class SpacesHandlers:
         self.aliases = aliases
 
     async def get_hierarchy(self, request: web.Request) -> web.Response:
-        body = self.hierarchy.hierarchy(
+        body = await self.hierarchy.hierarchy(
             me(request),
             room_id(request),
             suggested_only=bool_param(request, "suggested_only"),

@@ -8,20 +8,19 @@ from aiohttp import web
 from conduwuit.api.client.rooms.params import int_query, me, room_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.core.errors import missing_param
-from conduwuit.service.rooms.history import RoomHistory
-from conduwuit.service.rooms.timestamps import closest_event
+from conduwuit.service.federation.timestamps import RemoteTimestamps
 
 
 class TimestampHandlers:
-    def __init__(self, history: RoomHistory) -> None:
-        self.history = history
+    def __init__(self, timestamps: RemoteTimestamps) -> None:
+        self.timestamps = timestamps
 
     async def timestamp_to_event(self, request: web.Request) -> web.Response:
         if "ts" not in request.query:
             raise missing_param("Missing parameter: ts")
         ts = int_query(request, "ts", 0)
-        body = closest_event(
-            self.history, me(request), room_id(request), ts, request.query.get("dir", "")
+        body = await self.timestamps.closest(
+            me(request), room_id(request), ts, request.query.get("dir", "")
         )
         return web.json_response(body)
 
@@ -36,5 +35,5 @@ class TimestampHandlers:
         ]
 
 
-def routes(history: RoomHistory) -> list[Route]:
-    return TimestampHandlers(history).routes()
+def routes(timestamps: RemoteTimestamps) -> list[Route]:
+    return TimestampHandlers(timestamps).routes()

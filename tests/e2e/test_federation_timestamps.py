@@ -1,0 +1,98 @@
+"""``/timestamp_to_event`` past the start of our history, between two of our server
+processes (tests/kit/federation.py): B joined A's room after its first messages,
+so B asks A (``GET /_matrix/federation/v1/timestamp_to_event``), fetches the event
+A names and answers with it; with A down, B answers from its own timeline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.kit.federation import FederationNet, call, q, register, running
+from tests.kit.server import ServerProcess
+
+CS = "/_matrix/client/v3"
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FederationNet]:
+    with running(tmp_path_factory.mktemp("fed-timestamps"), 23, 24) as net:
+        yield net
+
+
+def lookup(server: ServerProcess, token: str, room: str, ts: int, way: str) -> tuple[int, Any]:
+    path = f"/_matrix/client/v1/rooms/{q(room)}/timestamp_to_event?ts={ts}&dir={way}"
+    return call(server, "GET", path, token=token)
+
+
+def send(server: ServerProcess, token: str, room: str, body: str) -> dict[str, Any]:
+    """Send a message and return it as the server stores it (with its timestamp)."""
+    txn = f"t{time.monotonic_ns()}"
+    path = f"{CS}/rooms/{q(room)}/send/m.room.message/{txn}"
+    status, answer = call(server, "PUT", path, {"msgtype": "m.text", "body": body}, token=token)
+    assert status == 200, answer
+    status, event = call(
+        server, "GET", f"{CS}/rooms/{q(room)}/event/{q(answer['event_id'])}", token=token
+    )
+    assert status == 200, event
+    time.sleep(0.02)  # distinct timestamps for the next event
+    return dict(event)
+
+
+def test_events_from_before_the_join_are_found_on_the_other_server(net: FederationNet) -> None:
+    a, b = net.servers
+    _, alice = register(a, "alice")
+    _, bob = register(b, "bob")
+    status, answer = call(a, "POST", f"{CS}/createRoom", {"preset": "public_chat"}, token=alice)
+    assert status == 200, answer
+    room = answer["room_id"]
+    first = send(a, alice, room, "first")
+    second = send(a, alice, room, "second")
+    status, answer = call(
+        b, "POST", f"{CS}/join/{q(room)}?server_name={a.server_name}", {}, token=bob
+    )
+    assert status == 200, answer
+
+    # Looking forwards from before the first message: B's own closest event is its
+    # join, right after a gap in its history, so A is asked.
+    status, found = lookup(b, bob, room, first["origin_server_ts"] - 1, "f")
+    assert status == 200, found
+    assert found == {
+        "event_id": first["event_id"],
+        "origin_server_ts": first["origin_server_ts"],
+    }
+    # Looking backwards from after the second: B has nothing that old at all.
+    status, found = lookup(b, bob, room, second["origin_server_ts"], "b")
+    assert (status, found.get("event_id")) == (200, second["event_id"]), found
+    # Before the room existed: A has nothing either; B answers 404 like A.
+    status, found = lookup(b, bob, room, first["origin_server_ts"] - 60_000, "b")
+    assert (status, found["errcode"]) == (404, "M_NOT_FOUND"), found
+    # Bad input is refused before anyone is asked.
+    status, found = lookup(b, bob, room, first["origin_server_ts"], "sideways")
+    assert (status, found["errcode"]) == (400, "M_INVALID_PARAM"), found
+    # A non-member of B gets nothing from A's history through B.
+    _, eve = register(b, "eve")
+    status, found = lookup(b, eve, room, first["origin_server_ts"] - 1, "f")
+    assert (status, found["errcode"]) == (403, "M_FORBIDDEN"), found
+
+    # Messages B saw arrive are its own answer; A is not needed.
+    third = send(a, alice, room, "third")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status, found = lookup(b, bob, room, third["origin_server_ts"], "b")
+        if found.get("event_id") == third["event_id"]:
+            break
+        time.sleep(0.2)
+    assert (status, found.get("event_id")) == (200, third["event_id"]), found
+
+    # With A down, B answers from its own timeline: the join is the closest it has.
+    a.stop()
+    status, found = lookup(b, bob, room, first["origin_server_ts"] - 1, "f")
+    assert status == 200, found
+    assert found["event_id"] not in (first["event_id"], second["event_id"])
+    status, joined = call(b, "GET", f"{CS}/rooms/{q(room)}/event/{q(found['event_id'])}", token=bob)
+    assert status == 200, joined
+    assert (joined["type"], joined["state_key"]) == ("m.room.member", joined["sender"])
