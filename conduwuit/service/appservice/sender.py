@@ -1,5 +1,6 @@
-"""The appservice sender: events to the application services interested in them
-(Application Service API, "Pushing events"), in ``PUT
+"""The appservice sender: events, and ephemeral data for the services that asked for
+it, to the application services interested in them (Application Service API,
+"Pushing events" and "Pushing ephemeral data"), in ``PUT
 /_matrix/app/v1/transactions/{txnId}`` transactions.
 
 **Queue** (:mod:`conduwuit.service.outgoing_queue`, shared with the federation sender,
@@ -8,21 +9,45 @@ persist listener), so a committed event is delivered even across a restart; one 
 per service sends its queue oldest first, one transaction at a time, with a
 transaction ID derived from the queue keys so a retry (also after a restart) carries
 the same ID and the service can de-duplicate. A transaction carries at most
-``MAX_EVENTS`` events (Synapse's limit). Any failure (unreachable, timeout, non-2xx
+``MAX_EVENTS`` events, ``MAX_EPHEMERAL`` ephemeral events and ``MAX_TO_DEVICE``
+to-device messages (Synapse's limits). Any failure (unreachable, timeout, non-2xx
 answer) is retried after a backoff doubling from ``retry_base_s`` to ``retry_max_s``:
 the spec asks the homeserver to retry until the service acknowledges. A queue keeps at
 most ``queue_limit`` entries; beyond, the oldest are dropped and logged. Unregistering
 a service drops its queue.
+
+**Ephemeral data** (MSC2409, spec v1.13 "Pushing ephemeral data"), only for services
+whose registration has ``receive_ephemeral`` (or MSC2409's unstable
+``de.sorunome.msc2409.push_ephemeral``), each queued in the batch of the change:
+
+- ``m.typing`` (with the room's typing users, as in /sync, and ``room_id``) and
+  ``m.receipt`` (``room_id`` added) for rooms the service is interested in (as for
+  events: the room ID, an alias or a member in its namespaces); private read
+  receipts only of users in its namespace;
+- ``m.presence`` of a user in its namespace, or sharing a room it is interested in
+  (Synapse's ``is_interested_in_presence``);
+- to-device messages stored for a device of a user in its namespace, with
+  ``to_user_id`` and ``to_device_id`` (MSC4203; the messages also stay in the
+  device's inbox), as Synapse sends them.
+
+The transaction carries them under ``ephemeral`` and ``de.sorunome.msc2409.to_device``
+(for the unstable registration key: ``de.sorunome.msc2409.ephemeral``), as Synapse
+does; each is left out when empty (the spec allows it).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conduwuit.core.appservice import AppserviceRegistration, interested_in_event
+from conduwuit.core.appservice import (
+    AppserviceRegistration,
+    interested_in_event,
+    interested_in_room,
+)
 from conduwuit.core.client_event import to_client
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.service.appservice.client import AppserviceClient, AppserviceUnreachable, app_path
@@ -33,15 +58,25 @@ from conduwuit.service.outgoing_queue import Outcome, OutgoingQueue, QueueItem
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.timeline import PduJson, Timeline
+from conduwuit.service.rooms.typing import Typing
 
 log = logging.getLogger(__name__)
 
-#: Events per transaction (Synapse sends up to 100).
+#: Per transaction (Synapse sends up to 100 of each).
 MAX_EVENTS = 100
+MAX_EPHEMERAL = 100
+MAX_TO_DEVICE = 100
 QUEUE_LIMIT = 10_000
-#: The queue entry kind (a value's first byte) of an event: an entry is the event ID,
-#: whose first byte is always ``$``.
+#: Queue entry kinds (a value's first byte). An event entry is its event ID, whose
+#: first byte is always ``$`` (so entries written before there were other kinds read
+#: as events); the others are a kind byte and the JSON to send.
 _EVENT = b"$"
+_EPHEMERAL = b"e"
+_TO_DEVICE = b"d"
+#: Where the transaction carries them (MSC2409; Synapse's keys).
+EPHEMERAL = "ephemeral"
+UNSTABLE_EPHEMERAL = "de.sorunome.msc2409.ephemeral"
+UNSTABLE_TO_DEVICE = "de.sorunome.msc2409.to_device"
 
 
 @dataclass(frozen=True)
@@ -59,6 +94,7 @@ class AppserviceSender:
         timeline: Timeline,
         members: MemberIndex,
         aliases: Aliases,
+        typing: Typing,
         client: AppserviceClient,
         clock: Clock,
         settings: AppserviceSenderSettings,
@@ -68,6 +104,7 @@ class AppserviceSender:
         self._timeline = timeline
         self._members = members
         self._aliases = aliases
+        self._typing = typing
         self._client = client
         self._clock = clock
         self.settings = settings
@@ -77,7 +114,7 @@ class AppserviceSender:
             MAPS.appserviceid_outgoing,
             "appservice",
             self,
-            {_EVENT: MAX_EVENTS},
+            {_EVENT: MAX_EVENTS, _EPHEMERAL: MAX_EPHEMERAL, _TO_DEVICE: MAX_TO_DEVICE},
             settings.queue_limit,
         )
         appservices.registered_listeners.append(self._queue.wake)
@@ -86,6 +123,20 @@ class AppserviceSender:
     # -- who gets what -----------------------------------------------------------------
     def _senders(self) -> list[AppserviceRegistration]:
         return [reg for reg in self._appservices.all() if reg.url is not None]
+
+    def _ephemeral_senders(self) -> list[AppserviceRegistration]:
+        return [reg for reg in self._senders() if reg.receive_ephemeral]
+
+    def _wants_room(self, reg: AppserviceRegistration, room_id: str) -> bool:
+        return interested_in_room(
+            reg,
+            room_id,
+            lambda: self._aliases.of_room(room_id),
+            lambda: self._members.members(room_id),
+        )
+
+    def _wants_user(self, reg: AppserviceRegistration, user_id: str) -> bool:
+        return reg.is_user_of(user_id, self._appservices.server_name)
 
     # -- staging (in the batch of what is sent) ----------------------------------------
     def stage_event(self, b: Batch, pdu: PduJson, count: int, before: int) -> None:
@@ -102,6 +153,77 @@ class AppserviceSender:
             )
         ]
         self._queue.stage(b, wanted, str(pdu["event_id"]).encode(), count)
+
+    def _stage_ephemeral(self, b: Batch, ids: list[str], kind: bytes, event: Any) -> None:
+        if ids:
+            self._queue.stage(b, ids, kind + json.dumps(event).encode(), b.next_count())
+
+    def typing_changed(self, room_id: str, user_id: str, typing: bool) -> None:
+        """Typing listener: the room's ``m.typing`` for the services interested in it."""
+        ids = [reg.id for reg in self._ephemeral_senders() if self._wants_room(reg, room_id)]
+        if not ids:
+            return
+        users = self._typing.typing_users(room_id)
+        event = {"type": "m.typing", "room_id": room_id, "content": {"user_ids": users}}
+        with self._db.batch() as b:
+            self._stage_ephemeral(b, ids, _EPHEMERAL, event)
+
+    def _stage_receipt(
+        self,
+        b: Batch,
+        user_id: str,
+        room_id: str,
+        thread_id: str | None,
+        event_id: str,
+        *,
+        private: bool,
+    ) -> None:
+        ids = [
+            reg.id
+            for reg in self._ephemeral_senders()
+            if (self._wants_user(reg, user_id) if private else self._wants_room(reg, room_id))
+        ]
+        receipt: dict[str, Any] = {"ts": self._clock()}
+        if thread_id is not None:
+            receipt["thread_id"] = thread_id
+        receipt_type = "m.read.private" if private else "m.read"
+        content = {event_id: {receipt_type: {user_id: receipt}}}
+        event = {"type": "m.receipt", "room_id": room_id, "content": content}
+        self._stage_ephemeral(b, ids, _EPHEMERAL, event)
+
+    def stage_public_receipt(
+        self, b: Batch, user_id: str, room_id: str, thread_id: str | None, event_id: str, n: int
+    ) -> None:
+        """Public receipt listener: ``m.receipt`` for the services interested in the room."""
+        self._stage_receipt(b, user_id, room_id, thread_id, event_id, private=False)
+
+    def stage_private_receipt(
+        self, b: Batch, user_id: str, room_id: str, thread_id: str | None, event_id: str, n: int
+    ) -> None:
+        """Private receipt listener: only for services whose namespace has the user."""
+        self._stage_receipt(b, user_id, room_id, thread_id, event_id, private=True)
+
+    def stage_presence(self, b: Batch, user_id: str, content: dict[str, Any]) -> None:
+        """Presence listener: ``m.presence`` for the services interested in the user."""
+        wanted = self._ephemeral_senders()
+        if not wanted:
+            return
+        rooms = [room.room_id for room in self._members.rooms_of(user_id)]
+        ids = [
+            reg.id
+            for reg in wanted
+            if self._wants_user(reg, user_id) or any(self._wants_room(reg, r) for r in rooms)
+        ]
+        event = {"type": "m.presence", "sender": user_id, "content": content}
+        self._stage_ephemeral(b, ids, _EPHEMERAL, event)
+
+    def stage_to_device(
+        self, b: Batch, user_id: str, device_id: str, event: dict[str, Any]
+    ) -> None:
+        """To-device listener: a message for a device of a service's user (MSC4203)."""
+        ids = [reg.id for reg in self._ephemeral_senders() if self._wants_user(reg, user_id)]
+        message = {**event, "to_user_id": user_id, "to_device_id": device_id}
+        self._stage_ephemeral(b, ids, _TO_DEVICE, message)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -133,11 +255,25 @@ class AppserviceSender:
     def build(self, destination: str, items: Sequence[QueueItem]) -> dict[str, Any]:
         now = self._clock()
         events: list[dict[str, Any]] = []
+        ephemeral: list[Any] = []
+        to_device: list[Any] = []
         for item in items:
-            pdu = self._timeline.get((item.kind + item.payload).decode())
-            if pdu is not None:
-                events.append(to_client(pdu, now))
-        return {"events": events}
+            if item.kind == _EPHEMERAL:
+                ephemeral.append(json.loads(item.payload))
+            elif item.kind == _TO_DEVICE:
+                to_device.append(json.loads(item.payload))
+            else:
+                pdu = self._timeline.get((item.kind + item.payload).decode())
+                if pdu is not None:
+                    events.append(to_client(pdu, now))
+        body: dict[str, Any] = {"events": events}
+        reg = self._appservices.get(destination)
+        if reg is not None and reg.receive_ephemeral:
+            if ephemeral:
+                body[UNSTABLE_EPHEMERAL if reg.ephemeral_unstable else EPHEMERAL] = ephemeral
+            if to_device:
+                body[UNSTABLE_TO_DEVICE] = to_device
+        return body
 
     def retry_in_s(self, destination: str) -> float:
         return self._backoff.retry_in_s(destination)
