@@ -272,7 +272,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     media, thumbnailer, previewer = build_media(config, db, clock)
     federation = build_federation(config, db, server_keys, clock, rooms, users, e2ee)
     media.remote = FederationMedia(federation.client)
-    appservice_sender, appservice_queries = build_appservices(config, db, clock, users, rooms)
+    appservice_sender, appservice_queries = build_appservices(config, db, clock, users, rooms, e2ee)
     sections = RoomSections(
         rooms.history, rooms.typing, rooms.receipts, users.account_data, push.notifications
     )
@@ -361,11 +361,18 @@ def build_metrics(
 
 
 def build_appservices(
-    config: GlobalConfig, db: Database, clock: Clock, users: UserServices, rooms: RoomServices
+    config: GlobalConfig,
+    db: Database,
+    clock: Clock,
+    users: UserServices,
+    rooms: RoomServices,
+    e2ee: E2ee,
 ) -> tuple[AppserviceSender, AppserviceQueries]:
-    """The appservice sender, queueing events (in their own batch) for the services
-    interested in them (the runtime starts and stops it, and closes the client), and
-    the queries (unknown local aliases are asked of the services) over one client."""
+    """The appservice sender, queueing events, and the typing, receipts, presence and
+    to-device messages of services with ``receive_ephemeral`` (each in its own batch),
+    for the services interested in them (the runtime starts and stops it, and closes
+    the client), and the queries (unknown local aliases are asked of the services)
+    over one client."""
     client = AppserviceClient(
         timeout_s=config.appservice_timeout, idle_timeout_s=config.appservice_idle_timeout
     )
@@ -375,11 +382,17 @@ def build_appservices(
         rooms.storage.timeline,
         rooms.storage.member_index,
         rooms.actions.aliases,
+        rooms.typing,
         client,
         clock,
         AppserviceSenderSettings(retry_max_s=config.sender_retry_backoff_limit),
     )
     rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
+    rooms.typing.listeners.append(sender.typing_changed)
+    rooms.receipts.public_listeners.append(sender.stage_public_receipt)
+    rooms.receipts.private_listeners.append(sender.stage_private_receipt)
+    rooms.presence.listeners.append(sender.stage_presence)
+    e2ee.to_device.local_listeners.append(sender.stage_to_device)
     queries = AppserviceQueries(users.appservices, client)
     rooms.actions.aliases.ask_appservices = queries.alias_exists
     return sender, queries

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+#: MSC2409's unstable registration key for ``receive_ephemeral``.
+UNSTABLE_PUSH_EPHEMERAL = "de.sorunome.msc2409.push_ephemeral"
+
 
 class NamespaceKind(StrEnum):
     USERS = "users"
@@ -62,7 +65,12 @@ class AppserviceRegistration:
     namespaces: Namespaces
     rate_limited: bool | None = None
     protocols: tuple[str, ...] = ()
+    #: MSC2409 (spec v1.13): ephemeral data (typing, receipts, presence) and, as
+    #: Synapse does (MSC4203), to-device messages go to the service in transactions.
     receive_ephemeral: bool = False
+    #: Asked for with MSC2409's unstable ``de.sorunome.msc2409.push_ephemeral`` (and not
+    #: the stable key): the data goes under the unstable key, as Synapse does.
+    ephemeral_unstable: bool = False
 
     def sender(self, server_name: str) -> str:
         return f"@{self.sender_localpart}:{server_name}"
@@ -142,9 +150,12 @@ def parse_registration(raw: Any) -> AppserviceRegistration:
     protocols = raw.get("protocols") or []
     if not isinstance(protocols, list) or not all(isinstance(p, str) for p in protocols):
         raise RegistrationError("'protocols' must be a list of strings")
-    ephemeral = raw.get("receive_ephemeral", raw.get("de.sorunome.msc2409.push_ephemeral", False))
+    ephemeral = raw.get("receive_ephemeral", False)
     if not isinstance(ephemeral, bool):
         raise RegistrationError("'receive_ephemeral' must be true or false")
+    unstable = raw.get(UNSTABLE_PUSH_EPHEMERAL, False)
+    if not isinstance(unstable, bool):
+        raise RegistrationError(f"'{UNSTABLE_PUSH_EPHEMERAL}' must be true or false")
     return AppserviceRegistration(
         id=as_id,
         url=url,
@@ -156,7 +167,8 @@ def parse_registration(raw: Any) -> AppserviceRegistration:
         ),
         rate_limited=rate_limited,
         protocols=tuple(protocols),
-        receive_ephemeral=ephemeral,
+        receive_ephemeral=ephemeral or unstable,
+        ephemeral_unstable=unstable and not ephemeral,
     )
 
 
@@ -174,8 +186,10 @@ def registration_to_json(reg: AppserviceRegistration) -> dict[str, Any]:
             ]
             for kind in NamespaceKind
         },
-        "receive_ephemeral": reg.receive_ephemeral,
+        "receive_ephemeral": reg.receive_ephemeral and not reg.ephemeral_unstable,
     }
+    if reg.ephemeral_unstable:
+        out[UNSTABLE_PUSH_EPHEMERAL] = True
     if reg.rate_limited is not None:
         out["rate_limited"] = reg.rate_limited
     if reg.protocols:
@@ -212,7 +226,19 @@ def interested_in_event(
     ):
         return True
     room_id = pdu.get("room_id")
-    if isinstance(room_id, str) and reg.in_namespace(NamespaceKind.ROOMS, room_id):
+    return isinstance(room_id, str) and interested_in_room(reg, room_id, room_aliases, room_members)
+
+
+def interested_in_room(
+    reg: AppserviceRegistration,
+    room_id: str,
+    room_aliases: Callable[[], Iterable[str]],
+    room_members: Callable[[], Iterable[str]],
+) -> bool:
+    """Whether the service is interested in a room: its ID is in a rooms namespace, an
+    alias of it in an aliases namespace, or (as Synapse does) a member in a users
+    namespace. Also what decides which typing and receipts it gets (MSC2409)."""
+    if reg.in_namespace(NamespaceKind.ROOMS, room_id):
         return True
     if reg.namespaces.aliases and any(
         reg.in_namespace(NamespaceKind.ALIASES, a) for a in room_aliases()

@@ -84,10 +84,14 @@ class Maps:
 
     appserviceid_outgoing: Final = MapSpec(
         "appserviceid_outgoing",
-        """The appservice sender's queue: events an application service has not yet
+        """The appservice sender's queue: what an application service has not yet
         acknowledged (PUT /_matrix/app/v1/transactions/{txnId} answered 2xx).
-        key:   appservice id, 0xFF, u64 stream count of the event: oldest first
-        value: event ID (the event is read from the timeline when sent)""",
+        key:   appservice id, 0xFF, u64 stream count (of the event, or of the
+               ephemeral data's own batch): oldest first
+        value: event ID (always starts with "$"; the event is read from the timeline
+               when sent), or b"e" + JSON of an ephemeral event (MSC2409: m.typing,
+               m.receipt, m.presence), or b"d" + JSON of a to-device message with
+               to_user_id and to_device_id (MSC4203)""",
     )
 
     # -- rooms: short ids (conduwuit's "short" service) ------------------------------

@@ -42,7 +42,7 @@ class Presence:
         self._idle = idle_ms
         self._offline = offline_ms
         #: Staged in the batch of a change of a user's presence or status message:
-        #: ``(batch, user ID, m.presence content)`` (the federation sender).
+        #: ``(batch, user ID, m.presence content)`` (the federation and appservice senders).
         self.listeners: list[Callable[[Batch, str, dict[str, Any]], None]] = []
 
     def _watchers(self, user_id: str) -> set[str]:

@@ -11,9 +11,17 @@ from conduwuit.core.appservice import (
     RegistrationError,
     exclusive_owner,
     interested_in_event,
+    interested_in_room,
     parse_registration,
     registration_to_json,
 )
+
+#: Namespaces of every kind, for the interest checks.
+BRIDGE_NAMESPACES = {
+    "users": [{"exclusive": True, "regex": "@_irc_.*"}],
+    "aliases": [{"exclusive": False, "regex": "#_irc_.*"}],
+    "rooms": [{"exclusive": False, "regex": "!bridged:.*"}],
+}
 
 
 def raw(**changes: Any) -> dict[str, Any]:
@@ -49,7 +57,32 @@ def test_url_may_be_null_and_namespaces_may_be_absent() -> None:
 
 
 def test_msc2409_key_sets_receive_ephemeral() -> None:
-    assert parse_registration(raw(**{"de.sorunome.msc2409.push_ephemeral": True})).receive_ephemeral
+    unstable = parse_registration(raw(**{"de.sorunome.msc2409.push_ephemeral": True}))
+    assert unstable.receive_ephemeral and unstable.ephemeral_unstable
+    stable = parse_registration(raw(receive_ephemeral=True))
+    assert stable.receive_ephemeral and not stable.ephemeral_unstable
+    # Both keys: the stable one wins (Synapse sends under the stable key then).
+    both = parse_registration(
+        raw(receive_ephemeral=True, **{"de.sorunome.msc2409.push_ephemeral": True})
+    )
+    assert both.receive_ephemeral and not both.ephemeral_unstable
+    for reg in (unstable, stable, both):
+        assert parse_registration(registration_to_json(reg)) == reg
+    assert not parse_registration(raw()).receive_ephemeral
+
+
+def test_interested_in_room_by_id_alias_or_member() -> None:
+    reg = parse_registration(raw(namespaces=BRIDGE_NAMESPACES))
+
+    def none() -> list[str]:
+        return []
+
+    assert interested_in_room(reg, "!bridged:example.org", none, none)
+    assert interested_in_room(reg, "!x:example.org", lambda: ["#_irc_a:example.org"], none)
+    assert interested_in_room(reg, "!x:example.org", none, lambda: ["@_irc_b:example.org"])
+    assert not interested_in_room(
+        reg, "!x:example.org", lambda: ["#other:example.org"], lambda: ["@alice:example.org"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -67,6 +100,8 @@ def test_msc2409_key_sets_receive_ephemeral() -> None:
         ({"namespaces": {"aliases": [{"exclusive": True}]}}, "'namespaces.aliases[0].regex'"),
         ({"rate_limited": "no"}, "'rate_limited' must be true or false"),
         ({"protocols": "irc"}, "'protocols' must be a list of strings"),
+        ({"receive_ephemeral": "yes"}, "'receive_ephemeral' must be true or false"),
+        ({"de.sorunome.msc2409.push_ephemeral": 1}, "push_ephemeral' must be true or false"),
     ],
 )
 def test_bad_fields_are_named(changes: dict[str, Any], message: str) -> None:
@@ -106,15 +141,7 @@ def test_exclusive_owner() -> None:
 
 
 def test_interested_in_event() -> None:
-    reg = parse_registration(
-        raw(
-            namespaces={
-                "users": [{"exclusive": True, "regex": "@_irc_.*"}],
-                "aliases": [{"exclusive": False, "regex": "#_irc_.*"}],
-                "rooms": [{"exclusive": False, "regex": "!bridged:.*"}],
-            }
-        )
-    )
+    reg = parse_registration(raw(namespaces=BRIDGE_NAMESPACES))
     none: list[str] = []
 
     def boom() -> list[str]:

@@ -18,6 +18,8 @@ AS_TOKEN = "as-token-test"
 class FakeAppservice:
     #: (txnId, events) of each transaction answered 200, in order.
     transactions: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    #: The whole body of each of those transactions, in order.
+    bodies: list[dict[str, Any]] = field(default_factory=list)
     #: Transactions answered with an error while ``failing``.
     refused: int = 0
     failing: bool = False
@@ -49,7 +51,9 @@ class FakeAppservice:
             return web.json_response({"errcode": "M_UNKNOWN"}, status=500)
         txn_id = request.match_info["txn_id"]
         if txn_id not in {t for t, _ in self.transactions}:
-            self.transactions.append((txn_id, (await request.json())["events"]))
+            body = await request.json()
+            self.transactions.append((txn_id, body["events"]))
+            self.bodies.append(body)
         return web.json_response({})
 
     async def _query(self, request: web.Request) -> web.Response:
@@ -82,9 +86,16 @@ class FakeAppservice:
         if self.server is not None:
             await self.server.close()
 
-    def registration_yaml(self, as_id: str = "fake", *, url: str | None = None) -> str:
+    def ephemeral(self, key: str = "ephemeral") -> list[dict[str, Any]]:
+        """What the transactions carried under ``key`` (MSC2409), in order."""
+        return [e for body in self.bodies for e in body.get(key, [])]
+
+    def registration_yaml(
+        self, as_id: str = "fake", *, url: str | None = None, extra: str = ""
+    ) -> str:
+        """The registration; ``extra`` is added as top-level YAML lines."""
         return f"""\
-id: {as_id}
+{extra}id: {as_id}
 url: {url or self.url}
 as_token: {AS_TOKEN}
 hs_token: {HS_TOKEN}

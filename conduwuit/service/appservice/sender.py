@@ -1,43 +1,82 @@
-"""The appservice sender: events to the application services interested in them
-(Application Service API, "Pushing events"), in ``PUT
-/_matrix/app/v1/transactions/{txnId}`` transactions of at most ``MAX_EVENTS``.
+"""The appservice sender: events, and ephemeral data for the services that asked for
+it, to the application services interested in them (Application Service API,
+"Pushing events" and "Pushing ephemeral data"), in ``PUT
+/_matrix/app/v1/transactions/{txnId}`` transactions.
 
-It follows the federation sender (service/federation/sender.py): an event is queued
-in ``appserviceid_outgoing`` *in its own batch* (a persist listener), so a committed
-event is delivered even across a restart; one task per service sends its queue oldest
-first, one transaction at a time, with a transaction ID derived from the queue keys so
-a retry (also after a restart) carries the same ID and the service can de-duplicate.
-Any failure (unreachable, timeout, non-2xx answer) is retried after a wait doubling
-from ``retry_base_s`` to ``retry_max_s``: the spec asks the homeserver to retry until
-the service acknowledges. A queue keeps at most ``queue_limit`` events; beyond, the
-oldest are dropped and logged. Unregistering a service drops its queue.
+**Queue** (:mod:`conduwuit.service.outgoing_queue`, shared with the federation sender,
+over the ``appserviceid_outgoing`` map): an event is queued *in its own batch* (a
+persist listener), so a committed event is delivered even across a restart; one task
+per service sends its queue oldest first, one transaction at a time, with a
+transaction ID derived from the queue keys so a retry (also after a restart) carries
+the same ID and the service can de-duplicate. A transaction carries at most
+``MAX_EVENTS`` events, ``MAX_EPHEMERAL`` ephemeral events and ``MAX_TO_DEVICE``
+to-device messages (Synapse's limits). Any failure (unreachable, timeout, non-2xx
+answer) is retried after a backoff doubling from ``retry_base_s`` to ``retry_max_s``:
+the spec asks the homeserver to retry until the service acknowledges. A queue keeps at
+most ``queue_limit`` entries; beyond, the oldest are dropped and logged. Unregistering
+a service drops its queue.
+
+**Ephemeral data** (MSC2409, spec v1.13 "Pushing ephemeral data"), only for services
+whose registration has ``receive_ephemeral`` (or MSC2409's unstable
+``de.sorunome.msc2409.push_ephemeral``), each queued in the batch of the change:
+
+- ``m.typing`` (with the room's typing users, as in /sync, and ``room_id``) and
+  ``m.receipt`` (``room_id`` added) for rooms the service is interested in (as for
+  events: the room ID, an alias or a member in its namespaces); private read
+  receipts only of users in its namespace;
+- ``m.presence`` of a user in its namespace, or sharing a room it is interested in
+  (Synapse's ``is_interested_in_presence``);
+- to-device messages stored for a device of a user in its namespace, with
+  ``to_user_id`` and ``to_device_id`` (MSC4203; the messages also stay in the
+  device's inbox), as Synapse sends them.
+
+The transaction carries them under ``ephemeral`` and ``de.sorunome.msc2409.to_device``
+(for the unstable registration key: ``de.sorunome.msc2409.ephemeral``), as Synapse
+does; each is left out when empty (the spec allows it).
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conduwuit.core.appservice import AppserviceRegistration, interested_in_event
+from conduwuit.core.appservice import (
+    AppserviceRegistration,
+    interested_in_event,
+    interested_in_room,
+)
 from conduwuit.core.client_event import to_client
 from conduwuit.db import MAPS, Batch, Database
-from conduwuit.db.codec import key, prefix, u64
 from conduwuit.service.appservice.client import AppserviceClient, AppserviceUnreachable, app_path
 from conduwuit.service.appservice.registry import Appservices
-from conduwuit.service.clock import Clock
-from conduwuit.service.federation.sender import txn_id_for
+from conduwuit.service.backoff import Backoff
+from conduwuit.service.clock import Clock, monotonic_clock
+from conduwuit.service.outgoing_queue import Outcome, OutgoingQueue, QueueItem
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.timeline import PduJson, Timeline
-from conduwuit.service.tasks import BackgroundTasks
+from conduwuit.service.rooms.typing import Typing
 
 log = logging.getLogger(__name__)
 
-#: Events per transaction (Synapse sends up to 100).
+#: Per transaction (Synapse sends up to 100 of each).
 MAX_EVENTS = 100
+MAX_EPHEMERAL = 100
+MAX_TO_DEVICE = 100
 QUEUE_LIMIT = 10_000
+#: Queue entry kinds (a value's first byte). An event entry is its event ID, whose
+#: first byte is always ``$`` (so entries written before there were other kinds read
+#: as events); the others are a kind byte and the JSON to send.
+_EVENT = b"$"
+_EPHEMERAL = b"e"
+_TO_DEVICE = b"d"
+#: Where the transaction carries them (MSC2409; Synapse's keys).
+EPHEMERAL = "ephemeral"
+UNSTABLE_EPHEMERAL = "de.sorunome.msc2409.ephemeral"
+UNSTABLE_TO_DEVICE = "de.sorunome.msc2409.to_device"
 
 
 @dataclass(frozen=True)
@@ -55,6 +94,7 @@ class AppserviceSender:
         timeline: Timeline,
         members: MemberIndex,
         aliases: Aliases,
+        typing: Typing,
         client: AppserviceClient,
         clock: Clock,
         settings: AppserviceSenderSettings,
@@ -64,144 +104,194 @@ class AppserviceSender:
         self._timeline = timeline
         self._members = members
         self._aliases = aliases
+        self._typing = typing
         self._client = client
         self._clock = clock
         self.settings = settings
-        self._queue = db.map(MAPS.appserviceid_outgoing)
-        self._sizes: dict[str, int] = {}
-        self._busy: set[str] = set()
-        self._tasks = BackgroundTasks()
-        self._running = False
-        appservices.registered_listeners.append(self._wake)
+        self._backoff = Backoff(monotonic_clock)
+        self._queue = OutgoingQueue(
+            db,
+            MAPS.appserviceid_outgoing,
+            "appservice",
+            self,
+            {_EVENT: MAX_EVENTS, _EPHEMERAL: MAX_EPHEMERAL, _TO_DEVICE: MAX_TO_DEVICE},
+            settings.queue_limit,
+        )
+        appservices.registered_listeners.append(self._queue.wake)
         appservices.unregistered_listeners.append(self._drop)
 
-    # -- staging (in the batch of the event) -------------------------------------------
+    # -- who gets what -----------------------------------------------------------------
+    def _senders(self) -> list[AppserviceRegistration]:
+        return [reg for reg in self._appservices.all() if reg.url is not None]
+
+    def _ephemeral_senders(self) -> list[AppserviceRegistration]:
+        return [reg for reg in self._senders() if reg.receive_ephemeral]
+
+    def _wants_room(self, reg: AppserviceRegistration, room_id: str) -> bool:
+        return interested_in_room(
+            reg,
+            room_id,
+            lambda: self._aliases.of_room(room_id),
+            lambda: self._members.members(room_id),
+        )
+
+    def _wants_user(self, reg: AppserviceRegistration, user_id: str) -> bool:
+        return reg.is_user_of(user_id, self._appservices.server_name)
+
+    # -- staging (in the batch of what is sent) ----------------------------------------
     def stage_event(self, b: Batch, pdu: PduJson, count: int, before: int) -> None:
         """Persist listener: queue the event for every interested service with a url."""
         room_id = str(pdu.get("room_id", ""))
         wanted = [
             reg.id
-            for reg in self._appservices.all()
-            if reg.url is not None
-            and interested_in_event(
+            for reg in self._senders()
+            if interested_in_event(
                 reg,
                 pdu,
                 lambda: self._aliases.of_room(room_id),
                 lambda: self._members.members(room_id),
             )
         ]
+        self._queue.stage(b, wanted, str(pdu["event_id"]).encode(), count)
+
+    def _stage_ephemeral(self, b: Batch, ids: list[str], kind: bytes, event: Any) -> None:
+        if ids:
+            self._queue.stage(b, ids, kind + json.dumps(event).encode(), b.next_count())
+
+    def typing_changed(self, room_id: str, user_id: str, typing: bool) -> None:
+        """Typing listener: the room's ``m.typing`` for the services interested in it."""
+        ids = [reg.id for reg in self._ephemeral_senders() if self._wants_room(reg, room_id)]
+        if not ids:
+            return
+        users = self._typing.typing_users(room_id)
+        event = {"type": "m.typing", "room_id": room_id, "content": {"user_ids": users}}
+        with self._db.batch() as b:
+            self._stage_ephemeral(b, ids, _EPHEMERAL, event)
+
+    def _stage_receipt(
+        self,
+        b: Batch,
+        user_id: str,
+        room_id: str,
+        thread_id: str | None,
+        event_id: str,
+        *,
+        private: bool,
+    ) -> None:
+        ids = [
+            reg.id
+            for reg in self._ephemeral_senders()
+            if (self._wants_user(reg, user_id) if private else self._wants_room(reg, room_id))
+        ]
+        receipt: dict[str, Any] = {"ts": self._clock()}
+        if thread_id is not None:
+            receipt["thread_id"] = thread_id
+        receipt_type = "m.read.private" if private else "m.read"
+        content = {event_id: {receipt_type: {user_id: receipt}}}
+        event = {"type": "m.receipt", "room_id": room_id, "content": content}
+        self._stage_ephemeral(b, ids, _EPHEMERAL, event)
+
+    def stage_public_receipt(
+        self, b: Batch, user_id: str, room_id: str, thread_id: str | None, event_id: str, n: int
+    ) -> None:
+        """Public receipt listener: ``m.receipt`` for the services interested in the room."""
+        self._stage_receipt(b, user_id, room_id, thread_id, event_id, private=False)
+
+    def stage_private_receipt(
+        self, b: Batch, user_id: str, room_id: str, thread_id: str | None, event_id: str, n: int
+    ) -> None:
+        """Private receipt listener: only for services whose namespace has the user."""
+        self._stage_receipt(b, user_id, room_id, thread_id, event_id, private=True)
+
+    def stage_presence(self, b: Batch, user_id: str, content: dict[str, Any]) -> None:
+        """Presence listener: ``m.presence`` for the services interested in the user."""
+        wanted = self._ephemeral_senders()
         if not wanted:
             return
-        for as_id in wanted:
-            b.put(self._queue, key(as_id, u64(count)), str(pdu["event_id"]).encode())
-        b.after_commit(lambda: self._queued(wanted))
+        rooms = [room.room_id for room in self._members.rooms_of(user_id)]
+        ids = [
+            reg.id
+            for reg in wanted
+            if self._wants_user(reg, user_id) or any(self._wants_room(reg, r) for r in rooms)
+        ]
+        event = {"type": "m.presence", "sender": user_id, "content": content}
+        self._stage_ephemeral(b, ids, _EPHEMERAL, event)
 
-    def _queued(self, ids: list[str]) -> None:
-        for as_id in ids:
-            self._sizes[as_id] = self._sizes.get(as_id, 0) + 1
-            if self._sizes[as_id] > self.settings.queue_limit:
-                self._trim(as_id, self.settings.queue_limit)
-            self._wake(as_id)
+    def stage_to_device(
+        self, b: Batch, user_id: str, device_id: str, event: dict[str, Any]
+    ) -> None:
+        """To-device listener: a message for a device of a service's user (MSC4203)."""
+        ids = [reg.id for reg in self._ephemeral_senders() if self._wants_user(reg, user_id)]
+        message = {**event, "to_user_id": user_id, "to_device_id": device_id}
+        self._stage_ephemeral(b, ids, _TO_DEVICE, message)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """Count each service's queue and send what a previous run left."""
-        self._running = True
-        sizes: dict[str, int] = {}
-        for k, _ in self._queue.iter_prefix(b""):
-            as_id = k[:-9].decode()
-            sizes[as_id] = sizes.get(as_id, 0) + 1
-        self._sizes = sizes
-        for as_id in sizes:
+        self._backoff = Backoff(
+            monotonic_clock,
+            base_ms=int(self.settings.retry_base_s * 1000),
+            max_ms=int(self.settings.retry_max_s * 1000),
+        )
+        self._queue.limit = self.settings.queue_limit
+        for as_id in self._queue.start():
             if self._appservices.get(as_id) is None:
                 self._drop(as_id)
             else:
-                self._wake(as_id)
+                self._queue.wake(as_id)
 
     async def stop(self) -> None:
-        self._running = False
-        await self._tasks.stop()
-        self._busy.clear()
+        await self._queue.stop()
         await self._client.close()
 
     def pending(self, as_id: str) -> int:
-        return self._sizes.get(as_id, 0)
-
-    # -- the queue ---------------------------------------------------------------------
-    def _trim(self, as_id: str, keep: int) -> None:
-        entries = [k for k, _ in self._queue.iter_prefix(prefix(as_id))]
-        drop = entries[: max(0, len(entries) - keep)]
-        if not drop:
-            return
-        with self._db.batch() as b:
-            for k in drop:
-                b.delete(self._queue, k)
-        self._sizes[as_id] = len(entries) - len(drop)
-        log.warning("appservice queue of %s over its bound: %d oldest dropped", as_id, len(drop))
+        return self._queue.pending(as_id)
 
     def _drop(self, as_id: str) -> None:
-        self._trim(as_id, 0)
-        self._sizes.pop(as_id, None)
+        self._queue.trim(as_id, 0)
+        self._backoff.succeeded(as_id)
 
-    def _next_batch(self, as_id: str) -> list[tuple[bytes, str]]:
-        out: list[tuple[bytes, str]] = []
-        for k, v in self._queue.iter_prefix(prefix(as_id)):
-            out.append((k, v.decode()))
-            if len(out) == MAX_EVENTS:
-                break
-        return out
-
-    def _acknowledged(self, as_id: str, keys: list[bytes]) -> None:
-        with self._db.batch() as b:
-            for k in keys:
-                b.delete(self._queue, k)
-        self._sizes[as_id] = max(0, self._sizes.get(as_id, 0) - len(keys))
-
-    def _transaction(self, items: list[tuple[bytes, str]]) -> dict[str, Any]:
+    # -- the transport of the queue ----------------------------------------------------
+    def build(self, destination: str, items: Sequence[QueueItem]) -> dict[str, Any]:
         now = self._clock()
-        events = []
-        for _, event_id in items:
-            pdu = self._timeline.get(event_id)
-            if pdu is not None:
-                events.append(to_client(pdu, now))
-        return {"events": events}
+        events: list[dict[str, Any]] = []
+        ephemeral: list[Any] = []
+        to_device: list[Any] = []
+        for item in items:
+            if item.kind == _EPHEMERAL:
+                ephemeral.append(json.loads(item.payload))
+            elif item.kind == _TO_DEVICE:
+                to_device.append(json.loads(item.payload))
+            else:
+                pdu = self._timeline.get((item.kind + item.payload).decode())
+                if pdu is not None:
+                    events.append(to_client(pdu, now))
+        body: dict[str, Any] = {"events": events}
+        reg = self._appservices.get(destination)
+        if reg is not None and reg.receive_ephemeral:
+            if ephemeral:
+                body[UNSTABLE_EPHEMERAL if reg.ephemeral_unstable else EPHEMERAL] = ephemeral
+            if to_device:
+                body[UNSTABLE_TO_DEVICE] = to_device
+        return body
 
-    # -- delivery ----------------------------------------------------------------------
-    def _wake(self, as_id: str) -> None:
-        if not self._running or as_id in self._busy or not self._sizes.get(as_id):
-            return
-        self._busy.add(as_id)
-        _ = self._tasks.spawn(f"appservice-sender {as_id}", self._drain(as_id))
+    def retry_in_s(self, destination: str) -> float:
+        return self._backoff.retry_in_s(destination)
 
-    async def _drain(self, as_id: str) -> None:
-        try:
-            await self._send_all(as_id)
-        finally:
-            self._busy.discard(as_id)
-
-    async def _send_all(self, as_id: str) -> None:
-        delay = self.settings.retry_base_s
-        while self._running:
-            reg = self._appservices.get(as_id)
-            items = self._next_batch(as_id)
-            if reg is None or not items:
-                return
-            if await self._send(reg, items):
-                self._acknowledged(as_id, [k for k, _ in items])
-                delay = self.settings.retry_base_s
-                continue
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.settings.retry_max_s)
-
-    async def _send(self, reg: AppserviceRegistration, items: list[tuple[bytes, str]]) -> bool:
-        txn_id = txn_id_for([k for k, _ in items])
+    async def deliver(self, destination: str, txn_id: str, body: Any) -> Outcome:
+        reg = self._appservices.get(destination)
+        if reg is None or reg.url is None:
+            return Outcome.ABANDON
         path = app_path("transactions", txn_id)
         try:
-            status, _ = await self._client.request(reg, "PUT", path, self._transaction(items))
+            status, _ = await self._client.request(reg, "PUT", path, body)
         except AppserviceUnreachable as exc:
             log.info("transaction %s to appservice %s failed: %s", txn_id, reg.id, exc)
-            return False
+            self._backoff.failed(destination)
+            return Outcome.RETRY
         if not 200 <= status < 300:
             log.info("appservice %s answered %d to transaction %s", reg.id, status, txn_id)
-            return False
-        return True
+            self._backoff.failed(destination)
+            return Outcome.RETRY
+        self._backoff.succeeded(destination)
+        return Outcome.SENT

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 #: for the next sync, which starts after the last one handed out.
 DEFAULT_LIMIT = 100
 
+#: Stages what a message stored for a local device changes, in the send's own batch:
+#: ``(batch, user ID, device ID, the message {"type", "sender", "content"})`` (the
+#: appservice sender, MSC4203).
+LocalToDevice = Callable[[Batch, str, str, dict[str, Any]], None]
+
 #: Stages an ``m.direct_to_device`` EDU for another server in the send's own batch:
 #: ``(batch, server name, EDU content)`` (the federation sender).
 RemoteToDevice = Callable[[Batch, str, dict[str, Any]], None]
@@ -59,6 +64,8 @@ class ToDevice:
         self._txns = db.map(MAPS.userdevicetxnid_todevice)
         #: Where messages for other servers' users go (set by the composition root).
         self.remote: RemoteToDevice | None = None
+        #: Told of every message stored for a local device.
+        self.local_listeners: list[LocalToDevice] = []
 
     def send(
         self,
@@ -77,7 +84,7 @@ class ToDevice:
         txn_key = key(sender, sender_device, event_type, txn_id)
         if self._txns.contains(txn_key):
             return
-        targets: list[tuple[str, str, bytes]] = []
+        targets: list[tuple[str, str, dict[str, Any], bytes]] = []
         remote: dict[str, dict[str, Any]] = {}
         for user_id, by_device in messages.items():
             if not isinstance(by_device, dict):
@@ -100,13 +107,15 @@ class ToDevice:
                 ids = (
                     sorted(known) if device_id == "*" else [device_id] if device_id in known else []
                 )
-                targets.extend((user_id, d, body) for d in ids)
+                targets.extend((user_id, d, event, body) for d in ids)
         woken: set[str] = set()
         with self._db.batch() as b:
             n = b.next_count()
-            for user_id, device_id, body in targets:
+            for user_id, device_id, event, body in targets:
                 b.put(self._events, key(user_id, device_id, n), body)
                 woken.add(user_id)
+                for listener in self.local_listeners:
+                    listener(b, user_id, device_id, event)
             b.put(self._txns, txn_key, u64(n))
             for server, by_user in remote.items():
                 if self.remote is None:

@@ -26,7 +26,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -38,6 +38,7 @@ from conduwuit.core import canonical_json
 from conduwuit.core.server_discovery import ip_literal
 from conduwuit.core.signing import Keypair
 from conduwuit.core.x_matrix import sign_request
+from conduwuit.service.backoff import BACKOFF_MAX_MS, Backoff
 from conduwuit.service.clock import Clock
 from conduwuit.service.federation.destination import Destination, Resolver
 from conduwuit.service.federation.well_known import federation_ssl_context
@@ -52,9 +53,6 @@ TOTAL_CONNECTIONS = 256
 #: Largest answer read unless the caller says otherwise (a room's state on a join is
 #: the big one; that caller passes its own cap).
 DEFAULT_MAX_RESPONSE = 8 * 1024 * 1024
-#: Backoff after the first failure, doubled per further failure up to the cap.
-BACKOFF_BASE_MS = 5_000
-BACKOFF_MAX_MS = 24 * 60 * 60 * 1000
 
 
 #: What failing to reach a destination looks like (it backs off after these).
@@ -110,38 +108,6 @@ class ClientSettings:
     ca_file: Path | None = None
     #: sender_retry_backoff_limit: the longest backoff of a failing destination.
     backoff_max_s: float = BACKOFF_MAX_MS / 1000
-
-
-@dataclass
-class _Failures:
-    count: int = 0
-    retry_at_ms: int = 0
-
-
-@dataclass
-class Backoff:
-    """Per-destination exponential backoff after failures, shared by all callers."""
-
-    clock: Clock
-    base_ms: int = BACKOFF_BASE_MS
-    max_ms: int = BACKOFF_MAX_MS
-    _state: dict[str, _Failures] = field(default_factory=dict)
-
-    def retry_at(self, server_name: str) -> int | None:
-        """When ``server_name`` may be tried again, if it is backing off now."""
-        state = self._state.get(server_name)
-        if state is None or state.retry_at_ms <= self.clock():
-            return None
-        return state.retry_at_ms
-
-    def failed(self, server_name: str) -> None:
-        state = self._state.setdefault(server_name, _Failures())
-        delay = min(self.base_ms * 2 ** min(state.count, 32), self.max_ms)
-        state.count += 1
-        state.retry_at_ms = self.clock() + delay
-
-    def succeeded(self, server_name: str) -> None:
-        self._state.pop(server_name, None)
 
 
 class FederationClient:

@@ -5,17 +5,18 @@ server with a joined member in the room (and, for a leave or ban, to the target'
 server, so a kicked server learns of it), in ``PUT /_matrix/federation/v1/send/{txnId}``
 transactions of at most 50 PDUs and 100 EDUs.
 
-**Persistent queue.** What is to be sent is written in the ``servername_outgoing`` map
+**Persistent queue** (:mod:`conduwuit.service.outgoing_queue`, shared with the
+appservice sender, over the ``servername_outgoing`` map): what is to be sent is queued
 *in the batch of the event itself* (a persist listener), so an event that is committed
 is queued, and survives a restart until the destination acknowledged it (answered 200).
 EDUs (typing, public read receipts, to-device messages) are queued the same way.
+One task per destination sends its queue oldest first, one transaction at a time,
+with a transaction ID derived from the queue keys (a retry carries the same ID).
 
-**One task per destination** sends its queue oldest first, one transaction at a time.
-The transaction ID derives from the queue keys it carries, so a retry — in this process
-or after a restart — sends the same ID (the receiver de-duplicates). Connection errors,
-timeouts and 5xx answers put the destination into the federation client's shared
-exponential backoff (5 s doubling up to ``sender_retry_backoff_limit``); the task waits
-it out and retries the same transaction. A 4xx answer is the destination refusing the
+**Delivery** (this module is the queue's transport). Connection errors, timeouts and
+5xx answers put the destination into the federation client's shared exponential
+backoff (5 s doubling up to ``sender_retry_backoff_limit``); the queue waits it out
+and retries the same transaction. A 4xx answer is the destination refusing the
 transaction: retrying it unchanged cannot help, so it is logged and dropped (429 is
 waited out like a failure). With federation disabled or the destination forbidden,
 its queue is dropped.
@@ -31,22 +32,18 @@ for its destination (conduwuit's options).
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from conduwuit.core.base64 import encode_urlsafe
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import server_of
 from conduwuit.core.membership import MembershipState
 from conduwuit.core.room_versions import EventFormat
 from conduwuit.db import MAPS, Batch, Database
-from conduwuit.db.codec import from_u64, key, prefix, u64
 from conduwuit.service.clock import Clock
 from conduwuit.service.federation.client import (
     BackingOff,
@@ -56,10 +53,10 @@ from conduwuit.service.federation.client import (
     ForbiddenServer,
     RemoteError,
 )
+from conduwuit.service.outgoing_queue import Outcome, OutgoingQueue, QueueItem, txn_id_for
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.state import RoomState
 from conduwuit.service.rooms.timeline import PduJson
-from conduwuit.service.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +80,7 @@ class SenderSettings:
     queue_limit: int = QUEUE_LIMIT
 
 
-@dataclass(frozen=True)
-class _Item:
-    key: bytes
-    kind: bytes
-    payload: bytes
-
-
-def txn_id_for(keys: list[bytes]) -> str:
-    """The ID of the transaction carrying these queue entries: the same entries give the
-    same ID (a retry), different ones another (entries are never queued twice)."""
-    digest = hashlib.sha256(b"".join(k[-8:] for k in keys)).digest()[:12]
-    return f"{from_u64(keys[0][-8:])}-{encode_urlsafe(digest)}"
+__all__ = ["FederationSender", "SenderSettings", "txn_id_for"]
 
 
 class FederationSender:
@@ -116,14 +102,17 @@ class FederationSender:
         self._members = members
         self.settings = settings
         self._clock = clock
-        self._queue = db.map(MAPS.servername_outgoing)
-        self._sizes: dict[str, int] = {}
+        self._queue = OutgoingQueue(
+            db,
+            MAPS.servername_outgoing,
+            "federation",
+            self,
+            {_PDU: MAX_PDUS, _EDU: MAX_EDUS},
+            settings.queue_limit,
+        )
         self._room_servers: dict[str, frozenset[str]] = {}
-        self._busy: set[str] = set()
         #: Failed transaction attempts per destination since start (for the metrics).
         self.failures: dict[str, int] = {}
-        self._tasks = BackgroundTasks()
-        self._running = False
 
     # -- who gets what -----------------------------------------------------------------
     def _joined_servers(self, room_id: str) -> frozenset[str]:
@@ -194,18 +183,7 @@ class FederationSender:
             self._stage(b, wanted, _EDU, body, b.next_count())
 
     def _stage(self, b: Batch, servers: set[str], kind: bytes, payload: bytes, n: int) -> None:
-        if not servers:
-            return
-        for server in servers:
-            b.put(self._queue, key(server, u64(n)), kind + payload)
-        b.after_commit(lambda: self._queued(servers))
-
-    def _queued(self, servers: Iterable[str]) -> None:
-        for server in servers:
-            self._sizes[server] = self._sizes.get(server, 0) + 1
-            if self._sizes[server] > self.settings.queue_limit:
-                self._trim(server, self.settings.queue_limit)
-            self._wake(server)
+        self._queue.stage(b, servers, kind + payload, n)
 
     # -- EDUs of ephemeral room data ---------------------------------------------------
     def typing_changed(self, room_id: str, user_id: str, typing: bool) -> None:
@@ -251,33 +229,26 @@ class FederationSender:
     def start(self) -> None:
         """Count each destination's queue; with ``startup_netburst`` trim it to its
         newest ``startup_netburst_keep`` entries and send it now."""
-        self._running = True
-        sizes: dict[str, int] = {}
-        for k, _ in self._queue.iter_prefix(b""):
-            server = k[:-9].decode()
-            sizes[server] = sizes.get(server, 0) + 1
-        self._sizes = sizes
+        self._queue.limit = self.settings.queue_limit
+        servers = self._queue.start()
         if not self.settings.startup_netburst:
             return
         keep = self.settings.startup_netburst_keep
-        for server in list(sizes):
-            if keep >= 0 and sizes[server] > keep:
-                self._trim(server, keep)
-            if self._sizes.get(server):
-                self._wake(server)
+        for server in servers:
+            if keep >= 0 and self._queue.pending(server) > keep:
+                self._queue.trim(server, keep)
+            self._queue.wake(server)
 
     async def stop(self) -> None:
-        self._running = False
-        await self._tasks.stop()
-        self._busy.clear()
+        await self._queue.stop()
 
     def pending(self, server: str) -> int:
         """Entries queued for ``server`` (not yet acknowledged)."""
-        return self._sizes.get(server, 0)
+        return self._queue.pending(server)
 
     def queue_depths(self) -> dict[str, int]:
         """Entries queued per destination with anything queued."""
-        return {server: n for server, n in self._sizes.items() if n}
+        return self._queue.depths()
 
     @property
     def cached_rooms(self) -> int:
@@ -287,41 +258,7 @@ class FederationSender:
     def _failed(self, server: str) -> None:
         self.failures[server] = self.failures.get(server, 0) + 1
 
-    # -- the queue ---------------------------------------------------------------------
-    def _trim(self, server: str, keep: int) -> None:
-        """Drop the oldest entries of ``server`` beyond the newest ``keep``."""
-        entries = [k for k, _ in self._queue.iter_prefix(prefix(server))]
-        drop = entries[: max(0, len(entries) - keep)]
-        if not drop:
-            return
-        with self._db.batch() as b:
-            for k in drop:
-                b.delete(self._queue, k)
-        self._sizes[server] = len(entries) - len(drop)
-        log.warning("federation queue of %s over its bound: %d oldest dropped", server, len(drop))
-
-    def _next_batch(self, server: str) -> list[_Item]:
-        items: list[_Item] = []
-        pdus = edus = 0
-        for k, v in self._queue.iter_prefix(prefix(server)):
-            kind = v[:1]
-            if kind == _PDU:
-                if pdus == MAX_PDUS:
-                    break
-                pdus += 1
-            else:
-                if edus == MAX_EDUS:
-                    break
-                edus += 1
-            items.append(_Item(k, kind, v[1:]))
-        return items
-
-    def _acknowledged(self, server: str, items: list[_Item]) -> None:
-        with self._db.batch() as b:
-            for item in items:
-                b.delete(self._queue, item.key)
-        self._sizes[server] = max(0, self._sizes.get(server, 0) - len(items))
-
+    # -- the transport of the queue ----------------------------------------------------
     def _outgoing_pdu(self, event_id: str) -> dict[str, Any] | None:
         stored = self._timeline.get(event_id)
         if stored is None:
@@ -332,7 +269,7 @@ class FederationSender:
             pdu.pop("event_id", None)
         return pdu
 
-    def _transaction(self, items: list[_Item]) -> dict[str, Any]:
+    def build(self, destination: str, items: Sequence[QueueItem]) -> dict[str, Any]:
         pdus: list[dict[str, Any]] = []
         edus: list[Any] = []
         for item in items:
@@ -349,60 +286,36 @@ class FederationSender:
             "edus": edus,
         }
 
-    # -- delivery ----------------------------------------------------------------------
-    def _wake(self, server: str) -> None:
-        if not self._running or server in self._busy:
-            return
-        self._busy.add(server)
-        _ = self._tasks.spawn(f"federation-sender {server}", self._drain(server))
+    def retry_in_s(self, destination: str) -> float:
+        """The federation client's backoff, shared with every other caller."""
+        return self._client.backoff.retry_in_s(destination)
 
-    async def _drain(self, server: str) -> None:
+    async def deliver(self, destination: str, txn_id: str, body: Any) -> Outcome:
+        """Connection errors, timeouts, 5xx and 429 are retried (the client backs the
+        destination off); any other 4xx is the destination refusing the transaction,
+        which cannot help to send again unchanged."""
+        path = f"/_matrix/federation/v1/send/{quote(txn_id, safe='')}"
         try:
-            await self._send_all(server)
-        finally:
-            self._busy.discard(server)
-
-    async def _send_all(self, server: str) -> None:
-        items: list[_Item] = []
-        body: dict[str, Any] = {}
-        txn_id = ""
-        while self._running:
-            if not items:
-                items = self._next_batch(server)
-                if not items:
-                    return
-                txn_id = txn_id_for([i.key for i in items])
-                body = self._transaction(items)
-            retry_at = self._client.backoff.retry_at(server)
-            if retry_at is not None:
-                await asyncio.sleep(max(0.0, (retry_at - self._clock()) / 1000))
-                continue
-            path = f"/_matrix/federation/v1/send/{quote(txn_id, safe='')}"
-            try:
-                answer = await self._client.request(server, "PUT", path, content=body)
-            except (FederationDisabled, ForbiddenServer) as exc:
-                log.warning("federation queue of %s dropped: %s", server, exc)
-                self._trim(server, 0)
-                return
-            except BackingOff:
-                continue
-            except RemoteError as exc:
-                self._failed(server)
-                if exc.status == 429 or exc.status >= 500:
-                    if exc.status == 429:
-                        self._client.backoff.failed(server)
-                    continue
-                log.warning("%s refused transaction %s: %s; dropped", server, txn_id, exc)
-                self._acknowledged(server, items)
-                items = []
-                continue
-            except FederationError as exc:
-                self._failed(server)
-                log.info("transaction %s to %s failed: %s; will retry", txn_id, server, exc)
-                continue
-            self._log_pdu_errors(server, txn_id, answer)
-            self._acknowledged(server, items)
-            items = []
+            answer = await self._client.request(destination, "PUT", path, content=body)
+        except (FederationDisabled, ForbiddenServer) as exc:
+            log.warning("federation queue of %s dropped: %s", destination, exc)
+            return Outcome.ABANDON
+        except BackingOff:
+            return Outcome.RETRY
+        except RemoteError as exc:
+            self._failed(destination)
+            if exc.status == 429 or exc.status >= 500:
+                if exc.status == 429:
+                    self._client.backoff.failed(destination)
+                return Outcome.RETRY
+            log.warning("%s refused transaction %s: %s; dropped", destination, txn_id, exc)
+            return Outcome.REFUSED
+        except FederationError as exc:
+            self._failed(destination)
+            log.info("transaction %s to %s failed: %s; will retry", txn_id, destination, exc)
+            return Outcome.RETRY
+        self._log_pdu_errors(destination, txn_id, answer)
+        return Outcome.SENT
 
     @staticmethod
     def _log_pdu_errors(server: str, txn_id: str, answer: Any) -> None:

@@ -46,6 +46,8 @@ class Receipts:
         self.listeners: list[ReceiptListener] = []
         #: Like ``listeners``, for public (``m.read``) receipts only (federation).
         self.public_listeners: list[ReceiptListener] = []
+        #: Like ``listeners``, for private (``m.read.private``) receipts only.
+        self.private_listeners: list[ReceiptListener] = []
 
     def set_receipt(
         self,
@@ -77,9 +79,9 @@ class Receipts:
             b.put(self._latest, latest_key, u64(count) + value)
             for listener in self.listeners:
                 listener(b, str(user), room, thread_id, event_id, count)
-            if receipt_type == "m.read":
-                for listener in self.public_listeners:
-                    listener(b, str(user), room, thread_id, event_id, count)
+            by_type = self.public_listeners if receipt_type == "m.read" else self.private_listeners
+            for listener in by_type:
+                listener(b, str(user), room, thread_id, event_id, count)
         if receipt_type == "m.read":
             self._notifier.notify(count, rooms=[room])
         else:

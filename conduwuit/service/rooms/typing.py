@@ -32,7 +32,8 @@ class Typing:
         self._max = max_timeout_ms
         self._typing: dict[str, dict[str, int]] = {}  # room -> user -> expiry (ms)
         self._changed: dict[str, int] = {}  # room -> stream position of last change
-        #: Told ``(room ID, user ID, typing)`` of each change a client makes (federation).
+        #: Told ``(room ID, user ID, typing)`` of each change a client makes (the
+        #: federation and appservice senders).
         self.listeners: list[Callable[[str, str, bool], None]] = []
 
     def set_typing(

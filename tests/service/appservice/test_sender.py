@@ -5,52 +5,11 @@ service was failing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from conduwuit.service.appservice.sender import AppserviceSenderSettings
 from tests.admin.kit import command
 from tests.kit.appservice import AS_TOKEN, FakeAppservice
-from tests.kit.homeserver import Homeserver, start_homeserver
-
-FAST = AppserviceSenderSettings(retry_base_s=0.02, retry_max_s=0.1)
-
-
-@pytest.fixture
-async def appservice() -> AsyncIterator[FakeAppservice]:
-    fake = FakeAppservice()
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-async def started(path: Path) -> Homeserver:
-    hs = await start_homeserver(path)
-    hs.services.appservice_sender.settings = FAST
-    hs.services.appservice_sender.start()
-    return hs
-
-
-async def until(condition: object, what: str) -> None:
-    for _ in range(500):
-        if callable(condition) and condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def send(hs: Homeserver, room_id: str, body: str, token: str) -> str:
-    status, reply = await hs.request(
-        "PUT",
-        f"/rooms/{room_id}/send/m.room.message/{body}",
-        {"msgtype": "m.text", "body": body},
-        token=token,
-    )
-    assert status == 200, reply
-    event_id: str = reply["event_id"]
-    return event_id
+from tests.service.appservice.kit import register_user, send, started, until
 
 
 async def test_interesting_events_arrive_once_across_a_restart(
@@ -71,13 +30,7 @@ async def test_interesting_events_arrive_once_across_a_restart(
             "POST", "/createRoom", {"preset": "public_chat"}, token=token
         )
         room_id = room["room_id"]
-        status, reply = await hs.request(
-            "POST",
-            "/register",
-            {"type": "m.login.application_service", "username": "_fake_bob"},
-            token=AS_TOKEN,
-        )
-        assert status == 200, reply
+        await register_user(hs, "_fake_bob")
         status, reply = await hs.request(
             "POST",
             f"/rooms/{room_id}/join",

@@ -253,7 +253,7 @@ async def test_a_failed_request_forgets_the_destination(remote: Remote) -> None:
 
 async def test_backoff_is_capped() -> None:
     clock = Clock()
-    from conduwuit.service.federation.client import Backoff
+    from conduwuit.service.backoff import Backoff
 
     backoff = Backoff(clock, base_ms=10, max_ms=100)
     for _ in range(40):
