@@ -10,13 +10,13 @@ from aiohttp import web
 
 from conduwuit.api.router import Route
 
-#: Client-server spec versions this server implements: v1.1 to v1.16, as a server
+#: Client-server spec versions this server implements: v1.1 to v1.19, as a server
 #: for clients of the Web, Desktop, CLI and Embedded feature profiles. The spec lets
 #: a server that targets some profiles implement only the modules those profiles
 #: require ("Modules", "Feature Profiles"); of the Mobile profile's, Third-party
-#: Invites is missing. v1.17 is not claimed: it needs application services. See
-#: docs/development/versions.md (a table per module) before adding a version.
-SUPPORTED_VERSIONS: tuple[str, ...] = tuple(f"v1.{minor}" for minor in range(1, 17))
+#: Invites is missing. See docs/development/versions.md (a table per module and
+#: version) before adding a version.
+SUPPORTED_VERSIONS: tuple[str, ...] = tuple(f"v1.{minor}" for minor in range(1, 20))
 
 #: Unstable features (MSCs) that work, by their unstable flag; each has a test in
 #: tests/http/client/test_versions.py that uses the feature.

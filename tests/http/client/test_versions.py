@@ -25,10 +25,10 @@ def users(hs: Homeserver) -> Users:
     return Users(hs)
 
 
-async def test_versions_lists_v1_1_to_v1_16(hs: Homeserver) -> None:
+async def test_versions_lists_v1_1_to_v1_19(hs: Homeserver) -> None:
     status, reply = await hs.request("GET", "/_matrix/client/versions")
     assert status == 200
-    assert reply["versions"] == [f"v1.{minor}" for minor in range(1, 17)]
+    assert reply["versions"] == [f"v1.{minor}" for minor in range(1, 20)]
     assert reply["unstable_features"] == UNSTABLE_FEATURES
     assert all(value is True for value in UNSTABLE_FEATURES.values())
 
@@ -40,8 +40,8 @@ async def test_versions_answers_the_same_with_a_token(hs: Homeserver) -> None:
 
 
 def test_no_version_past_the_table_in_the_docs() -> None:
-    # v1.17 needs application services (docs/development/versions.md).
-    assert "v1.17" not in SUPPORTED_VERSIONS and "r0.6.1" not in SUPPORTED_VERSIONS
+    # v1.19 is the spec this server follows (docs/development/versions.md).
+    assert "v1.20" not in SUPPORTED_VERSIONS and "r0.6.1" not in SUPPORTED_VERSIONS
 
 
 async def test_v1_10_to_v1_15_requirements(start: StartHomeserver) -> None:
@@ -126,6 +126,36 @@ async def test_v1_16_requirements(hs: Homeserver, users: Users) -> None:
     )
     profile = await users.ok(bob, "GET", f"/profile/{alice}/org.example.pronouns")
     assert profile == {"org.example.pronouns": "she"}
+
+
+async def test_v1_17_to_v1_19_requirements(hs: Homeserver, users: Users) -> None:
+    """v1.17 to v1.19, each used once. The application-service parts of v1.17 (device
+    masquerading with ``device_id``, devices made and deleted without UIA) are
+    ``test_masquerading_as_namespace_users`` and
+    ``test_appservices_manage_devices_without_uia`` in test_appservice_auth.py; invite
+    blocking (v1.18) has tests/http/rooms/test_invite_permission.py."""
+    alice, bob = await users.add("alice"), await users.add("bob")
+    room = await _room_with(users, alice, bob)
+    # v1.17: the legacy mention rules are gone from the defaults (MSC4210).
+    rules = (await users.ok(alice, "GET", "/pushrules/"))["global"]
+    ids = {rule["rule_id"] for kind in rules.values() for rule in kind}
+    assert ".m.rule.is_user_mention" in ids
+    assert not ids & {".m.rule.contains_display_name", ".m.rule.contains_user_name"}
+    assert ".m.rule.roomnotif" not in ids
+    # v1.18: m.room.redaction through /send (MSC4169), redacts in the content.
+    message = await _send(users, bob, room, "m1", {"msgtype": "m.text", "body": "oops"})
+    path = f"/rooms/{room}/send/m.room.redaction/r1"
+    await users.ok(bob, "PUT", path, {"redacts": message})
+    redacted = await users.ok(alice, "GET", f"/rooms/{room}/event/{message}")
+    assert redacted["content"] == {}
+    # v1.18: reporting an event takes no score any more (MSC4277).
+    report = f"/rooms/{room}/report/{message}"
+    assert (await users.call(alice, "POST", report, {"reason": "spam"}))[0] == 200
+    # v1.19: unsigned.replaces_state names the state event a state event replaced.
+    first = await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.topic/", {"topic": "a"})
+    second = await users.ok(alice, "PUT", f"/rooms/{room}/state/m.room.topic/", {"topic": "b"})
+    event = await users.ok(alice, "GET", f"/rooms/{room}/event/{second['event_id']}")
+    assert event["unsigned"]["replaces_state"] == first["event_id"]
 
 
 async def _room_with(users: Users, owner: str, guest: str) -> str:
