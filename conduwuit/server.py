@@ -84,6 +84,7 @@ from conduwuit.service.push.rules import PUSH_RULES
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions, RoomsConfig
+from conduwuit.service.rooms.admin import RoomAdmin
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
@@ -105,6 +106,7 @@ from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
 from conduwuit.service.server_notices import NoticesSettings, ServerNotices
 from conduwuit.service.services import (
+    AdminApiServices,
     FederationServices,
     PushServices,
     RoomServices,
@@ -123,6 +125,7 @@ from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.admin import UserAdmin
 from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.login import PasswordAuth
 from conduwuit.service.users.openid import OpenId
@@ -204,7 +207,7 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
                     room_aliases.directory_group(),
                     ModerationCommands(
                         config.server_name,
-                        rooms.membership,
+                        services.admin_api.rooms,
                         aliases,
                         rooms.metadata,
                         room.room_id,
@@ -242,6 +245,8 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
     users.registration.registered_listeners.append(bot.on_registered)
     rooms.storage.pipeline.persister.listeners.append(bot.stage_event)
     rooms.reports.listeners.append(bot.post)
+    services.admin_api.users.admin_listeners.append(room.on_admin_changed)
+    services.admin_api.rooms.shutdown_guards.append(room.refuse_shutdown)
     return bot
 
 
@@ -314,7 +319,33 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         serving=build_serving(config, db, server_keys, notifier, users, rooms, e2ee, federation),
         appservice_sender=appservice_sender,
         appservice_queries=appservice_queries,
+        admin_api=build_admin_api(config, db, users, rooms),
         loop_lag=loop_lag(config),
+    )
+
+
+def build_admin_api(
+    config: GlobalConfig, db: Database, users: UserServices, rooms: RoomServices
+) -> AdminApiServices:
+    return AdminApiServices(
+        users=UserAdmin(
+            db,
+            config.server_name,
+            users.accounts,
+            users.profiles,
+            users.devices,
+            users.erasures,
+            users.registration,
+            rooms.storage.member_index,
+        ),
+        rooms=RoomAdmin(
+            config.server_name,
+            rooms.storage,
+            rooms.actions.aliases,
+            rooms.metadata,
+            rooms.membership,
+            lambda user_id: len(users.devices.list_devices(user_id)),
+        ),
     )
 
 

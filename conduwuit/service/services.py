@@ -43,6 +43,7 @@ from conduwuit.service.push.pushers import Pushers
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions
+from conduwuit.service.rooms.admin import RoomAdmin
 from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
@@ -66,6 +67,7 @@ from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.admin import UserAdmin
 from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.login import PasswordAuth
 from conduwuit.service.users.openid import OpenId
@@ -167,6 +169,14 @@ class FederationServices:
 
 
 @dataclass
+class AdminApiServices:
+    """What Synapse's admin API (``/_synapse/admin``) shows and changes."""
+
+    users: UserAdmin
+    rooms: RoomAdmin
+
+
+@dataclass
 class ServingServices:
     """Resident rooms as other servers see them: who may read what, and the reads."""
 
@@ -203,6 +213,7 @@ class Services:
     appservice_sender: AppserviceSender
     #: User and alias queries and pings to application services.
     appservice_queries: AppserviceQueries
+    admin_api: AdminApiServices
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
 
