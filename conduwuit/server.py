@@ -85,6 +85,7 @@ from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions, RoomsConfig
 from conduwuit.service.rooms.admin import RoomAdmin
+from conduwuit.service.rooms.admin_reports import EventReportAdmin
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
@@ -346,6 +347,7 @@ def build_admin_api(
             rooms.membership,
             lambda user_id: len(users.devices.list_devices(user_id)),
         ),
+        event_reports=EventReportAdmin(rooms.reports, rooms.storage.state, rooms.storage.timeline),
     )
 
 
@@ -936,7 +938,7 @@ def build_rooms(
         receipts=Receipts(db, storage.member_index, storage.timeline, notifier, clock),
         hooks=hooks,
         upgrades=RoomUpgrades(membership),
-        reports=Reports(storage.member_index, storage.timeline, is_local_user),
+        reports=Reports(db, clock, storage.member_index, storage.timeline, is_local_user),
         search=Search(history, SearchIndex(db)),
         hierarchy=Hierarchy(directory),
         user_directory=UserDirectory(

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conduwuit.api import root, wellknown
+from conduwuit.api.admin import event_reports as admin_event_reports
 from conduwuit.api.admin import loop_lag as admin_loop_lag
 from conduwuit.api.admin import register as admin_register
 from conduwuit.api.admin import rooms as admin_rooms
@@ -137,6 +138,9 @@ def admin_api_routes(services: Services) -> list[Route]:
         *admin_server_version.routes(),
         *admin_users.UserAdminHandlers(services.admin_api.users, is_admin).routes(),
         *admin_rooms.RoomAdminHandlers(services.admin_api.rooms, is_admin).routes(),
+        *admin_event_reports.EventReportHandlers(
+            services.admin_api.event_reports, is_admin
+        ).routes(),
     ]
 
 

@@ -44,6 +44,7 @@ from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.admin import RoomAdmin
+from conduwuit.service.rooms.admin_reports import EventReportAdmin
 from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
@@ -174,6 +175,7 @@ class AdminApiServices:
 
     users: UserAdmin
     rooms: RoomAdmin
+    event_reports: EventReportAdmin
 
 
 @dataclass
