@@ -133,6 +133,7 @@ from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
+from conduwuit.service.users.registration_tokens import RegistrationTokens
 from conduwuit.service.users.shared_secret import SharedSecret
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import TurnConfig, Voip
@@ -679,6 +680,7 @@ def build_users(
     account_data = AccountData(db, notifier)
     devices.deletion_listeners.append(account_data.stage_device_deleted)
     erasures = Erasures(db, clock)
+    registration_tokens = RegistrationTokens(db, clock)
     registration = Registration(
         db,
         config.server_name,
@@ -698,6 +700,7 @@ def build_users(
         check_password=password_auth.check,
         resolve_user=password_auth.resolve,
         registration_token=lambda: registration_token(config),
+        reserve_token=registration_tokens.reserve,
         failures=RateLimiter(
             clock,
             per_second=config.rate_limit_uiaa_per_second,
@@ -711,6 +714,7 @@ def build_users(
         hasher=hasher,
         password_auth=password_auth,
         registration=registration,
+        registration_tokens=registration_tokens,
         erasures=erasures,
         shared_secret=SharedSecret(config.registration_shared_secret, clock),
         uiaa=uiaa,

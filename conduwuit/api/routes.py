@@ -13,6 +13,7 @@ from conduwuit.api import root, wellknown
 from conduwuit.api.admin import event_reports as admin_event_reports
 from conduwuit.api.admin import loop_lag as admin_loop_lag
 from conduwuit.api.admin import register as admin_register
+from conduwuit.api.admin import registration_tokens as admin_registration_tokens
 from conduwuit.api.admin import rooms as admin_rooms
 from conduwuit.api.admin import server_notices as admin_server_notices
 from conduwuit.api.admin import server_version as admin_server_version
@@ -138,6 +139,9 @@ def admin_api_routes(services: Services) -> list[Route]:
         *admin_server_version.routes(),
         *admin_users.UserAdminHandlers(services.admin_api.users, is_admin).routes(),
         *admin_rooms.RoomAdminHandlers(services.admin_api.rooms, is_admin).routes(),
+        *admin_registration_tokens.RegistrationTokenHandlers(
+            services.users.registration_tokens, is_admin
+        ).routes(),
         *admin_event_reports.EventReportHandlers(
             services.admin_api.event_reports, is_admin
         ).routes(),
@@ -159,7 +163,12 @@ def user_routes(
 ) -> list[Route]:
     return [
         *register.routes(
-            config, users.registration, users.uiaa, users.registration_limiter, users.appservices
+            config,
+            users.registration,
+            users.uiaa,
+            users.registration_limiter,
+            users.appservices,
+            users.registration_tokens,
         ),
         *login.routes(
             config,

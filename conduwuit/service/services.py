@@ -75,6 +75,7 @@ from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
+from conduwuit.service.users.registration_tokens import RegistrationTokens
 from conduwuit.service.users.shared_secret import SharedSecret
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import Voip
@@ -90,6 +91,8 @@ class UserServices:
     hasher: PasswordHasher
     password_auth: PasswordAuth
     registration: Registration
+    #: Registration tokens made with the admin API.
+    registration_tokens: RegistrationTokens
     erasures: Erasures
     shared_secret: SharedSecret
     uiaa: Uiaa
