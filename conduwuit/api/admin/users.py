@@ -1,5 +1,6 @@
 """Synapse's user admin API (service/users/admin.py): list, query, create-or-modify,
-deactivate, reset password, joined rooms. Every endpoint is for server admins only."""
+deactivate, reset password, joined rooms, devices (list, log one out). Every endpoint
+is for server admins only."""
 
 from __future__ import annotations
 
@@ -114,6 +115,15 @@ class UserAdminHandlers:
         self._require(request)
         return web.json_response(self._admin.joined_rooms(_target(request)))
 
+    async def devices(self, request: web.Request) -> web.Response:
+        self._require(request)
+        return web.json_response(self._admin.devices(_target(request)))
+
+    async def delete_device(self, request: web.Request) -> web.Response:
+        self._require(request)
+        self._admin.delete_device(_target(request), request.match_info["device_id"])
+        return web.json_response({})
+
     def routes(self) -> list[Route]:
         token = Auth.ACCESS_TOKEN
         return [
@@ -123,4 +133,11 @@ class UserAdminHandlers:
             Route("POST", (f"{V1}/deactivate/{{user_id}}",), self.deactivate, token),
             Route("POST", (f"{V1}/reset_password/{{user_id}}",), self.reset_password, token),
             Route("GET", (f"{V1}/users/{{user_id}}/joined_rooms",), self.joined_rooms, token),
+            Route("GET", (f"{V2}/users/{{user_id}}/devices",), self.devices, token),
+            Route(
+                "DELETE",
+                (f"{V2}/users/{{user_id}}/devices/{{device_id}}",),
+                self.delete_device,
+                token,
+            ),
         ]

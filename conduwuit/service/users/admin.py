@@ -199,6 +199,18 @@ class UserAdmin:
         rooms = sorted(r.room_id for r in self._members.rooms_of(uid, (MembershipState.JOIN,)))
         return {"joined_rooms": rooms, "total": len(rooms)}
 
+    def devices(self, user_id: UserId) -> dict[str, Any]:
+        """Synapse's ``/v2/users/{userId}/devices``: each device with its user."""
+        uid, _ = self.existing(user_id)
+        devices = [{**d.to_json(), "user_id": uid} for d in self._devices.list_devices(uid)]
+        return {"devices": devices, "total": len(devices)}
+
+    def delete_device(self, user_id: UserId, device_id: str) -> None:
+        """Log one device out. An unknown device is no error (Synapse answers 200)."""
+        uid, _ = self.changeable(user_id)
+        if self._devices.get(uid, device_id) is not None:
+            self._devices.delete(uid, [device_id])
+
     # -- changes ------------------------------------------------------------------
     async def reset_password(self, user_id: UserId, password: str, logout_devices: bool) -> None:
         check_password(password)

@@ -37,6 +37,8 @@ ENDPOINTS = [
     ("POST", f"{V1}/deactivate/{ALICE}", {}),
     ("POST", f"{V1}/reset_password/{ALICE}", {"new_password": "new"}),
     ("GET", f"{V1}/users/{ALICE}/joined_rooms", None),
+    ("GET", f"{V2}/users/{ALICE}/devices", None),
+    ("DELETE", f"{V2}/users/{ALICE}/devices/D", None),
 ]
 
 
@@ -244,3 +246,19 @@ async def test_server_version_needs_no_token(start: StartHomeserver) -> None:
     hs = await start()
     status, reply = await hs.request("GET", f"{V1}/server_version")
     assert status == 200 and isinstance(reply["server_version"], str) and reply["server_version"]
+
+
+async def test_devices_list_and_log_out(start: StartHomeserver) -> None:
+    hs, admin, alice = await users_server(start)
+    second = await hs.login("alice")
+    reply = await ok(hs, "GET", f"{V2}/users/{ALICE}/devices", admin)
+    assert reply["total"] == 2 and {d["user_id"] for d in reply["devices"]} == {ALICE}
+    assert second["device_id"] in {d["device_id"] for d in reply["devices"]}
+    assert await ok(hs, "DELETE", f"{V2}/users/{ALICE}/devices/{second['device_id']}", admin) == {}
+    status, _ = await hs.request("GET", "/account/whoami", token=second["access_token"])
+    assert status == 401
+    await ok(hs, "GET", "/account/whoami", alice)  # the other session stays
+    # An unknown device is no error (Synapse); an unknown user is.
+    assert await ok(hs, "DELETE", f"{V2}/users/{ALICE}/devices/NOPE", admin) == {}
+    status, reply = await hs.request("GET", f"{V2}/users/@nobody:test.example/devices", token=admin)
+    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
