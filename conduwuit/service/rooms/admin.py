@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +114,7 @@ class RoomAdmin:
             raise not_found("Room not found")
         return rid
 
-    def _local(self, users: Any) -> list[str]:
+    def _local(self, users: Iterable[str]) -> list[str]:
         return [u for u in users if server_of(u) == self.server_name]
 
     def row(self, room_id: str) -> dict[str, Any]:
