@@ -165,9 +165,9 @@ class AdminRoom:
             await self.remove_admin(user_id)
 
     def refuse_shutdown(self, room_id: str) -> None:
-        """The admin API cannot delete the admin room (nor can ``ban-room``)."""
+        """The admin API cannot delete or block the admin room (nor can ``ban-room``)."""
         if room_id == self.room_id():
-            raise MatrixError(ErrCode.INVALID_PARAM, "The admin room cannot be deleted")
+            raise MatrixError(ErrCode.INVALID_PARAM, "The admin room cannot be shut down")
 
     async def _set_power(self, room_id: str, user_id: str, level: int | None) -> None:
         state = self._actions.storage.state

@@ -26,6 +26,10 @@ V1 = "/_synapse/admin/v1/rooms"
 V2 = "/_synapse/admin/v2/rooms"
 
 
+class BlockBody(WireModel):
+    block: StrictBool
+
+
 class DeleteBody(WireModel):
     block: StrictBool = False
     purge: StrictBool = True
@@ -81,6 +85,16 @@ class RoomAdminHandlers:
         require_admin(request, self._is_admin)
         return web.json_response(self._admin.state(room_id(request), request.query.get("type")))
 
+    async def get_block(self, request: web.Request) -> web.Response:
+        require_admin(request, self._is_admin)
+        return web.json_response(self._admin.blocked(room_id(request)))
+
+    async def put_block(self, request: web.Request) -> web.Response:
+        require_admin(request, self._is_admin)
+        target = room_id(request)
+        body = parse(BlockBody, await json_body(request))
+        return web.json_response(self._admin.set_blocked(target, body.block))
+
     async def delete_v1(self, request: web.Request) -> web.Response:
         require_admin(request, self._is_admin)
         target = room_id(request)
@@ -111,6 +125,8 @@ class RoomAdminHandlers:
             Route("GET", (f"{V1}/{room}",), self.details, token),
             Route("GET", (f"{V1}/{room}/members",), self.members, token),
             Route("GET", (f"{V1}/{room}/state",), self.state, token),
+            Route("GET", (f"{V1}/{room}/block",), self.get_block, token),
+            Route("PUT", (f"{V1}/{room}/block",), self.put_block, token),
             Route("DELETE", (f"{V1}/{room}",), self.delete_v1, token),
             Route("DELETE", (f"{V2}/{room}",), self.delete_v2, token),
             Route("GET", (f"{V2}/{room}/delete_status",), self.statuses, token),

@@ -1,6 +1,6 @@
 """Synapse's user admin API (service/users/admin.py): list, query, create-or-modify,
-deactivate, reset password, joined rooms, devices (list, log one out). Every endpoint
-is for server admins only."""
+deactivate, reset password, joined rooms, devices (list, log one out), the admin
+flag. Every endpoint is for server admins only."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ class UserBody(WireModel):
     threepids: list[object] | None = None
     external_ids: list[object] | None = None
     user_type: StrictStr | None = None
+
+
+class AdminBody(WireModel):
+    admin: StrictBool
 
 
 class DeactivateBody(WireModel):
@@ -115,6 +119,17 @@ class UserAdminHandlers:
         self._require(request)
         return web.json_response(self._admin.joined_rooms(_target(request)))
 
+    async def get_admin(self, request: web.Request) -> web.Response:
+        self._require(request)
+        return web.json_response({"admin": self._admin.is_admin(_target(request))})
+
+    async def put_admin(self, request: web.Request) -> web.Response:
+        requester = self._require(request)
+        target = _target(request)
+        body = parse(AdminBody, await json_body(request))
+        await self._admin.set_admin(requester, target, body.admin)
+        return web.json_response({})
+
     async def devices(self, request: web.Request) -> web.Response:
         self._require(request)
         return web.json_response(self._admin.devices(_target(request)))
@@ -133,6 +148,8 @@ class UserAdminHandlers:
             Route("POST", (f"{V1}/deactivate/{{user_id}}",), self.deactivate, token),
             Route("POST", (f"{V1}/reset_password/{{user_id}}",), self.reset_password, token),
             Route("GET", (f"{V1}/users/{{user_id}}/joined_rooms",), self.joined_rooms, token),
+            Route("GET", (f"{V1}/users/{{user_id}}/admin",), self.get_admin, token),
+            Route("PUT", (f"{V1}/users/{{user_id}}/admin",), self.put_admin, token),
             Route("GET", (f"{V2}/users/{{user_id}}/devices",), self.devices, token),
             Route(
                 "DELETE",

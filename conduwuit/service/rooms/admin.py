@@ -233,7 +233,22 @@ class RoomAdmin:
                 events.append(pdu)
         return {"state": events}
 
-    # -- shutting down ------------------------------------------------------------
+    # -- blocking and shutting down ------------------------------------------------
+    def blocked(self, room_id: RoomId) -> dict[str, Any]:
+        """Synapse's ``GET /v1/rooms/{roomId}/block`` (it also names the blocking user;
+        the ban mark keeps none)."""
+        return {"block": self._metadata.is_banned(str(room_id))}
+
+    def set_blocked(self, room_id: RoomId, block: bool) -> dict[str, Any]:
+        """Block or unblock without evicting anyone (Synapse's ``PUT …/block``): the
+        ban mark of ``!admin rooms moderation``; the room need not be known here."""
+        rid = str(room_id)
+        if block:
+            for guard in self.shutdown_guards:
+                guard(rid)
+        self._metadata.set_banned(rid, block)
+        return {"block": block}
+
     async def delete(self, room_id: RoomId, *, block: bool, unknown_status: int) -> Shutdown:
         """The admin API's room deletion without a purge: shut the room down. An
         unknown room can only be blocked (Synapse); else ``unknown_status`` (400 for
@@ -280,7 +295,6 @@ class RoomAdmin:
             raise not_found("No delete task for room")
         return {"results": results}
 
-    # -- shutting down ------------------------------------------------------------
     async def shutdown(self, room_id: str, *, block: bool) -> Shutdown:
         """Block first if asked (nobody gets back in while the others leave), drop the
         local aliases and the directory entry, then make every local member leave."""

@@ -199,6 +199,17 @@ class UserAdmin:
         rooms = sorted(r.room_id for r in self._members.rooms_of(uid, (MembershipState.JOIN,)))
         return {"joined_rooms": rooms, "total": len(rooms)}
 
+    def is_admin(self, user_id: UserId) -> bool:
+        return self.existing(user_id)[1].is_admin
+
+    async def set_admin(self, requester: UserId, user_id: UserId, admin: bool) -> None:
+        """Synapse's ``PUT /v1/users/{userId}/admin``; an admin cannot demote themselves."""
+        uid, account = self.changeable(user_id)
+        if uid == str(requester) and not admin:
+            raise invalid_param("You may not demote yourself.")
+        if account.is_admin != admin:
+            await self._set_admin(uid, admin)
+
     def devices(self, user_id: UserId) -> dict[str, Any]:
         """Synapse's ``/v2/users/{userId}/devices``: each device with its user."""
         uid, _ = self.existing(user_id)

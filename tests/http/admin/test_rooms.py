@@ -48,6 +48,8 @@ async def rooms_server(start: StartHomeserver) -> tuple[Homeserver, str, str, st
         ("GET", "/{room}/members", None),
         ("GET", "/{room}/state", None),
         ("DELETE", "/{room}", {"purge": False}),
+        ("GET", "/{room}/block", None),
+        ("PUT", "/{room}/block", {"block": True}),
     ],
 )
 async def test_admins_only(start: StartHomeserver, method: str, suffix: str, body: Any) -> None:
@@ -60,6 +62,30 @@ async def test_admins_only(start: StartHomeserver, method: str, suffix: str, bod
         status, reply = await hs.request(method, path, body, token=alice)
         assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
     assert hs.services.rooms.storage.member_index.is_joined(ALICE, garden)
+    assert not hs.services.rooms.metadata.is_banned(garden)
+
+
+async def test_block_without_evicting(start: StartHomeserver) -> None:
+    hs, admin, _, garden = await rooms_server(start)
+    path = f"{V1}/{garden}/block"
+    assert await ok(hs, "GET", path, admin) == {"block": False}
+    status, reply = await hs.request("PUT", path, {"block": "yes"}, token=admin)
+    assert (status, reply["errcode"]) == (400, "M_BAD_JSON")
+    assert await ok(hs, "PUT", path, admin, {"block": True}) == {"block": True}
+    assert await ok(hs, "GET", path, admin) == {"block": True}
+    # Members stay; nobody new may join.
+    assert hs.services.rooms.storage.member_index.is_joined(ALICE, garden)
+    carol = (await hs.register("carol"))["access_token"]
+    status, reply = await hs.request("POST", f"/join/{garden}", {}, token=carol)
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
+    assert await ok(hs, "PUT", path, admin, {"block": False}) == {"block": False}
+    await ok(hs, "POST", f"/join/{garden}", carol, {})
+    # The admin room cannot be blocked.
+    admin_room = hs.admin.room.room_id()
+    status, reply = await hs.request(
+        "PUT", f"{V1}/{admin_room}/block", {"block": True}, token=admin
+    )
+    assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
 
 
 async def test_list_order_search_and_pages(start: StartHomeserver) -> None:

@@ -38,6 +38,8 @@ ENDPOINTS = [
     ("POST", f"{V1}/reset_password/{ALICE}", {"new_password": "new"}),
     ("GET", f"{V1}/users/{ALICE}/joined_rooms", None),
     ("GET", f"{V2}/users/{ALICE}/devices", None),
+    ("GET", f"{V1}/users/{ALICE}/admin", None),
+    ("PUT", f"{V1}/users/{ALICE}/admin", {"admin": True}),
     ("DELETE", f"{V2}/users/{ALICE}/devices/D", None),
 ]
 
@@ -261,4 +263,24 @@ async def test_devices_list_and_log_out(start: StartHomeserver) -> None:
     # An unknown device is no error (Synapse); an unknown user is.
     assert await ok(hs, "DELETE", f"{V2}/users/{ALICE}/devices/NOPE", admin) == {}
     status, reply = await hs.request("GET", f"{V2}/users/@nobody:test.example/devices", token=admin)
+    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+
+
+async def test_admin_flag(start: StartHomeserver) -> None:
+    hs, admin, _ = await users_server(start)
+    path = f"{V1}/users/{ALICE}/admin"
+    assert await ok(hs, "GET", path, admin) == {"admin": False}
+    for body, errcode in (({"admin": "yes"}, "M_BAD_JSON"), ({}, "M_MISSING_PARAM")):
+        status, reply = await hs.request("PUT", path, body, token=admin)
+        assert (status, reply["errcode"]) == (400, errcode), body
+    assert await ok(hs, "PUT", path, admin, {"admin": True}) == {}
+    assert await ok(hs, "GET", path, admin) == {"admin": True}
+    admin_room = hs.admin.room.room_id()
+    assert admin_room is not None
+    assert hs.services.rooms.storage.member_index.is_joined(ALICE, admin_room)
+    status, reply = await hs.request(
+        "PUT", f"{V1}/users/@admin:test.example/admin", {"admin": False}, token=admin
+    )
+    assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")  # no self-demotion
+    status, reply = await hs.request("GET", f"{V1}/users/@nobody:test.example/admin", token=admin)
     assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
