@@ -86,6 +86,8 @@ from conduwuit.service.push.rules import PUSH_RULES
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions, RoomsConfig
+from conduwuit.service.rooms.admin import RoomAdmin
+from conduwuit.service.rooms.admin_reports import EventReportAdmin
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
@@ -107,6 +109,7 @@ from conduwuit.service.rooms.upgrade import RoomUpgrades
 from conduwuit.service.server_keys import ServerKeys
 from conduwuit.service.server_notices import NoticesSettings, ServerNotices
 from conduwuit.service.services import (
+    AdminApiServices,
     FederationServices,
     PushServices,
     RoomServices,
@@ -125,12 +128,14 @@ from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.admin import UserAdmin
 from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.login import PasswordAuth
 from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
+from conduwuit.service.users.registration_tokens import RegistrationTokens
 from conduwuit.service.users.shared_secret import SharedSecret
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import TurnConfig, Voip
@@ -210,7 +215,7 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
                     room_aliases.directory_group(),
                     ModerationCommands(
                         config.server_name,
-                        rooms.membership,
+                        services.admin_api.rooms,
                         aliases,
                         rooms.metadata,
                         room.room_id,
@@ -249,6 +254,8 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
     users.registration.registered_listeners.append(bot.on_registered)
     rooms.storage.pipeline.persister.listeners.append(bot.stage_event)
     rooms.reports.listeners.append(bot.post)
+    services.admin_api.users.admin_listeners.append(room.on_admin_changed)
+    services.admin_api.rooms.shutdown_guards.append(room.refuse_shutdown)
     return bot
 
 
@@ -323,6 +330,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         serving=serving,
         appservice_sender=appservice_sender,
         appservice_queries=appservice_queries,
+        admin_api=build_admin_api(config, db, users, rooms),
         loop_lag=lag,
         metrics=build_metrics(
             config, db, notifier, federation, serving, lag, rooms, push, sliding_sync
@@ -358,6 +366,32 @@ def build_metrics(
         "sliding_sync_connections": lambda: len(sliding_sync.connections),
     }
     return Metrics(MetricSources(db, notifier, federation.sender, serving.inbound, lag, caches))
+
+
+def build_admin_api(
+    config: GlobalConfig, db: Database, users: UserServices, rooms: RoomServices
+) -> AdminApiServices:
+    return AdminApiServices(
+        users=UserAdmin(
+            db,
+            config.server_name,
+            users.accounts,
+            users.profiles,
+            users.devices,
+            users.erasures,
+            users.registration,
+            rooms.storage.member_index,
+        ),
+        rooms=RoomAdmin(
+            config.server_name,
+            rooms.storage,
+            rooms.actions.aliases,
+            rooms.metadata,
+            rooms.membership,
+            lambda user_id: len(users.devices.list_devices(user_id)),
+        ),
+        event_reports=EventReportAdmin(rooms.reports, rooms.storage.state, rooms.storage.timeline),
+    )
 
 
 def build_appservices(
@@ -712,6 +746,7 @@ def build_users(
     account_data = AccountData(db, notifier)
     devices.deletion_listeners.append(account_data.stage_device_deleted)
     erasures = Erasures(db, clock)
+    registration_tokens = RegistrationTokens(db, clock)
     registration = Registration(
         db,
         config.server_name,
@@ -731,6 +766,7 @@ def build_users(
         check_password=password_auth.check,
         resolve_user=password_auth.resolve,
         registration_token=lambda: registration_token(config),
+        reserve_token=registration_tokens.reserve,
         failures=RateLimiter(
             clock,
             per_second=config.rate_limit_uiaa_per_second,
@@ -744,6 +780,7 @@ def build_users(
         hasher=hasher,
         password_auth=password_auth,
         registration=registration,
+        registration_tokens=registration_tokens,
         erasures=erasures,
         shared_secret=SharedSecret(config.registration_shared_secret, clock),
         uiaa=uiaa,
@@ -971,7 +1008,7 @@ def build_rooms(
         receipts=Receipts(db, storage.member_index, storage.timeline, notifier, clock),
         hooks=hooks,
         upgrades=RoomUpgrades(membership),
-        reports=Reports(storage.member_index, storage.timeline, is_local_user),
+        reports=Reports(db, clock, storage.member_index, storage.timeline, is_local_user),
         search=Search(history, SearchIndex(db)),
         hierarchy=Hierarchy(directory),
         user_directory=UserDirectory(

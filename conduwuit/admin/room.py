@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from conduwuit.core.errors import MatrixError, forbidden
+from conduwuit.core.errors import ErrCode, MatrixError, forbidden
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
 from conduwuit.core.membership import MembershipState
@@ -156,6 +156,18 @@ class AdminRoom:
             await self._membership.kick(
                 self.server_user, RoomId.parse(room_id), UserId.parse(user_id), "No longer an admin"
             )
+
+    async def on_admin_changed(self, user_id: str, admin: bool) -> None:
+        """The admin API made an account an admin (brought in) or not (put out)."""
+        if admin:
+            await self.ensure(user_id)
+        else:
+            await self.remove_admin(user_id)
+
+    def refuse_shutdown(self, room_id: str) -> None:
+        """The admin API cannot delete or block the admin room (nor can ``ban-room``)."""
+        if room_id == self.room_id():
+            raise MatrixError(ErrCode.INVALID_PARAM, "The admin room cannot be shut down")
 
     async def _set_power(self, room_id: str, user_id: str, level: int | None) -> None:
         state = self._actions.storage.state

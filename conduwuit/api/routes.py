@@ -10,9 +10,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conduwuit.api import root, wellknown
+from conduwuit.api.admin import event_reports as admin_event_reports
 from conduwuit.api.admin import loop_lag as admin_loop_lag
 from conduwuit.api.admin import register as admin_register
+from conduwuit.api.admin import registration_tokens as admin_registration_tokens
+from conduwuit.api.admin import rooms as admin_rooms
 from conduwuit.api.admin import server_notices as admin_server_notices
+from conduwuit.api.admin import server_version as admin_server_version
+from conduwuit.api.admin import users as admin_users
 from conduwuit.api.admin import whois as admin_whois
 from conduwuit.api.auth import requester
 from conduwuit.api.client import (
@@ -119,12 +124,29 @@ def routes(services: Services) -> list[Route]:
         ).routes(),
         *loop_lag_routes(services),
         *metrics_routes(services),
+        *admin_api_routes(services),
         *voip.VoipHandlers(services.voip).routes(),
         *media_content.routes(services.media, allow_legacy=config.allow_legacy_media),
         *media_thumbnail.routes(
             services.media, services.thumbnailer, allow_legacy=config.allow_legacy_media
         ),
         *media_preview.routes(services.previewer, allow_legacy=config.allow_legacy_media),
+    ]
+
+
+def admin_api_routes(services: Services) -> list[Route]:
+    """Synapse's admin API (docs/admin-api.md), for server admins."""
+    is_admin = services.users.accounts.is_admin
+    return [
+        *admin_server_version.routes(),
+        *admin_users.UserAdminHandlers(services.admin_api.users, is_admin).routes(),
+        *admin_rooms.RoomAdminHandlers(services.admin_api.rooms, is_admin).routes(),
+        *admin_registration_tokens.RegistrationTokenHandlers(
+            services.users.registration_tokens, is_admin
+        ).routes(),
+        *admin_event_reports.EventReportHandlers(
+            services.admin_api.event_reports, is_admin
+        ).routes(),
     ]
 
 
@@ -153,7 +175,12 @@ def user_routes(
 ) -> list[Route]:
     return [
         *register.routes(
-            config, users.registration, users.uiaa, users.registration_limiter, users.appservices
+            config,
+            users.registration,
+            users.uiaa,
+            users.registration_limiter,
+            users.appservices,
+            users.registration_tokens,
         ),
         *login.routes(
             config,

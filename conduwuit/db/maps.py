@@ -410,6 +410,21 @@ class Maps:
         key:   user ID (UTF-8)
         value: u64 ms timestamp of the request""",
     )
+    reportid_eventreport: Final = MapSpec(
+        "reportid_eventreport",
+        """Event reports (``POST /rooms/{roomId}/report/{eventId}``), kept for the admin
+        API's ``/_synapse/admin/v1/event_reports`` until an admin deletes them.
+        key:   u64 report ID (from the global counter: in the order received)
+        value: JSON object: received_ts, room_id, event_id, user_id, reason, score""",
+    )
+    registrationtoken_info: Final = MapSpec(
+        "registrationtoken_info",
+        """Registration tokens made with the admin API (``/_synapse/admin/v1/
+        registration_tokens``), accepted besides the config's ``registration_token``.
+        key:   the token (UTF-8)
+        value: JSON object: uses_allowed (int or null), pending, completed (ints),
+               expiry_time (ms or null)""",
+    )
     userid_autojoin: Final = MapSpec(
         "userid_autojoin",
         """Rooms a newly registered user still has to join (config auto_join_rooms),

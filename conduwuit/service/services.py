@@ -45,6 +45,8 @@ from conduwuit.service.push.pushers import Pushers
 from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions
+from conduwuit.service.rooms.admin import RoomAdmin
+from conduwuit.service.rooms.admin_reports import EventReportAdmin
 from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.hierarchy import Hierarchy
@@ -68,12 +70,14 @@ from conduwuit.service.tags import Tags
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.admin import UserAdmin
 from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.login import PasswordAuth
 from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
+from conduwuit.service.users.registration_tokens import RegistrationTokens
 from conduwuit.service.users.shared_secret import SharedSecret
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import Voip
@@ -93,6 +97,8 @@ class UserServices:
     hasher: PasswordHasher
     password_auth: PasswordAuth
     registration: Registration
+    #: Registration tokens made with the admin API.
+    registration_tokens: RegistrationTokens
     erasures: Erasures
     shared_secret: SharedSecret
     uiaa: Uiaa
@@ -175,6 +181,15 @@ class FederationServices:
 
 
 @dataclass
+class AdminApiServices:
+    """What Synapse's admin API (``/_synapse/admin``) shows and changes."""
+
+    users: UserAdmin
+    rooms: RoomAdmin
+    event_reports: EventReportAdmin
+
+
+@dataclass
 class ServingServices:
     """Resident rooms as other servers see them: who may read what, and the reads."""
 
@@ -211,6 +226,7 @@ class Services:
     appservice_sender: AppserviceSender
     #: User and alias queries and pings to application services.
     appservice_queries: AppserviceQueries
+    admin_api: AdminApiServices
     #: The event-loop stall monitor when ``loop_lag_monitor`` is on (the runtime runs it).
     loop_lag: LoopLag | None = None
     #: Prometheus metrics when ``allow_metrics`` is on.

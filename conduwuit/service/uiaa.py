@@ -28,6 +28,8 @@ from conduwuit.service.ratelimit import RateLimiter
 DUMMY = "m.login.dummy"
 PASSWORD = "m.login.password"
 REGISTRATION_TOKEN = "m.login.registration_token"
+#: The session data key of the admin-made registration token a session reserved.
+RESERVED_TOKEN = "registration_token"
 
 #: Resolves a password stage's identifier and password to the user it proves, or None.
 PasswordCheck = Callable[[dict[str, Any]], Awaitable[str | None]]
@@ -66,12 +68,15 @@ class Uiaa:
         resolve_user: ResolveUser,
         registration_token: Callable[[], str | None],
         failures: RateLimiter,
+        reserve_token: Callable[[str], bool] = lambda token: False,
     ) -> None:
         self._clock = clock
         self._timeout = session_timeout_ms
         self._check_password = check_password
         self._resolve_user = resolve_user
         self._registration_token = registration_token
+        #: An admin-made registration token: True (one use reserved) if it is valid.
+        self._reserve_token = reserve_token
         self._failures = failures
         # Insertion order is creation order: the first of a user's is their oldest.
         self._sessions: dict[str, UiaaSession] = {}
@@ -200,12 +205,19 @@ class Uiaa:
         elif stage == REGISTRATION_TOKEN:
             token = auth.get("token")
             expected = self._registration_token()
-            if (
-                not isinstance(token, str)
-                or expected is None
-                or not hmac.compare_digest(token.encode(), expected.encode())
-            ):
+            if not isinstance(token, str):
                 raise self.challenge(session, (ErrCode.FORBIDDEN, "Invalid registration token."))
+            configured = expected is not None and hmac.compare_digest(
+                token.encode(), expected.encode()
+            )
+            # An admin-made token: one use reserved per session (the registration
+            # completes it: RegistrationTokens.complete).
+            if not configured and session.data.get(RESERVED_TOKEN) != token:
+                if not self._reserve_token(token):
+                    raise self.challenge(
+                        session, (ErrCode.FORBIDDEN, "Invalid registration token.")
+                    )
+                session.data[RESERVED_TOKEN] = token
         else:
             raise self.challenge(
                 session, (ErrCode.UNRECOGNIZED, f"Unsupported authentication type {stage}")

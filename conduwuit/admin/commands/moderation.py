@@ -14,10 +14,9 @@ from conduwuit.admin.commands.targets import room_id_of
 from conduwuit.admin.parser import Command, CommandError, Group, arg
 from conduwuit.admin.render import code_block
 from conduwuit.core.errors import MatrixError
-from conduwuit.core.ids import RoomAlias, RoomId, UserId, server_of
-from conduwuit.core.membership import IN_ROOM
+from conduwuit.core.ids import RoomAlias
+from conduwuit.service.rooms.admin import RoomAdmin
 from conduwuit.service.rooms.aliases import Aliases
-from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.metadata import RoomMetadata
 
 
@@ -35,7 +34,8 @@ def _remote_server(raw: str, server_name: str) -> str | None:
 @dataclass
 class ModerationCommands:
     server_name: str
-    membership: Membership
+    #: Shuts rooms down (the admin API's room deletion does the same).
+    rooms: RoomAdmin
     aliases: Aliases
     metadata: RoomMetadata
     admin_room: Callable[[], str | None]
@@ -58,31 +58,10 @@ class ModerationCommands:
         return room_id
 
     async def _ban(self, room_id: str) -> str:
-        """Ban first (nobody gets back in while the others leave), then evict."""
-        self.metadata.set_banned(room_id, True)
-        for alias in self.aliases.of_room(room_id):
-            self.aliases.delete(RoomAlias.parse(alias))
-        self.aliases.set_published(room_id, False)
-        index = self.membership.storage.member_index
-        local = sorted(
-            {
-                user
-                for state in IN_ROOM
-                for user in index.members(room_id, state)
-                if server_of(user) == self.server_name
-            }
-        )
-        failed = []
-        for user in local:
-            try:
-                await self.membership.leave(
-                    UserId.parse(user), RoomId.parse(room_id), by_server=True
-                )
-            except MatrixError as exc:
-                failed.append(f"{user}: {exc.message}")
-        text = f"Banned {room_id}; {len(local) - len(failed)} local user(s) made to leave."
-        if failed:
-            text += f"\nCould not remove {len(failed)}:\n" + code_block(failed)
+        done = await self.rooms.shutdown(room_id, block=True)
+        text = f"Banned {room_id}; {len(done.kicked_users)} local user(s) made to leave."
+        if done.failures:
+            text += f"\nCould not remove {len(done.failures)}:\n" + code_block(done.failures)
         return text
 
     async def ban_room(self, ns: argparse.Namespace) -> str:

@@ -1,4 +1,5 @@
-"""GET /admin/whois/{userId}: a user's devices and sessions (service/users/whois.py)."""
+"""GET /admin/whois/{userId}: a user's devices and sessions (service/users/whois.py),
+also at Synapse's ``/_synapse/admin/v1/whois/{userId}`` (where synapse-admin asks)."""
 
 from __future__ import annotations
 
@@ -18,4 +19,5 @@ class WhoisHandlers:
         return web.json_response(self._whois.whois(me(request), target))
 
     def routes(self) -> list[Route]:
-        return [Route("GET", client_paths("/admin/whois/{user_id}"), self.whois, Auth.ACCESS_TOKEN)]
+        paths = (*client_paths("/admin/whois/{user_id}"), "/_synapse/admin/v1/whois/{user_id}")
+        return [Route("GET", paths, self.whois, Auth.ACCESS_TOKEN)]

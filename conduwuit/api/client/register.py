@@ -27,9 +27,10 @@ from conduwuit.config import GlobalConfig, registration_token
 from conduwuit.core.errors import forbidden, invalid_param, missing_param
 from conduwuit.service.appservice.registry import Appservices
 from conduwuit.service.ratelimit import RateLimiter
-from conduwuit.service.uiaa import DUMMY, REGISTRATION_TOKEN, Uiaa
+from conduwuit.service.uiaa import DUMMY, REGISTRATION_TOKEN, RESERVED_TOKEN, Uiaa
 from conduwuit.service.users.ids import AccountUserId
 from conduwuit.service.users.registration import Registration
+from conduwuit.service.users.registration_tokens import RegistrationTokens
 
 #: Synapse refuses longer passwords (M_INVALID_PARAM); hashing megabytes is a DoS.
 MAX_PASSWORD_LENGTH = 512
@@ -60,8 +61,11 @@ class RegisterHandlers:
         uiaa: Uiaa,
         limiter: RateLimiter,
         appservices: Appservices,
+        tokens: RegistrationTokens | None = None,
     ) -> None:
         self.appservices = appservices
+        #: Admin-made registration tokens, accepted besides the configured one.
+        self.tokens = tokens
         self.config = config
         self.registration = registration
         self.uiaa = uiaa
@@ -136,6 +140,8 @@ class RegisterHandlers:
             ip=ip,
         )
         uia.data["user_id"] = user_id
+        if self.tokens is not None and isinstance(reserved := uia.data.get(RESERVED_TOKEN), str):
+            self.tokens.complete(reserved)
         return self.respond(user_id, session)
 
     async def register_appservice_user(
@@ -193,7 +199,10 @@ class RegisterHandlers:
         token = request.query.get("token")
         if token is None:
             raise missing_param("Missing parameter: token")
-        return web.json_response({"valid": hmac.compare_digest(token.encode(), expected.encode())})
+        valid = hmac.compare_digest(token.encode(), expected.encode()) or (
+            self.tokens is not None and self.tokens.is_valid(token)
+        )
+        return web.json_response({"valid": valid})
 
     def routes(self) -> list[Route]:
         return [
@@ -213,5 +222,6 @@ def routes(
     uiaa: Uiaa,
     limiter: RateLimiter,
     appservices: Appservices,
+    tokens: RegistrationTokens | None = None,
 ) -> list[Route]:
-    return RegisterHandlers(config, registration, uiaa, limiter, appservices).routes()
+    return RegisterHandlers(config, registration, uiaa, limiter, appservices, tokens).routes()

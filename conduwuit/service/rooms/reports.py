@@ -1,18 +1,24 @@
 """Reporting rooms, events and users (client-server API "Reporting content") with
 conduwuit's checks: the event is in the room, the reporter is in the room, the
 reason is at most 750 characters. Reports are logged and handed to the listeners
-(the admin room posts them, as conduwuit does); conduwuit's small random delay is
-the API layer's part.
+(the admin room posts them, as conduwuit does); event reports are also stored, for
+Synapse's admin API (``event_reports``). conduwuit's small random delay is the API
+layer's part.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 from conduwuit.core.errors import invalid_param, not_found
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.membership import MembershipState
+from conduwuit.db import MAPS, Database
+from conduwuit.db.codec import from_u64, u64
+from conduwuit.service.clock import Clock
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.rooms.timeline import Timeline
 
@@ -32,10 +38,39 @@ def escape_for_log(text: str | None) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EventReport:
+    """One stored event report."""
+
+    id: int
+    received_ts: int
+    room_id: str
+    event_id: str
+    user_id: str
+    reason: str | None
+    score: int | None
+
+    def to_bytes(self) -> bytes:
+        fields = {k: v for k, v in asdict(self).items() if k != "id"}
+        return json.dumps(fields, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, report_id: int, raw: bytes) -> EventReport:
+        return cls(id=report_id, **json.loads(raw))
+
+
 class Reports:
     def __init__(
-        self, members: MemberIndex, timeline: Timeline, is_local_user: Callable[[str], bool]
+        self,
+        db: Database,
+        clock: Clock,
+        members: MemberIndex,
+        timeline: Timeline,
+        is_local_user: Callable[[str], bool],
     ) -> None:
+        self._db = db
+        self._event_reports = db.map(MAPS.reportid_eventreport)
+        self._clock = clock
         self._members = members
         self._timeline = timeline
         self._is_local_user = is_local_user
@@ -72,10 +107,35 @@ class Reports:
             score,
             escape_for_log(reason),
         )
+        with self._db.batch() as b:
+            report_id = b.next_count()
+            report = EventReport(
+                report_id, self._clock(), str(room_id), event_id, str(user), reason, score
+            )
+            b.put(self._event_reports, u64(report_id), report.to_bytes())
         self._tell(
             f"Report received from {user}:\n\nEvent ID: {event_id}\nRoom ID: {room_id}\n"
             f"Score: {score}\nReason: {reason}"
         )
+
+    # -- the stored event reports (the admin API) ----------------------------------
+    def event_reports(self) -> list[EventReport]:
+        """Every stored event report, oldest first."""
+        return [
+            EventReport.from_bytes(from_u64(k), v) for k, v in self._event_reports.iter_prefix(b"")
+        ]
+
+    def event_report(self, report_id: int) -> EventReport | None:
+        raw = self._event_reports.get(u64(report_id))
+        return EventReport.from_bytes(report_id, raw) if raw is not None else None
+
+    def delete_event_report(self, report_id: int) -> bool:
+        """Delete one; False if there is no such report."""
+        if not self._event_reports.contains(u64(report_id)):
+            return False
+        with self._db.batch() as b:
+            b.delete(self._event_reports, u64(report_id))
+        return True
 
     def report_room(self, user: UserId, room_id: RoomId, reason: str | None) -> None:
         self._check_reason(reason)

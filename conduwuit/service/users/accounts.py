@@ -64,11 +64,19 @@ class Accounts:
 
     def set_admin(self, user_id: str, admin: bool) -> bool:
         """Make an account a server admin or not; False if there is no such account."""
+        return self._update(user_id, is_admin=admin)
+
+    def set_deactivated(self, user_id: str, deactivated: bool) -> bool:
+        """Flip the mark alone (an admin re-activating an account; ``deactivate``
+        stages the whole deactivation); False if there is no such account."""
+        return self._update(user_id, deactivated=deactivated)
+
+    def _update(self, user_id: str, **flags: bool) -> bool:
         account = self.get(user_id)
         if account is None:
             return False
         with self._db.batch() as b:
-            b.put(self._accounts, user_id.encode(), replace(account, is_admin=admin).to_bytes())
+            b.put(self._accounts, user_id.encode(), replace(account, **flags).to_bytes())
         return True
 
     def any_account(self) -> bool:

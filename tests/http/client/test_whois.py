@@ -21,6 +21,10 @@ async def test_whois_self_and_admin(hs: Homeserver) -> None:
             (connection,) = session["connections"]
             assert connection["last_seen"] == hs.clock()
             assert connection["ip"] == "127.0.0.1"
+    # Synapse's admin path answers the same (synapse-admin asks there).
+    path = f"/_synapse/admin/v1/whois/{bob['user_id']}"
+    status, reply = await hs.request("GET", path, token=admin["access_token"])
+    assert status == 200 and set(reply["devices"]) == want_devices, reply
 
 
 async def test_whois_refusals(hs: Homeserver) -> None:
