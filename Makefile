@@ -59,7 +59,8 @@ pytest: $(STAMP_TEST)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 ## Build the matrix-rust-sdk client of tests/sliding_client once (cached in
-## .cache/sliding-client; the first build takes about 15 minutes) and run the test
+## .cache/sliding-client; the first build takes 4.5 CPU-minutes, 12 to 21 minutes on
+## two loaded cores, see docs/development/testing.md) and run the test
 ## that drives it against a server process (Simplified Sliding Sync, as Element X).
 sliding-client: $(STAMP_TEST)
 	cargo build --locked --manifest-path tests/sliding_client/Cargo.toml --target-dir .cache/sliding-client

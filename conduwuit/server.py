@@ -122,6 +122,7 @@ from conduwuit.service.sliding_sync.extensions import SlidingExtensions
 from conduwuit.service.sliding_sync.lists import RoomFacts
 from conduwuit.service.sliding_sync.room_data import SlidingRooms
 from conduwuit.service.sliding_sync.service import SlidingSyncService
+from conduwuit.service.sliding_sync.stored import ConnectionStore
 from conduwuit.service.sync.rooms import RoomSections
 from conduwuit.service.sync.service import SyncService
 from conduwuit.service.tags import Tags
@@ -306,7 +307,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
             rooms.thread_subscriptions,
         ),
         notifier,
-        Connections(),
+        Connections(store=ConnectionStore(db)),
     )
     serving = build_serving(config, db, server_keys, notifier, users, rooms, e2ee, federation)
     lag = loop_lag(config)

@@ -687,6 +687,24 @@ class Maps:
         value: the delay ID (UTF-8). Kept after the event is sent or cancelled, like
                the event transactions, so a late retry does not schedule it again.""",
     )
+    userdeviceconnid_slidingconn: Final = MapSpec(
+        "userdeviceconnid_slidingconn",
+        """Simplified Sliding Sync connections, so a client's ``pos`` survives a restart
+        (conduwuit.service.sliding_sync.stored). One row per connection.
+        key:   user ID, 0xFF, device ID, 0xFF, conn_id (may be empty)
+        value: JSON {"v": 1, "pos", "next", "used" (s since the epoch), "lists"
+               {list: count}, "base" (the position answered from, or null),
+               "base_lists", "undo" {room ID: encoded room or null}}: the rooms of
+               position "pos" are the rows of userdeviceconnidroomid_slidingroom, and
+               "undo" turns them into those of "base".""",
+    )
+    userdeviceconnidroomid_slidingroom: Final = MapSpec(
+        "userdeviceconnidroomid_slidingroom",
+        """What a sliding sync connection has of each room, at its stored position.
+        key:   user ID, 0xFF, device ID, 0xFF, conn_id, 0xFF, room ID
+        value: JSON [since, membership, [[type, state key]...] (required_state),
+               bump_stamp, [user ID...] (lazy members sent), timeline_limit]""",
+    )
 
     @classmethod
     def all(cls) -> tuple[MapSpec, ...]:

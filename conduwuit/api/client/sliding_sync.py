@@ -57,6 +57,7 @@ class FiltersBody(WireModel):
     spaces: list[StrictStr] | None = None
     tags: list[StrictStr] | None = None
     not_tags: list[StrictStr] | None = None
+    room_name_like: StrictStr | None = None
 
     def to_config(self) -> config.ListFilters:
         return config.ListFilters(
@@ -68,6 +69,7 @@ class FiltersBody(WireModel):
             spaces=None if self.spaces is None else tuple(self.spaces),
             tags=None if self.tags is None else tuple(self.tags),
             not_tags=tuple(self.not_tags or ()),
+            room_name_like=self.room_name_like,
         )
 
 

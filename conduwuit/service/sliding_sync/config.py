@@ -49,6 +49,8 @@ class ListFilters:
     spaces: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None
     not_tags: tuple[str, ...] = ()
+    #: Rooms whose computed name contains this, ignoring case.
+    room_name_like: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,13 @@ from typing import Any
 
 from conduwuit.core.event_types import EventType
 from conduwuit.core.membership import MembershipState
+from conduwuit.core.room_name import display_name, name_like
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.member_index import UserRoom
 from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.sliding_sync.config import ListConfig, ListFilters
+from conduwuit.service.sync.rooms import heroes
 
 #: Event types that move a room up the list (MSC4186 "bump_stamp"; Synapse's
 #: ``DEFAULT_BUMP_EVENT_TYPES``).
@@ -136,6 +138,30 @@ class RoomFacts:
         state = self.storage.state
         return state.content_at(state.current_hash(room.room_id), event_type, state_key)
 
+    def display_name(self, room: UserRoom, user: str) -> str:
+        """The room's computed name as ``user`` sees it (``conduwuit.core.room_name``):
+        for an invite or knock from its stripped state, whose other members are the
+        heroes; else from current state and the room summary's heroes."""
+        if room.membership in (MembershipState.INVITE, MembershipState.KNOCK):
+            members = [
+                event
+                for event in room.stripped_state or []
+                if isinstance(event, dict)
+                and event.get("type") == EventType.MEMBER
+                and event.get("state_key") != user
+            ]
+            names = [_member_name(e.get("content"), str(e.get("state_key"))) for e in members]
+        else:
+            names = [
+                _member_name(self.state_content(room, EventType.MEMBER, hero), hero)
+                for hero in heroes(self.storage.member_index, room.room_id, user)
+            ]
+        return display_name(
+            self.state_content(room, EventType.NAME),
+            self.state_content(room, EventType.CANONICAL_ALIAS),
+            names,
+        )
+
     def room_type(self, room: UserRoom) -> str | None:
         content = self.state_content(room, EventType.CREATE)
         kind = content.get("type") if isinstance(content, dict) else None
@@ -215,6 +241,9 @@ def _passes(
             return False
     if spaces is not None and room.room_id not in spaces:
         return False
+    if filters.room_name_like is not None:
+        if not name_like(filters.room_name_like, facts.display_name(room, user)):
+            return False
     if filters.tags is not None or filters.not_tags:
         tags = facts.tags(user, room.room_id)
         if tags & set(filters.not_tags):
@@ -222,3 +251,8 @@ def _passes(
         if filters.tags is not None and not tags & set(filters.tags):
             return False
     return True
+
+
+def _member_name(content: Any, user_id: str) -> str:
+    name = content.get("displayname") if isinstance(content, dict) else None
+    return name if isinstance(name, str) and name else user_id

@@ -24,7 +24,7 @@ from conduwuit.service.account_data import AccountData
 from conduwuit.service.give_way import GiveWay
 from conduwuit.service.push.notifications import Notifications, RoomCounts
 from conduwuit.service.rooms.history import Access, RoomHistory
-from conduwuit.service.rooms.member_index import UserRoom
+from conduwuit.service.rooms.member_index import MemberIndex, UserRoom
 from conduwuit.service.rooms.out_of_band import own_member_event
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.timeline import PduJson
@@ -430,16 +430,22 @@ class RoomSections:
 
     def summary(self, room_id: str, user: str) -> dict[str, Any]:
         members = self.storage.member_index
-        heroes: list[str] = []
-        for membership in ("join", "invite"):
-            for member in members.members(room_id, membership):
-                if member != user and len(heroes) < MAX_HEROES:
-                    heroes.append(member)
         return {
-            "m.heroes": sorted(heroes),
+            "m.heroes": heroes(members, room_id, user),
             "m.joined_member_count": members.count(room_id, "join"),
             "m.invited_member_count": members.count(room_id, "invite"),
         }
+
+
+def heroes(members: MemberIndex, room_id: str, user: str) -> list[str]:
+    """The room summary's ``m.heroes``: up to ``MAX_HEROES`` joined or invited members
+    other than ``user``, by user ID."""
+    out: list[str] = []
+    for membership in ("join", "invite"):
+        for member in members.members(room_id, membership):
+            if member != user and len(out) < MAX_HEROES:
+                out.append(member)
+    return sorted(out)
 
 
 def latest_by_type(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from conduwuit.service.sliding_sync.connections import IDLE_S
 from tests.kit.homeserver import Homeserver
 
 from .sliding_kit import PATH, a_list, bodies, hs, sliding
@@ -125,10 +126,10 @@ async def test_idle_connections_expire(hs: Homeserver) -> None:
     _, token = await _user(hs, "alice")
     connections = hs.services.sliding_sync.connections
     now = [1000.0]
-    connections._monotonic = lambda: now[0]
+    connections._clock = lambda: now[0]
     first = await sliding(hs, token, {"lists": {"all": a_list()}})
     assert connections.stats()["connections"] == 1
-    now[0] += 3601
+    now[0] += IDLE_S + 1
     reply = await sliding(hs, token, {"lists": {"all": a_list()}}, pos=first["pos"], status=400)
     assert reply["errcode"] == "M_UNKNOWN_POS"
     assert connections.stats()["connections"] == 0

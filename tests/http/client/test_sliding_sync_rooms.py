@@ -237,3 +237,38 @@ async def test_opening_a_listed_room_with_a_larger_timeline_limit_expands_it(
     fourth = await sliding(hs, token, opened, pos=third["pos"])
     assert bodies(fourth["rooms"][room]) == ["m4"]
     assert "unstable_expanded_timeline" not in fourth["rooms"][room]
+
+
+async def test_room_name_like_matches_the_computed_name_ignoring_case(hs: Homeserver) -> None:
+    alice, alice_token = await _user(hs, "alice")
+    bob, bob_token = await _user(hs, "bob")
+    status, _ = await hs.request(
+        "PUT", f"/profile/{bob}/displayname", {"displayname": "Bobby Tables"}, token=bob_token
+    )
+    assert status == 200
+    named = await _room(hs, alice_token, name="Family Photos")
+    aliased = await _room(hs, alice_token, room_alias_name="garden-club")
+    # No name, no alias: the heroes' display names name it.
+    with_bob = await _room(hs, alice_token, preset="public_chat")
+    await _join(hs, bob_token, with_bob)
+    # An invite is named by its stripped state.
+    invited = await _room(hs, bob_token, name="Straße Party", invite=[alice])
+
+    async def rooms_of(like: str) -> set[str]:
+        reply = await sliding(hs, alice_token, {"lists": {"a": a_list(room_name_like=like)}})
+        assert reply["lists"]["a"]["count"] == len(reply["rooms"])
+        return set(reply["rooms"])
+
+    assert await rooms_of("photo") == {named}
+    assert await rooms_of("FAMILY PHOTOS") == {named}
+    assert await rooms_of("GARDEN-club") == {aliased}
+    assert await rooms_of("tables") == {with_bob}
+    assert await rooms_of("STRASSE") == {invited}  # Unicode case folding
+    assert await rooms_of("") == {named, aliased, with_bob, invited}
+    assert await rooms_of("%") == set()  # not a LIKE wildcard
+    assert await rooms_of("nothing like it") == set()
+    # Not a string: refused, and the connection is not started.
+    reply = await sliding(
+        hs, alice_token, {"lists": {"a": a_list(room_name_like=["photo"])}}, status=400
+    )
+    assert reply["errcode"] == "M_BAD_JSON"

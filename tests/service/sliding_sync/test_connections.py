@@ -56,7 +56,13 @@ def test_a_connection_remembers_a_bounded_number_of_rooms(
     pos = store.commit(("@u:x", "D", ""), None, state)
     kept = store.state_at(("@u:x", "D", ""), pos)
     assert set(kept.rooms) == {"!mid:x", "!new:x"}
-    assert store.stats() == {"connections": 1, "positions": 1, "rooms": 2, "lazy_members": 0}
+    assert store.stats() == {
+        "connections": 1,
+        "on_disk_only": 0,
+        "positions": 1,
+        "rooms": 2,
+        "lazy_members": 0,
+    }
 
 
 def test_an_unchanged_state_keeps_its_position_and_a_changed_one_replaces_the_others() -> None:
