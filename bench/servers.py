@@ -369,6 +369,8 @@ class Synapse(Server):
     """Synapse from its venv, SQLite, generated config patched for a fair comparison."""
 
     kind = "synapse"
+    #: Options a subclass sets beyond the benchmark's (e.g. open registration).
+    config_overrides: dict[str, Any] = {}
 
     def __init__(self, *args: Any, python: Path | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -415,6 +417,7 @@ class Synapse(Server):
             "url_preview_enabled": False,
             "max_upload_size": MAX_UPLOAD,
             **SYNAPSE_RATE_LIMITS,
+            **self.config_overrides,
         }
         subprocess.run(
             [

@@ -109,3 +109,71 @@ async def test_sync_reports_device_list_changes_and_key_counts(hs: Homeserver) -
     assert bob_sync["device_lists"]["changed"] == [alice]
     _, alice_sync = await hs.request("GET", "/sync", token=alice_token)
     assert alice_sync["device_one_time_keys_count"] == {"signed_curve25519": 3}
+
+
+async def test_room_key_sent_after_its_message_reaches_sync_once_and_whole(
+    hs: Homeserver,
+) -> None:
+    """What matrix-js-sdk does when it first writes in an encrypted room: its to-device
+    queue sends the Olm-encrypted room key *after* the Megolm message is already on
+    its way, so the server may store the message first. The recipient's /sync must
+    then carry the message in the room's timeline and the key in ``to_device`` (one
+    answer if both are waiting, as Synapse does), count the claimed one-time key,
+    give the key again to a retry from the same ``since`` (an answer lost on the
+    way loses nothing), and never again after the next token."""
+    alice, alice_dev, alice_token = await _user(hs, "alice")
+    carol, carol_dev, carol_token = await _user(hs, "carol")
+    device = FakeDevice(carol, carol_dev)
+    keys = {
+        "device_keys": device.device_keys(),
+        "one_time_keys": device.one_time_keys(2),
+        "fallback_keys": device.one_time_keys(1, fallback=True),
+    }
+    status, _ = await hs.request("POST", "/keys/upload", keys, token=carol_token)
+    assert status == 200
+    encryption = {"algorithm": "m.megolm.v1.aes-sha2"}
+    status, reply = await hs.request(
+        "POST",
+        "/createRoom",
+        {
+            "preset": "private_chat",
+            "invite": [carol],
+            "initial_state": [{"type": "m.room.encryption", "content": encryption}],
+        },
+        token=alice_token,
+    )
+    assert status == 200, reply
+    room_id = reply["room_id"]
+    assert (await hs.request("POST", f"/join/{room_id}", {}, token=carol_token))[0] == 200
+    _, joined = await hs.request("GET", "/sync", token=carol_token)
+    since = joined["next_batch"]
+
+    claim = {"one_time_keys": {carol: {carol_dev: "signed_curve25519"}}}
+    status, claimed = await hs.request("POST", "/keys/claim", claim, token=alice_token)
+    assert status == 200
+    assert list(claimed["one_time_keys"][carol][carol_dev]) == ["signed_curve25519:K1"]
+    megolm = {**encryption, "ciphertext": "AwgA", "session_id": "S", "device_id": alice_dev}
+    status, sent = await hs.request(
+        "PUT", f"/rooms/{room_id}/send/m.room.encrypted/m1", megolm, token=alice_token
+    )
+    assert status == 200
+    olm = {"algorithm": "m.olm.v1.curve25519-aes-sha2", "ciphertext": {"k": {"type": 0}}}
+    body = {"messages": {carol: {carol_dev: olm}}}
+    path = "/sendToDevice/m.room.encrypted/k1"
+    assert (await hs.request("PUT", path, body, token=alice_token))[0] == 200
+
+    params = {"since": since, "timeout": "0"}
+    key = [{"type": "m.room.encrypted", "sender": alice, "content": olm}]
+    for _attempt in range(2):  # the second is a retry of the same request
+        status, both = await hs.request("GET", "/sync", token=carol_token, params=params)
+        assert status == 200
+        timeline = both["rooms"]["join"][room_id]["timeline"]["events"]
+        assert [e["event_id"] for e in timeline] == [sent["event_id"]]
+        assert both["to_device"]["events"] == key
+        assert both["device_one_time_keys_count"] == {"signed_curve25519": 1}
+        assert both["device_unused_fallback_key_types"] == ["signed_curve25519"]
+    params = {"since": both["next_batch"], "timeout": "0"}
+    status, after = await hs.request("GET", "/sync", token=carol_token, params=params)
+    assert status == 200
+    assert after["to_device"]["events"] == []
+    assert room_id not in after.get("rooms", {}).get("join", {})
