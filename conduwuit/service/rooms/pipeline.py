@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from conduwuit.core import auth_rules, state_res
@@ -253,13 +253,29 @@ class EventPipeline:
                     full[short.get_or_create_statekey(event_type, state_key, b)] = se
             return self.state.store.save(parent, full, b)
 
-    async def receive(self, pdu: dict[str, Any], rv: RoomVersion, verify: Verify) -> Event:
+    async def receive(
+        self,
+        pdu: dict[str, Any],
+        rv: RoomVersion,
+        verify: Verify,
+        *,
+        state: Mapping[tuple[str, str], str] | None = None,
+        position: int | None = None,
+    ) -> Event:
         """Take a PDU from another server through the same checks and persistence.
 
         ``verify`` checks hashes and signatures (it raises; key fetching is the
         federation layer's business); it may be async. Raises ``MissingEventsError``
         when the caller must fetch prev/auth events first, ``AuthError`` when the
         event is rejected.
+
+        ``state``: the state before the event as another server gave it (``/state_ids``),
+        used when its prev events cannot be had (or placed). ``position``: the event is
+        history fetched from another server (backfill), to be placed there in the
+        timeline; it is not checked against the current state (that is for new
+        events) and changes nothing current (``Persister.persist_backfilled``); an
+        event known only as an outlier (a state event of a send_join answer) takes
+        its place in the timeline then.
         """
         try:
             validate_pdu(pdu, rv)
@@ -271,28 +287,46 @@ class EventPipeline:
             verified = verify(pdu)
             if inspect.isawaitable(verified):
                 await verified
-            if self._known(event.event_id):
+            if self._known(event.event_id, in_timeline=position is not None):
                 return event
-            missing = [
-                e
-                for e in (*event.auth_event_ids, *event.prev_event_ids)
-                if not self.state.timeline.exists(e)
-            ]
+            missing = [e for e in event.auth_event_ids if not self.state.timeline.exists(e)]
+            if state is None:
+                missing += [e for e in event.prev_event_ids if not self.state.timeline.exists(e)]
             if missing:
                 raise MissingEventsError(missing)
-            before = await self.state_before(event, rv)
+            before = await self._before(event, rv, state)
             try:
                 await self.check(event, rv, before)
             except AuthError as exc:
                 self.persister.persist_rejected(event, before, str(exc))
                 raise
+            if position is not None:
+                self.persister.persist_backfilled(event, rv, before, position)
+                return event
             soft_failed = self.soft_fails(event, rv, self.state.current_hash(room_id))
             self.persister.persist(event, rv, before, soft_failed=soft_failed)
         return event
 
-    def _known(self, event_id: str) -> bool:
-        """Stored already (nothing to do); ``AuthError`` again if it was rejected."""
-        if not self.state.timeline.exists(event_id):
+    async def _before(
+        self, event: Event, rv: RoomVersion, state: Mapping[tuple[str, str], str] | None
+    ) -> int:
+        """The state before a received event: from its prev events, else from
+        ``state`` (given by another server) when that is known."""
+        try:
+            return await self.state_before(event, rv)
+        except MissingEventsError:
+            if state is None:
+                raise
+        return self._save_ids(0, dict(state))
+
+    def _known(self, event_id: str, *, in_timeline: bool = False) -> bool:
+        """Stored already (nothing to do); ``AuthError`` again if it was rejected.
+        ``in_timeline``: an outlier (neither rejected nor soft-failed) counts as not
+        known yet (backfill places it)."""
+        timeline = self.state.timeline
+        if not timeline.exists(event_id):
+            return False
+        if in_timeline and timeline.pdu_id(event_id) is None and not timeline.is_hidden(event_id):
             return False
         reason = self.state.timeline.rejection(event_id)
         if reason is not None:
@@ -379,7 +413,7 @@ class EventPipeline:
         state_ids_wanted = {Event(p, rv).event_id for p in state if _valid(p, rv)}
         async with self.locks.hold(room_id):
             accepted: dict[str, Event] = {}
-            for event_id in _auth_order(events):
+            for event_id in auth_order(events):
                 event = events[event_id]
                 try:
                     self._check_outlier(event, rv, room_id, accepted)
@@ -412,7 +446,7 @@ def _valid(pdu: dict[str, Any], rv: RoomVersion) -> bool:
     return True
 
 
-def _auth_order(events: dict[str, Event]) -> list[str]:
+def auth_order(events: dict[str, Event]) -> list[str]:
     """Event IDs with each event after the auth events it cites (of ``events``);
     a cycle is broken somewhere (and then fails its auth check)."""
     order: list[str] = []
