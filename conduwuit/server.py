@@ -499,6 +499,7 @@ def build_federation(
         queries=queries,
         pdu_signatures=pdu_signatures,
         joins=joins,
+        remote_events=remote_events,
         user_keys=user_keys,
         remote_keys=remote_keys,
     )
@@ -544,6 +545,7 @@ def build_serving(
             presence=config.allow_incoming_presence,
             typing_timeout_ms=config.typing_federation_timeout_s * 1000,
         ),
+        federation.remote_events,
     )
     return ServingServices(
         access=access,

@@ -7,8 +7,8 @@ timeline event (``GET /backfill/{roomId}?v=&limit=``), trying up to
 signatures checked, go oldest first (by depth) through the one receive path
 (``EventPipeline.receive`` with a position): auth against their auth events and
 the state before them, which comes from their prev events or, for the oldest of a
-batch whose prev events are older still, from the server's ``/state_ids``
-(``RemoteEvents``). Each takes a timeline position below the oldest one, so a batch
+batch whose prev events are older still, from the server's ``/state_ids`` at those
+(``RemoteEvents.states_after``). Each takes a timeline position below the oldest one, so a batch
 keeps its order; backfilled events change no current state and reach no /sync
 (``Persister.persist_backfilled``). An event the auth rules refuse is kept as
 rejected and never served. Backfill stops at the room's create event.
@@ -161,7 +161,8 @@ class Backfill:
             auth = [e for e in exc.event_ids if e in set(event.auth_event_ids)]
             if auth:
                 await self.remote.fetch_outliers(server, room_id, auth, rv)
-        # Its prev events are older than anything here (or unknown): the state before
-        # it from the server.
-        state = await self.remote.state_before(server, room_id, event.event_id, rv)
-        await pipeline.receive(pdu, rv, _no_verify, position=position, state=state)
+        # Its prev events are older than anything here: the state after them from the
+        # server (the oldest event of a batch; the next ones build on it).
+        unplaced = [e for e in event.prev_event_ids if self.storage.state.hash_before(e) is None]
+        prev_states = await self.remote.states_after(server, room_id, unplaced, rv)
+        await pipeline.receive(pdu, rv, _no_verify, position=position, prev_states=prev_states)

@@ -3,8 +3,10 @@ outliers (server-server API: "Retrieving events", "Room state").
 
 Used when an event to take in (received with ``/send``, or backfilled) cites what
 this server does not have: its unknown auth events (``GET /event/{eventId}``), or,
-when its prev events cannot be had, the state before it (``GET /state_ids`` with
-``event_id``, then ``/event`` for each event not known here). Every fetched event
+when its prev events cannot be had, the state after them (``GET /state_ids`` with
+``event_id``: the state before that event, then ``/event`` for each event not known
+here; the state after a prev event is that plus the event itself when it is a
+state event, as Synapse works it out). Every fetched event
 must have the ID asked for and be of the room; its hashes and signatures are
 checked (``PduSignatures``) and it goes through ``EventPipeline.receive_outlier``
 (auth against its own auth events), in auth order: refused ones are kept as
@@ -25,7 +27,7 @@ from conduwuit.core.room_versions import RoomVersion
 from conduwuit.core.signing import SignatureError
 from conduwuit.service.federation.client import FederationClient, FederationError
 from conduwuit.service.federation.event_checks import PduSignatures
-from conduwuit.service.rooms.pipeline import MissingEventsError, auth_order
+from conduwuit.service.rooms.pipeline import MissingEventsError, StateIds, auth_order
 from conduwuit.service.rooms.storage import RoomStorage
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,9 @@ log = logging.getLogger(__name__)
 MAX_STATE_EVENTS = 5000
 #: ``/event`` requests to one server in flight at once.
 CONCURRENT_FETCHES = 8
-
-StateIds = dict[tuple[str, str], str]
+#: Missing prev events of one event whose state is fetched at most (the spec allows
+#: 20 prev events; a gap that wide is not closed this way).
+MAX_MISSING_PREVS = 5
 
 
 def _quote(value: str) -> str:
@@ -113,13 +116,27 @@ class RemoteEvents:
         fetched = await asyncio.gather(*(one(e) for e in event_ids))
         await self.take_outliers([p for p in fetched if p is not None], rv)
 
-    async def state_before(
+    async def states_after(
+        self, origin: str, room_id: str, prev_ids: list[str], rv: RoomVersion
+    ) -> dict[str, StateIds]:
+        """The state after each of (up to ``MAX_MISSING_PREVS``) prev events, as
+        ``origin`` has it; those it cannot tell are left out."""
+        found: dict[str, StateIds] = {}
+        for prev_id in prev_ids[:MAX_MISSING_PREVS]:
+            state = await self.state_after(origin, room_id, prev_id, rv)
+            if state is not None:
+                found[prev_id] = state
+        return found
+
+    async def state_after(
         self, origin: str, room_id: str, event_id: str, rv: RoomVersion
     ) -> StateIds | None:
-        """The room's state before ``event_id`` as ``origin`` has it (``/state_ids``,
-        the state before the event, as Synapse answers it), its events fetched and
-        checked; None when the server cannot tell or the gap is too large. State
-        events refused by the auth rules are left out."""
+        """The room's state after ``event_id`` as ``origin`` has it: ``/state_ids`` (the
+        state before the event, as Synapse answers it) and the event itself, its
+        events fetched and checked; None when the server cannot tell, the event cannot
+        be had, or the gap is too large. State events refused by the auth rules (or
+        whose auth events cannot be had) are left out; after a rejected event the
+        state is the one before it."""
         path = "/_matrix/federation/v1/state_ids/" + _quote(room_id)
         try:
             answer = await self.client.get(origin, path, query={"event_id": event_id})
@@ -131,15 +148,16 @@ class RemoteEvents:
         state_ids, chain_ids = answer.get("pdu_ids"), answer.get("auth_chain_ids")
         if not isinstance(state_ids, list) or not isinstance(chain_ids, list):
             return None
-        wanted = [e for e in (*chain_ids, *state_ids) if isinstance(e, str)]
+        wanted = [e for e in (*chain_ids, *state_ids, event_id) if isinstance(e, str)]
         timeline = self.storage.timeline
         unknown = list(dict.fromkeys(e for e in wanted if not timeline.exists(e)))
         if len(unknown) > MAX_STATE_EVENTS:
-            log.info(
-                "state of %s at %s: %d unknown events, too many", room_id, event_id, len(unknown)
-            )
+            log.info("state of %s at %s: %d unknown events", room_id, event_id, len(unknown))
             return None
         await self.fetch_outliers(origin, room_id, unknown, rv)
+        event = timeline.get(event_id)
+        if event is None:
+            return None
         state: StateIds = {}
         for state_id in state_ids:
             pdu = timeline.get(state_id) if isinstance(state_id, str) else None
@@ -148,4 +166,6 @@ class RemoteEvents:
             state_key = pdu.get("state_key")
             if isinstance(state_key, str) and isinstance(pdu.get("type"), str):
                 state[(pdu["type"], state_key)] = state_id
+        if isinstance(event.get("state_key"), str) and not timeline.is_rejected(event_id):
+            state[(str(event.get("type")), event["state_key"])] = event_id
         return state

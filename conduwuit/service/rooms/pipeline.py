@@ -70,6 +70,9 @@ def _auth_keys(event: Event, rv: RoomVersion) -> list[StateKey]:
 #: event with that server's signature added); raises to refuse.
 Countersign = Callable[[Event, RoomVersion, int], Awaitable[dict[str, Any]]]
 
+#: A room state as event IDs by (type, state key).
+StateIds = dict[tuple[str, str], str]
+
 # Checks hashes and signatures of a received PDU; raises. Federation's is async (it
 # may fetch keys), so an awaitable result is awaited.
 Verify = Callable[[dict[str, Any]], Awaitable[None] | None]
@@ -207,13 +210,19 @@ class EventPipeline:
         return event
 
     # -- received events -----------------------------------------------------------------
-    async def state_before(self, event: Event, rv: RoomVersion) -> int:
+    async def state_before(
+        self, event: Event, rv: RoomVersion, given: Mapping[str, StateIds] | None = None
+    ) -> int:
         """The snapshot before a received event: the state after its prev_events,
-        resolved if they differ. The caller holds the room's lock."""
+        resolved if they differ; for a prev event not placed here, the state after it
+        from ``given``. The caller holds the room's lock."""
         afters: list[int] = []
         for prev_id in event.prev_event_ids:
             before = self.state.hash_before(prev_id)
             prev = self._load(prev_id, rv)
+            if (before is None or prev is None) and given and prev_id in given:
+                afters.append(self._save_ids(0, dict(given[prev_id])))
+                continue
             if before is None or prev is None:
                 raise MissingEventsError([prev_id])
             # A rejected event changes no state: the state after it is the one before.
@@ -259,7 +268,7 @@ class EventPipeline:
         rv: RoomVersion,
         verify: Verify,
         *,
-        state: Mapping[tuple[str, str], str] | None = None,
+        prev_states: Mapping[str, StateIds] | None = None,
         position: int | None = None,
     ) -> Event:
         """Take a PDU from another server through the same checks and persistence.
@@ -269,8 +278,9 @@ class EventPipeline:
         when the caller must fetch prev/auth events first, ``AuthError`` when the
         event is rejected.
 
-        ``state``: the state before the event as another server gave it (``/state_ids``),
-        used when its prev events cannot be had (or placed). ``position``: the event is
+        ``prev_states``: the state after prev events this server cannot have or place,
+        as another server gave it (``/state_ids``, server-server API: "the receiving
+        server can request the state at the missing prev events"). ``position``: the event is
         history fetched from another server (backfill), to be placed there in the
         timeline; it is not checked against the current state (that is for new
         events) and changes nothing current (``Persister.persist_backfilled``); an
@@ -289,12 +299,15 @@ class EventPipeline:
                 await verified
             if self._known(event.event_id, in_timeline=position is not None):
                 return event
-            missing = [e for e in event.auth_event_ids if not self.state.timeline.exists(e)]
-            if state is None:
-                missing += [e for e in event.prev_event_ids if not self.state.timeline.exists(e)]
+            given = prev_states or {}
+            missing = [
+                e
+                for e in (*event.auth_event_ids, *event.prev_event_ids)
+                if not self.state.timeline.exists(e) and e not in given
+            ]
             if missing:
                 raise MissingEventsError(missing)
-            before = await self._before(event, rv, state)
+            before = await self.state_before(event, rv, given)
             try:
                 await self.check(event, rv, before)
             except AuthError as exc:
@@ -306,18 +319,6 @@ class EventPipeline:
             soft_failed = self.soft_fails(event, rv, self.state.current_hash(room_id))
             self.persister.persist(event, rv, before, soft_failed=soft_failed)
         return event
-
-    async def _before(
-        self, event: Event, rv: RoomVersion, state: Mapping[tuple[str, str], str] | None
-    ) -> int:
-        """The state before a received event: from its prev events, else from
-        ``state`` (given by another server) when that is known."""
-        try:
-            return await self.state_before(event, rv)
-        except MissingEventsError:
-            if state is None:
-                raise
-        return self._save_ids(0, dict(state))
 
     def _known(self, event_id: str, *, in_timeline: bool = False) -> bool:
         """Stored already (nothing to do); ``AuthError`` again if it was rejected.
