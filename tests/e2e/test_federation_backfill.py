@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.kit.federation import FederationNet, call, federation, register
-from tests.kit.server import ServerProcess
+from tests.kit.federation import FederationNet, HasBaseUrl, call, federation, register
 
 CS = "/_matrix/client/v3"
 MESSAGES = 130
@@ -37,7 +36,7 @@ def q(value: str) -> str:
 
 
 def walk(
-    server: ServerProcess, token: str, room: str, start: str | None, limit: int = 10
+    server: HasBaseUrl, token: str, room: str, start: str | None, limit: int = 10
 ) -> list[dict[str, Any]]:
     """Every event /messages gives backwards from ``start``, ``limit`` at a time,
     following ``end`` until it is left out; the tokens keep the walk going backwards."""
@@ -59,7 +58,7 @@ def walk(
     raise AssertionError("pagination never ended")
 
 
-def room_with_history(server: ServerProcess, token: str) -> str:
+def room_with_history(server: HasBaseUrl, token: str) -> str:
     """A public room (shared history) with ``MESSAGES`` messages."""
     status, created = call(
         server, "POST", f"{CS}/createRoom", {"preset": "public_chat", "name": "Old"}, token=token
