@@ -146,7 +146,8 @@ class Backfill:
             except (MissingEventsError, MatrixError, EventFormatError) as exc:
                 log.info("backfilled event of %s not taken: %s", room_id, exc)
                 continue
-            added += 1
+            # Placed now (a soft-failed event known already stays out of the timeline).
+            added += self.storage.timeline.pdu_id(Event(pdu, rv).event_id) is not None
         return added
 
     async def _one(
