@@ -16,11 +16,12 @@ used redacted), then the one receive path
 the current state, persisted under the room lock). When it cites prev or auth
 events we do not have, up to ``MISSING_EVENTS_LIMIT`` of them are fetched from the
 origin with ``/get_missing_events`` and taken in first, oldest first, and unknown
-auth events with ``/event`` (as outliers, or rejected); when prev events are still
-missing then (the gap is wider, or the origin does not give them), the state after
-them comes from the origin's ``/state_ids`` (``RemoteEvents.states_after``) and the
-PDU is placed on it. If even that fails the PDU is refused with an error (it is not
-kept as an outlier). PDUs the auth
+auth events with ``/event`` (as outliers, or rejected); if prev events of a PDU of
+the transaction are still missing then, it is refused with an error (it is not
+kept as an outlier), as Synapse does. An event taken from ``/get_missing_events``
+whose own prev events are missing (the gap is wider than the answer) is placed on
+the state after them from the origin's ``/state_ids``
+(``RemoteEvents.states_after``), so the PDU after it can be placed. PDUs the auth
 rules refuse are kept as rejected (never served; see ``EventPipeline``); other
 refused PDUs are not stored. Each PDU's result is in the answer.
 
@@ -187,15 +188,20 @@ class InboundTransactions:
     async def _receive(
         self, origin: str, room_id: str, pdu: dict[str, Any], rv: Any, fetch_missing: bool
     ) -> str | None:
-        """The pipeline's receive, closing gaps on the way: missing prev events from
-        ``/get_missing_events`` (unless ``fetch_missing`` is off), then the state after
-        those still missing from ``/state_ids``; unknown auth events with ``/event``.
-        The error, or None."""
+        """The pipeline's receive, closing gaps on the way; unknown auth events come
+        with ``/event``. A PDU pushed to us (``fetch_missing``): missing prev events
+        from ``/get_missing_events``, and if that does not close the gap it is refused
+        — the origin has no excuse not to give them, and a PDU placed on state it
+        chose could become the room's only forward extremity (Synapse's "Your server
+        isn't divulging details about prev_events"). An event pulled to close such a
+        gap: the state after its missing prev events from ``/state_ids``, as Synapse
+        calculates the state at a backwards extremity. The error, or None."""
         pipeline = self.storage.pipeline
         event = Event(pdu, rv)
         prevs, auths = set(event.prev_event_ids), set(event.auth_event_ids)
         prev_states: dict[str, StateIds] = {}
-        gap_filled, state_fetched = not fetch_missing, False
+        pulled = not fetch_missing
+        gap_filled = state_fetched = False
         for attempt in range(3):
             try:
                 await pipeline.receive(pdu, rv, _no_verify, prev_states=prev_states)
@@ -213,7 +219,9 @@ class InboundTransactions:
                     await self.remote.fetch_outliers(
                         origin, room_id, missing_auth[:MISSING_EVENTS_LIMIT], rv
                     )
-                if missing_prevs and not gap_filled:
+                if missing_prevs and not pulled:
+                    if gap_filled:
+                        return f"Missing events: {', '.join(missing_prevs[:5])}"
                     gap_filled = True
                     await self._fetch_missing(origin, room_id, pdu, rv)
                 elif missing_prevs:

@@ -386,7 +386,9 @@ async def test_a_gap_too_wide_is_placed_on_the_state_from_state_ids(
 ) -> None:
     """PDU Z cites Y, which /get_missing_events gives; Y cites X, which it does not:
     the state after X comes from /state_ids at X (plus X from /event), Y and Z are
-    placed on it; X stays outside the timeline."""
+    placed on it; X stays outside the timeline. A pushed PDU whose own prev events
+    are withheld is refused (Complement's
+    TestOutboundFederationIgnoresMissingEventWithBadJSONForRoomVersion6)."""
     room_id, token = await room_with(fed_hs)
     await remote.join(fed_hs, room_id, "bob")
     storage = fed_hs.services.rooms.storage
@@ -411,6 +413,14 @@ async def test_a_gap_too_wide_is_placed_on_the_state_from_state_ids(
         e["content"].get("body") for e in synced["rooms"]["join"][room_id]["timeline"]["events"]
     ]
     assert bodies[-2:] == ["Y", "Z"]
+
+    # A PDU of the transaction itself whose gap does not close is refused: the state
+    # of an event pushed to us is never taken from its origin.
+    pushed = message(fed_hs, remote, room_id, "W", prev_events=["$withheld"])
+    pushed_id = event_id(fed_hs, remote, room_id, pushed)
+    status, answer = await transaction(fed_hs, remote, "withheld", [pushed])
+    assert "Missing events" in answer["pdus"][pushed_id]["error"]
+    assert asked["state_ids"] == [x_id] and not stored(fed_hs, pushed_id)
 
 
 async def test_state_from_state_ids_leaves_out_events_whose_auth_chain_breaks(
