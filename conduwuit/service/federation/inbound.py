@@ -22,8 +22,10 @@ kept as an outlier), as Synapse does. An event taken from ``/get_missing_events`
 whose own prev events are missing (the gap is wider than the answer) is placed on
 the state after them from the origin's ``/state_ids``
 (``RemoteEvents.states_after``), so the PDU after it can be placed. PDUs the auth
-rules refuse are kept as rejected (never served; see ``EventPipeline``); other
-refused PDUs are not stored. Each PDU's result is in the answer.
+rules refuse, or whose auth events cannot be had even from the origin, are kept as
+rejected (never served; see ``EventPipeline``) and answered ``{}`` like accepted
+ones, as Synapse does (they were handled); other refused PDUs are not stored and
+get an error. Each PDU's result is in the answer.
 
 EDUs, each only from the server of the user it speaks for: ``m.typing`` and
 ``m.receipt`` (of users joined to the room), ``m.presence``, each if the matching
@@ -201,10 +203,12 @@ class InboundTransactions:
         prevs, auths = set(event.prev_event_ids), set(event.auth_event_ids)
         prev_states: dict[str, StateIds] = {}
         pulled = not fetch_missing
-        gap_filled = state_fetched = False
+        gap_filled = state_fetched = auth_fetched = False
         for attempt in range(3):
             try:
-                await pipeline.receive(pdu, rv, _no_verify, prev_states=prev_states)
+                await pipeline.receive(
+                    pdu, rv, _no_verify, prev_states=prev_states, reject_missing_auth=auth_fetched
+                )
                 return None
             except MissingEventsError as exc:
                 missing_prevs = [e for e in exc.event_ids if e in prevs]
@@ -216,6 +220,7 @@ class InboundTransactions:
                 ):
                     return f"Missing events: {', '.join(exc.event_ids[:5])}"
                 if missing_auth:
+                    auth_fetched = True
                     await self.remote.fetch_outliers(
                         origin, room_id, missing_auth[:MISSING_EVENTS_LIMIT], rv
                     )
@@ -230,7 +235,10 @@ class InboundTransactions:
                     state_fetched = True
                     prev_states = await self.remote.states_after(origin, room_id, missing_prevs, rv)
             except AuthError as exc:
-                return f"Rejected: {exc}"
+                # Kept as rejected: handled, so no error in the answer (as Synapse,
+                # which answers {} for a rejected PDU).
+                log.info("PDU %s from %s rejected: %s", event.event_id, origin, exc)
+                return None
             except (MatrixError, EventFormatError) as exc:
                 return f"Invalid event: {exc}"
         return "Not processed"

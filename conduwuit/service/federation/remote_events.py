@@ -105,8 +105,9 @@ class RemoteEvents:
 
     async def fetch_outliers(
         self, origin: str, room_id: str, event_ids: list[str], rv: RoomVersion
-    ) -> None:
-        """Fetch ``event_ids`` from ``origin`` (a few at a time) and take them in."""
+    ) -> dict[str, dict[str, Any]]:
+        """Fetch ``event_ids`` from ``origin`` (a few at a time) and take them in; the
+        events fetched (with good signatures), taken in or not, by ID."""
         gate = asyncio.Semaphore(CONCURRENT_FETCHES)
 
         async def one(event_id: str) -> dict[str, Any] | None:
@@ -114,7 +115,9 @@ class RemoteEvents:
                 return await self.fetch_event(origin, room_id, event_id, rv)
 
         fetched = await asyncio.gather(*(one(e) for e in event_ids))
-        await self.take_outliers([p for p in fetched if p is not None], rv)
+        found = {e: p for e, p in zip(event_ids, fetched, strict=True) if p is not None}
+        await self.take_outliers(list(found.values()), rv)
+        return found
 
     async def states_after(
         self, origin: str, room_id: str, prev_ids: list[str], rv: RoomVersion
@@ -154,8 +157,14 @@ class RemoteEvents:
         if len(unknown) > MAX_STATE_EVENTS:
             log.info("state of %s at %s: %d unknown events", room_id, event_id, len(unknown))
             return None
-        await self.fetch_outliers(origin, room_id, unknown, rv)
+        fetched = await self.fetch_outliers(origin, room_id, unknown, rv)
         event = timeline.get(event_id)
+        if event is None and event_id in fetched:
+            # Fetched but not taken (its auth events cannot be had): the state after
+            # it is the one before, as after a rejected event.
+            event = fetched[event_id]
+            if isinstance(event.get("state_key"), str):
+                return None
         if event is None:
             return None
         state: StateIds = {}
@@ -166,6 +175,10 @@ class RemoteEvents:
             state_key = pdu.get("state_key")
             if isinstance(state_key, str) and isinstance(pdu.get("type"), str):
                 state[(pdu["type"], state_key)] = state_id
-        if isinstance(event.get("state_key"), str) and not timeline.is_rejected(event_id):
+        if (
+            isinstance(event.get("state_key"), str)
+            and timeline.exists(event_id)
+            and not timeline.is_rejected(event_id)
+        ):
             state[(str(event.get("type")), event["state_key"])] = event_id
         return state

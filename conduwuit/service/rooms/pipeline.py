@@ -270,6 +270,7 @@ class EventPipeline:
         *,
         prev_states: Mapping[str, StateIds] | None = None,
         position: int | None = None,
+        reject_missing_auth: bool = False,
     ) -> Event:
         """Take a PDU from another server through the same checks and persistence.
 
@@ -285,7 +286,10 @@ class EventPipeline:
         timeline; it is not checked against the current state (that is for new
         events) and changes nothing current (``Persister.persist_backfilled``); an
         event known only as an outlier (a state event of a send_join answer) takes
-        its place in the timeline then.
+        its place in the timeline then. ``reject_missing_auth``: the caller tried to
+        fetch the unknown auth events; an event citing one still unknown is kept as
+        rejected (with the state before it when that is known), as Synapse rejects
+        an event whose auth events cannot be had.
         """
         try:
             validate_pdu(pdu, rv)
@@ -300,11 +304,22 @@ class EventPipeline:
             if self._known(event.event_id, in_timeline=position is not None):
                 return event
             given = prev_states or {}
+            exists = self.state.timeline.exists
+            missing_auth = [e for e in event.auth_event_ids if not exists(e)]
             missing = [
-                e
-                for e in (*event.auth_event_ids, *event.prev_event_ids)
-                if not self.state.timeline.exists(e) and e not in given
+                *missing_auth,
+                *(e for e in event.prev_event_ids if not exists(e) and e not in given),
             ]
+            if missing_auth and reject_missing_auth:
+                reason = f"auth events unknown: {', '.join(missing_auth[:5])}"
+                before_or_none: int | None = None
+                if len(missing) == len(missing_auth):
+                    try:
+                        before_or_none = await self.state_before(event, rv, given)
+                    except MissingEventsError:
+                        pass
+                self.persister.persist_rejected(event, before_or_none, reason)
+                raise AuthError(reason)
             if missing:
                 raise MissingEventsError(missing)
             before = await self.state_before(event, rv, given)
