@@ -48,6 +48,7 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
 from conduwuit.service.e2ee.ports import JoinedMembership
 from conduwuit.service.federation.auth import RequestAuth
+from conduwuit.service.federation.backfill import Backfill
 from conduwuit.service.federation.client import ClientSettings, FederationClient
 from conduwuit.service.federation.directory import FederationDirectory
 from conduwuit.service.federation.dns import Dns, DnsOptions, system_hosts, system_nameservers
@@ -59,6 +60,7 @@ from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.media import FederationMedia
 from conduwuit.service.federation.queries import FederationQueries
+from conduwuit.service.federation.remote_events import RemoteEvents
 from conduwuit.service.federation.remote_membership import RemoteMembership
 from conduwuit.service.federation.remote_user_keys import RemoteUserKeys
 from conduwuit.service.federation.resolver import ServerResolver
@@ -572,6 +574,8 @@ def build_federation(
         allow_unstable_room_versions=config.allow_unstable_room_versions,
     )
     rooms.membership.remote = joins
+    remote_events = RemoteEvents(rooms.storage, client, pdu_signatures)
+    rooms.history.backfill = Backfill(remote_events, client, config.server_name).fill
     rooms.membership.remote_changes = RemoteMembership(
         joins.templates, rooms.storage.pipeline.persister, rooms.storage.timeline
     )
@@ -586,6 +590,7 @@ def build_federation(
         queries=queries,
         pdu_signatures=pdu_signatures,
         joins=joins,
+        remote_events=remote_events,
         user_keys=user_keys,
         remote_keys=remote_keys,
         timestamps=RemoteTimestamps(
@@ -634,6 +639,7 @@ def build_serving(
             presence=config.allow_incoming_presence,
             typing_timeout_ms=config.typing_federation_timeout_s * 1000,
         ),
+        federation.remote_events,
     )
     return ServingServices(
         access=access,

@@ -3,7 +3,9 @@ a client can sync), in the shapes clients see them.
 
 On the wire: /sync's ``next_batch`` (also taken by ``/keys/changes``) is ``s<N>``;
 pagination tokens (``/messages`` ``start``/``end``, relations and threads, /sync's
-``prev_batch``) are a bare ``<N>``. ``<N>`` is ASCII digits (``core.numbers``).
+``prev_batch``) are a bare ``<N>``, or ``-<N>`` for the positions of history
+backfilled from other servers (below every stream position). ``<N>`` is ASCII
+digits (``core.numbers``).
 A bad token is a 400 ``M_INVALID_PARAM``. Offsets into a listing (the room
 directory, /hierarchy, /search) are not stream positions and are not parsed here.
 """
@@ -41,7 +43,13 @@ class StreamToken:
     @classmethod
     def parse_pagination(cls, token: str) -> StreamToken:
         """A pagination token: ``<N>``, optionally with an ``s`` or ``t`` prefix, and
-        anything after a ``_`` ignored (the shape of Synapse's multi-part tokens)."""
+        anything after a ``_`` ignored (the shape of Synapse's multi-part tokens);
+        ``-<N>`` is a backfilled position (negative)."""
+        if token.startswith("-"):
+            position = parse_uint(token[1:])
+            if position is None:
+                raise invalid_param(f"Invalid pagination token {token!r}")
+            return cls(-position)
         digits = token[1:] if token[:1] in PAGINATION_PREFIXES else token
         position = parse_uint(digits.split("_", 1)[0])
         if position is None:

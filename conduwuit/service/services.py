@@ -25,6 +25,7 @@ from conduwuit.service.federation.inbound import InboundTransactions
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import RemoteKeys
 from conduwuit.service.federation.queries import FederationQueries
+from conduwuit.service.federation.remote_events import RemoteEvents
 from conduwuit.service.federation.remote_user_keys import RemoteUserKeys
 from conduwuit.service.federation.resolver import ServerResolver
 from conduwuit.service.federation.room_access import RoomAccess
@@ -172,6 +173,8 @@ class FederationServices:
     pdu_signatures: PduSignatures
     #: Joining rooms this server is not in (make_join/send_join).
     joins: RemoteJoins
+    #: Events and room state fetched from other servers (gaps of received events, backfill).
+    remote_events: RemoteEvents
     #: Our users' devices and keys for other servers, and their device-list EDUs.
     user_keys: UserKeys
     #: Other servers' users' devices and keys (cached; the runtime stops its resyncs).

@@ -23,13 +23,14 @@ def test_bad_sync_tokens_are_invalid_param(token: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("token", "position"), [("7", 7), ("s7", 7), ("t7", 7), ("t7_3", 7), ("7_abc", 7)]
+    ("token", "position"),
+    [("7", 7), ("s7", 7), ("t7", 7), ("t7_3", 7), ("7_abc", 7), ("-7", -7), ("-0", 0)],
 )
 def test_pagination_tokens(token: str, position: int) -> None:
     assert StreamToken.parse_pagination(token).position == position
 
 
-@pytest.mark.parametrize("token", ["", "x7", "_7", "s", "٣"])
+@pytest.mark.parametrize("token", ["", "x7", "_7", "s", "٣", "-", "--7", "-s7", "-7_1"])
 def test_bad_pagination_tokens_are_invalid_param(token: str) -> None:
     with pytest.raises(MatrixError) as err:
         StreamToken.parse_pagination(token)

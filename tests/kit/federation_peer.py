@@ -89,6 +89,8 @@ class FederationPeer:
     key_requests: list[str] = field(default_factory=list)
     #: Extra PDUs put into every send_join answer's state (e.g. badly signed ones).
     extra_state: list[dict[str, Any]] = field(default_factory=list)
+    #: The ``v`` of each /backfill request received, in order.
+    backfills: list[str] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _keys: dict[tuple[str, str], Any] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -106,6 +108,7 @@ class FederationPeer:
         app.router.add_get("/_matrix/federation/v1/make_join/{room_id}/{user_id}", self._make_join)
         app.router.add_put("/_matrix/federation/v2/send_join/{room_id}/{event_id}", self._send_join)
         app.router.add_get("/_matrix/federation/v1/user/devices/{user_id}", self._devices)
+        app.router.add_get("/_matrix/federation/v1/backfill/{room_id}", self._backfill)
         app.router.add_post("/_matrix/federation/v1/user/keys/query", self._keys_query)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -247,6 +250,20 @@ class FederationPeer:
             ],
         }
         return web.json_response({"room_version": "10", "event": template})
+
+    async def _backfill(self, request: web.Request) -> web.Response:
+        """The room's events up to and including ``v``, newest first, at most ``limit``
+        (whatever is in ``rooms``: tests put forged events there too)."""
+        room_id, start = request.match_info["room_id"], request.query["v"]
+        self.backfills.append(start)
+        events = self.rooms.get(room_id, [])
+        ids = [self.event_id(p) for p in events]
+        if start not in ids:
+            return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+        older = events[: ids.index(start) + 1][::-1][: int(request.query["limit"])]
+        return web.json_response(
+            {"origin": self.server_name, "origin_server_ts": int(time.time() * 1000), "pdus": older}
+        )
 
     async def _send_join(self, request: web.Request) -> web.Response:
         room_id = request.match_info["room_id"]

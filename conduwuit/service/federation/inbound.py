@@ -16,10 +16,16 @@ used redacted), then the one receive path
 the current state, persisted under the room lock). When it cites prev or auth
 events we do not have, up to ``MISSING_EVENTS_LIMIT`` of them are fetched from the
 origin with ``/get_missing_events`` and taken in first, oldest first, and unknown
-auth events with ``/event`` (as outliers, or rejected); if that does not close the
-gap the PDU is refused with an error (it is not kept as an outlier). PDUs the auth
-rules refuse are kept as rejected (never served; see ``EventPipeline``); other
-refused PDUs are not stored. Each PDU's result is in the answer.
+auth events with ``/event`` (as outliers, or rejected); if prev events of a PDU of
+the transaction are still missing then, it is refused with an error (it is not
+kept as an outlier), as Synapse does. An event taken from ``/get_missing_events``
+whose own prev events are missing (the gap is wider than the answer) is placed on
+the state after them from the origin's ``/state_ids``
+(``RemoteEvents.states_after``), so the PDU after it can be placed. PDUs the auth
+rules refuse, or whose auth events cannot be had even from the origin, are kept as
+rejected (never served; see ``EventPipeline``) and answered ``{}`` like accepted
+ones, as Synapse does (they were handled); other refused PDUs are not stored and
+get an error. Each PDU's result is in the answer.
 
 EDUs, each only from the server of the user it speaks for: ``m.typing`` and
 ``m.receipt`` (of users joined to the room), ``m.presence``, each if the matching
@@ -52,11 +58,12 @@ from conduwuit.db.codec import key
 from conduwuit.service.e2ee.to_device import ToDevice
 from conduwuit.service.federation.client import FederationClient, FederationError
 from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.remote_events import RemoteEvents
 from conduwuit.service.federation.remote_user_keys import RemoteUserKeys
 from conduwuit.service.federation.room_access import RoomAccess
 from conduwuit.service.presence import Presence
 from conduwuit.service.rooms.out_of_band import own_member_event, room_version_shown
-from conduwuit.service.rooms.pipeline import MissingEventsError
+from conduwuit.service.rooms.pipeline import MissingEventsError, StateIds
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.typing import Typing
 
@@ -109,6 +116,7 @@ class InboundTransactions:
         to_device: ToDevice,
         remote_keys: RemoteUserKeys,
         settings: EduSettings,
+        remote: RemoteEvents,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._answers = db.map(MAPS.servertxnid_response)
@@ -122,6 +130,7 @@ class InboundTransactions:
         self.to_device = to_device
         self.remote_keys = remote_keys
         self.settings = settings
+        self.remote = remote
         self._running: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
         self.monotonic = monotonic
         self._handling: dict[str, HandledPdu] = {}
@@ -215,24 +224,63 @@ class InboundTransactions:
             return event_id, f"Signatures do not verify: {exc}"
         except (ValueError, TypeError) as exc:
             return event_id, f"Invalid event: {exc}"
+        return event_id, await self._receive(origin, room_id, checked, rv, fetch_missing)
+
+    async def _receive(
+        self, origin: str, room_id: str, pdu: dict[str, Any], rv: Any, fetch_missing: bool
+    ) -> str | None:
+        """The pipeline's receive, closing gaps on the way; unknown auth events come
+        with ``/event``. A PDU pushed to us (``fetch_missing``): missing prev events
+        from ``/get_missing_events``, and if that does not close the gap it is refused
+        — the origin has no excuse not to give them, and a PDU placed on state it
+        chose could become the room's only forward extremity (Synapse's "Your server
+        isn't divulging details about prev_events"). An event pulled to close such a
+        gap: the state after its missing prev events from ``/state_ids``, as Synapse
+        calculates the state at a backwards extremity. The error, or None."""
         pipeline = self.storage.pipeline
-        for attempt in (1, 2):
+        event = Event(pdu, rv)
+        prevs, auths = set(event.prev_event_ids), set(event.auth_event_ids)
+        prev_states: dict[str, StateIds] = {}
+        pulled = not fetch_missing
+        gap_filled = state_fetched = auth_fetched = False
+        for attempt in range(3):
             try:
-                await pipeline.receive(checked, rv, _no_verify)
-                return event_id, None
+                await pipeline.receive(
+                    pdu, rv, _no_verify, prev_states=prev_states, reject_missing_auth=auth_fetched
+                )
+                return None
             except MissingEventsError as exc:
-                if not fetch_missing or attempt == 2:
-                    return event_id, f"Missing events: {', '.join(exc.event_ids[:5])}"
-                prevs = set(Event(checked, rv).prev_event_ids)
-                if any(e in prevs for e in exc.event_ids):
-                    await self._fetch_missing(origin, room_id, checked, rv)
-                if any(e not in prevs for e in exc.event_ids):
-                    await self._fetch_auth_events(origin, room_id, exc.event_ids, checked, rv)
+                missing_prevs = [e for e in exc.event_ids if e in prevs]
+                missing_auth = [e for e in exc.event_ids if e in auths and e not in prevs]
+                if (
+                    attempt == 2
+                    or (not missing_prevs and not missing_auth)
+                    or (missing_prevs and state_fetched)
+                ):
+                    return f"Missing events: {', '.join(exc.event_ids[:5])}"
+                if missing_auth:
+                    auth_fetched = True
+                    await self.remote.fetch_outliers(
+                        origin, room_id, missing_auth[:MISSING_EVENTS_LIMIT], rv
+                    )
+                if missing_prevs and not pulled:
+                    if gap_filled:
+                        return f"Missing events: {', '.join(missing_prevs[:5])}"
+                    gap_filled = True
+                    await self._fetch_missing(origin, room_id, pdu, rv)
+                elif missing_prevs:
+                    # The gap did not close: the state after the missing prev events
+                    # from the origin (server-server API, "Retrieving events").
+                    state_fetched = True
+                    prev_states = await self.remote.states_after(origin, room_id, missing_prevs, rv)
             except AuthError as exc:
-                return event_id, f"Rejected: {exc}"
+                # Kept as rejected: handled, so no error in the answer (as Synapse,
+                # which answers {} for a rejected PDU).
+                log.info("PDU %s from %s rejected: %s", event.event_id, origin, exc)
+                return None
             except (MatrixError, EventFormatError) as exc:
-                return event_id, f"Invalid event: {exc}"
-        return event_id, "Not processed"
+                return f"Invalid event: {exc}"
+        return "Not processed"
 
     async def _rescinded_invite(
         self, origin: str, pdu: dict[str, Any]
@@ -275,36 +323,6 @@ class InboundTransactions:
             return event.event_id, f"Signatures do not verify: {exc}"
         self.storage.pipeline.persister.persist_out_of_band(Event(checked, rv))
         return event.event_id, None
-
-    async def _fetch_auth_events(
-        self, origin: str, room_id: str, missing: list[str], pdu: dict[str, Any], rv: Any
-    ) -> None:
-        """Ask the origin for the unknown auth events of ``pdu`` (``GET /event``, up to
-        ``MISSING_EVENTS_LIMIT``) and take each in as an outlier: checked against its
-        own auth events only, kept as rejected if they refuse it (so ``pdu`` is
-        rejected in turn). One level only: an auth event citing unknown ones stays
-        out, and ``pdu`` is refused for missing events."""
-        wanted = [e for e in Event(pdu, rv).auth_event_ids if e in set(missing)]
-        for event_id in wanted[:MISSING_EVENTS_LIMIT]:
-            path = "/_matrix/federation/v1/event/" + urllib.parse.quote(event_id, safe="")
-            try:
-                answer = await self.client.get(origin, path)
-            except FederationError as exc:
-                log.info("fetching auth event %s from %s failed: %s", event_id, origin, exc)
-                continue
-            pdus = answer.get("pdus") if isinstance(answer, dict) else None
-            fetched = pdus[0] if isinstance(pdus, list) and pdus else None
-            if not isinstance(fetched, dict) or fetched.get("room_id") != room_id:
-                continue
-            try:
-                if compute_event_id(fetched, rv) != event_id:
-                    continue
-                checked = await self.signatures.check(fetched, rv)
-                await self.storage.pipeline.receive_outlier(checked, rv)
-            except (AuthError, MissingEventsError, SignatureError) as exc:
-                log.info("auth event %s of %s not taken: %s", event_id, room_id, exc)
-            except (MatrixError, EventFormatError, ValueError, KeyError, TypeError) as exc:
-                log.info("auth event %s of %s is invalid: %s", event_id, room_id, exc)
 
     async def _fetch_missing(self, origin: str, room_id: str, pdu: dict[str, Any], rv: Any) -> None:
         """Ask the origin for the events between our forward extremities and ``pdu``

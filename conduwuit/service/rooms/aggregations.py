@@ -118,8 +118,8 @@ class Aggregations:
     def thread_roots(self, room_id: str, from_count: int | None) -> Iterator[tuple[int, str]]:
         """``(latest activity, root event ID)`` newest first, below ``from_count``."""
         shortroomid = self.storage.short.room(room_id)
-        if shortroomid is None:
-            return
+        if shortroomid is None or (from_count is not None and from_count <= 0):
+            return  # no thread's latest activity is a backfilled (negative) position
         threads = self.storage.db.map(MAPS.roomid_threads)
         room = u64(shortroomid)
         end = room + u64(from_count) if from_count is not None else u64(shortroomid + 1)

@@ -9,7 +9,7 @@ so backwards from ``N`` includes event ``N`` and forwards from ``N`` starts afte
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,9 @@ from conduwuit.service.rooms.timeline import PduJson
 MAX_LIMIT = 1000
 # Events examined per page at most when a filter rejects most of them.
 MAX_SCAN = 5000
+#: Backfills one /messages request may wait for (each fetches up to 100 events, so a
+#: page of MAX_LIMIT fits).
+MAX_BACKFILL_ROUNDS = 10
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class RoomHistory:
         self.storage = actions.storage
         self.clock = actions.storage.clock
         self.aggregations = Aggregations(actions.storage)
+        #: Fetches a room's history older than its oldest event here from other
+        #: servers (federation's ``Backfill.fill``); whether any was added.
+        self.backfill: Callable[[str], Awaitable[bool]] | None = None
 
     # -- access and visibility ---------------------------------------------------------
     def _visibility_now(self, room_id: str) -> str:
@@ -291,6 +297,23 @@ class RoomHistory:
             body["end"] = str(end)
         if event_filter.lazy_load_members:
             body["state"] = self._lazy_members(room, (p for _, p in found))
+        return body
+
+    async def paginate(self, user: UserId, room_id: RoomId, **kw: Any) -> dict[str, Any]:
+        """``messages``; backwards past the oldest event here, after backfilling older
+        history from other servers (client-server API: "the server may need to
+        backfill"), then from the same token again, until the page is full or there is
+        nothing more to fetch (at most ``MAX_BACKFILL_ROUNDS`` fetches per request)."""
+        body = self.messages(user, room_id, **kw)
+        for _ in range(MAX_BACKFILL_ROUNDS):
+            if (
+                kw.get("direction", "b") != "b"
+                or "end" in body
+                or self.backfill is None
+                or not await self.backfill(str(room_id))
+            ):
+                break
+            body = self.messages(user, room_id, **kw)
         return body
 
     def context(

@@ -105,11 +105,7 @@ class Persister:
             # members must not copy its state.
             full: Mapping[int, int] = self._state.store.full(before)
             if event.state_key is not None:
-                previous = self._state.pdu_at(before, event.type, event.state_key)
-                if previous is not None:
-                    unsigned["replaces_state"] = previous["event_id"]
-                    unsigned["prev_content"] = previous.get("content", {})
-                    unsigned["prev_sender"] = previous.get("sender")
+                unsigned = self._replaced_state(event, before, unsigned)
                 sk = self._short.get_or_create_statekey(event.type, event.state_key, b)
                 # The diff alone: O(1) in the size of the state (a view, not a copy).
                 after = self._state.store.save_changes(before, {sk: se}, b)
@@ -144,6 +140,41 @@ class Persister:
             b.after_commit(lambda: self._notifier.notify(count, rooms=[room_id], users=users))
         self._extremities.remember(shortroomid, new_leaves)
         return count
+
+    def persist_backfilled(self, event: Event, rv: RoomVersion, before: int, position: int) -> None:
+        """An older event fetched from another server (backfill), already checked, at
+        ``position`` (negative, below the room's oldest event): into the timeline with
+        the state before it, its relations, search terms and an applied redaction.
+        History changes neither the current state, the forward extremities nor the
+        memberships, pushes nothing and wakes no /sync (as Synapse's backfilled
+        events)."""
+        room_id = room_id_of(event)
+        pdu: PduJson = {**event.pdu, "event_id": event.event_id}
+        with self._db.batch() as b:
+            shortroomid = self._short.get_or_create_room(room_id, b)
+            se = self._short.get_or_create_event(event.event_id, b)
+            self._state.set_hash_before(b, se, before)
+            unsigned = self._replaced_state(event, before, dict(pdu.get("unsigned") or {}))
+            if unsigned:
+                pdu["unsigned"] = unsigned
+            self._relate(b, event, se, shortroomid, None)
+            self._apply_redaction(b, event, rv, before)
+            self._timeline.put_timeline(b, pduid(shortroomid, position), pdu)
+            self._search.index(b, shortroomid, pduid(shortroomid, position), pdu)
+
+    def _replaced_state(
+        self, event: Event, before: int, unsigned: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``unsigned`` with what a state event replaces (``replaces_state``,
+        ``prev_content``, ``prev_sender``) added."""
+        if event.state_key is None:
+            return unsigned
+        previous = self._state.pdu_at(before, event.type, event.state_key)
+        if previous is not None:
+            unsigned["replaces_state"] = previous["event_id"]
+            unsigned["prev_content"] = previous.get("content", {})
+            unsigned["prev_sender"] = previous.get("sender")
+        return unsigned
 
     def persist_state(
         self, room_id: str, events: list[Event], state_ids: Mapping[tuple[str, str], str]
@@ -298,8 +329,10 @@ class Persister:
         event: Event,
         se: int,
         shortroomid: int,
-        count: int,
+        count: int | None,
     ) -> None:
+        """The relation edge; a thread's latest activity too, unless ``count`` is None
+        (backfilled history is never a thread's latest activity)."""
         relates = event.content.get("m.relates_to")
         if not isinstance(relates, dict):
             return
@@ -310,7 +343,7 @@ class Persister:
                 return  # relations never cross rooms (a federated event may try)
             te = self._short.get_or_create_event(target, b)
             b.put(self._relations, u64(te) + u64(se), b"")
-            if relates.get("rel_type") == "m.thread":
+            if relates.get("rel_type") == "m.thread" and count is not None:
                 old = self._thread_latest.get(target.encode())
                 if old is not None:
                     b.delete(self._threads, u64(shortroomid) + old + target.encode())

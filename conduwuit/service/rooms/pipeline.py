@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from conduwuit.core import auth_rules, state_res
@@ -69,6 +69,9 @@ def _auth_keys(event: Event, rv: RoomVersion) -> list[StateKey]:
 #: one of its users): given the checked event, returns the PDU to persist (the same
 #: event with that server's signature added); raises to refuse.
 Countersign = Callable[[Event, RoomVersion, int], Awaitable[dict[str, Any]]]
+
+#: A room state as event IDs by (type, state key).
+StateIds = dict[tuple[str, str], str]
 
 # Checks hashes and signatures of a received PDU; raises. Federation's is async (it
 # may fetch keys), so an awaitable result is awaited.
@@ -207,13 +210,19 @@ class EventPipeline:
         return event
 
     # -- received events -----------------------------------------------------------------
-    async def state_before(self, event: Event, rv: RoomVersion) -> int:
+    async def state_before(
+        self, event: Event, rv: RoomVersion, given: Mapping[str, StateIds] | None = None
+    ) -> int:
         """The snapshot before a received event: the state after its prev_events,
-        resolved if they differ. The caller holds the room's lock."""
+        resolved if they differ; for a prev event not placed here, the state after it
+        from ``given``. The caller holds the room's lock."""
         afters: list[int] = []
         for prev_id in event.prev_event_ids:
             before = self.state.hash_before(prev_id)
             prev = self._load(prev_id, rv)
+            if (before is None or prev is None) and given and prev_id in given:
+                afters.append(self._save_ids(0, dict(given[prev_id])))
+                continue
             if before is None or prev is None:
                 raise MissingEventsError([prev_id])
             # A rejected event changes no state: the state after it is the one before.
@@ -253,13 +262,34 @@ class EventPipeline:
                     full[short.get_or_create_statekey(event_type, state_key, b)] = se
             return self.state.store.save(parent, full, b)
 
-    async def receive(self, pdu: dict[str, Any], rv: RoomVersion, verify: Verify) -> Event:
+    async def receive(
+        self,
+        pdu: dict[str, Any],
+        rv: RoomVersion,
+        verify: Verify,
+        *,
+        prev_states: Mapping[str, StateIds] | None = None,
+        position: int | None = None,
+        reject_missing_auth: bool = False,
+    ) -> Event:
         """Take a PDU from another server through the same checks and persistence.
 
         ``verify`` checks hashes and signatures (it raises; key fetching is the
         federation layer's business); it may be async. Raises ``MissingEventsError``
         when the caller must fetch prev/auth events first, ``AuthError`` when the
         event is rejected.
+
+        ``prev_states``: the state after prev events this server cannot have or place,
+        as another server gave it (``/state_ids``, server-server API: "the receiving
+        server can request the state at the missing prev events"). ``position``: the event is
+        history fetched from another server (backfill), to be placed there in the
+        timeline; it is not checked against the current state (that is for new
+        events) and changes nothing current (``Persister.persist_backfilled``); an
+        event known only as an outlier (a state event of a send_join answer) takes
+        its place in the timeline then. ``reject_missing_auth``: the caller tried to
+        fetch the unknown auth events; an event citing one still unknown is kept as
+        rejected (with the state before it when that is known), as Synapse rejects
+        an event whose auth events cannot be had.
         """
         try:
             validate_pdu(pdu, rv)
@@ -271,28 +301,48 @@ class EventPipeline:
             verified = verify(pdu)
             if inspect.isawaitable(verified):
                 await verified
-            if self._known(event.event_id):
+            if self._known(event.event_id, in_timeline=position is not None):
                 return event
+            given = prev_states or {}
+            exists = self.state.timeline.exists
+            missing_auth = [e for e in event.auth_event_ids if not exists(e)]
             missing = [
-                e
-                for e in (*event.auth_event_ids, *event.prev_event_ids)
-                if not self.state.timeline.exists(e)
+                *missing_auth,
+                *(e for e in event.prev_event_ids if not exists(e) and e not in given),
             ]
+            if missing_auth and reject_missing_auth:
+                reason = f"auth events unknown: {', '.join(missing_auth[:5])}"
+                before_or_none: int | None = None
+                if len(missing) == len(missing_auth):
+                    try:
+                        before_or_none = await self.state_before(event, rv, given)
+                    except MissingEventsError:
+                        pass
+                self.persister.persist_rejected(event, before_or_none, reason)
+                raise AuthError(reason)
             if missing:
                 raise MissingEventsError(missing)
-            before = await self.state_before(event, rv)
+            before = await self.state_before(event, rv, given)
             try:
                 await self.check(event, rv, before)
             except AuthError as exc:
                 self.persister.persist_rejected(event, before, str(exc))
                 raise
+            if position is not None:
+                self.persister.persist_backfilled(event, rv, before, position)
+                return event
             soft_failed = self.soft_fails(event, rv, self.state.current_hash(room_id))
             self.persister.persist(event, rv, before, soft_failed=soft_failed)
         return event
 
-    def _known(self, event_id: str) -> bool:
-        """Stored already (nothing to do); ``AuthError`` again if it was rejected."""
-        if not self.state.timeline.exists(event_id):
+    def _known(self, event_id: str, *, in_timeline: bool = False) -> bool:
+        """Stored already (nothing to do); ``AuthError`` again if it was rejected.
+        ``in_timeline``: an outlier (neither rejected nor soft-failed) counts as not
+        known yet (backfill places it)."""
+        timeline = self.state.timeline
+        if not timeline.exists(event_id):
+            return False
+        if in_timeline and timeline.pdu_id(event_id) is None and not timeline.is_hidden(event_id):
             return False
         reason = self.state.timeline.rejection(event_id)
         if reason is not None:
@@ -379,7 +429,7 @@ class EventPipeline:
         state_ids_wanted = {Event(p, rv).event_id for p in state if _valid(p, rv)}
         async with self.locks.hold(room_id):
             accepted: dict[str, Event] = {}
-            for event_id in _auth_order(events):
+            for event_id in auth_order(events):
                 event = events[event_id]
                 try:
                     self._check_outlier(event, rv, room_id, accepted)
@@ -412,7 +462,7 @@ def _valid(pdu: dict[str, Any], rv: RoomVersion) -> bool:
     return True
 
 
-def _auth_order(events: dict[str, Event]) -> list[str]:
+def auth_order(events: dict[str, Event]) -> list[str]:
     """Event IDs with each event after the auth events it cites (of ``events``);
     a cycle is broken somewhere (and then fails its auth check)."""
     order: list[str] = []

@@ -1,5 +1,11 @@
 """PDU storage: timeline events by (shortroomid, stream count), outliers by event ID.
 
+A position is the event's stream count (the global counter, positive) or, for
+history fetched from other servers (backfill), a negative count below every other
+event of the room (as conduwuit's backfilled PDU counts): such events are older than
+anything a /sync token reaches. In keys a count is its 64-bit two's complement, so
+negative counts sort after the positive ones; ``scan`` walks both segments in order.
+
 The stored JSON is the PDU plus ``event_id`` (so a scan yields IDs without
 hashing) and the server-computed ``unsigned``; ``client_event`` and the federation
 serialiser choose the fields they show. (Records written before the client
@@ -13,17 +19,25 @@ from collections.abc import Iterator
 from typing import Any
 
 from conduwuit.db import MAPS, Batch, Database
-from conduwuit.db.codec import from_u64, u64
+from conduwuit.db.codec import U64_MAX, from_u64, u64
 
 PduJson = dict[str, Any]
 
+#: The first key value of negative (backfilled) counts.
+_NEGATIVE = 1 << 63
+
+
+def _count_key(count: int) -> bytes:
+    return u64(count & U64_MAX)
+
 
 def pduid(shortroomid: int, count: int) -> bytes:
-    return u64(shortroomid) + u64(count)
+    return u64(shortroomid) + _count_key(count)
 
 
 def count_of(pdu_id: bytes) -> int:
-    return from_u64(pdu_id[8:16])
+    value = from_u64(pdu_id[8:16])
+    return value - (1 << 64) if value >= _NEGATIVE else value
 
 
 def encode(pdu: PduJson) -> bytes:
@@ -82,14 +96,32 @@ class Timeline:
         ``None`` starts at the newest (backwards) or oldest (forwards) event.
         """
         room = u64(shortroomid)
+        negatives = (room + u64(_NEGATIVE), u64(shortroomid + 1))
+        positives = (room, room + u64(_NEGATIVE))
+        segments: list[tuple[bytes, bytes]] = []
         if backwards:
-            end = room + u64(from_count) if from_count is not None else u64(shortroomid + 1)
-            rows = self._pdus.iter_range(room, end, reverse=True)
+            if from_count is None or from_count > 0:
+                end = positives[1] if from_count is None else room + _count_key(from_count)
+                segments.append((positives[0], end))
+                segments.append(negatives)
+            else:
+                end = negatives[1] if from_count == 0 else room + _count_key(from_count)
+                segments.append((negatives[0], end))
         else:
-            start = room + u64(from_count + 1) if from_count is not None else room
-            rows = self._pdus.iter_range(start, u64(shortroomid + 1))
-        for key, raw in rows:
-            yield count_of(key), decode(raw)
+            first = None if from_count is None else from_count + 1
+            if first is None or first < 0:
+                start = negatives[0] if first is None else room + _count_key(first)
+                segments.append((start, negatives[1]))
+                segments.append(positives)
+            else:
+                segments.append((room + _count_key(first), positives[1]))
+        for start, end in segments:
+            for key, raw in self._pdus.iter_range(start, end, reverse=backwards):
+                yield count_of(key), decode(raw)
+
+    def oldest(self, shortroomid: int) -> tuple[int, PduJson] | None:
+        """The room's first timeline event (the lowest position)."""
+        return next(iter(self.scan(shortroomid, None, backwards=False)), None)
 
     # -- writes (into the caller's batch) ----------------------------------------------
     def put_timeline(self, batch: Batch, pdu_id: bytes, pdu: PduJson) -> None:

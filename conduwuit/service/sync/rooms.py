@@ -249,6 +249,12 @@ class RoomSections:
                 joined.add(str(pdu["state_key"]))
         return {u for u in joined if self.storage.member_index.is_joined(u, room.room_id)}
 
+    def _history_elsewhere(self, room_id: str) -> bool:
+        """Whether the room's timeline here starts after its create event."""
+        shortroomid = self.storage.short.room(room_id)
+        oldest = self.storage.timeline.oldest(shortroomid) if shortroomid is not None else None
+        return oldest is not None and oldest[1].get("type") != EventType.CREATE
+
     # -- sections ------------------------------------------------------------------
     async def joined(self, room: UserRoom, window: Window, pause: GiveWay) -> dict[str, Any] | None:
         room_id = room.room_id
@@ -290,6 +296,10 @@ class RoomSections:
         ):
             return None
         prev_batch = str(timeline[0][0] - 1) if timeline else str(window.now)
+        if lower is None and not limited and self._history_elsewhere(room_id):
+            # The room's older history is on other servers (joined over federation, not
+            # backfilled yet): limited, and prev_batch is where /messages backfills it.
+            limited = True
         if lower is None and not limited:
             # An initial sync that holds the whole room: Synapse gives the current
             # position as prev_batch then (the spec only says "a token that can be

@@ -86,7 +86,7 @@ async def test_refused_pdus_get_errors_and_are_not_stored(
     ids = [event_id(fed_hs, remote, room_id, p) for p in (foreign, tampered, stranger)]
     assert "not a user of" in errors[ids[0]]["error"]
     assert "Signatures" in errors[ids[1]]["error"]
-    assert "Rejected" in errors[ids[2]]["error"]
+    assert errors[ids[2]] == {}  # rejected: handled (as Synapse answers)
     assert "Unknown room" in errors["#3"]["error"]
     # Only the event the auth rules refused is kept (as rejected, never served).
     assert [stored(fed_hs, i) for i in ids] == [False, False, True]
@@ -284,7 +284,8 @@ async def test_events_authorised_by_a_rejected_event_are_rejected(
     )
     rejected_id = event_id(fed_hs, remote, room_id, rejected)
     status, answer = await transaction(fed_hs, remote, "r", [rejected])
-    assert "Rejected" in answer["pdus"][rejected_id]["error"]
+    assert answer["pdus"][rejected_id] == {}
+    assert storage.timeline.is_rejected(rejected_id)
     # An event the rejected one authorises, which the server must fetch.
     outlier = remote.event(
         fed_hs,
@@ -333,7 +334,8 @@ async def test_events_authorised_by_a_rejected_event_are_rejected(
     status, answer = await transaction(fed_hs, remote, "s", [cites, sentinel])
     assert status == 200, answer
     assert fetched, "the unknown auth event was not fetched"
-    assert "was rejected" in answer["pdus"][cites_id]["error"]
+    assert answer["pdus"][cites_id] == {}
+    assert "was rejected" in (storage.timeline.rejection(cites_id) or "")
     assert answer["pdus"][sentinel_id] == {}
     for hidden in (rejected_id, outlier_id, cites_id):
         assert storage.timeline.is_rejected(hidden)
@@ -347,3 +349,142 @@ async def test_events_authorised_by_a_rejected_event_are_rejected(
     assert status == 200, answer
     served = [event_id(fed_hs, remote, room_id, p) for p in answer["pdus"]]
     assert sentinel_id in served and cites_id not in served
+
+
+def serve_gap(
+    remote: RemoteServer,
+    gme_events: list[dict[str, Any]],
+    state_ids: dict[str, Any],
+    events: dict[str, dict[str, Any]],
+) -> dict[str, list[str]]:
+    """The origin's side of a gap: ``/get_missing_events`` gives ``gme_events``,
+    ``/state_ids`` gives ``state_ids``, ``/event`` the ``events`` it has (404 for the
+    rest). Returns what was asked of each, as it is asked."""
+    asked: dict[str, list[str]] = {"gme": [], "state_ids": [], "event": []}
+
+    async def missing(request: web.Request) -> web.Response:
+        asked["gme"].append((await request.json())["latest_events"][0])
+        return web.json_response({"events": gme_events})
+
+    async def state(request: web.Request) -> web.Response:
+        asked["state_ids"].append(request.query["event_id"])
+        return web.json_response(state_ids)
+
+    async def event(request: web.Request) -> web.Response:
+        wanted = request.path.rsplit("/", 1)[1]
+        asked["event"].append(wanted)
+        if wanted not in events:
+            return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+        return web.json_response({"origin": remote.server_name, "pdus": [events[wanted]]})
+
+    remote.routes[("POST", "/_matrix/federation/v1/get_missing_events/")] = missing
+    remote.routes[("GET", "/_matrix/federation/v1/state_ids/")] = state
+    remote.routes[("GET", "/_matrix/federation/v1/event/")] = event
+    return asked
+
+
+async def test_a_gap_too_wide_is_placed_on_the_state_from_state_ids(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    """PDU Z cites Y, which /get_missing_events gives; Y cites X, which it does not:
+    the state after X comes from /state_ids at X (plus X from /event), Y and Z are
+    placed on it; X stays outside the timeline. A pushed PDU whose own prev events
+    are withheld is refused (Complement's
+    TestOutboundFederationIgnoresMissingEventWithBadJSONForRoomVersion6)."""
+    room_id, token = await room_with(fed_hs)
+    await remote.join(fed_hs, room_id, "bob")
+    storage = fed_hs.services.rooms.storage
+    x = message(fed_hs, remote, room_id, "X")
+    x_id = event_id(fed_hs, remote, room_id, x)
+    y = message(fed_hs, remote, room_id, "Y", prev_events=[x_id], depth=x["depth"] + 1)
+    y_id = event_id(fed_hs, remote, room_id, y)
+    z = message(fed_hs, remote, room_id, "Z", prev_events=[y_id], depth=x["depth"] + 2)
+    z_id = event_id(fed_hs, remote, room_id, z)
+    current = storage.state.state_ids(storage.state.current_hash(room_id))
+    asked = serve_gap(
+        remote, [y], {"pdu_ids": list(current.values()), "auth_chain_ids": []}, {x_id: x}
+    )
+    status, answer = await transaction(fed_hs, remote, "wide", [z])
+    assert (status, answer) == (200, {"pdus": {z_id: {}}})
+    assert asked == {"gme": [z_id], "state_ids": [x_id], "event": [x_id]}
+    timeline = storage.timeline
+    assert timeline.get_timeline(y_id) and timeline.get_timeline(z_id)
+    assert timeline.exists(x_id) and timeline.get_timeline(x_id) is None
+    status, synced = await fed_hs.request("GET", "/sync", token=token)
+    bodies = [
+        e["content"].get("body") for e in synced["rooms"]["join"][room_id]["timeline"]["events"]
+    ]
+    assert bodies[-2:] == ["Y", "Z"]
+
+    # A PDU of the transaction itself whose gap does not close is refused: the state
+    # of an event pushed to us is never taken from its origin.
+    pushed = message(fed_hs, remote, room_id, "W", prev_events=["$withheld"])
+    pushed_id = event_id(fed_hs, remote, room_id, pushed)
+    status, answer = await transaction(fed_hs, remote, "withheld", [pushed])
+    assert "Missing events" in answer["pdus"][pushed_id]["error"]
+    assert asked["state_ids"] == [x_id] and not stored(fed_hs, pushed_id)
+
+
+async def test_state_from_state_ids_leaves_out_events_whose_auth_chain_breaks(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    """Complement's TestCorruptedAuthChain in small: /state_ids names Bob's member
+    events A <- B <- C (each authorising the next) with C in the state; B cannot be
+    had, so C is not taken (nor X, which C authorises), and Bob's membership stays
+    what it was — while A, whose auth events are known, is kept as an outlier."""
+    room_id, _ = await room_with(fed_hs)
+    await remote.join(fed_hs, room_id, "bob")
+    bob = remote.user("bob")
+    storage = fed_hs.services.rooms.storage
+    current = storage.state.state_ids(storage.state.current_hash(room_id))
+    base = [current[("m.room.create", "")], current[("m.room.power_levels", "")]]
+    base.append(current[("m.room.join_rules", "")])
+    chain: list[dict[str, Any]] = []
+    previous = current[("m.room.member", bob)]
+    for name in "ABC":
+        member = remote.event(
+            fed_hs,
+            room_id,
+            "m.room.member",
+            bob,
+            {"membership": "join", "displayname": name},
+            state_key=bob,
+            auth_events=[*base, previous],
+            **({"prev_events": [previous]} if chain else {}),
+        )
+        chain.append(member)
+        previous = event_id(fed_hs, remote, room_id, member)
+    a_id, b_id, c_id = (event_id(fed_hs, remote, room_id, e) for e in chain)
+    # X (like everything of Bob's after C) is authorised by C: it cannot be taken either.
+    x = message(
+        fed_hs,
+        remote,
+        room_id,
+        "X",
+        prev_events=[c_id],
+        depth=chain[-1]["depth"] + 1,
+        auth_events=[*base, c_id],
+    )
+    x_id = event_id(fed_hs, remote, room_id, x)
+    y = message(fed_hs, remote, room_id, "Y", prev_events=[x_id], depth=x["depth"] + 1)
+    z = message(fed_hs, remote, room_id, "Z", prev_events=[event_id(fed_hs, remote, room_id, y)])
+    state_ids = {**current, ("m.room.member", bob): c_id}
+    asked = serve_gap(
+        remote,
+        [y],
+        {"pdu_ids": list(state_ids.values()), "auth_chain_ids": [a_id, b_id, c_id]},
+        {a_id: chain[0], c_id: chain[2], x_id: x},
+    )
+    status, answer = await transaction(fed_hs, remote, "corrupt", [z])
+    z_id = event_id(fed_hs, remote, room_id, z)
+    # Z is handled: kept as rejected (placed after Y, which Bob could not send on the
+    # state without his membership), so the answer has no error, as in Synapse.
+    assert (status, answer) == (200, {"pdus": {z_id: {}}})
+    assert asked["state_ids"] == [x_id] and b_id in asked["event"]
+    timeline = storage.timeline
+    assert timeline.exists(a_id) and not timeline.exists(b_id) and not timeline.exists(c_id)
+    assert not timeline.exists(x_id)
+    y_id = event_id(fed_hs, remote, room_id, y)
+    assert timeline.is_rejected(y_id) and timeline.is_rejected(z_id)
+    member = storage.state.pdu_at(storage.state.current_hash(room_id), "m.room.member", bob)
+    assert member is not None and "displayname" not in member["content"]

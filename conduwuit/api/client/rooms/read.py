@@ -44,7 +44,7 @@ class ReadHandlers:
         return RoomEventFilter.from_json(data)
 
     async def messages(self, request: web.Request) -> web.Response:
-        body = self.history.messages(
+        body = await self.history.paginate(
             me(request),
             room_id(request),
             from_token=request.query.get("from"),
