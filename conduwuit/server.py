@@ -561,7 +561,7 @@ def build_resolver(config: GlobalConfig, clock: Clock) -> ServerResolver:
     same DNS. The outbound client connects through ``IpDenylist(...,
     lookup=resolver.dns.lookup)`` too, so discovery and connections share one cache."""
     dns = Dns(
-        system_nameservers(),
+        system_nameservers,  # read on the first query, with dnspython
         DnsOptions(
             timeout_s=config.dns_timeout,
             attempts=config.dns_attempts,
