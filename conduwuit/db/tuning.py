@@ -1,6 +1,7 @@
 """Translate :class:`DatabaseOptions` into rocksdict ``Options``.
 
-Set here, as conduwuit does: block cache, compression (+ level, bottommost),
+Set here, as conduwuit does: block cache, write buffers (a total across the maps
+and one map's), compression (+ level, bottommost),
 direct I/O, spinning-disk tuning, parallelism, WAL recovery mode, atomic flush,
 RocksDB LOG size/rotation/count.
 
@@ -80,6 +81,9 @@ class Tuning:
         # One flush covers every column family, so a checkpoint or a crash after a
         # flush never sees one map ahead of another.
         opts.set_atomic_flush(True)
+        # Every write since the last flush is in memory: bound it across all maps
+        # (RocksDB's own default, 64 MiB per map and no total, grows with history).
+        opts.set_db_write_buffer_size(int(o.write_buffer_capacity_mb * _MIB))
         if o.direct_io:
             opts.set_use_direct_reads(True)
             opts.set_use_direct_io_for_flush_and_compaction(True)
@@ -106,6 +110,7 @@ class Tuning:
         table.set_bloom_filter(10, False)
         opts.set_block_based_table_factory(table)
         opts.set_level_compaction_dynamic_level_bytes(True)
+        opts.set_write_buffer_size(int(o.map_write_buffer_mb * _MIB))
         if o.optimize_for_spinning_disks:
             opts.set_optimize_filters_for_hits(True)
         kind = _COMPRESSION[o.compression]

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from conduwuit.db import Database, DatabaseOptions
+from conduwuit.db import ALL_MAPS, Database, DatabaseOptions
 from conduwuit.db.options import COMPRESSIONS
 from conduwuit.db.tuning import Tuning
 
@@ -18,6 +18,9 @@ from conduwuit.db.tuning import Tuning
         ("bottommost_compression_level", "3", "bottommost_compression_level must be"),
         ("cache_capacity_mb", -1.0, "cache_capacity_mb must be >= 0"),
         ("cache_capacity_mb", float("nan"), "cache_capacity_mb must be >= 0"),
+        ("write_buffer_capacity_mb", 0.0, "write_buffer_capacity_mb must be > 0"),
+        ("write_buffer_capacity_mb", float("nan"), "write_buffer_capacity_mb must be > 0"),
+        ("map_write_buffer_mb", -1.0, "map_write_buffer_mb must be > 0"),
         ("recovery_mode", 4, "recovery_mode must be 0"),
         ("parallelism", -2, "parallelism must be >= 0"),
         ("log_level", "verbose", "log_level must be one of"),
@@ -72,3 +75,29 @@ def test_every_compression_opens(tmp_path: Path, compression: str) -> None:
     )
     with Database.open(options) as db:
         assert db.schema_version >= 1
+
+
+def _rocksdb_options(path: Path) -> dict[str, list[str]]:
+    """``name -> values`` of every ``name=value`` line of RocksDB's newest OPTIONS file
+    (the options the database was really opened with: one value per column family)."""
+    newest = max(path.glob("OPTIONS-*"), key=lambda p: int(p.name.split("-")[1]))
+    values: dict[str, list[str]] = {}
+    for line in newest.read_text().splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep:
+            values.setdefault(name, []).append(value)
+    return values
+
+
+def test_write_buffers_are_opened_with_the_configured_sizes(tmp_path: Path) -> None:
+    # Issue 21: a total across the maps and a small one per map, not RocksDB's
+    # 64 MiB per map with no total (memory growing with the history).
+    options = DatabaseOptions(
+        path=tmp_path / "db", write_buffer_capacity_mb=12, map_write_buffer_mb=3
+    )
+    with Database.open(options):
+        written = _rocksdb_options(options.path)
+        assert written["db_write_buffer_size"] == [str(12 * 1024 * 1024)]
+        per_map = written["write_buffer_size"]
+        assert len(per_map) == len(ALL_MAPS) + 1  # every map, and RocksDB's default family
+        assert set(per_map) == {str(3 * 1024 * 1024)}
