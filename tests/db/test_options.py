@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +8,7 @@ import pytest
 
 from conduwuit.db import ALL_MAPS, Database, DatabaseOptions
 from conduwuit.db.options import COMPRESSIONS
-from conduwuit.db.tuning import Tuning
+from conduwuit.db.tuning import ARENA_BLOCK, MAX_WRITE_BUFFERS, Tuning
 
 
 @pytest.mark.parametrize(
@@ -101,3 +102,25 @@ def test_write_buffers_are_opened_with_the_configured_sizes(tmp_path: Path) -> N
         per_map = written["write_buffer_size"]
         assert len(per_map) == len(ALL_MAPS) + 1  # every map, and RocksDB's default family
         assert set(per_map) == {str(3 * 1024 * 1024)}
+        # writes go on while a flush runs (no write stop at RocksDB's 2 memtables)
+        assert set(written["max_write_buffer_number"]) == {str(MAX_WRITE_BUFFERS)}
+        # the total counts what was written, not 1/8 of a buffer per map touched
+        assert set(written["arena_block_size"]) == {str(ARENA_BLOCK)}
+
+
+def test_a_few_writes_across_many_maps_do_not_flush(tmp_path: Path) -> None:
+    # The write buffer total counts memtable arena blocks: with RocksDB's default
+    # block (1/8 of an 8 MiB buffer), 4 KiB in each of 60 maps "filled" 16 MiB and
+    # flushed every map (54 files here); with small blocks it is 240 KiB, no flush.
+    options = DatabaseOptions(
+        path=tmp_path / "db", write_buffer_capacity_mb=16, map_write_buffer_mb=8
+    )
+    with Database.open(options) as db:
+        before = sorted(options.path.glob("*.sst"))
+        for spec in ALL_MAPS[:60]:
+            db.map(spec).put(b"key", b"v" * 4096)
+        db.map(ALL_MAPS[0]).put(b"one more", b"v")  # the write that would trigger it
+        db.map(ALL_MAPS[0]).put(b"and another", b"v")
+        for _ in range(10):  # a flush runs in the background: give it a second
+            time.sleep(0.1)
+            assert sorted(options.path.glob("*.sst")) == before
