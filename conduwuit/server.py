@@ -28,7 +28,8 @@ from conduwuit.admin.room import SERVER_USER_LOCALPART
 from conduwuit.api.auth import TokenAuthenticator
 from conduwuit.api.federation.auth import ServerAuthenticator
 from conduwuit.api.routes import routes
-from conduwuit.config import GlobalConfig, registration_token
+from conduwuit.config import GlobalConfig, memory, registration_token
+from conduwuit.config.memory import Machine
 from conduwuit.core.errors import bad_json
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
@@ -661,7 +662,7 @@ def build_resolver(config: GlobalConfig, clock: Clock) -> ServerResolver:
     same DNS. The outbound client connects through ``IpDenylist(...,
     lookup=resolver.dns.lookup)`` too, so discovery and connections share one cache."""
     dns = Dns(
-        system_nameservers(),
+        system_nameservers,  # read on the first query, with dnspython
         DnsOptions(
             timeout_s=config.dns_timeout,
             attempts=config.dns_attempts,
@@ -711,14 +712,23 @@ def loop_lag(config: GlobalConfig) -> LoopLag | None:
     return None
 
 
-def database_options(config: GlobalConfig) -> DatabaseOptions:
+def database_options(config: GlobalConfig, host: Machine | None = None) -> DatabaseOptions:
+    """The database's options: what the config sets, the rest derived from ``host``
+    (this machine unless given; see conduwuit/config/memory.py)."""
+    derived = memory.derive(host or memory.machine())
+    cache_mb = config.db_cache_capacity_mb
+    if cache_mb is None:
+        cache_mb = derived.db_cache_capacity_mb
+    write_mb = config.db_write_buffer_capacity_mb or derived.db_write_buffer_capacity_mb
     return DatabaseOptions(
         path=config.database_path,
         compression=config.rocksdb_compression_algo,
         compression_level=config.rocksdb_compression_level,
         bottommost_compression=config.rocksdb_bottommost_compression,
         bottommost_compression_level=config.rocksdb_bottommost_compression_level,
-        cache_capacity_mb=config.db_cache_capacity_mb * config.cache_capacity_modifier,
+        cache_capacity_mb=cache_mb * config.cache_capacity_modifier,
+        write_buffer_capacity_mb=write_mb,
+        map_write_buffer_mb=memory.map_write_buffer(write_mb),
         direct_io=config.rocksdb_direct_io,
         optimize_for_spinning_disks=config.rocksdb_optimize_for_spinning_disks,
         recovery_mode=config.rocksdb_recovery_mode,

@@ -50,6 +50,9 @@ in
       allow_registration = true;
       registration_token_file = "${setupDir}/registration_token";
       well_known = { };
+      # No memory options: the server derives them from the Pi's memory and cores
+      # (1 GB: 8 MiB block cache, 16 MiB write buffers; 512 MB: 4 and 8). See
+      # docs/deploying/raspberry-pi.md, "Memory on a 1 GB Pi".
     };
   };
   systemd.services.conduwuit-py = {

@@ -169,11 +169,37 @@ class GlobalConfig(Section):
     database_backups_to_keep: int = Field(
         1, ge=1, description="How many backups to keep in database_backup_path."
     )
-    db_cache_capacity_mb: float = Field(
-        32.0, ge=0, description="Size of the RocksDB block cache, in megabytes."
+    db_cache_capacity_mb: float | None = Field(
+        None,
+        ge=0,
+        description=doc("""
+            Size of the RocksDB block cache (shared by every map), in megabytes; 0
+            disables it. Unset: derived from the machine's memory (or its cgroup's
+            limit): 1/128 of it, at most 4 + 2 per CPU core — 8 on a 1 GB Raspberry
+            Pi, 4 on a 512 MB one. Unlike conduwuit's (128 + 64 per core), sized for a
+            family server: its recent data is in the write buffers, and the OS caches
+            the database's files.
+        """),
+    )
+    db_write_buffer_capacity_mb: float | None = Field(
+        None,
+        gt=0,
+        description=doc("""
+            Memory for RocksDB's write buffers (memtables) of all maps together, in
+            megabytes: writes since the last flush live there, so this bounds the
+            memory that grows with what was written. Each map's own buffer is half of
+            it, at most 8. Unset: derived from the machine's memory: 1/64 of it, at
+            least 4, at most 8 + 4 per CPU core — 16 on a 1 GB Raspberry Pi, 8 on a
+            512 MB one (conduwuit: 48 + 4 per core).
+        """),
     )
     cache_capacity_modifier: float = Field(
-        1.0, gt=0, description="Multiplier applied to every in-memory cache size."
+        1.0,
+        gt=0,
+        description=doc("""
+            Multiplier applied to every in-memory cache size, the RocksDB block cache
+            included (derived or set); not to the write buffers.
+        """),
     )
 
     # -- listening ---------------------------------------------------------------

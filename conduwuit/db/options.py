@@ -32,6 +32,11 @@ class DatabaseOptions:
     bottommost_compression_level: int = DEFAULT_COMPRESSION_LEVEL
     cache_capacity_mb: float = 32.0
     """Block cache shared by all maps; 0 disables the block cache."""
+    write_buffer_capacity_mb: float = 16.0
+    """Memtables of all maps together (RocksDB's ``db_write_buffer_size``): past it,
+    the maps are flushed."""
+    map_write_buffer_mb: float = 8.0
+    """One map's memtable (``write_buffer_size``) before that map alone fills up."""
     direct_io: bool = False
     optimize_for_spinning_disks: bool = False
     recovery_mode: int = 1
@@ -62,6 +67,10 @@ class DatabaseOptions:
         _check_level("bottommost_compression_level", self.bottommost_compression_level)
         if not self.cache_capacity_mb >= 0:  # also rejects NaN
             raise ValueError(f"cache_capacity_mb must be >= 0; got {self.cache_capacity_mb!r}")
+        for name in ("write_buffer_capacity_mb", "map_write_buffer_mb"):
+            size = getattr(self, name)
+            if not size > 0:  # also rejects NaN
+                raise ValueError(f"{name} must be > 0; got {size!r}")
         if self.recovery_mode not in (0, 1, 2, 3):
             raise ValueError(
                 "recovery_mode must be 0 (AbsoluteConsistency), 1 (TolerateCorruptedTailRecords),"

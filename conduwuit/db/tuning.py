@@ -1,6 +1,7 @@
 """Translate :class:`DatabaseOptions` into rocksdict ``Options``.
 
-Set here, as conduwuit does: block cache, compression (+ level, bottommost),
+Set here, as conduwuit does: block cache, write buffers (a total across the maps
+and one map's), compression (+ level, bottommost),
 direct I/O, spinning-disk tuning, parallelism, WAL recovery mode, atomic flush,
 RocksDB LOG size/rotation/count.
 
@@ -30,6 +31,10 @@ from rocksdict import (
 from .options import DatabaseOptions
 
 _MIB = 1024 * 1024
+#: Memtables per map: the one written and up to this many minus one being flushed.
+MAX_WRITE_BUFFERS = 6
+#: Memtable arena block, bytes (RocksDB's default: write_buffer_size / 8).
+ARENA_BLOCK = 64 * 1024
 _ZSTD_WINDOW_BITS = -14  # RocksDB's default window_bits in CompressionOptions
 
 _COMPRESSION = {
@@ -80,6 +85,9 @@ class Tuning:
         # One flush covers every column family, so a checkpoint or a crash after a
         # flush never sees one map ahead of another.
         opts.set_atomic_flush(True)
+        # Every write since the last flush is in memory: bound it across all maps
+        # (RocksDB's own default, 64 MiB per map and no total, grows with history).
+        opts.set_db_write_buffer_size(int(o.write_buffer_capacity_mb * _MIB))
         if o.direct_io:
             opts.set_use_direct_reads(True)
             opts.set_use_direct_io_for_flush_and_compaction(True)
@@ -106,6 +114,21 @@ class Tuning:
         table.set_bloom_filter(10, False)
         opts.set_block_based_table_factory(table)
         opts.set_level_compaction_dynamic_level_bytes(True)
+        opts.set_write_buffer_size(int(o.map_write_buffer_mb * _MIB))
+        # With atomic flush a flush writes a file for every map that has data, so it
+        # is slow beside the small buffers: with RocksDB's 2 memtables per map, a burst
+        # of writes (a history import) filled the second before the first was
+        # flushed and RocksDB stopped all writes ("Stopping writes because we have 2
+        # immutable memtables"). More of them let writes go on while a flush runs;
+        # the total stays what db_write_buffer_size triggers flushes at, unless the
+        # disk cannot keep up for long.
+        opts.set_max_write_buffer_number(MAX_WRITE_BUFFERS)
+        # A memtable allocates its arena in blocks of write_buffer_size / 8 (1 MiB for
+        # 8 MiB) from its first write, and db_write_buffer_size counts blocks, not
+        # bytes written: twenty maps with one write each "filled" 16 MiB, and every
+        # few writes flushed all 87 maps (hundreds of tiny files). Small blocks make
+        # the total count what was written.
+        opts.set_arena_block_size(ARENA_BLOCK)
         if o.optimize_for_spinning_disks:
             opts.set_optimize_filters_for_hits(True)
         kind = _COMPRESSION[o.compression]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.family import room_plan
-from bench.import_rss import STEPS, breakdown
+from bench.import_rss import ON_FIRST_USE, STEPS, breakdown
 from bench.traced_server import package_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,6 +100,9 @@ def test_import_breakdown_adds_up() -> None:
     # each step's delta, plus the bare interpreter, is the whole (rounding per step)
     assert abs(sum(parts) - figures["all imports"]) < 0.1 * len(parts)
     assert figures["aiohttp (server, client)"] > 1  # a real import, really measured
+    # what the server imports only on first use is measured on top, not in the sum
+    assert all(figures[label] >= 0 for label, _ in ON_FIRST_USE)
+    assert figures["on first use: Pillow (thumbnails)"] > 0.5
 
 
 def test_package_of_groups_allocations() -> None:

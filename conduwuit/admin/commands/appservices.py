@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-import yaml
-
 from conduwuit.admin.parser import Command, CommandError, Group, arg
 from conduwuit.core.appservice import RegistrationError, registration_to_json
 from conduwuit.service.appservice.registry import Appservices, parse_registration_yaml
@@ -41,6 +39,8 @@ class AppserviceCommands:
         reg = self.appservices.get(ns.name)
         if reg is None:
             raise CommandError(f"No appservice is registered as {ns.name!r}")
+        import yaml  # on first use (issue 21)
+
         config = yaml.safe_dump(registration_to_json(reg), sort_keys=False)
         return f"Config for {reg.id}:\n\n```yaml\n{config}```"
 

@@ -14,8 +14,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from conduwuit.core.appservice import (
     AppserviceRegistration,
     NamespaceKind,
@@ -34,6 +32,8 @@ from conduwuit.service.users.registration import Registration
 
 def parse_registration_yaml(text: str) -> AppserviceRegistration:
     """A registration from its YAML (as bridges write it), or RegistrationError."""
+    import yaml  # on first use: most servers have no appservice (issue 21)
+
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

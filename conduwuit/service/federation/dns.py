@@ -1,4 +1,5 @@
-"""A caching DNS stub resolver for server discovery (dnspython's wire primitives).
+"""A caching DNS stub resolver for server discovery (dnspython's wire primitives,
+in :mod:`.dns_wire`, imported on the first query).
 
 It asks the configured nameservers (production: those of ``/etc/resolv.conf``;
 tests: a DNS server on loopback) directly, with conduwuit's DNS options:
@@ -21,38 +22,26 @@ again for the chain's end.
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import dns.asyncquery
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
-import dns.resolver
-import dns.rrset
-from dns.rdtypes.IN.SRV import SRV
+from typing import TYPE_CHECKING, Any
 
 from conduwuit.core.server_discovery import SrvTarget, parse_hosts
 from conduwuit.service.clock import Clock
 from conduwuit.service.federation.caching import ExpiringLru, SingleFlight
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from conduwuit.service.federation.dns_wire import Wire
 
 #: (IP address, port) of a nameserver.
 Nameserver = tuple[str, int]
 #: Longest CNAME chain followed.
 MAX_CNAME_HOPS = 8
 
-A = dns.rdatatype.A
-AAAA = dns.rdatatype.AAAA
+#: Record types (dnspython's ``RdataType`` values; it is an ``IntEnum``).
+A, CNAME, SOA, SRV, AAAA = 1, 5, 6, 33, 28
 
 #: ``ip_lookup_strategy``: which address records are asked, and how.
 IPV4_ONLY, IPV6_ONLY, IPV4_AND_IPV6, IPV6_THEN_IPV4, IPV4_THEN_IPV6 = 1, 2, 3, 4, 5
@@ -83,13 +72,16 @@ class DnsAnswer:
     """The records of one name and type (empty: the name or the type does not exist),
     and when the answer stops being valid (clock milliseconds)."""
 
-    records: tuple[dns.rdata.Rdata, ...]
+    records: tuple[Any, ...]
+    """dnspython ``Rdata`` records."""
     nxdomain: bool
     expires_ms: int
 
 
 def system_nameservers() -> list[Nameserver]:
     """The nameservers of the system's resolver configuration (``/etc/resolv.conf``)."""
+    import dns.resolver
+
     try:
         configured = dns.resolver.Resolver(configure=True).nameservers
     except dns.resolver.NoResolverConfiguration:
@@ -109,27 +101,27 @@ def system_hosts(path: Path = Path("/etc/hosts")) -> dict[str, list[str]]:
 
 class Dns:
     """Queries to the nameservers, cached by TTL; A/AAAA of names in ``hosts`` (the
-    hosts file) are answered from it first."""
+    hosts file) are answered from it first. ``nameservers`` may be a function giving
+    them (:func:`system_nameservers`), called on the first query."""
 
     def __init__(
         self,
-        nameservers: Sequence[Nameserver],
+        nameservers: Sequence[Nameserver] | Callable[[], Sequence[Nameserver]],
         options: DnsOptions,
         clock: Clock,
         hosts: Mapping[str, list[str]] | None = None,
     ) -> None:
-        if not nameservers:
+        if not callable(nameservers) and not nameservers:
             raise ValueError("at least one nameserver is needed")
         self._hosts = dict(hosts or {})
-        self._nameservers = list(nameservers)
+        self._nameservers = nameservers if callable(nameservers) else list(nameservers)
+        self._wire: Wire | None = None
         self._options = options
         self._clock = clock
         self._cache: ExpiringLru[tuple[str, int], DnsAnswer] = ExpiringLru(
             options.cache_entries, clock
         )
         self._flights: SingleFlight[tuple[str, int], DnsAnswer] = SingleFlight()
-        #: Queries sent, over UDP and TCP together (for tests and the benchmark).
-        self.queries_sent = 0
 
     @property
     def options(self) -> DnsOptions:
@@ -139,118 +131,48 @@ class Dns:
     def cached_entries(self) -> int:
         return len(self._cache)
 
-    async def query(self, name: str, rdtype: dns.rdatatype.RdataType) -> DnsAnswer:
+    @property
+    def queries_sent(self) -> int:
+        """Queries sent, over UDP and TCP together (for tests and the benchmark)."""
+        return 0 if self._wire is None else self._wire.queries_sent
+
+    async def query(self, name: str, rdtype: int) -> DnsAnswer:
         """The answer for ``name``/``rdtype``, from the cache or the nameservers;
         :class:`DnsError` if none answered."""
         key = (name.lower().rstrip("."), int(rdtype))
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        return await self._flights.run(key, lambda: self._resolve(key[0], rdtype))
+        return await self._flights.run(key, lambda: self._resolve(key[0], int(rdtype)))
 
     def forget(self, name: str) -> None:
         """Drop the cached answers (positive or negative) of ``name``."""
         name = name.lower().rstrip(".")
-        for rdtype in (A, AAAA, dns.rdatatype.SRV):
-            self._cache.pop((name, int(rdtype)))
+        for rdtype in (A, AAAA, SRV):
+            self._cache.pop((name, rdtype))
 
-    async def _resolve(self, name: str, rdtype: dns.rdatatype.RdataType) -> DnsAnswer:
-        try:
-            qname = dns.name.from_text(name)
-        except dns.exception.DNSException as exc:  # an empty label, one over 63 bytes...
-            raise DnsError(f"{name!r} is not a valid DNS name: {exc}") from exc
-        answer = await self._follow(qname, rdtype)
-        self._cache.put((name, int(rdtype)), answer, answer.expires_ms)
+    async def _resolve(self, name: str, rdtype: int) -> DnsAnswer:
+        if self._wire is None:
+            # dnspython (2.4 MiB of RSS) is imported on the first query, not at start-up:
+            # a server that never federates never loads it (issue 21).
+            from conduwuit.service.federation.dns_wire import Wire
+
+            given = self._nameservers
+            nameservers = given() if callable(given) else given
+            self._wire = Wire(nameservers, self._options, self._clock)
+        answer = await self._wire.resolve(name, rdtype)
+        self._cache.put((name, rdtype), answer, answer.expires_ms)
         return answer
-
-    async def _follow(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> DnsAnswer:
-        ttl: int | None = None
-        for _ in range(MAX_CNAME_HOPS):
-            response = await self._ask(qname, rdtype)
-            records, chain_ttl, end = _records(response, qname, rdtype)
-            ttl = chain_ttl if ttl is None else min(ttl, chain_ttl)
-            if records or end == qname or response.rcode() == dns.rcode.NXDOMAIN:
-                return self._answer(response, records, ttl)
-            qname = end  # an alias whose target the nameserver did not resolve
-        raise DnsError(f"{qname}: CNAME chain longer than {MAX_CNAME_HOPS}")
-
-    def _answer(
-        self, response: dns.message.Message, records: list[dns.rdata.Rdata], ttl: int
-    ) -> DnsAnswer:
-        now = self._clock()
-        if records:
-            lifetime = max(ttl, self._options.min_ttl_s)
-            return DnsAnswer(tuple(records), False, now + lifetime * 1000)
-        negative_ttl = 0
-        for rrset in response.authority:
-            if rrset.rdtype == dns.rdatatype.SOA:
-                negative_ttl = min(rrset.ttl, rrset[0].minimum)  # RFC 2308 section 5
-        lifetime = max(negative_ttl, self._options.min_ttl_nxdomain_s)
-        nxdomain = response.rcode() == dns.rcode.NXDOMAIN
-        return DnsAnswer((), nxdomain, now + lifetime * 1000)
-
-    async def _ask(
-        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
-    ) -> dns.message.Message:
-        """One answer from the nameservers: the first positive one; a negative one when
-        every nameserver of a round gave one (or the first, without
-        ``query_all_nameservers``); rounds repeat after timeouts and failures."""
-        query = dns.message.make_query(qname, rdtype)
-        problems: list[str] = []
-        for _round in range(1 + self._options.attempts):
-            negative: dns.message.Message | None = None
-            for nameserver in self._nameservers:
-                try:
-                    response = await self._exchange(query, nameserver)
-                except (dns.exception.DNSException, OSError, EOFError) as exc:
-                    problems.append(f"{nameserver[0]}:{nameserver[1]}: {type(exc).__name__}")
-                    continue
-                rcode = response.rcode()
-                if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-                    problems.append(f"{nameserver[0]}:{nameserver[1]}: {dns.rcode.to_text(rcode)}")
-                    continue
-                if rcode == dns.rcode.NOERROR and response.answer:
-                    return response
-                negative = negative or response
-                if not self._options.query_all_nameservers:
-                    return negative
-            if negative is not None:
-                return negative
-        raise DnsError(f"no answer for {qname} {dns.rdatatype.to_text(rdtype)}: {problems[-3:]}")
-
-    async def _exchange(
-        self, query: dns.message.Message, nameserver: Nameserver
-    ) -> dns.message.Message:
-        address, port = nameserver
-        timeout = self._options.timeout_s
-        self.queries_sent += 1
-        if self._options.tcp_only:
-            return await dns.asyncquery.tcp(query, address, timeout=timeout, port=port)
-        try:
-            return await dns.asyncquery.udp(
-                query, address, timeout=timeout, port=port, raise_on_truncation=True
-            )
-        except dns.message.Truncated as exc:
-            if not self._options.tcp_fallback:
-                truncated: dns.message.Message = exc.message()  # type: ignore[no-untyped-call]
-                return truncated
-            log.debug("truncated UDP answer from %s:%s, asking over TCP", address, port)
-        except OSError:
-            if not self._options.tcp_fallback:
-                raise
-            log.debug("UDP query to %s:%s failed, asking over TCP", address, port)
-        self.queries_sent += 1
-        return await dns.asyncquery.tcp(query, address, timeout=timeout, port=port)
 
     # -- the lookups of server discovery ------------------------------------------------
 
     async def srv(self, name: str) -> tuple[list[SrvTarget], int]:
         """The SRV records of ``name`` and when that answer expires."""
-        answer = await self.query(name, dns.rdatatype.SRV)
+        answer = await self.query(name, SRV)
         records = [
             SrvTarget(r.priority, r.weight, r.port, r.target.to_text(omit_final_dot=True))
             for r in answer.records
-            if isinstance(r, SRV)
+            if r.rdtype == SRV
         ]
         return records, answer.expires_ms
 
@@ -267,7 +189,7 @@ class Dns:
         if listed:
             return self._from_hosts(host, listed, strategy)
         if strategy == IPV4_ONLY:
-            plan: list[list[dns.rdatatype.RdataType]] = [[A]]
+            plan: list[list[int]] = [[A]]
         elif strategy == IPV6_ONLY:
             plan = [[AAAA]]
         elif strategy == IPV4_AND_IPV6:
@@ -318,31 +240,3 @@ class Dns:
         :class:`conduwuit.service.ip_denylist.IpDenylist`."""
         addresses, _ = await self.addresses(host, family)
         return [(socket.AF_INET6 if ":" in a else socket.AF_INET, a) for a in addresses]
-
-
-def _records(
-    response: dns.message.Message, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
-) -> tuple[list[dns.rdata.Rdata], int, dns.name.Name]:
-    """The records of ``rdtype`` at the end of the CNAME chain from ``qname`` in the
-    answer section, the chain's smallest TTL, and the name the chain ends at."""
-    name = qname
-    ttls: list[int] = []
-    for _ in range(MAX_CNAME_HOPS):
-        rrset = _rrset(response, name, rdtype)
-        if rrset is not None:
-            return list(rrset), min([*ttls, rrset.ttl]), name
-        cname = _rrset(response, name, dns.rdatatype.CNAME)
-        if cname is None:
-            break
-        ttls.append(cname.ttl)
-        name = cname[0].target
-    return [], min(ttls, default=0), name
-
-
-def _rrset(
-    response: dns.message.Message, name: dns.name.Name, rdtype: int
-) -> dns.rrset.RRset | None:
-    for rrset in response.answer:
-        if rrset.name == name and rrset.rdtype == rdtype:
-            return rrset
-    return None

@@ -37,12 +37,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image, ImageSequence, features
+from typing import TYPE_CHECKING
 
 from conduwuit.config import GlobalConfig
 from conduwuit.core.errors import ErrCode, MatrixError, invalid_param
 from conduwuit.core.thumbnail_sizes import Box, Method, geometry, select_box
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +66,20 @@ _TYPES = {ext: content_type for content_type, ext in _EXTENSIONS.items()}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CACHED = re.compile(r"(\d+)x(\d+)\.(jpg|png|webp|gif)")
 
-#: EXIF orientation (tag 0x0112) -> the transposition that shows the image upright.
+#: EXIF orientation (tag 0x0112) -> the name of the ``Image.Transpose`` that shows
+#: the image upright. Names, not members: Pillow (2 MiB of RSS) is imported on the
+#: first image, not at start-up (issue 21).
 _ORIENTATION = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
 }
 _SWAPS_AXES = {5, 6, 7, 8}
+_SWAPPING = {_ORIENTATION[o] for o in _SWAPS_AXES}
 
 
 class NotThumbnailable(MatrixError):
@@ -136,6 +141,8 @@ def probe(path: Path, max_pixels: int) -> ImageInfo:
 
 
 def _open(path: Path, max_pixels: int) -> Image.Image:
+    from PIL import Image
+
     try:
         image = Image.open(path, formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -155,6 +162,8 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
 
 
 def _info(image: Image.Image) -> ImageInfo:
+    from PIL import Image
+
     fmt = image.format or ""
     return ImageInfo(
         format=fmt,
@@ -296,9 +305,12 @@ class Thumbnailer:
         self, image: Image.Image, source: Path, box: Box, animated: bool
     ) -> Thumbnail | tuple[bytes, str, tuple[int, int]]:
         """The original itself when it fits, else the encoded thumbnail."""
+        from PIL import Image
+
         info = _info(image)
         orientation = _orientation(image)
-        transpose = _ORIENTATION.get(orientation)
+        name = _ORIENTATION.get(orientation)
+        transpose = None if name is None else Image.Transpose[name]
         upright_w, upright_h = image.size
         if orientation in _SWAPS_AXES:
             upright_w, upright_h = upright_h, upright_w
@@ -325,6 +337,8 @@ class Thumbnailer:
         scaled: tuple[int, int],
         crop: tuple[int, int, int, int],
     ) -> Image.Image:
+        from PIL import Image
+
         out = frame.convert(mode)
         if transpose is not None:
             out = out.transpose(transpose)
@@ -349,7 +363,8 @@ class Thumbnailer:
         lossless = alpha or image.format in LOSSLESS_SOURCES
         if image.format == "JPEG":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 when that is still large enough.
-            need = (scaled[1], scaled[0]) if transpose in _SWAPPING else scaled
+            swaps = transpose is not None and transpose.name in _SWAPPING
+            need = (scaled[1], scaled[0]) if swaps else scaled
             image.draft("RGB", need)
         frame = self._frame(image, "RGBA" if alpha else "RGB", transpose, scaled, crop)
         buffer = io.BytesIO()
@@ -366,6 +381,8 @@ class Thumbnailer:
         scaled: tuple[int, int],
         crop: tuple[int, int, int, int],
     ) -> tuple[bytes, str]:
+        from PIL import ImageSequence, features
+
         budget = self._max_pixels * ANIMATION_BUDGET
         per_frame = image.width * image.height
         frames: list[Image.Image] = []
@@ -401,9 +418,6 @@ class Thumbnailer:
             disposal=2,
         )
         return buffer.getvalue(), "image/gif"
-
-
-_SWAPPING = {_ORIENTATION[o] for o in _SWAPS_AXES}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

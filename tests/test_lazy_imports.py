@@ -1,0 +1,80 @@
+"""Libraries a request needs only now and then load on first use, not at start-up
+(issue 21: idle RSS on a Raspberry Pi). A fresh interpreter starts the real server
+(listening on loopback) and reports what it has imported, before and after using
+each library once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.kit.server import free_port
+
+#: Loaded on first use: Pillow (thumbnails, previews), dnspython (federation's
+#: server discovery), PyYAML (appservice registrations). jinja2: the root page.
+LAZY = ("PIL", "dns", "yaml", "jinja2")
+
+SCRIPT = textwrap.dedent("""
+    import asyncio, json, sys
+    from pathlib import Path
+
+    from conduwuit.config import load_config
+    from conduwuit.runtime import RunningServer
+
+    LAZY = {lazy!r}
+
+    def loaded():
+        return sorted({{name.split(".")[0] for name in sys.modules}} & set(LAZY))
+
+    async def main():
+        env = {{
+            "CONDUWUIT_SERVER_NAME": "test.example",
+            "CONDUWUIT_DATABASE_PATH": {db!r},
+            "CONDUWUIT_ADDRESS": "127.0.0.1",
+            "CONDUWUIT_PORT": "{port}",
+        }}
+        server = RunningServer(load_config(None, env).config)
+        await server.start()
+        report = {{"serving": loaded()}}
+        try:
+            services = server.server.services
+            from conduwuit.service.media.thumbnail import NotThumbnailable, probe
+            try:
+                probe(Path({not_image!r}), 1_000_000)
+            except NotThumbnailable:
+                pass
+            dns = services.federation.resolver.dns
+            try:  # not a DNS name: refused before any packet is sent
+                await dns.query("no..such", 1)
+            except OSError:
+                pass
+            report["used"] = loaded()
+        finally:
+            await server.stop()
+        print(json.dumps(report))
+
+    asyncio.run(main())
+    """)
+
+
+def test_pillow_dnspython_yaml_jinja2_load_on_first_use(tmp_path: Path) -> None:
+    not_image = tmp_path / "not-an-image"
+    not_image.write_bytes(b"plain text")
+    script = SCRIPT.format(
+        lazy=LAZY, db=str(tmp_path / "db"), port=free_port(), not_image=str(not_image)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["serving"] == []  # none of them while the server starts and idles
+    assert report["used"] == ["PIL", "dns"]  # each on its first use
