@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from conduwuit.core.errors import ErrCode, MatrixError, forbidden
+from conduwuit.core.errors import MatrixError, forbidden, invalid_param
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId
 from conduwuit.core.membership import MembershipState
@@ -167,7 +167,7 @@ class AdminRoom:
     def refuse_shutdown(self, room_id: str) -> None:
         """The admin API cannot delete or block the admin room (nor can ``ban-room``)."""
         if room_id == self.room_id():
-            raise MatrixError(ErrCode.INVALID_PARAM, "The admin room cannot be shut down")
+            raise invalid_param("The admin room cannot be shut down")
 
     async def _set_power(self, room_id: str, user_id: str, level: int | None) -> None:
         state = self._actions.storage.state
