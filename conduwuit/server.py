@@ -542,6 +542,7 @@ def build_federation(
         ),
         clock,
     )
+    auth.origin_listeners.append(sender.origin_alive)
     rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
     rooms.typing.listeners.append(sender.typing_changed)
     rooms.receipts.public_listeners.append(sender.stage_receipt)

@@ -103,6 +103,8 @@ class OutgoingQueue:
         self.limit = limit
         self._sizes: dict[str, int] = {}
         self._busy: set[str] = set()
+        #: Set by ``wake`` to end a busy destination's backoff sleep early.
+        self._nudges: dict[str, asyncio.Event] = {}
         self._tasks = BackgroundTasks()
         self._running = False
 
@@ -189,8 +191,15 @@ class OutgoingQueue:
 
     # -- delivery ----------------------------------------------------------------------
     def wake(self, destination: str) -> None:
-        """Start sending ``destination``'s entries unless it is being sent already."""
-        if not self._running or destination in self._busy or not self._sizes.get(destination):
+        """Start sending ``destination``'s entries; if they are being sent already, end
+        a backoff sleep early so that the backoff is checked again (it may have been
+        reset: the destination showed it is back)."""
+        if not self._running or not self._sizes.get(destination):
+            return
+        if destination in self._busy:
+            nudge = self._nudges.get(destination)
+            if nudge is not None:
+                nudge.set()
             return
         self._busy.add(destination)
         _ = self._tasks.spawn(f"{self._name}-sender {destination}", self._drain(destination))
@@ -200,6 +209,16 @@ class OutgoingQueue:
             await self._send_all(destination)
         finally:
             self._busy.discard(destination)
+
+    async def _sleep(self, destination: str, seconds: float) -> None:
+        """Wait ``seconds`` or until ``wake`` nudges ``destination``."""
+        nudge = self._nudges[destination] = asyncio.Event()
+        try:
+            await asyncio.wait_for(nudge.wait(), seconds)
+        except TimeoutError:
+            pass
+        finally:
+            del self._nudges[destination]
 
     async def _send_all(self, destination: str) -> None:
         items: list[QueueItem] = []
@@ -214,7 +233,7 @@ class OutgoingQueue:
                 body = self._transport.build(destination, items)
             wait = self._transport.retry_in_s(destination)
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(destination, wait)
                 continue
             outcome = await self._transport.deliver(destination, txn_id, body)
             if outcome is Outcome.ABANDON:

@@ -180,6 +180,26 @@ async def test_failures_back_off_exponentially_and_retry_the_same_transaction(
     await queue.stop()
 
 
+async def test_wake_ends_a_backoff_sleep_once_the_backoff_is_reset(db: Database) -> None:
+    """A destination that shows it is up (FederationSender.origin_alive) is sent to at
+    once, not when its backoff (up to a day) would have run out."""
+    transport = ScriptedTransport(answers=[Outcome.RETRY])
+    transport.backoff = Backoff(monotonic_clock, base_ms=60_000)
+    queue = queue_over(db, transport)
+    queue.start()
+    stage(db, queue, [b"a1"])
+    await until(lambda: len(transport.attempts) == 1, "the failing attempt")
+    await asyncio.sleep(0.05)
+    queue.wake("dest")  # still backing off: the sleep goes on
+    await asyncio.sleep(0.05)
+    assert len(transport.attempts) == 1
+    transport.backoff.succeeded("dest")
+    queue.wake("dest")
+    await until(lambda: queue.pending("dest") == 0, "the retry after the reset", within=2)
+    assert [a.txn_id for a in transport.attempts][1:] == [transport.attempts[0].txn_id]
+    await queue.stop()
+
+
 async def test_refused_drops_the_batch_and_abandon_drops_the_queue(db: Database) -> None:
     transport = ScriptedTransport(answers=[Outcome.REFUSED])
     queue = queue_over(db, transport)

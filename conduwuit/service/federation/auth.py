@@ -11,6 +11,7 @@ method, URI, origin, destination and body verifies with it (else 401).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden
@@ -40,6 +41,9 @@ class RequestAuth:
         self._clock = clock
         self.allow_federation = allow_federation
         self._forbidden = forbidden_servers
+        #: Told the origin of every correctly signed request (the sender ends its
+        #: backoff of a server that shows it is up).
+        self.origin_listeners: list[Callable[[str], None]] = []
 
     def check_allowed(self, origin: str | None = None) -> None:
         if not self.allow_federation:
@@ -70,4 +74,6 @@ class RequestAuth:
             verify_request(auth, key.key, method, uri, self.server_name, content)
         except SignatureError:
             raise unauthorized("The request is not signed correctly.") from None
+        for listener in self.origin_listeners:
+            listener(auth.origin)
         return auth.origin

@@ -242,6 +242,16 @@ class FederationSender:
     async def stop(self) -> None:
         await self._queue.stop()
 
+    def origin_alive(self, server: str) -> None:
+        """``server`` just sent us a correctly signed request: it is up, so the backoff
+        after our failed attempts ends and its queue is sent now rather than when the
+        backoff (up to ``sender_retry_backoff_limit``) runs out, as Synapse does."""
+        backoff = self._client.backoff
+        if backoff.retry_at(server) is None:
+            return
+        backoff.succeeded(server)
+        self._queue.wake(server)
+
     def pending(self, server: str) -> int:
         """Entries queued for ``server`` (not yet acknowledged)."""
         return self._queue.pending(server)

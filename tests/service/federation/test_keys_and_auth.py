@@ -221,11 +221,17 @@ def signed(remote: KeyServer, uri: str, destination: str = ME, content: Any = No
 
 
 async def test_a_correctly_signed_request_is_accepted(local: Local, remote: KeyServer) -> None:
+    alive: list[str] = []
+    local.auth.origin_listeners.append(alive.append)
     header = signed(remote, "/_matrix/federation/v1/x?a=1", content={"k": [1]})
     origin = await local.auth.authenticate(
         "PUT", "/_matrix/federation/v1/x?a=1", header, {"k": [1]}
     )
     assert origin == remote.name
+    # The listeners (the sender's end of backoff) hear of signed requests only.
+    assert alive == [remote.name]
+    await refused(local, signed(remote, "/x"), "/y")
+    assert alive == [remote.name]
 
 
 async def refused(
