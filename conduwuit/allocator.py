@@ -1,4 +1,5 @@
-"""Large freed buffers go back to the OS: glibc's mmap threshold, pinned.
+"""Large freed buffers go back to the OS: glibc's mmap threshold, pinned; and the
+heap's free pages given back once after start-up (:func:`trim`).
 
 glibc serves an allocation of at least ``M_MMAP_THRESHOLD`` bytes (128 KiB at
 first) with its own ``mmap`` and unmaps it when freed. But the threshold is
@@ -46,3 +47,17 @@ def pin_mmap_threshold(
     mallopt.restype = ctypes.c_int
     # glibc answers 1 on success; musl's mallopt is a stub answering 0
     return bool(mallopt(M_MMAP_THRESHOLD, threshold) == 1)
+
+
+def trim() -> bool:
+    """Give the heap's free pages back to the OS (glibc's ``malloc_trim``); whether
+    any were. Once, after start-up: opening RocksDB's 87 column families leaves
+    ~5 MiB of freed temporaries in the main arena, resident until reused (the
+    arena grows by 10 MiB, 5 of them in use). Not on a hot path: it walks the heap."""
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return False
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    malloc_trim.restype = ctypes.c_int
+    return bool(malloc_trim(0) == 1)

@@ -118,6 +118,9 @@ async def serve(loaded: LoadedConfig, *, started_at: float | None = None) -> Non
         log.warning("%s", warning)
     server = RunningServer(config)
     await server.start()
+    # Opening RocksDB's maps frees ~5 MiB of temporaries the heap keeps resident
+    # (issue 21: idle RSS 80 -> 76 MiB); a gc.collect() or gc.freeze() first adds nothing.
+    allocator.trim()
     try:
         log.info(
             "%s %s serving %s on %s (database %s), ready in %.0f ms",

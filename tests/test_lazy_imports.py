@@ -1,7 +1,8 @@
 """Libraries a request needs only now and then load on first use, not at start-up
 (issue 21: idle RSS on a Raspberry Pi). A fresh interpreter starts the real server
 (listening on loopback) and reports what it has imported, before and after using
-each library once."""
+each library once. The federation's TLS context (the system's CAs) is built on
+first use too."""
 
 from __future__ import annotations
 
@@ -38,9 +39,9 @@ SCRIPT = textwrap.dedent("""
         }}
         server = RunningServer(load_config(None, env).config)
         await server.start()
-        report = {{"serving": loaded()}}
+        services = server.server.services
+        report = {{"serving": loaded(), "tls": services.federation.client.tls.built}}
         try:
-            services = server.server.services
             from conduwuit.service.media.thumbnail import NotThumbnailable, probe
             try:
                 probe(Path({not_image!r}), 1_000_000)
@@ -77,4 +78,5 @@ def test_pillow_dnspython_yaml_jinja2_load_on_first_use(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["serving"] == []  # none of them while the server starts and idles
+    assert report["tls"] is False  # nor the federation's CA store (0.8 MiB)
     assert report["used"] == ["PIL", "dns"]  # each on its first use

@@ -41,7 +41,7 @@ from conduwuit.core.x_matrix import sign_request
 from conduwuit.service.backoff import BACKOFF_MAX_MS, Backoff
 from conduwuit.service.clock import Clock
 from conduwuit.service.federation.destination import Destination, Resolver
-from conduwuit.service.federation.well_known import federation_ssl_context
+from conduwuit.service.federation.well_known import LazyTLS, federation_ssl_context
 from conduwuit.service.ip_denylist import DeniedHost, DenylistResolver, IpDenylist
 
 log = logging.getLogger(__name__)
@@ -119,25 +119,29 @@ class FederationClient:
         denylist: IpDenylist,
         settings: ClientSettings,
         clock: Clock,
+        tls: LazyTLS | None = None,
     ) -> None:
+        """``tls``: the context, shared with the resolver's well-known fetches; by
+        default the system's CAs and ``settings.ca_file``, built on first use."""
         self.origin = origin
         self._keypair = keypair
         self._resolver = resolver
         self._denylist = denylist
         self.settings = settings
         self.backoff = Backoff(clock, max_ms=int(settings.backoff_max_s * 1000))
-        self._ssl = federation_ssl_context(settings.ca_file)
+        self.tls = tls or LazyTLS(lambda: federation_ssl_context(settings.ca_file))
         self._session: aiohttp.ClientSession | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
+    async def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            tls = await self.tls.context()
             connector = aiohttp.TCPConnector(
                 resolver=DenylistResolver(self._denylist),
                 limit=TOTAL_CONNECTIONS,
                 limit_per_host=PER_DESTINATION_CONNECTIONS,
                 keepalive_timeout=self.settings.idle_timeout_s,
                 use_dns_cache=False,
-                ssl=self._ssl,
+                ssl=tls,
             )
             timeout = aiohttp.ClientTimeout(
                 total=self.settings.timeout_s, sock_connect=self.settings.conn_timeout_s
@@ -246,7 +250,8 @@ class FederationClient:
         try:
             if ip_literal(target.host) is not None:
                 await self._denylist.check(target.host, target.port or 443)
-            async with self._client().get(target, allow_redirects=False) as response:
+            client = await self._client()
+            async with client.get(target, allow_redirects=False) as response:
                 yield response
         except _TRANSPORT_ERRORS as exc:
             raise Unreachable(f"{target.host}: {type(exc).__name__} {exc}") from exc
@@ -327,7 +332,8 @@ class FederationClient:
             headers["Authorization"] = auth.header()
         host = f"[{destination.host}]" if ":" in destination.host else destination.host
         url = f"https://{host}:{destination.port}{uri}"
-        async with self._client().request(
+        client = await self._client()
+        async with client.request(
             method,
             URL(url, encoded=True),
             data=data,

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import ssl
+import threading
 from pathlib import Path
 
 import pytest
+import trustme
 
 from conduwuit.config.load import ConfigError
-from conduwuit.server import build_resolver
+from conduwuit.server import build_resolver, federation_tls
 from conduwuit.service.federation.destination import Destination
 from conduwuit.service.federation.dns import DnsOptions, system_nameservers
+from conduwuit.service.federation.well_known import LazyTLS
 from tests.kit.homeserver import FakeClock, homeserver_config
 
 
@@ -67,3 +72,32 @@ def test_system_nameservers_come_from_resolv_conf() -> None:
     assert nameservers and all(port == 53 for _, port in nameservers)
     for address, _ in nameservers:
         ipaddress.ip_address(address)
+
+
+def test_federation_tls_is_built_on_first_use_unless_a_ca_file_is_set(tmp_path: Path) -> None:
+    # issue 21: an idle server holds no CA store; an operator's CA file is still
+    # checked at start-up, so a bad one stops the start rather than the first request
+    assert not federation_tls(homeserver_config(tmp_path)).built
+    ca_file = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(ca_file))
+    assert federation_tls(homeserver_config(tmp_path, federation_ca_file=str(ca_file))).built
+    bad = tmp_path / "not-a-ca.pem"
+    bad.write_text("not a certificate")
+    with pytest.raises(ssl.SSLError):
+        federation_tls(homeserver_config(tmp_path, federation_ca_file=str(bad)))
+
+
+async def test_lazy_tls_builds_once_off_the_loop_for_concurrent_first_uses() -> None:
+    threads: list[int] = []
+
+    def build() -> ssl.SSLContext:
+        threads.append(threading.get_ident())
+        return ssl.create_default_context()
+
+    tls = LazyTLS(build)
+    assert not tls.built
+    first, second = await asyncio.gather(tls.context(), tls.context())
+    assert first is second and tls.built
+    assert await tls.context() is first
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
+    assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname

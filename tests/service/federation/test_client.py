@@ -126,7 +126,7 @@ async def test_one_pooled_connection_is_reused(remote: Remote) -> None:
     try:
         for _ in range(5):
             await fed.get(remote.name, "/x")
-        session = fed._client()
+        session = await fed._client()
         connector = session.connector
         assert connector is not None
         # Keep-alive: one connection served the five requests and waits in the pool.
