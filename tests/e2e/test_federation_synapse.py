@@ -297,3 +297,37 @@ def test_timestamp_to_event_asks_synapse(net: Net) -> None:
     status, found = call(net.a, "GET", path, token=bob_token)
     assert status == 200, found
     assert found == {"event_id": sent["event_id"], "origin_server_ts": event["origin_server_ts"]}
+
+
+def test_synapse_joins_ours_with_partial_state_then_completes_it(net: Net) -> None:
+    """Synapse asks our send_join for partial state (omit_members=true), gets the
+    room without its members, then resyncs the full state from us: its member
+    list ends with every member of ours."""
+    alice, alice_token = net.alice
+    bob, bob_token = net.bob
+    room = _create(net.a, bob_token, preset="public_chat", name="Partial")
+    quoted = urllib.parse.quote(room)
+    others = [register(net.a, f"partial{i}") for i in range(3)]
+    for _, token in others:
+        status, answer = call(net.a, "POST", f"/_matrix/client/v3/join/{quoted}", {}, token=token)
+        assert status == 200, answer
+    status, answer = call(
+        net.s,
+        "POST",
+        f"/_matrix/client/v3/join/{quoted}?server_name={net.a.server_name}",
+        {},
+        token=alice_token,
+    )
+    assert status == 200, answer
+    log = net.s.log_path.read_text(errors="replace")
+    assert f"send_join/{urllib.parse.quote(room, safe='')}" in log
+    assert "omit_members=true" in log
+    # Synapse's /joined_members waits for the partial state to be completed.
+    status, joined = call(
+        net.s, "GET", f"/_matrix/client/v3/rooms/{quoted}/joined_members", token=alice_token
+    )
+    assert status == 200, joined
+    assert set(joined["joined"]) == {alice, bob, *(user for user, _ in others)}
+    # Logged before the flag is cleared and /joined_members is woken: the join was
+    # taken as partial (our members_omitted: true), and the resync from us finished.
+    assert f"Clearing partial-state flag for {room}" in net.s.log_path.read_text(errors="replace")

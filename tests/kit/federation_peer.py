@@ -79,6 +79,8 @@ class FederationPeer:
     #: alias -> room ID, answered on /query/directory
     aliases: dict[str, str] = field(default_factory=dict)
     send_joins: list[dict[str, Any]] = field(default_factory=list)
+    #: the query string of each send_join received (we never ask for partial state)
+    send_join_queries: list[str] = field(default_factory=list)
     #: user ID -> the /user/devices answer about a user of the peer
     user_devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: user ID -> {"device_keys": ..., "master_keys": ...} parts of /user/keys/query
@@ -274,6 +276,7 @@ class FederationPeer:
         signedjson.sign.verify_signed_json(redacted_for_check(join), origin, key)
         assert self.event_id(join) == request.match_info["event_id"]
         self.send_joins.append(join)
+        self.send_join_queries.append(request.query_string)
         state = [p for p in self.rooms[room_id] if "state_key" in p]
         self.rooms[room_id].append(join)
         return web.json_response(

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from conduwuit.api.federation.auth import federation_body, origin
+from conduwuit.api.query import bool_param
 from conduwuit.api.router import Auth, Route
 from conduwuit.core.errors import bad_json
 from conduwuit.core.membership import MembershipState
@@ -69,13 +70,16 @@ class FederationMembershipHandlers:
         sent, room_id = await self._send(request, MembershipState.JOIN)
         rv = self.membership.access.room_version(room_id)
         assert rv is not None
-        return web.json_response([200, self.membership.join_answer(sent, rv)])
+        return web.json_response([200, self.membership.join_answer(sent, rv, False)])
 
     async def send_join_v2(self, request: web.Request) -> web.Response:
+        # Parsed first: a bad value (not true/false) is 400 M_INVALID_PARAM and the
+        # join is not taken in (MSC3706).
+        omit_members = bool_param(request, "omit_members")
         sent, room_id = await self._send(request, MembershipState.JOIN)
         rv = self.membership.access.room_version(room_id)
         assert rv is not None
-        return web.json_response(self.membership.join_answer(sent, rv))
+        return web.json_response(self.membership.join_answer(sent, rv, omit_members))
 
     async def send_leave_v1(self, request: web.Request) -> web.Response:
         await self._send(request, MembershipState.LEAVE)

@@ -14,7 +14,7 @@ invite must come from a user of the requesting server to one of ours.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event, EventFormatError, validate_pdu
 from conduwuit.core.ids import UserId, server_of
 from conduwuit.core.membership import MembershipState
+from conduwuit.core.partial_join import StateKey, joined_servers, partial_state_ids
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.core.room_versions import get as get_room_version
 from conduwuit.core.signing import Keypair, SignatureError
@@ -35,6 +36,7 @@ from conduwuit.service.rooms.build import NewEvent
 from conduwuit.service.rooms.membership import AUTHORISING_USER, Membership
 from conduwuit.service.rooms.persist import STRIPPED_STATE_TYPES, stripped
 from conduwuit.service.rooms.pipeline import MissingEventsError
+from conduwuit.service.sync.rooms import heroes
 
 #: Template fields a joining server fills in itself.
 _NOT_IN_TEMPLATE = ("hashes", "signatures", "unsigned", "event_id")
@@ -43,10 +45,10 @@ _NOT_IN_TEMPLATE = ("hashes", "signatures", "unsigned", "event_id")
 @dataclass(frozen=True)
 class Sent:
     """A member event taken in through ``send_*``: the event as stored, and the
-    state before it as event IDs."""
+    state before it (``(type, state_key) -> event ID``)."""
 
     pdu: dict[str, Any]
-    state_before: list[str]
+    state_before: dict[StateKey, str]
     signed_by_us: bool
 
 
@@ -199,21 +201,63 @@ class FederationMembership:
         if new:
             self.hand_on(stored, origin)
         before = self.storage.state.hash_before(accepted.event_id) or 0
-        state_ids = sorted(self.storage.state.state_ids(before).values())
-        return Sent(stored, state_ids, signed_by_us)
+        return Sent(stored, self.storage.state.state_ids(before), signed_by_us)
 
-    def join_answer(self, sent: Sent, rv: RoomVersion) -> dict[str, Any]:
-        """The ``send_join`` answer: the state before the join with its auth chain."""
-        chain = sorted(self.storage.auth_chains.event_ids(sent.state_before))
-        answer: dict[str, Any] = {
-            "origin": self.server_name,
-            "state": self._pdus(sent.state_before, rv),
-            "auth_chain": self._pdus(chain, rv),
-            "members_omitted": False,
-        }
+    def join_answer(self, sent: Sent, rv: RoomVersion, omit_members: bool) -> dict[str, Any]:
+        """The ``send_join`` answer: the state before the join with its auth chain;
+        with ``omit_members`` (v2 only), the partial state of ``_partial_answer``."""
+        if omit_members:
+            answer = self._partial_answer(sent, rv)
+        else:
+            state_ids = sorted(sent.state_before.values())
+            chain = sorted(self.storage.auth_chains.event_ids(state_ids))
+            answer = {
+                "origin": self.server_name,
+                "state": self._pdus(state_ids, rv),
+                "auth_chain": self._pdus(chain, rv),
+                "members_omitted": False,
+            }
         if sent.signed_by_us:
             answer["event"] = outgoing(sent.pdu, rv)
         return answer
+
+    def _partial_answer(self, sent: Sent, rv: RoomVersion) -> dict[str, Any]:
+        """``omit_members=true`` (joins-v2.yaml): member events are left out of
+        ``state`` (``core/partial_join.py`` says which stay), ``members_omitted`` is
+        true and ``servers_in_room`` lists the servers with joined members before
+        the join. ``auth_chain`` is the auth chain of the join event and of the
+        returned state, less the events already in ``state`` (the spec allows that
+        elision once ``omit_members`` is set; Synapse does it too).
+
+        The heroes are those of our room summary (``sync.rooms.heroes``, from the
+        current membership, the joiner left out), as Synapse takes them from its
+        current room summary: a membership change racing the join may shift them,
+        and the joining server gets the full state later anyway. ``servers_in_room``
+        is exact: read from the member events of the state before the join."""
+        joiner = str(sent.pdu.get("state_key", ""))
+        room_id = str(sent.pdu.get("room_id", ""))
+        state_ids = partial_state_ids(
+            sent.state_before,
+            joiner,
+            lambda: heroes(self.storage.member_index, room_id, joiner),
+        )
+        chain = self.storage.auth_chains.event_ids([*state_ids, str(sent.pdu["event_id"])])
+        return {
+            "origin": self.server_name,
+            "state": self._pdus(sorted(state_ids), rv),
+            "auth_chain": self._pdus(sorted(chain - state_ids), rv),
+            "members_omitted": True,
+            "servers_in_room": joined_servers(self._memberships(sent.state_before)),
+        }
+
+    def _memberships(self, state: dict[StateKey, str]) -> Iterator[tuple[str, str | None]]:
+        """``(user, membership)`` of each member event of ``state``."""
+        timeline = self.storage.timeline
+        for (kind, user), event_id in state.items():
+            if kind == EventType.MEMBER:
+                pdu = timeline.get(event_id)
+                content = pdu.get("content") if pdu is not None else None
+                yield user, content.get("membership") if isinstance(content, dict) else None
 
     def stripped_state(self, room_id: str) -> list[dict[str, Any]]:
         """The room's stripped state, for a knocking server (``knock_room_state``)."""

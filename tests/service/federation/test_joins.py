@@ -37,6 +37,8 @@ async def test_join_a_remote_room_then_talk_in_it(
     assert "ver=10" in peer.make_joins[0] and "ver=1&" in peer.make_joins[0]
     (join,) = peer.send_joins
     assert join["sender"] == "@alice:test.example" and OURS in join["signatures"]
+    # We ask for the full state: no omit_members (partial joins are not ours to make).
+    assert peer.send_join_queries == [""]
     assert join["content"]["membership"] == "join"
 
     status, joined = await hs.request("GET", "/joined_rooms", token=token)
