@@ -1,7 +1,8 @@
 """Rooms across two servers: ours A→B side by side with Synapse S1→S2.
 
     python -m bench.federation_rooms [--messages 100] [--batches 20] [--members 1000]
-                                     [--state-events 10000] [--edus 500] [--no-synapse]
+                                     [--state-events 10000] [--edus 500] [--typing 100]
+                                     [--receipts 200] [--presence 200] [--no-synapse]
 
 Two of our server processes (A on ``127.0.0.2``, B on ``127.0.0.3``) and two
 Synapses (S1 ``127.0.0.5``, S2 ``127.0.0.6``) federate over loopback TLS with one
@@ -28,6 +29,11 @@ the pair ``home → away`` = A→B and S1→S2:
 - ``edu``: ``--edus`` to-device messages (one ``m.direct_to_device`` EDU each) from
   a user on home to a device on away, 8 requests at a time, until away's ``/sync``
   has delivered them all: EDUs/s.
+- ``typing``, ``receipts``, ``presence``: ``--typing`` users of home starting to
+  type, ``--receipts`` read receipts and ``--presence`` status messages of 8 users
+  of home, in a room away's user is in, until away's ``/sync`` has shown the last
+  of each: updates/s and the latency of the last (``bench/federation_edus.py``
+  says how coalescing notices are told apart).
 
 Synapse runs from this environment (the ``crosscheck`` extra) as in
 ``tests/kit/synapse_peer.py``; ratios are ours / Synapse's (above 1 is better for
@@ -45,7 +51,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,8 +59,21 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bench.client import CS, Client, MatrixError, q, timeline_events
+from bench import federation_edus
+from bench.client import CS, Client, MatrixError, q
 from bench.federation import MemoryMap, ms, origin_client, serve_origin_keys
+from bench.federation_pair import (
+    ROOM_VERSION,
+    SETUP_CONCURRENCY,
+    WAIT_S,
+    Homeserver,
+    Syncer,
+    account,
+    bounded,
+    create_room,
+    has_body,
+    join_via,
+)
 from conduwuit.core.event_hashing import compute_event_id
 from conduwuit.core.event_signing import hash_and_sign_event
 from conduwuit.core.room_versions import RoomVersion
@@ -65,20 +84,11 @@ from tests.kit.federation import FederationNet, federation
 from tests.kit.server import ServerProcess, free_port
 from tests.kit.synapse_peer import SynapsePeer, synapse_available, synapse_version
 
-ROOM_VERSION = "10"
 REMOTE_IP = "127.0.0.9"
-PASSWORD = "pw-bench-123"
 #: Cheap password hashing for our servers' throwaway accounts (Synapse: bcrypt_rounds 4).
 CHEAP_HASHING = {"CONDUWUIT_ARGON2_TIME_COST": "1", "CONDUWUIT_ARGON2_MEMORY_COST": "64"}
-#: Requests in flight while filling the large room and sending to-device messages.
-SETUP_CONCURRENCY = 8
-#: No single wait (one message to arrive, a join, the last PDU) lasts longer.
-WAIT_S = 120.0
-#: The whole setup of the large room (registrations, joins, state) is cut off here.
-SETUP_S = 1800.0
 _txn = itertools.count()
-
-Homeserver = ServerProcess | SynapsePeer
+EPHEMERAL = tuple(federation_edus.EPHEMERAL)
 
 
 @dataclass(frozen=True)
@@ -88,73 +98,9 @@ class Sizes:
     members: int = 1000
     state_events: int = 10_000
     edus: int = 500
-
-
-async def account(session: aiohttp.ClientSession, server: Homeserver, username: str) -> Client:
-    client = Client(session, server.base_url)
-    if isinstance(server, SynapsePeer):
-        await client.register_shared_secret(server.shared_secret, username, PASSWORD)
-    else:
-        await client.register_open(username, PASSWORD)
-    return client
-
-
-async def create_room(client: Client) -> str:
-    reply = await client.request(
-        "POST",
-        f"{CS}/createRoom",
-        "createRoom",
-        body={"preset": "public_chat", "room_version": ROOM_VERSION},
-    )
-    return str(reply["room_id"])
-
-
-async def join_via(client: Client, room_id: str, server_name: str) -> None:
-    await client.request(
-        "POST",
-        f"{CS}/join/{q(room_id)}",
-        "join",
-        body={},
-        params={"server_name": server_name},
-        wait_s=WAIT_S,
-    )
-
-
-async def bounded(count: int, concurrency: int, step: Callable[[int], Awaitable[None]]) -> None:
-    """``step(0..count-1)``, ``concurrency`` at a time, cut off after SETUP_S."""
-    indices = iter(range(count))
-    deadline = time.monotonic() + SETUP_S
-
-    async def worker() -> None:
-        for index in indices:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"setup took over {SETUP_S}s at {index}/{count}")
-            await step(index)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-
-class Syncer:
-    """One user's incremental /sync on a server."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.since: str | None = None
-
-    async def start(self) -> None:
-        self.since = (await self.client.sync())["next_batch"]
-
-    async def next(self) -> dict[str, Any]:
-        reply = await self.client.sync(self.since, timeout_ms=10_000, request_timeout=30)
-        self.since = reply["next_batch"]
-        return reply
-
-    async def until(self, seen: Callable[[dict[str, Any]], bool]) -> None:
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            if seen(await self.next()):
-                return
-        raise TimeoutError(f"not seen in {WAIT_S}s")
+    typing: int = 100
+    receipts: int = 200
+    presence: int = 200
 
 
 # -- latency --------------------------------------------------------------------------
@@ -168,54 +114,15 @@ async def latency(
     await syncer.start()
     # Warm: the first message after the join opens connections both ways.
     await sender.send_text(room, "warm")
-    await syncer.until(_has_body(room, "warm"))
+    await syncer.until(has_body(room, "warm"))
     times: list[float] = []
     for i in range(sizes.messages):
         started = time.perf_counter()
         await sender.send_text(room, f"m{i}")
-        await syncer.until(_has_body(room, f"m{i}"))
+        await syncer.until(has_body(room, f"m{i}"))
         times.append(time.perf_counter() - started)
     figures = {"p50_ms": ms(times, 0.5), "p95_ms": ms(times, 0.95), "messages": len(times)}
     return figures, sender, receiver
-
-
-def _has_body(room: str, body: str) -> Callable[[dict[str, Any]], bool]:
-    """Whether a /sync answer has the message ``body`` in ``room``'s timeline."""
-
-    def seen(reply: dict[str, Any]) -> bool:
-        return any(
-            r == room and event.get("content", {}).get("body") == body
-            for r, event in timeline_events(reply)
-        )
-
-    return seen
-
-
-# -- EDUs -----------------------------------------------------------------------------
-async def edu_throughput(sender: Client, receiver: Client, count: int) -> dict[str, Any]:
-    assert receiver.user_id is not None and receiver.device_id is not None
-    syncer = Syncer(receiver)
-    await syncer.start()
-    received: set[int] = set()
-
-    async def send(index: int) -> None:
-        await sender.request(
-            "PUT",
-            f"{CS}/sendToDevice/org.bench.ping/e{next(_txn)}.{time.monotonic_ns()}",
-            "sendToDevice",
-            body={"messages": {receiver.user_id: {receiver.device_id: {"i": index}}}},
-        )
-
-    def seen(reply: dict[str, Any]) -> bool:
-        for event in reply.get("to_device", {}).get("events", []):
-            if event.get("type") == "org.bench.ping":
-                received.add(int(event["content"]["i"]))
-        return len(received) >= count
-
-    started = time.perf_counter()
-    await asyncio.gather(bounded(count, SETUP_CONCURRENCY, send), syncer.until(seen))
-    elapsed = time.perf_counter() - started
-    return {"per_s": round(count / elapsed, 1), "edus": count, "seconds": round(elapsed, 2)}
 
 
 # -- inbound /send --------------------------------------------------------------------
@@ -400,8 +307,13 @@ async def pair(
     figures: dict[str, Any] = {}
     figures["latency"], sender, receiver = await latency(session, home, away, sizes)
     log(f"latency {figures['latency']}")
-    figures["edu"] = await edu_throughput(sender, receiver, sizes.edus)
+    figures["edu"] = await federation_edus.to_device(sender, receiver, sizes.edus)
     log(f"edu {figures['edu']}")
+    users = max(sizes.typing, SETUP_CONCURRENCY)
+    room = await federation_edus.edu_room(session, home, away, sender, receiver, users)
+    for name in EPHEMERAL:
+        figures[name] = await federation_edus.EPHEMERAL[name](room, getattr(sizes, name))
+        log(f"{name} {figures[name]}")
     figures["inbound"] = await inbound(session, remote, away, sizes.batches)
     log(f"inbound {figures['inbound']}")
     figures["join"] = await large_join(session, home, away, sender, sizes)
@@ -420,6 +332,8 @@ def ratios(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, float]:
         "join_s": ratio("join", "join_s"),
         "join_full_state_s": ratio("join", "full_state_s"),
         "edu_per_s": ratio("edu", "per_s"),
+        **{f"{name}_per_s": ratio(name, "per_s") for name in EPHEMERAL},
+        **{f"{name}_last_ms": ratio(name, "last_ms") for name in EPHEMERAL},
     }
 
 
@@ -478,11 +392,14 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=defaults.members)
     parser.add_argument("--state-events", type=int, default=defaults.state_events)
     parser.add_argument("--edus", type=int, default=defaults.edus)
+    for name in EPHEMERAL:
+        parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name))
     parser.add_argument("--no-synapse", action="store_true")
     args = parser.parse_args()
-    sizes = Sizes(args.messages, args.batches, args.members, args.state_events, args.edus)
+    sizes = Sizes(**{name: getattr(args, name) for name in Sizes.__dataclass_fields__})
     limits = {"messages": 10_000, "batches": 1_000, "members": 20_000, "state_events": 100_000}
-    for name, limit in {**limits, "edus": 100_000}.items():
+    edu_limits = {"edus": 100_000, "typing": 2_000, "receipts": 10_000, "presence": 10_000}
+    for name, limit in {**limits, **edu_limits}.items():
         if not 1 <= getattr(sizes, name) <= limit:
             parser.error(f"--{name.replace('_', '-')}: 1 to {limit}")
     with_synapse = not args.no_synapse and synapse_available()

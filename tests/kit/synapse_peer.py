@@ -147,6 +147,9 @@ class SynapsePeer:
                 "remote": {"per_second": 1000, "burst_count": 1000},
             },
             "rc_joins_per_room": {"per_second": 1000, "burst_count": 1000},
+            # Presence updates (the benchmark's EDU figures): Synapse ignores a PUT
+            # /presence beyond 0.1/s per user by default, silently.
+            "rc_presence": {"per_user": {"per_second": 1000, "burst_count": 1000}},
             # Passwords are hashed cheaply: the peer's accounts are throwaway.
             "bcrypt_rounds": 4,
             # Inbound federation requests per origin: not what a test or benchmark checks.

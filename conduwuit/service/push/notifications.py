@@ -220,12 +220,8 @@ class Notifications:
         room_prefix = prefix(user_id, room_id)
         scan = room_prefix + thread.encode() + SEP if thread is not None else room_prefix
         cleared: dict[str, tuple[int, int]] = {}
-        for k, flag in self._unread.iter_prefix(scan):
+        for k, flag in self._unread_upto(scan, upto):
             their_thread = k[len(room_prefix) : -9].decode()
-            if from_u64(k[-8:]) > upto:
-                if thread is not None:
-                    break  # one thread's keys are in stream order
-                continue
             b.delete(self._unread, k)
             n, h = cleared.get(their_thread, (0, 0))
             cleared[their_thread] = (n + 1, h + (flag == b"\x01"))
@@ -235,6 +231,22 @@ class Notifications:
             n, h = cleared[their_thread]
             self._add(b, user_id, room_id, their_thread, -n, -h, at)
         return bool(cleared)
+
+    def _unread_upto(self, scan: bytes, upto: int) -> Iterator[tuple[bytes, bytes]]:
+        """The unread entries under ``scan`` at or before stream position ``upto``.
+        One thread's keys are in stream order, so the scan leaves a thread at its
+        first later entry: a receipt costs what it clears, not the room's unread."""
+        start: bytes | None = scan
+        end = prefix_end(scan)
+        while start is not None:
+            for k, flag in self._unread.iter_range(start, end):
+                if from_u64(k[-8:]) <= upto:
+                    yield k, flag
+                    continue
+                start = prefix_end(k[:-8])  # past this thread (its key up to the count)
+                break
+            else:
+                return
 
     def _add(
         self, b: Batch, user_id: str, room_id: str, thread: str, n: int, h: int, at: int

@@ -196,6 +196,35 @@ async def test_threaded_receipts_clear_only_their_thread(hs: Homeserver) -> None
     assert await _counts(hs, carol, room) == (6, 0)
 
 
+async def test_an_unthreaded_receipt_keeps_each_threads_later_notifications(
+    hs: Homeserver,
+) -> None:
+    """The scan of an unthreaded receipt leaves each thread at its first later entry
+    (a receipt costs what it clears): every thread's later messages stay unread."""
+    _, alice = await _user(hs, "alice")
+    bob_id, bob = await _user(hs, "bob")
+    room = await _room(hs, alice, (bob_id, bob))
+    roots = [await _send(hs, alice, room, f"root{i}") for i in (1, 2)]
+    threads = [{"m.relates_to": {"rel_type": "m.thread", "event_id": r}} for r in roots]
+    for i, thread in enumerate(threads):
+        await _send(hs, alice, room, f"early{i}", **thread)
+    middle = await _send(hs, alice, room, "middle")
+    for i, thread in enumerate(threads):
+        await _send(hs, alice, room, f"late{i}a", **thread)
+        await _send(hs, alice, room, f"late{i}b", **thread)
+    await _send(hs, alice, room, "after")
+    assert await _counts(hs, bob, room) == (10, 0)
+    await _receipt(hs, bob, room, middle)
+    joined = (await _sync(hs, bob, filter=THREADS))["rooms"]["join"][room]
+    assert joined["unread_notifications"]["notification_count"] == 1
+    assert {
+        r: c["notification_count"] for r, c in joined["unread_thread_notifications"].items()
+    } == {
+        roots[0]: 2,
+        roots[1]: 2,
+    }
+
+
 async def test_a_threaded_receipt_on_an_indirectly_related_event(hs: Homeserver) -> None:
     """A reaction to a reference to the root is related to the thread (the spec refuses
     only an event "not related to the thread_id"): its receipt reads the thread up to
