@@ -6,6 +6,7 @@ browser can be installed), so this pins what it needs of the server."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -99,10 +100,18 @@ async def test_the_ui_pages_get_what_they_read(
     tokens = await ok(hs, "GET", f"{V1}/registration_tokens", token, **page("token"))
     assert [t["uses_allowed"] for t in tokens["registration_tokens"]] == [5]
 
-    # Deleting a user is deactivating with erase; deleting a room is refused: the UI
-    # sends no "purge", whose default (true) this server cannot do.
+    # Deleting a user is deactivating with erase; deleting a room purges it (the UI
+    # sends no "purge": Synapse's default, true) and the UI polls its status.
     assert (await ok(hs, "POST", f"{V1}/deactivate/{alice_id}", token, {"erase": True})) == {
         "id_server_unbind_result": "success"
     }
-    status, reply = await hs.request("DELETE", f"{V2}/rooms/{room}", {"block": False}, token=token)
-    assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
+    deleted = await ok(hs, "DELETE", f"{V2}/rooms/{room}", token, {"block": False})
+    for _ in range(500):
+        status = await ok(hs, "GET", f"{V2}/rooms/delete_status/{deleted['delete_id']}", token)
+        if status["status"] == "complete":
+            break
+        assert status["status"] in ("shutting_down", "purging"), status
+        await asyncio.sleep(0.01)
+    assert status["status"] == "complete"
+    status_code, _ = await hs.request("GET", f"{V1}/rooms/{room}", token=token)
+    assert status_code == 404
