@@ -711,8 +711,8 @@ class Maps:
         """Room purges asked for and not finished (service.rooms.purge), written before
         the first row goes so a purge cut short by a crash resumes at start-up.
         key:   room ID (UTF-8)
-        value: JSON {"delete_id", "block": bool, "phase": "shutting_down" or
-               "purging", "started_ts": ms}""",
+        value: JSON {"delete_id", "block": bool, "force": bool (force_purge),
+               "phase": "shutting_down" or "purging", "started_ts": ms}""",
     )
 
     @classmethod

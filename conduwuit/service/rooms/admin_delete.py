@@ -56,7 +56,7 @@ class RoomDeletions:
         for intent in self.purger.intents():
             log.info("resuming the purge of %s (%s)", intent.room_id, intent.phase)
             self._status(intent.delete_id, intent.room_id, intent.phase)
-            _ = self._tasks.spawn(f"purge {intent.room_id}", self._job(intent, force=True))
+            _ = self._tasks.spawn(f"purge {intent.room_id}", self._job(intent))
 
     async def stop(self) -> None:
         """Stop running purges: each resumes at the next start."""
@@ -85,13 +85,14 @@ class RoomDeletions:
         self._metadata.set_banned(rid, True)
         return False
 
-    def _intent(self, room_id: str, block: bool) -> PurgeIntent:
+    def _intent(self, room_id: str, block: bool, force: bool) -> PurgeIntent:
         intent = PurgeIntent(
             room_id=room_id,
             delete_id=secrets.token_urlsafe(12),
             block=block,
             phase=SHUTTING_DOWN,
             started_ts=self._clock(),
+            force=force,
         )
         self.purger.record(intent)
         return intent
@@ -104,9 +105,11 @@ class RoomDeletions:
             return Shutdown()
         if not purge:
             return await self._rooms.shutdown(str(room_id), block=block)
-        intent = self._intent(str(room_id), block)
+        intent = self._intent(str(room_id), block, force_purge)
         status = self._status(intent.delete_id, intent.room_id, SHUTTING_DOWN)
-        await self._job(intent, force=force_purge)
+        await self._job(intent)
+        if "_exception" in status:
+            raise status["_exception"]
         if status["status"] == FAILED:
             raise invalid_param(status["error"])
         return status["_shutdown"]  # type: ignore[no-any-return]
@@ -125,9 +128,9 @@ class RoomDeletions:
             done = self._status(secrets.token_urlsafe(12), rid, COMPLETE)
             done["shutdown_room"] = result.to_json()
             return str(done["delete_id"])
-        intent = self._intent(rid, block)
+        intent = self._intent(rid, block, force_purge)
         self._status(intent.delete_id, rid, SHUTTING_DOWN)
-        _ = self._tasks.spawn(f"purge {rid}", self._job(intent, force=force_purge))
+        _ = self._tasks.spawn(f"purge {rid}", self._job(intent))
         return intent.delete_id
 
     def status(self, delete_id: str) -> dict[str, Any]:
@@ -150,7 +153,7 @@ class RoomDeletions:
             self._statuses.popitem(last=False)
         return status
 
-    async def _job(self, intent: PurgeIntent, *, force: bool) -> None:
+    async def _job(self, intent: PurgeIntent) -> None:
         """Shut down (unless that was done before a restart), then purge. Without
         ``force_purge``, local users the shutdown could not remove stop the purge
         (Synapse: "Users are still joined to this room")."""
@@ -163,7 +166,7 @@ class RoomDeletions:
                 shutdown = await self._rooms.shutdown(intent.room_id, block=intent.block)
                 status["_shutdown"] = shutdown
                 status["shutdown_room"] = shutdown.to_json()
-                if shutdown.failed_to_kick_users and not force:
+                if shutdown.failed_to_kick_users and not intent.force:
                     self.purger.forget(intent.room_id)
                     status["status"] = FAILED
                     status["error"] = "Users are still joined to this room"
@@ -184,6 +187,7 @@ class RoomDeletions:
             log.exception("purge of %s failed", intent.room_id)
             status["status"] = FAILED
             status["error"] = f"{type(exc).__name__}: {exc}"
+            status["_exception"] = exc
 
 
 def _public(status: dict[str, Any]) -> dict[str, Any]:

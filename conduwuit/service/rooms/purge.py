@@ -6,8 +6,7 @@ event loop between batches, so a purge of a large room never stalls the server.
 
 Crash-safe: the intent is written (synced) before the first row goes
 (``roomid_purge``), and the steps run so that what finds the remaining rows is deleted
-after them: the queues and the scanned maps first (they ask whether an event is the
-room's, through the timeline), then the state snapshots (found through the events),
+after them: the scanned maps first, then the state snapshots (found through the events),
 then the events, the maps keyed by the room, and last the room's short ID with the
 intent. A purge cut short resumes from the intent at start-up; every step is
 idempotent, so running one again deletes what the first run left.
@@ -43,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: Rows read (and at most deleted) per write batch before yielding to the loop.
 CHUNK = 500
+#: How long a purge waits for the senders to send the room's queued events.
+QUEUE_WAIT_S = 10.0
 
 Deletion = tuple[Map, bytes]
 
@@ -50,13 +51,14 @@ Deletion = tuple[Map, bytes]
 @dataclass(frozen=True, slots=True)
 class PurgeIntent:
     """A purge asked for: ``phase`` is ``shutting_down`` until the members are out,
-    then ``purging``."""
+    then ``purging``; ``force`` purges even if some local members could not leave."""
 
     room_id: str
     delete_id: str
     block: bool
     phase: str
     started_ts: int
+    force: bool = False
 
 
 class RoomPurger:
@@ -100,14 +102,12 @@ class RoomPurger:
         """Delete every row of the room (the caller has recorded the intent)."""
         storage = self._storage
         short = storage.short.room(room_id)
+        await self._senders_done(room_id, short)
         async with storage.locks.hold(room_id):
             for spec, match in _row_matches():
                 await self._sweep(self._map(spec), _rows(self._map(spec), match, room_id))
             await self._sweep(self._map(MAPS.alias_roomid), self._alias_rows(room_id))
             await self._sweep(self._map(MAPS.delayid_delayedevent), self._delayed_rows(room_id))
-            in_room = self._event_test(room_id, short)
-            for queue in (MAPS.servername_outgoing, MAPS.appserviceid_outgoing):
-                await self._sweep(self._map(queue), self._queue_rows(queue, room_id, in_room))
             await self._snapshots(room_id, short)
             if short is not None:
                 await self._timeline(short)
@@ -171,6 +171,26 @@ class RoomPurger:
 
         return rows
 
+    async def _senders_done(self, room_id: str, short: int | None) -> None:
+        """Wait (at most ``QUEUE_WAIT_S``) until the senders have sent the room's
+        queued events, the shutdown's leaves above all: the other servers must learn
+        that our members left. One still queued after is skipped when its turn
+        comes (the senders skip an event they cannot read), so the queues, whose
+        sizes the senders count in memory, are left to them."""
+        in_room = self._event_test(room_id, short)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + QUEUE_WAIT_S
+        queues = (self._map(MAPS.servername_outgoing), self._map(MAPS.appserviceid_outgoing))
+        while any(
+            (event_id := _queued_event(v)) is not None and in_room(event_id)
+            for queue in queues
+            for _, v in queue.iter_prefix(b"")
+        ):
+            if loop.time() >= deadline:
+                log.warning("purging %s with events of it still queued", room_id)
+                return
+            await asyncio.sleep(0.25)
+
     def _event_test(self, room_id: str, short: int | None) -> Callable[[str], bool]:
         """Whether an event ID is one of the room's events (timeline or outlier)."""
         pdu_ids = self._map(MAPS.eventid_pduid)
@@ -184,23 +204,6 @@ class RoomPurger:
             return raw is not None and json_names_room(raw, room_id)
 
         return in_room
-
-    def _queue_rows(
-        self, queue: MapSpec, room_id: str, in_room: Callable[[str], bool]
-    ) -> Callable[[bytes, bytes], Iterable[Deletion]]:
-        """A sender's queue: the room's PDUs (unreadable once purged) and EDUs about
-        the room alone. Federation marks an event b"p" + ID, appservices queue the
-        bare ID (it starts with "$"); both mark ephemeral data b"e" + JSON."""
-        m = self._map(queue)
-
-        def rows(k: bytes, v: bytes) -> Iterable[Deletion]:
-            event_id = v[1:] if v[:1] == b"p" else v if v[:1] == b"$" else None
-            if event_id is not None and in_room(event_id.decode()):
-                yield m, k
-            elif v[:1] == b"e" and _edu_of(v[1:], room_id):
-                yield m, k
-
-        return rows
 
     def _outlier_rows(self, room_id: str) -> Callable[[bytes, bytes], Iterable[Deletion]]:
         def rows(k: bytes, v: bytes) -> Iterable[Deletion]:
@@ -291,20 +294,12 @@ class RoomPurger:
         return depth
 
 
-def _edu_of(raw: bytes, room_id: str) -> bool:
-    """An EDU or ephemeral event (JSON) about the room alone? Typing names the room
-    (``room_id``); receipts are keyed by room, and one holding other rooms too stays
-    queued."""
-    try:
-        edu = json.loads(raw)
-    except ValueError:
-        return False
-    content = edu.get("content") if isinstance(edu, dict) else None
-    if not isinstance(content, dict):
-        return False
-    if room_id in (edu.get("room_id"), content.get("room_id")):
-        return True
-    return list(content) == [room_id]
+def _queued_event(value: bytes) -> str | None:
+    """The event ID of a queue entry: federation marks it b"p", appservices queue the
+    bare ID (it starts with "$")."""
+    if value[:1] == b"p":
+        return value[1:].decode()
+    return value.decode() if value[:1] == b"$" else None
 
 
 def _rows(

@@ -95,14 +95,16 @@ RULES: Final[dict[str, Rule]] = {
     MAPS.global_.name: Rule(Kind.KEPT, "server-wide values"),
     MAPS.server_signingkeys.name: Rule(Kind.KEPT, "servers' keys"),
     MAPS.servername_outgoing.name: Rule(
-        Kind.SCANNED, "queued PDUs of the room's events and EDUs about the room"
+        Kind.KEPT,
+        "the sender's queue (counted in memory): the purge waits for the room's queued "
+        "events to go out; one left is skipped, unreadable, and dropped when sent",
     ),
     MAPS.servertxnid_response.name: Rule(
         Kind.KEPT, "answers to transactions by origin: never read by event or room"
     ),
     MAPS.id_appserviceregistrations.name: Rule(Kind.KEPT, "appservice registrations"),
     MAPS.appserviceid_outgoing.name: Rule(
-        Kind.SCANNED, "queued events of the room and ephemeral data about it"
+        Kind.KEPT, "the appservice sender's queue: as servername_outgoing"
     ),
     MAPS.roomid_shortroomid.name: Rule(Kind.ROOM, "deleted last: it finds the rest"),
     MAPS.eventid_shorteventid.name: Rule(Kind.EVENT, "the room's events' short IDs"),
