@@ -6,12 +6,12 @@ browser can be installed), so this pins what it needs of the server."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from conduwuit.api.client.rooms import reports as reports_api
+from tests.http.admin.test_rooms import wait_for
 from tests.http.admin.test_users import ok
 from tests.kit.homeserver import PASSWORD, StartHomeserver
 
@@ -106,12 +106,6 @@ async def test_the_ui_pages_get_what_they_read(
         "id_server_unbind_result": "success"
     }
     deleted = await ok(hs, "DELETE", f"{V2}/rooms/{room}", token, {"block": False})
-    for _ in range(500):
-        status = await ok(hs, "GET", f"{V2}/rooms/delete_status/{deleted['delete_id']}", token)
-        if status["status"] == "complete":
-            break
-        assert status["status"] in ("shutting_down", "purging"), status
-        await asyncio.sleep(0.01)
-    assert status["status"] == "complete"
+    assert (await wait_for(hs, token, deleted["delete_id"]))["status"] == "complete"
     status_code, _ = await hs.request("GET", f"{V1}/rooms/{room}", token=token)
     assert status_code == 404

@@ -9,7 +9,6 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,8 @@ from conduwuit.db.codec import from_u64, u64
 from conduwuit.db.state_diff import decode as decode_diff
 from conduwuit.service.rooms import purge
 from conduwuit.service.rooms.purge_rules import RULES
+from tests.http.admin.test_rooms import wait_for
+from tests.http.admin.test_users import ok
 from tests.kit.homeserver import Homeserver, start_homeserver
 
 V1 = "/_synapse/admin/v1/rooms"
@@ -30,12 +31,6 @@ def test_every_map_has_a_rule() -> None:
     """A new map must say whether a purge deletes its rows of a room."""
     assert set(RULES) == {spec.name for spec in ALL_MAPS}
     assert all(rule.why for rule in RULES.values())
-
-
-async def ok(hs: Homeserver, method: str, path: str, token: str, body: Any = None) -> Any:
-    status, reply = await hs.request(method, path, body, token=token)
-    assert status == 200, (path, reply)
-    return reply
 
 
 @dataclass
@@ -226,19 +221,9 @@ async def test_a_purge_cut_short_resumes_at_start(
         status_code, reply = await second.request("DELETE", f"{V2}/{g.room_id}", {}, token=g.admin)
         assert (status_code, reply["errcode"]) == (400, "M_INVALID_PARAM")
         deletions.start()
-        status = await wait_for_status(second, g.admin, delete_id, "complete")
-        assert status["room_id"] == g.room_id
+        status = await wait_for(second, g.admin, delete_id)
+        assert (status["status"], status["room_id"]) == ("complete", g.room_id)
         assert_purged(second, room)
         assert deletions.purger.intents() == []
     finally:
         await second.close()
-
-
-async def wait_for_status(hs: Homeserver, token: str, delete_id: str, wanted: str) -> Any:
-    for _ in range(500):
-        status = await ok(hs, "GET", f"{V2}/delete_status/{delete_id}", token)
-        if status["status"] == wanted:
-            return status
-        assert status["status"] in ("shutting_down", "purging"), status
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"delete {delete_id} did not reach {wanted}")
