@@ -6,10 +6,12 @@ event loop between batches, so a purge of a large room never stalls the server.
 
 Crash-safe: the intent is written (synced) before the first row goes
 (``roomid_purge``), and the steps run so that what finds the remaining rows is deleted
-after them: the scanned maps first, then the state snapshots (found through the events),
-then the events, the maps keyed by the room, and last the room's short ID with the
-intent. A purge cut short resumes from the intent at start-up; every step is
-idempotent, so running one again deletes what the first run left.
+after them. First the room's current state moves into the intent (from then on every
+reader finds the room unknown, and none meets a half-deleted snapshot); then the
+scanned maps, the state snapshots (found through the events), the events, the maps
+keyed by the room, and last the room's short ID with the intent. A purge cut short
+resumes from the intent at start-up; every step is idempotent, so running one again
+deletes what the first run left.
 
 The whole purge holds the room's lock: an event of the room arriving meanwhile waits,
 and then finds the room unknown.
@@ -21,11 +23,11 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import islice
 from typing import Final
 
-from conduwuit.db import MAPS, Database, Map
+from conduwuit.db import MAPS, Batch, Database, Map
 from conduwuit.db.codec import SEP, from_u64, prefix_end, u64
 from conduwuit.db.maps import MapSpec
 from conduwuit.db.state_diff import decode as decode_diff
@@ -59,6 +61,9 @@ class PurgeIntent:
     phase: str
     started_ts: int
     force: bool = False
+    #: The room's current state snapshot, moved here when the purge begins (the
+    #: room then looks unknown to readers; the snapshot is still found to delete).
+    current: int = 0
 
 
 class RoomPurger:
@@ -87,10 +92,13 @@ class RoomPurger:
 
     def record(self, intent: PurgeIntent) -> None:
         """Write the intent, synced: it must outlive any crash after this returns."""
+        with self._db.batch(sync=True) as b:
+            self._stage(b, intent)
+
+    def _stage(self, b: Batch, intent: PurgeIntent) -> None:
         body = asdict(intent)
         del body["room_id"]
-        with self._db.batch(sync=True) as b:
-            b.put(self._intents, intent.room_id.encode(), json.dumps(body).encode())
+        b.put(self._intents, intent.room_id.encode(), json.dumps(body).encode())
 
     def forget(self, room_id: str) -> None:
         """Drop an intent that will not be carried out (the shutdown was refused)."""
@@ -104,11 +112,12 @@ class RoomPurger:
         short = storage.short.room(room_id)
         await self._senders_done(room_id, short)
         async with storage.locks.hold(room_id):
+            current = self._hide(room_id)
             for spec, match in _row_matches():
                 await self._sweep(self._map(spec), _rows(self._map(spec), match, room_id))
             await self._sweep(self._map(MAPS.alias_roomid), self._alias_rows(room_id))
             await self._sweep(self._map(MAPS.delayid_delayedevent), self._delayed_rows(room_id))
-            await self._snapshots(room_id, short)
+            await self._snapshots(room_id, short, current)
             if short is not None:
                 await self._timeline(short)
             await self._sweep(self._map(MAPS.eventid_outlierpdu), self._outlier_rows(room_id))
@@ -128,6 +137,19 @@ class RoomPurger:
         if short is not None:
             storage.extremities.forget(short)
         log.info("room %s purged in %d batches", room_id, self.batches)
+
+    def _hide(self, room_id: str) -> int:
+        """Move the room's current state into the intent, in one batch: from here on
+        the room is unknown to every reader (none reads a snapshot being deleted).
+        The snapshot's ID, also when it was moved before a crash."""
+        intent = self.intent(room_id)
+        current = self._storage.state.current_hash(room_id)
+        if intent is None or not current:
+            return intent.current if intent is not None else current
+        with self._db.batch(sync=True) as b:
+            self._stage(b, replace(intent, current=current))
+            b.delete(self._map(MAPS.roomid_shortstatehash), room_id.encode())
+        return current
 
     async def _sweep(self, m: Map, doomed: Callable[[bytes, bytes], Iterable[Deletion]]) -> None:
         """Scan all of ``m`` in chunks, deleting what ``doomed`` says for each row."""
@@ -248,7 +270,7 @@ class RoomPurger:
                 yield k.decode()
 
     # -- state snapshots -------------------------------------------------------------
-    async def _snapshots(self, room_id: str, short: int | None) -> None:
+    async def _snapshots(self, room_id: str, short: int | None, current: int) -> None:
         """The room's snapshots (the current state's, and each event's state before,
         with their parents), their digests, then the diffs, roots first: a snapshot
         left by a crash is still reached from an event, and its deleted parents are
@@ -256,7 +278,7 @@ class RoomPurger:
         diffs = self._map(MAPS.shortstatehash_statediff)
         before = self._map(MAPS.shorteventid_shortstatehash)
         seen: dict[int, int] = {}  # shortstatehash -> depth in its chain
-        heads = [self._storage.state.current_hash(room_id)]
+        heads = [current]
         for n, event_id in enumerate(self._event_ids(short, room_id), 1):
             se = self._map(MAPS.eventid_shorteventid).get(event_id.encode())
             found = before.get(se) if se is not None else None

@@ -217,6 +217,12 @@ async def test_a_purge_cut_short_resumes_at_start(
         [intent] = deletions.purger.intents()
         assert (intent.room_id, intent.delete_id, intent.phase) == (g.room_id, delete_id, "purging")
         assert leftovers(second, room)  # part of the room is still there
+        # Half purged, the room reads as unknown (no reader meets a missing snapshot).
+        listed = await ok(second, "GET", V1, g.admin)
+        assert g.room_id not in [r["room_id"] for r in listed["rooms"]]
+        status_code, _ = await second.request("GET", f"{V1}/{g.room_id}", token=g.admin)
+        assert status_code == 404
+        assert g.other_room in (await ok(second, "GET", "/sync", g.alice))["rooms"]["join"]
         # One purge of a room at a time.
         status_code, reply = await second.request("DELETE", f"{V2}/{g.room_id}", {}, token=g.admin)
         assert (status_code, reply["errcode"]) == (400, "M_INVALID_PARAM")
