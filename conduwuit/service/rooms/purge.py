@@ -43,7 +43,7 @@ from conduwuit.service.rooms.storage import RoomStorage
 log = logging.getLogger(__name__)
 
 #: Rows read (and at most deleted) per write batch before yielding to the loop.
-CHUNK = 500
+CHUNK = 100
 #: How long a purge waits for the senders to send the room's queued events.
 QUEUE_WAIT_S = 10.0
 
