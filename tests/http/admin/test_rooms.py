@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.http.admin.test_users import ok
+from tests.http.client.sliding_kit import sliding
 from tests.kit.homeserver import Homeserver, StartHomeserver
 
 V1 = "/_synapse/admin/v1/rooms"
@@ -271,3 +272,16 @@ async def test_the_admin_room_is_never_purged(start: StartHomeserver) -> None:
         assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM"), path
     assert hs.services.rooms.storage.member_index.is_joined("@admin:test.example", admin_room)
     assert hs.services.admin_api.deletions.purger.intents() == []
+
+
+async def test_a_sliding_sync_connection_goes_on_after_a_purge(start: StartHomeserver) -> None:
+    """The connection's stored rows of the room are kept (purge_rules.py): its next
+    request answers without the room, incrementally."""
+    hs, admin, alice, garden = await rooms_server(start)
+    body = {"lists": {"all": {"ranges": [[0, 9]], "required_state": [], "timeline_limit": 1}}}
+    first = await sliding(hs, alice, body)
+    assert garden in first["rooms"] and first["lists"]["all"]["count"] == 2
+    await ok(hs, "DELETE", f"{V1}/{garden}", admin, {})
+    after = await sliding(hs, alice, body, pos=first["pos"], timeout_ms=0)
+    assert after["lists"]["all"]["count"] == 1
+    assert garden not in after["rooms"]
