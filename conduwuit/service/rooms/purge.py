@@ -124,14 +124,14 @@ class RoomPurger:
             with self._db.batch() as b:
                 for name, rule in RULES.items():
                     spec = _spec(name)
-                    if rule.kind is Kind.ROOM and spec not in _LAST:
+                    if rule.kind is Kind.ROOM and spec not in LAST:
                         start = room_id.encode()
                         b.delete(self._map(spec), start)
                         b.delete_range(self._map(spec), start + SEP, _end(start + SEP))
                     elif rule.kind is Kind.SHORTROOM and short is not None:
                         b.delete_range(self._map(spec), u64(short), _end(u64(short)))
             with self._db.batch(sync=True) as b:
-                for spec in _LAST:
+                for spec in LAST:
                     b.delete(self._map(spec), room_id.encode())
         storage.state.forget(room_id)
         if short is not None:
@@ -238,12 +238,12 @@ class RoomPurger:
     def _event_rows(self, event_id: str) -> Iterable[Deletion]:
         """Every row of one event, in every map keyed by it."""
         eid = event_id.encode()
-        for spec in _BY_EVENT_ID:
+        for spec in BY_EVENT_ID:
             yield self._map(spec), eid
         short = self._map(MAPS.eventid_shorteventid).get(eid)
         if short is None:
             return
-        for spec in _BY_SHORT_EVENT:
+        for spec in BY_SHORT_EVENT:
             yield self._map(spec), short
         relations = self._map(MAPS.tofrom_relation)
         yield from ((relations, k) for k, _ in relations.iter_prefix(short))
@@ -351,8 +351,13 @@ def _end(start: bytes) -> bytes:
     return end
 
 
-_LAST = (MAPS.roomid_shortroomid, MAPS.roomid_purge)
-_BY_EVENT_ID = (
+#: Deleted last, together: they find the rest.
+LAST = (MAPS.roomid_shortroomid, MAPS.roomid_purge)
+#: Maps of the ``SCANNED`` rule with their own sweep (more than a row test).
+SWEPT = (MAPS.alias_roomid, MAPS.delayid_delayedevent)
+#: Maps of the ``EVENT`` rule: keyed by event ID, by short event ID, by it as a
+#: prefix (relations), or found by a scan of the room's timeline.
+BY_EVENT_ID = (
     MAPS.eventid_pduid,
     MAPS.eventid_shorteventid,
     MAPS.eventid_outlierpdu,
@@ -361,10 +366,20 @@ _BY_EVENT_ID = (
     MAPS.eventid_devicetxnid,
     MAPS.threadroot_latest,
 )
-_BY_SHORT_EVENT = (
+BY_SHORT_EVENT = (
     MAPS.shorteventid_eventid,
     MAPS.shorteventid_authchain,
     MAPS.shorteventid_shortstatehash,
 )
+BY_EVENT_OTHER = (MAPS.tofrom_relation, MAPS.pduid_pdu)
 
-__all__ = ["CHUNK", "PurgeIntent", "RoomPurger"]
+__all__ = [
+    "BY_EVENT_ID",
+    "BY_EVENT_OTHER",
+    "BY_SHORT_EVENT",
+    "CHUNK",
+    "LAST",
+    "SWEPT",
+    "PurgeIntent",
+    "RoomPurger",
+]

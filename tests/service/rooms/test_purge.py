@@ -16,7 +16,7 @@ from conduwuit.db import ALL_MAPS, MAPS
 from conduwuit.db.codec import from_u64, u64
 from conduwuit.db.state_diff import decode as decode_diff
 from conduwuit.service.rooms import purge
-from conduwuit.service.rooms.purge_rules import RULES
+from conduwuit.service.rooms.purge_rules import ROW_MATCHES, RULES, Kind
 from tests.http.admin.test_rooms import wait_for
 from tests.http.admin.test_users import ok
 from tests.kit.homeserver import Homeserver, start_homeserver
@@ -31,6 +31,20 @@ def test_every_map_has_a_rule() -> None:
     """A new map must say whether a purge deletes its rows of a room."""
     assert set(RULES) == {spec.name for spec in ALL_MAPS}
     assert all(rule.why for rule in RULES.values())
+
+
+def test_every_rule_is_carried_out() -> None:
+    """The purge has a step for each map its rule says it deletes from."""
+
+    def named(kind: Kind) -> set[str]:
+        return {name for name, rule in RULES.items() if rule.kind is kind}
+
+    events = (*purge.BY_EVENT_ID, *purge.BY_SHORT_EVENT, *purge.BY_EVENT_OTHER)
+    assert named(Kind.EVENT) == {spec.name for spec in events}
+    assert named(Kind.SCANNED) == set(ROW_MATCHES) | {spec.name for spec in purge.SWEPT}
+    assert {spec.name for spec in purge.LAST} <= named(Kind.ROOM)
+    companions = {MAPS.alias_userid.name, MAPS.userid_delayid.name, MAPS.duets_delayid.name}
+    assert named(Kind.COMPANION) == companions
 
 
 @dataclass
