@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from conduwuit.core.errors import ErrCode, MatrixError, invalid_param, not_found
@@ -37,6 +37,31 @@ COMPLETE = "complete"
 FAILED = "failed"
 
 
+@dataclass(slots=True)
+class DeleteStatus:
+    """One deletion as the v2 status endpoints show it."""
+
+    delete_id: str
+    room_id: str
+    status: str
+    error: str | None = None
+    shutdown: Shutdown | None = None
+    #: What made it fail, other than a refusal (re-raised by v1: a 500).
+    exception: Exception | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "delete_id": self.delete_id,
+            "room_id": self.room_id,
+            "status": self.status,
+        }
+        if self.error is not None:
+            body["error"] = self.error
+        if self.shutdown is not None:
+            body["shutdown_room"] = self.shutdown.to_json()
+        return body
+
+
 class RoomDeletions:
     def __init__(
         self, rooms: RoomAdmin, metadata: RoomMetadata, purger: RoomPurger, clock: Clock
@@ -49,7 +74,7 @@ class RoomDeletions:
         #: Status of the deletions asked through v2 (and of purges resumed at start),
         #: newest last: kept in memory, the last ``KEPT_DELETES``, as Synapse keeps
         #: them until a restart.
-        self._statuses: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._statuses: OrderedDict[str, DeleteStatus] = OrderedDict()
 
     # -- start and stop: purges cut short resume -------------------------------------
     def start(self) -> None:
@@ -108,46 +133,44 @@ class RoomDeletions:
         intent = self._intent(str(room_id), block, force_purge)
         status = self._status(intent.delete_id, intent.room_id, SHUTTING_DOWN)
         await self._job(intent)
-        if "_exception" in status:
-            raise status["_exception"]
-        if status["status"] == FAILED:
-            raise invalid_param(status["error"])
-        return status["_shutdown"]  # type: ignore[no-any-return]
+        if status.exception is not None:
+            raise status.exception
+        if status.status == FAILED:
+            raise invalid_param(status.error or "The purge failed")
+        return status.shutdown or Shutdown()
 
     async def delete_v2(
         self, room_id: RoomId, *, block: bool, purge: bool, force_purge: bool
     ) -> str:
         """Start a deletion; its ``delete_id`` (the status says how it goes)."""
         rid = str(room_id)
-        if not self._admit(room_id, block=block, purge=purge, unknown_status=404):
-            done = self._status(secrets.token_urlsafe(12), rid, COMPLETE)
-            done["shutdown_room"] = Shutdown().to_json()
-            return str(done["delete_id"])
-        if not purge:
-            result = await self._rooms.shutdown(rid, block=block)
-            done = self._status(secrets.token_urlsafe(12), rid, COMPLETE)
-            done["shutdown_room"] = result.to_json()
-            return str(done["delete_id"])
-        intent = self._intent(rid, block, force_purge)
-        self._status(intent.delete_id, rid, SHUTTING_DOWN)
-        _ = self._tasks.spawn(f"purge {rid}", self._job(intent))
-        return intent.delete_id
+        admitted = self._admit(room_id, block=block, purge=purge, unknown_status=404)
+        if admitted and purge:
+            intent = self._intent(rid, block, force_purge)
+            self._status(intent.delete_id, rid, SHUTTING_DOWN)
+            _ = self._tasks.spawn(f"purge {rid}", self._job(intent))
+            return intent.delete_id
+        # Done at once: a shutdown without purge, or an unknown room blocked.
+        result = await self._rooms.shutdown(rid, block=block) if admitted else Shutdown()
+        done = self._status(secrets.token_urlsafe(12), rid, COMPLETE)
+        done.shutdown = result
+        return done.delete_id
 
     def status(self, delete_id: str) -> dict[str, Any]:
         found = self._statuses.get(delete_id)
         if found is None:
             raise not_found("delete id not found")
-        return _public(found)
+        return found.to_json()
 
     def statuses(self, room_id: RoomId) -> dict[str, Any]:
-        results = [_public(d) for d in self._statuses.values() if d["room_id"] == str(room_id)]
+        results = [d.to_json() for d in self._statuses.values() if d.room_id == str(room_id)]
         if not results:
             raise not_found("No delete task for room")
         return {"results": results}
 
     # -- the job ---------------------------------------------------------------------
-    def _status(self, delete_id: str, room_id: str, phase: str) -> dict[str, Any]:
-        status: dict[str, Any] = {"delete_id": delete_id, "room_id": room_id, "status": phase}
+    def _status(self, delete_id: str, room_id: str, phase: str) -> DeleteStatus:
+        status = DeleteStatus(delete_id, room_id, phase)
         self._statuses[delete_id] = status
         while len(self._statuses) > KEPT_DELETES:
             self._statuses.popitem(last=False)
@@ -161,35 +184,26 @@ class RoomDeletions:
             intent.delete_id, intent.room_id, intent.phase
         )
         try:
-            shutdown = Shutdown()
             if intent.phase == SHUTTING_DOWN:
-                shutdown = await self._rooms.shutdown(intent.room_id, block=intent.block)
-                status["_shutdown"] = shutdown
-                status["shutdown_room"] = shutdown.to_json()
-                if shutdown.failed_to_kick_users and not intent.force:
+                status.shutdown = await self._rooms.shutdown(intent.room_id, block=intent.block)
+                if status.shutdown.failed_to_kick_users and not intent.force:
                     self.purger.forget(intent.room_id)
-                    status["status"] = FAILED
-                    status["error"] = "Users are still joined to this room"
+                    status.status = FAILED
+                    status.error = "Users are still joined to this room"
                     return
                 self.purger.record(replace(intent, phase=PURGING))
-            status["_shutdown"] = shutdown
-            status["status"] = PURGING
+            status.status = PURGING
             await self.purger.purge(intent.room_id)
-            status["status"] = COMPLETE
+            status.status = COMPLETE
         except MatrixError as exc:
             # Refused (e.g. the room is the admin room): the intent goes, the
             # status says why.
             self.purger.forget(intent.room_id)
-            status["status"] = FAILED
-            status["error"] = exc.message
+            status.status = FAILED
+            status.error = exc.message
         except Exception as exc:
             # Kept: a failure here (a database error) is retried at the next start.
             log.exception("purge of %s failed", intent.room_id)
-            status["status"] = FAILED
-            status["error"] = f"{type(exc).__name__}: {exc}"
-            status["_exception"] = exc
-
-
-def _public(status: dict[str, Any]) -> dict[str, Any]:
-    """A status as the API shows it (without the internal ``_`` fields)."""
-    return {k: v for k, v in status.items() if not k.startswith("_")}
+            status.status = FAILED
+            status.error = f"{type(exc).__name__}: {exc}"
+            status.exception = exc
