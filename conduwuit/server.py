@@ -94,6 +94,7 @@ from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions, RoomsConfig
 from conduwuit.service.rooms.admin import RoomAdmin
+from conduwuit.service.rooms.admin_delete import RoomDeletions
 from conduwuit.service.rooms.admin_reports import EventReportAdmin
 from conduwuit.service.rooms.aliases import Aliases
 from conduwuit.service.rooms.delayed_events import DelayedEvents
@@ -104,6 +105,7 @@ from conduwuit.service.rooms.initial_sync import RoomInitialSync
 from conduwuit.service.rooms.join_policy import JoinPolicy
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.metadata import RoomMetadata
+from conduwuit.service.rooms.purge import RoomPurger
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.reports import Reports
@@ -338,7 +340,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         serving=serving,
         appservice_sender=appservice_sender,
         appservice_queries=appservice_queries,
-        admin_api=build_admin_api(config, db, users, rooms),
+        admin_api=build_admin_api(config, db, users, rooms, clock),
         loop_lag=lag,
         metrics=build_metrics(
             config, db, notifier, federation, serving, lag, rooms, push, sliding_sync
@@ -377,8 +379,19 @@ def build_metrics(
 
 
 def build_admin_api(
-    config: GlobalConfig, db: Database, users: UserServices, rooms: RoomServices
+    config: GlobalConfig, db: Database, users: UserServices, rooms: RoomServices, clock: Clock
 ) -> AdminApiServices:
+    """The admin API's services; room deletion purges with a purger over the rooms'
+    storage (the runtime starts it: purges cut short resume)."""
+    room_admin = RoomAdmin(
+        config.server_name,
+        rooms.storage,
+        rooms.actions.aliases,
+        rooms.metadata,
+        rooms.membership,
+        lambda user_id: len(users.devices.list_devices(user_id)),
+    )
+    purger = RoomPurger(db, rooms.storage)
     return AdminApiServices(
         users=UserAdmin(
             db,
@@ -390,14 +403,8 @@ def build_admin_api(
             users.registration,
             rooms.storage.member_index,
         ),
-        rooms=RoomAdmin(
-            config.server_name,
-            rooms.storage,
-            rooms.actions.aliases,
-            rooms.metadata,
-            rooms.membership,
-            lambda user_id: len(users.devices.list_devices(user_id)),
-        ),
+        rooms=room_admin,
+        deletions=RoomDeletions(room_admin, rooms.metadata, purger, clock),
         event_reports=EventReportAdmin(rooms.reports, rooms.storage.state, rooms.storage.timeline),
     )
 

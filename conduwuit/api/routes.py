@@ -140,7 +140,9 @@ def admin_api_routes(services: Services) -> list[Route]:
     return [
         *admin_server_version.routes(),
         *admin_users.UserAdminHandlers(services.admin_api.users, is_admin).routes(),
-        *admin_rooms.RoomAdminHandlers(services.admin_api.rooms, is_admin).routes(),
+        *admin_rooms.RoomAdminHandlers(
+            services.admin_api.rooms, services.admin_api.deletions, is_admin
+        ).routes(),
         *admin_registration_tokens.RegistrationTokenHandlers(
             services.users.registration_tokens, is_admin
         ).routes(),

@@ -706,6 +706,15 @@ class Maps:
                bump_stamp, [user ID...] (lazy members sent), timeline_limit]""",
     )
 
+    roomid_purge: Final = MapSpec(
+        "roomid_purge",
+        """Room purges asked for and not finished (service.rooms.purge), written before
+        the first row goes so a purge cut short by a crash resumes at start-up.
+        key:   room ID (UTF-8)
+        value: JSON {"delete_id", "block": bool, "force": bool (force_purge),
+               "phase": "shutting_down" or "purging", "started_ts": ms}""",
+    )
+
     @classmethod
     def all(cls) -> tuple[MapSpec, ...]:
         """Every registered map, in declaration order; names are checked unique."""

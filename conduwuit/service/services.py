@@ -47,6 +47,7 @@ from conduwuit.service.ratelimit import RateLimiter, RateLimits
 from conduwuit.service.rooms.account_hooks import AccountHooks
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.admin import RoomAdmin
+from conduwuit.service.rooms.admin_delete import RoomDeletions
 from conduwuit.service.rooms.admin_reports import EventReportAdmin
 from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
@@ -189,6 +190,8 @@ class AdminApiServices:
 
     users: UserAdmin
     rooms: RoomAdmin
+    #: Room deletion and purge (its purges cut short resume at start).
+    deletions: RoomDeletions
     event_reports: EventReportAdmin
 
 

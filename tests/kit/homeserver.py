@@ -114,6 +114,7 @@ class Homeserver:
     async def close(self) -> None:
         await self.client.close()
         await self.admin.stop()
+        await self.services.admin_api.deletions.stop()
         await self.services.appservice_sender.stop()
         await self.services.federation.client.close()
         await self.services.federation.resolver.close()

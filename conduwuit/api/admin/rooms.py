@@ -2,9 +2,8 @@
 and deletion (v1 synchronous, v2 with its status endpoints). For server admins only.
 
 Deletion shuts the room down (local members leave, local aliases and the directory
-entry go, ``block`` bans it); this server does not purge a room's history, so a
-deletion must say ``"purge": false`` (Synapse's default is true): refused otherwise,
-rather than answered as if the history were gone.
+entry go, ``block`` bans it) and with ``purge`` (the default) deletes the room's
+data (service/rooms/admin_delete.py).
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from conduwuit.api.router import Auth, Route
 from conduwuit.api.wire import WireModel, json_body, parse
 from conduwuit.core.errors import invalid_param
 from conduwuit.service.rooms.admin import RoomAdmin, RoomQuery
+from conduwuit.service.rooms.admin_delete import RoomDeletions
 
 V1 = "/_synapse/admin/v1/rooms"
 V2 = "/_synapse/admin/v2/rooms"
@@ -41,10 +41,6 @@ class DeleteBody(WireModel):
 
 async def _delete_body(request: web.Request) -> DeleteBody:
     body = parse(DeleteBody, await json_body(request))
-    if body.purge:
-        raise invalid_param(
-            'This server does not purge rooms: send "purge": false to shut the room down'
-        )
     if body.new_room_user_id is not None:
         raise invalid_param("Moving the members to a new room is not supported by this server")
     return body
@@ -55,8 +51,11 @@ def _optional_bool(request: web.Request, name: str) -> bool | None:
 
 
 class RoomAdminHandlers:
-    def __init__(self, admin: RoomAdmin, is_admin: Callable[[str], bool]) -> None:
+    def __init__(
+        self, admin: RoomAdmin, deletions: RoomDeletions, is_admin: Callable[[str], bool]
+    ) -> None:
         self._admin = admin
+        self._deletions = deletions
         self._is_admin = is_admin
 
     async def list_rooms(self, request: web.Request) -> web.Response:
@@ -99,23 +98,27 @@ class RoomAdminHandlers:
         require_admin(request, self._is_admin)
         target = room_id(request)
         body = await _delete_body(request)
-        done = await self._admin.delete(target, block=body.block, unknown_status=400)
+        done = await self._deletions.delete_v1(
+            target, block=body.block, purge=body.purge, force_purge=body.force_purge
+        )
         return web.json_response(done.to_json())
 
     async def delete_v2(self, request: web.Request) -> web.Response:
         require_admin(request, self._is_admin)
         target = room_id(request)
         body = await _delete_body(request)
-        delete_id = await self._admin.delete_v2(target, block=body.block)
+        delete_id = await self._deletions.delete_v2(
+            target, block=body.block, purge=body.purge, force_purge=body.force_purge
+        )
         return web.json_response({"delete_id": delete_id})
 
     async def statuses(self, request: web.Request) -> web.Response:
         require_admin(request, self._is_admin)
-        return web.json_response(self._admin.delete_statuses(room_id(request)))
+        return web.json_response(self._deletions.statuses(room_id(request)))
 
     async def status(self, request: web.Request) -> web.Response:
         require_admin(request, self._is_admin)
-        return web.json_response(self._admin.delete_status(request.match_info["delete_id"]))
+        return web.json_response(self._deletions.status(request.match_info["delete_id"]))
 
     def routes(self) -> list[Route]:
         token = Auth.ACCESS_TOKEN

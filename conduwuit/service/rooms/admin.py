@@ -7,14 +7,12 @@ does too.
 
 from __future__ import annotations
 
-import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from conduwuit.core.admin_listing import order_rows
-from conduwuit.core.errors import ErrCode, MatrixError, invalid_param, not_found
+from conduwuit.core.errors import MatrixError, invalid_param, not_found
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomAlias, RoomId, UserId, server_of
 from conduwuit.core.membership import IN_ROOM, MEMBERSHIPS, MembershipState
@@ -44,8 +42,6 @@ ROOM_ORDERS = {
 }
 #: The orders Synapse sorts largest first (its docs: "Largest to smallest").
 LARGEST_FIRST = {"joined_members", "joined_local_members", "version", "state_events"}
-#: How many deletion outcomes the v2 status endpoints remember.
-KEPT_DELETES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +99,6 @@ class RoomAdmin:
         #: Called with a room ID before it is shut down; raise to refuse (the admin
         #: room cannot be).
         self.shutdown_guards: list[Callable[[str], None]] = []
-        #: Outcomes of the deletions asked through the v2 API, newest last: kept in
-        #: memory, the last ``KEPT_DELETES``, as Synapse keeps them until a restart.
-        self._deletes: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def known(self, room_id: RoomId) -> str:
         """A room this server has state for, else 404."""
@@ -244,56 +237,17 @@ class RoomAdmin:
         ban mark of ``!admin rooms moderation``; the room need not be known here."""
         rid = str(room_id)
         if block:
-            for guard in self.shutdown_guards:
-                guard(rid)
+            self.check_shutdown(rid)
         self._metadata.set_banned(rid, block)
         return {"block": block}
 
-    async def delete(self, room_id: RoomId, *, block: bool, unknown_status: int) -> Shutdown:
-        """The admin API's room deletion without a purge: shut the room down. An
-        unknown room can only be blocked (Synapse); else ``unknown_status`` (400 for
-        v1, 404 for v2)."""
-        rid = str(room_id)
+    def check_shutdown(self, room_id: str) -> None:
+        """Refuse (raise) a room that may not be shut down (the admin room)."""
         for guard in self.shutdown_guards:
-            guard(rid)
-        if not self._storage.state.exists(rid):
-            if not block:
-                raise MatrixError(
-                    ErrCode.NOT_FOUND if unknown_status == 404 else ErrCode.INVALID_PARAM,
-                    "Unknown room",
-                    status=unknown_status,
-                )
-            self._metadata.set_banned(rid, True)
-            return Shutdown()
-        return await self.shutdown(rid, block=block)
+            guard(room_id)
 
-    async def delete_v2(self, room_id: RoomId, *, block: bool) -> str:
-        """Delete as v2 does; the outcome is kept for the status endpoints. Returns
-        the delete ID (the work is done before it returns: a shutdown is quick here,
-        since nothing is purged)."""
-        result = await self.delete(room_id, block=block, unknown_status=404)
-        delete_id = secrets.token_urlsafe(12)
-        self._deletes[delete_id] = {
-            "delete_id": delete_id,
-            "room_id": str(room_id),
-            "status": "complete",
-            "shutdown_room": result.to_json(),
-        }
-        while len(self._deletes) > KEPT_DELETES:
-            self._deletes.popitem(last=False)
-        return delete_id
-
-    def delete_status(self, delete_id: str) -> dict[str, Any]:
-        found = self._deletes.get(delete_id)
-        if found is None:
-            raise not_found("delete id not found")
-        return found
-
-    def delete_statuses(self, room_id: RoomId) -> dict[str, Any]:
-        results = [d for d in self._deletes.values() if d["room_id"] == str(room_id)]
-        if not results:
-            raise not_found("No delete task for room")
-        return {"results": results}
+    def exists(self, room_id: str) -> bool:
+        return self._storage.state.exists(room_id)
 
     async def shutdown(self, room_id: str, *, block: bool) -> Shutdown:
         """Block first if asked (nobody gets back in while the others leave), drop the

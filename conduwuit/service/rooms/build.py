@@ -66,6 +66,10 @@ class Extremities:
     def remember(self, shortroomid: int, leaves: list[str]) -> None:
         self._cache[shortroomid] = list(leaves)
 
+    def forget(self, shortroomid: int) -> None:
+        """Drop the cached leaves of a purged room."""
+        self._cache.pop(shortroomid, None)
+
 
 class EventBuilder:
     def __init__(

@@ -117,5 +117,9 @@ class RoomState:
             self._versions[room_id] = rv
         return rv
 
+    def forget(self, room_id: str) -> None:
+        """Drop what is cached of a purged room."""
+        self._versions.pop(room_id, None)
+
     def exists(self, room_id: str) -> bool:
         return self.current_hash(room_id) != 0

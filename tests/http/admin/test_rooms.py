@@ -3,11 +3,13 @@ and deletion (v1 and v2 with its status); each for server admins only."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from tests.http.admin.test_users import ok
+from tests.http.client.sliding_kit import sliding
 from tests.kit.homeserver import Homeserver, StartHomeserver
 
 V1 = "/_synapse/admin/v1/rooms"
@@ -164,8 +166,8 @@ async def test_details_members_state(start: StartHomeserver) -> None:
 async def test_delete_v1_shuts_down_and_blocks(start: StartHomeserver) -> None:
     hs, admin, alice, garden = await rooms_server(start)
     members = hs.services.rooms.storage.member_index
-    # Refused before anything changes: a purge (not done here), a new room, bad JSON.
-    for body in ({}, {"purge": True}, {"purge": False, "new_room_user_id": ALICE}, {"purge": "no"}):
+    # Refused before anything changes: a new room for the members, bad JSON.
+    for body in ({"purge": False, "new_room_user_id": ALICE}, {"purge": "no"}, {"block": 1}):
         status, reply = await hs.request("DELETE", f"{V1}/{garden}", body, token=admin)
         assert status == 400 and reply["errcode"] in ("M_INVALID_PARAM", "M_BAD_JSON"), body
     assert members.is_joined(ALICE, garden) and hs.services.rooms.actions.aliases.of_room(garden)
@@ -210,10 +212,76 @@ async def test_delete_v2_and_its_status(start: StartHomeserver) -> None:
     await ok(hs, "POST", f"/join/{garden}", alice, {})
 
     unknown = "!unknown:test.example"
-    status_code, reply = await hs.request(
-        "DELETE", f"{V2}/{unknown}", {"purge": False}, token=admin
-    )
-    assert (status_code, reply["errcode"]) == (404, "M_NOT_FOUND")
+    for body in ({"purge": False}, {}):
+        status_code, reply = await hs.request("DELETE", f"{V2}/{unknown}", body, token=admin)
+        assert (status_code, reply["errcode"]) == (404, "M_NOT_FOUND")
     for path in (f"{V2}/delete_status/nope", f"{V2}/{unknown}/delete_status"):
         status_code, reply = await hs.request("GET", path, token=admin)
         assert (status_code, reply["errcode"]) == (404, "M_NOT_FOUND"), path
+
+
+async def wait_for(hs: Homeserver, admin: str, delete_id: str) -> Any:
+    """The status once the job is over (each poll answers a known status)."""
+    for _ in range(500):
+        status = await ok(hs, "GET", f"{V2}/delete_status/{delete_id}", admin)
+        if status["status"] not in ("shutting_down", "purging"):
+            return status
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"delete {delete_id} still running")
+
+
+async def test_delete_v1_purges_by_default(start: StartHomeserver) -> None:
+    hs, admin, alice, garden = await rooms_server(start)
+    reply = await ok(hs, "DELETE", f"{V1}/{garden}", admin, {"block": True})
+    assert reply["kicked_users"] == [ALICE, BOB]
+    assert reply["local_aliases"] == ["#garden:test.example"]
+    # Gone: unknown to the admin API and to its members; still blocked.
+    status, reply = await hs.request("GET", f"{V1}/{garden}", token=admin)
+    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+    assert garden not in [r["room_id"] for r in (await ok(hs, "GET", V1, admin))["rooms"]]
+    status, reply = await hs.request("GET", f"/rooms/{garden}/messages", token=alice)
+    assert (status, reply["errcode"]) == (403, "M_FORBIDDEN")
+    assert hs.services.rooms.metadata.is_banned(garden)
+    # A second delete finds nothing to purge: the room is unknown (only blockable).
+    status, reply = await hs.request("DELETE", f"{V1}/{garden}", {}, token=admin)
+    assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
+
+
+async def test_delete_v2_purges_in_the_background(start: StartHomeserver) -> None:
+    hs, admin, alice, garden = await rooms_server(start)
+    delete_id = (await ok(hs, "DELETE", f"{V2}/{garden}", admin, {"purge": True}))["delete_id"]
+    status = await wait_for(hs, admin, delete_id)
+    assert status["status"] == "complete", status
+    assert (status["delete_id"], status["room_id"]) == (delete_id, garden)
+    assert status["shutdown_room"]["kicked_users"] == [ALICE, BOB]
+    assert await ok(hs, "GET", f"{V2}/{garden}/delete_status", admin) == {"results": [status]}
+    assert not hs.services.rooms.storage.state.exists(garden)
+    assert hs.services.rooms.storage.short.room(garden) is None
+    # Not blocked: the room ID is free; nobody can join a room nobody has.
+    assert not hs.services.rooms.metadata.is_banned(garden)
+    synced = await ok(hs, "GET", "/sync", alice)
+    assert garden not in synced["rooms"].get("join", {})
+    assert garden not in synced["rooms"].get("leave", {})
+
+
+async def test_the_admin_room_is_never_purged(start: StartHomeserver) -> None:
+    hs, admin, _, _ = await rooms_server(start)
+    admin_room = str(hs.admin.room.room_id())
+    for path in (f"{V1}/{admin_room}", f"{V2}/{admin_room}"):
+        status, reply = await hs.request("DELETE", path, {}, token=admin)
+        assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM"), path
+    assert hs.services.rooms.storage.member_index.is_joined("@admin:test.example", admin_room)
+    assert hs.services.admin_api.deletions.purger.intents() == []
+
+
+async def test_a_sliding_sync_connection_goes_on_after_a_purge(start: StartHomeserver) -> None:
+    """The connection's stored rows of the room are kept (purge_rules.py): its next
+    request answers without the room, incrementally."""
+    hs, admin, alice, garden = await rooms_server(start)
+    body = {"lists": {"all": {"ranges": [[0, 9]], "required_state": [], "timeline_limit": 1}}}
+    first = await sliding(hs, alice, body)
+    assert garden in first["rooms"] and first["lists"]["all"]["count"] == 2
+    await ok(hs, "DELETE", f"{V1}/{garden}", admin, {})
+    after = await sliding(hs, alice, body, pos=first["pos"], timeout_ms=0)
+    assert after["lists"]["all"]["count"] == 1
+    assert garden not in after["rooms"]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conduwuit.api.client.rooms import reports as reports_api
+from tests.http.admin.test_rooms import wait_for
 from tests.http.admin.test_users import ok
 from tests.kit.homeserver import PASSWORD, StartHomeserver
 
@@ -99,10 +100,12 @@ async def test_the_ui_pages_get_what_they_read(
     tokens = await ok(hs, "GET", f"{V1}/registration_tokens", token, **page("token"))
     assert [t["uses_allowed"] for t in tokens["registration_tokens"]] == [5]
 
-    # Deleting a user is deactivating with erase; deleting a room is refused: the UI
-    # sends no "purge", whose default (true) this server cannot do.
+    # Deleting a user is deactivating with erase; deleting a room purges it (the UI
+    # sends no "purge": Synapse's default, true) and the UI polls its status.
     assert (await ok(hs, "POST", f"{V1}/deactivate/{alice_id}", token, {"erase": True})) == {
         "id_server_unbind_result": "success"
     }
-    status, reply = await hs.request("DELETE", f"{V2}/rooms/{room}", {"block": False}, token=token)
-    assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
+    deleted = await ok(hs, "DELETE", f"{V2}/rooms/{room}", token, {"block": False})
+    assert (await wait_for(hs, token, deleted["delete_id"]))["status"] == "complete"
+    status_code, _ = await hs.request("GET", f"{V1}/rooms/{room}", token=token)
+    assert status_code == 404
