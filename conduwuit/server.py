@@ -140,6 +140,7 @@ from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.registration_tokens import RegistrationTokens
+from conduwuit.service.users.shadow_bans import ShadowBans
 from conduwuit.service.users.shared_secret import SharedSecret
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import TurnConfig, Voip
@@ -385,6 +386,7 @@ def build_admin_api(
             users.erasures,
             users.registration,
             rooms.storage.member_index,
+            users.shadow_bans,
         ),
         rooms=RoomAdmin(
             config.server_name,
@@ -799,6 +801,7 @@ def build_users(
         registration=registration,
         registration_tokens=registration_tokens,
         erasures=erasures,
+        shadow_bans=ShadowBans(db, clock),
         shared_secret=SharedSecret(config.registration_shared_secret, clock),
         uiaa=uiaa,
         account_data=account_data,

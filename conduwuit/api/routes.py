@@ -226,6 +226,7 @@ def room_routes(
             limits=limits,
             remote=remote,
             delayed=rooms.delayed_events,
+            shadow_bans=users.shadow_bans,
             forbidden_directory_servers=frozenset(
                 config.forbidden_remote_room_directory_server_names
             ),
@@ -234,7 +235,13 @@ def room_routes(
         *admin_server_notices.ServerNoticeHandlers(rooms.server_notices).routes(),
         *relations.routes(rooms.relations),
         *thread_subscriptions.ThreadSubscriptionHandlers(rooms.thread_subscriptions).routes(),
-        *ephemeral.routes(rooms.typing, rooms.receipts, users.account_data, limits=limits),
+        *ephemeral.routes(
+            rooms.typing,
+            rooms.receipts,
+            users.account_data,
+            limits=limits,
+            shadow_bans=users.shadow_bans,
+        ),
         *upgrade.routes(rooms.upgrades),
         *reports.routes(rooms.reports),
         *timestamps.routes(federation.timestamps),

@@ -79,6 +79,7 @@ from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.registration_tokens import RegistrationTokens
+from conduwuit.service.users.shadow_bans import ShadowBans
 from conduwuit.service.users.shared_secret import SharedSecret
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import Voip
@@ -101,6 +102,8 @@ class UserServices:
     #: Registration tokens made with the admin API.
     registration_tokens: RegistrationTokens
     erasures: Erasures
+    #: Shadow-banned users (the admin API sets them; the client API fakes their sends).
+    shadow_bans: ShadowBans
     shared_secret: SharedSecret
     uiaa: Uiaa
     account_data: AccountData
