@@ -75,6 +75,7 @@ from conduwuit.service.federation.well_known import WellKnownClient, federation_
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
+from conduwuit.service.media.admin import MediaAdmin
 from conduwuit.service.media.preview import Previewer, RepositoryStore, previewer_from_config
 from conduwuit.service.media.repository import MediaConfig, MediaRepository
 from conduwuit.service.media.store import MediaStore
@@ -335,7 +336,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         serving=serving,
         appservice_sender=appservice_sender,
         appservice_queries=appservice_queries,
-        admin_api=build_admin_api(config, db, users, rooms),
+        admin_api=build_admin_api(config, db, users, rooms, media),
         loop_lag=lag,
         metrics=build_metrics(
             config, db, notifier, federation, serving, lag, rooms, push, sliding_sync
@@ -374,7 +375,11 @@ def build_metrics(
 
 
 def build_admin_api(
-    config: GlobalConfig, db: Database, users: UserServices, rooms: RoomServices
+    config: GlobalConfig,
+    db: Database,
+    users: UserServices,
+    rooms: RoomServices,
+    media: MediaRepository,
 ) -> AdminApiServices:
     return AdminApiServices(
         users=UserAdmin(
@@ -397,6 +402,7 @@ def build_admin_api(
             lambda user_id: len(users.devices.list_devices(user_id)),
         ),
         event_reports=EventReportAdmin(rooms.reports, rooms.storage.state, rooms.storage.timeline),
+        media=MediaAdmin(media, users.accounts, users.profiles),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from conduwuit.api import root, wellknown
 from conduwuit.api.admin import event_reports as admin_event_reports
 from conduwuit.api.admin import loop_lag as admin_loop_lag
+from conduwuit.api.admin import media as admin_media
 from conduwuit.api.admin import register as admin_register
 from conduwuit.api.admin import registration_tokens as admin_registration_tokens
 from conduwuit.api.admin import rooms as admin_rooms
@@ -141,6 +142,7 @@ def admin_api_routes(services: Services) -> list[Route]:
         *admin_server_version.routes(),
         *admin_users.UserAdminHandlers(services.admin_api.users, is_admin).routes(),
         *admin_rooms.RoomAdminHandlers(services.admin_api.rooms, is_admin).routes(),
+        *admin_media.MediaAdminHandlers(services.admin_api.media, is_admin).routes(),
         *admin_registration_tokens.RegistrationTokenHandlers(
             services.users.registration_tokens, is_admin
         ).routes(),

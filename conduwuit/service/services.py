@@ -36,6 +36,7 @@ from conduwuit.service.federation.timestamps import RemoteTimestamps
 from conduwuit.service.federation.user_keys import UserKeys
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
+from conduwuit.service.media.admin import MediaAdmin
 from conduwuit.service.media.preview import Previewer
 from conduwuit.service.media.repository import MediaRepository
 from conduwuit.service.media.thumbnail import Thumbnailer
@@ -193,6 +194,7 @@ class AdminApiServices:
     users: UserAdmin
     rooms: RoomAdmin
     event_reports: EventReportAdmin
+    media: MediaAdmin
 
 
 @dataclass
