@@ -14,6 +14,7 @@ V2 = "/_synapse/admin/v2"
 ALICE = "@alice:test.example"
 CAROL = "@carol:test.example"
 BAN = f"{V1}/users/{ALICE}/shadow_ban"
+DELAYED = "/_matrix/client/unstable/org.matrix.msc4140/delayed_events"
 
 
 async def banned_server(start: StartHomeserver) -> tuple[Homeserver, str, str, str, str]:
@@ -85,6 +86,16 @@ async def test_sends_state_and_redactions_are_faked(start: StartHomeserver) -> N
         "PUT", f"/rooms/{room}/send/m.room.message/t2", [1], token=alice
     )
     assert status == 400, reply
+
+    # Delayed events (MSC4140) are not scheduled: the delay ID names nothing.
+    delay = {"org.matrix.msc4140.delay": "60000"}
+    for path in (f"/rooms/{room}/send/m.room.message/d1", f"/rooms/{room}/state/m.room.topic"):
+        status, reply = await hs.request("PUT", path, message, token=alice, params=delay)
+        assert status == 200 and reply["delay_id"], reply
+    listed = await ok(hs, "GET", DELAYED, alice)
+    assert listed["delayed_events"] == []
+    status, reply = await hs.request("POST", f"{DELAYED}/{reply['delay_id']}/send", {}, token=alice)
+    assert status == 404, reply
 
     # Lifted: the next send is real.
     await ok(hs, "DELETE", BAN, admin)

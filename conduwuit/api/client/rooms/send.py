@@ -13,7 +13,7 @@ from conduwuit.core.client_event import to_client
 from conduwuit.core.event_types import EventType
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.actions import RoomActions
-from conduwuit.service.rooms.delayed_events import DelayedEvents
+from conduwuit.service.rooms.delayed_events import DelayedEvents, new_delay_id
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.transactions import Txn
@@ -68,6 +68,8 @@ class SendHandlers:
                 return web.json_response({"delay_id": done})
             content = await canonical_body(request)
             self.limits.user(self.limits.messages, str(user))
+            if self.shadow_bans.is_banned(str(user)):
+                return web.json_response({"delay_id": new_delay_id()})
             delay_id = await self.delayed.schedule(
                 user, room, event_type, None, content, delay, txn
             )
@@ -89,14 +91,17 @@ class SendHandlers:
         event_type = request.match_info["event_type"]
         state_key = request.match_info.get("state_key", "")
         self.charge(str(me(request)))
+        banned = self.shadow_bans.is_banned(str(me(request)))
+        if delay is not None and banned:
+            # A delayed event of a shadow-banned user is never scheduled: its delay
+            # ID names nothing (the cancel/restart/send endpoints answer 404).
+            return web.json_response({"delay_id": new_delay_id()})
         if delay is not None:
             delay_id = await self.delayed.schedule(
                 me(request), room_id(request), event_type, state_key, content, delay
             )
             return web.json_response({"delay_id": delay_id})
-        if self.shadow_bans.is_banned(str(me(request))) and (
-            event_type != EventType.MEMBER or content.get("membership") == "invite"
-        ):
+        if banned and (event_type != EventType.MEMBER or content.get("membership") == "invite"):
             # Synapse fakes state events and invites of a shadow-banned user; their
             # own joins and leaves go through.
             return web.json_response({"event_id": fake_event_id()})
