@@ -985,7 +985,7 @@ def build_rooms(
     )
     membership = Membership(actions, policy)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
-    hooks = AccountHooks(membership)
+    hooks = AccountHooks(membership, users.shadow_bans.is_banned)
     thread_subscriptions = ThreadSubscriptions(db, history, notifier)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
     presence = Presence(

@@ -125,6 +125,12 @@ async def test_invites_typing_and_room_creation(start: StartHomeserver) -> None:
     status, reply = await hs.request("POST", "/createRoom", {"invite": ["carol"]}, token=alice)
     assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
 
+    # A profile change is alice's own, and stays out of the rooms' member events.
+    await ok(hs, "PUT", f"/profile/{ALICE}/displayname", alice, {"displayname": "Spam"})
+    assert (await ok(hs, "GET", f"/profile/{ALICE}", bob))["displayname"] == "Spam"
+    member = await ok(hs, "GET", f"/rooms/{room}/state/m.room.member/{ALICE}", bob)
+    assert member["displayname"] == "alice"
+
     # Joining is not faked: alice's own membership goes through.
     other = (await ok(hs, "POST", "/createRoom", bob, {"preset": "public_chat"}))["room_id"]
     await ok(hs, "POST", f"/join/{other}", alice, {})
