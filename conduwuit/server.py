@@ -79,6 +79,7 @@ from conduwuit.service.federation.well_known import (
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
+from conduwuit.service.media.admin import MediaAdmin
 from conduwuit.service.media.preview import Previewer, RepositoryStore, previewer_from_config
 from conduwuit.service.media.repository import MediaConfig, MediaRepository
 from conduwuit.service.media.store import MediaStore
@@ -146,6 +147,7 @@ from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.registration_tokens import RegistrationTokens
+from conduwuit.service.users.shadow_bans import ShadowBans
 from conduwuit.service.users.shared_secret import SharedSecret
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import TurnConfig, Voip
@@ -340,7 +342,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         serving=serving,
         appservice_sender=appservice_sender,
         appservice_queries=appservice_queries,
-        admin_api=build_admin_api(config, db, users, rooms, clock),
+        admin_api=build_admin_api(config, db, users, rooms, media, clock),
         loop_lag=lag,
         metrics=build_metrics(
             config, db, notifier, federation, serving, lag, rooms, push, sliding_sync
@@ -379,7 +381,12 @@ def build_metrics(
 
 
 def build_admin_api(
-    config: GlobalConfig, db: Database, users: UserServices, rooms: RoomServices, clock: Clock
+    config: GlobalConfig,
+    db: Database,
+    users: UserServices,
+    rooms: RoomServices,
+    media: MediaRepository,
+    clock: Clock,
 ) -> AdminApiServices:
     """The admin API's services; room deletion purges with a purger over the rooms'
     storage (the runtime starts it: purges cut short resume)."""
@@ -402,10 +409,12 @@ def build_admin_api(
             users.erasures,
             users.registration,
             rooms.storage.member_index,
+            users.shadow_bans,
         ),
         rooms=room_admin,
         deletions=RoomDeletions(room_admin, rooms.metadata, purger, clock),
         event_reports=EventReportAdmin(rooms.reports, rooms.storage.state, rooms.storage.timeline),
+        media=MediaAdmin(media, users.accounts, users.profiles),
     )
 
 
@@ -826,6 +835,7 @@ def build_users(
         registration=registration,
         registration_tokens=registration_tokens,
         erasures=erasures,
+        shadow_bans=ShadowBans(db, clock),
         shared_secret=SharedSecret(config.registration_shared_secret, clock),
         uiaa=uiaa,
         account_data=account_data,
@@ -1003,7 +1013,7 @@ def build_rooms(
     )
     membership = Membership(actions, policy)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
-    hooks = AccountHooks(membership)
+    hooks = AccountHooks(membership, users.shadow_bans.is_banned)
     thread_subscriptions = ThreadSubscriptions(db, history, notifier)
     directory = Directory(actions, history, is_admin, config.lockdown_public_room_directory)
     presence = Presence(

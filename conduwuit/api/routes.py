@@ -12,6 +12,7 @@ from typing import Any
 from conduwuit.api import root, wellknown
 from conduwuit.api.admin import event_reports as admin_event_reports
 from conduwuit.api.admin import loop_lag as admin_loop_lag
+from conduwuit.api.admin import media as admin_media
 from conduwuit.api.admin import register as admin_register
 from conduwuit.api.admin import registration_tokens as admin_registration_tokens
 from conduwuit.api.admin import rooms as admin_rooms
@@ -143,6 +144,7 @@ def admin_api_routes(services: Services) -> list[Route]:
         *admin_rooms.RoomAdminHandlers(
             services.admin_api.rooms, services.admin_api.deletions, is_admin
         ).routes(),
+        *admin_media.MediaAdminHandlers(services.admin_api.media, is_admin).routes(),
         *admin_registration_tokens.RegistrationTokenHandlers(
             services.users.registration_tokens, is_admin
         ).routes(),
@@ -228,6 +230,7 @@ def room_routes(
             limits=limits,
             remote=remote,
             delayed=rooms.delayed_events,
+            shadow_bans=users.shadow_bans,
             forbidden_directory_servers=frozenset(
                 config.forbidden_remote_room_directory_server_names
             ),
@@ -236,7 +239,13 @@ def room_routes(
         *admin_server_notices.ServerNoticeHandlers(rooms.server_notices).routes(),
         *relations.routes(rooms.relations),
         *thread_subscriptions.ThreadSubscriptionHandlers(rooms.thread_subscriptions).routes(),
-        *ephemeral.routes(rooms.typing, rooms.receipts, users.account_data, limits=limits),
+        *ephemeral.routes(
+            rooms.typing,
+            rooms.receipts,
+            users.account_data,
+            limits=limits,
+            shadow_bans=users.shadow_bans,
+        ),
         *upgrade.routes(rooms.upgrades),
         *reports.routes(rooms.reports),
         *timestamps.routes(federation.timestamps),

@@ -388,6 +388,13 @@ class Maps:
         value: JSON {"created_ts": ms, "is_guest": bool, "is_admin": bool,
                "deactivated": bool}""",
     )
+    userid_shadowbanned: Final = MapSpec(
+        "userid_shadowbanned",
+        """Shadow-banned local users (Synapse's admin API, service/users/shadow_bans.py):
+        their sends, invites and typing are answered as if done, and nothing is stored.
+        key:   user ID
+        value: u64 ms since the epoch when the ban was set""",
+    )
     userid_password: Final = MapSpec(
         "userid_password",
         """Password hashes. Absent for accounts without a password (guests,
@@ -654,6 +661,13 @@ class Maps:
         """Which media refer to a blob: the blob is deleted with its last reference.
         key:   sha256 (64 hex digits), 0xFF, origin server name, 0xFF, media ID
         value: empty""",
+    )
+    mediaid_quarantinedby: Final = MapSpec(
+        "mediaid_quarantinedby",
+        """Quarantined media (Synapse's admin API): downloads and thumbnails answer 404
+        until an admin unquarantines it; removed with the media's metadata.
+        key:   origin server name, 0xFF, media ID
+        value: UTF-8 user ID of the admin who quarantined it""",
     )
 
     # -- delayed events (MSC4140; service.rooms.delayed_events) -------------------------

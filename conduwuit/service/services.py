@@ -36,6 +36,7 @@ from conduwuit.service.federation.timestamps import RemoteTimestamps
 from conduwuit.service.federation.user_keys import UserKeys
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
+from conduwuit.service.media.admin import MediaAdmin
 from conduwuit.service.media.preview import Previewer
 from conduwuit.service.media.repository import MediaRepository
 from conduwuit.service.media.thumbnail import Thumbnailer
@@ -80,6 +81,7 @@ from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.registration_tokens import RegistrationTokens
+from conduwuit.service.users.shadow_bans import ShadowBans
 from conduwuit.service.users.shared_secret import SharedSecret
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import Voip
@@ -102,6 +104,8 @@ class UserServices:
     #: Registration tokens made with the admin API.
     registration_tokens: RegistrationTokens
     erasures: Erasures
+    #: Shadow-banned users (the admin API sets them; the client API fakes their sends).
+    shadow_bans: ShadowBans
     shared_secret: SharedSecret
     uiaa: Uiaa
     account_data: AccountData
@@ -193,6 +197,7 @@ class AdminApiServices:
     #: Room deletion and purge (its purges cut short resume at start).
     deletions: RoomDeletions
     event_reports: EventReportAdmin
+    media: MediaAdmin
 
 
 @dataclass

@@ -139,6 +139,11 @@ class UserAdminHandlers:
         self._admin.delete_device(_target(request), request.match_info["device_id"])
         return web.json_response({})
 
+    async def shadow_ban(self, request: web.Request) -> web.Response:
+        self._require(request)
+        self._admin.set_shadow_banned(_target(request), request.method == "POST")
+        return web.json_response({})
+
     def routes(self) -> list[Route]:
         token = Auth.ACCESS_TOKEN
         return [
@@ -150,6 +155,8 @@ class UserAdminHandlers:
             Route("GET", (f"{V1}/users/{{user_id}}/joined_rooms",), self.joined_rooms, token),
             Route("GET", (f"{V1}/users/{{user_id}}/admin",), self.get_admin, token),
             Route("PUT", (f"{V1}/users/{{user_id}}/admin",), self.put_admin, token),
+            Route("POST", (f"{V1}/users/{{user_id}}/shadow_ban",), self.shadow_ban, token),
+            Route("DELETE", (f"{V1}/users/{{user_id}}/shadow_ban",), self.shadow_ban, token),
             Route("GET", (f"{V2}/users/{{user_id}}/devices",), self.devices, token),
             Route(
                 "DELETE",

@@ -31,6 +31,7 @@ from conduwuit.db import Database
 from conduwuit.db.codec import from_u64, key, prefix, split, u64
 from conduwuit.db.maps import GLOBAL_MEDIA_FROZEN_AT, MAPS
 from conduwuit.service.clock import Clock
+from conduwuit.service.media.quarantine import Quarantine
 from conduwuit.service.media.store import MediaStore, PartialBlob, TooLargeError
 from conduwuit.service.tasks import BackgroundTasks
 
@@ -208,6 +209,8 @@ class MediaRepository:
         self._user_media = db.map(MAPS.userid_mediaid)
         self._refs = db.map(MAPS.sha256_mediaid)
         self._global = db.map(MAPS.global_)
+        #: Media the admin API quarantined: :meth:`get` answers 404 for it.
+        self.quarantine = Quarantine(db)
         self._blobs = asyncio.Lock()
         #: Async uploads being written now: a second PUT to one is refused.
         self._uploading: set[str] = set()
@@ -495,8 +498,11 @@ class MediaRepository:
         self, server_name: str, media_id: str, *, timeout_ms: int = DEFAULT_WAIT_MS
     ) -> MediaFile:
         """The media to serve, waiting up to ``timeout_ms`` for an async upload
-        (504 M_NOT_YET_UPLOADED after that); 404 M_NOT_FOUND when there is none."""
+        (504 M_NOT_YET_UPLOADED after that); 404 M_NOT_FOUND when there is none or
+        it is quarantined (as Synapse: downloads, thumbnails and federation alike)."""
         if not valid_media_id(media_id):
+            raise not_found("No such media")
+        if self.quarantine.quarantined_by(server_name, media_id) is not None:
             raise not_found("No such media")
         if server_name != self.server_name:
             return await self._remote_media(server_name, media_id, timeout_ms)
@@ -609,15 +615,18 @@ class MediaRepository:
         )
         return MediaFile(meta, self.store.path(meta.sha256))
 
-    # -- deletion (the admin room's media commands call these) -----------------------
+    # -- deletion (the admin room's media commands and the admin API call these) ------
 
     def _stage_delete(self, batch: Any, meta: MediaMetadata) -> None:
         batch.delete(self._metadata, key(meta.server_name, meta.media_id))
         batch.delete(self._refs, key(meta.sha256, meta.server_name, meta.media_id))
         if meta.uploader is not None:
             batch.delete(self._user_media, key(meta.uploader, meta.media_id))
+        self.quarantine.stage_forget(batch, meta.server_name, meta.media_id)
 
-    async def _delete(self, metas: list[MediaMetadata]) -> int:
+    async def delete_many(self, metas: list[MediaMetadata]) -> int:
+        """Delete these media (their metadata in one batch, then each blob no media
+        refers to any more, and its thumbnails); how many."""
         if not metas:
             return 0
         async with self._blobs:
@@ -636,16 +645,20 @@ class MediaRepository:
         meta = self.metadata(server_name, media_id)
         if meta is None:
             return False
-        return await self._delete([meta]) == 1
+        return await self.delete_many([meta]) == 1
 
-    async def delete_user_media(self, user_id: str) -> int:
-        """Delete every media a local user uploaded; how many."""
+    def user_media(self, user_id: str) -> list[MediaMetadata]:
+        """Every media a local user uploaded."""
         metas = []
         for k, _ in self._user_media.iter_prefix(prefix(user_id)):
             meta = self.metadata(self.server_name, split(k)[-1].decode())
             if meta is not None:
                 metas.append(meta)
-        return await self._delete(metas)
+        return metas
+
+    async def delete_user_media(self, user_id: str) -> int:
+        """Delete every media a local user uploaded; how many."""
+        return await self.delete_many(self.user_media(user_id))
 
     async def delete_before(self, before_ts: int, *, include_local: bool = False) -> int:
         """Delete media created (remote: cached) before ``before_ts``; remote media
@@ -655,9 +668,9 @@ class MediaRepository:
             for m in self.all_metadata()
             if m.created_ts < before_ts and (include_local or m.server_name != self.server_name)
         ]
-        return await self._delete(metas)
+        return await self.delete_many(metas)
 
     async def delete_remote(self) -> int:
         """Delete every cached remote media; how many."""
         metas = [m for m in self.all_metadata() if m.server_name != self.server_name]
-        return await self._delete(metas)
+        return await self.delete_many(metas)

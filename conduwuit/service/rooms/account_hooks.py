@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from conduwuit.core.errors import MatrixError
@@ -22,8 +23,11 @@ PROFILE_FIELDS = ("displayname", "avatar_url")
 
 
 class AccountHooks:
-    def __init__(self, membership: Membership) -> None:
+    def __init__(self, membership: Membership, shadow_banned: Callable[[str], bool]) -> None:
+        """``shadow_banned(user_id)``: whether the user's profile changes stay out of
+        their member events (Synapse: a shadow-banned user's changes are not sent)."""
         self.membership = membership
+        self._shadow_banned = shadow_banned
         self.storage = membership.storage
         self._autojoin = self.storage.db.map(MAPS.userid_autojoin)
 
@@ -52,6 +56,8 @@ class AccountHooks:
         self, user_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> None:
         if all(old.get(k) == new.get(k) for k in PROFILE_FIELDS):
+            return
+        if self._shadow_banned(user_id):
             return
         user = UserId.parse(user_id)
         state = self.storage.state

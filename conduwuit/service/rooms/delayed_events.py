@@ -51,6 +51,11 @@ SendAs = Callable[[UserId, RoomId, str, "str | None", dict[str, Any]], Awaitable
 CheckAs = Callable[[UserId, RoomId, str, "str | None", dict[str, Any]], Awaitable[None]]
 
 
+def new_delay_id() -> str:
+    """An unguessable delay ID (it is the capability of the unauthenticated endpoints)."""
+    return secrets.token_urlsafe(18)
+
+
 def max_delay_exceeded(max_delay_ms: int) -> MatrixError:
     """Synapse's refusal of a delay over the maximum: M_UNKNOWN with the MSC4140
     errcode and the maximum as extra fields (what matrix-js-sdk and Element Call
@@ -165,7 +170,7 @@ class DelayedEvents:
         if txn is not None and (done := self.for_txn(txn)) is not None:
             return done  # the same transaction, scheduled while this one was checked
         event = DelayedEvent(
-            delay_id=secrets.token_urlsafe(18),
+            delay_id=new_delay_id(),
             user_id=str(user),
             room_id=str(room),
             type=event_type,

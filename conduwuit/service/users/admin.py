@@ -5,7 +5,7 @@ account's details, create-or-modify, password reset, deactivation, joined rooms.
 Shapes follow Synapse's docs (docs/admin_api/user_admin_api.md): flags the docs show
 as 0/1 are integers, ``creation_ts`` is milliseconds in the listing and seconds in the
 details, as there. What this server has not (third-party IDs, external IDs, user
-types, consent, shadow-bans, locks) is reported empty, null, or false.
+types, consent, locks) is reported empty, null, or false.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.ids import AccountUserId
 from conduwuit.service.users.profiles import Profiles
 from conduwuit.service.users.registration import Registration
+from conduwuit.service.users.shadow_bans import ShadowBans
 
 #: Synapse's ``order_by`` values of the user listing (``UserSortOrder``).
 USER_ORDERS = (
@@ -92,6 +93,7 @@ class UserAdmin:
         erasures: Erasures,
         registration: Registration,
         members: MemberIndex,
+        shadow_bans: ShadowBans,
     ) -> None:
         self._db = db
         self.server_name = server_name
@@ -101,6 +103,7 @@ class UserAdmin:
         self._erasures = erasures
         self._registration = registration
         self._members = members
+        self._shadow_bans = shadow_bans
         self.admin_listeners: list[AdminListener] = []
 
     # -- lookups ------------------------------------------------------------------
@@ -139,7 +142,7 @@ class UserAdmin:
             "user_type": None,
             "deactivated": int(account.deactivated),
             "erased": self._erasures.is_erased(user_id),
-            "shadow_banned": 0,
+            "shadow_banned": int(self._shadow_bans.is_banned(user_id)),
             "displayname": profile.get("displayname"),
             "avatar_url": profile.get("avatar_url"),
             "creation_ts": account.created_ts,
@@ -209,6 +212,15 @@ class UserAdmin:
             raise invalid_param("You may not demote yourself.")
         if account.is_admin != admin:
             await self._set_admin(uid, admin)
+
+    def set_shadow_banned(self, user_id: UserId, banned: bool) -> None:
+        """Synapse's ``POST``/``DELETE /v1/users/{userId}/shadow_ban``: an existing
+        local account other than the server's own user (400 for a remote user, as
+        Synapse's "Only local users can be shadow-banned"; 404 for an unknown one)."""
+        if str(user_id.server_name) != self.server_name:
+            raise invalid_param("Only local users can be shadow-banned")
+        uid, _ = self.changeable(user_id)
+        self._shadow_bans.set_banned(uid, banned)
 
     def devices(self, user_id: UserId) -> dict[str, Any]:
         """Synapse's ``/v2/users/{userId}/devices``: each device with its user."""

@@ -163,3 +163,22 @@ async def test_broken_remote_answers_are_502_and_cache_nothing(
         fed_hs.services.federation.client.backoff.succeeded(remote.server_name)
     assert list(fed_hs.services.media.all_metadata()) == []
     assert list(fed_hs.services.media.store.tmp.iterdir()) == []
+
+
+async def test_quarantined_media_is_not_served_to_other_servers(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    admin = (await fed_hs.register("admin"))["access_token"]
+    media_id = await upload(fed_hs, admin, png(64, 48), "image/png", "q.png")
+    quarantine = f"/_synapse/admin/v1/media/quarantine/{fed_hs.config.server_name}/{media_id}"
+    status, reply = await fed_hs.request("POST", quarantine, {}, token=admin)
+    assert status == 200, reply
+    for uri in (f"{V1}/download/{media_id}", f"{V1}/thumbnail/{media_id}?width=32&height=32"):
+        status, _, reply = await signed_get(fed_hs, remote, uri)
+        assert (status, reply["errcode"]) == (404, "M_NOT_FOUND"), uri
+    status, _ = await fed_hs.request(
+        "POST", quarantine.replace("/quarantine/", "/unquarantine/"), {}, token=admin
+    )
+    assert status == 200
+    status, _, _ = await signed_get(fed_hs, remote, f"{V1}/download/{media_id}")
+    assert status == 200

@@ -258,3 +258,23 @@ async def test_expired_pending_uploads_are_dropped_at_start(setup: Setup) -> Non
     again = setup.repository()
     assert again.start().expired_pending == 0  # the first start() already dropped it
     assert again.pending(pending.media_id) is None
+
+
+async def test_quarantined_media_is_not_served_not_even_refetched(setup: Setup) -> None:
+    setup.remote.files[("remote.example", "abc")] = b"from afar"
+    media = setup.repository()
+    local = await upload(media, b"mine")
+    await media.get("remote.example", "abc")
+    for server_name, media_id in ((SERVER, local), ("remote.example", "abc")):
+        media.quarantine.set(server_name, media_id, "@admin:test.example")
+        with pytest.raises(MatrixError) as error:
+            await media.get(server_name, media_id)
+        assert error.value.status == 404
+        assert media.open_media(server_name, media_id) is not None  # the file stays
+    # A quarantined remote media is not fetched again either.
+    assert setup.remote.asked == [("remote.example", "abc")]
+    media.quarantine.set(SERVER, local, None)
+    assert (await media.get(SERVER, local)).path.read_bytes() == b"mine"
+    # Deletion (the admin room's and the admin API's) drops the mark with the media.
+    assert await media.delete("remote.example", "abc")
+    assert media.quarantine.quarantined_by("remote.example", "abc") is None

@@ -16,6 +16,7 @@ from conduwuit.service.rooms.delayed_events import DelayedEvents
 from conduwuit.service.rooms.directory import Directory
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
+from conduwuit.service.users.shadow_bans import ShadowBans
 
 
 def routes(
@@ -29,12 +30,13 @@ def routes(
     limits: RateLimits,
     remote: FederationQueries | None = None,
     delayed: DelayedEvents,
+    shadow_bans: ShadowBans,
     forbidden_directory_servers: frozenset[str] = frozenset(),
 ) -> list[Route]:
     return [
-        *create.routes(actions, limits),
-        *send.routes(actions, members, history, limits, delayed),
-        *membership.routes(members, history, limits),
+        *create.routes(actions, limits, shadow_bans),
+        *send.routes(actions, members, history, limits, delayed, shadow_bans),
+        *membership.routes(members, history, limits, shadow_bans),
         *read.routes(history, filters),
         *directory.routes(
             directory_, public_rooms_without_auth, remote, forbidden_directory_servers

@@ -11,9 +11,11 @@ from conduwuit.api.client.rooms.params import me, user_id
 from conduwuit.api.router import Auth, Route, client_paths
 from conduwuit.api.wire import WireModel, canonical_body, parse
 from conduwuit.core.errors import ErrCode, MatrixError
+from conduwuit.core.ids import UserId
 from conduwuit.core.room_creation import PlannedEvent
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.actions import CreateRoom, RoomActions
+from conduwuit.service.users.shadow_bans import ShadowBans
 
 
 class StateEventBody(WireModel):
@@ -39,9 +41,10 @@ class CreateRoomBody(WireModel):
 
 
 class CreateHandlers:
-    def __init__(self, actions: RoomActions, limits: RateLimits) -> None:
+    def __init__(self, actions: RoomActions, limits: RateLimits, shadow_bans: ShadowBans) -> None:
         self.actions = actions
         self.limits = limits
+        self.shadow_bans = shadow_bans
 
     async def create_room(self, request: web.Request) -> web.Response:
         body = parse(CreateRoomBody, await canonical_body(request))
@@ -53,7 +56,7 @@ class CreateHandlers:
             room_alias_name=body.room_alias_name,
             name=body.name,
             topic=body.topic,
-            invite=tuple(user_id(u, "invite") for u in body.invite),
+            invite=self.invites(request, tuple(user_id(u, "invite") for u in body.invite)),
             is_direct=body.is_direct,
             initial_state=tuple(
                 PlannedEvent(e.type, e.content, e.state_key) for e in body.initial_state
@@ -69,9 +72,14 @@ class CreateHandlers:
         room_id = await self.actions.create_room(me(request), request_)
         return web.json_response({"room_id": room_id})
 
+    def invites(self, request: web.Request, invites: tuple[UserId, ...]) -> tuple[UserId, ...]:
+        """The invites to send: none for a shadow-banned creator (Synapse creates the
+        room and drops them, after checking that each is a valid user ID)."""
+        return () if self.shadow_bans.is_banned(str(me(request))) else invites
+
     def routes(self) -> list[Route]:
         return [Route("POST", client_paths("/createRoom"), self.create_room, Auth.ACCESS_TOKEN)]
 
 
-def routes(actions: RoomActions, limits: RateLimits) -> list[Route]:
-    return CreateHandlers(actions, limits).routes()
+def routes(actions: RoomActions, limits: RateLimits, shadow_bans: ShadowBans) -> list[Route]:
+    return CreateHandlers(actions, limits, shadow_bans).routes()

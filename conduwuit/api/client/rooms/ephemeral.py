@@ -14,6 +14,7 @@ from conduwuit.service.account_data import AccountData
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.typing import Typing
+from conduwuit.service.users.shadow_bans import ShadowBans
 
 
 class EphemeralHandlers:
@@ -24,8 +25,10 @@ class EphemeralHandlers:
         account_data: AccountData,
         *,
         limits: RateLimits,
+        shadow_bans: ShadowBans,
     ) -> None:
         self.typing = typing
+        self.shadow_bans = shadow_bans
         self.receipts = receipts
         self.account_data = account_data
         self.limits = limits
@@ -42,6 +45,9 @@ class EphemeralHandlers:
         if timeout is not None and not isinstance(timeout, int):
             raise bad_json("timeout must be an integer")
         self.limits.user(self.limits.typing, str(user))
+        if self.shadow_bans.is_banned(str(user)):
+            # Synapse: a shadow-banned user's typing answers 200 and reaches nobody.
+            return web.json_response({})
         self.typing.set_typing(user, room_id(request), is_typing, timeout)
         return web.json_response({})
 
@@ -100,5 +106,8 @@ def routes(
     account_data: AccountData,
     *,
     limits: RateLimits,
+    shadow_bans: ShadowBans,
 ) -> list[Route]:
-    return EphemeralHandlers(typing, receipts, account_data, limits=limits).routes()
+    return EphemeralHandlers(
+        typing, receipts, account_data, limits=limits, shadow_bans=shadow_bans
+    ).routes()

@@ -14,6 +14,7 @@ from conduwuit.core.ids import ServerName, UserId
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
+from conduwuit.service.users.shadow_bans import ShadowBans
 
 
 def _reason(body: dict[str, Any]) -> str | None:
@@ -49,7 +50,14 @@ def _via(request: web.Request) -> tuple[str, ...]:
 
 
 class MembershipHandlers:
-    def __init__(self, members: Membership, history: RoomHistory, limits: RateLimits) -> None:
+    def __init__(
+        self,
+        members: Membership,
+        history: RoomHistory,
+        limits: RateLimits,
+        shadow_bans: ShadowBans,
+    ) -> None:
+        self.shadow_bans = shadow_bans
         self.members = members
         self.history = history
         self.limits = limits
@@ -101,6 +109,9 @@ class MembershipHandlers:
             raise missing_param("Missing parameter: user_id")
         target = user_id(body["user_id"])
         self.limits.invite(str(me(request)), str(target))
+        if self.shadow_bans.is_banned(str(me(request))):
+            # Synapse: a shadow-banned user's invite answers 200 and is not sent.
+            return web.json_response({})
         await self.members.invite(me(request), room_id(request), target, _reason(body))
         return web.json_response({})
 
@@ -171,5 +182,7 @@ class MembershipHandlers:
         ]
 
 
-def routes(members: Membership, history: RoomHistory, limits: RateLimits) -> list[Route]:
-    return MembershipHandlers(members, history, limits).routes()
+def routes(
+    members: Membership, history: RoomHistory, limits: RateLimits, shadow_bans: ShadowBans
+) -> list[Route]:
+    return MembershipHandlers(members, history, limits, shadow_bans).routes()

@@ -13,10 +13,11 @@ from conduwuit.core.client_event import to_client
 from conduwuit.core.event_types import EventType
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.actions import RoomActions
-from conduwuit.service.rooms.delayed_events import DelayedEvents
+from conduwuit.service.rooms.delayed_events import DelayedEvents, new_delay_id
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.transactions import Txn
+from conduwuit.service.users.shadow_bans import ShadowBans, fake_event_id
 
 #: MSC4140's query parameter: schedule the event this many milliseconds from now.
 DELAY_PARAM = "org.matrix.msc4140.delay"
@@ -30,8 +31,10 @@ class SendHandlers:
         history: RoomHistory,
         limits: RateLimits,
         delayed: DelayedEvents,
+        shadow_bans: ShadowBans,
     ) -> None:
         self.actions = actions
+        self.shadow_bans = shadow_bans
         self.members = members
         self.history = history
         self.limits = limits
@@ -65,12 +68,18 @@ class SendHandlers:
                 return web.json_response({"delay_id": done})
             content = await canonical_body(request)
             self.limits.user(self.limits.messages, str(user))
+            if self.shadow_bans.is_banned(str(user)):
+                return web.json_response({"delay_id": new_delay_id()})
             delay_id = await self.delayed.schedule(
                 user, room, event_type, None, content, delay, txn
             )
             return web.json_response({"delay_id": delay_id})
         content = await canonical_body(request)
         self.charge(str(user), txn)
+        if self.shadow_bans.is_banned(str(user)):
+            # Synapse: a shadow-banned user's send "succeeds" with an event ID that
+            # names nothing; the event is neither stored nor sent.
+            return web.json_response({"event_id": fake_event_id()})
         event_id = await self.actions.send(
             user, room, event_type, content, txn=txn, timestamp=massaged_ts(request)
         )
@@ -82,11 +91,20 @@ class SendHandlers:
         event_type = request.match_info["event_type"]
         state_key = request.match_info.get("state_key", "")
         self.charge(str(me(request)))
+        banned = self.shadow_bans.is_banned(str(me(request)))
+        if delay is not None and banned:
+            # A delayed event of a shadow-banned user is never scheduled: its delay
+            # ID names nothing (the cancel/restart/send endpoints answer 404).
+            return web.json_response({"delay_id": new_delay_id()})
         if delay is not None:
             delay_id = await self.delayed.schedule(
                 me(request), room_id(request), event_type, state_key, content, delay
             )
             return web.json_response({"delay_id": delay_id})
+        if banned and (event_type != EventType.MEMBER or content.get("membership") == "invite"):
+            # Synapse fakes state events and invites of a shadow-banned user; their
+            # own joins and leaves go through.
+            return web.json_response({"event_id": fake_event_id()})
         if event_type == EventType.MEMBER:
             # The one membership path: the same checks as /join, /invite, /kick...
             event_id = await self.members.set_member_state(
@@ -125,6 +143,8 @@ class SendHandlers:
             str(user), device(request), str(room), target, request.match_info["txn_id"]
         )
         self.charge(str(user), txn)
+        if self.shadow_bans.is_banned(str(user)):
+            return web.json_response({"event_id": fake_event_id()})
         event_id = await self.actions.redact(user, room, target, body, txn)
         return web.json_response({"event_id": event_id})
 
@@ -176,5 +196,6 @@ def routes(
     history: RoomHistory,
     limits: RateLimits,
     delayed: DelayedEvents,
+    shadow_bans: ShadowBans,
 ) -> list[Route]:
-    return SendHandlers(actions, members, history, limits, delayed).routes()
+    return SendHandlers(actions, members, history, limits, delayed, shadow_bans).routes()

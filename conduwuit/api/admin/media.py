@@ -1,0 +1,116 @@
+"""Synapse's media admin API (service/media/admin.py): a user's media (list, delete),
+one media (details, delete, quarantine), local media by age and size, and the
+remote media cache. For server admins only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from conduwuit.api.admin.access import page, require_admin
+from conduwuit.api.client.rooms.params import user_id
+from conduwuit.api.query import bool_param, int_param, optional_int_param
+from conduwuit.api.router import Auth, Route
+from conduwuit.core.errors import invalid_param, missing_param
+from conduwuit.core.ids import UserId
+from conduwuit.service.media.admin import MediaAdmin, MediaQuery
+
+V1 = "/_synapse/admin/v1"
+
+
+def _target(request: web.Request) -> UserId:
+    return user_id(request.match_info["user_id"], "user ID")
+
+
+def _media(request: web.Request) -> tuple[str, str]:
+    return request.match_info["server_name"], request.match_info["media_id"]
+
+
+def _query(request: web.Request) -> MediaQuery:
+    paging = page(request)
+    # Synapse: with neither order_by nor dir, the newest media comes first.
+    defaulted = "order_by" not in request.query and "dir" not in request.query
+    return MediaQuery(
+        start=paging.start,
+        limit=paging.limit,
+        order_by=request.query.get("order_by", "created_ts"),
+        backwards=paging.backwards or defaulted,
+    )
+
+
+def _before_ts(request: web.Request) -> int:
+    before_ts = optional_int_param(request, "before_ts")
+    if before_ts is None:
+        raise missing_param("Missing integer query parameter 'before_ts'")
+    return before_ts
+
+
+class MediaAdminHandlers:
+    def __init__(self, admin: MediaAdmin, is_admin: Callable[[str], bool]) -> None:
+        self._admin = admin
+        self._is_admin = is_admin
+
+    def _require(self, request: web.Request) -> UserId:
+        return require_admin(request, self._is_admin)
+
+    async def user_media(self, request: web.Request) -> web.Response:
+        self._require(request)
+        return web.json_response(self._admin.user_media(_target(request), _query(request)))
+
+    async def delete_user_media(self, request: web.Request) -> web.Response:
+        self._require(request)
+        target, query = _target(request), _query(request)
+        return web.json_response(await self._admin.delete_user_media(target, query))
+
+    async def info(self, request: web.Request) -> web.Response:
+        self._require(request)
+        return web.json_response(self._admin.info(*_media(request)))
+
+    async def delete(self, request: web.Request) -> web.Response:
+        self._require(request)
+        return web.json_response(await self._admin.delete(*_media(request)))
+
+    async def quarantine(self, request: web.Request) -> web.Response:
+        requester = self._require(request)
+        self._admin.set_quarantine(str(requester), *_media(request))
+        return web.json_response({})
+
+    async def unquarantine(self, request: web.Request) -> web.Response:
+        self._require(request)
+        self._admin.set_quarantine(None, *_media(request))
+        return web.json_response({})
+
+    async def delete_before(self, request: web.Request) -> web.Response:
+        self._require(request)
+        # The deprecated spelling names the server: only this one's media is deleted.
+        server_name = request.match_info.get("server_name")
+        if server_name is not None and server_name != self._admin.server_name:
+            raise invalid_param("Can only delete local media")
+        before_ts = _before_ts(request)
+        size_gt = int_param(request, "size_gt", 0)
+        keep_profiles = bool_param(request, "keep_profiles", True)
+        reply = await self._admin.delete_local_before(
+            before_ts, size_gt, keep_profiles=keep_profiles
+        )
+        return web.json_response(reply)
+
+    async def purge_media_cache(self, request: web.Request) -> web.Response:
+        self._require(request)
+        return web.json_response(await self._admin.purge_remote_cache(_before_ts(request)))
+
+    def routes(self) -> list[Route]:
+        token = Auth.ACCESS_TOKEN
+        media = "{server_name}/{media_id}"
+        user_media = f"{V1}/users/{{user_id}}/media"
+        return [
+            Route("GET", (user_media,), self.user_media, token),
+            Route("DELETE", (user_media,), self.delete_user_media, token),
+            Route("POST", (f"{V1}/media/delete",), self.delete_before, token),
+            Route("POST", (f"{V1}/media/{{server_name}}/delete",), self.delete_before, token),
+            Route("POST", (f"{V1}/media/quarantine/{media}",), self.quarantine, token),
+            Route("POST", (f"{V1}/media/unquarantine/{media}",), self.unquarantine, token),
+            Route("GET", (f"{V1}/media/{media}",), self.info, token),
+            Route("DELETE", (f"{V1}/media/{media}",), self.delete, token),
+            Route("POST", (f"{V1}/purge_media_cache",), self.purge_media_cache, token),
+        ]

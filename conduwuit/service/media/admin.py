@@ -1,0 +1,191 @@
+"""Media as Synapse's admin API shows and changes it (docs/admin-api.md): a user's
+uploads (listed, deleted), one media's details, deletion by ID or by age and size,
+quarantine, and the purge of cached remote media.
+
+Shapes follow Synapse's docs (docs/admin_api/media_admin_api.md and
+user_admin_api.md). Deletion is the repository's (the admin room's ``media``
+commands use the same code). This server does not record when media was last
+read: ``last_access_ts`` is null, and where Synapse compares the last access
+(``media/delete``, ``purge_media_cache``) the creation time (for remote media: when
+it was cached) is compared instead. No media is protected from quarantine here
+(``safe_from_quarantine`` is false).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from conduwuit.core.admin_listing import order_rows
+from conduwuit.core.errors import invalid_param, not_found
+from conduwuit.core.ids import UserId
+from conduwuit.service.media.repository import MediaMetadata, MediaRepository, valid_media_id
+from conduwuit.service.users.accounts import Accounts
+from conduwuit.service.users.profiles import Profiles
+
+#: Synapse's ``order_by`` values of a user's media (``MediaSortOrder``).
+MEDIA_ORDERS = (
+    "media_id",
+    "upload_name",
+    "created_ts",
+    "last_access_ts",
+    "media_length",
+    "media_type",
+    "quarantined_by",
+    "safe_from_quarantine",
+)
+#: Synapse refuses a ``before_ts`` below this: it is seconds, not milliseconds.
+MIN_BEFORE_TS = 30_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class MediaQuery:
+    """The page and order of a user's media (Synapse's query parameters)."""
+
+    start: int = 0
+    limit: int = 100
+    order_by: str = "created_ts"
+    backwards: bool = True
+
+
+def check_before_ts(before_ts: int) -> None:
+    """Synapse's guard against a timestamp in seconds."""
+    if before_ts < MIN_BEFORE_TS:
+        raise invalid_param(
+            "Query parameter before_ts you provided is from the year 1970. "
+            "Double check that you are providing a timestamp in milliseconds."
+        )
+
+
+class MediaAdmin:
+    def __init__(self, media: MediaRepository, accounts: Accounts, profiles: Profiles) -> None:
+        self._media = media
+        self._accounts = accounts
+        self._profiles = profiles
+
+    @property
+    def server_name(self) -> str:
+        return self._media.server_name
+
+    # -- one media ------------------------------------------------------------------
+    def _existing(self, server_name: str, media_id: str) -> MediaMetadata:
+        if not valid_media_id(media_id):
+            raise invalid_param("Invalid media ID")
+        meta = self._media.metadata(server_name, media_id)
+        if meta is None:
+            raise not_found("Unknown media")
+        return meta
+
+    def _row(self, meta: MediaMetadata) -> dict[str, Any]:
+        """One media as a user's listing shows it."""
+        return {
+            "media_id": meta.media_id,
+            "media_type": meta.content_type,
+            "media_length": meta.size,
+            "upload_name": meta.filename,
+            "created_ts": meta.created_ts,
+            "last_access_ts": None,
+            "quarantined_by": self._media.quarantine.quarantined_by(
+                meta.server_name, meta.media_id
+            ),
+            "safe_from_quarantine": False,
+        }
+
+    def info(self, server_name: str, media_id: str) -> dict[str, Any]:
+        """``GET /v1/media/{serverName}/{mediaId}``: local or cached remote media."""
+        meta = self._existing(server_name, media_id)
+        return {
+            "media_info": {
+                **self._row(meta),
+                "media_origin": meta.server_name,
+                "user_id": meta.uploader,
+                "filesystem_id": meta.sha256,
+                "url_cache": None,
+                # Served only over the authenticated media endpoints (the legacy
+                # freeze), which is what Synapse's flag decides.
+                "authenticated": not self._media.legacy_visible(meta.created_ts),
+                "sha256": meta.sha256,
+            }
+        }
+
+    async def delete(self, server_name: str, media_id: str) -> dict[str, Any]:
+        """``DELETE /v1/media/{serverName}/{mediaId}``: one local media."""
+        if server_name != self.server_name:
+            raise invalid_param("Can only delete local media")
+        meta = self._existing(server_name, media_id)
+        await self._media.delete_many([meta])
+        return deleted([meta])
+
+    def set_quarantine(self, by: str | None, server_name: str, media_id: str) -> None:
+        """Quarantine (``by`` the admin) or release (None) local or cached media."""
+        self._existing(server_name, media_id)
+        self._media.quarantine.set(server_name, media_id, by)
+
+    # -- a user's media -------------------------------------------------------------
+    def _local_user(self, user_id: UserId) -> str:
+        if str(user_id.server_name) != self.server_name:
+            raise invalid_param("Can only look up local users")
+        uid = str(user_id)
+        if not self._accounts.exists(uid):
+            raise not_found("Unknown user")
+        return uid
+
+    def _ordered(self, user_id: UserId, query: MediaQuery) -> list[dict[str, Any]]:
+        if query.order_by not in MEDIA_ORDERS:
+            raise invalid_param(f"Unknown order_by: {query.order_by}")
+        rows = [self._row(m) for m in self._media.user_media(self._local_user(user_id))]
+        return order_rows(rows, query.order_by, descending=query.backwards, tie_break="media_id")
+
+    def user_media(self, user_id: UserId, query: MediaQuery) -> dict[str, Any]:
+        """``GET /v1/users/{userId}/media``: one page, ``next_token`` while more follow."""
+        rows = self._ordered(user_id, query)
+        end = query.start + query.limit
+        reply: dict[str, Any] = {"media": rows[query.start : end], "total": len(rows)}
+        if end < len(rows):
+            reply["next_token"] = end
+        return reply
+
+    async def delete_user_media(self, user_id: UserId, query: MediaQuery) -> dict[str, Any]:
+        """``DELETE /v1/users/{userId}/media``: the page the same query would list."""
+        rows = self._ordered(user_id, query)[query.start : query.start + query.limit]
+        metas = [self._media.metadata(self.server_name, r["media_id"]) for r in rows]
+        found = [m for m in metas if m is not None]
+        await self._media.delete_many(found)
+        return deleted(found)
+
+    # -- by age ---------------------------------------------------------------------
+    def _profile_avatars(self) -> set[str]:
+        avatars = set()
+        for user_id, _ in self._accounts.all():
+            avatar = self._profiles.get(user_id).get("avatar_url")
+            if isinstance(avatar, str):
+                avatars.add(avatar)
+        return avatars
+
+    async def delete_local_before(
+        self, before_ts: int, size_gt: int, *, keep_profiles: bool
+    ) -> dict[str, Any]:
+        """``POST /v1/media/delete``: local media created before ``before_ts`` and
+        larger than ``size_gt`` bytes; with ``keep_profiles``, not the media a local
+        user's avatar shows (room avatars are not looked at)."""
+        check_before_ts(before_ts)
+        kept = self._profile_avatars() if keep_profiles else set()
+        metas = [
+            m
+            for m in self._media.all_metadata()
+            if m.server_name == self.server_name
+            and m.created_ts < before_ts
+            and m.size > size_gt
+            and m.mxc not in kept
+        ]
+        await self._media.delete_many(metas)
+        return deleted(metas)
+
+    async def purge_remote_cache(self, before_ts: int) -> dict[str, Any]:
+        """``POST /v1/purge_media_cache``: remote media cached before ``before_ts``."""
+        check_before_ts(before_ts)
+        return {"deleted": await self._media.delete_before(before_ts)}
+
+
+def deleted(metas: list[MediaMetadata]) -> dict[str, Any]:
+    return {"deleted_media": [m.media_id for m in metas], "total": len(metas)}
