@@ -156,6 +156,7 @@ RULES: Final[dict[str, Rule]] = {
     MAPS.userid_password.name: Rule(Kind.KEPT, _KEPT_ACCOUNT),
     MAPS.userid_profile.name: Rule(Kind.KEPT, _KEPT_ACCOUNT),
     MAPS.userid_erased.name: Rule(Kind.KEPT, _KEPT_ACCOUNT),
+    MAPS.userid_shadowbanned.name: Rule(Kind.KEPT, _KEPT_ACCOUNT),
     MAPS.reportid_eventreport.name: Rule(
         Kind.SCANNED, "reports of the room's events (the events are gone; Synapse too)"
     ),
@@ -197,6 +198,7 @@ RULES: Final[dict[str, Rule]] = {
     MAPS.userid_pendingmediaid.name: Rule(Kind.KEPT, _KEPT_MEDIA),
     MAPS.userid_mediaid.name: Rule(Kind.KEPT, _KEPT_MEDIA),
     MAPS.sha256_mediaid.name: Rule(Kind.KEPT, _KEPT_MEDIA),
+    MAPS.mediaid_quarantinedby.name: Rule(Kind.KEPT, _KEPT_MEDIA),
     MAPS.delayid_delayedevent.name: Rule(Kind.SCANNED, "events scheduled into the room"),
     MAPS.userid_delayid.name: Rule(Kind.COMPANION, "their rows by user"),
     MAPS.duets_delayid.name: Rule(Kind.COMPANION, "their timer rows"),
