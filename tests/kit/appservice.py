@@ -44,6 +44,9 @@ class FakeAppservice:
     third_party_requests: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
     #: Seconds to wait before answering a third-party request (a slow service).
     third_party_delay: float = 0.0
+    #: Third-party requests being answered now, and the most at once.
+    third_party_in_flight: int = 0
+    third_party_most_at_once: int = 0
     server: TestServer | None = None
 
     @property
@@ -91,8 +94,14 @@ class FakeAppservice:
         if not self._authorized(request):
             return web.json_response({"errcode": "M_FORBIDDEN"}, status=403)
         self.third_party_requests.append((request.path, list(request.query.items())))
-        if self.third_party_delay:
+        self.third_party_in_flight += 1
+        self.third_party_most_at_once = max(
+            self.third_party_most_at_once, self.third_party_in_flight
+        )
+        try:
             await asyncio.sleep(self.third_party_delay)
+        finally:
+            self.third_party_in_flight -= 1
         kind = request.match_info["kind"]
         if kind == "protocol":
             name = request.match_info.get("protocol", "")
