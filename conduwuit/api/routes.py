@@ -114,6 +114,7 @@ def routes(services: Services) -> list[Route]:
             services.appservice_queries.user_exists,
         ),
         *appservice_ping.PingHandlers(users.appservices, services.appservice_queries).routes(),
+        *thirdparty.ThirdPartyHandlers(services.appservice_queries.third_party).routes(),
         *room_routes(config, rooms, users, services.limits, services.federation),
         *sync_api.routes(services.sync, users.filters),
         *sliding_sync_api.routes(services.sliding_sync),
@@ -206,7 +207,6 @@ def user_routes(
         *openid.OpenIdHandlers(users.openid, config.server_name).routes(),
         *filter.routes(users.filters),
         *capabilities.routes(config),
-        *thirdparty.ThirdPartyHandlers().routes(),
         *admin_whois.WhoisHandlers(users.whois).routes(),
     ]
 

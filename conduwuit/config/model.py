@@ -907,8 +907,9 @@ class GlobalConfig(Section):
         gt=0,
         description=doc("""
             Timeout (seconds) of a request to an application service: transactions,
-            user and alias queries, pings. Short, as appservices usually run next to
-            the server.
+            user and alias queries, pings, third-party network requests (a service
+            slower than this is left out of a `/thirdparty` answer). Short, as
+            appservices usually run next to the server.
         """),
     )
     appservice_idle_timeout: float = Field(

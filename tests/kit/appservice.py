@@ -1,9 +1,12 @@
 """A small application service on loopback for tests: it records the transactions
-and queries the homeserver sends it, checks the hs_token, and can be told to fail."""
+and queries the homeserver sends it, checks the hs_token, and can be told to fail.
+It also answers the third-party network requests (``/_matrix/app/v1/thirdparty/...``)
+with what a test gives it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,20 @@ class FakeAppservice:
     on_query: Callable[[str], Awaitable[bool]] | None = None
     queries: list[str] = field(default_factory=list)
     pings: list[dict[str, Any]] = field(default_factory=list)
+    #: Third-party networks: protocol name → the answer to
+    #: ``GET /thirdparty/protocol/{protocol}`` (any JSON, to test invalid ones); an
+    #: unknown protocol gets 404.
+    protocols: dict[str, Any] = field(default_factory=dict)
+    #: The answers to the location and user lookups (by protocol or by alias/user ID).
+    locations: Any = field(default_factory=list)
+    third_party_users: Any = field(default_factory=list)
+    #: (path, query pairs) of each third-party request, in order.
+    third_party_requests: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
+    #: Seconds to wait before answering a third-party request (a slow service).
+    third_party_delay: float = 0.0
+    #: Third-party requests being answered now, and the most at once.
+    third_party_in_flight: int = 0
+    third_party_most_at_once: int = 0
     server: TestServer | None = None
 
     @property
@@ -73,12 +90,34 @@ class FakeAppservice:
         self.pings.append(await request.json())
         return web.json_response({})
 
+    async def _third_party(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"errcode": "M_FORBIDDEN"}, status=403)
+        self.third_party_requests.append((request.path, list(request.query.items())))
+        self.third_party_in_flight += 1
+        self.third_party_most_at_once = max(
+            self.third_party_most_at_once, self.third_party_in_flight
+        )
+        try:
+            await asyncio.sleep(self.third_party_delay)
+        finally:
+            self.third_party_in_flight -= 1
+        kind = request.match_info["kind"]
+        if kind == "protocol":
+            name = request.match_info.get("protocol", "")
+            if name not in self.protocols:
+                return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+            return web.json_response(self.protocols[name])
+        return web.json_response(self.locations if kind == "location" else self.third_party_users)
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_put("/_matrix/app/v1/transactions/{txn_id}", self._transaction)
         app.router.add_get("/_matrix/app/v1/users/{id}", self._query)
         app.router.add_get("/_matrix/app/v1/rooms/{id}", self._query)
         app.router.add_post("/_matrix/app/v1/ping", self._ping)
+        app.router.add_get("/_matrix/app/v1/thirdparty/{kind}", self._third_party)
+        app.router.add_get("/_matrix/app/v1/thirdparty/{kind}/{protocol}", self._third_party)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
 
@@ -91,21 +130,32 @@ class FakeAppservice:
         return [e for body in self.bodies for e in body.get(key, [])]
 
     def registration_yaml(
-        self, as_id: str = "fake", *, url: str | None = None, extra: str = ""
+        self,
+        as_id: str = "fake",
+        *,
+        url: str | None = None,
+        extra: str = "",
+        prefix: str = "_fake",
+        as_token: str = AS_TOKEN,
+        protocols: Sequence[str] = (),
     ) -> str:
-        """The registration; ``extra`` is added as top-level YAML lines."""
+        """The registration; ``extra`` is added as top-level YAML lines. A second
+        service needs its own ``prefix`` (of its sender and namespaces) and
+        ``as_token``."""
+        protocol_list = ", ".join(protocols)
         return f"""\
 {extra}id: {as_id}
 url: {url or self.url}
-as_token: {AS_TOKEN}
+as_token: {as_token}
 hs_token: {HS_TOKEN}
-sender_localpart: _fake_bot
+sender_localpart: {prefix}_bot
+protocols: [{protocol_list}]
 namespaces:
   users:
     - exclusive: true
-      regex: '@_fake_.*'
+      regex: '@{prefix}_.*'
   aliases:
     - exclusive: true
-      regex: '#_fake_.*'
+      regex: '#{prefix}_.*'
   rooms: []
 """

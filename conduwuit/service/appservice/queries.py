@@ -1,5 +1,6 @@
-"""Asking application services (Application Service API "Querying", "Pinging"):
-whether a user or room alias in their namespace exists, and the ping.
+"""Asking application services (Application Service API "Querying", "Pinging",
+"Third-party networks"): whether a user or room alias in their namespace exists,
+the ping, and (``third_party``) their third-party protocols, locations and users.
 
 Queries go, in registration order, to each service with a url whose namespace
 (exclusive or not) covers the ID, until one answers 200; like Synapse, a service that
@@ -22,6 +23,7 @@ from conduwuit.service.appservice.client import (
     app_path,
 )
 from conduwuit.service.appservice.registry import Appservices
+from conduwuit.service.appservice.thirdparty import ThirdPartyLookups
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ class AppserviceQueries:
     def __init__(self, appservices: Appservices, client: AppserviceClient) -> None:
         self._appservices = appservices
         self._client = client
+        #: Third-party networks over the same registrations and client.
+        self.third_party = ThirdPartyLookups(appservices, client)
 
     async def _ask(self, kind: NamespaceKind, value: str, path: str) -> bool:
         for reg in self._appservices.all():
