@@ -8,13 +8,12 @@ second walk is served by B alone (A is down by then).
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.kit.federation import FederationNet, HasBaseUrl, call, federation, register
+from tests.kit.federation import FederationNet, HasBaseUrl, call, q, register, running
 
 CS = "/_matrix/client/v3"
 MESSAGES = 130
@@ -22,17 +21,8 @@ MESSAGES = 130
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FederationNet]:
-    with federation(tmp_path_factory.mktemp("fed-backfill")) as net:
-        a, b = net.server(41), net.server(42)
-        for server in (a, b):
-            server.start(wait=False)
-        for server in (a, b):
-            server.wait_ready(60)
+    with running(tmp_path_factory.mktemp("fed-backfill"), 41, 42) as net:
         yield net
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
 
 
 def walk(

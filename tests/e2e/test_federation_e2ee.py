@@ -23,7 +23,7 @@ import pytest
 from nio import AsyncClient, LoginResponse, RoomSendResponse
 
 from tests.kit.e2ee import FakeDevice
-from tests.kit.federation import FederationNet, HasBaseUrl, call, federation, register
+from tests.kit.federation import FederationNet, HasBaseUrl, call, federation, register, running
 from tests.kit.nio_e2ee import (
     ENCRYPTION,
     decrypted_texts,
@@ -42,12 +42,7 @@ pytest.importorskip("vodozemac")
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FederationNet]:
-    with federation(tmp_path_factory.mktemp("fed-e2ee")) as net:
-        a, b = net.server(2), net.server(3)
-        for server in (a, b):
-            server.start(wait=False)
-        for server in (a, b):
-            server.wait_ready(60)
+    with running(tmp_path_factory.mktemp("fed-e2ee"), 2, 3) as net:
         yield net
 
 

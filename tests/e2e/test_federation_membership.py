@@ -7,13 +7,12 @@ made on B alone (a local out-of-band leave, as Synapse does).
 from __future__ import annotations
 
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.kit.federation import FederationNet, call, federation, register
+from tests.kit.federation import FederationNet, call, q, register, running
 from tests.kit.server import ServerProcess
 
 CS = "/_matrix/client/v3"
@@ -21,17 +20,8 @@ CS = "/_matrix/client/v3"
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FederationNet]:
-    with federation(tmp_path_factory.mktemp("fed-membership")) as net:
-        a, b = net.server(21), net.server(22)
-        for server in (a, b):
-            server.start(wait=False)
-        for server in (a, b):
-            server.wait_ready(60)
+    with running(tmp_path_factory.mktemp("fed-membership"), 21, 22) as net:
         yield net
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
 
 
 def sync_until(
