@@ -142,6 +142,7 @@ from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.admin import UserAdmin
 from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.login import PasswordAuth
+from conduwuit.service.users.moderation import AccountModeration
 from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
@@ -149,6 +150,7 @@ from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.registration_tokens import RegistrationTokens
 from conduwuit.service.users.shadow_bans import ShadowBans
 from conduwuit.service.users.shared_secret import SharedSecret
+from conduwuit.service.users.suspension import SuspensionGuard
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import TurnConfig, Voip
 
@@ -220,6 +222,7 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
                 users.devices,
                 rooms.storage.member_index,
                 room,
+                users.moderation,
             ).group(),
             room_commands.group(
                 (
@@ -836,6 +839,8 @@ def build_users(
         registration_tokens=registration_tokens,
         erasures=erasures,
         shadow_bans=ShadowBans(db, clock),
+        suspensions=SuspensionGuard(accounts),
+        moderation=AccountModeration(config.server_name, accounts),
         shared_secret=SharedSecret(config.registration_shared_secret, clock),
         uiaa=uiaa,
         account_data=account_data,
@@ -1010,7 +1015,9 @@ def build_rooms(
         tuple(config.forbidden_alias_names),
         config.auto_deactivate_banned_room_attempts,
         users.registration.deactivate,
+        accounts.is_suspended,
     )
+    storage.pipeline.local_checks.append(users.suspensions.check_event)
     membership = Membership(actions, policy)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
     hooks = AccountHooks(membership, users.shadow_bans.is_banned)

@@ -206,6 +206,11 @@ class Devices:
         raw = self._token_device.get(access_token.encode())
         return _owner(raw) if raw is not None else None
 
+    def refresh_token_owner(self, refresh_token: str) -> str | None:
+        """The user of a refresh token (valid or not), None for an unknown one."""
+        raw = self._refresh_device.get(refresh_token.encode())
+        return _owner(raw).user_id if raw is not None else None
+
     def refresh(self, refresh_token: str) -> Session | None:
         """New tokens for the device of a valid refresh token; the old ones stop working.
 
