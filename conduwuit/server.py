@@ -43,7 +43,11 @@ from conduwuit.service.account_data import AccountData
 from conduwuit.service.appservice.client import AppserviceClient
 from conduwuit.service.appservice.queries import AppserviceQueries
 from conduwuit.service.appservice.registry import Appservices
-from conduwuit.service.appservice.sender import AppserviceSender, AppserviceSenderSettings
+from conduwuit.service.appservice.sender import (
+    AppserviceSender,
+    AppserviceSenderSettings,
+    KeyCountReader,
+)
 from conduwuit.service.clock import Clock, system_clock
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
@@ -430,7 +434,8 @@ def build_appservices(
     e2ee: E2ee,
 ) -> tuple[AppserviceSender, AppserviceQueries]:
     """The appservice sender, queueing events, and the typing, receipts, presence and
-    to-device messages of services with ``receive_ephemeral`` (each in its own batch),
+    to-device messages of services with ``receive_ephemeral`` and the device-list
+    changes of those with MSC3202 (each in its own batch),
     for the services interested in them (the runtime starts and stops it, and closes
     the client), and the queries (unknown local aliases are asked of the services)
     over one client."""
@@ -447,7 +452,9 @@ def build_appservices(
         client,
         clock,
         AppserviceSenderSettings(retry_max_s=config.sender_retry_backoff_limit),
+        KeyCountReader(users.devices.device_ids, e2ee.device_keys),
     )
+    e2ee.device_lists.change_listeners.append(sender.stage_device_list_change)
     rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
     rooms.typing.listeners.append(sender.typing_changed)
     rooms.receipts.public_listeners.append(sender.stage_public_receipt)

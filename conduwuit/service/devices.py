@@ -114,6 +114,9 @@ class Devices:
     def list_devices(self, user_id: str) -> list[Device]:
         return [Device(**json.loads(v)) for _, v in self._metadata.iter_prefix(prefix(user_id))]
 
+    def device_ids(self, user_id: str) -> list[str]:
+        return list(self._device_ids(user_id))
+
     def _device_ids(self, user_id: str) -> Iterator[str]:
         start = len(prefix(user_id))
         for k, _ in self._metadata.iter_prefix(prefix(user_id)):
