@@ -187,6 +187,19 @@ class AppserviceSender:
     def _wants_user(self, reg: AppserviceRegistration, user_id: str) -> bool:
         return reg.is_user_of(user_id, self._appservices.server_name)
 
+    def _watching(self, regs: list[AppserviceRegistration], user_id: str) -> list[str]:
+        """The IDs of ``regs`` interested in a user: in a namespace, or joined to a
+        room the service is interested in (Synapse's ``is_interested_in_presence``
+        and ``_is_appservice_interested_in_device_lists_of_user``)."""
+        if not regs:
+            return []
+        rooms = [room.room_id for room in self._members.rooms_of(user_id)]
+        return [
+            reg.id
+            for reg in regs
+            if self._wants_user(reg, user_id) or any(self._wants_room(reg, r) for r in rooms)
+        ]
+
     # -- staging (in the batch of what is sent) ----------------------------------------
     def stage_event(self, b: Batch, pdu: PduJson, count: int, before: int) -> None:
         """Persist listener: queue the event for every interested service with a url."""
@@ -254,15 +267,7 @@ class AppserviceSender:
 
     def stage_presence(self, b: Batch, user_id: str, content: dict[str, Any]) -> None:
         """Presence listener: ``m.presence`` for the services interested in the user."""
-        wanted = self._ephemeral_senders()
-        if not wanted:
-            return
-        rooms = [room.room_id for room in self._members.rooms_of(user_id)]
-        ids = [
-            reg.id
-            for reg in wanted
-            if self._wants_user(reg, user_id) or any(self._wants_room(reg, r) for r in rooms)
-        ]
+        ids = self._watching(self._ephemeral_senders(), user_id)
         event = {"type": "m.presence", "sender": user_id, "content": content}
         self._stage_ephemeral(b, ids, _EPHEMERAL, event)
 
@@ -276,15 +281,7 @@ class AppserviceSender:
 
     def stage_device_list_change(self, b: Batch, user_id: str) -> None:
         """Device-list listener: MSC3202's ``changed`` for the services interested."""
-        wanted = [reg for reg in self._senders() if reg.msc3202]
-        if not wanted:
-            return
-        rooms = [room.room_id for room in self._members.rooms_of(user_id)]
-        ids = [
-            reg.id
-            for reg in wanted
-            if self._wants_user(reg, user_id) or any(self._wants_room(reg, r) for r in rooms)
-        ]
+        ids = self._watching([reg for reg in self._senders() if reg.msc3202], user_id)
         if ids:
             self._queue.stage(b, ids, _DEVICE_LIST + user_id.encode(), b.next_count())
 
