@@ -1080,7 +1080,10 @@ def build_rooms(
         search=Search(history, SearchIndex(db)),
         hierarchy=Hierarchy(directory),
         user_directory=UserDirectory(
-            storage, aliases, lambda u: profile(u) if is_local_user(u) else None
+            storage,
+            aliases,
+            lambda u: profile(u) if is_local_user(u) else None,
+            accounts.is_locked,
         ),
         presence=presence,
         initial_sync=RoomInitialSync(history, directory, users.account_data, presence),

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from conduwuit.core.ids import UserId
 from tests.kit.homeserver import PASSWORD, Homeserver, StartHomeserver
 
 ALICE = "@alice:test.example"
@@ -101,3 +102,26 @@ async def test_logouts_allowed(start: StartHomeserver, path: str) -> None:
     assert hs.services.users.devices.list_devices(ALICE) == []
     status, reply = await hs.request("GET", "/account/whoami", token=alice["access_token"])
     assert (status, reply["errcode"]) == (401, "M_UNKNOWN_TOKEN")
+
+
+async def test_left_out_of_the_user_directory(start: StartHomeserver) -> None:
+    """As Synapse (``show_locked_users: false``): found again once unlocked."""
+    hs, admin, _ = await locked_server(start)
+    bob = (await hs.register("bob"))["access_token"]
+    status, room = await hs.request("POST", "/createRoom", {"preset": "public_chat"}, token=bob)
+    assert status == 200
+    # alice shares the room with bob (joined through the service: her own requests
+    # are refused while locked).
+    await hs.services.rooms.membership.join(UserId.parse(ALICE), room["room_id"])
+
+    async def found() -> list[str]:
+        status, reply = await hs.request(
+            "POST", "/user_directory/search", {"search_term": "alice"}, token=bob
+        )
+        assert status == 200
+        return [r["user_id"] for r in reply["results"]]
+
+    assert await found() == []
+    status, _ = await hs.request("PUT", LOCK, {"locked": False}, token=admin)
+    assert status == 200
+    assert await found() == [ALICE]
