@@ -1,7 +1,8 @@
 """A suspended account (client-server API "Account suspension"): what it may not do
 answers 403 M_USER_SUSPENDED and changes nothing; reading, syncing, leaving,
-rejecting invites, redacting its own events, kicks, receipts, keys and logging out
-go on (Synapse's line, core/suspension.py); lifting it restores everything."""
+rejecting invites, redacting its own events, kicks, receipts, keys, verification,
+new sessions, logging out, deleting devices and deactivating go on (the spec's list,
+drawn where Synapse draws it, core/suspension.py); lifting it restores everything."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.http.admin.test_users import ok
+from tests.http.client.test_devices import password_auth
 from tests.kit.homeserver import Homeserver, StartHomeserver
 
 ALICE = "@alice:test.example"
@@ -166,7 +168,18 @@ async def test_reading_and_corrective_actions_allowed(start: StartHomeserver) ->
     assert membership(w, w.invited) == "leave"
     await ok(hs, "POST", f"{room}/leave", alice, {})
     assert membership(w, w.mine) == "leave"
-    await ok(hs, "POST", "/logout", alice, {})
+    # Verification and cross-signing data, other sessions, their devices.
+    await ok(hs, "PUT", "/sendToDevice/m.key.verification.request/v1", alice, {"messages": {}})
+    await ok(hs, "POST", "/keys/signatures/upload", alice, {})
+    second = (await hs.login("alice", device_id="SECOND"))["access_token"]
+    await ok(hs, "POST", "/logout", second, {})
+    await hs.login("alice", device_id="THIRD")
+    body = {"devices": ["THIRD"], "auth": password_auth("alice")}
+    await ok(hs, "POST", "/delete_devices", alice, body)
+    devices = hs.services.users.devices.device_ids(ALICE)
+    assert "SECOND" not in devices and "THIRD" not in devices
+    await ok(hs, "POST", "/account/deactivate", alice, {"auth": password_auth("alice")})
+    assert not hs.services.users.accounts.is_active(ALICE)
 
 
 async def test_lifting_restores(start: StartHomeserver) -> None:
