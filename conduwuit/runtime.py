@@ -61,6 +61,7 @@ class RunningServer:
                 self.server.services.loop_lag.start()
             self.server.services.push.pushers.start()
             self.server.services.rooms.delayed_events.start()
+            self.server.services.rooms.typing.start()
             self.server.services.federation.sender.start()
             if self.config.appservice_dir is not None:
                 loaded = await self.server.services.users.appservices.load_dir(
@@ -95,6 +96,7 @@ class RunningServer:
             finally:
                 # After the requests: none can queue a push or schedule an event.
                 await self.server.services.rooms.delayed_events.stop()
+                await self.server.services.rooms.typing.stop()
                 if self.admin_socket is not None:
                     await self.admin_socket.stop()
                 await self.server.admin.stop()

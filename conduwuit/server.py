@@ -43,7 +43,11 @@ from conduwuit.service.account_data import AccountData
 from conduwuit.service.appservice.client import AppserviceClient
 from conduwuit.service.appservice.queries import AppserviceQueries
 from conduwuit.service.appservice.registry import Appservices
-from conduwuit.service.appservice.sender import AppserviceSender, AppserviceSenderSettings
+from conduwuit.service.appservice.sender import (
+    AppserviceSender,
+    AppserviceSenderSettings,
+    KeyCountReader,
+)
 from conduwuit.service.clock import Clock, system_clock
 from conduwuit.service.devices import Devices
 from conduwuit.service.e2ee import E2ee
@@ -142,6 +146,7 @@ from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.admin import UserAdmin
 from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.login import PasswordAuth
+from conduwuit.service.users.moderation import AccountModeration
 from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
@@ -149,6 +154,7 @@ from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.registration_tokens import RegistrationTokens
 from conduwuit.service.users.shadow_bans import ShadowBans
 from conduwuit.service.users.shared_secret import SharedSecret
+from conduwuit.service.users.suspension import SuspensionGuard
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import TurnConfig, Voip
 
@@ -220,6 +226,7 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
                 users.devices,
                 rooms.storage.member_index,
                 room,
+                users.moderation,
             ).group(),
             room_commands.group(
                 (
@@ -427,7 +434,8 @@ def build_appservices(
     e2ee: E2ee,
 ) -> tuple[AppserviceSender, AppserviceQueries]:
     """The appservice sender, queueing events, and the typing, receipts, presence and
-    to-device messages of services with ``receive_ephemeral`` (each in its own batch),
+    to-device messages of services with ``receive_ephemeral`` and the device-list
+    changes of those with MSC3202 (each in its own batch),
     for the services interested in them (the runtime starts and stops it, and closes
     the client), and the queries (unknown local aliases are asked of the services)
     over one client."""
@@ -444,7 +452,9 @@ def build_appservices(
         client,
         clock,
         AppserviceSenderSettings(retry_max_s=config.sender_retry_backoff_limit),
+        KeyCountReader(users.devices.device_ids, e2ee.device_keys),
     )
+    e2ee.device_lists.change_listeners.append(sender.stage_device_list_change)
     rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
     rooms.typing.listeners.append(sender.typing_changed)
     rooms.receipts.public_listeners.append(sender.stage_public_receipt)
@@ -836,6 +846,8 @@ def build_users(
         registration_tokens=registration_tokens,
         erasures=erasures,
         shadow_bans=ShadowBans(db, clock),
+        suspensions=SuspensionGuard(accounts),
+        moderation=AccountModeration(config.server_name, accounts),
         shared_secret=SharedSecret(config.registration_shared_secret, clock),
         uiaa=uiaa,
         account_data=account_data,
@@ -1010,7 +1022,9 @@ def build_rooms(
         tuple(config.forbidden_alias_names),
         config.auto_deactivate_banned_room_attempts,
         users.registration.deactivate,
+        accounts.is_suspended,
     )
+    storage.pipeline.local_checks.append(users.suspensions.check_event)
     membership = Membership(actions, policy)
     history = RoomHistory(actions, users.erasures.is_erased, users.account_data.ignored_users)
     hooks = AccountHooks(membership, users.shadow_bans.is_banned)
@@ -1066,7 +1080,10 @@ def build_rooms(
         search=Search(history, SearchIndex(db)),
         hierarchy=Hierarchy(directory),
         user_directory=UserDirectory(
-            storage, aliases, lambda u: profile(u) if is_local_user(u) else None
+            storage,
+            aliases,
+            lambda u: profile(u) if is_local_user(u) else None,
+            accounts.is_locked,
         ),
         presence=presence,
         initial_sync=RoomInitialSync(history, directory, users.account_data, presence),

@@ -4,7 +4,10 @@ server signatures through :class:`ServerAuthenticator` (api/federation/auth.py).
 Client-server API, "Using access tokens": the token comes from
 ``Authorization: Bearer`` or the deprecated ``access_token`` query parameter.
 No token: 401 M_MISSING_TOKEN. Unknown: 401 M_UNKNOWN_TOKEN. Expired (a
-refreshable token): 401 M_UNKNOWN_TOKEN with ``soft_logout: true``.
+refreshable token): 401 M_UNKNOWN_TOKEN with ``soft_logout: true``. A locked
+account (v1.12, "Account locking"): 401 M_USER_LOCKED with ``soft_logout: true`` on
+every route but the logouts; as Synapse, an application service acting as a locked
+user is not refused (Synapse checks the lock only for users' own tokens).
 """
 
 from __future__ import annotations
@@ -70,6 +73,11 @@ def _checked(token: str) -> str:
     return token
 
 
+def locked_error() -> MatrixError:
+    """The spec's answer to a locked account (also to its logins and refreshes)."""
+    return MatrixError(ErrCode.USER_LOCKED, "This account has been locked", soft_logout=True)
+
+
 class TokenAuthenticator:
     def __init__(
         self,
@@ -86,7 +94,12 @@ class TokenAuthenticator:
         self._servers = servers
 
     async def authenticate(
-        self, request: web.Request, scheme: Auth, *, allow_guests: bool = False
+        self,
+        request: web.Request,
+        scheme: Auth,
+        *,
+        allow_guests: bool = False,
+        allow_locked: bool = False,
     ) -> None:
         if scheme is Auth.SERVER_SIGNATURE:
             if self._servers is None:
@@ -111,6 +124,8 @@ class TokenAuthenticator:
         account = self._accounts.get(owner.user_id)
         if account is None or account.deactivated:
             raise MatrixError(ErrCode.UNKNOWN_TOKEN, "Unknown access token.", soft_logout=False)
+        if account.locked and not allow_locked:
+            raise locked_error()
         if account.is_guest and not allow_guests:
             raise MatrixError(
                 ErrCode.GUEST_ACCESS_FORBIDDEN, "Guest accounts cannot use this endpoint."

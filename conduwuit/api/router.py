@@ -50,7 +50,12 @@ class Authenticator(Protocol):
     """Checks a request against an auth scheme and records who made it on the request."""
 
     async def authenticate(
-        self, request: web.Request, scheme: Auth, *, allow_guests: bool = False
+        self,
+        request: web.Request,
+        scheme: Auth,
+        *,
+        allow_guests: bool = False,
+        allow_locked: bool = False,
     ) -> None: ...
 
 
@@ -62,6 +67,9 @@ class Route:
     auth: Auth = Auth.NONE
     #: Whether guest accounts may call it (client-server API, "Guest access").
     allow_guests: bool = False
+    #: Whether a locked account may call it: only the logouts (client-server API,
+    #: "Account locking"); every other route answers 401 M_USER_LOCKED.
+    allow_locked: bool = False
     #: Largest request body in bytes, refused with 413 M_TOO_LARGE before it is read;
     #: None for the server's ``max_request_size`` (key uploads, to-device messages).
     max_body: int | None = SMALL_BODY
@@ -104,10 +112,13 @@ def _authenticated(route: Route, authenticator: Authenticator | None) -> Handler
     handler = route.handler
     scheme = route.auth
     allow_guests = route.allow_guests
+    allow_locked = route.allow_locked
 
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        await authenticator.authenticate(request, scheme, allow_guests=allow_guests)
+        await authenticator.authenticate(
+            request, scheme, allow_guests=allow_guests, allow_locked=allow_locked
+        )
         return await handler(request)
 
     return wrapper

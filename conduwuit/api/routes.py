@@ -13,6 +13,7 @@ from conduwuit.api import root, wellknown
 from conduwuit.api.admin import event_reports as admin_event_reports
 from conduwuit.api.admin import loop_lag as admin_loop_lag
 from conduwuit.api.admin import media as admin_media
+from conduwuit.api.admin import moderation as admin_moderation
 from conduwuit.api.admin import register as admin_register
 from conduwuit.api.admin import registration_tokens as admin_registration_tokens
 from conduwuit.api.admin import rooms as admin_rooms
@@ -206,8 +207,9 @@ def user_routes(
         *tags.TagHandlers(users.tags).routes(),
         *openid.OpenIdHandlers(users.openid, config.server_name).routes(),
         *filter.routes(users.filters),
-        *capabilities.routes(config),
+        *capabilities.routes(config, users.accounts.is_admin),
         *admin_whois.WhoisHandlers(users.whois).routes(),
+        *admin_moderation.ModerationHandlers(users.moderation, users.accounts.is_admin).routes(),
     ]
 
 

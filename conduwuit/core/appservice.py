@@ -18,6 +18,9 @@ from typing import Any
 
 #: MSC2409's unstable registration key for ``receive_ephemeral``.
 UNSTABLE_PUSH_EPHEMERAL = "de.sorunome.msc2409.push_ephemeral"
+#: MSC3202's registration key (Synapse's): device lists, one-time key counts and
+#: unused fallback key types in the service's transactions.
+MSC3202 = "org.matrix.msc3202"
 
 
 class NamespaceKind(StrEnum):
@@ -71,6 +74,8 @@ class AppserviceRegistration:
     #: Asked for with MSC2409's unstable ``de.sorunome.msc2409.push_ephemeral`` (and not
     #: the stable key): the data goes under the unstable key, as Synapse does.
     ephemeral_unstable: bool = False
+    #: MSC3202 transaction extensions, for encrypting bridges (``org.matrix.msc3202``).
+    msc3202: bool = False
 
     def sender(self, server_name: str) -> str:
         return f"@{self.sender_localpart}:{server_name}"
@@ -156,6 +161,9 @@ def parse_registration(raw: Any) -> AppserviceRegistration:
     unstable = raw.get(UNSTABLE_PUSH_EPHEMERAL, False)
     if not isinstance(unstable, bool):
         raise RegistrationError(f"'{UNSTABLE_PUSH_EPHEMERAL}' must be true or false")
+    msc3202 = raw.get(MSC3202, False)
+    if not isinstance(msc3202, bool):
+        raise RegistrationError(f"'{MSC3202}' must be true or false")
     return AppserviceRegistration(
         id=as_id,
         url=url,
@@ -169,6 +177,7 @@ def parse_registration(raw: Any) -> AppserviceRegistration:
         protocols=tuple(protocols),
         receive_ephemeral=ephemeral or unstable,
         ephemeral_unstable=unstable and not ephemeral,
+        msc3202=msc3202,
     )
 
 
@@ -190,6 +199,8 @@ def registration_to_json(reg: AppserviceRegistration) -> dict[str, Any]:
     }
     if reg.ephemeral_unstable:
         out[UNSTABLE_PUSH_EPHEMERAL] = True
+    if reg.msc3202:
+        out[MSC3202] = True
     if reg.rate_limited is not None:
         out["rate_limited"] = reg.rate_limited
     if reg.protocols:

@@ -114,6 +114,9 @@ class Devices:
     def list_devices(self, user_id: str) -> list[Device]:
         return [Device(**json.loads(v)) for _, v in self._metadata.iter_prefix(prefix(user_id))]
 
+    def device_ids(self, user_id: str) -> list[str]:
+        return list(self._device_ids(user_id))
+
     def _device_ids(self, user_id: str) -> Iterator[str]:
         start = len(prefix(user_id))
         for k, _ in self._metadata.iter_prefix(prefix(user_id)):
@@ -205,6 +208,11 @@ class Devices:
         """Who an access token belongs to (expired tokens included: check ``expires_ts``)."""
         raw = self._token_device.get(access_token.encode())
         return _owner(raw) if raw is not None else None
+
+    def refresh_token_owner(self, refresh_token: str) -> str | None:
+        """The user of a refresh token (valid or not), None for an unknown one."""
+        raw = self._refresh_device.get(refresh_token.encode())
+        return _owner(raw).user_id if raw is not None else None
 
     def refresh(self, refresh_token: str) -> Session | None:
         """New tokens for the device of a valid refresh token; the old ones stop working.

@@ -76,6 +76,7 @@ from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.admin import UserAdmin
 from conduwuit.service.users.erasure import Erasures
 from conduwuit.service.users.login import PasswordAuth
+from conduwuit.service.users.moderation import AccountModeration
 from conduwuit.service.users.openid import OpenId
 from conduwuit.service.users.passwords import PasswordHasher
 from conduwuit.service.users.profiles import Profiles
@@ -83,6 +84,7 @@ from conduwuit.service.users.registration import Registration
 from conduwuit.service.users.registration_tokens import RegistrationTokens
 from conduwuit.service.users.shadow_bans import ShadowBans
 from conduwuit.service.users.shared_secret import SharedSecret
+from conduwuit.service.users.suspension import SuspensionGuard
 from conduwuit.service.users.whois import Whois
 from conduwuit.service.voip import Voip
 
@@ -106,6 +108,10 @@ class UserServices:
     erasures: Erasures
     #: Shadow-banned users (the admin API sets them; the client API fakes their sends).
     shadow_bans: ShadowBans
+    #: Refuses the events of suspended accounts (the room pipeline runs it).
+    suspensions: SuspensionGuard
+    #: Locks and suspensions as admins set them (spec endpoints, admin room).
+    moderation: AccountModeration
     shared_secret: SharedSecret
     uiaa: Uiaa
     account_data: AccountData

@@ -1,6 +1,7 @@
 """``POST /user_directory/search`` (client-server API "User directory"): users who
 share a joined room with the searcher, and members of rooms published in the
-directory (Synapse's default scope), matched on user ID or display name.
+directory (Synapse's default scope), matched on user ID or display name. Locked
+accounts are left out (Synapse's default, ``show_locked_users: false``).
 """
 
 from __future__ import annotations
@@ -25,16 +26,22 @@ def no_local_profiles(user_id: str) -> Mapping[str, object] | None:
     return None
 
 
+def never(user_id: str) -> bool:
+    return False
+
+
 class UserDirectory:
     def __init__(
         self,
         storage: RoomStorage,
         aliases: Aliases,
         local_profile: LocalProfile = no_local_profiles,
+        is_locked: Callable[[str], bool] = never,
     ) -> None:
         self.storage = storage
         self.aliases = aliases
         self.local_profile = local_profile
+        self.is_locked = is_locked
 
     def search(self, user: UserId, term: str, limit: int = 10) -> dict[str, Any]:
         limit = max(1, min(limit, MAX_LIMIT))
@@ -50,7 +57,7 @@ class UserDirectory:
         for room in rooms:
             current = state.current_hash(room)
             for member in self.storage.member_index.members(room, MembershipState.JOIN):
-                if member in found:
+                if member in found or self.is_locked(member):
                     continue
                 if member == str(user) and room not in published:
                     # Sharing a room with oneself does not count: as in Synapse, the

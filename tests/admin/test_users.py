@@ -95,3 +95,38 @@ async def test_list_joined_rooms_and_devices(hs: Homeserver) -> None:
     assert reply["body"] == f"{bob} is joined to 1 room(s):\n```\n{created['room_id']}\n```"
     reply = await command(hs, alice, "!admin users list-devices bob")
     assert reply["body"].startswith(f"{bob} has 1 device(s):")
+
+
+async def test_lock_unlock_suspend_unsuspend(hs: Homeserver) -> None:
+    admin = (await hs.register("alice"))["user_id"]
+    bob = (await hs.register("bob"))["user_id"]
+    accounts = hs.services.users.accounts
+    reply = await command(hs, admin, f"!admin users lock {bob}")
+    assert reply["body"] == f"{bob} is now locked."
+    status, reply = await hs.request("GET", "/account/whoami", token=hs.tokens[bob])
+    assert (status, reply["errcode"]) == (401, "M_USER_LOCKED")
+    reply = await command(hs, admin, "!admin users lock bob")
+    assert reply["body"] == f"Error: {bob} is already locked"
+    reply = await command(hs, admin, "!admin users suspend bob")
+    assert reply["body"] == f"{bob} is now suspended."
+    listing = (await command(hs, admin, "!admin users list-users"))["body"]
+    assert f"{bob} (locked, suspended)" in listing
+    reply = await command(hs, admin, "!admin users unlock bob")
+    assert reply["body"] == f"{bob} is no longer locked."
+    status, reply = await hs.request(
+        "PUT", f"/profile/{bob}/displayname", {"displayname": "B"}, token=hs.tokens[bob]
+    )
+    assert (status, reply["errcode"]) == (403, "M_USER_SUSPENDED")
+    reply = await command(hs, admin, "!admin users unsuspend bob")
+    assert reply["body"] == f"{bob} is no longer suspended."
+    reply = await command(hs, admin, "!admin users unsuspend bob")
+    assert reply["body"] == f"Error: {bob} is not suspended"
+    account = accounts.get(bob)
+    assert account is not None and not account.locked and not account.suspended
+    # Admins (their own account included), unknown and remote users are refused.
+    for target in (admin, "nobody", "@bob:elsewhere.example", BOT):
+        for verb in ("lock", "suspend"):
+            reply = await command(hs, admin, f"!admin users {verb} {target}")
+            assert reply["body"].startswith("Error: "), (verb, target, reply)
+    account = accounts.get(admin)
+    assert account is not None and not account.locked and not account.suspended

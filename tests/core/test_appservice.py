@@ -71,6 +71,14 @@ def test_msc2409_key_sets_receive_ephemeral() -> None:
     assert not parse_registration(raw()).receive_ephemeral
 
 
+def test_msc3202_flag() -> None:
+    reg = parse_registration(raw(**{"org.matrix.msc3202": True}))
+    assert reg.msc3202 and parse_registration(registration_to_json(reg)) == reg
+    assert not parse_registration(raw()).msc3202
+    with pytest.raises(RegistrationError, match=r"org\.matrix\.msc3202"):
+        parse_registration(raw(**{"org.matrix.msc3202": "yes"}))
+
+
 def test_interested_in_room_by_id_alias_or_member() -> None:
     reg = parse_registration(raw(namespaces=BRIDGE_NAMESPACES))
 

@@ -13,6 +13,7 @@ from conduwuit.service.devices import Devices
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.ids import make_user_id, parse_user_id
+from conduwuit.service.users.moderation import AccountModeration, Moderation
 from conduwuit.service.users.registration import Registration
 
 GENERATED_PASSWORD_BYTES = 18
@@ -26,6 +27,7 @@ class UserCommands:
     devices: Devices
     members: MemberIndex
     admin_room: AdminRoom
+    moderation: AccountModeration
 
     def _local(self, raw: str, *, active: bool = True) -> str:
         """A local user ID from a user ID or a bare localpart, which must exist."""
@@ -83,13 +85,44 @@ class UserCommands:
         self.accounts.set_admin(user_id, False)
         return f"{user_id} is no longer a server admin."
 
+    def _moderate(self, raw: str, kind: Moderation, on: bool) -> str:
+        """Lock/suspend (or lift it): admins are refused, as by the spec's endpoints."""
+        user_id = self._local(raw)
+        if self.accounts.is_admin(user_id):
+            raise CommandError(f"{user_id} is a server admin; revoke that first")
+        was = self.moderation.is_set(kind, user_id)
+        word = {Moderation.LOCK: "locked", Moderation.SUSPEND: "suspended"}[kind]
+        if was == on:
+            raise CommandError(f"{user_id} is {'already' if on else 'not'} {word}")
+        self.moderation.set(kind, user_id, on)
+        return f"{user_id} is {'now' if on else 'no longer'} {word}."
+
+    async def lock(self, ns: argparse.Namespace) -> str:
+        return self._moderate(ns.user_id, Moderation.LOCK, True)
+
+    async def unlock(self, ns: argparse.Namespace) -> str:
+        return self._moderate(ns.user_id, Moderation.LOCK, False)
+
+    async def suspend(self, ns: argparse.Namespace) -> str:
+        return self._moderate(ns.user_id, Moderation.SUSPEND, True)
+
+    async def unsuspend(self, ns: argparse.Namespace) -> str:
+        return self._moderate(ns.user_id, Moderation.SUSPEND, False)
+
     async def list_users(self, ns: argparse.Namespace) -> str:
         rows = []
         for user_id, account in self.accounts.all():
             if account.deactivated or user_id == str(self.admin_room.server_user):
                 continue
             flags = [
-                f for f, on in (("admin", account.is_admin), ("guest", account.is_guest)) if on
+                f
+                for f, on in (
+                    ("admin", account.is_admin),
+                    ("guest", account.is_guest),
+                    ("locked", account.locked),
+                    ("suspended", account.suspended),
+                )
+                if on
             ]
             rows.append(f"{user_id} ({', '.join(flags)})" if flags else user_id)
         return f"Found {len(rows)} local user account(s):\n" + code_block(rows)
@@ -154,6 +187,40 @@ class UserCommands:
                     self.revoke_admin,
                     (user,),
                     "!admin users revoke-user-admin @alice:example.org",
+                ),
+                Command(
+                    "users",
+                    "lock",
+                    "Lock a local account: every request but a logout answers M_USER_LOCKED "
+                    "(its sessions are kept for when it is unlocked)",
+                    self.lock,
+                    (user,),
+                    "!admin users lock @alice:example.org",
+                ),
+                Command(
+                    "users",
+                    "unlock",
+                    "Unlock a locked local account",
+                    self.unlock,
+                    (user,),
+                    "!admin users unlock @alice:example.org",
+                ),
+                Command(
+                    "users",
+                    "suspend",
+                    "Suspend a local account: it can read and leave rooms but not join, "
+                    "invite, send or change its profile (M_USER_SUSPENDED)",
+                    self.suspend,
+                    (user,),
+                    "!admin users suspend @alice:example.org",
+                ),
+                Command(
+                    "users",
+                    "unsuspend",
+                    "Lift the suspension of a local account",
+                    self.unsuspend,
+                    (user,),
+                    "!admin users unsuspend @alice:example.org",
                 ),
                 Command(
                     "users",

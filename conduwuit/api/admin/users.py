@@ -1,6 +1,6 @@
 """Synapse's user admin API (service/users/admin.py): list, query, create-or-modify,
 deactivate, reset password, joined rooms, devices (list, log one out), the admin
-flag. Every endpoint is for server admins only."""
+flag, shadow-bans, suspension. Every endpoint is for server admins only."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class UserBody(WireModel):
     avatar_url: StrictStr | None = None
     admin: StrictBool | None = None
     deactivated: StrictBool | None = None
+    locked: StrictBool | None = None
     threepids: list[object] | None = None
     external_ids: list[object] | None = None
     user_type: StrictStr | None = None
@@ -36,6 +37,10 @@ class UserBody(WireModel):
 
 class AdminBody(WireModel):
     admin: StrictBool
+
+
+class SuspendBody(WireModel):
+    suspend: StrictBool
 
 
 class DeactivateBody(WireModel):
@@ -70,6 +75,7 @@ class UserAdminHandlers:
             name=request.query.get("name"),
             guests=bool_param(request, "guests", True),
             deactivated=bool_param(request, "deactivated", False),
+            locked=bool_param(request, "locked", False),
             admins=None if admins is None else bool_param(request, "admins"),
             order_by=request.query.get("order_by", "name"),
             backwards=paging.backwards,
@@ -96,6 +102,7 @@ class UserAdminHandlers:
             avatar_url=body.avatar_url,
             admin=body.admin,
             deactivated=body.deactivated,
+            locked=body.locked,
         )
         created, details = await self._admin.create_or_modify(requester, target, change)
         return web.json_response(details, status=201 if created else 200)
@@ -144,6 +151,12 @@ class UserAdminHandlers:
         self._admin.set_shadow_banned(_target(request), request.method == "POST")
         return web.json_response({})
 
+    async def suspend(self, request: web.Request) -> web.Response:
+        self._require(request)
+        target = _target(request)
+        body = parse(SuspendBody, await json_body(request))
+        return web.json_response(self._admin.set_suspended(target, body.suspend))
+
     def routes(self) -> list[Route]:
         token = Auth.ACCESS_TOKEN
         return [
@@ -157,6 +170,7 @@ class UserAdminHandlers:
             Route("PUT", (f"{V1}/users/{{user_id}}/admin",), self.put_admin, token),
             Route("POST", (f"{V1}/users/{{user_id}}/shadow_ban",), self.shadow_ban, token),
             Route("DELETE", (f"{V1}/users/{{user_id}}/shadow_ban",), self.shadow_ban, token),
+            Route("PUT", (f"{V1}/suspend/{{user_id}}",), self.suspend, token),
             Route("GET", (f"{V2}/users/{{user_id}}/devices",), self.devices, token),
             Route(
                 "DELETE",

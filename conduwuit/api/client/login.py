@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import StrictBool, StrictStr
 
-from conduwuit.api.auth import client_ip, requester
+from conduwuit.api.auth import client_ip, locked_error, requester
 from conduwuit.api.client.appservice_login import (
     LOGIN_APPSERVICE,
     calling_appservice,
@@ -113,6 +113,9 @@ class LoginHandlers:
             user_id = named
         else:
             raise MatrixError(ErrCode.UNKNOWN, f"Unknown login type {body.type}.", status=400)
+        if self.accounts.is_locked(user_id):
+            # Synapse's order: the credentials first, then the lock (every login type).
+            raise locked_error()
         session = self.registration.login(
             user_id,
             body.device_id,
@@ -140,6 +143,11 @@ class LoginHandlers:
         # the refresh token unused (Synapse has no limit here; see docs/ratelimits.md).
         self.refresh_limiter.check(f"ip:{client_ip(request)}")
         body = await parse_body(request, RefreshBody)
+        owner = self.devices.refresh_token_owner(body.refresh_token)
+        if owner is not None and self.accounts.is_locked(owner):
+            # "cannot obtain a new access token until the account has been unlocked";
+            # the refresh token stays unused.
+            raise locked_error()
         session = self.devices.refresh(body.refresh_token)
         if session is None:
             raise MatrixError(
@@ -180,9 +188,20 @@ class LoginHandlers:
             ),
             Route("POST", client_paths("/refresh", versions=("v3",)), self.refresh),
             Route(
-                "POST", client_paths("/logout"), self.logout, Auth.ACCESS_TOKEN, allow_guests=True
+                "POST",
+                client_paths("/logout"),
+                self.logout,
+                Auth.ACCESS_TOKEN,
+                allow_guests=True,
+                allow_locked=True,
             ),
-            Route("POST", client_paths("/logout/all"), self.logout_all, Auth.ACCESS_TOKEN),
+            Route(
+                "POST",
+                client_paths("/logout/all"),
+                self.logout_all,
+                Auth.ACCESS_TOKEN,
+                allow_locked=True,
+            ),
             Route(
                 "GET",
                 client_paths("/account/whoami"),

@@ -25,6 +25,7 @@ from conduwuit.core.errors import (
     not_found,
 )
 from conduwuit.core.ids import UserId
+from conduwuit.core.suspension import PROFILE_REFUSAL, suspended_error
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.profiles import Profiles, check_key
@@ -83,6 +84,9 @@ class ProfileHandlers:
         user_id = request.match_info["user_id"]
         if user_id != who.user_id:
             raise forbidden("You cannot change the profile of another user.")
+        if self.accounts.is_suspended(user_id):
+            # Synapse refuses every profile change of a suspended account.
+            raise suspended_error(PROFILE_REFUSAL)
         check_key(key)
         if who.is_guest and key not in GUEST_FIELDS:
             raise MatrixError(

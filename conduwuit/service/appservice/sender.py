@@ -33,15 +33,31 @@ whose registration has ``receive_ephemeral`` (or MSC2409's unstable
 The transaction carries them under ``ephemeral`` and ``de.sorunome.msc2409.to_device``
 (for the unstable registration key: ``de.sorunome.msc2409.ephemeral``), as Synapse
 does; each is left out when empty (the spec allows it).
+
+**MSC3202** (encrypting bridges), for services whose registration has
+``org.matrix.msc3202: true``, with Synapse's unstable keys:
+
+- ``org.matrix.msc3202.device_lists``: ``{"changed": [...], "left": []}``, users
+  whose devices or keys changed (queued in the change's batch) if the service is
+  interested in them: in its namespace, or in a room it is interested in
+  (Synapse's ``_is_appservice_interested_in_device_lists_of_user``). Like Synapse,
+  "left" is never filled: a bridge stops tracking on the leaves it sees.
+- ``org.matrix.msc3202.device_one_time_key_counts`` (and the older
+  ``…device_one_time_keys_count``) and ``…device_unused_fallback_key_types``, read
+  when the transaction is built, for every device of the sender, the service's
+  users joined to the rooms of the transaction's events and ephemeral events, and
+  the recipients of its to-device messages (Synapse's
+  ``_compute_msc3202_otk_counts_and_fallback_keys``). As there, a change of counts
+  alone sends no transaction.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from conduwuit.core.appservice import (
     AppserviceRegistration,
@@ -66,6 +82,8 @@ log = logging.getLogger(__name__)
 MAX_EVENTS = 100
 MAX_EPHEMERAL = 100
 MAX_TO_DEVICE = 100
+#: Users of MSC3202's ``device_lists.changed`` per transaction.
+MAX_DEVICE_LISTS = 100
 QUEUE_LIMIT = 10_000
 #: Queue entry kinds (a value's first byte). An event entry is its event ID, whose
 #: first byte is always ``$`` (so entries written before there were other kinds read
@@ -73,10 +91,34 @@ QUEUE_LIMIT = 10_000
 _EVENT = b"$"
 _EPHEMERAL = b"e"
 _TO_DEVICE = b"d"
+_DEVICE_LIST = b"l"
 #: Where the transaction carries them (MSC2409; Synapse's keys).
 EPHEMERAL = "ephemeral"
 UNSTABLE_EPHEMERAL = "de.sorunome.msc2409.ephemeral"
 UNSTABLE_TO_DEVICE = "de.sorunome.msc2409.to_device"
+#: MSC3202's (Synapse sends the one-time key counts under both spellings).
+MSC3202_DEVICE_LISTS = "org.matrix.msc3202.device_lists"
+MSC3202_OTK_COUNTS = (
+    "org.matrix.msc3202.device_one_time_key_counts",
+    "org.matrix.msc3202.device_one_time_keys_count",
+)
+MSC3202_FALLBACK_KEYS = "org.matrix.msc3202.device_unused_fallback_key_types"
+
+
+class DeviceKeyCounts(Protocol):
+    """What MSC3202 reads of a device's keys (service/e2ee/device_keys.py)."""
+
+    def one_time_key_counts(self, user_id: str, device_id: str) -> dict[str, int]: ...
+
+    def unused_fallback_key_types(self, user_id: str, device_id: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class KeyCountReader:
+    """A user's device IDs and their key counts, for MSC3202 transactions."""
+
+    device_ids: Callable[[str], list[str]]
+    keys: DeviceKeyCounts
 
 
 @dataclass(frozen=True)
@@ -98,8 +140,10 @@ class AppserviceSender:
         client: AppserviceClient,
         clock: Clock,
         settings: AppserviceSenderSettings,
+        key_counts: KeyCountReader | None = None,
     ) -> None:
         self._db = db
+        self._key_counts = key_counts
         self._appservices = appservices
         self._timeline = timeline
         self._members = members
@@ -114,7 +158,12 @@ class AppserviceSender:
             MAPS.appserviceid_outgoing,
             "appservice",
             self,
-            {_EVENT: MAX_EVENTS, _EPHEMERAL: MAX_EPHEMERAL, _TO_DEVICE: MAX_TO_DEVICE},
+            {
+                _EVENT: MAX_EVENTS,
+                _EPHEMERAL: MAX_EPHEMERAL,
+                _TO_DEVICE: MAX_TO_DEVICE,
+                _DEVICE_LIST: MAX_DEVICE_LISTS,
+            },
             settings.queue_limit,
         )
         appservices.registered_listeners.append(self._queue.wake)
@@ -137,6 +186,19 @@ class AppserviceSender:
 
     def _wants_user(self, reg: AppserviceRegistration, user_id: str) -> bool:
         return reg.is_user_of(user_id, self._appservices.server_name)
+
+    def _watching(self, regs: list[AppserviceRegistration], user_id: str) -> list[str]:
+        """The IDs of ``regs`` interested in a user: in a namespace, or joined to a
+        room the service is interested in (Synapse's ``is_interested_in_presence``
+        and ``_is_appservice_interested_in_device_lists_of_user``)."""
+        if not regs:
+            return []
+        rooms = [room.room_id for room in self._members.rooms_of(user_id)]
+        return [
+            reg.id
+            for reg in regs
+            if self._wants_user(reg, user_id) or any(self._wants_room(reg, r) for r in rooms)
+        ]
 
     # -- staging (in the batch of what is sent) ----------------------------------------
     def stage_event(self, b: Batch, pdu: PduJson, count: int, before: int) -> None:
@@ -205,15 +267,7 @@ class AppserviceSender:
 
     def stage_presence(self, b: Batch, user_id: str, content: dict[str, Any]) -> None:
         """Presence listener: ``m.presence`` for the services interested in the user."""
-        wanted = self._ephemeral_senders()
-        if not wanted:
-            return
-        rooms = [room.room_id for room in self._members.rooms_of(user_id)]
-        ids = [
-            reg.id
-            for reg in wanted
-            if self._wants_user(reg, user_id) or any(self._wants_room(reg, r) for r in rooms)
-        ]
+        ids = self._watching(self._ephemeral_senders(), user_id)
         event = {"type": "m.presence", "sender": user_id, "content": content}
         self._stage_ephemeral(b, ids, _EPHEMERAL, event)
 
@@ -224,6 +278,46 @@ class AppserviceSender:
         ids = [reg.id for reg in self._ephemeral_senders() if self._wants_user(reg, user_id)]
         message = {**event, "to_user_id": user_id, "to_device_id": device_id}
         self._stage_ephemeral(b, ids, _TO_DEVICE, message)
+
+    def stage_device_list_change(self, b: Batch, user_id: str) -> None:
+        """Device-list listener: MSC3202's ``changed`` for the services interested."""
+        ids = self._watching([reg for reg in self._senders() if reg.msc3202], user_id)
+        if ids:
+            self._queue.stage(b, ids, _DEVICE_LIST + user_id.encode(), b.next_count())
+
+    def _key_count_fields(
+        self,
+        reg: AppserviceRegistration,
+        rooms: set[str],
+        recipients: set[str],
+    ) -> dict[str, Any]:
+        """MSC3202's one-time key counts and unused fallback key types of the users
+        the transaction may concern (see the module docstring)."""
+        if self._key_counts is None:
+            return {}
+        server_name = self._appservices.server_name
+        users = {reg.sender(server_name), *recipients}
+        for room_id in rooms:
+            users.update(
+                u for u in self._members.members(room_id) if reg.is_user_of(u, server_name)
+            )
+        counts: dict[str, dict[str, dict[str, int]]] = {}
+        fallback: dict[str, dict[str, list[str]]] = {}
+        keys = self._key_counts.keys
+        for user_id in sorted(users):
+            for device_id in self._key_counts.device_ids(user_id):
+                counts.setdefault(user_id, {})[device_id] = keys.one_time_key_counts(
+                    user_id, device_id
+                )
+                fallback.setdefault(user_id, {})[device_id] = keys.unused_fallback_key_types(
+                    user_id, device_id
+                )
+        out: dict[str, Any] = {}
+        if counts:
+            out.update(dict.fromkeys(MSC3202_OTK_COUNTS, counts))
+        if fallback:
+            out[MSC3202_FALLBACK_KEYS] = fallback
+        return out
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -257,11 +351,14 @@ class AppserviceSender:
         events: list[dict[str, Any]] = []
         ephemeral: list[Any] = []
         to_device: list[Any] = []
+        changed: set[str] = set()
         for item in items:
             if item.kind == _EPHEMERAL:
                 ephemeral.append(json.loads(item.payload))
             elif item.kind == _TO_DEVICE:
                 to_device.append(json.loads(item.payload))
+            elif item.kind == _DEVICE_LIST:
+                changed.add(item.payload.decode())
             else:
                 pdu = self._timeline.get((item.kind + item.payload).decode())
                 if pdu is not None:
@@ -273,6 +370,12 @@ class AppserviceSender:
                 body[UNSTABLE_EPHEMERAL if reg.ephemeral_unstable else EPHEMERAL] = ephemeral
             if to_device:
                 body[UNSTABLE_TO_DEVICE] = to_device
+        if reg is not None and reg.msc3202:
+            if changed:
+                body[MSC3202_DEVICE_LISTS] = {"changed": sorted(changed), "left": []}
+            rooms = {str(e["room_id"]) for e in (*events, *ephemeral) if "room_id" in e}
+            recipients = {str(m["to_user_id"]) for m in to_device}
+            body.update(self._key_count_fields(reg, rooms, recipients))
         return body
 
     def retry_in_s(self, destination: str) -> float:

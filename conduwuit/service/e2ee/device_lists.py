@@ -99,6 +99,9 @@ class DeviceLists:
         self._remote = remote
         self._changes = db.map(MAPS.keychangeid_userid)
         self._latest = db.map(MAPS.keychangeuserid_count)
+        #: Told ``(batch, user ID)`` of each change of a user's devices or keys, local
+        #: or remote, in its batch (the appservice sender's MSC3202 device lists).
+        self.change_listeners: list[Callable[[Batch, str], None]] = []
 
     def is_local(self, user_id: str) -> bool:
         return server_of(user_id) == self._server_name
@@ -118,6 +121,8 @@ class DeviceLists:
         if self.is_local(user_id):
             observers.add(user_id)
         self._stage(b, observers, user_id, CHANGED, b.next_count())
+        for listener in self.change_listeners:
+            listener(b, user_id)
         if self._remote is not None and self.is_local(user_id):
             servers = {server_of(u) for u in sharing} - {self._server_name}
             for update in updates if servers else ():

@@ -3,7 +3,9 @@
 and aliases of ``forbidden_remote_server_names`` ("global ACLs"), aliases matching
 ``forbidden_alias_names``. Server admins are never limited (conduwuit: "for our user
 (client) checks, admin users are allowed"). With ``auto_deactivate_banned_room_attempts``
-a refused join deactivates the user who tried (conduwuit's remediation).
+a refused join deactivates the user who tried (conduwuit's remediation). A
+suspended account may not join or knock at all, admins included (403
+M_USER_SUSPENDED, core/suspension.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from conduwuit.core.errors import forbidden
+from conduwuit.core.suspension import JOIN_REFUSAL, suspended_error
 from conduwuit.service.rooms.metadata import RoomMetadata
 
 log = logging.getLogger(__name__)
@@ -24,19 +27,20 @@ def _server(room_id_or_alias: str) -> str | None:
     return server if sep else None
 
 
-def never_admin(user_id: str) -> bool:
+def never(user_id: str) -> bool:
     return False
 
 
 @dataclass
 class JoinPolicy:
     metadata: RoomMetadata
-    is_admin: Callable[[str], bool] = never_admin
+    is_admin: Callable[[str], bool] = never
     forbidden_servers: frozenset[str] = frozenset()
     forbidden_alias_names: tuple[str, ...] = ()
     auto_deactivate: bool = False
     #: Deactivates an account (set by the composition root: the users service).
     deactivate: Callable[[str], Awaitable[None]] | None = field(default=None, repr=False)
+    is_suspended: Callable[[str], bool] = never
 
     def refusal(self, target: str, room_id: str) -> str | None:
         """Why a join of ``room_id`` (asked for as ``target``: an ID or an alias) is
@@ -55,6 +59,8 @@ class JoinPolicy:
     async def check_join(self, user_id: str, target: str, room_id: str) -> None:
         """403 (and, with auto_deactivate_banned_room_attempts, deactivation) when a
         non-admin may not join, knock on or be invited to the room."""
+        if self.is_suspended(user_id):
+            raise suspended_error(JOIN_REFUSAL)
         if self.is_admin(user_id):
             return
         reason = self.refusal(target, room_id)

@@ -73,6 +73,11 @@ Countersign = Callable[[Event, RoomVersion, int], Awaitable[dict[str, Any]]]
 #: A room state as event IDs by (type, state key).
 StateIds = dict[tuple[str, str], str]
 
+#: A server policy on local events beyond the auth rules (a suspended sender,
+#: core/suspension.py): given the built event and a way to load another event of
+#: the room; raises to refuse before anything is written.
+LocalCheck = Callable[[Event, Callable[[str], Event | None]], None]
+
 # Checks hashes and signatures of a received PDU; raises. Federation's is async (it
 # may fetch keys), so an awaitable result is awaited.
 Verify = Callable[[dict[str, Any]], Awaitable[None] | None]
@@ -92,6 +97,8 @@ class EventPipeline:
         self.builder = builder
         self.persister = persister
         self.locks = locks
+        #: Run on every local event before the auth rules (set by the composition root).
+        self.local_checks: list[LocalCheck] = []
 
     # -- the shared checks -------------------------------------------------------------
     def _load(self, event_id: str, rv: RoomVersion) -> Event | None:
@@ -178,7 +185,13 @@ class EventPipeline:
         """Raise unless ``new`` would be accepted on the room's current state now;
         nothing is written (delayed events are checked when scheduled, MSC4140)."""
         before = self.state.current_hash(room_id)
-        await self.check(self.builder.build(new, sender, room_id, rv, before), rv, before)
+        event = self.builder.build(new, sender, room_id, rv, before)
+        self._check_local(event, rv)
+        await self.check(event, rv, before)
+
+    def _check_local(self, event: Event, rv: RoomVersion) -> None:
+        for local_check in self.local_checks:
+            local_check(event, lambda event_id: self._load(event_id, rv))
 
     async def _create_locked(
         self,
@@ -198,6 +211,7 @@ class EventPipeline:
                 return existing
         before = self.state.current_hash(room_id) if room_id is not None else 0
         event = self.builder.build(new, sender, room_id, rv, before)
+        self._check_local(event, rv)
         await self.check(event, rv, before)
         if countersign is not None:
             signed = Event(await countersign(event, rv, before), rv)

@@ -22,6 +22,12 @@ class Account:
     is_guest: bool = False
     is_admin: bool = False
     deactivated: bool = False
+    #: Client-server API "Account locking" (v1.12): every authenticated request but
+    #: a logout answers 401 M_USER_LOCKED; tokens are kept.
+    locked: bool = False
+    #: "Account suspension" (v1.13): reads go on, changes others would see do not
+    #: (core/suspension.py).
+    suspended: bool = False
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -58,6 +64,14 @@ class Accounts:
         account = self.get(user_id)
         return account is not None and account.is_guest
 
+    def is_locked(self, user_id: str) -> bool:
+        account = self.get(user_id)
+        return account is not None and account.locked
+
+    def is_suspended(self, user_id: str) -> bool:
+        account = self.get(user_id)
+        return account is not None and account.suspended
+
     def all(self) -> list[tuple[str, Account]]:
         """Every account ever registered here, in user ID order (admin listings)."""
         return [(k.decode(), Account.from_bytes(v)) for k, v in self._accounts.iter_prefix(b"")]
@@ -70,6 +84,12 @@ class Accounts:
         """Flip the mark alone (an admin re-activating an account; ``deactivate``
         stages the whole deactivation); False if there is no such account."""
         return self._update(user_id, deactivated=deactivated)
+
+    def set_locked(self, user_id: str, locked: bool) -> bool:
+        return self._update(user_id, locked=locked)
+
+    def set_suspended(self, user_id: str, suspended: bool) -> bool:
+        return self._update(user_id, suspended=suspended)
 
     def _update(self, user_id: str, **flags: bool) -> bool:
         account = self.get(user_id)

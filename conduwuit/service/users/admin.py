@@ -5,7 +5,8 @@ account's details, create-or-modify, password reset, deactivation, joined rooms.
 Shapes follow Synapse's docs (docs/admin_api/user_admin_api.md): flags the docs show
 as 0/1 are integers, ``creation_ts`` is milliseconds in the listing and seconds in the
 details, as there. What this server has not (third-party IDs, external IDs, user
-types, consent, locks) is reported empty, null, or false.
+types, consent) is reported empty, null, or false. Locked accounts are left out
+of the listing unless ``locked=true``, as in Synapse.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class UserQuery:
     guests: bool = True
     deactivated: bool = False
     admins: bool | None = None
+    locked: bool = False
     order_by: str = "name"
     backwards: bool = False
 
@@ -75,6 +77,7 @@ class UserChange:
     avatar_url: str | None = None
     admin: bool | None = None
     deactivated: bool | None = None
+    locked: bool | None = None
 
 
 def check_password(password: str) -> None:
@@ -147,7 +150,7 @@ class UserAdmin:
             "avatar_url": profile.get("avatar_url"),
             "creation_ts": account.created_ts,
             "approved": True,
-            "locked": False,
+            "locked": account.locked,
             "last_seen_ts": self._last_seen(user_id),
         }
 
@@ -158,6 +161,7 @@ class UserAdmin:
             **row,
             # Seconds here, as Synapse's docs show (the listing gives milliseconds).
             "creation_ts": account.created_ts // 1000,
+            "suspended": account.suspended,
             "threepids": [],
             "external_ids": [],
             "appservice_id": None,
@@ -174,6 +178,8 @@ class UserAdmin:
             if not query.guests and account.is_guest:
                 continue
             if not query.deactivated and account.deactivated:
+                continue
+            if not query.locked and account.locked:
                 continue
             if query.admins is not None and account.is_admin != query.admins:
                 continue
@@ -222,6 +228,15 @@ class UserAdmin:
         uid, _ = self.changeable(user_id)
         self._shadow_bans.set_banned(uid, banned)
 
+    def set_suspended(self, user_id: UserId, suspended: bool) -> dict[str, Any]:
+        """Synapse's ``PUT /v1/suspend/{userId}``: any existing local account
+        (deactivated ones too, as there); its answer names the user."""
+        if str(user_id.server_name) != self.server_name:
+            raise invalid_param("Can only suspend local users")
+        uid, _ = self.changeable(user_id)
+        self._accounts.set_suspended(uid, suspended)
+        return {f"user_{uid}_suspended": suspended}
+
     def devices(self, user_id: UserId) -> dict[str, Any]:
         """Synapse's ``/v2/users/{userId}/devices``: each device with its user."""
         uid, _ = self.existing(user_id)
@@ -256,6 +271,8 @@ class UserAdmin:
         uid = self.local(user_id)
         if change.password is not None:
             check_password(change.password)
+        if change.deactivated and change.locked:
+            raise invalid_param("An user can't be deactivated and locked")
         if not self._accounts.exists(uid):
             await self._create(user_id, change)
             return True, self.details(user_id)
@@ -279,6 +296,8 @@ class UserAdmin:
             await self._set_admin(uid, change.admin)
         if change.deactivated and not account.deactivated:
             await self._registration.deactivate(uid)
+        if change.locked is not None:
+            self._accounts.set_locked(uid, change.locked)
         return False, self.details(user_id)
 
     async def _create(self, user_id: UserId, change: UserChange) -> None:
@@ -295,6 +314,8 @@ class UserAdmin:
         )
         if change.avatar_url is not None:
             await self._profiles.set_field(new_id, "avatar_url", change.avatar_url)
+        if change.locked:
+            self._accounts.set_locked(new_id, True)
         if change.admin:
             await self._tell_admin(new_id, True)
 

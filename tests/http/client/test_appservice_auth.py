@@ -301,3 +301,16 @@ async def test_key_upload_needs_a_device(bridged: Homeserver) -> None:
         "POST", "/keys/upload", body, token=AS_TOKEN, params={"device_id": "BOTDEV"}
     )
     assert (status, reply) == (200, {"one_time_key_counts": {"signed_curve25519": 1}}), reply
+
+
+async def test_locked_namespace_user_still_acted_as(bridged: Homeserver) -> None:
+    """Synapse checks a lock only for a user's own tokens: the service acting as a
+    locked user of its namespace goes on; the user's own token is refused."""
+    status, registered = await as_register(bridged, "_bridge_locked")
+    assert status == 200, registered
+    user = "@_bridge_locked:test.example"
+    assert bridged.services.users.accounts.set_locked(user, True)
+    status, reply = await whoami(bridged, AS_TOKEN, user_id=user)
+    assert (status, reply["user_id"]) == (200, user)
+    status, reply = await whoami(bridged, registered["access_token"])
+    assert (status, reply["errcode"]) == (401, "M_USER_LOCKED")

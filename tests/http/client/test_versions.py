@@ -133,7 +133,10 @@ async def test_v1_17_to_v1_19_requirements(hs: Homeserver, users: Users) -> None
     masquerading with ``device_id``, devices made and deleted without UIA) are
     ``test_masquerading_as_namespace_users`` and
     ``test_appservices_manage_devices_without_uia`` in test_appservice_auth.py; invite
-    blocking (v1.18) has tests/http/rooms/test_invite_permission.py."""
+    blocking (v1.18) has tests/http/rooms/test_invite_permission.py; account locking
+    and suspension (v1.12, v1.13) and their admin endpoints (v1.18) have
+    test_account_locking.py, test_account_suspension.py and
+    tests/http/admin/test_account_moderation.py."""
     alice, bob = await users.add("alice"), await users.add("bob")
     room = await _room_with(users, alice, bob)
     # v1.17: the legacy mention rules are gone from the defaults (MSC4210).

@@ -156,3 +156,36 @@ async def test_a_service_without_receive_ephemeral_gets_events_only(
         assert all(set(body) == {"events"} for body in appservice.bodies)
     finally:
         await hs.close()
+
+
+async def test_typing_timeout_reaches_the_service(
+    tmp_path: Path, appservice: FakeAppservice
+) -> None:
+    """A typing notification that times out is told to the service as a stop (the
+    room's typing users without the user), with no client reading the room."""
+    hs = await started(tmp_path / "db")
+    try:
+        alice, token, room, _, _ = await setup(hs, appservice, "receive_ephemeral: true\n")
+        path = f"/rooms/{room}/typing/{alice}"
+        await ok(hs, "PUT", path, {"typing": True, "timeout": 20_000}, token)
+        bob_typing = {"typing": True, "timeout": 40_000}
+        await ok(hs, "PUT", f"/rooms/{room}/typing/{BOB}", bob_typing, AS_TOKEN)
+        await until(lambda: len(of_type(appservice.ephemeral(), "m.typing")) == 2, "typing")
+        typing = hs.services.rooms.typing
+        due = typing.next_expiry()
+        assert due is not None
+        hs.clock.advance(due - hs.clock())
+        typing.expire_due()
+        await until(lambda: len(of_type(appservice.ephemeral(), "m.typing")) == 3, "timeout")
+        hs.clock.advance(45_000)
+        typing.expire_due()
+        await until(lambda: len(of_type(appservice.ephemeral(), "m.typing")) == 4, "timeout")
+        lists = [e["content"]["user_ids"] for e in of_type(appservice.ephemeral(), "m.typing")]
+        assert lists == [[alice], sorted([alice, BOB]), [BOB], []]
+        # Told once: a later sweep or reader finds nothing more.
+        typing.expire_due()
+        assert typing.typing_users(room) == []
+        assert hs.services.appservice_sender.pending("fake") == 0
+        assert len(of_type(appservice.ephemeral(), "m.typing")) == 4
+    finally:
+        await hs.close()

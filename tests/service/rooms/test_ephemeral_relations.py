@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from conduwuit.core.errors import MatrixError
 from conduwuit.core.ids import RoomId
+from conduwuit.service.clock import system_clock
 from conduwuit.service.rooms.actions import CreateRoom
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
@@ -80,6 +83,46 @@ async def test_typing_clamps_timeouts_and_expires(stack: Stack) -> None:
     assert typing.typing_users(str(room)) == []
     with pytest.raises(MatrixError):
         typing.set_typing(CAROL, room, True, 1000)
+
+
+async def test_timeouts_reach_the_listeners(stack: Stack) -> None:
+    """A timeout is told like a stop, once, whether a reader or the sweep finds it."""
+    room = await room_with_bob(stack)
+    await stack.membership.join(CAROL, str(room))
+    typing = Typing(stack.db, stack.storage.member_index, stack.notifier, stack.clock)
+    heard: list[tuple[str, str, bool]] = []
+    typing.listeners.append(lambda r, u, t: heard.append((r, u, t)))
+    typing.set_typing(BOB, room, True, 20_000)
+    typing.set_typing(CAROL, room, True, 40_000)
+    first = typing.next_expiry()
+    assert first is not None and 19_990 < first - stack.clock.now <= 20_000
+    stack.clock.now = first
+    position = typing.last_change(str(room))
+    typing.expire_due()
+    assert typing.last_change(str(room)) > position
+    assert heard[2:] == [(str(room), str(BOB), False)]
+    assert typing.typing_users(str(room)) == [str(CAROL)]
+    stack.clock.now = first + 20_000
+    # A reader that comes first: the same effects, and the sweep finds nothing more.
+    assert typing.typing_users(str(room)) == []
+    typing.expire_due()
+    assert heard[3:] == [(str(room), str(CAROL), False)]
+    assert typing.next_expiry() is None
+
+
+async def test_timeouts_are_reported_as_they_happen(stack: Stack) -> None:
+    """The sweep started with the server: a timeout is told without any reader."""
+    room = await room_with_bob(stack)
+    typing = Typing(stack.db, stack.storage.member_index, stack.notifier, system_clock, 50, 50)
+    stopped = asyncio.Event()
+    typing.listeners.append(lambda r, u, t: None if t else stopped.set())
+    typing.start()
+    try:
+        typing.set_typing(BOB, room, True, 50)
+        await asyncio.wait_for(stopped.wait(), 5)
+        assert typing.next_expiry() is None
+    finally:
+        await typing.stop()
 
 
 async def test_receipts_public_and_private(stack: Stack) -> None:
