@@ -414,7 +414,7 @@ def build_admin_api(
         rooms=room_admin,
         deletions=RoomDeletions(room_admin, rooms.metadata, purger, clock),
         event_reports=EventReportAdmin(rooms.reports, rooms.storage.state, rooms.storage.timeline),
-        media=MediaAdmin(media, users.accounts, users.profiles),
+        media=MediaAdmin(media, users.accounts, users.profiles, rooms.storage),
     )
 
 

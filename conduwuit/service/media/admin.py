@@ -1,6 +1,7 @@
 """Media as Synapse's admin API shows and changes it (docs/admin-api.md): a user's
 uploads (listed, deleted), one media's details, deletion by ID or by age and size,
-quarantine, and the purge of cached remote media.
+quarantine (of one media or of all a room's events refer to), the media a room's
+events refer to, and the purge of cached remote media.
 
 Shapes follow Synapse's docs (docs/admin_api/media_admin_api.md and
 user_admin_api.md). Deletion is the repository's (the admin room's ``media``
@@ -13,13 +14,16 @@ it was cached) is compared instead. No media is protected from quarantine here
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from conduwuit.core.admin_listing import order_rows
 from conduwuit.core.errors import invalid_param, not_found
-from conduwuit.core.ids import UserId
+from conduwuit.core.ids import MxcUri, RoomId, UserId
+from conduwuit.core.media_refs import media_refs
 from conduwuit.service.media.repository import MediaMetadata, MediaRepository, valid_media_id
+from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.profiles import Profiles
 
@@ -36,6 +40,8 @@ MEDIA_ORDERS = (
 )
 #: Synapse refuses a ``before_ts`` below this: it is seconds, not milliseconds.
 MIN_BEFORE_TS = 30_000_000_000
+#: Events of a room read between yields to the event loop when finding its media.
+SCAN_CHUNK = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +64,17 @@ def check_before_ts(before_ts: int) -> None:
 
 
 class MediaAdmin:
-    def __init__(self, media: MediaRepository, accounts: Accounts, profiles: Profiles) -> None:
+    def __init__(
+        self,
+        media: MediaRepository,
+        accounts: Accounts,
+        profiles: Profiles,
+        rooms: RoomStorage,
+    ) -> None:
         self._media = media
         self._accounts = accounts
         self._profiles = profiles
+        self._rooms = rooms
 
     @property
     def server_name(self) -> str:
@@ -120,6 +133,39 @@ class MediaAdmin:
         """Quarantine (``by`` the admin) or release (None) local or cached media."""
         self._existing(server_name, media_id)
         self._media.quarantine.set(server_name, media_id, by)
+
+    # -- a room's media -------------------------------------------------------------
+    async def _room_refs(self, room_id: RoomId) -> list[MxcUri]:
+        """The media the room's timeline events refer to, newest event first, each
+        once (Synapse lists a media once per mention). A room this server has no
+        state for is 404 (Synapse answers empty lists)."""
+        rid = str(room_id)
+        short = self._rooms.short.room(rid)
+        if short is None or not self._rooms.state.exists(rid):
+            raise not_found("Room not found")
+        found: dict[MxcUri, None] = {}
+        for n, (_, pdu) in enumerate(self._rooms.timeline.scan(short, None, backwards=True), 1):
+            found.update(dict.fromkeys(media_refs(pdu.get("content"))))
+            if n % SCAN_CHUNK == 0:
+                await asyncio.sleep(0)
+        return list(found)
+
+    async def room_media(self, room_id: RoomId) -> dict[str, list[str]]:
+        """``GET /v1/room/{roomId}/media``: ``local`` and ``remote`` MXC URIs."""
+        refs = await self._room_refs(room_id)
+        local = [str(m) for m in refs if str(m.server_name) == self.server_name]
+        remote = [str(m) for m in refs if str(m.server_name) != self.server_name]
+        return {"local": local, "remote": remote}
+
+    async def quarantine_room_media(self, by: str, room_id: RoomId) -> dict[str, int]:
+        """``POST /v1/room/{roomId}/media/quarantine``: every local or cached remote
+        media the room refers to, in ``by``'s name; ``num_quarantined`` counts them
+        (those quarantined already too, as Synapse's update does). Remote media not
+        cached here is not marked: it has no row here, as in Synapse."""
+        refs = [(str(m.server_name), m.media_id) for m in await self._room_refs(room_id)]
+        held = [ref for ref in refs if self._media.metadata(*ref) is not None]
+        self._media.quarantine.quarantine_all(held, by)
+        return {"num_quarantined": len(held)}
 
     # -- a user's media -------------------------------------------------------------
     def _local_user(self, user_id: UserId) -> str:
