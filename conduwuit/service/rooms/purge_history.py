@@ -156,13 +156,13 @@ class HistoryPurges:
         short = self._storage.short.room(rid)
         if short is None or not self._storage.state.exists(rid):
             raise not_found("Room not found")
-        if self._purger.intent(rid) is not None or self._intents.contains(_intent_key(rid)):
-            raise invalid_param(f"History purge already in progress for {rid}")
+        self._none_running(rid)
         before = (
             self._cut_at_event(rid, str(event_id))
             if event_id is not None
-            else self._cut_at_ts(short, before_ts or 0)
+            else await self._cut_at_ts(short, before_ts or 0)
         )
+        self._none_running(rid)  # again: the scan for a time yields to the loop
         intent = HistoryPurge(
             room_id=rid,
             purge_id=secrets.token_urlsafe(12),
@@ -183,6 +183,11 @@ class HistoryPurges:
             raise not_found(f"purge id '{purge_id}' not found")
         return found.to_json()
 
+    def _none_running(self, room_id: str) -> None:
+        """One purge of a room at a time, of its history or of the whole room."""
+        if self._purger.intent(room_id) is not None or self._intents.contains(_intent_key(room_id)):
+            raise invalid_param(f"History purge already in progress for {room_id}")
+
     def _cut_at_event(self, room_id: str, event_id: str) -> int:
         pdu = self._storage.timeline.get(event_id)
         if pdu is None:
@@ -195,14 +200,18 @@ class HistoryPurges:
             raise invalid_param("Event is not in the room's timeline")
         return located[0]
 
-    def _cut_at_ts(self, short: int, ts: int) -> int:
+    async def _cut_at_ts(self, short: int, ts: int) -> int:
         """The position of the room's newest event sent before ``ts`` (Synapse takes
         the last event received before it; this server keeps no receipt time, so the
-        event's ``origin_server_ts``): that event stays, those before it go."""
-        for count, pdu in self._storage.timeline.scan(short, None, backwards=True):
+        event's ``origin_server_ts``): that event stays, those before it go. Yields
+        to the loop every ``CHUNK`` events read."""
+        scan = self._storage.timeline.scan(short, None, backwards=True)
+        for n, (count, pdu) in enumerate(scan, 1):
             sent = pdu.get("origin_server_ts")
             if isinstance(sent, int) and sent < ts:
                 return count
+            if n % CHUNK == 0:
+                await asyncio.sleep(0)
         raise not_found("there is no event to be purged")
 
     # -- the job ---------------------------------------------------------------------
