@@ -14,7 +14,7 @@ from conduwuit.api.query import bool_param, int_param, optional_int_param
 from conduwuit.api.router import Auth, Route
 from conduwuit.core.errors import invalid_param, missing_param
 from conduwuit.core.ids import UserId
-from conduwuit.service.media.admin import MediaAdmin, MediaQuery
+from conduwuit.service.media.admin import MediaAdmin, MediaQuery, UsageQuery
 
 V1 = "/_synapse/admin/v1"
 
@@ -81,6 +81,20 @@ class MediaAdminHandlers:
         self._admin.set_quarantine(None, *_media(request))
         return web.json_response({})
 
+    async def usage(self, request: web.Request) -> web.Response:
+        self._require(request)
+        paging = page(request)
+        query = UsageQuery(
+            start=paging.start,
+            limit=paging.limit,
+            order_by=request.query.get("order_by", "user_id"),
+            backwards=paging.backwards,
+            from_ts=int_param(request, "from_ts", 0),
+            until_ts=optional_int_param(request, "until_ts"),
+            search_term=request.query.get("search_term"),
+        )
+        return web.json_response(self._admin.usage(query))
+
     async def room_media(self, request: web.Request) -> web.Response:
         self._require(request)
         return web.json_response(await self._admin.room_media(room_id(request)))
@@ -123,6 +137,7 @@ class MediaAdminHandlers:
             Route("DELETE", (f"{V1}/media/{media}",), self.delete, token),
             Route("POST", (f"{V1}/purge_media_cache",), self.purge_media_cache, token),
             Route("GET", (f"{V1}/room/{{room_id}}/media",), self.room_media, token),
+            Route("GET", (f"{V1}/statistics/users/media",), self.usage, token),
             Route(
                 "POST",
                 # The second is Synapse's deprecated spelling.

@@ -38,6 +38,8 @@ MEDIA_ORDERS = (
     "quarantined_by",
     "safe_from_quarantine",
 )
+#: Synapse's ``order_by`` values of the users' media statistics (``UserSortOrder``).
+USAGE_ORDERS = ("user_id", "displayname", "media_length", "media_count")
 #: Synapse refuses a ``before_ts`` below this: it is seconds, not milliseconds.
 MIN_BEFORE_TS = 30_000_000_000
 #: Events of a room read between yields to the event loop when finding its media.
@@ -52,6 +54,19 @@ class MediaQuery:
     limit: int = 100
     order_by: str = "created_ts"
     backwards: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class UsageQuery:
+    """The page, order and filters of the users' media statistics."""
+
+    start: int = 0
+    limit: int = 100
+    order_by: str = "user_id"
+    backwards: bool = False
+    from_ts: int = 0
+    until_ts: int | None = None
+    search_term: str | None = None
 
 
 def check_before_ts(before_ts: int) -> None:
@@ -199,6 +214,53 @@ class MediaAdmin:
         await self._media.delete_many(found)
         return deleted(found)
 
+    # -- statistics -----------------------------------------------------------------
+    def usage(self, query: UsageQuery) -> dict[str, Any]:
+        """``GET /v1/statistics/users/media``: each local user with media created in
+        ``[from_ts, until_ts]``, their count and bytes; ``search_term`` is contained
+        in the localpart or the display name (any case, as the user listing here;
+        Synapse's ``LIKE`` depends on its database)."""
+        if query.order_by not in USAGE_ORDERS:
+            raise invalid_param(f"Unknown order_by: {query.order_by}")
+        if query.until_ts is not None and query.until_ts <= query.from_ts:
+            raise invalid_param("Query parameter until_ts must be greater than from_ts.")
+        if query.search_term == "":
+            raise invalid_param("Query parameter search_term cannot be an empty string.")
+        totals: dict[str, list[int]] = {}
+        for meta in self._media.all_metadata():
+            if (
+                meta.server_name != self.server_name
+                or meta.uploader is None
+                or meta.created_ts < query.from_ts
+                or (query.until_ts is not None and meta.created_ts > query.until_ts)
+            ):
+                continue
+            entry = totals.setdefault(meta.uploader, [0, 0])
+            entry[0] += 1
+            entry[1] += meta.size
+        rows = []
+        for user_id, (count, length) in totals.items():
+            name = self._profiles.get(user_id).get("displayname")
+            displayname = name if isinstance(name, str) else None
+            if query.search_term is not None and not _matches(
+                query.search_term, user_id, displayname
+            ):
+                continue
+            rows.append(
+                {
+                    "user_id": user_id,
+                    "displayname": displayname,
+                    "media_count": count,
+                    "media_length": length,
+                }
+            )
+        rows = order_rows(rows, query.order_by, descending=query.backwards, tie_break="user_id")
+        page = rows[query.start : query.start + query.limit]
+        reply: dict[str, Any] = {"users": page, "total": len(rows)}
+        if query.start + query.limit < len(rows):
+            reply["next_token"] = query.start + len(page)
+        return reply
+
     # -- by age ---------------------------------------------------------------------
     def _profile_avatars(self) -> set[str]:
         avatars = set()
@@ -231,6 +293,14 @@ class MediaAdmin:
         """``POST /v1/purge_media_cache``: remote media cached before ``before_ts``."""
         check_before_ts(before_ts)
         return {"deleted": await self._media.delete_before(before_ts)}
+
+
+def _matches(term: str, user_id: str, displayname: str | None) -> bool:
+    folded = term.casefold()
+    localpart = user_id[1:].partition(":")[0]
+    return folded in localpart.casefold() or (
+        displayname is not None and folded in displayname.casefold()
+    )
 
 
 def deleted(metas: list[MediaMetadata]) -> dict[str, Any]:
