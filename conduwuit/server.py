@@ -415,6 +415,7 @@ def build_admin_api(
             users.registration,
             rooms.storage.member_index,
             users.shadow_bans,
+            push.pushers.of_user,
         ),
         rooms=room_admin,
         deletions=RoomDeletions(room_admin, rooms.metadata, purger, clock),
