@@ -70,6 +70,7 @@ class RunningServer:
                 log.info("appservices from %s: %s", self.config.appservice_dir, loaded)
             self.server.services.appservice_sender.start()
             self.server.services.admin_api.deletions.start()
+            self.server.services.admin_api.history.start()
             await self.server.admin.room.ensure_for_existing_admins()
             if self.admin_socket is not None:
                 await self.admin_socket.start()
@@ -102,6 +103,7 @@ class RunningServer:
                 await self.server.admin.stop()
                 # A purge stopped here resumes at the next start.
                 await self.server.services.admin_api.deletions.stop()
+                await self.server.services.admin_api.history.stop()
                 await self.server.services.push.pushers.stop()
                 await self.server.services.federation.sender.stop()
                 await self.server.services.appservice_sender.stop()

@@ -111,6 +111,7 @@ from conduwuit.service.rooms.join_policy import JoinPolicy
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.metadata import RoomMetadata
 from conduwuit.service.rooms.purge import RoomPurger
+from conduwuit.service.rooms.purge_history import HistoryPurges
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.reports import Reports
@@ -349,7 +350,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         serving=serving,
         appservice_sender=appservice_sender,
         appservice_queries=appservice_queries,
-        admin_api=build_admin_api(config, db, users, rooms, media, clock),
+        admin_api=build_admin_api(config, db, users, rooms, media, push, clock),
         loop_lag=lag,
         metrics=build_metrics(
             config, db, notifier, federation, serving, lag, rooms, push, sliding_sync
@@ -393,10 +394,12 @@ def build_admin_api(
     users: UserServices,
     rooms: RoomServices,
     media: MediaRepository,
+    push: PushServices,
     clock: Clock,
 ) -> AdminApiServices:
-    """The admin API's services; room deletion purges with a purger over the rooms'
-    storage (the runtime starts it: purges cut short resume)."""
+    """The admin API's services; room deletion and history purges with a purger over
+    the rooms' storage (the runtime starts them: purges cut short resume); a history
+    purge marks the purged span's notifications read."""
     room_admin = RoomAdmin(
         config.server_name,
         rooms.storage,
@@ -406,6 +409,8 @@ def build_admin_api(
         lambda user_id: len(users.devices.list_devices(user_id)),
     )
     purger = RoomPurger(db, rooms.storage)
+    history = HistoryPurges(db, rooms.storage, purger, config.server_name, clock)
+    history.listeners.append(push.notifications.stage_purged_history)
     return AdminApiServices(
         users=UserAdmin(
             db,
@@ -417,11 +422,13 @@ def build_admin_api(
             users.registration,
             rooms.storage.member_index,
             users.shadow_bans,
+            push.pushers.of_user,
         ),
         rooms=room_admin,
         deletions=RoomDeletions(room_admin, rooms.metadata, purger, clock),
+        history=history,
         event_reports=EventReportAdmin(rooms.reports, rooms.storage.state, rooms.storage.timeline),
-        media=MediaAdmin(media, users.accounts, users.profiles),
+        media=MediaAdmin(media, users.accounts, users.profiles, rooms.storage),
     )
 
 

@@ -10,10 +10,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conduwuit.api import root, wellknown
+from conduwuit.api.admin import background_updates as admin_background_updates
 from conduwuit.api.admin import event_reports as admin_event_reports
 from conduwuit.api.admin import loop_lag as admin_loop_lag
 from conduwuit.api.admin import media as admin_media
 from conduwuit.api.admin import moderation as admin_moderation
+from conduwuit.api.admin import purge_history as admin_purge_history
 from conduwuit.api.admin import register as admin_register
 from conduwuit.api.admin import registration_tokens as admin_registration_tokens
 from conduwuit.api.admin import rooms as admin_rooms
@@ -147,6 +149,8 @@ def admin_api_routes(services: Services) -> list[Route]:
             services.admin_api.rooms, services.admin_api.deletions, is_admin
         ).routes(),
         *admin_media.MediaAdminHandlers(services.admin_api.media, is_admin).routes(),
+        *admin_background_updates.BackgroundUpdateHandlers(is_admin).routes(),
+        *admin_purge_history.PurgeHistoryHandlers(services.admin_api.history, is_admin).routes(),
         *admin_registration_tokens.RegistrationTokenHandlers(
             services.users.registration_tokens, is_admin
         ).routes(),

@@ -723,10 +723,14 @@ class Maps:
     roomid_purge: Final = MapSpec(
         "roomid_purge",
         """Room purges asked for and not finished (service.rooms.purge), written before
-        the first row goes so a purge cut short by a crash resumes at start-up.
+        the first row goes so a purge cut short by a crash resumes at start-up; and
+        history purges (service.rooms.purge_history), the same way.
         key:   room ID (UTF-8)
         value: JSON {"delete_id", "block": bool, "force": bool (force_purge),
-               "phase": "shutting_down" or "purging", "started_ts": ms}""",
+               "phase": "shutting_down" or "purging", "started_ts": ms}
+        key:   room ID, 0xFF, "history" (a history purge)
+        value: JSON {"purge_id", "before": stream count of the cut event,
+               "delete_local_events": bool, "started_ts": ms}""",
     )
 
     @classmethod

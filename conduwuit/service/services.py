@@ -57,6 +57,7 @@ from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.initial_sync import RoomInitialSync
 from conduwuit.service.rooms.membership import Membership
 from conduwuit.service.rooms.metadata import RoomMetadata
+from conduwuit.service.rooms.purge_history import HistoryPurges
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.relations import Relations
 from conduwuit.service.rooms.reports import Reports
@@ -202,6 +203,8 @@ class AdminApiServices:
     rooms: RoomAdmin
     #: Room deletion and purge (its purges cut short resume at start).
     deletions: RoomDeletions
+    #: Purges of rooms' history (those cut short resume at start).
+    history: HistoryPurges
     event_reports: EventReportAdmin
     media: MediaAdmin
 

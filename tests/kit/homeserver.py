@@ -115,6 +115,7 @@ class Homeserver:
         await self.client.close()
         await self.admin.stop()
         await self.services.admin_api.deletions.stop()
+        await self.services.admin_api.history.stop()
         await self.services.appservice_sender.stop()
         await self.services.federation.client.close()
         await self.services.federation.resolver.close()

@@ -1,6 +1,6 @@
 """Synapse's media admin API (service/media/admin.py): a user's media (list, delete),
-one media (details, delete, quarantine), local media by age and size, and the
-remote media cache. For server admins only."""
+one media (details, delete, quarantine), a room's media (list, quarantine), local
+media by age and size, and the remote media cache. For server admins only."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from collections.abc import Callable
 from aiohttp import web
 
 from conduwuit.api.admin.access import page, require_admin
-from conduwuit.api.client.rooms.params import user_id
+from conduwuit.api.client.rooms.params import room_id, user_id
 from conduwuit.api.query import bool_param, int_param, optional_int_param
 from conduwuit.api.router import Auth, Route
 from conduwuit.core.errors import invalid_param, missing_param
 from conduwuit.core.ids import UserId
-from conduwuit.service.media.admin import MediaAdmin, MediaQuery
+from conduwuit.service.media.admin import MediaAdmin, MediaQuery, UsageQuery
 
 V1 = "/_synapse/admin/v1"
 
@@ -81,6 +81,29 @@ class MediaAdminHandlers:
         self._admin.set_quarantine(None, *_media(request))
         return web.json_response({})
 
+    async def usage(self, request: web.Request) -> web.Response:
+        self._require(request)
+        paging = page(request)
+        query = UsageQuery(
+            start=paging.start,
+            limit=paging.limit,
+            order_by=request.query.get("order_by", "user_id"),
+            backwards=paging.backwards,
+            from_ts=int_param(request, "from_ts", 0),
+            until_ts=optional_int_param(request, "until_ts"),
+            search_term=request.query.get("search_term"),
+        )
+        return web.json_response(self._admin.usage(query))
+
+    async def room_media(self, request: web.Request) -> web.Response:
+        self._require(request)
+        return web.json_response(await self._admin.room_media(room_id(request)))
+
+    async def quarantine_room_media(self, request: web.Request) -> web.Response:
+        requester = self._require(request)
+        reply = await self._admin.quarantine_room_media(str(requester), room_id(request))
+        return web.json_response(reply)
+
     async def delete_before(self, request: web.Request) -> web.Response:
         self._require(request)
         # The deprecated spelling names the server: only this one's media is deleted.
@@ -113,4 +136,13 @@ class MediaAdminHandlers:
             Route("GET", (f"{V1}/media/{media}",), self.info, token),
             Route("DELETE", (f"{V1}/media/{media}",), self.delete, token),
             Route("POST", (f"{V1}/purge_media_cache",), self.purge_media_cache, token),
+            Route("GET", (f"{V1}/room/{{room_id}}/media",), self.room_media, token),
+            Route("GET", (f"{V1}/statistics/users/media",), self.usage, token),
+            Route(
+                "POST",
+                # The second is Synapse's deprecated spelling.
+                (f"{V1}/room/{{room_id}}/media/quarantine", f"{V1}/quarantine_media/{{room_id}}"),
+                self.quarantine_room_media,
+                token,
+            ),
         ]

@@ -122,6 +122,10 @@ class UserAdminHandlers:
         await self._admin.reset_password(target, body.new_password, body.logout_devices)
         return web.json_response({})
 
+    async def pushers(self, request: web.Request) -> web.Response:
+        self._require(request)
+        return web.json_response(self._admin.pushers(_target(request)))
+
     async def joined_rooms(self, request: web.Request) -> web.Response:
         self._require(request)
         return web.json_response(self._admin.joined_rooms(_target(request)))
@@ -166,6 +170,7 @@ class UserAdminHandlers:
             Route("POST", (f"{V1}/deactivate/{{user_id}}",), self.deactivate, token),
             Route("POST", (f"{V1}/reset_password/{{user_id}}",), self.reset_password, token),
             Route("GET", (f"{V1}/users/{{user_id}}/joined_rooms",), self.joined_rooms, token),
+            Route("GET", (f"{V1}/users/{{user_id}}/pushers",), self.pushers, token),
             Route("GET", (f"{V1}/users/{{user_id}}/admin",), self.get_admin, token),
             Route("PUT", (f"{V1}/users/{{user_id}}/admin",), self.put_admin, token),
             Route("POST", (f"{V1}/users/{{user_id}}/shadow_ban",), self.shadow_ban, token),

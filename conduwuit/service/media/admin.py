@@ -1,6 +1,7 @@
 """Media as Synapse's admin API shows and changes it (docs/admin-api.md): a user's
 uploads (listed, deleted), one media's details, deletion by ID or by age and size,
-quarantine, and the purge of cached remote media.
+quarantine (of one media or of all a room's events refer to), the media a room's
+events refer to, and the purge of cached remote media.
 
 Shapes follow Synapse's docs (docs/admin_api/media_admin_api.md and
 user_admin_api.md). Deletion is the repository's (the admin room's ``media``
@@ -13,13 +14,16 @@ it was cached) is compared instead. No media is protected from quarantine here
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from conduwuit.core.admin_listing import order_rows
 from conduwuit.core.errors import invalid_param, not_found
-from conduwuit.core.ids import UserId
+from conduwuit.core.ids import MxcUri, RoomId, UserId
+from conduwuit.core.media_refs import media_refs
 from conduwuit.service.media.repository import MediaMetadata, MediaRepository, valid_media_id
+from conduwuit.service.rooms.storage import RoomStorage
 from conduwuit.service.users.accounts import Accounts
 from conduwuit.service.users.profiles import Profiles
 
@@ -34,8 +38,12 @@ MEDIA_ORDERS = (
     "quarantined_by",
     "safe_from_quarantine",
 )
+#: Synapse's ``order_by`` values of the users' media statistics (``UserSortOrder``).
+USAGE_ORDERS = ("user_id", "displayname", "media_length", "media_count")
 #: Synapse refuses a ``before_ts`` below this: it is seconds, not milliseconds.
 MIN_BEFORE_TS = 30_000_000_000
+#: Events of a room read between yields to the event loop when finding its media.
+SCAN_CHUNK = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,19 @@ class MediaQuery:
     backwards: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class UsageQuery:
+    """The page, order and filters of the users' media statistics."""
+
+    start: int = 0
+    limit: int = 100
+    order_by: str = "user_id"
+    backwards: bool = False
+    from_ts: int = 0
+    until_ts: int | None = None
+    search_term: str | None = None
+
+
 def check_before_ts(before_ts: int) -> None:
     """Synapse's guard against a timestamp in seconds."""
     if before_ts < MIN_BEFORE_TS:
@@ -58,10 +79,17 @@ def check_before_ts(before_ts: int) -> None:
 
 
 class MediaAdmin:
-    def __init__(self, media: MediaRepository, accounts: Accounts, profiles: Profiles) -> None:
+    def __init__(
+        self,
+        media: MediaRepository,
+        accounts: Accounts,
+        profiles: Profiles,
+        rooms: RoomStorage,
+    ) -> None:
         self._media = media
         self._accounts = accounts
         self._profiles = profiles
+        self._rooms = rooms
 
     @property
     def server_name(self) -> str:
@@ -121,6 +149,39 @@ class MediaAdmin:
         self._existing(server_name, media_id)
         self._media.quarantine.set(server_name, media_id, by)
 
+    # -- a room's media -------------------------------------------------------------
+    async def _room_refs(self, room_id: RoomId) -> list[MxcUri]:
+        """The media the room's timeline events refer to, newest event first, each
+        once (Synapse lists a media once per mention). A room this server has no
+        state for is 404 (Synapse answers empty lists)."""
+        rid = str(room_id)
+        short = self._rooms.short.room(rid)
+        if short is None or not self._rooms.state.exists(rid):
+            raise not_found("Room not found")
+        found: dict[MxcUri, None] = {}
+        for n, (_, pdu) in enumerate(self._rooms.timeline.scan(short, None, backwards=True), 1):
+            found.update(dict.fromkeys(media_refs(pdu.get("content"))))
+            if n % SCAN_CHUNK == 0:
+                await asyncio.sleep(0)
+        return list(found)
+
+    async def room_media(self, room_id: RoomId) -> dict[str, list[str]]:
+        """``GET /v1/room/{roomId}/media``: ``local`` and ``remote`` MXC URIs."""
+        refs = await self._room_refs(room_id)
+        local = [str(m) for m in refs if str(m.server_name) == self.server_name]
+        remote = [str(m) for m in refs if str(m.server_name) != self.server_name]
+        return {"local": local, "remote": remote}
+
+    async def quarantine_room_media(self, by: str, room_id: RoomId) -> dict[str, int]:
+        """``POST /v1/room/{roomId}/media/quarantine``: every local or cached remote
+        media the room refers to, in ``by``'s name; ``num_quarantined`` counts them
+        (those quarantined already too, as Synapse's update does). Remote media not
+        cached here is not marked: it has no row here, as in Synapse."""
+        refs = [(str(m.server_name), m.media_id) for m in await self._room_refs(room_id)]
+        held = [ref for ref in refs if self._media.metadata(*ref) is not None]
+        self._media.quarantine.quarantine_all(held, by)
+        return {"num_quarantined": len(held)}
+
     # -- a user's media -------------------------------------------------------------
     def _local_user(self, user_id: UserId) -> str:
         if str(user_id.server_name) != self.server_name:
@@ -152,6 +213,53 @@ class MediaAdmin:
         found = [m for m in metas if m is not None]
         await self._media.delete_many(found)
         return deleted(found)
+
+    # -- statistics -----------------------------------------------------------------
+    def usage(self, query: UsageQuery) -> dict[str, Any]:
+        """``GET /v1/statistics/users/media``: each local user with media created in
+        ``[from_ts, until_ts]``, their count and bytes; ``search_term`` is contained
+        in the localpart or the display name (any case, as the user listing here;
+        Synapse's ``LIKE`` depends on its database)."""
+        if query.order_by not in USAGE_ORDERS:
+            raise invalid_param(f"Unknown order_by: {query.order_by}")
+        if query.until_ts is not None and query.until_ts <= query.from_ts:
+            raise invalid_param("Query parameter until_ts must be greater than from_ts.")
+        if query.search_term == "":
+            raise invalid_param("Query parameter search_term cannot be an empty string.")
+        totals: dict[str, list[int]] = {}
+        for meta in self._media.all_metadata():
+            if (
+                meta.server_name != self.server_name
+                or meta.uploader is None
+                or meta.created_ts < query.from_ts
+                or (query.until_ts is not None and meta.created_ts > query.until_ts)
+            ):
+                continue
+            entry = totals.setdefault(meta.uploader, [0, 0])
+            entry[0] += 1
+            entry[1] += meta.size
+        rows = []
+        for user_id, (count, length) in totals.items():
+            name = self._profiles.get(user_id).get("displayname")
+            displayname = name if isinstance(name, str) else None
+            if query.search_term is not None and not _matches(
+                query.search_term, user_id, displayname
+            ):
+                continue
+            rows.append(
+                {
+                    "user_id": user_id,
+                    "displayname": displayname,
+                    "media_count": count,
+                    "media_length": length,
+                }
+            )
+        rows = order_rows(rows, query.order_by, descending=query.backwards, tie_break="user_id")
+        page = rows[query.start : query.start + query.limit]
+        reply: dict[str, Any] = {"users": page, "total": len(rows)}
+        if query.start + query.limit < len(rows):
+            reply["next_token"] = query.start + len(page)
+        return reply
 
     # -- by age ---------------------------------------------------------------------
     def _profile_avatars(self) -> set[str]:
@@ -185,6 +293,14 @@ class MediaAdmin:
         """``POST /v1/purge_media_cache``: remote media cached before ``before_ts``."""
         check_before_ts(before_ts)
         return {"deleted": await self._media.delete_before(before_ts)}
+
+
+def _matches(term: str, user_id: str, displayname: str | None) -> bool:
+    folded = term.casefold()
+    localpart = user_id[1:].partition(":")[0]
+    return folded in localpart.casefold() or (
+        displayname is not None and folded in displayname.casefold()
+    )
 
 
 def deleted(metas: list[MediaMetadata]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 from conduwuit.core.event_types import EventType
 from conduwuit.core.invite_permission import InviteRule
-from conduwuit.core.membership import MembershipState
+from conduwuit.core.membership import MEMBERSHIPS, MembershipState
 from conduwuit.core.push import Actions
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import SEP, from_u64, prefix, prefix_end, u64
@@ -210,6 +210,19 @@ class Notifications:
         threads = None if thread_id is None else (MAIN if thread_id == "main" else thread_id)
         if self._clear(b, user_id, room_id, threads, located[0], at) and self.badge_listeners:
             b.after_commit(lambda: self._tell_badge(user_id))
+
+    def stage_purged_history(self, b: Batch, room_id: str, upto: int) -> None:
+        """The room's events up to stream position ``upto`` left the timeline (an
+        admin purged its history): their notifications are unread no more, for every
+        member of the room, whatever their membership now (the records stay; GET
+        /notifications skips those whose event is gone)."""
+        at: int | None = None
+        for membership in MEMBERSHIPS:
+            for user_id in self._members.members(room_id, membership):
+                if next(self._unread.iter_prefix(prefix(user_id, room_id)), None) is None:
+                    continue
+                at = at if at is not None else b.next_count()
+                self._clear(b, user_id, room_id, None, upto, at)
 
     def _clear(
         self, b: Batch, user_id: str, room_id: str, thread: str | None, upto: int, at: int

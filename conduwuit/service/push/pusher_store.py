@@ -50,6 +50,12 @@ class Pusher:
             "data": self.data,
         }
 
+    def to_admin(self) -> dict[str, Any]:
+        """As Synapse's admin API shows it (``users/{userId}/pushers``): the client's
+        fields, its device, and ``enabled`` (every pusher here is; MSC3881's switch
+        is not supported)."""
+        return {**self.to_client(), "device_id": self.device_id, "enabled": True}
+
 
 def _decode(user_id: str, raw: bytes) -> Pusher:
     return Pusher(user_id=user_id, **json.loads(raw))

@@ -84,6 +84,9 @@ class RoomPurger:
         return [
             PurgeIntent(room_id=k.decode(), **json.loads(v))
             for k, v in self._intents.iter_prefix(b"")
+            # Keys with a part after the room ID are history purges'
+            # (service/rooms/purge_history.py).
+            if SEP not in k
         ]
 
     def intent(self, room_id: str) -> PurgeIntent | None:
@@ -131,6 +134,9 @@ class RoomPurger:
                     elif rule.kind is Kind.SHORTROOM and short is not None:
                         b.delete_range(self._map(spec), u64(short), _end(u64(short)))
             with self._db.batch(sync=True) as b:
+                # A history purge of the room (its intent under the room ID) ends too.
+                start = room_id.encode() + SEP
+                b.delete_range(self._intents, start, _end(start))
                 for spec in LAST:
                     b.delete(self._map(spec), room_id.encode())
         storage.state.forget(room_id)
@@ -230,12 +236,16 @@ class RoomPurger:
     def _outlier_rows(self, room_id: str) -> Callable[[bytes, bytes], Iterable[Deletion]]:
         def rows(k: bytes, v: bytes) -> Iterable[Deletion]:
             if json_names_room(v, room_id):
-                yield from self._event_rows(k.decode())
+                yield from self.event_rows(k.decode())
 
         return rows
 
     # -- events ----------------------------------------------------------------------
-    def _event_rows(self, event_id: str) -> Iterable[Deletion]:
+    @property
+    def outliers(self) -> Map:
+        return self._map(MAPS.eventid_outlierpdu)
+
+    def event_rows(self, event_id: str) -> Iterable[Deletion]:
         """Every row of one event, in every map keyed by it."""
         eid = event_id.encode()
         for spec in BY_EVENT_ID:
@@ -256,7 +266,7 @@ class RoomPurger:
                 return
             deletions: list[Deletion] = []
             for k, raw in rows:
-                deletions.extend(self._event_rows(json.loads(raw)["event_id"]))
+                deletions.extend(self.event_rows(json.loads(raw)["event_id"]))
                 deletions.append((pdus, k))
             self._delete(deletions)
             await asyncio.sleep(0)

@@ -12,7 +12,7 @@ of the listing unless ``locked=true``, as in Synapse.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from conduwuit.core.ids import UserId
 from conduwuit.core.membership import MembershipState
 from conduwuit.db import Database
 from conduwuit.service.devices import Devices
+from conduwuit.service.push.pusher_store import Pusher
 from conduwuit.service.rooms.member_index import MemberIndex
 from conduwuit.service.users.accounts import Account, Accounts
 from conduwuit.service.users.erasure import Erasures
@@ -97,8 +98,10 @@ class UserAdmin:
         registration: Registration,
         members: MemberIndex,
         shadow_bans: ShadowBans,
+        pushers_of: Callable[[str], Sequence[Pusher]],
     ) -> None:
         self._db = db
+        self._pushers_of = pushers_of
         self.server_name = server_name
         self._accounts = accounts
         self._profiles = profiles
@@ -242,6 +245,12 @@ class UserAdmin:
         uid, _ = self.existing(user_id)
         devices = [{**d.to_json(), "user_id": uid} for d in self._devices.list_devices(uid)]
         return {"devices": devices, "total": len(devices)}
+
+    def pushers(self, user_id: UserId) -> dict[str, Any]:
+        """Synapse's ``/v1/users/{userId}/pushers``: a local user's pushers."""
+        uid, _ = self.existing(user_id)
+        pushers = [p.to_admin() for p in self._pushers_of(uid)]
+        return {"pushers": pushers, "total": len(pushers)}
 
     def delete_device(self, user_id: UserId, device_id: str) -> None:
         """Log one device out. An unknown device is no error (Synapse answers 200)."""

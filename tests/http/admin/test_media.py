@@ -55,6 +55,7 @@ ENDPOINTS = [
     ("POST", f"{V1}/media/quarantine/test.example/{{id}}"),
     ("POST", f"{V1}/media/unquarantine/test.example/{{id}}"),
     ("POST", f"{V1}/purge_media_cache?before_ts=1800000000000"),
+    ("GET", f"{V1}/statistics/users/media"),
 ]
 
 
@@ -276,3 +277,48 @@ async def test_purge_remote_media_cache(start: StartHomeserver) -> None:
     assert (await ok(hs, "GET", f"{V1}/users/{ALICE}/media", admin))["total"] == 3
     assert await status_of(hs, f"{AUTHED}/download/remote.example/old", alice) == 200
     assert remote.asked.count(("remote.example", "old")) == 2
+
+
+async def test_users_media_statistics(start: StartHomeserver) -> None:
+    hs, admin, alice, ids = await media_server(start)
+    await upload_ok(hs, admin, b"12345", content_type="text/plain")
+    await ok(hs, "PUT", f"/profile/{ALICE}/displayname", alice, {"displayname": "Zoe"})
+    alice_size = sum(hs.services.media.metadata("test.example", i).size for i in ids)  # type: ignore[union-attr]
+    path = f"{V1}/statistics/users/media"
+    reply = await ok(hs, "GET", path, admin)
+    assert reply == {
+        "users": [
+            {
+                "user_id": "@admin:test.example",
+                "displayname": "admin",
+                "media_count": 1,
+                "media_length": 5,
+            },
+            {"user_id": ALICE, "displayname": "Zoe", "media_count": 3, "media_length": alice_size},
+        ],
+        "total": 2,
+    }
+
+    def users(reply: dict[str, Any]) -> list[str]:
+        return [u["user_id"] for u in reply["users"]]
+
+    assert users(await ok(hs, "GET", path, admin, order_by="media_count", dir="b")) == [
+        ALICE,
+        "@admin:test.example",
+    ]
+    first = await ok(hs, "GET", path, admin, limit="1")
+    assert users(first) == ["@admin:test.example"] and first["next_token"] == 1
+    # By display name or localpart, any case; by creation time.
+    assert users(await ok(hs, "GET", path, admin, search_term="zO")) == [ALICE]
+    assert users(await ok(hs, "GET", path, admin, search_term="ALI")) == [ALICE]
+    newest = await ok(hs, "GET", path, admin, from_ts=str(hs.clock() - 1))
+    assert newest["users"][1]["media_count"] == 1  # alice's last upload only
+    for params in (
+        {"order_by": "size"},
+        {"dir": "x"},
+        {"from_ts": "10", "until_ts": "10"},
+        {"search_term": ""},
+        {"limit": "-1"},
+    ):
+        status, reply = await hs.request("GET", path, token=admin, params=params)
+        assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM"), params

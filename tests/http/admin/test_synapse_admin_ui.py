@@ -1,8 +1,11 @@
 """The requests synapse-admin (the web UI, Awesome-Technologies/synapse-admin, its
 ``src/synapse/dataProvider.ts`` and ``authProvider.ts``) sends for logging in and for
-its users, rooms, reports and registration-token pages, replayed as it builds
-them, with the fields it reads from each answer. The UI itself cannot run here (no
-browser can be installed), so this pins what it needs of the server."""
+its users (with their media and pushers tabs), users' media statistics, rooms,
+reports and registration-token pages, replayed as it builds them, with the fields
+it reads from each answer. The UI itself does not run in the test suite (it is not
+built there); ``python -m tests.browser.synapse_admin_media`` drives a build in
+headless Chromium (docs/development/testing.md), and this pins what it needs of
+the server."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import pytest
 from conduwuit.api.client.rooms import reports as reports_api
 from tests.http.admin.test_rooms import wait_for
 from tests.http.admin.test_users import ok
+from tests.http.media.test_content import upload_ok
 from tests.kit.homeserver import PASSWORD, StartHomeserver
 
 V1 = "/_synapse/admin/v1"
@@ -24,7 +28,8 @@ async def no_delay() -> None:
 
 
 def page(field: str, order: str = "f", **filters: str) -> dict[str, str]:
-    """getList's query for page 1 of 10, sorted by ``field`` (react-admin)."""
+    """getList's query for page 1 of 10 (unless ``limit`` says), sorted by ``field``
+    (react-admin)."""
     return {"from": "0", "limit": "10", "order_by": field, "dir": order, **filters}
 
 
@@ -79,6 +84,22 @@ async def test_the_ui_pages_get_what_they_read(
     record["deactivated"] = False
     saved = await ok(hs, "PUT", f"{V2}/users/{alice_id}", token, record)
     assert saved["displayname"] == "Alice A."
+
+    # The user's media and pushers tabs, and the users' media statistics page.
+    media_id = await upload_ok(hs, alice, b"png", content_type="image/png", filename="a.png")
+    media = await ok(
+        hs, "GET", f"{V1}/users/{alice_id}/media", token, **page("created_ts", "b", limit="50")
+    )
+    (row,) = media["media"]
+    assert {"media_id", "created_ts", "media_length", "media_type", "upload_name"} <= set(row)
+    assert {"quarantined_by", "safe_from_quarantine", "last_access_ts"} <= set(row)
+    pushers = await ok(hs, "GET", f"{V1}/users/{alice_id}/pushers", token, **page("id", "b"))
+    assert pushers == {"pushers": [], "total": 0}
+    stats = await ok(hs, "GET", f"{V1}/statistics/users/media", token, **page("media_length", "b"))
+    assert stats["total"] == 1 and stats["users"][0]["user_id"] == alice_id
+    assert {"displayname", "media_count", "media_length"} <= set(stats["users"][0])
+    # Its row's quarantine button: POST without a body.
+    assert await ok(hs, "POST", f"{V1}/media/quarantine/test.example/{media_id}", token) == {}
 
     # Rooms: the list sorted by name, one room, members, state.
     rooms = await ok(hs, "GET", f"{V1}/rooms", token, **page("name"))

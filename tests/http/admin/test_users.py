@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.http.client.test_pushers import pusher
 from tests.kit.homeserver import Homeserver, StartHomeserver
 
 V1 = "/_synapse/admin/v1"
@@ -41,6 +42,7 @@ ENDPOINTS = [
     ("GET", f"{V1}/users/{ALICE}/admin", None),
     ("PUT", f"{V1}/users/{ALICE}/admin", {"admin": True}),
     ("DELETE", f"{V2}/users/{ALICE}/devices/D", None),
+    ("GET", f"{V1}/users/{ALICE}/pushers", None),
 ]
 
 
@@ -284,3 +286,27 @@ async def test_admin_flag(start: StartHomeserver) -> None:
     assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")  # no self-demotion
     status, reply = await hs.request("GET", f"{V1}/users/@nobody:test.example/admin", token=admin)
     assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+
+
+async def test_a_users_pushers(start: StartHomeserver) -> None:
+    # The pusher's gateway is on loopback.
+    hs = await start(ip_range_denylist="[]")
+    admin = (await hs.register("admin"))["access_token"]
+    alice = (await hs.register("alice"))["access_token"]
+    path = f"{V1}/users/{ALICE}/pushers"
+    assert await ok(hs, "GET", path, admin) == {"pushers": [], "total": 0}
+    await ok(hs, "POST", "/pushers/set", alice, pusher())
+    reply = await ok(hs, "GET", path, admin)
+    (one,) = reply["pushers"]
+    assert reply["total"] == 1
+    assert one == {
+        **pusher(),
+        "device_id": hs.services.users.devices.list_devices(ALICE)[0].device_id,
+        "enabled": True,
+    }
+    for target, expected in (
+        ("@nobody:test.example", (404, "M_NOT_FOUND")),
+        ("@alice:elsewhere.example", (400, "M_INVALID_PARAM")),
+    ):
+        status, reply = await hs.request("GET", f"{V1}/users/{target}/pushers", token=admin)
+        assert (status, reply["errcode"]) == expected, target
