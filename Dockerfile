@@ -51,7 +51,9 @@ COPY --from=build /opt/conduwuit /opt/conduwuit
 RUN set -e; \
     stdlib=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])'); \
     find /opt/conduwuit "$stdlib" -name '*.pyc' -delete; \
-    python3 -OO -m compileall -q -j 0 /opt/conduwuit "$stdlib" >/dev/null || true; \
+    python3 -OO -m compileall -q -j 0 /opt/conduwuit >/dev/null || true; \
+    python3 -OO -m compileall -q -j 0 -x '/(test|tests|idlelib|tkinter|turtledemo|site-packages)/' \
+        "$stdlib" >/dev/null || true; \
     find /opt/conduwuit -path '*/conduwuit/__pycache__/server.*.opt-2.pyc' | grep -q .; \
     /opt/conduwuit/bin/python -OO -c "import conduwuit.server"
 

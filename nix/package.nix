@@ -44,13 +44,17 @@ python3Packages.buildPythonApplication {
     "PYTHONPYCACHEPREFIX"
     "${placeholder "out"}/share/conduwuit-py/pycache"
   ];
+  # (~21 MiB: the standard library's without its tests, ~12; the dependencies', ~9.)
   postFixup = ''
-    PYTHONPYCACHEPREFIX=$out/share/conduwuit-py/pycache \
-      ${python3Packages.python.interpreter} -OO -m compileall -q -j 0 \
-        --invalidation-mode unchecked-hash \
-        $out/${python3Packages.python.sitePackages} \
-        ${lib.concatMapStringsSep " " (p: "${p}/${python3Packages.python.sitePackages}") runtimeClosure} \
-        ${python3Packages.python}/lib/${python3Packages.python.libPrefix} >/dev/null || true
+    compile() {
+      PYTHONPYCACHEPREFIX=$out/share/conduwuit-py/pycache \
+        ${python3Packages.python.interpreter} -OO -m compileall -q -j 0 \
+          --invalidation-mode unchecked-hash "$@" >/dev/null || true
+    }
+    compile $out/${python3Packages.python.sitePackages} \
+      ${lib.concatMapStringsSep " " (p: "${p}/${python3Packages.python.sitePackages}") runtimeClosure}
+    compile -x '/(test|tests|idlelib|tkinter|turtledemo|site-packages)/' \
+      ${python3Packages.python}/lib/${python3Packages.python.libPrefix}
     test -n "$(find $out/share/conduwuit-py/pycache -name 'server.*.opt-2.pyc')"
   '';
   nativeCheckInputs = [ python3Packages.pytestCheckHook ] ++ deps.test;
