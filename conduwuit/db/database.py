@@ -122,10 +122,14 @@ class Database:
         make_private(path)
         tuning = Tuning.build(options)
         db_opts = tuning.db_options()
-        columns = {column_family(s) for s in specs.values()}
         on_disk: list[str] = []
         if (path / "CURRENT").exists():
             on_disk = [n for n in Rdict.list_cf(str(path), db_opts) if n != "default"]
+        # Every registered map still in an old column family of its own is opened,
+        # even when not asked for, so that migration 5 moves it with the others (a
+        # map left behind would be dropped as a leftover later).
+        specs.update((s.name, s) for s in moved_maps(ALL_MAPS, on_disk))
+        columns = {column_family(s) for s in specs.values()}
         try:
             rdict = Rdict(
                 str(path),

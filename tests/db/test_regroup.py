@@ -219,3 +219,16 @@ def test_a_move_killed_after_its_commit_drops_what_is_left(
         _assert_content(db, content)
         assert db.schema_version == 5
     assert _column_families(options.path) == {"default", SHARED_COLUMN, *OWN_COLUMN}
+
+
+def test_maps_not_asked_for_are_moved_too(
+    options: DatabaseOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening some maps only must not leave the others in old column families that
+    # a later open would drop as leftovers of a finished move.
+    content = _old_database(options, monkeypatch)
+    with Database.open(options, maps=(MAPS.global_, MAPS.pduid_pdu)) as db:
+        assert db.schema_version == 5
+    assert _column_families(options.path) == {"default", SHARED_COLUMN, *OWN_COLUMN}
+    with Database.open(options) as db:
+        _assert_content(db, content)
