@@ -162,10 +162,15 @@ def _brief(entry: dict[str, Any]) -> str:
     return f"{entry['status']}: {entry.get('endpoint') or entry.get('error')}"
 
 
-def make_server(kind: str, synapse_python: Path | None, conduwuit_src: Path | None) -> Server:
+def make_server(
+    kind: str,
+    synapse_python: Path | None,
+    conduwuit_src: Path | None,
+    conduwuit_env: dict[str, str] | None = None,
+) -> Server:
     if kind == "synapse":
         return Synapse(python=synapse_python)
-    return Conduwuit(src=conduwuit_src)
+    return Conduwuit(src=conduwuit_src, extra_env=conduwuit_env)
 
 
 def _measure_startup(server: Server, sizes: Sizes) -> dict[str, Any]:
@@ -365,6 +370,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--conduwuit-src", type=Path, help="benchmark the conduwuit of another checkout"
     )
+    parser.add_argument(
+        "--conduwuit-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment of conduwuit's process alone, e.g. PYTHONOPTIMIZE=2 as the images"
+        " run it (repeatable)",
+    )
     parser.add_argument("--label", help="free text kept in the results (what was measured)")
     parser.add_argument(
         "--max-minutes", type=float, default=30.0, help="stop starting rounds after this"
@@ -398,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     synapse_python = None
     if "synapse" in args.servers:
         synapse_python = ensure_synapse(args.synapse_venv, install=not args.no_install)
+    conduwuit_env = dict(item.split("=", 1) for item in args.conduwuit_env)
     now = dt.datetime.now(dt.UTC)
     rounds: list[dict[str, Any]] = []
     for n in range(args.rounds):
@@ -408,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {n + 1}/{args.rounds}: {kind}", file=sys.stderr)
 
             def make(kind: str = kind) -> Server:
-                return make_server(kind, synapse_python, args.conduwuit_src)
+                return make_server(kind, synapse_python, args.conduwuit_src, conduwuit_env)
 
             record = one_server(kind, args.sizes, args.scenario_list, make())
             if "startup" in args.scenario_list and not record.get("error"):
@@ -438,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "servers": {r["server"]: r.get("version", "?") for r in rounds if not r.get("core")},
         "conduwuit_src": str(args.conduwuit_src or REPO),
+        "conduwuit_env": conduwuit_env,
         "conduwuit_commit": _commit(args.conduwuit_src or REPO),
         "label": args.label,
         "sizes": args.sizes.as_dict(),

@@ -178,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         except DatabaseInUseError as exc:
             return _fail([str(exc)])
 
+    from conduwuit.lean_imports import import_aiohttp_without_default_cas
+
+    import_aiohttp_without_default_cas()  # before anything imports aiohttp (issue 21)
     from conduwuit.admin import AdminExecuteError
     from conduwuit.runtime import run
 

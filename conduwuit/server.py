@@ -75,11 +75,7 @@ from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.sender import FederationSender, SenderSettings
 from conduwuit.service.federation.timestamps import RemoteTimestamps
 from conduwuit.service.federation.user_keys import UserKeys
-from conduwuit.service.federation.well_known import (
-    LazyTLS,
-    WellKnownClient,
-    federation_ssl_context,
-)
+from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
 from conduwuit.service.ip_denylist import IpDenylist
 from conduwuit.service.loop_lag import LoopLag
@@ -141,6 +137,7 @@ from conduwuit.service.sliding_sync.stored import ConnectionStore
 from conduwuit.service.sync.rooms import RoomSections
 from conduwuit.service.sync.service import SyncService
 from conduwuit.service.tags import Tags
+from conduwuit.service.tls import LazyTLS, system_tls
 from conduwuit.service.uiaa import Uiaa
 from conduwuit.service.user_directory import UserDirectory
 from conduwuit.service.users.accounts import Accounts
@@ -295,11 +292,16 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
     users = build_users(config, db, clock, notifier)
     rooms = build_rooms(config, db, lambda: server_keys.keypair, notifier, clock, users)
     e2ee = build_e2ee(config, db, users, rooms, notifier)
-    push = build_push(config, db, clock, users, rooms)
-    media, thumbnailer, previewer = build_media(config, db, clock)
+    # One context of the system's CAs for push gateways, previews and appservices,
+    # built on the first HTTPS request of any of them (issue 21).
+    tls = system_tls()
+    push = build_push(config, db, clock, users, rooms, tls)
+    media, thumbnailer, previewer = build_media(config, db, clock, tls)
     federation = build_federation(config, db, server_keys, clock, rooms, users, e2ee)
     media.remote = FederationMedia(federation.client)
-    appservice_sender, appservice_queries = build_appservices(config, db, clock, users, rooms, e2ee)
+    appservice_sender, appservice_queries = build_appservices(
+        config, db, clock, users, rooms, e2ee, tls
+    )
     sections = RoomSections(
         rooms.history, rooms.typing, rooms.receipts, users.account_data, push.notifications
     )
@@ -439,6 +441,7 @@ def build_appservices(
     users: UserServices,
     rooms: RoomServices,
     e2ee: E2ee,
+    tls: LazyTLS | None = None,
 ) -> tuple[AppserviceSender, AppserviceQueries]:
     """The appservice sender, queueing events, and the typing, receipts, presence and
     to-device messages of services with ``receive_ephemeral`` and the device-list
@@ -447,7 +450,9 @@ def build_appservices(
     the client), and the queries (unknown local aliases are asked of the services)
     over one client."""
     client = AppserviceClient(
-        timeout_s=config.appservice_timeout, idle_timeout_s=config.appservice_idle_timeout
+        timeout_s=config.appservice_timeout,
+        idle_timeout_s=config.appservice_idle_timeout,
+        tls=tls or system_tls(),
     )
     sender = AppserviceSender(
         db,
@@ -474,7 +479,7 @@ def build_appservices(
 
 
 def build_media(
-    config: GlobalConfig, db: Database, clock: Clock
+    config: GlobalConfig, db: Database, clock: Clock, tls: LazyTLS | None = None
 ) -> tuple[MediaRepository, Thumbnailer, Previewer]:
     """The media repository over ``<database_path>/media``, its thumbnailer (caching
     under ``media/thumbnails``, forgetting a blob's thumbnails when the repository
@@ -509,6 +514,7 @@ def build_media(
         denylist=IpDenylist(config.ip_range_denylist),
         work_dir=media.store.tmp,
         clock=clock,
+        tls=tls or system_tls(),
     )
     return media, thumbnailer, previewer
 
@@ -877,7 +883,12 @@ def build_users(
 
 
 def build_push(
-    config: GlobalConfig, db: Database, clock: Clock, users: UserServices, rooms: RoomServices
+    config: GlobalConfig,
+    db: Database,
+    clock: Clock,
+    users: UserServices,
+    rooms: RoomServices,
+    tls: LazyTLS | None = None,
 ) -> PushServices:
     """Push rules, their evaluation, the notifications it produces (staged in the
     batch of every accepted event and of every read receipt, atomic with them), and
@@ -924,6 +935,7 @@ def build_push(
             denylist,
             timeout_s=config.request_timeout,
             idle_timeout_s=config.pusher_idle_timeout,
+            tls=tls or system_tls(),
         ),
         clock,
     )

@@ -110,5 +110,6 @@ def test_trim_after_opening_the_database_gives_back_its_temporaries(tmp_path: Pa
     )
     found = json.loads(result.stdout)
     assert found["trimmed"] is True
-    assert found["freed_mib"] > 2, found  # ~5 MiB measured (docs/performance.md)
+    # 1.6 MiB measured with 30 column families, 5.2 with 94 (docs/performance.md)
+    assert found["freed_mib"] > 0.8, found
     assert found["value"] == "still here"

@@ -80,3 +80,50 @@ def test_pillow_dnspython_yaml_jinja2_load_on_first_use(tmp_path: Path) -> None:
     assert report["serving"] == []  # none of them while the server starts and idles
     assert report["tls"] is False  # nor the federation's CA store (0.8 MiB)
     assert report["used"] == ["PIL", "dns"]  # each on its first use
+
+
+CLI_SCRIPT = textwrap.dedent("""
+    import json, os, ssl, sys, types
+
+    def run(loaded, started_at):  # instead of serving: what the entry point left
+        import aiohttp.connector
+        default = aiohttp.connector._SSL_CONTEXT_VERIFIED
+        print(json.dumps({{
+            "aiohttp_cas": default.cert_store_stats()["x509_ca"],
+            "system_cas": ssl.create_default_context().cert_store_stats()["x509_ca"],
+            "env": {{k: os.environ.get(k) for k in ("SSL_CERT_FILE", "SSL_CERT_DIR")}},
+        }}))
+
+    # The runtime (which imports aiohttp itself) stands in for this run alone.
+    sys.modules["conduwuit.runtime"] = types.SimpleNamespace(run=run)
+    from conduwuit.cli import main
+    sys.exit(main(["serve"]))
+    """)
+
+
+def test_serving_process_imports_aiohttp_without_its_default_cas(tmp_path: Path) -> None:
+    # aiohttp's import-time contexts would hold the system's CAs (~1.9 MiB); the
+    # server passes its own, built on first use, to every HTTPS request.
+    import ssl
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": ":".join(sys.path),
+        "CONDUWUIT_SERVER_NAME": "test.example",
+        "CONDUWUIT_DATABASE_PATH": str(tmp_path / "db"),
+        "SSL_CERT_DIR": "/etc/ssl/certs",  # an operator's setting is kept
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", CLI_SCRIPT.format()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["aiohttp_cas"] == 0
+    assert report["env"] == {"SSL_CERT_FILE": None, "SSL_CERT_DIR": "/etc/ssl/certs"}
+    if ssl.create_default_context().cert_store_stats()["x509_ca"]:  # the system has CAs
+        assert report["system_cas"] > 0  # and later contexts still load them

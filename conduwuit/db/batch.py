@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from rocksdict import WriteBatch
 
+from .codec import prefix_end
 from .errors import DatabaseError
 from .map import Map
 
@@ -51,16 +52,24 @@ class Batch:
 
     def put(self, m: Map, key: bytes, value: bytes) -> None:
         self._check(m)
-        self._wb.put(key, value, m.handle)
+        self._wb.put(m.prefix + key, value, m.handle)
 
     def delete(self, m: Map, key: bytes) -> None:
         self._check(m)
-        self._wb.delete(key, m.handle)
+        self._wb.delete(m.prefix + key, m.handle)
 
     def delete_range(self, m: Map, start: bytes, end: bytes) -> None:
         """Delete every key with ``start <= key < end``."""
         self._check(m)
-        self._wb.delete_range(start, end, m.handle)
+        self._wb.delete_range(m.prefix + start, m.prefix + end, m.handle)
+
+    def clear(self, m: Map) -> None:
+        """Delete every key of ``m``, a map in the shared column family."""
+        self._check(m)
+        end = prefix_end(m.prefix)
+        if not m.prefix or end is None:
+            raise DatabaseError(f"map {m.spec.name} has a column family of its own")
+        self._wb.delete_range(m.prefix, end, m.handle)
 
     def staged(self, m: Map) -> dict[bytes, bytes]:
         """A scratch record of puts to ``m`` that later reads in this batch must see.

@@ -22,9 +22,10 @@ from .batch import Batch
 from .codec import from_u64, u64
 from .errors import DatabaseError, DatabaseInUseError, SchemaVersionError
 from .map import Map, SnapshotMap
-from .maps import ALL_MAPS, GLOBAL_COUNTER, GLOBAL_VERSION, MAPS, MapSpec
+from .maps import ALL_MAPS, GLOBAL_COUNTER, GLOBAL_VERSION, MAPS, MapSpec, column_family
 from .migrations import MIGRATIONS, Migration, check_order, latest_version
 from .options import DatabaseOptions
+from .regroup import SHARED_COLUMN_VERSION, drop_moved, moved_maps
 from .tuning import Tuning
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ class Database:
         self._rdict = rdict
         self._tuning = tuning
         self._maps: dict[str, Map] = {}
+        #: The column families the maps live in, by name (several maps may share one).
+        self._columns: dict[str, Any] = {}
         self._snapshots: weakref.WeakSet[Snapshot] = weakref.WeakSet()
         self._closed = False
         self._count = 0  # the highest count handed out
@@ -119,12 +122,19 @@ class Database:
         make_private(path)
         tuning = Tuning.build(options)
         db_opts = tuning.db_options()
-        names = set(specs)
+        on_disk: list[str] = []
         if (path / "CURRENT").exists():
-            names.update(n for n in Rdict.list_cf(str(path), db_opts) if n != "default")
+            on_disk = [n for n in Rdict.list_cf(str(path), db_opts) if n != "default"]
+        # Every registered map still in an old column family of its own is opened,
+        # even when not asked for, so that migration 5 moves it with the others (a
+        # map left behind would be dropped as a leftover later).
+        specs.update((s.name, s) for s in moved_maps(ALL_MAPS, on_disk))
+        columns = {column_family(s) for s in specs.values()}
         try:
             rdict = Rdict(
-                str(path), db_opts, column_families={n: tuning.cf_options() for n in names}
+                str(path),
+                db_opts,
+                column_families={n: tuning.cf_options() for n in columns.union(on_disk)},
             )
         except Exception as e:
             if _is_lock_error(e):
@@ -134,9 +144,23 @@ class Database:
             raise DatabaseError(f"cannot open database at {path}: {e}") from e
         db = cls(options, rdict, tuning)
         try:
+            for name in sorted(columns):
+                db._columns[name] = rdict.get_column_family(name)
+            db._maps[MAPS.global_.name] = db.shared_layout(MAPS.global_)
+            raw = db.map(MAPS.global_).get(GLOBAL_VERSION)
+            before_shared = raw is not None and from_u64(raw) < SHARED_COLUMN_VERSION
+            # Before schema 5 the small maps had column families of their own: they
+            # stay there until migration 5 moves them (db/regroup.py).
+            old_layout = {s.name for s in moved_maps(specs.values(), on_disk)}
             for spec in specs.values():
-                cf = rdict.get_column_family(spec.name)
-                db._maps[spec.name] = Map(spec, cf, rdict.get_column_family_handle(spec.name), db)
+                if before_shared and spec.name in old_layout:
+                    cf = db._columns[spec.name] = rdict.get_column_family(spec.name)
+                    handle = rdict.get_column_family_handle(spec.name)
+                    db._maps[spec.name] = Map(spec, cf, handle, db, column=spec.name)
+                else:
+                    db._maps[spec.name] = db.shared_layout(spec)
+            if not before_shared:
+                drop_moved(db)  # left by a move killed after its commit
             stored = db.map(MAPS.global_).get(GLOBAL_COUNTER)
             db._count = db._persisted_count = db._written = from_u64(stored) if stored else 0
             db._migrate(migrations)
@@ -165,6 +189,37 @@ class Database:
                 with self.batch(sync=True) as b:
                     m.apply(self, b)
                     b.put(glob, GLOBAL_VERSION, u64(m.version))
+
+    def shared_layout(self, spec: MapSpec) -> Map:
+        """A map of this database where schema 5 keeps it (maps.column_family)."""
+        column = column_family(spec)
+        handle = self._rdict.get_column_family_handle(column)
+        return Map(spec, self._columns[column], handle, self, column=column)
+
+    def old_layout_maps(self) -> list[Map]:
+        """The maps opened in the column family of their own they had before schema 5."""
+        return [m for m in self._maps.values() if m.column != column_family(m.spec)]
+
+    def adopt(self, m: Map) -> None:
+        """Use ``m`` for its spec from now on (a map moved by migration 5)."""
+        self._maps[m.spec.name] = m
+
+    def old_columns(self) -> list[str]:
+        """Column families on disk of maps that no longer use them (moved to the
+        shared one); what :meth:`drop_column` is for."""
+        on_disk = Rdict.list_cf(str(self.options.path), self._tuning.db_options())
+        specs = [m.spec for m in self._maps.values()]
+        return [s.name for s in moved_maps(specs, on_disk) if self._maps[s.name].column != s.name]
+
+    def drop_column(self, name: str) -> None:
+        """Drop a column family no map uses (its data is gone with it)."""
+        if any(m.column == name for m in self._maps.values()):
+            raise DatabaseError(f"column family {name!r} is in use")
+        with self.write_lock:
+            cf = self._columns.pop(name, None)
+            if cf is not None:
+                cf.close()
+            self._rdict.drop_column_family(name)
 
     @property
     def schema_version(self) -> int:
@@ -251,7 +306,10 @@ class Database:
     def snapshot(self) -> Snapshot:
         """Consistent point reads across all maps (taken while no write is in progress)."""
         with self.write_lock:
-            views = {n: SnapshotMap(m.spec, m._src.snapshot()) for n, m in self._maps.items()}
+            snaps = {name: cf.snapshot() for name, cf in self._columns.items()}
+            views = {
+                n: SnapshotMap(m.spec, snaps[m.column], m.prefix) for n, m in self._maps.items()
+            }
             snap = Snapshot(views)
             self._snapshots.add(snap)
         return snap
@@ -260,8 +318,8 @@ class Database:
         """Write memtables of every map to SST files and fsync the WAL."""
         with self.write_lock:
             self._rdict.flush_wal(True)
-            for m in self._maps.values():
-                m._src.flush(True)
+            for cf in self._columns.values():
+                cf.flush(True)
 
     def backup(self) -> Path:
         """Checkpoint into ``backup_path``; keep the ``backups_to_keep`` newest."""
@@ -280,14 +338,15 @@ class Database:
         return _backup.list_backups(self.options.backup_path)
 
     def map_properties(self, names: Sequence[str]) -> dict[str, dict[str, int]]:
-        """RocksDB integer properties (``rocksdb.estimate-num-keys`` ...) of every map,
-        by map name; a property RocksDB does not know is left out. Each is a cheap
+        """RocksDB integer properties (``rocksdb.estimate-num-keys`` ...) of every
+        column family, by its name (a map's own, or ``shared`` for the small maps
+        together); a property RocksDB does not know is left out. Each is a cheap
         read of figures RocksDB keeps anyway (no scan); nothing when closed."""
         out: dict[str, dict[str, int]] = {}
-        for map_name, m in list(self._maps.items()):
+        for map_name, cf in list(self._columns.items()):
             found = {}
             for name in names:
-                value = m._src.property_int_value(name)
+                value = cf.property_int_value(name)
                 if value is not None:
                     found[name] = int(value)
             out[map_name] = found
@@ -316,10 +375,12 @@ class Database:
                 for snap in list(self._snapshots):
                     snap.close()
                 for m in self._maps.values():
-                    m._src.close()
                     m._release()
+                for cf in self._columns.values():
+                    cf.close()
             finally:
                 self._maps.clear()
+                self._columns.clear()
                 self._rdict.close()
                 # Files written since open (rocksdict's config, new SSTs) under the
                 # umask of whoever embedded us.

@@ -6,7 +6,8 @@ Each :class:`MapSpec` documents its key and value layout (keys built with
 no code names a column family by a string of its own.
 
 To add a map: add a ``MapSpec`` attribute to :class:`Maps` with its layout.
-The database creates missing column families at open.
+The database creates missing column families at open. Small maps share one
+column family (see :data:`OWN_COLUMN` at the end).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Final
+
+SHARED_COLUMN: Final = "shared"
+"""The column family the small and rarely used maps share (see OWN_COLUMN)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,8 @@ class MapSpec:
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", self.name):
             raise ValueError(f"map name must be lower_snake_case: {self.name!r}")
+        if self.name == SHARED_COLUMN:
+            raise ValueError(f"{SHARED_COLUMN!r} is the shared column family's name")
 
 
 # Keys of the `global` map.
@@ -746,3 +752,61 @@ class Maps:
 
 MAPS: Final = Maps
 ALL_MAPS: Final = Maps.all()
+
+# Column families. RocksDB holds ~56 KiB per column family whatever it stores (each
+# one's table cache, per-level statistics, version and memtable): 87 of them were
+# ~5 MiB of an idle server's RSS (docs/performance.md, issue 21). So only the maps
+# that grow with the events, the state or the traffic, or are written on every
+# event, have a column family of their own; every other map lives in SHARED_COLUMN,
+# its keys behind a prefix of its own name (key_prefix), which Map adds and strips:
+# the map API, key order and prefix scans are the same either way. A new map is
+# shared unless it is listed here. Schema 5 moved the maps not listed out of their
+# own column families (conduwuit/db/regroup.py); moving a map in or out of this set
+# later needs a migration that moves its data the same way.
+
+OWN_COLUMN: Final = frozenset(
+    {
+        MAPS.global_.name,  # the stream counter: written with every event
+        MAPS.servername_outgoing.name,
+        MAPS.servertxnid_response.name,
+        MAPS.eventid_shorteventid.name,
+        MAPS.shorteventid_eventid.name,
+        MAPS.statekey_shortstatekey.name,
+        MAPS.shortstatekey_statekey.name,
+        MAPS.pduid_pdu.name,
+        MAPS.eventid_pduid.name,
+        MAPS.eventid_outlierpdu.name,
+        MAPS.shorteventid_authchain.name,
+        MAPS.tofrom_relation.name,
+        MAPS.userdevicetxnid_response.name,
+        MAPS.eventid_devicetxnid.name,
+        MAPS.shortstatehash_statediff.name,
+        MAPS.statehash_shortstatehash.name,
+        MAPS.shorteventid_shortstatehash.name,
+        MAPS.userroomid_membership.name,
+        MAPS.roomuserid_membership.name,
+        MAPS.readreceiptid_readreceipt.name,
+        MAPS.roomuserid_receipt.name,
+        MAPS.usercount_notification.name,
+        MAPS.userroomthreadcount_unread.name,
+        MAPS.tokenids.name,
+        MAPS.roomuserdataid_accountdata.name,
+        MAPS.onetimekeyid_onetimekeys.name,
+        MAPS.keychangeid_userid.name,
+        MAPS.todeviceid_events.name,
+        MAPS.userdeviceconnidroomid_slidingroom.name,
+    }
+)
+"""Maps with a column family of their own: the large and the hot ones."""
+
+
+def column_family(spec: MapSpec) -> str:
+    """The RocksDB column family that holds ``spec``'s keys."""
+    return spec.name if spec.name in OWN_COLUMN else SHARED_COLUMN
+
+
+def key_prefix(spec: MapSpec) -> bytes:
+    """What precedes each of ``spec``'s keys in its column family: nothing in its own,
+    its name and a 0x00 in the shared one (names are ``[a-z0-9_]``, so no map's
+    prefix is a prefix of another's)."""
+    return b"" if spec.name in OWN_COLUMN else spec.name.encode() + b"\x00"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 from .codec import from_u64, key, split
 from .maps import MAPS
+from .regroup import SHARED_COLUMN_VERSION, move_into_shared
 from .state_diff import decode, digest_key, digester
 
 if TYPE_CHECKING:
@@ -88,6 +89,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         4,
         "deduplicate state snapshots by an additive digest moved by each diff",
         _additive_state_digests,
+    ),
+    Migration(
+        SHARED_COLUMN_VERSION,
+        "small maps leave their own column families for a shared one (less memory)",
+        move_into_shared,
     ),
 )
 

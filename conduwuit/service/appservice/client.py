@@ -16,6 +16,7 @@ from urllib.parse import quote
 import aiohttp
 
 from conduwuit.core.appservice import AppserviceRegistration
+from conduwuit.service.tls import LazyTLS, system_tls
 
 #: Largest answer read from an application service.
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -36,7 +37,10 @@ def app_path(*parts: str) -> str:
 
 
 class AppserviceClient:
-    def __init__(self, *, timeout_s: float, idle_timeout_s: float) -> None:
+    def __init__(
+        self, *, timeout_s: float, idle_timeout_s: float, tls: LazyTLS | None = None
+    ) -> None:
+        self._tls = tls or system_tls()
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._idle_timeout_s = idle_timeout_s
         self._session: aiohttp.ClientSession | None = None
@@ -62,8 +66,9 @@ class AppserviceClient:
         url = reg.url.rstrip("/") + path
         headers = {"Authorization": f"Bearer {reg.hs_token}"}
         try:
+            tls = await self._tls.for_url(url)
             async with self._client().request(
-                method, url, json=body, headers=headers, allow_redirects=False
+                method, url, json=body, headers=headers, allow_redirects=False, ssl=tls
             ) as response:
                 return response.status, await response.content.read(MAX_RESPONSE_BYTES)
         except TimeoutError as exc:

@@ -41,8 +41,9 @@ from conduwuit.core.x_matrix import sign_request
 from conduwuit.service.backoff import BACKOFF_MAX_MS, Backoff
 from conduwuit.service.clock import Clock
 from conduwuit.service.federation.destination import Destination, Resolver
-from conduwuit.service.federation.well_known import LazyTLS, federation_ssl_context
+from conduwuit.service.federation.well_known import federation_ssl_context
 from conduwuit.service.ip_denylist import DeniedHost, DenylistResolver, IpDenylist
+from conduwuit.service.tls import LazyTLS
 
 log = logging.getLogger(__name__)
 

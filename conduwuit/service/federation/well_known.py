@@ -15,10 +15,8 @@ the first request only: a redirect says its own port.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +33,7 @@ from conduwuit.core.server_discovery import (
 )
 from conduwuit.service.clock import Clock
 from conduwuit.service.ip_denylist import DeniedHost, DenylistResolver, IpDenylist
+from conduwuit.service.tls import LazyTLS
 
 log = logging.getLogger(__name__)
 
@@ -85,38 +84,6 @@ def federation_ssl_context(ca_file: Path | None) -> ssl.SSLContext:
     if ca_file is not None:
         context.load_verify_locations(cafile=str(ca_file))
     return context
-
-
-class LazyTLS:
-    """A TLS client context built on its first use, in a worker thread, then kept.
-
-    Loading the system's CAs into a context holds ~0.8 MiB and takes 25-45 ms: an
-    idle server that never federates need not pay either (issue 21), and the first
-    request does not stall the event loop for it. :meth:`ready` wraps a context
-    already built.
-    """
-
-    def __init__(self, build: Callable[[], ssl.SSLContext]) -> None:
-        self._build = build
-        self._context: ssl.SSLContext | None = None
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    def ready(cls, context: ssl.SSLContext) -> LazyTLS:
-        tls = cls(lambda: context)
-        tls._context = context
-        return tls
-
-    @property
-    def built(self) -> bool:
-        return self._context is not None
-
-    async def context(self) -> ssl.SSLContext:
-        if self._context is None:
-            async with self._lock:
-                if self._context is None:
-                    self._context = await asyncio.to_thread(self._build)
-        return self._context
 
 
 class WellKnownClient:

@@ -58,6 +58,7 @@ from conduwuit.service.clock import Clock
 from conduwuit.service.ip_denylist import DeniedHost, DenylistResolver, IpDenylist, UnresolvedHost
 from conduwuit.service.media.repository import MediaRepository
 from conduwuit.service.media.thumbnail import ImageTooLarge, NotThumbnailable, probe
+from conduwuit.service.tls import LazyTLS, system_tls
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,9 @@ class Previewer:
         cache_size: int = 1000,
         cache_ttl_s: int = 3600,
         max_concurrent: int = 4,
+        tls: LazyTLS | None = None,
     ) -> None:
+        self._tls = tls or system_tls()
         self._policy = policy
         self._denylist = denylist
         self._store = store
@@ -287,8 +290,9 @@ class Previewer:
             await self._check_host(current)
             self.fetches += 1
             try:
+                tls = await self._tls.for_url(current)
                 response = await self._client().get(
-                    current, allow_redirects=False, headers={"Accept": accept}
+                    current, allow_redirects=False, headers={"Accept": accept}, ssl=tls
                 )
             except TimeoutError as exc:
                 raise timed_out(f"{current} did not answer in time") from exc
@@ -445,6 +449,7 @@ def previewer_from_config(
     denylist: IpDenylist,
     work_dir: Path,
     clock: Clock,
+    tls: LazyTLS | None = None,
 ) -> Previewer:
     """The previewer as the options configure it (for the composition root)."""
     policy = PreviewPolicy.of(
@@ -472,4 +477,5 @@ def previewer_from_config(
         clock=clock,
         limits=limits,
         cache_size=max(1, int(1000 * config.cache_capacity_modifier)),
+        tls=tls,
     )

@@ -21,15 +21,15 @@ from conduwuit.service.notifier import Notifier
 MAP_PROPERTIES = {
     "rocksdb.estimate-num-keys": (
         "conduwuit_rocksdb_estimated_keys",
-        "Estimated number of keys of a map (column family)",
+        "Estimated number of keys of a column family (a large map's own, or shared)",
     ),
     "rocksdb.cur-size-all-mem-tables": (
         "conduwuit_rocksdb_memtable_bytes",
-        "Size of a map's memtables, active and unflushed",
+        "Size of a column family's memtables, active and unflushed",
     ),
     "rocksdb.total-sst-files-size": (
         "conduwuit_rocksdb_sst_files_bytes",
-        "Size of a map's SST files on disk",
+        "Size of a column family's SST files on disk",
     ),
 }
 #: Database-wide properties (the block cache is shared by every map).

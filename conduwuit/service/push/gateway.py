@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from conduwuit.service.ip_denylist import DeniedHost, DenylistResolver, IpDenylist
+from conduwuit.service.tls import LazyTLS, system_tls
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,15 @@ class GatewayError(Exception):
 
 class GatewayClient:
     def __init__(
-        self, denylist: IpDenylist, *, timeout_s: float, idle_timeout_s: float = 15
+        self,
+        denylist: IpDenylist,
+        *,
+        timeout_s: float,
+        idle_timeout_s: float = 15,
+        tls: LazyTLS | None = None,
     ) -> None:
         self._denylist = denylist
+        self._tls = tls or system_tls()
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._idle_timeout_s = idle_timeout_s
         self._session: aiohttp.ClientSession | None = None
@@ -64,7 +71,10 @@ class GatewayClient:
             except DeniedHost as exc:
                 raise GatewayError(str(exc)) from exc
         try:
-            async with self._client().post(url, json=body, allow_redirects=False) as response:
+            tls = await self._tls.for_url(url)
+            async with self._client().post(
+                url, json=body, allow_redirects=False, ssl=tls
+            ) as response:
                 raw = await response.content.read(MAX_RESPONSE_BYTES)
                 if not 200 <= response.status < 300:
                     raise GatewayError(f"{url} answered {response.status}")

@@ -15,7 +15,7 @@ from conduwuit.config.load import ConfigError
 from conduwuit.server import build_resolver, federation_tls
 from conduwuit.service.federation.destination import Destination
 from conduwuit.service.federation.dns import DnsOptions, system_nameservers
-from conduwuit.service.federation.well_known import LazyTLS
+from conduwuit.service.tls import LazyTLS
 from tests.kit.homeserver import FakeClock, homeserver_config
 
 
