@@ -295,7 +295,9 @@ class RoomSections:
             timeline or state or ephemeral or account_data or counts_changed
         ):
             return None
-        prev_batch = str(timeline[0][0] - 1) if timeline else str(window.now)
+        prev_batch = (
+            self.storage.timeline.token_before(timeline[0]) if timeline else str(window.now)
+        )
         if lower is None and not limited and self._history_elsewhere(room_id):
             # The room's older history is on other servers (joined over federation, not
             # backfilled yet): limited, and prev_batch is where /messages backfills it.
@@ -365,7 +367,9 @@ class RoomSections:
             "timeline": {
                 "events": await self.client_events(timeline, window, access, pause),
                 "limited": limited,
-                "prev_batch": str(timeline[0][0] - 1) if timeline else str(upper),
+                "prev_batch": self.storage.timeline.token_before(timeline[0])
+                if timeline
+                else str(upper),
             },
             "state_after" if window.state_after else "state": {"events": state},
             "account_data": {"events": self._room_account_data(room_id, window)},
