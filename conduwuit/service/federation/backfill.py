@@ -175,6 +175,34 @@ class Backfill:
             self._failed((room_id, key))
             return False
 
+    async def place(self, room_id: str, server: str, pdu: dict[str, Any], before: bytes) -> bool:
+        """One event fetched alone (the answer of a timestamp lookup) into the gap
+        right before the timeline event at pduid ``before``, just below it: the rest
+        of that gap is later filled between the two (newer history is packed right
+        below the event after a gap), the history before it below it (its own gap).
+        Whether it is in the timeline now."""
+        rv = self.storage.state.room_version(room_id)
+        shortroomid = self.storage.short.room(room_id)
+        timeline = self.storage.timeline
+        if rv is None or shortroomid is None:
+            return False
+        event_id = compute_event_id(pdu, rv)
+        async with self._running.hold(room_id):
+            if timeline.pdu_id(event_id) is not None:
+                return True
+            if timeline.get_timeline_by_pduid(before) is None:
+                return False
+            upper = position_of(before)
+            lower = next(iter(timeline.scan_at(shortroomid, upper.before(), True)), None)
+            positions = Gap(room_id, rv, upper, lower[0] if lower else None, []).positions(1)
+            if not positions:
+                return False
+            try:
+                await self._one(server, room_id, rv, pdu, positions[0])
+            except (AuthError, MissingEventsError, MatrixError, EventFormatError) as exc:
+                log.info("%s not placed in %s: %s", event_id, room_id, exc)
+            return timeline.pdu_id(event_id) is not None
+
     async def _ask(self, gap: Gap, upper: PduJson) -> bool:
         """Ask the servers in turn until one gives something new for ``gap``."""
         wanted = gap.missing or [str(upper["event_id"])]
