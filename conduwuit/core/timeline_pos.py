@@ -92,6 +92,8 @@ def between(lower: TimelinePos | None, upper: TimelinePos, n: int) -> list[Timel
         below = upper.count - 1
         lo = lower.sub if lower is not None and lower.count == below else 0
         ranges.append((below, lo, 1 << 64))
+    if not ranges:
+        return []  # lower is not below upper
     count, lo, hi = max(ranges, key=lambda r: min(n, r[2] - r[1] - 1))
     free = hi - lo - 1
     if free <= 0:
