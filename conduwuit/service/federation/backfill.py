@@ -171,6 +171,7 @@ class Backfill:
             gap = Gap(room_id, rv, upper_pos, lower[0] if lower else None, missing)
             if await self._ask(gap, upper):
                 self._backoff.pop((room_id, key), None)
+                timeline.gaps.missing(key)  # drops the record if the gap closed
                 return True
             self._failed((room_id, key))
             return False
