@@ -43,22 +43,31 @@ def send(server: ServerProcess, token: str, room: str, body: str) -> dict[str, A
     return dict(event)
 
 
-def test_paginating_from_a_remote_events_context(net: FederationNet) -> None:
-    """Complement's "can paginate backwards after getting remote event from timestamp
-    to event endpoint": the found event is in B's timeline, /context gives tokens
-    around it and /messages backwards from either reaches the history before it."""
+def joined_late(
+    net: FederationNet, suffix: str, bodies: list[str]
+) -> tuple[str, str, str, list[dict[str, Any]]]:
+    """A public room of A's where Alice said ``bodies`` before B's Bob joined:
+    (room, Alice's token, Bob's token, the messages)."""
     a, b = net.servers
-    _, alice = register(a, "alice2")
-    _, bob = register(b, "bob2")
+    _, alice = register(a, f"alice{suffix}")
+    _, bob = register(b, f"bob{suffix}")
     status, answer = call(a, "POST", f"{CS}/createRoom", {"preset": "public_chat"}, token=alice)
     assert status == 200, answer
     room = answer["room_id"]
-    first = send(a, alice, room, "A")
-    second = send(a, alice, room, "B")
+    sent = [send(a, alice, room, body) for body in bodies]
     status, answer = call(
         b, "POST", f"{CS}/join/{q(room)}?server_name={a.server_name}", {}, token=bob
     )
     assert status == 200, answer
+    return room, alice, bob, sent
+
+
+def test_paginating_from_a_remote_events_context(net: FederationNet) -> None:
+    """Complement's "can paginate backwards after getting remote event from timestamp
+    to event endpoint": the found event is in B's timeline, /context gives tokens
+    around it and /messages backwards from either reaches the history before it."""
+    b = net.servers[1]
+    room, _, bob, (first, second) = joined_late(net, "2", ["A", "B"])
     status, found = lookup(b, bob, room, second["origin_server_ts"] + 1, "b")
     assert (status, found.get("event_id")) == (200, second["event_id"]), found
     status, context = call(
@@ -82,17 +91,7 @@ def test_paginating_from_a_remote_events_context(net: FederationNet) -> None:
 
 def test_events_from_before_the_join_are_found_on_the_other_server(net: FederationNet) -> None:
     a, b = net.servers
-    _, alice = register(a, "alice")
-    _, bob = register(b, "bob")
-    status, answer = call(a, "POST", f"{CS}/createRoom", {"preset": "public_chat"}, token=alice)
-    assert status == 200, answer
-    room = answer["room_id"]
-    first = send(a, alice, room, "first")
-    second = send(a, alice, room, "second")
-    status, answer = call(
-        b, "POST", f"{CS}/join/{q(room)}?server_name={a.server_name}", {}, token=bob
-    )
-    assert status == 200, answer
+    room, alice, bob, (first, second) = joined_late(net, "", ["first", "second"])
 
     # Looking forwards from before the first message: B's own closest event is its
     # join, right after a gap in its history, so A is asked.

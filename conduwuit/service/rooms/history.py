@@ -321,29 +321,10 @@ class RoomHistory:
                 out.append(to_client(member, self.clock()))
         return out
 
-    def messages(
-        self,
-        user: UserId,
-        room_id: RoomId,
-        *,
-        from_token: str | None = None,
-        to_token: str | None = None,
-        direction: str = "b",
-        limit: int = 10,
-        event_filter: RoomEventFilter | None = None,
-        device_id: str | None = None,
-    ) -> dict[str, Any]:
-        """A page of ``/messages``, crossing gaps with what is here."""
-        body, _ = self._messages(
-            user,
-            room_id,
-            from_token=from_token,
-            to_token=to_token,
-            direction=direction,
-            limit=limit,
-            event_filter=event_filter,
-            device_id=device_id,
-        )
+    def messages(self, user: UserId, room_id: RoomId, **kw: Any) -> dict[str, Any]:
+        """A page of ``/messages`` (the keywords of ``_messages``), crossing gaps
+        with what is here."""
+        body, _ = self._messages(user, room_id, **kw)
         return body
 
     def _messages(
