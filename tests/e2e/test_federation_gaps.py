@@ -70,9 +70,21 @@ def join(server: HasBaseUrl, token: str, room: str, via: str) -> None:
     assert status == 200, joined
 
 
-def leave(server: HasBaseUrl, token: str, room: str) -> None:
+def leave(server: HasBaseUrl, token: str, room: str, origin: HasBaseUrl, seen_by: str) -> None:
+    """Leave, and wait (bounded) until ``origin`` has the leave, so what is said
+    there next comes after it (not beside it in the room's graph)."""
     status, left = call(server, "POST", f"{CS}/rooms/{q(room)}/leave", {}, token=token)
     assert status == 200, left
+    status, whoami = call(server, "GET", f"{CS}/account/whoami", token=token)
+    assert status == 200, whoami
+    path = f"{CS}/rooms/{q(room)}/state/m.room.member/{q(whoami['user_id'])}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, member = call(origin, "GET", path, token=seen_by)
+        if status == 200 and member.get("membership") == "leave":
+            return
+        time.sleep(0.1)
+    raise AssertionError("the leave never reached the origin")
 
 
 def away_and_back(net: FederationNet, name: str, away: int) -> tuple[str, str, str, list[str]]:
@@ -87,7 +99,7 @@ def away_and_back(net: FederationNet, name: str, away: int) -> tuple[str, str, s
     say(a, alice, room, [f"{name} early {n}" for n in range(3)])
     join(b, bob, room, a.server_name)
     arrives(b, bob, room, say(a, alice, room, [f"{name} with bob {n}" for n in range(3)])[-1])
-    leave(b, bob, room)
+    leave(b, bob, room, a, alice)
     away_bodies = [f"{name} away {n}" for n in range(away)]
     say(a, alice, room, away_bodies)
     join(b, bob, room, a.server_name)
