@@ -4,7 +4,8 @@ talking, the user re-joins. B's timeline then misses what was said meanwhile,
 between the leave and the re-join; a client paginating /messages backwards across
 it has B fetch it from A (``/backfill`` from the re-join's prev events, in batches
 of 100) and serves the room's whole history in A's order, each event once, with
-tokens that stay valid. With A down, the walk answers what B has, quickly.
+tokens that stay valid; /sync's timeline stops at the gap (limited). With A down,
+the walk answers what B has, quickly.
 """
 
 from __future__ import annotations
@@ -118,6 +119,12 @@ def test_paginating_across_a_rejoin_gap_backfills_it_in_order(net: FederationNet
     assert expected[-1]["type"] == "m.room.create"
     status, synced = call(b, "GET", f"{CS}/sync?timeout=0", token=bob)
     assert status == 200, synced
+    # /sync's timeline stops at the re-join, right after the gap: limited, and
+    # prev_batch is where /messages crosses it (and fills it).
+    timeline = synced["rooms"]["join"][room]["timeline"]
+    assert timeline["limited"]
+    assert ids(timeline["events"]) == ids(expected[:4])[::-1]  # the re-join, then 3
+    assert ids(walk(b, bob, room, timeline["prev_batch"], limit=9)) == ids(expected[4:])
 
     pages = walk_pages(b, bob, room, None, limit=7)
     seen = [e for page in pages for e in page["chunk"]]
