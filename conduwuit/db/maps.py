@@ -365,7 +365,7 @@ class Maps:
     tokenids: Final = MapSpec(
         "tokenids",
         """Full-text index of message bodies, room names and topics, per room.
-        key:   u64 shortroomid + lowercased word (UTF-8) + 0xFF + pduid (16 bytes)
+        key:   u64 shortroomid + lowercased word (UTF-8) + 0xFF + pduid (16 or 24 bytes)
         value: empty.""",
     )
 
