@@ -30,6 +30,8 @@ from tests.kit.federation import (
 CS = "/_matrix/client/v3"
 #: Messages sent while B is away: more than one /backfill answer (100 events).
 AWAY = 130
+#: Of them, references to the sixth.
+REFERENCES = 5
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +104,20 @@ def away_and_back(net: FederationNet, name: str, away: int) -> tuple[str, str, s
     arrives(b, bob, room, say(a, alice, room, [f"{name} with bob {n}" for n in range(3)])[-1])
     leave(b, bob, room, a, alice)
     away_bodies = [f"{name} away {n}" for n in range(away)]
-    say(a, alice, room, away_bodies)
+    target = say(a, alice, room, away_bodies)[5]
+    for n in range(REFERENCES):  # relations of an event of the gap, in the gap
+        status, sent = call(
+            a,
+            "PUT",
+            f"{CS}/rooms/{q(room)}/send/m.room.message/{name}ref{n}",
+            {
+                "msgtype": "m.text",
+                "body": f"{name} ref {n}",
+                "m.relates_to": {"rel_type": "m.reference", "event_id": target},
+            },
+            token=alice,
+        )
+        assert status == 200, sent
     join(b, bob, room, a.server_name)
     arrives(b, bob, room, say(a, alice, room, [f"{name} back {n}" for n in range(3)])[-1])
     return room, alice, bob, away_bodies
@@ -132,6 +147,26 @@ def test_paginating_across_a_rejoin_gap_backfills_it_in_order(net: FederationNet
     assert ids(seen) == ids(expected)
     bodies = [e["content"].get("body") for e in seen if e["type"] == "m.room.message"]
     assert [x for x in bodies if "away" in str(x)] == away[::-1]
+
+    # Relations within the gap page once each, in A's order, both ways.
+    target = next(e for e in seen if e["content"].get("body") == "g away 5")["event_id"]
+    for way in ("b", "f"):
+        path = f"/_matrix/client/v1/rooms/{q(room)}/relations/{q(target)}?limit=2&dir={way}"
+        pages_of = {}
+        for server, token in ((a, alice), (b, bob)):
+            got: list[str] = []
+            batch = None
+            for _ in range(10):
+                more = f"&from={q(batch)}" if batch else ""
+                status, page = call(server, "GET", path + more, token=token)
+                assert status == 200, page
+                got += ids(page["chunk"])
+                batch = page.get("next_batch")
+                if batch is None:
+                    break
+            pages_of[server.server_name] = got
+        assert len(pages_of[b.server_name]) == REFERENCES
+        assert pages_of[b.server_name] == pages_of[a.server_name]
 
     # Tokens stay valid and stable: from any page's end, the rest of the walk again.
     for index in (3, 12, 20):
@@ -164,7 +199,7 @@ def test_paginating_across_a_rejoin_gap_backfills_it_in_order(net: FederationNet
 
 def test_a_gap_whose_servers_are_down_is_crossed_with_what_is_here(net: FederationNet) -> None:
     a, b = net.servers
-    room, alice, bob, _ = away_and_back(net, "d", 5)
+    room, alice, bob, _ = away_and_back(net, "d", 6)
     everything = ids(walk(a, alice, room, None))
     a.stop()
     for _ in range(2):  # the second walk finds the gap backed off

@@ -240,7 +240,7 @@ class RoomHistory:
         return count, seen, access
 
     # -- the timeline ----------------------------------------------------------------
-    def _token_after(self, shortroomid: int, pos: TimelinePos) -> TimelinePos:
+    def token_through(self, shortroomid: int, pos: TimelinePos) -> TimelinePos:
         """The token right after the event at ``pos``: ``N`` unless history was
         inserted right after it (then ``N.0``, which forwards reads that history)."""
         if pos.sub == 0 and not self.storage.timeline.has_subs(shortroomid, pos.count):
@@ -287,7 +287,7 @@ class RoomHistory:
         def end() -> TimelinePos:
             if last is None:
                 return start
-            return last.before() if backwards else self._token_after(shortroomid, last)
+            return last.before() if backwards else self.token_through(shortroomid, last)
 
         for pos, pdu in timeline.scan_at(shortroomid, start, backwards):
             if stop is not None and (pos <= stop if backwards else pos > stop):
@@ -416,7 +416,7 @@ class RoomHistory:
         after: list[tuple[TimelinePos, PduJson]] = []
         shortroomid = self.storage.short.room(room) or 0
         start = position.before()
-        end = self._token_after(shortroomid, position)
+        end = self.token_through(shortroomid, position)
         if before_limit:
             page = self._page(user, room, access, start, True, before_limit, event_filter)
             before = page.found
