@@ -16,6 +16,7 @@ it. A gap that cannot be filled now is crossed with what is here.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,9 @@ MAX_SCAN = 5000
 #: Backfills one /messages request may wait for (each fetches up to 100 events, so a
 #: page of MAX_LIMIT fits).
 MAX_BACKFILL_ROUNDS = 10
+#: Seconds after which a /messages request starts no further backfill (one takes at
+#: most 30 s: federation's ``FILL_DEADLINE``).
+BACKFILL_BUDGET_S = 45.0
 
 
 @dataclass
@@ -371,12 +375,16 @@ class RoomHistory:
         server may need to backfill") backwards across a gap in the timeline or past
         the oldest event here, then reading the page again, until it is full or there
         is nothing more to fetch (at most ``MAX_BACKFILL_ROUNDS`` fetches per
-        request). A gap that gave nothing is crossed with what is here."""
+        request, none started after ``BACKFILL_BUDGET_S``). A gap that gave nothing
+        is crossed with what is here."""
         room = str(room_id)
         if kw.get("direction", "b") != "b" or self.backfill is None:
             return self.messages(user, room_id, **kw)
         crossed: set[bytes] = set()
+        deadline = time.monotonic() + BACKFILL_BUDGET_S
         for _ in range(MAX_BACKFILL_ROUNDS):
+            if time.monotonic() > deadline:
+                break
             body, gap = self._messages(user, room_id, crossed=crossed, **kw)
             if gap is not None:
                 if not await self.backfill(room, gap):
