@@ -622,7 +622,8 @@ def build_federation(
     )
     rooms.membership.remote = joins
     remote_events = RemoteEvents(rooms.storage, client, pdu_signatures)
-    rooms.history.backfill = Backfill(remote_events, client, config.server_name).fill
+    backfill = Backfill(remote_events, client, config.server_name)
+    rooms.history.backfill = backfill.fill
     rooms.membership.remote_changes = RemoteMembership(
         joins.templates, rooms.storage.pipeline.persister, rooms.storage.timeline
     )
@@ -641,7 +642,12 @@ def build_federation(
         user_keys=user_keys,
         remote_keys=remote_keys,
         timestamps=RemoteTimestamps(
-            config.server_name, rooms.history, client, pdu_signatures, sender.servers_of_room
+            config.server_name,
+            rooms.history,
+            client,
+            pdu_signatures,
+            sender.servers_of_room,
+            backfill.place,
         ),
     )
 

@@ -4,7 +4,8 @@ a client can sync), in the shapes clients see them.
 On the wire: /sync's ``next_batch`` (also taken by ``/keys/changes``) is ``s<N>``;
 pagination tokens (``/messages`` ``start``/``end``, relations and threads, /sync's
 ``prev_batch``) are a bare ``<N>``, or ``-<N>`` for the positions of history
-backfilled from other servers (below every stream position). ``<N>`` is ASCII
+backfilled from other servers (below every stream position), or ``<N>.<S>`` for a
+sub-position of history fetched into a gap (``core.timeline_pos``). ``<N>`` is ASCII
 digits (``core.numbers``).
 A bad token is a 400 ``M_INVALID_PARAM``. Offsets into a listing (the room
 directory, /hierarchy, /search) are not stream positions and are not parsed here.
@@ -16,11 +17,9 @@ from dataclasses import dataclass
 
 from conduwuit.core.errors import invalid_param
 from conduwuit.core.numbers import parse_uint
+from conduwuit.core.timeline_pos import parse_token
 
 SYNC_PREFIX = "s"
-#: Prefixes a pagination token may carry: ``s`` (a /sync token used to paginate)
-#: and ``t`` (the topological shape of other servers' tokens).
-PAGINATION_PREFIXES = ("s", "t")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -42,16 +41,6 @@ class StreamToken:
 
     @classmethod
     def parse_pagination(cls, token: str) -> StreamToken:
-        """A pagination token: ``<N>``, optionally with an ``s`` or ``t`` prefix, and
-        anything after a ``_`` ignored (the shape of Synapse's multi-part tokens);
-        ``-<N>`` is a backfilled position (negative)."""
-        if token.startswith("-"):
-            position = parse_uint(token[1:])
-            if position is None:
-                raise invalid_param(f"Invalid pagination token {token!r}")
-            return cls(-position)
-        digits = token[1:] if token[:1] in PAGINATION_PREFIXES else token
-        position = parse_uint(digits.split("_", 1)[0])
-        if position is None:
-            raise invalid_param(f"Invalid pagination token {token!r}")
-        return cls(position)
+        """The stream count of a pagination token (``core.timeline_pos.parse_token``;
+        a sub-position counts as its count)."""
+        return cls(parse_token(token).count)

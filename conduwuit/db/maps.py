@@ -135,7 +135,9 @@ class Maps:
     pduid_pdu: Final = MapSpec(
         "pduid_pdu",
         """Timeline events of every room, in stream order per room (a prefix scan per room).
-        key:   pduid = u64 shortroomid + u64 stream count (global counter)
+        key:   pduid = u64 shortroomid + u64 stream count (global counter; two's
+               complement, negative for backfilled history) [+ u64 sub-position of
+               history fetched into a gap, core.timeline_pos]
         value: the PDU as canonical JSON, with server-computed `unsigned` (prev_content,
                replaces_state, redacted_because); replaced by its redacted form on redaction.""",
     )
@@ -143,7 +145,7 @@ class Maps:
         "eventid_pduid",
         """Where a timeline event is stored.
         key:   event ID (UTF-8)
-        value: pduid (16 bytes).""",
+        value: pduid (16 bytes, 24 with a sub-position).""",
     )
     eventid_outlierpdu: Final = MapSpec(
         "eventid_outlierpdu",
@@ -165,6 +167,15 @@ class Maps:
         changes no state) or refused (a rejected auth event); never served.
         key:   event ID (UTF-8)
         value: why it was rejected (UTF-8).""",
+    )
+    pduid_missingprevs: Final = MapSpec(
+        "pduid_missingprevs",
+        """Gaps in the timeline (backward extremities): timeline events some of whose
+        prev events are not in the timeline, so history is missing right before them
+        (service.rooms.gaps). Written with the event; a gap whose events have all been
+        placed since is dropped when next read.
+        key:   pduid of the event after the gap (16 or 24 bytes)
+        value: JSON list of the missing prev event IDs.""",
     )
     roomid_pduleaves: Final = MapSpec(
         "roomid_pduleaves",
@@ -360,7 +371,7 @@ class Maps:
     tokenids: Final = MapSpec(
         "tokenids",
         """Full-text index of message bodies, room names and topics, per room.
-        key:   u64 shortroomid + lowercased word (UTF-8) + 0xFF + pduid (16 bytes)
+        key:   u64 shortroomid + lowercased word (UTF-8) + 0xFF + pduid (16 or 24 bytes)
         value: empty.""",
     )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.kit.federation import FederationNet, HasBaseUrl, call, q, register, running
+from tests.kit.federation import FederationNet, HasBaseUrl, call, q, register, running, walk
 
 CS = "/_matrix/client/v3"
 MESSAGES = 130
@@ -23,29 +23,6 @@ MESSAGES = 130
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FederationNet]:
     with running(tmp_path_factory.mktemp("fed-backfill"), 41, 42) as net:
         yield net
-
-
-def walk(
-    server: HasBaseUrl, token: str, room: str, start: str | None, limit: int = 10
-) -> list[dict[str, Any]]:
-    """Every event /messages gives backwards from ``start``, ``limit`` at a time,
-    following ``end`` until it is left out; the tokens keep the walk going backwards."""
-    events: list[dict[str, Any]] = []
-    position = start
-    for _ in range(50):
-        path = f"{CS}/rooms/{q(room)}/messages?dir=b&limit={limit}"
-        if position is not None:
-            path += f"&from={q(position)}"
-        status, page = call(server, "GET", path, token=token)
-        assert status == 200, page
-        if position is not None:
-            assert page["start"] == position
-        events.extend(page["chunk"])
-        if "end" not in page:
-            return events
-        assert page["chunk"], page  # an end token comes with events
-        position = page["end"]
-    raise AssertionError("pagination never ended")
 
 
 def room_with_history(server: HasBaseUrl, token: str) -> str:

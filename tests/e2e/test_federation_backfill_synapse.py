@@ -1,6 +1,7 @@
 """Backfill from Synapse (tests/kit/synapse_peer.py): a room with history on
 Synapse, which our server joins late; our client paginates back through all of it,
-in order, fetched from Synapse with ``/backfill`` and ``/state_ids``.
+in order, fetched from Synapse with ``/backfill`` and ``/state_ids``; then leaves,
+re-joins, and paginates across the gap of what was said meanwhile.
 
 Skipped only when the ``crosscheck`` extra (matrix-synapse) is not installed.
 """
@@ -11,8 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_federation_backfill import CS, MESSAGES, q, room_with_history, walk
-from tests.kit.federation import FederationNet, call, federation, register
+from tests.e2e.test_federation_backfill import CS, MESSAGES, room_with_history
+from tests.e2e.test_federation_gaps import arrives, join, leave, say
+from tests.kit.federation import FederationNet, call, federation, q, register, walk
 from tests.kit.synapse_peer import synapse_available
 
 pytestmark = pytest.mark.skipif(
@@ -55,3 +57,13 @@ def test_history_of_a_synapse_room_is_backfilled(net: FederationNet) -> None:
     # The topic set before the join is the room's current state here.
     status, state = call(a, "GET", f"{CS}/rooms/{q(room)}/state/m.room.topic/", token=bob_token)
     assert (status, state) == (200, {"topic": "t"})
+
+    # Bob leaves, Synapse's users go on, Bob re-joins: the gap is backfilled in order.
+    leave(a, bob_token, room, s, alice_token)
+    away = say(s, alice_token, room, [f"away {n}" for n in range(20)])
+    join(a, bob_token, room, s.server_name)
+    arrives(a, bob_token, room, say(s, alice_token, room, ["back"])[-1])
+    expected = [e["event_id"] for e in walk(s, alice_token, room, None)]
+    ids = [e["event_id"] for e in walk(a, bob_token, room, None, limit=7)]
+    assert ids == expected
+    assert set(away) <= set(ids)

@@ -176,3 +176,34 @@ def register(server: ServerProcess, username: str, password: str = "pw-123456") 
     )
     assert status == 200, answer
     return answer["user_id"], answer["access_token"]
+
+
+def walk(
+    server: HasBaseUrl, token: str, room: str, start: str | None, limit: int = 10
+) -> list[dict[str, Any]]:
+    """Every event /messages gives backwards from ``start``, ``limit`` at a time,
+    following ``end`` until it is left out; the tokens keep the walk going backwards."""
+    return [e for page in walk_pages(server, token, room, start, limit) for e in page["chunk"]]
+
+
+def walk_pages(
+    server: HasBaseUrl, token: str, room: str, start: str | None, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The /messages pages of ``walk``, each checked: it starts at the token asked
+    for, and an end token comes with events."""
+    pages: list[dict[str, Any]] = []
+    position = start
+    for _ in range(50):
+        path = f"/_matrix/client/v3/rooms/{q(room)}/messages?dir=b&limit={limit}"
+        if position is not None:
+            path += f"&from={q(position)}"
+        status, page = call(server, "GET", path, token=token)
+        assert status == 200, page
+        if position is not None:
+            assert page["start"] == position
+        pages.append(page)
+        if "end" not in page:
+            return pages
+        assert page["chunk"], page
+        position = page["end"]
+    raise AssertionError("pagination never ended")

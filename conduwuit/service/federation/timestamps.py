@@ -2,12 +2,18 @@
 event"; server-server API ``GET /_matrix/federation/v1/timestamp_to_event``).
 
 As Synapse does (``TimestampLookupHandler.get_event_for_timestamp``): when our
-closest event is missing or next to a gap in our history (``next_to_gap``: we
+closest event is missing or next to a gap in our history (``gap_next_to``: we
 joined after the wanted time, or were away), the room's other servers are asked in
 turn; the first answer is fetched with ``GET /event`` (from the server that gave
 it, then the others) and checked: the claimed event ID, the room, the hashes and
 signatures. Its own ``origin_server_ts`` counts, not the claimed one. It wins when
 closer to the wanted time than ours. Any failure there leaves our own answer.
+
+A winning event is then backfilled into that gap (``place``: the spec's "should
+try to backfill this event", Synapse's ``backfill_event_id``), right below the
+event after the gap, so ``/context`` gives tokens around it and ``/messages``
+paginates on from there (and backfills the rest of the gap). It is answered even if
+it could not be placed.
 
 Which failures move on to the next server follows Synapse's destination list: no
 answer, a 5xx, or an endpoint the server does not know; another 4xx (a 404: that
@@ -18,7 +24,7 @@ timeline only: what other servers have is past their leave.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -34,8 +40,8 @@ from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.timestamps import (
     check_direction,
+    gap_next_to,
     local_closest,
-    next_to_gap,
     not_found_error,
 )
 
@@ -47,10 +53,17 @@ MAX_SERVERS = 5
 MAX_ANSWER = 64 * 1024
 
 
+#: Backfills one event into the gap before the timeline event at a pduid: ``(room
+#: ID, server that gave it, the event, pduid)`` (federation's ``Backfill.place``).
+Place = Callable[[str, str, dict[str, Any], bytes], Awaitable[bool]]
+
+
 @dataclass(frozen=True)
 class Found:
     event_id: str
     ts: int
+    server: str
+    pdu: dict[str, Any]
 
     def answer(self) -> dict[str, Any]:
         return {"event_id": self.event_id, "origin_server_ts": self.ts}
@@ -71,7 +84,9 @@ class RemoteTimestamps:
         client: FederationClient,
         signatures: PduSignatures,
         joined_servers: Callable[[str], Iterable[str]],
+        place: Place | None = None,
     ) -> None:
+        self._place = place
         self._server_name = server_name
         self._history = history
         self._client = client
@@ -85,14 +100,15 @@ class RemoteTimestamps:
         access, local = local_closest(self._history, user, room_id, ts, direction)
         storage = self._history.storage
         shortroomid = storage.short.room(str(room_id))
-        gap = (
-            local is None
-            or shortroomid is None
-            or next_to_gap(storage.timeline, shortroomid, local, backwards)
-        )
-        if gap and access.until is None:
+        gap = None
+        if shortroomid is not None:
+            gap = gap_next_to(storage.timeline, shortroomid, local, backwards)
+        if (gap is not None or local is None) and access.until is None:
             remote = await self._ask_others(str(room_id), ts, direction)
             if remote is not None and (local is None or abs(remote.ts - ts) < abs(local.ts - ts)):
+                if gap is not None and self._place is not None:
+                    placed = await self._place(str(room_id), remote.server, remote.pdu, gap)
+                    log.info("%s placed in %s's timeline: %s", remote.event_id, room_id, placed)
                 return remote.answer()
         if local is None:
             raise not_found_error(ts, direction)
@@ -168,5 +184,5 @@ class RemoteTimestamps:
             except (SignatureError, EventFormatError, MatrixError, ValueError, TypeError) as exc:
                 log.info("%s from %s refused: %s", event_id, server, exc)
                 continue
-            return Found(event_id, int(checked["origin_server_ts"]))
+            return Found(event_id, int(checked["origin_server_ts"]), server, checked)
         return None

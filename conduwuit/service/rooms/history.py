@@ -3,14 +3,22 @@ context around an event, state and members. History visibility is checked on
 every event served (``core.visibility``); users who left read up to their leave,
 as Synapse allows.
 
-Pagination tokens are stream positions: token ``N`` sits right after event ``N``,
-so backwards from ``N`` includes event ``N`` and forwards from ``N`` starts after it.
+Pagination tokens are timeline positions (``core.timeline_pos``): token ``N`` sits
+right after event ``N`` (and the history inserted after it), so backwards from ``N``
+includes event ``N`` and forwards from ``N`` starts after it; ``N.S`` sits right
+after the sub-position ``(N, S)`` of history fetched into a gap.
+
+A backwards page about to cross a gap in the timeline (``service.rooms.gaps``)
+stops there; ``paginate`` has it filled from other servers (``backfill``) and reads
+the page again, so the history of the gap comes in order, between the events around
+it. A gap that cannot be filled now is crossed with what is here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Container, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from conduwuit.core import visibility
@@ -21,9 +29,10 @@ from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.membership import MembershipState
 from conduwuit.core.stream_token import StreamToken
+from conduwuit.core.timeline_pos import TimelinePos, parse_token
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.aggregations import Aggregations
-from conduwuit.service.rooms.timeline import PduJson
+from conduwuit.service.rooms.timeline import PduJson, pduid
 
 MAX_LIMIT = 1000
 # Events examined per page at most when a filter rejects most of them.
@@ -31,6 +40,29 @@ MAX_SCAN = 5000
 #: Backfills one /messages request may wait for (each fetches up to 100 events, so a
 #: page of MAX_LIMIT fits).
 MAX_BACKFILL_ROUNDS = 10
+#: Seconds after which a /messages request starts no further backfill (one takes at
+#: most 30 s: federation's ``FILL_DEADLINE``).
+BACKFILL_BUDGET_S = 45.0
+
+
+@dataclass
+class Page:
+    """Events of one page, the token after the last examined event (None: the
+    timeline ran out), and the pduid of the event whose gap the page stopped at."""
+
+    found: list[tuple[TimelinePos, PduJson]] = field(default_factory=list)
+    end: TimelinePos | None = None
+    gap: bytes | None = None
+
+
+class _Every:
+    """Every gap (a page told to cross them all)."""
+
+    def __contains__(self, _key: object) -> bool:
+        return True
+
+
+CROSS_ALL: Container[bytes] = _Every()
 
 
 @dataclass(frozen=True)
@@ -62,9 +94,10 @@ class RoomHistory:
         self.storage = actions.storage
         self.clock = actions.storage.clock
         self.aggregations = Aggregations(actions.storage)
-        #: Fetches a room's history older than its oldest event here from other
-        #: servers (federation's ``Backfill.fill``); whether any was added.
-        self.backfill: Callable[[str], Awaitable[bool]] | None = None
+        #: Fetches from other servers a room's history missing before the timeline
+        #: event at a pduid, or before its oldest event (None) (federation's
+        #: ``Backfill.fill``); whether the timeline changed there.
+        self.backfill: Callable[[str, bytes | None], Awaitable[bool]] | None = None
 
     # -- access and visibility ---------------------------------------------------------
     def _visibility_now(self, room_id: str) -> str:
@@ -211,47 +244,76 @@ class RoomHistory:
         return count, seen, access
 
     # -- the timeline ----------------------------------------------------------------
+    def token_through(self, shortroomid: int, pos: TimelinePos) -> TimelinePos:
+        """The token right after the event at ``pos``: ``N`` unless history was
+        inserted right after it (then ``N.0``, which forwards reads that history)."""
+        if pos.sub == 0 and not self.storage.timeline.has_subs(shortroomid, pos.count):
+            return TimelinePos.after_count(pos.count)
+        return pos
+
     def _page(
         self,
         user: UserId,
         room: str,
         access: Access,
-        start: int,
+        start: TimelinePos,
         backwards: bool,
         limit: int,
         event_filter: RoomEventFilter,
-        stop: int | None = None,
-    ) -> tuple[list[tuple[int, PduJson]], int | None]:
-        """Up to ``limit`` visible, matching events from token ``start``; and the token
-        after the last examined event (``None`` if the timeline ran out)."""
+        stop: TimelinePos | None = None,
+        crossed: Container[bytes] = CROSS_ALL,
+    ) -> Page:
+        """Up to ``limit`` visible, matching events from token ``start``. Backwards, a
+        page that is not full stops at a gap not in ``crossed``."""
+        timeline = self.storage.timeline
         shortroomid = self.storage.short.room(room)
         if shortroomid is None:
-            return [], None
-        if access.until is not None and start > access.until:
-            start = access.until
-        found: list[tuple[int, PduJson]] = []
+            return Page()
+        until = TimelinePos(access.until) if access.until is not None else None
+        if until is not None and start > until:
+            start = until
+
+        def gap_at(pos: TimelinePos) -> bytes | None:
+            key = pduid(shortroomid, pos)
+            return key if key not in crossed and timeline.gaps.is_gap(key) else None
+
+        if backwards:
+            # The token may sit in a gap: the event right above it follows one.
+            above = next(iter(timeline.scan_at(shortroomid, start, False)), None)
+            if above is not None and (until is None or above[0] <= until):
+                gap = gap_at(above[0])
+                if gap is not None:
+                    return Page([], start, gap)
+        found: list[tuple[TimelinePos, PduJson]] = []
         scanned = 0
-        last = start
-        rows: Iterator[tuple[int, PduJson]] = self.storage.timeline.scan(
-            shortroomid, start + 1 if backwards else start, backwards
-        )
-        for count, pdu in rows:
-            if stop is not None and (count <= stop if backwards else count > stop):
-                return found, stop
-            if access.until is not None and count > access.until:
-                return found, access.until
+        last: TimelinePos | None = None
+
+        def end() -> TimelinePos:
+            if last is None:
+                return start
+            return last.before() if backwards else self.token_through(shortroomid, last)
+
+        for pos, pdu in timeline.scan_at(shortroomid, start, backwards):
+            if stop is not None and (pos <= stop if backwards else pos > stop):
+                return Page(found, stop)
+            if until is not None and pos > until:
+                return Page(found, until)
             scanned += 1
-            last = count - 1 if backwards else count
+            last = pos
             seen = self.view(user, pdu, access) if event_filter.matches(pdu) else None
             if seen is not None and seen is not pdu and not event_filter.matches(seen):
                 seen = None  # the filter matched content an erased copy does not have
             if seen is not None:
-                found.append((count, seen))
+                found.append((pos, seen))
                 if len(found) >= limit:
-                    return found, last
+                    return Page(found, end())
+            if backwards:
+                gap = gap_at(pos)
+                if gap is not None:
+                    return Page(found, end(), gap)
             if scanned >= MAX_SCAN:
-                return found, last
-        return found, (None if backwards else last)
+                return Page(found, end())
+        return Page(found, None if backwards else end())
 
     def _lazy_members(self, room: str, pdus: Iterable[PduJson]) -> list[dict[str, Any]]:
         state = self.storage.state
@@ -263,7 +325,13 @@ class RoomHistory:
                 out.append(to_client(member, self.clock()))
         return out
 
-    def messages(
+    def messages(self, user: UserId, room_id: RoomId, **kw: Any) -> dict[str, Any]:
+        """A page of ``/messages`` (the keywords of ``_messages``), crossing gaps
+        with what is here."""
+        body, _ = self._messages(user, room_id, **kw)
+        return body
+
+    def _messages(
         self,
         user: UserId,
         room_id: RoomId,
@@ -274,7 +342,8 @@ class RoomHistory:
         limit: int = 10,
         event_filter: RoomEventFilter | None = None,
         device_id: str | None = None,
-    ) -> dict[str, Any]:
+        crossed: Container[bytes] = CROSS_ALL,
+    ) -> tuple[dict[str, Any], bytes | None]:
         if direction not in ("b", "f"):
             raise invalid_param("dir must be 'b' or 'f'")
         room = str(room_id)
@@ -283,38 +352,47 @@ class RoomHistory:
         limit = max(1, min(limit, event_filter.limit or limit, MAX_LIMIT))
         backwards = direction == "b"
         if from_token is not None:
-            start = StreamToken.parse_pagination(from_token).position
+            start = parse_token(from_token)
         else:
-            start = self.storage.db.current_count() if backwards else 0
-        stop = StreamToken.parse_pagination(to_token).position if to_token is not None else None
-        found, end = self._page(user, room, access, start, backwards, limit, event_filter, stop)
+            start = TimelinePos.after_count(self.storage.db.current_count() if backwards else 0)
+        stop = parse_token(to_token) if to_token is not None else None
+        page = self._page(user, room, access, start, backwards, limit, event_filter, stop, crossed)
+        if page.gap is not None:
+            return {}, page.gap
         device = (str(user), device_id or "")
         body: dict[str, Any] = {
-            "chunk": [self._client(p, device, access) for _, p in found],
-            "start": str(start),
+            "chunk": [self._client(p, device, access) for _, p in page.found],
+            "start": start.token(),
         }
-        if end is not None and (found or not backwards):
-            body["end"] = str(end)
+        if page.end is not None and (page.found or not backwards):
+            body["end"] = page.end.token()
         if event_filter.lazy_load_members:
-            body["state"] = self._lazy_members(room, (p for _, p in found))
-        return body
+            body["state"] = self._lazy_members(room, (p for _, p in page.found))
+        return body, None
 
     async def paginate(self, user: UserId, room_id: RoomId, **kw: Any) -> dict[str, Any]:
-        """``messages``; backwards past the oldest event here, after backfilling older
-        history from other servers (client-server API: "the server may need to
-        backfill"), then from the same token again, until the page is full or there is
-        nothing more to fetch (at most ``MAX_BACKFILL_ROUNDS`` fetches per request)."""
-        body = self.messages(user, room_id, **kw)
+        """``messages``, backfilling from other servers (client-server API: "the
+        server may need to backfill") backwards across a gap in the timeline or past
+        the oldest event here, then reading the page again, until it is full or there
+        is nothing more to fetch (at most ``MAX_BACKFILL_ROUNDS`` fetches per
+        request, none started after ``BACKFILL_BUDGET_S``). A gap that gave nothing
+        is crossed with what is here."""
+        room = str(room_id)
+        if kw.get("direction", "b") != "b" or self.backfill is None:
+            return self.messages(user, room_id, **kw)
+        crossed: set[bytes] = set()
+        deadline = time.monotonic() + BACKFILL_BUDGET_S
         for _ in range(MAX_BACKFILL_ROUNDS):
-            if (
-                kw.get("direction", "b") != "b"
-                or "end" in body
-                or self.backfill is None
-                or not await self.backfill(str(room_id))
-            ):
+            if time.monotonic() > deadline:
                 break
-            body = self.messages(user, room_id, **kw)
-        return body
+            body, gap = self._messages(user, room_id, crossed=crossed, **kw)
+            if gap is not None:
+                if not await self.backfill(room, gap):
+                    crossed.add(gap)
+                continue
+            if "end" in body or not await self.backfill(room, None):
+                return body
+        return self.messages(user, room_id, **kw)
 
     def context(
         self,
@@ -328,7 +406,8 @@ class RoomHistory:
         room = str(room_id)
         access = self.access(user, room)
         located = self.storage.timeline.get_timeline(event_id)
-        if located is None or located[1].get("room_id") != room:
+        position = self.storage.timeline.position(event_id)
+        if located is None or position is None or located[1].get("room_id") != room:
             raise not_found("Event not found")
         count, original = located
         seen = None
@@ -341,17 +420,23 @@ class RoomHistory:
         limit = max(0, min(limit, MAX_LIMIT))
         before_limit = limit // 2
         after_limit = limit - before_limit
-        before: list[tuple[int, PduJson]] = []
-        after: list[tuple[int, PduJson]] = []
-        start, end = count - 1, count
+        before: list[tuple[TimelinePos, PduJson]] = []
+        after: list[tuple[TimelinePos, PduJson]] = []
+        shortroomid = self.storage.short.room(room) or 0
+        start = position.before()
+        end = self.token_through(shortroomid, position)
         if before_limit:
-            before, b_end = self._page(
-                user, room, access, count - 1, True, before_limit, event_filter
-            )
-            start = b_end if b_end is not None else 0
+            page = self._page(user, room, access, start, True, before_limit, event_filter)
+            before = page.found
+            if page.end is not None:
+                start = page.end
+            elif before:
+                start = before[-1][0].before()
         if after_limit:
-            after, f_end = self._page(user, room, access, count, False, after_limit, event_filter)
-            end = f_end if f_end is not None else count
+            page = self._page(user, room, access, position, False, after_limit, event_filter)
+            after = page.found
+            if page.end is not None:
+                end = page.end
         device = (str(user), device_id or "")
         last = after[-1][1] if after else pdu
         state_hash = self.storage.state.hash_before(str(last["event_id"])) or 0
@@ -369,8 +454,8 @@ class RoomHistory:
             "event": self._client(pdu, device, access),
             "events_before": [self._client(p, device, access) for _, p in before],
             "events_after": [self._client(p, device, access) for _, p in after],
-            "start": str(start),
-            "end": str(end),
+            "start": start.token(),
+            "end": end.token(),
             "state": [to_client(s, self.clock()) for s in state if s is not None],
         }
 

@@ -19,6 +19,7 @@ from conduwuit.core.membership import MembershipState
 from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevels
 from conduwuit.core.redaction import redact, should_apply_redaction
 from conduwuit.core.room_versions import RoomVersion
+from conduwuit.core.timeline_pos import TimelinePos
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import from_u64, u64
 from conduwuit.service.notifier import Notifier
@@ -141,9 +142,12 @@ class Persister:
         self._extremities.remember(shortroomid, new_leaves)
         return count
 
-    def persist_backfilled(self, event: Event, rv: RoomVersion, before: int, position: int) -> None:
+    def persist_backfilled(
+        self, event: Event, rv: RoomVersion, before: int, position: int | TimelinePos
+    ) -> None:
         """An older event fetched from another server (backfill), already checked, at
-        ``position`` (negative, below the room's oldest event): into the timeline with
+        ``position`` (negative, below the room's oldest event, or a sub-position in a
+        gap, ``core.timeline_pos``): into the timeline with
         the state before it, its relations, search terms and an applied redaction.
         History changes neither the current state, the forward extremities nor the
         memberships, pushes nothing and wakes no /sync (as Synapse's backfilled

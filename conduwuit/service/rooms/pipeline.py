@@ -33,6 +33,7 @@ from conduwuit.core.event_types import EventType
 from conduwuit.core.events import Event, EventFormatError, validate_pdu
 from conduwuit.core.power_levels import CREATE_KEY, StateKey
 from conduwuit.core.room_versions import RoomVersion
+from conduwuit.core.timeline_pos import TimelinePos
 from conduwuit.db import Database
 from conduwuit.service.rooms.build import EventBuilder, NewEvent, room_id_of
 from conduwuit.service.rooms.locks import RoomLocks
@@ -283,7 +284,7 @@ class EventPipeline:
         verify: Verify,
         *,
         prev_states: Mapping[str, StateIds] | None = None,
-        position: int | None = None,
+        position: int | TimelinePos | None = None,
         reject_missing_auth: bool = False,
     ) -> Event:
         """Take a PDU from another server through the same checks and persistence.

@@ -117,6 +117,7 @@ RULES: Final[dict[str, Rule]] = {
     MAPS.softfailedeventids.name: Rule(Kind.EVENT, "soft-failed marks"),
     MAPS.eventid_rejection.name: Rule(Kind.EVENT, "rejection marks"),
     MAPS.roomid_pduleaves.name: Rule(Kind.SHORTROOM, "forward extremities"),
+    MAPS.pduid_missingprevs.name: Rule(Kind.SHORTROOM, "gaps in the timeline, by pduid"),
     MAPS.shorteventid_authchain.name: Rule(Kind.EVENT, "memoised auth chains"),
     MAPS.tofrom_relation.name: Rule(Kind.EVENT, "relations, by their target"),
     MAPS.userdevicetxnid_response.name: Rule(

@@ -14,6 +14,7 @@ from typing import Any
 from conduwuit.core.errors import invalid_param, not_found
 from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.stream_token import StreamToken
+from conduwuit.core.timeline_pos import TimelinePos, parse_token
 from conduwuit.service.rooms.history import MAX_LIMIT, Access, RoomHistory
 from conduwuit.service.rooms.timeline import PduJson
 
@@ -67,36 +68,44 @@ class Relations:
             raise not_found("Event not found")
         if self._view(user, access, *parent) is None:
             raise not_found("Event not found")
-        found: dict[str, tuple[int, PduJson]] = {}
+        # Exact positions (history backfilled into a gap shares its count).
+        timeline = self.storage.timeline
+        found: dict[str, tuple[TimelinePos, PduJson]] = {}
         frontier = [event_id]
         for _ in range(MAX_RECURSION if recurse else 1):
             next_frontier = []
             for target in frontier:
                 for count, pdu in self._children(target, str(room_id)):
-                    found.setdefault(str(pdu["event_id"]), (count, pdu))
-                    next_frontier.append(str(pdu["event_id"]))
+                    child = str(pdu["event_id"])
+                    found.setdefault(child, (timeline.position(child) or TimelinePos(count), pdu))
+                    next_frontier.append(child)
             frontier = next_frontier
         rows = sorted(found.values(), key=lambda row: row[0], reverse=direction == "b")
-        start = StreamToken.parse_pagination(from_token).position if from_token else None
-        stop = StreamToken.parse_pagination(to_token).position if to_token else None
+        start = parse_token(from_token) if from_token else None
+        stop = parse_token(to_token) if to_token else None
         limit = max(1, min(limit, MAX_LIMIT))
         chunk: list[dict[str, Any]] = []
         next_batch = None
-        for count, pdu in rows:
-            if start is not None and (count > start if direction == "b" else count <= start):
+        shortroomid = self.storage.short.room(str(room_id)) or 0
+        for pos, pdu in rows:
+            if start is not None and (pos > start if direction == "b" else pos <= start):
                 continue
-            if stop is not None and (count <= stop if direction == "b" else count > stop):
+            if stop is not None and (pos <= stop if direction == "b" else pos > stop):
                 break
             this_rel, _ = rel_of(pdu)
             if rel_type is not None and this_rel != rel_type:
                 continue
             if event_type is not None and pdu.get("type") != event_type:
                 continue
-            seen = self._view(user, access, count, pdu)
+            seen = self._view(user, access, pos.count, pdu)
             if seen is None:
                 continue
             if len(chunk) == limit:
-                next_batch = str(count if direction == "b" else count - 1)
+                # Backwards the next page starts at this event, forwards right before.
+                if direction == "f":
+                    next_batch = pos.before().token()
+                else:
+                    next_batch = self.history.token_through(shortroomid, pos).token()
                 break
             chunk.append(self.history._client(seen, None))
         body: dict[str, Any] = {"chunk": chunk}

@@ -5,9 +5,10 @@ The timeline is ordered by stream position, not time, but local positions grow
 with time, so the scan walks from the end nearest the answer and stops at the
 first event past the wanted time (conduwuit does the same linear walk).
 
-``next_to_gap`` tells whether the answer may be beaten by events this server never
-received (history before it joined, or while it was away); the federation layer
-then asks the room's other servers (``service/federation/timestamps.py``).
+``gap_next_to`` tells whether the answer may be beaten by events this server never
+received (history before it joined, or while it was away), and names the event
+after that gap; the federation layer then asks the room's other servers
+(``service/federation/timestamps.py``) and places their answer in the gap.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from dataclasses import dataclass
 
 from conduwuit.core.errors import MatrixError, invalid_param, not_found
 from conduwuit.core.ids import RoomId, UserId
+from conduwuit.core.timeline_pos import TimelinePos
 from conduwuit.service.rooms.history import Access, RoomHistory
-from conduwuit.service.rooms.timeline import PduJson, Timeline
+from conduwuit.service.rooms.timeline import PduJson, Timeline, pduid
 
 
 @dataclass(frozen=True)
 class Closest:
-    """The closest local event: its stream count and PDU."""
+    """The closest local event: its position and PDU."""
 
-    count: int
+    position: TimelinePos
     pdu: PduJson
 
     @property
@@ -53,13 +55,14 @@ def local_closest(
     shortroomid = history.storage.short.room(str(room_id))
     if shortroomid is None:
         return access, None
-    for count, pdu in history.storage.timeline.scan(shortroomid, None, backwards=backwards):
-        if access.until is not None and count > access.until:
+    timeline = history.storage.timeline
+    for pos, pdu in timeline.scan_at(shortroomid, None, backwards=backwards):
+        if access.until is not None and pos.count > access.until:
             continue
         event_ts = int(pdu.get("origin_server_ts", 0))
         if (event_ts <= ts) if backwards else (event_ts >= ts):
             if history.may_see(user, pdu, access):
-                return access, Closest(count, pdu)
+                return access, Closest(pos, pdu)
     return access, None
 
 
@@ -71,19 +74,29 @@ def _after_gap(timeline: Timeline, pdu: PduJson) -> bool:
     )
 
 
-def next_to_gap(timeline: Timeline, shortroomid: int, found: Closest, backwards: bool) -> bool:
-    """Whether events we never received may lie between ``found`` and the wanted
-    time: looking forwards, missing history right before ``found`` (Synapse's
+def gap_next_to(
+    timeline: Timeline, shortroomid: int, found: Closest | None, backwards: bool
+) -> bytes | None:
+    """The pduid of the event after a gap in which events we never received may lie
+    between ``found`` and the wanted time, if there is one: looking forwards,
+    missing history right before ``found`` (Synapse's
     ``is_event_next_to_backward_gap``); looking backwards, missing history right
     after it, i.e. the next event of our timeline follows a gap (Synapse's
     ``is_event_next_to_forward_gap`` reads its event graph; our timeline is linear,
-    so the next event is where the gap shows). The newest event is next to no gap:
-    newer events come by federation as usual."""
-    if not backwards:
-        return _after_gap(timeline, found.pdu)
-    for _, pdu in timeline.scan(shortroomid, found.count, backwards=False):
-        return _after_gap(timeline, pdu)
-    return False
+    so the next event is where the gap shows), or, with nothing found, before our
+    oldest event. The newest event is next to no gap: newer events come by
+    federation as usual."""
+    if found is None:
+        if not backwards:
+            return None
+        after = timeline.oldest(shortroomid)
+    elif not backwards:
+        after = (found.position, found.pdu)
+    else:
+        after = next(iter(timeline.scan_at(shortroomid, found.position, backwards=False)), None)
+    if after is None or not _after_gap(timeline, after[1]):
+        return None
+    return pduid(shortroomid, after[0])
 
 
 def not_found_error(ts: int, direction: str) -> MatrixError:

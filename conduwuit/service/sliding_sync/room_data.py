@@ -154,7 +154,9 @@ class SlidingRooms:
         body["required_state"] = await self._client_events(chosen, window, access, pause)
         body["timeline"] = await self.sections.client_events(timeline, window, access, pause)
         body["limited"] = limited
-        body["prev_batch"] = str(timeline[0][0] - 1) if timeline else str(upper)
+        body["prev_batch"] = (
+            self.storage.timeline.token_before(timeline[0]) if timeline else str(upper)
+        )
         body["num_live"] = (
             0 if req.since is None else sum(1 for count, _ in timeline if count > req.since)
         )

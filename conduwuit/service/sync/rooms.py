@@ -20,6 +20,7 @@ from conduwuit.core.client_event import stripped_state, to_client
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import UserId
 from conduwuit.core.membership import MembershipState
+from conduwuit.core.timeline_pos import TimelinePos
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.give_way import GiveWay
 from conduwuit.service.push.notifications import Notifications, RoomCounts
@@ -27,7 +28,7 @@ from conduwuit.service.rooms.history import Access, RoomHistory
 from conduwuit.service.rooms.member_index import MemberIndex, UserRoom
 from conduwuit.service.rooms.out_of_band import own_member_event
 from conduwuit.service.rooms.receipts import Receipts
-from conduwuit.service.rooms.timeline import PduJson
+from conduwuit.service.rooms.timeline import PduJson, pduid
 from conduwuit.service.rooms.typing import Typing
 from conduwuit.service.sync.filter import SyncFilter
 
@@ -107,7 +108,10 @@ class RoomSections:
         pause: GiveWay,
     ) -> tuple[list[tuple[int, PduJson]], bool]:
         """The newest visible, matching events in ``(lower, upper]``, oldest first, and
-        whether older ones were left out (``limited``)."""
+        whether older ones were left out (``limited``). The timeline stops after an
+        event that follows a gap (history missing here, ``service.rooms.gaps``):
+        limited, so the client paginates from ``prev_batch``, right before that
+        event, and ``/messages`` backfills the gap first."""
         shortroomid = self.storage.short.room(room_id)
         limit = window.filter.timeline_limit
         if shortroomid is None:
@@ -115,7 +119,10 @@ class RoomSections:
         found: list[tuple[int, PduJson]] = []
         scanned = 0
         limited = False
-        for count, pdu in self.storage.timeline.scan(shortroomid, upper + 1, backwards=True):
+        timeline = self.storage.timeline
+        rows = timeline.scan_at(shortroomid, TimelinePos.after_count(upper), backwards=True)
+        for pos, pdu in rows:
+            count = pos.count
             if lower is not None and count <= lower:
                 break
             await pause.pause()
@@ -128,7 +135,7 @@ class RoomSections:
                     limited = True
                     break
                 found.append((count, seen))
-            if scanned >= MAX_SCAN:
+            if scanned >= MAX_SCAN or timeline.gaps.is_gap(pduid(shortroomid, pos)):
                 limited = True
                 break
         found.reverse()
@@ -295,7 +302,9 @@ class RoomSections:
             timeline or state or ephemeral or account_data or counts_changed
         ):
             return None
-        prev_batch = str(timeline[0][0] - 1) if timeline else str(window.now)
+        prev_batch = (
+            self.storage.timeline.token_before(timeline[0]) if timeline else str(window.now)
+        )
         if lower is None and not limited and self._history_elsewhere(room_id):
             # The room's older history is on other servers (joined over federation, not
             # backfilled yet): limited, and prev_batch is where /messages backfills it.
@@ -365,7 +374,9 @@ class RoomSections:
             "timeline": {
                 "events": await self.client_events(timeline, window, access, pause),
                 "limited": limited,
-                "prev_batch": str(timeline[0][0] - 1) if timeline else str(upper),
+                "prev_batch": self.storage.timeline.token_before(timeline[0])
+                if timeline
+                else str(upper),
             },
             "state_after" if window.state_after else "state": {"events": state},
             "account_data": {"events": self._room_account_data(room_id, window)},

@@ -388,7 +388,8 @@ async def test_a_gap_too_wide_is_placed_on_the_state_from_state_ids(
 ) -> None:
     """PDU Z cites Y, which /get_missing_events gives; Y cites X, which it does not:
     the state after X comes from /state_ids at X (plus X from /event), Y and Z are
-    placed on it; X stays outside the timeline. A pushed PDU whose own prev events
+    placed on it; X stays outside the timeline, a gap before Y that /messages fills
+    with /backfill when it crosses it. A pushed PDU whose own prev events
     are withheld is refused (Complement's
     TestOutboundFederationIgnoresMissingEventWithBadJSONForRoomVersion6)."""
     room_id, token = await room_with(fed_hs)
@@ -415,6 +416,26 @@ async def test_a_gap_too_wide_is_placed_on_the_state_from_state_ids(
         e["content"].get("body") for e in synced["rooms"]["join"][room_id]["timeline"]["events"]
     ]
     assert bodies[-2:] == ["Y", "Z"]
+
+    # X is missing before Y, a gap: paginating back across it fetches X with
+    # /backfill from the gap's missing event and places it between Y and the event
+    # before it.
+    assert timeline.gaps.missing(timeline.pdu_id(y_id) or b"") == [x_id]
+    backfilled: list[str] = []
+
+    async def backfill(request: web.Request) -> web.Response:
+        backfilled.extend(request.query.getall("v"))
+        return web.json_response({"origin": remote.server_name, "pdus": [x, y]})
+
+    remote.routes[("GET", "/_matrix/federation/v1/backfill/")] = backfill
+    status, page = await fed_hs.request(
+        "GET", f"/rooms/{room_id}/messages?dir=b&limit=4", token=token
+    )
+    assert status == 200, page
+    assert [e["content"].get("body") for e in page["chunk"]][:3] == ["Z", "Y", "X"]
+    assert backfilled == [x_id]
+    assert timeline.get_timeline(x_id) is not None
+    assert not timeline.gaps.is_gap(timeline.pdu_id(y_id) or b"")
 
     # A PDU of the transaction itself whose gap does not close is refused: the state
     # of an event pushed to us is never taken from its origin.

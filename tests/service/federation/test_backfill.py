@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from conduwuit.service.federation.backfill import reachable
 from tests.kit.federation_peer import FederationPeer, homeserver_with_peer
 from tests.kit.homeserver import Homeserver
 
@@ -90,3 +91,30 @@ async def test_backfill_drops_forged_events_and_refuses_unauthorised_ones(
     asked = len(peer.backfills)
     status, page = await hs.request("GET", f"/rooms/{quote(room)}/messages?dir=b", token=token)
     assert status == 200 and len(peer.backfills) == asked
+
+
+def test_a_gap_takes_only_the_history_reached_from_its_missing_events() -> None:
+    """Of a /backfill answer for a gap, the events reached from the gap's missing prev
+    events through prev events not held here: not what lies past a held event (the
+    server goes on into history held already, or older history of elsewhere)."""
+
+    def ev(event_id: str, *prevs: str) -> tuple[str, dict[str, Any]]:
+        return event_id, {"prev_events": list(prevs)}
+
+    held = {"$leave"}
+    answer = [
+        ev("$old1"),
+        ev("$old2", "$old1"),
+        ev("$leave", "$old2"),
+        ev("$g1", "$leave"),
+        ev("$g2", "$g1"),
+        ev("$branch", "$old2"),  # a branch of the gap down to older history
+        ev("$g3", "$g2", "$branch"),
+        ev("$unrelated"),
+    ]
+    kept = reachable(answer, ["$g3"], held.__contains__)
+    assert [i for i, _ in kept] == ["$old1", "$old2", "$g1", "$g2", "$branch", "$g3"]
+    held |= {"$old2"}
+    kept = reachable(answer, ["$g3"], held.__contains__)
+    assert [i for i, _ in kept] == ["$g1", "$g2", "$branch", "$g3"]
+    assert reachable(answer, ["$nothing"], held.__contains__) == []
