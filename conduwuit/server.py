@@ -60,6 +60,7 @@ from conduwuit.service.federation.invites import RemoteInvites
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.media import FederationMedia
+from conduwuit.service.federation.partial_resync import PartialStateResync
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.remote_events import RemoteEvents
 from conduwuit.service.federation.remote_membership import RemoteMembership
@@ -304,6 +305,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         notifier,
         extras=[e2ee.sync],
         initial_account_data=lambda user_id: {PUSH_RULES: push.rules.content(user_id)},
+        is_partial=rooms.storage.partial.is_partial,
     )
     sliding_sync = SlidingSyncService(
         db,
@@ -596,9 +598,12 @@ def build_federation(
         rooms.storage.pipeline,
         clock,
         allow_unstable_room_versions=config.allow_unstable_room_versions,
+        partial_state=config.federation_partial_state_joins,
     )
     rooms.membership.remote = joins
     remote_events = RemoteEvents(rooms.storage, client, pdu_signatures)
+    partial_resync = PartialStateResync(rooms.storage, remote_events)
+    joins.on_partial_join = partial_resync.resync_soon
     rooms.history.backfill = Backfill(remote_events, client, config.server_name).fill
     rooms.membership.remote_changes = RemoteMembership(
         joins.templates, rooms.storage.pipeline.persister, rooms.storage.timeline
@@ -615,6 +620,7 @@ def build_federation(
         pdu_signatures=pdu_signatures,
         joins=joins,
         remote_events=remote_events,
+        partial_resync=partial_resync,
         user_keys=user_keys,
         remote_keys=remote_keys,
         timestamps=RemoteTimestamps(

@@ -23,8 +23,9 @@ the auth events, auth against the state before the event.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from conduwuit.core import auth_rules, state_res
@@ -36,6 +37,7 @@ from conduwuit.core.room_versions import RoomVersion
 from conduwuit.db import Database
 from conduwuit.service.rooms.build import EventBuilder, NewEvent, room_id_of
 from conduwuit.service.rooms.locks import RoomLocks
+from conduwuit.service.rooms.partial_state import PartialRoom, PartialStateRooms
 from conduwuit.service.rooms.persist import Persister
 from conduwuit.service.rooms.state import RoomState, to_event
 from conduwuit.service.rooms.transactions import Txn
@@ -86,23 +88,31 @@ class EventPipeline:
         builder: EventBuilder,
         persister: Persister,
         locks: RoomLocks,
+        *,
+        partial: PartialStateRooms | None = None,
     ) -> None:
         self._db = db
         self.state = state
         self.builder = builder
         self.persister = persister
         self.locks = locks
+        self.partial = partial if partial is not None else PartialStateRooms(db)
 
     # -- the shared checks -------------------------------------------------------------
     def _load(self, event_id: str, rv: RoomVersion) -> Event | None:
         pdu = self.state.timeline.get(event_id)
         return to_event(pdu, rv) if pdu is not None else None
 
-    async def check(self, event: Event, rv: RoomVersion, before: int) -> None:
+    async def check(
+        self, event: Event, rv: RoomVersion, before: int, *, against_state: bool = True
+    ) -> None:
         """Raise ``MatrixError`` (format) or ``AuthError`` unless the event may enter.
 
         Async because fetching unknown auth events over federation will happen here;
-        the caller holds the room's lock.
+        the caller holds the room's lock. ``against_state=False``: the state before the
+        event is partial (a partial-state join), so the event is checked against its
+        auth events only, as Synapse does then; the resync checks it again against the
+        full state.
         """
         try:
             validate_pdu(dict(event.pdu), rv)
@@ -126,7 +136,8 @@ class EventPipeline:
             if create is not None:
                 auth_map[(EventType.CREATE, "")] = create
         auth_rules.check(event, auth_map, rv)
-        auth_rules.check(event, self.state.auth_state(before, _auth_keys(event, rv), rv), rv)
+        if against_state:
+            auth_rules.check(event, self.state.auth_state(before, _auth_keys(event, rv), rv), rv)
 
     def _not_rejected(self, auth_event_id: str) -> None:
         """An event whose auth event was rejected is rejected too (server-server API:
@@ -216,8 +227,15 @@ class EventPipeline:
         """The snapshot before a received event: the state after its prev_events,
         resolved if they differ; for a prev event not placed here, the state after it
         from ``given``. The caller holds the room's lock."""
+        return await self.state_after(event.prev_event_ids, rv, given)
+
+    async def state_after(
+        self, prev_ids: Sequence[str], rv: RoomVersion, given: Mapping[str, StateIds] | None = None
+    ) -> int:
+        """The snapshot after the events ``prev_ids`` (resolved if they differ), as
+        ``state_before`` works it out for an event citing them."""
         afters: list[int] = []
-        for prev_id in event.prev_event_ids:
+        for prev_id in prev_ids:
             before = self.state.hash_before(prev_id)
             prev = self._load(prev_id, rv)
             if (before is None or prev is None) and given and prev_id in given:
@@ -323,15 +341,19 @@ class EventPipeline:
             if missing:
                 raise MissingEventsError(missing)
             before = await self.state_before(event, rv, given)
+            # A partial-state room: the state before is missing members, so the
+            # event is checked against its auth events and not soft-failed (Synapse
+            # skips both then); the resync checks it against the full state.
+            full = not self.partial.is_partial(room_id)
             try:
-                await self.check(event, rv, before)
+                await self.check(event, rv, before, against_state=full)
             except AuthError as exc:
                 self.persister.persist_rejected(event, before, str(exc))
                 raise
             if position is not None:
                 self.persister.persist_backfilled(event, rv, before, position)
                 return event
-            soft_failed = self.soft_fails(event, rv, self.state.current_hash(room_id))
+            soft_failed = full and self.soft_fails(event, rv, self.state.current_hash(room_id))
             self.persister.persist(event, rv, before, soft_failed=soft_failed)
         return event
 
@@ -409,6 +431,8 @@ class EventPipeline:
         state: list[dict[str, Any]],
         auth_chain: list[dict[str, Any]],
         join: dict[str, Any],
+        *,
+        partial_servers: list[str] | None = None,
     ) -> Event:
         """Take the state and auth chain of a send_join response, then our join.
 
@@ -417,6 +441,8 @@ class EventPipeline:
         auth order; those failing are dropped (a state entry whose event was dropped is
         left out). The room's current state becomes that state, and the join goes
         through ``check`` and ``persist`` on it like any local event.
+        ``partial_servers``: the state is partial (``members_omitted``); the room is
+        marked partial-state in the join's batch, with the servers to resync from.
         """
         events: dict[str, Event] = {}
         for pdu in (*auth_chain, *state):
@@ -450,7 +476,11 @@ class EventPipeline:
                 raise _format_error(exc) from None
             event = Event(join, rv)
             await self.check(event, rv, snapshot)
-            self.persister.persist(event, rv, snapshot)
+            mark = None
+            if partial_servers is not None:
+                room = PartialRoom(room_id, event.event_id, tuple(partial_servers))
+                mark = functools.partial(self.partial.mark, room=room)
+            self.persister.persist(event, rv, snapshot, also=mark)
         return event
 
 
