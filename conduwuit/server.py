@@ -565,6 +565,7 @@ def build_federation(
             allow_outgoing_presence=config.allow_outgoing_presence,
         ),
         clock,
+        partial=rooms.storage.partial,
     )
     auth.origin_listeners.append(sender.origin_alive)
     rooms.storage.pipeline.persister.listeners.append(sender.stage_event)

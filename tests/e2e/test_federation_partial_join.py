@@ -5,11 +5,16 @@ A's ``/state_ids`` + ``/event``; afterwards B has every member and messages flow
 
 from __future__ import annotations
 
+import asyncio
+import json
+import signal
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 from tests.kit.federation import call, federation, q, register
+from tests.kit.federation_peer import FederationPeer
 from tests.kit.server import ServerProcess
 
 CS = "/_matrix/client/v3"
@@ -79,3 +84,87 @@ def test_partial_join_between_our_servers_completes_the_state(tmp_path: Path) ->
         eventually(lambda: "from b" in bodies(a, room, ann))
         ok(a, "PUT", f"{CS}/rooms/{q(room)}/send/m.room.message/3", ann, {"body": "from a"})
         eventually(lambda: "from a" in bodies(b, room, bob))
+
+
+def lazy_filter() -> str:
+    lazy = {"lazy_load_members": True}
+    return q(json.dumps({"room": {"state": lazy, "timeline": lazy}}))
+
+
+def times_out(server: ServerProcess, path: str, token: str, seconds: float) -> bool:
+    request = urllib.request.Request(f"{server.base_url}{path}")
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=seconds):
+            return False
+    except TimeoutError:
+        return True
+
+
+async def test_a_partial_room_is_usable_before_its_resync_which_survives_a_kill(
+    tmp_path: Path,
+) -> None:
+    """The resident (a test peer) holds its /state_ids answer back: meanwhile B's
+    user sends, reads /messages and sees the room in a lazy-loading /sync; an eager
+    /sync leaves it out and /members waits. B is killed (SIGKILL) and restarted: the
+    room is still partial, and once the peer answers the resync resumed at start-up
+    completes it with the members the join left out."""
+    with federation(tmp_path) as net:
+        b = net.server(43, **PARTIAL)
+        b.start(wait=False)
+        peer = FederationPeer(net.ca, "127.0.0.44", {b.server_name: b.base_url})
+        peer.partial_joins = True
+        gate = peer.state_ids_gate = asyncio.Event()
+        await peer.start()
+        try:
+            await asyncio.to_thread(b.wait_ready, 60)
+            room = peer.make_room()
+            derek = peer.user("derek")
+            state = peer.state_ids(room)
+            auth = [state[("m.room.create", "")], state[("m.room.power_levels", "")]]
+            auth.append(state[("m.room.join_rules", "")])
+            peer.event(
+                room,
+                "m.room.member",
+                {"membership": "join"},
+                state_key=derek,
+                sender=derek,
+                auth_events=auth,
+            )
+            bob_id, bob = await asyncio.to_thread(register, b, "bob")
+            join = f"{CS}/join/{q(room)}?server_name={q(peer.server_name)}"
+            await asyncio.to_thread(ok, b, "POST", join, bob, {})
+            assert peer.send_join_queries == ["omit_members=true"]
+
+            # Usable at once: send (the peer gets it), /messages, a lazy-loading sync.
+            sent = f"{CS}/rooms/{q(room)}/send/m.room.message/1"
+            await asyncio.to_thread(ok, b, "PUT", sent, bob, {"body": "early"})
+            await peer.wait_for(lambda p: "early" in p.accepted_bodies())
+            assert "early" in await asyncio.to_thread(bodies, b, room, bob)
+            lazy = await asyncio.to_thread(ok, b, "GET", f"{CS}/sync?filter={lazy_filter()}", bob)
+            assert room in lazy["rooms"]["join"]
+            eager = await asyncio.to_thread(ok, b, "GET", f"{CS}/sync", bob)
+            assert room not in eager.get("rooms", {}).get("join", {})
+            members = f"{CS}/rooms/{q(room)}/members"
+            assert await asyncio.to_thread(times_out, b, members, bob, 1.0)
+            assert peer.state_ids_requests  # the resync asked, and waits
+
+            # Killed mid-resync, restarted: the mark survived, the room is still partial.
+            asked = len(peer.state_ids_requests)
+            b.stop(signal.SIGKILL)
+            await asyncio.to_thread(b.start, wait=True, timeout=60)
+            eager = await asyncio.to_thread(ok, b, "GET", f"{CS}/sync", bob)
+            assert room not in eager.get("rooms", {}).get("join", {})
+            deadline = time.monotonic() + 20
+            while len(peer.state_ids_requests) == asked:  # the resync resumed at start
+                assert time.monotonic() < deadline, "the resync did not resume"
+                await asyncio.sleep(0.1)
+            gate.set()
+            chunk = (await asyncio.to_thread(ok, b, "GET", members, bob))["chunk"]
+            assert {e["state_key"] for e in chunk} == {peer.user("charlie"), derek, bob_id}
+            eager = await asyncio.to_thread(ok, b, "GET", f"{CS}/sync", bob)
+            synced = eager["rooms"]["join"][room]
+            shown = [*synced["state"]["events"], *synced["timeline"]["events"]]
+            assert derek in {e.get("state_key") for e in shown}
+        finally:
+            await peer.stop()

@@ -230,15 +230,21 @@ class EventPipeline:
         return await self.state_after(event.prev_event_ids, rv, given)
 
     async def state_after(
-        self, prev_ids: Sequence[str], rv: RoomVersion, given: Mapping[str, StateIds] | None = None
+        self,
+        prev_ids: Sequence[str],
+        rv: RoomVersion,
+        given: Mapping[str, StateIds] | None = None,
+        *,
+        given_first: bool = False,
     ) -> int:
         """The snapshot after the events ``prev_ids`` (resolved if they differ), as
-        ``state_before`` works it out for an event citing them."""
+        ``state_before`` works it out for an event citing them. ``given_first``: the
+        state in ``given`` wins over a state stored here (worked out on partial state)."""
         afters: list[int] = []
         for prev_id in prev_ids:
             before = self.state.hash_before(prev_id)
             prev = self._load(prev_id, rv)
-            if (before is None or prev is None) and given and prev_id in given:
+            if (before is None or prev is None or given_first) and given and prev_id in given:
                 afters.append(self._save_ids(0, dict(given[prev_id])))
                 continue
             if before is None or prev is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from conduwuit.core.errors import AuthError, MatrixError
 from conduwuit.core.ids import server_of
@@ -63,10 +63,19 @@ class PartialStateCompletion:
             events = []
             if placed is not None and shortroomid is not None:
                 events = [placed, *timeline.scan(shortroomid, placed[0], backwards=False)]
+            redone: set[str] = set()
             for _count, pdu in events:
                 event = to_event(pdu, rv)
+                await self._redo_rejected(event.prev_event_ids, rv, prev_states, redone)
                 try:
-                    before = await pipeline.state_before(event, rv, prev_states)
+                    # Our join's prev events: the state fetched wins over any worked
+                    # out here on partial state (history backfilled meanwhile).
+                    before = await pipeline.state_after(
+                        event.prev_event_ids,
+                        rv,
+                        prev_states,
+                        given_first=event.event_id == room.join_event_id,
+                    )
                 except MissingEventsError:
                     continue
                 try:
@@ -78,11 +87,20 @@ class PartialStateCompletion:
                     continue
                 persister.set_state_before(event.event_id, before)
             leaves = self._extremities.get(shortroomid) if shortroomid is not None else []
+            await self._redo_rejected(leaves, rv, prev_states, redone)
             try:
                 current = await pipeline.state_after(leaves, rv) if leaves else None
             except MissingEventsError:
                 current = None
             ours = [u for u in self._members.members(room_id) if server_of(u) == self._server_name]
+            log.info(
+                "%s: %d events placed again, current state %s (%d entries; given %s)",
+                room_id,
+                len(events),
+                current,
+                len(state.state_ids(current or 0)),
+                {k: len(v) for k, v in prev_states.items()},
+            )
             persister.replace_current(
                 room_id,
                 current if current is not None else state.current_hash(room_id),
@@ -90,3 +108,30 @@ class PartialStateCompletion:
                 also=functools.partial(pipeline.partial.clear, room_id=room_id),
             )
         return refused
+
+    async def _redo_rejected(
+        self,
+        event_ids: Sequence[str],
+        rv: RoomVersion,
+        prev_states: Mapping[str, StateIds],
+        redone: set[str],
+    ) -> None:
+        """The state before rejected events (out of the timeline) that later events
+        cite, worked out again too: the state after a rejected event is the one
+        before it, which was partial. Their own rejected prev events first."""
+        pipeline = self._pipeline
+        timeline = pipeline.state.timeline
+        for event_id in event_ids:
+            if event_id in redone or not timeline.is_rejected(event_id):
+                continue
+            redone.add(event_id)
+            pdu = timeline.get(event_id)
+            if pdu is None or pipeline.state.hash_before(event_id) is None:
+                continue
+            event = to_event(pdu, rv)
+            await self._redo_rejected(event.prev_event_ids, rv, prev_states, redone)
+            try:
+                before = await pipeline.state_before(event, rv, prev_states)
+            except MissingEventsError:
+                continue
+            pipeline.persister.set_state_before(event_id, before)
