@@ -13,15 +13,18 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.kit.federation import call, federation, q, register
+import pytest
+
+from tests.kit.federation import HasBaseUrl, call, federation, q, register
 from tests.kit.federation_peer import FederationPeer
 from tests.kit.server import ServerProcess
+from tests.kit.synapse_peer import synapse_available
 
 CS = "/_matrix/client/v3"
 PARTIAL = {"CONDUWUIT_FEDERATION_PARTIAL_STATE_JOINS": "true"}
 
 
-def ok(server: ServerProcess, method: str, path: str, token: str, body: Any = None) -> Any:
+def ok(server: HasBaseUrl, method: str, path: str, token: str, body: Any = None) -> Any:
     status, answer = call(server, method, path, body, token=token)
     assert status == 200, (path, answer)
     return answer
@@ -39,7 +42,7 @@ def member_ids(server: ServerProcess, room: str, token: str) -> set[str]:
     return {e["state_key"] for e in chunk if e["content"].get("membership") == "join"}
 
 
-def bodies(server: ServerProcess, room: str, token: str) -> list[str]:
+def bodies(server: HasBaseUrl, room: str, token: str) -> list[str]:
     chunk = ok(server, "GET", f"{CS}/rooms/{q(room)}/messages?dir=b&limit=50", token)["chunk"]
     return [e["content"].get("body") for e in chunk if e["type"] == "m.room.message"]
 
@@ -80,7 +83,13 @@ def test_partial_join_between_our_servers_completes_the_state(tmp_path: Path) ->
         }
         assert shown == everyone
 
-        ok(b, "PUT", f"{CS}/rooms/{q(room)}/send/m.room.message/2", bob, {"body": "from b"})
+        ok(
+            b,
+            "PUT",
+            f"{CS}/rooms/{q(room)}/send/m.room.message/2",
+            bob,
+            {"msgtype": "m.text", "body": "from b"},
+        )
         eventually(lambda: "from b" in bodies(a, room, ann))
         ok(a, "PUT", f"{CS}/rooms/{q(room)}/send/m.room.message/3", ann, {"body": "from a"})
         eventually(lambda: "from a" in bodies(b, room, bob))
@@ -168,3 +177,50 @@ async def test_a_partial_room_is_usable_before_its_resync_which_survives_a_kill(
             assert derek in {e.get("state_key") for e in shown}
         finally:
             await peer.stop()
+
+
+@pytest.mark.skipif(not synapse_available(), reason="matrix-synapse is not installed")
+def test_partial_join_of_a_synapse_room(tmp_path: Path) -> None:
+    """Synapse as the resident: it answers our omit_members=true with partial state
+    (members_omitted), our resync completes it from Synapse's /state_ids + /event,
+    and messages flow both ways."""
+    with federation(tmp_path) as net:
+        b = net.server(45, **PARTIAL)
+        b.start(wait=False)
+        s = net.synapse(46).start()
+        b.wait_ready(60)
+        alice_id, alice = s.register("alice")
+        others = [s.register(f"member{i}") for i in range(3)]
+        room = ok(s, "POST", f"{CS}/createRoom", alice, {"preset": "public_chat"})["room_id"]
+        for _, token in others:
+            ok(s, "POST", f"{CS}/join/{q(room)}", token, {})
+        ok(
+            s,
+            "PUT",
+            f"{CS}/rooms/{q(room)}/send/m.room.message/1",
+            alice,
+            {"msgtype": "m.text", "body": "hi"},
+        )
+
+        bob_id, bob = register(b, "bob")
+        ok(b, "POST", f"{CS}/join/{q(room)}?server_name={q(s.server_name)}", bob, {})
+        everyone = {alice_id, bob_id, *(user for user, _ in others)}
+        assert member_ids(b, room, bob) == everyone
+        assert f"{room} has its full state (from {s.server_name}" in b.log_path.read_text()
+
+        ok(
+            b,
+            "PUT",
+            f"{CS}/rooms/{q(room)}/send/m.room.message/2",
+            bob,
+            {"msgtype": "m.text", "body": "from b"},
+        )
+        eventually(lambda: "from b" in bodies(s, room, alice))
+        ok(
+            s,
+            "PUT",
+            f"{CS}/rooms/{q(room)}/send/m.room.message/3",
+            alice,
+            {"msgtype": "m.text", "body": "from s"},
+        )
+        eventually(lambda: "from s" in bodies(b, room, bob))
