@@ -110,9 +110,9 @@ class EventPipeline:
 
         Async because fetching unknown auth events over federation will happen here;
         the caller holds the room's lock. ``against_state=False``: the state before the
-        event is partial (a partial-state join), so the event is checked against its
-        auth events only, as Synapse does then; the resync checks it again against the
-        full state.
+        event is partial (a partial-state join), so where it lacks an entry the event's
+        own auth event stands in, as Synapse does then; the resync checks the event
+        again against the full state.
         """
         try:
             validate_pdu(dict(event.pdu), rv)
@@ -136,8 +136,12 @@ class EventPipeline:
             if create is not None:
                 auth_map[(EventType.CREATE, "")] = create
         auth_rules.check(event, auth_map, rv)
-        if against_state:
-            auth_rules.check(event, self.state.auth_state(before, _auth_keys(event, rv), rv), rv)
+        state_auth = self.state.auth_state(before, _auth_keys(event, rv), rv)
+        if not against_state:
+            # Partial state: what it has wins, its gaps (members it lacks) are filled
+            # from the event's own auth events, as Synapse checks then.
+            state_auth = {**auth_map, **state_auth}
+        auth_rules.check(event, state_auth, rv)
 
     def _not_rejected(self, auth_event_id: str) -> None:
         """An event whose auth event was rejected is rejected too (server-server API:
@@ -347,9 +351,9 @@ class EventPipeline:
             if missing:
                 raise MissingEventsError(missing)
             before = await self.state_before(event, rv, given)
-            # A partial-state room: the state before is missing members, so the
-            # event is checked against its auth events and not soft-failed (Synapse
-            # skips both then); the resync checks it against the full state.
+            # A partial-state room: the state before is missing members, so its gaps
+            # are filled from the event's auth events and it is not soft-failed
+            # (Synapse's); the resync checks it against the full state.
             full = not self.partial.is_partial(room_id)
             try:
                 await self.check(event, rv, before, against_state=full)
