@@ -236,6 +236,26 @@ class Persister:
             self._timeline.put_rejected(b, {**event.pdu, "event_id": event.event_id}, reason)
             b.after_commit(lambda: self._notifier.notify(count, rooms=[room_id]))
 
+    def accept_rejected(self, event: Event, before: int) -> int:
+        """An event refused on partial state that the full state allows: into the
+        timeline now (at the next position), with the state before it (Synapse clears
+        its rejection then). Returns its position."""
+        room_id = room_id_of(event)
+        pdu: PduJson = {**event.pdu, "event_id": event.event_id}
+        with self._db.batch() as b:
+            shortroomid = self._short.get_or_create_room(room_id, b)
+            se = self._short.get_or_create_event(event.event_id, b)
+            count = b.next_count()
+            self._state.set_hash_before(b, se, before)
+            unsigned = self._replaced_state(event, before, dict(pdu.get("unsigned") or {}))
+            if unsigned:
+                pdu["unsigned"] = unsigned
+            self._timeline.unreject(b, event.event_id)
+            self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
+            self._search.index(b, shortroomid, pduid(shortroomid, count), pdu)
+            b.after_commit(lambda: self._notifier.notify(count, rooms=[room_id]))
+        return count
+
     def replace_current(
         self,
         room_id: str,

@@ -155,6 +155,11 @@ class Timeline:
             batch.delete(self._pdus, pdu_id)
             batch.delete(self._ids, event_id.encode())
 
+    def unreject(self, batch: Batch, event_id: str) -> None:
+        """Drop an event's rejection and outlier rows (the caller places it)."""
+        batch.delete(self._rejected, event_id.encode())
+        batch.delete(self._outliers, event_id.encode())
+
     def put_rejected(self, batch: Batch, pdu: PduJson, reason: str) -> None:
         batch.put(self._outliers, pdu["event_id"].encode(), encode(pdu))
         batch.put(self._rejected, pdu["event_id"].encode(), reason.encode())

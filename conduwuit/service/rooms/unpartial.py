@@ -116,9 +116,11 @@ class PartialStateCompletion:
         prev_states: Mapping[str, StateIds],
         redone: set[str],
     ) -> None:
-        """The state before rejected events (out of the timeline) that later events
-        cite, worked out again too: the state after a rejected event is the one
-        before it, which was partial. Their own rejected prev events first."""
+        """Rejected events (out of the timeline) that later events cite, taken again
+        too: the state after a rejected event is the one before it, which was
+        partial, so that state is worked out again, and an event the full state
+        allows is accepted (one refused by its own auth events stays rejected).
+        Their own rejected prev events first."""
         pipeline = self._pipeline
         timeline = pipeline.state.timeline
         for event_id in event_ids:
@@ -134,4 +136,12 @@ class PartialStateCompletion:
                 before = await pipeline.state_before(event, rv, prev_states)
             except MissingEventsError:
                 continue
-            pipeline.persister.set_state_before(event_id, before)
+            try:
+                await pipeline.check(event, rv, before)
+            except (AuthError, MatrixError):
+                pipeline.persister.set_state_before(event_id, before)
+                continue
+            # Refused on partial state only (a member it showed left, say): the full
+            # state allows it, so it is accepted now, as Synapse's re-check does.
+            log.info("%s accepted on the full state of %s", event_id, event.room_id)
+            pipeline.persister.accept_rejected(event, before)

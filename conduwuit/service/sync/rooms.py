@@ -314,6 +314,10 @@ class RoomSections:
             state = await self._state_events(
                 room_id, window, access, full, previous, timeline, pause
             )
+        elif window.filter.state.lazy_load_members and self.storage.partial.is_partial(room_id):
+            state = self._members_from_auth(
+                self.state_at(room_id, window.now), timeline, window, access
+            )
         else:
             state = []
         ephemeral = self._ephemeral(room_id, window)
