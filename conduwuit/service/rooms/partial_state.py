@@ -13,11 +13,16 @@ and an eager (not lazy-loading) ``/sync`` leaves the room out until it is comple
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from conduwuit.db import MAPS, Batch, Database
+
+
+#: How often a waiter looks at the mark again without being woken.
+RECHECK_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +65,15 @@ class PartialStateRooms:
             waiter.set()
 
     async def wait_full(self, room_id: str) -> None:
-        """Return once the room has its full state (at once if it has)."""
+        """Return once the room has its full state (at once if it has). Woken by
+        ``clear``; the mark is looked at again every few seconds too, since a room
+        purge deletes it with the rest of the room's rows."""
         while self.is_partial(room_id):
             waiter = self._waiters.get(room_id)
             if waiter is None:
                 waiter = self._waiters[room_id] = asyncio.Event()
-            await waiter.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), RECHECK_S)
 
 
 def _decode(room_id: str, raw: bytes) -> PartialRoom:
