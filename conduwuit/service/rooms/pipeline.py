@@ -485,7 +485,9 @@ class EventPipeline:
             except EventFormatError as exc:
                 raise _format_error(exc) from None
             event = Event(join, rv)
-            await self.check(event, rv, snapshot)
+            # On partial state the join's own auth events fill its gaps (a restricted
+            # join's authorising member is in the auth chain, not in the state).
+            await self.check(event, rv, snapshot, against_state=partial_servers is None)
             mark = None
             if partial_servers is not None:
                 room = PartialRoom(room_id, event.event_id, tuple(partial_servers))
