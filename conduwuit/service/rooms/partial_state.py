@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from conduwuit.db import MAPS, Batch, Database
 
-
 #: How often a waiter looks at the mark again without being woken.
 RECHECK_S = 5.0
 
