@@ -157,6 +157,13 @@ async def test_a_partial_room_is_usable_before_its_resync_which_survives_a_kill(
             members = f"{CS}/rooms/{q(room)}/members"
             assert await asyncio.to_thread(times_out, b, members, bob, 1.0)
             assert peer.state_ids_requests  # the resync asked, and waits
+            # An alias of the room names the servers the resident listed too.
+            alias = q(f"#partial:{b.server_name}")
+            await asyncio.to_thread(
+                ok, b, "PUT", f"{CS}/directory/room/{alias}", bob, {"room_id": room}
+            )
+            found = await asyncio.to_thread(ok, b, "GET", f"{CS}/directory/room/{alias}", bob)
+            assert found["servers"] == [b.server_name, peer.server_name]
 
             # Killed mid-resync, restarted: the mark survived, the room is still partial.
             asked = len(peer.state_ids_requests)
