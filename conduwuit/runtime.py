@@ -63,6 +63,7 @@ class RunningServer:
             self.server.services.rooms.delayed_events.start()
             self.server.services.rooms.typing.start()
             self.server.services.federation.sender.start()
+            self.server.services.federation.partial_resync.start()
             if self.config.appservice_dir is not None:
                 loaded = await self.server.services.users.appservices.load_dir(
                     self.config.appservice_dir
@@ -106,6 +107,7 @@ class RunningServer:
                 await self.server.services.admin_api.history.stop()
                 await self.server.services.push.pushers.stop()
                 await self.server.services.federation.sender.stop()
+                await self.server.services.federation.partial_resync.stop()
                 await self.server.services.appservice_sender.stop()
                 await self.server.services.media.stop()
                 await self.server.services.federation.remote_keys.stop()

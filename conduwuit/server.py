@@ -64,6 +64,7 @@ from conduwuit.service.federation.invites import RemoteInvites
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.media import FederationMedia
+from conduwuit.service.federation.partial_resync import PartialStateResync
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.remote_events import RemoteEvents
 from conduwuit.service.federation.remote_membership import RemoteMembership
@@ -314,6 +315,7 @@ def services_over(config: GlobalConfig, db: Database, clock: Clock = system_cloc
         notifier,
         extras=[e2ee.sync],
         initial_account_data=lambda user_id: {PUSH_RULES: push.rules.content(user_id)},
+        is_partial=rooms.storage.partial.is_partial,
     )
     sliding_sync = SlidingSyncService(
         db,
@@ -586,6 +588,7 @@ def build_federation(
             allow_outgoing_presence=config.allow_outgoing_presence,
         ),
         clock,
+        partial=rooms.storage.partial,
     )
     auth.origin_listeners.append(sender.origin_alive)
     rooms.storage.pipeline.persister.listeners.append(sender.stage_event)
@@ -619,9 +622,12 @@ def build_federation(
         rooms.storage.pipeline,
         clock,
         allow_unstable_room_versions=config.allow_unstable_room_versions,
+        partial_state=config.federation_partial_state_joins,
     )
     rooms.membership.remote = joins
     remote_events = RemoteEvents(rooms.storage, client, pdu_signatures)
+    partial_resync = PartialStateResync(rooms.storage, remote_events)
+    joins.on_partial_join = partial_resync.resync_soon
     backfill = Backfill(remote_events, client, config.server_name)
     rooms.history.backfill = backfill.fill
     rooms.membership.remote_changes = RemoteMembership(
@@ -639,6 +645,7 @@ def build_federation(
         pdu_signatures=pdu_signatures,
         joins=joins,
         remote_events=remote_events,
+        partial_resync=partial_resync,
         user_keys=user_keys,
         remote_keys=remote_keys,
         timestamps=RemoteTimestamps(

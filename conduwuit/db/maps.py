@@ -750,6 +750,16 @@ class Maps:
                "delete_local_events": bool, "started_ts": ms}""",
     )
 
+    roomid_partialstate: Final = MapSpec(
+        "roomid_partialstate",
+        """Rooms joined with partial state (send_join v2 ``omit_members``, MSC3706) whose
+        full state is not fetched yet (service.rooms.partial_state); written with the
+        join, deleted when the resync completes, so a resync cut short resumes at start.
+        key:   room ID (UTF-8)
+        value: JSON {"join": our join's event ID, "servers": [server name...] (the
+               resident first, then the answer's servers_in_room)}""",
+    )
+
     @classmethod
     def all(cls) -> tuple[MapSpec, ...]:
         """Every registered map, in declaration order; names are checked unique."""

@@ -24,6 +24,7 @@ from conduwuit.service.federation.event_checks import PduSignatures
 from conduwuit.service.federation.inbound import InboundTransactions
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import RemoteKeys
+from conduwuit.service.federation.partial_resync import PartialStateResync
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.remote_events import RemoteEvents
 from conduwuit.service.federation.remote_user_keys import RemoteUserKeys
@@ -187,6 +188,8 @@ class FederationServices:
     joins: RemoteJoins
     #: Events and room state fetched from other servers (gaps of received events, backfill).
     remote_events: RemoteEvents
+    #: Completing rooms joined with partial state (the runtime starts and stops it).
+    partial_resync: PartialStateResync
     #: Our users' devices and keys for other servers, and their device-list EDUs.
     user_keys: UserKeys
     #: Other servers' users' devices and keys (cached; the runtime stops its resyncs).

@@ -93,6 +93,13 @@ class FederationPeer:
     extra_state: list[dict[str, Any]] = field(default_factory=list)
     #: The ``v`` of each /backfill request received, in order.
     backfills: list[str] = field(default_factory=list)
+    #: send_join with ``omit_members=true`` answers partial state (MSC3706): no
+    #: member events in ``state`` (they stay in ``auth_chain``), ``members_omitted``.
+    partial_joins: bool = False
+    #: /state_ids answers only once this is set (a resync held back); the event_id of
+    #: each /state_ids request, in order.
+    state_ids_gate: asyncio.Event | None = None
+    state_ids_requests: list[str] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _keys: dict[tuple[str, str], Any] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -111,6 +118,8 @@ class FederationPeer:
         app.router.add_put("/_matrix/federation/v2/send_join/{room_id}/{event_id}", self._send_join)
         app.router.add_get("/_matrix/federation/v1/user/devices/{user_id}", self._devices)
         app.router.add_get("/_matrix/federation/v1/backfill/{room_id}", self._backfill)
+        app.router.add_get("/_matrix/federation/v1/state_ids/{room_id}", self._state_ids)
+        app.router.add_get("/_matrix/federation/v1/event/{event_id}", self._event)
         app.router.add_post("/_matrix/federation/v1/user/keys/query", self._keys_query)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -279,9 +288,44 @@ class FederationPeer:
         self.send_join_queries.append(request.query_string)
         state = [p for p in self.rooms[room_id] if "state_key" in p]
         self.rooms[room_id].append(join)
-        return web.json_response(
-            {"origin": self.server_name, "state": [*state, *self.extra_state], "auth_chain": state}
-        )
+        answer: dict[str, Any] = {
+            "origin": self.server_name,
+            "state": [*state, *self.extra_state],
+            "auth_chain": state,
+        }
+        if self.partial_joins and request.query.get("omit_members") == "true":
+            answer["state"] = [p for p in answer["state"] if p["type"] != "m.room.member"]
+            answer["members_omitted"] = True
+            answer["servers_in_room"] = [self.server_name]
+        return web.json_response(answer)
+
+    async def _state_ids(self, request: web.Request) -> web.Response:
+        """The state before ``event_id`` and its auth chain (all the room's state
+        events up to there: the peer's rooms are small)."""
+        event_id = request.query["event_id"]
+        self.state_ids_requests.append(event_id)
+        if self.state_ids_gate is not None:
+            await self.state_ids_gate.wait()
+        events = self.rooms.get(request.match_info["room_id"], [])
+        ids = [self.event_id(p) for p in events]
+        if event_id not in ids:
+            return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+        state: dict[tuple[str, str], str] = {}
+        for pdu, pdu_id in zip(events[: ids.index(event_id)], ids, strict=False):
+            if "state_key" in pdu:
+                state[(pdu["type"], pdu["state_key"])] = pdu_id
+        chain = list(state.values())
+        return web.json_response({"pdu_ids": chain, "auth_chain_ids": chain})
+
+    async def _event(self, request: web.Request) -> web.Response:
+        wanted = request.match_info["event_id"]
+        for events in self.rooms.values():
+            for pdu in events:
+                if self.event_id(pdu) == wanted:
+                    return web.json_response(
+                        {"origin": self.server_name, "origin_server_ts": 0, "pdus": [pdu]}
+                    )
+        return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
 
     async def _key(self, origin: str, key_id: str) -> Any:
         if (origin, key_id) not in self._keys:

@@ -50,11 +50,13 @@ class FederationRoomReadHandlers:
     async def state(self, request: web.Request) -> web.Response:
         event_id = _query(request, "event_id")
         room_id = request.match_info["room_id"]
+        await self.reads.full_state(room_id)
         return web.json_response(self.reads.state(origin(request), room_id, event_id))
 
     async def state_ids(self, request: web.Request) -> web.Response:
         event_id = _query(request, "event_id")
         room_id = request.match_info["room_id"]
+        await self.reads.full_state(room_id)
         return web.json_response(self.reads.state_ids(origin(request), room_id, event_id))
 
     async def event_auth(self, request: web.Request) -> web.Response:

@@ -405,7 +405,20 @@ class InboundTransactions:
         typing = content.get("typing")
         if user is None or room is None or not isinstance(typing, bool):
             return
-        self.typing.set_typing(user, room, typing, self.settings.typing_timeout_ms)
+        self.typing.set_typing(
+            user,
+            room,
+            typing,
+            self.settings.typing_timeout_ms,
+            member_unknown_ok=self._partial_server(origin, room),
+        )
+
+    def _partial_server(self, origin: str, room: RoomId) -> bool:
+        """``origin`` was in a room we joined with partial state (its join answer's
+        ``servers_in_room``): until the resync ends its users' typing and receipts are
+        taken without their membership, which we may not know yet (Synapse's rule)."""
+        partial = self.storage.partial.get(str(room))
+        return partial is not None and origin in partial.servers
 
     def _receipts(self, origin: str, content: dict[str, Any]) -> None:
         for room_id, by_type in content.items():
@@ -427,6 +440,7 @@ class InboundTransactions:
                         "m.read",
                         str(event_ids[-1]),
                         thread if isinstance(thread, str) else None,
+                        member_unknown_ok=self._partial_server(origin, room),
                     )
                 except MatrixError as exc:
                     log.info("receipt of %s in %s ignored: %s", user, room, exc)

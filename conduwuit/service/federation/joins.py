@@ -11,6 +11,12 @@ join as its latest event (``EventPipeline.persist_remote_join``).
 
 Servers are tried as ``templates.try_servers`` says (``M_INCOMPATIBLE_ROOM_VERSION``
 ends the attempts; otherwise the last server's refusal is passed on).
+
+With ``federation_partial_state_joins`` the join asks for ``omit_members=true``
+(MSC3706, spec v1.19), as Synapse always does: a resident that answers
+``members_omitted`` sends the state without most member events, the room is marked
+partial-state with our join and usable at once, and ``PartialStateResync`` fetches
+the rest in the background. A resident that ignores the flag answers the full state.
 """
 
 from __future__ import annotations
@@ -52,8 +58,12 @@ class RemoteJoins:
         clock: Clock,
         *,
         allow_unstable_room_versions: bool = True,
+        partial_state: bool = False,
     ) -> None:
         self._server_name = server_name
+        self._partial_state = partial_state
+        #: Called with a room joined with partial state (the resync starts it).
+        self.on_partial_join: Callable[[str], None] | None = None
         self._queries = queries
         self._signatures = signatures
         self._pipeline = pipeline
@@ -88,6 +98,8 @@ class RemoteJoins:
         path = (
             f"/_matrix/federation/v2/send_join/{quote(room_id, safe='')}/{quote(event_id, safe='')}"
         )
+        if self._partial_state:
+            path += "?omit_members=true"
         answer = await self.templates.send(
             server, path, pdu, "send_join", max_response=MAX_SEND_JOIN_RESPONSE
         )
@@ -102,13 +114,25 @@ class RemoteJoins:
         checked_state, checked_chain = await asyncio.gather(
             self._verified(state, rv), self._verified(auth_chain, rv)
         )
+        partial = self._partial_servers(server, answer) if self._partial_state else None
         try:
             event = await self._pipeline.persist_remote_join(
-                room_id, rv, checked_state, checked_chain, pdu
+                room_id, rv, checked_state, checked_chain, pdu, partial_servers=partial
             )
         except JoinStateError as exc:
             raise Failed(str(exc)) from exc
+        if partial is not None and self.on_partial_join is not None:
+            self.on_partial_join(room_id)
         return event.event_id
+
+    def _partial_servers(self, server: str, answer: dict[str, Any]) -> list[str] | None:
+        """The servers to fetch the full state from when the answer's state is partial
+        (``members_omitted``): the resident first, then its ``servers_in_room``."""
+        if answer.get("members_omitted") is not True:
+            return None
+        listed = answer.get("servers_in_room")
+        others = [s for s in listed if isinstance(s, str)] if isinstance(listed, list) else []
+        return [s for s in dict.fromkeys([server, *others]) if s != self._server_name]
 
     async def _verified(self, pdus: list[Any], rv: RoomVersion) -> list[dict[str, Any]]:
         """The PDUs whose required signatures verify (redacted if their content hash

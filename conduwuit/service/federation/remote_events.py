@@ -132,7 +132,13 @@ class RemoteEvents:
         return found
 
     async def state_after(
-        self, origin: str, room_id: str, event_id: str, rv: RoomVersion
+        self,
+        origin: str,
+        room_id: str,
+        event_id: str,
+        rv: RoomVersion,
+        *,
+        max_events: int = MAX_STATE_EVENTS,
     ) -> StateIds | None:
         """The room's state after ``event_id`` as ``origin`` has it: ``/state_ids`` (the
         state before the event, as Synapse answers it) and the event itself, its
@@ -154,7 +160,7 @@ class RemoteEvents:
         wanted = [e for e in (*chain_ids, *state_ids, event_id) if isinstance(e, str)]
         timeline = self.storage.timeline
         unknown = list(dict.fromkeys(e for e in wanted if not timeline.exists(e)))
-        if len(unknown) > MAX_STATE_EVENTS:
+        if len(unknown) > max_events:
             log.info("state of %s at %s: %d unknown events", room_id, event_id, len(unknown))
             return None
         fetched = await self.fetch_outliers(origin, room_id, unknown, rv)

@@ -89,6 +89,14 @@ class FederationMembership:
         self.access.check_acl(room_id, origin)
         return rv
 
+    def _full_state(self, room_id: str, membership: str) -> None:
+        """Joins and knocks through us need the room's full state: while it is partial
+        (our own partial-state join), 404 as Synapse answers ("partial state")."""
+        if membership in (MembershipState.JOIN, MembershipState.KNOCK) and (
+            self.storage.partial.is_partial(room_id)
+        ):
+            raise not_found(f"Room {room_id} not found (this server has partial state).")
+
     @staticmethod
     def _user_of(origin: str, user_id: str) -> UserId:
         try:
@@ -110,6 +118,7 @@ class FederationMembership:
         """``make_join`` / ``make_leave`` / ``make_knock``: a template member event."""
         user = self._user_of(origin, user_id)
         rv = self._resident(origin, room_id)
+        self._full_state(room_id, membership)
         if supported_versions is not None and rv.identifier not in set(supported_versions):
             raise MatrixError(
                 ErrCode.INCOMPATIBLE_ROOM_VERSION,
@@ -148,6 +157,7 @@ class FederationMembership:
         """``send_join`` / ``send_leave`` / ``send_knock``: check and take in the
         remote's member event."""
         rv = self._resident(origin, room_id)
+        self._full_state(room_id, membership)
         if not isinstance(pdu, dict):
             raise bad_json("The event must be a JSON object.")
         try:

@@ -96,6 +96,13 @@ class RoomReads:
         chain = sorted(self.storage.auth_chains.event_ids(state_ids))
         return state_ids, chain
 
+    async def full_state(self, room_id: str) -> None:
+        """Return once the room's state here is complete: the state at an event of a
+        room joined with partial state is not known until the resync ends, so
+        ``/state`` and ``/state_ids`` wait for it (as Synapse's do), before deciding
+        whether the asking server may see it."""
+        await self.storage.partial.wait_full(room_id)
+
     def state_ids(self, origin: str, room_id: str, event_id: str) -> dict[str, Any]:
         """``GET /state_ids/{roomId}?event_id=``."""
         self._visible_event(origin, room_id, event_id)

@@ -55,6 +55,7 @@ from conduwuit.service.federation.client import (
 )
 from conduwuit.service.outgoing_queue import Outcome, OutgoingQueue, QueueItem, txn_id_for
 from conduwuit.service.rooms.member_index import MemberIndex
+from conduwuit.service.rooms.partial_state import PartialStateRooms
 from conduwuit.service.rooms.state import RoomState
 from conduwuit.service.rooms.timeline import PduJson
 
@@ -93,6 +94,8 @@ class FederationSender:
         members: MemberIndex,
         settings: SenderSettings,
         clock: Clock,
+        *,
+        partial: PartialStateRooms | None = None,
     ) -> None:
         self._db = db
         self._server_name = server_name
@@ -111,12 +114,20 @@ class FederationSender:
             settings.queue_limit,
         )
         self._room_servers: dict[str, frozenset[str]] = {}
+        #: Rooms joined with partial state (their servers come from the join's answer).
+        self.partial = partial
         #: Failed transaction attempts per destination since start (for the metrics).
         self.failures: dict[str, int] = {}
 
     # -- who gets what -----------------------------------------------------------------
     def _joined_servers(self, room_id: str) -> frozenset[str]:
-        """Servers with a joined member, ours included (as committed; cached per room)."""
+        """Servers with a joined member, ours included (as committed; cached per room).
+        A room joined with partial state adds the resident's ``servers_in_room``
+        until its resync ends (Synapse's), and is not cached meanwhile."""
+        partial = self.partial.get(room_id) if self.partial is not None else None
+        if partial is not None:
+            members = (server_of(m) for m in self._members.members(room_id))
+            return frozenset((*members, *partial.servers))
         cached = self._room_servers.get(room_id)
         if cached is None:
             cached = frozenset(server_of(m) for m in self._members.members(room_id))

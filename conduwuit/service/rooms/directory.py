@@ -68,7 +68,13 @@ class Directory:
         room_id = self.aliases.resolve(alias)
         if room_id is None:
             raise not_found(f"Room alias {alias} not found")
-        return {"room_id": room_id, "servers": [self.actions.config.server_name]}
+        servers = [self.actions.config.server_name]
+        partial = self.storage.partial.get(room_id)
+        if partial is not None:
+            # A room joined with partial state: the servers its resident listed, as
+            # Synapse's approximation of the room's servers until the resync ends.
+            servers.extend(s for s in partial.servers if s not in servers)
+        return {"room_id": room_id, "servers": servers}
 
     def create(self, user: UserId, alias: RoomAlias, room_id: RoomId) -> None:
         self.aliases.check_may_create(alias, str(user))

@@ -495,6 +495,11 @@ class RoomHistory:
             raise not_found("Event not found")
         return pdu
 
+    async def full_state(self, room_id: RoomId) -> None:
+        """Return once the room's full state is here (a partial-state join waits for
+        its resync)."""
+        await self.storage.partial.wait_full(str(room_id))
+
     def members(
         self,
         user: UserId,

@@ -88,8 +88,10 @@ class Persister:
         *,
         soft_failed: bool = False,
         txn: Txn | None = None,
+        also: Callable[[Batch], None] | None = None,
     ) -> int:
-        """Write ``event`` (already checked) and return its stream position."""
+        """Write ``event`` (already checked) and return its stream position;
+        ``also`` adds the caller's own writes to the event's batch."""
         room_id = room_id_of(event)
         pdu: PduJson = {**event.pdu, "event_id": event.event_id}
         unsigned = dict(pdu.get("unsigned") or {})
@@ -98,6 +100,8 @@ class Persister:
             se = self._short.get_or_create_event(event.event_id, b)
             count = b.next_count()
             self._state.set_hash_before(b, se, before)
+            if also is not None:
+                also(b)
             if soft_failed:
                 self._timeline.put_outlier(b, pdu, soft_failed=True)
                 return count
@@ -214,6 +218,79 @@ class Persister:
             self._members.apply(b, changes)
         return snapshot
 
+    # -- a partial-state room's resync (service/rooms/unpartial.py) ----------------------
+    def set_state_before(self, event_id: str, before: int) -> None:
+        """The state before a placed event, worked out again on the full state."""
+        se = self._short.event(event_id)
+        if se is None:
+            return
+        with self._db.batch() as b:
+            self._state.set_hash_before(b, se, before)
+
+    def unplace_rejected(self, event: Event, before: int, reason: str) -> None:
+        """An event taken in on partial state that the full state refuses: out of the
+        timeline, kept as rejected with the state before it (Synapse rejects it then;
+        it is no longer served)."""
+        room_id = room_id_of(event)
+        with self._db.batch() as b:
+            count = b.next_count()
+            se = self._short.get_or_create_event(event.event_id, b)
+            self._state.set_hash_before(b, se, before)
+            self._timeline.unplace(b, event.event_id)
+            self._timeline.put_rejected(b, {**event.pdu, "event_id": event.event_id}, reason)
+            b.after_commit(lambda: self._notifier.notify(count, rooms=[room_id]))
+
+    def accept_rejected(self, event: Event, before: int) -> int:
+        """An event refused on partial state that the full state allows: into the
+        timeline now (at the next position), with the state before it (Synapse clears
+        its rejection then). Returns its position."""
+        room_id = room_id_of(event)
+        pdu: PduJson = {**event.pdu, "event_id": event.event_id}
+        with self._db.batch() as b:
+            shortroomid = self._short.get_or_create_room(room_id, b)
+            se = self._short.get_or_create_event(event.event_id, b)
+            count = b.next_count()
+            self._state.set_hash_before(b, se, before)
+            unsigned = self._replaced_state(event, before, dict(pdu.get("unsigned") or {}))
+            if unsigned:
+                pdu["unsigned"] = unsigned
+            self._timeline.unreject(b, event.event_id)
+            self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
+            self._search.index(b, shortroomid, pduid(shortroomid, count), pdu)
+            b.after_commit(lambda: self._notifier.notify(count, rooms=[room_id]))
+        return count
+
+    def replace_current(
+        self,
+        room_id: str,
+        snapshot: int,
+        rejoined: list[str],
+        also: Callable[[Batch], None] | None = None,
+    ) -> int:
+        """The room's current state becomes ``snapshot`` (the full state after a
+        partial-state resync), in one batch: the membership indexes of the member
+        events that changed, and ``rejoined`` (our users) joined again at this stream
+        position, so their next /sync takes the room as newly joined and sends its
+        whole state (Synapse's sync does so for a room un-partial-stated since the
+        token). ``also`` adds the caller's writes. Returns the stream position."""
+        current = self._state.current_hash(room_id)
+        old_full = self._state.store.full(current) if current else {}
+        new_full = dict(self._state.store.full(snapshot))
+        changed = {k: v for k, v in new_full.items() if old_full.get(k) != v}
+        with self._db.batch() as b:
+            count = b.next_count()
+            self._state.set_current(b, room_id, snapshot)
+            users = self._update_members(b, room_id, None, -1, changed, new_full, count)
+            again = [u for u in rejoined if u not in users]
+            self._members.apply(
+                b, [MembershipChange(room_id, u, MembershipState.JOIN, count) for u in again]
+            )
+            if also is not None:
+                also(b)
+            woken = [*users, *again]
+            b.after_commit(lambda: self._notifier.notify(count, rooms=[room_id], users=woken))
+        return count
+
     def persist_rejected(self, event: Event, before: int | None, reason: str) -> None:
         """A received event the auth rules refused: kept, with the state before it
         when known, so that events citing it can be placed or refused; never served."""
@@ -279,8 +356,8 @@ class Persister:
                 full[sk] = se
         return full
 
-    def _pdu_of(self, se: int, event: Event, own: int) -> PduJson | None:
-        if se == own:
+    def _pdu_of(self, se: int, event: Event | None, own: int) -> PduJson | None:
+        if se == own and event is not None:
             return {**event.pdu, "event_id": event.event_id}
         event_id = self._short.event_id(se)
         return self._timeline.get(event_id) if event_id else None
@@ -289,7 +366,7 @@ class Persister:
         self,
         b: Batch,
         room_id: str,
-        event: Event,
+        event: Event | None,
         own: int,
         changed_keys: Mapping[int, int],
         new: Mapping[int, int],
@@ -298,7 +375,7 @@ class Persister:
         """Move members whose state changed (``changed_keys`` of the new current state)."""
         changed: dict[str, PduJson] = {}
         for sk, se in changed_keys.items():
-            if se == own and event.state_key is not None:
+            if se == own and event is not None and event.state_key is not None:
                 event_type, state_key = event.type, event.state_key
             else:
                 event_type, state_key = self._short.statekey_of(sk)

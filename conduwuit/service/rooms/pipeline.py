@@ -23,8 +23,9 @@ the auth events, auth against the state before the event.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from conduwuit.core import auth_rules, state_res
@@ -37,6 +38,7 @@ from conduwuit.core.timeline_pos import TimelinePos
 from conduwuit.db import Database
 from conduwuit.service.rooms.build import EventBuilder, NewEvent, room_id_of
 from conduwuit.service.rooms.locks import RoomLocks
+from conduwuit.service.rooms.partial_state import PartialRoom, PartialStateRooms
 from conduwuit.service.rooms.persist import Persister
 from conduwuit.service.rooms.state import RoomState, to_event
 from conduwuit.service.rooms.transactions import Txn
@@ -92,6 +94,8 @@ class EventPipeline:
         builder: EventBuilder,
         persister: Persister,
         locks: RoomLocks,
+        *,
+        partial: PartialStateRooms | None = None,
     ) -> None:
         self._db = db
         self.state = state
@@ -100,17 +104,23 @@ class EventPipeline:
         self.locks = locks
         #: Run on every local event before the auth rules (set by the composition root).
         self.local_checks: list[LocalCheck] = []
+        self.partial = partial if partial is not None else PartialStateRooms(db)
 
     # -- the shared checks -------------------------------------------------------------
     def _load(self, event_id: str, rv: RoomVersion) -> Event | None:
         pdu = self.state.timeline.get(event_id)
         return to_event(pdu, rv) if pdu is not None else None
 
-    async def check(self, event: Event, rv: RoomVersion, before: int) -> None:
+    async def check(
+        self, event: Event, rv: RoomVersion, before: int, *, against_state: bool = True
+    ) -> None:
         """Raise ``MatrixError`` (format) or ``AuthError`` unless the event may enter.
 
         Async because fetching unknown auth events over federation will happen here;
-        the caller holds the room's lock.
+        the caller holds the room's lock. ``against_state=False``: the state before the
+        event is partial (a partial-state join), so where it lacks an entry the event's
+        own auth event stands in, as Synapse does then; the resync checks the event
+        again against the full state.
         """
         try:
             validate_pdu(dict(event.pdu), rv)
@@ -134,7 +144,12 @@ class EventPipeline:
             if create is not None:
                 auth_map[(EventType.CREATE, "")] = create
         auth_rules.check(event, auth_map, rv)
-        auth_rules.check(event, self.state.auth_state(before, _auth_keys(event, rv), rv), rv)
+        state_auth = self.state.auth_state(before, _auth_keys(event, rv), rv)
+        if not against_state:
+            # Partial state: what it has wins, its gaps (members it lacks) are filled
+            # from the event's own auth events, as Synapse checks then.
+            state_auth = {**auth_map, **state_auth}
+        auth_rules.check(event, state_auth, rv)
 
     def _not_rejected(self, auth_event_id: str) -> None:
         """An event whose auth event was rejected is rejected too (server-server API:
@@ -231,11 +246,24 @@ class EventPipeline:
         """The snapshot before a received event: the state after its prev_events,
         resolved if they differ; for a prev event not placed here, the state after it
         from ``given``. The caller holds the room's lock."""
+        return await self.state_after(event.prev_event_ids, rv, given)
+
+    async def state_after(
+        self,
+        prev_ids: Sequence[str],
+        rv: RoomVersion,
+        given: Mapping[str, StateIds] | None = None,
+        *,
+        given_first: bool = False,
+    ) -> int:
+        """The snapshot after the events ``prev_ids`` (resolved if they differ), as
+        ``state_before`` works it out for an event citing them. ``given_first``: the
+        state in ``given`` wins over a state stored here (worked out on partial state)."""
         afters: list[int] = []
-        for prev_id in event.prev_event_ids:
+        for prev_id in prev_ids:
             before = self.state.hash_before(prev_id)
             prev = self._load(prev_id, rv)
-            if (before is None or prev is None) and given and prev_id in given:
+            if (before is None or prev is None or given_first) and given and prev_id in given:
                 afters.append(self._save_ids(0, dict(given[prev_id])))
                 continue
             if before is None or prev is None:
@@ -338,15 +366,19 @@ class EventPipeline:
             if missing:
                 raise MissingEventsError(missing)
             before = await self.state_before(event, rv, given)
+            # A partial-state room: the state before is missing members, so its gaps
+            # are filled from the event's auth events and it is not soft-failed
+            # (Synapse's); the resync checks it against the full state.
+            full = not self.partial.is_partial(room_id)
             try:
-                await self.check(event, rv, before)
+                await self.check(event, rv, before, against_state=full)
             except AuthError as exc:
                 self.persister.persist_rejected(event, before, str(exc))
                 raise
             if position is not None:
                 self.persister.persist_backfilled(event, rv, before, position)
                 return event
-            soft_failed = self.soft_fails(event, rv, self.state.current_hash(room_id))
+            soft_failed = full and self.soft_fails(event, rv, self.state.current_hash(room_id))
             self.persister.persist(event, rv, before, soft_failed=soft_failed)
         return event
 
@@ -424,6 +456,8 @@ class EventPipeline:
         state: list[dict[str, Any]],
         auth_chain: list[dict[str, Any]],
         join: dict[str, Any],
+        *,
+        partial_servers: list[str] | None = None,
     ) -> Event:
         """Take the state and auth chain of a send_join response, then our join.
 
@@ -432,6 +466,8 @@ class EventPipeline:
         auth order; those failing are dropped (a state entry whose event was dropped is
         left out). The room's current state becomes that state, and the join goes
         through ``check`` and ``persist`` on it like any local event.
+        ``partial_servers``: the state is partial (``members_omitted``); the room is
+        marked partial-state in the join's batch, with the servers to resync from.
         """
         events: dict[str, Event] = {}
         for pdu in (*auth_chain, *state):
@@ -464,8 +500,14 @@ class EventPipeline:
             except EventFormatError as exc:
                 raise _format_error(exc) from None
             event = Event(join, rv)
-            await self.check(event, rv, snapshot)
-            self.persister.persist(event, rv, snapshot)
+            # On partial state the join's own auth events fill its gaps (a restricted
+            # join's authorising member is in the auth chain, not in the state).
+            await self.check(event, rv, snapshot, against_state=partial_servers is None)
+            mark = None
+            if partial_servers is not None:
+                room = PartialRoom(room_id, event.event_id, tuple(partial_servers))
+                mark = functools.partial(self.partial.mark, room=room)
+            self.persister.persist(event, rv, snapshot, also=mark)
         return event
 
 

@@ -214,6 +214,7 @@ RULES: Final[dict[str, Rule]] = {
     MAPS.userdeviceconnidroomid_slidingroom.name: Rule(
         Kind.KEPT, "what such a connection sent of the room; dropped with the connection"
     ),
+    MAPS.roomid_partialstate.name: Rule(Kind.ROOM, "the partial-state marker of the room"),
     MAPS.roomid_purge.name: Rule(Kind.ROOM, "the purge's own record, deleted last"),
 }
 

@@ -56,11 +56,14 @@ class Receipts:
         receipt_type: str,
         event_id: str,
         thread_id: str | None = None,
+        *,
+        member_unknown_ok: bool = False,
     ) -> None:
+        """``member_unknown_ok``: as ``Typing.set_typing``'s (partial-state rooms)."""
         room = str(room_id)
         if receipt_type not in RECEIPT_TYPES:
             raise invalid_param(f"Unknown receipt type {receipt_type}")
-        target = self.check_target(user, room_id, event_id)
+        target = self.check_target(user, room_id, event_id, member_unknown_ok=member_unknown_ok)
         if thread_id is not None and thread_id != "main":
             if event_id != thread_id and not self._related_to(target, thread_id):
                 raise invalid_param("Event is not related to that thread")
@@ -106,10 +109,12 @@ class Receipts:
             event = parent
         return False
 
-    def check_target(self, user: UserId, room_id: RoomId, event_id: str) -> dict[str, Any]:
+    def check_target(
+        self, user: UserId, room_id: RoomId, event_id: str, *, member_unknown_ok: bool = False
+    ) -> dict[str, Any]:
         """The event a receipt or marker points at: in the room, with the user joined."""
         room = str(room_id)
-        if not self._members.is_joined(str(user), room):
+        if not member_unknown_ok and not self._members.is_joined(str(user), room):
             raise forbidden("You are not in this room")
         target = self._timeline.get(event_id)
         if target is None or target.get("room_id") != room:

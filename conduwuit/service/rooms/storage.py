@@ -13,6 +13,7 @@ from conduwuit.service.rooms.auth_chain import AuthChains
 from conduwuit.service.rooms.build import EventBuilder, Extremities
 from conduwuit.service.rooms.locks import RoomLocks
 from conduwuit.service.rooms.member_index import MemberIndex
+from conduwuit.service.rooms.partial_state import PartialStateRooms
 from conduwuit.service.rooms.persist import Persister
 from conduwuit.service.rooms.pipeline import EventPipeline
 from conduwuit.service.rooms.short import ShortIds
@@ -20,6 +21,7 @@ from conduwuit.service.rooms.state import RoomState
 from conduwuit.service.rooms.state_store import StateStore
 from conduwuit.service.rooms.timeline import Timeline
 from conduwuit.service.rooms.transactions import Transactions
+from conduwuit.service.rooms.unpartial import PartialStateCompletion
 
 
 class RoomStorage:
@@ -49,4 +51,11 @@ class RoomStorage:
         persister = Persister(
             db, self.state, self.member_index, self.extremities, notifier, self.transactions
         )
-        self.pipeline = EventPipeline(db, self.state, builder, persister, self.locks)
+        #: Rooms joined with partial state, until their resync completes.
+        self.partial = PartialStateRooms(db)
+        self.pipeline = EventPipeline(
+            db, self.state, builder, persister, self.locks, partial=self.partial
+        )
+        self.completion = PartialStateCompletion(
+            self.pipeline, self.extremities, self.member_index, server_name
+        )

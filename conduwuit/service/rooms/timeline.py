@@ -207,6 +207,18 @@ class Timeline:
         """Soft-failed or rejected: never served to clients or servers."""
         return self.is_soft_failed(event_id) or self.is_rejected(event_id)
 
+    def unplace(self, batch: Batch, event_id: str) -> None:
+        """Take an event out of the timeline (it stays as an outlier or rejected)."""
+        pdu_id = self._ids.get(event_id.encode())
+        if pdu_id is not None:
+            batch.delete(self._pdus, pdu_id)
+            batch.delete(self._ids, event_id.encode())
+
+    def unreject(self, batch: Batch, event_id: str) -> None:
+        """Drop an event's rejection and outlier rows (the caller places it)."""
+        batch.delete(self._rejected, event_id.encode())
+        batch.delete(self._outliers, event_id.encode())
+
     def put_rejected(self, batch: Batch, pdu: PduJson, reason: str) -> None:
         batch.put(self._outliers, pdu["event_id"].encode(), encode(pdu))
         batch.put(self._rejected, pdu["event_id"].encode(), reason.encode())

@@ -49,10 +49,18 @@ class Typing:
         self._timer: asyncio.Task[None] | None = None
 
     def set_typing(
-        self, user: UserId, room_id: RoomId, typing: bool, timeout_ms: int | None = None
+        self,
+        user: UserId,
+        room_id: RoomId,
+        typing: bool,
+        timeout_ms: int | None = None,
+        *,
+        member_unknown_ok: bool = False,
     ) -> None:
+        """``member_unknown_ok``: a room joined with partial state, whose members are
+        not all known yet; the caller vouched for the user's server."""
         room = str(room_id)
-        if not self._members.is_joined(str(user), room):
+        if not member_unknown_ok and not self._members.is_joined(str(user), room):
             raise forbidden("You are not in this room")
         users = self._typing.setdefault(room, {})
         if typing:

@@ -201,7 +201,38 @@ class RoomSections:
             if pdu is None or not state_filter.matches(pdu):
                 continue
             out.append(self.client_event(pdu, window, access))
+        if lazy and self.storage.partial.is_partial(room_id):
+            out.extend(self._members_from_auth(full, timeline, window, access))
         return out
+
+    def _members_from_auth(
+        self,
+        full: dict[int, int],
+        timeline: list[tuple[int, PduJson]],
+        window: Window,
+        access: Access,
+    ) -> list[dict[str, Any]]:
+        """A room joined with partial state may lack the member events of the
+        timeline's senders: theirs from each event's auth events (Synapse's lazy-loading
+        sync does so for partial-state rooms)."""
+        short, timeline_store = self.storage.short, self.storage.timeline
+        found: dict[str, dict[str, Any]] = {}
+        for _, pdu in timeline:
+            sender = str(pdu.get("sender"))
+            sk = short.statekey(EventType.MEMBER, sender)
+            if sender in found or (sk is not None and sk in full):
+                continue
+            for auth_id in pdu.get("auth_events") or []:
+                auth = timeline_store.get(auth_id) if isinstance(auth_id, str) else None
+                if (
+                    auth is not None
+                    and auth.get("type") == EventType.MEMBER
+                    and auth.get("state_key") == sender
+                    and window.filter.state.matches(auth)
+                ):
+                    found[sender] = self.client_event(auth, window, access)
+                    break
+        return list(found.values())
 
     async def _state_after(
         self,
@@ -289,6 +320,10 @@ class RoomSections:
             previous = self.state_at(room_id, lower)
             state = await self._state_events(
                 room_id, window, access, full, previous, timeline, pause
+            )
+        elif window.filter.state.lazy_load_members and self.storage.partial.is_partial(room_id):
+            state = self._members_from_auth(
+                self.state_at(room_id, window.now), timeline, window, access
             )
         else:
             state = []

@@ -68,6 +68,7 @@ class SyncService:
         extras: list[DeviceExtras] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         initial_account_data: Callable[[str], dict[str, dict[str, Any]]] | None = None,
+        is_partial: Callable[[str], bool] = lambda room_id: False,
     ) -> None:
         self._db = db
         self._members = members
@@ -77,6 +78,8 @@ class SyncService:
         self._notifier = notifier
         self.extras = extras if extras is not None else []
         self._monotonic = monotonic
+        #: A room joined with partial state (its full state is being fetched).
+        self._is_partial = is_partial
         #: Global account data every initial sync carries, as it is now, written or not
         #: (``m.push_rules``: Synapse always includes the user's current push rules).
         self._initial_account_data = initial_account_data
@@ -151,6 +154,13 @@ class SyncService:
                 and not changed
                 and self._notifier.last_change(rooms=[room.room_id]) <= since
             ):
+                continue
+            if room.membership == "join" and (
+                not sync_filter.state.lazy_load_members and self._is_partial(room.room_id)
+            ):
+                # Synapse's: an eager sync (all members' state) leaves a room joined
+                # with partial state out until its resync ends; then the room comes
+                # down as newly joined (the resync moves our membership's position).
                 continue
             if room.membership == "join":
                 section = await self._rooms.joined(room, window, give_way)

@@ -145,6 +145,9 @@ class MembershipHandlers:
         return web.json_response({"joined_rooms": self.history.joined_rooms(me(request))})
 
     async def room_members(self, request: web.Request) -> web.Response:
+        # A room joined with partial state: wait for its full membership (Synapse's
+        # /members does; so does /joined_members).
+        await self.history.full_state(room_id(request))
         chunk = self.history.members(
             me(request),
             room_id(request),
@@ -155,6 +158,7 @@ class MembershipHandlers:
         return web.json_response({"chunk": chunk})
 
     async def joined_members(self, request: web.Request) -> web.Response:
+        await self.history.full_state(room_id(request))
         return web.json_response(
             {"joined": self.history.joined_members(me(request), room_id(request))}
         )

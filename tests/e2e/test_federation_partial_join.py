@@ -1,0 +1,233 @@
+"""Joining with partial state (MSC3706, send_join v2 ``omit_members``) between two of
+our processes: B joins A's room of several members; A leaves the other members out
+of its answer, B's room is marked partial-state and completed in the background from
+A's ``/state_ids`` + ``/event``; afterwards B has every member and messages flow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.kit.federation import HasBaseUrl, call, federation, q, register
+from tests.kit.federation_peer import FederationPeer
+from tests.kit.server import ServerProcess
+from tests.kit.synapse_peer import synapse_available
+
+CS = "/_matrix/client/v3"
+PARTIAL = {"CONDUWUIT_FEDERATION_PARTIAL_STATE_JOINS": "true"}
+
+
+def ok(server: HasBaseUrl, method: str, path: str, token: str, body: Any = None) -> Any:
+    status, answer = call(server, method, path, body, token=token)
+    assert status == 200, (path, answer)
+    return answer
+
+
+def eventually(check: Any, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.1)
+
+
+def member_ids(server: ServerProcess, room: str, token: str) -> set[str]:
+    chunk = ok(server, "GET", f"{CS}/rooms/{q(room)}/members", token)["chunk"]
+    return {e["state_key"] for e in chunk if e["content"].get("membership") == "join"}
+
+
+def bodies(server: HasBaseUrl, room: str, token: str) -> list[str]:
+    chunk = ok(server, "GET", f"{CS}/rooms/{q(room)}/messages?dir=b&limit=50", token)["chunk"]
+    return [e["content"].get("body") for e in chunk if e["type"] == "m.room.message"]
+
+
+def test_partial_join_between_our_servers_completes_the_state(tmp_path: Path) -> None:
+    with federation(tmp_path) as net:
+        a, b = net.server(41), net.server(42, **PARTIAL)
+        for server in (a, b):
+            server.start(wait=False)
+        for server in (a, b):
+            server.wait_ready(60)
+        ann_id, ann = register(a, "ann")
+        others = [register(a, f"member{i}") for i in range(4)]
+        room = ok(a, "POST", f"{CS}/createRoom", ann, {"preset": "public_chat", "name": "Big"})[
+            "room_id"
+        ]
+        for _, token in others:
+            ok(a, "POST", f"{CS}/join/{q(room)}", token, {})
+        ok(a, "PUT", f"{CS}/rooms/{q(room)}/send/m.room.message/1", ann, {"body": "hello"})
+
+        bob_id, bob = register(b, "bob")
+        ok(b, "POST", f"{CS}/join/{q(room)}?server_name={q(a.server_name)}", bob, {})
+        # /members waits for the full state, then lists every member.
+        everyone = {ann_id, bob_id, *(user for user, _ in others)}
+        assert member_ids(b, room, bob) == everyone
+        # It was a partial-state join, completed in the background.
+        assert f"{room} has its full state (from {a.server_name}" in b.log_path.read_text()
+        state = ok(b, "GET", f"{CS}/rooms/{q(room)}/state", bob)
+        assert {e["state_key"] for e in state if e["type"] == "m.room.member"} == everyone
+        joined = ok(b, "GET", f"{CS}/rooms/{q(room)}/joined_members", bob)["joined"]
+        assert set(joined) == everyone
+        # An eager sync shows the room with every member's state.
+        synced = ok(b, "GET", f"{CS}/sync", bob)["rooms"]["join"][room]
+        shown = {
+            e["state_key"]
+            for e in [*synced["state"]["events"], *synced["timeline"]["events"]]
+            if e["type"] == "m.room.member"
+        }
+        assert shown == everyone
+
+        ok(
+            b,
+            "PUT",
+            f"{CS}/rooms/{q(room)}/send/m.room.message/2",
+            bob,
+            {"msgtype": "m.text", "body": "from b"},
+        )
+        eventually(lambda: "from b" in bodies(a, room, ann))
+        ok(a, "PUT", f"{CS}/rooms/{q(room)}/send/m.room.message/3", ann, {"body": "from a"})
+        eventually(lambda: "from a" in bodies(b, room, bob))
+
+
+def lazy_filter() -> str:
+    lazy = {"lazy_load_members": True}
+    return q(json.dumps({"room": {"state": lazy, "timeline": lazy}}))
+
+
+def times_out(server: ServerProcess, path: str, token: str, seconds: float) -> bool:
+    request = urllib.request.Request(f"{server.base_url}{path}")
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=seconds):
+            return False
+    except TimeoutError:
+        return True
+
+
+async def test_a_partial_room_is_usable_before_its_resync_which_survives_a_kill(
+    tmp_path: Path,
+) -> None:
+    """The resident (a test peer) holds its /state_ids answer back: meanwhile B's
+    user sends, reads /messages and sees the room in a lazy-loading /sync; an eager
+    /sync leaves it out and /members waits. B is killed (SIGKILL) and restarted: the
+    room is still partial, and once the peer answers the resync resumed at start-up
+    completes it with the members the join left out."""
+    with federation(tmp_path) as net:
+        b = net.server(43, **PARTIAL)
+        b.start(wait=False)
+        peer = FederationPeer(net.ca, "127.0.0.44", {b.server_name: b.base_url})
+        peer.partial_joins = True
+        gate = peer.state_ids_gate = asyncio.Event()
+        await peer.start()
+        try:
+            await asyncio.to_thread(b.wait_ready, 60)
+            room = peer.make_room()
+            derek = peer.user("derek")
+            state = peer.state_ids(room)
+            auth = [state[("m.room.create", "")], state[("m.room.power_levels", "")]]
+            auth.append(state[("m.room.join_rules", "")])
+            peer.event(
+                room,
+                "m.room.member",
+                {"membership": "join"},
+                state_key=derek,
+                sender=derek,
+                auth_events=auth,
+            )
+            bob_id, bob = await asyncio.to_thread(register, b, "bob")
+            join = f"{CS}/join/{q(room)}?server_name={q(peer.server_name)}"
+            await asyncio.to_thread(ok, b, "POST", join, bob, {})
+            assert peer.send_join_queries == ["omit_members=true"]
+
+            # Usable at once: send (the peer gets it), /messages, a lazy-loading sync.
+            sent = f"{CS}/rooms/{q(room)}/send/m.room.message/1"
+            await asyncio.to_thread(ok, b, "PUT", sent, bob, {"body": "early"})
+            await peer.wait_for(lambda p: "early" in p.accepted_bodies())
+            assert "early" in await asyncio.to_thread(bodies, b, room, bob)
+            lazy = await asyncio.to_thread(ok, b, "GET", f"{CS}/sync?filter={lazy_filter()}", bob)
+            assert room in lazy["rooms"]["join"]
+            eager = await asyncio.to_thread(ok, b, "GET", f"{CS}/sync", bob)
+            assert room not in eager.get("rooms", {}).get("join", {})
+            members = f"{CS}/rooms/{q(room)}/members"
+            assert await asyncio.to_thread(times_out, b, members, bob, 1.0)
+            assert peer.state_ids_requests  # the resync asked, and waits
+            # An alias of the room names the servers the resident listed too.
+            alias = q(f"#partial:{b.server_name}")
+            await asyncio.to_thread(
+                ok, b, "PUT", f"{CS}/directory/room/{alias}", bob, {"room_id": room}
+            )
+            found = await asyncio.to_thread(ok, b, "GET", f"{CS}/directory/room/{alias}", bob)
+            assert found["servers"] == [b.server_name, peer.server_name]
+
+            # Killed mid-resync, restarted: the mark survived, the room is still partial.
+            asked = len(peer.state_ids_requests)
+            b.stop(signal.SIGKILL)
+            await asyncio.to_thread(b.start, wait=True, timeout=60)
+            eager = await asyncio.to_thread(ok, b, "GET", f"{CS}/sync", bob)
+            assert room not in eager.get("rooms", {}).get("join", {})
+            deadline = time.monotonic() + 20
+            while len(peer.state_ids_requests) == asked:  # the resync resumed at start
+                assert time.monotonic() < deadline, "the resync did not resume"
+                await asyncio.sleep(0.1)
+            gate.set()
+            chunk = (await asyncio.to_thread(ok, b, "GET", members, bob))["chunk"]
+            assert {e["state_key"] for e in chunk} == {peer.user("charlie"), derek, bob_id}
+            eager = await asyncio.to_thread(ok, b, "GET", f"{CS}/sync", bob)
+            synced = eager["rooms"]["join"][room]
+            shown = [*synced["state"]["events"], *synced["timeline"]["events"]]
+            assert derek in {e.get("state_key") for e in shown}
+        finally:
+            await peer.stop()
+
+
+@pytest.mark.skipif(not synapse_available(), reason="matrix-synapse is not installed")
+def test_partial_join_of_a_synapse_room(tmp_path: Path) -> None:
+    """Synapse as the resident: it answers our omit_members=true with partial state
+    (members_omitted), our resync completes it from Synapse's /state_ids + /event,
+    and messages flow both ways."""
+    with federation(tmp_path) as net:
+        b = net.server(45, **PARTIAL)
+        b.start(wait=False)
+        s = net.synapse(46).start()
+        b.wait_ready(60)
+        alice_id, alice = s.register("alice")
+        others = [s.register(f"member{i}") for i in range(3)]
+        room = ok(s, "POST", f"{CS}/createRoom", alice, {"preset": "public_chat"})["room_id"]
+        for _, token in others:
+            ok(s, "POST", f"{CS}/join/{q(room)}", token, {})
+        ok(
+            s,
+            "PUT",
+            f"{CS}/rooms/{q(room)}/send/m.room.message/1",
+            alice,
+            {"msgtype": "m.text", "body": "hi"},
+        )
+
+        bob_id, bob = register(b, "bob")
+        ok(b, "POST", f"{CS}/join/{q(room)}?server_name={q(s.server_name)}", bob, {})
+        everyone = {alice_id, bob_id, *(user for user, _ in others)}
+        assert member_ids(b, room, bob) == everyone
+        assert f"{room} has its full state (from {s.server_name}" in b.log_path.read_text()
+
+        ok(
+            b,
+            "PUT",
+            f"{CS}/rooms/{q(room)}/send/m.room.message/2",
+            bob,
+            {"msgtype": "m.text", "body": "from b"},
+        )
+        eventually(lambda: "from b" in bodies(s, room, alice))
+        ok(
+            s,
+            "PUT",
+            f"{CS}/rooms/{q(room)}/send/m.room.message/3",
+            alice,
+            {"msgtype": "m.text", "body": "from s"},
+        )
+        eventually(lambda: "from s" in bodies(b, room, bob))
