@@ -30,6 +30,31 @@ class EventFormatError(ValueError):
     """The PDU is malformed for its room version."""
 
 
+class OversizedKeyError(EventFormatError):
+    """A ``type`` or ``state_key`` over 255 bytes but within 255 codepoints, in a room
+    version without strict byte limits (v1-v10); the PDU is otherwise well formed.
+
+    The spec ("Size limits") gives 255 bytes, so the event is never accepted. But
+    Synapse counted codepoints before matrix-org/synapse#14664, so such events exist
+    in old rooms; a server that drops them cannot place their children. Like Synapse
+    (``_check_size_limits``: ``unpersistable=False``), a receiver keeps the event as
+    rejected: it stays in the DAG, changes no state, and its children can be accepted.
+    """
+
+
+def _key_size(pdu: dict[str, Any], field: str, room_version: RoomVersion) -> bool:
+    """Whether ``pdu[field]`` (a string) is over the limit in bytes only where that is
+    lenient; raises ``EventFormatError`` when it may not be kept at all."""
+    value: str = pdu[field]
+    if len(value) > MAX_KEY_BYTES:
+        raise EventFormatError(f"{field} is longer than {MAX_KEY_BYTES} codepoints")
+    if len(value.encode()) <= MAX_KEY_BYTES:
+        return False
+    if room_version.strict_event_byte_limits:
+        raise EventFormatError(f"{field} is longer than {MAX_KEY_BYTES} bytes")
+    return True
+
+
 def _ids(refs: Any, room_version: RoomVersion) -> tuple[str, ...]:
     """``prev_events``/``auth_events``: IDs (v3+) or ``[id, {hashes}]`` pairs (v1/v2)."""
     if not isinstance(refs, list):
@@ -136,7 +161,9 @@ def _check_id(value: Any, field: str, kind: type[UserId] | type[RoomId] | type[E
 def validate_pdu(pdu: dict[str, Any], room_version: RoomVersion) -> None:
     """Shape and size checks for a PDU (before hashes, signatures and auth).
 
-    Raises ``EventFormatError`` naming the offending field.
+    Raises ``EventFormatError`` naming the offending field; ``OversizedKeyError``
+    (last, only when everything else is right) for a key that is over in bytes only
+    in a room version with lenient byte limits.
     """
     try:
         if room_version.strict_canonical_json:
@@ -155,13 +182,12 @@ def validate_pdu(pdu: dict[str, Any], room_version: RoomVersion) -> None:
             raise EventFormatError(f"missing field {field}")
     if not isinstance(pdu["type"], str):
         raise EventFormatError("type must be a string")
-    if len(pdu["type"].encode()) > MAX_KEY_BYTES:
-        raise EventFormatError(f"type is longer than {MAX_KEY_BYTES} bytes")
+    oversized = ["type"] if _key_size(pdu, "type", room_version) else []
     if "state_key" in pdu:
         if not isinstance(pdu["state_key"], str):
             raise EventFormatError("state_key must be a string")
-        if len(pdu["state_key"].encode()) > MAX_KEY_BYTES:
-            raise EventFormatError(f"state_key is longer than {MAX_KEY_BYTES} bytes")
+        if _key_size(pdu, "state_key", room_version):
+            oversized.append("state_key")
     _check_id(pdu["sender"], "sender", UserId)
     if not isinstance(pdu["content"], dict):
         raise EventFormatError("content must be an object")
@@ -205,3 +231,5 @@ def validate_pdu(pdu: dict[str, Any], room_version: RoomVersion) -> None:
                 _check_id(ref, field, EventId)
     if "auth_events" not in pdu:
         raise EventFormatError("missing field auth_events")
+    if oversized:
+        raise OversizedKeyError(f"{' and '.join(oversized)} longer than {MAX_KEY_BYTES} bytes")

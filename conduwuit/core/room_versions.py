@@ -57,6 +57,10 @@ class RoomVersion:
     # v11+: create has no 'creator'; creator is the sender. Also v11 redaction rules.
     implicit_room_creator: bool
     updated_redaction_rules: bool
+    # v11+: 'type' and 'state_key' over 255 bytes refuse the event outright. Before
+    # v11 one within 255 codepoints is kept as rejected (Synapse's "lenient event byte
+    # limits", matrix-org/synapse#14664), so that its room's DAG is not broken.
+    strict_event_byte_limits: bool
     # v12+: room ID is the create event's hash; creators have infinite power.
     hydra: bool
     # MSC3757 (unstable versions org.matrix.msc3757.10/11, for MatrixRTC): a state key
@@ -97,6 +101,7 @@ def _v(identifier: str, **flags: object) -> RoomVersion:
         "integer_power_levels": True,
         "implicit_room_creator": True,
         "updated_redaction_rules": True,
+        "strict_event_byte_limits": True,
         "hydra": False,
     }
     base.update(flags)
@@ -112,7 +117,11 @@ _PRE_V7 = {"knock_join_rule": False}
 _PRE_V8 = {"restricted_join_rule": False}
 _PRE_V9 = {"restricted_join_rule_fix": False}
 _PRE_V10 = {"knock_restricted_join_rule": False, "integer_power_levels": False}
-_PRE_V11 = {"implicit_room_creator": False, "updated_redaction_rules": False}
+_PRE_V11 = {
+    "implicit_room_creator": False,
+    "updated_redaction_rules": False,
+    "strict_event_byte_limits": False,
+}
 _PRE_V5 = {"enforce_key_validity": False, "needs_allow_unstable": True}
 _PRE_V3 = {
     "event_format": EventFormat.V1,

@@ -3,7 +3,7 @@ from typing import Any
 import pytest
 
 from conduwuit.core import room_versions as rv
-from conduwuit.core.events import Event, EventFormatError, validate_pdu
+from conduwuit.core.events import Event, EventFormatError, OversizedKeyError, validate_pdu
 
 
 def pdu(**overrides: Any) -> dict[str, Any]:
@@ -62,6 +62,42 @@ def test_v1_references_are_pairs() -> None:
 def test_invalid_pdus(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(EventFormatError, match=message):
         validate_pdu(pdu(**overrides), rv.V11)
+
+
+BOOM = "\U0001f4a5"  # four bytes in UTF-8
+
+
+@pytest.mark.parametrize("field", ["type", "state_key"])
+def test_keys_over_255_bytes_within_255_codepoints(field: str) -> None:
+    """The Complement case: 70 codepoints, 280 bytes. v11+ refuse it as malformed;
+    v10 and older flag it (after every other check) to be kept as rejected."""
+    big = pdu(**{field: BOOM * 70})
+    with pytest.raises(EventFormatError, match=f"{field} is longer than 255 bytes") as strict:
+        validate_pdu(big, rv.V11)
+    assert not isinstance(strict.value, OversizedKeyError)
+    for version in (rv.V4, rv.V10, rv.MSC3757_V10):
+        with pytest.raises(OversizedKeyError, match=field):
+            validate_pdu(big, version)
+    # Exactly 255 bytes is within the limit everywhere.
+    validate_pdu(pdu(**{field: BOOM * 63 + "abc"}), rv.V11)
+    validate_pdu(pdu(**{field: BOOM * 63 + "abc"}), rv.V10)
+
+
+@pytest.mark.parametrize("field", ["type", "state_key"])
+def test_keys_over_255_codepoints_are_malformed_in_every_version(field: str) -> None:
+    for version in (rv.V10, rv.V11):
+        with pytest.raises(EventFormatError, match="255 codepoints") as caught:
+            validate_pdu(pdu(**{field: BOOM * 256}), version)
+        assert not isinstance(caught.value, OversizedKeyError)
+
+
+def test_oversized_key_does_not_hide_other_faults() -> None:
+    """A lenient oversize is only reported when nothing else is wrong: an event also
+    malformed elsewhere is refused, not kept."""
+    bad = pdu(state_key=BOOM * 70, depth=-1)
+    with pytest.raises(EventFormatError, match="depth") as caught:
+        validate_pdu(bad, rv.V10)
+    assert not isinstance(caught.value, OversizedKeyError)
 
 
 def test_big_integers_allowed_before_v6() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from conduwuit.core.errors import AuthError, MatrixError
 from conduwuit.core.event_hashing import compute_event_id
-from conduwuit.core.events import Event, EventFormatError, validate_pdu
+from conduwuit.core.events import Event, EventFormatError, OversizedKeyError, validate_pdu
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.core.signing import SignatureError
 from conduwuit.service.federation.client import FederationClient, FederationError
@@ -91,6 +91,8 @@ class RemoteEvents:
         for pdu in pdus:
             try:
                 validate_pdu(pdu, rv)
+            except OversizedKeyError:
+                pass  # receive_outlier keeps it as rejected (see OversizedKeyError)
             except EventFormatError:
                 continue
             event = Event(pdu, rv)

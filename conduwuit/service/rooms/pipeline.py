@@ -31,7 +31,7 @@ from typing import Any
 from conduwuit.core import auth_rules, state_res
 from conduwuit.core.errors import AuthError, ErrCode, MatrixError, bad_json
 from conduwuit.core.event_types import EventType
-from conduwuit.core.events import Event, EventFormatError, validate_pdu
+from conduwuit.core.events import Event, EventFormatError, OversizedKeyError, validate_pdu
 from conduwuit.core.power_levels import CREATE_KEY, StateKey
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.core.timeline_pos import TimelinePos
@@ -60,6 +60,20 @@ def _format_error(exc: EventFormatError) -> MatrixError:
     if "larger than" in str(exc):
         return MatrixError(ErrCode.TOO_LARGE, f"Event is too large: {exc}")
     return bad_json(f"Invalid event: {exc}")
+
+
+def _validate_received(pdu: dict[str, Any], rv: RoomVersion) -> str | None:
+    """Format checks of a PDU from another server: ``MatrixError`` if it may not be
+    kept; the reason to keep it as rejected when only a key is oversized in bytes
+    (``OversizedKeyError``: the spec's byte limit wins, the event is not accepted,
+    but it stays in the DAG as Synapse keeps it); None if it is well formed."""
+    try:
+        validate_pdu(pdu, rv)
+    except OversizedKeyError as exc:
+        return f"Event is too large: {exc}"
+    except EventFormatError as exc:
+        raise _format_error(exc) from None
+    return None
 
 
 def _auth_keys(event: Event, rv: RoomVersion) -> list[StateKey]:
@@ -334,10 +348,7 @@ class EventPipeline:
         rejected (with the state before it when that is known), as Synapse rejects
         an event whose auth events cannot be had.
         """
-        try:
-            validate_pdu(pdu, rv)
-        except EventFormatError as exc:
-            raise _format_error(exc) from None
+        oversized = _validate_received(pdu, rv)
         event = Event(pdu, rv)
         room_id = room_id_of(event)
         async with self.locks.hold(room_id):
@@ -371,6 +382,8 @@ class EventPipeline:
             # (Synapse's); the resync checks it against the full state.
             full = not self.partial.is_partial(room_id)
             try:
+                if oversized is not None:
+                    raise AuthError(oversized)
                 await self.check(event, rv, before, against_state=full)
             except AuthError as exc:
                 self.persister.persist_rejected(event, before, str(exc))
@@ -401,10 +414,7 @@ class EventPipeline:
         hashes and signatures checked by the caller): format and auth rules against
         its own auth events, which must be known. Kept as an outlier, or as rejected
         (then ``AuthError``); ``MissingEventsError`` if its auth events are unknown."""
-        try:
-            validate_pdu(pdu, rv)
-        except EventFormatError as exc:
-            raise _format_error(exc) from None
+        oversized = _validate_received(pdu, rv)
         event = Event(pdu, rv)
         room_id = room_id_of(event)
         async with self.locks.hold(room_id):
@@ -414,6 +424,8 @@ class EventPipeline:
             if missing:
                 raise MissingEventsError(missing)
             try:
+                if oversized is not None:
+                    raise AuthError(oversized)
                 self._check_outlier(event, rv, room_id, {})
             except AuthError as exc:
                 self.persister.persist_rejected(event, None, str(exc))

@@ -164,6 +164,58 @@ async def test_a_gap_is_filled_from_the_origin(fed_hs: Homeserver, remote: Remot
     assert not stored(fed_hs, orphan_id)
 
 
+async def _oversized_prev(
+    hs: Homeserver, remote: RemoteServer, room_version: str
+) -> tuple[str, str, str, Any]:
+    """A room of ``room_version``; a state event of bob whose state key is 280 bytes
+    but 70 codepoints, given only by ``/get_missing_events`` as the prev event of a
+    message pushed in a transaction (Complement's
+    TestOutboundFederationEventSizeGetMissingEvents). (room, bad ID, good ID, answer)"""
+    room_id, token = await room_with(hs, room_version=room_version)
+    await remote.join(hs, room_id, "bob")
+    bad = remote.event(
+        hs, room_id, "my.room.breaker", remote.user("bob"), {}, state_key="\U0001f4a5" * 70
+    )
+    bad_id = event_id(hs, remote, room_id, bad)
+    good = message(hs, remote, room_id, "after", prev_events=[bad_id], depth=bad["depth"] + 1)
+
+    async def missing(request: web.Request) -> web.Response:
+        return web.json_response({"events": [bad]})
+
+    remote.routes[("POST", "/_matrix/federation/v1/get_missing_events/")] = missing
+    status, answer = await transaction(hs, remote, f"size{room_version}", [good])
+    assert status == 200, answer
+    return room_id, bad_id, event_id(hs, remote, room_id, good), (token, answer["pdus"])
+
+
+async def test_key_over_255_bytes_is_kept_rejected_before_v11(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    """v10: the spec's 255 bytes wins (the event is not accepted), but it is kept as
+    rejected as Synapse keeps it, so the message citing it is accepted and synced."""
+    room_id, bad_id, good_id, (token, errors) = await _oversized_prev(fed_hs, remote, "10")
+    assert errors == {good_id: {}}
+    timeline = fed_hs.services.rooms.storage.timeline
+    assert timeline.is_rejected(bad_id) and "too large" in (timeline.rejection(bad_id) or "")
+    assert not timeline.is_rejected(good_id)
+    status, synced = await fed_hs.request("GET", "/sync", token=token)
+    events = synced["rooms"]["join"][room_id]["timeline"]["events"]
+    ids = [e["event_id"] for e in events]
+    assert good_id in ids and bad_id not in ids
+    status, state = await fed_hs.request("GET", f"/rooms/{room_id}/state", token=token)
+    assert status == 200 and not any(e["type"] == "my.room.breaker" for e in state)
+
+
+async def test_key_over_255_bytes_is_refused_from_v11(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    """v11: strict byte limits, the event is malformed and not kept; the message
+    citing it cannot be placed and is refused."""
+    _, bad_id, good_id, (_, errors) = await _oversized_prev(fed_hs, remote, "11")
+    assert "Missing events" in errors[good_id]["error"]
+    assert not stored(fed_hs, bad_id) and not stored(fed_hs, good_id)
+
+
 async def test_edus_only_for_the_origins_own_users(
     fed_hs: Homeserver, remote: RemoteServer
 ) -> None:

@@ -380,3 +380,19 @@ async def test_concurrent_senders_keep_one_linear_history(hs: Homeserver, users:
     last_topic = next(e for e in page["chunk"] if e["type"] == "m.room.topic")
     current = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.topic/")
     assert current == last_topic["content"]
+
+
+@pytest.mark.parametrize("version", ["10", "11"])
+async def test_local_state_key_over_255_bytes_is_refused(
+    hs: Homeserver, users: Users, version: str
+) -> None:
+    """The lenience for old rooms (kept as rejected) is for events of other servers:
+    a local event over 255 bytes is refused in every room version, nothing written."""
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {"room_version": version}))["room_id"]
+    before = await state_of(users, alice, room)
+    key = quote("\U0001f4a5" * 70, safe="")  # 280 bytes, 70 codepoints
+    status, reply = await users.call(alice, "PUT", f"/rooms/{room}/state/my.room.breaker/{key}", {})
+    assert (status, reply["errcode"]) == (400, "M_BAD_JSON"), reply
+    assert "255 bytes" in reply["error"]
+    assert await state_of(users, alice, room) == before
