@@ -380,3 +380,27 @@ async def test_concurrent_senders_keep_one_linear_history(hs: Homeserver, users:
     last_topic = next(e for e in page["chunk"] if e["type"] == "m.room.topic")
     current = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.topic/")
     assert current == last_topic["content"]
+
+
+async def test_malformed_power_levels_answer_400_and_change_nothing(
+    hs: Homeserver, users: Users
+) -> None:
+    """Room version 12 (auth rule 10.4): a creator listed in ``users`` is malformed
+    content, 400 M_BAD_JSON as Synapse answers it; permission failures stay 403."""
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"room_version": "12"}))["room_id"]
+    path = f"/rooms/{room}/state/m.room.power_levels/"
+    before = await users.ok(alice, "GET", path)
+    status, body = await users.call(alice, "PUT", path, {**before, "users": {alice: 100}})
+    assert (status, body["errcode"]) == (400, "M_BAD_JSON")
+    status, body = await users.call(alice, "PUT", path, {**before, "ban": "50"})
+    assert (status, body["errcode"]) == (400, "M_BAD_JSON")
+    assert await users.ok(alice, "GET", path) == before
+    await users.ok(alice, "PUT", path, {**before, "users": {bob: 50}})
+    assert (await users.ok(alice, "GET", path))["users"] == {bob: 50}
+    await users.ok(alice, "POST", f"/rooms/{room}/invite", {"user_id": bob})
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+    status, body = await users.call(bob, "PUT", path, {**before, "users": {bob: 100}})
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+
