@@ -45,8 +45,9 @@ def to_client(
         redacts = pdu.get("redacts") or (pdu.get("content") or {}).get("redacts")
         if isinstance(redacts, str):
             out["redacts"] = redacts
+    # prev_sender (beside prev_content) is not in the spec's UnsignedData; Synapse
+    # serves it and clients (and Complement) read it, so it is served too.
     unsigned = dict(pdu.get("unsigned") or {})
-    unsigned.pop("prev_sender", None)
     because = unsigned.get("redacted_because")
     if isinstance(because, dict):
         unsigned["redacted_because"] = to_client(because, now_ms)

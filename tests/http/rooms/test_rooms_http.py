@@ -404,3 +404,26 @@ async def test_malformed_power_levels_answer_400_and_change_nothing(
     status, body = await users.call(bob, "PUT", path, {**before, "users": {bob: 100}})
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
 
+
+async def test_join_after_direct_invite_shows_the_invite_in_unsigned(
+    hs: Homeserver, users: Users
+) -> None:
+    """The join replacing an ``is_direct`` invite carries it in ``prev_content``, with
+    ``prev_sender`` (Synapse's key, read by clients and Complement) naming the inviter."""
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    body = {"preset": "private_chat", "invite": [bob], "is_direct": True}
+    room = (await users.ok(alice, "POST", "/createRoom", body))["room_id"]
+    path = f"/rooms/{room}/state/m.room.member/{bob}"
+    invite = await users.ok(alice, "GET", path, format="event")
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+    joined = await users.ok(bob, "GET", path, format="event")
+    event = await users.ok(bob, "GET", f"/rooms/{room}/event/{joined['event_id']}")
+    assert event["unsigned"]["prev_content"] == invite["content"]
+    assert invite["content"]["is_direct"] is True
+    assert event["unsigned"]["prev_sender"] == alice
+    assert event["unsigned"]["replaces_state"] == invite["event_id"]
+    sync = await users.ok(bob, "GET", "/sync")
+    timeline = sync["rooms"]["join"][room]["timeline"]["events"]
+    mine = [e for e in timeline if e["event_id"] == joined["event_id"]]
+    assert mine and mine[0]["unsigned"]["prev_sender"] == alice
