@@ -10,8 +10,9 @@ does); see ``commit`` for requests from older positions. An unknown, expired or
 forgotten ``pos`` is ``M_UNKNOWN_POS``: the client starts over without ``pos``.
 
 Every answer is written through to a ``ConnectionStore`` (RocksDB; the newest
-position and the one it was answered from), so connections survive a restart and
-idle ones need no memory: their states are read back on their next request.
+position and the one it was answered from; queued in order and written off the event
+loop), so connections survive a restart and idle ones need no memory: their states
+are read back on their next request.
 
 Memory and disk are bounded: connections idle for ``IDLE_S`` expire (and leave
 memory after ``UNLOAD_S``), a user keeps at most ``MAX_PER_USER`` connections and the
@@ -221,6 +222,18 @@ class Connections:
         mine = [k for k in self._connections if k[0] == user_id]
         for key in mine[: max(0, len(mine) - MAX_PER_USER)]:
             self._drop(key)
+
+    async def written(self, key: ConnKey) -> None:
+        """Wait until what ``commit`` stored for the connection is on disk (off the
+        loop): an answer goes out after its position is stored, as it did when the
+        write ran inline."""
+        if self._store is not None:
+            await self._store.written(key)
+
+    def close(self) -> None:
+        """Finish the store's queued writes (before the database closes)."""
+        if self._store is not None:
+            self._store.close()
 
     def stats(self) -> dict[str, int]:
         """How much is kept: connections (and how many of them are on disk only),

@@ -96,6 +96,7 @@ class SlidingSyncService:
                 break
             await asyncio.sleep(0)
         new_pos = self.connections.commit(key, conn_pos, built.state)
+        await self.connections.written(key)
         return {"pos": make_pos(new_pos, now), **built.body}
 
     async def _build(
