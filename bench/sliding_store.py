@@ -1,10 +1,12 @@
 """How long persisting a sliding sync connection blocks the event loop.
 
 A real RocksDB in a temporary directory, one connection of ``--rooms`` rooms: its
-first write (every room), then a response that changes one room. For each, the time
+first write (every room), then a response that changes one room; for each, the time
 ``Connections.commit`` takes on the loop and the longest gap a 1 ms ticker task sees
-until the write is on disk (``ConnectionStore.flush``), i.e. how long other requests
-would wait. Prints JSON.
+until the write is on disk (``ConnectionStore.drained``), i.e. how long other
+requests would wait. Then reading the connection back after a restart, on the loop
+(``state_at`` alone) and off it (``read_back`` first, as the service does). Prints
+JSON.
 
     python -m bench.sliding_store --rooms 20000
 """
@@ -16,7 +18,7 @@ import asyncio
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,11 @@ def _room(i: int) -> SentRoom:
     return SentRoom(i, "join", REQUIRED, i, frozenset({f"@m{i % 7}:x"}), 1)
 
 
-async def _blocking(step: Callable[[], Any], store: ConnectionStore) -> dict[str, float]:
-    """``step``'s time on the loop, and the longest loop gap until its write is done."""
+async def _blocking(
+    step: Callable[[], Awaitable[Any] | Any], store: ConnectionStore
+) -> dict[str, float]:
+    """``step``'s time on the loop (awaited if it returns an awaitable), and the
+    longest loop gap until it and the writes it queued are done."""
     gaps: list[float] = []
     stop = asyncio.Event()
 
@@ -52,16 +57,18 @@ async def _blocking(step: Callable[[], Any], store: ConnectionStore) -> dict[str
     await asyncio.sleep(0.01)
     gaps.clear()
     start = time.perf_counter()
-    step()
+    result = step()
     on_loop = time.perf_counter() - start
+    if asyncio.iscoroutine(result):
+        await result
     await store.drained()
     total = time.perf_counter() - start
     await asyncio.sleep(0.005)
     stop.set()
     await task
     return {
-        "commit_on_loop_ms": round(on_loop * 1000, 2),
-        "until_on_disk_ms": round(total * 1000, 2),
+        "call_on_loop_ms": round(on_loop * 1000, 2),
+        "until_done_ms": round(total * 1000, 2),
         "max_loop_gap_ms": round(max(gaps, default=0.0) * 1000, 2),
     }
 
@@ -78,10 +85,22 @@ async def measure(rooms: int, path: Path) -> dict[str, Any]:
         changed["!0:bench"] = _room(rooms + 1)
         next_state = ConnState(changed, state.list_counts)
         one = await _blocking(lambda: pos.append(conns.commit(KEY, pos[0], next_state)), store)
+        # Restarts: the connection is on disk only.
+        cold = Connections(lambda: 0.0, store)
+        on_loop = await _blocking(lambda: cold.state_at(KEY, pos[1]), store)
+        restarted = Connections(lambda: 0.0, store)
+        off_loop = await _blocking(lambda: restarted.read_back(KEY), store)
+        assert restarted.state_at(KEY, pos[1]) == next_state
     finally:
         store.close()
         db.close()
-    return {"rooms": rooms, "first_write": first, "one_room_change": one}
+    return {
+        "rooms": rooms,
+        "first_write": first,
+        "one_room_change": one,
+        "read_back_on_loop": on_loop,
+        "read_back_off_loop": off_loop,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from conduwuit.core.errors import ErrCode, MatrixError
 
 if TYPE_CHECKING:
-    from conduwuit.service.sliding_sync.stored import ConnectionStore
+    from conduwuit.service.sliding_sync.stored import ConnectionStore, Loaded
 
 #: A connection not used for this long is forgotten (Synapse's ``CONNECTION_EXPIRY``).
 IDLE_S = 7 * 24 * 3600.0
@@ -196,12 +196,31 @@ class Connections:
             elif conn.loaded:
                 conn.states, conn.stored, conn.loaded = {}, None, False
 
+    async def read_back(self, key: ConnKey) -> None:
+        """Read a connection that is on disk only back into memory off the event loop
+        (a 20,000-room connection takes most of a second to read), before its request
+        looks at it with ``state_at``."""
+        self.expire()
+        conn = self._connections.get(key)
+        if conn is None or conn.loaded or self._store is None:
+            return
+        found = await self._store.load_off_loop(key)
+        if self._connections.get(key) is not conn or conn.loaded:
+            return  # dropped, replaced or read back while it was read
+        if self._read_into(key, conn, found) is not None:
+            # Used now: the next sweep must not send it back to disk before state_at.
+            conn.last_used = self._clock()
+            self._connections.move_to_end(key)
+
     def _loaded(self, key: ConnKey) -> Connection | None:
-        """The connection, its states read from the store if they are not in memory."""
+        """The connection, its states read from the store if they are not in memory
+        (on the loop: ``read_back`` first does it off the loop)."""
         conn = self._connections.get(key)
         if conn is None or conn.loaded:
             return conn
-        found = self._store.load(key) if self._store is not None else None
+        return self._read_into(key, conn, self._store.load(key) if self._store else None)
+
+    def _read_into(self, key: ConnKey, conn: Connection, found: Loaded | None) -> Connection | None:
         if found is None:
             del self._connections[key]
             return None

@@ -13,9 +13,9 @@ one thread of their own (``asyncio.to_thread``'s pool has many threads and would
 let a later write overtake an earlier one): the comparison with the stored state,
 the encoding and the batch of a 20,000-room connection no longer stall every other
 request. The response waits (without blocking the loop) for its write to be in
-RocksDB, so a crash after a client has a ``pos`` still finds it, as before; a read
-of a connection waits for its queued writes; ``close`` (before the database closes)
-waits for all of them.
+RocksDB, so a crash after a client has a ``pos`` still finds it, as before. Reading
+a connection back (``load_off_loop``) runs on the same thread, after the writes
+queued before it; ``close`` (before the database closes) waits for all of them.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ from conduwuit.service.sliding_sync.connections import ConnKey, ConnState, SentR
 log = logging.getLogger(__name__)
 
 VERSION = 1
+
+#: A stored connection read back: its position and the states kept (it and its base).
+Loaded = tuple[int, dict[int, ConnState]]
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,21 @@ class ConnectionStore:
                 continue
             yield (conn_key[0], conn_key[1], conn_key[2]), header
 
-    def load(self, conn: ConnKey) -> tuple[int, dict[int, ConnState]] | None:
+    def load(self, conn: ConnKey) -> Loaded | None:
         """The stored position and the states of it and of ``base`` (when there is
-        one); None when the connection is not stored. Waits for the connection's
-        queued writes (a connection leaves memory only when idle, so there are none
-        but in a test)."""
+        one); None when the connection is not stored. Blocks: waits for the
+        connection's queued writes (a connection leaves memory only when idle, so
+        there are none but in a test) and reads on the caller's thread."""
         queued = self._queued.get(conn)
         if queued is not None:
             queued.result()
+        return self._read(conn)
+
+    async def load_off_loop(self, conn: ConnKey) -> Loaded | None:
+        """``load`` on the writer thread, after every write queued before it."""
+        return await asyncio.shield(asyncio.wrap_future(self._writer.submit(self._read, conn)))
+
+    def _read(self, conn: ConnKey) -> Loaded | None:
         raw = self._conns.get(key(*conn))
         header = _decode_header(raw) if raw is not None else None
         if header is None:

@@ -3,6 +3,7 @@ forgets, and the bounds."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -251,3 +252,55 @@ def test_after_a_failed_write_the_next_rewrites_the_connection(
     restarted = Connections(lambda: 0.0, store())
     assert restarted.state_at(KEY, pos).rooms == {"!a:x": _room(2), "!c:x": _room(3)}
     assert _rows(db) == 2
+
+
+async def test_a_connection_is_read_back_off_the_loop(
+    db: Database, store: Callable[[], ConnectionStore]
+) -> None:
+    now = [1000.0]
+    first = Connections(lambda: now[0], store())
+    state = ConnState({f"!{i}:x": _room(i) for i in range(30)}, {"all": 30})
+    pos = first.commit(KEY, None, state)
+    first.close()
+    second = store()
+    real = second._read
+    reads: list[int] = []
+
+    def recording(conn: ConnKey) -> Any:
+        reads.append(threading.get_ident())
+        return real(conn)
+
+    second._read = recording  # type: ignore[method-assign]
+    restarted = Connections(lambda: now[0], second)
+    assert restarted.stats()["on_disk_only"] == 1
+    await restarted.read_back(KEY)
+    assert restarted.stats()["on_disk_only"] == 0
+    assert restarted.state_at(KEY, pos) == state
+    assert len(reads) == 1 and reads[0] != threading.get_ident()
+    await restarted.read_back(("@u:x", "DEV", "unknown"))  # nothing to read: no error
+
+
+async def test_a_connection_dropped_while_read_back_stays_dropped(
+    db: Database, store: Callable[[], ConnectionStore]
+) -> None:
+    first = Connections(lambda: 0.0, store())
+    first.commit(KEY, None, ConnState({"!a:x": _room(1)}))
+    first.close()
+    second = store()
+    real = second._read
+    release = threading.Event()
+
+    def held(conn: ConnKey) -> Any:
+        assert release.wait(10)
+        return real(conn)
+
+    second._read = held  # type: ignore[method-assign]
+    restarted = Connections(lambda: 0.0, second)
+    reading = asyncio.create_task(restarted.read_back(KEY))
+    await asyncio.sleep(0.05)
+    restarted.state_at(KEY, None)  # a request without pos replaces the connection
+    release.set()
+    await reading
+    assert len(restarted) == 0
+    second.flush()
+    assert _rows(db) == 0
