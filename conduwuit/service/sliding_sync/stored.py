@@ -128,9 +128,29 @@ class ConnectionStore:
         from ``base``; ``stored`` is the state on disk once the writes queued before
         are done (None: nothing), so only the rooms that differ from it are written.
         The states are never changed once made, so the writer reads them safely."""
-        self._queue(
-            conn, lambda: self._record_now(conn, pos, state, base, next_pos, last_used, stored)
-        )
+
+        def write() -> None:  # on the writer thread
+            before = {} if stored is None or conn in self._failed else stored.rooms
+            undo: dict[str, SentRoom | None] = {}
+            if base is not None and base[0] != pos:
+                undo = _differing(state.rooms, base[1].rooms)
+            header = Header(
+                pos,
+                next_pos,
+                last_used,
+                dict(state.list_counts),
+                None if base is None else base[0],
+                {} if base is None else dict(base[1].list_counts),
+                undo,
+            )
+            changed = {r: s for r, s in state.rooms.items() if before.get(r) is not s}
+            changed = {r: s for r, s in changed.items() if before.get(r) != s}
+            removed = [r for r in before if r not in state.rooms]
+            fresh = stored is None or conn in self._failed
+            self._save(conn, header, changed, removed, fresh=fresh)
+            self._failed.discard(conn)
+
+        self._queue(conn, write)
 
     def delete(self, conn: ConnKey) -> None:
         """Queue the deletion of the connection (after its queued writes)."""
@@ -163,45 +183,14 @@ class ConnectionStore:
 
     def _logged(self, conn: ConnKey, write: Callable[[], None]) -> None:
         """Run ``write`` on the writer thread. A failure is logged, not raised: the
-        response it belonged to has gone out; the connection's next write rewrites
-        it whole, and until then a restart may find it older (the client then gets
-        the older position's answer or ``M_UNKNOWN_POS``, as after a crash)."""
+        answer still goes out (this process keeps the connection in memory); the
+        connection's next write rewrites it whole, and until then a restart may find
+        it older (the client then gets ``M_UNKNOWN_POS``, as after a crash)."""
         try:
             write()
         except Exception:
             self._failed.add(conn)
             log.exception("could not store sliding sync connection %s/%s/%s", *conn)
-
-    def _record_now(
-        self,
-        conn: ConnKey,
-        pos: int,
-        state: ConnState,
-        base: tuple[int, ConnState] | None,
-        next_pos: int,
-        last_used: float,
-        stored: ConnState | None,
-    ) -> None:
-        if conn in self._failed:
-            stored = None
-        undo: dict[str, SentRoom | None] = {}
-        if base is not None and base[0] != pos:
-            undo = _differing(state.rooms, base[1].rooms)
-        header = Header(
-            pos,
-            next_pos,
-            last_used,
-            dict(state.list_counts),
-            None if base is None else base[0],
-            {} if base is None else dict(base[1].list_counts),
-            undo,
-        )
-        before = {} if stored is None else stored.rooms
-        changed = {r: s for r, s in state.rooms.items() if before.get(r) is not s}
-        changed = {r: s for r, s in changed.items() if before.get(r) != s}
-        removed = [r for r in before if r not in state.rooms]
-        self._save(conn, header, changed, removed, fresh=stored is None)
-        self._failed.discard(conn)
 
     def _save(
         self,
