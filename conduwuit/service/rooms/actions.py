@@ -284,10 +284,7 @@ class RoomActions:
             done = self.storage.transactions.event_for(txn)
             if done is not None:
                 return done
-        if event_type in (EventType.CREATE, EventType.MEMBER):
-            # Every membership change takes the one membership path (Membership, which
-            # the state API uses for m.room.member too), so its checks cannot be skipped.
-            raise forbidden(f"Cannot send {event_type} here")
+        _refuse_unsendable(event_type)
         for guard in self.guards:
             guard(room_id, event_type, state_key, content)
         check_new_relation(self.storage, str(room_id), content)
@@ -370,8 +367,7 @@ class RoomActions:
         nothing: delayed events (MSC4140) are checked when they are scheduled, as
         Synapse does, and again by the pipeline when they are sent."""
         rv = self.room_version(room_id)
-        if event_type in (EventType.CREATE, EventType.MEMBER):
-            raise forbidden(f"Cannot send {event_type} here")
+        _refuse_unsendable(event_type)
         for guard in self.guards:
             guard(room_id, event_type, state_key, content)
         check_new_relation(self.storage, str(room_id), content)
@@ -421,3 +417,15 @@ class RoomActions:
         new = NewEvent(EventType.REDACTION, body, None, redacts=target_id)
         event = await self.storage.pipeline.create_local(new, str(sender), str(room_id), rv, txn)
         return event.event_id
+
+
+def _refuse_unsendable(event_type: str) -> None:
+    """A room has one create event: another is a malformed request, 400
+    M_INVALID_PARAM (Synapse's "Cannot resend m.room.create event"; the spec gives
+    400 to malformed requests, 403 to missing permission). Every membership change
+    takes the one membership path (Membership, which the state API uses for
+    m.room.member too), so its checks cannot be skipped."""
+    if event_type == EventType.CREATE:
+        raise invalid_param("Cannot resend m.room.create event")
+    if event_type == EventType.MEMBER:
+        raise forbidden(f"Cannot send {event_type} here")

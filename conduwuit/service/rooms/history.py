@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conduwuit.core import visibility
-from conduwuit.core.client_event import to_client
+from conduwuit.core.client_event import room_of, to_client
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, invalid_param, not_found
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.event_types import EventType
@@ -143,8 +143,7 @@ class RoomHistory:
             return None
         if not self.is_erased(str(pdu.get("sender"))):
             return pdu
-        # A room version 12 create event has no room_id: its room is its event ID.
-        room = pdu.get("room_id") or "!" + str(pdu.get("event_id"))[1:]
+        room = room_of(pdu)
         room_version = self.storage.state.room_version(str(room))
         if room_version is None:
             return None
@@ -200,7 +199,7 @@ class RoomHistory:
             # be seen (sytest "/event/ on non world readable room does not work").
             raise not_found("Event not found") from None
         located = self.storage.timeline.get_timeline(event_id)
-        if located is None or located[1].get("room_id") != str(room_id):
+        if located is None or room_of(located[1]) != str(room_id):
             raise not_found("Event not found")
         count, pdu = located
         if access.until is not None and count > access.until:
@@ -328,7 +327,7 @@ class RoomHistory:
         room = str(room_id)
         access = self.access(user, room)
         located = self.storage.timeline.get_timeline(event_id)
-        if located is None or located[1].get("room_id") != room:
+        if located is None or room_of(located[1]) != room:
             raise not_found("Event not found")
         count, original = located
         seen = None

@@ -71,11 +71,11 @@ async def test_refusals(hs: Homeserver, users: Users) -> None:
     status, reply = await users.call(alice, "GET", "/rooms/not-a-room/state")
     assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
     status, reply = await users.call(alice, "GET", f"/rooms/{room}/event/$missing")
-    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+    assert (status, reply.get("errcode")) == (404, "M_NOT_FOUND"), reply
     status, reply = await users.call(alice, "PUT", f"/rooms/{room}/send/m.room.message/x")
     assert status == 200  # an empty body is an empty content object
     status, reply = await users.call(alice, "POST", "/join/%23nope:test.example", {})
-    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+    assert (status, reply.get("errcode")) == (404, "M_NOT_FOUND"), reply
     status, _ = await hs.request("POST", "/createRoom", {})
     assert status == 401
 
@@ -427,3 +427,37 @@ async def test_join_after_direct_invite_shows_the_invite_in_unsigned(
     timeline = sync["rooms"]["join"][room]["timeline"]["events"]
     mine = [e for e in timeline if e["event_id"] == joined["event_id"]]
     assert mine and mine[0]["unsigned"]["prev_sender"] == alice
+
+
+async def test_a_second_create_event_is_a_bad_request(hs: Homeserver, users: Users) -> None:
+    """400 M_INVALID_PARAM as Synapse ("Cannot resend m.room.create event"), through
+    the state API and /send, in room versions 11 and 12; nothing changes."""
+    alice = await users.add("alice")
+    for version in ("11", "12"):
+        room = (await users.ok(alice, "POST", "/createRoom", {"room_version": version}))["room_id"]
+        before = await users.ok(alice, "GET", f"/rooms/{room}/state")
+        body = {"room_version": version, "entropy": 100}
+        for path in (f"/rooms/{room}/state/m.room.create/", f"/rooms/{room}/send/m.room.create/1"):
+            status, reply = await users.call(alice, "PUT", path, body)
+            assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM"), path
+        assert await users.ok(alice, "GET", f"/rooms/{room}/state") == before
+
+
+async def test_v12_create_event_is_found_by_its_id_with_its_room_id(
+    hs: Homeserver, users: Users
+) -> None:
+    """Room version 12: the create event carries no room_id (its ID is the room's);
+    /event and /context still find it in its room and serve its room ID."""
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {"room_version": "12"}))["room_id"]
+    create_id = "$" + room[1:]
+    event = await users.ok(alice, "GET", f"/rooms/{room}/event/{create_id}")
+    assert (event["type"], event["room_id"]) == ("m.room.create", room)
+    context = await users.ok(alice, "GET", f"/rooms/{room}/context/{create_id}")
+    assert (context["event"]["event_id"], context["event"]["room_id"]) == (create_id, room)
+    body = {"room_version": "12", "name": "Other"}
+    other = (await users.ok(alice, "POST", "/createRoom", body))["room_id"]
+    assert other != room
+    status, reply = await users.call(alice, "GET", f"/rooms/{other}/event/{create_id}")
+    assert (status, reply.get("errcode")) == (404, "M_NOT_FOUND"), reply
+
