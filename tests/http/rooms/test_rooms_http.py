@@ -461,3 +461,29 @@ async def test_v12_create_event_is_found_by_its_id_with_its_room_id(
     status, reply = await users.call(alice, "GET", f"/rooms/{other}/event/{create_id}")
     assert (status, reply.get("errcode")) == (404, "M_NOT_FOUND"), reply
 
+
+async def test_v12_rooms_created_in_the_same_millisecond_are_two_rooms(
+    hs: Homeserver, users: Users
+) -> None:
+    """Room version 12 derives the room ID from the create event, whose only entropy is
+    its time: the test clock stands still, so the second createRoom collides and is
+    given a moved time (as Synapse), never the first room with the second's state."""
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    public = {"room_version": "12", "preset": "public_chat", "name": "Public"}
+    first = (await users.ok(alice, "POST", "/createRoom", public))["room_id"]
+    direct = {"room_version": "12", "preset": "private_chat", "invite": [bob]}
+    second = (await users.ok(alice, "POST", "/createRoom", direct))["room_id"]
+    assert second != first
+    assert await users.ok(alice, "GET", f"/rooms/{first}/state/m.room.name/") == {"name": "Public"}
+    rules = await users.ok(alice, "GET", f"/rooms/{first}/state/m.room.join_rules/")
+    assert rules["join_rule"] == "public"
+    members = await users.ok(alice, "GET", f"/rooms/{first}/joined_members")
+    assert set(members["joined"]) == {alice}
+    create = await users.ok(alice, "GET", f"/rooms/{second}/state/m.room.create/", format="event")
+    first_create = await users.ok(
+        alice, "GET", f"/rooms/{first}/state/m.room.create/", format="event"
+    )
+    assert 1 <= create["origin_server_ts"] - first_create["origin_server_ts"] <= 10
+    invited = await users.ok(alice, "GET", f"/rooms/{second}/state/m.room.member/{bob}")
+    assert invited["membership"] == "invite"
