@@ -487,3 +487,19 @@ async def test_v12_rooms_created_in_the_same_millisecond_are_two_rooms(
     assert 1 <= create["origin_server_ts"] - first_create["origin_server_ts"] <= 10
     invited = await users.ok(alice, "GET", f"/rooms/{second}/state/m.room.member/{bob}")
     assert invited["membership"] == "invite"
+
+
+async def test_invite_level_by_preset(hs: Homeserver, users: Users) -> None:
+    """Synapse's defaults (the spec names none): inviting takes 50 in a public chat,
+    0 in a private one, so there any member may invite."""
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    carol = await users.add("carol")
+    for preset, level, status in (("public_chat", 50, 403), ("private_chat", 0, 200)):
+        body = {"preset": preset, "invite": [bob]}
+        room = (await users.ok(alice, "POST", "/createRoom", body))["room_id"]
+        levels = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.power_levels/")
+        assert levels["invite"] == level, preset
+        await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+        got, _ = await users.call(bob, "POST", f"/rooms/{room}/invite", {"user_id": carol})
+        assert got == status, preset
