@@ -202,6 +202,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _malformed_power_levels(reason: str) -> AuthError:
+    """A power levels event whose content breaks a format rule (10.1-10.4 of the
+    auth rules): rejected like any other, but a client sending it gets 400
+    M_BAD_JSON, not 403. The spec leaves the status to the endpoint ("request is
+    malformed" vs "doesn't have permission"); Synapse answers these rules 400."""
+    return AuthError(reason, ErrCode.BAD_JSON, 400)
+
+
 def _check_power_levels(
     event: Event, auth_state: AuthState, sender_level: int, rv: RoomVersion
 ) -> None:
@@ -209,22 +217,23 @@ def _check_power_levels(
     if rv.integer_power_levels:
         for key in (*_NAMED_LEVELS, "invite"):
             if key in content and not _is_int(content[key]):
-                raise AuthError(f"power level {key} must be an integer")
+                raise _malformed_power_levels(f"power level {key} must be an integer")
         for key in ("events", "notifications"):
             if key in content:
                 value = content[key]
                 if not isinstance(value, dict) or not all(_is_int(v) for v in value.values()):
-                    raise AuthError(f"power levels {key} must map to integers")
+                    raise _malformed_power_levels(f"power levels {key} must map to integers")
     users = content.get("users", {})
     if not isinstance(users, dict):
-        raise AuthError("power levels users must be an object")
+        raise _malformed_power_levels("power levels users must be an object")
     for user_id, user_level in users.items():
         if not UserId.is_valid(user_id):
-            raise AuthError(f"power levels users has an invalid user ID {user_id!r}")
+            raise _malformed_power_levels(f"power levels users has an invalid user ID {user_id!r}")
         if to_int(user_level, rv) is None:
-            raise AuthError(f"power level of {user_id} is not an integer")
+            raise _malformed_power_levels(f"power level of {user_id} is not an integer")
+    # Room version 12, rule 10.4: creators have infinite power and are never listed.
     if rv.privileged_creators and creators(auth_state, rv) & set(users):
-        raise AuthError("room creators may not be listed in power levels users")
+        raise _malformed_power_levels("room creators may not be listed in power levels users")
 
     current = auth_state.get(POWER_LEVELS_KEY)
     if current is None:

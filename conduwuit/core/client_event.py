@@ -25,17 +25,11 @@ def to_client(
 ) -> dict[str, Any]:
     """``transaction_id`` is given when the viewer is the device that sent the event."""
     out = {k: pdu[k] for k in _CLIENT_KEYS if k in pdu}
-    event_id = pdu.get("event_id")
-    if (
-        "room_id" not in out
-        and pdu.get("type") == EventType.CREATE
-        and isinstance(event_id, str)
-        and event_id.startswith("$")
-    ):
-        # Room version 12: the create event carries no room_id, the room ID is its
-        # event ID with "!" (rooms/v12); clients still get one (ClientEvent requires
-        # it), as Synapse serves it.
-        out["room_id"] = "!" + event_id[1:]
+    room_id = room_of(pdu)
+    if room_id is not None:
+        # Clients get a v12 create event's room ID too (ClientEvent requires it), as
+        # Synapse serves it.
+        out["room_id"] = room_id
     if not include_room_id:
         out.pop("room_id", None)
     if "state_key" in pdu:
@@ -45,8 +39,9 @@ def to_client(
         redacts = pdu.get("redacts") or (pdu.get("content") or {}).get("redacts")
         if isinstance(redacts, str):
             out["redacts"] = redacts
+    # prev_sender (beside prev_content) is not in the spec's UnsignedData; Synapse
+    # serves it and clients (and Complement) read it, so it is served too.
     unsigned = dict(pdu.get("unsigned") or {})
-    unsigned.pop("prev_sender", None)
     because = unsigned.get("redacted_because")
     if isinstance(because, dict):
         unsigned["redacted_because"] = to_client(because, now_ms)
@@ -57,6 +52,20 @@ def to_client(
         unsigned["transaction_id"] = transaction_id
     out["unsigned"] = unsigned
     return out
+
+
+def room_of(pdu: Mapping[str, Any]) -> str | None:
+    """The room of a stored PDU (one with its ``event_id``): its ``room_id``, or for a
+    room version 12 create event, which carries none, its event ID with "!" for "$"
+    (rooms/v12)."""
+    room_id = pdu.get("room_id")
+    if isinstance(room_id, str):
+        return room_id
+    event_id = pdu.get("event_id")
+    if pdu.get("type") == EventType.CREATE and isinstance(event_id, str):
+        if event_id.startswith("$"):
+            return "!" + event_id[1:]
+    return None
 
 
 def stripped_state(pdu: Mapping[str, Any]) -> dict[str, Any]:

@@ -87,7 +87,9 @@ def default_power_levels(plan: RoomPlan, preset: str) -> dict[str, Any]:
         "ban": 50,
         "kick": 50,
         "redact": 50,
-        "invite": 0,
+        # Synapse's: 50, but 0 in the private presets (its presets' override), so
+        # anyone in a private chat may invite and only moderators in a public one.
+        "invite": 0 if preset in ("private_chat", "trusted_private_chat") else 50,
         "historical": 100,
     }
 

@@ -256,4 +256,6 @@ class Services:
     metrics: Metrics | None = None
 
     def close(self) -> None:
+        # Queued sliding sync connection writes reach the database before it closes.
+        self.sliding_sync.connections.close()
         self.db.close()

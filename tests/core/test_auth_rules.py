@@ -516,9 +516,42 @@ def test_power_levels_users_keys_must_be_user_ids() -> None:
 
 
 def test_power_levels_v12_creators_not_listed() -> None:
-    room = Room(rv.V12)
+    room = Room(rv.V12, create_content={"additional_creators": [BOB]})
     allowed(room, pl(room, CREATOR, users={ALICE: 50}))
     rejected(room, pl(room, CREATOR, users={CREATOR: 100}), "creators")
+    rejected(room, pl(room, CREATOR, users={BOB: 100}), "creators")
+    room = Room(rv.V11)
+    allowed(room, pl(room, CREATOR, users={CREATOR: 100}))
+
+
+@pytest.mark.parametrize(
+    ("version", "content"),
+    [
+        (rv.V12, {"users": {CREATOR: 100}}),
+        (rv.V11, {"users": {"bob": 1}}),
+        (rv.V11, {"users": []}),
+        (rv.V11, {"users": {ALICE: "1"}}),
+        (rv.V11, {"ban": "50"}),
+        (rv.V11, {"events": {"m.x": "1"}}),
+    ],
+)
+def test_power_levels_format_rules_answer_400_bad_json(
+    version: rv.RoomVersion, content: dict[str, Any]
+) -> None:
+    """Rules 10.1-10.4 are about the content's shape: a client sending such an event
+    gets 400 M_BAD_JSON (Synapse's status), not 403."""
+    room = Room(version)
+    with pytest.raises(AuthError) as info:
+        check(pl(room, CREATOR, **content), room.auth_state())
+    assert (info.value.status, info.value.errcode) == (400, "M_BAD_JSON")
+
+
+def test_power_levels_permission_rules_answer_403() -> None:
+    room = Room(rv.V11, users={MOD: 50})
+    room.join(MOD)
+    with pytest.raises(AuthError) as info:
+        check(pl(room, MOD, users={CREATOR: 100, MOD: 50}, kick=60), room.auth_state())
+    assert (info.value.status, info.value.errcode) == (403, "M_FORBIDDEN")
 
 
 def test_power_levels_first_event_allowed() -> None:

@@ -30,7 +30,14 @@ class PduSignatures:
         self, pdu: dict[str, Any], room_version: RoomVersion, *, for_join: bool = False
     ) -> dict[str, Any]:
         """The event to use (redacted when its content hash does not match), or
-        ``SignatureError`` when a required signature is missing or does not verify."""
+        ``SignatureError`` when a required signature is missing or does not verify.
+
+        Without the sender's ``unsigned``: nothing signs it, and what it would say
+        (``transaction_id``, ``redacted_because``, ``prev_content``, ``m.relations``)
+        is this server's to compute for its clients. Synapse strips it the same way
+        on receipt (``_strip_unsigned_values``; the invite and knock room state it
+        keeps come here in the request bodies, not in ``unsigned``)."""
+        pdu = {k: v for k, v in pdu.items() if k != "unsigned"}
         ts = pdu.get("origin_server_ts")
         valid_at = ts if room_version.enforce_key_validity and isinstance(ts, int) else 0
         signatures = pdu.get("signatures")

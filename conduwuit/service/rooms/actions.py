@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conduwuit.core import room_creation
@@ -20,6 +20,7 @@ from conduwuit.core.errors import (
     not_found,
 )
 from conduwuit.core.event_types import EventType
+from conduwuit.core.events import Event
 from conduwuit.core.ids import RoomAlias, RoomId, UserId, server_of
 from conduwuit.core.invite_permission import InviteRule
 from conduwuit.core.membership import MembershipState
@@ -51,6 +52,10 @@ def no_profile(user_id: str) -> Mapping[str, Any]:
 
 def allow_all_invites(invitee: str, inviter: str) -> InviteRule:
     return InviteRule.ALLOW
+
+
+#: Tries at a free room ID for a version that derives it from the create event.
+_ROOM_ID_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -228,8 +233,7 @@ class RoomActions:
         derived = room_id is None
         if room_id is None:
             # The version derives the room ID from the create event: build that first.
-            created = await pipeline.create_local(events.pop(0), str(creator), None, rv)
-            room_id = room_id_of(created)
+            room_id = room_id_of(await self._create_derived_room(events.pop(0), creator, rv))
         # The initial events go in under one hold of the new room's lock.
         async with self.storage.locks.hold(room_id):
             if not derived and self.storage.short.room(room_id) is not None:
@@ -247,6 +251,25 @@ class RoomActions:
         if request.visibility == "public":
             self.aliases.set_published(room_id, True)
         return room_id
+
+    async def _create_derived_room(
+        self, create: NewEvent, creator: UserId, rv: RoomVersion
+    ) -> Event:
+        """The create event of a version that derives the room ID from it, persisted
+        only under a room ID not taken yet. Its only entropy is ``origin_server_ts``:
+        two rooms one user creates in the same millisecond with the same creation
+        content would be one room, the second's initial events landing in the first.
+        As Synapse does, it is tried again with the time moved 1-10 ms, 5 times."""
+        pipeline = self.storage.pipeline
+        new = create
+        for _ in range(_ROOM_ID_ATTEMPTS):
+            room_id = room_id_of(pipeline.builder.build(new, str(creator), None, rv, 0))
+            async with self.storage.locks.hold(room_id):
+                if self.storage.short.room(room_id) is None:
+                    return await pipeline.create_local(new, str(creator), None, rv)
+            moved = (create.timestamp or self.storage.clock()) + secrets.randbelow(10) + 1
+            new = replace(create, timestamp=moved)
+        raise MatrixError(ErrCode.UNKNOWN, "Could not find a free room ID", status=500)
 
     def _new_room_id(self, rv: RoomVersion, custom: str | None) -> str | None:
         if rv.room_id_from_create_event:
@@ -284,10 +307,7 @@ class RoomActions:
             done = self.storage.transactions.event_for(txn)
             if done is not None:
                 return done
-        if event_type in (EventType.CREATE, EventType.MEMBER):
-            # Every membership change takes the one membership path (Membership, which
-            # the state API uses for m.room.member too), so its checks cannot be skipped.
-            raise forbidden(f"Cannot send {event_type} here")
+        _refuse_unsendable(event_type)
         for guard in self.guards:
             guard(room_id, event_type, state_key, content)
         check_new_relation(self.storage, str(room_id), content)
@@ -370,8 +390,7 @@ class RoomActions:
         nothing: delayed events (MSC4140) are checked when they are scheduled, as
         Synapse does, and again by the pipeline when they are sent."""
         rv = self.room_version(room_id)
-        if event_type in (EventType.CREATE, EventType.MEMBER):
-            raise forbidden(f"Cannot send {event_type} here")
+        _refuse_unsendable(event_type)
         for guard in self.guards:
             guard(room_id, event_type, state_key, content)
         check_new_relation(self.storage, str(room_id), content)
@@ -421,3 +440,15 @@ class RoomActions:
         new = NewEvent(EventType.REDACTION, body, None, redacts=target_id)
         event = await self.storage.pipeline.create_local(new, str(sender), str(room_id), rv, txn)
         return event.event_id
+
+
+def _refuse_unsendable(event_type: str) -> None:
+    """A room has one create event: another is a malformed request, 400
+    M_INVALID_PARAM (Synapse's "Cannot resend m.room.create event"; the spec gives
+    400 to malformed requests, 403 to missing permission). Every membership change
+    takes the one membership path (Membership, which the state API uses for
+    m.room.member too), so its checks cannot be skipped."""
+    if event_type == EventType.CREATE:
+        raise invalid_param("Cannot resend m.room.create event")
+    if event_type == EventType.MEMBER:
+        raise forbidden(f"Cannot send {event_type} here")

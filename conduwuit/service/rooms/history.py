@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conduwuit.core import visibility
-from conduwuit.core.client_event import to_client
+from conduwuit.core.client_event import room_of, to_client
 from conduwuit.core.errors import ErrCode, MatrixError, forbidden, invalid_param, not_found
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.event_types import EventType
@@ -176,8 +176,7 @@ class RoomHistory:
             return None
         if not self.is_erased(str(pdu.get("sender"))):
             return pdu
-        # A room version 12 create event has no room_id: its room is its event ID.
-        room = pdu.get("room_id") or "!" + str(pdu.get("event_id"))[1:]
+        room = room_of(pdu)
         room_version = self.storage.state.room_version(str(room))
         if room_version is None:
             return None
@@ -233,7 +232,7 @@ class RoomHistory:
             # be seen (sytest "/event/ on non world readable room does not work").
             raise not_found("Event not found") from None
         located = self.storage.timeline.get_timeline(event_id)
-        if located is None or located[1].get("room_id") != str(room_id):
+        if located is None or room_of(located[1]) != str(room_id):
             raise not_found("Event not found")
         count, pdu = located
         if access.until is not None and count > access.until:
@@ -407,7 +406,7 @@ class RoomHistory:
         access = self.access(user, room)
         located = self.storage.timeline.get_timeline(event_id)
         position = self.storage.timeline.position(event_id)
-        if located is None or position is None or located[1].get("room_id") != room:
+        if located is None or position is None or room_of(located[1]) != room:
             raise not_found("Event not found")
         count, original = located
         seen = None

@@ -31,6 +31,9 @@ from conduwuit.service.rooms.state_store import StateView
 from conduwuit.service.rooms.timeline import PduJson, pduid
 from conduwuit.service.rooms.transactions import Transactions, Txn
 
+# What ``unsigned`` says about the state an event replaced (``_replaced_state``).
+_REPLACED_STATE_KEYS = ("replaces_state", "prev_content", "prev_sender")
+
 # Shown to invited and knocking users (client-server API: "Stripped state").
 STRIPPED_STATE_TYPES = (
     EventType.CREATE,
@@ -94,7 +97,7 @@ class Persister:
         ``also`` adds the caller's own writes to the event's batch."""
         room_id = room_id_of(event)
         pdu: PduJson = {**event.pdu, "event_id": event.event_id}
-        unsigned = dict(pdu.get("unsigned") or {})
+        unsigned = self._replaced_state(event, before, dict(pdu.get("unsigned") or {}))
         with self._db.batch() as b:
             shortroomid = self._short.get_or_create_room(room_id, b)
             se = self._short.get_or_create_event(event.event_id, b)
@@ -110,7 +113,6 @@ class Persister:
             # members must not copy its state.
             full: Mapping[int, int] = self._state.store.full(before)
             if event.state_key is not None:
-                unsigned = self._replaced_state(event, before, unsigned)
                 sk = self._short.get_or_create_statekey(event.type, event.state_key, b)
                 # The diff alone: O(1) in the size of the state (a view, not a copy).
                 after = self._state.store.save_changes(before, {sk: se}, b)
@@ -174,7 +176,10 @@ class Persister:
         self, event: Event, before: int, unsigned: dict[str, Any]
     ) -> dict[str, Any]:
         """``unsigned`` with what a state event replaces (``replaces_state``,
-        ``prev_content``, ``prev_sender``) added."""
+        ``prev_content``, ``prev_sender``) added. These keys are always this server's:
+        the same keys in a received event's ``unsigned`` are dropped, never served."""
+        for key in _REPLACED_STATE_KEYS:
+            unsigned.pop(key, None)
         if event.state_key is None:
             return unsigned
         previous = self._state.pdu_at(before, event.type, event.state_key)

@@ -10,8 +10,9 @@ does); see ``commit`` for requests from older positions. An unknown, expired or
 forgotten ``pos`` is ``M_UNKNOWN_POS``: the client starts over without ``pos``.
 
 Every answer is written through to a ``ConnectionStore`` (RocksDB; the newest
-position and the one it was answered from), so connections survive a restart and
-idle ones need no memory: their states are read back on their next request.
+position and the one it was answered from; queued in order and written off the event
+loop), so connections survive a restart and idle ones need no memory: their states
+are read back on their next request.
 
 Memory and disk are bounded: connections idle for ``IDLE_S`` expire (and leave
 memory after ``UNLOAD_S``), a user keeps at most ``MAX_PER_USER`` connections and the
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 from conduwuit.core.errors import ErrCode, MatrixError
 
 if TYPE_CHECKING:
-    from conduwuit.service.sliding_sync.stored import ConnectionStore
+    from conduwuit.service.sliding_sync.stored import ConnectionStore, Loaded
 
 #: A connection not used for this long is forgotten (Synapse's ``CONNECTION_EXPIRY``).
 IDLE_S = 7 * 24 * 3600.0
@@ -195,12 +196,31 @@ class Connections:
             elif conn.loaded:
                 conn.states, conn.stored, conn.loaded = {}, None, False
 
+    async def read_back(self, key: ConnKey) -> None:
+        """Read a connection that is on disk only back into memory off the event loop
+        (a 20,000-room connection takes most of a second to read), before its request
+        looks at it with ``state_at``."""
+        self.expire()
+        conn = self._connections.get(key)
+        if conn is None or conn.loaded or self._store is None:
+            return
+        found = await self._store.load_off_loop(key)
+        if self._connections.get(key) is not conn or conn.loaded:
+            return  # dropped, replaced or read back while it was read
+        if self._read_into(key, conn, found) is not None:
+            # Used now: the next sweep must not send it back to disk before state_at.
+            conn.last_used = self._clock()
+            self._connections.move_to_end(key)
+
     def _loaded(self, key: ConnKey) -> Connection | None:
-        """The connection, its states read from the store if they are not in memory."""
+        """The connection, its states read from the store if they are not in memory
+        (on the loop: ``read_back`` first does it off the loop)."""
         conn = self._connections.get(key)
         if conn is None or conn.loaded:
             return conn
-        found = self._store.load(key) if self._store is not None else None
+        return self._read_into(key, conn, self._store.load(key) if self._store else None)
+
+    def _read_into(self, key: ConnKey, conn: Connection, found: Loaded | None) -> Connection | None:
         if found is None:
             del self._connections[key]
             return None
@@ -221,6 +241,18 @@ class Connections:
         mine = [k for k in self._connections if k[0] == user_id]
         for key in mine[: max(0, len(mine) - MAX_PER_USER)]:
             self._drop(key)
+
+    async def written(self, key: ConnKey) -> None:
+        """Wait until what ``commit`` stored for the connection is on disk (off the
+        loop): an answer goes out after its position is stored, as it did when the
+        write ran inline."""
+        if self._store is not None:
+            await self._store.written(key)
+
+    def close(self) -> None:
+        """Finish the store's queued writes (before the database closes)."""
+        if self._store is not None:
+            self._store.close()
 
     def stats(self) -> dict[str, int]:
         """How much is kept: connections (and how many of them are on disk only),

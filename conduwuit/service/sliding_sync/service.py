@@ -80,6 +80,8 @@ class SlidingSyncService:
         conn_pos, since = parse_pos(pos) if pos is not None else (None, None)
         if since is not None and since > self._db.current_count():
             raise unknown_pos("the position is from the future")
+        if conn_pos is not None:
+            await self.connections.read_back(key)
         state = self.connections.state_at(key, conn_pos)
         deadline = self._monotonic() + min(max(timeout_ms, 0), MAX_TIMEOUT_MS) / 1000
         while True:
@@ -96,6 +98,7 @@ class SlidingSyncService:
                 break
             await asyncio.sleep(0)
         new_pos = self.connections.commit(key, conn_pos, built.state)
+        await self.connections.written(key)
         return {"pos": make_pos(new_pos, now), **built.body}
 
     async def _build(

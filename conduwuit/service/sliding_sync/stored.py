@@ -7,13 +7,24 @@ retries its previous ``pos`` after a restart is answered too, as before one.
 Layouts: ``MAPS.userdeviceconnid_slidingconn`` and
 ``MAPS.userdeviceconnidroomid_slidingroom``. Writes are not synced: losing the last
 one on a crash only makes that client start over (``M_UNKNOWN_POS``).
+
+Writes and deletions run off the event loop, in the order they were asked for, on
+one thread of their own (``asyncio.to_thread``'s pool has many threads and would
+let a later write overtake an earlier one): the comparison with the stored state,
+the encoding and the batch of a 20,000-room connection no longer stall every other
+request. The response waits (without blocking the loop) for its write to be in
+RocksDB, so a crash after a client has a ``pos`` still finds it, as before. Reading
+a connection back (``load_off_loop``) runs on the same thread, after the writes
+queued before it; ``close`` (before the database closes) waits for all of them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +36,9 @@ from conduwuit.service.sliding_sync.connections import ConnKey, ConnState, SentR
 log = logging.getLogger(__name__)
 
 VERSION = 1
+
+#: A stored connection read back: its position and the states kept (it and its base).
+Loaded = tuple[int, dict[int, ConnState]]
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,12 @@ class ConnectionStore:
         self._db = db
         self._conns = db.map(MAPS.userdeviceconnid_slidingconn)
         self._rooms = db.map(MAPS.userdeviceconnidroomid_slidingroom)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sliding-store")
+        #: The last operation queued for each connection (one in flight or done).
+        self._queued: dict[ConnKey, Future[None]] = {}
+        #: Connections whose last write failed: the next one rewrites them whole.
+        #: Only the writer thread reads and changes it.
+        self._failed: set[ConnKey] = set()
 
     def headers(self) -> Iterator[tuple[ConnKey, Header]]:
         """Every stored connection; one that cannot be read is deleted (its client
@@ -59,9 +79,21 @@ class ConnectionStore:
                 continue
             yield (conn_key[0], conn_key[1], conn_key[2]), header
 
-    def load(self, conn: ConnKey) -> tuple[int, dict[int, ConnState]] | None:
+    def load(self, conn: ConnKey) -> Loaded | None:
         """The stored position and the states of it and of ``base`` (when there is
-        one); None when the connection is not stored."""
+        one); None when the connection is not stored. Blocks: waits for the
+        connection's queued writes (a connection leaves memory only when idle, so
+        there are none but in a test) and reads on the caller's thread."""
+        queued = self._queued.get(conn)
+        if queued is not None:
+            queued.result()
+        return self._read(conn)
+
+    async def load_off_loop(self, conn: ConnKey) -> Loaded | None:
+        """``load`` on the writer thread, after every write queued before it."""
+        return await asyncio.shield(asyncio.wrap_future(self._writer.submit(self._read, conn)))
+
+    def _read(self, conn: ConnKey) -> Loaded | None:
         raw = self._conns.get(key(*conn))
         header = _decode_header(raw) if raw is not None else None
         if header is None:
@@ -92,26 +124,73 @@ class ConnectionStore:
         last_used: float,
         stored: ConnState | None,
     ) -> None:
-        """Store ``state`` as the connection's position ``pos``, answered from
-        ``base``; ``stored`` is the state on disk now (None: nothing is), so only the
-        rooms that differ from it are written."""
-        undo: dict[str, SentRoom | None] = {}
-        if base is not None and base[0] != pos:
-            undo = _differing(state.rooms, base[1].rooms)
-        header = Header(
-            pos,
-            next_pos,
-            last_used,
-            dict(state.list_counts),
-            None if base is None else base[0],
-            {} if base is None else dict(base[1].list_counts),
-            undo,
-        )
-        before = {} if stored is None else stored.rooms
-        changed = {r: s for r, s in state.rooms.items() if before.get(r) is not s}
-        changed = {r: s for r, s in changed.items() if before.get(r) != s}
-        removed = [r for r in before if r not in state.rooms]
-        self._save(conn, header, changed, removed, fresh=stored is None)
+        """Queue the write of ``state`` as the connection's position ``pos``, answered
+        from ``base``; ``stored`` is the state on disk once the writes queued before
+        are done (None: nothing), so only the rooms that differ from it are written.
+        The states are never changed once made, so the writer reads them safely."""
+
+        def write() -> None:  # on the writer thread
+            before = {} if stored is None or conn in self._failed else stored.rooms
+            undo: dict[str, SentRoom | None] = {}
+            if base is not None and base[0] != pos:
+                undo = _differing(state.rooms, base[1].rooms)
+            header = Header(
+                pos,
+                next_pos,
+                last_used,
+                dict(state.list_counts),
+                None if base is None else base[0],
+                {} if base is None else dict(base[1].list_counts),
+                undo,
+            )
+            changed = {r: s for r, s in state.rooms.items() if before.get(r) is not s}
+            changed = {r: s for r, s in changed.items() if before.get(r) != s}
+            removed = [r for r in before if r not in state.rooms]
+            fresh = stored is None or conn in self._failed
+            self._save(conn, header, changed, removed, fresh=fresh)
+            self._failed.discard(conn)
+
+        self._queue(conn, write)
+
+    def delete(self, conn: ConnKey) -> None:
+        """Queue the deletion of the connection (after its queued writes)."""
+        self._queue(conn, lambda: self._delete_key(key(*conn)))
+
+    async def written(self, conn: ConnKey) -> None:
+        """Wait, without blocking the loop, until the connection's queued writes are
+        done. A cancelled waiter (the client went away) leaves the write queued."""
+        queued = self._queued.get(conn)
+        if queued is not None:
+            await asyncio.shield(asyncio.wrap_future(queued))
+
+    def flush(self) -> None:
+        """Wait (blocking) until every queued write is on disk."""
+        self._writer.submit(_nothing).result()
+
+    async def drained(self) -> None:
+        """Wait, without blocking the loop, until every queued write is on disk."""
+        await asyncio.shield(asyncio.wrap_future(self._writer.submit(_nothing)))
+
+    def close(self) -> None:
+        """Finish the queued writes; none is accepted after. Before the database
+        closes (``Services.close``)."""
+        self._writer.shutdown(wait=True)
+
+    def _queue(self, conn: ConnKey, write: Callable[[], None]) -> None:
+        if len(self._queued) >= _PRUNE_AT:
+            self._queued = {k: f for k, f in self._queued.items() if not f.done()}
+        self._queued[conn] = self._writer.submit(self._logged, conn, write)
+
+    def _logged(self, conn: ConnKey, write: Callable[[], None]) -> None:
+        """Run ``write`` on the writer thread. A failure is logged, not raised: the
+        answer still goes out (this process keeps the connection in memory); the
+        connection's next write rewrites it whole, and until then a restart may find
+        it older (the client then gets ``M_UNKNOWN_POS``, as after a crash)."""
+        try:
+            write()
+        except Exception:
+            self._failed.add(conn)
+            log.exception("could not store sliding sync connection %s/%s/%s", *conn)
 
     def _save(
         self,
@@ -134,14 +213,19 @@ class ConnectionStore:
             for room_id in removed:
                 batch.delete(self._rooms, key(*conn, room_id))
 
-    def delete(self, conn: ConnKey) -> None:
-        self._delete_key(key(*conn))
-
     def _delete_key(self, conn_key: bytes) -> None:
         start = conn_key + SEP
         with self._db.batch(sync=False) as batch:
             batch.delete(self._conns, conn_key)
             batch.delete_range(self._rooms, start, prefix_end(start) or start)
+
+
+#: Done entries of ``ConnectionStore._queued`` are dropped when it reaches this size.
+_PRUNE_AT = 256
+
+
+def _nothing() -> None:
+    pass
 
 
 def _differing(

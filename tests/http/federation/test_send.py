@@ -561,3 +561,31 @@ async def test_state_from_state_ids_leaves_out_events_whose_auth_chain_breaks(
     assert timeline.is_rejected(y_id) and timeline.is_rejected(z_id)
     member = storage.state.pdu_at(storage.state.current_hash(room_id), "m.room.member", bob)
     assert member is not None and "displayname" not in member["content"]
+
+
+async def test_a_senders_unsigned_never_reaches_our_clients(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    """Nothing signs ``unsigned``: a remote's claims there (a local echo's
+    transaction ID, a redaction, replaced state) are dropped on receipt."""
+    room_id, token = await room_with(fed_hs)
+    await remote.join(fed_hs, room_id, "bob")
+    pdu = message(fed_hs, remote, room_id, "look")
+    forged = {
+        "transaction_id": "m123",
+        "redacted_because": {"type": "m.room.redaction"},
+        "prev_sender": "@eve:e",
+        "m.relations": {"m.thread": {"count": 9}},
+    }
+    pdu["unsigned"] = forged
+    eid = event_id(fed_hs, remote, room_id, pdu)
+    status, answer = await transaction(fed_hs, remote, "t-unsigned", [pdu])
+    assert (status, answer) == (200, {"pdus": {eid: {}}})
+    status, synced = await fed_hs.request("GET", "/sync", token=token)
+    served = synced["rooms"]["join"][room_id]["timeline"]["events"][-1]
+    assert served["event_id"] == eid
+    assert not set(forged) & set(served["unsigned"])
+    status, event = await fed_hs.request("GET", f"/rooms/{room_id}/event/{eid}", token=token)
+    assert status == 200 and not set(forged) & set(event["unsigned"])
+    stored_pdu = fed_hs.services.rooms.storage.timeline.get(eid)
+    assert stored_pdu is not None and "unsigned" not in stored_pdu

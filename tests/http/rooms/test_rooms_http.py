@@ -71,11 +71,11 @@ async def test_refusals(hs: Homeserver, users: Users) -> None:
     status, reply = await users.call(alice, "GET", "/rooms/not-a-room/state")
     assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM")
     status, reply = await users.call(alice, "GET", f"/rooms/{room}/event/$missing")
-    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+    assert (status, reply.get("errcode")) == (404, "M_NOT_FOUND"), reply
     status, reply = await users.call(alice, "PUT", f"/rooms/{room}/send/m.room.message/x")
     assert status == 200  # an empty body is an empty content object
     status, reply = await users.call(alice, "POST", "/join/%23nope:test.example", {})
-    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND")
+    assert (status, reply.get("errcode")) == (404, "M_NOT_FOUND"), reply
     status, _ = await hs.request("POST", "/createRoom", {})
     assert status == 401
 
@@ -396,3 +396,126 @@ async def test_local_state_key_over_255_bytes_is_refused(
     assert (status, reply["errcode"]) == (400, "M_BAD_JSON"), reply
     assert "255 bytes" in reply["error"]
     assert await state_of(users, alice, room) == before
+
+
+async def test_malformed_power_levels_answer_400_and_change_nothing(
+    hs: Homeserver, users: Users
+) -> None:
+    """Room version 12 (auth rule 10.4): a creator listed in ``users`` is malformed
+    content, 400 M_BAD_JSON as Synapse answers it; permission failures stay 403."""
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    room = (await users.ok(alice, "POST", "/createRoom", {"room_version": "12"}))["room_id"]
+    path = f"/rooms/{room}/state/m.room.power_levels/"
+    before = await users.ok(alice, "GET", path)
+    status, body = await users.call(alice, "PUT", path, {**before, "users": {alice: 100}})
+    assert (status, body["errcode"]) == (400, "M_BAD_JSON")
+    status, body = await users.call(alice, "PUT", path, {**before, "ban": "50"})
+    assert (status, body["errcode"]) == (400, "M_BAD_JSON")
+    assert await users.ok(alice, "GET", path) == before
+    await users.ok(alice, "PUT", path, {**before, "users": {bob: 50}})
+    assert (await users.ok(alice, "GET", path))["users"] == {bob: 50}
+    await users.ok(alice, "POST", f"/rooms/{room}/invite", {"user_id": bob})
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+    status, body = await users.call(bob, "PUT", path, {**before, "users": {bob: 100}})
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+
+
+async def test_join_after_direct_invite_shows_the_invite_in_unsigned(
+    hs: Homeserver, users: Users
+) -> None:
+    """The join replacing an ``is_direct`` invite carries it in ``prev_content``, with
+    ``prev_sender`` (Synapse's key, read by clients and Complement) naming the inviter."""
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    body = {"preset": "private_chat", "invite": [bob], "is_direct": True}
+    room = (await users.ok(alice, "POST", "/createRoom", body))["room_id"]
+    path = f"/rooms/{room}/state/m.room.member/{bob}"
+    invite = await users.ok(alice, "GET", path, format="event")
+    await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+    joined = await users.ok(bob, "GET", path, format="event")
+    event = await users.ok(bob, "GET", f"/rooms/{room}/event/{joined['event_id']}")
+    assert event["unsigned"]["prev_content"] == invite["content"]
+    assert invite["content"]["is_direct"] is True
+    assert event["unsigned"]["prev_sender"] == alice
+    assert event["unsigned"]["replaces_state"] == invite["event_id"]
+    sync = await users.ok(bob, "GET", "/sync")
+    timeline = sync["rooms"]["join"][room]["timeline"]["events"]
+    mine = [e for e in timeline if e["event_id"] == joined["event_id"]]
+    assert mine and mine[0]["unsigned"]["prev_sender"] == alice
+
+
+async def test_a_second_create_event_is_a_bad_request(hs: Homeserver, users: Users) -> None:
+    """400 M_INVALID_PARAM as Synapse ("Cannot resend m.room.create event"), through
+    the state API and /send, in room versions 11 and 12; nothing changes."""
+    alice = await users.add("alice")
+    for version in ("11", "12"):
+        room = (await users.ok(alice, "POST", "/createRoom", {"room_version": version}))["room_id"]
+        before = await users.ok(alice, "GET", f"/rooms/{room}/state")
+        body = {"room_version": version, "entropy": 100}
+        for path in (f"/rooms/{room}/state/m.room.create/", f"/rooms/{room}/send/m.room.create/1"):
+            status, reply = await users.call(alice, "PUT", path, body)
+            assert (status, reply["errcode"]) == (400, "M_INVALID_PARAM"), path
+        assert await users.ok(alice, "GET", f"/rooms/{room}/state") == before
+
+
+async def test_v12_create_event_is_found_by_its_id_with_its_room_id(
+    hs: Homeserver, users: Users
+) -> None:
+    """Room version 12: the create event carries no room_id (its ID is the room's);
+    /event and /context still find it in its room and serve its room ID."""
+    alice = await users.add("alice")
+    room = (await users.ok(alice, "POST", "/createRoom", {"room_version": "12"}))["room_id"]
+    create_id = "$" + room[1:]
+    event = await users.ok(alice, "GET", f"/rooms/{room}/event/{create_id}")
+    assert (event["type"], event["room_id"]) == ("m.room.create", room)
+    context = await users.ok(alice, "GET", f"/rooms/{room}/context/{create_id}")
+    assert (context["event"]["event_id"], context["event"]["room_id"]) == (create_id, room)
+    body = {"room_version": "12", "name": "Other"}
+    other = (await users.ok(alice, "POST", "/createRoom", body))["room_id"]
+    assert other != room
+    status, reply = await users.call(alice, "GET", f"/rooms/{other}/event/{create_id}")
+    assert (status, reply.get("errcode")) == (404, "M_NOT_FOUND"), reply
+
+
+async def test_v12_rooms_created_in_the_same_millisecond_are_two_rooms(
+    hs: Homeserver, users: Users
+) -> None:
+    """Room version 12 derives the room ID from the create event, whose only entropy is
+    its time: the test clock stands still, so the second createRoom collides and is
+    given a moved time (as Synapse), never the first room with the second's state."""
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    public = {"room_version": "12", "preset": "public_chat", "name": "Public"}
+    first = (await users.ok(alice, "POST", "/createRoom", public))["room_id"]
+    direct = {"room_version": "12", "preset": "private_chat", "invite": [bob]}
+    second = (await users.ok(alice, "POST", "/createRoom", direct))["room_id"]
+    assert second != first
+    assert await users.ok(alice, "GET", f"/rooms/{first}/state/m.room.name/") == {"name": "Public"}
+    rules = await users.ok(alice, "GET", f"/rooms/{first}/state/m.room.join_rules/")
+    assert rules["join_rule"] == "public"
+    members = await users.ok(alice, "GET", f"/rooms/{first}/joined_members")
+    assert set(members["joined"]) == {alice}
+    create = await users.ok(alice, "GET", f"/rooms/{second}/state/m.room.create/", format="event")
+    first_create = await users.ok(
+        alice, "GET", f"/rooms/{first}/state/m.room.create/", format="event"
+    )
+    assert 1 <= create["origin_server_ts"] - first_create["origin_server_ts"] <= 10
+    invited = await users.ok(alice, "GET", f"/rooms/{second}/state/m.room.member/{bob}")
+    assert invited["membership"] == "invite"
+
+
+async def test_invite_level_by_preset(hs: Homeserver, users: Users) -> None:
+    """Synapse's defaults (the spec names none): inviting takes 50 in a public chat,
+    0 in a private one, so there any member may invite."""
+    alice = await users.add("alice")
+    bob = await users.add("bob")
+    carol = await users.add("carol")
+    for preset, level, status in (("public_chat", 50, 403), ("private_chat", 0, 200)):
+        body = {"preset": preset, "invite": [bob]}
+        room = (await users.ok(alice, "POST", "/createRoom", body))["room_id"]
+        levels = await users.ok(alice, "GET", f"/rooms/{room}/state/m.room.power_levels/")
+        assert levels["invite"] == level, preset
+        await users.ok(bob, "POST", f"/rooms/{room}/join", {})
+        got, _ = await users.call(bob, "POST", f"/rooms/{room}/invite", {"user_id": carol})
+        assert got == status, preset

@@ -211,3 +211,31 @@ async def test_auth_chain_is_reachable_without_loading_the_room(stack: Stack) ->
     assert message not in chain
     # Memoised: a second call reads the stored chain.
     assert stack.storage.auth_chains.event_ids([message]) == chain
+
+
+async def test_replaced_state_in_unsigned_is_ours_not_the_senders(stack: Stack) -> None:
+    """``prev_content``/``prev_sender``/``replaces_state`` a remote puts in ``unsigned``
+    are dropped; the ones served are computed here from the state replaced."""
+    room = await public_room_with_dave(stack)
+    forged = {"prev_sender": "@eve:e", "prev_content": {"x": 1}, "replaces_state": "$x"}
+    message = remote_event(stack, room, latest(stack, room), "m.room.message", {"body": "a"})
+    message["unsigned"] = {**forged, "age": 5}
+    await stack.storage.pipeline.receive(message, V10, no_verify)
+    stored = stack.storage.timeline.get(Event(message, V10).event_id)
+    assert stored is not None and not set(forged) & set(stored.get("unsigned", {}))
+    join_id = stack.storage.state.event_id_at(
+        stack.storage.state.current_hash(str(room)), "m.room.member", DAVE
+    )
+    name = {"displayname": "Dave"}
+    rename = remote_event(
+        stack, room, latest(stack, room), "m.room.member", {"membership": "join", **name}, DAVE
+    )
+    rename["unsigned"] = forged
+    await stack.storage.pipeline.receive(rename, V10, no_verify)
+    stored = stack.storage.timeline.get(Event(rename, V10).event_id)
+    assert stored is not None
+    assert stored["unsigned"] == {
+        "replaces_state": join_id,
+        "prev_content": {"membership": "join"},
+        "prev_sender": DAVE,
+    }
