@@ -289,3 +289,87 @@ async def test_deleting_the_room_ends_a_pending_history_purge(
     # The room purge took the history purge's record with it: nothing resumes.
     assert history.intents() == []
     assert list(hs.services.db.map(MAPS.roomid_purge).iter_prefix(b"")) == []
+
+
+async def threads(room: Room) -> list[str]:
+    path = f"/_matrix/client/v1/rooms/{room.room_id}/threads"
+    reply = await ok(room.hs, "GET", path, room.alice)
+    return [e["event_id"] for e in reply["chunk"]]
+
+
+async def test_threads_that_lose_their_replies_leave_the_thread_list(room: Room) -> None:
+    hs, rid = room.hs, room.room_id
+    storage = hs.services.rooms.storage
+    rv = storage.state.room_version(rid)
+    assert rv is not None
+    latest = hs.services.db.map(MAPS.threadroot_latest)
+    # A root bob sends after a reply to it arrived (a reply relating to an event
+    # not seen yet, as over federation), the reply before the cut, the root after.
+    root_pdu = room.remote.event(hs, rid, "m.room.message", room.bob, {"body": "late root"})
+    root = room.remote.event_id(root_pdu, rv)
+    in_thread = {"m.relates_to": {"rel_type": "m.thread", "event_id": root}}
+    early = await remote_send(room, "early reply", **in_thread)
+    # A thread wholly before the cut: alice's root (kept out of the timeline) and
+    # bob's reply (deleted).
+    old_root = await send(hs, room.alice, rid, "old root")
+    old_reply = await remote_send(
+        room, "old reply", **{"m.relates_to": {"rel_type": "m.thread", "event_id": old_root}}
+    )
+    cut = await send(hs, room.alice, rid, "second cut")
+    checks = hs.services.federation.pdu_signatures
+
+    async def verify(p: dict[str, Any]) -> None:
+        await checks.check(p, rv)
+
+    assert (await storage.pipeline.receive(root_pdu, rv, verify)).event_id == root
+    assert await threads(room) == [old_root, root]
+    await purged(room, f"/purge_history/{rid}", {"purge_up_to_event_id": cut})
+    assert not stored(room, early) and not stored(room, old_reply)
+    # Neither thread has a reply left in the timeline: both leave the list, and no
+    # record points at a purged reply.
+    assert await threads(room) == []
+    assert latest.get(root.encode()) is None and latest.get(old_root.encode()) is None
+    event = await ok(hs, "GET", f"/rooms/{rid}/event/{root}", room.alice)
+    assert "m.thread" not in event.get("unsigned", {}).get("m.relations", {})
+    # A new reply puts the thread back, at that reply.
+    reply = await send(hs, room.alice, rid, "new reply", **in_thread)
+    assert await threads(room) == [root]
+    position = storage.timeline.get_timeline(reply)
+    assert position is not None and latest.get(root.encode()) == u64(position[0])
+
+
+async def test_a_thread_keeps_its_place_at_the_newest_reply_left(room: Room) -> None:
+    hs, rid = room.hs, room.room_id
+    storage = hs.services.rooms.storage
+    rv = storage.state.room_version(rid)
+    assert rv is not None
+    root_pdu = room.remote.event(hs, rid, "m.room.message", room.bob, {"body": "late root"})
+    root = room.remote.event_id(root_pdu, rv)
+    in_thread = {"m.relates_to": {"rel_type": "m.thread", "event_id": root}}
+    early = await remote_send(room, "early reply", **in_thread)
+    cut = await send(hs, room.alice, rid, "second cut")
+    checks = hs.services.federation.pdu_signatures
+
+    async def verify(p: dict[str, Any]) -> None:
+        await checks.check(p, rv)
+
+    await storage.pipeline.receive(root_pdu, rv, verify)
+    kept = await send(hs, room.alice, rid, "kept reply", **in_thread)
+    other = await send(hs, room.alice, rid, "another thread")
+    await send(
+        hs,
+        room.alice,
+        rid,
+        "its reply",
+        **{"m.relates_to": {"rel_type": "m.thread", "event_id": other}},
+    )
+    await purged(room, f"/purge_history/{rid}", {"purge_up_to_event_id": cut})
+    assert not stored(room, early)
+    assert await threads(room) == [other, root]
+    position = storage.timeline.get_timeline(kept)
+    assert position is not None
+    latest = hs.services.db.map(MAPS.threadroot_latest)
+    assert latest.get(root.encode()) == u64(position[0])
+    event = await ok(hs, "GET", f"/rooms/{rid}/event/{root}", room.alice)
+    summary = event["unsigned"]["m.relations"]["m.thread"]
+    assert (summary["latest_event"]["event_id"], summary["count"]) == (kept, 1)
