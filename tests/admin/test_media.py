@@ -170,6 +170,28 @@ async def test_delete_all_from_server(hs: Homeserver) -> None:
     assert not exists(hs, mine)
 
 
+async def test_get_remote_file(hs: Homeserver) -> None:
+    alice = (await hs.register("alice"))["user_id"]
+    remote = OtherServers({("remote.example", "there"): b"remote bytes"})
+    hs.services.media.remote = remote
+    reply = await command(hs, alice, "!admin media get-remote-file mxc://remote.example/there")
+    assert reply["body"] == (
+        "Fetched mxc://remote.example/there: 12 bytes, content type text/plain, "
+        "file name remote.txt; it is cached here."
+    )
+    assert exists(hs, "mxc://remote.example/there")
+    for line, error in (
+        ("mxc://remote.example/absent", "Error: Could not fetch mxc://remote.example/absent: "),
+        ("mxc://test.example/mine", "Error: mxc://test.example/mine is this server's media"),
+        ("mxc://remote.example/x --timeout 0", "Error: --timeout must be a positive"),
+        ("not-an-mxc", "Error: 'not-an-mxc' is not an MXC URI"),
+    ):
+        reply = await command(hs, alice, f"!admin media get-remote-file {line}")
+        assert reply["body"].startswith(error), reply
+    assert remote.asked == [("remote.example", "there"), ("remote.example", "absent")]
+    assert not exists(hs, "mxc://remote.example/absent")
+
+
 async def test_get_file_info(hs: Homeserver) -> None:
     alice = (await hs.register("alice"))["user_id"]
     mxc = await upload(hs, alice, b"hello")

@@ -10,6 +10,7 @@ from typing import Any
 
 from conduwuit.admin.parser import Command, CommandError, Group, arg
 from conduwuit.admin.render import code_block
+from conduwuit.core.errors import MatrixError
 from conduwuit.core.ids import ServerName
 from conduwuit.core.media_refs import media_refs
 from conduwuit.service.clock import Clock
@@ -138,6 +139,24 @@ class MediaCommands:
         ]
         return f"{ns.mxc}:\n" + code_block(rows)
 
+    async def get_remote_file(self, ns: argparse.Namespace) -> str:
+        """conduwuit's ``get-remote-file``: fetch (and cache) another server's media
+        from its origin, as a download through this server would."""
+        server, media_id = parse_mxc(ns.mxc)
+        if server == self.server_name:
+            raise CommandError(f"{ns.mxc} is this server's media: see get-file-info")
+        if ns.timeout <= 0:
+            raise CommandError("--timeout must be a positive number of milliseconds")
+        try:
+            found = await self.media.get(server, media_id, timeout_ms=ns.timeout)
+        except MatrixError as exc:
+            raise CommandError(f"Could not fetch {ns.mxc}: {exc.errcode}: {exc.message}") from None
+        meta = found.metadata
+        return (
+            f"Fetched {ns.mxc}: {meta.size} bytes, content type {meta.content_type}, "
+            f"file name {meta.filename}; it is cached here."
+        )
+
     def group(self) -> Group:
         local_flag = arg(
             _LOCAL_FLAG,
@@ -200,6 +219,23 @@ class MediaCommands:
                     self.delete_all_from_server,
                     (arg("server_name", help="the media's origin server"), local_flag),
                     "!admin media delete-all-from-server spam.example",
+                ),
+                Command(
+                    "media",
+                    "get-remote-file",
+                    "Fetch another server's media from its origin into the cache here",
+                    self.get_remote_file,
+                    (
+                        arg("mxc", help="the media's mxc:// URI"),
+                        arg(
+                            "--timeout",
+                            "-t",
+                            type=int,
+                            default=10_000,
+                            help="how long to wait for it, in milliseconds (default 10000)",
+                        ),
+                    ),
+                    "!admin media get-remote-file mxc://example.org/abcdef",
                 ),
                 Command(
                     "media",
