@@ -242,7 +242,9 @@ def build_admin(services: Services, clock: Clock = system_clock) -> AdminBot:
                 )
             ),
             ServerCommands(config, services.db, time.monotonic()).group(),
-            MediaCommands(config.server_name, services.media, clock).group(),
+            MediaCommands(
+                config.server_name, services.media, clock, rooms.storage.timeline.get
+            ).group(),
             AppserviceCommands(users.appservices).group(),
             FederationCommands(
                 config.server_name,

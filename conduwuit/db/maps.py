@@ -686,6 +686,14 @@ class Maps:
         key:   origin server name, 0xFF, media ID
         value: UTF-8 user ID of the admin who quarantined it""",
     )
+    mediaid_protected: Final = MapSpec(
+        "mediaid_protected",
+        """Local media an admin protected from quarantine (Synapse's
+        ``safe_from_quarantine``): no quarantine marks it until it is unprotected;
+        removed with the media's metadata.
+        key:   server name (ours), 0xFF, media ID
+        value: empty""",
+    )
 
     # -- delayed events (MSC4140; service.rooms.delayed_events) -------------------------
     delayid_delayedevent: Final = MapSpec(

@@ -81,6 +81,21 @@ class MediaAdminHandlers:
         self._admin.set_quarantine(None, *_media(request))
         return web.json_response({})
 
+    async def quarantine_user_media(self, request: web.Request) -> web.Response:
+        requester = self._require(request)
+        reply = self._admin.quarantine_user_media(str(requester), _target(request))
+        return web.json_response(reply)
+
+    async def protect(self, request: web.Request) -> web.Response:
+        self._require(request)
+        self._admin.set_protected(request.match_info["media_id"], True)
+        return web.json_response({})
+
+    async def unprotect(self, request: web.Request) -> web.Response:
+        self._require(request)
+        self._admin.set_protected(request.match_info["media_id"], False)
+        return web.json_response({})
+
     async def usage(self, request: web.Request) -> web.Response:
         self._require(request)
         paging = page(request)
@@ -133,6 +148,14 @@ class MediaAdminHandlers:
             Route("POST", (f"{V1}/media/{{server_name}}/delete",), self.delete_before, token),
             Route("POST", (f"{V1}/media/quarantine/{media}",), self.quarantine, token),
             Route("POST", (f"{V1}/media/unquarantine/{media}",), self.unquarantine, token),
+            Route("POST", (f"{V1}/media/protect/{{media_id}}",), self.protect, token),
+            Route("POST", (f"{V1}/media/unprotect/{{media_id}}",), self.unprotect, token),
+            Route(
+                "POST",
+                (f"{V1}/user/{{user_id}}/media/quarantine",),
+                self.quarantine_user_media,
+                token,
+            ),
             Route("GET", (f"{V1}/media/{media}",), self.info, token),
             Route("DELETE", (f"{V1}/media/{media}",), self.delete, token),
             Route("POST", (f"{V1}/purge_media_cache",), self.purge_media_cache, token),

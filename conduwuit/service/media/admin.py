@@ -8,8 +8,8 @@ user_admin_api.md). Deletion is the repository's (the admin room's ``media``
 commands use the same code). This server does not record when media was last
 read: ``last_access_ts`` is null, and where Synapse compares the last access
 (``media/delete``, ``purge_media_cache``) the creation time (for remote media: when
-it was cached) is compared instead. No media is protected from quarantine here
-(``safe_from_quarantine`` is false).
+it was cached) is compared instead. Local media can be protected from quarantine
+(``safe_from_quarantine``; null for remote media, as in Synapse).
 """
 
 from __future__ import annotations
@@ -116,7 +116,11 @@ class MediaAdmin:
             "quarantined_by": self._media.quarantine.quarantined_by(
                 meta.server_name, meta.media_id
             ),
-            "safe_from_quarantine": False,
+            "safe_from_quarantine": (
+                self._media.quarantine.protected(meta.server_name, meta.media_id)
+                if meta.server_name == self.server_name
+                else None
+            ),
         }
 
     def info(self, server_name: str, media_id: str) -> dict[str, Any]:
@@ -145,9 +149,18 @@ class MediaAdmin:
         return deleted([meta])
 
     def set_quarantine(self, by: str | None, server_name: str, media_id: str) -> None:
-        """Quarantine (``by`` the admin) or release (None) local or cached media."""
+        """Quarantine (``by`` the admin) or release (None) local or cached media.
+        Protected media stays unquarantined and the answer is the same (Synapse's
+        update skips it silently)."""
         self._existing(server_name, media_id)
         self._media.quarantine.set(server_name, media_id, by)
+
+    def set_protected(self, media_id: str, protected: bool) -> None:
+        """``POST /v1/media/protect|unprotect/{mediaId}``: local media only (the
+        path has no server name). Protecting does not lift a quarantine already in
+        place, as in Synapse."""
+        self._existing(self.server_name, media_id)
+        self._media.quarantine.set_protected(self.server_name, media_id, protected)
 
     # -- a room's media -------------------------------------------------------------
     async def _room_refs(self, room_id: RoomId) -> list[MxcUri]:
@@ -179,8 +192,7 @@ class MediaAdmin:
         cached here is not marked: it has no row here, as in Synapse."""
         refs = [(str(m.server_name), m.media_id) for m in await self._room_refs(room_id)]
         held = [ref for ref in refs if self._media.metadata(*ref) is not None]
-        self._media.quarantine.quarantine_all(held, by)
-        return {"num_quarantined": len(held)}
+        return {"num_quarantined": self._media.quarantine.quarantine_all(held, by)}
 
     # -- a user's media -------------------------------------------------------------
     def _local_user(self, user_id: UserId) -> str:
@@ -190,6 +202,15 @@ class MediaAdmin:
         if not self._accounts.exists(uid):
             raise not_found("Unknown user")
         return uid
+
+    def quarantine_user_media(self, by: str, user_id: UserId) -> dict[str, int]:
+        """``POST /v1/user/{userId}/media/quarantine``: every unprotected media the
+        local user uploaded, in ``by``'s name. Synapse answers 0 for a user it does
+        not know; this server answers 404 and 400 for another server's user, as its
+        listing of a user's media does."""
+        metas = self._media.user_media(self._local_user(user_id))
+        refs = [(m.server_name, m.media_id) for m in metas]
+        return {"num_quarantined": self._media.quarantine.quarantine_all(refs, by)}
 
     def _ordered(self, user_id: UserId, query: MediaQuery) -> list[dict[str, Any]]:
         if query.order_by not in MEDIA_ORDERS:

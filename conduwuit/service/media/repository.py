@@ -660,15 +660,25 @@ class MediaRepository:
         """Delete every media a local user uploaded; how many."""
         return await self.delete_many(self.user_media(user_id))
 
-    async def delete_before(self, before_ts: int, *, include_local: bool = False) -> int:
-        """Delete media created (remote: cached) before ``before_ts``; remote media
-        only unless ``include_local``. How many."""
+    async def delete_before(
+        self, before_ts: int, *, include_local: bool = False, newer: bool = False
+    ) -> int:
+        """Delete media created (remote: cached) before ``before_ts`` (``newer``: at
+        or after it); remote media only unless ``include_local``. How many."""
         metas = [
             m
             for m in self.all_metadata()
-            if m.created_ts < before_ts and (include_local or m.server_name != self.server_name)
+            if (m.created_ts >= before_ts if newer else m.created_ts < before_ts)
+            and (include_local or m.server_name != self.server_name)
         ]
         return await self.delete_many(metas)
+
+    async def delete_from_server(self, server_name: str) -> int:
+        """Delete every media (cached, or local when ``server_name`` is ours) from
+        ``server_name``; how many."""
+        return await self.delete_many(
+            [m for m in self.all_metadata() if m.server_name == server_name]
+        )
 
     async def delete_remote(self) -> int:
         """Delete every cached remote media; how many."""

@@ -27,6 +27,15 @@ def _rel(pdu: PduJson) -> str | None:
     return rel_type if isinstance(rel_type, str) else None
 
 
+def thread_root(pdu: PduJson) -> str | None:
+    """The root of the thread ``pdu`` is a reply in, if it is one."""
+    relates = (pdu.get("content") or {}).get("m.relates_to")
+    if not isinstance(relates, dict) or relates.get("rel_type") != "m.thread":
+        return None
+    root = relates.get("event_id")
+    return root if isinstance(root, str) else None
+
+
 def check_new_relation(storage: RoomStorage, room_id: str, content: dict[str, Any]) -> None:
     """Refuse a new local event relating to an event of another room, or to an event
     this server has never seen and nothing relates to yet.

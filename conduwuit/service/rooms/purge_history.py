@@ -8,9 +8,12 @@ our own users sent are kept but leave the timeline (they become outliers: still
 fetched by ID, read as state, never paginated); the rest are deleted, with every row
 the room purge would delete for them (service/rooms/purge.py ``event_rows``), their
 relations to other events, their search index entries, and their thread-list entry
-when they were a thread's root. Notifications of the purged span are no longer
-unread. The room's forward extremities are never touched (new events refer to
-them), so the room is never left without its latest events.
+when they were a thread's root. A thread that loses replies is moved in the thread
+list to its newest reply left in the timeline, or leaves the list when none is
+left (its summary, bundled from the replies in the timeline, follows by itself).
+Notifications of the purged span are no longer unread. The room's forward
+extremities are never touched (new events refer to them), so the room is never left
+without its latest events.
 
 Where Synapse cuts by depth, this server cuts by timeline position (the order
 ``/messages`` pages in), so pagination stops exactly at the cut; events sharing the
@@ -41,6 +44,7 @@ from conduwuit.core.ids import EventId, RoomId, server_of
 from conduwuit.db import MAPS, Batch, Database
 from conduwuit.db.codec import key, split, u64
 from conduwuit.service.clock import Clock
+from conduwuit.service.rooms.aggregations import Aggregations, thread_root
 from conduwuit.service.rooms.purge import CHUNK, Deletion, RoomPurger
 from conduwuit.service.rooms.search_index import SearchIndex
 from conduwuit.service.rooms.storage import RoomStorage
@@ -112,6 +116,7 @@ class HistoryPurges:
         self._relations = db.map(MAPS.tofrom_relation)
         self._threads = db.map(MAPS.roomid_threads)
         self._latest = db.map(MAPS.threadroot_latest)
+        self._aggregations = Aggregations(storage)
         self._tasks = BackgroundTasks()
         self._statuses: OrderedDict[str, PurgeStatus] = OrderedDict()
         #: Told, in the last batch, that the purged span left the timeline.
@@ -244,10 +249,11 @@ class HistoryPurges:
                 if not rows:
                     break
                 keep = set(self._storage.extremities.get(short))
+                gone = [(c, pdu) for c, pdu in rows if pdu["event_id"] not in keep]
                 with self._db.batch() as b:
-                    for count, pdu in rows:
-                        if pdu["event_id"] not in keep:
-                            self._stage(b, short, count, pdu, intent.delete_local_events)
+                    for count, pdu in gone:
+                        self._stage(b, short, count, pdu, intent.delete_local_events)
+                    self._stage_threads(b, rid, short, [pdu for _, pdu in gone])
                 self.batches += 1
                 cursor = rows[-1][0]
             await asyncio.sleep(0)
@@ -275,6 +281,40 @@ class HistoryPurges:
             b.delete(m, k)
         b.delete(self._pdus, pdu_id)
 
+    def _stage_threads(self, b: Batch, room_id: str, short: int, gone: list[PduJson]) -> None:
+        """The thread list after ``gone`` left the timeline, into the same batch (a
+        purge cut short never leaves a thread placed at a reply it removed): each
+        thread that lost a reply moves to its newest reply left in the timeline, or
+        leaves the list when none is left; a root that left the timeline itself
+        leaves the list (``/threads`` lists timeline events only)."""
+        gone_ids = {str(pdu["event_id"]) for pdu in gone}
+        roots = {root for pdu in gone if (root := thread_root(pdu)) is not None}
+        for root in roots | self._thread_roots(gone_ids):
+            old = self._latest.get(root.encode())
+            if old is not None:
+                b.delete(self._threads, u64(short) + old + root.encode())
+            newest = None
+            if root not in gone_ids:
+                newest = max(
+                    (
+                        count
+                        for count, child in self._aggregations.children(root, room_id, None)
+                        if count > 0
+                        and child["event_id"] not in gone_ids
+                        and thread_root(child) == root
+                    ),
+                    default=None,
+                )
+            if newest is None:
+                b.delete(self._latest, root.encode())
+            else:
+                b.put(self._threads, u64(short) + u64(newest) + root.encode(), b"")
+                b.put(self._latest, root.encode(), u64(newest))
+
+    def _thread_roots(self, event_ids: set[str]) -> set[str]:
+        """Those of ``event_ids`` that have a place in the thread list."""
+        return {e for e in event_ids if self._latest.contains(e.encode())}
+
     def _deletions(self, event_id: str, pdu: PduJson) -> Iterator[Deletion]:
         yield from self._purger.event_rows(event_id)
         # Its relation to an event that stays.
@@ -284,8 +324,4 @@ class HistoryPurges:
         target_short = self._storage.short.event(target) if isinstance(target, str) else None
         if own is not None and target_short is not None:
             yield self._relations, u64(target_short) + u64(own)
-        # Its place in the thread list, when it was a thread's root.
-        latest = self._latest.get(event_id.encode())
-        short_room = self._storage.short.room(str(pdu.get("room_id", "")))
-        if latest is not None and short_room is not None:
-            yield self._threads, u64(short_room) + latest + event_id.encode()
+        # Its place in the thread list, when it was a thread's root: _stage_threads.

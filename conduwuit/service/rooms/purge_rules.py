@@ -200,6 +200,7 @@ RULES: Final[dict[str, Rule]] = {
     MAPS.userid_mediaid.name: Rule(Kind.KEPT, _KEPT_MEDIA),
     MAPS.sha256_mediaid.name: Rule(Kind.KEPT, _KEPT_MEDIA),
     MAPS.mediaid_quarantinedby.name: Rule(Kind.KEPT, _KEPT_MEDIA),
+    MAPS.mediaid_protected.name: Rule(Kind.KEPT, _KEPT_MEDIA),
     MAPS.delayid_delayedevent.name: Rule(Kind.SCANNED, "events scheduled into the room"),
     MAPS.userid_delayid.name: Rule(Kind.COMPANION, "their rows by user"),
     MAPS.duets_delayid.name: Rule(Kind.COMPANION, "their timer rows"),

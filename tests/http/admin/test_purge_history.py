@@ -289,3 +289,157 @@ async def test_deleting_the_room_ends_a_pending_history_purge(
     # The room purge took the history purge's record with it: nothing resumes.
     assert history.intents() == []
     assert list(hs.services.db.map(MAPS.roomid_purge).iter_prefix(b"")) == []
+
+
+async def threads(room: Room) -> list[str]:
+    path = f"/_matrix/client/v1/rooms/{room.room_id}/threads"
+    reply = await ok(room.hs, "GET", path, room.alice)
+    return [e["event_id"] for e in reply["chunk"]]
+
+
+async def test_threads_that_lose_their_replies_leave_the_thread_list(room: Room) -> None:
+    hs, rid = room.hs, room.room_id
+    storage = hs.services.rooms.storage
+    rv = storage.state.room_version(rid)
+    assert rv is not None
+    latest = hs.services.db.map(MAPS.threadroot_latest)
+    # A root bob sends after a reply to it arrived (a reply relating to an event
+    # not seen yet, as over federation), the reply before the cut, the root after.
+    root_pdu = room.remote.event(hs, rid, "m.room.message", room.bob, {"body": "late root"})
+    root = room.remote.event_id(root_pdu, rv)
+    in_thread = {"m.relates_to": {"rel_type": "m.thread", "event_id": root}}
+    early = await remote_send(room, "early reply", **in_thread)
+    # A thread wholly before the cut: alice's root (kept out of the timeline) and
+    # bob's reply (deleted).
+    old_root = await send(hs, room.alice, rid, "old root")
+    old_reply = await remote_send(
+        room, "old reply", **{"m.relates_to": {"rel_type": "m.thread", "event_id": old_root}}
+    )
+    cut = await send(hs, room.alice, rid, "second cut")
+    checks = hs.services.federation.pdu_signatures
+
+    async def verify(p: dict[str, Any]) -> None:
+        await checks.check(p, rv)
+
+    assert (await storage.pipeline.receive(root_pdu, rv, verify)).event_id == root
+    assert await threads(room) == [old_root, root]
+    await purged(room, f"/purge_history/{rid}", {"purge_up_to_event_id": cut})
+    assert not stored(room, early) and not stored(room, old_reply)
+    # Neither thread has a reply left in the timeline: both leave the list, and no
+    # record points at a purged reply.
+    assert await threads(room) == []
+    assert latest.get(root.encode()) is None and latest.get(old_root.encode()) is None
+    event = await ok(hs, "GET", f"/rooms/{rid}/event/{root}", room.alice)
+    assert "m.thread" not in event.get("unsigned", {}).get("m.relations", {})
+    # A new reply puts the thread back, at that reply.
+    reply = await send(hs, room.alice, rid, "new reply", **in_thread)
+    assert await threads(room) == [root]
+    position = storage.timeline.get_timeline(reply)
+    assert position is not None and latest.get(root.encode()) == u64(position[0])
+
+
+async def test_a_thread_keeps_its_place_at_the_newest_reply_left(room: Room) -> None:
+    hs, rid = room.hs, room.room_id
+    storage = hs.services.rooms.storage
+    rv = storage.state.room_version(rid)
+    assert rv is not None
+    root_pdu = room.remote.event(hs, rid, "m.room.message", room.bob, {"body": "late root"})
+    root = room.remote.event_id(root_pdu, rv)
+    in_thread = {"m.relates_to": {"rel_type": "m.thread", "event_id": root}}
+    early = await remote_send(room, "early reply", **in_thread)
+    cut = await send(hs, room.alice, rid, "second cut")
+    checks = hs.services.federation.pdu_signatures
+
+    async def verify(p: dict[str, Any]) -> None:
+        await checks.check(p, rv)
+
+    await storage.pipeline.receive(root_pdu, rv, verify)
+    kept = await send(hs, room.alice, rid, "kept reply", **in_thread)
+    other = await send(hs, room.alice, rid, "another thread")
+    await send(
+        hs,
+        room.alice,
+        rid,
+        "its reply",
+        **{"m.relates_to": {"rel_type": "m.thread", "event_id": other}},
+    )
+    await purged(room, f"/purge_history/{rid}", {"purge_up_to_event_id": cut})
+    assert not stored(room, early)
+    assert await threads(room) == [other, root]
+    position = storage.timeline.get_timeline(kept)
+    assert position is not None
+    latest = hs.services.db.map(MAPS.threadroot_latest)
+    assert latest.get(root.encode()) == u64(position[0])
+    event = await ok(hs, "GET", f"/rooms/{rid}/event/{root}", room.alice)
+    summary = event["unsigned"]["m.relations"]["m.thread"]
+    assert (summary["latest_event"]["event_id"], summary["count"]) == (kept, 1)
+
+
+def unreferenced_snapshots(hs: Homeserver) -> dict[int, int]:
+    """Every stored state snapshot neither an event's state nor a room's current
+    state refers to (directly or as a parent in their diff chains), with its size in
+    bytes (diff record and dedup digest, keys and values)."""
+    db = hs.services.db
+    diffs = {k: v for k, v in db.map(MAPS.shortstatehash_statediff).iter_prefix(b"")}
+    digests = {
+        v: len(k) + len(v) for k, v in db.map(MAPS.statehash_shortstatehash).iter_prefix(b"")
+    }
+    roots = [v for _, v in db.map(MAPS.shorteventid_shortstatehash).iter_prefix(b"")]
+    roots += [v for _, v in db.map(MAPS.roomid_shortstatehash).iter_prefix(b"")]
+    reached: set[bytes] = set()
+    for snapshot in roots:
+        while snapshot in diffs and snapshot not in reached:
+            reached.add(snapshot)
+            snapshot = diffs[snapshot][:8]
+    return {
+        int.from_bytes(k, "big"): len(k) + len(v) + digests.get(k, 0)
+        for k, v in diffs.items()
+        if k not in reached
+    }
+
+
+async def test_state_snapshots_left_unreferenced_by_a_purge(room: Room) -> None:
+    """What docs/admin-api.md says of the snapshots a purge leaves: none in a history
+    without forks; one for a branch of a merge in the purged span whose state only
+    deleted events had (and that no kept snapshot builds on): 128 bytes here."""
+    hs, rid = room.hs, room.room_id
+    assert unreferenced_snapshots(hs) == {}
+    # The fixture's history has no fork: its purge leaves every snapshot referred to.
+    await purged(room, f"/purge_history/{rid}", {"purge_up_to_event_id": room.events["cut"]})
+    assert unreferenced_snapshots(hs) == {}
+    # A fork: bob renames himself on one branch and speaks; dave, on the other,
+    # renames himself; alice's next message merges both.
+    storage = hs.services.rooms.storage
+    rv = storage.state.room_version(rid)
+    assert rv is not None
+    await room.remote.join(hs, rid, "dave")
+    dave = room.remote.user("dave")
+    checks = hs.services.federation.pdu_signatures
+
+    async def verify(p: dict[str, Any]) -> None:
+        await checks.check(p, rv)
+
+    short = storage.short.room(rid)
+    assert short is not None
+    fork = storage.extremities.get(short)
+    renames = []
+    for user in (room.bob, dave):
+        content = {"membership": "join", "displayname": user[1:5]}
+        pdu = room.remote.event(
+            hs, rid, "m.room.member", user, content, state_key=user, prev_events=fork
+        )
+        renames.append((await storage.pipeline.receive(pdu, rv, verify)).event_id)
+    for user, rename in zip((room.bob, dave), renames, strict=True):
+        spoken = room.remote.event(
+            hs, rid, "m.room.message", user, {"body": "on a branch"}, prev_events=[rename]
+        )
+        await storage.pipeline.receive(spoken, rv, verify)
+    await send(hs, room.alice, rid, "merge")
+    cut = await send(hs, room.alice, rid, "third cut")
+    assert unreferenced_snapshots(hs) == {}
+    await purged(room, f"/purge_history/{rid}", {"purge_up_to_event_id": cut})
+    # The merge's state (both renames) builds on bob's branch's; dave's branch's state
+    # (after his rename) was the state of his message alone, which is deleted: one
+    # snapshot is left, a two-entry diff (8-byte key; parent, count, 2 x 16 bytes)
+    # and its digest (64 + 8 bytes).
+    assert list(unreferenced_snapshots(hs).values()) == [8 + 8 + 8 + 2 * 16 + 64 + 8]
