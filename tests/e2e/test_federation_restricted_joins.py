@@ -129,7 +129,7 @@ def test_named_servers_are_tried_not_the_room_ids(net: FederationNet) -> None:
         initial_state=restricted_to(allowed),
         power_level_content_override={"invite": 100, "users": {alice: 100}},
     )
-    _bob, bob_token = register(b, "bob2")
+    bob, bob_token = register(b, "bob2")
     assert join(b, bob_token, allowed, a.server_name)[0] == 200
     assert join(b, bob_token, room, a.server_name)[0] == 200
     charlie, charlie_token = register(c, "charlie2")
@@ -141,6 +141,22 @@ def test_named_servers_are_tried_not_the_room_ids(net: FederationNet) -> None:
     assert status == 400, answer
     assert answer["errcode"] == "M_UNABLE_TO_GRANT_JOIN", answer
     # Naming A too fails over to it.
+    status, answer = join(c, charlie_token, room, b.server_name, a.server_name)
+    assert status == 200, answer
+    assert joined_event(b, bob_token, room, charlie)["content"][AUTHORISER] == alice
+
+    # B's member may invite now, but B leaves the allowed room: its copy of that
+    # room is stale, so B cannot validate the condition and says so; A can.
+    levels = {"invite": 100, "users": {alice: 100, bob: 100}}
+    path = f"{CS}/rooms/{q(room)}/state/m.room.power_levels/"
+    assert call(a, "PUT", path, levels, token=alice_token)[0] == 200
+    until(lambda: call(b, "GET", path, token=bob_token)[1].get("users", {}).get(bob) == 100)
+    assert call(c, "POST", f"{CS}/rooms/{q(room)}/leave", {}, token=charlie_token)[0] == 200
+    until(lambda: member(b, bob_token, room, charlie)[1].get("membership") == "leave")
+    assert call(b, "POST", f"{CS}/rooms/{q(allowed)}/leave", {}, token=bob_token)[0] == 200
+    status, answer = join(c, charlie_token, room, b.server_name)
+    assert status == 400, answer
+    assert answer["errcode"] == "M_UNABLE_TO_AUTHORISE_JOIN", answer
     status, answer = join(c, charlie_token, room, b.server_name, a.server_name)
     assert status == 200, answer
     assert joined_event(b, bob_token, room, charlie)["content"][AUTHORISER] == alice

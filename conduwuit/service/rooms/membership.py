@@ -390,14 +390,24 @@ class Membership:
             return None
         allow = rules.get("allow")
         allowed_rooms = [
-            a.get("room_id")
+            r
             for a in (allow if isinstance(allow, list) else [])
-            if isinstance(a, dict) and a.get("type") == "m.room_membership"
+            if isinstance(a, dict)
+            and a.get("type") == "m.room_membership"
+            and isinstance(r := a.get("room_id"), str)
         ]
-        if not any(
-            isinstance(r, str) and self.storage.member_index.is_joined(str(user), r)
-            for r in allowed_rooms
-        ):
+        # Another server's user is judged only by rooms this server is in: the state
+        # of a room it left is stale (Synapse drops it), and the spec has the resident
+        # answer M_UNABLE_TO_AUTHORISE_JOIN when it cannot validate any condition, so
+        # the joining server tries another.
+        known = [r for r in allowed_rooms if self._local(str(user)) or self.is_resident(r)]
+        if not any(self.storage.member_index.is_joined(str(user), r) for r in known):
+            if allowed_rooms and not known:
+                raise MatrixError(
+                    ErrCode.UNABLE_TO_AUTHORISE_JOIN,
+                    "This server is in none of the rooms that allow joining",
+                    status=400,
+                )
             raise forbidden("You are not allowed to join this room (restricted)")
         for member in self._inviters(room_id):
             if self._local(member):
