@@ -200,13 +200,16 @@ class InboundTransactions:
             event_id = compute_event_id(pdu, rv)
         except (ValueError, KeyError, TypeError) as exc:
             return None, f"Invalid event: {exc}"
-        try:
-            self.access.check_acl(room_id, origin)
-        except MatrixError as exc:
-            return event_id, exc.message
         # The sender need not be the origin's user: a resident server passes on the
         # joins, leaves and knocks other servers sent it (send_join etc.), as Synapse
-        # does and accepts; the sender's server's signature is checked below.
+        # does and accepts; the sender's server's signature is checked below. The
+        # spec's ACL is the origin's; a relayed event of a denied server is refused too.
+        sender_server = server_of(str(pdu.get("sender", "")))
+        try:
+            for server in dict.fromkeys((origin, sender_server)):
+                self.access.check_acl(room_id, server)
+        except MatrixError as exc:
+            return event_id, exc.message
         entry = HandledPdu(room_id, event_id, origin, self.monotonic())
         if self._handling.setdefault(event_id, entry) is not entry:
             return await self._checked_and_received(origin, pdu, rv, event_id, fetch_missing)
