@@ -5,7 +5,9 @@ processes (tests/kit/federation.py).
   through A (make_join/send_join, Synapse's ``_should_perform_remote_join``) and A's
   member authorises it; B takes the signed join as a PDU of the room.
 - A client naming servers: only those (and an inviter's) are tried, not the room
-  ID's server, as Synapse; naming the one that can authorise fails over to it.
+  ID's server, as Synapse; naming the one that can authorise fails over to it. A
+  server that left the allowed room cannot validate it (M_UNABLE_TO_AUTHORISE_JOIN).
+- B learns of C's joins only as A relays them (``/send`` from A, sender of C).
 """
 
 from __future__ import annotations
