@@ -703,6 +703,7 @@ def build_serving(
         ),
         federation.remote_events,
     )
+    federation.joins.receive_resident = inbound.receive_pdu
     return ServingServices(
         access=access,
         reads=RoomReads(access, config.server_name),

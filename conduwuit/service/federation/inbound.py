@@ -200,12 +200,16 @@ class InboundTransactions:
             event_id = compute_event_id(pdu, rv)
         except (ValueError, KeyError, TypeError) as exc:
             return None, f"Invalid event: {exc}"
+        # The sender need not be the origin's user: a resident server passes on the
+        # joins, leaves and knocks other servers sent it (send_join etc.), as Synapse
+        # does and accepts; the sender's server's signature is checked below. The
+        # spec's ACL is the origin's; a relayed event of a denied server is refused too.
+        sender_server = server_of(str(pdu.get("sender", "")))
         try:
-            self.access.check_acl(room_id, origin)
+            for server in dict.fromkeys((origin, sender_server)):
+                self.access.check_acl(room_id, server)
         except MatrixError as exc:
             return event_id, exc.message
-        if server_of(str(pdu.get("sender", ""))) != origin:
-            return event_id, f"The sender is not a user of {origin}"
         entry = HandledPdu(room_id, event_id, origin, self.monotonic())
         if self._handling.setdefault(event_id, entry) is not entry:
             return await self._checked_and_received(origin, pdu, rv, event_id, fetch_missing)
@@ -225,6 +229,19 @@ class InboundTransactions:
         except (ValueError, TypeError) as exc:
             return event_id, f"Invalid event: {exc}"
         return event_id, await self._receive(origin, room_id, checked, rv, fetch_missing)
+
+    async def receive_pdu(self, origin: str, pdu: dict[str, Any], rv: RoomVersion) -> str | None:
+        """A checked PDU that ``origin`` holds, handed over outside a transaction (our
+        own join signed by a resident, ``RemoteJoins``): taken as a pushed PDU, and
+        an error unless it is in the timeline (neither rejected nor soft-failed)."""
+        error = await self._receive(origin, str(pdu["room_id"]), pdu, rv, fetch_missing=True)
+        if error is not None:
+            return error
+        event_id = compute_event_id(pdu, rv)
+        timeline = self.storage.timeline
+        if timeline.is_rejected(event_id) or timeline.is_soft_failed(event_id):
+            return "the event was rejected here"
+        return None
 
     async def _receive(
         self, origin: str, room_id: str, pdu: dict[str, Any], rv: Any, fetch_missing: bool

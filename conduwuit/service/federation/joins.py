@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -64,6 +64,12 @@ class RemoteJoins:
         self._partial_state = partial_state
         #: Called with a room joined with partial state (the resync starts it).
         self.on_partial_join: Callable[[str], None] | None = None
+        #: Takes our join signed by the resident, in a room this server is in, as a PDU
+        #: from ``origin`` (missing prev events fetched from it): the error or None.
+        #: Set by the composition root (``InboundTransactions.receive_pdu``).
+        self.receive_resident: (
+            Callable[[str, dict[str, Any], RoomVersion], Awaitable[str | None]] | None
+        ) = None
         self._queries = queries
         self._signatures = signatures
         self._pipeline = pipeline
@@ -77,18 +83,26 @@ class RemoteJoins:
         return str(answer["room_id"]), [str(s) for s in answer["servers"]]
 
     async def join(
-        self, user_id: str, room_id: str, servers: Sequence[str], content: dict[str, Any]
+        self,
+        user_id: str,
+        room_id: str,
+        servers: Sequence[str],
+        content: dict[str, Any],
+        *,
+        resident: bool = False,
     ) -> str:
-        """Join ``user_id`` through the first of ``servers`` that lets us; the join's ID."""
+        """Join ``user_id`` through the first of ``servers`` that lets us; the join's ID.
+        ``resident``: this server is in the room but none of its members may vouch for
+        a restricted join; only the signed join is taken, as a PDU of the room."""
         candidates = [s for s in dict.fromkeys(servers) if s != self._server_name]
         return await try_servers(
             candidates,
-            lambda server: self._join_via(server, user_id, room_id, content),
+            lambda server: self._join_via(server, user_id, room_id, content, resident),
             "join the room",
         )
 
     async def _join_via(
-        self, server: str, user_id: str, room_id: str, content: dict[str, Any]
+        self, server: str, user_id: str, room_id: str, content: dict[str, Any], resident: bool
     ) -> str:
         template, rv = await self.templates.make(server, MembershipState.JOIN, user_id, room_id)
         pdu = self.templates.fill(
@@ -98,7 +112,7 @@ class RemoteJoins:
         path = (
             f"/_matrix/federation/v2/send_join/{quote(room_id, safe='')}/{quote(event_id, safe='')}"
         )
-        if self._partial_state:
+        if self._partial_state and not resident:
             path += "?omit_members=true"
         answer = await self.templates.send(
             server, path, pdu, "send_join", max_response=MAX_SEND_JOIN_RESPONSE
@@ -111,6 +125,8 @@ class RemoteJoins:
         signed = answer.get("event")
         if isinstance(signed, dict) and _same_event(signed, event_id, rv):
             pdu = signed  # a restricted join, also signed by the resident server
+        if resident:
+            return await self._take_resident(server, pdu, rv, event_id)
         checked_state, checked_chain = await asyncio.gather(
             self._verified(state, rv), self._verified(auth_chain, rv)
         )
@@ -124,6 +140,23 @@ class RemoteJoins:
         if partial is not None and self.on_partial_join is not None:
             self.on_partial_join(room_id)
         return event.event_id
+
+    async def _take_resident(
+        self, server: str, pdu: dict[str, Any], rv: RoomVersion, event_id: str
+    ) -> str:
+        """Our join in a room we are in: its signatures checked (the authorising
+        server's too) and taken like any PDU of the room, on our own state — the
+        answer's state is not needed (Synapse persists such a join as a new event)."""
+        if self.receive_resident is None:
+            raise Failed("joining a room this server is in through another server")
+        try:
+            checked = await self._signatures.check(pdu, rv)
+        except Exception as exc:
+            raise Failed(f"send_join answered a join that does not verify: {exc}") from exc
+        error = await self.receive_resident(server, checked, rv)
+        if error is not None:
+            raise Failed(f"our join through {server} was not accepted: {error}")
+        return event_id
 
     def _partial_servers(self, server: str, answer: dict[str, Any]) -> list[str] | None:
         """The servers to fetch the full state from when the answer's state is partial

@@ -25,6 +25,7 @@ from conduwuit.core.power_levels import CREATE_KEY, POWER_LEVELS_KEY, PowerLevel
 from conduwuit.service.rooms.actions import RoomActions
 from conduwuit.service.rooms.build import NewEvent
 from conduwuit.service.rooms.join_policy import JoinPolicy
+from conduwuit.service.rooms.out_of_band import own_member_event
 
 # Set by the server that vouches for a restricted join, never taken from a client.
 AUTHORISING_USER = "join_authorised_via_users_server"
@@ -36,7 +37,13 @@ class RemoteRooms(Protocol):
     async def resolve_alias(self, alias: str, server: str) -> tuple[str, list[str]]: ...
 
     async def join(
-        self, user_id: str, room_id: str, servers: Sequence[str], content: dict[str, Any]
+        self,
+        user_id: str,
+        room_id: str,
+        servers: Sequence[str],
+        content: dict[str, Any],
+        *,
+        resident: bool = False,
     ) -> str: ...
 
 
@@ -263,15 +270,26 @@ class Membership:
                 raise
             return room_id_or_alias
 
-    def _servers_for(self, room_id: str, named: Sequence[str]) -> list[str]:
-        """Where to join a room from: the named servers, the room ID's server (v1-v11
-        IDs), then servers of other members our possibly stale state knows."""
+    def _servers_for(self, user: UserId, room_id: str, named: Sequence[str]) -> list[str]:
+        """Where to join a room from. The servers the client named, then the server of
+        the user's inviter (Synapse's ``_get_inviter``). Only when the client named none
+        (conduwuit's fallback): the room ID's server (v1-v11 IDs), then servers of other
+        members our possibly stale state knows. Synapse tries only the named servers
+        and the inviter's: a room ID's server need not be in the room, and a client
+        naming servers may mean to be refused when none of them can let it in
+        (Complement ``TestRestrictedRoomsRemoteJoinFailOver``)."""
         servers = list(named)
-        domain = server_of(room_id) if ":" in room_id else None
-        if domain is not None:
-            servers.append(domain)
-        index = self.storage.member_index
-        servers.extend(server_of(m) for m in index.members(room_id))
+        found = self.storage.member_index.get(str(user), room_id)
+        if found is not None and found.membership == MembershipState.INVITE:
+            invite = own_member_event(found.stripped_state or [], str(user))
+            inviter = invite.get("sender") if invite is not None else None
+            if isinstance(inviter, str) and ":" in inviter:
+                servers.append(server_of(inviter))
+        if not named:
+            if ":" in room_id:
+                servers.append(server_of(room_id))
+            index = self.storage.member_index
+            servers.extend(server_of(m) for m in index.members(room_id))
         return list(dict.fromkeys(s for s in servers if s != self.actions.config.server_name))
 
     async def _join(
@@ -290,16 +308,17 @@ class Membership:
             return await self._member_event(user, room_id, str(user), content)
         await self.policy.check_join(str(user), room_id, room_id)
         if self.needs_federation(room_id):
-            if self.remote is None:
-                raise federation_unavailable("Joining a room this server is not in")
-            content = self._with_reason(
-                {"membership": MembershipState.JOIN, **self.actions.profile(str(user))},
-                reason,
-                extra,
+            return await self._remote_join(
+                user, room_id, reason, extra, self._servers_for(user, room_id, servers)
             )
-            return await self.remote.join(
-                str(user), room_id, self._servers_for(room_id, servers), content
-            )
+        inviters = self._restricted_inviters(user, room_id)
+        if inviters and not any(self._local(m) for m in inviters):
+            # Synapse's ``_should_perform_remote_join`` (the spec leaves it open): no
+            # local member may vouch for a restricted join, so a server whose member
+            # can signs it through make_join/send_join, although this server is in
+            # the room.
+            resident = list(dict.fromkeys(server_of(m) for m in inviters))
+            return await self._remote_join(user, room_id, reason, extra, resident, resident=True)
         if guest:
             state = self.storage.state
             access = state.content_at(state.current_hash(room_id), EventType.GUEST_ACCESS) or {}
@@ -313,37 +332,85 @@ class Membership:
             content[AUTHORISING_USER] = authoriser
         return await self._member_event(user, room_id, str(user), content)
 
-    def restricted_authoriser(self, user: UserId, room_id: str) -> str | None:
-        """rooms/v8 restricted joins: if the user is not invited, they must be joined to
-        a room in the allow list, and a local member who may invite vouches for them."""
+    async def _remote_join(
+        self,
+        user: UserId,
+        room_id: str,
+        reason: str | None,
+        extra: Mapping[str, Any] | None,
+        servers: Sequence[str],
+        *,
+        resident: bool = False,
+    ) -> str:
+        if self.remote is None:
+            raise federation_unavailable("Joining a room this server is not in")
+        content = self._with_reason(
+            {"membership": MembershipState.JOIN, **self.actions.profile(str(user))}, reason, extra
+        )
+        return await self.remote.join(str(user), room_id, servers, content, resident=resident)
+
+    def _restricted_inviters(self, user: UserId, room_id: str) -> list[str]:
+        """The joined members who may invite, when a restricted join rule applies to
+        ``user``'s join (not invited); otherwise none."""
+        if self._restricted_rules(user, room_id) is None:
+            return []
+        return self._inviters(room_id)
+
+    def _restricted_rules(self, user: UserId, room_id: str) -> dict[str, Any] | None:
+        """The join rules' content when a restricted rule applies to ``user``'s join."""
         rv = self.actions.room_version(room_id)
         state = self.storage.state
-        current = state.current_hash(room_id)
-        rules = state.content_at(current, EventType.JOIN_RULES) or {}
+        rules = state.content_at(state.current_hash(room_id), EventType.JOIN_RULES) or {}
         join_rule = rules.get("join_rule")
         restricted = (join_rule == "restricted" and rv.restricted_join_rule) or (
             join_rule == "knock_restricted" and rv.knock_restricted_join_rule
         )
         if not restricted or self._current(user, room_id) == MembershipState.INVITE:
             return None
-        allow = rules.get("allow")
-        allowed_rooms = [
-            a.get("room_id")
-            for a in (allow if isinstance(allow, list) else [])
-            if isinstance(a, dict) and a.get("type") == "m.room_membership"
-        ]
-        if not any(
-            isinstance(r, str) and self.storage.member_index.is_joined(str(user), r)
-            for r in allowed_rooms
-        ):
-            raise forbidden("You are not allowed to join this room (restricted)")
-        auth = state.auth_state(current, [CREATE_KEY, POWER_LEVELS_KEY], rv)
+        return rules
+
+    def _inviters(self, room_id: str) -> list[str]:
+        """The room's joined members whose power level reaches ``invite``."""
+        rv = self.actions.room_version(room_id)
+        state = self.storage.state
+        auth = state.auth_state(state.current_hash(room_id), [CREATE_KEY, POWER_LEVELS_KEY], rv)
         levels = PowerLevels(auth, rv)
         invite_level = levels.named_level("invite")
-        for member in self.storage.member_index.members(room_id, MembershipState.JOIN):
-            if server_of(member) == self.actions.config.server_name and (
-                levels.user_level(member) >= invite_level
-            ):
+        return [
+            member
+            for member in self.storage.member_index.members(room_id, MembershipState.JOIN)
+            if levels.user_level(member) >= invite_level
+        ]
+
+    def restricted_authoriser(self, user: UserId, room_id: str) -> str | None:
+        """rooms/v8 restricted joins: if the user is not invited, they must be joined to
+        a room in the allow list, and a local member who may invite vouches for them."""
+        rules = self._restricted_rules(user, room_id)
+        if rules is None:
+            return None
+        allow = rules.get("allow")
+        allowed_rooms = [
+            r
+            for a in (allow if isinstance(allow, list) else [])
+            if isinstance(a, dict)
+            and a.get("type") == "m.room_membership"
+            and isinstance(r := a.get("room_id"), str)
+        ]
+        # Another server's user is judged only by rooms this server is in: the state
+        # of a room it left is stale (Synapse drops it), and the spec has the resident
+        # answer M_UNABLE_TO_AUTHORISE_JOIN when it cannot validate any condition, so
+        # the joining server tries another.
+        known = [r for r in allowed_rooms if self._local(str(user)) or self.is_resident(r)]
+        if not any(self.storage.member_index.is_joined(str(user), r) for r in known):
+            if allowed_rooms and not known:
+                raise MatrixError(
+                    ErrCode.UNABLE_TO_AUTHORISE_JOIN,
+                    "This server is in none of the rooms that allow joining",
+                    status=400,
+                )
+            raise forbidden("You are not allowed to join this room (restricted)")
+        for member in self._inviters(room_id):
+            if self._local(member):
                 return member
         raise MatrixError(
             ErrCode.UNABLE_TO_GRANT_JOIN, "No local user can authorise this join", status=400
@@ -384,7 +451,7 @@ class Membership:
             if self.remote_changes is None:
                 raise federation_unavailable("Knocking on a room this server is not in")
             return await self.remote_changes.knock(
-                str(user), room_id, self._servers_for(room_id, servers), content
+                str(user), room_id, self._servers_for(user, room_id, servers), content
             )
         if not self.actions.room_version(room_id).knock_join_rule:
             raise forbidden("This room version does not support knocking")
@@ -456,7 +523,7 @@ class Membership:
             found = self.storage.member_index.get(str(user), room_id)
             shown = found.stripped_state if found is not None else None
             return await self.remote_changes.leave(
-                str(user), room_id, self._servers_for(room_id, ()), content, shown or []
+                str(user), room_id, self._servers_for(user, room_id, ()), content, shown or []
             )
         return await self._member_event(user, room_id, str(user), content)
 

@@ -84,7 +84,9 @@ async def test_refused_pdus_get_errors_and_are_not_stored(
     assert status == 200, answer
     errors = answer["pdus"]
     ids = [event_id(fed_hs, remote, room_id, p) for p in (foreign, tampered, stranger)]
-    assert "not a user of" in errors[ids[0]]["error"]
+    # Another server's user's event, not signed by that server (a relay must carry
+    # the sender's server's signature).
+    assert "Signatures" in errors[ids[0]]["error"]
     assert "Signatures" in errors[ids[1]]["error"]
     assert errors[ids[2]] == {}  # rejected: handled (as Synapse answers)
     assert "Unknown room" in errors["#3"]["error"]
@@ -589,3 +591,31 @@ async def test_a_senders_unsigned_never_reaches_our_clients(
     assert status == 200 and not set(forged) & set(event["unsigned"])
     stored_pdu = fed_hs.services.rooms.storage.timeline.get(eid)
     assert stored_pdu is not None and "unsigned" not in stored_pdu
+
+
+async def test_a_pdu_relayed_for_another_servers_user(
+    fed_hs: Homeserver, remote: RemoteServer, other: RemoteServer
+) -> None:
+    """A resident passes on the member events other servers sent it (send_join...):
+    taken when signed by the sender's server, refused when the ACL denies it."""
+    room_id, token = await room_with(fed_hs)
+    await remote.join(fed_hs, room_id, "bob")
+    await other.join(fed_hs, room_id, "eve")
+    relayed = message(fed_hs, other, room_id, "via bob's server", sender=other.user("eve"))
+    relayed_id = event_id(fed_hs, other, room_id, relayed)
+    status, answer = await transaction(fed_hs, remote, "r1", [relayed])
+    assert (status, answer) == (200, {"pdus": {relayed_id: {}}})
+    assert stored(fed_hs, relayed_id)
+
+    status, _ = await fed_hs.request(
+        "PUT",
+        f"/rooms/{room_id}/state/m.room.server_acl/",
+        {"allow": ["*"], "deny": [other.host]},
+        token=token,
+    )
+    assert status == 200
+    denied = message(fed_hs, other, room_id, "denied", sender=other.user("eve"))
+    denied_id = event_id(fed_hs, other, room_id, denied)
+    status, answer = await transaction(fed_hs, remote, "r2", [denied])
+    assert "ACL" in answer["pdus"][denied_id]["error"]
+    assert not stored(fed_hs, denied_id)
