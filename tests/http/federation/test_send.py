@@ -84,7 +84,8 @@ async def test_refused_pdus_get_errors_and_are_not_stored(
     assert status == 200, answer
     errors = answer["pdus"]
     ids = [event_id(fed_hs, remote, room_id, p) for p in (foreign, tampered, stranger)]
-    assert "not a user of" in errors[ids[0]]["error"]
+    # Another server's user's event, without that server's signature.
+    assert "Signatures" in errors[ids[0]]["error"]
     assert "Signatures" in errors[ids[1]]["error"]
     assert errors[ids[2]] == {}  # rejected: handled (as Synapse answers)
     assert "Unknown room" in errors["#3"]["error"]
@@ -96,6 +97,14 @@ async def test_refused_pdus_get_errors_and_are_not_stored(
     assert status == 404
     status, _ = await remote.request(fed_hs, "GET", f"/_matrix/federation/v1/event/{ids[2]}")
     assert status == 404
+
+    # Another server's event relayed by the origin, signed by its own server: taken.
+    await other.join(fed_hs, room_id, "eve")
+    relayed = message(fed_hs, other, room_id, "relayed", sender=other.user("eve"))
+    status, answer = await transaction(fed_hs, remote, "t2b", [relayed])
+    relayed_id = event_id(fed_hs, other, room_id, relayed)
+    assert (status, answer) == (200, {"pdus": {relayed_id: {}}})
+    assert stored(fed_hs, relayed_id)
 
     # The ACL: a denied origin's PDUs are refused.
     status, _ = await fed_hs.request(
