@@ -605,10 +605,13 @@ def build_federation(
         allow_device_names=config.allow_device_name_federation,
     )
     e2ee.device_lists.set_remote(user_keys)
+    e2ee.device_lists.partial_servers = sender.partial_servers_of
     remote_keys = RemoteUserKeys(
         db, config.server_name, client, e2ee.device_lists, e2ee.cross_signing, e2ee.wake
     )
     e2ee.remote = remote_keys
+    remote_keys.partial_rooms_exist = rooms.storage.partial.any
+    rooms.storage.partial.cleared_listeners.append(remote_keys.partial_room_completed)
     e2ee.cross_signing.remote_master = remote_keys.master_key
     rooms.storage.member_index.join_listeners.append(remote_keys.membership_changed)
     queries = FederationQueries(client)

@@ -186,6 +186,70 @@ async def test_a_partial_room_is_usable_before_its_resync_which_survives_a_kill(
             await peer.stop()
 
 
+async def test_device_lists_while_a_room_is_partial(tmp_path: Path) -> None:
+    """While B's room is partial-state (the peer holds /state_ids back) and B knows
+    none of the peer's users as members: B's user's device change still reaches the
+    peer (a server of the join answer's ``servers_in_room``, Synapse's rule), and an
+    update about derek, whom B cannot yet know to be in the room, is noted; once the
+    resync shows derek in the room, B's user hears "changed" for him in /sync."""
+    with federation(tmp_path) as net:
+        b = net.server(45, **PARTIAL)
+        b.start(wait=False)
+        peer = FederationPeer(net.ca, "127.0.0.46", {b.server_name: b.base_url})
+        peer.partial_joins = True
+        gate = peer.state_ids_gate = asyncio.Event()
+        await peer.start()
+        try:
+            await asyncio.to_thread(b.wait_ready, 60)
+            room = peer.make_room()
+            derek = peer.user("derek")
+            state = peer.state_ids(room)
+            auth = [state[("m.room.create", "")], state[("m.room.power_levels", "")]]
+            auth.append(state[("m.room.join_rules", "")])
+            peer.event(
+                room,
+                "m.room.member",
+                {"membership": "join"},
+                state_key=derek,
+                sender=derek,
+                auth_events=auth,
+            )
+            bob_id, bob = await asyncio.to_thread(register, b, "bob")
+            join = f"{CS}/join/{q(room)}?server_name={q(peer.server_name)}"
+            await asyncio.to_thread(ok, b, "POST", join, bob, {})
+            members = f"{CS}/rooms/{q(room)}/members"
+            assert await asyncio.to_thread(times_out, b, members, bob, 1.0)  # still partial
+            since = (await asyncio.to_thread(ok, b, "GET", f"{CS}/sync", bob))["next_batch"]
+
+            # Bob's device changes: the peer hears of it though B knows no member of it.
+            device = (await asyncio.to_thread(ok, b, "GET", f"{CS}/account/whoami", bob))[
+                "device_id"
+            ]
+            path = f"{CS}/devices/{q(device)}"
+            await asyncio.to_thread(ok, b, "PUT", path, bob, {"display_name": "phone"})
+            await peer.wait_for(
+                lambda p: any(c["user_id"] == bob_id for c in p.edus_of("m.device_list_update"))
+            )
+
+            # An update about derek during the resync; told to bob once it is done.
+            update = {"user_id": derek, "device_id": "QBUAZIFURK", "stream_id": 1}
+            edu = {"edu_type": "m.device_list_update", "content": update}
+            status, _ = await peer.send_edus(b.server_name, b.base_url, "dl1", [edu])
+            assert status == 200
+            gate.set()
+            await asyncio.to_thread(ok, b, "GET", members, bob)  # complete now
+            changed: list[str] = []
+            deadline = time.monotonic() + 20
+            while derek not in changed:
+                assert time.monotonic() < deadline, f"derek never changed: {changed}"
+                path = f"{CS}/sync?since={q(since)}&timeout=1000&filter={lazy_filter()}"
+                synced = await asyncio.to_thread(ok, b, "GET", path, bob)
+                changed += synced.get("device_lists", {}).get("changed", [])
+                since = synced["next_batch"]
+        finally:
+            await peer.stop()
+
+
 @pytest.mark.skipif(not synapse_available(), reason="matrix-synapse is not installed")
 def test_partial_join_of_a_synapse_room(tmp_path: Path) -> None:
     """Synapse as the resident: it answers our omit_members=true with partial state

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from conduwuit.db import MAPS, Batch, Database
@@ -37,6 +37,8 @@ class PartialStateRooms:
     def __init__(self, db: Database) -> None:
         self._map = db.map(MAPS.roomid_partialstate)
         self._waiters: dict[str, asyncio.Event] = {}
+        #: Told the room ID once a room's mark is cleared (committed).
+        self.cleared_listeners: list[Callable[[str], None]] = []
 
     def is_partial(self, room_id: str) -> bool:
         return self._map.contains(room_id.encode())
@@ -44,6 +46,9 @@ class PartialStateRooms:
     def get(self, room_id: str) -> PartialRoom | None:
         raw = self._map.get(room_id.encode())
         return _decode(room_id, raw) if raw is not None else None
+
+    def any(self) -> bool:
+        return next(self._map.iter_range(None, None), None) is not None
 
     def all(self) -> Iterator[PartialRoom]:
         for key, raw in self._map.iter_range(None, None):
@@ -62,6 +67,8 @@ class PartialStateRooms:
         waiter = self._waiters.pop(room_id, None)
         if waiter is not None:
             waiter.set()
+        for listener in self.cleared_listeners:
+            listener(room_id)
 
     async def wait_full(self, room_id: str) -> None:
         """Return once the room has its full state (at once if it has). Woken by
