@@ -106,6 +106,10 @@ class DeviceLists:
         #: federation's; a local user's updates go to them too while the room's
         #: members are not all known).
         self.partial_servers: Callable[[str], Iterable[str]] = lambda _user_id: ()
+        #: Whether a room's joins are being found by its partial-state resync (they
+        #: are no news: Synapse tells "changed" only for the updates that came
+        #: meanwhile, see the federation's ``RemoteUserKeys``).
+        self.resync_finding: Callable[[str], bool] = lambda _room_id: False
 
     def is_local(self, user_id: str) -> bool:
         return server_of(user_id) == self._server_name
@@ -200,6 +204,8 @@ class DeviceLists:
         A join makes the joiner and the room's members "changed" for each other; a
         leave makes "left" the pairs that no longer share any room.
         """
+        if joined and self.resync_finding(room_id):
+            return
         members = self._membership.room_members(room_id) - {user_id}
         if joined:
             pairs = members

@@ -23,8 +23,9 @@ tracked is dropped at the leave that ends the tracking.
 cannot know all its members, so an update about a user nobody here is known to
 share a room with is not dropped but noted (``userid_pendingdevicelist``, Synapse's
 ``device_lists_remote_pending``); when a room's resync ends, the noted users now
-in it are treated as changed (cache dropped, our users told in ``/sync``), and the
-notes go once no partial-state room is left.
+in it are told to our users as changed in ``/sync``, and the notes go once no
+partial-state room is left. The members the resync finds are no news in themselves
+(``DeviceLists.resync_finding``).
 """
 
 from __future__ import annotations
@@ -344,18 +345,21 @@ class RemoteUserKeys:
 
     def partial_room_completed(self, room_id: str) -> None:
         """A room's full state is in: the noted users now in it changed for our users
-        (their updates came while we could not know); the notes go once no room is
+        (their updates came while we could not know), as Synapse's
+        ``handle_room_un_partial_stated`` does; their cached lists stay (updates of
+        users we tracked were applied as they came). The notes go once no room is
         partial any more."""
         members = self._lists.room_members(room_id)
         done = not self.partial_rooms_exist()
-        for raw_key, _ in list(self._pending.iter_range(None, None)):
-            user_id = raw_key.decode()
-            if user_id in members and self._lists.is_tracked(user_id):
-                self._generation[user_id] = self._generation.get(user_id, 0) + 1
-                self._changed(user_id, None)
-                self._pending.delete(raw_key)
-            elif done:
-                self._pending.delete(raw_key)
+        woken: set[str] = set()
+        with self._db.batch() as b:
+            for raw_key, _ in self._pending.iter_range(None, None):
+                user_id = raw_key.decode()
+                if user_id in members:
+                    woken |= self._lists.stage_key_change(b, user_id)
+                if user_id in members or done:
+                    b.delete(self._pending, raw_key)
+        self._wake(woken)
 
     def _resync(self, user_id: str) -> None:
         if user_id in self._resyncing:

@@ -39,6 +39,8 @@ class PartialStateRooms:
         self._waiters: dict[str, asyncio.Event] = {}
         #: Told the room ID once a room's mark is cleared (committed).
         self.cleared_listeners: list[Callable[[str], None]] = []
+        #: Rooms whose mark is being cleared (staged, its listeners not told yet).
+        self._completing: set[str] = set()
 
     def is_partial(self, room_id: str) -> bool:
         return self._map.contains(room_id.encode())
@@ -61,9 +63,16 @@ class PartialStateRooms:
     def clear(self, batch: Batch, room_id: str) -> None:
         """Unmark in ``batch``; waiters are woken once it is committed."""
         batch.delete(self._map, room_id.encode())
+        self._completing.add(room_id)
         batch.after_commit(lambda: self._wake(room_id))
 
+    def completing(self, room_id: str) -> bool:
+        """Whether the room's mark is being cleared: the membership changes committed
+        with it (the resync's) are members found, not members who just came or went."""
+        return room_id in self._completing
+
     def _wake(self, room_id: str) -> None:
+        self._completing.discard(room_id)
         waiter = self._waiters.pop(room_id, None)
         if waiter is not None:
             waiter.set()
