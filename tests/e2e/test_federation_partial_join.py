@@ -186,13 +186,15 @@ async def test_a_partial_room_is_usable_before_its_resync_which_survives_a_kill(
             await peer.stop()
 
 
-async def test_device_lists_while_a_room_is_partial(tmp_path: Path) -> None:
+@pytest.mark.parametrize("derek_known", [False, True])
+async def test_device_lists_while_a_room_is_partial(tmp_path: Path, derek_known: bool) -> None:
     """While B's room is partial-state (the peer holds /state_ids back) and B knows
     none of the peer's users as members: B's user's device change still reaches the
     peer (a server of the join answer's ``servers_in_room``, Synapse's rule), and an
     update about derek, whom B cannot yet know to be in the room, is noted; once the
     resync shows derek in the room, B's user hears "changed" for him in /sync (and
-    not for charlie, whom the resync found too but who sent nothing)."""
+    not for charlie, whom the resync found too but who sent nothing). Derek known
+    from the partial answer or not: the same."""
     with federation(tmp_path) as net:
         b = net.server(45, **PARTIAL)
         b.start(wait=False)
@@ -204,6 +206,8 @@ async def test_device_lists_while_a_room_is_partial(tmp_path: Path) -> None:
             await asyncio.to_thread(b.wait_ready, 60)
             room = peer.make_room()
             derek = peer.user("derek")
+            if derek_known:  # kept in the partial answer, as a room's heroes are
+                peer.partial_kept_members.add(derek)
             state = peer.state_ids(room)
             auth = [state[("m.room.create", "")], state[("m.room.power_levels", "")]]
             auth.append(state[("m.room.join_rules", "")])

@@ -97,6 +97,8 @@ class FederationPeer:
     #: send_join with ``omit_members=true`` answers partial state (MSC3706): no
     #: member events in ``state`` (they stay in ``auth_chain``), ``members_omitted``.
     partial_joins: bool = False
+    #: Users whose member events a partial answer keeps (as a resident keeps heroes').
+    partial_kept_members: set[str] = field(default_factory=set)
     #: /state_ids answers only once this is set (a resync held back); the event_id of
     #: each /state_ids request, in order.
     state_ids_gate: asyncio.Event | None = None
@@ -295,7 +297,11 @@ class FederationPeer:
             "auth_chain": state,
         }
         if self.partial_joins and request.query.get("omit_members") == "true":
-            answer["state"] = [p for p in answer["state"] if p["type"] != "m.room.member"]
+            answer["state"] = [
+                p
+                for p in answer["state"]
+                if p["type"] != "m.room.member" or p["state_key"] in self.partial_kept_members
+            ]
             answer["members_omitted"] = True
             answer["servers_in_room"] = [self.server_name]
         return web.json_response(answer)

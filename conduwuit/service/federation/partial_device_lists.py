@@ -25,11 +25,22 @@ from typing import Any
 from conduwuit.core.event_types import EventType
 from conduwuit.core.ids import server_of
 from conduwuit.db import MAPS, Batch
-from conduwuit.db.codec import from_u64, key, prefix, split
+from conduwuit.db.codec import from_u64, key, prefix
 from conduwuit.service.federation.sender import FederationSender
 from conduwuit.service.rooms.storage import RoomStorage
 
 log = logging.getLogger(__name__)
+
+
+def note_key(room_id: str, at: int, user_id: str) -> bytes:
+    return key(room_id, at, user_id)
+
+
+def note_position(note: bytes, room_id: str) -> int:
+    """The stream position of a note's key (its 8 bytes may hold 0xFF: cut, not
+    split)."""
+    start = len(prefix(room_id))
+    return from_u64(note[start : start + 8])
 
 
 class PartialDeviceListCatchUp:
@@ -59,7 +70,7 @@ class PartialDeviceListCatchUp:
         at = b.next_count()
         value = json.dumps({"type": edu_type, "content": content, "servers": sorted(servers)})
         for room_id in rooms:
-            b.put(self._notes, key(room_id, at, user_id), value.encode())
+            b.put(self._notes, note_key(room_id, at, user_id), value.encode())
 
     def room_completed(self, room_id: str) -> None:
         """The room's full state is in (its mark cleared): send what was missed."""
@@ -72,7 +83,7 @@ class PartialDeviceListCatchUp:
         with storage.db.batch() as b:
             for k, raw in notes:
                 b.delete(self._notes, k)
-                at = from_u64(split(k)[1])
+                at = note_position(k, room_id)
                 if shortroomid is None:
                     continue
                 if at not in joined_at:

@@ -123,6 +123,10 @@ class RemoteUserKeys:
         here shares a room with any more are dropped (their servers stop sending
         updates, so the lists would go stale until a rejoin)."""
         if joined:
+            # A member found by a partial-state resync did not just join: an update
+            # about them is news (the resync's joins are not announced by anyone).
+            if self._lists.resync_finding(room_id):
+                return
             if server_of(user_id) != self._server_name and self._lists.is_tracked(user_id):
                 self._joined[user_id] = time.monotonic()
                 self._joined.move_to_end(user_id)
@@ -359,6 +363,9 @@ class RemoteUserKeys:
                     woken |= self._lists.stage_key_change(b, user_id)
                 if user_id in members or done:
                     b.delete(self._pending, raw_key)
+        log.info(
+            "%s complete: device lists of noted members changed for %d users", room_id, len(woken)
+        )
         self._wake(woken)
 
     def _resync(self, user_id: str) -> None:

@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from conduwuit.db import MAPS, Batch, Database
+
+log = logging.getLogger(__name__)
 
 #: How often a waiter looks at the mark again without being woken.
 RECHECK_S = 5.0
@@ -77,7 +80,10 @@ class PartialStateRooms:
         if waiter is not None:
             waiter.set()
         for listener in self.cleared_listeners:
-            listener(room_id)
+            try:
+                listener(room_id)
+            except Exception:  # one listener's fault must not keep the others from it
+                log.exception("partial-state completion listener failed for %s", room_id)
 
     async def wait_full(self, room_id: str) -> None:
         """Return once the room has its full state (at once if it has). Woken by
