@@ -64,6 +64,7 @@ from conduwuit.service.federation.invites import RemoteInvites
 from conduwuit.service.federation.joins import RemoteJoins
 from conduwuit.service.federation.keys import KeySettings, RemoteKeys
 from conduwuit.service.federation.media import FederationMedia
+from conduwuit.service.federation.partial_device_lists import PartialDeviceListCatchUp
 from conduwuit.service.federation.partial_resync import PartialStateResync
 from conduwuit.service.federation.queries import FederationQueries
 from conduwuit.service.federation.remote_events import RemoteEvents
@@ -607,10 +608,16 @@ def build_federation(
         allow_device_names=config.allow_device_name_federation,
     )
     e2ee.device_lists.set_remote(user_keys)
+    e2ee.device_lists.partial_servers = sender.partial_servers_of
+    user_keys.catch_up = PartialDeviceListCatchUp(rooms.storage, sender, config.server_name)
+    rooms.storage.partial.cleared_listeners.append(user_keys.catch_up.room_completed)
     remote_keys = RemoteUserKeys(
         db, config.server_name, client, e2ee.device_lists, e2ee.cross_signing, e2ee.wake
     )
     e2ee.remote = remote_keys
+    remote_keys.partial_rooms_exist = rooms.storage.partial.any
+    e2ee.device_lists.resync_finding = rooms.storage.partial.completing
+    rooms.storage.partial.cleared_listeners.append(remote_keys.partial_room_completed)
     e2ee.cross_signing.remote_master = remote_keys.master_key
     rooms.storage.member_index.join_listeners.append(remote_keys.membership_changed)
     queries = FederationQueries(client)

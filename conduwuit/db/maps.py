@@ -613,6 +613,25 @@ class Maps:
         value: JSON {"stream_id": int, "devices": {device ID: device keys},
                "master"?: key, "self_signing"?: key}""",
     )
+    roomid_partialdevicelistout: Final = MapSpec(
+        "roomid_partialdevicelistout",
+        """A local user's device list or signing key update sent while a room it is
+        joined to was partial-state, with the servers it went to
+        (service.federation.partial_device_lists): once the room is complete the
+        servers joined at the time that did not get it get it; then deleted.
+        key:   room ID, 0xFF, u64 stream position, 0xFF, user ID
+        value: JSON {"type": EDU type, "content": EDU content, "servers": [name...]}""",
+    )
+    userid_pendingdevicelist: Final = MapSpec(
+        "userid_pendingdevicelist",
+        """Remote users whose m.device_list_update or m.signing_key_update came while
+        a room was joined with partial state and nobody here was known to share a
+        room with them (service.federation.remote_user_keys): once a resync shows
+        them in the room, our users hear their devices changed (Synapse's
+        device_lists_remote_pending). Emptied when no partial-state room is left.
+        key:   user ID
+        value: empty""",
+    )
     todeviceid_events: Final = MapSpec(
         "todeviceid_events",
         """To-device messages waiting for a device, until it acknowledges them with a

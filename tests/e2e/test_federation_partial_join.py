@@ -186,6 +186,137 @@ async def test_a_partial_room_is_usable_before_its_resync_which_survives_a_kill(
             await peer.stop()
 
 
+@pytest.mark.parametrize("derek_known", [False, True])
+async def test_device_lists_while_a_room_is_partial(tmp_path: Path, derek_known: bool) -> None:
+    """While B's room is partial-state (the peer holds /state_ids back) and B knows
+    none of the peer's users as members: B's user's device change still reaches the
+    peer (a server of the join answer's ``servers_in_room``, Synapse's rule), and an
+    update about derek, whom B cannot yet know to be in the room, is noted; once the
+    resync shows derek in the room, B's user hears "changed" for him in /sync (and
+    not for charlie, whom the resync found too but who sent nothing). Derek known
+    from the partial answer or not: the same."""
+    with federation(tmp_path) as net:
+        b = net.server(45, **PARTIAL)
+        b.start(wait=False)
+        peer = FederationPeer(net.ca, "127.0.0.46", {b.server_name: b.base_url})
+        peer.partial_joins = True
+        gate = peer.state_ids_gate = asyncio.Event()
+        await peer.start()
+        try:
+            await asyncio.to_thread(b.wait_ready, 60)
+            room = peer.make_room()
+            derek = peer.user("derek")
+            if derek_known:  # kept in the partial answer, as a room's heroes are
+                peer.partial_kept_members.add(derek)
+            state = peer.state_ids(room)
+            auth = [state[("m.room.create", "")], state[("m.room.power_levels", "")]]
+            auth.append(state[("m.room.join_rules", "")])
+            peer.event(
+                room,
+                "m.room.member",
+                {"membership": "join"},
+                state_key=derek,
+                sender=derek,
+                auth_events=auth,
+            )
+            bob_id, bob = await asyncio.to_thread(register, b, "bob")
+            join = f"{CS}/join/{q(room)}?server_name={q(peer.server_name)}"
+            await asyncio.to_thread(ok, b, "POST", join, bob, {})
+            members = f"{CS}/rooms/{q(room)}/members"
+            assert await asyncio.to_thread(times_out, b, members, bob, 1.0)  # still partial
+            since = (await asyncio.to_thread(ok, b, "GET", f"{CS}/sync", bob))["next_batch"]
+
+            # Bob's device changes: the peer hears of it though B knows no member of it.
+            device = (await asyncio.to_thread(ok, b, "GET", f"{CS}/account/whoami", bob))[
+                "device_id"
+            ]
+            path = f"{CS}/devices/{q(device)}"
+            await asyncio.to_thread(ok, b, "PUT", path, bob, {"display_name": "phone"})
+            await peer.wait_for(
+                lambda p: any(c["user_id"] == bob_id for c in p.edus_of("m.device_list_update"))
+            )
+
+            # An update about derek during the resync; told to bob once it is done.
+            update = {"user_id": derek, "device_id": "QBUAZIFURK", "stream_id": 1}
+            edu = {"edu_type": "m.device_list_update", "content": update}
+            status, _ = await peer.send_edus(b.server_name, b.base_url, "dl1", [edu])
+            assert status == 200
+            gate.set()
+            await asyncio.to_thread(ok, b, "GET", members, bob)  # complete now
+            changed: list[str] = []
+            deadline = time.monotonic() + 20
+            while derek not in changed:
+                assert time.monotonic() < deadline, f"derek never changed: {changed}"
+                path = f"{CS}/sync?since={q(since)}&timeout=1000&filter={lazy_filter()}"
+                synced = await asyncio.to_thread(ok, b, "GET", path, bob)
+                changed += synced.get("device_lists", {}).get("changed", [])
+                since = synced["next_batch"]
+            # Charlie, found by the resync with no update of his, is no news (Synapse).
+            assert peer.user("charlie") not in changed
+        finally:
+            await peer.stop()
+
+
+def device_updates_about(peer: FederationPeer, user_id: str) -> list[dict[str, Any]]:
+    return [c for c in peer.edus_of("m.device_list_update") if c["user_id"] == user_id]
+
+
+async def test_a_server_left_out_of_servers_in_room_gets_the_missed_update(
+    tmp_path: Path,
+) -> None:
+    """The resident's ``servers_in_room`` leaves out a second server whose user erin
+    is in the room: B's user's device change during the resync does not reach it;
+    once the full state shows erin joined, the update it missed is sent to it (as
+    Synapse does), and later changes reach it as any room-mate's server."""
+    with federation(tmp_path) as net:
+        b = net.server(48, **PARTIAL)
+        b.start(wait=False)
+        peer = FederationPeer(net.ca, "127.0.0.49", {b.server_name: b.base_url})
+        other = FederationPeer(net.ca, "127.0.0.50", {b.server_name: b.base_url})
+        peer.partial_joins = True
+        gate = peer.state_ids_gate = asyncio.Event()
+        await peer.start()
+        await other.start()
+        try:
+            await asyncio.to_thread(b.wait_ready, 60)
+            room = peer.make_room()
+            other.rooms[room] = peer.rooms[room]  # one room, events of both servers
+            erin = other.user("erin")
+            state = peer.state_ids(room)
+            auth = [state[("m.room.create", "")], state[("m.room.power_levels", "")]]
+            auth.append(state[("m.room.join_rules", "")])
+            other.event(
+                room,
+                "m.room.member",
+                {"membership": "join"},
+                state_key=erin,
+                sender=erin,
+                auth_events=auth,
+            )
+            bob_id, bob = await asyncio.to_thread(register, b, "bob")
+            join = f"{CS}/join/{q(room)}?server_name={q(peer.server_name)}"
+            await asyncio.to_thread(ok, b, "POST", join, bob, {})
+            device = (await asyncio.to_thread(ok, b, "GET", f"{CS}/account/whoami", bob))[
+                "device_id"
+            ]
+            path = f"{CS}/devices/{q(device)}"
+            await asyncio.to_thread(ok, b, "PUT", path, bob, {"display_name": "one"})
+            await peer.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 1)
+            await asyncio.sleep(1.0)
+            assert device_updates_about(other, bob_id) == []
+
+            gate.set()
+            await other.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 1)
+            (missed,) = device_updates_about(other, bob_id)
+            assert missed == device_updates_about(peer, bob_id)[0]  # the same update
+            await asyncio.to_thread(ok, b, "PUT", path, bob, {"display_name": "two"})
+            await other.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 2)
+            await peer.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 2)
+        finally:
+            await other.stop()
+            await peer.stop()
+
+
 @pytest.mark.skipif(not synapse_available(), reason="matrix-synapse is not installed")
 def test_partial_join_of_a_synapse_room(tmp_path: Path) -> None:
     """Synapse as the resident: it answers our omit_members=true with partial state

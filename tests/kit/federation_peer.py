@@ -35,6 +35,7 @@ from conduwuit.core.events import Event
 from conduwuit.core.redaction import redact
 from conduwuit.core.room_versions import V10
 from conduwuit.core.signing import Keypair, sign_json
+from conduwuit.core.x_matrix import sign_request
 from conduwuit.server import build
 from conduwuit.service.clock import system_clock
 from conduwuit.service.rooms.storage import RoomStorage
@@ -96,6 +97,8 @@ class FederationPeer:
     #: send_join with ``omit_members=true`` answers partial state (MSC3706): no
     #: member events in ``state`` (they stay in ``auth_chain``), ``members_omitted``.
     partial_joins: bool = False
+    #: Users whose member events a partial answer keeps (as a resident keeps heroes').
+    partial_kept_members: set[str] = field(default_factory=set)
     #: /state_ids answers only once this is set (a resync held back); the event_id of
     #: each /state_ids request, in order.
     state_ids_gate: asyncio.Event | None = None
@@ -294,7 +297,11 @@ class FederationPeer:
             "auth_chain": state,
         }
         if self.partial_joins and request.query.get("omit_members") == "true":
-            answer["state"] = [p for p in answer["state"] if p["type"] != "m.room.member"]
+            answer["state"] = [
+                p
+                for p in answer["state"]
+                if p["type"] != "m.room.member" or p["state_key"] in self.partial_kept_members
+            ]
             answer["members_omitted"] = True
             answer["servers_in_room"] = [self.server_name]
         return web.json_response(answer)
@@ -389,6 +396,29 @@ class FederationPeer:
             self.fail_next -= 1
             return web.json_response({"errcode": "M_UNKNOWN"}, status=500)
         return web.json_response({"pdus": {}})
+
+    async def send_edus(
+        self, destination: str, base_url: str, txn_id: str, edus: list[dict[str, Any]]
+    ) -> tuple[int, Any]:
+        """A signed ``PUT /send`` of ``edus`` to ``destination`` at ``base_url``."""
+        uri = f"/_matrix/federation/v1/send/{txn_id}"
+        body = {"origin": self.server_name, "origin_server_ts": 0, "pdus": [], "edus": edus}
+        auth = sign_request(self.keypair, "PUT", uri, self.server_name, destination, body)
+        headers = {"Authorization": auth.header(), "Content-Type": "application/json"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.put(f"{base_url}{uri}", data=json.dumps(body), headers=headers) as response,
+        ):
+            return response.status, await response.json()
+
+    def edus_of(self, edu_type: str) -> list[dict[str, Any]]:
+        """The contents of the EDUs of that type received, in order."""
+        return [
+            e["content"]
+            for r in self.received
+            for e in r.body.get("edus", [])
+            if e.get("edu_type") == edu_type
+        ]
 
     async def wait_for(self, predicate: Any, within: float = 20.0) -> None:
         """Until ``predicate(self)`` holds (checked at every arrival), or fail."""

@@ -176,11 +176,12 @@ class E2ee:
     def stage_device_renamed(
         self, b: Batch, user_id: str, device_id: str, display_name: str | None
     ) -> None:
-        """A device with identity keys was renamed (a ``Devices.rename_listeners``
-        entry): it shows in /keys/query, so those sharing a room hear of it."""
+        """A device was renamed (a ``Devices.rename_listeners`` entry): those sharing
+        a room hear of it, here and over federation. A device without identity keys
+        too, as Synapse's ``update_device`` notifies on every rename (Complement's
+        partial-state device list tests rename a device that has none); its update
+        carries no keys."""
         keys = self.device_keys.get(user_id, device_id)
-        if keys is None:
-            return
         update = DeviceUpdate(device_id, keys, renamed=True, display_name=display_name)
         woken = self.device_lists.stage_key_change(b, user_id, [update])
         b.after_commit(lambda: self._wake(woken))

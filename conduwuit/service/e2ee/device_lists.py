@@ -102,6 +102,14 @@ class DeviceLists:
         #: Told ``(batch, user ID)`` of each change of a user's devices or keys, local
         #: or remote, in its batch (the appservice sender's MSC3202 device lists).
         self.change_listeners: list[Callable[[Batch, str], None]] = []
+        #: The servers of the rooms joined with partial state a local user is in (the
+        #: federation's; a local user's updates go to them too while the room's
+        #: members are not all known).
+        self.partial_servers: Callable[[str], Iterable[str]] = lambda _user_id: ()
+        #: Whether a room's joins are being found by its partial-state resync (they
+        #: are no news: Synapse tells "changed" only for the updates that came
+        #: meanwhile, see the federation's ``RemoteUserKeys``).
+        self.resync_finding: Callable[[str], bool] = lambda _room_id: False
 
     def is_local(self, user_id: str) -> bool:
         return server_of(user_id) == self._server_name
@@ -124,7 +132,8 @@ class DeviceLists:
         for listener in self.change_listeners:
             listener(b, user_id)
         if self._remote is not None and self.is_local(user_id):
-            servers = {server_of(u) for u in sharing} - {self._server_name}
+            servers = {server_of(u) for u in sharing} | set(self.partial_servers(user_id))
+            servers.discard(self._server_name)
             for update in updates if servers else ():
                 self._remote.stage_outbound(b, user_id, update, servers)
         return observers
@@ -195,6 +204,8 @@ class DeviceLists:
         A join makes the joiner and the room's members "changed" for each other; a
         leave makes "left" the pairs that no longer share any room.
         """
+        if joined and self.resync_finding(room_id):
+            return
         members = self._membership.room_members(room_id) - {user_id}
         if joined:
             pairs = members

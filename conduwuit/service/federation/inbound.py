@@ -449,7 +449,8 @@ class InboundTransactions:
                 if user is None or not isinstance(event_ids, list) or not event_ids:
                     continue
                 data = receipt.get("data")
-                thread = data.get("thread_id") if isinstance(data, dict) else None
+                data = data if isinstance(data, dict) else {}
+                thread, ts = data.get("thread_id"), data.get("ts")
                 try:
                     self.receipts.set_receipt(
                         user,
@@ -458,6 +459,8 @@ class InboundTransactions:
                         str(event_ids[-1]),
                         thread if isinstance(thread, str) else None,
                         member_unknown_ok=self._partial_server(origin, room),
+                        event_unknown_ok=True,
+                        ts=ts if isinstance(ts, int) and not isinstance(ts, bool) else None,
                     )
                 except MatrixError as exc:
                     log.info("receipt of %s in %s ignored: %s", user, room, exc)

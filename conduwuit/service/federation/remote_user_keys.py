@@ -18,6 +18,14 @@ cross-signing keys. Either way the local users sharing a room with the user hear
 of it in ``/sync`` and ``/keys/changes`` (``device_lists.changed``). EDUs about
 users nobody here tracks are ignored, and a cached list whose user is no longer
 tracked is dropped at the leave that ends the tracking.
+
+**Partial-state rooms.** While a room joined with partial state is not complete, we
+cannot know all its members, so an update about a user nobody here is known to
+share a room with is not dropped but noted (``userid_pendingdevicelist``, Synapse's
+``device_lists_remote_pending``); when a room's resync ends, the noted users now
+in it are told to our users as changed in ``/sync``, and the notes go once no
+partial-state room is left. The members the resync finds are no news in themselves
+(``DeviceLists.resync_finding``).
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -83,6 +91,9 @@ class RemoteUserKeys:
         self._cross_signing = cross_signing
         self._wake = wake
         self._cache = db.map(MAPS.userid_remotedevicelist)
+        self._pending = db.map(MAPS.userid_pendingdevicelist)
+        #: Whether a room joined with partial state is still incomplete.
+        self.partial_rooms_exist: Callable[[], bool] = lambda: False
         self._tasks = BackgroundTasks()
         self._resyncing: set[str] = set()
         #: Per remote user, how many of their EDUs arrived (in this process): an
@@ -112,6 +123,10 @@ class RemoteUserKeys:
         here shares a room with any more are dropped (their servers stop sending
         updates, so the lists would go stale until a rejoin)."""
         if joined:
+            # A member found by a partial-state resync did not just join: an update
+            # about them is news (the resync's joins are not announced by anyone).
+            if self._lists.resync_finding(room_id):
+                return
             if server_of(user_id) != self._server_name and self._lists.is_tracked(user_id):
                 self._joined[user_id] = time.monotonic()
                 self._joined.move_to_end(user_id)
@@ -280,7 +295,7 @@ class RemoteUserKeys:
             or not isinstance(prev_ids, list)
         ):
             return
-        if not self._lists.is_tracked(user_id):
+        if not self._tracked_or_noted(user_id):
             return
         self._generation[user_id] = self._generation.get(user_id, 0) + 1
         entry = self.cached(user_id)
@@ -311,7 +326,7 @@ class RemoteUserKeys:
         user_id = content.get("user_id")
         if not isinstance(user_id, str) or server_of(user_id) != origin:
             return
-        if not self._lists.is_tracked(user_id):
+        if not self._tracked_or_noted(user_id):
             return
         self._generation[user_id] = self._generation.get(user_id, 0) + 1
         entry = self.cached(user_id)
@@ -321,6 +336,37 @@ class RemoteUserKeys:
                 if isinstance(signing_key, dict):
                     entry[usage] = signing_key
         self._changed(user_id, entry)
+
+    def _tracked_or_noted(self, user_id: str) -> bool:
+        """Whether an update about ``user_id`` is for us now; while a room joined with
+        partial state is incomplete (its members are not all known) every update's
+        user is noted too, as Synapse does."""
+        if self.partial_rooms_exist():
+            # Noted even when tracked: a member known from the partial state may have
+            # "just joined" (our own join), which would swallow the update below.
+            self._pending.put(user_id.encode(), b"")
+        return self._lists.is_tracked(user_id)
+
+    def partial_room_completed(self, room_id: str) -> None:
+        """A room's full state is in: the noted users now in it changed for our users
+        (their updates came while we could not know), as Synapse's
+        ``handle_room_un_partial_stated`` does; their cached lists stay (updates of
+        users we tracked were applied as they came). The notes go once no room is
+        partial any more."""
+        members = self._lists.room_members(room_id)
+        done = not self.partial_rooms_exist()
+        woken: set[str] = set()
+        with self._db.batch() as b:
+            for raw_key, _ in self._pending.iter_range(None, None):
+                user_id = raw_key.decode()
+                if user_id in members:
+                    woken |= self._lists.stage_key_change(b, user_id)
+                if user_id in members or done:
+                    b.delete(self._pending, raw_key)
+        log.info(
+            "%s complete: device lists of noted members changed for %d users", room_id, len(woken)
+        )
+        self._wake(woken)
 
     def _resync(self, user_id: str) -> None:
         if user_id in self._resyncing:

@@ -134,6 +134,21 @@ class FederationSender:
             self._room_servers[room_id] = cached
         return cached
 
+    def partial_servers_of(self, user_id: str) -> frozenset[str]:
+        """The servers of the partial-state rooms ``user_id`` (local) is joined to, as
+        their join answers listed them: while a room's members are not all known, a
+        local user's device list updates go to them too (Synapse's
+        ``_get_hosts_for_partial_state_room``); the members' own servers come from
+        the membership as always. Once the resync ends the room adds nothing here."""
+        if self.partial is None:
+            return frozenset()
+        servers: set[str] = set()
+        for room in self.partial.all():
+            if self._members.is_joined(user_id, room.room_id):
+                servers.update(room.servers)
+        servers.discard(self._server_name)
+        return frozenset(servers)
+
     def servers_of_room(self, room_id: str) -> frozenset[str]:
         """The other servers with a joined member."""
         return self._joined_servers(room_id) - {self._server_name}

@@ -26,6 +26,7 @@ from conduwuit.db.codec import from_u64, u64
 from conduwuit.service.e2ee import DeviceUpdate, E2ee, SigningKeyUpdate
 from conduwuit.service.e2ee.device_lists import RemoteUpdate
 from conduwuit.service.e2ee.ports import DeviceDirectory
+from conduwuit.service.federation.partial_device_lists import PartialDeviceListCatchUp
 from conduwuit.service.federation.sender import FederationSender
 
 JsonDict = dict[str, Any]
@@ -55,6 +56,9 @@ class UserKeys:
         self._stream = db.map(MAPS.userid_devicelistid)
         #: Stream IDs staged but maybe not committed yet (several in one batch).
         self._staged: dict[str, int] = {}
+        #: Notes each update of a user in a partial-state room (sent again to the
+        #: servers it missed once the room is complete).
+        self.catch_up: PartialDeviceListCatchUp | None = None
 
     # -- served ------------------------------------------------------------------------
     def _check_local(self, user_id: str) -> None:
@@ -124,11 +128,12 @@ class UserKeys:
             content: JsonDict = {"user_id": user_id}
             for usage, signing_key in update.keys.items():
                 content[f"{usage}_key"] = signing_key
-            self._sender.stage_edu(b, servers, "m.signing_key_update", content)
-            return
-        self._sender.stage_edu(
-            b, servers, "m.device_list_update", self._device_edu(b, user_id, update)
-        )
+            edu_type = "m.signing_key_update"
+        else:
+            edu_type, content = "m.device_list_update", self._device_edu(b, user_id, update)
+        self._sender.stage_edu(b, servers, edu_type, content)
+        if self.catch_up is not None:
+            self.catch_up.stage_sent(b, user_id, edu_type, content, servers)
 
     def _device_edu(self, b: Batch, user_id: str, update: DeviceUpdate) -> JsonDict:
         previous = self._staged.get(user_id) or self.stream_id(user_id)

@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from conduwuit.db import MAPS, Batch, Database
+
+log = logging.getLogger(__name__)
 
 #: How often a waiter looks at the mark again without being woken.
 RECHECK_S = 5.0
@@ -37,6 +40,10 @@ class PartialStateRooms:
     def __init__(self, db: Database) -> None:
         self._map = db.map(MAPS.roomid_partialstate)
         self._waiters: dict[str, asyncio.Event] = {}
+        #: Told the room ID once a room's mark is cleared (committed).
+        self.cleared_listeners: list[Callable[[str], None]] = []
+        #: Rooms whose mark is being cleared (staged, its listeners not told yet).
+        self._completing: set[str] = set()
 
     def is_partial(self, room_id: str) -> bool:
         return self._map.contains(room_id.encode())
@@ -44,6 +51,9 @@ class PartialStateRooms:
     def get(self, room_id: str) -> PartialRoom | None:
         raw = self._map.get(room_id.encode())
         return _decode(room_id, raw) if raw is not None else None
+
+    def any(self) -> bool:
+        return next(self._map.iter_range(None, None), None) is not None
 
     def all(self) -> Iterator[PartialRoom]:
         for key, raw in self._map.iter_range(None, None):
@@ -56,12 +66,24 @@ class PartialStateRooms:
     def clear(self, batch: Batch, room_id: str) -> None:
         """Unmark in ``batch``; waiters are woken once it is committed."""
         batch.delete(self._map, room_id.encode())
+        self._completing.add(room_id)
         batch.after_commit(lambda: self._wake(room_id))
 
+    def completing(self, room_id: str) -> bool:
+        """Whether the room's mark is being cleared: the membership changes committed
+        with it (the resync's) are members found, not members who just came or went."""
+        return room_id in self._completing
+
     def _wake(self, room_id: str) -> None:
+        self._completing.discard(room_id)
         waiter = self._waiters.pop(room_id, None)
         if waiter is not None:
             waiter.set()
+        for listener in self.cleared_listeners:
+            try:
+                listener(room_id)
+            except Exception:  # one listener's fault must not keep the others from it
+                log.exception("partial-state completion listener failed for %s", room_id)
 
     async def wait_full(self, room_id: str) -> None:
         """Return once the room has its full state (at once if it has). Woken by

@@ -187,6 +187,9 @@ RULES: Final[dict[str, Rule]] = {
     MAPS.keychangeuserid_count.name: Rule(Kind.KEPT, _KEPT_E2EE),
     MAPS.userid_devicelistid.name: Rule(Kind.KEPT, _KEPT_E2EE),
     MAPS.userid_remotedevicelist.name: Rule(Kind.KEPT, _KEPT_E2EE),
+    MAPS.userid_pendingdevicelist.name: Rule(
+        Kind.KEPT, "remote users whose updates came while a room was partial: not a room's"
+    ),
     MAPS.todeviceid_events.name: Rule(Kind.KEPT, _KEPT_E2EE),
     MAPS.userdevicetxnid_todevice.name: Rule(Kind.KEPT, _KEPT_E2EE),
     MAPS.backupid_algorithm.name: Rule(Kind.KEPT, _KEPT_E2EE),
@@ -216,6 +219,9 @@ RULES: Final[dict[str, Rule]] = {
         Kind.KEPT, "what such a connection sent of the room; dropped with the connection"
     ),
     MAPS.roomid_partialstate.name: Rule(Kind.ROOM, "the partial-state marker of the room"),
+    MAPS.roomid_partialdevicelistout.name: Rule(
+        Kind.ROOM, "our users' device list updates sent while the room was partial-state"
+    ),
     MAPS.roomid_purge.name: Rule(Kind.ROOM, "the purge's own record, deleted last"),
 }
 

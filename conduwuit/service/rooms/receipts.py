@@ -58,16 +58,32 @@ class Receipts:
         thread_id: str | None = None,
         *,
         member_unknown_ok: bool = False,
+        event_unknown_ok: bool = False,
+        ts: int | None = None,
     ) -> None:
-        """``member_unknown_ok``: as ``Typing.set_typing``'s (partial-state rooms)."""
+        """``member_unknown_ok``: as ``Typing.set_typing``'s (partial-state rooms).
+        ``event_unknown_ok``: a receipt received over federation may point at an event
+        we do not hold (yet, or ever: a room joined with partial state, a gap in the
+        timeline). The spec asks no such check of the receiving server and Synapse
+        stores such receipts as they are, so we do; an event we do hold must still be
+        of the room, and a threaded receipt's relation is checked only when we can.
+        ``ts``: the time the receipt's sender gave (federation; Synapse keeps it), else
+        now."""
         room = str(room_id)
         if receipt_type not in RECEIPT_TYPES:
             raise invalid_param(f"Unknown receipt type {receipt_type}")
-        target = self.check_target(user, room_id, event_id, member_unknown_ok=member_unknown_ok)
-        if thread_id is not None and thread_id != "main":
+        target = self.check_target(
+            user,
+            room_id,
+            event_id,
+            member_unknown_ok=member_unknown_ok,
+            event_unknown_ok=event_unknown_ok,
+        )
+        if thread_id is not None and thread_id != "main" and target is not None:
             if event_id != thread_id and not self._related_to(target, thread_id):
                 raise invalid_param("Event is not related to that thread")
-        receipt: dict[str, Any] = {"event_id": event_id, "type": receipt_type, "ts": self._clock()}
+        stamp = ts if ts is not None else self._clock()
+        receipt: dict[str, Any] = {"event_id": event_id, "type": receipt_type, "ts": stamp}
         if thread_id is not None:
             receipt["thread_id"] = thread_id
         latest_key = key(room, str(user), receipt_type, thread_id or "")
@@ -110,13 +126,22 @@ class Receipts:
         return False
 
     def check_target(
-        self, user: UserId, room_id: RoomId, event_id: str, *, member_unknown_ok: bool = False
-    ) -> dict[str, Any]:
-        """The event a receipt or marker points at: in the room, with the user joined."""
+        self,
+        user: UserId,
+        room_id: RoomId,
+        event_id: str,
+        *,
+        member_unknown_ok: bool = False,
+        event_unknown_ok: bool = False,
+    ) -> dict[str, Any] | None:
+        """The event a receipt or marker points at: in the room, with the user joined;
+        None for an event we do not hold when ``event_unknown_ok``."""
         room = str(room_id)
         if not member_unknown_ok and not self._members.is_joined(str(user), room):
             raise forbidden("You are not in this room")
         target = self._timeline.get(event_id)
+        if target is None and event_unknown_ok:
+            return None
         if target is None or target.get("room_id") != room:
             raise not_found("Event not found")
         return target

@@ -99,6 +99,14 @@ async def test_refused_pdus_get_errors_and_are_not_stored(
     status, _ = await remote.request(fed_hs, "GET", f"/_matrix/federation/v1/event/{ids[2]}")
     assert status == 404
 
+    # Another server's event relayed by the origin, signed by its own server: taken.
+    await other.join(fed_hs, room_id, "eve")
+    relayed = message(fed_hs, other, room_id, "relayed", sender=other.user("eve"))
+    status, answer = await transaction(fed_hs, remote, "t2b", [relayed])
+    relayed_id = event_id(fed_hs, other, room_id, relayed)
+    assert (status, answer) == (200, {"pdus": {relayed_id: {}}})
+    assert stored(fed_hs, relayed_id)
+
     # The ACL: a denied origin's PDUs are refused.
     status, _ = await fed_hs.request(
         "PUT",
@@ -249,6 +257,34 @@ async def test_edus_only_for_the_origins_own_users(
     receipts = [e for e in ephemeral if e["type"] == "m.receipt"]
     assert receipts and bob in receipts[0]["content"][last]["m.read"]
     assert rooms.presence.current(bob) == "online"
+
+
+async def test_a_receipt_on_an_event_we_do_not_hold_is_kept_with_its_time(
+    fed_hs: Homeserver, remote: RemoteServer
+) -> None:
+    """The spec asks no check of the receipt's event and Synapse keeps such receipts
+    (Complement CanReceiveReceiptDuringPartialStateJoin): stored as sent, with the
+    sender's ``ts``; one on an event of another room of ours is still dropped."""
+    room_id, token = await room_with(fed_hs)
+    other_room, _ = await room_with(fed_hs)
+    elsewhere = await send(fed_hs, other_room, token, "elsewhere")
+    await remote.join(fed_hs, room_id, "bob")
+    bob = remote.user("bob")
+    receipt = {"event_ids": ["$not-here-yet"], "data": {"ts": 1436451550453}}
+    edus = [{"edu_type": "m.receipt", "content": {room_id: {"m.read": {bob: receipt}}}}]
+    status, _ = await transaction(fed_hs, remote, "unknown-target", [], edus)
+    assert status == 200
+    status, synced = await fed_hs.request("GET", "/sync", token=token)
+    ephemeral = synced["rooms"]["join"][room_id]["ephemeral"]["events"]
+    receipts = [e["content"] for e in ephemeral if e["type"] == "m.receipt"]
+    assert receipts == [{"$not-here-yet": {"m.read": {bob: {"ts": 1436451550453}}}}]
+
+    wrong = {"event_ids": [elsewhere], "data": {"ts": 5}}
+    edus = [{"edu_type": "m.receipt", "content": {room_id: {"m.read": {bob: wrong}}}}]
+    status, _ = await transaction(fed_hs, remote, "wrong-room", [], edus)
+    assert status == 200
+    latest = fed_hs.services.rooms.receipts.latest(UserId.parse(bob), room_id, "m.read")
+    assert latest is not None and latest[1]["event_id"] == "$not-here-yet"
 
 
 async def test_incoming_edus_can_be_turned_off(
