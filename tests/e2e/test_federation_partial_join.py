@@ -95,6 +95,32 @@ def test_partial_join_between_our_servers_completes_the_state(tmp_path: Path) ->
         eventually(lambda: "from a" in bodies(b, room, bob))
 
 
+def remote_member_joins(
+    peer: FederationPeer, author: FederationPeer, room: str, user_id: str
+) -> None:
+    """``author``'s user joins ``peer``'s room (a public room: create, power levels
+    and join rules authorise it)."""
+    state = peer.state_ids(room)
+    auth = [state[(kind, "")] for kind in ("m.room.create", "m.room.power_levels")]
+    auth.append(state[("m.room.join_rules", "")])
+    author.event(
+        room,
+        "m.room.member",
+        {"membership": "join"},
+        state_key=user_id,
+        sender=user_id,
+        auth_events=auth,
+    )
+
+
+async def bob_joins_through(b: ServerProcess, peer: FederationPeer, room: str) -> tuple[str, str]:
+    """Bob registers on B and joins ``room`` through ``peer``: (his ID, his token)."""
+    bob_id, bob = await asyncio.to_thread(register, b, "bob")
+    join = f"{CS}/join/{q(room)}?server_name={q(peer.server_name)}"
+    await asyncio.to_thread(ok, b, "POST", join, bob, {})
+    return bob_id, bob
+
+
 def lazy_filter() -> str:
     lazy = {"lazy_load_members": True}
     return q(json.dumps({"room": {"state": lazy, "timeline": lazy}}))
@@ -129,20 +155,8 @@ async def test_a_partial_room_is_usable_before_its_resync_which_survives_a_kill(
             await asyncio.to_thread(b.wait_ready, 60)
             room = peer.make_room()
             derek = peer.user("derek")
-            state = peer.state_ids(room)
-            auth = [state[("m.room.create", "")], state[("m.room.power_levels", "")]]
-            auth.append(state[("m.room.join_rules", "")])
-            peer.event(
-                room,
-                "m.room.member",
-                {"membership": "join"},
-                state_key=derek,
-                sender=derek,
-                auth_events=auth,
-            )
-            bob_id, bob = await asyncio.to_thread(register, b, "bob")
-            join = f"{CS}/join/{q(room)}?server_name={q(peer.server_name)}"
-            await asyncio.to_thread(ok, b, "POST", join, bob, {})
+            remote_member_joins(peer, peer, room, derek)
+            bob_id, bob = await bob_joins_through(b, peer, room)
             assert peer.send_join_queries == ["omit_members=true"]
 
             # Usable at once: send (the peer gets it), /messages, a lazy-loading sync.
@@ -208,20 +222,8 @@ async def test_device_lists_while_a_room_is_partial(tmp_path: Path, derek_known:
             derek = peer.user("derek")
             if derek_known:  # kept in the partial answer, as a room's heroes are
                 peer.partial_kept_members.add(derek)
-            state = peer.state_ids(room)
-            auth = [state[("m.room.create", "")], state[("m.room.power_levels", "")]]
-            auth.append(state[("m.room.join_rules", "")])
-            peer.event(
-                room,
-                "m.room.member",
-                {"membership": "join"},
-                state_key=derek,
-                sender=derek,
-                auth_events=auth,
-            )
-            bob_id, bob = await asyncio.to_thread(register, b, "bob")
-            join = f"{CS}/join/{q(room)}?server_name={q(peer.server_name)}"
-            await asyncio.to_thread(ok, b, "POST", join, bob, {})
+            remote_member_joins(peer, peer, room, derek)
+            bob_id, bob = await bob_joins_through(b, peer, room)
             members = f"{CS}/rooms/{q(room)}/members"
             assert await asyncio.to_thread(times_out, b, members, bob, 1.0)  # still partial
             since = (await asyncio.to_thread(ok, b, "GET", f"{CS}/sync", bob))["next_batch"]
@@ -282,20 +284,8 @@ async def test_a_server_left_out_of_servers_in_room_gets_the_missed_update(
             room = peer.make_room()
             other.rooms[room] = peer.rooms[room]  # one room, events of both servers
             erin = other.user("erin")
-            state = peer.state_ids(room)
-            auth = [state[("m.room.create", "")], state[("m.room.power_levels", "")]]
-            auth.append(state[("m.room.join_rules", "")])
-            other.event(
-                room,
-                "m.room.member",
-                {"membership": "join"},
-                state_key=erin,
-                sender=erin,
-                auth_events=auth,
-            )
-            bob_id, bob = await asyncio.to_thread(register, b, "bob")
-            join = f"{CS}/join/{q(room)}?server_name={q(peer.server_name)}"
-            await asyncio.to_thread(ok, b, "POST", join, bob, {})
+            remote_member_joins(peer, other, room, erin)
+            bob_id, bob = await bob_joins_through(b, peer, room)
             device = (await asyncio.to_thread(ok, b, "GET", f"{CS}/account/whoami", bob))[
                 "device_id"
             ]
