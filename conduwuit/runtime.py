@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import os
@@ -131,6 +132,7 @@ async def serve(loaded: LoadedConfig, *, started_at: float | None = None) -> Non
         log.warning("%s", warning)
     server = RunningServer(config)
     await server.start()
+    gc.enable()  # off during start-up (``cli.main``, issue 21); on for serving
     # Opening RocksDB's maps frees ~5 MiB of temporaries the heap keeps resident
     # (issue 21: idle RSS 80 -> 76 MiB); a gc.collect() or gc.freeze() first adds nothing.
     allocator.trim()
