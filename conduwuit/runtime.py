@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import os
@@ -53,6 +54,15 @@ class RunningServer:
 
     async def start(self) -> None:
         try:
+            # Registration files before listening: an appservice's first request
+            # must find its token, and a bad file stops the start before any client
+            # is answered (issue 21 checked the order: everything before ``listen``
+            # is what serving correctly needs; the rest starts after).
+            if self.config.appservice_dir is not None:
+                loaded = await self.server.services.users.appservices.load_dir(
+                    self.config.appservice_dir
+                )
+                log.info("appservices from %s: %s", self.config.appservice_dir, loaded)
             await self.runner.setup()
             self.sites = make_sites(self.config, self.runner)
             for site in self.sites:
@@ -64,11 +74,6 @@ class RunningServer:
             self.server.services.rooms.typing.start()
             self.server.services.federation.sender.start()
             self.server.services.federation.partial_resync.start()
-            if self.config.appservice_dir is not None:
-                loaded = await self.server.services.users.appservices.load_dir(
-                    self.config.appservice_dir
-                )
-                log.info("appservices from %s: %s", self.config.appservice_dir, loaded)
             self.server.services.appservice_sender.start()
             self.server.services.admin_api.deletions.start()
             self.server.services.admin_api.history.start()
@@ -127,6 +132,7 @@ async def serve(loaded: LoadedConfig, *, started_at: float | None = None) -> Non
         log.warning("%s", warning)
     server = RunningServer(config)
     await server.start()
+    gc.enable()  # off during start-up (``cli.main``, issue 21); on for serving
     # Opening RocksDB's maps frees ~5 MiB of temporaries the heap keeps resident
     # (issue 21: idle RSS 80 -> 76 MiB); a gc.collect() or gc.freeze() first adds nothing.
     allocator.trim()

@@ -65,8 +65,10 @@ async def test_a_bad_file_stops_the_start(tmp_path: Path) -> None:
     directory = tmp_path / "appservice"
     directory.mkdir()
     (directory / "bad.yml").write_text(COMPLEMENT_STYLE.replace("hs_token", "hs_tokn"))
+    running = server(tmp_path, directory)
     with pytest.raises(RegistrationError, match=r"bad\.yml: 'hs_token' is required"):
-        await server(tmp_path, directory).start()
+        await running.start()
+    assert running.sites == []  # refused before listening: no client was ever answered
 
 
 async def test_a_missing_directory_stops_the_start(tmp_path: Path) -> None:
