@@ -37,6 +37,7 @@ READS_REPOSITORY = [
     "tests/bench/test_runner.py",
     "tests/complement/test_results.py",
     "tests/config/test_example.py",
+    "tests/db/test_regroup.py",
     "tests/http/test_metrics.py",
     "tests/service/metrics/test_lazy_import.py",
 ]
