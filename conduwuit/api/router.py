@@ -150,7 +150,7 @@ class LazyPatternResource(web.DynamicResource):
     @functools.cached_property
     def _pattern(self) -> re.Pattern[str]:  # type: ignore[override]
         eager = web.DynamicResource(self._orig_path)
-        if eager.canonical != self._formatter:  # tests/api/test_router.py checks every route
+        if eager.canonical != self._formatter:  # tests/http/test_router.py checks every route
             raise RuntimeError(f"route {self._orig_path}: canonical {eager.canonical}")
         return eager._pattern
 
@@ -177,7 +177,7 @@ def install(
     reuses a resource only for the same path added twice in a row): fewer resources to
     build and to try per request. No two paths match the same URL, so which
     resource a URL meets first does not change the answer, 405's Allow included
-    (tests/api/test_router.py compares with one resource per ``add_route``)."""
+    (tests/http/test_router.py compares with one resource per ``add_route``)."""
     resources: dict[str, web.Resource] = {}
     router = app.router
     for route in routes:
