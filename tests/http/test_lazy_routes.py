@@ -224,7 +224,7 @@ async def test_routes_that_differ_from_the_recorded_ones_are_refused(
     def root_routes(services: Services) -> list[Route]:
         return root.routes("test.example")
 
-    # Recorded as needing a token; the module says otherwise: never served.
+    # Recorded with a 1-byte body limit; the module says otherwise: never served.
     shapes = (("GET", ("/",), Auth.NONE.value, False, False, 1),)
     client = await make_client(LazyGroup(root_routes, None, shapes).routes())  # type: ignore[arg-type]
     with caplog.at_level(logging.ERROR):

@@ -8,12 +8,13 @@ import inspect
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from conduwuit.api.router import Auth, LazyPatternResource, Route, install
+from conduwuit.api.router import Authenticator, LazyPatternResource, Route, install
 from conduwuit.api.routes import routes
 from conduwuit.server import Server, build
 from tests.kit.homeserver import homeserver_config
@@ -32,20 +33,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield server
     finally:
         server.close()
-
-
-class NoAuthentication:
-    """Routing only: no request reaches a handler here."""
-
-    async def authenticate(
-        self,
-        request: web.Request,
-        scheme: Auth,
-        *,
-        allow_guests: bool = False,
-        allow_locked: bool = False,
-    ) -> None:
-        raise AssertionError("not called")
 
 
 def reference_router(declared: list[Route]) -> web.UrlDispatcher:
@@ -81,7 +68,8 @@ async def test_every_url_gets_the_answer_of_one_resource_per_route(server: Serve
     declared = routes(server.services)
     reference = reference_router(declared)
     app = web.Application()
-    install(app, declared, NoAuthentication())
+    # Routing only: no request reaches an authenticator here.
+    install(app, declared, cast(Authenticator, object()))
     installed = app.router
     paths = {path for route in declared for path in route.paths}
     # One resource per path, fewer than one per add_route.
