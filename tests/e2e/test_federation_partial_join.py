@@ -352,3 +352,56 @@ def test_partial_join_of_a_synapse_room(tmp_path: Path) -> None:
             {"msgtype": "m.text", "body": "from s"},
         )
         eventually(lambda: "from s" in bodies(b, room, bob))
+
+
+def joined_count(server: HasBaseUrl, room: str, token: str) -> int | None:
+    chunk = ok(server, "GET", f"{CS}/publicRooms", token)["chunk"]
+    return next((int(r["num_joined_members"]) for r in chunk if r["room_id"] == room), None)
+
+
+def directory_finds(server: HasBaseUrl, token: str, term: str) -> list[str]:
+    path = f"{CS}/user_directory/search"
+    found = ok(server, "POST", path, token, {"search_term": term})["results"]
+    return [r["user_id"] for r in found]
+
+
+async def test_room_stats_and_user_directory_follow_the_resync(tmp_path: Path) -> None:
+    """While the room is partial, the public room list counts the members B knows and
+    the user directory finds B's user but not the members the join left out; once
+    the resync completes both show every member (Complement TestPartialStateJoin
+    "Room stats …" / "User directory is correctly updated once state re-sync
+    completes")."""
+    with federation(tmp_path) as net:
+        b = net.server(45, **PARTIAL)
+        b.start(wait=False)
+        peer = FederationPeer(net.ca, "127.0.0.46", {b.server_name: b.base_url})
+        peer.partial_joins = True
+        gate = peer.state_ids_gate = asyncio.Event()
+        await peer.start()
+        try:
+            await asyncio.to_thread(b.wait_ready, 60)
+            room = peer.make_room()
+            derek = peer.user("derek")
+            remote_member_joins(peer, peer, room, derek)
+            # Bob is B's first user, so its admin: he may publish a room he has no
+            # power in.
+            bob_id, bob = await bob_joins_through(b, peer, room)
+            # The room is publicly joinable: Bob finds himself through it (Synapse's
+            # users_in_public_rooms), not the members the join left out.
+            assert await asyncio.to_thread(directory_finds, b, bob, "bob") == [bob_id]
+            assert await asyncio.to_thread(directory_finds, b, bob, "derek") == []
+            listing = f"{CS}/directory/list/room/{q(room)}"
+            await asyncio.to_thread(ok, b, "PUT", listing, bob, {"visibility": "public"})
+            assert await asyncio.to_thread(joined_count, b, room, bob) == 1
+
+            gate.set()
+            members = f"{CS}/rooms/{q(room)}/members"
+            await asyncio.to_thread(ok, b, "GET", members, bob)
+            assert await asyncio.to_thread(joined_count, b, room, bob) == 3
+            assert await asyncio.to_thread(directory_finds, b, bob, "derek") == [derek]
+            assert await asyncio.to_thread(directory_finds, b, bob, "charlie") == [
+                peer.user("charlie")
+            ]
+        finally:
+            await peer.stop()
+
