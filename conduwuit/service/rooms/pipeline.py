@@ -355,7 +355,11 @@ class EventPipeline:
             verified = verify(pdu)
             if inspect.isawaitable(verified):
                 await verified
-            if self._known(event.event_id, in_timeline=position is not None):
+            # An event known only as an outlier (fetched as another's auth event or
+            # state) is placed now that it arrives as a new or backfilled event, as
+            # Synapse "de-outliers" it (Complement TestPartialStateJoin "Resync
+            # completes even when events arrive before their prev_events").
+            if self._known(event.event_id, in_timeline=True):
                 return event
             given = prev_states or {}
             exists = self.state.timeline.exists
