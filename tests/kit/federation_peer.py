@@ -401,8 +401,25 @@ class FederationPeer:
         self, destination: str, base_url: str, txn_id: str, edus: list[dict[str, Any]]
     ) -> tuple[int, Any]:
         """A signed ``PUT /send`` of ``edus`` to ``destination`` at ``base_url``."""
+        return await self.send_transaction(destination, base_url, txn_id, edus=edus)
+
+    async def send_transaction(
+        self,
+        destination: str,
+        base_url: str,
+        txn_id: str,
+        pdus: list[dict[str, Any]] | None = None,
+        edus: list[dict[str, Any]] | None = None,
+    ) -> tuple[int, Any]:
+        """A signed ``PUT /send`` of ``pdus`` and ``edus`` to ``destination`` at
+        ``base_url``: (status, answer)."""
         uri = f"/_matrix/federation/v1/send/{txn_id}"
-        body = {"origin": self.server_name, "origin_server_ts": 0, "pdus": [], "edus": edus}
+        body = {
+            "origin": self.server_name,
+            "origin_server_ts": 0,
+            "pdus": pdus or [],
+            "edus": edus or [],
+        }
         auth = sign_request(self.keypair, "PUT", uri, self.server_name, destination, body)
         headers = {"Authorization": auth.header(), "Content-Type": "application/json"}
         async with (
