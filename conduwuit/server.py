@@ -635,7 +635,7 @@ def build_federation(
     )
     rooms.membership.remote = joins
     remote_events = RemoteEvents(rooms.storage, client, pdu_signatures)
-    partial_resync = PartialStateResync(rooms.storage, remote_events)
+    partial_resync = PartialStateResync(rooms.storage, remote_events, config.server_name)
     joins.on_partial_join = partial_resync.resync_soon
     backfill = Backfill(remote_events, client, config.server_name)
     rooms.history.backfill = backfill.fill

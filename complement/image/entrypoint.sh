@@ -56,7 +56,8 @@ export CONDUWUIT_ALLOW_FEDERATION="${CONDUWUIT_ALLOW_FEDERATION:-true}"
 # federation (the Rust conduwuit's Complement config turns this on too).
 export CONDUWUIT_ALLOW_DEVICE_NAME_FEDERATION="${CONDUWUIT_ALLOW_DEVICE_NAME_FEDERATION:-true}"
 # Joins with partial state (MSC3706) as Synapse makes them: Complement's
-# tests/msc3902 (TestPartialStateJoin) test them; the option is off by default.
+# tests/msc3902 (TestPartialStateJoin) test them; the option's default, kept
+# explicit so the image tests them whatever the default.
 export CONDUWUIT_FEDERATION_PARTIAL_STATE_JOINS="${CONDUWUIT_FEDERATION_PARTIAL_STATE_JOINS:-true}"
 # Rate limits off: Complement logs in, registers, sends, joins and invites many
 # times a second.

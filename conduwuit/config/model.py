@@ -689,18 +689,19 @@ class GlobalConfig(Section):
         """),
     )
     federation_partial_state_joins: bool = Field(
-        False,
+        True,
         description=doc("""
             Join remote rooms with partial state (MSC3706, send_join v2
             omit_members=true, as Synapse does): a resident that supports it leaves
             most member events out of its answer, so joining a large room is fast and
             the room is usable at once; the rest of the state is fetched in the
-            background (also after a restart). Until then /members waits, an eager
-            /sync leaves the room out (a lazy-loading one shows it) and events are
-            checked against their auth events, then again on the full state. Off by
-            default: device-list tracking of a room's members waits for its full
-            state (docs/federation.md). This server's own name for it: conduwuit
-            has no such option.
+            background (also after a restart; given up, bounded, when no server will
+            give it). Until then /members waits, an eager /sync leaves the room out
+            (a lazy-loading one shows it), device-list tracking of the members not
+            yet known waits, and events are checked against the partial state
+            resolved with their auth events, then again on the full state
+            (docs/federation-sender.md). Set false to always ask for the full state.
+            This server's own name for it: conduwuit has no such option.
         """),
     )
     trusted_servers: list[str] = Field(

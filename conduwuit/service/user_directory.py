@@ -56,13 +56,20 @@ class UserDirectory:
         found: dict[str, dict[str, Any]] = {}
         for room in rooms:
             current = state.current_hash(room)
+            public = room in published or _publicly_visible(
+                state.content_at(current, EventType.JOIN_RULES, ""),
+                state.content_at(current, EventType.HISTORY_VISIBILITY, ""),
+            )
             for member in self.storage.member_index.members(room, MembershipState.JOIN):
                 if member in found or self.is_locked(member):
                     continue
-                if member == str(user) and room not in published:
+                if member == str(user) and not public:
                     # Sharing a room with oneself does not count: as in Synapse, the
                     # searcher is found only through a public room (Complement
-                    # TestRoomSpecificUsername*: "Bob can find Alice by mxid").
+                    # TestRoomSpecificUsername*: "Bob can find Alice by mxid"), one
+                    # published or, as Synapse's ``users_in_public_rooms`` counts it,
+                    # publicly joinable or world-readable (Complement
+                    # TestPartialStateJoin "User directory is correctly updated …").
                     continue
                 # A local user is listed with their global profile, never a per-room
                 # name (Synapse: the directory follows local users' profile changes
@@ -84,3 +91,11 @@ class UserDirectory:
                     found[member] = entry
         results = sorted(found.values(), key=lambda e: (e.get("display_name") or "", e["user_id"]))
         return {"results": results[:limit], "limited": len(results) > limit}
+
+
+def _publicly_visible(join_rules: object, history: object) -> bool:
+    """Synapse's ``is_room_world_readable_or_publicly_joinable``: the room's join rule
+    is ``public`` or its history is ``world_readable``."""
+    return (isinstance(join_rules, dict) and join_rules.get("join_rule") == "public") or (
+        isinstance(history, dict) and history.get("history_visibility") == "world_readable"
+    )

@@ -75,6 +75,11 @@ def test_paginating_past_the_join_backfills_history_from_the_other_server(
         b, "POST", f"{CS}/join/{q(room)}?server_name={q(a.server_name)}", {}, token=bob_token
     )
     assert status == 200, joined
+    # The join is a partial-state one (federation_partial_state_joins, the default):
+    # an eager /sync shows the room once its state is complete, which
+    # /joined_members waits for.
+    status, _ = call(b, "GET", f"{CS}/rooms/{q(room)}/joined_members", token=bob_token)
+    assert status == 200
     status, first_sync = call(b, "GET", f"{CS}/sync?timeout=0", token=bob_token)
     assert status == 200, first_sync
     timeline = first_sync["rooms"]["join"][room]["timeline"]

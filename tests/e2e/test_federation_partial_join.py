@@ -352,3 +352,143 @@ def test_partial_join_of_a_synapse_room(tmp_path: Path) -> None:
             {"msgtype": "m.text", "body": "from s"},
         )
         eventually(lambda: "from s" in bodies(b, room, bob))
+
+
+def joined_count(server: HasBaseUrl, room: str, token: str) -> int | None:
+    chunk = ok(server, "GET", f"{CS}/publicRooms", token)["chunk"]
+    return next((int(r["num_joined_members"]) for r in chunk if r["room_id"] == room), None)
+
+
+def directory_finds(server: HasBaseUrl, token: str, term: str) -> list[str]:
+    path = f"{CS}/user_directory/search"
+    found = ok(server, "POST", path, token, {"search_term": term})["results"]
+    return [r["user_id"] for r in found]
+
+
+async def test_room_stats_and_user_directory_follow_the_resync(tmp_path: Path) -> None:
+    """While the room is partial, the public room list counts the members B knows and
+    the user directory finds B's user but not the members the join left out; once
+    the resync completes both show every member (Complement TestPartialStateJoin
+    "Room stats …" / "User directory is correctly updated once state re-sync
+    completes")."""
+    with federation(tmp_path) as net:
+        b = net.server(45, **PARTIAL)
+        b.start(wait=False)
+        peer = FederationPeer(net.ca, "127.0.0.46", {b.server_name: b.base_url})
+        peer.partial_joins = True
+        gate = peer.state_ids_gate = asyncio.Event()
+        await peer.start()
+        try:
+            await asyncio.to_thread(b.wait_ready, 60)
+            room = peer.make_room()
+            derek = peer.user("derek")
+            remote_member_joins(peer, peer, room, derek)
+            # Bob is B's first user, so its admin: he may publish a room he has no
+            # power in.
+            bob_id, bob = await bob_joins_through(b, peer, room)
+            # The room is publicly joinable: Bob finds himself through it (Synapse's
+            # users_in_public_rooms), not the members the join left out.
+            assert await asyncio.to_thread(directory_finds, b, bob, "bob") == [bob_id]
+            assert await asyncio.to_thread(directory_finds, b, bob, "derek") == []
+            listing = f"{CS}/directory/list/room/{q(room)}"
+            await asyncio.to_thread(ok, b, "PUT", listing, bob, {"visibility": "public"})
+            assert await asyncio.to_thread(joined_count, b, room, bob) == 1
+
+            gate.set()
+            members = f"{CS}/rooms/{q(room)}/members"
+            await asyncio.to_thread(ok, b, "GET", members, bob)
+            assert await asyncio.to_thread(joined_count, b, room, bob) == 3
+            assert await asyncio.to_thread(directory_finds, b, bob, "derek") == [derek]
+            assert await asyncio.to_thread(directory_finds, b, bob, "charlie") == [
+                peer.user("charlie")
+            ]
+        finally:
+            await peer.stop()
+
+
+def event_shown(server: HasBaseUrl, room: str, token: str, event_id: str) -> bool:
+    status, _ = call(server, "GET", f"{CS}/rooms/{q(room)}/event/{q(event_id)}", token=token)
+    return status == 200
+
+
+async def test_a_leave_after_a_kick_let_in_on_partial_state_is_accepted(tmp_path: Path) -> None:
+    """Derek (a moderator who has left) "kicks" elsie: B, not knowing derek left, lets
+    the kick in on its partial state. Elsie then leaves, citing her join: B checks
+    the leave against its partial state resolved with the leave's own auth events
+    (Synapse's), so the leave is accepted rather than refused as the leave of someone
+    already out (Complement TestPartialStateJoin "Device list updates reach
+    incorrectly kicked servers … even though remote server left room")."""
+    with federation(tmp_path) as net:
+        b = net.server(51, **PARTIAL)
+        b.start(wait=False)
+        peer = FederationPeer(net.ca, "127.0.0.52", {b.server_name: b.base_url})
+        peer.partial_joins = True
+        gate = peer.state_ids_gate = asyncio.Event()
+        await peer.start()
+        try:
+            await asyncio.to_thread(b.wait_ready, 60)
+            room = peer.make_room()
+            charlie, derek, elsie = (peer.user(n) for n in ("charlie", "derek", "elsie"))
+            remote_member_joins(peer, peer, room, derek)
+            state = peer.state_ids(room)
+            create, charlie_join = state[("m.room.create", "")], state[("m.room.member", charlie)]
+            derek_join = state[("m.room.member", derek)]
+            levels = peer.event_id(
+                peer.event(
+                    room,
+                    "m.room.power_levels",
+                    {"users": {charlie: 100, derek: 100}},
+                    state_key="",
+                    auth_events=[create, state[("m.room.power_levels", "")], charlie_join],
+                )
+            )
+            peer.event(
+                room,
+                "m.room.member",
+                {"membership": "leave"},
+                state_key=derek,
+                sender=derek,
+                auth_events=[create, levels, derek_join],
+            )
+            bob_id, bob = await bob_joins_through(b, peer, room)
+
+            async def deliver(txn: str, pdu: dict[str, Any]) -> str:
+                status, _ = await peer.send_transaction(b.server_name, b.base_url, txn, [pdu])
+                assert status == 200
+                event_id = peer.event_id(pdu)
+                deadline = time.monotonic() + 20
+                while not await asyncio.to_thread(event_shown, b, room, bob, event_id):
+                    assert time.monotonic() < deadline, f"{pdu['type']} never shown"
+                    await asyncio.sleep(0.1)
+                return event_id
+
+            remote_member_joins(peer, peer, room, elsie)
+            elsie_join = await deliver("t1", peer.rooms[room][-1])
+            kick = peer.event(
+                room,
+                "m.room.member",
+                {"membership": "leave"},
+                state_key=elsie,
+                sender=derek,
+                auth_events=[create, levels, derek_join],
+            )
+            await deliver("t2", kick)
+            leave = peer.event(
+                room,
+                "m.room.member",
+                {"membership": "leave"},
+                state_key=elsie,
+                sender=elsie,
+                auth_events=[create, levels, elsie_join],
+            )
+            leave_id = await deliver("t3", leave)
+
+            gate.set()
+            members = f"{CS}/rooms/{q(room)}/members"
+            chunk = (await asyncio.to_thread(ok, b, "GET", members, bob))["chunk"]
+            shown = {e["state_key"]: (e["event_id"], e["content"]["membership"]) for e in chunk}
+            assert shown[elsie] == (leave_id, "leave")
+            assert shown[bob_id][1] == "join"
+            assert await asyncio.to_thread(event_shown, b, room, bob, leave_id)
+        finally:
+            await peer.stop()

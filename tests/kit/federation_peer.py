@@ -103,6 +103,8 @@ class FederationPeer:
     #: each /state_ids request, in order.
     state_ids_gate: asyncio.Event | None = None
     state_ids_requests: list[str] = field(default_factory=list)
+    #: /state_ids answers this error when set: (status, body) (a refusing server).
+    state_ids_error: tuple[int, dict[str, Any]] | None = None
     _runner: web.AppRunner | None = None
     _keys: dict[tuple[str, str], Any] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -313,6 +315,8 @@ class FederationPeer:
         self.state_ids_requests.append(event_id)
         if self.state_ids_gate is not None:
             await self.state_ids_gate.wait()
+        if self.state_ids_error is not None:
+            return web.json_response(self.state_ids_error[1], status=self.state_ids_error[0])
         events = self.rooms.get(request.match_info["room_id"], [])
         ids = [self.event_id(p) for p in events]
         if event_id not in ids:
@@ -401,8 +405,25 @@ class FederationPeer:
         self, destination: str, base_url: str, txn_id: str, edus: list[dict[str, Any]]
     ) -> tuple[int, Any]:
         """A signed ``PUT /send`` of ``edus`` to ``destination`` at ``base_url``."""
+        return await self.send_transaction(destination, base_url, txn_id, edus=edus)
+
+    async def send_transaction(
+        self,
+        destination: str,
+        base_url: str,
+        txn_id: str,
+        pdus: list[dict[str, Any]] | None = None,
+        edus: list[dict[str, Any]] | None = None,
+    ) -> tuple[int, Any]:
+        """A signed ``PUT /send`` of ``pdus`` and ``edus`` to ``destination`` at
+        ``base_url``: (status, answer)."""
         uri = f"/_matrix/federation/v1/send/{txn_id}"
-        body = {"origin": self.server_name, "origin_server_ts": 0, "pdus": [], "edus": edus}
+        body = {
+            "origin": self.server_name,
+            "origin_server_ts": 0,
+            "pdus": pdus or [],
+            "edus": edus or [],
+        }
         auth = sign_request(self.keypair, "PUT", uri, self.server_name, destination, body)
         headers = {"Authorization": auth.header(), "Content-Type": "application/json"}
         async with (
@@ -451,11 +472,11 @@ def redacted_for_check(pdu: dict[str, Any]) -> dict[str, Any]:
 
 @asynccontextmanager
 async def homeserver_with_peer(
-    tmp_path: Path, peer_ip: str, *, sender: bool
+    tmp_path: Path, peer_ip: str, *, sender: bool, **options: Any
 ) -> AsyncIterator[tuple[FederationPeer, Homeserver]]:
     """An in-process homeserver (``test.example``) beside a :class:`FederationPeer` on
     ``peer_ip`` that reaches it, both trusting one throwaway CA; with ``sender`` the
-    federation sender runs too."""
+    federation sender runs too. ``options``: more config options."""
     ca = trustme.CA()
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
@@ -466,6 +487,7 @@ async def homeserver_with_peer(
         trusted_servers="[]",
         request_conn_timeout=3,
         federation_timeout=10,
+        **options,
     )
     server = build(config, system_clock)
     client: TestClient[Any, Any] = TestClient(TestServer(server.app, host="127.0.0.1"))

@@ -9,7 +9,7 @@ and what listeners stage for it (push notifications).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from conduwuit.core import state_res
@@ -136,7 +136,7 @@ class Persister:
             new_leaves = self._extremities.replace(
                 b, shortroomid, [e for e in event.prev_event_ids if e in leaves], event.event_id
             )
-            users = self._update_members(b, room_id, event, se, changed_keys, new_full, count)
+            users, _ = self._update_members(b, room_id, event, se, changed_keys, new_full, count)
             self._relate(b, event, se, shortroomid, count)
             self._apply_redaction(b, event, rv, before)
             self._timeline.put_timeline(b, pduid(shortroomid, count), pdu)
@@ -285,10 +285,8 @@ class Persister:
         with self._db.batch() as b:
             count = b.next_count()
             self._state.set_current(b, room_id, snapshot)
-            users = self._update_members(b, room_id, None, -1, changed, new_full, count)
-            again = [u for u in rejoined if u not in users]
-            self._members.apply(
-                b, [MembershipChange(room_id, u, MembershipState.JOIN, count) for u in again]
+            users, again = self._update_members(
+                b, room_id, None, -1, changed, new_full, count, rejoined
             )
             if also is not None:
                 also(b)
@@ -376,8 +374,13 @@ class Persister:
         changed_keys: Mapping[int, int],
         new: Mapping[int, int],
         count: int,
-    ) -> list[str]:
-        """Move members whose state changed (``changed_keys`` of the new current state)."""
+        rejoined: Sequence[str] = (),
+    ) -> tuple[list[str], list[str]]:
+        """Move members whose state changed (``changed_keys`` of the new current state),
+        and join ``rejoined`` again unless their state changed; (the users whose state
+        changed, the users joined again). One ``apply`` for all: it reads the counts
+        from the database, so a second one in the same batch would overwrite the
+        first one's counts with stale ones."""
         changed: dict[str, PduJson] = {}
         for sk, se in changed_keys.items():
             if se == own and event is not None and event.state_key is not None:
@@ -406,8 +409,10 @@ class Persister:
                         strip.append(stripped(found))
                 strip.append(stripped(member))
             changes.append(MembershipChange(room_id, user_id, membership, count, strip))
+        again = [u for u in rejoined if u not in changed]
+        changes.extend(MembershipChange(room_id, u, MembershipState.JOIN, count) for u in again)
         self._members.apply(b, changes)
-        return list(changed)
+        return list(changed), again
 
     def _relate(
         self,

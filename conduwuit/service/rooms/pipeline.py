@@ -160,10 +160,33 @@ class EventPipeline:
         auth_rules.check(event, auth_map, rv)
         state_auth = self.state.auth_state(before, _auth_keys(event, rv), rv)
         if not against_state:
-            # Partial state: what it has wins, its gaps (members it lacks) are filled
-            # from the event's own auth events, as Synapse checks then.
-            state_auth = {**auth_map, **state_auth}
+            state_auth = await self._partial_auth_state(state_auth, auth_map, rv)
         auth_rules.check(event, state_auth, rv)
+
+    async def _partial_auth_state(
+        self, known: dict[StateKey, Event], cited: dict[StateKey, Event], rv: RoomVersion
+    ) -> dict[StateKey, Event]:
+        """The state to check an event against when the state before it is partial:
+        as Synapse's ``_check_event_auth`` does then, the state known here resolved
+        with the event's own auth events (state resolution), so the gaps (members the
+        partial state lacks) are filled from them and a membership the partial state
+        got wrong (a kick let in for want of the kicker's leave) does not refuse what
+        the event's auth events allow. Where they do not disagree the union is the
+        resolution, and the resolution's walk of the auth chains is skipped."""
+        if all(known[k].event_id == e.event_id for k, e in cited.items() if k in known):
+            return {**cited, **known}
+        sets = [
+            {k: e.event_id for k, e in known.items()},
+            {k: e.event_id for k, e in cited.items()},
+        ]
+        # Off the event loop, as the resolution of a fork (see ``state_after``).
+        resolved = await asyncio.to_thread(state_res.resolve, rv, sets, lambda i: self._load(i, rv))
+        out: dict[StateKey, Event] = {}
+        for key, event_id in resolved.items():
+            found = self._load(event_id, rv)
+            if found is not None:
+                out[key] = found
+        return out
 
     def _not_rejected(self, auth_event_id: str) -> None:
         """An event whose auth event was rejected is rejected too (server-server API:
@@ -355,7 +378,11 @@ class EventPipeline:
             verified = verify(pdu)
             if inspect.isawaitable(verified):
                 await verified
-            if self._known(event.event_id, in_timeline=position is not None):
+            # An event known only as an outlier (fetched as another's auth event or
+            # state) is placed now that it arrives as a new or backfilled event, as
+            # Synapse "de-outliers" it (Complement TestPartialStateJoin "Resync
+            # completes even when events arrive before their prev_events").
+            if self._known(event.event_id, in_timeline=True):
                 return event
             given = prev_states or {}
             exists = self.state.timeline.exists

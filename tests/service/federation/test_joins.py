@@ -37,8 +37,10 @@ async def test_join_a_remote_room_then_talk_in_it(
     assert "ver=10" in peer.make_joins[0] and "ver=1&" in peer.make_joins[0]
     (join,) = peer.send_joins
     assert join["sender"] == "@alice:test.example" and OURS in join["signatures"]
-    # We ask for the full state: no omit_members (partial joins are not ours to make).
-    assert peer.send_join_queries == [""]
+    # We ask for partial state (federation_partial_state_joins, on by default); this
+    # resident answers the full state, so the room is not partial-state.
+    assert peer.send_join_queries == ["omit_members=true"]
+    assert not hs.services.rooms.storage.partial.is_partial(room)
     assert join["content"]["membership"] == "join"
 
     status, joined = await hs.request("GET", "/joined_rooms", token=token)

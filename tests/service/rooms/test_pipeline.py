@@ -239,3 +239,24 @@ async def test_replaced_state_in_unsigned_is_ours_not_the_senders(stack: Stack) 
         "prev_content": {"membership": "join"},
         "prev_sender": DAVE,
     }
+
+
+async def test_an_outlier_arriving_as_a_new_event_is_placed(stack: Stack) -> None:
+    """An event first fetched as an outlier (another event's auth event or state, as a
+    /state_ids answer brings) is placed in the timeline once it arrives itself, as
+    Synapse de-outliers it; before, it counted as known and never showed."""
+    room = await public_room_with_dave(stack)
+    pdu = remote_event(
+        stack, room, latest(stack, room), "m.room.topic", {"topic": "t"}, state_key=""
+    )
+    event = await stack.storage.pipeline.receive_outlier(pdu, V10)
+    timeline = stack.storage.timeline
+    assert timeline.exists(event.event_id) and timeline.pdu_id(event.event_id) is None
+    await stack.storage.pipeline.receive(pdu, V10, no_verify)
+    assert timeline.pdu_id(event.event_id) is not None
+    assert latest(stack, room) == event.event_id
+    state = stack.storage.state
+    assert state.content_at(state.current_hash(str(room)), "m.room.topic") == {"topic": "t"}
+    # Received again, it is known: nothing changes.
+    await stack.storage.pipeline.receive(pdu, V10, no_verify)
+    assert latest(stack, room) == event.event_id
