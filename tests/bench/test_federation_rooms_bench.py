@@ -30,7 +30,9 @@ async def test_federation_rooms_bench_smoke(tmp_path: Path) -> None:
     for name, count in (("typing", 10), ("receipts", 12), ("presence", 11)):
         figures_of = ours[name]
         assert figures_of["updates"] == count, name
-        assert figures_of["per_s"] > 0 and 0 < figures_of["last_ms"] <= figures_of["seconds"] * 1000
+        # seconds are rounded to 10 ms, last_ms to 0.1 ms: compare within that rounding
+        seconds_ms = figures_of["seconds"] * 1000 + 5
+        assert figures_of["per_s"] > 0 and 0 < figures_of["last_ms"] <= seconds_ms
     # every PDU of the two transactions was accepted and reached the room
     assert ours["inbound"]["pdus"] == 100 and ours["inbound"]["per_s"] > 0
     assert ours["join"]["members"] == 3 and ours["join"]["state_events"] == 5
