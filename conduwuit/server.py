@@ -661,7 +661,7 @@ def build_federation(
             config.server_name,
             rooms.history,
             client,
-            pdu_signatures,
+            remote_events,
             sender.servers_of_room,
             backfill.place,
         ),
