@@ -240,6 +240,7 @@ def room_routes(
             forbidden_directory_servers=frozenset(
                 config.forbidden_remote_room_directory_server_names
             ),
+            unknown_events=federation.unknown_events,
         ),
         *delayed_events.routes(rooms.delayed_events),
         *admin_server_notices.ServerNoticeHandlers(rooms.server_notices).routes(),

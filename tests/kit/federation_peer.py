@@ -103,6 +103,10 @@ class FederationPeer:
     #: each /state_ids request, in order.
     state_ids_gate: asyncio.Event | None = None
     state_ids_requests: list[str] = field(default_factory=list)
+    #: The event ID of each /event request received, in order; seconds each waits
+    #: before answering (a slow server).
+    event_requests: list[str] = field(default_factory=list)
+    event_delay: float = 0.0
     _runner: web.AppRunner | None = None
     _keys: dict[tuple[str, str], Any] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -326,6 +330,8 @@ class FederationPeer:
 
     async def _event(self, request: web.Request) -> web.Response:
         wanted = request.match_info["event_id"]
+        self.event_requests.append(wanted)
+        await asyncio.sleep(self.event_delay)
         for events in self.rooms.values():
             for pdu in events:
                 if self.event_id(pdu) == wanted:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from conduwuit.api.client.rooms import create, directory, membership, read, send
 from conduwuit.api.router import Route
 from conduwuit.service.federation.queries import FederationQueries
+from conduwuit.service.federation.unknown_events import UnknownEvents
 from conduwuit.service.filters import Filters
 from conduwuit.service.ratelimit import RateLimits
 from conduwuit.service.rooms.actions import RoomActions
@@ -32,12 +33,13 @@ def routes(
     delayed: DelayedEvents,
     shadow_bans: ShadowBans,
     forbidden_directory_servers: frozenset[str] = frozenset(),
+    unknown_events: UnknownEvents | None = None,
 ) -> list[Route]:
     return [
         *create.routes(actions, limits, shadow_bans),
         *send.routes(actions, members, history, limits, delayed, shadow_bans),
         *membership.routes(members, history, limits, shadow_bans),
-        *read.routes(history, filters),
+        *read.routes(history, filters, unknown_events),
         *directory.routes(
             directory_, public_rooms_without_auth, remote, forbidden_directory_servers
         ),
