@@ -143,6 +143,13 @@ async def test_a_lying_server_gets_nothing_stored(
     status, event = await get(hs, room.room, "event", room.event_id(tampered), token)
     assert status == 200, event
     assert event["content"] == {}, event
+    # An event above everything we hold fits no gap (new events come by /send or
+    # /get_missing_events): refused, not kept as an outlier we could not judge.
+    newer = room.message("after the join")
+    status, reply = await get(hs, room.room, "event", room.event_id(newer), token)
+    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND"), reply
+    assert not timeline.exists(room.event_id(newer))
+    assert room.event_id(newer) in peer.event_requests
     # A well-formed ID nobody has, and one that is no event ID: 404; the second is
     # never asked for.
     for unknown in ("$" + "A" * 43, "not-an-event"):
