@@ -9,8 +9,9 @@ conservatively:
 
 - Only for a user who may read the whole room (joined, or a world-readable room:
   not up to a leave, what other servers have lies past it), while this server is in
-  the room, for a well-formed event ID held here in no form (a rejected or
-  soft-failed event stays a 404; so does one known only as an outlier, see below).
+  the room, for a well-formed event ID not in our timeline (a rejected or
+  soft-failed event stays a 404; one known only as an outlier, such as the missing
+  prev event of a gap, is fetched again and placed like an unknown one).
 - Asked of the room's other servers with a joined member (the room ID's server
   first), at most ``MAX_SERVERS``, each within ``REQUEST_TIMEOUT`` s, the whole fetch
   within ``FETCH_DEADLINE`` s. One fetch per room at a time (a second request for
@@ -109,7 +110,7 @@ class UnknownEvents:
         caller reads it again, visibility and all."""
         room = str(room_id)
         timeline = self._storage.timeline
-        if not EventId.is_valid(event_id) or timeline.exists(event_id):
+        if not EventId.is_valid(event_id) or self._held(event_id):
             return False
         try:
             access = self._history.access(user, room)
@@ -125,7 +126,7 @@ class UnknownEvents:
             return False
         key = f"{room}\n{event_id}"
         async with self._running.hold(room):
-            if timeline.exists(event_id):  # the request before this one fetched it
+            if self._held(event_id):  # the request before this one fetched it
                 return timeline.pdu_id(event_id) is not None
             if self._backoff.retry_at(key) is not None:
                 return False
@@ -143,6 +144,13 @@ class UnknownEvents:
             else:
                 self._backoff.failed(key)
             return placed
+
+    def _held(self, event_id: str) -> bool:
+        """In our timeline, or kept hidden (rejected, soft-failed). An outlier (a
+        state or auth event, the missing prev event of a gap) is fetched again and
+        placed like an unknown event."""
+        timeline = self._storage.timeline
+        return timeline.pdu_id(event_id) is not None or timeline.is_hidden(event_id)
 
     async def _fetch(
         self,
