@@ -15,7 +15,8 @@ conservatively:
 - Asked of the room's other servers with a joined member (the room ID's server
   first), at most ``MAX_SERVERS``, each within ``REQUEST_TIMEOUT`` s, the whole fetch
   within ``FETCH_DEADLINE`` s. One fetch per room at a time (a second request for
-  the same ID waits, then reads the first one's result); an ID that gave nothing is
+  the same ID waits, then reads the first one's result; waiting counts against the
+  same ``FETCH_DEADLINE``, so no request waits longer); an ID that gave nothing is
   not asked for again for ``BACKOFF_BASE_MS`` ms, doubling up to ``BACKOFF_MAX_MS``
   (per room and ID, the ``MAX_REMEMBERED`` latest), so a client repeating an unknown
   ID costs at most one round of requests per backoff.
@@ -125,25 +126,27 @@ class UnknownEvents:
         if rv is None or shortroomid is None or not others:
             return False
         key = f"{room}\n{event_id}"
-        async with self._running.hold(room):
-            if self._held(event_id):  # the request before this one fetched it
-                return timeline.pdu_id(event_id) is not None
-            if self._backoff.retry_at(key) is not None:
-                return False
-            deadline = time.monotonic() + FETCH_DEADLINE
-            try:
-                async with asyncio.timeout(FETCH_DEADLINE):
-                    placed = await self._fetch(
-                        user, access, room, rv, shortroomid, event_id, others, deadline
-                    )
-            except TimeoutError:
-                log.info("fetching %s of %s took too long", event_id, room)
-                placed = False
-            if placed:
-                self._backoff.succeeded(key)
-            else:
-                self._backoff.failed(key)
-            return placed
+        deadline = time.monotonic() + FETCH_DEADLINE
+        asked = False
+        try:
+            # Waiting for another fetch of the room counts against this one's time.
+            async with asyncio.timeout(FETCH_DEADLINE), self._running.hold(room):
+                if self._held(event_id):  # the request before this one fetched it
+                    return timeline.pdu_id(event_id) is not None
+                if self._backoff.retry_at(key) is not None:
+                    return False
+                asked = True
+                placed = await self._fetch(
+                    user, access, room, rv, shortroomid, event_id, others, deadline
+                )
+        except TimeoutError:
+            log.info("fetching %s of %s took too long", event_id, room)
+            placed = False
+        if placed:
+            self._backoff.succeeded(key)
+        elif asked:
+            self._backoff.failed(key)
+        return placed
 
     def _held(self, event_id: str) -> bool:
         """In our timeline, or kept hidden (rejected, soft-failed). An outlier (a

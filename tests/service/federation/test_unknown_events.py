@@ -6,6 +6,7 @@ and placed into the gap before our join, or refused with nothing stored."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -237,3 +238,18 @@ async def test_an_event_from_while_the_server_was_away_goes_into_that_gap(
     assert status == 200, page
     shown = [e["content"].get("body") or e["content"].get("membership") for e in page["chunk"]]
     assert shown == ["join", "later", "while you were away", "leave"], shown
+
+
+async def test_requests_at_once_for_one_event_ask_the_server_once(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    peer, hs = peer_and_hs
+    room = PeerRoom(peer)
+    old = room.message("old")
+    token = await join(hs, room.room)
+    peer.event_delay = 0.5
+    replies = await asyncio.gather(
+        *(get(hs, room.room, what, room.event_id(old), token) for what in ("event", "context"))
+    )
+    assert [status for status, _ in replies] == [200, 200], replies
+    assert peer.event_requests == [room.event_id(old)]
