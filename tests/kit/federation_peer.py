@@ -103,6 +103,8 @@ class FederationPeer:
     #: each /state_ids request, in order.
     state_ids_gate: asyncio.Event | None = None
     state_ids_requests: list[str] = field(default_factory=list)
+    #: Event IDs /state_ids adds to every answer's state (a lying server).
+    state_ids_extra: list[str] = field(default_factory=list)
     #: The event ID of each /event request received, in order; seconds each waits
     #: before answering (a slow server).
     event_requests: list[str] = field(default_factory=list)
@@ -331,7 +333,9 @@ class FederationPeer:
             if "state_key" in pdu:
                 state[(pdu["type"], pdu["state_key"])] = pdu_id
         chain = list(state.values())
-        return web.json_response({"pdu_ids": chain, "auth_chain_ids": chain})
+        return web.json_response(
+            {"pdu_ids": [*chain, *self.state_ids_extra], "auth_chain_ids": chain}
+        )
 
     async def _event(self, request: web.Request) -> web.Response:
         wanted = request.match_info["event_id"]

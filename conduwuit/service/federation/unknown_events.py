@@ -239,7 +239,10 @@ class UnknownEvents:
         membership: str | None = None
         for state_id in state_ids:
             state_pdu = fetched.get(state_id) or timeline.get(state_id)
+            # (Fetched events are of the room; one held here may be of another.)
             if state_pdu is None or timeline.is_rejected(state_id):
+                continue
+            if state_pdu.get("room_id") != room:
                 continue
             content = state_pdu.get("content") or {}
             kind = (state_pdu.get("type"), state_pdu.get("state_key"))

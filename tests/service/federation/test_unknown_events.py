@@ -253,3 +253,20 @@ async def test_requests_at_once_for_one_event_ask_the_server_once(
     )
     assert [status for status, _ in replies] == [200, 200], replies
     assert peer.event_requests == [room.event_id(old)]
+
+
+async def test_state_from_another_room_does_not_open_history(
+    peer_and_hs: tuple[FederationPeer, Homeserver],
+) -> None:
+    """The server names, among the state before a hidden event, the world-readable
+    visibility of another room we hold: it does not count; nothing is stored."""
+    peer, hs = peer_and_hs
+    hidden = PeerRoom(peer, "joined")
+    secret = hidden.message("before you came")
+    public = PeerRoom(peer, "world_readable")
+    token = await join(hs, hidden.room)
+    await join(hs, public.room, "bob")
+    peer.state_ids_extra = [public.peer.state_ids(public.room)[("m.room.history_visibility", "")]]
+    status, reply = await get(hs, hidden.room, "event", hidden.event_id(secret), token)
+    assert (status, reply["errcode"]) == (404, "M_NOT_FOUND"), reply
+    assert not hs.services.rooms.storage.timeline.exists(hidden.event_id(secret))
