@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 150
 # make crashloop: kill -9 trials (CI's small number); manual runs: make crashloop CRASH_TRIALS=100
 CRASH_TRIALS ?= 3
 
-.PHONY: run test lint layers typecheck pytest config admin-docs bench fuzz crashloop clean sliding-client
+.PHONY: run test lint layers typecheck pytest config admin-docs route-shapes bench fuzz crashloop clean sliding-client
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,10 @@ config: $(STAMP_RUN)
 ## Regenerate docs/admin.md from the admin commands' declarations.
 admin-docs: $(STAMP_RUN)
 	$(BIN)/conduwuit generate-admin-docs > docs/admin.md
+
+## After changing a lazily loaded route group's routes (conduwuit/api/lazy.py).
+route-shapes: $(STAMP_RUN)
+	$(BIN)/conduwuit generate-route-shapes > conduwuit/api/route_shapes.py
 
 ## Benchmarks side by side with Synapse (installs it under .cache/bench once); see docs/performance.md.
 bench: $(STAMP_TEST)

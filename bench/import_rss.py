@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import pkgutil
 import statistics
 import subprocess
 import sys
@@ -58,7 +59,17 @@ ON_FIRST_USE: list[tuple[str, list[str]]] = [
     ("on first use: Pillow (thumbnails)", ["PIL.Image"]),
     ("on first use: PyYAML (appservices)", ["yaml"]),
     ("on first use: jinja2 (the root page)", ["jinja2"]),
+    ("on first use: route handlers (conduwuit/api/lazy.py)", ["bench.import_rss:import_api"]),
 ]
+
+
+def import_api() -> None:
+    """Every module of ``conduwuit.api``: what the lazily loaded route groups add once
+    each has had its first request."""
+    import conduwuit.api
+
+    for module in pkgutil.walk_packages(conduwuit.api.__path__, "conduwuit.api."):
+        importlib.import_module(module.name)
 
 
 def _self_rss_kib() -> int:

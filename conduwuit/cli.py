@@ -1,14 +1,16 @@
 """Command line: serve (the default), check-config, generate-config, admin,
-generate-admin-docs, init-dev-config, rotate-signing-key."""
+generate-admin-docs, generate-route-shapes, init-dev-config, rotate-signing-key."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import secrets
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,7 @@ from conduwuit import SERVER_NAME, __version__
 
 if TYPE_CHECKING:
     from conduwuit.config import GlobalConfig
+    from conduwuit.service.services import Services
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("words", nargs=argparse.REMAINDER, help="<group> <command> [args]")
     commands.add_parser(
         "generate-admin-docs", help="print the admin room's command reference (docs/admin.md)"
+    )
+    commands.add_parser(
+        "generate-route-shapes",
+        help="print the lazily loaded routes' shapes (conduwuit/api/route_shapes.py)",
     )
     init = commands.add_parser(
         "init-dev-config", help="write a development config for localhost if none exists"
@@ -85,22 +92,40 @@ def admin_command(config: GlobalConfig, words: list[str]) -> int:
     return 0 if ok else 1
 
 
-def admin_reference() -> str:
-    """The admin commands' reference, from a server built over a throwaway database
-    (the commands are declared by the objects that run them)."""
+@contextlib.contextmanager
+def _throwaway_services() -> Iterator[Services]:
+    """Every service, over a database in a temporary directory."""
     import tempfile
 
-    from conduwuit.admin.reference import reference
     from conduwuit.config import load_config
-    from conduwuit.server import build_admin, build_services
+    from conduwuit.server import build_services
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {"CONDUWUIT_SERVER_NAME": "example.org", "CONDUWUIT_DATABASE_PATH": tmp}
         services = build_services(load_config(None, env).config)
         try:
-            return reference(build_admin(services).parser)
+            yield services
         finally:
             services.close()
+
+
+def admin_reference() -> str:
+    """The admin commands' reference, from a server built over a throwaway database
+    (the commands are declared by the objects that run them)."""
+    from conduwuit.admin.reference import reference
+    from conduwuit.server import build_admin
+
+    with _throwaway_services() as services:
+        return reference(build_admin(services).parser)
+
+
+def route_shapes() -> str:
+    """conduwuit/api/route_shapes.py: the routes of every lazily loaded group."""
+    from conduwuit.api.lazy import render_shapes
+    from conduwuit.api.routes import EAGER, GROUPS
+
+    with _throwaway_services() as services:
+        return render_shapes((b.__name__, b(services)) for b in GROUPS if b not in EAGER)
 
 
 def init_dev_config(path: Path) -> int:
@@ -151,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "generate-admin-docs":
         sys.stdout.write(admin_reference())
+        return 0
+    if command == "generate-route-shapes":
+        sys.stdout.write(route_shapes())
         return 0
     if command == "init-dev-config":
         return init_dev_config(config_file or Path("conduwuit.toml"))

@@ -27,7 +27,7 @@ from conduwuit.admin.parser import CommandParser
 from conduwuit.admin.room import SERVER_USER_LOCALPART
 from conduwuit.api.auth import TokenAuthenticator
 from conduwuit.api.federation.auth import ServerAuthenticator
-from conduwuit.api.routes import routes
+from conduwuit.api.routes import lazy_routes
 from conduwuit.config import GlobalConfig, memory, registration_token
 from conduwuit.config.memory import Machine
 from conduwuit.core.errors import bad_json
@@ -192,7 +192,7 @@ def build(config: GlobalConfig, clock: Clock = system_clock) -> Server:
             services.users.appservices,
         )
         stats = services.metrics.requests if services.metrics is not None else None
-        app = make_app(config, routes(services), authenticator, stats)
+        app = make_app(config, lazy_routes(services), authenticator, stats)
         admin = build_admin(services, clock)
     except BaseException:
         services.close()

@@ -10,6 +10,7 @@ or exits here: its output and errors come back as text for the reply.
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -119,11 +120,18 @@ def code_block_text(text: str) -> str:
 class CommandParser:
     def __init__(self, groups: Sequence[Group]) -> None:
         self.groups = tuple(groups)
-        self._parser = _Parser(prog=PROG, description="Administer this server.")
-        group_parsers = self._parser.add_subparsers(dest="group", metavar="<group>")
+
+    @functools.cached_property
+    def _parser(self) -> _Parser:
+        """The argparse tree, built for the first command line (or help): its ~60
+        parsers were ~7 ms of the server's start-up, most of it argparse's gettext
+        looking for translations on disk."""
+        parser = _Parser(prog=PROG, description="Administer this server.")
+        group_parsers = parser.add_subparsers(dest="group", metavar="<group>")
         group_parsers.required = True
         for group in self.groups:
             self._add(group_parsers, group, 0)
+        return parser
 
     def _add(self, parent: Any, group: Group, depth: int) -> None:
         gp = parent.add_parser(group.name, help=group.help, description=group.help)

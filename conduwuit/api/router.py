@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -124,6 +125,44 @@ def _authenticated(route: Route, authenticator: Authenticator | None) -> Handler
     return wrapper
 
 
+#: A path whose parts are only these (literal characters that percent-quoting leaves
+#: alone, and ``{name}`` / ``{name:regex}`` variables) gets a LazyPatternResource.
+_SIMPLE_PATH = re.compile(
+    r"[A-Za-z0-9/_.~-]*(?:\{[_a-zA-Z][_a-zA-Z0-9]*(?::[^{}]+)?\}[A-Za-z0-9/_.~-]*)*"
+)
+_VARIABLE = re.compile(r"\{([_a-zA-Z][_a-zA-Z0-9]*)(?::[^{}]+)?\}")
+
+
+class LazyPatternResource(web.DynamicResource):
+    """aiohttp's DynamicResource with its regex compiled on the first match.
+
+    Compiling the ~200 dynamic paths' regexes was a third of building the router at
+    start-up; a request compiles only the candidates its URL is checked against, once.
+    The compiled regex is aiohttp's own (from a DynamicResource of the same path), so
+    matching is unchanged; the canonical form (aiohttp indexes resources by it) is
+    computed here, only for paths ``_SIMPLE_PATH`` accepts."""
+
+    def __init__(self, path: str, *, name: str | None = None) -> None:
+        web.Resource.__init__(self, name=name)  # not DynamicResource's: it compiles
+        self._orig_path = path
+        self._formatter = _VARIABLE.sub(r"{\1}", path)
+
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern[str]:  # type: ignore[override]
+        eager = web.DynamicResource(self._orig_path)
+        if eager.canonical != self._formatter:  # tests/http/test_router.py checks every route
+            raise RuntimeError(f"route {self._orig_path}: canonical {eager.canonical}")
+        return eager._pattern
+
+
+def _resource(router: web.UrlDispatcher, path: str) -> web.Resource:
+    if "{" in path and _SIMPLE_PATH.fullmatch(path):
+        resource = LazyPatternResource(path)
+        router.register_resource(resource)
+        return resource
+    return router.add_resource(path)
+
+
 def install(
     app: web.Application,
     routes: Iterable[Route],
@@ -132,10 +171,21 @@ def install(
     max_request_size: int | None = None,
 ) -> None:
     """Add every route (and HEAD for every GET) to the app's router; a route's body
-    limit is never above ``max_request_size``."""
+    limit is never above ``max_request_size``.
+
+    Each path is one resource holding all of its methods (aiohttp's ``add_route``
+    reuses a resource only for the same path added twice in a row): fewer resources to
+    build and to try per request. No two paths match the same URL, so which
+    resource a URL meets first does not change the answer, 405's Allow included
+    (tests/http/test_router.py compares with one resource per ``add_route``)."""
+    resources: dict[str, web.Resource] = {}
+    router = app.router
     for route in routes:
         handler = _limited(route, _authenticated(route, authenticator), max_request_size)
         for path in route.paths:
-            app.router.add_route(route.method, path, handler)
+            resource = resources.get(path)
+            if resource is None:
+                resource = resources[path] = _resource(router, path)
+            resource.add_route(route.method, handler)
             if route.method == "GET":
-                app.router.add_route("HEAD", path, handler)
+                resource.add_route("HEAD", handler)

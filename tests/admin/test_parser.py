@@ -46,3 +46,13 @@ def test_code_block_text_keeps_indentation() -> None:
     assert code_block_text(text) == "a:\n  - b: 1\n"
     assert code_block_text("```x```") == "x"
     assert code_block_text("no block") == ""
+
+
+async def test_the_argparse_tree_is_built_on_first_use_and_kept() -> None:
+    # Built lazily (start-up time); docs/admin.md's test builds the server's whole tree.
+    parser = CommandParser([Group("top", "The top group", (DO,))])
+    assert "_parser" not in vars(parser)
+    assert (await parser.execute("top do")).ok
+    built = vars(parser)["_parser"]
+    assert "Do it" in parser.help("top")
+    assert vars(parser)["_parser"] is built

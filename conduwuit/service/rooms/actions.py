@@ -4,6 +4,7 @@ messages and state, redact. Every refusal raises before anything is written.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -143,7 +144,20 @@ class RoomActions:
         event = await self.storage.pipeline.create_local(
             new, str(sender), room_id, rv, txn, countersign=countersign
         )
+        if new.timestamp is None:
+            await self._past_millisecond(event.origin_server_ts)
         return event.event_id
+
+    async def _past_millisecond(self, stamp: int) -> None:
+        """Answer only once the clock has left the millisecond an event was stamped
+        with. A client that takes the time after our answer (a date jump's "from
+        now on", a Complement test's ``time.Now()``) must not share the event's
+        millisecond, or "after this moment" would include the event it just made.
+        Waits at most a few milliseconds, outside the room's lock."""
+        for _ in range(3):
+            if self.storage.clock() > stamp:
+                return
+            await asyncio.sleep(0.001)
 
     def is_remote_invite(self, new: NewEvent) -> bool:
         return (
@@ -250,6 +264,7 @@ class RoomActions:
             self.aliases.put(alias, room_id, str(creator))
         if request.visibility == "public":
             self.aliases.set_published(room_id, True)
+        await self._past_millisecond(created_at)
         return room_id
 
     async def _create_derived_room(

@@ -3,14 +3,20 @@ invite, join, read, redact, leave."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from conduwuit.core.errors import MatrixError
 from conduwuit.core.ids import RoomId
+from conduwuit.db import Database
+from conduwuit.server import services_over
 from conduwuit.service.rooms.actions import CreateRoom
 from conduwuit.service.rooms.transactions import Txn
+from tests.kit.homeserver import homeserver_config
 
-from .conftest import ALICE, BOB, CAROL, Stack
+from .conftest import ALICE, BOB, CAROL, Clock, Stack
 
 
 async def make_room(stack: Stack, **kwargs: object) -> RoomId:
@@ -156,3 +162,31 @@ async def test_redaction_serves_redacted_form(stack: Stack) -> None:
     event = stack.history.event(ALICE, room, mine)
     assert event["content"] == {}
     assert event["unsigned"]["redacted_because"]["content"]["reason"] == "typo"
+
+
+async def test_answers_come_after_the_millisecond_their_event_was_stamped(
+    db: Database, tmp_path: Path
+) -> None:
+    # Under the wall clock, as in production: a client that reads its clock after
+    # our answer must be past the event's millisecond, or "events after now" (a
+    # date jump forwards) would include the event it just made.
+    def wall_clock() -> int:
+        return time.time_ns() // 1_000_000
+
+    config = homeserver_config(tmp_path / "unused")
+    stack = Stack(services_over(config, db, wall_clock), Clock())
+
+    def stamp_of(event_id: str) -> int:
+        return int(stack.history.event(ALICE, room, event_id)["origin_server_ts"])
+
+    room = RoomId.parse(await stack.actions.create_room(ALICE, CreateRoom(preset="public_chat")))
+    create = stack.history.state_event(ALICE, room, "m.room.create", "")
+    assert wall_clock() > create["origin_server_ts"]
+    for i in range(20):
+        sent = await stack.actions.send(ALICE, room, "m.room.message", {"body": str(i)})
+        assert wall_clock() > stamp_of(sent)
+        topic = await stack.actions.send(ALICE, room, "m.room.topic", {"topic": str(i)}, "")
+        assert wall_clock() > stamp_of(topic)
+    await stack.membership.join(BOB, str(room))
+    joined = stack.history.state_event(ALICE, room, "m.room.member", str(BOB))
+    assert wall_clock() > joined["origin_server_ts"]
