@@ -76,6 +76,7 @@ from conduwuit.service.federation.room_membership import FederationMembership
 from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.sender import FederationSender, SenderSettings
 from conduwuit.service.federation.timestamps import RemoteTimestamps
+from conduwuit.service.federation.unknown_events import UnknownEvents
 from conduwuit.service.federation.user_keys import UserKeys
 from conduwuit.service.federation.well_known import WellKnownClient, federation_ssl_context
 from conduwuit.service.filters import Filters
@@ -661,9 +662,16 @@ def build_federation(
             config.server_name,
             rooms.history,
             client,
-            pdu_signatures,
+            remote_events,
             sender.servers_of_room,
             backfill.place,
+        ),
+        unknown_events=UnknownEvents(
+            config.server_name,
+            rooms.history,
+            remote_events,
+            backfill.place,
+            sender.servers_in_room,
         ),
     )
 

@@ -245,7 +245,7 @@ def _room_membership(s: Services) -> list[Route]:
 def _room_read(s: Services) -> list[Route]:
     from conduwuit.api.client.rooms import read
 
-    return read.routes(s.rooms.history, s.users.filters)
+    return read.routes(s.rooms.history, s.users.filters, s.federation.unknown_events)
 
 
 def _room_directory(s: Services) -> list[Route]:

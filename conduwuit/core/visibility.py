@@ -94,6 +94,22 @@ def own_leave_visible(pdu: Mapping[str, Any], viewer: str, membership_before: st
     return after in (MembershipState.LEAVE, MembershipState.BAN) and membership_before in IN_ROOM
 
 
+def may_see_given(
+    pdu: Mapping[str, Any],
+    viewer: str,
+    visibility_before: Any,
+    membership_before: str | None,
+    currently_joined: bool,
+) -> bool:
+    """Whether a viewer may see ``pdu`` given the state before it: the
+    ``history_visibility`` value there and the viewer's membership there (None: none);
+    their own leave always, else :func:`may_see` at the event."""
+    if own_leave_visible(pdu, viewer, membership_before):
+        return True
+    governing = visibility_at(pdu, effective_visibility(visibility_before))
+    return may_see(governing, membership_at(pdu, viewer, membership_before), currently_joined)
+
+
 def erased_form(pdu: dict[str, Any], membership: str, room_version: RoomVersion) -> dict[str, Any]:
     """The form of an erased user's event a viewer gets (``erase`` on account
     deactivation, spec v1.10): the room version's redacted copy, unless the viewer was

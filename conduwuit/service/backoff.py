@@ -29,6 +29,9 @@ class Backoff:
     clock: Clock
     base_ms: int = BACKOFF_BASE_MS
     max_ms: int = BACKOFF_MAX_MS
+    #: Destinations remembered at most (the longest known forgotten first), when the
+    #: keys come from outside (event IDs a client names).
+    max_entries: int | None = None
     _state: dict[str, _Failures] = field(default_factory=dict)
 
     def retry_at(self, destination: str) -> int | None:
@@ -48,6 +51,9 @@ class Backoff:
         delay = min(self.base_ms * 2 ** min(state.count, 32), self.max_ms)
         state.count += 1
         state.retry_at_ms = self.clock() + delay
+        if self.max_entries is not None:
+            while len(self._state) > self.max_entries:
+                del self._state[next(iter(self._state))]
 
     def succeeded(self, destination: str) -> None:
         self._state.pop(destination, None)

@@ -34,6 +34,7 @@ from conduwuit.service.federation.room_membership import FederationMembership
 from conduwuit.service.federation.room_reads import RoomReads
 from conduwuit.service.federation.sender import FederationSender
 from conduwuit.service.federation.timestamps import RemoteTimestamps
+from conduwuit.service.federation.unknown_events import UnknownEvents
 from conduwuit.service.federation.user_keys import UserKeys
 from conduwuit.service.filters import Filters
 from conduwuit.service.loop_lag import LoopLag
@@ -196,6 +197,8 @@ class FederationServices:
     remote_keys: RemoteUserKeys
     #: ``/timestamp_to_event`` asking the room's other servers past gaps in our history.
     timestamps: RemoteTimestamps
+    #: Events a client names that we do not hold, fetched into gaps of our history.
+    unknown_events: UnknownEvents
 
 
 @dataclass

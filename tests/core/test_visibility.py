@@ -47,3 +47,28 @@ def test_others_get_the_room_versions_redacted_copy() -> None:
             assert member["state_key"] == "@erin:x"
     # The input is not modified.
     assert MESSAGE["content"]["body"] == "secret"
+
+
+def test_may_see_given_the_state_before_the_event() -> None:
+    """The visibility and the viewer's membership before an event decide, as
+    ``RoomHistory.view`` decides on stored state (what a fetched event is judged by
+    before it is stored)."""
+    from conduwuit.core.visibility import may_see_given
+
+    viewer = "@vic:x"
+    # Joined members only: not for a viewer who was not joined, even joined now.
+    assert not may_see_given(MESSAGE, viewer, "joined", None, True)
+    assert may_see_given(MESSAGE, viewer, "joined", MembershipState.JOIN, True)
+    # Shared (also a missing or unknown value): for members now.
+    for value in ("shared", None, "nonsense"):
+        assert may_see_given(MESSAGE, viewer, value, None, True)
+        assert not may_see_given(MESSAGE, viewer, value, None, False)
+    assert may_see_given(MESSAGE, viewer, "invited", MembershipState.INVITE, False)
+    assert may_see_given(MESSAGE, viewer, "world_readable", None, False)
+    # A change of visibility counts by the more permissive of old and new.
+    opening = {**MESSAGE, "type": "m.room.history_visibility", "state_key": ""}
+    opening["content"] = {"history_visibility": "world_readable"}
+    assert may_see_given(opening, viewer, "joined", None, False)
+    # One's own leave after a join is always seen.
+    leave = {**MEMBER, "state_key": viewer, "content": {"membership": "leave"}}
+    assert may_see_given(leave, viewer, "joined", MembershipState.JOIN, False)

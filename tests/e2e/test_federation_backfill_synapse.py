@@ -1,7 +1,8 @@
 """Backfill from Synapse (tests/kit/synapse_peer.py): a room with history on
 Synapse, which our server joins late; our client paginates back through all of it,
 in order, fetched from Synapse with ``/backfill`` and ``/state_ids``; then leaves,
-re-joins, and paginates across the gap of what was said meanwhile.
+re-joins, and paginates across the gap of what was said meanwhile. Events of the
+room from before our join are fetched by ID for ``/event`` and ``/context`` too.
 
 Skipped only when the ``crosscheck`` extra (matrix-synapse) is not installed.
 """
@@ -67,3 +68,28 @@ def test_history_of_a_synapse_room_is_backfilled(net: FederationNet) -> None:
     ids = [e["event_id"] for e in walk(a, bob_token, room, None, limit=7)]
     assert ids == expected
     assert set(away) <= set(ids)
+
+
+def test_events_from_before_the_join_are_fetched_from_synapse_by_id(net: FederationNet) -> None:
+    """/event and /context for an event of Synapse's room from before our server
+    joined: fetched from Synapse (``/event``, ``/state_ids``), checked, placed into
+    the gap before the join and answered."""
+    [a], [s] = net.servers, net.synapses
+    _, carol_token = s.register("carol")
+    _, dan_token = register(a, "dan")
+    room = room_with_history(s, carol_token)
+    messages = [e for e in walk(s, carol_token, room, None) if e["type"] == "m.room.message"]
+    old, older = messages[2], messages[3]
+    status, joined = call(
+        a, "POST", f"{CS}/join/{q(room)}?server_name={q(s.server_name)}", {}, token=dan_token
+    )
+    assert status == 200, joined
+    path = f"{CS}/rooms/{q(room)}/event/{q(old['event_id'])}"
+    status, event = call(a, "GET", path, token=dan_token)
+    assert status == 200, event
+    assert (event["event_id"], event["content"]) == (old["event_id"], old["content"])
+    path = f"{CS}/rooms/{q(room)}/context/{q(older['event_id'])}?limit=2"
+    status, context = call(a, "GET", path, token=dan_token)
+    assert status == 200, context
+    assert context["event"]["content"] == older["content"]
+    assert [e["event_id"] for e in context["events_after"]] == [old["event_id"]]

@@ -105,6 +105,14 @@ class FederationPeer:
     state_ids_requests: list[str] = field(default_factory=list)
     #: /state_ids answers this error when set: (status, body) (a refusing server).
     state_ids_error: tuple[int, dict[str, Any]] | None = None
+    #: Event IDs /state_ids adds to every answer's state (a lying server).
+    state_ids_extra: list[str] = field(default_factory=list)
+    #: The event ID of each /event request received, in order; seconds each waits
+    #: before answering (a slow server).
+    event_requests: list[str] = field(default_factory=list)
+    event_delay: float = 0.0
+    #: What /get_missing_events answers (whatever was asked): a gap only partly closed.
+    missing_events: list[dict[str, Any]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _keys: dict[tuple[str, str], Any] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -125,6 +133,9 @@ class FederationPeer:
         app.router.add_get("/_matrix/federation/v1/backfill/{room_id}", self._backfill)
         app.router.add_get("/_matrix/federation/v1/state_ids/{room_id}", self._state_ids)
         app.router.add_get("/_matrix/federation/v1/event/{event_id}", self._event)
+        app.router.add_post(
+            "/_matrix/federation/v1/get_missing_events/{room_id}", self._get_missing_events
+        )
         app.router.add_post("/_matrix/federation/v1/user/keys/query", self._keys_query)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -326,10 +337,14 @@ class FederationPeer:
             if "state_key" in pdu:
                 state[(pdu["type"], pdu["state_key"])] = pdu_id
         chain = list(state.values())
-        return web.json_response({"pdu_ids": chain, "auth_chain_ids": chain})
+        return web.json_response(
+            {"pdu_ids": [*chain, *self.state_ids_extra], "auth_chain_ids": chain}
+        )
 
     async def _event(self, request: web.Request) -> web.Response:
         wanted = request.match_info["event_id"]
+        self.event_requests.append(wanted)
+        await asyncio.sleep(self.event_delay)
         for events in self.rooms.values():
             for pdu in events:
                 if self.event_id(pdu) == wanted:
@@ -337,6 +352,9 @@ class FederationPeer:
                         {"origin": self.server_name, "origin_server_ts": 0, "pdus": [pdu]}
                     )
         return web.json_response({"errcode": "M_NOT_FOUND"}, status=404)
+
+    async def _get_missing_events(self, request: web.Request) -> web.Response:
+        return web.json_response({"events": self.missing_events})
 
     async def _key(self, origin: str, key_id: str) -> Any:
         if (origin, key_id) not in self._keys:
@@ -468,6 +486,21 @@ def server_of_user(user_id: str) -> str:
 def redacted_for_check(pdu: dict[str, Any]) -> dict[str, Any]:
     """What a v10 event's signature covers (its redacted form)."""
     return redact(pdu, V10)
+
+
+async def signed(
+    hs: Homeserver, peer: FederationPeer, method: str, path: str, body: Any = None
+) -> tuple[int, Any]:
+    """A request to ``hs`` (``test.example``, see ``homeserver_with_peer``) signed by
+    the peer."""
+    auth = sign_request(peer.keypair, method, path, peer.server_name, "test.example", body)
+    headers = {"Authorization": auth.header()}
+    kwargs: dict[str, Any] = {"headers": headers}
+    if body is not None:
+        kwargs["data"] = json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    async with hs.client.request(method, path, **kwargs) as response:
+        return response.status, await response.json()
 
 
 @asynccontextmanager

@@ -68,7 +68,7 @@ BACKOFF_MAX = 3600.0
 MAX_BACKOFFS = 10_000
 
 
-def _depth(pdu: dict[str, Any]) -> int:
+def depth_of(pdu: dict[str, Any]) -> int:
     depth = pdu.get("depth")
     return depth if isinstance(depth, int) else 0
 
@@ -77,7 +77,7 @@ def _no_verify(_pdu: dict[str, Any]) -> None:
     """Hashes and signatures were checked before the room lock was taken."""
 
 
-def _is_create(pdu: PduJson) -> bool:
+def is_create(pdu: PduJson) -> bool:
     return pdu.get("type") == EventType.CREATE and pdu.get("state_key") == ""
 
 
@@ -159,7 +159,7 @@ class Backfill:
                 if found is None:
                     return False
                 upper_pos, upper = position_of(before), found
-            if _is_create(upper):
+            if is_create(upper):
                 return False
             key = pduid(shortroomid, upper_pos)
             missing = timeline.gaps.missing(key)
@@ -250,7 +250,7 @@ class Backfill:
                 log.info("backfilled event from %s: bad signatures: %s", server, exc)
             except (ValueError, KeyError, TypeError) as exc:
                 log.info("backfilled event from %s is invalid: %s", server, exc)
-        return sorted(checked.items(), key=lambda item: _depth(item[1]))
+        return sorted(checked.items(), key=lambda item: depth_of(item[1]))
 
     async def _take(self, server: str, gap: Gap, pdus: list[Any]) -> int:
         """Take the answer's events in at positions in the gap; how many were."""

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import urllib.parse
+from collections.abc import Iterable
 from typing import Any
 
 from conduwuit.core.errors import AuthError, MatrixError
 from conduwuit.core.event_hashing import compute_event_id
 from conduwuit.core.events import Event, EventFormatError, OversizedKeyError, validate_pdu
+from conduwuit.core.ids import server_of
 from conduwuit.core.room_versions import RoomVersion
 from conduwuit.core.signing import SignatureError
 from conduwuit.service.federation.client import FederationClient, FederationError
@@ -40,6 +43,8 @@ CONCURRENT_FETCHES = 8
 #: Missing prev events of one event whose state is fetched at most (the spec allows
 #: 20 prev events; a gap that wide is not closed this way).
 MAX_MISSING_PREVS = 5
+#: Seconds one server may take to give one event asked of several (``fetch_from_any``).
+FETCH_TIMEOUT = 10.0
 
 
 def _quote(value: str) -> str:
@@ -49,6 +54,18 @@ def _quote(value: str) -> str:
 def _room_of(pdu: dict[str, Any], event_id: str) -> Any:
     """The event's room; a v12 create event has none: its room is its event ID."""
     return pdu.get("room_id", "!" + event_id[1:])
+
+
+def history_holders(servers: Iterable[str], room_id: str) -> list[str]:
+    """``servers`` in the order to ask them for a room's history: the room ID's server
+    first (v1-v11 IDs name the creator's, the likeliest to hold the whole history),
+    then by name."""
+    ordered = sorted(servers)
+    domain = server_of(room_id) if ":" in room_id else None
+    if domain in ordered:
+        ordered.remove(domain)
+        ordered.insert(0, domain)
+    return ordered
 
 
 class RemoteEvents:
@@ -110,6 +127,49 @@ class RemoteEvents:
     ) -> dict[str, dict[str, Any]]:
         """Fetch ``event_ids`` from ``origin`` (a few at a time) and take them in; the
         events fetched (with good signatures), taken in or not, by ID."""
+        found = await self.fetch_events(origin, room_id, event_ids, rv)
+        await self.take_outliers(list(found.values()), rv)
+        return found
+
+    async def fetch_from_any(
+        self,
+        servers: Iterable[str],
+        room_id: str,
+        event_id: str,
+        rv: RoomVersion,
+        *,
+        per_server: float = FETCH_TIMEOUT,
+        deadline: float | None = None,
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The event from the first of ``servers`` that gives it, with that server:
+        ``fetch_event``'s checks and the format's (``validate_pdu``: fields and sizes;
+        nothing is stored). Each server within ``per_server`` s, none asked after the
+        monotonic ``deadline``; None if no server gives it."""
+        for server in servers:
+            left = per_server if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                async with asyncio.timeout(min(per_server, left)):
+                    pdu = await self.fetch_event(server, room_id, event_id, rv)
+            except TimeoutError:
+                log.info("fetching %s from %s timed out", event_id, server)
+                continue
+            if pdu is None:
+                continue
+            try:
+                validate_pdu(pdu, rv)
+            except EventFormatError as exc:
+                log.info("%s from %s refused: %s", event_id, server, exc)
+                continue
+            return server, pdu
+        return None
+
+    async def fetch_events(
+        self, origin: str, room_id: str, event_ids: list[str], rv: RoomVersion
+    ) -> dict[str, dict[str, Any]]:
+        """``fetch_event`` of each of ``event_ids`` from ``origin`` (a few at a time):
+        the events with good signatures by ID; nothing is stored."""
         gate = asyncio.Semaphore(CONCURRENT_FETCHES)
 
         async def one(event_id: str) -> dict[str, Any] | None:
@@ -117,9 +177,7 @@ class RemoteEvents:
                 return await self.fetch_event(origin, room_id, event_id, rv)
 
         fetched = await asyncio.gather(*(one(e) for e in event_ids))
-        found = {e: p for e, p in zip(event_ids, fetched, strict=True) if p is not None}
-        await self.take_outliers(list(found.values()), rv)
-        return found
+        return {e: p for e, p in zip(event_ids, fetched, strict=True) if p is not None}
 
     async def states_after(
         self, origin: str, room_id: str, prev_ids: list[str], rv: RoomVersion
@@ -132,6 +190,26 @@ class RemoteEvents:
             if state is not None:
                 found[prev_id] = state
         return found
+
+    async def state_ids_before(
+        self, origin: str, room_id: str, event_id: str
+    ) -> tuple[list[str], list[str]] | None:
+        """``GET /state_ids`` at ``event_id`` from ``origin``: the IDs of the state
+        before the event and of its auth chain; None if the server cannot tell."""
+        path = "/_matrix/federation/v1/state_ids/" + _quote(room_id)
+        try:
+            answer = await self.client.get(origin, path, query={"event_id": event_id})
+        except FederationError as exc:
+            log.info("state_ids of %s at %s from %s failed: %s", room_id, event_id, origin, exc)
+            return None
+        if not isinstance(answer, dict):
+            return None
+        state_ids, chain_ids = answer.get("pdu_ids"), answer.get("auth_chain_ids")
+        if not isinstance(state_ids, list) or not isinstance(chain_ids, list):
+            return None
+        return [e for e in state_ids if isinstance(e, str)], [
+            e for e in chain_ids if isinstance(e, str)
+        ]
 
     async def state_after(
         self,
@@ -148,18 +226,11 @@ class RemoteEvents:
         be had, or the gap is too large. State events refused by the auth rules (or
         whose auth events cannot be had) are left out; after a rejected event the
         state is the one before it."""
-        path = "/_matrix/federation/v1/state_ids/" + _quote(room_id)
-        try:
-            answer = await self.client.get(origin, path, query={"event_id": event_id})
-        except FederationError as exc:
-            log.info("state_ids of %s at %s from %s failed: %s", room_id, event_id, origin, exc)
+        ids = await self.state_ids_before(origin, room_id, event_id)
+        if ids is None:
             return None
-        if not isinstance(answer, dict):
-            return None
-        state_ids, chain_ids = answer.get("pdu_ids"), answer.get("auth_chain_ids")
-        if not isinstance(state_ids, list) or not isinstance(chain_ids, list):
-            return None
-        wanted = [e for e in (*chain_ids, *state_ids, event_id) if isinstance(e, str)]
+        state_ids, chain_ids = ids
+        wanted = [*chain_ids, *state_ids, event_id]
         timeline = self.storage.timeline
         unknown = list(dict.fromkeys(e for e in wanted if not timeline.exists(e)))
         if len(unknown) > max_events:
@@ -177,7 +248,7 @@ class RemoteEvents:
             return None
         state: StateIds = {}
         for state_id in state_ids:
-            pdu = timeline.get(state_id) if isinstance(state_id, str) else None
+            pdu = timeline.get(state_id)
             if pdu is None or timeline.is_rejected(state_id) or _room_of(pdu, state_id) != room_id:
                 continue
             state_key = pdu.get("state_key")

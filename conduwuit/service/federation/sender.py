@@ -153,6 +153,10 @@ class FederationSender:
         """The other servers with a joined member."""
         return self._joined_servers(room_id) - {self._server_name}
 
+    def servers_in_room(self, room_id: str) -> frozenset[str]:
+        """The servers with a joined member, ours included."""
+        return self._joined_servers(room_id)
+
     def _joins_through_send_join(self, pdu: PduJson) -> bool:
         """The join that brings this server into a room went with send_join: the
         resident server hands it to the others (sending it again in /send would be a

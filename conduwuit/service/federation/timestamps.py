@@ -5,9 +5,10 @@ As Synapse does (``TimestampLookupHandler.get_event_for_timestamp``): when our
 closest event is missing or next to a gap in our history (``gap_next_to``: we
 joined after the wanted time, or were away), the room's other servers are asked in
 turn; the first answer is fetched with ``GET /event`` (from the server that gave
-it, then the others) and checked: the claimed event ID, the room, the hashes and
-signatures. Its own ``origin_server_ts`` counts, not the claimed one. It wins when
-closer to the wanted time than ours. Any failure there leaves our own answer.
+it, then the others) and checked (``RemoteEvents.fetch_from_any``): the claimed
+event ID, the room, the format, the hashes and signatures. Its own
+``origin_server_ts`` counts, not the claimed one. It wins when closer to the wanted
+time than ours. Any failure there leaves our own answer.
 
 A winning event is then backfilled into that gap (``place``: the spec's "should
 try to backfill this event", Synapse's ``backfill_event_id``), right below the
@@ -29,14 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from conduwuit.core.errors import ErrCode, MatrixError
-from conduwuit.core.event_hashing import compute_event_id
-from conduwuit.core.events import EventFormatError, validate_pdu
-from conduwuit.core.ids import RoomId, UserId, server_of
+from conduwuit.core.errors import ErrCode
+from conduwuit.core.ids import RoomId, UserId
 from conduwuit.core.room_versions import RoomVersion
-from conduwuit.core.signing import SignatureError
 from conduwuit.service.federation.client import FederationClient, FederationError, RemoteError
-from conduwuit.service.federation.event_checks import PduSignatures
+from conduwuit.service.federation.remote_events import RemoteEvents, history_holders
 from conduwuit.service.rooms.history import RoomHistory
 from conduwuit.service.rooms.timestamps import (
     check_direction,
@@ -82,7 +80,7 @@ class RemoteTimestamps:
         server_name: str,
         history: RoomHistory,
         client: FederationClient,
-        signatures: PduSignatures,
+        remote: RemoteEvents,
         joined_servers: Callable[[str], Iterable[str]],
         place: Place | None = None,
     ) -> None:
@@ -90,7 +88,7 @@ class RemoteTimestamps:
         self._server_name = server_name
         self._history = history
         self._client = client
-        self._signatures = signatures
+        self._remote = remote
         self._joined_servers = joined_servers
 
     async def closest(
@@ -115,14 +113,8 @@ class RemoteTimestamps:
         return {"event_id": local.event_id, "origin_server_ts": local.ts}
 
     def _servers(self, room_id: str) -> list[str]:
-        """The other servers with a joined member; the room ID's server first (v1-v11
-        IDs name the creator's, the likeliest to hold the whole history)."""
-        servers = sorted(set(self._joined_servers(room_id)) - {self._server_name})
-        domain = server_of(room_id) if ":" in room_id else None
-        if domain in servers:
-            servers.remove(domain)
-            servers.insert(0, domain)
-        return servers[:MAX_SERVERS]
+        others = set(self._joined_servers(room_id)) - {self._server_name}
+        return history_holders(others, room_id)[:MAX_SERVERS]
 
     async def _ask_others(self, room_id: str, ts: int, direction: str) -> Found | None:
         rv = self._history.storage.state.room_version(room_id)
@@ -165,24 +157,8 @@ class RemoteTimestamps:
         self, room_id: str, rv: RoomVersion, event_id: str, servers: list[str]
     ) -> Found | None:
         """The event from the first server that gives it, checked; None if none."""
-        path = f"/_matrix/federation/v1/event/{quote(event_id, safe='')}"
-        for server in servers:
-            try:
-                answer = await self._client.get(server, path)
-            except FederationError as exc:
-                log.info("fetching %s from %s failed: %s", event_id, server, exc)
-                continue
-            pdus = answer.get("pdus") if isinstance(answer, dict) else None
-            pdu = pdus[0] if isinstance(pdus, list) and len(pdus) == 1 else None
-            try:
-                if not isinstance(pdu, dict) or pdu.get("room_id") != room_id:
-                    raise ValueError("not an event of the room")
-                validate_pdu(pdu, rv)
-                if compute_event_id(pdu, rv) != event_id:
-                    raise ValueError("another event than the one asked for")
-                checked = await self._signatures.check(pdu, rv)
-            except (SignatureError, EventFormatError, MatrixError, ValueError, TypeError) as exc:
-                log.info("%s from %s refused: %s", event_id, server, exc)
-                continue
-            return Found(event_id, int(checked["origin_server_ts"]), server, checked)
-        return None
+        found = await self._remote.fetch_from_any(servers, room_id, event_id, rv)
+        if found is None:
+            return None
+        server, pdu = found
+        return Found(event_id, int(pdu["origin_server_ts"]), server, pdu)

@@ -14,9 +14,11 @@ placed since are dropped from it, and the record with them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 
 from conduwuit.db import MAPS, Batch, Database
+from conduwuit.db.codec import u64
 
 #: Missing prev events remembered per gap (an event has at most 20 prev events in
 #: every room version's limits; this bounds a forged one).
@@ -68,3 +70,9 @@ class Gaps:
     def is_gap(self, pdu_id: bytes) -> bool:
         """A gap is recorded before this event (maybe closed since: see ``missing``)."""
         return self._gaps.contains(pdu_id)
+
+    def of_room(self, shortroomid: int, limit: int) -> Iterator[bytes]:
+        """The pduids of (up to ``limit``) events of a room a gap is recorded before
+        (some maybe closed since), in key order."""
+        keys = (k for k, _ in self._gaps.iter_prefix(u64(shortroomid)))
+        return islice(keys, limit)

@@ -4,9 +4,11 @@ every event served (``core.visibility``); users who left read up to their leave,
 as Synapse allows.
 
 Pagination tokens are timeline positions (``core.timeline_pos``): token ``N`` sits
-right after event ``N`` (and the history inserted after it), so backwards from ``N``
-includes event ``N`` and forwards from ``N`` starts after it; ``N.S`` sits right
-after the sub-position ``(N, S)`` of history fetched into a gap.
+right after event ``N`` and the history inserted after it (a backwards token: right
+before event ``N + 1``); ``N.S`` sits right after the sub-position ``(N, S)`` (``N.0``:
+right after event ``N`` itself, before history inserted after it, whenever that
+comes: the forward tokens handed out). Backwards from a token includes the event
+before it; forwards starts after it.
 
 A backwards page about to cross a gap in the timeline (``service.rooms.gaps``)
 stops there; ``paginate`` has it filled from other servers (``backfill``) and reads
@@ -243,13 +245,6 @@ class RoomHistory:
         return count, seen, access
 
     # -- the timeline ----------------------------------------------------------------
-    def token_through(self, shortroomid: int, pos: TimelinePos) -> TimelinePos:
-        """The token right after the event at ``pos``: ``N`` unless history was
-        inserted right after it (then ``N.0``, which forwards reads that history)."""
-        if pos.sub == 0 and not self.storage.timeline.has_subs(shortroomid, pos.count):
-            return TimelinePos.after_count(pos.count)
-        return pos
-
     def _page(
         self,
         user: UserId,
@@ -290,7 +285,8 @@ class RoomHistory:
         def end() -> TimelinePos:
             if last is None:
                 return start
-            return last.before() if backwards else self.token_through(shortroomid, last)
+            # Forwards, right after the event itself ("N.0", see the module's notes).
+            return last.before() if backwards else last
 
         for pos, pdu in timeline.scan_at(shortroomid, start, backwards):
             if stop is not None and (pos <= stop if backwards else pos > stop):
@@ -421,9 +417,8 @@ class RoomHistory:
         after_limit = limit - before_limit
         before: list[tuple[TimelinePos, PduJson]] = []
         after: list[tuple[TimelinePos, PduJson]] = []
-        shortroomid = self.storage.short.room(room) or 0
         start = position.before()
-        end = self.token_through(shortroomid, position)
+        end = position
         if before_limit:
             page = self._page(user, room, access, start, True, before_limit, event_filter)
             before = page.found

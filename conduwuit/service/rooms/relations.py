@@ -86,7 +86,6 @@ class Relations:
         limit = max(1, min(limit, MAX_LIMIT))
         chunk: list[dict[str, Any]] = []
         next_batch = None
-        shortroomid = self.storage.short.room(str(room_id)) or 0
         for pos, pdu in rows:
             if start is not None and (pos > start if direction == "b" else pos <= start):
                 continue
@@ -105,7 +104,7 @@ class Relations:
                 if direction == "f":
                     next_batch = pos.before().token()
                 else:
-                    next_batch = self.history.token_through(shortroomid, pos).token()
+                    next_batch = pos.token()
                 break
             chunk.append(self.history._client(seen, None))
         body: dict[str, Any] = {"chunk": chunk}

@@ -111,12 +111,6 @@ class Timeline:
         pos = self.position(str(first[1].get("event_id")))
         return (pos or TimelinePos(first[0])).before().token()
 
-    def has_subs(self, shortroomid: int, count: int) -> bool:
-        """Whether history was inserted right after count ``count`` (sub-positions)."""
-        start = pduid(shortroomid, TimelinePos(count, 1))
-        end = pduid(shortroomid, count + 1)
-        return next(iter(self._pdus.iter_range(start, end)), None) is not None
-
     def get_timeline_by_pduid(self, pdu_id: bytes) -> PduJson | None:
         raw = self._pdus.get(pdu_id)
         return decode(raw) if raw is not None else None

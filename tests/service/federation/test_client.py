@@ -259,3 +259,18 @@ async def test_backoff_is_capped() -> None:
     for _ in range(40):
         backoff.failed("x")
     assert backoff.retry_at("x") == clock.now + 100
+
+
+async def test_backoff_remembers_a_bounded_number_of_destinations() -> None:
+    """Keys a client chooses (unknown event IDs) must not grow the map without end:
+    past ``max_entries`` the longest remembered is forgotten."""
+    clock = Clock()
+    from conduwuit.service.backoff import Backoff
+
+    backoff = Backoff(clock, base_ms=10, max_ms=100, max_entries=2)
+    for key in ("a", "b", "c"):
+        backoff.failed(key)
+    assert backoff.retry_at("a") is None
+    assert backoff.retry_at("b") is not None and backoff.retry_at("c") is not None
+    backoff.failed("b")  # known already: nothing more is forgotten
+    assert backoff.retry_at("c") is not None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -23,11 +22,15 @@ from typing import Any
 import pytest
 
 from conduwuit.core.signing import sign_json
-from conduwuit.core.x_matrix import sign_request
 from conduwuit.db import MAPS
 from conduwuit.service.federation.user_keys import UserKeys
 from tests.kit.e2ee import FakeCrossSigning, FakeDevice
-from tests.kit.federation_peer import FederationPeer, homeserver_with_peer, join_peer_user
+from tests.kit.federation_peer import (
+    FederationPeer,
+    homeserver_with_peer,
+    join_peer_user,
+    signed,
+)
 from tests.kit.homeserver import Homeserver
 
 OURS = "test.example"
@@ -41,20 +44,6 @@ async def peer_and_hs(tmp_path: Path) -> AsyncIterator[tuple[FederationPeer, Hom
             yield pair
         finally:
             await pair[1].services.federation.remote_keys.stop()
-
-
-async def signed(
-    hs: Homeserver, peer: FederationPeer, method: str, path: str, body: Any = None
-) -> tuple[int, Any]:
-    """A request to ``hs`` signed by the peer."""
-    auth = sign_request(peer.keypair, method, path, peer.server_name, OURS, body)
-    headers = {"Authorization": auth.header()}
-    kwargs: dict[str, Any] = {"headers": headers}
-    if body is not None:
-        kwargs["data"] = json.dumps(body)
-        headers["Content-Type"] = "application/json"
-    async with hs.client.request(method, path, **kwargs) as response:
-        return response.status, await response.json()
 
 
 async def alice_with_peer_roommate(hs: Homeserver, peer: FederationPeer) -> tuple[str, str]:
