@@ -30,6 +30,9 @@ SCRIPT = textwrap.dedent("""
     def loaded():
         return sorted({{name.split(".")[0] for name in sys.modules}} & set(LAZY))
 
+    def admin_commands():
+        return sorted(n for n in sys.modules if n.startswith("conduwuit.admin.commands"))
+
     async def main():
         env = {{
             "CONDUWUIT_SERVER_NAME": "test.example",
@@ -41,6 +44,9 @@ SCRIPT = textwrap.dedent("""
         await server.start()
         services = server.server.services
         report = {{"serving": loaded(), "tls": services.federation.client.tls.built}}
+        report["admin_serving"] = admin_commands()
+        report["admin_help"] = server.server.admin.parser.help("server")
+        report["admin_used"] = admin_commands()
         try:
             from conduwuit.service.media.thumbnail import NotThumbnailable, probe
             try:
@@ -80,6 +86,10 @@ def test_pillow_dnspython_yaml_jinja2_load_on_first_use(tmp_path: Path) -> None:
     assert report["serving"] == []  # none of them while the server starts and idles
     assert report["tls"] is False  # nor the federation's CA store (0.8 MiB)
     assert report["used"] == ["PIL", "dns"]  # each on its first use
+    # The admin commands' modules (~5 ms of start-up) load for the first command line.
+    assert report["admin_serving"] == []
+    assert "uptime" in report["admin_help"]
+    assert "conduwuit.admin.commands.server" in report["admin_used"]
 
 
 CLI_SCRIPT = textwrap.dedent("""
