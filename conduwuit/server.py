@@ -153,7 +153,7 @@ if TYPE_CHECKING:
     from conduwuit.service.metrics.registry import Metrics
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # never compared or printed, as Services
 class Server:
     """One server: its services and the aiohttp app that serves them."""
 
