@@ -33,6 +33,8 @@ SCRIPT = textwrap.dedent("""
     def admin_commands():
         return sorted(n for n in sys.modules if n.startswith("conduwuit.admin.commands"))
 
+    SLIDING_CONFIG = "conduwuit.service.sliding_sync.config"
+
     async def main():
         env = {{
             "CONDUWUIT_SERVER_NAME": "test.example",
@@ -45,6 +47,7 @@ SCRIPT = textwrap.dedent("""
         services = server.server.services
         report = {{"serving": loaded(), "tls": services.federation.client.tls.built}}
         report["admin_serving"] = admin_commands()
+        report["sliding_config"] = SLIDING_CONFIG in sys.modules
         report["admin_help"] = server.server.admin.parser.help("server")
         report["admin_used"] = admin_commands()
         try:
@@ -90,6 +93,8 @@ def test_pillow_dnspython_yaml_jinja2_load_on_first_use(tmp_path: Path) -> None:
     assert report["admin_serving"] == []
     assert "uptime" in report["admin_help"]
     assert "conduwuit.admin.commands.server" in report["admin_used"]
+    # Sliding sync's request types: with the api module, on the first request to it.
+    assert report["sliding_config"] is False
 
 
 CLI_SCRIPT = textwrap.dedent("""
