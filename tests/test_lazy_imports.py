@@ -15,8 +15,9 @@ from pathlib import Path
 from tests.kit.server import free_port
 
 #: Loaded on first use: Pillow (thumbnails, previews), dnspython (federation's
-#: server discovery), PyYAML (appservice registrations). jinja2: the root page.
-LAZY = ("PIL", "dns", "yaml", "jinja2")
+#: server discovery), PyYAML (appservice registrations), argon2-cffi (the first
+#: password hash or check). jinja2: the root page.
+LAZY = ("PIL", "dns", "yaml", "jinja2", "argon2")
 
 SCRIPT = textwrap.dedent("""
     import asyncio, json, sys
@@ -61,6 +62,8 @@ SCRIPT = textwrap.dedent("""
                 await dns.query("no..such", 1)
             except OSError:
                 pass
+            hasher = services.users.hasher
+            report["verified"] = hasher.verify_sync(hasher.hash_sync("pw"), "pw")
             report["used"] = loaded()
         finally:
             await server.stop()
@@ -88,7 +91,8 @@ def test_pillow_dnspython_yaml_jinja2_load_on_first_use(tmp_path: Path) -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["serving"] == []  # none of them while the server starts and idles
     assert report["tls"] is False  # nor the federation's CA store (0.8 MiB)
-    assert report["used"] == ["PIL", "dns"]  # each on its first use
+    assert report["used"] == ["PIL", "argon2", "dns"]  # each on its first use
+    assert report["verified"] is True
     # The admin commands' modules (~5 ms of start-up) load for the first command line.
     assert report["admin_serving"] == []
     assert "uptime" in report["admin_help"]
