@@ -15,8 +15,9 @@ from pathlib import Path
 from tests.kit.server import free_port
 
 #: Loaded on first use: Pillow (thumbnails, previews), dnspython (federation's
-#: server discovery), PyYAML (appservice registrations). jinja2: the root page.
-LAZY = ("PIL", "dns", "yaml", "jinja2")
+#: server discovery), PyYAML (appservice registrations), argon2-cffi (the first
+#: password hash or check). jinja2: the root page.
+LAZY = ("PIL", "dns", "yaml", "jinja2", "argon2")
 
 SCRIPT = textwrap.dedent("""
     import asyncio, json, sys
@@ -30,6 +31,11 @@ SCRIPT = textwrap.dedent("""
     def loaded():
         return sorted({{name.split(".")[0] for name in sys.modules}} & set(LAZY))
 
+    def admin_commands():
+        return sorted(n for n in sys.modules if n.startswith("conduwuit.admin.commands"))
+
+    SLIDING_CONFIG = "conduwuit.service.sliding_sync.config"
+
     async def main():
         env = {{
             "CONDUWUIT_SERVER_NAME": "test.example",
@@ -41,6 +47,10 @@ SCRIPT = textwrap.dedent("""
         await server.start()
         services = server.server.services
         report = {{"serving": loaded(), "tls": services.federation.client.tls.built}}
+        report["admin_serving"] = admin_commands()
+        report["sliding_config"] = SLIDING_CONFIG in sys.modules
+        report["admin_help"] = server.server.admin.parser.help("server")
+        report["admin_used"] = admin_commands()
         try:
             from conduwuit.service.media.thumbnail import NotThumbnailable, probe
             try:
@@ -52,6 +62,8 @@ SCRIPT = textwrap.dedent("""
                 await dns.query("no..such", 1)
             except OSError:
                 pass
+            hasher = services.users.hasher
+            report["verified"] = hasher.verify_sync(hasher.hash_sync("pw"), "pw")
             report["used"] = loaded()
         finally:
             await server.stop()
@@ -79,7 +91,14 @@ def test_pillow_dnspython_yaml_jinja2_load_on_first_use(tmp_path: Path) -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["serving"] == []  # none of them while the server starts and idles
     assert report["tls"] is False  # nor the federation's CA store (0.8 MiB)
-    assert report["used"] == ["PIL", "dns"]  # each on its first use
+    assert report["used"] == ["PIL", "argon2", "dns"]  # each on its first use
+    assert report["verified"] is True
+    # The admin commands' modules (~5 ms of start-up) load for the first command line.
+    assert report["admin_serving"] == []
+    assert "uptime" in report["admin_help"]
+    assert "conduwuit.admin.commands.server" in report["admin_used"]
+    # Sliding sync's request types: with the api module, on the first request to it.
+    assert report["sliding_config"] is False
 
 
 CLI_SCRIPT = textwrap.dedent("""

@@ -118,8 +118,16 @@ def code_block_text(text: str) -> str:
 
 
 class CommandParser:
-    def __init__(self, groups: Sequence[Group]) -> None:
-        self.groups = tuple(groups)
+    """The command groups, or a function giving them for the first command line or
+    help (the server's: its command modules stay off the start-up path, issue 21)."""
+
+    def __init__(self, groups: Sequence[Group] | Callable[[], Sequence[Group]]) -> None:
+        self._groups = groups
+
+    @functools.cached_property
+    def groups(self) -> tuple[Group, ...]:
+        groups = self._groups
+        return tuple(groups() if callable(groups) else groups)
 
     @functools.cached_property
     def _parser(self) -> _Parser:

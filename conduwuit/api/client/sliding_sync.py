@@ -20,6 +20,7 @@ from conduwuit.core.errors import bad_json
 from conduwuit.core.ids import UserId
 from conduwuit.service.give_way import GiveWay
 from conduwuit.service.sliding_sync import config
+from conduwuit.service.sliding_sync.patterns import WILDCARD
 from conduwuit.service.sliding_sync.service import SlidingSyncService
 
 PATH = f"{CLIENT_PREFIX}/unstable/org.matrix.simplified_msc3575/sync"
@@ -100,7 +101,7 @@ class ScopeBody(WireModel):
 
     def to_scope(self) -> config.Scope:
         def names(value: list[str] | None) -> tuple[str, ...] | None:
-            return None if value is None or config.WILDCARD in value else tuple(value)
+            return None if value is None or WILDCARD in value else tuple(value)
 
         return config.Scope(bool(self.enabled), names(self.lists), names(self.rooms))
 

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: ``required_state`` wildcards and placeholders (MSC4186 / MSC3575).
-WILDCARD = "*"
-LAZY = "$LAZY"
-ME = "$ME"
+from conduwuit.service.sliding_sync.patterns import LAZY
 
 StateKeyPattern = tuple[str, str]
 

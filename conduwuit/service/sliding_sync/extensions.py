@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conduwuit.service.account_data import AccountData
 from conduwuit.service.e2ee.sync_reader import E2eeSyncReader
 from conduwuit.service.rooms.receipts import Receipts
 from conduwuit.service.rooms.thread_subscriptions import ThreadSubscriptions, changes_json
 from conduwuit.service.rooms.typing import Typing
-from conduwuit.service.sliding_sync.config import Extensions, Scope
 from conduwuit.service.sync.rooms import latest_by_type
+
+if TYPE_CHECKING:  # the request types load with the api's first request
+    from conduwuit.service.sliding_sync.config import Extensions, Scope
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conduwuit.core.event_types import EventType
 from conduwuit.core.membership import MembershipState
@@ -21,8 +21,10 @@ from conduwuit.service.account_data import AccountData
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.member_index import UserRoom
 from conduwuit.service.rooms.storage import RoomStorage
-from conduwuit.service.sliding_sync.config import ListConfig, ListFilters
 from conduwuit.service.sync.rooms import heroes
+
+if TYPE_CHECKING:  # the request types load with the api's first request
+    from conduwuit.service.sliding_sync.config import ListConfig, ListFilters
 
 #: Event types that move a room up the list (MSC4186 "bump_stamp"; Synapse's
 #: ``DEFAULT_BUMP_EVENT_TYPES``).

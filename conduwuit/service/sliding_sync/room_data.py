@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conduwuit.core.event_filter import RoomEventFilter
 from conduwuit.core.event_types import EventType
@@ -24,10 +24,13 @@ from conduwuit.service.give_way import GiveWay
 from conduwuit.service.rooms.history import Access
 from conduwuit.service.rooms.member_index import UserRoom
 from conduwuit.service.rooms.timeline import PduJson
-from conduwuit.service.sliding_sync.config import LAZY, ME, WILDCARD, RoomConfig
 from conduwuit.service.sliding_sync.connections import MAX_LAZY_MEMBERS, SentRoom
+from conduwuit.service.sliding_sync.patterns import LAZY, ME, WILDCARD
 from conduwuit.service.sync.filter import SyncFilter
 from conduwuit.service.sync.rooms import RoomSections, Window
+
+if TYPE_CHECKING:  # the request types load with the api's first request
+    from conduwuit.service.sliding_sync.config import RoomConfig
 
 #: Memberships whose rooms come down as stripped state (``invite_state``).
 STRIPPED = (MembershipState.INVITE, MembershipState.KNOCK)

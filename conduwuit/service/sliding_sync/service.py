@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conduwuit.core.ids import UserId
 from conduwuit.core.membership import MembershipState
@@ -22,7 +22,6 @@ from conduwuit.db import Database
 from conduwuit.service.give_way import GiveWay
 from conduwuit.service.notifier import Notifier
 from conduwuit.service.rooms.member_index import UserRoom
-from conduwuit.service.sliding_sync.config import RoomConfig, SlidingRequest
 from conduwuit.service.sliding_sync.connections import (
     Connections,
     ConnState,
@@ -34,6 +33,9 @@ from conduwuit.service.sliding_sync.extensions import ExtensionRooms, SlidingExt
 from conduwuit.service.sliding_sync.lists import RoomFacts, in_ranges, select
 from conduwuit.service.sliding_sync.room_data import RoomRequest, SlidingRooms
 from conduwuit.service.sync.service import MAX_TIMEOUT_MS
+
+if TYPE_CHECKING:  # the request types load with the api's first request
+    from conduwuit.service.sliding_sync.config import RoomConfig, SlidingRequest
 
 log = logging.getLogger(__name__)
 
