@@ -184,6 +184,7 @@ class RoomActions:
         """``by_server``: a room the server makes for itself (the admin room), which
         allow_room_creation (about users' rooms) does not stop, nor does it stop
         admins."""
+        arrived = self.storage.clock()
         if not (self.config.allow_room_creation or by_server or self.is_admin(str(creator))):
             # conduwuit: "admins are always allowed to create rooms".
             raise forbidden("Room creation has been disabled")
@@ -233,6 +234,9 @@ class RoomActions:
         # The initial events are one act, the room's creation: they all carry its
         # time, so a date jump (/timestamp_to_event) or a client's date separator
         # sees one moment, not a spread that depends on how fast the server wrote them.
+        # That moment is after the request's: a client that read its clock just before
+        # asking ("nothing before the room's creation") must not share its millisecond.
+        await self._past_millisecond(arrived)
         created_at = self.storage.clock()
         events = []
         for event in planned:
