@@ -10,6 +10,8 @@ import json
 import signal
 import time
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,25 @@ def member_ids(server: ServerProcess, room: str, token: str) -> set[str]:
 def bodies(server: HasBaseUrl, room: str, token: str) -> list[str]:
     chunk = ok(server, "GET", f"{CS}/rooms/{q(room)}/messages?dir=b&limit=50", token)["chunk"]
     return [e["content"].get("body") for e in chunk if e["type"] == "m.room.message"]
+
+
+@asynccontextmanager
+async def held_back(
+    net: Any, b: ServerProcess, peer_ip: str
+) -> AsyncIterator[tuple[FederationPeer, asyncio.Event, str]]:
+    """B started beside a test peer on ``peer_ip`` that answers joins with partial
+    state and holds its ``/state_ids`` answer back until the gate is set; yields the
+    peer, the gate and a room of the peer's, once B is ready."""
+    b.start(wait=False)
+    peer = FederationPeer(net.ca, peer_ip, {b.server_name: b.base_url})
+    peer.partial_joins = True
+    gate = peer.state_ids_gate = asyncio.Event()
+    await peer.start()
+    try:
+        await asyncio.to_thread(b.wait_ready, 60)
+        yield peer, gate, peer.make_room()
+    finally:
+        await peer.stop()
 
 
 def test_partial_join_between_our_servers_completes_the_state(tmp_path: Path) -> None:
@@ -146,14 +167,7 @@ async def test_a_partial_room_is_usable_before_its_resync_which_survives_a_kill(
     completes it with the members the join left out."""
     with federation(tmp_path) as net:
         b = net.server(43, **PARTIAL)
-        b.start(wait=False)
-        peer = FederationPeer(net.ca, "127.0.0.44", {b.server_name: b.base_url})
-        peer.partial_joins = True
-        gate = peer.state_ids_gate = asyncio.Event()
-        await peer.start()
-        try:
-            await asyncio.to_thread(b.wait_ready, 60)
-            room = peer.make_room()
+        async with held_back(net, b, "127.0.0.44") as (peer, gate, room):
             derek = peer.user("derek")
             remote_member_joins(peer, peer, room, derek)
             bob_id, bob = await bob_joins_through(b, peer, room)
@@ -196,8 +210,6 @@ async def test_a_partial_room_is_usable_before_its_resync_which_survives_a_kill(
             synced = eager["rooms"]["join"][room]
             shown = [*synced["state"]["events"], *synced["timeline"]["events"]]
             assert derek in {e.get("state_key") for e in shown}
-        finally:
-            await peer.stop()
 
 
 @pytest.mark.parametrize("derek_known", [False, True])
@@ -211,14 +223,7 @@ async def test_device_lists_while_a_room_is_partial(tmp_path: Path, derek_known:
     from the partial answer or not: the same."""
     with federation(tmp_path) as net:
         b = net.server(45, **PARTIAL)
-        b.start(wait=False)
-        peer = FederationPeer(net.ca, "127.0.0.46", {b.server_name: b.base_url})
-        peer.partial_joins = True
-        gate = peer.state_ids_gate = asyncio.Event()
-        await peer.start()
-        try:
-            await asyncio.to_thread(b.wait_ready, 60)
-            room = peer.make_room()
+        async with held_back(net, b, "127.0.0.46") as (peer, gate, room):
             derek = peer.user("derek")
             if derek_known:  # kept in the partial answer, as a room's heroes are
                 peer.partial_kept_members.add(derek)
@@ -255,8 +260,6 @@ async def test_device_lists_while_a_room_is_partial(tmp_path: Path, derek_known:
                 since = synced["next_batch"]
             # Charlie, found by the resync with no update of his, is no news (Synapse).
             assert peer.user("charlie") not in changed
-        finally:
-            await peer.stop()
 
 
 def device_updates_about(peer: FederationPeer, user_id: str) -> list[dict[str, Any]]:
@@ -272,39 +275,32 @@ async def test_a_server_left_out_of_servers_in_room_gets_the_missed_update(
     Synapse does), and later changes reach it as any room-mate's server."""
     with federation(tmp_path) as net:
         b = net.server(48, **PARTIAL)
-        b.start(wait=False)
-        peer = FederationPeer(net.ca, "127.0.0.49", {b.server_name: b.base_url})
         other = FederationPeer(net.ca, "127.0.0.50", {b.server_name: b.base_url})
-        peer.partial_joins = True
-        gate = peer.state_ids_gate = asyncio.Event()
-        await peer.start()
-        await other.start()
-        try:
-            await asyncio.to_thread(b.wait_ready, 60)
-            room = peer.make_room()
-            other.rooms[room] = peer.rooms[room]  # one room, events of both servers
-            erin = other.user("erin")
-            remote_member_joins(peer, other, room, erin)
-            bob_id, bob = await bob_joins_through(b, peer, room)
-            device = (await asyncio.to_thread(ok, b, "GET", f"{CS}/account/whoami", bob))[
-                "device_id"
-            ]
-            path = f"{CS}/devices/{q(device)}"
-            await asyncio.to_thread(ok, b, "PUT", path, bob, {"display_name": "one"})
-            await peer.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 1)
-            await asyncio.sleep(1.0)
-            assert device_updates_about(other, bob_id) == []
+        async with held_back(net, b, "127.0.0.49") as (peer, gate, room):
+            await other.start()
+            try:
+                other.rooms[room] = peer.rooms[room]  # one room, events of both servers
+                erin = other.user("erin")
+                remote_member_joins(peer, other, room, erin)
+                bob_id, bob = await bob_joins_through(b, peer, room)
+                device = (await asyncio.to_thread(ok, b, "GET", f"{CS}/account/whoami", bob))[
+                    "device_id"
+                ]
+                path = f"{CS}/devices/{q(device)}"
+                await asyncio.to_thread(ok, b, "PUT", path, bob, {"display_name": "one"})
+                await peer.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 1)
+                await asyncio.sleep(1.0)
+                assert device_updates_about(other, bob_id) == []
 
-            gate.set()
-            await other.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 1)
-            (missed,) = device_updates_about(other, bob_id)
-            assert missed == device_updates_about(peer, bob_id)[0]  # the same update
-            await asyncio.to_thread(ok, b, "PUT", path, bob, {"display_name": "two"})
-            await other.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 2)
-            await peer.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 2)
-        finally:
-            await other.stop()
-            await peer.stop()
+                gate.set()
+                await other.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 1)
+                (missed,) = device_updates_about(other, bob_id)
+                assert missed == device_updates_about(peer, bob_id)[0]  # the same update
+                await asyncio.to_thread(ok, b, "PUT", path, bob, {"display_name": "two"})
+                await other.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 2)
+                await peer.wait_for(lambda p: len(device_updates_about(p, bob_id)) == 2)
+            finally:
+                await other.stop()
 
 
 @pytest.mark.skipif(not synapse_available(), reason="matrix-synapse is not installed")
@@ -373,14 +369,7 @@ async def test_room_stats_and_user_directory_follow_the_resync(tmp_path: Path) -
     completes")."""
     with federation(tmp_path) as net:
         b = net.server(45, **PARTIAL)
-        b.start(wait=False)
-        peer = FederationPeer(net.ca, "127.0.0.46", {b.server_name: b.base_url})
-        peer.partial_joins = True
-        gate = peer.state_ids_gate = asyncio.Event()
-        await peer.start()
-        try:
-            await asyncio.to_thread(b.wait_ready, 60)
-            room = peer.make_room()
+        async with held_back(net, b, "127.0.0.46") as (peer, gate, room):
             derek = peer.user("derek")
             remote_member_joins(peer, peer, room, derek)
             # Bob is B's first user, so its admin: he may publish a room he has no
@@ -402,8 +391,6 @@ async def test_room_stats_and_user_directory_follow_the_resync(tmp_path: Path) -
             assert await asyncio.to_thread(directory_finds, b, bob, "charlie") == [
                 peer.user("charlie")
             ]
-        finally:
-            await peer.stop()
 
 
 def event_shown(server: HasBaseUrl, room: str, token: str, event_id: str) -> bool:
@@ -420,14 +407,7 @@ async def test_a_leave_after_a_kick_let_in_on_partial_state_is_accepted(tmp_path
     incorrectly kicked servers … even though remote server left room")."""
     with federation(tmp_path) as net:
         b = net.server(51, **PARTIAL)
-        b.start(wait=False)
-        peer = FederationPeer(net.ca, "127.0.0.52", {b.server_name: b.base_url})
-        peer.partial_joins = True
-        gate = peer.state_ids_gate = asyncio.Event()
-        await peer.start()
-        try:
-            await asyncio.to_thread(b.wait_ready, 60)
-            room = peer.make_room()
+        async with held_back(net, b, "127.0.0.52") as (peer, gate, room):
             charlie, derek, elsie = (peer.user(n) for n in ("charlie", "derek", "elsie"))
             remote_member_joins(peer, peer, room, derek)
             state = peer.state_ids(room)
@@ -490,5 +470,3 @@ async def test_a_leave_after_a_kick_let_in_on_partial_state_is_accepted(tmp_path
             assert shown[elsie] == (leave_id, "leave")
             assert shown[bob_id][1] == "join"
             assert await asyncio.to_thread(event_shown, b, room, bob, leave_id)
-        finally:
-            await peer.stop()
