@@ -38,6 +38,7 @@ READS_REPOSITORY = [
     "tests/complement/test_results.py",
     "tests/config/test_example.py",
     "tests/db/test_regroup.py",
+    "tests/http/test_lazy_routes.py",
     "tests/http/test_metrics.py",
     "tests/service/metrics/test_lazy_import.py",
 ]
